@@ -1,0 +1,233 @@
+/**
+ * Observed state: one consistent snapshot of a pool read from XAPI (`get_all_records` per class),
+ * kept current by `event.from`. Records keep XAPI's wire field names (snake_case) so nothing is lost
+ * in translation; indexes make lookups cheap. Produced by `src/observe/`, read by the planner.
+ */
+
+/** An XAPI reference, `OpaqueRef:<uuid>`; `OpaqueRef:NULL` when unset. */
+export type Ref = string;
+export const NULL_REF = 'OpaqueRef:NULL';
+
+/** The XAPI classes xops reads, by their wire names. */
+export const OBSERVED_CLASSES = [
+  'pool',
+  'host',
+  'network',
+  'PIF',
+  'VLAN',
+  'Bond',
+  'SR',
+  'PBD',
+  'VDI',
+  'VBD',
+  'VM',
+  'VIF',
+  'VM_appliance',
+  'VM_metrics',
+  'VM_guest_metrics',
+] as const;
+export type ObservedClass = (typeof OBSERVED_CLASSES)[number];
+
+/** Fields every record has. Other fields are present as XAPI sends them (ints decoded to numbers). */
+export interface XapiRecord {
+  uuid: string;
+  [field: string]: unknown;
+}
+
+export interface PoolRecord extends XapiRecord {
+  name_label: string;
+  name_description: string;
+  master: Ref;
+  default_SR: Ref;
+  tags: string[];
+  other_config: Record<string, string>;
+  ha_enabled: boolean;
+  ha_host_failures_to_tolerate: number;
+}
+
+export interface HostRecord extends XapiRecord {
+  name_label: string;
+  name_description: string;
+  address: string;
+  enabled: boolean;
+  PIFs: Ref[];
+  PBDs: Ref[];
+  resident_VMs: Ref[];
+  tags: string[];
+  other_config: Record<string, string>;
+}
+
+export interface NetworkRecord extends XapiRecord {
+  name_label: string;
+  name_description: string;
+  MTU: number;
+  bridge: string;
+  PIFs: Ref[];
+  VIFs: Ref[];
+  tags: string[];
+  other_config: Record<string, string>;
+}
+
+export interface PIFRecord extends XapiRecord {
+  device: string;
+  host: Ref;
+  network: Ref;
+  VLAN: number;
+  MAC: string;
+  MTU: number;
+  physical: boolean;
+  management: boolean;
+  currently_attached: boolean;
+  VLAN_master_of: Ref;
+  VLAN_slave_of: Ref[];
+  bond_master_of: Ref[];
+  bond_slave_of: Ref;
+  other_config: Record<string, string>;
+}
+
+export interface VLANRecord extends XapiRecord {
+  tagged_PIF: Ref;
+  untagged_PIF: Ref;
+  tag: number;
+  other_config: Record<string, string>;
+}
+
+export interface BondRecord extends XapiRecord {
+  master: Ref;
+  slaves: Ref[];
+  mode: string;
+  other_config: Record<string, string>;
+}
+
+export interface SRRecord extends XapiRecord {
+  name_label: string;
+  name_description: string;
+  type: string;
+  content_type: string;
+  shared: boolean;
+  physical_size: number;
+  physical_utilisation: number;
+  PBDs: Ref[];
+  VDIs: Ref[];
+  tags: string[];
+  other_config: Record<string, string>;
+  sm_config: Record<string, string>;
+}
+
+export interface PBDRecord extends XapiRecord {
+  host: Ref;
+  SR: Ref;
+  device_config: Record<string, string>;
+  currently_attached: boolean;
+  other_config: Record<string, string>;
+}
+
+export interface VDIRecord extends XapiRecord {
+  name_label: string;
+  name_description: string;
+  SR: Ref;
+  VBDs: Ref[];
+  virtual_size: number;
+  type: string;
+  sharable: boolean;
+  read_only: boolean;
+  is_a_snapshot: boolean;
+  tags: string[];
+  other_config: Record<string, string>;
+}
+
+export interface VBDRecord extends XapiRecord {
+  VM: Ref;
+  VDI: Ref;
+  userdevice: string;
+  device: string;
+  bootable: boolean;
+  mode: string;
+  type: string;
+  empty: boolean;
+  currently_attached: boolean;
+  other_config: Record<string, string>;
+}
+
+export interface VIFRecord extends XapiRecord {
+  VM: Ref;
+  network: Ref;
+  device: string;
+  MAC: string;
+  MTU: number;
+  currently_attached: boolean;
+  other_config: Record<string, string>;
+}
+
+export interface VMRecord extends XapiRecord {
+  name_label: string;
+  name_description: string;
+  power_state: 'Halted' | 'Paused' | 'Running' | 'Suspended';
+  is_a_template: boolean;
+  is_a_snapshot: boolean;
+  is_control_domain: boolean;
+  resident_on: Ref;
+  affinity: Ref;
+  memory_static_min: number;
+  memory_static_max: number;
+  memory_dynamic_min: number;
+  memory_dynamic_max: number;
+  VCPUs_max: number;
+  VCPUs_at_startup: number;
+  VBDs: Ref[];
+  VIFs: Ref[];
+  appliance: Ref;
+  ha_restart_priority: string;
+  order: number;
+  start_delay: number;
+  shutdown_delay: number;
+  snapshot_of: Ref;
+  snapshots: Ref[];
+  metrics: Ref;
+  guest_metrics: Ref;
+  tags: string[];
+  other_config: Record<string, string>;
+}
+
+export interface VMApplianceRecord extends XapiRecord {
+  name_label: string;
+  name_description: string;
+  VMs: Ref[];
+  allowed_operations: string[];
+}
+
+/** The record type for each observed class. */
+export interface ObservedRecordTypes {
+  pool: PoolRecord;
+  host: HostRecord;
+  network: NetworkRecord;
+  PIF: PIFRecord;
+  VLAN: VLANRecord;
+  Bond: BondRecord;
+  SR: SRRecord;
+  PBD: PBDRecord;
+  VDI: VDIRecord;
+  VBD: VBDRecord;
+  VM: VMRecord;
+  VIF: VIFRecord;
+  VM_appliance: VMApplianceRecord;
+  VM_metrics: XapiRecord;
+  VM_guest_metrics: XapiRecord;
+}
+
+/**
+ * A consistent snapshot of a pool. `token` is the event.from token the snapshot reflects: every
+ * change after it arrives as an event. Maps are keyed by ref. The snapshot is treated as immutable
+ * by readers; the observer replaces records, it never mutates one in place.
+ */
+export interface ObservedState {
+  token: string;
+  /** ISO time the snapshot (or its last event) was taken. */
+  observedAt: string;
+  records: { [C in ObservedClass]: Map<Ref, ObservedRecordTypes[C]> };
+}
+
+/** The ownership mark xops writes into `other_config` of every object it creates. */
+export const MANAGED_KEY = 'xops.managed';
+/** The repository identity written next to the mark, so two repositories never fight over objects. */
+export const REPO_KEY = 'xops.repo';
