@@ -1,0 +1,28 @@
+/**
+ * The narrow surface that code making XAPI calls depends on (observe, apply, controller), so it can
+ * run against the real client or a recording fake. The session is managed by the implementation:
+ * callers pass the message's parameters without the session ref.
+ */
+export interface XapiCaller {
+  /** `call('VM.get_record', ref)`; rejects with XapiError on an XAPI failure. */
+  call<T = unknown>(method: string, ...params: unknown[]): Promise<T>;
+  /**
+   * Runs `Async.<method>`, waits for the task to finish (through task events), destroys the task and
+   * resolves with its decoded result, or rejects with the task's XapiError.
+   */
+  callAsync<T = unknown>(method: string, ...params: unknown[]): Promise<T>;
+}
+
+/** An XAPI failure: `[code, ...params]` as the server sent it, plus the call that failed. */
+export class XapiError extends Error {
+  override name = 'XapiError';
+  readonly code: string;
+  readonly params: string[];
+  readonly method: string;
+  constructor(code: string, params: string[], method: string) {
+    super(`${method}: ${[code, ...params].join(' ')}`);
+    this.code = code;
+    this.params = params;
+    this.method = method;
+  }
+}
