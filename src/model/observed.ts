@@ -231,3 +231,8 @@ export interface ObservedState {
 export const MANAGED_KEY = 'xops.managed';
 /** The repository identity written next to the mark, so two repositories never fight over objects. */
 export const REPO_KEY = 'xops.repo';
+/**
+ * Digest of the desired spec xops last applied to the object. Equal to the current spec's digest
+ * means the manifest has not changed since, so any difference is drift.
+ */
+export const SPEC_KEY = 'xops.spec';

@@ -82,6 +82,12 @@ export interface Action {
   gate: ActionGate;
   /** Set by `xops diff`: true when the change between base and head introduces this action. */
   introduced?: boolean;
+  /**
+   * True when the manifest did not change since xops last applied it but the pool did (someone
+   * changed the object behind xops' back); false for changes that come from the manifests.
+   * Known from `other_config["xops.spec"]`, the digest of the spec xops last applied to the object.
+   */
+  drift?: boolean;
   /** Set by automation: snapshot the VM before this action (snapshotBefore policy). */
   snapshotBefore?: boolean;
 }
