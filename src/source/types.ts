@@ -1,0 +1,51 @@
+/**
+ * A manifest file as a source yields it. Structurally identical to the type `src/manifests/index.ts`
+ * exports, so a snapshot can be handed to the loader as is.
+ */
+export interface ManifestFile {
+  /** Relative to the configured sub-folder, with forward slashes, never starting with `..` or `/`. */
+  path: string;
+  content: Buffer;
+}
+
+/**
+ * What a source holds at one revision: the manifests and the revision's identity. `commit` is a git
+ * commit id for a git source and `local:<content digest>` for a local folder, so two snapshots with
+ * the same `commit` have the same files.
+ */
+export interface SourceSnapshot {
+  commit: string;
+  files: ManifestFile[];
+}
+
+/** Where the controller's manifests come from. Implementations: `GitSource`, `LocalSource`. */
+export interface ManifestSource {
+  /** One line for logs and /status, e.g. `git https://… @ main /clusters/prod`. */
+  readonly description: string;
+  /**
+   * Brings the source up to date (a git fetch; a local folder re-read) and returns the manifests at
+   * the newest revision. Rejects with a SourceError and changes nothing the caller relies on when the
+   * source cannot be read; the previous snapshot stays valid.
+   */
+  sync(): Promise<SourceSnapshot>;
+  /** Stops watchers and child processes. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * A source could not be read: remote unreachable, branch missing, a symlink escaping the folder.
+ * `location` is what failed (url, path), `cause` the underlying error when there is one.
+ */
+export class SourceError extends Error {
+  override name = 'SourceError';
+  readonly location: string;
+  constructor(location: string, message: string, options?: { cause?: unknown }) {
+    super(`${location}: ${message}`, options);
+    this.location = location;
+  }
+}
+
+/** File names the sources hand on: the manifest extensions (`*.yaml`, `*.yml`). */
+export function isManifestPath(path: string): boolean {
+  return /\.ya?ml$/i.test(path);
+}
