@@ -1,0 +1,107 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { join, relative, resolve, sep } from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
+import { isManifestPath, SourceError, type ManifestFile, type ManifestSource, type SourceSnapshot } from './types.js';
+
+/** Configuration of a local folder source. */
+export interface LocalSourceOptions {
+  /** The manifests folder. */
+  dir: string;
+  /** Quiet time after the last file event before `onChange` fires; default 300 ms. */
+  debounceMs?: number;
+}
+
+/** A chain of folder symlinks deeper than this is treated as a loop. */
+const MAX_DEPTH = 32;
+
+/**
+ * A folder on the controller's disk, for development: `sync()` reads every manifest under it, and
+ * `watch()` calls back (debounced) when something under it changes. The snapshot's commit is
+ * `local:<digest of paths and contents>`, so an edit that changes nothing yields the same commit.
+ */
+export class LocalSource implements ManifestSource {
+  readonly description: string;
+  readonly dir: string;
+  private readonly debounceMs: number;
+  private watcher: FSWatcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(options: LocalSourceOptions) {
+    this.dir = resolve(options.dir);
+    this.debounceMs = options.debounceMs ?? 300;
+    this.description = `local ${this.dir}`;
+  }
+
+  async sync(): Promise<SourceSnapshot> {
+    let root: string;
+    try {
+      root = await realpath(this.dir);
+      if (!(await stat(root)).isDirectory()) throw new Error('not a folder');
+    } catch (err) {
+      throw new SourceError(this.dir, `cannot read the manifests folder: ${(err as Error).message}`, { cause: err });
+    }
+    const files: ManifestFile[] = [];
+    await this.walk(root, root, '', files, 0);
+    files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return { commit: `local:${digestFiles(files)}`, files };
+  }
+
+  /**
+   * Starts watching; `onChange` fires once per burst of file events, `debounceMs` after the last.
+   * Resolves when the watcher is ready, so an edit made after it resolves is never missed.
+   */
+  async watch(onChange: () => void): Promise<void> {
+    if (this.watcher) throw new Error('LocalSource is already watching');
+    const watcher = watch(this.dir, { ignoreInitial: true, followSymlinks: false });
+    this.watcher = watcher;
+    watcher.on('all', () => {
+      clearTimeout(this.timer);
+      this.timer = setTimeout(onChange, this.debounceMs);
+    });
+    await new Promise<void>((ready, fail) => {
+      watcher.once('ready', ready);
+      watcher.once('error', fail);
+    });
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.timer);
+    const watcher = this.watcher;
+    this.watcher = undefined;
+    await watcher?.close();
+  }
+
+  /** Collects manifests under `real` (a real path inside `root`), naming them `prefix/…`. */
+  private async walk(root: string, real: string, prefix: string, out: ManifestFile[], depth: number): Promise<void> {
+    if (depth > MAX_DEPTH) throw new SourceError(join(this.dir, prefix), 'too many levels of symlinked folders');
+    const entries = await readdir(real, { withFileTypes: true });
+    for (const entry of entries) {
+      const path = prefix ? `${prefix}/${entry.name}` : entry.name;
+      const full = join(real, entry.name);
+      if (entry.isSymbolicLink()) {
+        const target = await realpath(full).catch(() => undefined);
+        if (target === undefined) continue; // dangling link: nothing to read
+        if (target !== root && !target.startsWith(root + sep)) {
+          throw new SourceError(join(this.dir, path), `symlink to '${relative(root, target)}' leaves the manifests folder`);
+        }
+        const info = await stat(target);
+        if (info.isDirectory()) await this.walk(root, target, path, out, depth + 1);
+        else if (info.isFile() && isManifestPath(path)) out.push({ path, content: await readFile(target) });
+      } else if (entry.isDirectory()) {
+        await this.walk(root, full, path, out, depth);
+      } else if (entry.isFile() && isManifestPath(path)) {
+        out.push({ path, content: await readFile(full) });
+      }
+    }
+  }
+}
+
+/** Digest over paths and contents, order-independent of the file system's listing order. */
+export function digestFiles(files: readonly ManifestFile[]): string {
+  const hash = createHash('sha256');
+  for (const f of [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
+    hash.update(f.path).update('\0').update(String(f.content.length)).update('\0').update(f.content);
+  }
+  return hash.digest('hex').slice(0, 16);
+}
