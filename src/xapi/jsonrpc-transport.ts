@@ -1,0 +1,43 @@
+import { parseJsonKeepingBigInts } from './big-json.js';
+import { XapiTransportError } from './errors.js';
+import { post, readText, type HttpAgents } from './http.js';
+import type { CallOptions, Transport, WireReply } from './transport.js';
+
+/** JSON-RPC 2.0 on `POST /jsonrpc`; also reads version 1.0 replies, which some hosts send. */
+export class JsonRpcTransport implements Transport {
+  readonly kind = 'jsonrpc' as const;
+  private nextId = 1;
+  private readonly agents: HttpAgents;
+  constructor(agents: HttpAgents) {
+    this.agents = agents;
+  }
+
+  send(base: URL, method: string, params: unknown[], opts: CallOptions): Promise<WireReply> {
+    const id = this.nextId++;
+    const body = JSON.stringify({ jsonrpc: '2.0', method, params, id });
+    const url = new URL('/jsonrpc', base);
+    return post(this.agents, { url, body, contentType: 'application/json', method, ...opts }, async (res) => {
+      const type = res.headers['content-type'] ?? '';
+      if (!type.includes('json')) {
+        res.resume();
+        throw new XapiTransportError(url.origin, method, 'BAD_REPLY', true, `not a JSON-RPC reply (content-type ${type || 'none'})`);
+      }
+      return decodeJsonRpcReply(parseJsonKeepingBigInts(await readText(res)));
+    });
+  }
+}
+
+/** Turns a parsed JSON-RPC reply (1.0 or 2.0) into a WireReply. */
+export function decodeJsonRpcReply(reply: unknown): WireReply {
+  if (reply === null || typeof reply !== 'object') throw new Error('reply is not an object');
+  const r = reply as { result?: unknown; error?: unknown };
+  const err = r.error;
+  if (err === undefined || err === null) return { ok: true, value: r.result };
+  if (Array.isArray(err)) return { ok: false, error: err.map(String) };
+  if (typeof err === 'object') {
+    const e = err as { message?: unknown; data?: unknown };
+    const data = Array.isArray(e.data) ? e.data.map(String) : e.data === undefined ? [] : [String(e.data)];
+    return { ok: false, error: [String(e.message), ...data] };
+  }
+  return { ok: false, error: [String(err)] };
+}

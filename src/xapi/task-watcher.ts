@@ -1,0 +1,128 @@
+import { XapiError } from './caller.js';
+import { XapiClosedError } from './errors.js';
+import { backoffDelay, sleep } from './retry.js';
+
+/** The task fields callAsync needs. */
+export interface TaskRecord {
+  status: 'pending' | 'success' | 'failure' | 'cancelling' | 'cancelled' | string;
+  result: string;
+  error_info: string[];
+  [field: string]: unknown;
+}
+
+/** What one `event.from` reply holds (PROTOCOL.md §9). */
+export interface EventBatch {
+  events: { id: string; class: string; operation: 'add' | 'mod' | 'del'; ref: string; snapshot?: Record<string, unknown> }[];
+  token: string;
+  valid_ref_counts?: Record<string, number>;
+}
+
+/** The calls the watcher makes; the client passes itself. */
+export interface TaskEventSource {
+  request(method: string, params: unknown[], opts?: { timeoutMs?: number }): Promise<unknown>;
+  readonly closed: boolean;
+}
+
+const TERMINAL = new Set(['success', 'failure', 'cancelled']);
+const POLL_SECONDS = 30;
+
+/**
+ * Waits for tasks to finish through one shared `event.from(["task"])` long-poll, however many async
+ * calls are pending. It mirrors the task table (small: tasks are destroyed after use), so a task that
+ * finished before its waiter registered is still found.
+ */
+export class TaskWatcher {
+  private readonly source: TaskEventSource;
+  private readonly tasks = new Map<string, TaskRecord>();
+  private readonly waiters = new Map<string, { resolve: (t: TaskRecord) => void; reject: (e: unknown) => void }[]>();
+  private token = '';
+  private running = false;
+
+  constructor(source: TaskEventSource) {
+    this.source = source;
+  }
+
+  /** Resolves with the task's record once its status is success, failure or cancelled. */
+  wait(ref: string): Promise<TaskRecord> {
+    const known = this.tasks.get(ref);
+    if (known && TERMINAL.has(known.status)) return Promise.resolve(known);
+    return new Promise((resolve, reject) => {
+      const list = this.waiters.get(ref) ?? [];
+      list.push({ resolve, reject });
+      this.waiters.set(ref, list);
+      if (!this.running) void this.loop();
+    });
+  }
+
+  /** Forgets a task the caller destroyed. */
+  forget(ref: string): void {
+    this.tasks.delete(ref);
+  }
+
+  /** Rejects every waiter: the client is closing. */
+  abortAll(err: unknown): void {
+    for (const list of this.waiters.values()) for (const w of list) w.reject(err);
+    this.waiters.clear();
+  }
+
+  private async loop(): Promise<void> {
+    this.running = true;
+    let failures = 0;
+    try {
+      while (this.waiters.size > 0) {
+        if (this.source.closed) {
+          this.abortAll(new XapiClosedError('task wait'));
+          return;
+        }
+        let batch: EventBatch;
+        try {
+          batch = (await this.source.request('event.from', [['task'], this.token, POLL_SECONDS], {
+            timeoutMs: (POLL_SECONDS + 30) * 1000,
+          })) as EventBatch;
+          failures = 0;
+        } catch (err) {
+          if (err instanceof XapiError && (err.code === 'EVENTS_LOST' || err.code === 'EVENT_FROM_TOKEN_PARSE_FAILURE')) {
+            // Start over from the whole task table.
+            this.token = '';
+            this.tasks.clear();
+            continue;
+          }
+          if (this.source.closed) continue;
+          // The client already retried and failed over; keep waiting, but do not spin.
+          if (++failures > 5) {
+            this.abortAll(err);
+            return;
+          }
+          await sleep(backoffDelay(failures, 200, 5000));
+          continue;
+        }
+        for (const ev of batch.events) {
+          if (ev.class !== 'task') continue;
+          if (ev.operation === 'del') {
+            this.tasks.delete(ev.ref);
+            // A task destroyed by someone else before it finished: report it rather than hang.
+            this.settle(ev.ref, undefined);
+            continue;
+          }
+          if (!ev.snapshot) continue;
+          const rec = ev.snapshot as TaskRecord;
+          this.tasks.set(ev.ref, rec);
+          if (TERMINAL.has(rec.status)) this.settle(ev.ref, rec);
+        }
+        this.token = batch.token;
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private settle(ref: string, rec: TaskRecord | undefined): void {
+    const list = this.waiters.get(ref);
+    if (!list) return;
+    this.waiters.delete(ref);
+    for (const w of list) {
+      if (rec) w.resolve(rec);
+      else w.reject(new XapiError('HANDLE_INVALID', ['task', ref], 'task.wait'));
+    }
+  }
+}

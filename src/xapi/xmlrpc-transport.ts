@@ -1,0 +1,87 @@
+import { createRequire } from 'node:module';
+import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import { XapiTransportError } from './errors.js';
+import { post, type HttpAgents } from './http.js';
+import type { CallOptions, Transport, WireReply } from './transport.js';
+
+// The xmlrpc package's own client owns its HTTP requests; we need ours (keep-alive agents, timeouts,
+// abort), so we use its serializer and its streaming sax-based deserializer directly.
+const require = createRequire(import.meta.url);
+const serializer = require('xmlrpc/lib/serializer.js') as {
+  serializeMethodCall(method: string, params: unknown[], encoding?: string): string;
+};
+interface Deserializer {
+  deserializeMethodResponse(stream: NodeJS.ReadableStream, cb: (err: Error | null, value?: unknown) => void): void;
+  push(value: unknown): void;
+  value: boolean;
+  endDateTime(data: string): void;
+}
+const DeserializerCtor = require('xmlrpc/lib/deserializer.js') as new (encoding?: string) => Deserializer;
+
+/** A deserializer that keeps datetimes as XAPI's wire strings, so both transports decode records alike. */
+function newDeserializer(): Deserializer {
+  const d = new DeserializerCtor('utf8');
+  d.endDateTime = function (this: Deserializer, data: string) {
+    this.push(data);
+    this.value = false;
+  };
+  return d;
+}
+
+/** Reads a `<methodResponse>` from a stream as XAPI's `{Status, Value | ErrorDescription}` struct. */
+export function readXmlRpcReply(stream: NodeJS.ReadableStream): Promise<WireReply> {
+  return new Promise((resolve, reject) => {
+    newDeserializer().deserializeMethodResponse(stream, (err, value) => {
+      if (err) return reject(err);
+      resolve(decodeXapiStruct(value));
+    });
+  });
+}
+
+function decodeXapiStruct(value: unknown): WireReply {
+  if (value !== null && typeof value === 'object' && 'Status' in value) {
+    const v = value as { Status: string; Value?: unknown; ErrorDescription?: unknown };
+    if (v.Status === 'Success') return { ok: true, value: v.Value };
+    const desc = Array.isArray(v.ErrorDescription) ? v.ErrorDescription.map(String) : ['INTERNAL_ERROR'];
+    return { ok: false, error: desc };
+  }
+  // system.* built-ins reply with a bare value.
+  return { ok: true, value };
+}
+
+/** XML-RPC on `POST /`, the protocol every XAPI version speaks. Ints arrive as strings (see decode.ts). */
+export class XmlRpcTransport implements Transport {
+  readonly kind = 'xmlrpc' as const;
+  private readonly agents: HttpAgents;
+  constructor(agents: HttpAgents) {
+    this.agents = agents;
+  }
+
+  send(base: URL, method: string, params: unknown[], opts: CallOptions): Promise<WireReply> {
+    const body = serializer.serializeMethodCall(method, params);
+    const url = new URL('/', base);
+    return post(this.agents, { url, body, contentType: 'text/xml', method, ...opts }, (res: IncomingMessage) => {
+      const type = res.headers['content-type'] ?? '';
+      if (!type.includes('xml')) {
+        res.resume();
+        return Promise.reject(
+          new XapiTransportError(url.origin, method, 'BAD_REPLY', true, `not an XML-RPC reply (content-type ${type || 'none'})`),
+        );
+      }
+      return readXmlRpcReply(res);
+    });
+  }
+}
+
+/**
+ * Decodes a task's `result`, which XAPI stores as an XML-RPC `<value>` fragment whatever protocol the
+ * caller used. Returns the string for a ref or void result.
+ */
+export function decodeValueFragment(fragment: string): Promise<unknown> {
+  if (fragment === '') return Promise.resolve('');
+  const xml = `<methodResponse><params><param>${fragment}</param></params></methodResponse>`;
+  return new Promise((resolve, reject) => {
+    newDeserializer().deserializeMethodResponse(Readable.from(Buffer.from(xml), { objectMode: false }), (err, value) => (err ? reject(err) : resolve(value)));
+  });
+}
