@@ -1,0 +1,163 @@
+import type { DesiredState, DisruptionClass, MaintenanceWindow } from '../model/desired.js';
+import type { Disruption } from '../model/kinds.js';
+import type { Action, ActionGate, Plan } from '../model/plan.js';
+import { APPROVE_ANNOTATION, approvalHash, approvalsFor, isApproved } from './approval.js';
+import { effectiveSettings, resourceFacts, type ResolvedAutomation, type WindowGroup } from './settings.js';
+import { InvalidWindowError, windowStatus } from './windows.js';
+
+/** What automation needs besides the plan and the manifests. */
+export interface AutomationContext {
+  /** The reconcile's clock; windows are evaluated at this instant. */
+  now: Date;
+  /**
+   * Approval tokens (action hashes or ids) found outside the manifests, e.g. commit-message trailers.
+   * `xops.io/approve` annotations on manifests and Policies are read from the desired state itself.
+   */
+  approvals?: readonly string[];
+}
+
+const ALLOWED: ActionGate = { state: 'allowed' };
+
+function isDisruptionClass(d: Disruption): d is DisruptionClass {
+  return d !== 'none';
+}
+
+/**
+ * Marks every action of `plan` allowed or held, and sets `snapshotBefore`, from the Policies in
+ * `desired` at `ctx.now`. Returns a new Plan; the input is not modified. Every gate is recomputed, so a
+ * saved plan can be run through it again with a later clock. Checks, in this order, the first that
+ * holds an action giving its reason: drift reporting, prune, adoption, approval, maintenance windows,
+ * a held dependency, and last the disruption budgets (which only actions that could otherwise run
+ * consume, in plan order). The plan must list an action after the actions it depends on.
+ */
+export function applyAutomation(plan: Plan, desired: DesiredState, ctx: AutomationContext): Plan {
+  const settingsByAddress = new Map<string, ResolvedAutomation>();
+  const settingsOf = (address: string): ResolvedAutomation => {
+    let s = settingsByAddress.get(address);
+    if (!s) {
+      s = effectiveSettings(desired, address);
+      settingsByAddress.set(address, s);
+    }
+    return s;
+  };
+  const declared = resourceFacts(desired);
+  const gates = new Map<string, ActionGate>();
+  const budgetUsed = new Map<string, number>();
+
+  const actions = plan.actions.map((action): Action => {
+    const settings = settingsOf(action.address);
+    const gate =
+      ownPolicyGate(action, settings, desired, declared.has(action.address), ctx) ??
+      dependencyGate(action, gates) ??
+      budgetGate(action, settings, budgetUsed) ??
+      ALLOWED;
+    gates.set(action.id, gate);
+    const next: Action = { ...action, gate };
+    const snapshot = wantsSnapshot(action, settings);
+    if (snapshot) next.snapshotBefore = true;
+    else delete next.snapshotBefore;
+    return next;
+  });
+  return { ...plan, actions };
+}
+
+function held(policy: string, reason: string): ActionGate {
+  return { state: 'held', policy, reason };
+}
+
+/** The holds that come from the action's own settings, independent of other actions. */
+function ownPolicyGate(
+  action: Action,
+  s: ResolvedAutomation,
+  desired: DesiredState,
+  hasManifest: boolean,
+  ctx: AutomationContext,
+): ActionGate | undefined {
+  if (action.drift === true && s.drift === 'report') {
+    return held(s.decidedBy.drift, `drift is reported, not healed (policy ${s.decidedBy.drift})`);
+  }
+  if (action.operation === 'delete' && !hasManifest && !s.prune) {
+    return held(s.decidedBy.prune, `prune is off: ${action.address} has no manifest and is kept`);
+  }
+  if (action.operation === 'adopt' && !s.adopt) {
+    return held(s.decidedBy.adopt, `adoption is off: ${action.address} stays unmanaged`);
+  }
+  const d = action.disruption;
+  if (!isDisruptionClass(d)) return undefined;
+  if (s.approval.includes(d)) {
+    const approvals = approvalsFor(desired, action.address, ctx.approvals);
+    if (!isApproved(action, approvals)) {
+      const where = hasManifest ? `${action.address} or a Policy` : 'a Policy';
+      return held(
+        s.decidedBy.approval[d] ?? '',
+        `${d} change needs approval: annotate ${APPROVE_ANNOTATION}: ${approvalHash(action)} on ${where}`,
+      );
+    }
+  }
+  for (const group of s.windows) {
+    const gate = windowGate(group, d, ctx.now);
+    if (gate) return gate;
+  }
+  return undefined;
+}
+
+/** Held unless one of the group's windows that allows `d` is open at `now`. */
+function windowGate(group: WindowGroup, d: DisruptionClass, now: Date): ActionGate | undefined {
+  const allowing: MaintenanceWindow[] = group.windows.filter((w) => w.allow.includes(d));
+  if (allowing.length === 0) {
+    return held(group.policy, `no maintenance window allows ${d} changes`);
+  }
+  let nextOpen: Date | null = null;
+  for (const window of allowing) {
+    let status;
+    try {
+      status = windowStatus(window, now);
+    } catch (err) {
+      if (!(err instanceof InvalidWindowError)) throw err;
+      // Validation reports the bad schedule; until it is fixed, nothing it guards runs.
+      return held(group.policy, `maintenance window schedule "${window.schedule}" is invalid: ${err.message}`);
+    }
+    if (status.open) return undefined;
+    if (status.nextOpen && (!nextOpen || status.nextOpen < nextOpen)) nextOpen = status.nextOpen;
+  }
+  return held(
+    group.policy,
+    nextOpen
+      ? `outside maintenance window; next opens at ${nextOpen.toISOString()}`
+      : 'outside maintenance window; no window allowing it opens again',
+  );
+}
+
+/** Held when an action this one depends on is held: it cannot run before its dependency. */
+function dependencyGate(action: Action, gates: ReadonlyMap<string, ActionGate>): ActionGate | undefined {
+  for (const dep of action.dependsOn) {
+    const gate = gates.get(dep);
+    if (gate?.state === 'held') return held(gate.policy, `waits for ${dep}`);
+  }
+  return undefined;
+}
+
+/**
+ * Each Policy's budget counts the disruptive actions it selects that run in this reconcile; an action
+ * runs only when every budget that applies has room, and then uses one unit of each.
+ */
+function budgetGate(action: Action, s: ResolvedAutomation, used: Map<string, number>): ActionGate | undefined {
+  if (!isDisruptionClass(action.disruption) || s.budgets.length === 0) return undefined;
+  for (const budget of s.budgets) {
+    if ((used.get(budget.policy) ?? 0) >= budget.maxDisruptive) {
+      return held(budget.policy, `maxDisruptive ${budget.maxDisruptive} reached; runs in a later reconcile`);
+    }
+  }
+  for (const budget of s.budgets) used.set(budget.policy, (used.get(budget.policy) ?? 0) + 1);
+  return undefined;
+}
+
+/** Snapshot a VM that exists (not a create) before a change whose disruption a Policy lists. */
+function wantsSnapshot(action: Action, s: ResolvedAutomation): boolean {
+  return (
+    action.kind === 'VM' &&
+    action.operation !== 'create' &&
+    isDisruptionClass(action.disruption) &&
+    s.snapshotBefore.includes(action.disruption)
+  );
+}

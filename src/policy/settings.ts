@@ -1,0 +1,219 @@
+import type { DesiredPolicy, DesiredState, DisruptionClass, MaintenanceWindow } from '../model/desired.js';
+import { matches, type MatchTarget } from './match.js';
+
+/** The name `gate.policy` and `decidedBy` carry when a built-in default, not a Policy, decided. */
+export const DEFAULT_POLICY_NAME = '(default)';
+
+/**
+ * What applies when no matching Policy sets a field. Conservative on purpose: xops deletes nothing
+ * (`prune`), takes over nothing (`adopt`) and loses no data without an approval unless a Policy says so;
+ * drift is healed, because that is what a GitOps controller is for.
+ */
+export const AUTOMATION_DEFAULTS = {
+  drift: 'heal',
+  prune: false,
+  adopt: false,
+  approval: ['destructive'],
+  snapshotBefore: [],
+} as const satisfies {
+  drift: 'heal' | 'report';
+  prune: boolean;
+  adopt: boolean;
+  approval: readonly DisruptionClass[];
+  snapshotBefore: readonly DisruptionClass[];
+};
+
+/** One Policy's maintenance windows; an action needs an open window from every group that applies to it. */
+export interface WindowGroup {
+  policy: string;
+  windows: MaintenanceWindow[];
+}
+
+/** One Policy's disruption budget; every budget that applies to an action must have room for it. */
+export interface DisruptionBudget {
+  policy: string;
+  maxDisruptive: number;
+}
+
+/**
+ * The automation settings that govern one resource, combined over every Policy whose `spec.match`
+ * selects it (document order). A field no matching Policy sets takes AUTOMATION_DEFAULTS; otherwise
+ * the most restrictive value among the Policies that set it wins:
+ * - `drift`: `report` if any says report;
+ * - `prune`, `adopt`: true only if every Policy that sets it says true;
+ * - `approval`, `snapshotBefore`: the union of the lists (an explicit `[]` replaces the default);
+ * - `maxDisruptive`: the smallest, though each Policy keeps its own budget (`budgets`);
+ * - `windows`: one group per Policy that declares windows; an action needs an open window from each.
+ * `decidedBy` names the Policy behind each value, for the reasons printed on held actions.
+ */
+export interface ResolvedAutomation {
+  address: string;
+  /** Names of the Policies that select this resource, whether or not they set automation. */
+  policies: string[];
+  drift: 'heal' | 'report';
+  prune: boolean;
+  adopt: boolean;
+  approval: DisruptionClass[];
+  snapshotBefore: DisruptionClass[];
+  /** Smallest budget among the matching Policies; absent means unlimited. */
+  maxDisruptive?: number;
+  budgets: DisruptionBudget[];
+  windows: WindowGroup[];
+  decidedBy: {
+    drift: string;
+    prune: string;
+    adopt: string;
+    maxDisruptive?: string;
+    approval: Partial<Record<DisruptionClass, string>>;
+    snapshotBefore: Partial<Record<DisruptionClass, string>>;
+  };
+}
+
+/** `Kind/name` split at the first slash. */
+export function parseAddress(address: string): { kind: string; name: string } {
+  const slash = address.indexOf('/');
+  return slash < 0 ? { kind: address, name: '' } : { kind: address.slice(0, slash), name: address.slice(slash + 1) };
+}
+
+/** What a resource's manifest says about it that policies read: labels and annotations. */
+export interface ResourceFacts {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+const factsCache = new WeakMap<DesiredState, Map<string, ResourceFacts>>();
+
+/** Labels and annotations of every declared resource by address; cached per DesiredState object. */
+export function resourceFacts(desired: DesiredState): Map<string, ResourceFacts> {
+  let facts = factsCache.get(desired);
+  if (facts) return facts;
+  facts = new Map();
+  const typed = [
+    ...(desired.pool ? [desired.pool] : []),
+    ...desired.hosts,
+    ...desired.networks,
+    ...desired.srs,
+    ...desired.vms,
+    ...desired.appliances,
+    ...desired.policies,
+  ];
+  for (const doc of typed) {
+    facts.set(`${doc.kind}/${doc.meta.name}`, { labels: doc.meta.labels, annotations: doc.meta.annotations });
+  }
+  // Raw documents fill in what the typed form lacks (e.g. a kind whose typed form failed to load).
+  for (const raw of desired.documents) {
+    if (!facts.has(raw.address)) facts.set(raw.address, { labels: raw.labels, annotations: annotationsOf(raw.body) });
+  }
+  factsCache.set(desired, facts);
+  return facts;
+}
+
+function annotationsOf(body: unknown): Record<string, string> {
+  const meta = (body as { metadata?: { annotations?: unknown } } | null)?.metadata;
+  const annotations = meta?.annotations;
+  if (!annotations || typeof annotations !== 'object') return {};
+  return Object.fromEntries(
+    Object.entries(annotations as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === 'string'),
+  );
+}
+
+/** The Policies whose `spec.match` selects `target`, in document order. */
+export function policiesSelecting(desired: DesiredState, target: MatchTarget): DesiredPolicy[] {
+  return desired.policies.filter((policy) => matches(policy.spec.match, target));
+}
+
+/**
+ * The combined automation settings for the resource at `address` (see ResolvedAutomation for the
+ * rules). Labels come from the resource's manifest; a resource with no manifest (a prune candidate)
+ * has none unless the caller knows them (`labels`), so label-scoped Policies do not select it.
+ */
+export function effectiveSettings(
+  desired: DesiredState,
+  address: string,
+  labels?: Readonly<Record<string, string>>,
+): ResolvedAutomation {
+  const { kind, name } = parseAddress(address);
+  const target: MatchTarget = { kind, name, labels: labels ?? resourceFacts(desired).get(address)?.labels ?? {} };
+  const selected = policiesSelecting(desired, target);
+
+  const resolved: ResolvedAutomation = {
+    address,
+    policies: selected.map((p) => p.meta.name),
+    drift: AUTOMATION_DEFAULTS.drift,
+    prune: AUTOMATION_DEFAULTS.prune,
+    adopt: AUTOMATION_DEFAULTS.adopt,
+    approval: [],
+    snapshotBefore: [],
+    budgets: [],
+    windows: [],
+    decidedBy: {
+      drift: DEFAULT_POLICY_NAME,
+      prune: DEFAULT_POLICY_NAME,
+      adopt: DEFAULT_POLICY_NAME,
+      approval: {},
+      snapshotBefore: {},
+    },
+  };
+  let pruneSet = false;
+  let adoptSet = false;
+  let approvalSet = false;
+
+  for (const policy of selected) {
+    const auto = policy.spec.automation;
+    if (!auto) continue;
+    const by = policy.meta.name;
+    if (auto.drift === 'report' && resolved.drift !== 'report') {
+      resolved.drift = 'report';
+      resolved.decidedBy.drift = by;
+    } else if (auto.drift === 'heal' && resolved.drift === 'heal' && resolved.decidedBy.drift === DEFAULT_POLICY_NAME) {
+      resolved.decidedBy.drift = by;
+    }
+    if (auto.prune !== undefined) {
+      if (!pruneSet || (resolved.prune && !auto.prune)) {
+        resolved.prune = auto.prune;
+        resolved.decidedBy.prune = by;
+      }
+      pruneSet = true;
+    }
+    if (auto.adopt !== undefined) {
+      if (!adoptSet || (resolved.adopt && !auto.adopt)) {
+        resolved.adopt = auto.adopt;
+        resolved.decidedBy.adopt = by;
+      }
+      adoptSet = true;
+    }
+    if (auto.approval !== undefined) {
+      approvalSet = true;
+      addClasses(resolved.approval, resolved.decidedBy.approval, auto.approval, by);
+    }
+    if (auto.snapshotBefore !== undefined) {
+      addClasses(resolved.snapshotBefore, resolved.decidedBy.snapshotBefore, auto.snapshotBefore, by);
+    }
+    if (auto.maxDisruptive !== undefined) {
+      resolved.budgets.push({ policy: by, maxDisruptive: auto.maxDisruptive });
+      if (resolved.maxDisruptive === undefined || auto.maxDisruptive < resolved.maxDisruptive) {
+        resolved.maxDisruptive = auto.maxDisruptive;
+        resolved.decidedBy.maxDisruptive = by;
+      }
+    }
+    if (auto.windows && auto.windows.length > 0) resolved.windows.push({ policy: by, windows: auto.windows });
+  }
+  if (!approvalSet) {
+    addClasses(resolved.approval, resolved.decidedBy.approval, AUTOMATION_DEFAULTS.approval, DEFAULT_POLICY_NAME);
+  }
+  return resolved;
+}
+
+function addClasses(
+  into: DisruptionClass[],
+  by: Partial<Record<DisruptionClass, string>>,
+  classes: readonly DisruptionClass[],
+  policy: string,
+): void {
+  for (const c of classes) {
+    if (!into.includes(c)) {
+      into.push(c);
+      by[c] = policy;
+    }
+  }
+}
