@@ -1,0 +1,99 @@
+import { readFile } from 'node:fs/promises';
+import { XapiError } from '../xapi/caller.js';
+import { XapiClient, normaliseUrl, type XapiClientOptions } from '../xapi/client.js';
+import { XapiTransportError, XapiUnreachableError } from '../xapi/errors.js';
+import { UserError } from './errors.js';
+
+/** The parseArgs options every command that talks to a pool accepts. */
+export const connectionOptions = {
+  xapi: { type: 'string' },
+  user: { type: 'string' },
+  'password-file': { type: 'string' },
+  ca: { type: 'string' },
+  insecure: { type: 'boolean' },
+  transport: { type: 'string' },
+} as const;
+
+/** Usage lines for connectionOptions, for commands' --help text. */
+export const CONNECTION_USAGE = `connection (or env XOPS_XAPI_URL, XOPS_XAPI_USER, XOPS_XAPI_PASSWORD):
+  --xapi URL             pool master (or any host of the pool), e.g. https://xcp-host1
+  --user NAME            login name (default root)
+  --password-file FILE   file holding the password
+  --ca FILE              PEM CA to trust for https
+  --insecure             accept any TLS certificate
+  --transport T          auto (default), jsonrpc or xmlrpc`;
+
+const TRANSPORTS = ['auto', 'jsonrpc', 'xmlrpc'] as const;
+
+/**
+ * The client options the flags and environment describe. Flags win over the environment. Throws
+ * UserError when something is missing or malformed; the password never appears in a message.
+ */
+export async function connectionSettings(
+  values: Record<string, unknown>,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<XapiClientOptions> {
+  const url = str(values.xapi) ?? env.XOPS_XAPI_URL;
+  if (!url) throw new UserError('no pool to talk to: pass --xapi URL or set XOPS_XAPI_URL');
+  try {
+    normaliseUrl(url);
+  } catch {
+    throw new UserError(`--xapi: not an http(s) URL: ${url}`);
+  }
+  const user = str(values.user) ?? env.XOPS_XAPI_USER ?? 'root';
+  let password: string | undefined;
+  const passwordFile = str(values['password-file']);
+  if (passwordFile) {
+    try {
+      password = (await readFile(passwordFile, 'utf8')).replace(/\r?\n$/, '');
+    } catch (err) {
+      throw new UserError(`--password-file: cannot read ${passwordFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  } else password = env.XOPS_XAPI_PASSWORD;
+  if (password === undefined) throw new UserError('no password: pass --password-file FILE or set XOPS_XAPI_PASSWORD');
+  const transport = str(values.transport) ?? 'auto';
+  if (!(TRANSPORTS as readonly string[]).includes(transport)) {
+    throw new UserError(`--transport must be one of ${TRANSPORTS.join(', ')}, got '${transport}'`);
+  }
+  const ca = str(values.ca);
+  if (ca) {
+    try {
+      await readFile(ca);
+    } catch (err) {
+      throw new UserError(`--ca: cannot read ${ca}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  }
+  return { url, user, password, transport: transport as XapiClientOptions['transport'], ca, insecure: values.insecure === true };
+}
+
+/** Connects with the settings the flags and environment describe, turning failures into one-line UserErrors. */
+export async function connectFromArgs(values: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Promise<XapiClient> {
+  const settings = await connectionSettings(values, env);
+  try {
+    return await XapiClient.connect(settings);
+  } catch (err) {
+    throw explainConnectError(settings, err);
+  }
+}
+
+function explainConnectError(settings: XapiClientOptions, err: unknown): UserError {
+  const where = normaliseUrl(settings.url).origin;
+  if (err instanceof XapiError) {
+    if (err.code === 'SESSION_AUTHENTICATION_FAILED') {
+      return new UserError(`login to ${where} as ${settings.user} failed: wrong user name or password`);
+    }
+    return new UserError(`login to ${where} failed: ${err.code}${err.params.length ? ' ' + err.params.join(' ') : ''}`);
+  }
+  if (err instanceof XapiTransportError) {
+    if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(err.code)) {
+      return new UserError(`cannot reach ${where}: TLS certificate not trusted (${err.code}); pass --ca FILE or --insecure`);
+    }
+    return new UserError(`cannot reach ${where}: ${err.code === 'ECONNREFUSED' ? 'connection refused' : err.message}`);
+  }
+  if (err instanceof XapiUnreachableError) return new UserError(`cannot reach ${where}: ${err.message}`);
+  return new UserError(`cannot connect to ${where}: ${err instanceof Error ? err.message : String(err)}`);
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}

@@ -1,0 +1,38 @@
+import { OBSERVED_CLASSES, type ObservedClass, type ObservedState, type XapiRecord } from '../model/observed.js';
+import type { XapiCaller } from '../xapi/caller.js';
+import { decodeRecord } from '../xapi/decode.js';
+import type { EventBatch } from '../xapi/task-watcher.js';
+import { eventTimeout } from './classes.js';
+
+/**
+ * The current event token, without reading the pool: `event.from` from the beginning on the one-row
+ * `pool` class returns at once with the database's current generation.
+ */
+export async function currentToken(caller: XapiCaller): Promise<string> {
+  const batch = await caller.call<EventBatch>('event.from', ['pool'], '', eventTimeout(0));
+  return batch.token;
+}
+
+/** Decodes a `get_all_records` reply (`ref -> record`) into a Map, ints as numbers. */
+export function recordsOf<C extends ObservedClass>(cls: C, reply: unknown): Map<string, XapiRecord> {
+  const map = new Map<string, XapiRecord>();
+  if (reply === null || typeof reply !== 'object') return map;
+  for (const [ref, rec] of Object.entries(reply as Record<string, XapiRecord>)) map.set(ref, decodeRecord(cls, rec));
+  return map;
+}
+
+/**
+ * One consistent cold snapshot: the event token first, then `get_all_records` once per observed class
+ * (concurrently). Anything that changes while the classes are read happens after the token, so an
+ * event loop started from it replays it: the snapshot plus its events is never missing a change.
+ * Costs 1 + OBSERVED_CLASSES.length calls whatever the pool size.
+ */
+export async function takeSnapshot(caller: XapiCaller): Promise<ObservedState> {
+  const token = await currentToken(caller);
+  const replies = await Promise.all(OBSERVED_CLASSES.map((cls) => caller.call(`${cls}.get_all_records`)));
+  const records = {} as Record<ObservedClass, Map<string, XapiRecord>>;
+  OBSERVED_CLASSES.forEach((cls, i) => {
+    records[cls] = recordsOf(cls, replies[i]);
+  });
+  return { token, observedAt: new Date().toISOString(), records: records as ObservedState['records'] };
+}
