@@ -1,0 +1,84 @@
+import { MANAGED_KEY, REPO_KEY, SPEC_KEY, type Ref } from '../model/observed.js';
+import type { ApplyContext } from './context.js';
+import { OwnershipError } from './errors.js';
+import { isXapiError, syncMapKeys, type ApplyClass } from './xapi.js';
+
+/** Set while an object is being created; removed when the create finished. See docs/apply.md. */
+export const PENDING_KEY = 'xops.pending';
+/** On a VM's VDIs: the manifest's disk name. */
+export const DISK_KEY = 'xops.disk';
+/** On a VM's VIFs: the index of the manifest's network entry. */
+export const VIF_KEY = 'xops.vif';
+
+/**
+ * The name_label an object carries between its creating call and the call that marks it, for
+ * classes whose create cannot write other_config (VM.clone, SR.create, VM_appliance.create). A
+ * crashed apply leaves an object with this name; the next run finds it by name and finishes it.
+ */
+export function pendingName(address: string): string {
+  return `xops-pending:${address}`;
+}
+
+/** The other_config keys that claim an object for a resource of this repository. */
+export function ownershipMarks(ctx: ApplyContext, address: string): Record<string, string> {
+  return { [MANAGED_KEY]: address, [REPO_KEY]: ctx.repo };
+}
+
+/**
+ * True when other_config marks the object as this resource's, from this repository. A mark with no
+ * repository key counts as ours (nothing else writes `xops.managed`).
+ */
+export function isOwnedBy(otherConfig: Record<string, string> | undefined, address: string, repo: string): boolean {
+  if (!otherConfig || otherConfig[MANAGED_KEY] !== address) return false;
+  const markRepo = otherConfig[REPO_KEY];
+  return markRepo === undefined || markRepo === repo;
+}
+
+/**
+ * Re-reads the object's other_config just before a change and refuses (OwnershipError) unless it
+ * carries this resource's mark. Returns the other_config read, or undefined when the object is gone.
+ */
+export async function assertOwned(
+  ctx: ApplyContext,
+  cls: ApplyClass,
+  ref: Ref,
+  address: string,
+): Promise<Record<string, string> | undefined> {
+  let oc: Record<string, string>;
+  try {
+    oc = await ctx.caller.call<Record<string, string>>(`${cls}.get_other_config`, ref);
+  } catch (err) {
+    if (isXapiError(err, 'HANDLE_INVALID')) return undefined;
+    throw err;
+  }
+  if (!isOwnedBy(oc, address, ctx.repo)) {
+    const found = oc[MANAGED_KEY] ? `marked ${oc[MANAGED_KEY]}${oc[REPO_KEY] ? ` by ${oc[REPO_KEY]}` : ''}` : 'not marked by xops';
+    throw new OwnershipError(address, `refusing to change ${cls} ${ref}: it is ${found}`, { object: `${cls}/${ref}` });
+  }
+  return oc;
+}
+
+/** Writes the ownership mark (and extra keys) onto an existing object, keeping its other keys. */
+export async function writeMarks(
+  ctx: ApplyContext,
+  cls: ApplyClass,
+  ref: Ref,
+  address: string,
+  current: Record<string, string> | undefined,
+  extra: Record<string, string> = {},
+  remove: readonly string[] = [],
+): Promise<void> {
+  await syncMapKeys(ctx.caller, cls, ref, 'other_config', current, { ...ownershipMarks(ctx, address), ...extra }, remove);
+}
+
+/** Records the digest of the spec just applied, so the next plan can tell drift from manifest edits. */
+export async function writeSpecDigest(
+  ctx: ApplyContext,
+  cls: ApplyClass,
+  ref: Ref,
+  current: Record<string, string> | undefined,
+  digest: string | undefined,
+): Promise<void> {
+  if (digest === undefined) return;
+  await syncMapKeys(ctx.caller, cls, ref, 'other_config', current, { [SPEC_KEY]: digest });
+}

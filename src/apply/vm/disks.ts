@@ -1,0 +1,171 @@
+import type { DesiredDisk } from '../../model/desired.js';
+import { MANAGED_KEY, NULL_REF, type Ref, type VBDRecord, type VDIRecord } from '../../model/observed.js';
+import type { ApplyContext } from '../context.js';
+import { ApplyError } from '../errors.js';
+import type { RefLike } from '../lookup.js';
+import { DISK_KEY, isOwnedBy, ownershipMarks, writeMarks } from '../ownership.js';
+import { isXapiError, recordsByName, tryRecord } from '../xapi.js';
+
+/** A disk attached to a VM: the VBD and its VDI. */
+export interface AttachedDisk {
+  vbd: Ref;
+  vbdRec: VBDRecord;
+  vdi: Ref;
+  vdiRec: VDIRecord;
+}
+
+/** A disk as apply receives it: the manifest's disk, its SR possibly resolved by the planner. */
+export type DiskSpec = Omit<DesiredDisk, 'sr'> & { sr?: RefLike };
+
+/** The VDI name_label for a VM's disk: `<vm>-<disk>`. */
+export function diskLabel(vmName: string, disk: string): string {
+  return `${vmName}-${disk}`;
+}
+
+/** Every (non-CD) disk attached to the VM, in userdevice order. */
+export async function attachedDisks(ctx: ApplyContext, vm: Ref): Promise<AttachedDisk[]> {
+  const vbds = await ctx.caller.call<Ref[]>('VM.get_VBDs', vm);
+  const out: AttachedDisk[] = [];
+  for (const vbd of vbds) {
+    const vbdRec = await tryRecord<VBDRecord>(ctx.caller, 'VBD', vbd);
+    if (!vbdRec || vbdRec.type !== 'Disk' || vbdRec.empty || vbdRec.VDI === NULL_REF) continue;
+    const vdiRec = await tryRecord<VDIRecord>(ctx.caller, 'VDI', vbdRec.VDI);
+    if (vdiRec) out.push({ vbd, vbdRec, vdi: vbdRec.VDI, vdiRec });
+  }
+  return out.sort((a, b) => Number(a.vbdRec.userdevice) - Number(b.vbdRec.userdevice));
+}
+
+/** Resolves a disk's SR, or the pool's default SR when the manifest names none. */
+export async function diskSR(ctx: ApplyContext, address: string, disk: DiskSpec): Promise<Ref> {
+  if (disk.sr !== undefined) return ctx.lookup.resolve('SR', disk.sr, address);
+  const [, pool] = await ctx.lookup.pool();
+  if (pool.default_SR === NULL_REF) throw new ApplyError(address, `disk ${disk.name} names no SR and the pool has no default SR`);
+  return pool.default_SR;
+}
+
+async function freeUserdevice(ctx: ApplyContext, vm: Ref): Promise<string> {
+  const used = new Set<string>();
+  for (const vbd of await ctx.caller.call<Ref[]>('VM.get_VBDs', vm)) {
+    const rec = await tryRecord<VBDRecord>(ctx.caller, 'VBD', vbd);
+    if (rec) used.add(rec.userdevice);
+  }
+  let n = 0;
+  while (used.has(String(n))) n++;
+  return String(n);
+}
+
+async function attach(ctx: ApplyContext, address: string, vm: Ref, vdi: Ref, bootable: boolean): Promise<void> {
+  const userdevice = await freeUserdevice(ctx, vm);
+  const vbd = await ctx.caller.callAsync<Ref>('VBD.create', {
+    VM: vm,
+    VDI: vdi,
+    userdevice,
+    bootable,
+    mode: 'RW',
+    type: 'Disk',
+    unpluggable: true,
+    empty: false,
+    other_config: ownershipMarks(ctx, address),
+    qos_algorithm_type: '',
+    qos_algorithm_params: {},
+  });
+  if ((await ctx.caller.call<string>('VM.get_power_state', vm)) === 'Running') {
+    await ctx.caller.callAsync('VBD.plug', vbd);
+  }
+}
+
+export interface DiskOptions {
+  /** Claim unmarked disks the VM got from its template (only while creating or adopting). */
+  claimUnmarked: boolean;
+  /** Detach and destroy marked disks the manifest no longer declares (a destructive change). */
+  removeUndeclared: boolean;
+}
+
+/**
+ * Makes the VM's disks match the manifest: every declared disk exists (found by its `xops.disk`
+ * mark, else claimed from the template, else found detached by name after a crash, else created
+ * marked in the same VDI.create call), grown to the declared size; optionally undeclared ones go.
+ */
+export async function convergeDisks(
+  ctx: ApplyContext,
+  address: string,
+  vmName: string,
+  vm: Ref,
+  disks: readonly DiskSpec[],
+  options: DiskOptions,
+): Promise<void> {
+  const attached = await attachedDisks(ctx, vm);
+  const byName = new Map<string, AttachedDisk>();
+  for (const d of attached) {
+    const name = d.vdiRec.other_config?.[DISK_KEY];
+    if (name !== undefined && isOwnedBy(d.vdiRec.other_config, address, ctx.repo)) byName.set(name, d);
+  }
+  if (options.claimUnmarked) {
+    const unmarked = attached.filter((d) => d.vdiRec.other_config?.[MANAGED_KEY] === undefined);
+    for (const disk of disks) {
+      if (byName.has(disk.name)) continue;
+      const claimed = unmarked.shift();
+      if (!claimed) break;
+      await writeMarks(ctx, 'VDI', claimed.vdi, address, claimed.vdiRec.other_config, { [DISK_KEY]: disk.name });
+      if (claimed.vdiRec.name_label !== diskLabel(vmName, disk.name)) {
+        await ctx.caller.callAsync('VDI.set_name_label', claimed.vdi, diskLabel(vmName, disk.name));
+      }
+      byName.set(disk.name, claimed);
+    }
+  }
+  for (const [i, disk] of disks.entries()) {
+    const have = byName.get(disk.name);
+    if (have) {
+      if (Number(have.vdiRec.virtual_size) < disk.size) await ctx.caller.callAsync('VDI.resize', have.vdi, disk.size);
+      continue;
+    }
+    const label = diskLabel(vmName, disk.name);
+    // After a crash between VDI.create and VBD.create the VDI exists, marked, but detached.
+    const detached = (await recordsByName<VDIRecord>(ctx.caller, 'VDI', label)).find(
+      ([, rec]) => isOwnedBy(rec.other_config, address, ctx.repo) && rec.other_config[DISK_KEY] === disk.name && rec.VBDs.length === 0,
+    );
+    let vdi: Ref;
+    if (detached) {
+      vdi = detached[0];
+      if (Number(detached[1].virtual_size) < disk.size) await ctx.caller.callAsync('VDI.resize', vdi, disk.size);
+    } else {
+      vdi = await ctx.caller.callAsync<Ref>('VDI.create', {
+        name_label: label,
+        name_description: `${address} disk ${disk.name}`,
+        SR: await diskSR(ctx, address, disk),
+        virtual_size: disk.size,
+        type: 'user',
+        sharable: false,
+        read_only: false,
+        other_config: { ...ownershipMarks(ctx, address), [DISK_KEY]: disk.name },
+        sm_config: {},
+        xenstore_data: {},
+        tags: [],
+      });
+    }
+    await attach(ctx, address, vm, vdi, i === 0 && !attached.some((d) => d.vbdRec.bootable));
+  }
+  if (options.removeUndeclared) {
+    const declared = new Set(disks.map((d) => d.name));
+    for (const [name, d] of byName) {
+      if (!declared.has(name)) await destroyDisk(ctx, d);
+    }
+  }
+}
+
+/** Detaches and destroys one disk; a part already gone counts as done. */
+export async function destroyDisk(ctx: ApplyContext, d: { vbd?: Ref; vdi: Ref }): Promise<void> {
+  if (d.vbd) {
+    try {
+      if (await ctx.caller.call<boolean>('VBD.get_currently_attached', d.vbd)) await ctx.caller.callAsync('VBD.unplug', d.vbd);
+      await ctx.caller.callAsync('VBD.destroy', d.vbd);
+    } catch (err) {
+      if (!isXapiError(err, 'HANDLE_INVALID')) throw err;
+    }
+  }
+  try {
+    await ctx.caller.callAsync('VDI.destroy', d.vdi);
+  } catch (err) {
+    if (!isXapiError(err, 'HANDLE_INVALID')) throw err;
+  }
+}

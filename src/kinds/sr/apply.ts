@@ -1,0 +1,170 @@
+import type { DesiredSR } from '../../model/desired.js';
+import type { PBDRecord, Ref, SRRecord } from '../../model/observed.js';
+import type { Action } from '../../model/plan.js';
+import { adoptObject } from '../../apply/adopt.js';
+import { changedFields, desiredSpec, specDigestOf, type Applier } from '../../apply/applier.js';
+import type { ApplyContext } from '../../apply/context.js';
+import { ApplyError, UnsupportedChangeError, isPermanent } from '../../apply/errors.js';
+import type { RefLike } from '../../apply/lookup.js';
+import { PENDING_KEY, assertOwned, isOwnedBy, ownershipMarks, pendingName, writeMarks, writeSpecDigest } from '../../apply/ownership.js';
+import { allRecords, isXapiError, recordsByName, syncField, syncMapKeys, syncSet, tryRecord } from '../../apply/xapi.js';
+import { resolveConfig, type ResolvedConfig } from '../../secrets/index.js';
+
+/** An SR's desired spec as apply receives it; `deviceConfig` values may still be secretRefs. */
+export type SrSpec = Omit<DesiredSR['spec'], 'host'> & { host?: RefLike };
+
+const UPDATABLE = new Set(['nameLabel', 'description', 'tags']);
+
+/**
+ * SR.create cannot write other_config, so the SR is created under the pending name, then marked,
+ * then renamed: an SR found under the pending name was made by an interrupted apply.
+ */
+async function findSR(ctx: ApplyContext, action: Action, spec: SrSpec | undefined): Promise<Ref | undefined> {
+  const planned = action.objects.find((o) => o.cls === 'SR');
+  if (planned && (await tryRecord(ctx.caller, 'SR', planned.ref))) return planned.ref;
+  const names = [spec?.nameLabel, pendingName(action.address)].filter((n): n is string => n !== undefined);
+  for (const name of names) {
+    const found = (await recordsByName<SRRecord>(ctx.caller, 'SR', name)).find(([, r]) => isOwnedBy(r.other_config, action.address, ctx.repo));
+    if (found) return found[0];
+  }
+  const pending = await recordsByName<SRRecord>(ctx.caller, 'SR', pendingName(action.address));
+  if (pending[0]) {
+    await writeMarks(ctx, 'SR', pending[0][0], action.address, pending[0][1].other_config, { [PENDING_KEY]: 'create' });
+    return pending[0][0];
+  }
+  return undefined;
+}
+
+/** The host whose PBD an SR needs: the declared one for a local SR, the pool master otherwise. */
+async function srHost(ctx: ApplyContext, action: Action, spec: SrSpec): Promise<Ref> {
+  if (spec.host !== undefined) return ctx.lookup.resolve('Host', spec.host, action.address);
+  const [, pool] = await ctx.lookup.pool();
+  return pool.master;
+}
+
+/** Every host that must have a plugged PBD: all of them for a shared SR, else the SR's own host. */
+async function convergePbds(ctx: ApplyContext, action: Action, sr: Ref, spec: SrSpec, config: ResolvedConfig): Promise<void> {
+  const pbds = (await allRecords<PBDRecord>(ctx.caller, 'PBD')).filter(([, p]) => p.SR === sr);
+  const wanted = spec.shared ? (await ctx.lookup.hosts()).map(([h]) => h) : [await srHost(ctx, action, spec)];
+  for (const host of wanted) {
+    let pbd = pbds.find(([, p]) => p.host === host);
+    if (!pbd) {
+      try {
+        const ref = await ctx.caller.callAsync<Ref>('PBD.create', {
+          host,
+          SR: sr,
+          device_config: config.values,
+          other_config: ownershipMarks(ctx, action.address),
+        });
+        pbd = [ref, await ctx.caller.call<PBDRecord>('PBD.get_record', ref)];
+      } catch (err) {
+        if (!isXapiError(err, 'PBD_EXISTS')) throw err;
+        const existing = err.params[2];
+        if (!existing) throw err;
+        pbd = [existing, await ctx.caller.call<PBDRecord>('PBD.get_record', existing)];
+      }
+    }
+    if (!pbd[1].currently_attached) await ctx.caller.callAsync('PBD.plug', pbd[0]);
+  }
+}
+
+async function converge(ctx: ApplyContext, action: Action, sr: Ref, spec: SrSpec, fields: Set<string>): Promise<void> {
+  const rec = await ctx.caller.call<SRRecord>('SR.get_record', sr);
+  if (fields.has('nameLabel')) {
+    if (rec.name_label !== spec.nameLabel) await ctx.caller.callAsync('SR.set_name_label', sr, spec.nameLabel);
+  }
+  if (fields.has('description') && rec.name_description !== (spec.description ?? '')) {
+    await ctx.caller.callAsync('SR.set_name_description', sr, spec.description ?? '');
+  }
+  if (fields.has('tags')) await syncSet(ctx.caller, 'SR', sr, 'tags', rec.tags, spec.tags ?? []);
+}
+
+async function create(ctx: ApplyContext, action: Action, config: ResolvedConfig): Promise<void> {
+  const spec = desiredSpec<SrSpec>(action);
+  let sr = await findSR(ctx, action, spec);
+  if (!sr) {
+    sr = await ctx.caller.callAsync<Ref>(
+      'SR.create',
+      await srHost(ctx, action, spec),
+      config.values,
+      0,
+      pendingName(action.address),
+      spec.description ?? '',
+      spec.type,
+      spec.contentType ?? '',
+      spec.shared,
+      {},
+    );
+    const oc = await ctx.caller.call<Record<string, string>>('SR.get_other_config', sr);
+    await writeMarks(ctx, 'SR', sr, action.address, oc, { [PENDING_KEY]: 'create' });
+  }
+  await convergePbds(ctx, action, sr, spec, config);
+  await converge(ctx, action, sr, spec, new Set(UPDATABLE));
+  const oc = await ctx.caller.call<Record<string, string>>('SR.get_other_config', sr);
+  await syncMapKeys(ctx.caller, 'SR', sr, 'other_config', oc, {}, [PENDING_KEY]);
+  await writeSpecDigest(ctx, 'SR', sr, oc, specDigestOf(action));
+}
+
+async function update(ctx: ApplyContext, action: Action, config: ResolvedConfig | undefined): Promise<void> {
+  const spec = desiredSpec<SrSpec>(action);
+  const sr = await findSR(ctx, action, spec);
+  if (!sr) throw new ApplyError(action.address, 'the SR to update does not exist');
+  const oc = await assertOwned(ctx, 'SR', sr, action.address);
+  if (oc?.[PENDING_KEY] !== undefined && config) return create(ctx, { ...action, operation: 'create' }, config);
+  const fields = changedFields(action);
+  for (const f of fields) {
+    if (!UPDATABLE.has(f)) throw new UnsupportedChangeError(action.address, `apply does not change spec.${f} of an existing SR (it needs a replace)`);
+  }
+  await converge(ctx, action, sr, spec, fields);
+  await writeSpecDigest(ctx, 'SR', sr, oc, specDigestOf(action));
+}
+
+/** Unplugs every PBD, then destroys the SR (forgets it when its driver cannot destroy, e.g. ISO libraries). */
+async function remove(ctx: ApplyContext, action: Action): Promise<void> {
+  const sr = await findSR(ctx, action, undefined);
+  if (!sr) return;
+  if (!(await assertOwned(ctx, 'SR', sr, action.address))) return;
+  for (const [pbd, rec] of (await allRecords<PBDRecord>(ctx.caller, 'PBD')).filter(([, p]) => p.SR === sr)) {
+    if (rec.currently_attached) await ctx.caller.callAsync('PBD.unplug', pbd);
+  }
+  try {
+    await ctx.caller.callAsync('SR.destroy', sr);
+  } catch (err) {
+    if (isXapiError(err, 'HANDLE_INVALID')) return;
+    if (!isXapiError(err, 'SR_OPERATION_NOT_SUPPORTED')) throw err;
+    await ctx.caller.callAsync('SR.forget', sr);
+  }
+}
+
+/**
+ * Applies one SR action. Secrets in deviceConfig are resolved here and only here; any error is
+ * re-raised with every resolved secret blanked out and without the XAPI cause (whose parameters
+ * could echo the device config).
+ */
+export const applySR: Applier = async (action, ctx) => {
+  const needsConfig = action.operation === 'create' || action.operation === 'replace' || action.operation === 'update';
+  const spec = needsConfig && action.desired !== undefined ? desiredSpec<SrSpec>(action) : undefined;
+  const config = spec ? await resolveConfig(action.address, spec.deviceConfig ?? {}, ctx.secrets) : undefined;
+  try {
+    switch (action.operation) {
+      case 'create':
+        return await create(ctx, action, config!);
+      case 'update':
+        return await update(ctx, action, config);
+      case 'replace':
+        await remove(ctx, action);
+        return await create(ctx, { ...action, objects: [] }, config!);
+      case 'delete':
+        return await remove(ctx, action);
+      case 'adopt':
+        await adoptObject(ctx, action, 'SR');
+        return await update(ctx, { ...action, operation: 'update' }, config);
+      default:
+        throw new UnsupportedChangeError(action.address, `an SR has no '${action.operation}' operation`);
+    }
+  } catch (err) {
+    if (!config || isPermanent(err)) throw err;
+    const message = err instanceof Error ? err.message : String(err);
+    throw new ApplyError(action.address, config.redact(message));
+  }
+};
