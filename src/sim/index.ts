@@ -1,0 +1,178 @@
+/**
+ * The XAPI simulator: an in-memory pool that speaks XAPI's XML-RPC and JSON-RPC with its envelopes, refs, error
+ * codes, events and semantics, so real XAPI clients work against it unchanged. See README section "Simulator"
+ * and `startSimulator`.
+ */
+import { readFile } from 'node:fs/promises';
+import type http from 'node:http';
+import { vmHandlers } from './behaviour/vm.js';
+import { sessionHandlers } from './behaviour/session.js';
+import { storageHandlers } from './behaviour/storage.js';
+import { networkHandlers } from './behaviour/network.js';
+import { poolHandlers } from './behaviour/pool.js';
+import { XmlEncoder } from './codec/xmlrpc.js';
+import type { Handler, SimCore } from './core.js';
+import { SimDatabase } from './database.js';
+import { Dispatcher } from './dispatcher.js';
+import { EventHub } from './events.js';
+import { FaultController } from './faults.js';
+import { close, createListener, listen } from './http-server.js';
+import { getModel } from './model/classes.js';
+import { buildPool } from './seed/builder.js';
+import { DEMO_SEED, EMPTY_SEED } from './seed/demo.js';
+import type { SeedDocument } from './seed/format.js';
+import { CallStats } from './stats.js';
+
+export { SimDatabase, DbObject } from './database.js';
+export type { Change } from './database.js';
+export { FaultController } from './faults.js';
+export type { FaultSpec, FaultRule } from './faults.js';
+export { CallStats } from './stats.js';
+export type { SeedDocument, SeedHost, SeedNetwork, SeedSr, SeedVm } from './seed/format.js';
+export { DEMO_SEED, EMPTY_SEED } from './seed/demo.js';
+export { XapiFailure } from './errors.js';
+
+/** How to start a simulator. Every field is optional. */
+export interface SimOptions {
+  /** TCP port; 0 (default) picks a free one. All hosts share it, each on its own address. */
+  port?: number;
+  /** The master's address (default 127.0.0.1). Other hosts take the next addresses: 127.0.0.2, 127.0.0.3... */
+  host?: string;
+  /** `'demo'` (default), `'empty'`, a path to a JSON seed file, or a seed document. */
+  seed?: 'demo' | 'empty' | string | SeedDocument;
+  /** Extra `scale-vm-NNNN` VMs (each with one or two disks and a VIF). */
+  vms?: number;
+  /** Credentials accepted by session.login_with_password (default root / xops). */
+  user?: string;
+  password?: string;
+  /**
+   * true (default): each host listens on its own loopback address (needs a 127.x.y.z `host`).
+   * false: a single listener, for host 0.
+   */
+  multiHost?: boolean;
+}
+
+/** A running simulator. */
+export interface Simulator {
+  /** The master's URL, `http://127.0.0.1:PORT`. */
+  url: string;
+  /** One URL per host, index-aligned with the seed's hosts ('' for a host without a listener). */
+  hostUrls: string[];
+  port: number;
+  /** In-process access to the model: changes made here produce events like API calls do. */
+  db: SimDatabase;
+  faults: FaultController;
+  stats: CallStats;
+  /** Host refs in seed order. */
+  hostRefs: string[];
+  poolRef: string;
+  /** Moves pool.master to host `toHostIndex` (same as `faults.failover`). */
+  failover(toHostIndex: number): void;
+  /** Registers or replaces the implementation of a wire method (e.g. to script an odd reply in a test). */
+  setHandler(method: string, handler: Handler): void;
+  stop(): Promise<void>;
+}
+
+async function loadSeed(seed: SimOptions['seed']): Promise<SeedDocument> {
+  if (seed === undefined || seed === 'demo') return DEMO_SEED;
+  if (seed === 'empty') return EMPTY_SEED;
+  if (typeof seed === 'string') return JSON.parse(await readFile(seed, 'utf8')) as SeedDocument;
+  return seed;
+}
+
+/** 127.a.b.c plus `i` in the last octet; undefined for anything that is not an IPv4 loopback address. */
+function loopbackPlus(base: string, i: number): string | undefined {
+  const m = /^127\.(\d+)\.(\d+)\.(\d+)$/.exec(base);
+  if (!m) return undefined;
+  const last = Number(m[3]) + i;
+  return last <= 254 ? `127.${m[1]}.${m[2]}.${last}` : undefined;
+}
+
+/** Starts a simulated pool and its listeners. */
+export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> {
+  const seed = await loadSeed(opts.seed);
+  const baseHost = opts.host ?? '127.0.0.1';
+  const hostCount = Math.max(1, seed.hosts?.length ?? 1);
+  const addresses = Array.from({ length: hostCount }, (_, i) => (i === 0 ? baseHost : (loopbackPlus(baseHost, i) ?? `192.0.2.${10 + i}`)));
+  const multiHost = (opts.multiHost ?? true) && loopbackPlus(baseHost, 0) !== undefined;
+
+  const model = getModel();
+  const db = new SimDatabase(model);
+  const seeded = buildPool(db, seed, addresses, opts.vms ?? 0);
+  const hostRefs = seeded.hosts;
+  const events = new EventHub(db);
+  const stats = new CallStats();
+  const failover = (i: number): void => {
+    const target = hostRefs[i];
+    if (!target) throw new Error(`no host with index ${i}`);
+    db.set(seeded.pool, 'master', target);
+  };
+  const faults = new FaultController({
+    invalidateSessions: () => {
+      for (const s of [...db.all('session')]) db.destroy(s.ref);
+    },
+    failover,
+  });
+  const handlers = new Map<string, Handler>();
+  const core: SimCore = {
+    db,
+    model,
+    events,
+    faults,
+    stats,
+    xml: new XmlEncoder(model),
+    handlers,
+    credentials: { user: opts.user ?? 'root', password: opts.password ?? 'xops' },
+    hostRefs: () => hostRefs,
+    poolRef: () => seeded.pool,
+  };
+  for (const group of [sessionHandlers(), vmHandlers(), storageHandlers(), networkHandlers(), poolHandlers()]) {
+    for (const [k, v] of Object.entries(group)) handlers.set(k, v);
+  }
+  const dispatcher = new Dispatcher(core);
+
+  const servers: http.Server[] = [];
+  let port = opts.port ?? 0;
+  const hostUrls: string[] = addresses.map(() => '');
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const master = createListener(core, dispatcher, 0, { failover });
+      servers.push(master);
+      port = await listen(master, baseHost, opts.port ?? 0);
+      hostUrls[0] = `http://${baseHost}:${port}`;
+      if (multiHost) {
+        for (let i = 1; i < hostCount; i++) {
+          const s = createListener(core, dispatcher, i, { failover });
+          servers.push(s);
+          await listen(s, addresses[i]!, port);
+          hostUrls[i] = `http://${addresses[i]}:${port}`;
+        }
+      }
+      break;
+    } catch (e) {
+      await Promise.all(servers.splice(0).map(close));
+      // A free port on the master's address may be taken on another one; with port 0, simply try another.
+      if ((opts.port ?? 0) !== 0 || attempt >= 10) throw e;
+    }
+  }
+
+  return {
+    url: hostUrls[0]!,
+    hostUrls,
+    port,
+    db,
+    faults,
+    stats,
+    hostRefs,
+    poolRef: seeded.pool,
+    failover,
+    setHandler: (method, handler) => {
+      handlers.set(method, handler);
+      dispatcher.invalidate();
+    },
+    stop: async () => {
+      events.close();
+      await Promise.all(servers.map(close));
+    },
+  };
+}
