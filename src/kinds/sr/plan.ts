@@ -1,0 +1,133 @@
+import type { DesiredSR } from '../../model/desired.js';
+import type { PBDRecord, Ref, SRRecord } from '../../model/observed.js';
+import type { FieldChange, ObjectRef } from '../../model/plan.js';
+import type { PlanContext } from '../../plan/context.js';
+import { read } from '../../plan/context.js';
+import { compareField, compareTags, createChanges, makeAction, objectRef, updateReason } from '../../plan/changes.js';
+import { specDigest } from '../../plan/identity.js';
+import { resolveRef } from '../../plan/refs.js';
+import { compareDeviceConfig } from './compare.js';
+import { markOf } from '../../plan/ownership-marks.js';
+import { ownedByThisRepo } from '../../plan/ownership.js';
+import { isOrphan, pruneAllowed, wouldPrune } from '../../plan/prune.js';
+
+/** `details` of an SR replace: the PBDs apply unplugs and re-creates, and the running VMs that use the SR. */
+export interface SRReplaceDetails {
+  recreate: 'pbds';
+  sr: string;
+  pbds: string[];
+  /** Uuids of running VMs with disks on the SR: PBD.unplug is refused (VDI_IN_USE) until they are halted. */
+  runningVMs: string[];
+}
+
+function runningVMsOn(ctx: PlanContext, sr: SRRecord): string[] {
+  const out = new Set<string>();
+  for (const vdiRef of sr.VDIs) {
+    for (const vbdRef of ctx.index.get('VDI', vdiRef)?.VBDs ?? []) {
+      const vm = ctx.index.get('VM', ctx.index.get('VBD', vbdRef)?.VM ?? '');
+      if (vm && vm.power_state !== 'Halted') out.add(vm.uuid);
+    }
+  }
+  return [...out];
+}
+
+/**
+ * Plans one SR manifest. A changed device config or sharing re-creates the SR's PBDs (the data stays;
+ * the SR is detached meanwhile: downtime). A changed type, content type or owning host would need a
+ * new SR, which loses data: refused, never planned.
+ */
+export function planSR(ctx: PlanContext, sr: DesiredSR): void {
+  const address = `SR/${sr.meta.name}`;
+  const owner = ctx.owners.get(address);
+  if (!owner || owner.state === 'conflict') return;
+  const needs: string[] = [];
+  const host = sr.spec.host ? resolveRef(ctx, sr, 'spec.host', sr.spec.host, { cls: 'host', kind: 'Host' }, needs) : undefined;
+  const desired = { ...sr.spec, host };
+  if (owner.state === 'absent') {
+    ctx.actions.push(makeAction({
+      operation: 'create', resource: sr, changes: createChanges(sr.spec), desired, needs,
+      reason: `new ${sr.spec.shared ? 'shared ' : ''}${sr.spec.type} SR`,
+    }));
+    return;
+  }
+  const ref = owner.ref as Ref;
+  const rec = owner.record as SRRecord;
+  const self = objectRef('SR', ref, rec.uuid);
+  const drift = owner.mark.spec === specDigest(sr);
+  if (owner.state === 'adopt') {
+    ctx.actions.push(makeAction({
+      operation: 'adopt', resource: sr, objects: [self], desired,
+      reason: `takes ownership of the existing SR '${rec.name_label}' (writes xops' mark)`,
+    }));
+  }
+  const pbds: [Ref, PBDRecord][] = [];
+  for (const pbdRef of rec.PBDs) {
+    const pbd = read(ctx, 'PBD', pbdRef);
+    if (pbd) pbds.push([pbdRef, pbd]);
+  }
+  const refuse = (path: string, from: unknown, to: unknown, reason: string) => {
+    if (from !== to) ctx.refused.push({ address, path, from, to, reason });
+  };
+  refuse('spec.type', rec.type, sr.spec.type, 'an SR cannot change type: that needs a new SR, and destroying this one loses its data');
+  refuse('spec.contentType', rec.content_type, sr.spec.contentType, 'an SR cannot change content type: that needs a new SR, and destroying this one loses its data');
+  if (host?.uuid && !sr.spec.shared) {
+    const current = pbds.map(([, p]) => ctx.index.get('host', p.host)?.uuid).find(Boolean);
+    if (current && current !== host.uuid) {
+      refuse('spec.host', ctx.index.byUuid('host', current)?.[1].name_label, sr.spec.host!.name,
+        'a local SR cannot move to another host: its data lives on the current host');
+    }
+  }
+
+  const changes: FieldChange[] = [];
+  compareField(changes, 'spec.nameLabel', rec.name_label, sr.spec.nameLabel);
+  if (sr.spec.description !== undefined) compareField(changes, 'spec.description', rec.name_description, sr.spec.description);
+  compareTags(ctx, sr, changes, rec.tags, sr.spec.tags);
+
+  const replace: FieldChange[] = [];
+  const pbdReason = 'the SR\'s PBDs are unplugged and re-created with the new configuration; the SR is detached meanwhile';
+  compareField(replace, 'spec.shared', rec.shared, sr.spec.shared, 'downtime', pbdReason);
+  compareDeviceConfig(replace, pbds[0]?.[1].device_config, sr.spec.deviceConfig, pbdReason);
+
+  if (changes.length > 0) {
+    ctx.actions.push(makeAction({
+      operation: 'update', resource: sr, changes, objects: [self], desired, drift, needs,
+      reason: 'SR settings are changed live',
+    }));
+  }
+  if (replace.length > 0) {
+    const objects: ObjectRef[] = [self, ...pbds.map(([r, p]) => objectRef('PBD', r, p.uuid))];
+    const runningVMs = runningVMsOn(ctx, rec);
+    ctx.actions.push(makeAction({
+      operation: 'replace', resource: sr, detail: 'pbds', changes: replace, objects, desired, drift, needs,
+      reason: runningVMs.length > 0
+        ? `${updateReason(replace, pbdReason)}; ${runningVMs.length} running VM(s) with disks on it must be halted first`
+        : updateReason(replace, pbdReason),
+      details: { recreate: 'pbds', sr: rec.uuid, pbds: pbds.map(([, p]) => p.uuid), runningVMs } satisfies SRReplaceDetails,
+    }));
+  }
+}
+
+/** Managed SRs with no manifest: deleted only when prune is on; that destroys every VDI on them. */
+export function pruneSRs(ctx: PlanContext): void {
+  const declared = new Set(ctx.desired.srs.map((s) => `SR/${s.meta.name}`));
+  for (const [ref, rec] of ctx.observed.records.SR) {
+    const mark = markOf(rec);
+    if (!isOrphan(ctx, 'SR', mark.address, declared) || !ownedByThisRepo(ctx, mark)) continue;
+    const name = mark.address!.slice('SR/'.length);
+    read(ctx, 'SR', ref);
+    if (!pruneAllowed(ctx, 'SR', name)) {
+      wouldPrune(ctx, mark.address!, `SR '${rec.name_label}' (${rec.uuid}, ${rec.VDIs.length} VDI(s))`);
+      continue;
+    }
+    const pbds = rec.PBDs.flatMap((p) => {
+      const pbd = read(ctx, 'PBD', p);
+      return pbd ? [objectRef('PBD', p, pbd.uuid)] : [];
+    });
+    ctx.actions.push(makeAction({
+      operation: 'delete', resource: { kind: 'SR', meta: { name } }, disruption: 'destructive',
+      reason: `the SR is no longer declared: destroying it loses the data of its ${rec.VDIs.length} VDI(s)`,
+      objects: [objectRef('SR', ref, rec.uuid), ...pbds],
+      details: { sr: rec.uuid, runningVMs: runningVMsOn(ctx, rec) },
+    }));
+  }
+}

@@ -1,0 +1,369 @@
+import type { DesiredDisk, DesiredVM, PowerState } from '../../model/desired.js';
+import type { Ref, VMRecord } from '../../model/observed.js';
+import type { FieldChange, ObjectRef } from '../../model/plan.js';
+import type { DraftAction, PlanContext } from '../../plan/context.js';
+import { addDiagnostic, addressOfResource, read } from '../../plan/context.js';
+import { compareField, compareOtherConfig, compareTags, createChanges, makeAction, objectRef, updateReason } from '../../plan/changes.js';
+import { specDigest } from '../../plan/identity.js';
+import { markOf } from '../../plan/ownership-marks.js';
+import { ownedByThisRepo } from '../../plan/ownership.js';
+import { isOrphan, pruneAllowed, wouldPrune } from '../../plan/prune.js';
+import { findLive, resolveRef, type ResolvedReference } from '../../plan/refs.js';
+import { formatBytes } from '../../plan/values.js';
+import { baseTemplateName, haltCost, observedDisks, observedVifs, powerDisruption, powerOf } from './compare.js';
+
+/** A VM's spec with every reference resolved; the `desired` of VM actions. */
+export interface ResolvedVMSpec extends Omit<DesiredVM['spec'], 'template' | 'host' | 'appliance' | 'disks' | 'networks'> {
+  template: ResolvedReference;
+  host?: ResolvedReference;
+  appliance?: ResolvedReference;
+  /** `sr` is always set: an omitted one is resolved to the pool's default SR. */
+  disks: (Omit<DesiredDisk, 'sr'> & { sr: ResolvedReference })[];
+  networks: { network: ResolvedReference; mac?: string }[];
+}
+
+/** `details` of a VM update: exactly what apply changes besides the plain field setters. */
+export interface VMUpdateDetails {
+  vm: string;
+  /** Some change needs the VM halted: apply halts it, changes it, then returns it to its power state. */
+  restart: boolean;
+  disks: {
+    add: { name: string; size: number; sr: ResolvedReference }[];
+    resize: { name: string; vdi: string; size: number; online: boolean }[];
+    /** Matched by name only (no `xops.disk` yet): apply writes the mark. */
+    claim: { name: string; vdi: string }[];
+  };
+  vifs: {
+    add: { index: number; network: ResolvedReference; mac?: string }[];
+    move: { index: number; vif: string; network: ResolvedReference }[];
+    /** A new MAC: the VIF is destroyed and created again on the same device. */
+    recreate: { index: number; vif: string; network: ResolvedReference; mac: string }[];
+    remove: { index: number; vif: string }[];
+    claim: { index: number; vif: string }[];
+  };
+}
+
+/** `details` of removing one declared-no-more disk (`delete:VM/<name>:disk/<disk>`). */
+export interface VMDiskDeleteDetails {
+  vm: string;
+  disk: string;
+  vbd: string;
+  vdi: string;
+}
+
+/** `details` of a power action. */
+export interface VMPowerDetails {
+  vm: string;
+  from: PowerState;
+  to: PowerState;
+}
+
+/** `details` of a live migration to the affinity host. */
+export interface VMMigrateDetails {
+  vm: string;
+  host: string;
+}
+
+/** `details` of a replace: the VM (and these disks) are destroyed, then created again from `desired`. */
+export interface VMReplaceDetails {
+  vm: string;
+  vdis: string[];
+}
+
+/** Annotation on a VM manifest asking for a live migration when the VM is not on its affinity host. */
+export const MIGRATE_ANNOTATION = 'xops/migrate-on-affinity';
+
+const isTemplate = (r: VMRecord) => r.is_a_template && !r.is_a_snapshot;
+/** Real VMs: what VM manifests may stand for. */
+export const isPlainVM = (r: VMRecord) => !r.is_a_template && !r.is_a_snapshot && !r.is_control_domain;
+
+function resolveSpec(ctx: PlanContext, vm: DesiredVM, needs: string[]): ResolvedVMSpec | undefined {
+  const { spec } = vm;
+  const tpl = findLive(ctx, vm, 'spec.template', spec.template.name, { cls: 'VM', kind: 'VM', isCandidate: isTemplate });
+  const template: ResolvedReference = { ...spec.template, uuid: tpl?.[1].uuid };
+  const host = spec.host ? resolveRef(ctx, vm, 'spec.host', spec.host, { cls: 'host', kind: 'Host' }, needs) : undefined;
+  // An appliance manifest sets its members itself (it runs after the VMs), so no dependency here.
+  const appliance = spec.appliance
+    ? resolveRef(ctx, vm, 'spec.appliance', spec.appliance, { cls: 'VM_appliance', kind: 'VMAppliance' }, [])
+    : undefined;
+  let defaultSR: ResolvedReference | undefined;
+  const poolDefault = (): ResolvedReference | undefined => {
+    if (defaultSR) return defaultSR;
+    const path = 'spec.disks';
+    if (ctx.desired.pool?.spec.defaultSR) {
+      defaultSR = resolveRef(ctx, vm, path, ctx.desired.pool.spec.defaultSR, { cls: 'SR', kind: 'SR' }, needs);
+      return defaultSR;
+    }
+    const pool = [...ctx.observed.records.pool.entries()][0];
+    const sr = pool ? ctx.index.get('SR', pool[1].default_SR) : undefined;
+    if (!sr) {
+      addDiagnostic(ctx, vm, 'error', 'no-default-sr', 'a disk has no sr and the pool has no default SR', path);
+      return undefined;
+    }
+    if (pool) read(ctx, 'pool', pool[0]);
+    defaultSR = { name: sr.name_label, target: 'live', checked: true, uuid: sr.uuid };
+    return defaultSR;
+  };
+  const disks = spec.disks.map((d, i) => ({
+    ...d,
+    sr: (d.sr ? resolveRef(ctx, vm, `spec.disks[${i}].sr`, d.sr, { cls: 'SR', kind: 'SR' }, needs) : poolDefault())!,
+  }));
+  const networks = spec.networks.map((n, i) => ({
+    ...n,
+    network: resolveRef(ctx, vm, `spec.networks[${i}].network`, n.network, { cls: 'network', kind: 'Network' }, needs)!,
+  }));
+  if (ctx.failed.has(addressOfResource(vm))) return undefined;
+  return { ...spec, template, host, appliance, disks, networks };
+}
+
+function migrateWanted(ctx: PlanContext, vm: DesiredVM): boolean {
+  return ctx.options.migrateOnAffinity ?? vm.meta.annotations[MIGRATE_ANNOTATION] === 'true';
+}
+
+/**
+ * Plans one VM manifest: a create; or for an existing VM, in the order apply runs them: adopt, a halt
+ * (when the manifest halts it), the update, disk removals, a migration, and a start/resume.
+ */
+export function planVM(ctx: PlanContext, vm: DesiredVM): void {
+  const address = addressOfResource(vm);
+  const owner = ctx.owners.get(address);
+  if (!owner || owner.state === 'conflict') return;
+  const needs: string[] = [];
+  const desired = resolveSpec(ctx, vm, needs);
+  if (!desired) return;
+  const tplRef = ctx.index.byUuid('VM', desired.template.uuid!)!;
+  if (owner.state === 'absent') {
+    const started = vm.spec.powerState !== 'halted' ? `, then ${vm.spec.powerState}` : '';
+    ctx.actions.push(makeAction({
+      operation: 'create', resource: vm, changes: createChanges(vm.spec), desired, needs,
+      objects: [objectRef('VM', tplRef[0], tplRef[1].uuid)],
+      reason: `new VM from template '${tplRef[1].name_label}'${started}`,
+    }));
+    return;
+  }
+  const ref = owner.ref as Ref;
+  const rec = owner.record as VMRecord;
+  const self = objectRef('VM', ref, rec.uuid);
+  const drift = owner.mark.spec === specDigest(vm);
+  const push = (a: DraftAction) => ctx.actions.push(a);
+  if (owner.state === 'adopt') {
+    push(makeAction({
+      operation: 'adopt', resource: vm, objects: [self], desired,
+      reason: `takes ownership of the existing VM '${rec.name_label}' (writes xops' mark)`,
+    }));
+  }
+  const disks = observedDisks(ctx, vm.meta.name, rec);
+  const vifs = observedVifs(ctx, rec);
+
+  const base = baseTemplateName(rec);
+  if (base !== undefined && base !== tplRef[1].name_label) {
+    const vdis = [...disks.values()];
+    const disruption = vdis.length > 0 ? 'destructive' : rec.power_state !== 'Halted' ? 'downtime' : 'none';
+    const reason = vdis.length > 0
+      ? `a new template means a new VM: this one is destroyed with its ${vdis.length} disk(s) and their data`
+      : 'a new template means a new VM: this one is destroyed and created again';
+    push(makeAction({
+      operation: 'replace', resource: vm, desired, drift, needs, reason,
+      changes: [{ path: 'spec.template', from: base, to: tplRef[1].name_label, disruption, reason }],
+      objects: [self, ...vdis.map((d) => objectRef('VDI', d.vdi, d.record.uuid)), objectRef('VM', tplRef[0], tplRef[1].uuid)],
+      details: { vm: rec.uuid, vdis: vdis.map((d) => d.record.uuid) } satisfies VMReplaceDetails,
+    }));
+    return;
+  }
+
+  const { spec } = vm;
+  const current = powerOf(rec);
+  const target = spec.powerState;
+  const haltFirst = target === 'halted' && current !== 'halted';
+  const halted = current === 'halted' || target === 'halted';
+  const changes: FieldChange[] = [];
+  const objects: ObjectRef[] = [self];
+  const details: VMUpdateDetails = {
+    vm: rec.uuid,
+    restart: false,
+    disks: { add: [], resize: [], claim: [] },
+    vifs: { add: [], move: [], recreate: [], remove: [], claim: [] },
+  };
+  const costly = (path: string, from: unknown, to: unknown, cost: { disruption: FieldChange['disruption']; reason: string }) =>
+    compareField(changes, path, from, to, cost.disruption, cost.reason);
+
+  compareField(changes, 'spec.nameLabel', rec.name_label, spec.nameLabel);
+  if (spec.description !== undefined) compareField(changes, 'spec.description', rec.name_description, spec.description);
+
+  // Memory (PROTOCOL §11): the static range changes only while halted; the dynamic range inside it live.
+  const smax = rec.memory_static_max;
+  if (spec.memoryMax !== smax) {
+    costly('spec.memoryMax', smax, spec.memoryMax, haltCost(halted, spec.memoryMax > smax ? 'raising static_max' : 'lowering static_max'));
+  }
+  if (spec.memory !== rec.memory_dynamic_max || spec.memory !== rec.memory_dynamic_min) {
+    const cost = spec.memory > smax
+      ? haltCost(halted, 'memory above static_max')
+      : spec.memory < rec.memory_static_min
+        ? haltCost(halted, 'memory below static_min')
+        : { disruption: 'none' as const, reason: 'memory within the static range is changed live' };
+    changes.push({ path: 'spec.memory', from: rec.memory_dynamic_max, to: spec.memory, ...cost });
+  }
+  if (spec.vcpusMax !== rec.VCPUs_max) costly('spec.vcpusMax', rec.VCPUs_max, spec.vcpusMax, haltCost(halted, 'changing VCPUs_max'));
+  if (spec.vcpus !== rec.VCPUs_at_startup) {
+    costly('spec.vcpus', rec.VCPUs_at_startup, spec.vcpus, spec.vcpus > rec.VCPUs_max
+      ? haltCost(halted, 'VCPUs beyond VCPUs_max')
+      : { disruption: 'none', reason: 'VCPUs up to VCPUs_max are changed live' });
+  }
+
+  let migrateTo: { ref: Ref; uuid: string; name: string } | undefined;
+  if (desired.host?.uuid) {
+    const affinity = ctx.index.get('host', rec.affinity);
+    compareField(changes, 'spec.host', affinity?.name_label, spec.host!.name, 'none', 'affinity is metadata: it steers where the VM starts next');
+    const target = ctx.index.byUuid('host', desired.host.uuid)!;
+    const resident = ctx.index.get('host', rec.resident_on);
+    if (migrateWanted(ctx, vm) && current === 'running' && spec.powerState === 'running' && resident?.uuid !== target[1].uuid) {
+      migrateTo = { ref: target[0], uuid: target[1].uuid, name: target[1].name_label };
+    }
+  }
+  if (spec.haRestartPriority !== undefined) compareField(changes, 'spec.haRestartPriority', rec.ha_restart_priority, spec.haRestartPriority);
+  if (spec.autoPowerOn !== undefined) compareField(changes, 'spec.autoPowerOn', rec.other_config?.['auto_poweron'] === 'true', spec.autoPowerOn);
+  if (spec.appliance?.target === 'live' && desired.appliance?.uuid) {
+    const currentApp = ctx.index.get('VM_appliance', rec.appliance);
+    if (currentApp?.uuid !== desired.appliance.uuid) {
+      changes.push({ path: 'spec.appliance', from: currentApp?.name_label, to: spec.appliance.name, disruption: 'none' });
+    }
+  }
+  compareTags(ctx, vm, changes, rec.tags, spec.tags);
+  compareOtherConfig(changes, rec.other_config, spec.otherConfig);
+
+  // Disks, matched by the VDI's xops.disk mark.
+  const diskDeletes: DraftAction[] = [];
+  const declaredDisks = new Set(desired.disks.map((d) => d.name));
+  for (const d of desired.disks) {
+    const path = `spec.disks[${d.name}]`;
+    const o = disks.get(d.name);
+    if (!o) {
+      details.disks.add.push({ name: d.name, size: d.size, sr: d.sr });
+      changes.push({
+        path, from: undefined, to: { size: d.size, sr: d.sr.name }, disruption: 'none',
+        reason: halted ? 'a new disk is attached while the VM is halted' : 'new disks are hot-plugged',
+      });
+      continue;
+    }
+    objects.push(objectRef('VBD', o.vbd, ctx.index.get('VBD', o.vbd)!.uuid), objectRef('VDI', o.vdi, o.record.uuid));
+    if (!o.owned) details.disks.claim.push({ name: d.name, vdi: o.record.uuid });
+    const size = o.record.virtual_size;
+    if (d.size < size) {
+      ctx.refused.push({ address, path: `${path}.size`, from: size, to: d.size, reason: `shrinking a disk would lose data (${formatBytes(size)} → ${formatBytes(d.size)})` });
+    } else if (d.size > size) {
+      const sr = read(ctx, 'SR', o.record.SR);
+      const online = !halted && ((sr?.['allowed_operations'] as string[] | undefined) ?? []).includes('vdi_resize_online');
+      const cost = halted || online
+        ? { disruption: 'none' as const, reason: online ? 'the SR resizes disks online (VDI.resize_online)' : 'the disk is resized while the VM is halted' }
+        : haltCost(false, `growing a disk on SR '${sr?.name_label ?? '?'}', whose driver cannot resize online,`);
+      costly(`${path}.size`, size, d.size, cost);
+      details.disks.resize.push({ name: d.name, vdi: o.record.uuid, size: d.size, online });
+    }
+    const currentSR = ctx.index.get('SR', o.record.SR);
+    if (d.sr.uuid && currentSR && currentSR.uuid !== d.sr.uuid) {
+      ctx.refused.push({ address, path: `${path}.sr`, from: currentSR.name_label, to: d.sr.name,
+        reason: 'moving a disk to another SR is not planned: migrate the VDI yourself (VDI.pool_migrate), then update the manifest' });
+    }
+  }
+  for (const [name, o] of disks) {
+    if (declaredDisks.has(name) || !o.owned) continue;
+    const vbd = ctx.index.get('VBD', o.vbd)!;
+    if (!pruneAllowed(ctx, 'VM', vm.meta.name, vm.meta.labels)) {
+      wouldPrune(ctx, address, `disk '${name}' (${formatBytes(o.record.virtual_size)}, VDI ${o.record.uuid})`);
+      continue;
+    }
+    diskDeletes.push(makeAction({
+      operation: 'delete', resource: vm, detail: `disk/${name}`, disruption: 'destructive', drift,
+      reason: `removing disk '${name}' destroys its VDI and the ${formatBytes(o.record.virtual_size)} of data on it`,
+      changes: [{ path: `spec.disks[${name}]`, from: { size: o.record.virtual_size }, to: undefined, disruption: 'destructive' }],
+      objects: [objectRef('VBD', o.vbd, vbd.uuid), objectRef('VDI', o.vdi, o.record.uuid)],
+      details: { vm: rec.uuid, disk: name, vbd: vbd.uuid, vdi: o.record.uuid } satisfies VMDiskDeleteDetails,
+    }));
+  }
+
+  // VIFs, matched by position.
+  desired.networks.forEach((n, i) => {
+    const path = `spec.networks[${i}]`;
+    const o = vifs.get(i);
+    if (!o) {
+      details.vifs.add.push({ index: i, network: n.network, mac: n.mac });
+      changes.push({ path, from: undefined, to: n.network.name, disruption: 'none', reason: halted ? 'a new VIF is attached while the VM is halted' : 'new VIFs are hot-plugged' });
+      return;
+    }
+    objects.push(objectRef('VIF', o.ref, o.record.uuid));
+    if (!o.owned) details.vifs.claim.push({ index: i, vif: o.record.uuid });
+    const currentNet = ctx.index.get('network', o.record.network);
+    if (!n.network.uuid || currentNet?.uuid !== n.network.uuid) {
+      details.vifs.move.push({ index: i, vif: o.record.uuid, network: n.network });
+      changes.push({ path: `${path}.network`, from: currentNet?.name_label, to: n.network.name, disruption: 'none', reason: 'VIF.move moves the VIF to the new network, even while the VM runs' });
+    }
+    if (n.mac && n.mac.toLowerCase() !== o.record.MAC.toLowerCase()) {
+      details.vifs.recreate.push({ index: i, vif: o.record.uuid, network: n.network, mac: n.mac });
+      changes.push({ path: `${path}.mac`, from: o.record.MAC, to: n.mac, disruption: 'none', reason: "a VIF's MAC cannot change: the VIF is unplugged, re-created and plugged" });
+    }
+  });
+  for (const [i, o] of vifs) {
+    if (i < desired.networks.length || !o.owned) continue;
+    objects.push(objectRef('VIF', o.ref, o.record.uuid));
+    details.vifs.remove.push({ index: i, vif: o.record.uuid });
+    changes.push({ path: `spec.networks[${i}]`, from: ctx.index.get('network', o.record.network)?.name_label, to: undefined, disruption: 'none', reason: 'the VIF is hot-unplugged and destroyed' });
+  }
+
+  details.restart = changes.some((c) => c.disruption === 'reboot');
+  const power = current !== target
+    ? makeAction({
+      operation: 'power', resource: vm, objects: [self], drift, desired,
+      ...(() => {
+        const cost = powerDisruption(current, target);
+        return { reason: cost.reason, changes: [{ path: 'spec.powerState', from: current, to: target, ...cost }] };
+      })(),
+      details: { vm: rec.uuid, from: current, to: target } satisfies VMPowerDetails,
+    })
+    : undefined;
+  if (power && haltFirst) push(power);
+  if (changes.length > 0) {
+    push(makeAction({
+      operation: 'update', resource: vm, changes, objects, desired, drift, needs,
+      reason: updateReason(changes, 'VM settings are changed live'),
+      details: details as unknown as Record<string, unknown>,
+    }));
+  }
+  diskDeletes.forEach(push);
+  if (migrateTo) {
+    push(makeAction({
+      operation: 'migrate', resource: vm, objects: [self, objectRef('host', migrateTo.ref, migrateTo.uuid)], drift, desired,
+      reason: `live migration to the affinity host '${migrateTo.name}' (VM.pool_migrate, live)`,
+      changes: [{ path: 'status.residentOn', from: ctx.index.get('host', rec.resident_on)?.name_label, to: migrateTo.name, disruption: 'none' }],
+      details: { vm: rec.uuid, host: migrateTo.uuid } satisfies VMMigrateDetails,
+    }));
+  }
+  if (power && !haltFirst) push(power);
+}
+
+/** Managed VMs with no manifest any more: deleted (with the disks xops made) only when prune is on. */
+export function pruneVMs(ctx: PlanContext): void {
+  const declared = new Set(ctx.desired.vms.map((v) => `VM/${v.meta.name}`));
+  for (const [ref, rec] of ctx.observed.records.VM) {
+    if (!isPlainVM(rec)) continue;
+    const mark = markOf(rec);
+    if (!isOrphan(ctx, 'VM', mark.address, declared) || !ownedByThisRepo(ctx, mark)) continue;
+    const name = mark.address!.slice('VM/'.length);
+    read(ctx, 'VM', ref);
+    const disks = [...observedDisks(ctx, name, rec).values()].filter((d) => d.owned);
+    if (!pruneAllowed(ctx, 'VM', name)) {
+      wouldPrune(ctx, mark.address!, `VM '${rec.name_label}' (${rec.uuid}${disks.length ? `, with ${disks.length} disk(s)` : ''})`);
+      continue;
+    }
+    const running = rec.power_state !== 'Halted';
+    const disruption = disks.length > 0 ? 'destructive' : running ? 'downtime' : 'none';
+    ctx.actions.push(makeAction({
+      operation: 'delete', resource: { kind: 'VM', meta: { name } }, disruption,
+      reason: disks.length > 0
+        ? `the VM is no longer declared: it is ${running ? 'halted and ' : ''}destroyed with its ${disks.length} disk(s) and their data`
+        : `the VM is no longer declared: it is ${running ? 'halted and ' : ''}destroyed`,
+      objects: [objectRef('VM', ref, rec.uuid), ...disks.flatMap((d) => [
+        objectRef('VBD', d.vbd, ctx.index.get('VBD', d.vbd)!.uuid), objectRef('VDI', d.vdi, d.record.uuid)])],
+      details: { vm: rec.uuid, vdis: disks.map((d) => d.record.uuid) },
+    }));
+  }
+}

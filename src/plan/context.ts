@@ -1,0 +1,131 @@
+import type { Diagnostic } from '../model/diagnostics.js';
+import type { DesiredResource, DesiredState, RawDocument } from '../model/desired.js';
+import type { ResourceKind } from '../model/kinds.js';
+import type { ObservedClass, ObservedRecordTypes, ObservedState, Ref } from '../model/observed.js';
+import type { ObservedIndex } from '../model/observed-index.js';
+import type { Action, Refusal } from '../model/plan.js';
+import { indexObserved } from '../model/observed-index.js';
+import { lookupDigest, lookupKey, objectKey, recordDigest } from './identity.js';
+import { automationFor } from './settings.js';
+import { applianceMarks, type ObjectMark } from './ownership-marks.js';
+import type { OwnedClass, Ownership } from './ownership.js';
+
+/**
+ * An action while the plan is being built: `needs` lists addresses (`Network/lan`) whose create or
+ * replace must finish first, turned into `dependsOn` ids once every action exists.
+ */
+export interface DraftAction extends Action {
+  needs?: string[];
+}
+
+/** Options as the planner uses them, after defaults. */
+export interface ResolvedOptions {
+  now: Date;
+  repo?: string;
+  adopt?: boolean;
+  prune?: boolean;
+  /** Overrides the per-VM `xops/migrate-on-affinity` annotation when set. */
+  migrateOnAffinity?: boolean;
+}
+
+/**
+ * Everything kind planners share: the observed snapshot and its indexes, the options, and the
+ * collectors for actions, refusals, diagnostics and the objects the plan relied on.
+ */
+export interface PlanContext {
+  readonly desired: DesiredState;
+  readonly observed: ObservedState;
+  readonly index: ObservedIndex;
+  readonly options: ResolvedOptions;
+  readonly actions: DraftAction[];
+  readonly refused: Refusal[];
+  readonly diagnostics: Diagnostic[];
+  /** `<class>/<uuid>` or lookup key → digest, becomes `plan.observed.objects`. */
+  readonly reads: Record<string, string>;
+  /** Ownership marks of VM appliances (kept in the pool's other_config: the class has none). */
+  readonly applianceMarks: Map<string, ObjectMark>;
+  /** Addresses of resources that had an error: their actions are left out. */
+  readonly failed: Set<string>;
+  /** Address → how the manifest relates to the pool, found before any kind is planned. */
+  readonly owners: Map<string, Ownership<OwnedClass>>;
+}
+
+export function createContext(desired: DesiredState, observed: ObservedState, options: ResolvedOptions): PlanContext {
+  return {
+    desired,
+    observed,
+    index: indexObserved(observed),
+    options,
+    actions: [],
+    refused: [],
+    diagnostics: [],
+    reads: {},
+    applianceMarks: applianceMarks(observed),
+    failed: new Set(),
+    owners: new Map(),
+  };
+}
+
+/** Looks an object up by ref and records that the plan relied on it (for stale-plan detection). */
+export function read<C extends ObservedClass>(ctx: PlanContext, cls: C, ref: Ref): ObservedRecordTypes[C] | undefined {
+  const rec = ctx.index.get(cls, ref);
+  if (rec) ctx.reads[objectKey(cls, rec.uuid)] = recordDigest(cls, rec);
+  return rec;
+}
+
+/** Records that the plan relied on "these objects (maybe none) have this name / mark". */
+export function readLookup(ctx: PlanContext, cls: ObservedClass, field: 'name_label' | 'xops.managed', value: string, uuids: string[]): void {
+  ctx.reads[lookupKey(cls, field, value)] = lookupDigest(uuids);
+}
+
+function rawDocument(ctx: PlanContext, resource: DesiredResource): RawDocument | undefined {
+  const address = `${resource.kind}/${resource.meta.name}`;
+  return ctx.desired.documents.find((d) => d.address === address);
+}
+
+/**
+ * Whether the manifest wrote this path (as opposed to a default filled in by the loader), so that
+ * only declared fields are compared. Without the raw document (hand-built desired state), a value is
+ * taken as declared when it is not empty.
+ */
+export function isDeclared(ctx: PlanContext, resource: DesiredResource, path: string, value: unknown): boolean {
+  const doc = rawDocument(ctx, resource);
+  if (doc) {
+    let node: unknown = doc.body;
+    for (const part of path.split('.')) {
+      if (node === null || typeof node !== 'object') return false;
+      node = (node as Record<string, unknown>)[part];
+    }
+    return node !== undefined;
+  }
+  if (Array.isArray(value)) return value.length > 0;
+  if (value && typeof value === 'object') return Object.keys(value).length > 0;
+  return value !== undefined;
+}
+
+/** Where a diagnostic about `path` of a resource points: the value if the loader knew it, else the document. */
+export function locate(ctx: PlanContext, resource: DesiredResource, path?: string): Diagnostic['location'] {
+  const doc = rawDocument(ctx, resource);
+  return (path && doc?.locations[path]) || resource.meta.source;
+}
+
+export function addDiagnostic(
+  ctx: PlanContext,
+  resource: DesiredResource,
+  severity: Diagnostic['severity'],
+  code: string,
+  message: string,
+  path?: string,
+): void {
+  const address = `${resource.kind}/${resource.meta.name}`;
+  ctx.diagnostics.push({ severity, code, message, address, path, location: locate(ctx, resource, path) });
+  if (severity === 'error') ctx.failed.add(address);
+}
+
+export function addressOfResource(resource: DesiredResource): string {
+  return `${resource.kind}/${resource.meta.name}`;
+}
+
+export function automation(ctx: PlanContext, kind: ResourceKind, name: string, labels?: Record<string, string>) {
+  return automationFor(ctx.desired, kind, name, labels);
+}

@@ -1,0 +1,114 @@
+import type { DesiredResource } from '../model/desired.js';
+import type { ObservedClass, ObservedState, XapiRecord } from '../model/observed.js';
+import type { ObservedIdentity } from '../model/plan.js';
+import { MANAGED_KEY } from '../model/observed.js';
+import { digestOf } from './values.js';
+
+/**
+ * The fields of each class the planner reads. A saved plan is stale when one of these changed on an
+ * object it read; fields outside this list (metrics, guest keys, allowed_operations...) never make a
+ * plan stale, just as they never show as drift.
+ */
+const READ_FIELDS: { [C in ObservedClass]: string[] } = {
+  pool: ['name_label', 'name_description', 'default_SR', 'tags', 'other_config', 'ha_enabled', 'ha_host_failures_to_tolerate'],
+  host: ['name_label', 'name_description', 'tags', 'other_config'],
+  network: ['name_label', 'name_description', 'MTU', 'PIFs', 'tags', 'other_config'],
+  PIF: ['device', 'host', 'network', 'VLAN', 'bond_master_of', 'bond_slave_of'],
+  VLAN: ['tagged_PIF', 'untagged_PIF', 'tag'],
+  Bond: ['master', 'slaves', 'mode'],
+  SR: ['name_label', 'name_description', 'type', 'content_type', 'shared', 'PBDs', 'tags', 'other_config'],
+  PBD: ['host', 'SR', 'device_config'],
+  VDI: ['name_label', 'SR', 'VBDs', 'virtual_size', 'other_config'],
+  VBD: ['VM', 'VDI', 'userdevice', 'type'],
+  VM: [
+    'name_label', 'name_description', 'power_state', 'affinity', 'resident_on', 'memory_static_min',
+    'memory_static_max', 'memory_dynamic_min', 'memory_dynamic_max', 'VCPUs_max', 'VCPUs_at_startup',
+    'VBDs', 'VIFs', 'appliance', 'ha_restart_priority', 'order', 'start_delay', 'shutdown_delay', 'tags',
+    'other_config',
+  ],
+  VIF: ['VM', 'network', 'device', 'MAC', 'other_config'],
+  VM_appliance: ['name_label', 'name_description', 'VMs'],
+  VM_metrics: [],
+  VM_guest_metrics: [],
+};
+
+/** Digest of the fields of a record the planner compares (see READ_FIELDS). */
+export function recordDigest(cls: ObservedClass, record: XapiRecord): string {
+  const picked: Record<string, unknown> = {};
+  for (const f of READ_FIELDS[cls]) picked[f] = record[f];
+  return digestOf(picked);
+}
+
+/** Identity key of one object the plan read: `<class>/<uuid>`. */
+export function objectKey(cls: ObservedClass, uuid: string): string {
+  return `${cls}/${uuid}`;
+}
+
+/**
+ * Identity key of a lookup whose answer the plan relied on, e.g. "no VM is named web01":
+ * `<class>?<field>=<value>`. Its digest is over the sorted uuids that matched, so an object that
+ * appears (or disappears) under that name makes a saved plan stale.
+ */
+export function lookupKey(cls: ObservedClass, field: 'name_label' | typeof MANAGED_KEY, value: string): string {
+  return `${cls}?${field}=${value}`;
+}
+
+export function lookupDigest(uuids: readonly string[]): string {
+  return digestOf([...uuids].sort());
+}
+
+/**
+ * The value apply writes to `other_config["xops.spec"]`: a digest of what the manifest declares
+ * (kind, name, labels, annotations, spec), not where it was written. Equal digest on the object
+ * means the manifest has not changed since it was applied, so any difference is drift.
+ */
+export function specDigest(resource: DesiredResource): string {
+  const { name, labels, annotations } = resource.meta;
+  return digestOf({ kind: resource.kind, name, labels, annotations, spec: resource.spec });
+}
+
+/**
+ * What changed in the pool since a plan was made against `identity`: one line per object or lookup,
+ * e.g. "VM 'web01' (uuid) changed". Empty when the plan still holds. Pure; apply refuses a saved
+ * plan when this is not empty.
+ */
+export function staleObjects(identity: ObservedIdentity, observed: ObservedState): string[] {
+  if (identity.token === observed.token && identity.token !== '') return [];
+  const out: string[] = [];
+  let uuidIndex: Map<string, Map<string, XapiRecord>> | undefined;
+  const byUuid = (cls: ObservedClass, uuid: string): XapiRecord | undefined => {
+    if (!uuidIndex) {
+      uuidIndex = new Map();
+      for (const c of Object.keys(observed.records) as ObservedClass[]) {
+        const m = new Map<string, XapiRecord>();
+        for (const rec of observed.records[c].values()) m.set(rec.uuid, rec);
+        uuidIndex.set(c, m);
+      }
+    }
+    return uuidIndex.get(cls)?.get(uuid);
+  };
+  for (const [key, digest] of Object.entries(identity.objects)) {
+    const q = key.indexOf('?');
+    if (q >= 0) {
+      const cls = key.slice(0, q) as ObservedClass;
+      const eq = key.indexOf('=', q);
+      const field = key.slice(q + 1, eq);
+      const value = key.slice(eq + 1);
+      const uuids: string[] = [];
+      for (const rec of observed.records[cls]?.values() ?? []) {
+        const actual = field === MANAGED_KEY ? (rec['other_config'] as Record<string, string> | undefined)?.[MANAGED_KEY] : rec[field];
+        if (actual === value) uuids.push(rec.uuid);
+      }
+      if (lookupDigest(uuids) !== digest) out.push(`the ${cls} objects with ${field} '${value}' changed (now ${uuids.length})`);
+      continue;
+    }
+    const slash = key.indexOf('/');
+    const cls = key.slice(0, slash) as ObservedClass;
+    const uuid = key.slice(slash + 1);
+    const rec = byUuid(cls, uuid);
+    const label = rec && typeof rec['name_label'] === 'string' ? ` '${rec['name_label']}'` : '';
+    if (!rec) out.push(`${cls} ${uuid} is gone`);
+    else if (recordDigest(cls, rec) !== digest) out.push(`${cls}${label} (${uuid}) changed`);
+  }
+  return out;
+}

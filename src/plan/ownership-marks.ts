@@ -1,0 +1,44 @@
+import type { ObservedState, XapiRecord } from '../model/observed.js';
+import { MANAGED_KEY, REPO_KEY, SPEC_KEY } from '../model/observed.js';
+
+/** xops' marks on one object: who owns it, from which repository, and the spec digest last applied. */
+export interface ObjectMark {
+  address?: string;
+  repo?: string;
+  spec?: string;
+}
+
+/** The marks in an object's own other_config. */
+export function markOf(record: XapiRecord): ObjectMark {
+  const oc = record['other_config'] as Record<string, string> | undefined;
+  if (!oc) return {};
+  return { address: oc[MANAGED_KEY], repo: oc[REPO_KEY], spec: oc[SPEC_KEY] };
+}
+
+/**
+ * VM_appliance has no other_config, so xops keeps an appliance's marks in the pool's other_config
+ * under keys naming the appliance's uuid. Apply writes these keys when it creates (or adopts) an
+ * appliance and removes them when it deletes one.
+ */
+export function applianceMarkKeys(uuid: string): { managed: string; repo: string; spec: string } {
+  return {
+    managed: `${MANAGED_KEY}/VM_appliance/${uuid}`,
+    repo: `${REPO_KEY}/VM_appliance/${uuid}`,
+    spec: `${SPEC_KEY}/VM_appliance/${uuid}`,
+  };
+}
+
+/** Appliance uuid → marks, read from the pool's other_config. */
+export function applianceMarks(observed: ObservedState): Map<string, ObjectMark> {
+  const out = new Map<string, ObjectMark>();
+  const prefix = `${MANAGED_KEY}/VM_appliance/`;
+  for (const pool of observed.records.pool.values()) {
+    for (const [key, address] of Object.entries(pool.other_config ?? {})) {
+      if (!key.startsWith(prefix)) continue;
+      const uuid = key.slice(prefix.length);
+      const keys = applianceMarkKeys(uuid);
+      out.set(uuid, { address, repo: pool.other_config[keys.repo], spec: pool.other_config[keys.spec] });
+    }
+  }
+  return out;
+}

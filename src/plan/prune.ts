@@ -1,0 +1,26 @@
+import type { ResourceKind } from '../model/kinds.js';
+import type { PlanContext } from './context.js';
+import { automation } from './context.js';
+
+/**
+ * Whether objects xops manages but no manifest declares any more may be deleted: the `prune` option,
+ * else the matching Policy's `automation.prune` (off by default).
+ */
+export function pruneAllowed(ctx: PlanContext, kind: ResourceKind, name: string, labels?: Record<string, string>): boolean {
+  return ctx.options.prune ?? automation(ctx, kind, name, labels).prune ?? false;
+}
+
+/** Notes a delete that prune being off holds back, so the operator sees what would go. */
+export function wouldPrune(ctx: PlanContext, address: string, what: string): void {
+  ctx.diagnostics.push({
+    severity: 'warning',
+    code: 'would-prune',
+    address,
+    message: `${what} is no longer declared; it would be deleted with prune on`,
+  });
+}
+
+/** Whether a mark names an address of this kind that no manifest declares any more. */
+export function isOrphan(ctx: PlanContext, kind: ResourceKind, address: string | undefined, declared: Set<string>): boolean {
+  return !!address && address.startsWith(`${kind}/`) && !declared.has(address);
+}

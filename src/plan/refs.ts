@@ -1,0 +1,90 @@
+import type { DesiredResource, Reference } from '../model/desired.js';
+import type { ObservedClass, ObservedRecordTypes, Ref } from '../model/observed.js';
+import type { PlanContext } from './context.js';
+import { addDiagnostic, read, readLookup } from './context.js';
+
+/**
+ * A reference as apply receives it. `uuid` is the existing object's uuid when there is one; a
+ * reference to a manifest whose object is created in the same plan has only `address`, and apply
+ * finds the object by its mark once the create has run (the action depends on that create).
+ */
+export interface ResolvedReference extends Reference {
+  uuid?: string;
+  /** `Kind/name` of the manifest, for `target: 'manifest'`. */
+  address?: string;
+}
+
+/** What a reference may point at. */
+export interface RefTarget<C extends ObservedClass> {
+  cls: C;
+  kind: 'Network' | 'SR' | 'VM' | 'VMAppliance' | 'Host';
+  isCandidate?: (rec: ObservedRecordTypes[C]) => boolean;
+}
+
+/** Finds an existing object by uuid, else by name_label; `undefined` after adding a diagnostic. */
+export function findLive<C extends ObservedClass>(
+  ctx: PlanContext,
+  resource: DesiredResource,
+  path: string,
+  name: string,
+  target: RefTarget<C>,
+): [Ref, ObservedRecordTypes[C]] | undefined {
+  const ok = target.isCandidate ?? (() => true);
+  const byUuid = ctx.index.byUuid(target.cls, name);
+  if (byUuid && ok(byUuid[1])) {
+    read(ctx, target.cls, byUuid[0]);
+    return byUuid;
+  }
+  const named = ctx.index.byName(target.cls, name).filter(([, r]) => ok(r));
+  readLookup(ctx, target.cls, 'name_label', name, named.map(([, r]) => r.uuid));
+  if (named.length === 1) {
+    read(ctx, target.cls, named[0][0]);
+    return named[0];
+  }
+  if (named.length === 0) {
+    addDiagnostic(ctx, resource, 'error', 'dangling-ref', `no ${target.cls} named '${name}' in the pool`, path);
+  } else {
+    addDiagnostic(ctx, resource, 'error', 'ambiguous-ref',
+      `${named.length} ${target.cls} objects are named '${name}' (${named.map(([, r]) => r.uuid).join(', ')}); refer to one by uuid`, path);
+  }
+  return undefined;
+}
+
+/**
+ * Resolves a reference against the pool and the other manifests. Adds the referenced manifest's
+ * address to `needs` when its object is created in this plan. `undefined` when it cannot be
+ * resolved (an error diagnostic was added).
+ */
+export function resolveRef<C extends ObservedClass>(
+  ctx: PlanContext,
+  resource: DesiredResource,
+  path: string,
+  reference: Reference,
+  target: RefTarget<C>,
+  needs: string[],
+): ResolvedReference | undefined {
+  if (reference.target === 'live') {
+    const hit = findLive(ctx, resource, path, reference.name, target);
+    return hit ? { ...reference, uuid: hit[1].uuid } : undefined;
+  }
+  const address = `${target.kind}/${reference.name}`;
+  if (target.kind === 'Host') {
+    // A Host manifest names an existing host; its object is that host.
+    const host = ctx.desired.hosts.find((h) => h.meta.name === reference.name);
+    const hit = findLive(ctx, resource, path, host?.spec.name ?? reference.name, target);
+    return hit ? { ...reference, address, uuid: hit[1].uuid } : undefined;
+  }
+  // Always a dependency: if the target is created, replaced or adopted in this plan, that runs first.
+  needs.push(address);
+  const owner = ctx.owners.get(address);
+  if (!owner) {
+    addDiagnostic(ctx, resource, 'error', 'dangling-ref', `no ${target.kind} manifest named '${reference.name}'`, path);
+    return undefined;
+  }
+  if (owner.state === 'conflict') {
+    addDiagnostic(ctx, resource, 'error', 'blocked-ref', `refers to ${address}, which cannot be planned (see its error)`, path);
+    return undefined;
+  }
+  if (owner.state === 'absent') return { ...reference, address };
+  return { ...reference, address, uuid: owner.record.uuid };
+}
