@@ -1,0 +1,120 @@
+import { open, readdir, realpath, stat } from 'node:fs/promises';
+import { join, sep } from 'node:path';
+import type { Diagnostic } from '../model/diagnostics.js';
+import { DEFAULT_LIMITS, type ManifestLimits } from './limits.js';
+import { isManifestPath, type ManifestFile } from './loader.js';
+
+/** Files read from a folder, plus what could not be read safely. */
+export interface FolderRead {
+  files: ManifestFile[];
+  diagnostics: Diagnostic[];
+}
+
+/** How many files are read at once: enough to hide disk latency, few enough to spare descriptors. */
+const READ_CONCURRENCY = 32;
+
+/**
+ * Reads every `*.yaml` / `*.yml` file under `dir`. Hidden entries (`.git`, `.github`) are skipped.
+ * A symlink is followed only when its target stays inside the folder; one that leaves it is a
+ * diagnostic. Reads stop at the limits (each file is read to at most one byte over its cap, so the
+ * loader can report it without reading a huge file whole).
+ */
+export async function readManifestFolder(dir: string, limits: Partial<ManifestLimits> = {}): Promise<FolderRead> {
+  const caps = { ...DEFAULT_LIMITS, ...limits };
+  const diagnostics: Diagnostic[] = [];
+  let root: string;
+  try {
+    root = await realpath(dir);
+    if (!(await stat(root)).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+  } catch (err) {
+    diagnostics.push({ severity: 'error', code: 'folder', message: `cannot read manifests folder '${dir}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+    return { files: [], diagnostics };
+  }
+
+  const paths: { rel: string; abs: string }[] = [];
+  const visited = new Set<string>([root]);
+  const inside = (p: string) => p === root || p.startsWith(root + sep);
+
+  async function walk(abs: string, rel: string): Promise<void> {
+    const entries = await readdir(abs, { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : 1));
+    for (const entry of entries) {
+      if (entry.name.startsWith('.')) continue;
+      const entryAbs = join(abs, entry.name);
+      const entryRel = rel ? `${rel}/${entry.name}` : entry.name;
+      let isDir = entry.isDirectory();
+      let isFile = entry.isFile();
+      let target = entryAbs;
+      if (entry.isSymbolicLink()) {
+        try {
+          target = await realpath(entryAbs);
+        } catch {
+          diagnostics.push({ severity: 'error', code: 'symlink', message: 'broken symlink', location: { file: entryRel, line: 1, col: 1 } });
+          continue;
+        }
+        if (!inside(target)) {
+          // Report only links that would have been read: a link to a manifest file or a folder.
+          const st = await stat(target);
+          if (st.isDirectory() || isManifestPath(entry.name)) {
+            diagnostics.push({
+              severity: 'error',
+              code: 'symlink-escape',
+              message: 'symlink points outside the manifests folder; refusing to follow it',
+              location: { file: entryRel, line: 1, col: 1 },
+            });
+          }
+          continue;
+        }
+        const st = await stat(target);
+        isDir = st.isDirectory();
+        isFile = st.isFile();
+      }
+      if (isDir) {
+        if (visited.has(target)) continue; // a link back up the tree
+        visited.add(target);
+        await walk(target, entryRel);
+      } else if (isFile && isManifestPath(entry.name)) {
+        paths.push({ rel: entryRel, abs: target });
+      }
+    }
+  }
+  await walk(root, '');
+
+  if (paths.length > caps.maxFiles) {
+    diagnostics.push({ severity: 'error', code: 'too-many-files', message: `${paths.length} manifest files is more than the limit of ${caps.maxFiles}` });
+    return { files: [], diagnostics };
+  }
+  const wanted = paths;
+  const files: ManifestFile[] = new Array(wanted.length);
+  let total = 0;
+  let next = 0;
+  async function worker(): Promise<void> {
+    while (next < wanted.length) {
+      const i = next++;
+      if (total > caps.maxTotalBytes) return;
+      const content = await readCapped(wanted[i].abs, caps.maxFileBytes + 1);
+      total += content.length;
+      files[i] = { path: wanted[i].rel, content };
+    }
+  }
+  await Promise.all(Array.from({ length: READ_CONCURRENCY }, worker));
+  return { files: files.filter(Boolean), diagnostics };
+}
+
+async function readCapped(path: string, cap: number): Promise<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    // Size the buffer to the file (plus one byte to notice growth), never beyond the cap.
+    const buffer = Buffer.alloc(Math.min(cap, (await handle.stat()).size + 1));
+    cap = buffer.length;
+    let filled = 0;
+    while (filled < cap) {
+      const { bytesRead } = await handle.read(buffer, filled, cap - filled, filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return buffer.subarray(0, filled);
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * Manifests: YAML files → validated, defaulted, reference-resolved desired state, with every problem
+ * as a diagnostic (`file:line:col: Kind/name: path: message`).
+ */
+import type { Diagnostic } from '../model/diagnostics.js';
+import type { DesiredState } from '../model/desired.js';
+import { readManifestFolder } from './folder.js';
+import { loadManifestFiles, type LoadOptions } from './loader.js';
+
+export { loadManifestFiles, isManifestPath } from './loader.js';
+export type { LoadOptions, ManifestFile, LoadResult } from './loader.js';
+export { liveInventoryFrom } from './live.js';
+export type { LiveInventory, LiveKind } from './live.js';
+export { DEFAULT_LIMITS } from './limits.js';
+export type { ManifestLimits } from './limits.js';
+export { readManifestFolder } from './folder.js';
+export { parseSize, parseDuration } from './units.js';
+export { cronProblem } from './cron.js';
+export { KINDS } from './kinds/index.js';
+
+/**
+ * Loads every manifest under `dir`. Reads the folder safely (symlinks that leave it are diagnostics,
+ * hidden entries skipped, sizes capped), then loads the files as `loadManifestFiles` does.
+ * `desired.source.commit` is `opts.commit`, or `local` for a working folder.
+ */
+export async function loadManifests(dir: string, opts: LoadOptions = {}): Promise<{ desired: DesiredState; diagnostics: Diagnostic[] }> {
+  const read = await readManifestFolder(dir, opts.limits);
+  const result = loadManifestFiles(read.files, dir, { ...opts, commit: opts.commit ?? 'local' });
+  return { desired: result.desired, diagnostics: [...read.diagnostics, ...result.diagnostics] };
+}

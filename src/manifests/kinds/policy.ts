@@ -1,0 +1,161 @@
+import { Ajv } from 'ajv';
+import type { AdmissionRule, AutomationSettings, DesiredPolicy, DisruptionClass, Match } from '../../model/desired.js';
+import { ALL_KINDS } from '../../model/kinds.js';
+import { cronProblem } from '../cron.js';
+import { closedObject, documentSchema, ref, type JsonSchema } from './common.js';
+import type { BuildContext, KindDefinition } from './types.js';
+
+interface PolicySpec {
+  match?: Match;
+  admission?: { name: string; match?: Match; require: object; severity?: 'deny' | 'warn'; message?: string }[];
+  automation?: Omit<AutomationSettings, 'windows'> & {
+    windows?: { name?: string; schedule: string; duration: number | string; timezone?: string; allow: DisruptionClass[] }[];
+  };
+}
+
+const DISRUPTIONS = ['reboot', 'downtime', 'destructive'];
+const disruptionList = (description: string): JsonSchema => ({
+  type: 'array',
+  items: { enum: DISRUPTIONS },
+  uniqueItems: true,
+  description,
+});
+
+const MATCH = closedObject(
+  {
+    kinds: { type: 'array', items: { enum: [...ALL_KINDS] }, uniqueItems: true, description: 'Kinds matched (default: all).' },
+    labels: ref('stringMap', 'Labels every matched manifest carries with these values.'),
+    names: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'Names or glob patterns (web-*) matched.' },
+  },
+  [],
+  { description: 'Which manifests this applies to; absent lists match everything.' },
+);
+
+/** Admission rules (checked at validate time) and automation settings (windows, budgets, approvals). */
+export const policyKind: KindDefinition<DesiredPolicy> = {
+  kind: 'Policy',
+  schemaFile: 'policy.schema.json',
+  schema: documentSchema(
+    'Policy',
+    'admission rules and automation settings',
+    'Admission rules deny or warn about manifests that fail a JSON Schema; automation settings say what xops may do unattended, and when.',
+    closedObject({
+      match: MATCH,
+      admission: {
+        type: 'array',
+        description: 'Rules every matching manifest must pass.',
+        items: closedObject(
+          {
+            name: { type: 'string', minLength: 1, description: 'Rule name, unique in the policy.' },
+            match: MATCH,
+            require: { type: 'object', description: 'A JSON Schema the whole manifest document (as written) must satisfy.' },
+            severity: { enum: ['deny', 'warn'], default: 'deny', description: 'deny fails validation; warn only reports.' },
+            message: { type: 'string', description: 'What to tell the author when the rule fails.' },
+          },
+          ['name', 'require'],
+        ),
+      },
+      automation: closedObject(
+        {
+          drift: { enum: ['heal', 'report'], description: 'On drift: put the pool back (heal) or only report it.' },
+          prune: { type: 'boolean', description: 'Delete managed objects whose manifests were removed.' },
+          adopt: { type: 'boolean', description: 'Take over unmanaged objects whose names match a manifest.' },
+          windows: {
+            type: 'array',
+            description: 'Maintenance windows: when disruptive actions may run.',
+            items: closedObject(
+              {
+                name: { type: 'string', description: 'Window name, for messages.' },
+                schedule: { type: 'string', description: 'Five-field cron expression for when the window opens, e.g. `0 2 * * SUN`.' },
+                duration: ref('duration', 'How long the window stays open, e.g. 2h.'),
+                timezone: { type: 'string', description: 'IANA time zone of the schedule (default: UTC).' },
+                allow: { ...disruptionList('Disruptions allowed in the window.'), minItems: 1 },
+              },
+              ['schedule', 'duration', 'allow'],
+            ),
+          },
+          maxDisruptive: { type: 'integer', minimum: 0, description: 'At most this many reboot/downtime actions per reconcile.' },
+          approval: disruptionList('Disruptions that need an approval annotation at the applied commit.'),
+          snapshotBefore: disruptionList('Disruptions before which the VM is snapshotted.'),
+        },
+        [],
+        { description: 'What xops may do unattended.' },
+      ),
+    }),
+  ),
+  build(raw, meta, ctx) {
+    const spec = raw as unknown as PolicySpec;
+    const names = new Map<string, number>();
+    const admission: AdmissionRule[] = (spec.admission ?? []).map((rule, i) => {
+      const path = `spec.admission[${i}]`;
+      const first = names.get(rule.name);
+      if (first !== undefined) ctx.error(`${path}.name`, `rule name '${rule.name}' is already used by spec.admission[${first}]`, 'duplicate-name');
+      else names.set(rule.name, i);
+      checkRequireSchema(rule.require, `${path}.require`, ctx);
+      return {
+        name: rule.name,
+        match: rule.match ?? {},
+        require: rule.require,
+        severity: rule.severity ?? 'deny',
+        message: rule.message ?? `violates admission rule '${rule.name}'`,
+      };
+    });
+    let automation: AutomationSettings | undefined;
+    if (spec.automation) {
+      const { windows, ...rest } = spec.automation;
+      automation = { ...rest };
+      if (windows) {
+        automation.windows = windows.map((w, i) => {
+          const path = `spec.automation.windows[${i}]`;
+          const problem = cronProblem(w.schedule);
+          if (problem) ctx.error(`${path}.schedule`, problem, 'cron');
+          if (w.timezone !== undefined && !validTimeZone(w.timezone)) ctx.error(`${path}.timezone`, `'${w.timezone}' is not an IANA time zone (e.g. Europe/Paris, UTC)`);
+          const duration = ctx.duration(w.duration, `${path}.duration`);
+          if (duration === 0) ctx.error(`${path}.duration`, 'a window needs a duration above zero');
+          return {
+            ...(w.name !== undefined ? { name: w.name } : {}),
+            schedule: w.schedule,
+            duration: duration ?? 0,
+            ...(w.timezone !== undefined ? { timezone: w.timezone } : {}),
+            allow: w.allow,
+          };
+        });
+      }
+    }
+    return {
+      kind: 'Policy',
+      meta,
+      spec: {
+        ...(spec.match !== undefined ? { match: spec.match } : {}),
+        admission,
+        ...(automation ? { automation } : {}),
+      },
+    };
+  },
+};
+
+let schemaChecker: Ajv | undefined;
+
+/**
+ * An admission rule's `require` must compile, or the rule would silently never deny. Strict mode
+ * also catches misspelt keywords (`requried`, `minimun`) that plain JSON Schema would ignore.
+ */
+function checkRequireSchema(schema: object, path: string, ctx: BuildContext): void {
+  schemaChecker ??= new Ajv({ allErrors: true, strict: true, strictTypes: false, strictTuples: false, strictRequired: false, logger: false });
+  try {
+    schemaChecker.compile(schema);
+  } catch (err) {
+    ctx.error(path, `not a valid JSON Schema: ${(err as Error).message}`, 'invalid-schema');
+  } finally {
+    schemaChecker.removeSchema(schema);
+  }
+}
+
+function validTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,49 @@
+import type { DesiredDocument, ManifestMeta, Reference } from '../../model/desired.js';
+import type { Kind } from '../../model/kinds.js';
+import type { JsonSchema } from './common.js';
+
+/** What a reference may point at: a kind of manifest, or (Template) only a live pool object. */
+export type ReferenceKind = 'SR' | 'Network' | 'Host' | 'VM' | 'VMAppliance' | 'Template';
+
+/**
+ * What a kind's builder may ask of the loader while turning a schema-valid document into desired
+ * state. Problems reported here carry the document's address and the location of `path`.
+ */
+export interface BuildContext {
+  /**
+   * Resolves a reference; a dangling one is reported at `path` (and still returned, so building goes
+   * on). `liveOnly`: only an existing pool object will do (a Host manifest names a real host).
+   */
+  ref(kind: ReferenceKind, name: string, path: string, opts?: { liveOnly?: boolean }): Reference;
+  /** Bytes, or undefined after reporting a problem at `path`. */
+  size(value: number | string, path: string): number | undefined;
+  /** Seconds, or undefined after reporting a problem at `path`. */
+  duration(value: number | string, path: string): number | undefined;
+  error(path: string, message: string, code?: string): void;
+  warn(path: string, message: string, code?: string): void;
+}
+
+/** Everything kind-specific about reading one kind of manifest: its schema and its builder. */
+export interface KindDefinition<D extends DesiredDocument = DesiredDocument> {
+  kind: Kind;
+  /** File name under `schemas/`. */
+  schemaFile: string;
+  schema: JsonSchema;
+  /** `spec` as validated by `schema` (so its shape can be trusted); returns the typed desired document. */
+  build(spec: Record<string, unknown>, meta: ManifestMeta, ctx: BuildContext): D;
+  /**
+   * Checks that need no schema-valid spec; they run even when the schema check failed, so that one
+   * run reports every problem (e.g. a password written inline).
+   */
+  inspect?(spec: unknown, ctx: BuildContext): void;
+}
+
+/** Checks that no otherConfig key uses the `xops.` prefix, which holds xops' ownership marks. */
+export function checkOtherConfig(otherConfig: Record<string, string> | undefined, path: string, ctx: BuildContext): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(otherConfig ?? {})) {
+    if (key.startsWith('xops.')) ctx.error(`${path}["${key}"]`, `other_config key '${key}' is reserved for xops' ownership marks`, 'reserved-key');
+    else out[key] = value;
+  }
+  return out;
+}

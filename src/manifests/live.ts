@@ -1,0 +1,32 @@
+import type { ObservedState } from '../model/observed.js';
+
+/** Kinds of live pool object a manifest may reference by name_label or uuid. */
+export type LiveKind = 'SR' | 'Network' | 'Host' | 'VM' | 'Template';
+
+/** What exists in the pool right now, for checking references that name no manifest. */
+export interface LiveInventory {
+  has(kind: LiveKind, nameOrUuid: string): boolean;
+}
+
+/** Builds a LiveInventory from an observed snapshot (VMs exclude templates, snapshots and dom0). */
+export function liveInventoryFrom(observed: ObservedState): LiveInventory {
+  const sets: Record<LiveKind, Set<string>> = {
+    SR: new Set(),
+    Network: new Set(),
+    Host: new Set(),
+    VM: new Set(),
+    Template: new Set(),
+  };
+  const add = (kind: LiveKind, rec: { uuid: string; name_label: string }) => {
+    sets[kind].add(rec.uuid);
+    sets[kind].add(rec.name_label);
+  };
+  for (const rec of observed.records.SR.values()) add('SR', rec);
+  for (const rec of observed.records.network.values()) add('Network', rec);
+  for (const rec of observed.records.host.values()) add('Host', rec);
+  for (const rec of observed.records.VM.values()) {
+    if (rec.is_a_snapshot || rec.is_control_domain) continue;
+    add(rec.is_a_template ? 'Template' : 'VM', rec);
+  }
+  return { has: (kind, nameOrUuid) => sets[kind].has(nameOrUuid) };
+}

@@ -1,0 +1,428 @@
+import type { Diagnostic, SourceLocation } from '../model/diagnostics.js';
+import type {
+  DesiredDocument,
+  DesiredState,
+  DesiredVM,
+  DesiredVMAppliance,
+  ManifestMeta,
+  RawDocument,
+  Reference,
+} from '../model/desired.js';
+import { ALL_KINDS, type Kind } from '../model/kinds.js';
+import { decodeManifest } from './decode.js';
+import { isKind, KINDS } from './kinds/index.js';
+import type { BuildContext, ReferenceKind } from './kinds/types.js';
+import { DEFAULT_LIMITS, type ManifestLimits } from './limits.js';
+import type { LiveInventory } from './live.js';
+import { parentPath } from './paths.js';
+import { checkSchema } from './schema-check.js';
+import { closest } from './suggest.js';
+import { parseDuration, parseSize } from './units.js';
+import { parseYaml, type ParsedDocument } from './yaml.js';
+
+/** Options for loading manifests. */
+export interface LoadOptions {
+  /** What exists in the pool: when given, references that name no manifest are checked against it. */
+  live?: LiveInventory;
+  /** The Git commit the files come from, recorded in `desired.source`. */
+  commit?: string;
+  limits?: Partial<ManifestLimits>;
+}
+
+/** One file to load: its path relative to the manifests folder (forward slashes) and its bytes. */
+export interface ManifestFile {
+  path: string;
+  content: Buffer;
+}
+
+/** The loader's answer: desired state built from every valid document, and every problem found. */
+export interface LoadResult {
+  desired: DesiredState;
+  diagnostics: Diagnostic[];
+}
+
+/** A parsed document on its way through the loader. */
+interface LoadedDocument {
+  file: string;
+  parsed: ParsedDocument;
+  body: Record<string, unknown>;
+  kind: Kind;
+  name?: string;
+  address?: string;
+  schemaValid: boolean;
+  built?: DesiredDocument;
+}
+
+const MANIFEST_FILE = /\.ya?ml$/i;
+
+/** Whether a path names a manifest file (`*.yaml` / `*.yml`). */
+export function isManifestPath(path: string): boolean {
+  return MANIFEST_FILE.test(path);
+}
+
+/**
+ * Loads manifests from files already read (from disk or from Git objects). Pure: no I/O. Every
+ * problem is a diagnostic; documents with problems are left out of the typed lists but still count
+ * as declared, so one mistake does not cascade into "dangling reference" errors elsewhere.
+ */
+export function loadManifestFiles(files: ManifestFile[], root: string, opts: LoadOptions = {}): LoadResult {
+  const limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const diagnostics: Diagnostic[] = [];
+  const desired: DesiredState = {
+    source: { ...(opts.commit !== undefined ? { commit: opts.commit } : {}), path: root },
+    hosts: [],
+    networks: [],
+    srs: [],
+    vms: [],
+    appliances: [],
+    policies: [],
+    documents: [],
+  };
+  const manifests = files.filter((f) => isManifestPath(f.path)).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  if (manifests.length > limits.maxFiles) {
+    diagnostics.push({
+      severity: 'error',
+      code: 'too-many-files',
+      message: `${manifests.length} manifest files is more than the limit of ${limits.maxFiles}`,
+    });
+    return { desired, diagnostics };
+  }
+
+  const docs = parseFiles(manifests, limits, diagnostics);
+  for (const doc of docs) checkDocument(doc, diagnostics);
+  const declared = declaredNames(docs, diagnostics);
+  for (const doc of docs) {
+    if (!doc.schemaValid || doc.name === undefined) continue;
+    const ctx = buildContext(doc, declared, opts.live, diagnostics);
+    doc.built = KINDS[doc.kind].build(doc.body.spec as Record<string, unknown>, metaOf(doc), ctx);
+  }
+  const built = docs.flatMap((d) => (d.built ? [{ doc: d, built: d.built }] : []));
+  linkAppliances(built, docs, diagnostics);
+
+  for (const doc of docs) {
+    if (doc.name === undefined) continue;
+    desired.documents.push(rawDocument(doc));
+  }
+  for (const { built: b } of built) {
+    switch (b.kind) {
+      case 'Pool':
+        desired.pool ??= b;
+        break;
+      case 'Host':
+        desired.hosts.push(b);
+        break;
+      case 'Network':
+        desired.networks.push(b);
+        break;
+      case 'SR':
+        desired.srs.push(b);
+        break;
+      case 'VM':
+        desired.vms.push(b);
+        break;
+      case 'VMAppliance':
+        desired.appliances.push(b);
+        break;
+      case 'Policy':
+        desired.policies.push(b);
+        break;
+    }
+  }
+  return { desired, diagnostics: sortDiagnostics(diagnostics) };
+}
+
+function parseFiles(files: ManifestFile[], limits: ManifestLimits, diagnostics: Diagnostic[]): LoadedDocument[] {
+  const docs: LoadedDocument[] = [];
+  let total = 0;
+  for (const file of files) {
+    const at = (line = 1, col = 1): SourceLocation => ({ file: file.path, line, col });
+    if (!isSafeRelativePath(file.path)) {
+      diagnostics.push({ severity: 'error', code: 'path-escape', message: 'path leaves the manifests folder; refusing to read it', location: at() });
+      continue;
+    }
+    if (file.content.length > limits.maxFileBytes) {
+      diagnostics.push({ severity: 'error', code: 'file-too-large', message: `file is larger than the limit of ${limits.maxFileBytes} bytes`, location: at() });
+      continue;
+    }
+    total += file.content.length;
+    if (total > limits.maxTotalBytes) {
+      diagnostics.push({ severity: 'error', code: 'too-large', message: `manifests add up to more than the limit of ${limits.maxTotalBytes} bytes; stopped reading here`, location: at() });
+      break;
+    }
+    const decoded = decodeManifest(file.content);
+    if (!decoded.ok) {
+      diagnostics.push({ severity: 'error', code: 'encoding', message: decoded.message, location: at(decoded.line, decoded.col) });
+      continue;
+    }
+    const parsed = parseYaml(decoded.text, file.path, { maxNodes: limits.maxNodes, maxDepth: limits.maxDepth });
+    diagnostics.push(...parsed.diagnostics);
+    for (const doc of parsed.documents) {
+      const loaded = header(file.path, doc, diagnostics);
+      if (loaded) docs.push(loaded);
+    }
+  }
+  return docs;
+}
+
+/** Relative, forward slashes, no `..`: anything else could name a file outside the folder. */
+function isSafeRelativePath(path: string): boolean {
+  if (path === '' || path.startsWith('/') || path.includes('\\') || /^[A-Za-z]:/.test(path)) return false;
+  return !path.split('/').some((seg) => seg === '..' || seg === '');
+}
+
+/** Checks what every document needs before its kind's schema can be chosen. */
+function header(file: string, parsed: ParsedDocument, diagnostics: Diagnostic[]): LoadedDocument | undefined {
+  const body = parsed.value;
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    diagnostics.push({ severity: 'error', code: 'schema', message: 'a manifest must be a mapping with apiVersion, kind, metadata and spec', location: parsed.start });
+    return undefined;
+  }
+  const record = body as Record<string, unknown>;
+  const kind = record.kind;
+  if (kind === undefined) {
+    diagnostics.push({ severity: 'error', code: 'schema', path: 'kind', message: `missing required field 'kind' (one of: ${ALL_KINDS.join(', ')})`, location: parsed.start });
+    return undefined;
+  }
+  if (!isKind(kind)) {
+    const hint = typeof kind === 'string' ? closest(kind, ALL_KINDS) : undefined;
+    diagnostics.push({
+      severity: 'error',
+      code: 'unknown-kind',
+      path: 'kind',
+      message: `unknown kind ${typeof kind === 'string' ? `'${kind}'` : String(kind)}${hint ? ` (did you mean '${hint}'?)` : ''}; kinds are: ${ALL_KINDS.join(', ')}`,
+      location: parsed.locations.get('kind') ?? parsed.start,
+    });
+    return undefined;
+  }
+  const metadata = record.metadata as Record<string, unknown> | undefined;
+  const name = metadata !== null && typeof metadata === 'object' && typeof metadata.name === 'string' ? metadata.name : undefined;
+  return { file, parsed, body: record, kind, name, address: name === undefined ? undefined : `${kind}/${name}`, schemaValid: false };
+}
+
+/** Schema problems and the kind's own schema-independent checks. */
+function checkDocument(doc: LoadedDocument, diagnostics: Diagnostic[]): void {
+  const problems = checkSchema(doc.kind, doc.parsed);
+  for (const p of problems) {
+    const location = p.atKey
+      ? (doc.parsed.keyLocations.get(p.path) ?? locate(doc.parsed, p.path))
+      : locate(doc.parsed, p.atParent ? (parentPath(p.path) ?? '') : p.path);
+    diagnostics.push({ severity: 'error', code: p.code, message: p.message, location, path: p.path, ...addressOf(doc) });
+  }
+  doc.schemaValid = problems.length === 0;
+  const inspect = KINDS[doc.kind].inspect;
+  if (inspect) inspect(doc.body.spec, documentReporter(doc, diagnostics));
+}
+
+function addressOf(doc: LoadedDocument): { address?: string } {
+  return doc.address === undefined ? {} : { address: doc.address };
+}
+
+/** Where `path` was written, or the closest enclosing value that has a location. */
+function locate(parsed: ParsedDocument, path: string): SourceLocation {
+  for (let p: string | undefined = path; p !== undefined; p = parentPath(p)) {
+    const loc = parsed.locations.get(p);
+    if (loc) return loc;
+  }
+  return parsed.start;
+}
+
+type Reporter = Pick<BuildContext, 'error' | 'warn'>;
+
+function documentReporter(doc: LoadedDocument, diagnostics: Diagnostic[]): BuildContext {
+  const report = (severity: 'error' | 'warning') => (path: string, message: string, code = 'invalid') => {
+    diagnostics.push({ severity, code, message, path, location: locate(doc.parsed, path), ...addressOf(doc) });
+  };
+  const reporter: Reporter = { error: report('error'), warn: report('warning') };
+  return {
+    ...reporter,
+    ref: (_kind, name) => ({ name, target: 'live', checked: false }),
+    size: () => undefined,
+    duration: () => undefined,
+  };
+}
+
+/** metadata.name of every document per kind; a name used twice in one kind is an error. */
+function declaredNames(docs: LoadedDocument[], diagnostics: Diagnostic[]): Map<Kind, Set<string>> {
+  const first = new Map<string, LoadedDocument>();
+  const declared = new Map<Kind, Set<string>>(ALL_KINDS.map((k) => [k, new Set<string>()]));
+  let pool: LoadedDocument | undefined;
+  for (const doc of docs) {
+    if (doc.kind === 'Pool') {
+      if (pool) {
+        diagnostics.push({
+          severity: 'error',
+          code: 'duplicate-name',
+          message: `only one Pool manifest is allowed per repository (another is at ${where(pool)})`,
+          location: doc.parsed.keyLocations.get('kind') ?? doc.parsed.start,
+          ...addressOf(doc),
+        });
+        doc.schemaValid = false;
+        continue;
+      }
+      pool = doc;
+    }
+    if (doc.name === undefined) continue;
+    const key = `${doc.kind}/${doc.name}`;
+    const earlier = first.get(key);
+    if (earlier) {
+      diagnostics.push({
+        severity: 'error',
+        code: 'duplicate-name',
+        path: 'metadata.name',
+        message: `${doc.kind} '${doc.name}' is declared twice (first at ${where(earlier)})`,
+        location: locate(doc.parsed, 'metadata.name'),
+        ...addressOf(doc),
+      });
+      doc.schemaValid = false;
+      continue;
+    }
+    first.set(key, doc);
+    declared.get(doc.kind)!.add(doc.name);
+  }
+  return declared;
+}
+
+function where(doc: LoadedDocument): string {
+  const loc = doc.parsed.keyLocations.get('kind') ?? doc.parsed.start;
+  return `${loc.file}:${loc.line}`;
+}
+
+const KIND_WORD: Record<ReferenceKind, string> = {
+  SR: 'SR',
+  Network: 'network',
+  Host: 'host',
+  VM: 'VM',
+  VMAppliance: 'VM appliance',
+  Template: 'template',
+};
+
+function buildContext(
+  doc: LoadedDocument,
+  declared: Map<Kind, Set<string>>,
+  live: LiveInventory | undefined,
+  diagnostics: Diagnostic[],
+): BuildContext {
+  const reporter = documentReporter(doc, diagnostics);
+  return {
+    error: reporter.error,
+    warn: reporter.warn,
+    ref(kind, name, path, opts = {}): Reference {
+      const manifests = kind === 'Template' ? undefined : declared.get(kind);
+      if (!opts.liveOnly && manifests?.has(name)) return { name, target: 'manifest', checked: true };
+      if (kind === 'VMAppliance') {
+        reporter.error(path, `no VMAppliance manifest is named '${name}'${hint(name, manifests)}`, 'dangling-ref');
+        return { name, target: 'manifest', checked: true };
+      }
+      if (!live) {
+        // Unchecked until the planner sees the pool; a near-miss of a manifest name is worth a hint now.
+        const near = opts.liveOnly ? undefined : closest(name, manifests ?? []);
+        if (near) reporter.warn(path, `'${name}' names no ${kind} manifest (did you mean '${near}'?); it must then exist in the pool`, 'unresolved-ref');
+        return { name, target: 'live', checked: false };
+      }
+      if (!live.has(kind, name)) {
+        const what = opts.liveOnly ? `no ${KIND_WORD[kind]} in the pool` : `neither a ${kind} manifest nor a ${KIND_WORD[kind]} in the pool`;
+        reporter.error(path, `'${name}' is ${what} (by name or uuid)${opts.liveOnly ? '' : hint(name, manifests)}`, 'dangling-ref');
+      }
+      return { name, target: 'live', checked: true };
+    },
+    size(value, path) {
+      const parsed = parseSize(value);
+      if (parsed.ok) return parsed.value;
+      reporter.error(path, parsed.message, 'schema');
+      return undefined;
+    },
+    duration(value, path) {
+      const parsed = parseDuration(value);
+      if (parsed.ok) return parsed.value;
+      reporter.error(path, parsed.message, 'schema');
+      return undefined;
+    },
+  };
+}
+
+function hint(name: string, candidates: Set<string> | undefined): string {
+  const near = candidates ? closest(name, candidates) : undefined;
+  return near ? ` (did you mean '${near}'?)` : '';
+}
+
+function metaOf(doc: LoadedDocument): ManifestMeta {
+  const metadata = doc.body.metadata as { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  return {
+    name: metadata.name,
+    labels: metadata.labels ?? {},
+    annotations: metadata.annotations ?? {},
+    source: doc.parsed.keyLocations.get('kind') ?? doc.parsed.start,
+  };
+}
+
+/**
+ * Appliance membership can be written on either side (the appliance's `members`, a VM's
+ * `appliance`); both must agree. A member VM that does not name its appliance gets it filled in, so
+ * the planner reads membership from one place.
+ */
+function linkAppliances(built: { doc: LoadedDocument; built: DesiredDocument }[], docs: LoadedDocument[], diagnostics: Diagnostic[]): void {
+  const vms = new Map<string, { doc: LoadedDocument; vm: DesiredVM }>();
+  for (const b of built) if (b.built.kind === 'VM') vms.set(b.built.meta.name, { doc: b.doc, vm: b.built });
+  const memberOf = new Map<string, string>();
+  for (const b of built) {
+    if (b.built.kind !== 'VMAppliance') continue;
+    const appliance = b.built as DesiredVMAppliance;
+    appliance.spec.members.forEach((member, i) => {
+      const path = `spec.members[${i}].vm`;
+      const earlier = memberOf.get(member.vm.name);
+      const report = (message: string) =>
+        diagnostics.push({ severity: 'error', code: 'appliance', message, path, location: locate(b.doc.parsed, path), ...addressOf(b.doc) });
+      if (earlier !== undefined && earlier !== appliance.meta.name) {
+        report(`VM '${member.vm.name}' is already a member of VMAppliance/${earlier}; a VM belongs to one appliance`);
+        return;
+      }
+      memberOf.set(member.vm.name, appliance.meta.name);
+      const target = member.vm.target === 'manifest' ? vms.get(member.vm.name) : undefined;
+      if (!target) return;
+      const says = target.vm.spec.appliance?.name;
+      if (says === undefined) target.vm.spec.appliance = { name: appliance.meta.name, target: 'manifest', checked: true };
+      else if (says !== appliance.meta.name) report(`VM/${member.vm.name} says appliance '${says}', not '${appliance.meta.name}'`);
+    });
+  }
+  const declaredAppliances = new Set(docs.filter((d) => d.kind === 'VMAppliance' && d.name !== undefined).map((d) => d.name));
+  for (const { doc, vm } of vms.values()) {
+    const says = vm.spec.appliance?.name;
+    if (says === undefined || !declaredAppliances.has(says) || memberOf.get(vm.meta.name) === says) continue;
+    diagnostics.push({
+      severity: 'error',
+      code: 'appliance',
+      path: 'spec.appliance',
+      message: `VMAppliance/${says} does not list this VM in its members`,
+      location: locate(doc.parsed, 'spec.appliance'),
+      ...addressOf(doc),
+    });
+  }
+}
+
+function rawDocument(doc: LoadedDocument): RawDocument {
+  const metadata = doc.body.metadata as { labels?: unknown };
+  const labels = metadata.labels !== null && typeof metadata.labels === 'object' ? (metadata.labels as Record<string, string>) : {};
+  return {
+    kind: doc.kind,
+    name: doc.name!,
+    address: doc.address!,
+    labels,
+    body: doc.body,
+    source: doc.parsed.keyLocations.get('kind') ?? doc.parsed.start,
+    locations: Object.fromEntries(doc.parsed.locations),
+  };
+}
+
+function sortDiagnostics(diagnostics: Diagnostic[]): Diagnostic[] {
+  const key = (d: Diagnostic) => d.location;
+  return diagnostics
+    .map((d, i) => ({ d, i }))
+    .sort((a, b) => {
+      const la = key(a.d);
+      const lb = key(b.d);
+      if (!la || !lb) return la ? 1 : lb ? -1 : a.i - b.i;
+      if (la.file !== lb.file) return la.file < lb.file ? -1 : 1;
+      return la.line - lb.line || la.col - lb.col || a.i - b.i;
+    })
+    .map(({ d }) => d);
+}
