@@ -46,13 +46,23 @@ export function approvalTokens(value: string | undefined): string[] {
  * and on every Policy document, plus `extra` (approvals the caller found elsewhere, e.g. commit trailers).
  */
 export function approvalsFor(desired: DesiredState, address: string, extra: readonly string[] = []): Set<string> {
-  const facts = resourceFacts(desired);
+  const tokens = sharedApprovals(desired, extra);
+  for (const t of manifestApprovals(desired, address)) tokens.add(t);
+  return tokens;
+}
+
+/** Approvals that apply to every resource: those on Policy documents, plus `extra`. */
+export function sharedApprovals(desired: DesiredState, extra: readonly string[] = []): Set<string> {
   const tokens = new Set<string>(extra);
-  for (const t of approvalTokens(facts.get(address)?.annotations[APPROVE_ANNOTATION])) tokens.add(t);
   for (const policy of desired.policies) {
     for (const t of approvalTokens(policy.meta.annotations[APPROVE_ANNOTATION])) tokens.add(t);
   }
   return tokens;
+}
+
+/** Approvals written on the resource's own manifest (none when it has no manifest). */
+export function manifestApprovals(desired: DesiredState, address: string): string[] {
+  return approvalTokens(resourceFacts(desired).get(address)?.annotations[APPROVE_ANNOTATION]);
 }
 
 /** True when Git approves this action, by its hash or by its id. */

@@ -1,9 +1,9 @@
 import type { DesiredState, DisruptionClass, MaintenanceWindow } from '../model/desired.js';
 import type { Disruption } from '../model/kinds.js';
 import type { Action, ActionGate, Plan } from '../model/plan.js';
-import { APPROVE_ANNOTATION, approvalHash, approvalsFor, isApproved } from './approval.js';
+import { APPROVE_ANNOTATION, approvalHash, isApproved, manifestApprovals, sharedApprovals } from './approval.js';
 import { effectiveSettings, resourceFacts, type ResolvedAutomation, type WindowGroup } from './settings.js';
-import { InvalidWindowError, windowStatus } from './windows.js';
+import { InvalidWindowError, windowStatus, type WindowStatus } from './windows.js';
 
 /** What automation needs besides the plan and the manifests. */
 export interface AutomationContext {
@@ -41,13 +41,29 @@ export function applyAutomation(plan: Plan, desired: DesiredState, ctx: Automati
     return s;
   };
   const declared = resourceFacts(desired);
+  // Every action a Policy governs asks about the same windows at the same instant: evaluate each once.
+  const statusByWindow = new Map<MaintenanceWindow, WindowStatus | InvalidWindowError>();
+  const statusOf = (window: MaintenanceWindow): WindowStatus | InvalidWindowError => {
+    let status = statusByWindow.get(window);
+    if (!status) {
+      try {
+        status = windowStatus(window, ctx.now);
+      } catch (err) {
+        if (!(err instanceof InvalidWindowError)) throw err;
+        status = err;
+      }
+      statusByWindow.set(window, status);
+    }
+    return status;
+  };
+  const shared = sharedApprovals(desired, ctx.approvals);
   const gates = new Map<string, ActionGate>();
   const budgetUsed = new Map<string, number>();
 
   const actions = plan.actions.map((action): Action => {
     const settings = settingsOf(action.address);
     const gate =
-      ownPolicyGate(action, settings, desired, declared.has(action.address), ctx) ??
+      ownPolicyGate(action, settings, desired, declared.has(action.address), shared, statusOf) ??
       dependencyGate(action, gates) ??
       budgetGate(action, settings, budgetUsed) ??
       ALLOWED;
@@ -71,7 +87,8 @@ function ownPolicyGate(
   s: ResolvedAutomation,
   desired: DesiredState,
   hasManifest: boolean,
-  ctx: AutomationContext,
+  shared: ReadonlySet<string>,
+  statusOf: (window: MaintenanceWindow) => WindowStatus | InvalidWindowError,
 ): ActionGate | undefined {
   if (action.drift === true && s.drift === 'report') {
     return held(s.decidedBy.drift, `drift is reported, not healed (policy ${s.decidedBy.drift})`);
@@ -85,8 +102,9 @@ function ownPolicyGate(
   const d = action.disruption;
   if (!isDisruptionClass(d)) return undefined;
   if (s.approval.includes(d)) {
-    const approvals = approvalsFor(desired, action.address, ctx.approvals);
-    if (!isApproved(action, approvals)) {
+    const approved =
+      isApproved(action, shared) || isApproved(action, new Set(manifestApprovals(desired, action.address)));
+    if (!approved) {
       const where = hasManifest ? `${action.address} or a Policy` : 'a Policy';
       return held(
         s.decidedBy.approval[d] ?? '',
@@ -95,27 +113,28 @@ function ownPolicyGate(
     }
   }
   for (const group of s.windows) {
-    const gate = windowGate(group, d, ctx.now);
+    const gate = windowGate(group, d, statusOf);
     if (gate) return gate;
   }
   return undefined;
 }
 
 /** Held unless one of the group's windows that allows `d` is open at `now`. */
-function windowGate(group: WindowGroup, d: DisruptionClass, now: Date): ActionGate | undefined {
+function windowGate(
+  group: WindowGroup,
+  d: DisruptionClass,
+  statusOf: (window: MaintenanceWindow) => WindowStatus | InvalidWindowError,
+): ActionGate | undefined {
   const allowing: MaintenanceWindow[] = group.windows.filter((w) => w.allow.includes(d));
   if (allowing.length === 0) {
     return held(group.policy, `no maintenance window allows ${d} changes`);
   }
   let nextOpen: Date | null = null;
   for (const window of allowing) {
-    let status;
-    try {
-      status = windowStatus(window, now);
-    } catch (err) {
-      if (!(err instanceof InvalidWindowError)) throw err;
+    const status = statusOf(window);
+    if (status instanceof InvalidWindowError) {
       // Validation reports the bad schedule; until it is fixed, nothing it guards runs.
-      return held(group.policy, `maintenance window schedule "${window.schedule}" is invalid: ${err.message}`);
+      return held(group.policy, `maintenance window schedule "${window.schedule}" is invalid: ${status.message}`);
     }
     if (status.open) return undefined;
     if (status.nextOpen && (!nextOpen || status.nextOpen < nextOpen)) nextOpen = status.nextOpen;
