@@ -1,33 +1,15 @@
 import type { Ajv, SchemaValidateFunction } from 'ajv';
-
-const UNIT_BYTES: Record<string, number> = {
-  b: 1,
-  kib: 2 ** 10,
-  mib: 2 ** 20,
-  gib: 2 ** 30,
-  tib: 2 ** 40,
-  pib: 2 ** 50,
-  ki: 2 ** 10,
-  mi: 2 ** 20,
-  gi: 2 ** 30,
-  ti: 2 ** 40,
-  kb: 1e3,
-  mb: 1e6,
-  gb: 1e9,
-  tb: 1e12,
-};
+import { parseSize } from '../manifests/units.js';
 
 /**
- * Bytes in a size as manifests write it: a number of bytes, or a string such as `512MiB`, `20 GiB`,
- * `1.5TiB`, `100GB` (binary units Ki..Pi, decimal kB..TB, case-insensitive). Undefined when it is not a size.
+ * Bytes in a size as manifests write it (a number of bytes, or `512MiB`, `20 GiB`, `100GB`...), read
+ * by the loader's own parser so that a rule and the loader never disagree about a size. Undefined when
+ * it is not a size.
  */
 export function sizeInBytes(value: unknown): number | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : undefined;
-  if (typeof value !== 'string') return undefined;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$/.exec(value);
-  if (!m) return undefined;
-  const unit = m[2] === '' ? 1 : UNIT_BYTES[m[2].toLowerCase()];
-  return unit === undefined ? undefined : Math.round(Number(m[1]) * unit);
+  if (typeof value !== 'number' && typeof value !== 'string') return undefined;
+  const parsed = parseSize(value);
+  return parsed.ok ? parsed.value : undefined;
 }
 
 /**
