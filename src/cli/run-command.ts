@@ -1,0 +1,156 @@
+import { existsSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startController } from '../controller/controller.js';
+import { DEFAULT_LISTEN } from '../controller/http.js';
+import { createLogger } from '../controller/logger.js';
+import { parseDuration } from '../manifests/units.js';
+import { GitSource } from '../source/git-source.js';
+import { LocalSource } from '../source/local-source.js';
+import { normaliseSubfolder } from '../source/paths.js';
+import type { ManifestSource } from '../source/types.js';
+import { parseCommandArgs } from './args.js';
+import { CONNECTION_USAGE, connectFromArgs, connectionOptions } from './connection.js';
+import { UserError } from './errors.js';
+
+const USAGE = `usage: xops run [--repo URL|PATH] [--branch B] [--path DIR] [options]
+
+Keeps the pool in the state the manifests declare: reconciles on every new commit, file change,
+drift and periodic resync; serves /healthz, /readyz, /metrics, /status and POST /webhook.
+
+source:
+  --repo URL|PATH              a Git remote, a local Git repository, or a plain folder (watched for
+                               changes, for development); default: the current directory
+  --branch B                   branch to follow (Git only; default: the remote's default branch)
+  --path DIR                   sub-folder holding the manifests (default: the root)
+  --interval DURATION          how often to fetch the repository (default 60s)
+  --cache-dir DIR              where the Git cache lives (default .xops-cache/<hash of URL>)
+controller:
+  --listen HOST:PORT           HTTP endpoints (default ${DEFAULT_LISTEN.host}:${DEFAULT_LISTEN.port})
+  --webhook-secret-file FILE   enables POST /webhook, HMAC-SHA256 verified with this secret
+  --resync DURATION            reconcile at least this often even when nothing changed (default 10m)
+  --lease-ttl DURATION         how long the pool lease outlives a dead holder (default 60s)
+  --log-level LEVEL            trace, debug, info (default), warn, error
+${CONNECTION_USAGE}`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals, help } = parseCommandArgs(
+    argv,
+    {
+      ...connectionOptions,
+      repo: { type: 'string' },
+      branch: { type: 'string' },
+      path: { type: 'string' },
+      interval: { type: 'string' },
+      'cache-dir': { type: 'string' },
+      listen: { type: 'string' },
+      'webhook-secret-file': { type: 'string' },
+      resync: { type: 'string' },
+      'lease-ttl': { type: 'string' },
+      'log-level': { type: 'string' },
+    },
+    USAGE,
+  );
+  if (help) return 0;
+  if (positionals.length > 0) throw new UserError(`unexpected argument '${positionals[0]}' (use --repo)\n${USAGE}`);
+
+  const source = sourceFromArgs(values);
+  const listen = parseListen(str(values.listen));
+  const pollIntervalMs = durationMs('--interval', str(values.interval) ?? '60s');
+  const resyncIntervalMs = durationMs('--resync', str(values.resync) ?? '10m');
+  const leaseTtlMs = durationMs('--lease-ttl', str(values['lease-ttl']) ?? '60s');
+  const webhookSecret = await readSecret(str(values['webhook-secret-file']));
+  const logger = createLogger({ level: str(values['log-level']) });
+
+  const client = await connectFromArgs(values);
+  const controller = await startController({
+    source,
+    caller: client,
+    root: str(values.path) ?? '.',
+    listen,
+    webhookSecret,
+    branch: str(values.branch),
+    pollIntervalMs,
+    resyncIntervalMs,
+    leaseTtlMs,
+    logger,
+  }).catch(async (err: unknown) => {
+    await client.close();
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new UserError(`--listen ${listen.host}:${listen.port}: address already in use`);
+    throw err;
+  });
+
+  // SIGTERM/SIGINT: finish the action in flight, release the lease, log out, exit 0. A second
+  // signal while shutting down exits at once.
+  await new Promise<void>((resolve) => {
+    let signalled = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (signalled) {
+        logger.warn({ signal }, 'second signal: exiting without waiting');
+        process.exit(1);
+      }
+      signalled = true;
+      logger.info({ signal }, 'shutting down: finishing the action in flight');
+      controller
+        .stop()
+        .catch((err: unknown) => logger.error({ err }, 'error while shutting down'))
+        .finally(() => client.close().finally(resolve));
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  return 0;
+}
+
+/**
+ * `--repo`: a remote URL or a local Git repository is a Git source; any other folder is watched as
+ * a plain folder (development mode). `--path` is the manifests sub-folder in either case.
+ */
+function sourceFromArgs(values: Record<string, unknown>): ManifestSource {
+  const repo = str(values.repo) ?? '.';
+  const branch = str(values.branch);
+  const path = str(values.path);
+  if (path !== undefined && normaliseSubfolder(path) === undefined) throw new UserError(`--path must be a folder inside the repository, got '${path}'`);
+  const remote = /^[a-z][a-z0-9+.-]*:\/\//i.test(repo) || /^[^/\\]+@[^/\\:]+:/.test(repo);
+  if (remote || isGitRepository(repo)) {
+    return new GitSource({ url: repo, branch, path, cacheDir: str(values['cache-dir']) });
+  }
+  if (!existsSync(repo) || !statSync(repo).isDirectory()) throw new UserError(`--repo: no such folder or Git URL: ${repo}`);
+  if (branch) throw new UserError(`--branch needs a Git repository; ${repo} is a plain folder`);
+  return new LocalSource({ dir: path ? join(repo, path) : repo });
+}
+
+/** A working tree (has `.git`) or a bare repository (has `HEAD` and `objects/`). */
+function isGitRepository(dir: string): boolean {
+  return existsSync(join(dir, '.git')) || (existsSync(join(dir, 'HEAD')) && existsSync(join(dir, 'objects')));
+}
+
+function parseListen(value: string | undefined): { host: string; port: number } {
+  if (value === undefined) return DEFAULT_LISTEN;
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value) ?? /^()()(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new UserError(`--listen must be HOST:PORT (e.g. 127.0.0.1:9420), got '${value}'`);
+  return { host: m[1] || m[2] || DEFAULT_LISTEN.host, port };
+}
+
+function durationMs(flag: string, value: string): number {
+  const parsed = parseDuration(/^\d+$/.test(value) ? `${value}s` : value);
+  if (!parsed.ok) throw new UserError(`${flag}: ${parsed.message}`);
+  return Number(parsed.value) * 1000;
+}
+
+async function readSecret(file: string | undefined): Promise<string | undefined> {
+  if (!file) return undefined;
+  let secret: string;
+  try {
+    secret = (await readFile(file, 'utf8')).replace(/\r?\n$/, '');
+  } catch (err) {
+    throw new UserError(`--webhook-secret-file: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  if (!secret) throw new UserError(`--webhook-secret-file: ${file} is empty`);
+  return secret;
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
