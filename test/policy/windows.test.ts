@@ -43,6 +43,18 @@ describe('windowStatus', () => {
       now: '2025-03-05T10:10:00.000Z',
       expected: { open: true, closesAt: new Date('2025-03-05T11:30:00.000Z') },
     },
+    {
+      why: 'weekday names are accepted, as crontab writes them',
+      window: { schedule: '0 2 * * SAT', duration: 3600, allow: ['reboot'] },
+      now: '2025-03-05T12:00:00.000Z',
+      expected: { open: false, nextOpen: new Date('2025-03-08T02:00:00.000Z') },
+    },
+    {
+      why: 'with both day fields restricted either one opens the window (Vixie cron), so Friday 7th opens before the 13th',
+      window: { schedule: '0 2 13 * FRI', duration: 3600, allow: ['reboot'] },
+      now: '2025-03-05T12:00:00.000Z',
+      expected: { open: false, nextOpen: new Date('2025-03-07T02:00:00.000Z') },
+    },
   ];
   it.each(cases)('$why', ({ window, now, expected }) => {
     expect(windowStatus(window, new Date(now))).toEqual(expected);
