@@ -1,0 +1,47 @@
+import type { Action, Plan } from '../model/plan.js';
+
+/** Counts the summary line is made of. Power, migrate and adopt actions count as updates. */
+export interface PlanCounts {
+  create: number;
+  update: number;
+  replace: number;
+  delete: number;
+  reboot: number;
+  downtime: number;
+  destructive: number;
+  held: number;
+  refused: number;
+  errors: number;
+  warnings: number;
+}
+
+function bucket(a: Action): 'create' | 'update' | 'replace' | 'delete' {
+  if (a.operation === 'create' || a.operation === 'replace') return a.operation;
+  if (a.operation === 'delete') return 'delete';
+  return 'update';
+}
+
+export function countPlan(plan: Plan): PlanCounts {
+  const c: PlanCounts = { create: 0, update: 0, replace: 0, delete: 0, reboot: 0, downtime: 0, destructive: 0, held: 0, refused: plan.refused.length, errors: 0, warnings: 0 };
+  for (const a of plan.actions) {
+    c[bucket(a)]++;
+    if (a.disruption !== 'none') c[a.disruption]++;
+    if (a.gate.state === 'held') c.held++;
+  }
+  for (const d of plan.diagnostics) c[d.severity === 'error' ? 'errors' : 'warnings']++;
+  return c;
+}
+
+/** `N to create, N to update, N to replace, N to delete — N need a reboot, N cause downtime, N destructive`. */
+export function summaryLine(plan: Plan): string {
+  const c = countPlan(plan);
+  let line = `${c.create} to create, ${c.update} to update, ${c.replace} to replace, ${c.delete} to delete — ` +
+    `${c.reboot} need a reboot, ${c.downtime} cause downtime, ${c.destructive} destructive`;
+  if (c.held) line += ` (${c.held} held by policy)`;
+  return line;
+}
+
+/** Whether applying the plan would change anything (the `--detailed-exitcode` question). */
+export function hasChanges(plan: Plan): boolean {
+  return plan.actions.length > 0;
+}
