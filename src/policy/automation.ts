@@ -16,8 +16,6 @@ export interface AutomationContext {
   approvals?: readonly string[];
 }
 
-const ALLOWED: ActionGate = { state: 'allowed' };
-
 function isDisruptionClass(d: Disruption): d is DisruptionClass {
   return d !== 'none';
 }
@@ -66,7 +64,7 @@ export function applyAutomation(plan: Plan, desired: DesiredState, ctx: Automati
       ownPolicyGate(action, settings, desired, declared.has(action.address), shared, statusOf) ??
       dependencyGate(action, gates) ??
       budgetGate(action, settings, budgetUsed) ??
-      ALLOWED;
+      ({ state: 'allowed' } as const);
     gates.set(action.id, gate);
     const next: Action = { ...action, gate };
     const snapshot = wantsSnapshot(action, settings);
