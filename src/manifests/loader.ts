@@ -50,6 +50,8 @@ interface LoadedDocument {
   name?: string;
   address?: string;
   schemaValid: boolean;
+  /** Errors reported against this document; one keeps it out of the typed lists. */
+  errors: number;
   built?: DesiredDocument;
 }
 
@@ -103,7 +105,9 @@ export function loadManifestFiles(files: ManifestFile[], root: string, opts: Loa
     if (doc.name === undefined) continue;
     desired.documents.push(rawDocument(doc));
   }
-  for (const { built: b } of built) {
+  // A document with an error stays out of the typed lists: nothing downstream acts on half-valid input.
+  for (const { doc, built: b } of built) {
+    if (doc.errors > 0) continue;
     switch (b.kind) {
       case 'Pool':
         desired.pool ??= b;
@@ -158,7 +162,10 @@ function parseFiles(files: ManifestFile[], limits: ManifestLimits, diagnostics: 
     diagnostics.push(...parsed.diagnostics);
     for (const doc of parsed.documents) {
       const loaded = header(file.path, doc, diagnostics);
-      if (loaded) docs.push(loaded);
+      for (const d of doc.diagnostics) diagnostics.push(loaded?.address ? { ...d, address: loaded.address } : d);
+      if (!loaded) continue;
+      loaded.errors += doc.diagnostics.filter((d) => d.severity === 'error').length;
+      docs.push(loaded);
     }
   }
   return docs;
@@ -196,7 +203,7 @@ function header(file: string, parsed: ParsedDocument, diagnostics: Diagnostic[])
   }
   const metadata = record.metadata as Record<string, unknown> | undefined;
   const name = metadata !== null && typeof metadata === 'object' && typeof metadata.name === 'string' ? metadata.name : undefined;
-  return { file, parsed, body: record, kind, name, address: name === undefined ? undefined : `${kind}/${name}`, schemaValid: false };
+  return { file, parsed, body: record, kind, name, address: name === undefined ? undefined : `${kind}/${name}`, schemaValid: false, errors: 0 };
 }
 
 /** Schema problems and the kind's own schema-independent checks. */
@@ -207,6 +214,7 @@ function checkDocument(doc: LoadedDocument, diagnostics: Diagnostic[]): void {
       ? (doc.parsed.keyLocations.get(p.path) ?? locate(doc.parsed, p.path))
       : locate(doc.parsed, p.atParent ? (parentPath(p.path) ?? '') : p.path);
     diagnostics.push({ severity: 'error', code: p.code, message: p.message, location, path: p.path, ...addressOf(doc) });
+    doc.errors++;
   }
   doc.schemaValid = problems.length === 0;
   const inspect = KINDS[doc.kind].inspect;
@@ -230,6 +238,7 @@ type Reporter = Pick<BuildContext, 'error' | 'warn'>;
 
 function documentReporter(doc: LoadedDocument, diagnostics: Diagnostic[]): BuildContext {
   const report = (severity: 'error' | 'warning') => (path: string, message: string, code = 'invalid') => {
+    if (severity === 'error') doc.errors++;
     diagnostics.push({ severity, code, message, path, location: locate(doc.parsed, path), ...addressOf(doc) });
   };
   const reporter: Reporter = { error: report('error'), warn: report('warning') };
@@ -257,6 +266,7 @@ function declaredNames(docs: LoadedDocument[], diagnostics: Diagnostic[]): Map<K
           ...addressOf(doc),
         });
         doc.schemaValid = false;
+        doc.errors++;
         continue;
       }
       pool = doc;
@@ -274,6 +284,7 @@ function declaredNames(docs: LoadedDocument[], diagnostics: Diagnostic[]): Map<K
         ...addressOf(doc),
       });
       doc.schemaValid = false;
+      doc.errors++;
       continue;
     }
     first.set(key, doc);
@@ -370,8 +381,10 @@ function linkAppliances(built: { doc: LoadedDocument; built: DesiredDocument }[]
     appliance.spec.members.forEach((member, i) => {
       const path = `spec.members[${i}].vm`;
       const earlier = memberOf.get(member.vm.name);
-      const report = (message: string) =>
+      const report = (message: string) => {
+        b.doc.errors++;
         diagnostics.push({ severity: 'error', code: 'appliance', message, path, location: locate(b.doc.parsed, path), ...addressOf(b.doc) });
+      };
       if (earlier !== undefined && earlier !== appliance.meta.name) {
         report(`VM '${member.vm.name}' is already a member of VMAppliance/${earlier}; a VM belongs to one appliance`);
         return;
@@ -388,6 +401,7 @@ function linkAppliances(built: { doc: LoadedDocument; built: DesiredDocument }[]
   for (const { doc, vm } of vms.values()) {
     const says = vm.spec.appliance?.name;
     if (says === undefined || !declaredAppliances.has(says) || memberOf.get(vm.meta.name) === says) continue;
+    doc.errors++;
     diagnostics.push({
       severity: 'error',
       code: 'appliance',

@@ -21,6 +21,8 @@ export interface ParsedDocument {
    * as written: lets the loader keep `0x10`, `1e3` or `true` as written where a string is expected.
    */
   plainScalars: PlainScalar[];
+  /** Problems inside this document (duplicate keys, bad tags...), so the loader can name the document. */
+  diagnostics: Diagnostic[];
 }
 
 /** A plain scalar that did not resolve to a string, at `path` (and JSON Pointer `pointer`). */
@@ -137,14 +139,18 @@ class Composer {
         locations: new Map(),
         keyLocations: new Map(),
         plainScalars: [],
+        diagnostics: [],
       };
       try {
         const { value } = this.node('', '');
         this.doc.value = value;
         this.i++; // the document's POP
         if (value !== null) yield this.doc;
+        else this.diagnostics.push(...this.doc.diagnostics);
       } catch (err) {
         if (!(err instanceof AbandonDocument)) throw err;
+        // An abandoned document is not loaded, so its problem is reported at file level.
+        this.diagnostics.push(...this.doc.diagnostics);
         this.skipToDocumentEnd();
       }
     }
@@ -181,7 +187,7 @@ class Composer {
   }
 
   private error(code: string, message: string, offset: number, path?: string): void {
-    this.diagnostics.push({ severity: 'error', code, message, location: this.loc(offset), ...(path ? { path } : {}) });
+    (this.doc?.diagnostics ?? this.diagnostics).push({ severity: 'error', code, message, location: this.loc(offset), ...(path ? { path } : {}) });
   }
 
   private count(n: number, offset: number): void {

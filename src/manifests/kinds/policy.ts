@@ -1,4 +1,6 @@
 import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import { addSizeKeywords } from '../../policy/size-keywords.js';
 import type { AdmissionRule, AutomationSettings, DesiredPolicy, DisruptionClass, Match } from '../../model/desired.js';
 import { ALL_KINDS } from '../../model/kinds.js';
 import { cronProblem } from '../cron.js';
@@ -138,10 +140,15 @@ let schemaChecker: Ajv | undefined;
 
 /**
  * An admission rule's `require` must compile, or the rule would silently never deny. Strict mode
- * also catches misspelt keywords (`requried`, `minimun`) that plain JSON Schema would ignore.
+ * also catches misspelt keywords (`requried`, `minimun`) that admission (which compiles leniently)
+ * would silently ignore. Formats and the size keywords admission offers (maxSize, minSize) are known.
  */
 function checkRequireSchema(schema: object, path: string, ctx: BuildContext): void {
-  schemaChecker ??= new Ajv({ allErrors: true, strict: true, strictTypes: false, strictTuples: false, strictRequired: false, logger: false });
+  if (!schemaChecker) {
+    schemaChecker = new Ajv({ allErrors: true, strict: true, strictTypes: false, strictTuples: false, strictRequired: false, logger: false });
+    addFormats.default(schemaChecker);
+    addSizeKeywords(schemaChecker);
+  }
   try {
     schemaChecker.compile(schema);
   } catch (err) {

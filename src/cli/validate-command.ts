@@ -1,0 +1,72 @@
+import { hasErrors, formatDiagnostic, type Diagnostic } from '../model/diagnostics.js';
+import { loadManifests, liveInventoryFrom, type LiveInventory } from '../manifests/index.js';
+import { takeSnapshot } from '../observe/snapshot.js';
+import { checkAdmission } from '../policy/index.js';
+import { parseCommandArgs } from './args.js';
+import { CONNECTION_USAGE, connectFromArgs, connectionOptions } from './connection.js';
+import { UserError } from './errors.js';
+
+const USAGE = `usage: xops validate [DIR] [--out text|json] [--offline] [connection options]
+
+Checks the manifests under DIR (default .): YAML, schemas, names, references, inline secrets and
+admission policies. With a pool to talk to (--xapi or XOPS_XAPI_URL), references that name no
+manifest are checked against the pool; --offline skips that.
+Exit status: 0 when there are no errors (warnings allowed), 1 otherwise.
+
+  --out text|json   text: one line per problem on stderr, a summary on stdout (default);
+                    json: {ok, summary, diagnostics} on stdout
+  --offline         do not contact the pool even if XOPS_XAPI_URL is set
+
+${CONNECTION_USAGE}`;
+
+/** `xops validate [DIR]`: every problem in the manifests, one line each; exit 0 clean, 1 with errors. */
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals, help } = parseCommandArgs(
+    argv,
+    { out: { type: 'string', default: 'text' }, offline: { type: 'boolean' }, ...connectionOptions },
+    USAGE,
+  );
+  if (help) return 0;
+  if (positionals.length > 1) throw new UserError(`validate takes one folder, got ${positionals.length}\n${USAGE}`);
+  const out = values.out;
+  if (out !== 'text' && out !== 'json') throw new UserError(`--out must be text or json, not '${String(out)}'`);
+  const dir = positionals[0] ?? '.';
+
+  const live = values.offline ? undefined : await liveInventory(values);
+  const { desired, diagnostics: loadDiagnostics } = await loadManifests(dir, live ? { live } : {});
+  const diagnostics: Diagnostic[] = [...loadDiagnostics, ...checkAdmission(desired)];
+  const errors = diagnostics.filter((d) => d.severity === 'error').length;
+  const warnings = diagnostics.length - errors;
+  const summary = {
+    documents: desired.documents.length,
+    files: new Set(desired.documents.map((d) => d.source.file)).size,
+    errors,
+    warnings,
+    liveChecked: live !== undefined,
+  };
+
+  if (out === 'json') {
+    process.stdout.write(JSON.stringify({ ok: !hasErrors(diagnostics), summary, diagnostics }, null, 2) + '\n');
+  } else {
+    for (const d of diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
+    const counts = `${plural(errors, 'error')}, ${plural(warnings, 'warning')}`;
+    const where = `${plural(summary.documents, 'manifest')} in ${plural(summary.files, 'file')}`;
+    process.stdout.write(`${errors ? 'invalid' : 'valid'}: ${where}; ${counts}${live ? '' : ' (references to pool objects not checked: offline)'}\n`);
+  }
+  return hasErrors(diagnostics) ? 1 : 0;
+}
+
+/** The pool's inventory when a pool is configured (flag or environment), else undefined. */
+async function liveInventory(values: Record<string, unknown>): Promise<LiveInventory | undefined> {
+  if (values.xapi === undefined && !process.env.XOPS_XAPI_URL) return undefined;
+  const client = await connectFromArgs(values);
+  try {
+    return liveInventoryFrom(await takeSnapshot(client));
+  } finally {
+    await client.close();
+  }
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
