@@ -24,7 +24,7 @@ export interface ResolvedOptions {
   repo?: string;
   adopt?: boolean;
   prune?: boolean;
-  /** Overrides the per-VM `xops/migrate-on-affinity` annotation when set. */
+  /** Overrides the per-VM `xops.io/migrate-on-affinity` annotation when set. */
   migrateOnAffinity?: boolean;
 }
 

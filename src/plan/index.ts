@@ -24,7 +24,7 @@ export interface PlanOptions {
   adopt?: boolean;
   /** Delete managed objects no manifest declares; default: the Policy's automation.prune. */
   prune?: boolean;
-  /** Live-migrate running VMs to their affinity host; default: the VM's `xops/migrate-on-affinity` annotation. */
+  /** Live-migrate running VMs to their affinity host; default: the VM's `xops.io/migrate-on-affinity` annotation. */
   migrateOnAffinity?: boolean;
 }
 

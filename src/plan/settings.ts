@@ -1,35 +1,17 @@
-import type { AutomationSettings, DesiredState, Match } from '../model/desired.js';
-
-/** Glob with `*` and `?`, anchored, as policy `names` use them. */
-function globMatches(pattern: string, name: string): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
-  return re.test(name);
-}
-
-/** Whether a policy's `match` covers a resource. Absent or empty lists match everything. */
-export function policyMatches(match: Match | undefined, kind: string, name: string, labels: Record<string, string>): boolean {
-  if (!match) return true;
-  if (match.kinds?.length && !match.kinds.includes(kind)) return false;
-  if (match.names?.length && !match.names.some((p) => globMatches(p, name))) return false;
-  for (const [k, v] of Object.entries(match.labels ?? {})) if (labels[k] !== v) return false;
-  return true;
-}
+import type { DesiredState } from '../model/desired.js';
+import { effectiveSettings } from '../policy/settings.js';
 
 /**
- * The automation settings that apply to one resource: every matching Policy's `automation`, merged
- * in document order (a later policy overrides an earlier one field by field). Resources with no
- * manifest (prune candidates) are matched with no labels, so a label-scoped policy never prunes them.
+ * Prune and adoption as the Policies decide them for one resource, with the same rules automation
+ * gates on (`src/policy/settings.ts`: most restrictive wins, off by default), so the planner never
+ * plans what automation would then hold for the same reason.
  */
 export function automationFor(
   desired: DesiredState,
   kind: string,
   name: string,
-  labels: Record<string, string> = {},
-): AutomationSettings {
-  const merged: AutomationSettings = {};
-  for (const p of desired.policies) {
-    if (!p.spec.automation || !policyMatches(p.spec.match, kind, name, labels)) continue;
-    Object.assign(merged, Object.fromEntries(Object.entries(p.spec.automation).filter(([, v]) => v !== undefined)));
-  }
-  return merged;
+  labels?: Record<string, string>,
+): { prune: boolean; adopt: boolean } {
+  const s = effectiveSettings(desired, `${kind}/${name}`, labels);
+  return { prune: s.prune, adopt: s.adopt };
 }

@@ -263,7 +263,7 @@ const cases: Case[] = [
     why: 'with the migrate-on-affinity annotation, a running VM away from its affinity host is live-migrated',
     given: (b) => {
       addVM(b, { name: 'web01' });
-      return desiredState({ vms: [vm('web01', { host: live('xcp-host2') }, { annotations: { 'xops/migrate-on-affinity': 'true' } })] });
+      return desiredState({ vms: [vm('web01', { host: live('xcp-host2') }, { annotations: { 'xops.io/migrate-on-affinity': 'true' } })] });
     },
     actions: ['update:VM/web01 none [spec.host]', 'migrate:VM/web01 none [status.residentOn]'],
   },

@@ -71,7 +71,7 @@ export interface VMReplaceDetails {
 }
 
 /** Annotation on a VM manifest asking for a live migration when the VM is not on its affinity host. */
-export const MIGRATE_ANNOTATION = 'xops/migrate-on-affinity';
+export const MIGRATE_ANNOTATION = 'xops.io/migrate-on-affinity';
 
 const isTemplate = (r: VMRecord) => r.is_a_template && !r.is_a_snapshot;
 /** Real VMs: what VM manifests may stand for. */
