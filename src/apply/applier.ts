@@ -40,7 +40,7 @@ export function changedFields(action: Action): Set<string> {
 
 /** Digest of the desired spec to record as `xops.spec`, when the planner provided one. */
 export function specDigestOf(action: Action): string | undefined {
-  const d = action.details?.['specDigest'] ?? action.details?.['spec'];
+  const d = action.details?.['specDigest'];
   return typeof d === 'string' ? d : undefined;
 }
 

@@ -16,7 +16,7 @@ export interface Job {
 export type JobOutcome =
   | { state: 'succeeded'; ms: number }
   | { state: 'failed'; error: unknown; ms: number }
-  | { state: 'skipped'; reason: string };
+  | { state: 'skipped'; reason: string; blockedBy?: string };
 
 /** Observers of the run, for progress displays and logs. */
 export interface SchedulerListener<J extends Job> {
@@ -52,11 +52,13 @@ export async function runJobs<J extends Job>(jobs: readonly J[], options: Schedu
   let wake: (() => void) | undefined;
 
   /** Why a waiting job can never run, or undefined while it still can. */
-  const blockedBy = (job: J): string | undefined => {
+  const blockedBy = (job: J): { reason: string; blockedBy?: string } | undefined => {
     for (const dep of job.dependsOn) {
-      if (!byId.has(dep)) return `depends on ${dep}, which is not in the plan`;
+      if (!byId.has(dep)) return { reason: `depends on ${dep}, which is not in the plan` };
       const o = outcomes.get(dep);
-      if (o && o.state !== 'succeeded') return `depends on ${dep}, which ${o.state === 'failed' ? 'failed' : 'was skipped'}`;
+      if (o && o.state !== 'succeeded') {
+        return { reason: `depends on ${dep}, which ${o.state === 'failed' ? 'failed' : 'was not run'}`, blockedBy: dep };
+      }
     }
     return undefined;
   };
@@ -68,9 +70,9 @@ export async function runJobs<J extends Job>(jobs: readonly J[], options: Schedu
     while (changed) {
       changed = false;
       for (let i = waiting.length - 1; i >= 0; i--) {
-        const reason = blockedBy(waiting[i]!);
-        if (reason !== undefined) {
-          settle(waiting[i]!, { state: 'skipped', reason });
+        const blocked = blockedBy(waiting[i]!);
+        if (blocked !== undefined) {
+          settle(waiting[i]!, { state: 'skipped', ...blocked });
           waiting.splice(i, 1);
           changed = true;
         }

@@ -100,23 +100,35 @@ export async function convergeDisks(
     const name = d.vdiRec.other_config?.[DISK_KEY];
     if (name !== undefined && isOwnedBy(d.vdiRec.other_config, address, ctx.repo)) byName.set(name, d);
   }
+  const claim = async (d: AttachedDisk, name: string) => {
+    await writeMarks(ctx, 'VDI', d.vdi, address, d.vdiRec.other_config, { [DISK_KEY]: name });
+    if (d.vdiRec.name_label !== diskLabel(vmName, name)) await ctx.caller.callAsync('VDI.set_name_label', d.vdi, diskLabel(vmName, name));
+    byName.set(name, d);
+  };
+  const unmarked = attached.filter((d) => d.vdiRec.other_config?.[MANAGED_KEY] === undefined);
+  // An unmarked disk named `<vm>-<disk>` is that disk (the planner matches it the same way).
+  for (const disk of disks) {
+    if (byName.has(disk.name)) continue;
+    const i = unmarked.findIndex((d) => d.vdiRec.name_label === diskLabel(vmName, disk.name));
+    if (i >= 0) await claim(unmarked.splice(i, 1)[0]!, disk.name);
+  }
   if (options.claimUnmarked) {
-    const unmarked = attached.filter((d) => d.vdiRec.other_config?.[MANAGED_KEY] === undefined);
+    // A new VM's disks from its template (or VM.provision) stand for the declared disks in order.
     for (const disk of disks) {
       if (byName.has(disk.name)) continue;
-      const claimed = unmarked.shift();
-      if (!claimed) break;
-      await writeMarks(ctx, 'VDI', claimed.vdi, address, claimed.vdiRec.other_config, { [DISK_KEY]: disk.name });
-      if (claimed.vdiRec.name_label !== diskLabel(vmName, disk.name)) {
-        await ctx.caller.callAsync('VDI.set_name_label', claimed.vdi, diskLabel(vmName, disk.name));
-      }
-      byName.set(disk.name, claimed);
+      const next = unmarked.shift();
+      if (!next) break;
+      await claim(next, disk.name);
     }
   }
+  const running = (await ctx.caller.call<string>('VM.get_power_state', vm)) === 'Running';
   for (const [i, disk] of disks.entries()) {
     const have = byName.get(disk.name);
     if (have) {
-      if (Number(have.vdiRec.virtual_size) < disk.size) await ctx.caller.callAsync('VDI.resize', have.vdi, disk.size);
+      // A running VM's disk grows online; the planner halts the VM first when its SR cannot do that.
+      if (Number(have.vdiRec.virtual_size) < disk.size) {
+        await ctx.caller.callAsync(running ? 'VDI.resize_online' : 'VDI.resize', have.vdi, disk.size);
+      }
       continue;
     }
     const label = diskLabel(vmName, disk.name);

@@ -28,67 +28,90 @@ async function destroyVif(ctx: ApplyContext, vif: Ref, rec: VIFRecord): Promise<
   }
 }
 
+async function createVif(
+  ctx: ApplyContext,
+  address: string,
+  vm: Ref,
+  index: number,
+  device: string,
+  network: Ref,
+  mac: string | undefined,
+  running: boolean,
+): Promise<void> {
+  const mtu = await ctx.caller.call<number>('network.get_MTU', network);
+  const vif = await ctx.caller.callAsync<Ref>('VIF.create', {
+    device,
+    network,
+    VM: vm,
+    MAC: mac ?? '',
+    MTU: Number(mtu),
+    other_config: { ...ownershipMarks(ctx, address), [VIF_KEY]: String(index) },
+    qos_algorithm_type: '',
+    qos_algorithm_params: {},
+    locking_mode: 'network_default',
+    ipv4_allowed: [],
+    ipv6_allowed: [],
+  });
+  if (running) await ctx.caller.callAsync('VIF.plug', vif);
+}
+
 /**
- * Makes the VM's VIFs match the manifest's `networks`: entry i is the VIF marked `xops.vif = i`,
- * created marked in the VIF.create call; one on the wrong network (or with the wrong declared MAC)
- * is replaced; marked VIFs beyond the list are removed. Unmarked VIFs the VM got from its template
- * are claimed in device order while creating, and left alone otherwise.
+ * Makes the VM's VIFs match the manifest's `networks`. Entry i is the VIF marked `xops.vif = i`, or
+ * else an unmarked VIF on device i (which gets the mark, as the planner matches it the same way);
+ * missing ones are created marked in the VIF.create call; one on the wrong network is moved
+ * (VIF.move); one with the wrong declared MAC is re-created on its device; marked VIFs beyond the
+ * list are removed. While creating, template VIFs beyond the list are removed too.
  */
 export async function convergeVifs(
   ctx: ApplyContext,
   address: string,
   vm: Ref,
   networks: readonly VifSpec[],
-  claimUnmarked: boolean,
+  creating: boolean,
 ): Promise<void> {
-  let vifs = await vmVifs(ctx, vm);
-  if (claimUnmarked) {
-    const unmarked = vifs.filter(([, rec]) => rec.other_config?.[MANAGED_KEY] === undefined);
-    const taken = new Set(vifs.map(([, rec]) => rec.other_config?.[VIF_KEY]).filter((k) => k !== undefined));
-    for (let i = 0; i < networks.length && unmarked.length > 0; i++) {
-      if (taken.has(String(i))) continue;
-      const [vif, rec] = unmarked.shift()!;
-      await writeMarks(ctx, 'VIF', vif, address, rec.other_config, { [VIF_KEY]: String(i) });
-    }
-    // Template VIFs beyond the declared list would be networks nobody asked for.
-    for (const [vif, rec] of unmarked) await destroyVif(ctx, vif, rec);
-    vifs = await vmVifs(ctx, vm);
-  }
+  const vifs = await vmVifs(ctx, vm);
   const running = (await ctx.caller.call<string>('VM.get_power_state', vm)) === 'Running';
-  const byIndex = new Map<string, [Ref, VIFRecord]>();
+  const byIndex = new Map<number, [Ref, VIFRecord]>();
   for (const entry of vifs) {
     const idx = entry[1].other_config?.[VIF_KEY];
-    if (idx !== undefined && isOwnedBy(entry[1].other_config, address, ctx.repo)) byIndex.set(idx, entry);
+    if (idx !== undefined && /^\d+$/.test(idx) && isOwnedBy(entry[1].other_config, address, ctx.repo)) byIndex.set(Number(idx), entry);
+  }
+  for (const [vif, rec] of vifs) {
+    if (rec.other_config?.[MANAGED_KEY] !== undefined) continue;
+    const device = Number(rec.device);
+    if (/^\d+$/.test(rec.device) && device < networks.length && !byIndex.has(device)) {
+      await writeMarks(ctx, 'VIF', vif, address, rec.other_config, { [VIF_KEY]: String(device) });
+      byIndex.set(device, [vif, rec]);
+    } else if (creating) {
+      // Template VIFs beyond the declared list would be networks nobody asked for.
+      await destroyVif(ctx, vif, rec);
+    }
   }
   for (const [i, spec] of networks.entries()) {
     const network = await ctx.lookup.resolve('Network', spec.network, address);
-    const have = byIndex.get(String(i));
+    const have = byIndex.get(i);
     if (have) {
       const [vif, rec] = have;
-      const macOk = spec.mac === undefined || rec.MAC.toLowerCase() === spec.mac.toLowerCase();
-      if (rec.network === network && macOk) continue;
-      await destroyVif(ctx, vif, rec);
+      if (spec.mac !== undefined && rec.MAC.toLowerCase() !== spec.mac.toLowerCase()) {
+        await destroyVif(ctx, vif, rec);
+        await createVif(ctx, address, vm, i, rec.device, network, spec.mac, running);
+      } else if (rec.network !== network) {
+        try {
+          await ctx.caller.callAsync('VIF.move', vif, network);
+        } catch (err) {
+          if (!isXapiError(err, 'MESSAGE_METHOD_UNKNOWN')) throw err;
+          await destroyVif(ctx, vif, rec);
+          await createVif(ctx, address, vm, i, rec.device, network, rec.MAC, running);
+        }
+      }
+      continue;
     }
     const used = new Set((await vmVifs(ctx, vm)).map(([, r]) => r.device));
-    let device = 0;
+    let device = i;
     while (used.has(String(device))) device++;
-    const mtu = await ctx.caller.call<number>('network.get_MTU', network);
-    const vif = await ctx.caller.callAsync<Ref>('VIF.create', {
-      device: String(device),
-      network,
-      VM: vm,
-      MAC: spec.mac ?? '',
-      MTU: Number(mtu),
-      other_config: { ...ownershipMarks(ctx, address), [VIF_KEY]: String(i) },
-      qos_algorithm_type: '',
-      qos_algorithm_params: {},
-      locking_mode: 'network_default',
-      ipv4_allowed: [],
-      ipv6_allowed: [],
-    });
-    if (running) await ctx.caller.callAsync('VIF.plug', vif);
+    await createVif(ctx, address, vm, i, String(device), network, spec.mac, running);
   }
   for (const [idx, [vif, rec]] of byIndex) {
-    if (Number(idx) >= networks.length) await destroyVif(ctx, vif, rec);
+    if (idx >= networks.length) await destroyVif(ctx, vif, rec);
   }
 }

@@ -1,6 +1,7 @@
 import type { DesiredNetwork } from '../../model/desired.js';
 import { NULL_REF, type NetworkRecord, type PIFRecord, type Ref } from '../../model/observed.js';
 import type { Action } from '../../model/plan.js';
+import { adoptObject } from '../../apply/adopt.js';
 import { changedFields, desiredSpec, removedConfigKeys, specDigestOf, type Applier } from '../../apply/applier.js';
 import type { ApplyContext } from '../../apply/context.js';
 import { ApplyError, UnsupportedChangeError } from '../../apply/errors.js';
@@ -11,6 +12,8 @@ import { allRecords, isXapiError, syncField, syncMapKeys, syncSet, tryRecord } f
 export type NetworkSpec = DesiredNetwork['spec'];
 
 const UPDATABLE = new Set(['nameLabel', 'description', 'mtu', 'tags', 'otherConfig', 'vlan', 'bond']);
+
+type BondRecord = { master: Ref; slaves: Ref[]; mode: string };
 
 /** The network marked for this address, if any (network.create writes the mark, so no pending name). */
 async function findNetwork(ctx: ApplyContext, action: Action): Promise<Ref | undefined> {
@@ -80,6 +83,56 @@ async function converge(ctx: ApplyContext, action: Action, network: Ref, spec: N
     await syncMapKeys(ctx.caller, 'network', network, 'other_config', rec.other_config, spec.otherConfig ?? {}, removedConfigKeys(action));
   }
   if (fields.has('vlan') || fields.has('bond')) await convergeHostPifs(ctx, action, network, spec);
+  if (fields.has('bond') && spec.bond) {
+    // Bond members cannot change in place (that is a replace), but the mode can (Bond.set_mode).
+    for (const [, pif] of (await allRecords<PIFRecord>(ctx.caller, 'PIF')).filter(([, p]) => p.network === network)) {
+      for (const bond of pif.bond_master_of ?? []) {
+        const rec = await tryRecord<BondRecord>(ctx.caller, 'Bond', bond);
+        if (rec && rec.mode !== spec.bond.mode) await ctx.caller.callAsync('Bond.set_mode', bond, spec.bond.mode);
+      }
+    }
+  }
+}
+
+/** Destroys the VLAN and bond PIFs that carry the network on the hosts; the network object stays. */
+async function removeCarriers(ctx: ApplyContext, network: Ref): Promise<void> {
+  const pifs = (await allRecords<PIFRecord>(ctx.caller, 'PIF')).filter(([, p]) => p.network === network);
+  for (const [, pif] of pifs) {
+    try {
+      if (pif.VLAN_master_of && pif.VLAN_master_of !== NULL_REF) await ctx.caller.callAsync('VLAN.destroy', pif.VLAN_master_of);
+      for (const bond of pif.bond_master_of ?? []) await ctx.caller.callAsync('Bond.destroy', bond);
+    } catch (err) {
+      if (!isXapiError(err, 'HANDLE_INVALID')) throw err;
+    }
+  }
+}
+
+/**
+ * A replace keeps the network object (VIFs stay on it) and re-creates what carries it: the VLAN
+ * (new tag or device) or the bond (new members). Carriers that already match the spec are kept, so
+ * a replace that crashed half-way resumes where it stopped.
+ */
+async function replaceCarriers(ctx: ApplyContext, action: Action): Promise<void> {
+  const network = await findNetwork(ctx, action);
+  if (!network) throw new ApplyError(action.address, 'the network whose VLAN/bond is re-created does not exist');
+  const oc = await assertOwned(ctx, 'network', network, action.address);
+  const spec = desiredSpec<NetworkSpec>(action);
+  const pifs = (await allRecords<PIFRecord>(ctx.caller, 'PIF')).filter(([, p]) => p.network === network);
+  let stale = false;
+  for (const [, pif] of pifs) {
+    if (Number(pif.VLAN) >= 0) stale ||= !spec.vlan || Number(pif.VLAN) !== spec.vlan.tag || pif.device !== spec.vlan.device;
+    for (const bond of pif.bond_master_of ?? []) {
+      const rec = await tryRecord<BondRecord>(ctx.caller, 'Bond', bond);
+      if (!rec) continue;
+      const devices: string[] = [];
+      for (const slave of rec.slaves) devices.push((await tryRecord<PIFRecord>(ctx.caller, 'PIF', slave))?.device ?? slave);
+      const want = [...(spec.bond?.devices ?? [])].sort();
+      stale ||= devices.sort().join(',') !== want.join(',');
+    }
+  }
+  if (stale) await removeCarriers(ctx, network);
+  await convergeHostPifs(ctx, action, network, spec);
+  await writeSpecDigest(ctx, 'network', network, oc, specDigestOf(action));
 }
 
 async function update(ctx: ApplyContext, action: Action): Promise<void> {
@@ -99,15 +152,7 @@ async function remove(ctx: ApplyContext, action: Action): Promise<void> {
   const network = await findNetwork(ctx, action);
   if (!network) return;
   if (!(await assertOwned(ctx, 'network', network, action.address))) return;
-  const pifs = (await allRecords<PIFRecord>(ctx.caller, 'PIF')).filter(([, p]) => p.network === network);
-  for (const [, pif] of pifs) {
-    try {
-      if (pif.VLAN_master_of && pif.VLAN_master_of !== NULL_REF) await ctx.caller.callAsync('VLAN.destroy', pif.VLAN_master_of);
-      for (const bond of pif.bond_master_of ?? []) await ctx.caller.callAsync('Bond.destroy', bond);
-    } catch (err) {
-      if (!isXapiError(err, 'HANDLE_INVALID')) throw err;
-    }
-  }
+  await removeCarriers(ctx, network);
   try {
     await ctx.caller.callAsync('network.destroy', network);
   } catch (err) {
@@ -115,7 +160,10 @@ async function remove(ctx: ApplyContext, action: Action): Promise<void> {
   }
 }
 
-/** Applies one Network action: create (marked in network.create, then VLAN/bond per host), update, replace, delete. */
+/**
+ * Applies one Network action: create (marked in network.create, then a VLAN or bond on every host),
+ * update, replace (re-creates the VLAN/bond under the kept network), delete, adopt (writes the mark).
+ */
 export const applyNetwork: Applier = async (action, ctx) => {
   switch (action.operation) {
     case 'create':
@@ -123,10 +171,12 @@ export const applyNetwork: Applier = async (action, ctx) => {
     case 'update':
       return update(ctx, action);
     case 'replace':
-      await remove(ctx, action);
-      return create(ctx, { ...action, objects: [] });
+      return replaceCarriers(ctx, action);
     case 'delete':
       return remove(ctx, action);
+    case 'adopt':
+      await adoptObject(ctx, action, 'network');
+      return converge(ctx, action, (await findNetwork(ctx, action))!, desiredSpec<NetworkSpec>(action), new Set());
     default:
       throw new UnsupportedChangeError(action.address, `a network has no '${action.operation}' operation`);
   }

@@ -119,6 +119,31 @@ async function update(ctx: ApplyContext, action: Action, config: ResolvedConfig 
   await writeSpecDigest(ctx, 'SR', sr, oc, specDigestOf(action));
 }
 
+/**
+ * Re-creates the SR's PBDs with the new device config (or sharing): PBDs that differ are unplugged
+ * and destroyed, then every wanted host gets a fresh one, plugged. PBDs that already match are kept,
+ * so a replace interrupted half-way resumes. Running VMs with disks on the SR make PBD.unplug fail
+ * (VDI_IN_USE); the planner says so in the action's reason.
+ */
+async function replacePbds(ctx: ApplyContext, action: Action, config: ResolvedConfig): Promise<void> {
+  const spec = desiredSpec<SrSpec>(action);
+  const sr = await findSR(ctx, action, spec);
+  if (!sr) throw new ApplyError(action.address, 'the SR whose PBDs are re-created does not exist');
+  const oc = await assertOwned(ctx, 'SR', sr, action.address);
+  const rec = await ctx.caller.call<SRRecord>('SR.get_record', sr);
+  if (rec.shared !== spec.shared) await ctx.caller.callAsync('SR.set_shared', sr, spec.shared);
+  const wanted = new Set(spec.shared ? (await ctx.lookup.hosts()).map(([h]) => h) : [await srHost(ctx, action, spec)]);
+  const same = (a: Record<string, string>, b: Record<string, string>) =>
+    Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
+  for (const [pbd, p] of (await allRecords<PBDRecord>(ctx.caller, 'PBD')).filter(([, p]) => p.SR === sr)) {
+    if (wanted.has(p.host) && same(p.device_config ?? {}, config.values)) continue;
+    if (p.currently_attached) await ctx.caller.callAsync('PBD.unplug', pbd);
+    await ctx.caller.callAsync('PBD.destroy', pbd);
+  }
+  await convergePbds(ctx, action, sr, spec, config);
+  await writeSpecDigest(ctx, 'SR', sr, oc, specDigestOf(action));
+}
+
 /** Unplugs every PBD, then destroys the SR (forgets it when its driver cannot destroy, e.g. ISO libraries). */
 async function remove(ctx: ApplyContext, action: Action): Promise<void> {
   const sr = await findSR(ctx, action, undefined);
@@ -152,8 +177,7 @@ export const applySR: Applier = async (action, ctx) => {
       case 'update':
         return await update(ctx, action, config);
       case 'replace':
-        await remove(ctx, action);
-        return await create(ctx, { ...action, objects: [] }, config!);
+        return await replacePbds(ctx, action, config!);
       case 'delete':
         return await remove(ctx, action);
       case 'adopt':

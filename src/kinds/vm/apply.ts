@@ -247,7 +247,10 @@ async function update(ctx: ApplyContext, action: Action): Promise<void> {
     if (!ALL_FIELDS.has(f)) throw new UnsupportedChangeError(action.address, `apply does not know how to change spec.${f} of a VM`);
   }
   const power = fields.delete('powerState');
-  await converge(ctx, action, vm, spec, fields, false);
+  // The planner sets `restart` when a change needs the VM halted (a disk whose SR cannot grow it
+  // online, memory above static_max...): halt once, change everything, bring it back.
+  if (action.details?.['restart'] === true) await whileHalted(ctx.caller, vm, () => converge(ctx, action, vm, spec, fields, false));
+  else await converge(ctx, action, vm, spec, fields, false);
   if (power) await converge(ctx, action, vm, spec, new Set(['powerState']), false);
   if (fields.has('nameLabel')) {
     const rec = await vmRecord(ctx, vm);
@@ -273,7 +276,20 @@ async function destroyVm(ctx: ApplyContext, vm: Ref, address: string | undefined
   }
 }
 
+/** Removes one disk the manifest no longer declares (`delete:VM/<name>:disk/<disk>`), only if it carries the VM's mark. */
+async function removeDisk(ctx: ApplyContext, action: Action, disk: string): Promise<void> {
+  const vdi = action.objects.find((o) => o.cls === 'VDI');
+  const vbd = action.objects.find((o) => o.cls === 'VBD');
+  if (!vdi) throw new UnsupportedChangeError(action.address, `disk delete ${action.id} names no VDI`);
+  const oc = await assertOwned(ctx, 'VDI', vdi.ref, action.address);
+  if (!oc) return; // already gone
+  if (oc[DISK_KEY] !== disk) throw new ApplyError(action.address, `VDI ${vdi.uuid} is not disk '${disk}' (its mark says '${oc[DISK_KEY] ?? ''}')`);
+  await destroyDisk(ctx, { vbd: vbd?.ref, vdi: vdi.ref });
+}
+
 async function remove(ctx: ApplyContext, action: Action): Promise<void> {
+  const disk = action.details?.['disk'];
+  if (typeof disk === 'string') return removeDisk(ctx, action, disk);
   const vm = await targetVm(ctx, action);
   if (!vm) return; // already gone
   const oc = await assertOwned(ctx, 'VM', vm, action.address);
@@ -291,6 +307,7 @@ async function power(ctx: ApplyContext, action: Action): Promise<void> {
   if (!desired) throw new UnsupportedChangeError(action.address, 'power action names no desired power state');
   const host = spec?.host !== undefined ? await ctx.lookup.tryResolve('Host', spec.host, action.address) : undefined;
   await convergePower(ctx.caller, vm, desired, host);
+  await writeSpecDigest(ctx, 'VM', vm, (await vmRecord(ctx, vm)).other_config, specDigestOf(action));
 }
 
 async function migrate(ctx: ApplyContext, action: Action): Promise<void> {
@@ -298,15 +315,18 @@ async function migrate(ctx: ApplyContext, action: Action): Promise<void> {
   if (!vm) throw new ApplyError(action.address, 'the VM does not exist');
   await assertOwned(ctx, 'VM', vm, action.address);
   const spec = maybeDesiredSpec<VmSpec>(action);
-  const to = (action.changes.find((c) => c.path === 'spec.host')?.to ?? spec?.host) as RefLike | undefined;
+  const hostUuid = action.details?.['host'];
+  const to = (typeof hostUuid === 'string' ? { uuid: hostUuid } : spec?.host) as RefLike | undefined;
   if (to === undefined) throw new UnsupportedChangeError(action.address, 'migrate action names no host');
   const host = await ctx.lookup.resolve('Host', to, action.address);
   const rec = await vmRecord(ctx, vm);
-  await syncField(ctx.caller, 'VM', vm, 'affinity', rec.affinity, host);
-  if (rec.power_state === 'Running' && rec.resident_on !== host) await ctx.caller.callAsync('VM.pool_migrate', vm, host, {});
+  if (rec.power_state === 'Running' && rec.resident_on !== host) await ctx.caller.callAsync('VM.pool_migrate', vm, host, { live: 'true' });
 }
 
-/** Takes over an existing unmanaged VM: marks it and its disks, then brings it to the spec. */
+/**
+ * Takes over an existing unmanaged VM: writes the mark. Its disks and VIFs are matched and marked
+ * by the update that follows (by `<vm>-<disk>` name and device number, as the planner matched them).
+ */
 async function adopt(ctx: ApplyContext, action: Action): Promise<void> {
   const vm = action.objects.find((o) => o.cls === 'VM')?.ref;
   if (!vm) throw new UnsupportedChangeError(action.address, 'adopt action names no VM object');
@@ -316,16 +336,6 @@ async function adopt(ctx: ApplyContext, action: Action): Promise<void> {
     throw new ApplyError(action.address, `refusing to adopt VM ${rec.name_label}: it is already marked ${mark}`);
   }
   await writeMarks(ctx, 'VM', vm, action.address, rec.other_config);
-  const spec = maybeDesiredSpec<VmSpec>(action);
-  if (spec) {
-    await convergeDisks(ctx, action.address, action.name, vm, spec.disks, { claimUnmarked: true, removeUndeclared: false });
-    const fields = changedFields(action);
-    fields.delete('disks');
-    const power = fields.delete('powerState');
-    await converge(ctx, action, vm, spec, fields, false);
-    if (power) await converge(ctx, action, vm, spec, new Set(['powerState']), false);
-  }
-  await writeSpecDigest(ctx, 'VM', vm, (await vmRecord(ctx, vm)).other_config, specDigestOf(action));
 }
 
 async function snapshot(ctx: ApplyContext, action: Action): Promise<void> {

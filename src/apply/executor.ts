@@ -1,0 +1,165 @@
+import type { ResourceKind } from '../model/kinds.js';
+import type { Action, Plan } from '../model/plan.js';
+import { processSecretSource, type SecretSource } from '../secrets/index.js';
+import type { XapiCaller } from '../xapi/caller.js';
+import { applyHost } from '../kinds/host/apply.js';
+import { applyNetwork } from '../kinds/network/apply.js';
+import { applyPool } from '../kinds/pool/apply.js';
+import { applySR } from '../kinds/sr/apply.js';
+import { applyVM } from '../kinds/vm/apply.js';
+import { applyVMAppliance } from '../kinds/vmappliance/apply.js';
+import type { Applier } from './applier.js';
+import { silentLogger, type ApplyContext, type ApplyLogger } from './context.js';
+import { isPermanent } from './errors.js';
+import { settlePreviousTasks } from './inflight.js';
+import { Lookup } from './lookup.js';
+import { runJobs, type Job, type JobOutcome } from './scheduler.js';
+
+const APPLIERS: Record<ResourceKind, Applier> = {
+  Pool: applyPool,
+  Host: applyHost,
+  Network: applyNetwork,
+  SR: applySR,
+  VM: applyVM,
+  VMAppliance: applyVMAppliance,
+};
+
+/** What happened to one action of the plan. */
+export type ActionState = 'succeeded' | 'failed' | 'skipped' | 'held';
+
+/** One action's outcome, for the summary and exit code. `reason` says why it failed or did not run. */
+export interface ActionResult {
+  action: Action;
+  state: ActionState;
+  reason?: string;
+  error?: unknown;
+  ms?: number;
+  attempts?: number;
+}
+
+/** The outcome of an apply run. `ok` is true when no action failed or was skipped for a failure. */
+export interface ApplyResult {
+  results: ActionResult[];
+  counts: Record<ActionState, number>;
+  ok: boolean;
+  ms: number;
+}
+
+/** Progress observers (the TTY display, the log). Called in the order things happen. */
+export interface ApplyListener {
+  started?(action: Action, attempt: number): void;
+  retrying?(action: Action, attempt: number, error: unknown): void;
+  finished?(result: ActionResult): void;
+}
+
+export interface ApplyOptions {
+  /** Repository identity written as `xops.repo`; objects marked by another repository are refused. */
+  repo: string;
+  /** Most actions running at once; default 8. */
+  concurrency?: number;
+  /** Further attempts after a failure that may be transient (network, task failure); default 2. */
+  retries?: number;
+  /** Delay before the first retry, doubled after each; default 250 ms. */
+  retryDelayMs?: number;
+  /**
+   * Whether a `destructive` action may run. Default: none may. The CLI allows those a policy
+   * approved, or all with --allow-destructive.
+   */
+  destructiveAllowed?: (action: Action) => boolean;
+  secrets?: SecretSource;
+  log?: ApplyLogger;
+  listener?: ApplyListener;
+  /** How long to wait for creating tasks an earlier (killed) apply left running; default 120 s. */
+  settleTimeoutMs?: number;
+}
+
+/** Why an action must not run at all, before anything is called. */
+function skipReason(action: Action, options: ApplyOptions): string | undefined {
+  if (action.gate.state === 'held') return `held by policy ${action.gate.policy}: ${action.gate.reason}`;
+  if (action.disruption === 'destructive' && !(options.destructiveAllowed?.(action) ?? false)) {
+    return 'destructive: not approved by a policy (pass --allow-destructive to run it anyway)';
+  }
+  return undefined;
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Executes a plan against a pool: actions in dependency order, independent ones concurrently (up to
+ * `concurrency`), each idempotent so that re-running a plan (or a fresh plan after a crash) converges.
+ * Held actions are reported, not run; a failed action's dependents are skipped with the reason, and
+ * everything independent of it still runs. Transient failures are retried (each applier re-reads
+ * state first, so a retry never repeats what already happened).
+ */
+export async function applyPlan(plan: Plan, caller: XapiCaller, options: ApplyOptions): Promise<ApplyResult> {
+  const t0 = performance.now();
+  const log = options.log ?? silentLogger;
+  const ctx: ApplyContext = {
+    caller,
+    repo: options.repo,
+    secrets: options.secrets ?? processSecretSource(),
+    log,
+    lookup: new Lookup(caller, options.repo),
+  };
+  const retries = options.retries ?? 2;
+  const retryDelay = options.retryDelayMs ?? 250;
+  const attempts = new Map<string, number>();
+  const heldIds = new Set(plan.actions.filter((a) => a.gate.state === 'held').map((a) => a.id));
+
+  const runnable = plan.actions.some((a) => skipReason(a, options) === undefined);
+  if (runnable) await settlePreviousTasks(caller, log, options.settleTimeoutMs);
+
+  const jobs: (Job & { action: Action })[] = plan.actions.map((action) => ({
+    id: action.id,
+    dependsOn: action.dependsOn,
+    skip: skipReason(action, options),
+    action,
+  }));
+
+  const run = async (job: { action: Action }): Promise<void> => {
+    const action = job.action;
+    const applier = APPLIERS[action.kind];
+    for (let attempt = 1; ; attempt++) {
+      attempts.set(action.id, attempt);
+      options.listener?.started?.(action, attempt);
+      try {
+        await applier(action, ctx);
+        return;
+      } catch (err) {
+        if (attempt > retries || isPermanent(err)) throw err;
+        options.listener?.retrying?.(action, attempt, err);
+        log.warn({ action: action.id, attempt, err: errorMessage(err) }, 'action failed; retrying');
+        await new Promise((r) => setTimeout(r, retryDelay * 2 ** (attempt - 1)));
+      }
+    }
+  };
+
+  const toResult = (action: Action, outcome: JobOutcome): ActionResult => {
+    if (outcome.state === 'succeeded') return { action, state: 'succeeded', ms: outcome.ms, attempts: attempts.get(action.id) };
+    if (outcome.state === 'failed') {
+      return { action, state: 'failed', reason: errorMessage(outcome.error), error: outcome.error, ms: outcome.ms, attempts: attempts.get(action.id) };
+    }
+    // A held action, or one that only waits on held actions, is policy's choice, not a failure.
+    const onlyHeld = action.gate.state === 'held' || (outcome.blockedBy !== undefined && heldIds.has(outcome.blockedBy));
+    return { action, state: onlyHeld ? 'held' : 'skipped', reason: outcome.reason };
+  };
+
+  const outcomes = await runJobs<Job & { action: Action }>(jobs, {
+    concurrency: options.concurrency ?? 8,
+    run,
+    listener: {
+      finished(job, outcome) {
+        const result = toResult(job.action, outcome);
+        if (result.state === 'held') heldIds.add(job.id);
+        options.listener?.finished?.(result);
+      },
+    },
+  });
+
+  const results = plan.actions.map((a) => toResult(a, outcomes.get(a.id)!));
+  const counts: Record<ActionState, number> = { succeeded: 0, failed: 0, skipped: 0, held: 0 };
+  for (const r of results) counts[r.state]++;
+  return { results, counts, ok: counts.failed === 0 && counts.skipped === 0, ms: performance.now() - t0 };
+}

@@ -1,0 +1,29 @@
+import type { DesiredResource, DesiredState } from '../model/desired.js';
+import type { Plan } from '../model/plan.js';
+import { specDigest } from '../plan/identity.js';
+
+/**
+ * Puts `details.specDigest` (what apply writes as `other_config["xops.spec"]`) on every action of a
+ * resource the desired state declares, unless the planner already did. Apply needs it to record
+ * which manifest version an object was last brought to; the next plan compares it to tell drift
+ * from manifest changes. Returns a new plan.
+ */
+export function withSpecDigests(plan: Plan, desired: DesiredState): Plan {
+  const resources: DesiredResource[] = [
+    ...(desired.pool ? [desired.pool] : []),
+    ...desired.hosts,
+    ...desired.networks,
+    ...desired.srs,
+    ...desired.vms,
+    ...desired.appliances,
+  ];
+  const digests = new Map(resources.map((r) => [`${r.kind}/${r.meta.name}`, specDigest(r)]));
+  return {
+    ...plan,
+    actions: plan.actions.map((a) => {
+      const digest = digests.get(a.address);
+      if (digest === undefined || a.operation === 'delete' || typeof a.details?.['specDigest'] === 'string') return a;
+      return { ...a, details: { ...(a.details ?? {}), specDigest: digest } };
+    }),
+  };
+}
