@@ -196,7 +196,6 @@ function copyVm(
     if (src.is_a_template && other.base_template_name === undefined) other.base_template_name = src.name_label as string;
   }
   const copy = createVm(db, fields);
-  if (mode.kind === 'snapshot') db.set(copy, 'snapshot_of', vm);
   const ignore = new Set(mode.ignoreVdis ?? []);
   for (const vbdRef of src.VBDs as string[]) {
     const vbd = db.get(vbdRef)?.rec;
@@ -220,7 +219,6 @@ function copyVm(
         name_description: srcVdi.name_description,
         ...(mode.kind === 'snapshot' ? { is_a_snapshot: true, snapshot_of: vdi, snapshot_time: xapiDate() } : {}),
       });
-      if (mode.kind === 'snapshot') db.mutate(vdi, 'snapshots', (s: string[]) => s.push(newVdi));
       vdi = newVdi;
     }
     createVbd(db, {
