@@ -1,0 +1,58 @@
+import type { DesiredState } from '../../src/model/desired.js';
+import type { ObservedState } from '../../src/model/observed.js';
+import type { Plan } from '../../src/model/plan.js';
+import { loadManifests, liveInventoryFrom } from '../../src/manifests/index.js';
+import { takeSnapshot } from '../../src/observe/snapshot.js';
+import { planChanges } from '../../src/plan/index.js';
+import { applyAutomation } from '../../src/policy/index.js';
+import { withSpecDigests } from '../../src/apply/spec-digests.js';
+import { applyPlan, type ApplyOptions, type ApplyResult } from '../../src/apply/executor.js';
+import { startSimulator, type SimOptions, type Simulator } from '../../src/sim/index.js';
+import { XapiClient } from '../../src/xapi/client.js';
+import { processSecretSource } from '../../src/secrets/index.js';
+
+export const REPO = 'test-repo';
+
+/** A simulator and a logged-in client; `stop` tears both down. */
+export async function simWithClient(opts: SimOptions = {}): Promise<{ sim: Simulator; client: XapiClient; stop(): Promise<void> }> {
+  const sim = await startSimulator({ port: 0, multiHost: false, ...opts });
+  const client = await XapiClient.connect({ url: sim.url, user: 'root', password: 'xops' });
+  return {
+    sim,
+    client,
+    async stop() {
+      await client.close();
+      await sim.stop();
+    },
+  };
+}
+
+/** Loads a manifests folder and plans it against the pool, as `xops plan` does. */
+export async function planFolder(client: XapiClient, dir: string, opts: { prune?: boolean } = {}): Promise<{ plan: Plan; desired: DesiredState; observed: ObservedState }> {
+  const observed = await takeSnapshot(client);
+  const { desired, diagnostics } = await loadManifests(dir, { live: liveInventoryFrom(observed) });
+  const errors = diagnostics.filter((d) => d.severity === 'error');
+  if (errors.length) throw new Error(`manifests invalid: ${errors.map((d) => d.message).join('; ')}`);
+  let plan = planChanges(desired, observed, { repo: REPO, prune: opts.prune });
+  plan = applyAutomation(plan, desired, { now: new Date() });
+  return { plan: withSpecDigests(plan, desired), desired, observed };
+}
+
+/** Plans and applies a folder; destructive actions allowed unless told otherwise. */
+export async function applyFolder(client: XapiClient, dir: string, opts: Partial<ApplyOptions> & { prune?: boolean } = {}): Promise<{ plan: Plan; result: ApplyResult }> {
+  const { plan } = await planFolder(client, dir, { prune: opts.prune });
+  const caller = process.env.XOPS_TEST_SYNC ? { call: client.call.bind(client), callAsync: client.call.bind(client) } : client;
+  const result = await applyPlan(plan, caller, {
+    repo: REPO,
+    secrets: processSecretSource(dir),
+    destructiveAllowed: () => true,
+    retryDelayMs: 20,
+    ...opts,
+  });
+  return { plan, result };
+}
+
+/** One line per action that did not succeed, for assertion messages. */
+export function failures(result: ApplyResult): string[] {
+  return result.results.filter((r) => r.state !== 'succeeded').map((r) => `${r.action.id}: ${r.state}: ${r.reason ?? ''}`);
+}
