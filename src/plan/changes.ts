@@ -48,17 +48,30 @@ export function compareOtherConfig(
   }
 }
 
-/** A create's changes: every declared leaf of the spec, from nothing to its value. */
+const isReference = (v: object) => 'target' in v && 'name' in v;
+
+/**
+ * A create's changes: every declared leaf of the spec, from nothing to its value. References show
+ * as the name they refer to; lists of objects are entered by item (`spec.disks[root].size`, by name
+ * where items have one, else `spec.networks[0].network`); lists of plain values stay whole.
+ */
 export function createChanges(spec: object, prefix = 'spec'): FieldChange[] {
   const out: FieldChange[] = [];
   const walk = (value: unknown, path: string) => {
     if (value === undefined) return;
-    if (value && typeof value === 'object' && !Array.isArray(value) && !('target' in value && 'name' in value) && !('secretRef' in value)) {
-      for (const [k, v] of Object.entries(value)) walk(v, `${path}.${k}`);
+    if (Array.isArray(value) && value.length > 0 && value.every((v) => v && typeof v === 'object' && !isReference(v))) {
+      value.forEach((item: Record<string, unknown>, i) => {
+        const key = typeof item['name'] === 'string' ? item['name'] : String(i);
+        for (const [k, v] of Object.entries(item)) if (k !== 'name') walk(v, `${path}[${key}].${k}`);
+      });
       return;
     }
-    if (value && typeof value === 'object' && 'target' in value && 'name' in value) {
-      out.push({ path, from: undefined, to: (value as { name: string }).name, disruption: 'none' });
+    if (value && typeof value === 'object' && !Array.isArray(value) && !('secretRef' in value)) {
+      if (isReference(value)) {
+        out.push({ path, from: undefined, to: (value as { name: string }).name, disruption: 'none' });
+        return;
+      }
+      for (const [k, v] of Object.entries(value)) walk(v, `${path}.${k}`);
       return;
     }
     out.push({ path, from: undefined, to: value, disruption: 'none' });

@@ -34,7 +34,7 @@ export function planNetwork(ctx: PlanContext, net: DesiredNetwork): void {
         reason: net.spec.vlan
           ? `new network on VLAN ${net.spec.vlan.tag} over ${net.spec.vlan.device} of every host`
           : net.spec.bond
-            ? `new network on a ${net.spec.bond.mode} bond of ${net.spec.bond.devices.join('+')}`
+            ? `new network on a bond of ${net.spec.bond.devices.join('+')} (${net.spec.bond.mode})`
             : 'new network',
         changes: createChanges(net.spec),
         desired: net.spec,
