@@ -64,7 +64,7 @@ export class Dispatcher {
       const hostRef = core.hostRefs()[ctx.hostIndex] ?? '';
       if (isAsync) {
         if (!spec.async) throw new XapiFailure('Fault', `No async mode for this operation (rpc: ${method})`);
-        const task = createTask(core, method, '', session, hostRef);
+        const task = createTask(core, method, '', hostRef);
         this.runTask(task, method, { core, db: core.db, spec, args, session, hostIndex: ctx.hostIndex, task }, handler);
         return { ok: true, value: task, type: REF };
       }

@@ -3,7 +3,7 @@ import { EPOCH, NULL_REF, xapiDate } from './ids.js';
 import type { XType } from './model/classes.js';
 
 /** Creates a pending task the way XAPI's TaskHelper does (status pending, progress 0, finished at the epoch). */
-export function createTask(core: SimCore, label: string, description: string, session: string, hostRef: string): string {
+export function createTask(core: SimCore, label: string, description: string, hostRef: string): string {
   return core.db.create('task', {
     name_label: label,
     name_description: description,
@@ -16,7 +16,6 @@ export function createTask(core: SimCore, label: string, description: string, se
     type: '<none/>',
     result: '',
     error_info: [],
-    session: session && core.db.get(session) ? session : NULL_REF,
     subtask_of: NULL_REF,
     subtasks: [],
     backtrace: '()',

@@ -1,6 +1,7 @@
 import type { Handler } from '../core.js';
 import { fail } from '../errors.js';
 import { NULL_REF, xapiDate } from '../ids.js';
+import { createTask } from '../tasks.js';
 
 /** session.*, task.* and event.* handlers. */
 export function sessionHandlers(): Record<string, Handler> {
@@ -33,22 +34,9 @@ export function sessionHandlers(): Record<string, Handler> {
     },
     'session.get_all_subject_identifiers': () => [],
 
-    'task.create': ({ core, args, session, hostIndex }) => {
+    'task.create': ({ core, args, hostIndex }) => {
       const [label, description] = args as string[];
-      return core.db.create('task', {
-        name_label: label,
-        name_description: description,
-        created: xapiDate(),
-        finished: '19700101T00:00:00Z',
-        status: 'pending',
-        resident_on: core.hostRefs()[hostIndex] ?? NULL_REF,
-        progress: 0,
-        type: '<none/>',
-        result: '',
-        error_info: [],
-        session,
-        subtasks: [],
-      });
+      return createTask(core, String(label), String(description), core.hostRefs()[hostIndex] ?? NULL_REF);
     },
     'task.destroy': ({ db, args }) => {
       db.destroy(db.expect('task', args[0]).ref);
