@@ -42,7 +42,7 @@ function fieldProblem(text: string, field: Field): string | undefined {
     const values: number[] = [];
     for (const bound of bounds) {
       const value = valueOf(bound, field);
-      if (value === undefined) return `'${bound}' is not a ${field.name} (${field.min}-${field.max}${field.names ? ` or ${field.names[0]}-${field.names[field.names.length - 1]}` : ''})`;
+      if (value === undefined) return `'${bound}' is out of range (${field.min}-${field.max}${field.names ? ` or ${field.names[0]}-${field.names[field.names.length - 1]}` : ''})`;
       values.push(value);
     }
     if (values.length === 2 && values[0] > values[1]) return `range '${range}' runs backwards`;

@@ -318,21 +318,23 @@ function buildContext(
     error: reporter.error,
     warn: reporter.warn,
     ref(kind, name, path, opts = {}): Reference {
+      // Templates are never manifests: a VM's template always names a pool object.
+      const liveOnly = opts.liveOnly || kind === 'Template';
       const manifests = kind === 'Template' ? undefined : declared.get(kind);
-      if (!opts.liveOnly && manifests?.has(name)) return { name, target: 'manifest', checked: true };
+      if (!liveOnly && manifests?.has(name)) return { name, target: 'manifest', checked: true };
       if (kind === 'VMAppliance') {
         reporter.error(path, `no VMAppliance manifest is named '${name}'${hint(name, manifests)}`, 'dangling-ref');
         return { name, target: 'manifest', checked: true };
       }
       if (!live) {
         // Unchecked until the planner sees the pool; a near-miss of a manifest name is worth a hint now.
-        const near = opts.liveOnly ? undefined : closest(name, manifests ?? []);
+        const near = liveOnly ? undefined : closestName(name, manifests);
         if (near) reporter.warn(path, `'${name}' names no ${kind} manifest (did you mean '${near}'?); it must then exist in the pool`, 'unresolved-ref');
         return { name, target: 'live', checked: false };
       }
       if (!live.has(kind, name)) {
-        const what = opts.liveOnly ? `no ${KIND_WORD[kind]} in the pool` : `neither a ${kind} manifest nor a ${KIND_WORD[kind]} in the pool`;
-        reporter.error(path, `'${name}' is ${what} (by name or uuid)${opts.liveOnly ? '' : hint(name, manifests)}`, 'dangling-ref');
+        const what = liveOnly ? `no ${KIND_WORD[kind]} in the pool` : `neither ${article(kind)} ${kind} manifest nor ${article(KIND_WORD[kind])} ${KIND_WORD[kind]} in the pool`;
+        reporter.error(path, `'${name}' is ${what} (by name or uuid)${liveOnly ? '' : hint(name, manifests)}`, 'dangling-ref');
       }
       return { name, target: 'live', checked: true };
     },
@@ -351,9 +353,19 @@ function buildContext(
   };
 }
 
+/** Short names differ by little (web-01, db-01): only one edit counts as a likely typo for them. */
+function closestName(name: string, candidates: Set<string> | undefined): string | undefined {
+  return candidates ? closest(name, candidates, name.length > 6 ? 2 : 1) : undefined;
+}
+
 function hint(name: string, candidates: Set<string> | undefined): string {
-  const near = candidates ? closest(name, candidates) : undefined;
+  const near = closestName(name, candidates);
   return near ? ` (did you mean '${near}'?)` : '';
+}
+
+/** "an SR", "a VM": the article as the word is spoken. */
+function article(word: string): string {
+  return /^(SR|[aeiou])/i.test(word) && !/^VM/.test(word) ? 'an' : 'a';
 }
 
 function metaOf(doc: LoadedDocument): ManifestMeta {

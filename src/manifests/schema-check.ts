@@ -76,15 +76,34 @@ function expects(err: ErrorObject, type: string): boolean {
   return Array.isArray(wanted) ? wanted.includes(type) : String(wanted).split(',').includes(type);
 }
 
+/**
+ * Picks the errors worth showing. For an anyOf/oneOf that failed: when every branch failed only on
+ * the value's type, the combinator's own errorMessage says it once in the operator's terms; when a
+ * branch matched the type and failed further in (e.g. a secretRef naming both env and file), that
+ * branch's errors are the useful ones.
+ */
+function relevantErrors(errors: ErrorObject[]): ErrorObject[] {
+  const drop = new Set<ErrorObject>();
+  for (const c of errors) {
+    if (c.keyword !== 'anyOf' && c.keyword !== 'oneOf') continue;
+    const at = c.instancePath;
+    const inside = errors.filter((e) => e !== c && (e.instancePath === at || e.instancePath.startsWith(at + '/')));
+    const shallow = (e: ErrorObject) => e.instancePath === at && (e.keyword === 'type' || e.keyword === 'required');
+    const deep = inside.filter((e) => !shallow(e) && e.keyword !== c.keyword);
+    if (deep.length) {
+      drop.add(c);
+      for (const e of inside) if (shallow(e)) drop.add(e);
+    } else {
+      for (const e of inside) drop.add(e);
+    }
+  }
+  return errors.filter((e) => !drop.has(e) && e.keyword !== 'if');
+}
+
 function describeErrors(errors: ErrorObject[], root: unknown): SchemaProblem[] {
-  // Errors from inside anyOf/oneOf branches say why each branch failed; the combinator's own error
-  // (with its errorMessage) says it once, in the operator's terms.
-  const combinators = errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf').map((e) => e.schemaPath + '/');
   const problems: SchemaProblem[] = [];
   const seen = new Set<string>();
-  for (const err of errors) {
-    if (err.keyword === 'if') continue;
-    if (combinators.some((prefix) => err.schemaPath.startsWith(prefix))) continue;
+  for (const err of relevantErrors(errors)) {
     const problem = describe(err, pointerToPath(err.instancePath, root));
     const key = `${problem.path}\0${problem.message}`;
     if (seen.has(key)) continue;
@@ -101,6 +120,9 @@ function describe(err: ErrorObject, path: string): SchemaProblem {
   switch (err.keyword) {
     case 'additionalProperties': {
       const field = String(params.additionalProperty);
+      if (field === '<<') {
+        return { ...base, path: childPath(path, field), atKey: true, code: 'unknown-field', message: 'YAML merge keys (<<) are not supported: write the fields out (anchors and aliases do work)' };
+      }
       const known = Object.keys((parent.properties ?? {}) as object);
       const hint = closest(field, known);
       return {

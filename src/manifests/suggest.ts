@@ -1,7 +1,10 @@
-/** The candidate closest to `word` (edit distance ≤ 2, or equal ignoring case), for "did you mean" hints. */
-export function closest(word: string, candidates: Iterable<string>): string | undefined {
+/**
+ * The candidate closest to `word` (within `maxDistance` edits, or equal ignoring case), for "did you
+ * mean" hints.
+ */
+export function closest(word: string, candidates: Iterable<string>, maxDistance = 2): string | undefined {
   let best: string | undefined;
-  let bestDistance = 3;
+  let bestDistance = maxDistance + 1;
   for (const candidate of candidates) {
     if (candidate.toLowerCase() === word.toLowerCase()) return candidate;
     const d = distance(word, candidate, bestDistance);

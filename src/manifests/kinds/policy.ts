@@ -85,23 +85,42 @@ export const policyKind: KindDefinition<DesiredPolicy> = {
       ),
     }),
   ),
+  inspect(raw, ctx) {
+    // Schema-independent, so a bad cron or require is reported even beside other schema errors.
+    const spec = (isRecord(raw) ? raw : {}) as { admission?: unknown; automation?: unknown };
+    const names = new Map<string, number>();
+    (Array.isArray(spec.admission) ? spec.admission : []).forEach((rule: unknown, i) => {
+      if (!isRecord(rule)) return;
+      const path = `spec.admission[${i}]`;
+      if (typeof rule.name === 'string') {
+        const first = names.get(rule.name);
+        if (first !== undefined) ctx.error(`${path}.name`, `rule name '${rule.name}' is already used by spec.admission[${first}]`, 'duplicate-name');
+        else names.set(rule.name, i);
+      }
+      if (isRecord(rule.require)) checkRequireSchema(rule.require, `${path}.require`, ctx);
+    });
+    const automation = isRecord(spec.automation) ? spec.automation : {};
+    (Array.isArray(automation.windows) ? automation.windows : []).forEach((w: unknown, i) => {
+      if (!isRecord(w)) return;
+      const path = `spec.automation.windows[${i}]`;
+      if (typeof w.schedule === 'string') {
+        const problem = cronProblem(w.schedule);
+        if (problem) ctx.error(`${path}.schedule`, problem, 'cron');
+      }
+      if (typeof w.timezone === 'string' && !validTimeZone(w.timezone)) {
+        ctx.error(`${path}.timezone`, `'${w.timezone}' is not an IANA time zone (e.g. Europe/Paris, UTC)`);
+      }
+    });
+  },
   build(raw, meta, ctx) {
     const spec = raw as unknown as PolicySpec;
-    const names = new Map<string, number>();
-    const admission: AdmissionRule[] = (spec.admission ?? []).map((rule, i) => {
-      const path = `spec.admission[${i}]`;
-      const first = names.get(rule.name);
-      if (first !== undefined) ctx.error(`${path}.name`, `rule name '${rule.name}' is already used by spec.admission[${first}]`, 'duplicate-name');
-      else names.set(rule.name, i);
-      checkRequireSchema(rule.require, `${path}.require`, ctx);
-      return {
-        name: rule.name,
-        match: rule.match ?? {},
-        require: rule.require,
-        severity: rule.severity ?? 'deny',
-        message: rule.message ?? `violates admission rule '${rule.name}'`,
-      };
-    });
+    const admission: AdmissionRule[] = (spec.admission ?? []).map((rule) => ({
+      name: rule.name,
+      match: rule.match ?? {},
+      require: rule.require,
+      severity: rule.severity ?? 'deny',
+      message: rule.message ?? `violates admission rule '${rule.name}'`,
+    }));
     let automation: AutomationSettings | undefined;
     if (spec.automation) {
       const { windows, ...rest } = spec.automation;
@@ -109,9 +128,6 @@ export const policyKind: KindDefinition<DesiredPolicy> = {
       if (windows) {
         automation.windows = windows.map((w, i) => {
           const path = `spec.automation.windows[${i}]`;
-          const problem = cronProblem(w.schedule);
-          if (problem) ctx.error(`${path}.schedule`, problem, 'cron');
-          if (w.timezone !== undefined && !validTimeZone(w.timezone)) ctx.error(`${path}.timezone`, `'${w.timezone}' is not an IANA time zone (e.g. Europe/Paris, UTC)`);
           const duration = ctx.duration(w.duration, `${path}.duration`);
           if (duration === 0) ctx.error(`${path}.duration`, 'a window needs a duration above zero');
           return {
@@ -136,6 +152,10 @@ export const policyKind: KindDefinition<DesiredPolicy> = {
   },
 };
 
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
 let schemaChecker: Ajv | undefined;
 
 /**
@@ -152,7 +172,9 @@ function checkRequireSchema(schema: object, path: string, ctx: BuildContext): vo
   try {
     schemaChecker.compile(schema);
   } catch (err) {
-    ctx.error(path, `not a valid JSON Schema: ${(err as Error).message}`, 'invalid-schema');
+    // ajv lists every failed meta-schema branch; the first says what is wrong, in require's terms.
+    const message = (err as Error).message.replace(/^schema is invalid: /, '').split(', ')[0].replace(/^data\b/, 'require');
+    ctx.error(path, `not a valid JSON Schema: ${message}`, 'invalid-schema');
   } finally {
     schemaChecker.removeSchema(schema);
   }
