@@ -19,8 +19,11 @@ export const silentLogger: ApplyLogger = { info() {}, warn() {}, error() {}, deb
  */
 export interface ApplyContext {
   caller: XapiCaller;
-  /** Repository identity written as `other_config["xops.repo"]` next to the ownership mark. */
-  repo: string;
+  /**
+   * Repository identity written as `other_config["xops.repo"]` next to the ownership mark. Undefined:
+   * no repo key is written and marks from any repository count (as the planner does without one).
+   */
+  repo: string | undefined;
   secrets: SecretSource;
   log: ApplyLogger;
   lookup: Lookup;

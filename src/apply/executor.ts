@@ -54,7 +54,7 @@ export interface ApplyListener {
 
 export interface ApplyOptions {
   /** Repository identity written as `xops.repo`; objects marked by another repository are refused. */
-  repo: string;
+  repo?: string;
   /** Most actions running at once; default 8. */
   concurrency?: number;
   /** Further attempts after a failure that may be transient (network, task failure); default 2. */

@@ -31,11 +31,11 @@ export type RefLike = string | { name?: string; target?: 'manifest' | 'live'; uu
  */
 export class Lookup {
   private readonly caller: XapiCaller;
-  private readonly repo: string;
+  private readonly repo: string | undefined;
   private poolRef?: Promise<Ref>;
   private hostList?: Promise<[Ref, HostRecord][]>;
 
-  constructor(caller: XapiCaller, repo: string) {
+  constructor(caller: XapiCaller, repo: string | undefined) {
     this.caller = caller;
     this.repo = repo;
   }

@@ -21,17 +21,17 @@ export function pendingName(address: string): string {
 
 /** The other_config keys that claim an object for a resource of this repository. */
 export function ownershipMarks(ctx: ApplyContext, address: string): Record<string, string> {
-  return { [MANAGED_KEY]: address, [REPO_KEY]: ctx.repo };
+  return ctx.repo === undefined ? { [MANAGED_KEY]: address } : { [MANAGED_KEY]: address, [REPO_KEY]: ctx.repo };
 }
 
 /**
  * True when other_config marks the object as this resource's, from this repository. A mark with no
  * repository key counts as ours (nothing else writes `xops.managed`).
  */
-export function isOwnedBy(otherConfig: Record<string, string> | undefined, address: string, repo: string): boolean {
+export function isOwnedBy(otherConfig: Record<string, string> | undefined, address: string, repo: string | undefined): boolean {
   if (!otherConfig || otherConfig[MANAGED_KEY] !== address) return false;
   const markRepo = otherConfig[REPO_KEY];
-  return markRepo === undefined || markRepo === repo;
+  return markRepo === undefined || repo === undefined || markRepo === repo;
 }
 
 /**

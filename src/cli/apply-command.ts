@@ -1,0 +1,164 @@
+import { readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline/promises';
+import { pino } from 'pino';
+import { formatDiagnostic, hasErrors } from '../model/diagnostics.js';
+import type { DesiredState } from '../model/desired.js';
+import type { Action, Plan } from '../model/plan.js';
+import { liveInventoryFrom, loadManifests } from '../manifests/index.js';
+import { takeSnapshot } from '../observe/snapshot.js';
+import { staleObjects } from '../plan/index.js';
+import { effectiveSettings } from '../policy/settings.js';
+import { renderText, shouldColor } from '../render/index.js';
+import { applyPlan } from '../apply/executor.js';
+import { formatSummary, logProgress, ttyProgress, type Progress } from '../apply/progress.js';
+import { withSpecDigests } from '../apply/spec-digests.js';
+import { processSecretSource } from '../secrets/index.js';
+import type { XapiClient } from '../xapi/client.js';
+import { parseCommandArgs } from './args.js';
+import { CONNECTION_USAGE, connectFromArgs, connectionOptions } from './connection.js';
+import { UserError } from './errors.js';
+import { planDesired, repoIdentity } from './plan-command.js';
+
+const USAGE = `usage: xops apply [DIR | --plan FILE] [--yes] [--concurrency N] [--allow-destructive] [connection options]
+
+Makes the pool match the manifests under DIR (default .), or carries out a plan saved with
+'xops plan --save FILE'. Shows the plan first and asks for confirmation on a terminal.
+
+  --plan FILE           apply a saved plan; refused when the pool changed since it was made
+  --yes                 do not ask (required when stdin is not a terminal)
+  --concurrency N       actions running at once (default 8)
+  --allow-destructive   run destructive actions (data loss) even without a policy's approval
+  --repo ID             repository identity (xops.repo), as given to 'xops plan' (default: env XOPS_REPO)
+
+Exit status: 0 when every action succeeded (or was held by a policy), 1 otherwise.
+
+${CONNECTION_USAGE}`;
+
+/** A saved plan file, checked enough to be executed. */
+async function readSavedPlan(file: string): Promise<Plan> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new UserError(`--plan: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  let plan: Plan;
+  try {
+    plan = JSON.parse(text) as Plan;
+  } catch (err) {
+    throw new UserError(`--plan: ${file} is not JSON: ${(err as Error).message}`);
+  }
+  if (plan?.formatVersion !== 1 || !Array.isArray(plan.actions) || !plan.observed) {
+    throw new UserError(`--plan: ${file} is not a plan saved by 'xops plan --save' (format version 1)`);
+  }
+  return plan;
+}
+
+/** The plan to execute: a saved one (refused when stale) or a fresh one from DIR. Undefined after printing errors. */
+async function makePlan(
+  client: XapiClient,
+  values: Record<string, unknown>,
+  dir: string | undefined,
+): Promise<{ plan: Plan; desired?: DesiredState; secretsDir: string } | undefined> {
+  const observed = await takeSnapshot(client);
+  if (typeof values.plan === 'string') {
+    const plan = await readSavedPlan(values.plan);
+    const stale = staleObjects(plan.observed, observed);
+    if (stale.length > 0) {
+      throw new UserError(
+        `the saved plan ${values.plan} is stale: the pool changed since it was made; plan again.\n` +
+          stale.map((line) => `  - ${line}`).join('\n'),
+      );
+    }
+    return { plan, secretsDir: plan.source.path };
+  }
+  const folder = dir ?? '.';
+  const { desired, diagnostics } = await loadManifests(folder, { live: liveInventoryFrom(observed) });
+  const plan = planDesired(desired, diagnostics, observed, { now: new Date(), repo: repoIdentity(values) });
+  if (hasErrors(plan.diagnostics)) {
+    for (const d of plan.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
+    process.stderr.write(`xops: the manifests under ${folder} have errors; nothing was applied\n`);
+    return undefined;
+  }
+  return { plan: withSpecDigests(plan, desired), desired, secretsDir: folder };
+}
+
+/**
+ * A destructive action runs only with --allow-destructive, or when a policy that requires approval
+ * for destructive changes let it through (its gate is allowed, so the approval was given).
+ */
+function destructivePolicy(desired: DesiredState | undefined, flag: boolean): (action: Action) => boolean {
+  return (action) => {
+    if (flag) return true;
+    if (!desired || action.gate.state !== 'allowed') return false;
+    return effectiveSettings(desired, action.address).approval.includes('destructive');
+  };
+}
+
+async function confirm(count: number): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(`Apply ${count} action${count === 1 ? '' : 's'} to the pool? Only 'yes' is accepted: `);
+    return answer.trim() === 'yes';
+  } finally {
+    rl.close();
+  }
+}
+
+function concurrencyOf(value: unknown): number {
+  if (value === undefined) return 8;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new UserError(`--concurrency must be a whole number from 1 to 256, not '${String(value)}'`);
+  return n;
+}
+
+/** `xops apply [DIR | --plan FILE]`: shows the plan, asks, applies, summarises; exit 1 when anything failed. */
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals, help } = parseCommandArgs(
+    argv,
+    {
+      plan: { type: 'string' },
+      yes: { type: 'boolean' },
+      concurrency: { type: 'string' },
+      'allow-destructive': { type: 'boolean' },
+      repo: { type: 'string' },
+      ...connectionOptions,
+    },
+    USAGE,
+  );
+  if (help) return 0;
+  if (positionals.length > 1) throw new UserError(`apply takes one folder, got ${positionals.length}\n${USAGE}`);
+  if (positionals.length === 1 && values.plan !== undefined) throw new UserError('give either a folder or --plan FILE, not both');
+  const concurrency = concurrencyOf(values.concurrency);
+  if (!values.yes && !process.stdin.isTTY) {
+    throw new UserError('refusing to apply without confirmation: stdin is not a terminal; pass --yes');
+  }
+
+  const client = await connectFromArgs(values);
+  try {
+    const made = await makePlan(client, values, positionals[0]);
+    if (!made) return 1;
+    const { plan, desired, secretsDir } = made;
+    process.stdout.write(renderText(plan, { color: shouldColor(process.stdout) }));
+    if (plan.actions.length === 0) return 0;
+    if (!values.yes && !(await confirm(plan.actions.length))) {
+      process.stderr.write('xops: apply cancelled; nothing was changed\n');
+      return 1;
+    }
+
+    const log = pino({ base: undefined, redact: ['*.password', '*.device_config'] }, pino.destination(2));
+    const progress: Progress = process.stderr.isTTY ? ttyProgress(process.stderr, plan.actions) : logProgress(log);
+    const result = await applyPlan(plan, client, {
+      repo: repoIdentity(values),
+      concurrency,
+      destructiveAllowed: destructivePolicy(desired, values['allow-destructive'] === true),
+      secrets: processSecretSource(secretsDir),
+      log: process.stderr.isTTY ? undefined : log,
+      listener: progress,
+    }).finally(() => progress.stop());
+    process.stdout.write(formatSummary(result));
+    return result.ok ? 0 : 1;
+  } finally {
+    await client.close();
+  }
+}
