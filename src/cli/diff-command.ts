@@ -1,0 +1,119 @@
+import { relative, resolve } from 'node:path';
+import { simpleGit, type SimpleGit } from 'simple-git';
+import type { Action, Plan } from '../model/plan.js';
+import type { ObservedState } from '../model/observed.js';
+import { hasErrors } from '../model/diagnostics.js';
+import { isManifestPath, liveInventoryFrom, loadManifestFiles, type ManifestFile } from '../manifests/index.js';
+import { stableStringify } from '../plan/values.js';
+import { parseCommandArgs } from './args.js';
+import { CONNECTION_USAGE, connectionOptions } from './connection.js';
+import { UserError } from './errors.js';
+import { observePool, outputFormat, planDesired, printPlan, repoIdentity } from './plan-command.js';
+
+const USAGE = `usage: xops diff --base REF --head REF [DIR] [--out markdown|text|json] [connection options]
+
+Plans the manifests under DIR (default .) at commit --head against the live pool, plans them at
+--base the same way, and marks the head's actions that the change between the two introduces: the
+comment a reviewer wants on a pull request. Reads both commits from Git without touching the
+working tree.
+
+  --base REF            the pull request's base (e.g. origin/main)
+  --head REF            the pull request's head (e.g. HEAD)
+  --out FORMAT          markdown (default), text or json
+  --detailed-exitcode   exit 2 when the change introduces actions, 0 when it introduces none
+  --repo ID             repository identity (xops.repo) (default: env XOPS_REPO)
+
+${CONNECTION_USAGE}`;
+
+/** A file too large to be a manifest is left to the loader's limits, but never read whole into a diff. */
+const MAX_BLOB = 8 * 1024 * 1024;
+
+/**
+ * The manifest files of folder `prefix` at commit `ref`, read from Git objects (`ls-tree`, `show`):
+ * regular files only (a symlink's blob is its target, never a manifest), paths relative to the folder.
+ */
+export async function manifestFilesAt(git: SimpleGit, ref: string, prefix: string): Promise<ManifestFile[]> {
+  const listing = await git.raw(['ls-tree', '-r', '-z', '--long', ref, '--', prefix === '' ? '.' : prefix]);
+  const files: ManifestFile[] = [];
+  for (const entry of listing.split('\0')) {
+    if (!entry) continue;
+    const tab = entry.indexOf('\t');
+    const [mode, type, , size] = entry.slice(0, tab).split(/\s+/);
+    const path = entry.slice(tab + 1);
+    if (type !== 'blob' || (mode !== '100644' && mode !== '100755')) continue;
+    const rel = prefix === '' ? path : path.slice(prefix.length + 1);
+    if (!isManifestPath(rel) || rel.split('/').some((p) => p.startsWith('.'))) continue;
+    if (Number(size) > MAX_BLOB) throw new UserError(`${path} at ${ref} is ${size} bytes: too large for a manifest`);
+    files.push({ path: rel, content: await git.showBuffer([`${ref}:${path}`]) });
+  }
+  return files;
+}
+
+/** Same action, same changes: what base already plans is not something the change introduces. */
+function fingerprint(a: Action): string {
+  return stableStringify({ id: a.id, changes: a.changes.map((c) => ({ path: c.path, to: c.to, disruption: c.disruption })) });
+}
+
+/** Marks each head action `introduced` unless the base plan has the same action with the same changes. */
+export function markIntroduced(head: Plan, base: Plan): Plan {
+  const before = new Set(base.actions.map(fingerprint));
+  return { ...head, actions: head.actions.map((a) => ({ ...a, introduced: !before.has(fingerprint(a)) })) };
+}
+
+async function resolveCommit(git: SimpleGit, ref: string, flag: string): Promise<string> {
+  // simple-git resolves (with empty output) when git fails silently, as --quiet makes it.
+  const sha = await git.revparse(['--verify', '--quiet', `${ref}^{commit}`]).catch(() => '');
+  if (!/^[0-9a-f]{40,64}$/.test(sha.trim())) throw new UserError(`${flag} ${ref}: no such commit in this repository`);
+  return sha.trim();
+}
+
+async function planAt(git: SimpleGit, commit: string, prefix: string, dir: string, observed: ObservedState, repo: string | undefined, now: Date): Promise<Plan> {
+  const files = await manifestFilesAt(git, commit, prefix);
+  const { desired, diagnostics } = loadManifestFiles(files, dir, { commit, live: liveInventoryFrom(observed) });
+  if (hasErrors(diagnostics)) return { formatVersion: 1, createdAt: now.toISOString(), source: desired.source, observed: { token: observed.token, objects: {} }, actions: [], refused: [], diagnostics };
+  return planDesired(desired, diagnostics, observed, { now, repo });
+}
+
+/** `xops diff --base REF --head REF [DIR]`: what a pull request changes, planned against the live pool. */
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals, help } = parseCommandArgs(
+    argv,
+    {
+      base: { type: 'string' },
+      head: { type: 'string' },
+      out: { type: 'string' },
+      'detailed-exitcode': { type: 'boolean' },
+      repo: { type: 'string' },
+      ...connectionOptions,
+    },
+    USAGE,
+  );
+  if (help) return 0;
+  if (typeof values.base !== 'string' || typeof values.head !== 'string') throw new UserError(`diff needs --base REF and --head REF\n${USAGE}`);
+  if (positionals.length > 1) throw new UserError(`diff takes one folder, got ${positionals.length}\n${USAGE}`);
+  const out = outputFormat(values.out, 'markdown');
+  const dir = positionals[0] ?? '.';
+
+  const git = simpleGit(resolve(dir));
+  let top: string;
+  try {
+    top = (await git.revparse(['--show-toplevel'])).trim();
+  } catch {
+    throw new UserError(`${dir} is not inside a Git repository`);
+  }
+  const prefix = relative(top, resolve(dir)).split('\\').join('/');
+  if (prefix.startsWith('..')) throw new UserError(`${dir} is outside the repository at ${top}`);
+  const repoGit = simpleGit(top);
+  const base = await resolveCommit(repoGit, values.base, '--base');
+  const head = await resolveCommit(repoGit, values.head, '--head');
+
+  const observed = await observePool(values);
+  const now = new Date();
+  const repo = repoIdentity(values);
+  const headPlan = await planAt(repoGit, head, prefix, dir, observed, repo, now);
+  const basePlan = await planAt(repoGit, base, prefix, dir, observed, repo, now);
+  const plan = markIntroduced(headPlan, basePlan);
+  printPlan(plan, out);
+  if (hasErrors(plan.diagnostics)) return 1;
+  return values['detailed-exitcode'] === true && plan.actions.some((a) => a.introduced) ? 2 : 0;
+}
