@@ -171,3 +171,29 @@ describe('appliances', () => {
     expect(plan.actions.map((a) => `${a.id} ${a.disruption}`)).toEqual(['delete:VMAppliance/shop none']);
   });
 });
+
+describe('plan.schema.json', () => {
+  it('accepts the plans the planner makes, through a JSON round trip', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { default: Ajv } = await import('ajv');
+    const { default: addFormats } = await import('ajv-formats');
+    const schema = JSON.parse(await readFile(new URL('../../schemas/plan.schema.json', import.meta.url), 'utf8'));
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    addFormats(ajv);
+    const validate = ajv.compile(schema);
+    const b = basePool();
+    addVM(b, { name: 'web01', memory: GiB, disks: [{ name: 'root', size: 2 * GiB, sr: b.nfs }] });
+    addNfsSR(b, 'old', { server: 'nas' });
+    const plan = planChanges(desiredState({
+      networks: [network('lan')],
+      vms: [vm('web01', { memory: 2 * GiB, disks: [{ name: 'root', size: GiB }], networks: [{ network: manifestRef('lan') }] }), vm('bad', { template: live('nope') })],
+    }), b.world.state, { now, prune: true });
+    expect(plan.actions.length).toBeGreaterThan(2);
+    expect(plan.refused.length + plan.diagnostics.length).toBeGreaterThan(1);
+    const ok = validate(JSON.parse(JSON.stringify(plan)));
+    expect(validate.errors ?? []).toEqual([]);
+    expect(ok).toBe(true);
+    // And it rejects what is not a plan.
+    expect(validate({ ...plan, actions: [{ ...plan.actions[0], disruption: 'mild' }] })).toBe(false);
+  });
+});
