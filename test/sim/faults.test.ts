@@ -94,18 +94,18 @@ describe('faults', () => {
 
   it('is driven over HTTP by the /_sim control endpoint', async () => {
     const add = await fetch(`${sim.url}/_sim/faults`, { method: 'POST', body: JSON.stringify({ methods: 'SR.*', tooManyPendingTasks: 1 }) });
-    expect((await add.json()).rules).toEqual([{ kind: 'tooManyPendingTasks', methods: 'SR.*', remaining: 1 }]);
+    expect(((await add.json()) as any).rules).toEqual([{ kind: 'tooManyPendingTasks', methods: 'SR.*', remaining: 1 }]);
     expect(await errOf('SR.get_all')).toBe('TOO_MANY_PENDING_TASKS');
     await fetch(`${sim.url}/_sim/stats/reset`, { method: 'POST' });
     await call('VM.get_all');
     await call('VM.get_all');
-    const stats = await (await fetch(`${sim.url}/_sim/stats`)).json();
+    const stats = (await (await fetch(`${sim.url}/_sim/stats`)).json()) as any;
     expect(stats.calls['VM.get_all']).toBe(2);
     expect(sim.stats.get('VM.get_all')).toBe(2);
     await fetch(`${sim.url}/_sim/failover`, { method: 'POST', body: JSON.stringify({ host: 2 }) });
     expect(sim.db.record(sim.poolRef).master).toBe(sim.hostRefs[2]);
     await fetch(`${sim.url}/_sim/faults`, { method: 'POST', body: JSON.stringify({ sessionInvalid: 1 }) });
     await fetch(`${sim.url}/_sim/faults`, { method: 'DELETE' });
-    expect((await (await fetch(`${sim.url}/_sim/faults`)).json()).rules).toEqual([]);
+    expect(((await (await fetch(`${sim.url}/_sim/faults`)).json()) as any).rules).toEqual([]);
   });
 });
