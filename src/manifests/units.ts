@@ -20,8 +20,13 @@ export function parseSize(input: number | string): Parsed {
     const base = unit.includes('i') ? 1024 : 1000;
     multiplier = base ** POWERS[unit[0]];
   }
-  // Multiply as exact decimal: 1.5TiB must be 1649267441664, not a float approximation of it.
   const [whole, fraction = ''] = number.split('.');
+  if (fraction === '') {
+    const bytes = Number(whole) * multiplier;
+    if (Number.isSafeInteger(bytes)) return { ok: true, value: bytes };
+    return { ok: false, message: `'${input}' is too large` };
+  }
+  // Multiply as exact decimal: 1.5TiB must be 1649267441664, not a float approximation of it.
   const scale = 10n ** BigInt(fraction.length);
   const scaled = BigInt(whole + fraction) * BigInt(multiplier);
   if (scaled % scale !== 0n) return { ok: false, message: `'${input}' is not a whole number of bytes` };
