@@ -8,7 +8,7 @@ import { join, relative, resolve, dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator } from '../../src/sim/index.js';
-import { loadManifests, liveInventoryFrom } from '../../src/manifests/index.js';
+import { loadManifestFiles, loadManifests, liveInventoryFrom } from '../../src/manifests/index.js';
 import { renderSchemas } from '../../src/manifests/write-schemas.js';
 import { checkAdmission } from '../../src/policy/index.js';
 import { takeSnapshot } from '../../src/observe/snapshot.js';
@@ -91,6 +91,19 @@ describe('examples', () => {
       const kinds = [...text.matchAll(/^kind: (\S+)$/gm)].map((m) => m[1]);
       for (const kind of kinds) expect(schema.properties.kind.const, relative(ROOT, file)).toBe(kind);
     }
+  });
+});
+
+describe('docs/manifests.md', () => {
+  it('shows examples that load without errors (together, as one repository)', async () => {
+    const text = await readFile(join(ROOT, 'docs/manifests.md'), 'utf8');
+    const blocks = [...text.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]).filter((b) => b.includes('apiVersion: xops/v1\nkind:'))
+      .filter((b) => !b.includes('# per kind, below')); // the envelope illustration, not a manifest
+    expect(blocks.length).toBe(7);
+    const files = blocks.map((b, i) => ({ path: `doc-${i}.yaml`, content: Buffer.from(b) }));
+    const { diagnostics, desired } = loadManifestFiles(files, 'docs');
+    expect(diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    expect(desired.documents.map((d) => d.kind)).toEqual(['Pool', 'Host', 'Network', 'SR', 'VM', 'VMAppliance', 'Policy']);
   });
 });
 
