@@ -1,7 +1,7 @@
 import type { Diagnostic } from '../model/diagnostics.js';
 import type { DesiredResource, DesiredState, RawDocument } from '../model/desired.js';
 import type { ResourceKind } from '../model/kinds.js';
-import type { ObservedClass, ObservedRecordTypes, ObservedState, Ref } from '../model/observed.js';
+import type { ObservedClass, ObservedRecordTypes, ObservedState, Ref, XapiRecord } from '../model/observed.js';
 import type { ObservedIndex } from '../model/observed-index.js';
 import type { Action, Refusal } from '../model/plan.js';
 import { indexObserved } from '../model/observed-index.js';
@@ -40,8 +40,10 @@ export interface PlanContext {
   readonly actions: DraftAction[];
   readonly refused: Refusal[];
   readonly diagnostics: Diagnostic[];
-  /** `<class>/<uuid>` or lookup key → digest, becomes `plan.observed.objects`. */
+  /** Lookup key → digest; with the objects in `readObjects`, becomes `plan.observed.objects`. */
   readonly reads: Record<string, string>;
+  /** Objects the plan relied on, by `<class>/<uuid>`; digested once, when the plan is built. */
+  readonly readObjects: Map<string, { cls: ObservedClass; record: XapiRecord }>;
   /** Ownership marks of VM appliances (kept in the pool's other_config: the class has none). */
   readonly applianceMarks: Map<string, ObjectMark>;
   /** Addresses of resources that had an error: their actions are left out. */
@@ -60,6 +62,7 @@ export function createContext(desired: DesiredState, observed: ObservedState, op
     refused: [],
     diagnostics: [],
     reads: {},
+    readObjects: new Map(),
     applianceMarks: applianceMarks(observed),
     failed: new Set(),
     owners: new Map(),
@@ -69,8 +72,15 @@ export function createContext(desired: DesiredState, observed: ObservedState, op
 /** Looks an object up by ref and records that the plan relied on it (for stale-plan detection). */
 export function read<C extends ObservedClass>(ctx: PlanContext, cls: C, ref: Ref): ObservedRecordTypes[C] | undefined {
   const rec = ctx.index.get(cls, ref);
-  if (rec) ctx.reads[objectKey(cls, rec.uuid)] = recordDigest(cls, rec);
+  if (rec) ctx.readObjects.set(objectKey(cls, rec.uuid), { cls, record: rec });
   return rec;
+}
+
+/** The plan's `observed.objects`: every lookup, and every object read, digested once. */
+export function identityObjects(ctx: PlanContext): Record<string, string> {
+  const out: Record<string, string> = { ...ctx.reads };
+  for (const [key, { cls, record }] of ctx.readObjects) out[key] = recordDigest(cls, record);
+  return out;
 }
 
 /** Records that the plan relied on "these objects (maybe none) have this name / mark". */

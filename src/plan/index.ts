@@ -7,7 +7,7 @@ import { planPool } from '../kinds/pool/plan.js';
 import { planSR, pruneSRs } from '../kinds/sr/plan.js';
 import { isPlainVM, planVM, pruneVMs } from '../kinds/vm/plan.js';
 import { planAppliance, pruneAppliances } from '../kinds/vmappliance/plan.js';
-import { createContext } from './context.js';
+import { createContext, identityObjects } from './context.js';
 import { orderActions } from './order.js';
 import { findOwned } from './ownership.js';
 
@@ -65,7 +65,7 @@ export function planChanges(desired: DesiredState, observed: ObservedState, opts
     formatVersion: 1,
     createdAt: ctx.options.now.toISOString(),
     source: desired.source,
-    observed: { token: observed.token, objects: ctx.reads },
+    observed: { token: observed.token, objects: identityObjects(ctx) },
     actions,
     refused: ctx.refused,
     diagnostics: ctx.diagnostics,

@@ -6,6 +6,18 @@ import { createHash } from 'node:crypto';
  */
 export function stableStringify(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  // Fast paths for what XAPI records are made of: lists of refs or strings, and string maps.
+  if (Array.isArray(value)) {
+    if (value.every((v) => typeof v === 'string')) return JSON.stringify(value);
+  } else {
+    const keys = Object.keys(value).sort();
+    const rec = value as Record<string, unknown>;
+    if (keys.every((k) => typeof rec[k] === 'string')) {
+      let out = '{';
+      for (const k of keys) out += (out.length > 1 ? ',' : '') + JSON.stringify(k) + ':' + JSON.stringify(rec[k]);
+      return out + '}';
+    }
+  }
   if (Array.isArray(value)) return `[${value.map((v) => stableStringify(v === undefined ? null : v)).join(',')}]`;
   const entries = Object.entries(value as Record<string, unknown>)
     .filter(([, v]) => v !== undefined)

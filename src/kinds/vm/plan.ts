@@ -144,7 +144,9 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   const ref = owner.ref as Ref;
   const rec = owner.record as VMRecord;
   const self = objectRef('VM', ref, rec.uuid);
-  const drift = owner.mark.spec === specDigest(vm);
+  // Digesting the spec costs more than the rest of a no-op VM: only done when an action needs it.
+  let driftMemo: boolean | undefined;
+  const drift = () => (driftMemo ??= owner.mark.spec !== undefined && owner.mark.spec === specDigest(vm));
   const push = (a: DraftAction) => ctx.actions.push(a);
   if (owner.state === 'adopt') {
     push(makeAction({
@@ -163,7 +165,7 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
       ? `a new template means a new VM: this one is destroyed with its ${vdis.length} disk(s) and their data`
       : 'a new template means a new VM: this one is destroyed and created again';
     push(makeAction({
-      operation: 'replace', resource: vm, desired, drift, needs, reason,
+      operation: 'replace', resource: vm, desired, drift: drift(), needs, reason,
       changes: [{ path: 'spec.template', from: base, to: tplRef[1].name_label, disruption, reason }],
       objects: [self, ...vdis.map((d) => objectRef('VDI', d.vdi, d.record.uuid)), objectRef('VM', tplRef[0], tplRef[1].uuid)],
       details: { vm: rec.uuid, vdis: vdis.map((d) => d.record.uuid) } satisfies VMReplaceDetails,
@@ -273,7 +275,7 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
       continue;
     }
     diskDeletes.push(makeAction({
-      operation: 'delete', resource: vm, detail: `disk/${name}`, disruption: 'destructive', drift,
+      operation: 'delete', resource: vm, detail: `disk/${name}`, disruption: 'destructive', drift: drift(),
       reason: `removing disk '${name}' destroys its VDI and the ${formatBytes(o.record.virtual_size)} of data on it`,
       changes: [{ path: `spec.disks[${name}]`, from: { size: o.record.virtual_size }, to: undefined, disruption: 'destructive' }],
       objects: [objectRef('VBD', o.vbd, vbd.uuid), objectRef('VDI', o.vdi, o.record.uuid)],
@@ -312,7 +314,7 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   details.restart = changes.some((c) => c.disruption === 'reboot');
   const power = current !== target
     ? makeAction({
-      operation: 'power', resource: vm, objects: [self], drift, desired,
+      operation: 'power', resource: vm, objects: [self], drift: drift(), desired,
       ...(() => {
         const cost = powerDisruption(current, target);
         return { reason: cost.reason, changes: [{ path: 'spec.powerState', from: current, to: target, ...cost }] };
@@ -323,7 +325,7 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   if (power && haltFirst) push(power);
   if (changes.length > 0) {
     push(makeAction({
-      operation: 'update', resource: vm, changes, objects, desired, drift, needs,
+      operation: 'update', resource: vm, changes, objects, desired, drift: drift(), needs,
       reason: updateReason(changes, 'VM settings are changed live'),
       details: details as unknown as Record<string, unknown>,
     }));
@@ -331,7 +333,7 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   diskDeletes.forEach(push);
   if (migrateTo) {
     push(makeAction({
-      operation: 'migrate', resource: vm, objects: [self, objectRef('host', migrateTo.ref, migrateTo.uuid)], drift, desired,
+      operation: 'migrate', resource: vm, objects: [self, objectRef('host', migrateTo.ref, migrateTo.uuid)], drift: drift(), desired,
       reason: `live migration to the affinity host '${migrateTo.name}' (VM.pool_migrate, live)`,
       changes: [{ path: 'status.residentOn', from: ctx.index.get('host', rec.resident_on)?.name_label, to: migrateTo.name, disruption: 'none' }],
       details: { vm: rec.uuid, host: migrateTo.uuid } satisfies VMMigrateDetails,
