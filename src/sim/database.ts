@@ -1,6 +1,6 @@
 import { XapiFailure } from './errors.js';
 import { NULL_REF, newRef, newUuid } from './ids.js';
-import type { ClassSpec, Model } from './model/classes.js';
+import type { ClassSpec, Model, RelationSide } from './model/classes.js';
 import { getModel } from './model/classes.js';
 
 /** A field value as the simulator stores it: strings, numbers, booleans, arrays (sets), plain objects (maps). */
@@ -70,6 +70,7 @@ export class SimDatabase {
   private tombstoneHorizon = 0;
   private readonly listeners = new Set<() => void>();
   private notifyScheduled = false;
+  private readonly relationCache = new Map<ClassSpec, { reverse: Set<string>; sides: RelationSide[] }>();
 
   constructor(model: Model = getModel()) {
     this.model = model;
@@ -140,10 +141,10 @@ export class SimDatabase {
     for (const k in fields) if (!spec.fieldByName.has(k)) throw new Error(`${cls} has no field ${k}`);
     const ref = opts.ref ?? newRef();
     const rec: Record<string, FieldValue> = {};
+    const { reverse, sides } = this.relationsOf(spec);
     for (const f of spec.fields) {
       const given = fields[f.name];
-      rec[f.name] = given === undefined ? cloneDefault(f.defaultValue) : given;
-      if (this.model.reverseSides.has(`${cls}.${f.name}`)) rec[f.name] = [];
+      rec[f.name] = reverse.has(f.name) ? [] : given === undefined ? cloneDefault(f.defaultValue) : given;
     }
     if (!rec.uuid) rec.uuid = newUuid();
     const gen = spec.generatesEvents ? ++this.generation : this.generation;
@@ -152,10 +153,7 @@ export class SimDatabase {
     this.table(cls).set(ref, obj);
     this.uuidIndex.get(cls)!.set(rec.uuid as string, ref);
     if (spec.generatesEvents) this.log.push({ gen, ref });
-    for (const f of spec.fields) {
-      const side = this.model.relations.get(`${cls}.${f.name}`);
-      if (side) this.link(side, ref, rec[f.name] as string);
-    }
+    for (const side of sides) this.link(side, ref, rec[side.field] as string);
     this.changed();
     return ref;
   }
@@ -210,10 +208,7 @@ export class SimDatabase {
   /** Removes an object; the other sides of its relations forget it. */
   destroy(ref: string): void {
     const o = this.mustGet(ref);
-    for (const f of o.cls.fields) {
-      const side = this.model.relations.get(`${o.cls.name}.${f.name}`);
-      if (side) this.unlink(side, ref, o.rec[f.name] as string);
-    }
+    for (const side of this.relationsOf(o.cls).sides) this.unlink(side, ref, o.rec[side.field] as string);
     this.objects.delete(ref);
     this.table(o.cls.name).delete(ref);
     this.uuidIndex.get(o.cls.name)!.delete(o.rec.uuid as string);
@@ -316,6 +311,19 @@ export class SimDatabase {
       if (o) return o.modGen === gen;
       return this.tombstones.get(ref)?.delGen === gen;
     });
+  }
+
+  /** Per class: its reverse-side (set) fields, and the single-ref sides it feeds. Cached: create is hot. */
+  private relationsOf(spec: ClassSpec): { reverse: Set<string>; sides: RelationSide[] } {
+    let r = this.relationCache.get(spec);
+    if (!r) {
+      r = {
+        reverse: new Set(spec.fields.filter((f) => this.model.reverseSides.has(`${spec.name}.${f.name}`)).map((f) => f.name)),
+        sides: spec.fields.map((f) => this.model.relations.get(`${spec.name}.${f.name}`)).filter((s): s is RelationSide => s !== undefined),
+      };
+      this.relationCache.set(spec, r);
+    }
+    return r;
   }
 
   private table(cls: string): Map<string, DbObject> {
