@@ -5,7 +5,7 @@
 import type { Diagnostic } from '../model/diagnostics.js';
 import type { DesiredState } from '../model/desired.js';
 import { readManifestFolder } from './folder.js';
-import { loadManifestFiles, type LoadOptions } from './loader.js';
+import { loadManifestFiles, sortDiagnostics, type LoadOptions } from './loader.js';
 
 export { loadManifestFiles, isManifestPath } from './loader.js';
 export type { LoadOptions, ManifestFile, LoadResult } from './loader.js';
@@ -26,5 +26,5 @@ export { KINDS } from './kinds/index.js';
 export async function loadManifests(dir: string, opts: LoadOptions = {}): Promise<{ desired: DesiredState; diagnostics: Diagnostic[] }> {
   const read = await readManifestFolder(dir, opts.limits);
   const result = loadManifestFiles(read.files, dir, { ...opts, commit: opts.commit ?? 'local' });
-  return { desired: result.desired, diagnostics: [...read.diagnostics, ...result.diagnostics] };
+  return { desired: result.desired, diagnostics: sortDiagnostics([...read.diagnostics, ...result.diagnostics]) };
 }

@@ -439,7 +439,8 @@ function rawDocument(doc: LoadedDocument): RawDocument {
   };
 }
 
-function sortDiagnostics(diagnostics: Diagnostic[]): Diagnostic[] {
+/** Orders diagnostics by file, line and column; whole-repository ones (no location) first. */
+export function sortDiagnostics(diagnostics: Diagnostic[]): Diagnostic[] {
   const key = (d: Diagnostic) => d.location;
   return diagnostics
     .map((d, i) => ({ d, i }))
