@@ -132,6 +132,9 @@ export async function applyPlan(plan: Plan, caller: XapiCaller, options: ApplyOp
         options.listener?.retrying?.(action, attempt, err);
         log.warn({ action: action.id, attempt, err: errorMessage(err) }, 'action failed; retrying');
         await new Promise((r) => setTimeout(r, retryDelay * 2 ** (attempt - 1)));
+        // A call whose reply was lost may have started a task that is still creating the object:
+        // let it finish, so the retry finds the object instead of creating a second one.
+        await settlePreviousTasks(caller, log, options.settleTimeoutMs, 50);
       }
     }
   };

@@ -18,8 +18,9 @@ interface TaskRecord {
 }
 
 /**
- * Waits until the creating tasks already running on the pool when apply starts (left by an apply
- * that was killed) have finished, so that what they create is found instead of created again.
+ * Waits until the creating tasks running on the pool have finished, so that what they create is
+ * found instead of created again. Apply calls it when it starts (tasks left by an apply that was
+ * killed) and before retrying an action (a task whose reply was lost).
  * Gives up after `timeoutMs` with a warning: a stuck foreign task must not block apply forever.
  */
 export async function settlePreviousTasks(caller: XapiCaller, log: ApplyLogger, timeoutMs = 120_000, pollMs = 200): Promise<number> {
