@@ -175,8 +175,8 @@ describe('appliances', () => {
 describe('plan.schema.json', () => {
   it('accepts the plans the planner makes, through a JSON round trip', async () => {
     const { readFile } = await import('node:fs/promises');
-    const { default: Ajv } = await import('ajv');
-    const { default: addFormats } = await import('ajv-formats');
+    const { Ajv } = await import('ajv');
+    const addFormats = (await import('ajv-formats')).default as unknown as (ajv: InstanceType<typeof Ajv>) => void;
     const schema = JSON.parse(await readFile(new URL('../../schemas/plan.schema.json', import.meta.url), 'utf8'));
     const ajv = new Ajv({ allErrors: true, strict: false });
     addFormats(ajv);
