@@ -62,14 +62,16 @@ export class XmlEncoder {
     const spec = this.model.classes.get(cls);
     if (!spec) return (rec) => dynamicValue(rec);
     const parts = spec.fields.map((f) => ({ name: f.name, prefix: `<member><name>${f.name}</name>`, enc: this.encoderFor(f.type) }));
+    // Arrays joined once give flat strings; long += chains give ropes that cost more to flatten when sent.
     e = (rec) => {
-      let s = '<value><struct>';
+      const out: string[] = ['<value><struct>'];
       for (const p of parts) {
         const v = rec[p.name];
         if (v === undefined) continue;
-        s += p.prefix + p.enc(v) + '</member>';
+        out.push(p.prefix, p.enc(v), '</member>');
       }
-      return s + '</struct></value>';
+      out.push('</struct></value>');
+      return out.join('');
     };
     this.recordEncoders.set(cls, e);
     return e;
@@ -95,20 +97,22 @@ export class XmlEncoder {
         const item = this.encoderFor(t.of);
         return (v) => {
           if (!Array.isArray(v)) return dynamicValue(v);
-          let s = '<value><array><data>';
-          for (const x of v) s += item(x);
-          return s + '</data></array></value>';
+          const out: string[] = ['<value><array><data>'];
+          for (const x of v) out.push(item(x));
+          out.push('</data></array></value>');
+          return out.join('');
         };
       }
       case 'map': {
         const val = this.encoderFor(t.val);
         return (v) => {
           if (v === null || typeof v !== 'object') return dynamicValue(v);
-          let s = '<value><struct>';
+          const out: string[] = ['<value><struct>'];
           for (const k in v as Record<string, unknown>) {
-            s += `<member><name>${escapeXml(k)}</name>${val((v as Record<string, unknown>)[k])}</member>`;
+            out.push('<member><name>', escapeXml(k), '</name>', val((v as Record<string, unknown>)[k]), '</member>');
           }
-          return s + '</struct></value>';
+          out.push('</struct></value>');
+          return out.join('');
         };
       }
       case 'record':
