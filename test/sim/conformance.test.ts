@@ -38,7 +38,7 @@ function byName(xapi: XenApiClient, type: string, name: string): XapiObject | un
 }
 
 /** Resolves when `pred` holds for the client's cache (which only changes through its event stream). */
-function until(xapi: XenApiClient, pred: () => boolean, what: string): Promise<void> {
+function until(pred: () => boolean, what: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const t0 = Date.now();
     const tick = (): void => {
@@ -88,18 +88,18 @@ for (const transport of ['json-rpc', 'xml-rpc'] as const) {
       const name = `xo-${transport}`;
       const vm: string = await xapi.callAsync('VM.clone', template.$ref, name);
       expect(vm).toMatch(/^OpaqueRef:/);
-      await until(xapi, () => byName(xapi, 'VM', name) !== undefined, 'the clone in the cache');
+      await until(() => byName(xapi, 'VM', name) !== undefined, 'the clone in the cache');
       await xapi.callAsync('VM.provision', vm);
-      await until(xapi, () => byName(xapi, 'VM', name)!.VBDs.length === 1, 'the provisioned disk');
+      await until(() => byName(xapi, 'VM', name)!.VBDs.length === 1, 'the provisioned disk');
       await xapi.callAsync('VM.start', vm, false, false);
-      await until(xapi, () => byName(xapi, 'VM', name)!.power_state === 'Running', 'Running');
+      await until(() => byName(xapi, 'VM', name)!.power_state === 'Running', 'Running');
       expect(byName(xapi, 'VM', name)!.$resident_on.$type).toBe('host');
       expect(byName(xapi, 'VM', name)!.$VBDs[0].currently_attached).toBe(true);
       await xapi.callAsync('VM.clean_shutdown', vm);
-      await until(xapi, () => byName(xapi, 'VM', name)!.power_state === 'Halted', 'Halted');
+      await until(() => byName(xapi, 'VM', name)!.power_state === 'Halted', 'Halted');
       const vdi = byName(xapi, 'VM', name)!.$VBDs[0].VDI as string;
       await xapi.callAsync('VM.destroy', vm);
-      await until(xapi, () => byName(xapi, 'VM', name) === undefined, 'the VM leaving the cache');
+      await until(() => byName(xapi, 'VM', name) === undefined, 'the VM leaving the cache');
       // VM.destroy keeps disks.
       expect(Object.values(xapi.objects.all).some((o) => o.$ref === vdi)).toBe(true);
 
@@ -122,7 +122,7 @@ for (const transport of ['json-rpc', 'xml-rpc'] as const) {
     it('sees out-of-band changes made in the simulator', async () => {
       const pool = sim.poolRef;
       sim.db.set(pool, 'name_description', `changed for ${transport}`);
-      await until(xapi, () => xapi.pool.name_description === `changed for ${transport}`, 'the pool update');
+      await until(() => xapi.pool.name_description === `changed for ${transport}`, 'the pool update');
     });
   });
 }
