@@ -1,41 +1,43 @@
 import { createRequire } from 'node:module';
 import type { IncomingMessage } from 'node:http';
-import { Readable } from 'node:stream';
 import { XapiTransportError } from './errors.js';
 import { post, type HttpAgents } from './http.js';
+import { XmlRpcResponseDecoder } from './xmlrpc-decoder.js';
 import type { CallOptions, Transport, WireReply } from './transport.js';
 
 // The xmlrpc package's own client owns its HTTP requests; we need ours (keep-alive agents, timeouts,
-// abort), so we use its serializer and its streaming sax-based deserializer directly.
+// abort), so we use its serializer directly. Replies go through our streaming decoder (see
+// xmlrpc-decoder.ts for why not the package's).
 const require = createRequire(import.meta.url);
 const serializer = require('xmlrpc/lib/serializer.js') as {
   serializeMethodCall(method: string, params: unknown[], encoding?: string): string;
 };
-interface Deserializer {
-  deserializeMethodResponse(stream: NodeJS.ReadableStream, cb: (err: Error | null, value?: unknown) => void): void;
-  push(value: unknown): void;
-  value: boolean;
-  endDateTime(data: string): void;
-}
-const DeserializerCtor = require('xmlrpc/lib/deserializer.js') as new (encoding?: string) => Deserializer;
-
-/** A deserializer that keeps datetimes as XAPI's wire strings, so both transports decode records alike. */
-function newDeserializer(): Deserializer {
-  const d = new DeserializerCtor('utf8');
-  d.endDateTime = function (this: Deserializer, data: string) {
-    this.push(data);
-    this.value = false;
-  };
-  return d;
-}
-
-/** Reads a `<methodResponse>` from a stream as XAPI's `{Status, Value | ErrorDescription}` struct. */
+/** Reads a `<methodResponse>` from a stream as XAPI's `{Status, Value | ErrorDescription}` struct, chunk by chunk. */
 export function readXmlRpcReply(stream: NodeJS.ReadableStream): Promise<WireReply> {
   return new Promise((resolve, reject) => {
-    newDeserializer().deserializeMethodResponse(stream, (err, value) => {
-      if (err) return reject(err);
-      resolve(decodeXapiStruct(value));
+    const decoder = new XmlRpcResponseDecoder();
+    let failed = false;
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      if (failed) return;
+      try {
+        decoder.write(chunk);
+      } catch (err) {
+        failed = true;
+        reject(err);
+      }
     });
+    stream.on('end', () => {
+      if (failed) return;
+      try {
+        const reply = decoder.end();
+        if (reply.fault) reject(new Error(`XML-RPC fault: ${JSON.stringify(reply.value)}`));
+        else resolve(decodeXapiStruct(reply.value));
+      } catch (err) {
+        reject(err);
+      }
+    });
+    stream.on('error', reject);
   });
 }
 
@@ -80,8 +82,7 @@ export class XmlRpcTransport implements Transport {
  */
 export function decodeValueFragment(fragment: string): Promise<unknown> {
   if (fragment === '') return Promise.resolve('');
-  const xml = `<methodResponse><params><param>${fragment}</param></params></methodResponse>`;
-  return new Promise((resolve, reject) => {
-    newDeserializer().deserializeMethodResponse(Readable.from(Buffer.from(xml), { objectMode: false }), (err, value) => (err ? reject(err) : resolve(value)));
-  });
+  const decoder = new XmlRpcResponseDecoder();
+  decoder.write(`<methodResponse><params><param>${fragment}</param></params></methodResponse>`);
+  return Promise.resolve(decoder.end().value);
 }
