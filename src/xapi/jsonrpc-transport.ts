@@ -1,6 +1,6 @@
-import { parseJsonKeepingBigInts } from './big-json.js';
 import { XapiTransportError } from './errors.js';
-import { post, readText, type HttpAgents } from './http.js';
+import { post, type HttpAgents } from './http.js';
+import { JsonReplyDecoder } from './json-reply-decoder.js';
 import type { CallOptions, Transport, WireReply } from './transport.js';
 
 /** JSON-RPC 2.0 on `POST /jsonrpc`; also reads version 1.0 replies, which some hosts send. */
@@ -22,7 +22,7 @@ export class JsonRpcTransport implements Transport {
         res.resume();
         throw new XapiTransportError(url.origin, method, 'BAD_REPLY', true, `not a JSON-RPC reply (content-type ${type || 'none'})`);
       }
-      return decodeJsonRpcReply(parseJsonKeepingBigInts(await readText(res)));
+      return decodeJsonRpcReply(await readJsonReply(res));
     });
   }
 }
@@ -40,4 +40,31 @@ export function decodeJsonRpcReply(reply: unknown): WireReply {
     return { ok: false, error: [String(e.message), ...data] };
   }
   return { ok: false, error: [String(err)] };
+}
+
+/** Reads a reply body through the streaming decoder, chunk by chunk as it arrives. */
+export function readJsonReply(stream: NodeJS.ReadableStream): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const decoder = new JsonReplyDecoder();
+    let failed = false;
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      if (failed) return;
+      try {
+        decoder.write(chunk);
+      } catch (err) {
+        failed = true;
+        reject(err);
+      }
+    });
+    stream.on('end', () => {
+      if (failed) return;
+      try {
+        resolve(decoder.end());
+      } catch (err) {
+        reject(err);
+      }
+    });
+    stream.on('error', reject);
+  });
 }
