@@ -125,39 +125,48 @@ export interface SoakReport {
   ms: number;
 }
 
-/** Kills `kills` applies at random moments, then lets one finish (retrying a few times under faults), and checks the pool. */
+/**
+ * Kills `kills` applies at random moments. Work goes in rounds on a fresh simulator: kill runs until
+ * one finishes by itself, then check the pool; a round's pool is fresh so every kill lands while
+ * there is still work to interrupt.
+ */
 export async function soak(opts: SoakOptions): Promise<SoakReport> {
   const t0 = performance.now();
-  const sim = await startSimulator({ port: 0, seed: 'demo', multiHost: false });
-  try {
-    const before = unmanagedFingerprint(sim);
-    const random = prng(opts.seed);
-    let killed = 0;
-    let killedMidApply = 0;
-    let runs = 0;
-    const objects = () => ['VM', 'VDI', 'VBD', 'VIF', 'network', 'SR', 'PBD', 'VM_appliance'].map((c) => sim.db.count(c)).join(',') + JSON.stringify(sim.db.record(sim.poolRef).other_config);
-    for (let i = 0; i < opts.kills; i++) {
-      const fault = opts.faults?.[i % opts.faults.length];
-      if (fault) sim.faults.inject(fault);
+  const random = prng(opts.seed);
+  const problems: string[] = [];
+  let killed = 0;
+  let killedMidApply = 0;
+  let runs = 0;
+  let faultIndex = 0;
+  for (let round = 0; killed < opts.kills && round < opts.kills * 2; round++) {
+    const sim = await startSimulator({ port: 0, seed: 'demo', multiHost: false });
+    try {
+      const before = unmanagedFingerprint(sim);
+      const objects = () => ['VM', 'VDI', 'VBD', 'VIF', 'network', 'SR', 'PBD', 'VM_appliance'].map((c) => sim.db.count(c)).join(',') + JSON.stringify(sim.db.record(sim.poolRef).other_config);
       sim.faults.inject({ latencyMs: opts.latencyMs });
-      const at = opts.minKillMs + random() * (opts.maxKillMs - opts.minKillMs);
-      const before = objects();
-      const r = await runApply(sim, opts.dir, at);
+      for (;;) {
+        const fault = opts.faults?.[faultIndex++ % opts.faults.length];
+        if (fault) sim.faults.inject(fault);
+        const at = opts.minKillMs + random() * (opts.maxKillMs - opts.minKillMs);
+        const start = objects();
+        const r = await runApply(sim, opts.dir, killed < opts.kills ? at : undefined);
+        runs++;
+        if (!r.killed) break;
+        killed++;
+        if (objects() !== start) killedMidApply++;
+      }
+      sim.faults.inject({ latencyMs: 0 });
+      // Injected faults may still be pending: a run can legitimately fail on one; the next converges.
+      let last = await runApply(sim, opts.dir);
+      for (let extra = 0; last.code !== 0 && extra < 3; extra++) last = await runApply(sim, opts.dir);
       runs++;
-      if (r.killed) killed++;
-      if (r.killed && objects() !== before) killedMidApply++;
+      problems.push(...(await poolProblems(sim, opts.dir, before)).map((p) => `round ${round}: ${p}`));
+      if (last.code !== 0) problems.push(`round ${round}: final apply exited ${last.code}: ${last.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    } finally {
+      await sim.stop();
     }
-    sim.faults.inject({ latencyMs: 0 });
-    // Faults may still be pending: a finished run can legitimately fail once; the next converges.
-    let last = await runApply(sim, opts.dir);
-    for (let extra = 0; last.code !== 0 && extra < 3; extra++) last = await runApply(sim, opts.dir);
-    runs++;
-    const problems = await poolProblems(sim, opts.dir, before);
-    if (last.code !== 0) problems.push(`final apply exited ${last.code}: ${last.stderr.trim().split('\n').slice(-3).join(' | ')}`);
-    return { runs, killed, killedMidApply, problems, ms: performance.now() - t0 };
-  } finally {
-    await sim.stop();
   }
+  return { runs, killed, killedMidApply, problems, ms: performance.now() - t0 };
 }
 
 /** `npm run soak`: 20 kills plain, then 20 under the three injected faults. */

@@ -69,6 +69,10 @@ async function attach(ctx: ApplyContext, address: string, vm: Ref, vdi: Ref, boo
     qos_algorithm_type: '',
     qos_algorithm_params: {},
   });
+  // A repeated VBD.create attaches the disk twice: keep the VBD we got back.
+  for (const other of await ctx.caller.call<Ref[]>('VDI.get_VBDs', vdi)) {
+    if (other !== vbd && (await tryRecord<VBDRecord>(ctx.caller, 'VBD', other))?.VM === vm) await ctx.caller.callAsync('VBD.destroy', other);
+  }
   if ((await ctx.caller.call<string>('VM.get_power_state', vm)) === 'Running') {
     await ctx.caller.callAsync('VBD.plug', vbd);
   }
@@ -154,6 +158,12 @@ export async function convergeDisks(
         xenstore_data: {},
         tags: [],
       });
+      // A repeated VDI.create (reply lost, call resent) leaves a detached twin: drop it.
+      for (const [ref, rec] of await recordsByName<VDIRecord>(ctx.caller, 'VDI', label)) {
+        if (ref !== vdi && rec.VBDs.length === 0 && isOwnedBy(rec.other_config, address, ctx.repo) && rec.other_config[DISK_KEY] === disk.name) {
+          await ctx.caller.callAsync('VDI.destroy', ref);
+        }
+      }
     }
     await attach(ctx, address, vm, vdi, i === 0 && !attached.some((d) => d.vbdRec.bootable));
   }

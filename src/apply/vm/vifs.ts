@@ -52,6 +52,10 @@ async function createVif(
     ipv4_allowed: [],
     ipv6_allowed: [],
   });
+  // A repeated VIF.create leaves a twin with the same index: keep the VIF we got back.
+  for (const [other, rec] of await vmVifs(ctx, vm)) {
+    if (other !== vif && rec.other_config?.[VIF_KEY] === String(index) && isOwnedBy(rec.other_config, address, ctx.repo)) await destroyVif(ctx, other, rec);
+  }
   if (running) await ctx.caller.callAsync('VIF.plug', vif);
 }
 

@@ -67,6 +67,10 @@ async function create(ctx: ApplyContext, action: Action): Promise<void> {
       other_config: { ...(spec.otherConfig ?? {}), ...ownershipMarks(ctx, action.address) },
       tags: spec.tags ?? [],
     });
+    // A client that repeats a write whose reply was lost leaves a second, empty copy: drop it.
+    for (const [ref, rec] of await ctx.lookup.managed<NetworkRecord>('network', action.address)) {
+      if (ref !== network && rec.PIFs.length === 0 && rec.VIFs.length === 0) await ctx.caller.callAsync('network.destroy', ref);
+    }
   }
   await converge(ctx, action, network, spec, new Set(UPDATABLE));
   const oc = await ctx.caller.call<Record<string, string>>('network.get_other_config', network);

@@ -95,6 +95,12 @@ async function create(ctx: ApplyContext, action: Action, config: ResolvedConfig)
       spec.shared,
       {},
     );
+    // A repeated SR.create (reply lost, call resent) leaves an unmarked twin under the pending name: forget it.
+    for (const [other, rec] of await recordsByName<SRRecord>(ctx.caller, 'SR', pendingName(action.address))) {
+      if (other === sr || isOwnedBy(rec.other_config, action.address, ctx.repo)) continue;
+      for (const pbd of rec.PBDs) if (await ctx.caller.call<boolean>('PBD.get_currently_attached', pbd)) await ctx.caller.callAsync('PBD.unplug', pbd);
+      await ctx.caller.callAsync('SR.forget', other);
+    }
     const oc = await ctx.caller.call<Record<string, string>>('SR.get_other_config', sr);
     await writeMarks(ctx, 'SR', sr, action.address, oc, { [PENDING_KEY]: 'create' });
   }

@@ -73,6 +73,10 @@ async function cloneTemplate(ctx: ApplyContext, address: string, spec: VmSpec): 
   } else {
     vm = await ctx.caller.callAsync<Ref>('VM.clone', template, pendingName(address));
   }
+  // A repeated clone (reply lost, call resent) leaves a second pending VM: drop it.
+  for (const [other, r] of await recordsByName<VMRecord>(ctx.caller, 'VM', pendingName(address))) {
+    if (other !== vm && !isOwnedBy(r.other_config, address, ctx.repo)) await destroyVm(ctx, other, undefined);
+  }
   const rec = await vmRecord(ctx, vm);
   await writeMarks(ctx, 'VM', vm, address, rec.other_config, { [PENDING_KEY]: 'create' });
   return vm;

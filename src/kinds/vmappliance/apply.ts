@@ -23,15 +23,17 @@ async function poolConfig(ctx: ApplyContext): Promise<[Ref, Record<string, strin
   return [pool, await ctx.caller.call<Record<string, string>>('pool.get_other_config', pool)];
 }
 
-function ownsAppliance(oc: Record<string, string>, uuid: string, address: string, repo: string): boolean {
+function ownsAppliance(oc: Record<string, string>, uuid: string, address: string, repo: string | undefined): boolean {
   const keys = applianceMarkKeys(uuid);
-  return oc[keys.managed] === address && (oc[keys.repo] === undefined || oc[keys.repo] === repo);
+  return oc[keys.managed] === address && (oc[keys.repo] === undefined || repo === undefined || oc[keys.repo] === repo);
 }
 
 async function markAppliance(ctx: ApplyContext, uuid: string, address: string): Promise<void> {
   const [pool, oc] = await poolConfig(ctx);
   const keys = applianceMarkKeys(uuid);
-  await syncMapKeys(ctx.caller, 'pool', pool, 'other_config', oc, { [keys.managed]: address, [keys.repo]: ctx.repo });
+  const marks: Record<string, string> = { [keys.managed]: address };
+  if (ctx.repo !== undefined) marks[keys.repo] = ctx.repo;
+  await syncMapKeys(ctx.caller, 'pool', pool, 'other_config', oc, marks);
 }
 
 /**
@@ -109,6 +111,10 @@ async function create(ctx: ApplyContext, action: Action): Promise<void> {
   let app = await findAppliance(ctx, action);
   if (!app) {
     app = await ctx.caller.callAsync<Ref>('VM_appliance.create', { name_label: pendingName(action.address), name_description: spec.description ?? '' });
+    // A repeated create (reply lost, call resent) leaves a twin under the pending name: drop it.
+    for (const [other] of await recordsByName<VMApplianceRecord>(ctx.caller, 'VM_appliance', pendingName(action.address))) {
+      if (other !== app) await ctx.caller.callAsync('VM_appliance.destroy', other);
+    }
     await markAppliance(ctx, await ctx.caller.call<string>('VM_appliance.get_uuid', app), action.address);
   }
   await converge(ctx, action, app, spec, new Set(['nameLabel', 'description', 'members']));
