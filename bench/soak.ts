@@ -14,7 +14,8 @@ import { planChanges } from '../src/plan/index.js';
 import { startSimulator, type FaultSpec, type Simulator } from '../src/sim/index.js';
 import { XapiClient } from '../src/xapi/client.js';
 
-const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+// The built CLI, whether this module runs built (dist/bench/soak.js) or from source under vitest (bench/soak.ts).
+const CLI = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../dist/src/cli.js' : '../src/cli.js', import.meta.url));
 
 /** A small deterministic PRNG (mulberry32), so a failing soak can be replayed from its seed. */
 export function prng(seed: number): () => number {
@@ -160,6 +161,7 @@ export async function soak(opts: SoakOptions): Promise<SoakReport> {
       let last = await runApply(sim, opts.dir);
       for (let extra = 0; last.code !== 0 && extra < 3; extra++) last = await runApply(sim, opts.dir);
       runs++;
+      sim.faults.clear();
       problems.push(...(await poolProblems(sim, opts.dir, before)).map((p) => `round ${round}: ${p}`));
       if (last.code !== 0) problems.push(`round ${round}: final apply exited ${last.code}: ${last.stderr.trim().split('\n').slice(-3).join(' | ')}`);
     } finally {
