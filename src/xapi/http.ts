@@ -63,6 +63,14 @@ export function post<T>(agents: HttpAgents, req: PostRequest, read: (res: Incomi
       agent: agents.for(req.url),
       headers: { 'content-type': req.contentType, 'content-length': Buffer.byteLength(req.body), accept: req.contentType },
     });
+    // Attached first: destroy() below emits 'error' again, which must never go unhandled.
+    request.on('error', (err: NodeJS.ErrnoException) => {
+      const code = err.code ?? 'EIO';
+      // A kept-alive socket the server had already closed fails with ECONNRESET before any reply:
+      // the server never read this request.
+      const sent = !NOT_SENT_CODES.has(code) && !(request.reusedSocket && code === 'ECONNRESET' && !responded);
+      finish(new XapiTransportError(where, req.method, code, sent, err.message, err));
+    });
     const finish = (err: XapiTransportError | undefined, value?: T) => {
       if (settled) return;
       settled = true;
@@ -80,13 +88,6 @@ export function post<T>(agents: HttpAgents, req: PostRequest, read: (res: Incomi
     const onAbort = () => finish(new XapiTransportError(where, req.method, 'ABORTED', true, 'aborted'));
     if (req.signal?.aborted) return onAbort();
     req.signal?.addEventListener('abort', onAbort);
-    request.on('error', (err: NodeJS.ErrnoException) => {
-      const code = err.code ?? 'EIO';
-      // A kept-alive socket the server had already closed fails with ECONNRESET before any reply:
-      // the server never read this request.
-      const sent = !NOT_SENT_CODES.has(code) && !(request.reusedSocket && code === 'ECONNRESET' && !responded);
-      finish(new XapiTransportError(where, req.method, code, sent, err.message, err));
-    });
     request.on('response', (res) => {
       responded = true;
       if (res.statusCode !== 200) {
