@@ -24,7 +24,7 @@ metadata:
 spec:
   template: Debian Bookworm 12
   vcpus: 2
-  memory: 2GiB
+  memory: 256MiB
   disks:
     - name: root
       size: 10GiB
@@ -34,7 +34,7 @@ spec:
 `;
 }
 
-async function timedApply(dir: string, concurrency: number, latencyMs: number): Promise<{ ms: number; actions: number; calls: number; ok: boolean }> {
+async function timedApply(dir: string, concurrency: number, latencyMs: number): Promise<{ ms: number; actions: number; calls: number; ok: boolean; firstFailure?: string }> {
   const sim = await startSimulator({ port: 0, seed: 'demo', multiHost: false });
   const client = await XapiClient.connect({ url: sim.url, user: 'root', password: 'xops', maxInFlight: 64 });
   try {
@@ -44,7 +44,8 @@ async function timedApply(dir: string, concurrency: number, latencyMs: number): 
     sim.faults.inject({ latencyMs });
     const calls0 = client.stats.calls;
     const result = await applyPlan(plan, client, { repo: 'bench', concurrency });
-    return { ms: result.ms, actions: plan.actions.length, calls: client.stats.calls - calls0, ok: result.ok };
+    const failed = result.results.find((r) => r.state !== 'succeeded');
+    return { ms: result.ms, actions: plan.actions.length, calls: client.stats.calls - calls0, ok: result.ok, firstFailure: failed && `${failed.action.id}: ${failed.reason}` };
   } finally {
     await client.close();
     await sim.stop();
@@ -63,6 +64,7 @@ export async function benchApply(): Promise<void> {
     process.stdout.write(`apply ${count} VMs (create, disk, VIF, start), ${latencyMs} ms added per call\n`);
     process.stdout.write(`  concurrency 8: ${s(concurrent.ms)} (${concurrent.calls} calls${concurrent.ok ? '' : ', FAILURES'})\n`);
     process.stdout.write(`  one at a time: ${s(serial.ms)} (${serial.calls} calls${serial.ok ? '' : ', FAILURES'})\n`);
+    for (const r of [concurrent, serial]) if (r.firstFailure) process.stdout.write(`  first failure: ${r.firstFailure}\n`);
     process.stdout.write(`  speed-up: ${(serial.ms / concurrent.ms).toFixed(1)}x (goal >= 5x)\n`);
   } finally {
     await rm(dir, { recursive: true, force: true });

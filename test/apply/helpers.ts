@@ -41,8 +41,7 @@ export async function planFolder(client: XapiClient, dir: string, opts: { prune?
 /** Plans and applies a folder; destructive actions allowed unless told otherwise. */
 export async function applyFolder(client: XapiClient, dir: string, opts: Partial<ApplyOptions> & { prune?: boolean } = {}): Promise<{ plan: Plan; result: ApplyResult }> {
   const { plan } = await planFolder(client, dir, { prune: opts.prune });
-  const caller = process.env.XOPS_TEST_SYNC ? { call: client.call.bind(client), callAsync: client.call.bind(client) } : client;
-  const result = await applyPlan(plan, caller, {
+  const result = await applyPlan(plan, client, {
     repo: REPO,
     secrets: processSecretSource(dir),
     destructiveAllowed: () => true,
