@@ -17,8 +17,12 @@ import { HttpAgents, post, readText } from '../src/xapi/http.js';
 import { XmlRpcResponseDecoder } from '../src/xapi/xmlrpc-decoder.js';
 
 const CHILD_FLAG = 'XOPS_OBSERVE_BENCH_SIM';
-const SIZES = [1000, 10_000];
-const TRANSPORTS = ['jsonrpc', 'xmlrpc'] as const;
+// Overridable for a quick look: XOPS_BENCH_VMS=1000 XOPS_BENCH_TRANSPORTS=xmlrpc
+const SIZES = (process.env.XOPS_BENCH_VMS ?? '1000,10000').split(',').map(Number);
+const TRANSPORTS = (process.env.XOPS_BENCH_TRANSPORTS ?? 'jsonrpc,xmlrpc').split(',') as ('jsonrpc' | 'xmlrpc')[];
+const progress = (msg: string) => {
+  if (process.env.XOPS_BENCH_VERBOSE) process.stderr.write(`[observe] ${msg}\n`);
+};
 const REPS = 3;
 const LATENCY_SAMPLES = 40;
 
@@ -147,7 +151,7 @@ async function changeLatency(url: string, transport: 'jsonrpc' | 'xmlrpc'): Prom
   const samples: number[] = [];
   for (let i = 0; i < LATENCY_SAMPLES; i++) {
     const ref = vms[(i * 7919) % vms.length]!;
-    const value = `bench-${i}`;
+    const value = `bench-${transport}-${Date.now()}-${i}`;
     const seen = new Promise<number>((resolve) => {
       const onChange = (c: { cls: string; ref: string }) => {
         if (c.cls === 'VM' && c.ref === ref && observer.current().records.VM.get(ref)?.name_description === value) {
@@ -177,17 +181,21 @@ export async function benchObserve(): Promise<void> {
     try {
       for (const kind of TRANSPORTS) {
         const agents = new HttpAgents({ maxSockets: 20 });
+        progress(`${vms} ${kind}: warm-up`);
         await floorOnce(sim.url, kind, agents); // warm-up: JIT, sockets, the simulator's encoders
         const floors: number[] = [];
         const snaps: SnapshotFigures[] = [];
         for (let r = 0; r < REPS; r++) {
+          progress(`${vms} ${kind}: floor ${r}`);
           floors.push(await floorOnce(sim.url, kind, agents));
+          progress(`${vms} ${kind}: snapshot ${r}`);
           snaps.push(await snapshotOnce(sim, kind));
         }
         agents.destroy();
         const snapMs = median(snaps.map((s) => s.ms));
         const floorMs = median(floors);
         const worst = snaps.reduce((a, b) => (b.stallMs > a.stallMs ? b : a));
+        progress(`${vms} ${kind}: change latency`);
         const lat = await changeLatency(sim.url, kind);
         process.stdout.write(
           `${String(vms).padEnd(7)} ${kind.padEnd(9)} ${fmt(snapMs)}    ${fmt(floorMs)}  ${(snapMs / floorMs).toFixed(2)}  ` +
