@@ -17,6 +17,7 @@ import { HttpAgents, post, readText } from '../src/xapi/http.js';
 import { XmlRpcResponseDecoder } from '../src/xapi/xmlrpc-decoder.js';
 
 const CHILD_FLAG = 'XOPS_OBSERVE_BENCH_SIM';
+const RSS_FLAG = 'XOPS_OBSERVE_BENCH_RSS';
 // Overridable for a quick look: XOPS_BENCH_VMS=1000 XOPS_BENCH_TRANSPORTS=xmlrpc
 const SIZES = (process.env.XOPS_BENCH_VMS ?? '1000,10000').split(',').map(Number);
 const TRANSPORTS = (process.env.XOPS_BENCH_TRANSPORTS ?? 'jsonrpc,xmlrpc').split(',') as ('jsonrpc' | 'xmlrpc')[];
@@ -67,6 +68,29 @@ async function runSimChild(vms: number): Promise<void> {
     }
   });
   process.send!({ url: sim.url });
+}
+
+/**
+ * RSS of a fresh process that connects, takes one snapshot and holds it: what `xops plan` costs.
+ * (The benchmark process itself has also run floors and earlier sizes, which inflates its RSS.)
+ */
+async function rssInFreshProcess(url: string, transport: 'jsonrpc' | 'xmlrpc'): Promise<{ rssMb: number; heapMb: number }> {
+  const child = fork(fileURLToPath(import.meta.url), [], { env: { ...process.env, [RSS_FLAG]: `${transport} ${url}` }, stdio: 'inherit' });
+  return new Promise((resolve, reject) => {
+    child.once('message', (m: { rssMb: number; heapMb: number }) => resolve(m));
+    child.once('exit', (code) => reject(new Error(`RSS child exited (${code})`)));
+  });
+}
+
+async function runRssChild(spec: string): Promise<void> {
+  const [transport, url] = spec.split(' ') as ['jsonrpc' | 'xmlrpc', string];
+  const client = await XapiClient.connect({ url, user: 'root', password: 'xops', transport });
+  const state = await takeSnapshot(client);
+  const rssMb = process.memoryUsage().rss / 2 ** 20;
+  const heapMb = process.memoryUsage().heapUsed / 2 ** 20;
+  process.send!({ rssMb, heapMb, vms: state.records.VM.size });
+  await client.close();
+  process.exit(0);
 }
 
 function median(xs: number[]): number {
@@ -174,7 +198,7 @@ async function changeLatency(url: string, transport: 'jsonrpc' | 'xmlrpc'): Prom
 export async function benchObserve(): Promise<void> {
   const fmt = (n: number, d = 0) => n.toFixed(d).padStart(8);
   process.stdout.write(
-    'VMs     transport  snapshot-ms  floor-ms  ratio  calls(client/sim)  max-stall-ms  rss-MB  change-p95-ms (median)\n',
+    'VMs     transport  snapshot-ms  floor-ms  ratio  calls(client/sim)  max-stall-ms  rss-MB (fresh process)              change-p95-ms (median)\n',
   );
   for (const vms of SIZES) {
     const sim = await startSimChild(vms);
@@ -195,12 +219,14 @@ export async function benchObserve(): Promise<void> {
         const snapMs = median(snaps.map((s) => s.ms));
         const floorMs = median(floors);
         const worst = snaps.reduce((a, b) => (b.stallMs > a.stallMs ? b : a));
+        progress(`${vms} ${kind}: RSS in a fresh process`);
+        const mem = await rssInFreshProcess(sim.url, kind);
         progress(`${vms} ${kind}: change latency`);
         const lat = await changeLatency(sim.url, kind);
         process.stdout.write(
           `${String(vms).padEnd(7)} ${kind.padEnd(9)} ${fmt(snapMs)}    ${fmt(floorMs)}  ${(snapMs / floorMs).toFixed(2)}  ` +
             `${snaps[0]!.calls}/${snaps[0]!.simCalls}`.padStart(17) +
-            `  ${fmt(worst.stallMs)}      ${fmt(Math.max(...snaps.map((s) => s.rssMb)))}  ${fmt(lat.p95, 1)} (${lat.median.toFixed(1)})\n`,
+            `  ${fmt(worst.stallMs)}    ${fmt(mem.rssMb)} (heap ${mem.heapMb.toFixed(0)}, bench process ${Math.max(...snaps.map((s) => s.rssMb)).toFixed(0)})  ${fmt(lat.p95, 1)} (${lat.median.toFixed(1)})\n`,
         );
       }
     } finally {
@@ -210,3 +236,4 @@ export async function benchObserve(): Promise<void> {
 }
 
 if (process.env[CHILD_FLAG]) void runSimChild(Number(process.env[CHILD_FLAG]));
+if (process.env[RSS_FLAG]) void runRssChild(process.env[RSS_FLAG]);

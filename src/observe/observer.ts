@@ -115,6 +115,12 @@ export class PoolObserver extends EventEmitter {
         this.poll = undefined;
         this.barriers.unshift(...served);
         if (this.stopped) break;
+        if (this.client.closed) {
+          // Nothing more can be observed through a closed client.
+          this.stopped = true;
+          for (const b of this.barriers.splice(0)) b.reject(new Error('PoolObserver: client closed'));
+          break;
+        }
         if (err instanceof XapiTransportError && err.code === 'ABORTED') continue; // cut short by barrier()
         if (err instanceof XapiError && (err.code === 'EVENTS_LOST' || err.code === 'EVENT_FROM_TOKEN_PARSE_FAILURE')) {
           await this.resyncOrBackOff(err.code === 'EVENTS_LOST' ? 'events-lost' : 'token-invalid', ++failures);

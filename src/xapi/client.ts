@@ -213,7 +213,8 @@ export class XapiClient extends EventEmitter implements XapiCaller {
       }
       if (code === 'HOST_IS_SLAVE' && rest[0] && redirects++ < MAX_REDIRECTS) {
         this.stats.retries++;
-        this.moveTo(this.hostUrl(rest[0]));
+        // Concurrent calls all hear it; only the first moves, the others reuse its new session.
+        if (session === this.current) this.moveTo(this.hostUrl(rest[0]));
         continue;
       }
       if (BUSY_CODES.has(code) && busy < BUSY_ATTEMPTS) {
