@@ -1,11 +1,15 @@
 import type { Logger } from 'pino';
 import { LocalSource } from '../source/local-source.js';
 import type { ManifestSource } from '../source/types.js';
+import type { ApplyResult } from '../apply/executor.js';
+import type { Plan } from '../model/plan.js';
 import type { XapiCaller } from '../xapi/caller.js';
+import { XapiClient } from '../xapi/client.js';
 import { startHttpServer, type ControllerHttpServer } from './http.js';
 import { LeaseKeeper, PoolLease } from './lease.js';
 import { ReconcileLoop, type BackoffOptions } from './loop.js';
 import { ControllerMetrics } from './metrics.js';
+import { WatchedPool, snapshotView, type PoolView } from './pool-watch.js';
 import { createReconciler } from './reconcile.js';
 import { StatusStore } from './status.js';
 import type { ReconcileFn } from './types.js';
@@ -18,8 +22,26 @@ export interface ControllerOptions {
   caller: XapiCaller;
   /** The manifests folder as the operator named it, for plans. */
   root: string;
+  /**
+   * The client whose event stream keeps the pool's state current between reconciles and triggers a
+   * reconcile when a managed object changes behind xops' back. Default: `caller` when it is an
+   * XapiClient; without one, each reconcile reads a full snapshot and only resyncs catch drift.
+   */
+  client?: XapiClient;
   /** Default: `createReconciler` from `reconcile.ts`. Receives the instrumented caller. */
   reconcile?: (caller: XapiCaller) => ReconcileFn;
+  /** Repository identity (`xops.repo`); default: none (marks of any repository count). */
+  repo?: string;
+  /** The clock automation policies (maintenance windows) are judged by; default: system time. */
+  now?: () => Date;
+  /** Quiet time after a managed object changes before the drift reconcile; default 100 ms. */
+  eventDebounceMs?: number;
+  /** Delay before apply retries a failed action; default 250 ms. */
+  applyRetryDelayMs?: number;
+  /** Told about every plan a reconcile made (after policies), before it is applied. */
+  onPlan?: (plan: Plan) => void;
+  /** Told what apply did in a reconcile. */
+  onApplied?: (result: ApplyResult) => void;
   listen?: { host: string; port: number };
   /** Enables `POST /webhook`, verified with this secret. */
   webhookSecret?: string;
@@ -53,9 +75,36 @@ export async function startController(options: ControllerOptions): Promise<Runni
   const metrics = new ControllerMetrics();
   const caller = instrumentCaller(options.caller, metrics);
   const status = new StatusStore(source.description);
-  const reconcile = (options.reconcile ?? ((c) => createReconciler({ caller: c, root: options.root })))(caller);
-
   let loop: ReconcileLoop | undefined;
+  const client = options.client ?? (options.caller instanceof XapiClient ? options.caller : undefined);
+  const pool: PoolView = client
+    ? new WatchedPool(client, {
+        repo: options.repo,
+        debounceMs: options.eventDebounceMs,
+        onManagedChange: (addresses) => {
+          logger.info({ resources: addresses }, 'managed objects changed in the pool: reconciling');
+          loop?.request('xapi-event');
+        },
+        onResync: (info) => logger.warn({ reason: info.reason, changes: info.changes }, 'pool state re-read after a gap in the event stream'),
+      })
+    : snapshotView(caller);
+  const reconcile = (
+    options.reconcile ??
+    ((c) =>
+      createReconciler({
+        caller: c,
+        root: options.root,
+        pool,
+        repo: options.repo,
+        localDir: source instanceof LocalSource ? source.dir : undefined,
+        now: options.now,
+        retryDelayMs: options.applyRetryDelayMs,
+        log: logger,
+        onPlan: options.onPlan,
+        onApplied: options.onApplied,
+      }))
+  )(caller);
+
   // Triggers before loop.start() would only duplicate its first reconcile.
   let started = false;
   const http: ControllerHttpServer = await startHttpServer({
@@ -118,6 +167,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       (stopping ??= (async () => {
         status.standby('shutting down');
         await loop.stop();
+        await pool.stop();
         await keeper.stop();
         await source.close();
         await http.close();

@@ -1,6 +1,18 @@
-import { hasErrors } from '../model/diagnostics.js';
-import { loadManifestFiles } from '../manifests/loader.js';
+import { applyPlan, type ApplyListener, type ApplyResult } from '../apply/executor.js';
+import type { ApplyLogger } from '../apply/context.js';
+import { withSpecDigests } from '../apply/spec-digests.js';
+import { formatDiagnostic, hasErrors, type Diagnostic } from '../model/diagnostics.js';
+import type { DesiredState } from '../model/desired.js';
+import type { Action, Plan } from '../model/plan.js';
+import { liveInventoryFrom, loadManifestFiles } from '../manifests/index.js';
+import { planChanges } from '../plan/index.js';
+import { checkAdmission } from '../policy/admission.js';
+import { applyAutomation } from '../policy/automation.js';
+import { effectiveSettings } from '../policy/settings.js';
 import type { XapiCaller } from '../xapi/caller.js';
+import { reconcileOutcome, ShutdownAbort } from './outcome.js';
+import { snapshotView, type PoolView } from './pool-watch.js';
+import { controllerSecretSource, gitSecretProblems } from './secrets.js';
 import type { ReconcileFn, ReconcileInput, ReconcileOutcome } from './types.js';
 
 /** What a reconciler needs besides the revision it is given each time. */
@@ -9,27 +21,109 @@ export interface ReconcilerDeps {
   caller: XapiCaller;
   /** The manifests folder as the operator named it, recorded in plans (`desired.source.path`). */
   root: string;
+  /** Where the pool's state comes from; default: a full snapshot through `caller` each time. */
+  pool?: PoolView;
+  /** Repository identity (`xops.repo`), as `repoIdentity()` resolves it. */
+  repo?: string;
+  /**
+   * The local manifests folder, when the source is one: relative secretRef files resolve against
+   * it. Undefined for a Git source, where relative secret files are rejected (see `secrets.ts`).
+   */
+  localDir?: string;
+  /** The clock maintenance windows are judged by; default: the system time. */
+  now?: () => Date;
+  /** Most actions running at once; default 8. */
+  concurrency?: number;
+  /** Delay before apply retries a failed action; default 250 ms. */
+  retryDelayMs?: number;
+  log?: ApplyLogger;
+  /** Told about every plan made (after policies), before anything is applied: the CLI prints it. */
+  onPlan?: (plan: Plan) => void;
+  /** Told what apply did, when it ran. */
+  onApplied?: (result: ApplyResult) => void;
+  /** Apply progress, per action. */
+  listener?: ApplyListener;
 }
 
 /**
  * Builds the function the loop calls for each reconcile:
  * `(input: { commit, files, signal? }) => Promise<ReconcileOutcome>`.
  *
+ * One reconcile: observe the pool (a barrier on the long-lived event stream) → load the manifests
+ * (references checked against the live pool) → admission → plan (against `repo`) → automation
+ * policies (windows, budgets, approvals, drift heal/report, snapshots at `now()`) → apply the
+ * allowed actions.
+ *
  * Contract (the loop, /status and /metrics rely on it):
  * - never throws for user input problems: manifest or admission errors come back as `invalid`
  *   (the loop keeps the last good commit in force and does not retry);
  * - a runtime failure comes back as `{ ok: false, error }` (the loop retries with backoff); throwing
- *   is tolerated and treated the same way;
+ *   is tolerated and treated the same way. Planner errors (a conflict with an unmanaged object, a
+ *   reference the pool cannot satisfy) depend on the pool, not only the commit: they are failures,
+ *   and like `xops apply` nothing is applied while they stand;
  * - `resources` lists every declared `Kind/name`, so /status can show untouched resources as synced;
- * - when `input.signal` aborts, apply finishes the action in flight, starts no other, and returns.
- *
- * This version only loads and validates the manifests; observing the pool, planning, automation
- * policies and apply are wired in here once those stages land (see docs/controller.md).
+ * - when `input.signal` aborts, apply finishes the actions in flight, starts no other, and returns.
  */
 export function createReconciler(deps: ReconcilerDeps): ReconcileFn {
+  const pool = deps.pool ?? snapshotView(deps.caller);
+  const now = deps.now ?? (() => new Date());
   return async (input: ReconcileInput): Promise<ReconcileOutcome> => {
-    const { desired, diagnostics } = loadManifestFiles(input.files, deps.root, { commit: input.commit });
-    if (hasErrors(diagnostics)) return { ok: false, invalid: diagnostics.filter((d) => d.severity === 'error') };
-    return { ok: true, resources: desired.documents.filter((d) => d.kind !== 'Policy').map((d) => d.address) };
+    const observed = await pool.observe(input.signal);
+    const { desired, diagnostics } = loadManifestFiles(input.files, deps.root, { commit: input.commit, live: liveInventoryFrom(observed) });
+    const checked = hasErrors(diagnostics)
+      ? diagnostics
+      : [...diagnostics, ...checkAdmission(desired), ...(deps.localDir === undefined ? gitSecretProblems(desired) : [])];
+    if (hasErrors(checked)) return { ok: false, invalid: checked.filter((d) => d.severity === 'error') };
+    const resources = desired.documents.filter((d) => d.kind !== 'Policy').map((d) => d.address);
+
+    const at = now();
+    const planned = planChanges(desired, observed, { now: at, repo: deps.repo });
+    const gated = applyAutomation(planned, desired, { now: at });
+    const plan: Plan = { ...withSpecDigests(gated, desired), diagnostics: [...checked, ...gated.diagnostics] };
+    deps.onPlan?.(plan);
+
+    const planErrors = gated.diagnostics.filter((d) => d.severity === 'error');
+    if (planErrors.length > 0) {
+      return { ...reconcileOutcome(plan, [], resources), ok: false, error: planProblem(planErrors) };
+    }
+    if (plan.actions.length === 0) return reconcileOutcome(plan, [], resources);
+
+    const signal = input.signal;
+    const result = await applyPlan(plan, deps.caller, {
+      repo: deps.repo,
+      concurrency: deps.concurrency,
+      retryDelayMs: deps.retryDelayMs,
+      destructiveAllowed: approvedDestructive(desired),
+      secrets: controllerSecretSource(deps.localDir),
+      log: deps.log,
+      listener: {
+        ...deps.listener,
+        started(action, attempt) {
+          // Throwing here keeps the action from calling XAPI at all; apply reports it as failed
+          // with this error, which the outcome counts as "not started".
+          if (signal?.aborted) throw new ShutdownAbort();
+          pool.applying(action.address);
+          deps.listener?.started?.(action, attempt);
+        },
+      },
+    });
+    // Let the event stream catch up with our own changes before treating events as drift again.
+    await pool.settle(signal).catch(() => undefined);
+    deps.onApplied?.(result);
+    return reconcileOutcome(plan, result.results, resources);
   };
+}
+
+/**
+ * The controller runs no destructive action on its own say-so: only those a Policy requires approval
+ * for and that the approval gate let through (the commit carries the approval), as `xops apply`
+ * does without --allow-destructive.
+ */
+function approvedDestructive(desired: DesiredState): (action: Action) => boolean {
+  return (action) => action.gate.state === 'allowed' && effectiveSettings(desired, action.address).approval.includes('destructive');
+}
+
+function planProblem(errors: Diagnostic[]): string {
+  const shown = errors.slice(0, 3).map(formatDiagnostic).join('; ');
+  return `the plan has ${errors.length} error(s); nothing was applied: ${shown}${errors.length > 3 ? '; …' : ''}`;
 }
