@@ -124,6 +124,24 @@ describe('PoolObserver', () => {
     expect(observer.current().records.VM.get(vm)!.name_description).toBe('before barrier');
   });
 
+  it('decodes event snapshots over XML-RPC like get_all_records ones (ints as numbers)', async () => {
+    const observer = await observe(await connect('xmlrpc'));
+    const writer = await connect();
+    const vm = firstVm(observer.current());
+    await writer.call('VM.set_memory_dynamic_range', vm, 1073741824, 2147483648);
+    await observer.barrier();
+    const fresh = await freshRecords();
+    expect(observer.current().records.VM.get(vm)).toEqual(fresh.VM.get(vm));
+    expect(observer.current().records.VM.get(vm)!.memory_dynamic_max).toBe(2147483648);
+  });
+
+  it('stops following, and refuses barriers, once its client is closed', async () => {
+    const client = await connect();
+    const observer = await observe(client);
+    await client.close();
+    await expect(observer.barrier()).rejects.toThrow();
+  });
+
   it('leaves an older current() untouched when it moves on (copy on write)', async () => {
     const observer = await observe(await connect());
     const writer = await connect();
