@@ -1,9 +1,14 @@
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startController } from '../controller/controller.js';
+import { ConsoleReport } from '../controller/console-report.js';
+import { startController, type ControllerOptions } from '../controller/controller.js';
 import { DEFAULT_LISTEN } from '../controller/http.js';
+import { humanLogDestination } from '../controller/human-log.js';
 import { createLogger } from '../controller/logger.js';
+import { shouldColor } from '../render/index.js';
+import { startSimulator, type Simulator } from '../sim/index.js';
+import { XapiClient } from '../xapi/client.js';
 import { parseDuration } from '../manifests/units.js';
 import { GitSource } from '../source/git-source.js';
 import { LocalSource } from '../source/local-source.js';
@@ -12,6 +17,10 @@ import type { ManifestSource } from '../source/types.js';
 import { parseCommandArgs } from './args.js';
 import { CONNECTION_USAGE, connectFromArgs, connectionOptions } from './connection.js';
 import { UserError } from './errors.js';
+import { REPO_ID_HELP, repoIdentity, repoIdOption } from './repo-identity.js';
+
+/** Next to the controller's 9420, so the quick start's commands can be pasted as they are. */
+const DEFAULT_SIM_PORT = 9421;
 
 const USAGE = `usage: xops run [--repo URL|PATH] [--branch B] [--path DIR] [options]
 
@@ -31,6 +40,14 @@ controller:
   --resync DURATION            reconcile at least this often even when nothing changed (default 10m)
   --lease-ttl DURATION         how long the pool lease outlives a dead holder (default 60s)
   --log-level LEVEL            trace, debug, info (default), warn, error
+  --log-format text|json       text: plans, apply summaries and log lines for people on stdout;
+                               json: pino JSON lines only (default: text on a terminal or with
+                               --sim, json otherwise)
+${REPO_ID_HELP}
+pool:
+  --sim SEED                   start the embedded XAPI simulator (demo, empty or a seed file) and
+                               reconcile it; no --xapi needed (credentials root / xops)
+  --sim-port N                 the simulator's port (default ${DEFAULT_SIM_PORT}, or a free one if taken)
 ${CONNECTION_USAGE}`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -48,6 +65,10 @@ export async function run(argv: string[]): Promise<number> {
       resync: { type: 'string' },
       'lease-ttl': { type: 'string' },
       'log-level': { type: 'string' },
+      'log-format': { type: 'string' },
+      sim: { type: 'string' },
+      'sim-port': { type: 'string' },
+      ...repoIdOption,
     },
     USAGE,
   );
@@ -60,13 +81,39 @@ export async function run(argv: string[]): Promise<number> {
   const resyncIntervalMs = durationMs('--resync', str(values.resync) ?? '10m');
   const leaseTtlMs = durationMs('--lease-ttl', str(values['lease-ttl']) ?? '60s');
   const webhookSecret = await readSecret(str(values['webhook-secret-file']));
-  const logger = createLogger({ level: str(values['log-level']) });
+  const sim = str(values.sim);
+  if (sim !== undefined && (str(values.xapi) !== undefined || process.env.XOPS_XAPI_URL)) {
+    throw new UserError('--sim starts its own pool: do not also give --xapi (or XOPS_XAPI_URL)');
+  }
+  const simPort = simPortOf(str(values['sim-port']));
+  const logFormat = str(values['log-format']) ?? (process.stdout.isTTY || sim !== undefined ? 'text' : 'json');
+  if (logFormat !== 'text' && logFormat !== 'json') throw new UserError(`--log-format must be text or json, not '${logFormat}'`);
+  const print = (text: string) => void process.stdout.write(text);
+  const logger = createLogger({
+    level: str(values['log-level']),
+    ...(logFormat === 'text' ? { destination: humanLogDestination(print) } : {}),
+  });
+  const report = logFormat === 'text' ? new ConsoleReport(print, { color: shouldColor(process.stdout) }) : undefined;
 
-  const client = await connectFromArgs(values);
+  const simulator = sim !== undefined ? await startEmbeddedSimulator(sim, simPort) : undefined;
+  let client: XapiClient;
+  try {
+    client = simulator
+      ? await XapiClient.connect({ url: simulator.url, user: 'root', password: 'xops' })
+      : await connectFromArgs(values);
+  } catch (err) {
+    await simulator?.stop();
+    throw err;
+  }
+  if (simulator && report) print(simulatorBanner(simulator));
+  const hooks: Partial<ControllerOptions> = report
+    ? { onPlan: (p) => report.plan(p), onApplied: (r) => report.applied(r), onOutcome: (o, i) => report.outcome(o, i) }
+    : {};
   const controller = await startController({
     source,
     caller: client,
-    root: str(values.path) ?? '.',
+    root: source instanceof LocalSource ? join(str(values.repo) ?? '.', str(values.path) ?? '.') : (str(values.path) ?? '.'),
+    repo: repoIdentity(values),
     listen,
     webhookSecret,
     branch: str(values.branch),
@@ -74,11 +121,14 @@ export async function run(argv: string[]): Promise<number> {
     resyncIntervalMs,
     leaseTtlMs,
     logger,
+    ...hooks,
   }).catch(async (err: unknown) => {
     await client.close();
+    await simulator?.stop();
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new UserError(`--listen ${listen.host}:${listen.port}: address already in use`);
     throw err;
   });
+  if (report) print(`xops is watching ${source.description}; status at ${controller.url}/status (Ctrl-C to stop)\n`);
 
   // SIGTERM/SIGINT: finish the action in flight, release the lease, log out, exit 0. A second
   // signal while shutting down exits at once.
@@ -94,12 +144,38 @@ export async function run(argv: string[]): Promise<number> {
       controller
         .stop()
         .catch((err: unknown) => logger.error({ err }, 'error while shutting down'))
-        .finally(() => client.close().finally(resolve));
+        .finally(() => client.close().finally(() => (simulator ? simulator.stop() : Promise.resolve()).finally(resolve)));
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
   return 0;
+}
+
+/** Starts the embedded simulator on `port`, or on a free port when that one is taken. */
+async function startEmbeddedSimulator(seed: string, port: number): Promise<Simulator> {
+  try {
+    return await startSimulator({ port, seed });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' && port !== 0) return startSimulator({ port: 0, seed });
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`--sim: no such seed file: ${seed} (or use demo, empty)`);
+    if (err instanceof SyntaxError) throw new UserError(`--sim: ${seed} is not a JSON seed: ${err.message}`);
+    throw err;
+  }
+}
+
+/** Where the simulated pool is and how to change it behind xops' back. */
+function simulatorBanner(sim: Simulator): string {
+  return (
+    `XAPI simulator running at ${sim.url} (user root, password xops; JSON-RPC at ${sim.url}/jsonrpc)\n` +
+    `  hosts: ${sim.hostUrls.filter(Boolean).join(', ')}\n`
+  );
+}
+
+function simPortOf(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_SIM_PORT;
+  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) throw new UserError(`--sim-port must be a port number (0 for any free one), not '${value}'`);
+  return Number(value);
 }
 
 /**

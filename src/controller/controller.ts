@@ -12,7 +12,7 @@ import { ControllerMetrics } from './metrics.js';
 import { WatchedPool, snapshotView, type PoolView } from './pool-watch.js';
 import { createReconciler } from './reconcile.js';
 import { StatusStore } from './status.js';
-import type { ReconcileFn } from './types.js';
+import type { ReconcileFn, ReconcileInput, ReconcileOutcome } from './types.js';
 import { instrumentCaller } from './xapi-metrics.js';
 
 /** Everything one controller (one pool) needs; the CLI builds it from flags. */
@@ -42,6 +42,8 @@ export interface ControllerOptions {
   onPlan?: (plan: Plan) => void;
   /** Told what apply did in a reconcile. */
   onApplied?: (result: ApplyResult) => void;
+  /** Told every reconcile's outcome (after the plan and apply hooks), e.g. to print invalid commits. */
+  onOutcome?: (outcome: ReconcileOutcome, input: ReconcileInput) => void;
   listen?: { host: string; port: number };
   /** Enables `POST /webhook`, verified with this secret. */
   webhookSecret?: string;
@@ -88,7 +90,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
         onResync: (info) => logger.warn({ reason: info.reason, changes: info.changes }, 'pool state re-read after a gap in the event stream'),
       })
     : snapshotView(caller);
-  const reconcile = (
+  const reconcileFn = (
     options.reconcile ??
     ((c) =>
       createReconciler({
@@ -104,6 +106,13 @@ export async function startController(options: ControllerOptions): Promise<Runni
         onApplied: options.onApplied,
       }))
   )(caller);
+  const reconcile: ReconcileFn = options.onOutcome
+    ? async (input) => {
+        const outcome = await reconcileFn(input);
+        options.onOutcome?.(outcome, input);
+        return outcome;
+      }
+    : reconcileFn;
 
   // Triggers before loop.start() would only duplicate its first reconcile.
   let started = false;
