@@ -7,7 +7,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applyPlan } from '../src/apply/executor.js';
-import { withSpecDigests } from '../src/apply/spec-digests.js';
 import { liveInventoryFrom, loadManifests } from '../src/manifests/index.js';
 import { takeSnapshot } from '../src/observe/snapshot.js';
 import { planChanges } from '../src/plan/index.js';
@@ -40,7 +39,7 @@ async function timedApply(dir: string, concurrency: number, latencyMs: number): 
   try {
     const observed = await takeSnapshot(client);
     const { desired } = await loadManifests(dir, { live: liveInventoryFrom(observed) });
-    const plan = withSpecDigests(planChanges(desired, observed, { repo: 'bench' }), desired);
+    const plan = planChanges(desired, observed, { repo: 'bench' });
     sim.faults.inject({ latencyMs });
     const calls0 = client.stats.calls;
     const result = await applyPlan(plan, client, { repo: 'bench', concurrency });

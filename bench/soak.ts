@@ -32,7 +32,7 @@ export function prng(seed: number): () => number {
 /** Runs `xops apply DIR --yes` against the simulator; kills it with SIGKILL after `killAfterMs` if given. */
 export function runApply(sim: Simulator, dir: string, killAfterMs?: number): Promise<{ code: number | null; killed: boolean; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'apply', dir, '--yes', '--repo', 'soak'], {
+    const child = spawn(process.execPath, [CLI, 'apply', dir, '--yes', '--repo-id', 'soak'], {
       env: { ...process.env, XOPS_XAPI_URL: sim.url, XOPS_XAPI_USER: 'root', XOPS_XAPI_PASSWORD: 'xops', NO_COLOR: '1' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });

@@ -11,13 +11,13 @@ import { effectiveSettings } from '../policy/settings.js';
 import { renderText, shouldColor } from '../render/index.js';
 import { applyPlan } from '../apply/executor.js';
 import { formatSummary, logProgress, ttyProgress, type Progress } from '../apply/progress.js';
-import { withSpecDigests } from '../apply/spec-digests.js';
 import { processSecretSource } from '../secrets/index.js';
 import type { XapiClient } from '../xapi/client.js';
 import { parseCommandArgs } from './args.js';
 import { CONNECTION_USAGE, connectFromArgs, connectionOptions } from './connection.js';
 import { UserError } from './errors.js';
-import { planDesired, repoIdentity } from './plan-command.js';
+import { planDesired } from './plan-command.js';
+import { REPO_ID_HELP, repoIdOption, repoIdentity } from './repo-identity.js';
 
 const USAGE = `usage: xops apply [DIR | --plan FILE] [--yes] [--concurrency N] [--allow-destructive] [connection options]
 
@@ -28,7 +28,7 @@ Makes the pool match the manifests under DIR (default .), or carries out a plan 
   --yes                 do not ask (required when stdin is not a terminal)
   --concurrency N       actions running at once (default 8)
   --allow-destructive   run destructive actions (data loss) even without a policy's approval
-  --repo ID             repository identity (xops.repo), as given to 'xops plan' (default: env XOPS_REPO)
+${REPO_ID_HELP}
 
 Exit status: 0 when every action succeeded (or was held by a policy), 1 otherwise.
 
@@ -80,7 +80,7 @@ async function makePlan(
     process.stderr.write(`xops: the manifests under ${folder} have errors; nothing was applied\n`);
     return undefined;
   }
-  return { plan: withSpecDigests(plan, desired), desired, secretsDir: folder };
+  return { plan, desired, secretsDir: folder };
 }
 
 /**
@@ -121,7 +121,7 @@ export async function run(argv: string[]): Promise<number> {
       yes: { type: 'boolean' },
       concurrency: { type: 'string' },
       'allow-destructive': { type: 'boolean' },
-      repo: { type: 'string' },
+      ...repoIdOption,
       ...connectionOptions,
     },
     USAGE,

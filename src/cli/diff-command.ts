@@ -8,7 +8,8 @@ import { stableStringify } from '../plan/values.js';
 import { parseCommandArgs } from './args.js';
 import { CONNECTION_USAGE, connectionOptions } from './connection.js';
 import { UserError } from './errors.js';
-import { observePool, outputFormat, planDesired, printPlan, repoIdentity } from './plan-command.js';
+import { observePool, outputFormat, planDesired, printPlan } from './plan-command.js';
+import { REPO_ID_HELP, repoIdOption, repoIdentity } from './repo-identity.js';
 
 const USAGE = `usage: xops diff --base REF --head REF [DIR] [--out markdown|text|json] [connection options]
 
@@ -21,7 +22,7 @@ working tree.
   --head REF            the pull request's head (e.g. HEAD)
   --out FORMAT          markdown (default), text or json
   --detailed-exitcode   exit 2 when the change introduces actions, 0 when it introduces none
-  --repo ID             repository identity (xops.repo) (default: env XOPS_REPO)
+${REPO_ID_HELP}
 
 ${CONNECTION_USAGE}`;
 
@@ -83,7 +84,7 @@ export async function run(argv: string[]): Promise<number> {
       head: { type: 'string' },
       out: { type: 'string' },
       'detailed-exitcode': { type: 'boolean' },
-      repo: { type: 'string' },
+      ...repoIdOption,
       ...connectionOptions,
     },
     USAGE,

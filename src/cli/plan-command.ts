@@ -11,6 +11,7 @@ import { hasChanges, renderMarkdown, renderText, shouldColor } from '../render/i
 import { parseCommandArgs } from './args.js';
 import { CONNECTION_USAGE, connectFromArgs, connectionOptions } from './connection.js';
 import { UserError } from './errors.js';
+import { REPO_ID_HELP, repoIdOption, repoIdentity } from './repo-identity.js';
 
 const USAGE = `usage: xops plan [DIR] [--out text|json|markdown] [--save FILE] [--detailed-exitcode] [connection options]
 
@@ -21,8 +22,7 @@ field, and what each change costs the running workload (none, reboot, downtime, 
                         Plan itself) or markdown (a pull-request comment)
   --save FILE           also write the plan as JSON, for 'xops apply --plan FILE'
   --detailed-exitcode   exit 0 when there is nothing to do, 2 when there are changes, 1 on error
-  --repo ID             repository identity (xops.repo); objects marked by another one are left
-                        alone (default: env XOPS_REPO)
+${REPO_ID_HELP}
 
 ${CONNECTION_USAGE}`;
 
@@ -76,10 +76,6 @@ export function exitCode(plan: Plan, detailed: boolean): number {
   return detailed && hasChanges(plan) ? 2 : 0;
 }
 
-export function repoIdentity(values: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return (typeof values.repo === 'string' ? values.repo : undefined) ?? (env['XOPS_REPO'] || undefined);
-}
-
 /** `xops plan [DIR]`: the plan against the live pool. */
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals, help } = parseCommandArgs(
@@ -88,7 +84,7 @@ export async function run(argv: string[]): Promise<number> {
       out: { type: 'string' },
       save: { type: 'string' },
       'detailed-exitcode': { type: 'boolean' },
-      repo: { type: 'string' },
+      ...repoIdOption,
       ...connectionOptions,
     },
     USAGE,

@@ -12,6 +12,7 @@ import { orderActions } from './order.js';
 import { findOwned } from './ownership.js';
 
 export { specDigest, staleObjects } from './identity.js';
+import { withSpecDigests } from './spec-digests.js';
 export type { ResolvedReference } from './refs.js';
 
 /** What the planner may be told besides desired and observed state. */
@@ -61,7 +62,8 @@ export function planChanges(desired: DesiredState, observed: ObservedState, opts
   pruneNetworks(ctx);
 
   const actions = orderActions(ctx, ctx.actions);
-  return {
+  // Every action carries the digest apply records as xops.spec, so a saved plan is complete too.
+  return withSpecDigests({
     formatVersion: 1,
     createdAt: ctx.options.now.toISOString(),
     source: desired.source,
@@ -69,5 +71,5 @@ export function planChanges(desired: DesiredState, observed: ObservedState, opts
     actions,
     refused: ctx.refused,
     diagnostics: ctx.diagnostics,
-  };
+  }, desired);
 }

@@ -1,6 +1,6 @@
 import type { DesiredResource, DesiredState } from '../model/desired.js';
 import type { Plan } from '../model/plan.js';
-import { specDigest } from '../plan/identity.js';
+import { specDigest } from './identity.js';
 
 /**
  * Puts `details.specDigest` (what apply writes as `other_config["xops.spec"]`) on every action of a

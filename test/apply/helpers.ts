@@ -5,7 +5,6 @@ import { loadManifests, liveInventoryFrom } from '../../src/manifests/index.js';
 import { takeSnapshot } from '../../src/observe/snapshot.js';
 import { planChanges } from '../../src/plan/index.js';
 import { applyAutomation } from '../../src/policy/index.js';
-import { withSpecDigests } from '../../src/apply/spec-digests.js';
 import { applyPlan, type ApplyOptions, type ApplyResult } from '../../src/apply/executor.js';
 import { startSimulator, type SimOptions, type Simulator } from '../../src/sim/index.js';
 import { XapiClient } from '../../src/xapi/client.js';
@@ -35,7 +34,7 @@ export async function planFolder(client: XapiClient, dir: string, opts: { prune?
   if (errors.length) throw new Error(`manifests invalid: ${errors.map((d) => d.message).join('; ')}`);
   let plan = planChanges(desired, observed, { repo: REPO, prune: opts.prune });
   plan = applyAutomation(plan, desired, { now: new Date() });
-  return { plan: withSpecDigests(plan, desired), desired, observed };
+  return { plan: plan, desired, observed };
 }
 
 /** Plans and applies a folder; destructive actions allowed unless told otherwise. */
