@@ -17,8 +17,7 @@ export function readXmlRpcReply(stream: NodeJS.ReadableStream): Promise<WireRepl
   return new Promise((resolve, reject) => {
     const decoder = new XmlRpcResponseDecoder();
     let failed = false;
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
+    stream.on('data', (chunk: Buffer) => {
       if (failed) return;
       try {
         decoder.write(chunk);

@@ -76,6 +76,13 @@ describe('XmlRpcResponseDecoder', () => {
     expect(decodeInPieces(xml, 3)).toEqual(expected);
   });
 
+  it('decodes multi-byte characters split between network chunks', () => {
+    const bytes = Buffer.from('<methodResponse><params><param><value>café ✓</value></param></params></methodResponse>');
+    const dec = new XmlRpcResponseDecoder();
+    for (let i = 0; i < bytes.length; i++) dec.write(bytes.subarray(i, i + 1));
+    expect(dec.end().value).toBe('café ✓');
+  });
+
   it.each([
     ['a body cut in the middle', '<methodResponse><params><param><value>abc'],
     ['something that is not XML-RPC', '<html><body>500</body></html>'],
