@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { logProgress } from '../apply/progress.js';
 import { ConsoleReport } from '../controller/console-report.js';
 import { startController, type ControllerOptions } from '../controller/controller.js';
 import { DEFAULT_LISTEN } from '../controller/http.js';
@@ -105,10 +106,13 @@ export async function run(argv: string[]): Promise<number> {
     await simulator?.stop();
     throw err;
   }
-  if (simulator && report) print(simulatorBanner(simulator));
+  if (simulator) {
+    if (report) print(simulatorBanner(simulator));
+    else logger.info({ url: simulator.url, user: 'root' }, 'embedded XAPI simulator started');
+  }
   const hooks: Partial<ControllerOptions> = report
     ? { onPlan: (p) => report.plan(p), onApplied: (r) => report.applied(r), onOutcome: (o, i) => report.outcome(o, i) }
-    : {};
+    : { applyListener: logProgress(logger) };
   const controller = await startController({
     source,
     caller: client,

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { LocalSource } from '../source/local-source.js';
 import type { ManifestSource } from '../source/types.js';
-import type { ApplyResult } from '../apply/executor.js';
+import type { ApplyListener, ApplyResult } from '../apply/executor.js';
 import type { Plan } from '../model/plan.js';
 import type { XapiCaller } from '../xapi/caller.js';
 import { XapiClient } from '../xapi/client.js';
@@ -42,6 +42,8 @@ export interface ControllerOptions {
   onPlan?: (plan: Plan) => void;
   /** Told what apply did in a reconcile. */
   onApplied?: (result: ApplyResult) => void;
+  /** Apply progress, per action (e.g. one log line per action started and finished). */
+  applyListener?: ApplyListener;
   /** Told every reconcile's outcome (after the plan and apply hooks), e.g. to print invalid commits. */
   onOutcome?: (outcome: ReconcileOutcome, input: ReconcileInput) => void;
   listen?: { host: string; port: number };
@@ -104,6 +106,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
         log: logger,
         onPlan: options.onPlan,
         onApplied: options.onApplied,
+        listener: options.applyListener,
       }))
   )(caller);
   const reconcile: ReconcileFn = options.onOutcome

@@ -1,3 +1,4 @@
+import { formatDiagnostic } from '../model/diagnostics.js';
 import type { ManifestSource, SourceSnapshot } from '../source/types.js';
 import type { ControllerMetrics } from './metrics.js';
 import type { ReconcileSummary, StatusStore } from './status.js';
@@ -226,7 +227,7 @@ export class ReconcileLoop {
     if (result === 'invalid') {
       // Retrying cannot fix a commit: wait for the source to move on. The pool stays as it is.
       this.rejectedCommit = target.commit;
-      logger?.error({ commit: target.commit, problems: outcome.invalid?.length, inForce: this.lastGood?.commit }, 'commit is invalid; the last good commit stays in force');
+      logger?.error({ commit: target.commit, problems: (outcome.invalid ?? []).map(formatDiagnostic), inForce: this.lastGood?.commit }, 'commit is invalid; the last good commit stays in force');
       return;
     }
     this.lastGood = target;

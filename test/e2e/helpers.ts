@@ -130,7 +130,7 @@ const GiB = 1024 ** 3;
 export { GiB };
 
 /** A small VM manifest; `extra` lines go under spec, `meta` lines under metadata. */
-export function vmManifest(name: string, opts: { memory?: string; description?: string; powerState?: string; disks?: string[]; annotations?: Record<string, string> } = {}): string {
+export function vmManifest(name: string, opts: { memory?: string; description?: string; powerState?: string; disks?: string[]; networks?: string[]; annotations?: Record<string, string> } = {}): string {
   const disks = opts.disks ?? [];
   const annotations = Object.entries(opts.annotations ?? {});
   return [
@@ -146,6 +146,7 @@ export function vmManifest(name: string, opts: { memory?: string; description?: 
     `  memory: ${opts.memory ?? '1GiB'}`,
     `  powerState: ${opts.powerState ?? 'running'}`,
     ...(disks.length ? ['  disks:', ...disks.map((d) => `    - {name: ${d}, size: 1GiB}`)] : []),
+    ...(opts.networks?.length ? ['  networks:', ...opts.networks.map((n) => `    - network: ${n}`)] : []),
     '',
   ].join('\n');
 }
