@@ -25,6 +25,8 @@ export interface TaskEventSource {
 
 const TERMINAL = new Set(['success', 'failure', 'cancelled']);
 const POLL_SECONDS = 30;
+// Sent with a fraction so XML-RPC encodes it as <double>: XAPI reads event.from's timeout as a float.
+const POLL_TIMEOUT = POLL_SECONDS + 0.001;
 
 /**
  * Waits for tasks to finish through one shared `event.from(["task"])` long-poll, however many async
@@ -76,7 +78,7 @@ export class TaskWatcher {
         }
         let batch: EventBatch;
         try {
-          batch = (await this.source.request('event.from', [['task'], this.token, POLL_SECONDS], {
+          batch = (await this.source.request('event.from', [['task'], this.token, POLL_TIMEOUT], {
             timeoutMs: (POLL_SECONDS + 30) * 1000,
           })) as EventBatch;
           failures = 0;

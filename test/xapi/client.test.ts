@@ -186,6 +186,13 @@ describe('XapiClient: calls', () => {
     expect(sim.stats.get('Async.VM.clone')).toBe(1);
   });
 
+  it('runs Async calls over XML-RPC too (the task result is an XML fragment either way)', async () => {
+    const client = await connect({ transport: 'xmlrpc' });
+    const clone = await client.callAsync<string>('VM.clone', vmRef('backup-appliance'), 'xml-clone');
+    expect(sim.db.record(clone)['name_label']).toBe('xml-clone');
+    expect([...sim.db.all('task')]).toHaveLength(0);
+  });
+
   it('rejects with the task failure as an XapiError carrying code and params, and still destroys the task', async () => {
     const client = await connect();
     sim.faults.inject({ taskFailure: { count: 1, code: 'SR_FULL', params: ['10', '5'] } });
