@@ -152,6 +152,8 @@ export async function run(argv: string[]): Promise<number> {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    // The terminal closing (SIGHUP) is a stop request too, not a reason to leave the lease behind.
+    process.on('SIGHUP', onSignal);
   });
   return 0;
 }
