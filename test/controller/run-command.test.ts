@@ -20,6 +20,10 @@ const mistakes: { why: string; argv: string[]; message: RegExp }[] = [
   { why: 'a manifests path leaving the repository', argv: ['--repo', dir, '--path', '../x'], message: /--path must be a folder inside/ },
   { why: 'an empty webhook secret (would accept anyone)', argv: ['--repo', dir, '--webhook-secret-file', join(dir, 'empty-secret')], message: /is empty/ },
   { why: 'a positional argument instead of --repo', argv: [dir], message: /unexpected argument/ },
+  { why: 'both the embedded simulator and a real pool', argv: ['--repo', dir, '--sim', 'demo', '--xapi', 'http://pool'], message: /--sim starts its own pool/ },
+  { why: 'an unknown log format', argv: ['--repo', dir, '--sim', 'demo', '--log-format', 'xml'], message: /--log-format must be text or json/ },
+  { why: 'a simulator port that is not a number', argv: ['--repo', dir, '--sim', 'demo', '--sim-port', 'high'], message: /--sim-port must be a port number/ },
+  { why: 'a simulator seed file that does not exist', argv: ['--repo', dir, '--sim', join(dir, 'no-seed.json'), '--sim-port', '0'], message: /--sim: no such seed file/ },
 ];
 
 describe('xops run arguments', () => {

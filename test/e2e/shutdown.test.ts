@@ -27,6 +27,32 @@ async function poolOtherConfig(): Promise<Record<string, string>> {
   return client.call<Record<string, string>>('pool.get_other_config', pool);
 }
 
+describe('xops run --sim (what npm start runs)', () => {
+  it('starts the simulator, prints the plan and applies it, then stops on SIGINT with exit 0', async () => {
+    const simDir = mkdtempSync(join(tmpdir(), 'xops-e2e-sim-'));
+    writeFileSync(join(simDir, 'vm.yaml'), vmManifest('sim-vm', { powerState: 'halted' }));
+    const child = spawn(process.execPath, ['dist/src/cli.js', 'run', '--repo', simDir, '--sim', 'demo', '--sim-port', '0', '--listen', '127.0.0.1:0'], {
+      env: { ...process.env, NO_COLOR: '1', XOPS_XAPI_URL: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      await until('the plan applied', () => stdout, (o) => o.includes('Apply complete'), 15_000);
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(simDir, { recursive: true, force: true });
+    }
+    expect(stdout).toMatch(/XAPI simulator running at http:\/\/127\.0\.0\.1:\d+ \(user root, password xops/);
+    expect(stdout).toContain('+ create VM/sim-vm');
+    expect(stdout).toMatch(/Apply complete: 1 succeeded, 0 failed/);
+    expect(stdout).toMatch(/INFO  controller stopped\n$/);
+  }, 30_000);
+});
+
 describe('xops run, SIGTERM', () => {
   it('finishes the action in flight, starts no other, releases the lease and exits 0', async () => {
     const names = ['stop-1', 'stop-2', 'stop-3'];
