@@ -6,6 +6,7 @@ import { LocalSource } from '../../src/source/local-source.js';
 import { GitFixture } from '../source/git-fixture.js';
 import {
   GiB,
+  LOCAL_DEBOUNCE_MS,
   manifestFolder,
   metrics,
   policyManifest,
@@ -114,7 +115,7 @@ describe('drift: a managed VM changed behind xops', () => {
 
   it('is put back when the policy says heal, and /status and /metrics say so', async () => {
     const dir = manifestFolder(w, vmFiles('drift-heal-vm', 'heal'));
-    const c = await startTestController(w, new LocalSource({ dir, debounceMs: 20 }));
+    const c = await startTestController(w, new LocalSource({ dir, debounceMs: LOCAL_DEBOUNCE_MS }));
     await until('VM created', () => status(c), (s) => s.lastReconcile?.result === 'success' && s.resources[0]?.state === 'synced');
     const vm = (await vmRecord(w, 'drift-heal-vm'))!;
 
@@ -134,7 +135,7 @@ describe('drift: a managed VM changed behind xops', () => {
 
   it('is only reported when the policy says report: the pool keeps the change', async () => {
     const dir = manifestFolder(w, vmFiles('drift-report-vm', 'report'));
-    const c = await startTestController(w, new LocalSource({ dir, debounceMs: 20 }));
+    const c = await startTestController(w, new LocalSource({ dir, debounceMs: LOCAL_DEBOUNCE_MS }));
     await until('VM created', () => status(c), (s) => s.lastReconcile?.result === 'success' && s.resources[0]?.state === 'synced');
     const vm = (await vmRecord(w, 'drift-report-vm'))!;
 
@@ -154,7 +155,7 @@ describe('drift: a managed VM changed behind xops', () => {
 describe('under injected faults', () => {
   it('keeps running through a master failover, invalid sessions, lost events and connection resets, and converges', async () => {
     const dir = manifestFolder(w, { 'vm.yaml': vmManifest('faulty-vm', { powerState: 'halted' }) });
-    const c = await startTestController(w, new LocalSource({ dir, debounceMs: 20 }));
+    const c = await startTestController(w, new LocalSource({ dir, debounceMs: LOCAL_DEBOUNCE_MS }));
     await until('VM created', () => status(c), (s) => s.lastReconcile?.result === 'success');
 
     w.sim.faults.inject({ failoverTo: 1 });

@@ -42,6 +42,12 @@ export async function resetWorld(w: World): Promise<void> {
   w.sim.faults.clear();
 }
 
+/**
+ * Debounce for local-folder sources in tests. Above chokidar's 50 ms throttle of repeated `change`
+ * events on one file (dropped, not deferred): a sync that runs sooner could miss a second save.
+ */
+export const LOCAL_DEBOUNCE_MS = 60;
+
 const quiet = () => createLogger({ destination: new Writable({ write: (_c, _e, done) => done() }) });
 
 /** A controller with test-sized timings: short backoff, quick event debounce, no periodic triggers. */

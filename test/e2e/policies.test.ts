@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LocalSource } from '../../src/source/local-source.js';
 import {
   GiB,
+  LOCAL_DEBOUNCE_MS,
   manifestFolder,
   policyManifest,
   reconcileNow,
@@ -39,7 +40,7 @@ function testClock(start: number): { now: () => Date; set(ms: number): void } {
 /** Starts a controller on `files` and waits until its first reconcile created everything. */
 async function controllerOn(files: Record<string, string>, clock = testClock(WEDNESDAY_NOON)) {
   const dir = manifestFolder(w, files);
-  const c = await startTestController(w, new LocalSource({ dir, debounceMs: 20 }), { now: clock.now });
+  const c = await startTestController(w, new LocalSource({ dir, debounceMs: LOCAL_DEBOUNCE_MS }), { now: clock.now });
   await until('first reconcile', () => status(c), (s) => s.lastReconcile?.result === 'success');
   await c.loop.idle();
   return { c, dir, clock };
