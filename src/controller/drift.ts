@@ -1,4 +1,4 @@
-import { MANAGED_KEY, REPO_KEY, type ObservedClass, type ObservedState, type Ref, type XapiRecord } from '../model/observed.js';
+import { MANAGED_KEY, REPO_KEY, SPEC_KEY, type ObservedClass, type ObservedState, type Ref, type XapiRecord } from '../model/observed.js';
 import type { ObservedChange } from '../observe/diff.js';
 import { valuesEqual } from '../observe/equal.js';
 import type { ActionResult } from '../apply/executor.js';
@@ -12,8 +12,18 @@ import type { DriftReport } from './types.js';
  * in them alone says nothing about the object's configuration.
  */
 const VOLATILE_FIELDS: ReadonlySet<string> = new Set(['current_operations', 'allowed_operations']);
-/** other_config keys that are bookkeeping, not configuration: the lease is renewed every few seconds. */
-const VOLATILE_OTHER_CONFIG: ReadonlySet<string> = new Set([LEASE_KEY]);
+/**
+ * other_config keys that are not the object's own configuration: the lease (renewed every few
+ * seconds) and, in the pool's map, the marks of appliances (`xops.managed/VM_appliance/<uuid>`…),
+ * which concern the appliance they name.
+ */
+function isBookkeepingKey(key: string): boolean {
+  return key === LEASE_KEY || isApplianceMarkKey(key);
+}
+
+function isApplianceMarkKey(key: string): boolean {
+  return [MANAGED_KEY, REPO_KEY, SPEC_KEY].some((k) => key.startsWith(`${k}/VM_appliance/`));
+}
 
 /** Whether anything but volatile fields differs between two versions of a record. */
 export function configurationChanged(before: XapiRecord, after: XapiRecord): boolean {
@@ -31,7 +41,7 @@ export function configurationChanged(before: XapiRecord, after: XapiRecord): boo
 
 function withoutVolatileKeys(map: unknown): unknown {
   if (typeof map !== 'object' || map === null) return map;
-  return Object.fromEntries(Object.entries(map).filter(([k]) => !VOLATILE_OTHER_CONFIG.has(k)));
+  return Object.fromEntries(Object.entries(map).filter(([k]) => !isBookkeepingKey(k)));
 }
 
 /**
@@ -44,6 +54,10 @@ function withoutVolatileKeys(map: unknown): unknown {
 export function managedAddresses(change: ObservedChange, before: ObservedState | undefined, after: ObservedState, repo?: string): string[] {
   const old = before?.records[change.cls].get(change.ref);
   const now = after.records[change.cls].get(change.ref);
+  if (change.cls === 'pool' && old && now) {
+    const appliances = changedApplianceMarks(old, now);
+    return configurationChanged(old, now) ? [...markedAddress(now, repo), ...appliances] : appliances;
+  }
   if (change.operation === 'mod' && old && now && !configurationChanged(old, now)) return [];
   const record = now ?? old;
   if (!record) return [];
@@ -105,6 +119,28 @@ export function managedAddresses(change: ObservedChange, before: ObservedState |
     default:
       // VM_metrics, VM_guest_metrics: runtime figures, never configuration xops manages.
       break;
+  }
+  return [...out];
+}
+
+function markedAddress(rec: XapiRecord, repo: string | undefined): string[] {
+  const oc = rec['other_config'] as Record<string, string> | undefined;
+  const address = oc?.[MANAGED_KEY];
+  if (!address || (repo !== undefined && oc?.[REPO_KEY] !== undefined && oc[REPO_KEY] !== repo)) return [];
+  return [address];
+}
+
+/** Appliances whose marks in the pool's other_config were added, changed or removed. */
+function changedApplianceMarks(old: XapiRecord, now: XapiRecord): string[] {
+  const a = (old['other_config'] ?? {}) as Record<string, string>;
+  const b = (now['other_config'] ?? {}) as Record<string, string>;
+  const out = new Set<string>();
+  for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    if (!isApplianceMarkKey(key) || a[key] === b[key]) continue;
+    const uuid = key.slice(key.lastIndexOf('/') + 1);
+    const managed = `${MANAGED_KEY}/VM_appliance/${uuid}`;
+    const address = b[managed] ?? a[managed];
+    if (address) out.add(address);
   }
   return [...out];
 }

@@ -53,6 +53,12 @@ describe('managedAddresses: which managed resources an observed change concerns'
     { why: 'an appliance: its mark lives in the pool other_config', cls: 'VM_appliance', ref: 'app', op: 'mod', fields: { name_description: 'x' }, expected: ['VMAppliance/shop'] },
     { why: 'the pool lease renewed: bookkeeping, not configuration', cls: 'pool', ref: 'pool', op: 'mod', fields: { other_config: { ...before.records.pool.get('pool')!.other_config, 'xops.lease': 'a|t2' } }, expected: [] },
     { why: 'the pool description changed', cls: 'pool', ref: 'pool', op: 'mod', fields: { name_description: 'new' }, expected: ['Pool/demo'] },
+    {
+      why: "an appliance's mark in the pool map changed: the appliance, not the pool",
+      cls: 'pool', ref: 'pool', op: 'mod',
+      fields: { other_config: { ...before.records.pool.get('pool')!.other_config, 'xops.spec/VM_appliance/app-uuid': 'digest-2' } },
+      expected: ['VMAppliance/shop'],
+    },
     { why: 'a snapshot of a managed VM carries its mark but is not the VM', cls: 'VM', ref: 'snap', op: 'del', expected: [] },
     { why: "another repository's VM is not ours to reconcile", cls: 'VM', ref: 'foreign', op: 'mod', fields: { memory_static_max: 3 }, expected: [] },
     { why: 'an unmanaged VM', cls: 'VM', ref: 'unmanaged', op: 'mod', fields: { name_label: 'x' }, expected: [] },
