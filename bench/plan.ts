@@ -68,7 +68,7 @@ async function floor(url: string): Promise<number> {
 }
 
 /** Manifests for every managed VM as it is, with 1% asking for more memory (within static_max: live). */
-function manifestsFor(observed: ObservedState): DesiredState {
+export function manifestsFor(observed: ObservedState): DesiredState {
   const vms: DesiredVM[] = [];
   let i = 0;
   for (const rec of observed.records.VM.values()) {

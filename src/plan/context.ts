@@ -5,7 +5,8 @@ import type { ObservedClass, ObservedRecordTypes, ObservedState, Ref, XapiRecord
 import type { ObservedIndex } from '../model/observed-index.js';
 import type { Action, Refusal } from '../model/plan.js';
 import { indexObserved } from '../model/observed-index.js';
-import { lookupDigest, lookupKey, objectKey, recordDigest } from './identity.js';
+import { lookupKey, lookupText, objectKey, recordDigest } from './identity.js';
+import { digestOfText } from './values.js';
 import { automationFor } from './settings.js';
 import { applianceMarks, type ObjectMark } from './ownership-marks.js';
 import type { OwnedClass, Ownership } from './ownership.js';
@@ -46,6 +47,10 @@ export interface PlanContext {
   readonly readObjects: Map<string, { cls: ObservedClass; record: XapiRecord }>;
   /** Ownership marks of VM appliances (kept in the pool's other_config: the class has none). */
   readonly applianceMarks: Map<string, ObjectMark>;
+  /** Per lookup key, the uuids text its digest in `reads` was made from (so a repeated lookup is not digested again). */
+  readonly lookupTexts: Map<string, string>;
+  /** Raw documents by address (the first of each), built on first use. */
+  documentsByAddress?: Map<string, RawDocument>;
   /** Addresses of resources that had an error: their actions are left out. */
   readonly failed: Set<string>;
   /** Address → how the manifest relates to the pool, found before any kind is planned. */
@@ -63,6 +68,7 @@ export function createContext(desired: DesiredState, observed: ObservedState, op
     diagnostics: [],
     reads: {},
     readObjects: new Map(),
+    lookupTexts: new Map(),
     applianceMarks: applianceMarks(observed),
     failed: new Set(),
     owners: new Map(),
@@ -72,7 +78,10 @@ export function createContext(desired: DesiredState, observed: ObservedState, op
 /** Looks an object up by ref and records that the plan relied on it (for stale-plan detection). */
 export function read<C extends ObservedClass>(ctx: PlanContext, cls: C, ref: Ref): ObservedRecordTypes[C] | undefined {
   const rec = ctx.index.get(cls, ref);
-  if (rec) ctx.readObjects.set(objectKey(cls, rec.uuid), { cls, record: rec });
+  if (rec) {
+    const key = objectKey(cls, rec.uuid);
+    if (!ctx.readObjects.has(key)) ctx.readObjects.set(key, { cls, record: rec });
+  }
   return rec;
 }
 
@@ -85,12 +94,20 @@ export function identityObjects(ctx: PlanContext): Record<string, string> {
 
 /** Records that the plan relied on "these objects (maybe none) have this name / mark". */
 export function readLookup(ctx: PlanContext, cls: ObservedClass, field: 'name_label' | 'xops.managed', value: string, uuids: string[]): void {
-  ctx.reads[lookupKey(cls, field, value)] = lookupDigest(uuids);
+  const key = lookupKey(cls, field, value);
+  const text = lookupText(uuids);
+  if (ctx.lookupTexts.get(key) === text) return;
+  ctx.lookupTexts.set(key, text);
+  ctx.reads[key] = digestOfText(text);
 }
 
 function rawDocument(ctx: PlanContext, resource: DesiredResource): RawDocument | undefined {
-  const address = `${resource.kind}/${resource.meta.name}`;
-  return ctx.desired.documents.find((d) => d.address === address);
+  if (!ctx.documentsByAddress) {
+    const byAddress = new Map<string, RawDocument>();
+    for (const d of ctx.desired.documents) if (!byAddress.has(d.address)) byAddress.set(d.address, d);
+    ctx.documentsByAddress = byAddress;
+  }
+  return ctx.documentsByAddress.get(`${resource.kind}/${resource.meta.name}`);
 }
 
 /**

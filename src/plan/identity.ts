@@ -2,7 +2,7 @@ import type { DesiredResource } from '../model/desired.js';
 import type { ObservedClass, ObservedState, XapiRecord } from '../model/observed.js';
 import type { ObservedIdentity } from '../model/plan.js';
 import { MANAGED_KEY } from '../model/observed.js';
-import { digestOf } from './values.js';
+import { digestOf, digestOfText, stableStringify } from './values.js';
 
 /**
  * The fields of each class the planner reads. A saved plan is stale when one of these changed on an
@@ -32,11 +32,25 @@ const READ_FIELDS: { [C in ObservedClass]: string[] } = {
   VM_guest_metrics: [],
 };
 
-/** Digest of the fields of a record the planner compares (see READ_FIELDS). */
+/** READ_FIELDS of each class in serialisation order (sorted), each with its `"field":` prefix. */
+const DIGEST_FIELDS = Object.fromEntries(
+  Object.entries(READ_FIELDS).map(([cls, fields]) => [cls, [...fields].sort().map((f) => [f, `${JSON.stringify(f)}:`] as const)]),
+) as { [C in ObservedClass]: (readonly [string, string])[] };
+
+/**
+ * Digest of the fields of a record the planner compares (see READ_FIELDS): the digest of the object
+ * made of those fields, serialised here directly (sorted keys, absent fields left out) because a
+ * plan digests every object it read.
+ */
 export function recordDigest(cls: ObservedClass, record: XapiRecord): string {
-  const picked: Record<string, unknown> = {};
-  for (const f of READ_FIELDS[cls]) picked[f] = record[f];
-  return digestOf(picked);
+  let text = '{';
+  for (const [field, prefix] of DIGEST_FIELDS[cls]) {
+    const v = record[field];
+    if (v === undefined) continue;
+    if (text.length > 1) text += ',';
+    text += prefix + (typeof v === 'string' ? JSON.stringify(v) : stableStringify(v));
+  }
+  return digestOfText(text + '}');
 }
 
 /** Identity key of one object the plan read: `<class>/<uuid>`. */
@@ -54,7 +68,12 @@ export function lookupKey(cls: ObservedClass, field: 'name_label' | typeof MANAG
 }
 
 export function lookupDigest(uuids: readonly string[]): string {
-  return digestOf([...uuids].sort());
+  return digestOfText(lookupText(uuids));
+}
+
+/** What lookupDigest digests: the sorted uuids as JSON (a list of strings serialises as plain JSON). */
+export function lookupText(uuids: readonly string[]): string {
+  return JSON.stringify(uuids.length > 1 ? [...uuids].sort() : uuids);
 }
 
 /**
@@ -87,6 +106,24 @@ export function staleObjects(identity: ObservedIdentity, observed: ObservedState
     }
     return uuidIndex.get(cls)?.get(uuid);
   };
+  // `<class>?<field>` → value → uuids, built once per pair: a plan at scale holds a lookup per manifest.
+  const valueIndexes = new Map<string, Map<string, string[]>>();
+  const matching = (cls: ObservedClass, field: string, value: string): string[] => {
+    const indexKey = `${cls}?${field}`;
+    let index = valueIndexes.get(indexKey);
+    if (!index) {
+      index = new Map();
+      for (const rec of observed.records[cls]?.values() ?? []) {
+        const actual = field === MANAGED_KEY ? (rec['other_config'] as Record<string, string> | undefined)?.[MANAGED_KEY] : rec[field];
+        if (typeof actual !== 'string') continue;
+        const list = index.get(actual);
+        if (list) list.push(rec.uuid);
+        else index.set(actual, [rec.uuid]);
+      }
+      valueIndexes.set(indexKey, index);
+    }
+    return index.get(value) ?? [];
+  };
   for (const [key, digest] of Object.entries(identity.objects)) {
     const q = key.indexOf('?');
     if (q >= 0) {
@@ -94,11 +131,7 @@ export function staleObjects(identity: ObservedIdentity, observed: ObservedState
       const eq = key.indexOf('=', q);
       const field = key.slice(q + 1, eq);
       const value = key.slice(eq + 1);
-      const uuids: string[] = [];
-      for (const rec of observed.records[cls]?.values() ?? []) {
-        const actual = field === MANAGED_KEY ? (rec['other_config'] as Record<string, string> | undefined)?.[MANAGED_KEY] : rec[field];
-        if (actual === value) uuids.push(rec.uuid);
-      }
+      const uuids = matching(cls, field, value);
       if (lookupDigest(uuids) !== digest) out.push(`the ${cls} objects with ${field} '${value}' changed (now ${uuids.length})`);
       continue;
     }

@@ -17,12 +17,18 @@ export function withSpecDigests(plan: Plan, desired: DesiredState): Plan {
     ...desired.vms,
     ...desired.appliances,
   ];
-  const digests = new Map(resources.map((r) => [`${r.kind}/${r.meta.name}`, specDigest(r)]));
+  const byAddress = new Map<string, DesiredResource>();
+  for (const r of resources) byAddress.set(`${r.kind}/${r.meta.name}`, r);
+  // Digested on demand: most declared resources have no action, and a digest costs a serialisation.
+  const digests = new Map<string, string>();
   return {
     ...plan,
     actions: plan.actions.map((a) => {
-      const digest = digests.get(a.address);
-      if (digest === undefined || a.operation === 'delete' || typeof a.details?.['specDigest'] === 'string') return a;
+      if (a.operation === 'delete' || typeof a.details?.['specDigest'] === 'string') return a;
+      const resource = byAddress.get(a.address);
+      if (!resource) return a;
+      let digest = digests.get(a.address);
+      if (digest === undefined) digests.set(a.address, (digest = specDigest(resource)));
       return { ...a, details: { ...(a.details ?? {}), specDigest: digest } };
     }),
   };

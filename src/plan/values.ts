@@ -1,36 +1,53 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * JSON with object keys sorted, so equal values always serialise (and digest) the same way whatever
- * order their keys were built in. `undefined` members are dropped, as JSON.stringify does.
+ * order their keys were built in. `undefined` members are dropped, as JSON.stringify does; an
+ * `undefined` (or function) item of a list is `null`.
+ *
+ * The planner digests tens of thousands of records per plan, so this builds one string by
+ * concatenation rather than through entries/filter/map arrays. Its output is part of saved plans
+ * (digests), so it must never change for a given value.
  */
 export function stableStringify(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  // Fast paths for what XAPI records are made of: lists of refs or strings, and string maps.
   if (Array.isArray(value)) {
-    if (value.every((v) => typeof v === 'string')) return JSON.stringify(value);
-  } else {
-    const keys = Object.keys(value).sort();
-    const rec = value as Record<string, unknown>;
-    if (keys.every((k) => typeof rec[k] === 'string')) {
-      let out = '{';
-      for (const k of keys) out += (out.length > 1 ? ',' : '') + JSON.stringify(k) + ':' + JSON.stringify(rec[k]);
-      return out + '}';
+    let out = '[';
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out += ',';
+      out += stableStringify(value[i]);
     }
+    return out + ']';
   }
-  if (Array.isArray(value)) return `[${value.map((v) => stableStringify(v === undefined ? null : v)).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableStringify(v)}`).join(',')}}`;
+  const rec = value as Record<string, unknown>;
+  const keys = Object.keys(rec);
+  if (keys.length > 1) keys.sort();
+  let out = '{';
+  for (const k of keys) {
+    const v = rec[k];
+    if (v === undefined) continue;
+    if (out.length > 1) out += ',';
+    out += JSON.stringify(k) + ':' + stableStringify(v);
+  }
+  return out + '}';
+}
+
+/** Short content digest of a serialised value (sha256, 16 hex digits). */
+export function digestOfText(text: string): string {
+  return hash('sha256', text, 'hex').slice(0, 16);
 }
 
 /** Short content digest (sha256, 16 hex digits): enough to tell versions of one object apart. */
 export function digestOf(value: unknown): string {
-  return createHash('sha256').update(stableStringify(value)).digest('hex').slice(0, 16);
+  return digestOfText(stableStringify(value));
 }
 
+/** Equal as stableStringify sees it (so `undefined` equals `null`, key order does not matter). */
 export function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  // Two different strings, finite numbers or booleans never serialise the same: skip the strings.
+  const ta = typeof a;
+  if (ta === typeof b && (ta === 'string' || ta === 'boolean' || (ta === 'number' && Number.isFinite(a) && Number.isFinite(b)))) return false;
   return stableStringify(a) === stableStringify(b);
 }
 
