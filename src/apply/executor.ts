@@ -35,6 +35,8 @@ export interface ActionResult {
   error?: unknown;
   ms?: number;
   attempts?: number;
+  /** Skipped because the run was interrupted (ApplyOptions.signal) before it started: still pending. */
+  interrupted?: boolean;
 }
 
 /** The outcome of an apply run. `ok` is true when no action failed or was skipped for a failure. */
@@ -71,6 +73,8 @@ export interface ApplyOptions {
   listener?: ApplyListener;
   /** How long to wait for creating tasks an earlier (killed) apply left running; default 120 s. */
   settleTimeoutMs?: number;
+  /** Once aborted, no further action starts (nor retries); actions in flight finish. */
+  signal?: AbortSignal;
 }
 
 /** Why an action must not run at all, before anything is called. */
@@ -128,7 +132,7 @@ export async function applyPlan(plan: Plan, caller: XapiCaller, options: ApplyOp
         await applier(action, ctx);
         return;
       } catch (err) {
-        if (attempt > retries || isPermanent(err)) throw err;
+        if (attempt > retries || isPermanent(err) || options.signal?.aborted) throw err;
         options.listener?.retrying?.(action, attempt, err);
         log.warn({ action: action.id, attempt, err: errorMessage(err) }, 'action failed; retrying');
         await new Promise((r) => setTimeout(r, retryDelay * 2 ** (attempt - 1)));
@@ -146,12 +150,14 @@ export async function applyPlan(plan: Plan, caller: XapiCaller, options: ApplyOp
     }
     // A held action, or one that only waits on held actions, is policy's choice, not a failure.
     const onlyHeld = action.gate.state === 'held' || (outcome.blockedBy !== undefined && heldIds.has(outcome.blockedBy));
+    if (outcome.interrupted) return { action, state: 'skipped', reason: outcome.reason, interrupted: true };
     return { action, state: onlyHeld ? 'held' : 'skipped', reason: outcome.reason };
   };
 
   const outcomes = await runJobs<Job & { action: Action }>(jobs, {
     concurrency: options.concurrency ?? 8,
     run,
+    signal: options.signal,
     listener: {
       finished(job, outcome) {
         const result = toResult(job.action, outcome);

@@ -16,7 +16,7 @@ export interface Job {
 export type JobOutcome =
   | { state: 'succeeded'; ms: number }
   | { state: 'failed'; error: unknown; ms: number }
-  | { state: 'skipped'; reason: string; blockedBy?: string };
+  | { state: 'skipped'; reason: string; blockedBy?: string; interrupted?: true };
 
 /** Observers of the run, for progress displays and logs. */
 export interface SchedulerListener<J extends Job> {
@@ -29,6 +29,8 @@ export interface ScheduleOptions<J extends Job> {
   concurrency: number;
   run(job: J): Promise<void>;
   listener?: SchedulerListener<J>;
+  /** Once aborted, no further job starts; those running finish, the rest are skipped as interrupted. */
+  signal?: AbortSignal;
 }
 
 export async function runJobs<J extends Job>(jobs: readonly J[], options: ScheduleOptions<J>): Promise<Map<string, JobOutcome>> {
@@ -77,6 +79,9 @@ export async function runJobs<J extends Job>(jobs: readonly J[], options: Schedu
           changed = true;
         }
       }
+    }
+    if (options.signal?.aborted) {
+      for (const job of waiting.splice(0)) settle(job, { state: 'skipped', reason: 'not started: apply was interrupted', interrupted: true });
     }
     // Start ready jobs in plan order, up to the bound.
     for (let i = 0; i < waiting.length && running < concurrency; ) {

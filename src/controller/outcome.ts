@@ -4,26 +4,15 @@ import { APPROVE_ANNOTATION } from '../policy/approval.js';
 import { driftReports } from './drift.js';
 import type { AppliedAction, HeldAction, ReconcileOutcome } from './types.js';
 
-/**
- * Thrown from apply's `started` hook once the controller is shutting down, so the action about to
- * start never calls XAPI; actions already running finish. Such actions are neither applied nor
- * failed: they are still pending for the next run.
- */
-export class ShutdownAbort extends Error {
-  override name = 'ShutdownAbort';
-  constructor() {
-    super('not started: the controller is shutting down');
-  }
-}
-
 /** The policy name shown for destructive actions the controller refuses without an approval policy. */
 export const NO_APPROVAL_POLICY = '(no approval policy)';
 
 const DESTRUCTIVE_REASON =
   `destructive changes run only under a Policy with approval: [destructive], once approved with ${APPROVE_ANNOTATION}`;
 
+/** Not started because the controller is shutting down: neither applied nor failed, still pending. */
 function interrupted(r: ActionResult): boolean {
-  return r.state === 'failed' && r.error instanceof ShutdownAbort;
+  return r.interrupted === true;
 }
 
 /**
@@ -35,7 +24,7 @@ function skipCauses(plan: Plan, byId: ReadonlyMap<string, ActionResult>): Map<st
   for (const action of plan.actions) {
     const r = byId.get(action.id);
     if (!r || r.state === 'succeeded') continue;
-    if (r.state === 'failed') {
+    if (r.state === 'failed' || interrupted(r)) {
       causes.set(action.id, interrupted(r) ? 'interrupted' : 'failure');
       continue;
     }

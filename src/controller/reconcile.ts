@@ -10,7 +10,7 @@ import { checkAdmission } from '../policy/admission.js';
 import { applyAutomation } from '../policy/automation.js';
 import { effectiveSettings } from '../policy/settings.js';
 import type { XapiCaller } from '../xapi/caller.js';
-import { reconcileOutcome, ShutdownAbort } from './outcome.js';
+import { reconcileOutcome } from './outcome.js';
 import { snapshotView, type PoolView } from './pool-watch.js';
 import { controllerSecretSource, gitSecretProblems } from './secrets.js';
 import type { ReconcileFn, ReconcileInput, ReconcileOutcome } from './types.js';
@@ -96,12 +96,10 @@ export function createReconciler(deps: ReconcilerDeps): ReconcileFn {
       destructiveAllowed: approvedDestructive(desired),
       secrets: controllerSecretSource(deps.localDir),
       log: deps.log,
+      signal,
       listener: {
         ...deps.listener,
         started(action, attempt) {
-          // Throwing here keeps the action from calling XAPI at all; apply reports it as failed
-          // with this error, which the outcome counts as "not started".
-          if (signal?.aborted) throw new ShutdownAbort();
           pool.applying(action.address);
           deps.listener?.started?.(action, attempt);
         },

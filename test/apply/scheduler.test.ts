@@ -18,6 +18,24 @@ describe('runJobs', () => {
     expect(order.indexOf('vm')).toBeGreaterThan(order.indexOf('sr'));
   });
 
+  it('once the signal aborts, the running job finishes and nothing else starts (shutdown mid-apply)', async () => {
+    const stop = new AbortController();
+    const ran: string[] = [];
+    const out = await runJobs([job('a'), job('b'), job('c', ['a'])], {
+      concurrency: 1,
+      signal: stop.signal,
+      run: async (j) => {
+        stop.abort();
+        await tick();
+        ran.push(j.id);
+      },
+    });
+    expect(ran).toEqual(['a']);
+    expect(out.get('a')).toMatchObject({ state: 'succeeded' });
+    expect(out.get('b')).toMatchObject({ state: 'skipped', interrupted: true });
+    expect(out.get('c')).toMatchObject({ state: 'skipped', interrupted: true });
+  });
+
   it('never runs more jobs at once than the bound', async () => {
     let running = 0;
     let peak = 0;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ActionResult } from '../../src/apply/executor.js';
 import { ConsoleReport } from '../../src/controller/console-report.js';
 import { formatLogEntry } from '../../src/controller/human-log.js';
-import { NO_APPROVAL_POLICY, reconcileOutcome, ShutdownAbort } from '../../src/controller/outcome.js';
+import { NO_APPROVAL_POLICY, reconcileOutcome } from '../../src/controller/outcome.js';
 import type { Action, ActionGate, Plan } from '../../src/model/plan.js';
 import type { Disruption } from '../../src/model/kinds.js';
 
@@ -58,7 +58,7 @@ describe('reconcileOutcome', () => {
     const after = action('update:VM/c', { dependsOn: ['update:VM/b'] });
     const out = reconcileOutcome(plan([ran, stopped, after]), [
       { action: ran, state: 'succeeded' },
-      { action: stopped, state: 'failed', error: new ShutdownAbort(), reason: 'not started' },
+      { action: stopped, state: 'skipped', interrupted: true, reason: 'not started: apply was interrupted' },
       { action: after, state: 'skipped', reason: 'depends on update:VM/b, which failed' },
     ], []);
     expect(out.applied?.map((a) => a.id)).toEqual(['update:VM/a']);
