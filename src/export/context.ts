@@ -1,0 +1,111 @@
+import type { ObservedIndex } from '../model/observed-index.js';
+import type { ObservedClass, ObservedRecordTypes, ObservedState, Ref } from '../model/observed.js';
+import { indexObserved } from '../model/observed-index.js';
+import { MANAGED_KEY, REPO_KEY } from '../model/observed.js';
+import type { ExportNote } from './notes.js';
+
+/** The kinds `xops export` writes, in the order their files are listed. Hosts are never exported (see docs/export.md). */
+export const EXPORT_KINDS = ['Pool', 'Network', 'SR', 'VM', 'VMAppliance'] as const;
+export type ExportKind = (typeof EXPORT_KINDS)[number];
+
+/** What to export and how. Every field is optional. */
+export interface ExportOptions {
+  /** Kinds to write (default: all of EXPORT_KINDS). References to kinds left out name the live object. */
+  kinds?: readonly ExportKind[];
+  /** Also declare other_config keys (minus xops' marks and keys XAPI maintains itself). Default false. */
+  otherConfig?: boolean;
+  /** Folder of the JSON Schemas, relative to the output folder, for editor modelines. Default `schemas`. */
+  schemaDir?: string;
+}
+
+/** The manifest folder of each kind, as in `examples/` (`''`: the top of the output folder). */
+export const KIND_FOLDER: Record<ExportKind, string> = {
+  Pool: '',
+  Network: 'networks',
+  SR: 'storage',
+  VM: 'vms',
+  VMAppliance: 'appliances',
+};
+
+/** A pool object that will be written as a manifest. */
+export interface Candidate<C extends ObservedClass = ObservedClass> {
+  cls: C;
+  ref: Ref;
+  record: ObservedRecordTypes[C];
+}
+
+/** A candidate with its manifest name and file (relative to the output folder, forward slashes). */
+export interface Chosen<C extends ObservedClass = ObservedClass> extends Candidate<C> {
+  kind: ExportKind;
+  name: string;
+  file: string;
+}
+
+/** Shared state of one export: the snapshot, what was chosen, and the notes collected so far. */
+export interface ExportContext {
+  readonly observed: ObservedState;
+  readonly index: ObservedIndex;
+  readonly kinds: ReadonlySet<ExportKind>;
+  readonly otherConfig: boolean;
+  readonly schemaDir: string;
+  readonly notes: ExportNote[];
+  /** Objects left out without a note of their own (templates, snapshots...), counted by what they are. */
+  readonly skipped: Map<string, number>;
+  /** Every exported object by ref (refs are unique across classes). */
+  readonly chosen: Map<Ref, Chosen>;
+  /** Manifest names in use, by kind: a live reference must not be mistaken for one of them. */
+  readonly names: Map<ExportKind, Set<string>>;
+}
+
+export function createExportContext(observed: ObservedState, options: ExportOptions): ExportContext {
+  return {
+    observed,
+    index: indexObserved(observed),
+    kinds: new Set(options.kinds ?? EXPORT_KINDS),
+    otherConfig: options.otherConfig ?? false,
+    schemaDir: (options.schemaDir ?? 'schemas').replace(/\/+$/, ''),
+    notes: [],
+    skipped: new Map(),
+    chosen: new Map(),
+    names: new Map(EXPORT_KINDS.map((k) => [k, new Set<string>()])),
+  };
+}
+
+export function countSkipped(ctx: ExportContext, what: string): void {
+  ctx.skipped.set(what, (ctx.skipped.get(what) ?? 0) + 1);
+}
+
+/** `VM 'legacy web01' (uuid)`: how notes name a pool object. */
+export function describe(cls: ObservedClass, record: { uuid: string; name_label?: unknown }): string {
+  const label = typeof record.name_label === 'string' ? ` '${record.name_label}'` : '';
+  return `${cls}${label} (${record.uuid})`;
+}
+
+/**
+ * The xops mark an object already carries, as `VM/web-01 (repository prod)`, or undefined. Such an
+ * object has a manifest in some repository already: exporting it again would make two owners.
+ */
+export function existingOwner(otherConfig: Record<string, string> | undefined): string | undefined {
+  const address = otherConfig?.[MANAGED_KEY];
+  if (!address) return undefined;
+  const repo = otherConfig?.[REPO_KEY];
+  return repo ? `${address} (repository ${repo})` : address;
+}
+
+const KIND_OF_CLASS: Partial<Record<ObservedClass, ExportKind>> = { network: 'Network', SR: 'SR', VM: 'VM' };
+
+/**
+ * How a manifest refers to a pool object: the manifest name when the object is exported too, else its
+ * name_label — or its uuid when the label is ambiguous, empty, or would be read as one of the exported
+ * manifests' names (references resolve to manifests first).
+ */
+export function referenceTo(ctx: ExportContext, cls: 'network' | 'SR' | 'host' | 'VM', ref: Ref): string | undefined {
+  const chosen = ctx.chosen.get(ref);
+  if (chosen) return chosen.name;
+  const record = ctx.index.get(cls, ref);
+  if (!record) return undefined;
+  const label = record.name_label;
+  const kind = KIND_OF_CLASS[cls];
+  const shadowed = kind !== undefined && ctx.names.get(kind)!.has(label);
+  return label !== '' && !shadowed && ctx.index.byName(cls, label).length === 1 ? label : record.uuid;
+}

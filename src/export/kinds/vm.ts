@@ -1,0 +1,216 @@
+import { dump } from 'js-yaml';
+import type { Ref, VBDRecord, VDIRecord, VIFRecord, VMRecord } from '../../model/observed.js';
+import { NULL_REF } from '../../model/observed.js';
+import type { Candidate, Chosen, ExportContext } from '../context.js';
+import { countSkipped, describe, existingOwner, referenceTo } from '../context.js';
+import type { ExportNote } from '../notes.js';
+import { declarableOtherConfig, formatSize, setIfPresent } from '../values.js';
+import type { KindExporter, ManifestDoc } from './types.js';
+import { manifestDoc, nameLabelSpec } from './types.js';
+
+/** VDI / VIF other_config keys xops writes on the disks and interfaces it made (`src/kinds/vm/compare.ts`). */
+const DISK_KEY = 'xops.disk';
+const VIF_KEY = 'xops.vif';
+const DISK_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
+const HA_PRIORITIES = ['restart', 'best-effort'];
+/** The value a VM manifest gets when its template is unknown: the schema refuses it, so validate flags it. */
+export const TEMPLATE_PLACEHOLDER = '';
+
+interface DiskEntry {
+  name: string;
+  size: string | number;
+  sr?: string;
+}
+
+/** A disk as the manifest lists it, or why it could not be listed. */
+type ExportedDisk = { listed: true; entry: DiskEntry } | { listed: false; entry: DiskEntry; vdi: VDIRecord; rename: string };
+
+function templatesNamed(ctx: ExportContext, name: string): VMRecord[] {
+  return ctx.index.byName('VM', name).map(([, r]) => r).filter((r) => r.is_a_template && !r.is_a_snapshot);
+}
+
+/** A disk name for a VDI whose label does not follow `<vm>-<disk>`: what is left of the label once the VM's name is taken off. */
+function suggestDiskName(vm: VMRecord, vdi: VDIRecord, vbd: VBDRecord, used: Set<string>): string {
+  let label = vdi.name_label ?? '';
+  if (label.toLowerCase().startsWith(vm.name_label.toLowerCase())) label = label.slice(vm.name_label.length);
+  let base = label.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '').slice(0, 32).replace(/[^a-z0-9]+$/, '');
+  if (!DISK_NAME.test(base)) base = `disk${vbd.userdevice}`;
+  let name = base;
+  for (let n = 2; used.has(name); n++) name = `${base.slice(0, 30)}-${n}`;
+  return name;
+}
+
+/**
+ * The VM's disks in device order. xops matches a disk it did not create by the VDI's name_label
+ * `<vm>-<disk>` (or by the `xops.disk` mark), so only such disks can be listed: listing another one
+ * would make the planner create a second disk. The rest are reported with the rename that fixes them.
+ */
+function exportDisks(ctx: ExportContext, chosen: Chosen<'VM'>): ExportedDisk[] {
+  const vm = chosen.record;
+  const vbds = (vm.VBDs ?? [])
+    .map((ref: Ref) => ctx.index.get('VBD', ref))
+    .filter((v): v is VBDRecord => v !== undefined && v.type === 'Disk' && !v.empty)
+    .sort((a, b) => Number(a.userdevice) - Number(b.userdevice));
+  const used = new Set<string>();
+  const out: ExportedDisk[] = [];
+  const prefix = `${chosen.name}-`;
+  const pending: { vbd: VBDRecord; vdi: VDIRecord }[] = [];
+  for (const vbd of vbds) {
+    const vdi = ctx.index.get('VDI', vbd.VDI);
+    if (!vdi) continue;
+    const marked = vdi.other_config?.[DISK_KEY];
+    const byLabel = vdi.name_label.startsWith(prefix) ? vdi.name_label.slice(prefix.length) : undefined;
+    const name = marked ?? byLabel;
+    if (name !== undefined && DISK_NAME.test(name) && !used.has(name)) {
+      used.add(name);
+      out.push({ listed: true, entry: diskEntry(ctx, name, vdi) });
+    } else pending.push({ vbd, vdi });
+  }
+  // Suggested names are picked after the listed ones so that they never collide with them.
+  for (const { vbd, vdi } of pending) {
+    const name = suggestDiskName(vm, vdi, vbd, used);
+    used.add(name);
+    out.push({ listed: false, entry: diskEntry(ctx, name, vdi), vdi, rename: `${chosen.name}-${name}` });
+  }
+  return out;
+}
+
+function diskEntry(ctx: ExportContext, name: string, vdi: VDIRecord): DiskEntry {
+  // The SR is always written: "the pool's default SR" is a different SR once the default changes.
+  const sr = vdi.SR && vdi.SR !== NULL_REF ? referenceTo(ctx, 'SR', vdi.SR) : undefined;
+  return { name, size: formatSize(vdi.virtual_size), ...(sr ? { sr } : {}) };
+}
+
+/**
+ * The VIFs in `networks` order. The planner matches a VIF it did not create to the entry whose index
+ * is its device number, so entries must run 0, 1, 2... without gaps; VIFs past a gap are reported.
+ */
+function exportVifs(ctx: ExportContext, vm: VMRecord): { entries: Record<string, unknown>[]; unlisted: VIFRecord[] } {
+  const byIndex = new Map<number, VIFRecord>();
+  const unmarked: VIFRecord[] = [];
+  for (const ref of vm.VIFs ?? []) {
+    const vif = ctx.index.get('VIF', ref);
+    if (!vif) continue;
+    const key = vif.other_config?.[VIF_KEY];
+    if (key !== undefined && /^\d+$/.test(key)) byIndex.set(Number(key), vif);
+    else unmarked.push(vif);
+  }
+  const unlisted: VIFRecord[] = [];
+  for (const vif of unmarked) {
+    const index = Number(vif.device);
+    if (/^\d+$/.test(vif.device) && !byIndex.has(index)) byIndex.set(index, vif);
+    else unlisted.push(vif);
+  }
+  const entries: Record<string, unknown>[] = [];
+  for (let i = 0; byIndex.has(i); i++) {
+    const vif = byIndex.get(i)!;
+    byIndex.delete(i);
+    const network = referenceTo(ctx, 'network', vif.network) ?? vif.network;
+    entries.push({ network, ...(vif.MAC ? { mac: vif.MAC.toLowerCase() } : {}) });
+  }
+  unlisted.push(...byIndex.values());
+  return { entries, unlisted };
+}
+
+/** The template, or the placeholder and a note saying why. */
+function templateOf(ctx: ExportContext, vm: VMRecord, note: (n: Omit<ExportNote, 'file' | 'address'>) => void): string {
+  const base = vm.other_config?.['base_template_name'];
+  const fill = 'fill in the template this VM was installed from (its name_label or uuid); xops needs it only to create the VM again';
+  if (!base) {
+    note({ severity: 'warning', code: 'template-unknown', path: 'spec.template', message: `XAPI did not record which template the VM came from: ${fill}` });
+    return TEMPLATE_PLACEHOLDER;
+  }
+  const named = templatesNamed(ctx, base);
+  if (named.length === 1) return base;
+  note({
+    severity: 'warning', code: 'template-unknown', path: 'spec.template',
+    message: named.length === 0
+      ? `the VM was installed from '${base}', which is no longer a template in this pool: ${fill}`
+      : `the VM was installed from '${base}', and ${named.length} templates have that name (${named.map((t) => t.uuid).join(', ')}): ${fill}`,
+  });
+  return TEMPLATE_PLACEHOLDER;
+}
+
+/**
+ * Real VMs: not templates, snapshots or control domains (those are XAPI's, counted as skipped), and
+ * not VMs xops manages already.
+ */
+export const vmExporter: KindExporter<'VM'> = {
+  kind: 'VM',
+  cls: 'VM',
+  select(ctx) {
+    const out: Candidate<'VM'>[] = [];
+    for (const [ref, record] of ctx.observed.records.VM) {
+      if (record.is_control_domain) countSkipped(ctx, 'control domains');
+      else if (record.is_a_snapshot) countSkipped(ctx, 'snapshots');
+      else if (record.is_a_template) countSkipped(ctx, 'templates');
+      else {
+        const owner = existingOwner(record.other_config);
+        if (owner) {
+          ctx.notes.push({ severity: 'info', code: 'managed', message: `${describe('VM', record)} is already managed by xops as ${owner}: its manifest exists already` });
+        } else out.push({ cls: 'VM', ref, record });
+      }
+    }
+    return out;
+  },
+  build(ctx, chosen) {
+    const rec = chosen.record;
+    const address = `VM/${chosen.name}`;
+    const notes: ExportNote[] = [];
+    const note = (n: Omit<ExportNote, 'file' | 'address'>) => notes.push({ ...n, file: chosen.file, address });
+    const spec: Record<string, unknown> = { ...nameLabelSpec(chosen) };
+    setIfPresent(spec, 'description', rec.name_description);
+    spec.template = templateOf(ctx, rec, note);
+    spec.vcpus = rec.VCPUs_at_startup;
+    if (rec.VCPUs_max !== rec.VCPUs_at_startup) spec.vcpusMax = rec.VCPUs_max;
+    spec.memory = formatSize(rec.memory_dynamic_max);
+    if (rec.memory_static_max !== rec.memory_dynamic_max) spec.memoryMax = formatSize(rec.memory_static_max);
+    if (rec.memory_dynamic_min !== rec.memory_dynamic_max) {
+      note({
+        severity: 'warning', code: 'dynamic-memory', path: 'spec.memory',
+        message: `the VM balloons between ${formatSize(rec.memory_dynamic_min)} and ${formatSize(rec.memory_dynamic_max)}; xops keeps dynamic min = max = memory, so the first apply raises dynamic_min to ${formatSize(rec.memory_dynamic_max)} (a live change)`,
+      });
+    }
+    const disks = exportDisks(ctx, chosen);
+    setIfPresent(spec, 'disks', disks.filter((d) => d.listed).map((d) => d.entry));
+    const vifs = exportVifs(ctx, rec);
+    setIfPresent(spec, 'networks', vifs.entries);
+    for (const vif of vifs.unlisted) {
+      note({ severity: 'warning', code: 'vif-unlisted', path: 'spec.networks', message: `VIF device ${vif.device} (${vif.MAC}) follows a gap in the device numbers, so xops cannot match it to a networks entry: not listed, and left alone` });
+    }
+    spec.powerState = rec.power_state.toLowerCase();
+    if (rec.affinity && rec.affinity !== NULL_REF) setIfPresent(spec, 'host', referenceTo(ctx, 'host', rec.affinity));
+    if (HA_PRIORITIES.includes(rec.ha_restart_priority)) spec.haRestartPriority = rec.ha_restart_priority;
+    else if (rec.ha_restart_priority) {
+      note({ severity: 'info', code: 'ha-priority', path: 'spec.haRestartPriority', message: `HA restart priority '${rec.ha_restart_priority}' has no manifest equivalent (restart, best-effort): not declared` });
+    }
+    if (rec.other_config?.['auto_poweron'] === 'true') spec.autoPowerOn = true;
+    setIfPresent(spec, 'tags', [...(rec.tags ?? [])].sort());
+    if (ctx.otherConfig) setIfPresent(spec, 'otherConfig', declarableOtherConfig(rec.other_config));
+
+    const doc = manifestDoc(chosen, spec);
+    if (spec.template === TEMPLATE_PLACEHOLDER) doc.lineComments.template = 'FILL IN: the template this VM was installed from';
+    addUnlistedDisks(doc, disks, note);
+    ctx.notes.push(...notes);
+    return doc;
+  },
+};
+
+/** Unlisted disks go in a comment after the document, ready to move into spec.disks once renamed. */
+function addUnlistedDisks(doc: ManifestDoc, disks: ExportedDisk[], note: (n: Omit<ExportNote, 'file' | 'address'>) => void): void {
+  const unlisted = disks.filter((d): d is Extract<ExportedDisk, { listed: false }> => !d.listed);
+  if (unlisted.length === 0) return;
+  doc.trailer.push(
+    'Disks not in spec.disks yet: xops recognises a disk it did not create by its VDI name,',
+    `'${doc.name}-<disk>'. Rename each VDI as shown, then move its line into spec.disks.`,
+    'Until then xops leaves these disks alone (it never removes a disk it does not own).',
+  );
+  for (const d of unlisted) {
+    const item = dump([d.entry], { flowLevel: 1, lineWidth: -1 }).trimEnd();
+    doc.trailer.push(`  ${item}   # xe vdi-param-set uuid=${d.vdi.uuid} name-label=${d.rename}`);
+    note({
+      severity: 'warning', code: 'disk-unlisted', path: 'spec.disks',
+      message: `disk VDI '${d.vdi.name_label}' (${formatSize(d.vdi.virtual_size)}) is not named '${d.rename}', so xops cannot recognise it: not listed (rename it, then declare it: see the comment at the end of the file)`,
+    });
+  }
+}

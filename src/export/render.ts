@@ -1,0 +1,31 @@
+import { dump } from 'js-yaml';
+import { KINDS } from '../manifests/kinds/index.js';
+import type { ManifestDoc } from './kinds/types.js';
+
+/** `../` once per folder level of `file`, to reach the output folder from it. */
+function upTo(file: string): string {
+  return '../'.repeat(file.split('/').length - 1);
+}
+
+/**
+ * The file text of one manifest: the yaml-language-server modeline (so editors check it against its
+ * schema), a line saying where it came from, the document, then any trailing comment.
+ */
+export function renderManifest(doc: ManifestDoc, schemaDir: string): string {
+  const schema = `${upTo(doc.file)}${schemaDir}/${KINDS[doc.kind].schemaFile}`;
+  let body = dump(doc.body, { lineWidth: -1, noRefs: true });
+  for (const [field, comment] of Object.entries(doc.lineComments)) {
+    // Top-level spec fields are the lines indented by two spaces under `spec:`.
+    const specAt = body.indexOf('\nspec:\n');
+    const re = new RegExp(`^(  ${field}:.*)$`, 'm');
+    const head = body.slice(0, specAt);
+    body = head + body.slice(specAt).replace(re, `$1   # ${comment}`);
+  }
+  const lines = [
+    `# yaml-language-server: $schema=${schema}`,
+    `# Exported by xops export from ${doc.source}.`,
+    body.trimEnd(),
+    ...doc.trailer.map((line) => `#${line === '' ? '' : ' '}${line}`),
+  ];
+  return lines.join('\n') + '\n';
+}
