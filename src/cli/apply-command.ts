@@ -7,7 +7,7 @@ import type { Action, Plan } from '../model/plan.js';
 import { liveInventoryFrom, loadManifests } from '../manifests/index.js';
 import { takeSnapshot } from '../observe/snapshot.js';
 import { staleObjects } from '../plan/index.js';
-import { effectiveSettings } from '../policy/settings.js';
+import { destructiveApproved } from '../policy/approval.js';
 import { renderText, shouldColor } from '../render/index.js';
 import { applyPlan } from '../apply/executor.js';
 import { formatSummary, logProgress, ttyProgress, type Progress } from '../apply/progress.js';
@@ -88,11 +88,7 @@ async function makePlan(
  * for destructive changes let it through (its gate is allowed, so the approval was given).
  */
 function destructivePolicy(desired: DesiredState | undefined, flag: boolean): (action: Action) => boolean {
-  return (action) => {
-    if (flag) return true;
-    if (!desired || action.gate.state !== 'allowed') return false;
-    return effectiveSettings(desired, action.address).approval.includes('destructive');
-  };
+  return (action) => flag || (desired !== undefined && destructiveApproved(desired, action));
 }
 
 async function confirm(count: number): Promise<boolean> {

@@ -8,7 +8,7 @@ import { liveInventoryFrom, loadManifestFiles } from '../manifests/index.js';
 import { planChanges } from '../plan/index.js';
 import { checkAdmission } from '../policy/admission.js';
 import { applyAutomation } from '../policy/automation.js';
-import { effectiveSettings } from '../policy/settings.js';
+import { destructiveApproved } from '../policy/approval.js';
 import type { XapiCaller } from '../xapi/caller.js';
 import { reconcileOutcome } from './outcome.js';
 import { snapshotView, type PoolView } from './pool-watch.js';
@@ -118,7 +118,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcileFn {
  * does without --allow-destructive.
  */
 function approvedDestructive(desired: DesiredState): (action: Action) => boolean {
-  return (action) => action.gate.state === 'allowed' && effectiveSettings(desired, action.address).approval.includes('destructive');
+  return (action) => destructiveApproved(desired, action);
 }
 
 function planProblem(errors: Diagnostic[]): string {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { DesiredState } from '../model/desired.js';
 import type { Action } from '../model/plan.js';
-import { resourceFacts } from './settings.js';
+import { effectiveSettings, resourceFacts } from './settings.js';
 
 /** The annotation that approves actions: a comma- or space-separated list of action hashes or action ids. */
 export const APPROVE_ANNOTATION = 'xops.io/approve';
@@ -68,4 +68,13 @@ export function manifestApprovals(desired: DesiredState, address: string): strin
 /** True when Git approves this action, by its hash or by its id. */
 export function isApproved(action: Action, approvals: ReadonlySet<string>): boolean {
   return approvals.has(approvalHash(action)) || approvals.has(action.id);
+}
+
+/**
+ * Whether a destructive action has been approved: a Policy requires approval for destructive changes
+ * of this resource and the approval gate let the action through (the commit carries the approval).
+ * Without such a Policy nothing approves data loss; only an operator's explicit flag can.
+ */
+export function destructiveApproved(desired: DesiredState, action: Pick<Action, 'address' | 'gate'>): boolean {
+  return action.gate.state === 'allowed' && effectiveSettings(desired, action.address).approval.includes('destructive');
 }

@@ -9,6 +9,7 @@ import { DISK_KEY, PENDING_KEY, assertOwned, isOwnedBy, pendingName, writeMarks,
 import { convergeDisks, destroyDisk, attachedDisks, diskSR, type DiskSpec } from '../../apply/vm/disks.js';
 import { convergePower, halt, whileHalted } from '../../apply/vm/power.js';
 import { convergeVifs, type VifSpec } from '../../apply/vm/vifs.js';
+import { snapshotName } from '../../policy/snapshot.js';
 import { isXapiError, recordsByName, syncField, syncMapKeys, syncSet, tryRecord } from '../../apply/xapi.js';
 
 /**
@@ -345,7 +346,7 @@ async function adopt(ctx: ApplyContext, action: Action): Promise<void> {
 async function snapshot(ctx: ApplyContext, action: Action): Promise<void> {
   const vm = action.objects.find((o) => o.cls === 'VM')?.ref;
   if (!vm || !(await tryRecord(ctx.caller, 'VM', vm))) return;
-  const label = `${action.name}-before-${action.operation}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  const label = snapshotName(action, new Date());
   await ctx.caller.callAsync('VM.snapshot', vm, label);
 }
 
