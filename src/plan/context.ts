@@ -43,8 +43,12 @@ export interface PlanContext {
   readonly diagnostics: Diagnostic[];
   /** Lookup key → digest; with the objects in `readObjects`, becomes `plan.observed.objects`. */
   readonly reads: Record<string, string>;
-  /** Objects the plan relied on, by `<class>/<uuid>`; digested once, when the plan is built. */
-  readonly readObjects: Map<string, { cls: ObservedClass; record: XapiRecord }>;
+  /**
+   * Objects the plan relied on, in the order first read, with their class; keyed by the record
+   * itself (a snapshot has one record per object) so that reading one again costs a lookup only.
+   * Digested once, when the plan is built.
+   */
+  readonly readObjects: Map<XapiRecord, ObservedClass>;
   /** Ownership marks of VM appliances (kept in the pool's other_config: the class has none). */
   readonly applianceMarks: Map<string, ObjectMark>;
   /** Per lookup key, the uuids text its digest in `reads` was made from (so a repeated lookup is not digested again). */
@@ -78,17 +82,14 @@ export function createContext(desired: DesiredState, observed: ObservedState, op
 /** Looks an object up by ref and records that the plan relied on it (for stale-plan detection). */
 export function read<C extends ObservedClass>(ctx: PlanContext, cls: C, ref: Ref): ObservedRecordTypes[C] | undefined {
   const rec = ctx.index.get(cls, ref);
-  if (rec) {
-    const key = objectKey(cls, rec.uuid);
-    if (!ctx.readObjects.has(key)) ctx.readObjects.set(key, { cls, record: rec });
-  }
+  if (rec && !ctx.readObjects.has(rec)) ctx.readObjects.set(rec, cls);
   return rec;
 }
 
 /** The plan's `observed.objects`: every lookup, and every object read, digested once. */
 export function identityObjects(ctx: PlanContext): Record<string, string> {
   const out: Record<string, string> = { ...ctx.reads };
-  for (const [key, { cls, record }] of ctx.readObjects) out[key] = recordDigest(cls, record);
+  for (const [record, cls] of ctx.readObjects) out[objectKey(cls, record.uuid)] = recordDigest(cls, record);
   return out;
 }
 

@@ -35,6 +35,7 @@ export function observedDisks(ctx: PlanContext, vmName: string, vm: VMRecord): M
     if (key) byKey.set(key, { vbd: vbdRef, vdi: vbd.VDI, record: vdi, owned: true });
     else byLabel.set(vdi.name_label, { vbd: vbdRef, vdi: vbd.VDI, record: vdi, owned: false });
   }
+  if (byLabel.size === 0) return byKey;
   const out = new Map(byKey);
   const prefix = `${vmName}-`;
   for (const [label, disk] of byLabel) {

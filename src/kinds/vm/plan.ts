@@ -77,7 +77,10 @@ const isTemplate = (r: VMRecord) => r.is_a_template && !r.is_a_snapshot;
 /** Real VMs: what VM manifests may stand for. */
 export const isPlainVM = (r: VMRecord) => !r.is_a_template && !r.is_a_snapshot && !r.is_control_domain;
 
-function resolveSpec(ctx: PlanContext, vm: DesiredVM, needs: string[]): ResolvedVMSpec | undefined {
+/** The references of a VM's spec, resolved: what planning reads; the whole ResolvedVMSpec only goes into actions. */
+type ResolvedVMRefs = Pick<ResolvedVMSpec, 'template' | 'host' | 'appliance' | 'disks' | 'networks'>;
+
+function resolveSpec(ctx: PlanContext, vm: DesiredVM, needs: string[]): ResolvedVMRefs | undefined {
   const { spec } = vm;
   const tpl = findLive(ctx, vm, 'spec.template', spec.template.name, { cls: 'VM', kind: 'VM', isCandidate: isTemplate });
   const template: ResolvedReference = { ...spec.template, uuid: tpl?.[1].uuid };
@@ -113,7 +116,7 @@ function resolveSpec(ctx: PlanContext, vm: DesiredVM, needs: string[]): Resolved
     network: resolveRef(ctx, vm, `spec.networks[${i}].network`, n.network, { cls: 'network', kind: 'Network' }, needs)!,
   }));
   if (ctx.failed.has(addressOfResource(vm))) return undefined;
-  return { ...spec, template, host, appliance, disks, networks };
+  return { template, host, appliance, disks, networks };
 }
 
 function migrateWanted(ctx: PlanContext, vm: DesiredVM): boolean {
@@ -129,13 +132,18 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   const owner = ctx.owners.get(address);
   if (!owner || owner.state === 'conflict') return;
   const needs: string[] = [];
-  const desired = resolveSpec(ctx, vm, needs);
-  if (!desired) return;
-  const tplRef = ctx.index.byUuid('VM', desired.template.uuid!)!;
+  const refs = resolveSpec(ctx, vm, needs);
+  if (!refs) return;
+  // Built only for the VMs that get an action: most of 10k VMs need none.
+  let resolvedSpec: ResolvedVMSpec | undefined;
+  const desired = () => (resolvedSpec ??= {
+    ...vm.spec, template: refs.template, host: refs.host, appliance: refs.appliance, disks: refs.disks, networks: refs.networks,
+  });
+  const tplRef = ctx.index.byUuid('VM', refs.template.uuid!)!;
   if (owner.state === 'absent') {
     const started = vm.spec.powerState !== 'halted' ? `, then ${vm.spec.powerState}` : '';
     ctx.actions.push(makeAction({
-      operation: 'create', resource: vm, changes: createChanges(vm.spec), desired, needs,
+      operation: 'create', resource: vm, changes: createChanges(vm.spec), desired: desired(), needs,
       objects: [objectRef('VM', tplRef[0], tplRef[1].uuid)],
       reason: `new VM from template '${tplRef[1].name_label}'${started}`,
     }));
@@ -150,7 +158,7 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   const push = (a: DraftAction) => ctx.actions.push(a);
   if (owner.state === 'adopt') {
     push(makeAction({
-      operation: 'adopt', resource: vm, objects: [self], desired,
+      operation: 'adopt', resource: vm, objects: [self], desired: desired(),
       reason: `takes ownership of the existing VM '${rec.name_label}' (writes xops' mark)`,
     }));
   }
@@ -165,7 +173,7 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
       ? `a new template means a new VM: this one is destroyed with its ${vdis.length} disk(s) and their data`
       : 'a new template means a new VM: this one is destroyed and created again';
     push(makeAction({
-      operation: 'replace', resource: vm, desired, drift: drift(), needs, reason,
+      operation: 'replace', resource: vm, desired: desired(), drift: drift(), needs, reason,
       changes: [{ path: 'spec.template', from: base, to: tplRef[1].name_label, disruption, reason }],
       objects: [self, ...vdis.map((d) => objectRef('VDI', d.vdi, d.record.uuid)), objectRef('VM', tplRef[0], tplRef[1].uuid)],
       details: { vm: rec.uuid, vdis: vdis.map((d) => d.record.uuid) } satisfies VMReplaceDetails,
@@ -213,10 +221,10 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   }
 
   let migrateTo: { ref: Ref; uuid: string; name: string } | undefined;
-  if (desired.host?.uuid) {
+  if (refs.host?.uuid) {
     const affinity = ctx.index.get('host', rec.affinity);
     compareField(changes, 'spec.host', affinity?.name_label, spec.host!.name, 'none', 'affinity is metadata: it steers where the VM starts next');
-    const target = ctx.index.byUuid('host', desired.host.uuid)!;
+    const target = ctx.index.byUuid('host', refs.host.uuid)!;
     const resident = ctx.index.get('host', rec.resident_on);
     if (migrateWanted(ctx, vm) && current === 'running' && spec.powerState === 'running' && resident?.uuid !== target[1].uuid) {
       migrateTo = { ref: target[0], uuid: target[1].uuid, name: target[1].name_label };
@@ -224,9 +232,9 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   }
   if (spec.haRestartPriority !== undefined) compareField(changes, 'spec.haRestartPriority', rec.ha_restart_priority, spec.haRestartPriority);
   if (spec.autoPowerOn !== undefined) compareField(changes, 'spec.autoPowerOn', rec.other_config?.['auto_poweron'] === 'true', spec.autoPowerOn);
-  if (spec.appliance?.target === 'live' && desired.appliance?.uuid) {
+  if (spec.appliance?.target === 'live' && refs.appliance?.uuid) {
     const currentApp = ctx.index.get('VM_appliance', rec.appliance);
-    if (currentApp?.uuid !== desired.appliance.uuid) {
+    if (currentApp?.uuid !== refs.appliance.uuid) {
       changes.push({ path: 'spec.appliance', from: currentApp?.name_label, to: spec.appliance.name, disruption: 'none' });
     }
   }
@@ -235,8 +243,8 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
 
   // Disks, matched by the VDI's xops.disk mark.
   const diskDeletes: DraftAction[] = [];
-  const declaredDisks = new Set(desired.disks.map((d) => d.name));
-  for (const d of desired.disks) {
+  const declaredDisks = new Set(refs.disks.map((d) => d.name));
+  for (const d of refs.disks) {
     const path = `spec.disks[${d.name}]`;
     const o = disks.get(d.name);
     if (!o) {
@@ -284,7 +292,7 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   }
 
   // VIFs, matched by position.
-  desired.networks.forEach((n, i) => {
+  refs.networks.forEach((n, i) => {
     const path = `spec.networks[${i}]`;
     const o = vifs.get(i);
     if (!o) {
@@ -305,7 +313,7 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
     }
   });
   for (const [i, o] of vifs) {
-    if (i < desired.networks.length || !o.owned) continue;
+    if (i < refs.networks.length || !o.owned) continue;
     objects.push(objectRef('VIF', o.ref, o.record.uuid));
     details.vifs.remove.push({ index: i, vif: o.record.uuid });
     changes.push({ path: `spec.networks[${i}]`, from: ctx.index.get('network', o.record.network)?.name_label, to: undefined, disruption: 'none', reason: 'the VIF is hot-unplugged and destroyed' });
@@ -314,7 +322,7 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   details.restart = changes.some((c) => c.disruption === 'reboot');
   const power = current !== target
     ? makeAction({
-      operation: 'power', resource: vm, objects: [self], drift: drift(), desired,
+      operation: 'power', resource: vm, objects: [self], drift: drift(), desired: desired(),
       ...(() => {
         const cost = powerDisruption(current, target);
         return { reason: cost.reason, changes: [{ path: 'spec.powerState', from: current, to: target, ...cost }] };
@@ -325,7 +333,7 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   if (power && haltFirst) push(power);
   if (changes.length > 0) {
     push(makeAction({
-      operation: 'update', resource: vm, changes, objects, desired, drift: drift(), needs,
+      operation: 'update', resource: vm, changes, objects, desired: desired(), drift: drift(), needs,
       reason: updateReason(changes, 'VM settings are changed live'),
       details: details as unknown as Record<string, unknown>,
     }));
@@ -333,7 +341,7 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   diskDeletes.forEach(push);
   if (migrateTo) {
     push(makeAction({
-      operation: 'migrate', resource: vm, objects: [self, objectRef('host', migrateTo.ref, migrateTo.uuid)], drift: drift(), desired,
+      operation: 'migrate', resource: vm, objects: [self, objectRef('host', migrateTo.ref, migrateTo.uuid)], drift: drift(), desired: desired(),
       reason: `live migration to the affinity host '${migrateTo.name}' (VM.pool_migrate, live)`,
       changes: [{ path: 'status.residentOn', from: ctx.index.get('host', rec.resident_on)?.name_label, to: migrateTo.name, disruption: 'none' }],
       details: { vm: rec.uuid, host: migrateTo.uuid } satisfies VMMigrateDetails,
