@@ -8,9 +8,15 @@ import { isManifestPath, SourceError, type ManifestFile, type ManifestSource, ty
 export interface LocalSourceOptions {
   /** The manifests folder. */
   dir: string;
-  /** Quiet time after the last file event before `onChange` fires; default 300 ms. */
+  /** Quiet time after the last file event before `onChange` fires; default 300 ms, at least 60 ms. */
   debounceMs?: number;
 }
+
+/**
+ * chokidar drops a file's repeated `change` events within 50 ms of each other; a debounce longer than
+ * that guarantees the folder is read after such a dropped second save, so it is never lost.
+ */
+const MIN_DEBOUNCE_MS = 60;
 
 /** A chain of folder symlinks deeper than this is treated as a loop. */
 const MAX_DEPTH = 32;
@@ -29,7 +35,7 @@ export class LocalSource implements ManifestSource {
 
   constructor(options: LocalSourceOptions) {
     this.dir = resolve(options.dir);
-    this.debounceMs = options.debounceMs ?? 300;
+    this.debounceMs = Math.max(options.debounceMs ?? 300, MIN_DEBOUNCE_MS);
     this.description = `local ${this.dir}`;
   }
 
