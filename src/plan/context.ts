@@ -10,6 +10,7 @@ import { digestOfText } from './values.js';
 import { automationFor } from './settings.js';
 import { applianceMarks, type ObjectMark } from './ownership-marks.js';
 import type { OwnedClass, Ownership } from './ownership.js';
+import type { LiveHit } from './refs.js';
 
 /**
  * An action while the plan is being built: `needs` lists addresses (`Network/lan`) whose create or
@@ -53,6 +54,8 @@ export interface PlanContext {
   readonly applianceMarks: Map<string, ObjectMark>;
   /** Per lookup key, the uuids text its digest in `reads` was made from (so a repeated lookup is not digested again). */
   readonly lookupTexts: Map<string, string>;
+  /** Live references already found, per candidate filter (or class) and `<class>/<name>`: see findLive. */
+  readonly liveHits: Map<unknown, Map<string, LiveHit>>;
   /** Raw documents by address (the first of each), built on first use. */
   documentsByAddress?: Map<string, RawDocument>;
   /** Addresses of resources that had an error: their actions are left out. */
@@ -73,6 +76,7 @@ export function createContext(desired: DesiredState, observed: ObservedState, op
     reads: {},
     readObjects: new Map(),
     lookupTexts: new Map(),
+    liveHits: new Map(),
     applianceMarks: applianceMarks(observed),
     failed: new Set(),
     owners: new Map(),
@@ -93,10 +97,18 @@ export function identityObjects(ctx: PlanContext): Record<string, string> {
   return out;
 }
 
-/** Records that the plan relied on "these objects (maybe none) have this name / mark". */
-export function readLookup(ctx: PlanContext, cls: ObservedClass, field: 'name_label' | 'xops.managed', value: string, uuids: string[]): void {
-  const key = lookupKey(cls, field, value);
-  const text = lookupText(uuids);
+/**
+ * Records that the plan relied on "these objects (maybe none) have this name / mark". Returns the
+ * lookup's key and digested text, so that a caller repeating it can `rememberLookup` instead.
+ */
+export function readLookup(ctx: PlanContext, cls: ObservedClass, field: 'name_label' | 'xops.managed', value: string, uuids: string[]): { key: string; text: string } {
+  const lookup = { key: lookupKey(cls, field, value), text: lookupText(uuids) };
+  rememberLookup(ctx, lookup.key, lookup.text);
+  return lookup;
+}
+
+/** Records a lookup by its key and the text of its answer (see lookupText); digested once per answer. */
+export function rememberLookup(ctx: PlanContext, key: string, text: string): void {
   if (ctx.lookupTexts.get(key) === text) return;
   ctx.lookupTexts.set(key, text);
   ctx.reads[key] = digestOfText(text);

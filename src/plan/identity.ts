@@ -2,7 +2,7 @@ import type { DesiredResource } from '../model/desired.js';
 import type { ObservedClass, ObservedState, XapiRecord } from '../model/observed.js';
 import type { ObservedIdentity } from '../model/plan.js';
 import { MANAGED_KEY } from '../model/observed.js';
-import { digestOf, digestOfText, stableStringify } from './values.js';
+import { digestOf, digestOfText, quote, stableStringify } from './values.js';
 
 /**
  * The fields of each class the planner reads. A saved plan is stale when one of these changed on an
@@ -34,7 +34,7 @@ const READ_FIELDS: { [C in ObservedClass]: string[] } = {
 
 /** READ_FIELDS of each class in serialisation order (sorted), each with its `"field":` prefix. */
 const DIGEST_FIELDS = Object.fromEntries(
-  Object.entries(READ_FIELDS).map(([cls, fields]) => [cls, [...fields].sort().map((f) => [f, `${JSON.stringify(f)}:`] as const)]),
+  Object.entries(READ_FIELDS).map(([cls, fields]) => [cls, [...fields].sort().map((f) => [f, `${quote(f)}:`] as const)]),
 ) as { [C in ObservedClass]: (readonly [string, string])[] };
 
 /**
@@ -48,7 +48,7 @@ export function recordDigest(cls: ObservedClass, record: XapiRecord): string {
     const v = record[field];
     if (v === undefined) continue;
     if (text.length > 1) text += ',';
-    text += prefix + (typeof v === 'string' ? JSON.stringify(v) : stableStringify(v));
+    text += prefix + stableStringify(v);
   }
   return digestOfText(text + '}');
 }

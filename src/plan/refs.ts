@@ -1,7 +1,7 @@
 import type { DesiredResource, Reference } from '../model/desired.js';
-import type { ObservedClass, ObservedRecordTypes, Ref } from '../model/observed.js';
+import type { ObservedClass, ObservedRecordTypes, Ref, XapiRecord } from '../model/observed.js';
 import type { PlanContext } from './context.js';
-import { addDiagnostic, read, readLookup } from './context.js';
+import { addDiagnostic, read, readLookup, rememberLookup } from './context.js';
 
 /**
  * A reference as apply receives it. `uuid` is the existing object's uuid when there is one; a
@@ -21,7 +21,17 @@ export interface RefTarget<C extends ObservedClass> {
   isCandidate?: (rec: ObservedRecordTypes[C]) => boolean;
 }
 
-/** Finds an existing object by uuid, else by name_label; `undefined` after adding a diagnostic. */
+/** A live reference found once in this plan, and the lookup it relied on (for a name). */
+export interface LiveHit {
+  hit: [Ref, XapiRecord];
+  lookup?: { key: string; text: string };
+}
+
+/**
+ * Finds an existing object by uuid, else by name_label; `undefined` after adding a diagnostic.
+ * Thousands of VMs name the same template and networks: a name found once is found again from a
+ * per-plan cache, recording the same reads (a failure is looked up again, to report it each time).
+ */
 export function findLive<C extends ObservedClass>(
   ctx: PlanContext,
   resource: DesiredResource,
@@ -29,17 +39,39 @@ export function findLive<C extends ObservedClass>(
   name: string,
   target: RefTarget<C>,
 ): [Ref, ObservedRecordTypes[C]] | undefined {
+  // One cache per class and candidate filter: the filter decides which objects may answer.
+  const cacheKey = target.isCandidate ?? target.cls;
+  let cache = ctx.liveHits.get(cacheKey);
+  if (!cache) ctx.liveHits.set(cacheKey, (cache = new Map()));
+  const cached = cache.get(`${target.cls}/${name}`);
+  if (cached) {
+    if (cached.lookup) rememberLookup(ctx, cached.lookup.key, cached.lookup.text);
+    read(ctx, target.cls, cached.hit[0]);
+    return cached.hit as [Ref, ObservedRecordTypes[C]];
+  }
+  const found = findLiveUncached(ctx, resource, path, name, target);
+  if (found) cache.set(`${target.cls}/${name}`, found);
+  return found?.hit as [Ref, ObservedRecordTypes[C]] | undefined;
+}
+
+function findLiveUncached<C extends ObservedClass>(
+  ctx: PlanContext,
+  resource: DesiredResource,
+  path: string,
+  name: string,
+  target: RefTarget<C>,
+): LiveHit | undefined {
   const ok = target.isCandidate ?? (() => true);
   const byUuid = ctx.index.byUuid(target.cls, name);
   if (byUuid && ok(byUuid[1])) {
     read(ctx, target.cls, byUuid[0]);
-    return byUuid;
+    return { hit: byUuid };
   }
   const named = ctx.index.byName(target.cls, name).filter(([, r]) => ok(r));
-  readLookup(ctx, target.cls, 'name_label', name, named.map(([, r]) => r.uuid));
+  const lookup = readLookup(ctx, target.cls, 'name_label', name, named.map(([, r]) => r.uuid));
   if (named.length === 1) {
     read(ctx, target.cls, named[0][0]);
-    return named[0];
+    return { hit: named[0], lookup };
   }
   if (named.length === 0) {
     addDiagnostic(ctx, resource, 'error', 'dangling-ref', `no ${target.cls} named '${name}' in the pool`, path);

@@ -10,6 +10,7 @@ import { hash } from 'node:crypto';
  * (digests), so it must never change for a given value.
  */
 export function stableStringify(value: unknown): string {
+  if (typeof value === 'string') return quote(value);
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) {
     let out = '[';
@@ -27,9 +28,17 @@ export function stableStringify(value: unknown): string {
     const v = rec[k];
     if (v === undefined) continue;
     if (out.length > 1) out += ',';
-    out += JSON.stringify(k) + ':' + stableStringify(v);
+    out += quote(k) + ':' + stableStringify(v);
   }
   return out + '}';
+}
+
+/** Characters JSON.stringify escapes in a string: quote, backslash, controls, and (lone) surrogates. */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** A string as JSON.stringify writes it; refs, uuids and names rarely need escaping, and a test is cheaper. */
+export function quote(text: string): string {
+  return NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`;
 }
 
 /** Short content digest of a serialised value (sha256, 16 hex digits). */
