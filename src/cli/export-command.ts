@@ -88,7 +88,7 @@ export function summary(result: ExportResult, out: string, pool: string): string
   const byKind = EXPORT_KINDS.map((k) => [k, result.files.filter((f) => f.address.startsWith(`${k}/`)).length] as const);
   lines.push(`exported ${plural(result.files.length, 'manifest')} from pool '${pool}' to ${out}: ${byKind.map(([k, n]) => `${k} ${n}`).join(', ')}`);
   const skipped = Object.entries(result.skipped);
-  if (skipped.length > 0) lines.push(`left out (XAPI's own): ${skipped.map(([what, n]) => `${n} ${what}`).join(', ')}`);
+  if (skipped.length > 0) lines.push(`left out (XAPI's own): ${skipped.map(([what, n]) => plural(n, what)).join(', ')}`);
   const warnings = result.notes.filter((n) => n.severity === 'warning');
   const infos = result.notes.filter((n) => n.severity === 'info');
   if (infos.length > 0) lines.push('', 'notes:', ...infos.map((n) => `  ${formatNote(n)}`));

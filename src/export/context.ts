@@ -49,7 +49,7 @@ export interface ExportContext {
   readonly otherConfig: boolean;
   readonly schemaDir: string;
   readonly notes: ExportNote[];
-  /** Objects left out without a note of their own (templates, snapshots...), counted by what they are. */
+  /** Objects left out without a note of their own, counted by what they are (singular: `template`). */
   readonly skipped: Map<string, number>;
   /** Every exported object by ref (refs are unique across classes). */
   readonly chosen: Map<Ref, Chosen>;

@@ -33,7 +33,7 @@ export interface ExportResult {
   files: ExportFile[];
   /** Objects left out, names that changed, values the operator must fill in. */
   notes: ExportNote[];
-  /** Objects left out without a note each, by what they are (`templates` → 5). */
+  /** Objects left out without a note each, counted by what they are, singular (`template` → 5). */
   skipped: Record<string, number>;
 }
 

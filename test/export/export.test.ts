@@ -86,7 +86,7 @@ describe('what is left out', () => {
     p.add('VM_appliance', { name_label: 'empty', name_description: '', VMs: [], allowed_operations: [] });
     const r = run(p.state);
     expect(r.files.map((f) => f.address).sort()).toEqual(['Pool/lab', 'SR/pool-nfs', 'VM/legacy']);
-    expect(r.skipped).toEqual({ 'control domains': 1, snapshots: 1, templates: 1, 'XAPI-internal networks': 1, 'tools SRs': 1 });
+    expect(r.skipped).toEqual({ 'control domain': 1, snapshot: 1, template: 1, 'XAPI-internal network': 1, 'tools SR': 1 });
     expect(r.notes.map((n) => n.code).sort()).toEqual(
       ['detached-sr', 'empty-appliance', 'hardware-network', 'managed', 'managed', 'template-unknown', 'unsupported-sr'],
     );

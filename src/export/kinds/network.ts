@@ -52,7 +52,7 @@ export const networkExporter: KindExporter<'network'> = {
     for (const [ref, record] of ctx.observed.records.network) {
       const oc = record.other_config ?? {};
       if (oc['is_host_internal_management_network'] === 'true' || oc['is_guest_installer_network'] === 'true') {
-        countSkipped(ctx, 'XAPI-internal networks');
+        countSkipped(ctx, 'XAPI-internal network');
         continue;
       }
       const owner = existingOwner(oc);

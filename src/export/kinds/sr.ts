@@ -42,7 +42,7 @@ export const srExporter: KindExporter<'SR'> = {
     const out: Candidate<'SR'>[] = [];
     for (const [ref, record] of ctx.observed.records.SR) {
       if (isToolsSR(record)) {
-        countSkipped(ctx, 'tools SRs');
+        countSkipped(ctx, 'tools SR');
         continue;
       }
       const owner = existingOwner(record.other_config);

@@ -141,9 +141,9 @@ export const vmExporter: KindExporter<'VM'> = {
   select(ctx) {
     const out: Candidate<'VM'>[] = [];
     for (const [ref, record] of ctx.observed.records.VM) {
-      if (record.is_control_domain) countSkipped(ctx, 'control domains');
-      else if (record.is_a_snapshot) countSkipped(ctx, 'snapshots');
-      else if (record.is_a_template) countSkipped(ctx, 'templates');
+      if (record.is_control_domain) countSkipped(ctx, 'control domain');
+      else if (record.is_a_snapshot) countSkipped(ctx, 'snapshot');
+      else if (record.is_a_template) countSkipped(ctx, 'template');
       else {
         const owner = existingOwner(record.other_config);
         if (owner) {
