@@ -56,6 +56,8 @@ export interface PlanContext {
   readonly lookupTexts: Map<string, string>;
   /** Live references already found, per candidate filter (or class) and `<class>/<name>`: see findLive. */
   readonly liveHits: Map<unknown, Map<string, LiveHit>>;
+  /** Values kind planners derive from the snapshot alone, computed once per plan (keys prefixed by kind). */
+  readonly memo: Map<string, unknown>;
   /** Raw documents by address (the first of each), built on first use. */
   documentsByAddress?: Map<string, RawDocument>;
   /** Addresses of resources that had an error: their actions are left out. */
@@ -77,6 +79,7 @@ export function createContext(desired: DesiredState, observed: ObservedState, op
     readObjects: new Map(),
     lookupTexts: new Map(),
     liveHits: new Map(),
+    memo: new Map(),
     applianceMarks: applianceMarks(observed),
     failed: new Set(),
     owners: new Map(),

@@ -1,5 +1,5 @@
 import type { DesiredDisk, DesiredVM, PowerState } from '../../model/desired.js';
-import type { Ref, VMRecord } from '../../model/observed.js';
+import type { Ref, SRRecord, VMRecord } from '../../model/observed.js';
 import type { FieldChange, ObjectRef } from '../../model/plan.js';
 import type { DraftAction, PlanContext } from '../../plan/context.js';
 import { addDiagnostic, addressOfResource, read } from '../../plan/context.js';
@@ -78,12 +78,25 @@ const isTemplate = (r: VMRecord) => r.is_a_template && !r.is_a_snapshot;
 export const isPlainVM = (r: VMRecord) => !r.is_a_template && !r.is_a_snapshot && !r.is_control_domain;
 
 /** The references of a VM's spec, resolved: what planning reads; the whole ResolvedVMSpec only goes into actions. */
-type ResolvedVMRefs = Pick<ResolvedVMSpec, 'template' | 'host' | 'appliance' | 'disks' | 'networks'>;
+interface ResolvedVMRefs extends Pick<ResolvedVMSpec, 'host' | 'appliance' | 'disks' | 'networks'> {
+  /** The template found (resolveSpec fails when there is none). */
+  template: [Ref, VMRecord];
+}
+
+/** The pool's default SR as the snapshot has it, looked up once per plan (many VMs rely on it). */
+function observedDefaultSR(ctx: PlanContext): { pool: Ref; sr: SRRecord } | undefined {
+  const key = 'vm:observed-default-sr';
+  if (!ctx.memo.has(key)) {
+    const pool = ctx.observed.records.pool.entries().next().value;
+    const sr = pool ? ctx.index.get('SR', pool[1].default_SR) : undefined;
+    ctx.memo.set(key, pool && sr ? { pool: pool[0], sr } : undefined);
+  }
+  return ctx.memo.get(key) as { pool: Ref; sr: SRRecord } | undefined;
+}
 
 function resolveSpec(ctx: PlanContext, vm: DesiredVM, needs: string[]): ResolvedVMRefs | undefined {
   const { spec } = vm;
-  const tpl = findLive(ctx, vm, 'spec.template', spec.template.name, { cls: 'VM', kind: 'VM', isCandidate: isTemplate });
-  const template: ResolvedReference = { ...spec.template, uuid: tpl?.[1].uuid };
+  const template = findLive(ctx, vm, 'spec.template', spec.template.name, { cls: 'VM', kind: 'VM', isCandidate: isTemplate });
   const host = spec.host ? resolveRef(ctx, vm, 'spec.host', spec.host, { cls: 'host', kind: 'Host' }, needs) : undefined;
   // An appliance manifest sets its members itself (it runs after the VMs), so no dependency here.
   const appliance = spec.appliance
@@ -97,13 +110,13 @@ function resolveSpec(ctx: PlanContext, vm: DesiredVM, needs: string[]): Resolved
       defaultSR = resolveRef(ctx, vm, path, ctx.desired.pool.spec.defaultSR, { cls: 'SR', kind: 'SR' }, needs);
       return defaultSR;
     }
-    const pool = [...ctx.observed.records.pool.entries()][0];
-    const sr = pool ? ctx.index.get('SR', pool[1].default_SR) : undefined;
-    if (!sr) {
+    const found = observedDefaultSR(ctx);
+    if (!found) {
       addDiagnostic(ctx, vm, 'error', 'no-default-sr', 'a disk has no sr and the pool has no default SR', path);
       return undefined;
     }
-    if (pool) read(ctx, 'pool', pool[0]);
+    const { sr } = found;
+    read(ctx, 'pool', found.pool);
     defaultSR = { name: sr.name_label, target: 'live', checked: true, uuid: sr.uuid };
     return defaultSR;
   };
@@ -115,7 +128,7 @@ function resolveSpec(ctx: PlanContext, vm: DesiredVM, needs: string[]): Resolved
     ...n,
     network: resolveRef(ctx, vm, `spec.networks[${i}].network`, n.network, { cls: 'network', kind: 'Network' }, needs)!,
   }));
-  if (ctx.failed.has(addressOfResource(vm))) return undefined;
+  if (ctx.failed.has(addressOfResource(vm)) || !template) return undefined;
   return { template, host, appliance, disks, networks };
 }
 
@@ -137,9 +150,9 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   // Built only for the VMs that get an action: most of 10k VMs need none.
   let resolvedSpec: ResolvedVMSpec | undefined;
   const desired = () => (resolvedSpec ??= {
-    ...vm.spec, template: refs.template, host: refs.host, appliance: refs.appliance, disks: refs.disks, networks: refs.networks,
+    ...vm.spec, template: { ...vm.spec.template, uuid: refs.template[1].uuid }, host: refs.host, appliance: refs.appliance, disks: refs.disks, networks: refs.networks,
   });
-  const tplRef = ctx.index.byUuid('VM', refs.template.uuid!)!;
+  const tplRef = refs.template;
   if (owner.state === 'absent') {
     const started = vm.spec.powerState !== 'halted' ? `, then ${vm.spec.powerState}` : '';
     ctx.actions.push(makeAction({
