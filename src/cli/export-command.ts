@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { renderSchemas } from '../manifests/write-schemas.js';
 import { KINDS } from '../manifests/index.js';
 import { takeSnapshot } from '../observe/index.js';
-import { EXPORT_KINDS, exportManifests, formatNote, type ExportKind, type ExportResult } from '../export/index.js';
+import { EXPORT_KINDS, exportManifests, formatNote, type ExportKind, type ExportNote, type ExportResult } from '../export/index.js';
 import { parseCommandArgs } from './args.js';
 import { CONNECTION_USAGE, connectFromArgs, connectionOptions } from './connection.js';
 import { UserError } from './errors.js';
@@ -82,6 +82,21 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
+/** Notes shown per code before the rest are counted: a 10,000-VM pool must not print 10,000 alike lines. */
+const NOTES_PER_CODE = 20;
+
+function capped(notes: ExportNote[]): string[] {
+  const shown = new Map<string, number>();
+  const lines: string[] = [];
+  for (const note of notes) {
+    const n = (shown.get(note.code) ?? 0) + 1;
+    shown.set(note.code, n);
+    if (n <= NOTES_PER_CODE) lines.push(`  ${formatNote(note)}`);
+  }
+  for (const [code, n] of shown) if (n > NOTES_PER_CODE) lines.push(`  ... and ${n - NOTES_PER_CODE} more '${code}' notes like these`);
+  return lines;
+}
+
 /** The summary printed after writing: counts, notes, and what to do next. */
 export function summary(result: ExportResult, out: string, pool: string): string {
   const lines: string[] = [];
@@ -91,8 +106,8 @@ export function summary(result: ExportResult, out: string, pool: string): string
   if (skipped.length > 0) lines.push(`left out (XAPI's own): ${skipped.map(([what, n]) => plural(n, what)).join(', ')}`);
   const warnings = result.notes.filter((n) => n.severity === 'warning');
   const infos = result.notes.filter((n) => n.severity === 'info');
-  if (infos.length > 0) lines.push('', 'notes:', ...infos.map((n) => `  ${formatNote(n)}`));
-  if (warnings.length > 0) lines.push('', `to do before adopting (${warnings.length}):`, ...warnings.map((n) => `  ${formatNote(n)}`));
+  if (infos.length > 0) lines.push('', 'notes:', ...capped(infos));
+  if (warnings.length > 0) lines.push('', `to do before adopting (${warnings.length}):`, ...capped(warnings));
   lines.push(
     '',
     'next:',

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { summary } from '../../src/cli/export-command.js';
 import type { Plan } from '../../src/model/plan.js';
 import { startSimulator } from '../../src/sim/index.js';
 
@@ -107,5 +108,18 @@ describe('xops export', () => {
     expect(plan.actions.map((a) => `${a.operation} ${a.address}`).sort()).toEqual([
       'adopt SR/local-storage-on-xcp-host1', 'adopt SR/local-storage-on-xcp-host2', 'adopt SR/local-storage-on-xcp-host3', 'adopt SR/pool-nfs',
     ]);
+  });
+});
+
+describe('the summary', () => {
+  it('shows at most 20 notes of one kind and counts the rest, so a big pool does not flood the terminal', () => {
+    const notes = Array.from({ length: 25 }, (_, i) => ({ severity: 'warning' as const, code: 'template-unknown', message: `fill in ${i}`, file: `vms/vm-${i}.yaml` }));
+    notes.push({ severity: 'warning', code: 'secret', message: 'set it', file: 'storage/a.yaml' });
+    const text = summary({ files: [], notes, skipped: {} }, 'out', 'demo');
+    expect(text).toContain('to do before adopting (26):');
+    expect(text).toContain('vms/vm-19.yaml: warning: fill in 19');
+    expect(text).not.toContain('vm-20.yaml');
+    expect(text).toContain("  ... and 5 more 'template-unknown' notes like these");
+    expect(text).toContain('storage/a.yaml: warning: set it');
   });
 });
