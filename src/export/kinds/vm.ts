@@ -1,4 +1,5 @@
 import { dump } from 'js-yaml';
+import { DISK_KEY, VIF_KEY } from '../../kinds/vm/compare.js';
 import type { Ref, VBDRecord, VDIRecord, VIFRecord, VMRecord } from '../../model/observed.js';
 import { NULL_REF } from '../../model/observed.js';
 import type { Candidate, Chosen, ExportContext } from '../context.js';
@@ -8,9 +9,7 @@ import { declarableOtherConfig, formatSize, setIfPresent } from '../values.js';
 import type { KindExporter, ManifestDoc } from './types.js';
 import { manifestDoc, nameLabelSpec } from './types.js';
 
-/** VDI / VIF other_config keys xops writes on the disks and interfaces it made (`src/kinds/vm/compare.ts`). */
-const DISK_KEY = 'xops.disk';
-const VIF_KEY = 'xops.vif';
+/** The VM kind's disk name pattern (`src/manifests/kinds/vm.ts`). */
 const DISK_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
 const HA_PRIORITIES = ['restart', 'best-effort'];
 /** The value a VM manifest gets when its template is unknown: the schema refuses it, so validate flags it. */
