@@ -42,8 +42,11 @@ export interface PlanContext {
   readonly actions: DraftAction[];
   readonly refused: Refusal[];
   readonly diagnostics: Diagnostic[];
-  /** Lookup key → digest; with the objects in `readObjects`, becomes `plan.observed.objects`. */
-  readonly reads: Record<string, string>;
+  /**
+   * Lookup key → the text (see lookupText) of its answer, in the order first looked up; digested
+   * once each and, with the objects in `readObjects`, becomes `plan.observed.objects`.
+   */
+  readonly lookups: Map<string, string>;
   /**
    * Objects the plan relied on, in the order first read, with their class; keyed by the record
    * itself (a snapshot has one record per object) so that reading one again costs a lookup only.
@@ -52,8 +55,6 @@ export interface PlanContext {
   readonly readObjects: Map<XapiRecord, ObservedClass>;
   /** Ownership marks of VM appliances (kept in the pool's other_config: the class has none). */
   readonly applianceMarks: Map<string, ObjectMark>;
-  /** Per lookup key, the uuids text its digest in `reads` was made from (so a repeated lookup is not digested again). */
-  readonly lookupTexts: Map<string, string>;
   /** Live references already found, per candidate filter (or class) and `<class>/<name>`: see findLive. */
   readonly liveHits: Map<unknown, Map<string, LiveHit>>;
   /** Values kind planners derive from the snapshot alone, computed once per plan (keys prefixed by kind). */
@@ -75,9 +76,8 @@ export function createContext(desired: DesiredState, observed: ObservedState, op
     actions: [],
     refused: [],
     diagnostics: [],
-    reads: {},
+    lookups: new Map(),
     readObjects: new Map(),
-    lookupTexts: new Map(),
     liveHits: new Map(),
     memo: new Map(),
     applianceMarks: applianceMarks(observed),
@@ -95,7 +95,8 @@ export function read<C extends ObservedClass>(ctx: PlanContext, cls: C, ref: Ref
 
 /** The plan's `observed.objects`: every lookup, and every object read, digested once. */
 export function identityObjects(ctx: PlanContext): Record<string, string> {
-  const out: Record<string, string> = { ...ctx.reads };
+  const out: Record<string, string> = {};
+  for (const [key, text] of ctx.lookups) out[key] = digestOfText(text);
   for (const [record, cls] of ctx.readObjects) out[objectKey(cls, record.uuid)] = recordDigest(cls, record);
   return out;
 }
@@ -110,11 +111,9 @@ export function readLookup(ctx: PlanContext, cls: ObservedClass, field: 'name_la
   return lookup;
 }
 
-/** Records a lookup by its key and the text of its answer (see lookupText); digested once per answer. */
+/** Records a lookup by its key and the text of its answer (see lookupText); the last answer counts. */
 export function rememberLookup(ctx: PlanContext, key: string, text: string): void {
-  if (ctx.lookupTexts.get(key) === text) return;
-  ctx.lookupTexts.set(key, text);
-  ctx.reads[key] = digestOfText(text);
+  ctx.lookups.set(key, text);
 }
 
 function rawDocument(ctx: PlanContext, resource: DesiredResource): RawDocument | undefined {

@@ -32,10 +32,13 @@ const READ_FIELDS: { [C in ObservedClass]: string[] } = {
   VM_guest_metrics: [],
 };
 
-/** READ_FIELDS of each class in serialisation order (sorted), each with its `"field":` prefix. */
+/** READ_FIELDS of each class in serialisation order (sorted), and each one's `"field":` prefix. */
 const DIGEST_FIELDS = Object.fromEntries(
-  Object.entries(READ_FIELDS).map(([cls, fields]) => [cls, [...fields].sort().map((f) => [f, `${quote(f)}:`] as const)]),
-) as { [C in ObservedClass]: (readonly [string, string])[] };
+  Object.entries(READ_FIELDS).map(([cls, fields]) => {
+    const sorted = [...fields].sort();
+    return [cls, { fields: sorted, prefixes: sorted.map((f) => `${quote(f)}:`) }];
+  }),
+) as { [C in ObservedClass]: { fields: string[]; prefixes: string[] } };
 
 /**
  * Digest of the fields of a record the planner compares (see READ_FIELDS): the digest of the object
@@ -43,12 +46,13 @@ const DIGEST_FIELDS = Object.fromEntries(
  * plan digests every object it read.
  */
 export function recordDigest(cls: ObservedClass, record: XapiRecord): string {
+  const { fields, prefixes } = DIGEST_FIELDS[cls];
   let text = '{';
-  for (const [field, prefix] of DIGEST_FIELDS[cls]) {
-    const v = record[field];
+  for (let i = 0; i < fields.length; i++) {
+    const v = record[fields[i]!];
     if (v === undefined) continue;
     if (text.length > 1) text += ',';
-    text += prefix + stableStringify(v);
+    text += prefixes[i]! + stableStringify(v);
   }
   return digestOfText(text + '}');
 }

@@ -10,7 +10,14 @@ import { hash } from 'node:crypto';
  * (digests), so it must never change for a given value.
  */
 export function stableStringify(value: unknown): string {
-  if (typeof value === 'string') return quote(value);
+  switch (typeof value) {
+    case 'string':
+      return quote(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (Number.isFinite(value)) return String(value);
+  }
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) {
     let out = '[';
