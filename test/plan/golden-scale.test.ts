@@ -131,3 +131,51 @@ describe('a plan at scale is exactly the plan it always was', () => {
     expect(staleObjects(plan.observed, b.world.state)).toEqual([]);
   });
 });
+
+describe('a saved plan over many VMs goes stale exactly when what it read changes', () => {
+  const cases: { why: string; change: (b: Base) => void; stale: RegExp | null }[] = [
+    {
+      why: 'a compared field of a disk (not the VM) changed: the resize decision no longer holds',
+      change: (b) => {
+        const [ref, vdi] = [...b.world.state.records.VDI].find(([, r]) => r.name_label === `${name(0)}-root`)!;
+        b.world.set('VDI', ref, { virtual_size: vdi.virtual_size + GiB });
+      },
+      stale: /^VDI 'vm-000-root' \(.+\) changed$/,
+    },
+    {
+      why: 'an unmanaged VM appeared under the name of a VM the plan creates',
+      change: (b) => { addVM(b, { name: name(9), address: null }); },
+      stale: /^the VM objects with name_label 'vm-009' changed \(now 1\)$/,
+    },
+    {
+      why: 'a second object carries the mark of a managed VM: ownership is ambiguous now',
+      change: (b) => { addVM(b, { name: 'copy', address: `VM/${name(1)}` }); },
+      stale: /^the VM objects with xops\.managed 'VM\/vm-001' changed \(now 2\)$/,
+    },
+    {
+      why: 'a VIF the plan relied on is gone',
+      change: (b) => {
+        const [ref] = [...b.world.state.records.VIF].find(([, r]) => r.VM === [...b.world.state.records.VM].find(([, v]) => v.name_label === name(2))![0])!;
+        b.world.state.records.VIF.delete(ref);
+      },
+      stale: /^VIF .+ is gone$/,
+    },
+    {
+      why: 'a field the planner never compares (physical utilisation) changed: not stale',
+      change: (b) => {
+        const [ref] = [...b.world.state.records.VDI].find(([, r]) => r.name_label === `${name(3)}-root`)!;
+        b.world.set('VDI', ref, { physical_utilisation: 42 });
+      },
+      stale: null,
+    },
+  ];
+  it.each(cases)('$why', ({ change, stale }) => {
+    const desired = loadDesired();
+    const b = observedPool(desired);
+    const plan = planChanges(desired, b.world.state, { now });
+    change(b);
+    const lines = staleObjects({ ...plan.observed, token: 'token-2' }, { ...b.world.state, token: 'token-2b' });
+    if (stale === null) expect(lines).toEqual([]);
+    else expect(lines).toEqual([expect.stringMatching(stale)]);
+  });
+});
