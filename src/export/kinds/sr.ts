@@ -1,3 +1,4 @@
+import { SECRET_KEY } from '../../manifests/kinds/sr.js';
 import type { SRRecord } from '../../model/observed.js';
 import type { Candidate, ExportContext } from '../context.js';
 import { countSkipped, describe, existingOwner, referenceTo } from '../context.js';
@@ -5,11 +6,10 @@ import { setIfPresent } from '../values.js';
 import type { KindExporter } from './types.js';
 import { manifestDoc, nameLabelSpec } from './types.js';
 
+
 /** SR types an SR manifest can declare (`src/manifests/kinds/sr.ts`). */
 const SR_TYPES = ['nfs', 'lvmoiscsi', 'lvm', 'ext', 'smb', 'iso'];
 const LOCAL_TYPES = ['lvm', 'ext'];
-/** Same rule as the SR kind: these deviceConfig keys hold credentials and must be secretRefs. */
-const SECRET_KEY = /pass(word|wd)?$|secret|token/i;
 /** device_config keys XAPI adds to a PBD on its own. */
 const SYSTEM_DEVICE_KEYS = new Set(['SRmaster']);
 

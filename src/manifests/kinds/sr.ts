@@ -27,7 +27,7 @@ const REQUIRED_DEVICE_CONFIG: Record<SRType, string[]> = {
   iso: ['location'],
 };
 /** deviceConfig keys that hold credentials (password, chappassword, cifspassword, ...): secretRef only. */
-const SECRET_KEY = /pass(word|wd)?$|secret|token/i;
+export const SECRET_KEY = /pass(word|wd)?$|secret|token/i;
 
 function typeRules(): JsonSchema[] {
   return SR_TYPES.map((type) => ({
