@@ -1,6 +1,5 @@
 import { applyPlan, type ApplyListener, type ApplyResult } from '../apply/executor.js';
 import type { ApplyLogger } from '../apply/context.js';
-import { withSpecDigests } from '../apply/spec-digests.js';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../model/diagnostics.js';
 import type { DesiredState } from '../model/desired.js';
 import type { Action, Plan } from '../model/plan.js';
@@ -79,7 +78,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcileFn {
     const at = now();
     const planned = planChanges(desired, observed, { now: at, repo: deps.repo });
     const gated = applyAutomation(planned, desired, { now: at });
-    const plan: Plan = { ...withSpecDigests(gated, desired), diagnostics: [...checked, ...gated.diagnostics] };
+    const plan: Plan = { ...gated, diagnostics: [...checked, ...gated.diagnostics] };
     deps.onPlan?.(plan);
 
     const planErrors = gated.diagnostics.filter((d) => d.severity === 'error');
