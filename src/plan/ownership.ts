@@ -74,10 +74,10 @@ export function findOwned<C extends OwnedClass>(
     }
     return { state: 'managed', ref, record, mark };
   }
-  const named = ctx.index
-    .byName(cls, nameLabel)
-    .filter(([, rec]) => isCandidate(rec) && !markFor(ctx, cls, rec).address);
-  readLookup(ctx, cls, 'name_label', nameLabel, named.map(([, r]) => r.uuid));
+  const all = ctx.index.byName(cls, nameLabel);
+  const named = all.filter(([, rec]) => isCandidate(rec) && !markFor(ctx, cls, rec).address);
+  // The plan relied on every object with that name (staleObjects re-reads them unfiltered).
+  readLookup(ctx, cls, 'name_label', nameLabel, all.map(([, r]) => r.uuid));
   if (named.length === 0) return { state: 'absent' };
   const adopt = ctx.options.adopt ?? automation(ctx, resource.kind, resource.meta.name, resource.meta.labels).adopt ?? false;
   if (!adopt) {

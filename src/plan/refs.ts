@@ -67,8 +67,10 @@ function findLiveUncached<C extends ObservedClass>(
     read(ctx, target.cls, byUuid[0]);
     return { hit: byUuid };
   }
-  const named = ctx.index.byName(target.cls, name).filter(([, r]) => ok(r));
-  const lookup = readLookup(ctx, target.cls, 'name_label', name, named.map(([, r]) => r.uuid));
+  const all = ctx.index.byName(target.cls, name);
+  const named = all.filter(([, r]) => ok(r));
+  // The plan relied on every object with that name (staleObjects re-reads them unfiltered).
+  const lookup = readLookup(ctx, target.cls, 'name_label', name, all.map(([, r]) => r.uuid));
   if (named.length === 1) {
     read(ctx, target.cls, named[0][0]);
     return { hit: named[0], lookup };

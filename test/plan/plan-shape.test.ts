@@ -136,6 +136,13 @@ describe('stale saved plans', () => {
     expect(staleObjects(plan.observed, b.world.state)).toEqual(["the VM objects with name_label 'web02' changed (now 1)"]);
   });
 
+  it('holds when an ordinary VM shares a template\'s name: the lookup covers every object of that name', () => {
+    const b = basePool();
+    addVM(b, { name: 'Debian Bookworm 12', address: null });
+    const plan = planChanges(desiredState({ vms: [vm('web03')] }), b.world.state, { now });
+    expect(staleObjects(plan.observed, { ...b.world.state, token: 'token-2' })).toEqual([]);
+  });
+
   it('notices an object that is gone', () => {
     const { b, ref, plan } = setup();
     b.world.state.records.VM.delete(ref);
