@@ -1,6 +1,7 @@
 import { XapiTransportError } from './errors.js';
 import { post, type HttpAgents } from './http.js';
 import { JsonReplyDecoder } from './json-reply-decoder.js';
+import { decodeStream } from './stream-decode.js';
 import type { CallOptions, Transport, WireReply } from './transport.js';
 
 /** JSON-RPC 2.0 on `POST /jsonrpc`; also reads version 1.0 replies, which some hosts send. */
@@ -44,27 +45,6 @@ export function decodeJsonRpcReply(reply: unknown): WireReply {
 
 /** Reads a reply body through the streaming decoder, chunk by chunk as it arrives. */
 export function readJsonReply(stream: NodeJS.ReadableStream): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const decoder = new JsonReplyDecoder();
-    let failed = false;
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
-      if (failed) return;
-      try {
-        decoder.write(chunk);
-      } catch (err) {
-        failed = true;
-        reject(err);
-      }
-    });
-    stream.on('end', () => {
-      if (failed) return;
-      try {
-        resolve(decoder.end());
-      } catch (err) {
-        reject(err);
-      }
-    });
-    stream.on('error', reject);
-  });
+  stream.setEncoding('utf8');
+  return decodeStream(stream, new JsonReplyDecoder());
 }

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import type { IncomingMessage } from 'node:http';
 import { XapiTransportError } from './errors.js';
 import { post, type HttpAgents } from './http.js';
+import { decodeStream } from './stream-decode.js';
 import { XmlRpcResponseDecoder } from './xmlrpc-decoder.js';
 import type { CallOptions, Transport, WireReply } from './transport.js';
 
@@ -13,31 +14,10 @@ const serializer = require('xmlrpc/lib/serializer.js') as {
   serializeMethodCall(method: string, params: unknown[], encoding?: string): string;
 };
 /** Reads a `<methodResponse>` from a stream as XAPI's `{Status, Value | ErrorDescription}` struct, chunk by chunk. */
-export function readXmlRpcReply(stream: NodeJS.ReadableStream): Promise<WireReply> {
-  return new Promise((resolve, reject) => {
-    const decoder = new XmlRpcResponseDecoder();
-    let failed = false;
-    stream.on('data', (chunk: Buffer) => {
-      if (failed) return;
-      try {
-        decoder.write(chunk);
-      } catch (err) {
-        failed = true;
-        reject(err);
-      }
-    });
-    stream.on('end', () => {
-      if (failed) return;
-      try {
-        const reply = decoder.end();
-        if (reply.fault) reject(new Error(`XML-RPC fault: ${JSON.stringify(reply.value)}`));
-        else resolve(decodeXapiStruct(reply.value));
-      } catch (err) {
-        reject(err);
-      }
-    });
-    stream.on('error', reject);
-  });
+export async function readXmlRpcReply(stream: NodeJS.ReadableStream): Promise<WireReply> {
+  const reply = await decodeStream(stream, new XmlRpcResponseDecoder());
+  if (reply.fault) throw new Error(`XML-RPC fault: ${JSON.stringify(reply.value)}`);
+  return decodeXapiStruct(reply.value);
 }
 
 function decodeXapiStruct(value: unknown): WireReply {
