@@ -245,3 +245,15 @@ export type DesiredResource =
   | DesiredVMAppliance;
 
 export type DesiredDocument = DesiredResource | DesiredPolicy;
+
+/** Every declared resource (not Policies), in kind order. */
+export function desiredResources(desired: DesiredState): DesiredResource[] {
+  return [
+    ...(desired.pool ? [desired.pool] : []),
+    ...desired.hosts,
+    ...desired.networks,
+    ...desired.srs,
+    ...desired.vms,
+    ...desired.appliances,
+  ];
+}

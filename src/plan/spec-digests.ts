@@ -1,4 +1,4 @@
-import type { DesiredResource, DesiredState } from '../model/desired.js';
+import { desiredResources, type DesiredResource, type DesiredState } from '../model/desired.js';
 import type { Plan } from '../model/plan.js';
 import { specDigest } from './identity.js';
 
@@ -9,14 +9,7 @@ import { specDigest } from './identity.js';
  * from manifest changes. Returns a new plan.
  */
 export function withSpecDigests(plan: Plan, desired: DesiredState): Plan {
-  const resources: DesiredResource[] = [
-    ...(desired.pool ? [desired.pool] : []),
-    ...desired.hosts,
-    ...desired.networks,
-    ...desired.srs,
-    ...desired.vms,
-    ...desired.appliances,
-  ];
+  const resources = desiredResources(desired);
   const byAddress = new Map<string, DesiredResource>();
   for (const r of resources) byAddress.set(`${r.kind}/${r.meta.name}`, r);
   // Digested on demand: most declared resources have no action, and a digest costs a serialisation.

@@ -1,4 +1,4 @@
-import type { DesiredPolicy, DesiredState, DisruptionClass, MaintenanceWindow } from '../model/desired.js';
+import { desiredResources, type DesiredPolicy, type DesiredState, type DisruptionClass, type MaintenanceWindow } from '../model/desired.js';
 import { matches, type MatchTarget } from './match.js';
 
 /** The name `gate.policy` and `decidedBy` carry when a built-in default, not a Policy, decided. */
@@ -88,15 +88,7 @@ export function resourceFacts(desired: DesiredState): Map<string, ResourceFacts>
   let facts = factsCache.get(desired);
   if (facts) return facts;
   facts = new Map();
-  const typed = [
-    ...(desired.pool ? [desired.pool] : []),
-    ...desired.hosts,
-    ...desired.networks,
-    ...desired.srs,
-    ...desired.vms,
-    ...desired.appliances,
-    ...desired.policies,
-  ];
+  const typed = [...desiredResources(desired), ...desired.policies];
   for (const doc of typed) {
     facts.set(`${doc.kind}/${doc.meta.name}`, { labels: doc.meta.labels, annotations: doc.meta.annotations });
   }
