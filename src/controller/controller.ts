@@ -13,12 +13,12 @@ import { WatchedPool, snapshotView, type PoolView } from './pool-watch.js';
 import { createReconciler } from './reconcile.js';
 import { StatusStore } from './status.js';
 import type { ReconcileFn, ReconcileInput, ReconcileOutcome } from './types.js';
-import { instrumentCaller } from './xapi-metrics.js';
+import { recordXapiCalls } from './xapi-metrics.js';
 
 /** Everything one controller (one pool) needs; the CLI builds it from flags. */
 export interface ControllerOptions {
   source: ManifestSource;
-  /** The pool connection; wrapped here so every call is counted in /metrics. */
+  /** The pool connection. Every XAPI request is counted in /metrics when it (or `client`) is an XapiClient. */
   caller: XapiCaller;
   /** The manifests folder as the operator named it, for plans. */
   root: string;
@@ -28,7 +28,7 @@ export interface ControllerOptions {
    * XapiClient; without one, each reconcile reads a full snapshot and only resyncs catch drift.
    */
   client?: XapiClient;
-  /** Default: `createReconciler` from `reconcile.ts`. Receives the instrumented caller. */
+  /** Default: `createReconciler` from `reconcile.ts`. Receives the caller. */
   reconcile?: (caller: XapiCaller) => ReconcileFn;
   /** Repository identity (`xops.repo`); default: none (marks of any repository count). */
   repo?: string;
@@ -77,10 +77,11 @@ export interface RunningController {
 export async function startController(options: ControllerOptions): Promise<RunningController> {
   const { logger, source } = options;
   const metrics = new ControllerMetrics();
-  const caller = instrumentCaller(options.caller, metrics);
+  const caller = options.caller;
   const status = new StatusStore(source.description);
   let loop: ReconcileLoop | undefined;
   const client = options.client ?? (options.caller instanceof XapiClient ? options.caller : undefined);
+  const stopRecording = client ? recordXapiCalls(client, metrics) : () => undefined;
   const pool: PoolView = client
     ? new WatchedPool(client, {
         repo: options.repo,
@@ -183,6 +184,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
         await keeper.stop();
         await source.close();
         await http.close();
+        stopRecording();
         logger.info({}, 'controller stopped');
       })()),
   };

@@ -75,6 +75,16 @@ interface Session {
  *
  * Events: `session` (a new login; event tokens and caches from before may be stale), `failover`.
  */
+/**
+ * Emitted as `call` after every wire request (retries, logins and event.from included): the method,
+ * `success` or the XAPI error code (`transport` when no reply came), and the wall time in ms.
+ */
+export interface XapiCallEvent {
+  method: string;
+  result: string;
+  ms: number;
+}
+
 export class XapiClient extends EventEmitter implements XapiCaller {
   readonly stats: XapiClientStats = { calls: 0, byMethod: new Map(), retries: 0, logins: 0, failovers: 0, peakInFlight: 0 };
   private readonly opts: Required<Pick<XapiClientOptions, 'user' | 'timeoutMs' | 'failoverTimeoutMs'>> & XapiClientOptions;
@@ -260,16 +270,21 @@ export class XapiClient extends EventEmitter implements XapiCaller {
       if (opts.signal?.aborted) ac.abort();
       this.inFlight.add(ac);
       const started = performance.now();
+      let result = 'transport';
       try {
-        return await this.transport.send(base, method, params, {
+        const reply = await this.transport.send(base, method, params, {
           timeoutMs: opts.timeoutMs ?? this.opts.timeoutMs,
           signal: ac.signal,
         });
+        result = reply.ok ? 'success' : (reply.error[0] ?? 'INTERNAL_ERROR');
+        return reply;
       } finally {
         this.inFlight.delete(ac);
         opts.signal?.removeEventListener('abort', onAbort);
+        const ms = performance.now() - started;
         // Method names only: parameters may hold secrets (the login password, SR device_config).
-        this.log('trace', { method, ms: Math.round(performance.now() - started) }, 'xapi call');
+        this.log('trace', { method, ms: Math.round(ms) }, 'xapi call');
+        this.emit('call', { method, result, ms } satisfies XapiCallEvent);
       }
     });
   }

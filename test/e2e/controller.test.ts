@@ -119,13 +119,19 @@ describe('drift: a managed VM changed behind xops', () => {
     await until('VM created', () => status(c), (s) => s.lastReconcile?.result === 'success' && s.resources[0]?.state === 'synced');
     const vm = (await vmRecord(w, 'drift-heal-vm'))!;
 
+    const setDescription = { method: 'VM.set_name_description', result: 'success' };
+    const setsBefore = c.metrics.xapiCalls.get(setDescription);
     await w.other.call('VM.set_name_description', vm.ref, 'changed by hand');
     // No resync is configured: only the XAPI event can have triggered this.
     const healed = await until('drift healed', () => status(c), (s) => s.drift.length > 0);
     expect(healed.drift).toEqual([{ address: 'VM/drift-heal-vm', paths: ['spec.description'], healed: true }]);
     expect(healed.lastReconcile?.trigger).toEqual(['xapi-event']);
     expect((await vmRecord(w, 'drift-heal-vm'))?.rec['name_description']).toBe('managed by the e2e test');
-    expect(await metrics(c)).toContain('xops_drift_detected_total{outcome="healed"} 1');
+    const text = await metrics(c);
+    expect(text).toContain('xops_drift_detected_total{outcome="healed"} 1');
+    // Every XAPI request is counted, the event stream that saw the change included.
+    expect(text).toMatch(/^xops_xapi_calls_total\{method="event\.from",result="success"\} [1-9]/m);
+    expect(c.metrics.xapiCalls.get(setDescription)).toBe(setsBefore + 1);
 
     // Healing is xops' own change: its echo in the event stream must not start another reconcile.
     const reconciles = c.metrics.reconciles.get({ result: 'success' });
