@@ -107,6 +107,16 @@ describe('docs/manifests.md', () => {
   });
 });
 
+describe('README.md', () => {
+  it('shows one manifest of every resource kind, and they load without errors', async () => {
+    const text = await readFile(join(ROOT, 'README.md'), 'utf8');
+    const block = text.split('## Manifests')[1]!.match(/```yaml\n([\s\S]*?)```/)![1]!;
+    const { diagnostics, desired } = loadManifestFiles([{ path: 'readme.yaml', content: Buffer.from(block) }], '.');
+    expect(diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    expect(desired.documents.map((d) => d.kind)).toEqual(['Pool', 'Host', 'Network', 'SR', 'VM', 'VMAppliance']);
+  });
+});
+
 describe('schemas/', () => {
   it('match what the loader validates with (regenerate: node dist/src/manifests/write-schemas.js)', async () => {
     for (const [file, text] of renderSchemas()) expect(await readFile(join(ROOT, 'schemas', file), 'utf8'), file).toBe(text);
