@@ -5,8 +5,7 @@ import type { ObservedClass, ObservedRecordTypes, ObservedState, Ref, XapiRecord
 import type { ObservedIndex } from '../model/observed-index.js';
 import type { Action, Refusal } from '../model/plan.js';
 import { indexObserved } from '../model/observed-index.js';
-import { lookupKey, lookupText, objectKey, recordDigest } from './identity.js';
-import { digestOfText } from './values.js';
+import { lookupKey, lookupText, lookupTextDigest, objectKey, recordDigest } from './identity.js';
 import { automationFor } from './settings.js';
 import { applianceMarks, type ObjectMark } from './ownership-marks.js';
 import type { OwnedClass, Ownership } from './ownership.js';
@@ -89,14 +88,15 @@ export function createContext(desired: DesiredState, observed: ObservedState, op
 /** Looks an object up by ref and records that the plan relied on it (for stale-plan detection). */
 export function read<C extends ObservedClass>(ctx: PlanContext, cls: C, ref: Ref): ObservedRecordTypes[C] | undefined {
   const rec = ctx.index.get(cls, ref);
-  if (rec && !ctx.readObjects.has(rec)) ctx.readObjects.set(rec, cls);
+  // Setting a key again keeps its first position (and its class is the same): no `has` first.
+  if (rec) ctx.readObjects.set(rec, cls);
   return rec;
 }
 
 /** The plan's `observed.objects`: every lookup, and every object read, digested once. */
 export function identityObjects(ctx: PlanContext): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [key, text] of ctx.lookups) out[key] = digestOfText(text);
+  for (const [key, text] of ctx.lookups) out[key] = lookupTextDigest(text);
   for (const [record, cls] of ctx.readObjects) out[objectKey(cls, record.uuid)] = recordDigest(cls, record);
   return out;
 }

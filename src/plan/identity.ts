@@ -2,7 +2,8 @@ import type { DesiredResource } from '../model/desired.js';
 import type { ObservedClass, ObservedState, XapiRecord } from '../model/observed.js';
 import type { ObservedIdentity } from '../model/plan.js';
 import { MANAGED_KEY } from '../model/observed.js';
-import { digestOf, digestOfText, quote, stableStringify } from './values.js';
+import { digestOf } from './values.js';
+import { fastFieldsDigest, fastTextDigest } from './fast-digest.js';
 
 /**
  * The fields of each class the planner reads. A saved plan is stale when one of these changed on an
@@ -32,29 +33,13 @@ const READ_FIELDS: { [C in ObservedClass]: string[] } = {
   VM_guest_metrics: [],
 };
 
-/** READ_FIELDS of each class in serialisation order (sorted), and each one's `"field":` prefix. */
-const DIGEST_FIELDS = Object.fromEntries(
-  Object.entries(READ_FIELDS).map(([cls, fields]) => {
-    const sorted = [...fields].sort();
-    return [cls, { fields: sorted, prefixes: sorted.map((f) => `${quote(f)}:`) }];
-  }),
-) as { [C in ObservedClass]: { fields: string[]; prefixes: string[] } };
-
 /**
- * Digest of the fields of a record the planner compares (see READ_FIELDS): the digest of the object
- * made of those fields, serialised here directly (sorted keys, absent fields left out) because a
- * plan digests every object it read.
+ * Digest of the fields of a record the planner compares (see READ_FIELDS). A plan digests every
+ * object it read (~60k at 10k VMs), so this is the fast non-cryptographic digest (see
+ * fast-digest.ts for the trade-off); a plan made by an older xops (sha256 digests) reads as stale.
  */
 export function recordDigest(cls: ObservedClass, record: XapiRecord): string {
-  const { fields, prefixes } = DIGEST_FIELDS[cls];
-  let text = '{';
-  for (let i = 0; i < fields.length; i++) {
-    const v = record[fields[i]!];
-    if (v === undefined) continue;
-    if (text.length > 1) text += ',';
-    text += prefixes[i]! + stableStringify(v);
-  }
-  return digestOfText(text + '}');
+  return fastFieldsDigest(record, READ_FIELDS[cls]);
 }
 
 /** Identity key of one object the plan read: `<class>/<uuid>`. */
@@ -72,7 +57,12 @@ export function lookupKey(cls: ObservedClass, field: 'name_label' | typeof MANAG
 }
 
 export function lookupDigest(uuids: readonly string[]): string {
-  return digestOfText(lookupText(uuids));
+  return lookupTextDigest(lookupText(uuids));
+}
+
+/** The digest of a lookup's answer from its text (see lookupText). */
+export function lookupTextDigest(text: string): string {
+  return fastTextDigest(text);
 }
 
 /** What lookupDigest digests: the sorted uuids as JSON (a list of strings serialises as plain JSON). */

@@ -2,7 +2,9 @@
  * A whole plan, byte for byte, over a pool with many VMs in every situation the planner tells apart,
  * loaded from real YAML through the manifest loader. The golden file was written by the planner
  * before it was optimised for 10k VMs: any difference (an action, an order, a digest in
- * `observed.objects`) means a saved plan or a stale check would behave differently. Run
+ * `observed.objects`) means a saved plan or a stale check would behave differently. (Its digests
+ * were regenerated once, when the per-object digest went from sha256 to the fast digest of
+ * src/plan/fast-digest.ts: only `object` lines changed then.) Run
  * `npx vitest run test/plan/golden-scale.test.ts -u` only when a change to the plan is intended.
  */
 import { describe, expect, it } from 'vitest';

@@ -1,6 +1,6 @@
 import type { DesiredVM, PowerState } from '../../model/desired.js';
 import type { Disruption } from '../../model/kinds.js';
-import type { Ref, VDIRecord, VIFRecord, VMRecord } from '../../model/observed.js';
+import type { Ref, VBDRecord, VDIRecord, VIFRecord, VMRecord } from '../../model/observed.js';
 import type { PlanContext } from '../../plan/context.js';
 import { read } from '../../plan/context.js';
 
@@ -12,6 +12,7 @@ export const VIF_KEY = 'xops.vif';
 /** A VM's disk as observed: its VBD and VDI, and whether xops' mark says it owns it. */
 export interface ObservedDisk {
   vbd: Ref;
+  vbdRecord: VBDRecord;
   vdi: Ref;
   record: VDIRecord;
   /** True when the VDI carries `xops.disk`; disks matched only by name are never removed. */
@@ -32,8 +33,8 @@ export function observedDisks(ctx: PlanContext, vmName: string, vm: VMRecord): M
     const vdi = read(ctx, 'VDI', vbd.VDI);
     if (!vdi) continue;
     const key = vdi.other_config?.[DISK_KEY];
-    if (key) byKey.set(key, { vbd: vbdRef, vdi: vbd.VDI, record: vdi, owned: true });
-    else byLabel.set(vdi.name_label, { vbd: vbdRef, vdi: vbd.VDI, record: vdi, owned: false });
+    if (key) byKey.set(key, { vbd: vbdRef, vbdRecord: vbd, vdi: vbd.VDI, record: vdi, owned: true });
+    else byLabel.set(vdi.name_label, { vbd: vbdRef, vbdRecord: vbd, vdi: vbd.VDI, record: vdi, owned: false });
   }
   if (byLabel.size === 0) return byKey;
   const out = new Map(byKey);

@@ -201,12 +201,14 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   const halted = current === 'halted' || target === 'halted';
   const changes: FieldChange[] = [];
   const objects: ObjectRef[] = [self];
-  const details: VMUpdateDetails = {
+  // Built on first use: most VMs of a large pool need no update.
+  let detailsMemo: VMUpdateDetails | undefined;
+  const details = () => (detailsMemo ??= {
     vm: rec.uuid,
     restart: false,
     disks: { add: [], resize: [], claim: [] },
     vifs: { add: [], move: [], recreate: [], remove: [], claim: [] },
-  };
+  });
   const costly = (path: string, from: unknown, to: unknown, cost: { disruption: FieldChange['disruption']; reason: string }) =>
     compareField(changes, path, from, to, cost.disruption, cost.reason);
 
@@ -261,15 +263,15 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
     const path = `spec.disks[${d.name}]`;
     const o = disks.get(d.name);
     if (!o) {
-      details.disks.add.push({ name: d.name, size: d.size, sr: d.sr });
+      details().disks.add.push({ name: d.name, size: d.size, sr: d.sr });
       changes.push({
         path, from: undefined, to: { size: d.size, sr: d.sr.name }, disruption: 'none',
         reason: halted ? 'a new disk is attached while the VM is halted' : 'new disks are hot-plugged',
       });
       continue;
     }
-    objects.push(objectRef('VBD', o.vbd, ctx.index.get('VBD', o.vbd)!.uuid), objectRef('VDI', o.vdi, o.record.uuid));
-    if (!o.owned) details.disks.claim.push({ name: d.name, vdi: o.record.uuid });
+    objects.push(objectRef('VBD', o.vbd, o.vbdRecord.uuid), objectRef('VDI', o.vdi, o.record.uuid));
+    if (!o.owned) details().disks.claim.push({ name: d.name, vdi: o.record.uuid });
     const size = o.record.virtual_size;
     if (d.size < size) {
       ctx.refused.push({ address, path: `${path}.size`, from: size, to: d.size, reason: `shrinking a disk would lose data (${formatBytes(size)} → ${formatBytes(d.size)})` });
@@ -280,7 +282,7 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
         ? { disruption: 'none' as const, reason: online ? 'the SR resizes disks online (VDI.resize_online)' : 'the disk is resized while the VM is halted' }
         : haltCost(false, `growing a disk on SR '${sr?.name_label ?? '?'}', whose driver cannot resize online,`);
       costly(`${path}.size`, size, d.size, cost);
-      details.disks.resize.push({ name: d.name, vdi: o.record.uuid, size: d.size, online });
+      details().disks.resize.push({ name: d.name, vdi: o.record.uuid, size: d.size, online });
     }
     const currentSR = ctx.index.get('SR', o.record.SR);
     if (d.sr.uuid && currentSR && currentSR.uuid !== d.sr.uuid) {
@@ -309,30 +311,29 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
     const path = `spec.networks[${i}]`;
     const o = vifs.get(i);
     if (!o) {
-      details.vifs.add.push({ index: i, network: n.network, mac: n.mac });
+      details().vifs.add.push({ index: i, network: n.network, mac: n.mac });
       changes.push({ path, from: undefined, to: n.network.name, disruption: 'none', reason: halted ? 'a new VIF is attached while the VM is halted' : 'new VIFs are hot-plugged' });
       return;
     }
     objects.push(objectRef('VIF', o.ref, o.record.uuid));
-    if (!o.owned) details.vifs.claim.push({ index: i, vif: o.record.uuid });
+    if (!o.owned) details().vifs.claim.push({ index: i, vif: o.record.uuid });
     const currentNet = ctx.index.get('network', o.record.network);
     if (!n.network.uuid || currentNet?.uuid !== n.network.uuid) {
-      details.vifs.move.push({ index: i, vif: o.record.uuid, network: n.network });
+      details().vifs.move.push({ index: i, vif: o.record.uuid, network: n.network });
       changes.push({ path: `${path}.network`, from: currentNet?.name_label, to: n.network.name, disruption: 'none', reason: 'VIF.move moves the VIF to the new network, even while the VM runs' });
     }
     if (n.mac && n.mac.toLowerCase() !== o.record.MAC.toLowerCase()) {
-      details.vifs.recreate.push({ index: i, vif: o.record.uuid, network: n.network, mac: n.mac });
+      details().vifs.recreate.push({ index: i, vif: o.record.uuid, network: n.network, mac: n.mac });
       changes.push({ path: `${path}.mac`, from: o.record.MAC, to: n.mac, disruption: 'none', reason: "a VIF's MAC cannot change: the VIF is unplugged, re-created and plugged" });
     }
   });
   for (const [i, o] of vifs) {
     if (i < refs.networks.length || !o.owned) continue;
     objects.push(objectRef('VIF', o.ref, o.record.uuid));
-    details.vifs.remove.push({ index: i, vif: o.record.uuid });
+    details().vifs.remove.push({ index: i, vif: o.record.uuid });
     changes.push({ path: `spec.networks[${i}]`, from: ctx.index.get('network', o.record.network)?.name_label, to: undefined, disruption: 'none', reason: 'the VIF is hot-unplugged and destroyed' });
   }
 
-  details.restart = changes.some((c) => c.disruption === 'reboot');
   const power = current !== target
     ? makeAction({
       operation: 'power', resource: vm, objects: [self], drift: drift(), desired: desired(),
@@ -348,7 +349,7 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
     push(makeAction({
       operation: 'update', resource: vm, changes, objects, desired: desired(), drift: drift(), needs,
       reason: updateReason(changes, 'VM settings are changed live'),
-      details: details as unknown as Record<string, unknown>,
+      details: { ...details(), restart: changes.some((c) => c.disruption === 'reboot') } as unknown as Record<string, unknown>,
     }));
   }
   diskDeletes.forEach(push);
