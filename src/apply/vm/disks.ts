@@ -78,9 +78,17 @@ async function attach(ctx: ApplyContext, address: string, vm: Ref, vdi: Ref, boo
   }
 }
 
+/** A disk the planner matched without `xops.disk` mark (`details.disks.claim`): VDI uuid and disk name. */
+export interface DiskClaim {
+  name: string;
+  vdi: string;
+}
+
 export interface DiskOptions {
   /** Claim unmarked disks the VM got from its template (only while creating or adopting). */
   claimUnmarked: boolean;
+  /** Disks the planner matched to declared ones (by name or by position): marked as those disks. */
+  claims?: readonly DiskClaim[];
   /** Detach and destroy marked disks the manifest no longer declares (a destructive change). */
   removeUndeclared: boolean;
 }
@@ -104,12 +112,18 @@ export async function convergeDisks(
     const name = d.vdiRec.other_config?.[DISK_KEY];
     if (name !== undefined && isOwnedBy(d.vdiRec.other_config, address, ctx.repo)) byName.set(name, d);
   }
-  const claim = async (d: AttachedDisk, name: string) => {
+  const claim = async (d: AttachedDisk, name: string, rename = true) => {
     await writeMarks(ctx, 'VDI', d.vdi, address, d.vdiRec.other_config, { [DISK_KEY]: name });
-    if (d.vdiRec.name_label !== diskLabel(vmName, name)) await ctx.caller.callAsync('VDI.set_name_label', d.vdi, diskLabel(vmName, name));
+    if (rename && d.vdiRec.name_label !== diskLabel(vmName, name)) await ctx.caller.callAsync('VDI.set_name_label', d.vdi, diskLabel(vmName, name));
     byName.set(name, d);
   };
   const unmarked = attached.filter((d) => d.vdiRec.other_config?.[MANAGED_KEY] === undefined);
+  // The planner's matches first: a disk it matched by position keeps the name the operator gave it.
+  for (const c of options.claims ?? []) {
+    if (byName.has(c.name)) continue;
+    const i = unmarked.findIndex((d) => d.vdiRec.uuid === c.vdi);
+    if (i >= 0) await claim(unmarked.splice(i, 1)[0]!, c.name, false);
+  }
   // An unmarked disk named `<vm>-<disk>` is that disk (the planner matches it the same way).
   for (const disk of disks) {
     if (byName.has(disk.name)) continue;
@@ -189,5 +203,25 @@ export async function destroyDisk(ctx: ApplyContext, d: { vbd?: Ref; vdi: Ref })
     await ctx.caller.callAsync('VDI.destroy', d.vdi);
   } catch (err) {
     if (!isXapiError(err, 'HANDLE_INVALID')) throw err;
+  }
+}
+
+/**
+ * Marks the disks the planner matched to declared ones on a VM being adopted (`details.disks.claim`
+ * of the adopt action), so that later plans find them by mark. A disk already carrying this mark is
+ * done; one marked as something else, or no longer attached to the VM, is an error.
+ */
+export async function claimDisks(ctx: ApplyContext, address: string, vm: Ref, claims: readonly DiskClaim[]): Promise<void> {
+  if (claims.length === 0) return;
+  const attached = await attachedDisks(ctx, vm);
+  for (const c of claims) {
+    const d = attached.find((a) => a.vdiRec.uuid === c.vdi);
+    if (!d) throw new ApplyError(address, `disk '${c.name}' (VDI ${c.vdi}) is no longer attached to the VM`);
+    const oc = d.vdiRec.other_config ?? {};
+    if (oc[MANAGED_KEY] !== undefined) {
+      if (isOwnedBy(oc, address, ctx.repo) && oc[DISK_KEY] === c.name) continue;
+      throw new ApplyError(address, `VDI ${c.vdi} is already marked ${oc[MANAGED_KEY]}${oc[DISK_KEY] ? ` (disk '${oc[DISK_KEY]}')` : ''}: not claimed as disk '${c.name}'`);
+    }
+    await writeMarks(ctx, 'VDI', d.vdi, address, oc, { [DISK_KEY]: c.name });
   }
 }

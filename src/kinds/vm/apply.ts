@@ -6,7 +6,7 @@ import type { ApplyContext } from '../../apply/context.js';
 import { ApplyError, UnsupportedChangeError } from '../../apply/errors.js';
 import type { RefLike } from '../../apply/lookup.js';
 import { DISK_KEY, PENDING_KEY, assertOwned, isOwnedBy, pendingName, writeMarks, writeSpecDigest } from '../../apply/ownership.js';
-import { convergeDisks, destroyDisk, attachedDisks, diskSR, type DiskSpec } from '../../apply/vm/disks.js';
+import { attachedDisks, claimDisks, convergeDisks, destroyDisk, diskSR, type DiskClaim, type DiskSpec } from '../../apply/vm/disks.js';
 import { convergePower, halt, whileHalted } from '../../apply/vm/power.js';
 import { convergeVifs, type VifSpec } from '../../apply/vm/vifs.js';
 import { snapshotName } from '../../policy/snapshot.js';
@@ -172,6 +172,7 @@ async function converge(ctx: ApplyContext, action: Action, vm: Ref, spec: VmSpec
   if (fields.has('disks')) {
     await convergeDisks(ctx, address, action.name, vm, spec.disks, {
       claimUnmarked: creating,
+      claims: diskClaimsOf(action),
       removeUndeclared: !creating && action.changes.some((c) => c.path.startsWith('spec.disks') && (c.to === undefined || c.to === null)),
     });
   }
@@ -329,8 +330,9 @@ async function migrate(ctx: ApplyContext, action: Action): Promise<void> {
 }
 
 /**
- * Takes over an existing unmanaged VM: writes the mark. Its disks and VIFs are matched and marked
- * by the update that follows (by `<vm>-<disk>` name and device number, as the planner matched them).
+ * Takes over an existing unmanaged VM: writes the mark on it and `xops.disk` on the declared disks
+ * the planner matched (by `<vm>-<disk>` name or by position, `details.disks.claim`). Its VIFs are
+ * matched by device number, and marked by an update that changes them.
  */
 async function adopt(ctx: ApplyContext, action: Action): Promise<void> {
   const vm = action.objects.find((o) => o.cls === 'VM')?.ref;
@@ -341,6 +343,14 @@ async function adopt(ctx: ApplyContext, action: Action): Promise<void> {
     throw new ApplyError(action.address, `refusing to adopt VM ${rec.name_label}: it is already marked ${mark}`);
   }
   await writeMarks(ctx, 'VM', vm, action.address, rec.other_config);
+  await claimDisks(ctx, action.address, vm, diskClaimsOf(action));
+}
+
+/** `details.disks.claim` of an update or adopt: the disks the planner matched without their mark. */
+function diskClaimsOf(action: Action): DiskClaim[] {
+  const claim = (action.details?.['disks'] as { claim?: unknown } | undefined)?.claim;
+  if (!Array.isArray(claim)) return [];
+  return claim.filter((c): c is DiskClaim => typeof c?.name === 'string' && typeof c?.vdi === 'string');
 }
 
 async function snapshot(ctx: ApplyContext, action: Action): Promise<void> {

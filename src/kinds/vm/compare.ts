@@ -9,40 +9,58 @@ export const DISK_KEY = 'xops.disk';
 /** VIF other_config key holding the index of the manifest's `networks` entry a VIF is. */
 export const VIF_KEY = 'xops.vif';
 
+/** How an observed disk was matched to a manifest disk (see observedDisks). */
+export type DiskMatch = 'mark' | 'label' | 'position';
+
 /** A VM's disk as observed: its VBD and VDI, and whether xops' mark says it owns it. */
 export interface ObservedDisk {
   vbd: Ref;
   vbdRecord: VBDRecord;
   vdi: Ref;
   record: VDIRecord;
-  /** True when the VDI carries `xops.disk`; disks matched only by name are never removed. */
+  /** True when the VDI carries `xops.disk`; disks matched otherwise are never removed. */
   owned: boolean;
+  match: DiskMatch;
 }
 
 /**
- * Matches the VM's disks to the manifest's by the VDI's `other_config["xops.disk"]`; a VDI without it
- * (e.g. on an adopted VM) matches when its name_label is `<vm>-<disk>`. CD drives and empty VBDs are
- * never disks.
+ * Matches the VM's disks to the manifest's, in this order of precedence: the VDI's
+ * `other_config["xops.disk"]`; for a VDI without it (an adopted VM's), a name_label `<vm>-<disk>`;
+ * and last, by position: declared disk i is the unmarked disk whose VBD has userdevice i, so an
+ * exported VM's disks are recognised without renaming them. CD drives and empty VBDs are never
+ * disks. `declared` is the manifest's disks in order (none: no positional matching).
  */
-export function observedDisks(ctx: PlanContext, vmName: string, vm: VMRecord): Map<string, ObservedDisk> {
+export function observedDisks(ctx: PlanContext, vmName: string, vm: VMRecord, declared: readonly { name: string }[] = []): Map<string, ObservedDisk> {
   const byKey = new Map<string, ObservedDisk>();
-  const byLabel = new Map<string, ObservedDisk>();
+  let unmarked: ObservedDisk[] | undefined;
   for (const vbdRef of vm.VBDs) {
     const vbd = read(ctx, 'VBD', vbdRef);
     if (!vbd || vbd.type !== 'Disk' || vbd.empty) continue;
     const vdi = read(ctx, 'VDI', vbd.VDI);
     if (!vdi) continue;
     const key = vdi.other_config?.[DISK_KEY];
-    if (key) byKey.set(key, { vbd: vbdRef, vbdRecord: vbd, vdi: vbd.VDI, record: vdi, owned: true });
-    else byLabel.set(vdi.name_label, { vbd: vbdRef, vbdRecord: vbd, vdi: vbd.VDI, record: vdi, owned: false });
+    if (key) byKey.set(key, { vbd: vbdRef, vbdRecord: vbd, vdi: vbd.VDI, record: vdi, owned: true, match: 'mark' });
+    else (unmarked ??= []).push({ vbd: vbdRef, vbdRecord: vbd, vdi: vbd.VDI, record: vdi, owned: false, match: 'label' });
   }
-  if (byLabel.size === 0) return byKey;
+  if (!unmarked) return byKey;
   const out = new Map(byKey);
   const prefix = `${vmName}-`;
-  for (const [label, disk] of byLabel) {
+  const taken = new Set<ObservedDisk>();
+  for (const disk of unmarked) {
+    const label = disk.record.name_label;
     const name = label.startsWith(prefix) ? label.slice(prefix.length) : undefined;
-    if (name && !out.has(name)) out.set(name, disk);
+    if (name && !out.has(name)) {
+      out.set(name, disk);
+      taken.add(disk);
+    }
   }
+  declared.forEach(({ name }, i) => {
+    if (out.has(name)) return;
+    const disk = unmarked.find((d) => !taken.has(d) && d.vbdRecord.userdevice === String(i));
+    if (!disk) return;
+    out.set(name, { ...disk, match: 'position' });
+    taken.add(disk);
+  });
   return out;
 }
 

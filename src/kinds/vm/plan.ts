@@ -30,7 +30,7 @@ export interface VMUpdateDetails {
   disks: {
     add: { name: string; size: number; sr: ResolvedReference }[];
     resize: { name: string; vdi: string; size: number; online: boolean }[];
-    /** Matched by name only (no `xops.disk` yet): apply writes the mark. */
+    /** Matched without `xops.disk` (by `<vm>-<disk>` name or by position): apply writes the mark. */
     claim: { name: string; vdi: string }[];
   };
   vifs: {
@@ -41,6 +41,15 @@ export interface VMUpdateDetails {
     remove: { index: number; vif: string }[];
     claim: { index: number; vif: string }[];
   };
+}
+
+/**
+ * `details` of an adopt: the declared disks found without an `xops.disk` mark (by their
+ * `<vm>-<disk>` name, or by position: userdevice i for disk i), which apply marks as those disks.
+ */
+export interface VMAdoptDetails {
+  vm: string;
+  disks: { claim: { name: string; vdi: string; match: 'label' | 'position' }[] };
 }
 
 /** `details` of removing one declared-no-more disk (`delete:VM/<name>:disk/<disk>`). */
@@ -169,13 +178,19 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   let driftMemo: boolean | undefined;
   const drift = () => (driftMemo ??= owner.mark.spec !== undefined && owner.mark.spec === specDigest(vm));
   const push = (a: DraftAction) => ctx.actions.push(a);
+  const disks = observedDisks(ctx, vm.meta.name, rec, refs.disks);
   if (owner.state === 'adopt') {
+    const claim: VMAdoptDetails['disks']['claim'] = [];
+    for (const d of refs.disks) {
+      const o = disks.get(d.name);
+      if (o && o.match !== 'mark') claim.push({ name: d.name, vdi: o.record.uuid, match: o.match });
+    }
     push(makeAction({
       operation: 'adopt', resource: vm, objects: [self], desired: desired(),
-      reason: `takes ownership of the existing VM '${rec.name_label}' (writes xops' mark)`,
+      reason: `takes ownership of the existing VM '${rec.name_label}' (writes xops' mark${claim.length ? ` on it and its ${claim.length} declared disk(s)` : ''})`,
+      details: { vm: rec.uuid, disks: { claim } } satisfies VMAdoptDetails,
     }));
   }
-  const disks = observedDisks(ctx, vm.meta.name, rec);
   const vifs = observedVifs(ctx, rec);
 
   const base = baseTemplateName(rec);
