@@ -226,21 +226,32 @@ describe('VMs', () => {
       .toEqual(['vms/web.yaml VM/web spec.template']);
   });
 
-  it("lists only disks xops can recognise ('<vm>-<disk>' or its mark); the others go in a comment with the rename", () => {
+  it("lists every disk the planner will recognise: by its mark, its '<vm>-<disk>' name, or its position (userdevice); never a CD", () => {
     const { p, nfs } = small();
     const vm = p.vm('legacy web', { other_config: { base_template_name: 'Debian Bookworm 12' } });
-    const root = p.disk(vm, nfs, 'legacy web root', 20 * GiB);
+    p.disk(vm, nfs, 'legacy web root', 20 * GiB);
     p.disk(vm, nfs, 'legacy-web-data', 5 * GiB);
     const marked = p.disk(vm, nfs, 'whatever', GiB);
     p.set('VDI', marked, { other_config: { 'xops.disk': 'scratch' } });
     p.disk(vm, nfs, 'cd', 0, { type: 'CD', empty: true });
     const r = run(p.state);
+    // 'root' is disk 0 by its userdevice 0: listed first, under a name taken from its label.
     expect(r.docs.get('VM/legacy-web')?.spec.disks).toEqual([
-      { name: 'data', size: '5GiB', sr: 'pool-nfs' }, { name: 'scratch', size: '1GiB', sr: 'pool-nfs' },
+      { name: 'root', size: '20GiB', sr: 'pool-nfs' }, { name: 'data', size: '5GiB', sr: 'pool-nfs' }, { name: 'scratch', size: '1GiB', sr: 'pool-nfs' },
     ]);
-    const text = r.text.get('VM/legacy-web')!;
-    expect(text).toContain(`#   - {name: root, size: 20GiB, sr: pool-nfs}   # xe vdi-param-set uuid=${p.get('VDI', root).uuid} name-label=legacy-web-root`);
-    expect(r.notes.filter((n) => n.code === 'disk-unlisted')).toHaveLength(1);
+    expect(r.text.get('VM/legacy-web')).not.toContain('vdi-param-set');
+    expect(r.notes.filter((n) => n.code === 'disk-unlisted')).toEqual([]);
+  });
+
+  it('a disk recognised only by position is left out when a gap in the userdevices puts it elsewhere in the list, with the rename in a note', () => {
+    const { p, nfs } = small();
+    const vm = p.vm('legacy web', { other_config: { base_template_name: 'Debian Bookworm 12' } });
+    p.disk(vm, nfs, 'legacy web root', 20 * GiB);
+    const logs = p.disk(vm, nfs, 'legacy web logs', 2 * GiB, { userdevice: '2' });
+    const r = run(p.state);
+    expect(r.docs.get('VM/legacy-web')?.spec.disks).toEqual([{ name: 'root', size: '20GiB', sr: 'pool-nfs' }]);
+    const notes = r.notes.filter((n) => n.code === 'disk-unlisted');
+    expect(notes.map((n) => n.message)).toEqual([expect.stringContaining(`xe vdi-param-set uuid=${p.get('VDI', logs).uuid} name-label=legacy-web-logs`)]);
   });
 
   it('VIFs are listed in device order up to the first gap; a VIF past a gap is reported, not mis-matched', () => {

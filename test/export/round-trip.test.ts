@@ -2,7 +2,8 @@
  * Acceptance: export is faithful. A pool built by hand (the demo seed, plus everything the examples
  * declare, with xops' marks stripped so nothing is managed) is exported, loaded back and planned with
  * adoption allowed: the plan adopts every exported object and changes nothing else. Adopting it
- * converges: the next plan is empty.
+ * converges: the next plan is empty. Every VM's disks are declared, the hand-made ones (whose VDIs
+ * are not named `<vm>-<disk>`) by position; adopting marks them without creating or renaming any.
  */
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -36,6 +37,21 @@ async function stripMarks(client: XapiClient): Promise<void> {
       }
     }
   }
+}
+
+/** Every plain VM's disks (Disk VBDs): VM name, VDI uuid and name_label, and its `xops.disk` mark. */
+async function vmDisks(client: XapiClient): Promise<{ vm: string; vdi: string; label: string; mark?: string }[]> {
+  const observed = await takeSnapshot(client);
+  const out: { vm: string; vdi: string; label: string; mark?: string }[] = [];
+  for (const vm of observed.records.VM.values()) {
+    if (vm.is_a_template || vm.is_a_snapshot || vm.is_control_domain) continue;
+    for (const ref of vm.VBDs) {
+      const vbd = observed.records.VBD.get(ref);
+      const vdi = vbd && vbd.type === 'Disk' && !vbd.empty ? observed.records.VDI.get(vbd.VDI) : undefined;
+      if (vdi) out.push({ vm: vm.name_label, vdi: vdi.uuid, label: vdi.name_label, mark: vdi.other_config['xops.disk'] });
+    }
+  }
+  return out.sort((a, b) => a.vm.localeCompare(b.vm) || a.vdi.localeCompare(b.vdi));
 }
 
 async function writeExport(dir: string, files: { path: string; content: string }[]): Promise<void> {
@@ -112,10 +128,22 @@ describe('export → load → plan with adoption', () => {
     }
     await mkdir(join(dir, 'policies'));
     await writeFile(join(dir, 'policies/adopt.yaml'), ADOPT_POLICY);
+    // The hand-made VMs' disks are declared as they are, though their VDIs are not named '<vm>-<disk>'.
+    for (const [file, disk] of [['vms/legacy-web01.yaml', 'root, 20GiB, pool-nfs'], ['vms/backup-appliance.yaml', 'data, 50GiB, local-storage-on-xcp-host2']]) {
+      const [name, size, sr] = disk.split(', ');
+      expect(await readFile(join(dir, file), 'utf8')).toContain(`  disks:\n    - name: ${name}\n      size: ${size}\n      sr: ${sr}\n`);
+    }
+    const disksBefore = await vmDisks(env.client);
     const { plan, result } = await applyFolder(env.client, dir);
     expect(plan.actions.every((a) => a.operation === 'adopt')).toBe(true);
     expect(failures(result)).toEqual([]);
     const again = await planFolder(env.client, dir);
     expect(again.plan.actions.map((a) => `${a.id} ${JSON.stringify(a.changes)}`)).toEqual([]);
+    // Adopting created no disk and renamed none; it marked every declared disk as its manifest's disk.
+    const disksAfter = await vmDisks(env.client);
+    expect(disksAfter.map(({ vm, vdi, label }) => ({ vm, vdi, label }))).toEqual(disksBefore.map(({ vm, vdi, label }) => ({ vm, vdi, label })));
+    expect(disksAfter.find((d) => d.vm === 'legacy-web01')).toMatchObject({ label: 'legacy-web01 root', mark: 'root' });
+    expect(disksAfter.find((d) => d.vm === 'backup-appliance')).toMatchObject({ label: 'backup-appliance data', mark: 'data' });
+    expect(disksAfter.filter((d) => d.mark === undefined)).toEqual([]);
   }, 30_000);
 });

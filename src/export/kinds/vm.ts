@@ -1,4 +1,3 @@
-import { dump } from 'js-yaml';
 import { DISK_KEY, VIF_KEY } from '../../kinds/vm/compare.js';
 import type { Ref, VBDRecord, VDIRecord, VIFRecord, VMRecord } from '../../model/observed.js';
 import { NULL_REF } from '../../model/observed.js';
@@ -6,7 +5,7 @@ import type { Candidate, Chosen, ExportContext } from '../context.js';
 import { countSkipped, describe, existingOwner, referenceTo } from '../context.js';
 import type { ExportNote } from '../notes.js';
 import { declarableOtherConfig, formatSize, setIfPresent } from '../values.js';
-import type { KindExporter, ManifestDoc } from './types.js';
+import type { KindExporter } from './types.js';
 import { manifestDoc, nameLabelSpec } from './types.js';
 
 /** The VM kind's disk name pattern (`src/manifests/kinds/vm.ts`). */
@@ -22,7 +21,7 @@ interface DiskEntry {
 }
 
 /** A disk as the manifest lists it, or why it could not be listed. */
-type ExportedDisk = { listed: true; entry: DiskEntry } | { listed: false; entry: DiskEntry; vdi: VDIRecord; rename: string };
+type ExportedDisk = { listed: true; entry: DiskEntry } | { listed: false; entry: DiskEntry; vdi: VDIRecord; vbd: VBDRecord; rename: string };
 
 function templatesNamed(ctx: ExportContext, name: string): VMRecord[] {
   return ctx.index.byName('VM', name).map(([, r]) => r).filter((r) => r.is_a_template && !r.is_a_snapshot);
@@ -40,9 +39,10 @@ function suggestDiskName(vm: VMRecord, vdi: VDIRecord, vbd: VBDRecord, used: Set
 }
 
 /**
- * The VM's disks in device order. xops matches a disk it did not create by the VDI's name_label
- * `<vm>-<disk>` (or by the `xops.disk` mark), so only such disks can be listed: listing another one
- * would make the planner create a second disk. The rest are reported with the rename that fixes them.
+ * The VM's disks in device order, as the planner will match them: by the `xops.disk` mark, by the
+ * VDI's name_label `<vm>-<disk>`, or else by position (the disk listed i-th is the one at
+ * userdevice i). A disk of the last kind that follows a gap in the userdevices cannot sit at its
+ * position in the list: it is left out (listing it would make the planner create a second disk).
  */
 function exportDisks(ctx: ExportContext, chosen: Chosen<'VM'>): ExportedDisk[] {
   const vm = chosen.record;
@@ -51,9 +51,8 @@ function exportDisks(ctx: ExportContext, chosen: Chosen<'VM'>): ExportedDisk[] {
     .filter((v): v is VBDRecord => v !== undefined && v.type === 'Disk' && !v.empty)
     .sort((a, b) => Number(a.userdevice) - Number(b.userdevice));
   const used = new Set<string>();
-  const out: ExportedDisk[] = [];
   const prefix = `${chosen.name}-`;
-  const pending: { vbd: VBDRecord; vdi: VDIRecord }[] = [];
+  const found: { vbd: VBDRecord; vdi: VDIRecord; name?: string }[] = [];
   for (const vbd of vbds) {
     const vdi = ctx.index.get('VDI', vbd.VDI);
     if (!vdi) continue;
@@ -62,14 +61,24 @@ function exportDisks(ctx: ExportContext, chosen: Chosen<'VM'>): ExportedDisk[] {
     const name = marked ?? byLabel;
     if (name !== undefined && DISK_NAME.test(name) && !used.has(name)) {
       used.add(name);
-      out.push({ listed: true, entry: diskEntry(ctx, name, vdi) });
-    } else pending.push({ vbd, vdi });
+      found.push({ vbd, vdi, name });
+    } else found.push({ vbd, vdi });
   }
-  // Suggested names are picked after the listed ones so that they never collide with them.
-  for (const { vbd, vdi } of pending) {
-    const name = suggestDiskName(vm, vdi, vbd, used);
-    used.add(name);
-    out.push({ listed: false, entry: diskEntry(ctx, name, vdi), vdi, rename: `${chosen.name}-${name}` });
+  const out: ExportedDisk[] = [];
+  let listed = 0;
+  for (const { vbd, vdi, name } of found) {
+    if (name !== undefined) {
+      out.push({ listed: true, entry: diskEntry(ctx, name, vdi) });
+      listed++;
+      continue;
+    }
+    // Suggested names are picked after the recognised ones so that they never collide with them.
+    const suggested = suggestDiskName(vm, vdi, vbd, used);
+    used.add(suggested);
+    if (vbd.userdevice === String(listed)) {
+      out.push({ listed: true, entry: diskEntry(ctx, suggested, vdi) });
+      listed++;
+    } else out.push({ listed: false, entry: diskEntry(ctx, suggested, vdi), vdi, vbd, rename: `${chosen.name}-${suggested}` });
   }
   return out;
 }
@@ -189,27 +198,19 @@ export const vmExporter: KindExporter<'VM'> = {
 
     const doc = manifestDoc(chosen, spec);
     if (spec.template === TEMPLATE_PLACEHOLDER) doc.lineComments.template = 'FILL IN: the template this VM was installed from';
-    addUnlistedDisks(doc, disks, note);
+    addUnlistedDisks(disks, note);
     ctx.notes.push(...notes);
     return doc;
   },
 };
 
-/** Unlisted disks go in a comment after the document, ready to move into spec.disks once renamed. */
-function addUnlistedDisks(doc: ManifestDoc, disks: ExportedDisk[], note: (n: Omit<ExportNote, 'file' | 'address'>) => void): void {
-  const unlisted = disks.filter((d): d is Extract<ExportedDisk, { listed: false }> => !d.listed);
-  if (unlisted.length === 0) return;
-  doc.trailer.push(
-    'Disks not in spec.disks yet: xops recognises a disk it did not create by its VDI name,',
-    `'${doc.name}-<disk>'. Rename each VDI as shown, then move its line into spec.disks.`,
-    'Until then xops leaves these disks alone (it never removes a disk it does not own).',
-  );
-  for (const d of unlisted) {
-    const item = dump([d.entry], { flowLevel: 1, lineWidth: -1 }).trimEnd();
-    doc.trailer.push(`  ${item}   # xe vdi-param-set uuid=${d.vdi.uuid} name-label=${d.rename}`);
+/** A disk past a gap in the userdevices is left out, with the rename that would let xops recognise it. */
+function addUnlistedDisks(disks: ExportedDisk[], note: (n: Omit<ExportNote, 'file' | 'address'>) => void): void {
+  for (const d of disks) {
+    if (d.listed) continue;
     note({
       severity: 'warning', code: 'disk-unlisted', path: 'spec.disks',
-      message: `disk VDI '${d.vdi.name_label}' (${formatSize(d.vdi.virtual_size)}) is not named '${d.rename}', so xops cannot recognise it: not listed (rename it, then declare it: see the comment at the end of the file)`,
+      message: `disk VDI '${d.vdi.name_label}' (${formatSize(d.vdi.virtual_size)}) is at userdevice ${d.vbd.userdevice}, after a gap in the device numbers, so xops cannot match it to a disks entry: not listed, and left alone (to declare it, rename the VDI to '${d.rename}': xe vdi-param-set uuid=${d.vdi.uuid} name-label=${d.rename})`,
     });
   }
 }
