@@ -6,7 +6,7 @@ import type { ObservedIndex } from '../model/observed-index.js';
 import type { Action, Refusal } from '../model/plan.js';
 import { indexObserved } from '../model/observed-index.js';
 import { lookupKey, lookupText, lookupTextDigest, objectKey, recordDigest } from './identity.js';
-import { automationFor } from './settings.js';
+import { effectiveSettings } from '../policy/settings.js';
 import { applianceMarks, type ObjectMark } from './ownership-marks.js';
 import type { OwnedClass, Ownership } from './ownership.js';
 import type { LiveHit } from './refs.js';
@@ -168,6 +168,16 @@ export function addressOfResource(resource: DesiredResource): string {
   return `${resource.kind}/${resource.meta.name}`;
 }
 
-export function automation(ctx: PlanContext, kind: ResourceKind, name: string, labels?: Record<string, string>) {
-  return automationFor(ctx.desired, kind, name, labels);
+/**
+ * Prune and adoption as the Policies decide them for one resource, with the same rules automation
+ * gates on (`src/policy/settings.ts`: most restrictive wins, off by default), so the planner never
+ * plans what automation would then hold for the same reason.
+ */
+export function automation(
+  ctx: PlanContext,
+  kind: ResourceKind,
+  name: string,
+  labels?: Record<string, string>,
+): { prune: boolean; adopt: boolean } {
+  return effectiveSettings(ctx.desired, `${kind}/${name}`, labels);
 }

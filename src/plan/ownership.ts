@@ -79,7 +79,7 @@ export function findOwned<C extends OwnedClass>(
   // The plan relied on every object with that name (staleObjects re-reads them unfiltered).
   readLookup(ctx, cls, 'name_label', nameLabel, all.map(([, r]) => r.uuid));
   if (named.length === 0) return { state: 'absent' };
-  const adopt = ctx.options.adopt ?? automation(ctx, resource.kind, resource.meta.name, resource.meta.labels).adopt ?? false;
+  const adopt = ctx.options.adopt ?? automation(ctx, resource.kind, resource.meta.name, resource.meta.labels).adopt;
   if (!adopt) {
     addDiagnostic(ctx, resource, 'error', 'conflict',
       `an unmanaged ${cls} named '${nameLabel}' already exists (${named.map(([, r]) => r.uuid).join(', ')}); ` +

@@ -7,7 +7,7 @@ import { automation } from './context.js';
  * else the matching Policy's `automation.prune` (off by default).
  */
 export function pruneAllowed(ctx: PlanContext, kind: ResourceKind, name: string, labels?: Record<string, string>): boolean {
-  return ctx.options.prune ?? automation(ctx, kind, name, labels).prune ?? false;
+  return ctx.options.prune ?? automation(ctx, kind, name, labels).prune;
 }
 
 /** Notes a delete that prune being off holds back, so the operator sees what would go. */
