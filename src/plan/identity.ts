@@ -2,6 +2,7 @@ import type { DesiredResource } from '../model/desired.js';
 import type { ObservedClass, ObservedState, XapiRecord } from '../model/observed.js';
 import type { ObservedIdentity } from '../model/plan.js';
 import { MANAGED_KEY } from '../model/observed.js';
+import { indexObserved } from '../model/observed-index.js';
 import { digestOf } from './values.js';
 import { fastFieldsDigest, fastTextDigest } from './fast-digest.js';
 
@@ -88,35 +89,12 @@ export function specDigest(resource: DesiredResource): string {
 export function staleObjects(identity: ObservedIdentity, observed: ObservedState): string[] {
   if (identity.token === observed.token && identity.token !== '') return [];
   const out: string[] = [];
-  let uuidIndex: Map<string, Map<string, XapiRecord>> | undefined;
-  const byUuid = (cls: ObservedClass, uuid: string): XapiRecord | undefined => {
-    if (!uuidIndex) {
-      uuidIndex = new Map();
-      for (const c of Object.keys(observed.records) as ObservedClass[]) {
-        const m = new Map<string, XapiRecord>();
-        for (const rec of observed.records[c].values()) m.set(rec.uuid, rec);
-        uuidIndex.set(c, m);
-      }
-    }
-    return uuidIndex.get(cls)?.get(uuid);
-  };
-  // `<class>?<field>` → value → uuids, built once per pair: a plan at scale holds a lookup per manifest.
-  const valueIndexes = new Map<string, Map<string, string[]>>();
+  const index = indexObserved(observed);
+  // The uuids a lookup would answer now (lookupKey only ever builds these two fields).
   const matching = (cls: ObservedClass, field: string, value: string): string[] => {
-    const indexKey = `${cls}?${field}`;
-    let index = valueIndexes.get(indexKey);
-    if (!index) {
-      index = new Map();
-      for (const rec of observed.records[cls]?.values() ?? []) {
-        const actual = field === MANAGED_KEY ? (rec['other_config'] as Record<string, string> | undefined)?.[MANAGED_KEY] : rec[field];
-        if (typeof actual !== 'string') continue;
-        const list = index.get(actual);
-        if (list) list.push(rec.uuid);
-        else index.set(actual, [rec.uuid]);
-      }
-      valueIndexes.set(indexKey, index);
-    }
-    return index.get(value) ?? [];
+    if (field === 'name_label') return index.byName(cls, value).map(([, rec]) => rec.uuid);
+    if (field !== MANAGED_KEY) return [];
+    return index.managed(value).flatMap((o) => (o.cls === cls ? [index.get(cls, o.ref)!.uuid] : []));
   };
   for (const [key, digest] of Object.entries(identity.objects)) {
     const q = key.indexOf('?');
@@ -132,7 +110,7 @@ export function staleObjects(identity: ObservedIdentity, observed: ObservedState
     const slash = key.indexOf('/');
     const cls = key.slice(0, slash) as ObservedClass;
     const uuid = key.slice(slash + 1);
-    const rec = byUuid(cls, uuid);
+    const rec = index.byUuid(cls, uuid)?.[1];
     const label = rec && typeof rec['name_label'] === 'string' ? ` '${rec['name_label']}'` : '';
     if (!rec) out.push(`${cls} ${uuid} is gone`);
     else if (recordDigest(cls, rec) !== digest) out.push(`${cls}${label} (${uuid}) changed`);
