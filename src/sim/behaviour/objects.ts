@@ -168,23 +168,6 @@ export function adjustSr(db: SimDatabase, sr: string, virtual: number, physical:
   });
 }
 
-/** Recomputes an SR's virtual_allocation and physical_utilisation from its VDIs. */
-export function accountSr(db: SimDatabase, sr: string): void {
-  const o = db.get(sr);
-  if (!o || o.cls.name !== 'SR') return;
-  let virtual = 0;
-  let physical = 0;
-  for (const v of o.rec.VDIs as string[]) {
-    const r = db.get(v)?.rec;
-    if (!r) continue;
-    virtual += r.virtual_size as number;
-    physical += r.physical_utilisation as number;
-  }
-  if (o.rec.virtual_allocation !== virtual || o.rec.physical_utilisation !== physical) {
-    db.update(sr, { virtual_allocation: virtual, physical_utilisation: physical });
-  }
-}
-
 /** Adds a VBD (disk or CD) linking `vm` and `vdi`. */
 export function createVbd(
   db: SimDatabase,

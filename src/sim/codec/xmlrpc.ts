@@ -383,16 +383,6 @@ class Parser {
     return { method, params };
   }
 
-  response(): unknown {
-    this.open('methodResponse');
-    this.open('params');
-    this.open('param');
-    const v = this.value();
-    this.close('param');
-    this.close('params');
-    this.close('methodResponse');
-    return v;
-  }
 }
 
 /** Parses an XML-RPC `<methodCall>`; throws XmlParseError when the body is not one. */
@@ -401,9 +391,4 @@ export function parseMethodCall(body: string): { method: string; params: unknown
   const call = p.methodCall();
   if (!call.method) throw new XmlParseError('empty methodName');
   return call;
-}
-
-/** Parses a `<methodResponse>` into a plain value (used by the benchmark and tests, not by the server). */
-export function parseMethodResponse(body: string): unknown {
-  return new Parser(tokenize(body)).response();
 }
