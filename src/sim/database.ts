@@ -160,27 +160,10 @@ export class SimDatabase {
 
   /** Sets one field, keeping relations in step; any field may be set, as a test poking at the database would. */
   set(ref: string, field: string, value: FieldValue): void {
-    const o = this.mustGet(ref);
-    const f = o.cls.fieldByName.get(field);
-    if (!f) throw new Error(`${o.cls.name} has no field ${field}`);
-    const old = o.rec[field];
-    const side = this.model.relations.get(`${o.cls.name}.${field}`);
-    if (side && old !== value) {
-      this.unlink(side, ref, old as string);
-      o.rec[field] = value;
-      this.link(side, ref, value as string);
-    } else {
-      o.rec[field] = value;
-    }
-    if (field === 'uuid' && old !== value) {
-      const idx = this.uuidIndex.get(o.cls.name)!;
-      idx.delete(old as string);
-      idx.set(value as string, ref);
-    }
-    this.touch(ref);
+    this.update(ref, { [field]: value });
   }
 
-  /** Sets several fields at once (one event). */
+  /** Sets several fields at once (one event), keeping relations and the uuid index in step. */
   update(ref: string, patch: Record<string, FieldValue>): void {
     const o = this.mustGet(ref);
     for (const [k, v] of Object.entries(patch)) {
@@ -193,6 +176,11 @@ export class SimDatabase {
         this.link(side, ref, v as string);
       } else {
         o.rec[k] = v;
+      }
+      if (k === 'uuid' && old !== v) {
+        const idx = this.uuidIndex.get(o.cls.name)!;
+        idx.delete(old as string);
+        idx.set(v as string, ref);
       }
     }
     this.touch(ref);
