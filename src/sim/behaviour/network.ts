@@ -54,6 +54,22 @@ function createVlan(db: SimDatabase, taggedPif: string, tag: number, network: st
   return vlan;
 }
 
+/** A host's PIF on `device` that is not itself a VLAN: where a VLAN on that device is tagged. */
+function untaggedPifOn(db: SimDatabase, host: string, device: unknown): string | undefined {
+  return (db.record(host).PIFs as string[]).find((p) => db.get(p)?.rec.device === device && db.get(p)?.rec.VLAN === -1);
+}
+
+/** `pool.create_VLAN*`: the VLAN on every host that has `device`; returns the new untagged PIFs. */
+function createVlanOnEveryHost(c: Call, device: unknown, network: string, tag: number): string[] {
+  c.db.expect('network', network);
+  const out: string[] = [];
+  for (const host of c.core.hostRefs()) {
+    const pif = untaggedPifOn(c.db, host, device);
+    if (pif) out.push(c.db.record(createVlan(c.db, pif, tag, network)).untagged_PIF as string);
+  }
+  return out;
+}
+
 function destroyVlan(db: SimDatabase, vlan: string): void {
   const v = db.expect('VLAN', vlan).rec;
   const untagged = db.get(v.untagged_PIF as string);
@@ -77,7 +93,7 @@ function checkVifDeviceFree(db: SimDatabase, vm: string, device: string): void {
   for (const v of db.record(vm).VIFs as string[]) if (db.get(v)?.rec.device === device) throw fail('DEVICE_ALREADY_EXISTS', device);
 }
 
-function vmIsLive(db: SimDatabase, vm: string): string {
+function powerStateOf(db: SimDatabase, vm: string): string {
   return String(db.record(vm).power_state);
 }
 
@@ -117,28 +133,16 @@ export function networkHandlers(): Record<string, Handler> {
     'VLAN.destroy': (c) => destroyVlan(c.db, c.db.expect('VLAN', c.args[0]).ref),
     'pool.create_VLAN': (c) => {
       const [device, network, tag] = c.args as [string, string, number];
-      c.db.expect('network', network);
-      const out: string[] = [];
-      for (const host of c.core.hostRefs()) {
-        const pif = (c.db.record(host).PIFs as string[]).find((p) => c.db.get(p)?.rec.device === device && c.db.get(p)?.rec.VLAN === -1);
-        if (pif) out.push(c.db.record(createVlan(c.db, pif, tag, network)).untagged_PIF as string);
-      }
-      return out;
+      return createVlanOnEveryHost(c, device, network, tag);
     },
     'pool.create_VLAN_from_PIF': (c) => {
       const [pifRef, network, tag] = c.args as [string, string, number];
-      const device = c.db.expect('PIF', pifRef).rec.device;
-      c.db.expect('network', network);
-      const out: string[] = [];
-      for (const host of c.core.hostRefs()) {
-        const pif = (c.db.record(host).PIFs as string[]).find((p) => c.db.get(p)?.rec.device === device && c.db.get(p)?.rec.VLAN === -1);
-        if (pif) out.push(c.db.record(createVlan(c.db, pif, tag, network)).untagged_PIF as string);
-      }
-      return out;
+      return createVlanOnEveryHost(c, c.db.expect('PIF', pifRef).rec.device, network, tag);
     },
     'PIF.create_VLAN': (c) => {
       const [device, network, host, tag] = c.args as [string, string, string, number];
-      const pif = (c.db.expect('host', host).rec.PIFs as string[]).find((p) => c.db.get(p)?.rec.device === device && c.db.get(p)?.rec.VLAN === -1);
+      c.db.expect('host', host);
+      const pif = untaggedPifOn(c.db, host, device);
       if (!pif) throw fail('INVALID_VALUE', 'device', device);
       return c.db.record(createVlan(c.db, pif, tag, c.db.expect('network', network).ref)).untagged_PIF;
     },
@@ -220,7 +224,7 @@ export function networkHandlers(): Record<string, Handler> {
     },
     'VIF.plug': (c) => {
       const vif = c.db.expect('VIF', c.args[0]);
-      const state = vmIsLive(c.db, vif.rec.VM as string);
+      const state = powerStateOf(c.db, vif.rec.VM as string);
       if (state !== 'Running') throw fail('VM_BAD_POWER_STATE', vif.rec.VM as string, 'running', state.toLowerCase());
       if (vif.rec.currently_attached) throw fail('DEVICE_ALREADY_ATTACHED', vif.ref);
       c.db.update(vif.ref, { currently_attached: true, allowed_operations: ['unplug', 'unplug_force'] });
