@@ -69,13 +69,6 @@ interface Session {
 }
 
 /**
- * A XAPI connection to one pool: one session, re-established when it expires, moved to the master when
- * a host says it is a supporter, and moved to another host when the master stops answering. Calls are
- * bounded in flight, retried only when that cannot repeat a change, and backed off when the pool is busy.
- *
- * Events: `session` (a new login; event tokens and caches from before may be stale), `failover`.
- */
-/**
  * Emitted as `call` after every wire request (retries, logins and event.from included): the method,
  * `success` or the XAPI error code (`transport` when no reply came), and the wall time in ms.
  */
@@ -85,6 +78,14 @@ export interface XapiCallEvent {
   ms: number;
 }
 
+/**
+ * A XAPI connection to one pool: one session, re-established when it expires, moved to the master when
+ * a host says it is a supporter, and moved to another host when the master stops answering. Calls are
+ * bounded in flight, retried only when that cannot repeat a change, and backed off when the pool is busy.
+ *
+ * Events: `session` (a new login; event tokens and caches from before may be stale), `failover`,
+ * `call` (XapiCallEvent).
+ */
 export class XapiClient extends EventEmitter implements XapiCaller {
   readonly stats: XapiClientStats = { calls: 0, byMethod: new Map(), retries: 0, logins: 0, failovers: 0, peakInFlight: 0 };
   private readonly opts: Required<Pick<XapiClientOptions, 'user' | 'timeoutMs' | 'failoverTimeoutMs'>> & XapiClientOptions;

@@ -79,9 +79,3 @@ export function decodeRecord<R extends XapiRecord>(cls: ObservedClass, rec: R): 
   }
   return rec;
 }
-
-/** True when XML-RPC string ints need decoding: a JSON-RPC record already has numbers. */
-export function classHasInts(cls: ObservedClass): boolean {
-  const s = INT_FIELDS[cls];
-  return s.ints.length + s.intSets.length + s.intMaps.length > 0;
-}
