@@ -15,7 +15,7 @@ export const silentLogger: ApplyLogger = { info() {}, warn() {}, error() {}, deb
 
 /**
  * Everything a per-kind applier may use while carrying out one action. Built once per apply run;
- * `lookup` caches what does not change during a run (the pool ref, the hosts, resolved references).
+ * `lookup` caches only what does not change during a run (the pool ref, the hosts).
  */
 export interface ApplyContext {
   caller: XapiCaller;

@@ -107,6 +107,5 @@ export async function syncField(
   desired: unknown,
 ): Promise<void> {
   if (desired === undefined || current === desired) return;
-  if (typeof current === 'number' && typeof desired === 'number' && current === desired) return;
   await caller.call(`${cls}.set_${field}`, ref, desired);
 }
