@@ -56,7 +56,8 @@ export function managedAddresses(change: ObservedChange, before: ObservedState |
   const now = after.records[change.cls].get(change.ref);
   if (change.cls === 'pool' && old && now) {
     const appliances = changedApplianceMarks(old, now);
-    return configurationChanged(old, now) ? [...markedAddress(now, repo), ...appliances] : appliances;
+    const own = configurationChanged(old, now) ? markedAddress(now, repo) : undefined;
+    return own ? [own, ...appliances] : appliances;
   }
   if (change.operation === 'mod' && old && now && !configurationChanged(old, now)) return [];
   const record = now ?? old;
@@ -72,12 +73,8 @@ export function managedAddresses(change: ObservedChange, before: ObservedState |
   };
   const out = new Set<string>();
   const markOf = (rec: XapiRecord | undefined) => {
-    if (!rec || rec['is_a_snapshot'] === true) return;
-    const oc = rec['other_config'] as Record<string, string> | undefined;
-    const address = oc?.[MANAGED_KEY];
-    if (!address) return;
-    if (repo !== undefined && oc?.[REPO_KEY] !== undefined && oc[REPO_KEY] !== repo) return;
-    out.add(address);
+    const address = markedAddress(rec, repo);
+    if (address) out.add(address);
   };
   const networkOfPif = (pifRef: unknown) => markOf(lookup('network', lookup('PIF', pifRef)?.['network']));
 
@@ -123,11 +120,13 @@ export function managedAddresses(change: ObservedChange, before: ObservedState |
   return [...out];
 }
 
-function markedAddress(rec: XapiRecord, repo: string | undefined): string[] {
+/** The address in a record's own ownership mark, unless it is a snapshot or marked by another repository. */
+function markedAddress(rec: XapiRecord | undefined, repo: string | undefined): string | undefined {
+  if (!rec || rec['is_a_snapshot'] === true) return undefined;
   const oc = rec['other_config'] as Record<string, string> | undefined;
   const address = oc?.[MANAGED_KEY];
-  if (!address || (repo !== undefined && oc?.[REPO_KEY] !== undefined && oc[REPO_KEY] !== repo)) return [];
-  return [address];
+  if (!address || (repo !== undefined && oc?.[REPO_KEY] !== undefined && oc[REPO_KEY] !== repo)) return undefined;
+  return address;
 }
 
 /** Appliances whose marks in the pool's other_config were added, changed or removed. */
