@@ -29,9 +29,12 @@ export function ownershipMarks(ctx: ApplyContext, address: string): Record<strin
  * repository key counts as ours (nothing else writes `xops.managed`).
  */
 export function isOwnedBy(otherConfig: Record<string, string> | undefined, address: string, repo: string | undefined): boolean {
-  if (!otherConfig || otherConfig[MANAGED_KEY] !== address) return false;
-  const markRepo = otherConfig[REPO_KEY];
-  return markRepo === undefined || repo === undefined || markRepo === repo;
+  return !!otherConfig && marksOwner(otherConfig[MANAGED_KEY], otherConfig[REPO_KEY], address, repo);
+}
+
+/** isOwnedBy's rule on a mark's two values, wherever they are kept (an appliance's are in the pool's other_config). */
+export function marksOwner(managed: string | undefined, markRepo: string | undefined, address: string, repo: string | undefined): boolean {
+  return managed === address && (markRepo === undefined || repo === undefined || markRepo === repo);
 }
 
 /**

@@ -6,7 +6,7 @@ import { changedFields, desiredSpec, specDigestOf, type Applier } from '../../ap
 import type { ApplyContext } from '../../apply/context.js';
 import { ApplyError, OwnershipError, UnsupportedChangeError } from '../../apply/errors.js';
 import type { RefLike } from '../../apply/lookup.js';
-import { pendingName } from '../../apply/ownership.js';
+import { marksOwner, pendingName } from '../../apply/ownership.js';
 import { isXapiError, recordsByName, syncField, syncMapKeys, tryByUuid, tryRecord } from '../../apply/xapi.js';
 
 /** A VMAppliance's desired spec as apply receives it: members' VMs possibly resolved to `{uuid}`. */
@@ -25,7 +25,7 @@ async function poolConfig(ctx: ApplyContext): Promise<[Ref, Record<string, strin
 
 function ownsAppliance(oc: Record<string, string>, uuid: string, address: string, repo: string | undefined): boolean {
   const keys = applianceMarkKeys(uuid);
-  return oc[keys.managed] === address && (oc[keys.repo] === undefined || repo === undefined || oc[keys.repo] === repo);
+  return marksOwner(oc[keys.managed], oc[keys.repo], address, repo);
 }
 
 async function markAppliance(ctx: ApplyContext, uuid: string, address: string): Promise<void> {
