@@ -8,10 +8,11 @@ import { planChanges } from '../plan/index.js';
 import { checkAdmission } from '../policy/admission.js';
 import { applyAutomation } from '../policy/automation.js';
 import { destructiveApproved } from '../policy/approval.js';
+import { processSecretSource } from '../secrets/index.js';
 import type { XapiCaller } from '../xapi/caller.js';
 import { reconcileOutcome } from './outcome.js';
 import { snapshotView, type PoolView } from './pool-watch.js';
-import { controllerSecretSource, gitSecretProblems } from './secrets.js';
+import { gitSecretProblems } from './secrets.js';
 import type { ReconcileFn, ReconcileInput, ReconcileOutcome } from './types.js';
 
 /** What a reconciler needs besides the revision it is given each time. */
@@ -93,7 +94,8 @@ export function createReconciler(deps: ReconcilerDeps): ReconcileFn {
       concurrency: deps.concurrency,
       retryDelayMs: deps.retryDelayMs,
       destructiveAllowed: approvedDestructive(desired),
-      secrets: controllerSecretSource(deps.localDir),
+      // Relative files resolve against a local folder; a Git source has none (see gitSecretProblems).
+      secrets: processSecretSource(deps.localDir),
       log: deps.log,
       signal,
       listener: {

@@ -1,22 +1,15 @@
 import { isAbsolute } from 'node:path';
 import type { Diagnostic } from '../model/diagnostics.js';
 import type { DesiredState } from '../model/desired.js';
-import { isSecretRef, processSecretSource, type SecretSource } from '../secrets/index.js';
-
-/**
- * Where secretRefs are read from in the controller. A local folder source is a real folder, so a
- * relative `file` resolves against it exactly as `xops apply DIR` does. A Git source has no working
- * tree (manifests are read from the object store), so there is nothing for a relative path to be
- * relative to: only absolute files (mounted secrets) and environment variables are read, and
- * `gitSecretProblems` turns a relative one into a diagnostic before anything is planned.
- */
-export function controllerSecretSource(localDir: string | undefined): SecretSource {
-  return processSecretSource(localDir);
-}
+import { isSecretRef } from '../secrets/index.js';
 
 /**
  * Git mode only: every SR deviceConfig secretRef whose `file` is relative, as an error at its
  * `file:line:col`, so the commit is rejected with a clear reason instead of failing at apply time.
+ * A local folder source is a real folder, so a relative `file` resolves against it exactly as
+ * `xops apply DIR` does; a Git source has no working tree (manifests are read from the object
+ * store), so there is nothing for a relative path to be relative to: only absolute files (mounted
+ * secrets) and environment variables can be read.
  */
 export function gitSecretProblems(desired: DesiredState): Diagnostic[] {
   const problems: Diagnostic[] = [];
