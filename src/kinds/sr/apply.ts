@@ -22,12 +22,14 @@ const UPDATABLE = new Set(['nameLabel', 'description', 'tags']);
 async function findSR(ctx: ApplyContext, action: Action, spec: SrSpec | undefined): Promise<Ref | undefined> {
   const planned = action.objects.find((o) => o.cls === 'SR');
   if (planned && (await tryRecord(ctx.caller, 'SR', planned.ref))) return planned.ref;
-  const names = [spec?.nameLabel, pendingName(action.address)].filter((n): n is string => n !== undefined);
-  for (const name of names) {
-    const found = (await recordsByName<SRRecord>(ctx.caller, 'SR', name)).find(([, r]) => isOwnedBy(r.other_config, action.address, ctx.repo));
+  const owned = ([, r]: [Ref, SRRecord]) => isOwnedBy(r.other_config, action.address, ctx.repo);
+  if (spec?.nameLabel !== undefined) {
+    const found = (await recordsByName<SRRecord>(ctx.caller, 'SR', spec.nameLabel)).find(owned);
     if (found) return found[0];
   }
   const pending = await recordsByName<SRRecord>(ctx.caller, 'SR', pendingName(action.address));
+  const found = pending.find(owned);
+  if (found) return found[0];
   if (pending[0]) {
     await writeMarks(ctx, 'SR', pending[0][0], action.address, pending[0][1].other_config, { [PENDING_KEY]: 'create' });
     return pending[0][0];
