@@ -1,4 +1,6 @@
 import { readFile } from 'node:fs/promises';
+import type { ObservedState } from '../model/observed.js';
+import { takeSnapshot } from '../observe/snapshot.js';
 import { XapiError } from '../xapi/caller.js';
 import { XapiClient, normaliseUrl, type XapiClientOptions } from '../xapi/client.js';
 import { XapiTransportError, XapiUnreachableError } from '../xapi/errors.js';
@@ -73,6 +75,16 @@ export async function connectFromArgs(values: Record<string, unknown>, env: Node
     return await XapiClient.connect(settings);
   } catch (err) {
     throw explainConnectError(settings, err);
+  }
+}
+
+/** Takes one snapshot of the pool the flags (or environment) point at, then disconnects. */
+export async function observePool(values: Record<string, unknown>): Promise<ObservedState> {
+  const client = await connectFromArgs(values);
+  try {
+    return await takeSnapshot(client);
+  } finally {
+    await client.close();
   }
 }
 

@@ -6,9 +6,9 @@ import { hasErrors } from '../model/diagnostics.js';
 import { isManifestPath, liveInventoryFrom, loadManifestFiles, type ManifestFile } from '../manifests/index.js';
 import { stableStringify } from '../plan/values.js';
 import { parseCommandArgs } from './args.js';
-import { CONNECTION_USAGE, connectionOptions } from './connection.js';
+import { CONNECTION_USAGE, connectionOptions, observePool } from './connection.js';
 import { UserError } from './errors.js';
-import { observePool, outputFormat, planDesired, printPlan } from './plan-command.js';
+import { outputFormat, planDesired, printPlan } from './plan-command.js';
 import { REPO_ID_HELP, repoIdOption, repoIdentity } from './repo-identity.js';
 
 const USAGE = `usage: xops diff --base REF --head REF [DIR] [--out markdown|text|json] [connection options]

@@ -2,10 +2,9 @@ import { lstat, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { renderSchemas } from '../manifests/write-schemas.js';
 import { KINDS } from '../manifests/index.js';
-import { takeSnapshot } from '../observe/index.js';
 import { EXPORT_KINDS, exportManifests, formatNote, type ExportKind, type ExportNote, type ExportResult } from '../export/index.js';
 import { parseCommandArgs } from './args.js';
-import { CONNECTION_USAGE, connectFromArgs, connectionOptions } from './connection.js';
+import { CONNECTION_USAGE, connectionOptions, observePool } from './connection.js';
 import { UserError } from './errors.js';
 
 const USAGE = `usage: xops export [--out DIR] [--kinds K,K...] [--other-config] [--force] [connection options]
@@ -137,13 +136,7 @@ export async function run(argv: string[]): Promise<number> {
   const kinds = parseKinds(values.kinds);
   const out = typeof values.out === 'string' && values.out !== '' ? values.out : '.';
 
-  const client = await connectFromArgs(values);
-  let observed;
-  try {
-    observed = await takeSnapshot(client);
-  } finally {
-    await client.close();
-  }
+  const observed = await observePool(values);
   const result = exportManifests(observed, { kinds, otherConfig: values['other-config'] === true });
   await writeExport(out, result, values.force === true);
   const pool = [...observed.records.pool.values()][0]?.name_label ?? '?';

@@ -4,12 +4,11 @@ import type { DesiredState } from '../model/desired.js';
 import type { ObservedState } from '../model/observed.js';
 import type { Plan } from '../model/plan.js';
 import { liveInventoryFrom, loadManifests } from '../manifests/index.js';
-import { takeSnapshot } from '../observe/snapshot.js';
 import { planChanges } from '../plan/index.js';
 import { applyAutomation, checkAdmission } from '../policy/index.js';
 import { hasChanges, renderMarkdown, renderText, shouldColor } from '../render/index.js';
 import { parseCommandArgs } from './args.js';
-import { CONNECTION_USAGE, connectFromArgs, connectionOptions } from './connection.js';
+import { CONNECTION_USAGE, connectionOptions, observePool } from './connection.js';
 import { UserError } from './errors.js';
 import { REPO_ID_HELP, repoIdOption, repoIdentity } from './repo-identity.js';
 
@@ -50,16 +49,6 @@ export function planDesired(
   const planned = planChanges(desired, observed, { now: opts.now, repo: opts.repo });
   const gated = applyAutomation(planned, desired, { now: opts.now });
   return { ...gated, diagnostics: [...loadDiagnostics, ...admission, ...gated.diagnostics] };
-}
-
-/** Takes one snapshot of the pool the flags (or environment) point at. */
-export async function observePool(values: Record<string, unknown>): Promise<ObservedState> {
-  const client = await connectFromArgs(values);
-  try {
-    return await takeSnapshot(client);
-  } finally {
-    await client.close();
-  }
 }
 
 /** Prints a plan in the chosen format on stdout; error diagnostics also go to stderr for json/markdown. */

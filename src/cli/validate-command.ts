@@ -1,9 +1,8 @@
 import { hasErrors, formatDiagnostic, type Diagnostic } from '../model/diagnostics.js';
 import { loadManifests, liveInventoryFrom, type LiveInventory } from '../manifests/index.js';
-import { takeSnapshot } from '../observe/snapshot.js';
 import { checkAdmission } from '../policy/index.js';
 import { parseCommandArgs } from './args.js';
-import { CONNECTION_USAGE, connectFromArgs, connectionOptions } from './connection.js';
+import { CONNECTION_USAGE, connectionOptions, observePool } from './connection.js';
 import { UserError } from './errors.js';
 
 const USAGE = `usage: xops validate [DIR] [--out text|json] [--offline] [connection options]
@@ -59,12 +58,7 @@ export async function run(argv: string[]): Promise<number> {
 /** The pool's inventory when a pool is configured (flag or environment), else undefined. */
 async function liveInventory(values: Record<string, unknown>): Promise<LiveInventory | undefined> {
   if (values.xapi === undefined && !process.env.XOPS_XAPI_URL) return undefined;
-  const client = await connectFromArgs(values);
-  try {
-    return liveInventoryFrom(await takeSnapshot(client));
-  } finally {
-    await client.close();
-  }
+  return liveInventoryFrom(await observePool(values));
 }
 
 function plural(n: number, word: string): string {
