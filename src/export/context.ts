@@ -1,7 +1,7 @@
 import type { ObservedIndex } from '../model/observed-index.js';
-import type { ObservedClass, ObservedRecordTypes, ObservedState, Ref } from '../model/observed.js';
+import type { ObservedClass, ObservedRecordTypes, ObservedState, Ref, XapiRecord } from '../model/observed.js';
 import { indexObserved } from '../model/observed-index.js';
-import { MANAGED_KEY, REPO_KEY } from '../model/observed.js';
+import { markOf, type ObjectMark } from '../plan/ownership-marks.js';
 import type { ExportNote } from './notes.js';
 
 /** The kinds `xops export` writes, in the order their files are listed. Hosts are never exported (see docs/export.md). */
@@ -82,14 +82,15 @@ export function describe(cls: ObservedClass, record: { uuid: string; name_label?
 }
 
 /**
- * The xops mark an object already carries, as `VM/web-01 (repository prod)`, or undefined. Such an
- * object has a manifest in some repository already: exporting it again would make two owners.
+ * Notes an object that already carries an xops mark (its own, or for an appliance the pool's, see
+ * applianceMarks) and returns true: it has a manifest in some repository already, so exporting it
+ * again would make two owners.
  */
-export function existingOwner(otherConfig: Record<string, string> | undefined): string | undefined {
-  const address = otherConfig?.[MANAGED_KEY];
-  if (!address) return undefined;
-  const repo = otherConfig?.[REPO_KEY];
-  return repo ? `${address} (repository ${repo})` : address;
+export function alreadyManaged(ctx: ExportContext, cls: ObservedClass, record: XapiRecord, mark: ObjectMark = markOf(record)): boolean {
+  if (!mark.address) return false;
+  const owner = mark.repo ? `${mark.address} (repository ${mark.repo})` : mark.address;
+  ctx.notes.push({ severity: 'info', code: 'managed', message: `${describe(cls, record)} is already managed by xops as ${owner}: its manifest exists already` });
+  return true;
 }
 
 const KIND_OF_CLASS: Partial<Record<ObservedClass, ExportKind>> = { network: 'Network', SR: 'SR', VM: 'VM' };

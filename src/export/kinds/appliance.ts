@@ -1,7 +1,7 @@
 import type { VMRecord } from '../../model/observed.js';
 import { applianceMarks } from '../../plan/ownership-marks.js';
 import type { Candidate } from '../context.js';
-import { describe, referenceTo } from '../context.js';
+import { alreadyManaged, describe, referenceTo } from '../context.js';
 import { formatDuration, setIfPresent } from '../values.js';
 import type { KindExporter } from './types.js';
 import { manifestDoc, nameLabelSpec } from './types.js';
@@ -18,12 +18,7 @@ export const applianceExporter: KindExporter<'VM_appliance'> = {
     const marks = applianceMarks(ctx.observed);
     const out: Candidate<'VM_appliance'>[] = [];
     for (const [ref, record] of ctx.observed.records.VM_appliance) {
-      const mark = marks.get(record.uuid);
-      if (mark?.address) {
-        const owner = mark.repo ? `${mark.address} (repository ${mark.repo})` : mark.address;
-        ctx.notes.push({ severity: 'info', code: 'managed', message: `${describe('VM_appliance', record)} is already managed by xops as ${owner}: its manifest exists already` });
-        continue;
-      }
+      if (alreadyManaged(ctx, 'VM_appliance', record, marks.get(record.uuid) ?? {})) continue;
       if ((record.VMs ?? []).length === 0) {
         ctx.notes.push({ severity: 'info', code: 'empty-appliance', message: `${describe('VM_appliance', record)} has no VMs, and an appliance manifest needs at least one member: not exported` });
         continue;

@@ -1,6 +1,6 @@
 import type { NetworkRecord, Ref } from '../../model/observed.js';
 import type { Candidate, ExportContext } from '../context.js';
-import { countSkipped, describe, existingOwner } from '../context.js';
+import { alreadyManaged, countSkipped, describe } from '../context.js';
 import { declarableOtherConfig, setIfPresent } from '../values.js';
 import type { KindExporter } from './types.js';
 import { manifestDoc, nameLabelSpec } from './types.js';
@@ -55,11 +55,7 @@ export const networkExporter: KindExporter<'network'> = {
         countSkipped(ctx, 'XAPI-internal network');
         continue;
       }
-      const owner = existingOwner(oc);
-      if (owner) {
-        ctx.notes.push({ severity: 'info', code: 'managed', message: `${describe('network', record)} is already managed by xops as ${owner}: its manifest exists already` });
-        continue;
-      }
+      if (alreadyManaged(ctx, 'network', record)) continue;
       const carrier = networkCarrier(ctx, record);
       if (carrier.type === 'physical') {
         ctx.notes.push({

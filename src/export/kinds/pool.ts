@@ -1,6 +1,6 @@
 import { NULL_REF } from '../../model/observed.js';
 import type { Candidate } from '../context.js';
-import { describe, existingOwner, referenceTo } from '../context.js';
+import { alreadyManaged, referenceTo } from '../context.js';
 import { declarableOtherConfig, setIfPresent } from '../values.js';
 import type { KindExporter } from './types.js';
 import { manifestDoc } from './types.js';
@@ -15,11 +15,7 @@ export const poolExporter: KindExporter<'pool'> = {
   select(ctx) {
     const out: Candidate<'pool'>[] = [];
     for (const [ref, record] of ctx.observed.records.pool) {
-      const owner = existingOwner(record.other_config);
-      if (owner) {
-        ctx.notes.push({ severity: 'info', code: 'managed', message: `${describe('pool', record)} is already managed by xops as ${owner}: its manifest exists already` });
-        continue;
-      }
+      if (alreadyManaged(ctx, 'pool', record)) continue;
       out.push({ cls: 'pool', ref, record });
     }
     return out;

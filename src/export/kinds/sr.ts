@@ -1,7 +1,7 @@
 import { SECRET_KEY } from '../../manifests/kinds/sr.js';
 import type { SRRecord } from '../../model/observed.js';
 import type { Candidate, ExportContext } from '../context.js';
-import { countSkipped, describe, existingOwner, referenceTo } from '../context.js';
+import { alreadyManaged, countSkipped, describe, referenceTo } from '../context.js';
 import { setIfPresent } from '../values.js';
 import type { KindExporter } from './types.js';
 import { manifestDoc, nameLabelSpec } from './types.js';
@@ -45,11 +45,7 @@ export const srExporter: KindExporter<'SR'> = {
         countSkipped(ctx, 'tools SR');
         continue;
       }
-      const owner = existingOwner(record.other_config);
-      if (owner) {
-        ctx.notes.push({ severity: 'info', code: 'managed', message: `${describe('SR', record)} is already managed by xops as ${owner}: its manifest exists already` });
-        continue;
-      }
+      if (alreadyManaged(ctx, 'SR', record)) continue;
       if (!SR_TYPES.includes(record.type)) {
         ctx.notes.push({ severity: 'info', code: 'unsupported-sr', message: `${describe('SR', record)} is of type '${record.type}', which an SR manifest cannot declare: not exported (manifests refer to it by name)` });
         continue;

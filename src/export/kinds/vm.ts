@@ -2,7 +2,7 @@ import { DISK_KEY, VIF_KEY } from '../../kinds/vm/compare.js';
 import type { Ref, VBDRecord, VDIRecord, VIFRecord, VMRecord } from '../../model/observed.js';
 import { NULL_REF } from '../../model/observed.js';
 import type { Candidate, Chosen, ExportContext } from '../context.js';
-import { countSkipped, describe, existingOwner, referenceTo } from '../context.js';
+import { alreadyManaged, countSkipped, referenceTo } from '../context.js';
 import type { ExportNote } from '../notes.js';
 import { declarableOtherConfig, formatSize, setIfPresent } from '../values.js';
 import type { KindExporter } from './types.js';
@@ -152,12 +152,7 @@ export const vmExporter: KindExporter<'VM'> = {
       if (record.is_control_domain) countSkipped(ctx, 'control domain');
       else if (record.is_a_snapshot) countSkipped(ctx, 'snapshot');
       else if (record.is_a_template) countSkipped(ctx, 'template');
-      else {
-        const owner = existingOwner(record.other_config);
-        if (owner) {
-          ctx.notes.push({ severity: 'info', code: 'managed', message: `${describe('VM', record)} is already managed by xops as ${owner}: its manifest exists already` });
-        } else out.push({ cls: 'VM', ref, record });
-      }
+      else if (!alreadyManaged(ctx, 'VM', record)) out.push({ cls: 'VM', ref, record });
     }
     return out;
   },
