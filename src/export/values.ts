@@ -1,5 +1,3 @@
-import { MANAGED_KEY } from '../model/observed.js';
-
 const UNITS: [string, number][] = [
   ['TiB', 1024 ** 4],
   ['GiB', 1024 ** 3],
@@ -41,7 +39,7 @@ const SYSTEM_KEYS = new Set([
 export function declarableOtherConfig(otherConfig: Record<string, string> | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const key of Object.keys(otherConfig ?? {}).sort()) {
-    if (key.startsWith('xops.') || key === MANAGED_KEY || SYSTEM_KEYS.has(key)) continue;
+    if (key.startsWith('xops.') || SYSTEM_KEYS.has(key)) continue;
     out[key] = otherConfig![key]!;
   }
   return out;
