@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UserError } from './errors.js';
 
@@ -24,5 +25,19 @@ export function parseCommandArgs<O extends Options>(
     return { values: parsed, positionals, help: Boolean(parsed.help) };
   } catch (err) {
     throw new UserError(`${(err as Error).message}\n${usage}`);
+  }
+}
+
+/** A string flag's value; an empty string counts as not given. */
+export function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+/** The text of a file a flag names (a password, a secret), without its final newline. */
+export async function readFlagFile(flag: string, file: string): Promise<string> {
+  try {
+    return (await readFile(file, 'utf8')).replace(/\r?\n$/, '');
+  } catch (err) {
+    throw new UserError(`${flag}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
 }

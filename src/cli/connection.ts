@@ -4,6 +4,7 @@ import { takeSnapshot } from '../observe/snapshot.js';
 import { XapiError } from '../xapi/caller.js';
 import { XapiClient, normaliseUrl, type XapiClientOptions } from '../xapi/client.js';
 import { XapiTransportError, XapiUnreachableError } from '../xapi/errors.js';
+import { readFlagFile, str } from './args.js';
 import { UserError } from './errors.js';
 
 /** The parseArgs options every command that talks to a pool accepts. */
@@ -43,15 +44,8 @@ export async function connectionSettings(
     throw new UserError(`--xapi: not an http(s) URL: ${url}`);
   }
   const user = str(values.user) ?? env.XOPS_XAPI_USER ?? 'root';
-  let password: string | undefined;
   const passwordFile = str(values['password-file']);
-  if (passwordFile) {
-    try {
-      password = (await readFile(passwordFile, 'utf8')).replace(/\r?\n$/, '');
-    } catch (err) {
-      throw new UserError(`--password-file: cannot read ${passwordFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-    }
-  } else password = env.XOPS_XAPI_PASSWORD;
+  const password = passwordFile ? await readFlagFile('--password-file', passwordFile) : env.XOPS_XAPI_PASSWORD;
   if (password === undefined) throw new UserError('no password: pass --password-file FILE or set XOPS_XAPI_PASSWORD');
   const transport = str(values.transport) ?? 'auto';
   if (!(TRANSPORTS as readonly string[]).includes(transport)) {
@@ -104,8 +98,4 @@ function explainConnectError(settings: XapiClientOptions, err: unknown): UserErr
   }
   if (err instanceof XapiUnreachableError) return new UserError(`cannot reach ${where}: ${err.message}`);
   return new UserError(`cannot connect to ${where}: ${err instanceof Error ? err.message : String(err)}`);
-}
-
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' && v !== '' ? v : undefined;
 }

@@ -1,5 +1,4 @@
 import { existsSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { logProgress } from '../apply/progress.js';
 import { ConsoleReport } from '../controller/console-report.js';
@@ -11,11 +10,11 @@ import { shouldColor } from '../render/index.js';
 import { startSimulator, type Simulator } from '../sim/index.js';
 import { XapiClient } from '../xapi/client.js';
 import { parseDuration } from '../manifests/units.js';
-import { GitSource } from '../source/git-source.js';
+import { GitSource, isRemoteUrl } from '../source/git-source.js';
 import { LocalSource } from '../source/local-source.js';
 import { normaliseSubfolder } from '../source/paths.js';
 import type { ManifestSource } from '../source/types.js';
-import { parseCommandArgs } from './args.js';
+import { parseCommandArgs, readFlagFile, str } from './args.js';
 import { CONNECTION_USAGE, connectFromArgs, connectionOptions } from './connection.js';
 import { UserError } from './errors.js';
 import { REPO_ID_HELP, repoIdentity, repoIdOption } from './repo-identity.js';
@@ -193,8 +192,7 @@ function sourceFromArgs(values: Record<string, unknown>): ManifestSource {
   const branch = str(values.branch);
   const path = str(values.path);
   if (path !== undefined && normaliseSubfolder(path) === undefined) throw new UserError(`--path must be a folder inside the repository, got '${path}'`);
-  const remote = /^[a-z][a-z0-9+.-]*:\/\//i.test(repo) || /^[^/\\]+@[^/\\:]+:/.test(repo);
-  if (remote || isGitRepository(repo)) {
+  if (isRemoteUrl(repo) || isGitRepository(repo)) {
     return new GitSource({ url: repo, branch, path, cacheDir: str(values['cache-dir']) });
   }
   if (!existsSync(repo) || !statSync(repo).isDirectory()) throw new UserError(`--repo: no such folder or Git URL: ${repo}`);
@@ -223,16 +221,7 @@ function durationMs(flag: string, value: string): number {
 
 async function readSecret(file: string | undefined): Promise<string | undefined> {
   if (!file) return undefined;
-  let secret: string;
-  try {
-    secret = (await readFile(file, 'utf8')).replace(/\r?\n$/, '');
-  } catch (err) {
-    throw new UserError(`--webhook-secret-file: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
+  const secret = await readFlagFile('--webhook-secret-file', file);
   if (!secret) throw new UserError(`--webhook-secret-file: ${file} is empty`);
   return secret;
-}
-
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' && v !== '' ? v : undefined;
 }
