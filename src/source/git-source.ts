@@ -34,6 +34,8 @@ interface TreeEntry {
   oid: string;
   /** Relative to the sub-folder. */
   path: string;
+  /** A symlink's target (its blob's content), read by listTree. */
+  target?: string;
 }
 
 /**
@@ -161,7 +163,7 @@ export class GitSource implements ManifestSource {
     const links = entries.filter((e) => e.mode === SYMLINK_MODE);
     if (links.length > 0) {
       const targets = await this.readBlobs(links.map((l) => l.oid));
-      for (const link of links) (link as TreeEntry & { target?: string }).target = targets.get(link.oid)!.toString('utf8');
+      for (const link of links) link.target = targets.get(link.oid)!.toString('utf8');
     }
     return entries;
   }
@@ -211,7 +213,7 @@ export class GitSource implements ManifestSource {
  */
 function selectFiles(entries: TreeEntry[], where: string): { path: string; oid: string }[] {
   const byPath = new Map(entries.map((e) => [e.path, e]));
-  const target = (e: TreeEntry) => (e as TreeEntry & { target?: string }).target ?? '';
+  const target = (e: TreeEntry) => e.target ?? '';
   for (const e of entries) {
     if (e.mode === SYMLINK_MODE && resolveLinkTarget(e.path, target(e)) === undefined) {
       throw new SourceError(`${where}/${e.path}`, `symlink to '${target(e)}' leaves the manifests folder`);
@@ -244,7 +246,7 @@ function selectFiles(entries: TreeEntry[], where: string): { path: string; oid: 
 }
 
 /** `https://…`, `ssh://…`, `file://…` or scp-like `user@host:path`; anything else is a local path. */
-function isRemoteUrl(url: string): boolean {
+export function isRemoteUrl(url: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(url) || /^[^/\\]+@[^/\\:]+:/.test(url);
 }
 
