@@ -35,16 +35,24 @@ function series(name: string, key: string, value: number): string {
   return `${name}${key ? `{${key}}` : ''} ${formatValue(value)}`;
 }
 
-/** A value that only goes up (reset on restart), per label set. */
-export class Counter implements Metric {
-  readonly type = 'counter';
-  private readonly values = new Map<string, number>();
+/** One number per label set: what counters and gauges have in common. */
+abstract class LabelledValues implements Metric {
+  abstract readonly type: 'counter' | 'gauge';
+  protected readonly values = new Map<string, number>();
   readonly name: string;
   readonly help: string;
   constructor(name: string, help: string) {
     this.name = name;
     this.help = help;
   }
+  render(): string[] {
+    return [...this.values].map(([key, v]) => series(this.name, key, v));
+  }
+}
+
+/** A value that only goes up (reset on restart), per label set. */
+export class Counter extends LabelledValues {
+  readonly type = 'counter';
   inc(labels: Labels = {}, by = 1): void {
     const key = labelKey(labels);
     this.values.set(key, (this.values.get(key) ?? 0) + by);
@@ -52,21 +60,11 @@ export class Counter implements Metric {
   get(labels: Labels = {}): number {
     return this.values.get(labelKey(labels)) ?? 0;
   }
-  render(): string[] {
-    return [...this.values].map(([key, v]) => series(this.name, key, v));
-  }
 }
 
 /** A value that goes up and down, per label set. */
-export class Gauge implements Metric {
+export class Gauge extends LabelledValues {
   readonly type = 'gauge';
-  private readonly values = new Map<string, number>();
-  readonly name: string;
-  readonly help: string;
-  constructor(name: string, help: string) {
-    this.name = name;
-    this.help = help;
-  }
   set(value: number, labels: Labels = {}): void {
     this.values.set(labelKey(labels), value);
   }
@@ -76,9 +74,6 @@ export class Gauge implements Metric {
   /** Drops every label set, for gauges that describe "the current set of" something. */
   reset(): void {
     this.values.clear();
-  }
-  render(): string[] {
-    return [...this.values].map(([key, v]) => series(this.name, key, v));
   }
 }
 
