@@ -1,8 +1,7 @@
 import { OBSERVED_CLASSES, type ObservedClass, type ObservedState, type XapiRecord } from '../model/observed.js';
 import type { XapiCaller } from '../xapi/caller.js';
 import { decodeRecord } from '../xapi/decode.js';
-import type { EventBatch } from '../xapi/task-watcher.js';
-import { eventTimeout } from './classes.js';
+import { eventTimeout, type EventBatch } from '../xapi/task-watcher.js';
 
 /**
  * The current event token, without reading the pool: `event.from` from the beginning on the one-row

@@ -17,6 +17,14 @@ export interface EventBatch {
   valid_ref_counts?: Record<string, number>;
 }
 
+/**
+ * `event.from`'s timeout as a float that XML-RPC encoders write as `<double>`: XAPI reads it as a
+ * float, and a whole number would go out as `<int>` (the xen-api JS client does the same).
+ */
+export function eventTimeout(seconds: number): number {
+  return seconds + 0.001;
+}
+
 /** The calls the watcher makes; the client passes itself. */
 export interface TaskEventSource {
   request(method: string, params: unknown[], opts?: { timeoutMs?: number }): Promise<unknown>;
@@ -25,8 +33,6 @@ export interface TaskEventSource {
 
 const TERMINAL = new Set(['success', 'failure', 'cancelled']);
 const POLL_SECONDS = 30;
-// Sent with a fraction so XML-RPC encodes it as <double>: XAPI reads event.from's timeout as a float.
-const POLL_TIMEOUT = POLL_SECONDS + 0.001;
 
 /**
  * Waits for tasks to finish through one shared `event.from(["task"])` long-poll, however many async
@@ -78,7 +84,7 @@ export class TaskWatcher {
         }
         let batch: EventBatch;
         try {
-          batch = (await this.source.request('event.from', [['task'], this.token, POLL_TIMEOUT], {
+          batch = (await this.source.request('event.from', [['task'], this.token, eventTimeout(POLL_SECONDS)], {
             timeoutMs: (POLL_SECONDS + 30) * 1000,
           })) as EventBatch;
           failures = 0;
