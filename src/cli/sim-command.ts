@@ -1,3 +1,4 @@
+import { parseCommandArgs } from './args.js';
 import { UserError } from './errors.js';
 
 const USAGE = `usage: xops sim [--port N] [--host 127.0.0.1] [--seed demo|empty|FILE] [--vms N] [--user U --password P]
@@ -20,56 +21,35 @@ interface SimArgs {
   password: string;
 }
 
+function count(flag: string, value: string | undefined, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) > max) throw new UserError(`${flag} must be an integer between 0 and ${max}, not '${value}'`);
+  return Number(value);
+}
+
 function parse(argv: string[]): SimArgs | 'help' {
-  const out: SimArgs = { port: 0, host: '127.0.0.1', seed: 'demo', vms: 0, user: 'root', password: 'xops' };
-  for (let i = 0; i < argv.length; i++) {
-    const raw = argv[i]!;
-    if (raw === '--help' || raw === '-h') return 'help';
-    const eq = raw.indexOf('=');
-    const flag = eq > 0 ? raw.slice(0, eq) : raw;
-    const value = (): string => {
-      const v = eq > 0 ? raw.slice(eq + 1) : argv[++i];
-      if (v === undefined) throw new UserError(`${flag} needs a value`);
-      return v;
-    };
-    const count = (name: string, max: number): number => {
-      const v = value();
-      if (!/^\d+$/.test(v) || Number(v) > max) throw new UserError(`${name} must be an integer between 0 and ${max}, not '${v}'`);
-      return Number(v);
-    };
-    switch (flag) {
-      case '--port':
-        out.port = count('--port', 65535);
-        break;
-      case '--host':
-        out.host = value();
-        break;
-      case '--seed':
-        out.seed = value();
-        break;
-      case '--vms':
-        out.vms = count('--vms', 1_000_000);
-        break;
-      case '--user':
-        out.user = value();
-        break;
-      case '--password':
-        out.password = value();
-        break;
-      default:
-        throw new UserError(`sim: unknown option '${raw}' (see xops sim --help)`);
-    }
-  }
-  return out;
+  const { values, positionals, help } = parseCommandArgs(
+    argv,
+    { port: { type: 'string' }, host: { type: 'string' }, seed: { type: 'string' }, vms: { type: 'string' }, user: { type: 'string' }, password: { type: 'string' } },
+    USAGE,
+  );
+  if (help) return 'help';
+  if (positionals.length > 0) throw new UserError(`sim: unknown option '${positionals[0]}' (see xops sim --help)`);
+  const text = (v: unknown, fallback: string): string => (typeof v === 'string' ? v : fallback);
+  return {
+    port: count('--port', values.port as string | undefined, 0, 65535),
+    host: text(values.host, '127.0.0.1'),
+    seed: text(values.seed, 'demo'),
+    vms: count('--vms', values.vms as string | undefined, 0, 1_000_000),
+    user: text(values.user, 'root'),
+    password: text(values.password, 'xops'),
+  };
 }
 
 /** `xops sim`: starts the simulator and keeps it running until SIGINT/SIGTERM. Resolves with the exit code. */
 export async function simCommand(argv: string[]): Promise<number> {
   const args = parse(argv);
-  if (args === 'help') {
-    process.stdout.write(USAGE + '\n');
-    return 0;
-  }
+  if (args === 'help') return 0;
   const { startSimulator } = await import('../sim/index.js');
   let sim;
   try {
