@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { DesiredState } from '../model/desired.js';
 import type { Action } from '../model/plan.js';
+import { stableStringify } from '../plan/values.js';
 import { effectiveSettings, resourceFacts } from './settings.js';
 
 /** The annotation that approves actions: a comma- or space-separated list of action hashes or action ids. */
@@ -19,21 +20,9 @@ export function approvalHash(action: Pick<Action, 'id' | 'changes'>): string {
   const changes = action.changes
     .map((c) => ({ path: c.path, from: c.from, to: c.to }))
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const canonical = canonicalJson({ id: action.id, changes });
+  // stableStringify's output never changes for a value, so an approval given once stays valid.
+  const canonical = stableStringify({ id: action.id, changes });
   return createHash('sha256').update(canonical).digest('hex').slice(0, HASH_LENGTH);
-}
-
-/** JSON with object keys sorted at every depth and `undefined` written as null, so equal data hashes equally. */
-function canonicalJson(value: unknown): string {
-  if (value === undefined || value === null) return 'null';
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 /** The approvals one annotation value carries. */
