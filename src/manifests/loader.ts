@@ -262,7 +262,7 @@ function declaredNames(docs: LoadedDocument[], diagnostics: Diagnostic[]): Map<K
           severity: 'error',
           code: 'duplicate-name',
           message: `only one Pool manifest is allowed per repository (another is at ${where(pool)})`,
-          location: doc.parsed.keyLocations.get('kind') ?? doc.parsed.start,
+          location: documentStart(doc),
           ...addressOf(doc),
         });
         doc.schemaValid = false;
@@ -293,8 +293,13 @@ function declaredNames(docs: LoadedDocument[], diagnostics: Diagnostic[]): Map<K
   return declared;
 }
 
+/** Where a document starts for diagnostics and `meta.source`: its `kind:` line. */
+function documentStart(doc: LoadedDocument): SourceLocation {
+  return doc.parsed.keyLocations.get('kind') ?? doc.parsed.start;
+}
+
 function where(doc: LoadedDocument): string {
-  const loc = doc.parsed.keyLocations.get('kind') ?? doc.parsed.start;
+  const loc = documentStart(doc);
   return `${loc.file}:${loc.line}`;
 }
 
@@ -374,7 +379,7 @@ function metaOf(doc: LoadedDocument): ManifestMeta {
     name: metadata.name,
     labels: metadata.labels ?? {},
     annotations: metadata.annotations ?? {},
-    source: doc.parsed.keyLocations.get('kind') ?? doc.parsed.start,
+    source: documentStart(doc),
   };
 }
 
@@ -434,7 +439,7 @@ function rawDocument(doc: LoadedDocument): RawDocument {
     address: doc.address!,
     labels,
     body: doc.body,
-    source: doc.parsed.keyLocations.get('kind') ?? doc.parsed.start,
+    source: documentStart(doc),
     locations: Object.fromEntries(doc.parsed.locations),
   };
 }
