@@ -26,9 +26,9 @@ export const applyPool: Applier = async (action, ctx) => {
   for (const f of fields) {
     if (!FIELDS.includes(f)) throw new UnsupportedChangeError(action.address, `apply does not know how to change spec.${f} of the pool`);
   }
-  const [pool] = await ctx.lookup.pool();
+  // claimExisting writes other_config only, so this record stays right for every other field.
+  const [pool, rec] = await ctx.lookup.pool();
   const oc = await claimExisting(ctx, action, 'pool', pool);
-  const [, rec] = await ctx.lookup.pool();
   if (fields.has('nameLabel') && spec.nameLabel !== undefined) await syncField(ctx.caller, 'pool', pool, 'name_label', rec.name_label, spec.nameLabel);
   if (fields.has('description') && spec.description !== undefined) {
     await syncField(ctx.caller, 'pool', pool, 'name_description', rec.name_description, spec.description);
