@@ -2,7 +2,7 @@ import { MANAGED_KEY, REPO_KEY, type Ref } from '../model/observed.js';
 import type { Action } from '../model/plan.js';
 import type { ApplyContext } from './context.js';
 import { OwnershipError } from './errors.js';
-import { isOwnedBy, writeMarks } from './ownership.js';
+import { isOwnedBy, ownershipMarks, writeMarks } from './ownership.js';
 import type { ApplyClass } from './xapi.js';
 
 /**
@@ -16,5 +16,6 @@ export async function claimExisting(ctx: ApplyContext, action: Action, cls: Appl
     throw new OwnershipError(action.address, `refusing to change ${cls} ${ref}: it is marked ${oc[MANAGED_KEY]}${oc[REPO_KEY] ? ` by ${oc[REPO_KEY]}` : ''}`);
   }
   await writeMarks(ctx, cls, ref, action.address, oc);
-  return ctx.caller.call<Record<string, string>>(`${cls}.get_other_config`, ref);
+  // What writeMarks leaves there: no need to read it back.
+  return { ...oc, ...ownershipMarks(ctx, action.address) };
 }
