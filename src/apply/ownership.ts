@@ -5,10 +5,6 @@ import { isXapiError, syncMapKeys, type ApplyClass } from './xapi.js';
 
 /** Set while an object is being created; removed when the create finished. See docs/apply.md. */
 export const PENDING_KEY = 'xops.pending';
-/** On a VM's VDIs: the manifest's disk name. */
-export const DISK_KEY = 'xops.disk';
-/** On a VM's VIFs: the index of the manifest's network entry. */
-export const VIF_KEY = 'xops.vif';
 
 /**
  * The name_label an object carries between its creating call and the call that marks it, for

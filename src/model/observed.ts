@@ -236,3 +236,7 @@ export const REPO_KEY = 'xops.repo';
  * means the manifest has not changed since, so any difference is drift.
  */
 export const SPEC_KEY = 'xops.spec';
+/** On a VM's VDIs: the name of the manifest disk the VDI is (the planner matches by it, apply writes it). */
+export const DISK_KEY = 'xops.disk';
+/** On a VM's VIFs: the index of the manifest's `networks` entry the VIF is. */
+export const VIF_KEY = 'xops.vif';

@@ -1,9 +1,9 @@
 import type { DesiredDisk } from '../../model/desired.js';
-import { MANAGED_KEY, NULL_REF, type Ref, type VBDRecord, type VDIRecord } from '../../model/observed.js';
+import { DISK_KEY, MANAGED_KEY, NULL_REF, type Ref, type VBDRecord, type VDIRecord } from '../../model/observed.js';
 import type { ApplyContext } from '../context.js';
 import { ApplyError } from '../errors.js';
 import type { RefLike } from '../lookup.js';
-import { DISK_KEY, isOwnedBy, ownershipMarks, writeMarks } from '../ownership.js';
+import { isOwnedBy, ownershipMarks, writeMarks } from '../ownership.js';
 import { isXapiError, recordsByName, tryRecord } from '../xapi.js';
 
 /** A disk attached to a VM: the VBD and its VDI. */

@@ -1,7 +1,7 @@
-import { MANAGED_KEY, type Ref, type VIFRecord } from '../../model/observed.js';
+import { MANAGED_KEY, VIF_KEY, type Ref, type VIFRecord } from '../../model/observed.js';
 import type { ApplyContext } from '../context.js';
 import type { RefLike } from '../lookup.js';
-import { VIF_KEY, isOwnedBy, ownershipMarks, writeMarks } from '../ownership.js';
+import { isOwnedBy, ownershipMarks, writeMarks } from '../ownership.js';
 import { isXapiError, tryRecord } from '../xapi.js';
 
 /** A VM network entry as apply receives it: the network reference possibly resolved by the planner. */

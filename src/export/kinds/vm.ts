@@ -1,6 +1,5 @@
-import { DISK_KEY, VIF_KEY } from '../../kinds/vm/compare.js';
 import type { Ref, VBDRecord, VDIRecord, VIFRecord, VMRecord } from '../../model/observed.js';
-import { NULL_REF } from '../../model/observed.js';
+import { DISK_KEY, NULL_REF, VIF_KEY } from '../../model/observed.js';
 import type { Candidate, Chosen, ExportContext } from '../context.js';
 import { alreadyManaged, countSkipped, referenceTo } from '../context.js';
 import type { ExportNote } from '../notes.js';

@@ -1,11 +1,11 @@
 import type { DesiredVM } from '../../model/desired.js';
-import { NULL_REF, type Ref, type VMRecord } from '../../model/observed.js';
+import { DISK_KEY, MANAGED_KEY, NULL_REF, type Ref, type VMRecord } from '../../model/observed.js';
 import type { Action } from '../../model/plan.js';
 import { changedFields, desiredSpec, maybeDesiredSpec, removedConfigKeys, specDigestOf, type Applier } from '../../apply/applier.js';
 import type { ApplyContext } from '../../apply/context.js';
 import { ApplyError, UnsupportedChangeError } from '../../apply/errors.js';
 import type { RefLike } from '../../apply/lookup.js';
-import { DISK_KEY, PENDING_KEY, assertOwned, isOwnedBy, pendingName, writeMarks, writeSpecDigest } from '../../apply/ownership.js';
+import { PENDING_KEY, assertOwned, isOwnedBy, pendingName, writeMarks, writeSpecDigest } from '../../apply/ownership.js';
 import { attachedDisks, claimDisks, convergeDisks, destroyDisk, diskSR, type DiskClaim, type DiskSpec } from '../../apply/vm/disks.js';
 import { convergePower, halt, whileHalted } from '../../apply/vm/power.js';
 import { convergeVifs, type VifSpec } from '../../apply/vm/vifs.js';
@@ -338,7 +338,7 @@ async function adopt(ctx: ApplyContext, action: Action): Promise<void> {
   const vm = action.objects.find((o) => o.cls === 'VM')?.ref;
   if (!vm) throw new UnsupportedChangeError(action.address, 'adopt action names no VM object');
   const rec = await vmRecord(ctx, vm);
-  const mark = rec.other_config?.['xops.managed'];
+  const mark = rec.other_config?.[MANAGED_KEY];
   if (mark !== undefined && !isOwnedBy(rec.other_config, action.address, ctx.repo)) {
     throw new ApplyError(action.address, `refusing to adopt VM ${rec.name_label}: it is already marked ${mark}`);
   }

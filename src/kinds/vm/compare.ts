@@ -1,13 +1,8 @@
 import type { DesiredVM, PowerState } from '../../model/desired.js';
 import type { Disruption } from '../../model/kinds.js';
-import type { Ref, VBDRecord, VDIRecord, VIFRecord, VMRecord } from '../../model/observed.js';
+import { DISK_KEY, VIF_KEY, type Ref, type VBDRecord, type VDIRecord, type VIFRecord, type VMRecord } from '../../model/observed.js';
 import type { PlanContext } from '../../plan/context.js';
 import { read } from '../../plan/context.js';
-
-/** VDI other_config key naming the manifest disk a VDI is (written by apply when it creates the disk). */
-export const DISK_KEY = 'xops.disk';
-/** VIF other_config key holding the index of the manifest's `networks` entry a VIF is. */
-export const VIF_KEY = 'xops.vif';
 
 /** How an observed disk was matched to a manifest disk (see observedDisks). */
 export type DiskMatch = 'mark' | 'label' | 'position';
