@@ -1,6 +1,8 @@
 import type { ResourceKind } from '../model/kinds.js';
 import type { PlanContext } from './context.js';
 import { automation } from './context.js';
+import type { ObjectMark } from './ownership-marks.js';
+import { ownedByThisRepo } from './ownership.js';
 
 /**
  * Whether objects xops manages but no manifest declares any more may be deleted: the `prune` option,
@@ -20,7 +22,12 @@ export function wouldPrune(ctx: PlanContext, address: string, what: string): voi
   });
 }
 
-/** Whether a mark names an address of this kind that no manifest declares any more. */
-export function isOrphan(ctx: PlanContext, kind: ResourceKind, address: string | undefined, declared: Set<string>): boolean {
-  return !!address && address.startsWith(`${kind}/`) && !declared.has(address);
+/**
+ * The manifest name in a mark of this kind that no manifest declares any more, when the object is
+ * this repository's to prune; else undefined. `ctx.owners` holds every declared address.
+ */
+export function orphanName(ctx: PlanContext, kind: ResourceKind, mark: ObjectMark): string | undefined {
+  const address = mark.address;
+  if (!address?.startsWith(`${kind}/`) || ctx.owners.has(address) || !ownedByThisRepo(ctx, mark)) return undefined;
+  return address.slice(kind.length + 1);
 }

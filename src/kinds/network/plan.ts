@@ -7,8 +7,7 @@ import { specDigest } from '../../plan/identity.js';
 import type { ObjectMark } from '../../plan/ownership-marks.js';
 import { markOf } from '../../plan/ownership-marks.js';
 import { read } from '../../plan/context.js';
-import { ownedByThisRepo } from '../../plan/ownership.js';
-import { isOrphan, pruneAllowed, wouldPrune } from '../../plan/prune.js';
+import { orphanName, pruneAllowed, wouldPrune } from '../../plan/prune.js';
 import { observedCarrier, sameDevices } from './compare.js';
 
 /** `details` of a Network replace: which carrier apply re-creates under the (kept) network object. */
@@ -98,11 +97,10 @@ export function planNetwork(ctx: PlanContext, net: DesiredNetwork): void {
 
 /** Managed networks with no manifest: deleted only when prune is on (VMs on them lose the network). */
 export function pruneNetworks(ctx: PlanContext): void {
-  const declared = new Set(ctx.desired.networks.map((n) => `Network/${n.meta.name}`));
   for (const [ref, rec] of ctx.observed.records.network) {
     const mark = markOf(rec);
-    if (!isOrphan(ctx, 'Network', mark.address, declared) || !ownedByThisRepo(ctx, mark)) continue;
-    const name = mark.address!.slice('Network/'.length);
+    const name = orphanName(ctx, 'Network', mark);
+    if (name === undefined) continue;
     read(ctx, 'network', ref);
     if (!pruneAllowed(ctx, 'Network', name)) {
       wouldPrune(ctx, mark.address!, `network '${rec.name_label}' (${rec.uuid})`);

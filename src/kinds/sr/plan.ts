@@ -8,8 +8,7 @@ import { specDigest } from '../../plan/identity.js';
 import { resolveRef } from '../../plan/refs.js';
 import { compareDeviceConfig } from './compare.js';
 import { markOf } from '../../plan/ownership-marks.js';
-import { ownedByThisRepo } from '../../plan/ownership.js';
-import { isOrphan, pruneAllowed, wouldPrune } from '../../plan/prune.js';
+import { orphanName, pruneAllowed, wouldPrune } from '../../plan/prune.js';
 
 /** `details` of an SR replace: the PBDs apply unplugs and re-creates, and the running VMs that use the SR. */
 export interface SRReplaceDetails {
@@ -109,11 +108,10 @@ export function planSR(ctx: PlanContext, sr: DesiredSR): void {
 
 /** Managed SRs with no manifest: deleted only when prune is on; that destroys every VDI on them. */
 export function pruneSRs(ctx: PlanContext): void {
-  const declared = new Set(ctx.desired.srs.map((s) => `SR/${s.meta.name}`));
   for (const [ref, rec] of ctx.observed.records.SR) {
     const mark = markOf(rec);
-    if (!isOrphan(ctx, 'SR', mark.address, declared) || !ownedByThisRepo(ctx, mark)) continue;
-    const name = mark.address!.slice('SR/'.length);
+    const name = orphanName(ctx, 'SR', mark);
+    if (name === undefined) continue;
     read(ctx, 'SR', ref);
     if (!pruneAllowed(ctx, 'SR', name)) {
       wouldPrune(ctx, mark.address!, `SR '${rec.name_label}' (${rec.uuid}, ${rec.VDIs.length} VDI(s))`);

@@ -6,8 +6,7 @@ import { addDiagnostic, addressOfResource, read } from '../../plan/context.js';
 import { compareField, compareOtherConfig, compareTags, createChanges, makeAction, objectRef, updateReason } from '../../plan/changes.js';
 import { specDigest } from '../../plan/identity.js';
 import { markOf } from '../../plan/ownership-marks.js';
-import { ownedByThisRepo } from '../../plan/ownership.js';
-import { isOrphan, pruneAllowed, wouldPrune } from '../../plan/prune.js';
+import { orphanName, pruneAllowed, wouldPrune } from '../../plan/prune.js';
 import { findLive, resolveRef, type ResolvedReference } from '../../plan/refs.js';
 import { formatBytes } from '../../plan/values.js';
 import { baseTemplateName, haltCost, observedDisks, observedVifs, powerDisruption, powerOf } from './compare.js';
@@ -381,12 +380,11 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
 
 /** Managed VMs with no manifest any more: deleted (with the disks xops made) only when prune is on. */
 export function pruneVMs(ctx: PlanContext): void {
-  const declared = new Set(ctx.desired.vms.map((v) => `VM/${v.meta.name}`));
   for (const [ref, rec] of ctx.observed.records.VM) {
     if (!isPlainVM(rec)) continue;
     const mark = markOf(rec);
-    if (!isOrphan(ctx, 'VM', mark.address, declared) || !ownedByThisRepo(ctx, mark)) continue;
-    const name = mark.address!.slice('VM/'.length);
+    const name = orphanName(ctx, 'VM', mark);
+    if (name === undefined) continue;
     read(ctx, 'VM', ref);
     const disks = [...observedDisks(ctx, name, rec).values()].filter((d) => d.owned);
     if (!pruneAllowed(ctx, 'VM', name)) {

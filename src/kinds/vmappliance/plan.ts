@@ -5,9 +5,8 @@ import type { PlanContext } from '../../plan/context.js';
 import { addressOfResource, read } from '../../plan/context.js';
 import { compareField, createChanges, makeAction, objectRef } from '../../plan/changes.js';
 import { specDigest } from '../../plan/identity.js';
-import { isOrphan, pruneAllowed, wouldPrune } from '../../plan/prune.js';
+import { orphanName, pruneAllowed, wouldPrune } from '../../plan/prune.js';
 import { resolveRef, type ResolvedReference } from '../../plan/refs.js';
-import { ownedByThisRepo } from '../../plan/ownership.js';
 import { applianceMarkKeys } from '../../plan/ownership-marks.js';
 
 /** A member as apply receives it: the VM resolved (uuid absent when the VM is created in this plan). */
@@ -113,12 +112,11 @@ export function planAppliance(ctx: PlanContext, app: DesiredVMAppliance): void {
 
 /** Managed appliances with no manifest: deleted (their VMs stay) only when prune is on. */
 export function pruneAppliances(ctx: PlanContext): void {
-  const declared = new Set(ctx.desired.appliances.map((a) => `VMAppliance/${a.meta.name}`));
   for (const [uuid, mark] of ctx.applianceMarks) {
-    if (!isOrphan(ctx, 'VMAppliance', mark.address, declared) || !ownedByThisRepo(ctx, mark)) continue;
+    const name = orphanName(ctx, 'VMAppliance', mark);
+    if (name === undefined) continue;
     const hit = ctx.index.byUuid('VM_appliance', uuid);
     if (!hit) continue;
-    const name = mark.address!.slice('VMAppliance/'.length);
     read(ctx, 'VM_appliance', hit[0]);
     if (!pruneAllowed(ctx, 'VMAppliance', name)) {
       wouldPrune(ctx, mark.address!, `appliance '${hit[1].name_label}' (${uuid})`);
