@@ -122,7 +122,7 @@ function rawDocument(ctx: PlanContext, resource: DesiredResource): RawDocument |
     for (const d of ctx.desired.documents) if (!byAddress.has(d.address)) byAddress.set(d.address, d);
     ctx.documentsByAddress = byAddress;
   }
-  return ctx.documentsByAddress.get(`${resource.kind}/${resource.meta.name}`);
+  return ctx.documentsByAddress.get(addressOfResource(resource));
 }
 
 /**
@@ -159,7 +159,7 @@ export function addDiagnostic(
   message: string,
   path?: string,
 ): void {
-  const address = `${resource.kind}/${resource.meta.name}`;
+  const address = addressOfResource(resource);
   ctx.diagnostics.push({ severity, code, message, address, path, location: locate(ctx, resource, path) });
   if (severity === 'error') ctx.failed.add(address);
 }

@@ -1,5 +1,6 @@
 import { desiredResources, type DesiredResource, type DesiredState } from '../model/desired.js';
 import type { Plan } from '../model/plan.js';
+import { addressOfResource } from './context.js';
 import { specDigest } from './identity.js';
 
 /**
@@ -11,7 +12,7 @@ import { specDigest } from './identity.js';
 export function withSpecDigests(plan: Plan, desired: DesiredState): Plan {
   const resources = desiredResources(desired);
   const byAddress = new Map<string, DesiredResource>();
-  for (const r of resources) byAddress.set(`${r.kind}/${r.meta.name}`, r);
+  for (const r of resources) byAddress.set(addressOfResource(r), r);
   // Digested on demand: most declared resources have no action, and a digest costs a serialisation.
   const digests = new Map<string, string>();
   return {
