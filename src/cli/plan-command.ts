@@ -4,8 +4,8 @@ import type { DesiredState } from '../model/desired.js';
 import type { ObservedState } from '../model/observed.js';
 import type { Plan } from '../model/plan.js';
 import { liveInventoryFrom, loadManifests } from '../manifests/index.js';
-import { planChanges } from '../plan/index.js';
-import { applyAutomation, checkAdmission } from '../policy/index.js';
+import { gatedPlan } from '../plan/pipeline.js';
+import { checkAdmission } from '../policy/index.js';
 import { hasChanges, renderMarkdown, renderText, shouldColor } from '../render/index.js';
 import { parseCommandArgs } from './args.js';
 import { CONNECTION_USAGE, connectionOptions, observePool } from './connection.js';
@@ -35,20 +35,14 @@ export function outputFormat(value: unknown, fallback: PlanOutput): PlanOutput {
   return out as PlanOutput;
 }
 
-/**
- * The planning pipeline after loading: admission, the pure planner, then automation policies.
- * Diagnostics from loading and admission come first in the plan's list.
- */
+/** After loading: admission, then the gated plan. Diagnostics from loading and admission come first. */
 export function planDesired(
   desired: DesiredState,
   loadDiagnostics: Diagnostic[],
   observed: ObservedState,
   opts: { now: Date; repo?: string },
 ): Plan {
-  const admission = checkAdmission(desired);
-  const planned = planChanges(desired, observed, { now: opts.now, repo: opts.repo });
-  const gated = applyAutomation(planned, desired, { now: opts.now });
-  return { ...gated, diagnostics: [...loadDiagnostics, ...admission, ...gated.diagnostics] };
+  return gatedPlan(desired, observed, [...loadDiagnostics, ...checkAdmission(desired)], opts);
 }
 
 /** Prints a plan in the chosen format on stdout; error diagnostics also go to stderr for json/markdown. */

@@ -4,9 +4,8 @@ import { formatDiagnostic, hasErrors, type Diagnostic } from '../model/diagnosti
 import type { DesiredState } from '../model/desired.js';
 import type { Action, Plan } from '../model/plan.js';
 import { liveInventoryFrom, loadManifestFiles } from '../manifests/index.js';
-import { planChanges } from '../plan/index.js';
+import { gatedPlan } from '../plan/pipeline.js';
 import { checkAdmission } from '../policy/admission.js';
-import { applyAutomation } from '../policy/automation.js';
 import { destructiveApproved } from '../policy/approval.js';
 import { processSecretSource } from '../secrets/index.js';
 import type { XapiCaller } from '../xapi/caller.js';
@@ -77,12 +76,11 @@ export function createReconciler(deps: ReconcilerDeps): ReconcileFn {
     const resources = desired.documents.filter((d) => d.kind !== 'Policy').map((d) => d.address);
 
     const at = now();
-    const planned = planChanges(desired, observed, { now: at, repo: deps.repo });
-    const gated = applyAutomation(planned, desired, { now: at });
-    const plan: Plan = { ...gated, diagnostics: [...checked, ...gated.diagnostics] };
+    const plan = gatedPlan(desired, observed, checked, { now: at, repo: deps.repo });
     deps.onPlan?.(plan);
 
-    const planErrors = gated.diagnostics.filter((d) => d.severity === 'error');
+    // `checked` has no errors (or we returned above): any error here is the planner's.
+    const planErrors = plan.diagnostics.filter((d) => d.severity === 'error');
     if (planErrors.length > 0) {
       return { ...reconcileOutcome(plan, [], resources), ok: false, error: planProblem(planErrors) };
     }
