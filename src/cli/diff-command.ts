@@ -3,7 +3,9 @@ import { simpleGit, type SimpleGit } from 'simple-git';
 import type { Action, Plan } from '../model/plan.js';
 import type { ObservedState } from '../model/observed.js';
 import { hasErrors } from '../model/diagnostics.js';
-import { isManifestPath, liveInventoryFrom, loadManifestFiles, type ManifestFile } from '../manifests/index.js';
+import { liveInventoryFrom, loadManifestFiles, type ManifestFile } from '../manifests/index.js';
+import { readManifestTree } from '../source/git-tree.js';
+import { SourceError } from '../source/types.js';
 import { stableStringify } from '../plan/values.js';
 import { parseCommandArgs } from './args.js';
 import { CONNECTION_USAGE, connectionOptions, observePool } from './connection.js';
@@ -26,28 +28,18 @@ ${REPO_ID_HELP}
 
 ${CONNECTION_USAGE}`;
 
-/** A file too large to be a manifest is left to the loader's limits, but never read whole into a diff. */
-const MAX_BLOB = 8 * 1024 * 1024;
-
 /**
- * The manifest files of folder `prefix` at commit `ref`, read from Git objects (`ls-tree`, `show`):
- * regular files only (a symlink's blob is its target, never a manifest), paths relative to the folder.
+ * The manifest files of folder `prefix` at commit `ref`, read from Git objects exactly as the
+ * controller's Git source reads them (nothing checked out; in-folder symlinks followed). The loader's
+ * size limits apply afterwards, as for any source.
  */
-export async function manifestFilesAt(git: SimpleGit, ref: string, prefix: string): Promise<ManifestFile[]> {
-  const listing = await git.raw(['ls-tree', '-r', '-z', '--long', ref, '--', prefix === '' ? '.' : prefix]);
-  const files: ManifestFile[] = [];
-  for (const entry of listing.split('\0')) {
-    if (!entry) continue;
-    const tab = entry.indexOf('\t');
-    const [mode, type, , size] = entry.slice(0, tab).split(/\s+/);
-    const path = entry.slice(tab + 1);
-    if (type !== 'blob' || (mode !== '100644' && mode !== '100755')) continue;
-    const rel = prefix === '' ? path : path.slice(prefix.length + 1);
-    if (!isManifestPath(rel) || rel.split('/').some((p) => p.startsWith('.'))) continue;
-    if (Number(size) > MAX_BLOB) throw new UserError(`${path} at ${ref} is ${size} bytes: too large for a manifest`);
-    files.push({ path: rel, content: await git.showBuffer([`${ref}:${path}`]) });
+export async function manifestFilesAt(git: SimpleGit, gitDir: string, ref: string, prefix: string): Promise<ManifestFile[]> {
+  try {
+    return await readManifestTree(git, gitDir, ref, prefix);
+  } catch (err) {
+    if (err instanceof SourceError) throw new UserError(err.message);
+    throw err;
   }
-  return files;
 }
 
 /** Same action, same changes: what base already plans is not something the change introduces. */
@@ -68,8 +60,8 @@ async function resolveCommit(git: SimpleGit, ref: string, flag: string): Promise
   return sha.trim();
 }
 
-async function planAt(git: SimpleGit, commit: string, prefix: string, dir: string, observed: ObservedState, repo: string | undefined, now: Date): Promise<Plan> {
-  const files = await manifestFilesAt(git, commit, prefix);
+async function planAt(git: SimpleGit, top: string, commit: string, prefix: string, dir: string, observed: ObservedState, repo: string | undefined, now: Date): Promise<Plan> {
+  const files = await manifestFilesAt(git, top, commit, prefix);
   const { desired, diagnostics } = loadManifestFiles(files, dir, { commit, live: liveInventoryFrom(observed) });
   if (hasErrors(diagnostics)) return { formatVersion: 1, createdAt: now.toISOString(), source: desired.source, observed: { token: observed.token, objects: {} }, actions: [], refused: [], diagnostics };
   return planDesired(desired, diagnostics, observed, { now, repo });
@@ -111,8 +103,8 @@ export async function run(argv: string[]): Promise<number> {
   const observed = await observePool(values);
   const now = new Date();
   const repo = repoIdentity(values);
-  const headPlan = await planAt(repoGit, head, prefix, dir, observed, repo, now);
-  const basePlan = await planAt(repoGit, base, prefix, dir, observed, repo, now);
+  const headPlan = await planAt(repoGit, top, head, prefix, dir, observed, repo, now);
+  const basePlan = await planAt(repoGit, top, base, prefix, dir, observed, repo, now);
   const plan = markIntroduced(headPlan, basePlan);
   printPlan(plan, out);
   if (hasErrors(plan.diagnostics)) return 1;

@@ -57,9 +57,14 @@ interface LoadedDocument {
 
 const MANIFEST_FILE = /\.ya?ml$/i;
 
-/** Whether a path names a manifest file (`*.yaml` / `*.yml`). */
+/**
+ * Whether a path (relative to the manifests folder, forward slashes) names a manifest: `*.yaml` or
+ * `*.yml`, with no hidden segment (`.github/`, `.draft.yaml`). The one rule for every source — a
+ * folder, a Git commit, `xops diff` — so a file is either a manifest everywhere or nowhere.
+ */
 export function isManifestPath(path: string): boolean {
-  return MANIFEST_FILE.test(path);
+  // `..` is not hidden: such a path is kept so that the loader reports it as leaving the folder.
+  return MANIFEST_FILE.test(path) && !path.split('/').some((segment) => segment.startsWith('.') && segment !== '..' && segment !== '.');
 }
 
 /**

@@ -1,10 +1,11 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { access, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
-import { normaliseSubfolder, resolveLinkTarget } from './paths.js';
-import { isManifestPath, SourceError, type ManifestFile, type ManifestSource, type SourceSnapshot } from './types.js';
+import { gitMessage, redactUrl } from './git-text.js';
+import { readManifestTree } from './git-tree.js';
+import { normaliseSubfolder } from './paths.js';
+import { SourceError, type ManifestSource, type SourceSnapshot } from './types.js';
 
 /** Configuration of a git source. Only `url` is required. */
 export interface GitSourceOptions {
@@ -24,19 +25,7 @@ export interface GitSourceOptions {
 
 /** The local ref the fetched branch is stored under, so the cache has exactly one thing to resolve. */
 const SOURCE_REF = 'refs/xops/source';
-const SYMLINK_MODE = '120000';
-/** A chain of symlinks longer than this is treated as a loop. */
-const MAX_LINK_HOPS = 8;
 
-interface TreeEntry {
-  mode: string;
-  type: string;
-  oid: string;
-  /** Relative to the sub-folder. */
-  path: string;
-  /** A symlink's target (its blob's content), read by listTree. */
-  target?: string;
-}
 
 /**
  * A Git repository at a branch and sub-folder, kept in a bare cache repository. `sync()` fetches the
@@ -94,12 +83,8 @@ export class GitSource implements ManifestSource {
 
   /** Reads the manifests under the sub-folder at `commit` (which must be in the cache). */
   async read(commit: string): Promise<SourceSnapshot> {
-    const entries = await this.listTree(commit);
-    const selected = selectFiles(entries, this.subfolder || '.');
-    const blobs = await this.readBlobs([...new Set(selected.map((s) => s.oid))]);
-    const files: ManifestFile[] = selected.map((s) => ({ path: s.path, content: blobs.get(s.oid)! }));
-    files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    return { commit, files };
+    const git = await this.cache();
+    return { commit, files: await readManifestTree(git, this.cacheDir, commit, this.subfolder) };
   }
 
   async close(): Promise<void> {
@@ -134,115 +119,6 @@ export class GitSource implements ManifestSource {
     }
   }
 
-  private async listTree(commit: string): Promise<TreeEntry[]> {
-    const git = await this.cache();
-    const args = ['--literal-pathspecs', 'ls-tree', '-r', '-z', '--full-tree', commit];
-    if (this.subfolder) args.push('--', this.subfolder);
-    let out: string;
-    try {
-      out = await git.raw(args);
-    } catch (err) {
-      throw new SourceError(`${commit}`, `cannot list the tree: ${gitMessage(err)}`, { cause: err });
-    }
-    const prefix = this.subfolder ? this.subfolder + '/' : '';
-    const entries: TreeEntry[] = [];
-    for (const line of out.split('\0')) {
-      if (!line) continue;
-      const tab = line.indexOf('\t');
-      const [mode, type, oid] = line.slice(0, tab).split(' ');
-      const fullPath = line.slice(tab + 1);
-      if (fullPath === this.subfolder) {
-        throw new SourceError(`${commit}:${fullPath}`, mode === SYMLINK_MODE ? 'the manifests folder is a symlink' : 'the manifests folder is a file');
-      }
-      entries.push({ mode, type, oid, path: fullPath.slice(prefix.length) });
-    }
-    if (entries.length === 0 && this.subfolder) {
-      throw new SourceError(`${commit}:${this.subfolder}`, 'no such folder at this commit');
-    }
-    // Symlink targets are blob contents: read them so selectFiles can check where they point.
-    const links = entries.filter((e) => e.mode === SYMLINK_MODE);
-    if (links.length > 0) {
-      const targets = await this.readBlobs(links.map((l) => l.oid));
-      for (const link of links) link.target = targets.get(link.oid)!.toString('utf8');
-    }
-    return entries;
-  }
-
-  /** Reads blobs by object id through one `git cat-file --batch` process (binary-safe). */
-  private readBlobs(oids: string[]): Promise<Map<string, Buffer>> {
-    const result = new Map<string, Buffer>();
-    if (oids.length === 0) return Promise.resolve(result);
-    return new Promise((resolvePromise, reject) => {
-      const child = spawn('git', ['cat-file', '--batch'], { cwd: this.cacheDir, stdio: ['pipe', 'pipe', 'pipe'] });
-      const chunks: Buffer[] = [];
-      let stderr = '';
-      child.stdout.on('data', (c: Buffer) => chunks.push(c));
-      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-      child.on('error', (err) => reject(new SourceError(this.cacheDir, `git cat-file failed: ${err.message}`, { cause: err })));
-      child.on('close', (code) => {
-        if (code !== 0) {
-          reject(new SourceError(this.cacheDir, `git cat-file exited ${code}: ${stderr.trim()}`));
-          return;
-        }
-        const out = Buffer.concat(chunks);
-        let pos = 0;
-        for (const oid of oids) {
-          const eol = out.indexOf(0x0a, pos);
-          const header = out.subarray(pos, eol).toString();
-          const [, type, size] = header.split(' ');
-          if (type === 'missing' || size === undefined) {
-            reject(new SourceError(this.cacheDir, `object ${oid} is missing from the cache`));
-            return;
-          }
-          const start = eol + 1;
-          result.set(oid, Buffer.from(out.subarray(start, start + Number(size))));
-          pos = start + Number(size) + 1;
-        }
-        resolvePromise(result);
-      });
-      child.stdin.end(oids.join('\n') + '\n');
-    });
-  }
-}
-
-/**
- * Chooses the manifest files in a sub-folder's tree: regular blobs with a manifest extension, and
- * symlinks followed when they stay inside the folder (to a file, or to a folder whose files then
- * appear under the link's path). A symlink that leaves the folder is an error wherever it is, even
- * if its name is not a manifest's: the folder must be self-contained.
- */
-function selectFiles(entries: TreeEntry[], where: string): { path: string; oid: string }[] {
-  const byPath = new Map(entries.map((e) => [e.path, e]));
-  const target = (e: TreeEntry) => e.target ?? '';
-  for (const e of entries) {
-    if (e.mode === SYMLINK_MODE && resolveLinkTarget(e.path, target(e)) === undefined) {
-      throw new SourceError(`${where}/${e.path}`, `symlink to '${target(e)}' leaves the manifests folder`);
-    }
-  }
-  const selected: { path: string; oid: string }[] = [];
-  const follow = (linkPath: string, entry: TreeEntry, hops: number): void => {
-    if (hops > MAX_LINK_HOPS) throw new SourceError(`${where}/${linkPath}`, 'too many levels of symlinks');
-    const to = resolveLinkTarget(entry.path, target(entry))!;
-    const file = byPath.get(to);
-    if (file) {
-      if (file.mode === SYMLINK_MODE) follow(linkPath, file, hops + 1);
-      else if (file.type === 'blob' && isManifestPath(linkPath)) selected.push({ path: linkPath, oid: file.oid });
-      return;
-    }
-    const dirPrefix = to === '' ? '' : to + '/';
-    for (const inner of entries) {
-      if (!inner.path.startsWith(dirPrefix)) continue;
-      const aliased = linkPath + '/' + inner.path.slice(dirPrefix.length);
-      if (inner.mode === SYMLINK_MODE) follow(aliased, inner, hops + 1);
-      else if (inner.type === 'blob' && isManifestPath(aliased)) selected.push({ path: aliased, oid: inner.oid });
-    }
-  };
-  for (const e of entries) {
-    if (e.type === 'commit') continue; // submodule: its contents are not in this repository
-    if (e.mode === SYMLINK_MODE) follow(e.path, e, 1);
-    else if (e.type === 'blob' && isManifestPath(e.path)) selected.push({ path: e.path, oid: e.oid });
-  }
-  return selected;
 }
 
 /** `https://…`, `ssh://…`, `file://…` or scp-like `user@host:path`; anything else is a local path. */
@@ -250,10 +126,6 @@ export function isRemoteUrl(url: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(url) || /^[^/\\]+@[^/\\:]+:/.test(url);
 }
 
-/** Strips credentials embedded in a URL (`https://user:token@host/…`) before it reaches a log line. */
-export function redactUrl(url: string): string {
-  return url.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/gi, '$1***@');
-}
 
 /** Interactive helpers git must never start from a daemon, dropped from the inherited environment. */
 const INTERACTIVE_ENV = /^(EDITOR|VISUAL|PAGER|GIT_EDITOR|GIT_SEQUENCE_EDITOR|GIT_PAGER|GIT_EXTERNAL_DIFF|GIT_TEMPLATE_DIR)$/i;
@@ -266,11 +138,5 @@ function gitEnvironment(): Record<string, string> {
   return env;
 }
 
-function gitMessage(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
-  const lines = text
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean);
-  return redactUrl(lines.find((l) => /^fatal:/.test(l)) ?? lines[0] ?? 'unknown error');
-}
+
+export { redactUrl } from './git-text.js';

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
-import { isManifestPath, SourceError, type ManifestFile, type ManifestSource, type SourceSnapshot } from './types.js';
+import { isManifestPath } from '../manifests/loader.js';
+import { SourceError, type ManifestFile, type ManifestSource, type SourceSnapshot } from './types.js';
 
 /** Configuration of a local folder source. */
 export interface LocalSourceOptions {

@@ -1,12 +1,7 @@
-/**
- * A manifest file as a source yields it. Structurally identical to the type `src/manifests/index.ts`
- * exports, so a snapshot can be handed to the loader as is.
- */
-export interface ManifestFile {
-  /** Relative to the configured sub-folder, with forward slashes, never starting with `..` or `/`. */
-  path: string;
-  content: Buffer;
-}
+import type { ManifestFile } from '../manifests/loader.js';
+
+/** A manifest file as a source yields it: the loader's own type, so a snapshot is handed on as is. */
+export type { ManifestFile };
 
 /**
  * What a source holds at one revision: the manifests and the revision's identity. `commit` is a git
@@ -45,7 +40,3 @@ export class SourceError extends Error {
   }
 }
 
-/** File names the sources hand on: the manifest extensions (`*.yaml`, `*.yml`). */
-export function isManifestPath(path: string): boolean {
-  return /\.ya?ml$/i.test(path);
-}
