@@ -1,4 +1,4 @@
-import { MANAGED_KEY, REPO_KEY, SPEC_KEY, type Ref } from '../model/observed.js';
+import { MANAGED_KEY, REPO_KEY, SPEC_KEY, repoMatches, type Ref } from '../model/observed.js';
 import type { ApplyContext } from './context.js';
 import { OwnershipError } from './errors.js';
 import { isXapiError, syncMapKeys, type ApplyClass } from './xapi.js';
@@ -30,7 +30,7 @@ export function isOwnedBy(otherConfig: Record<string, string> | undefined, addre
 
 /** isOwnedBy's rule on a mark's two values, wherever they are kept (an appliance's are in the pool's other_config). */
 export function marksOwner(managed: string | undefined, markRepo: string | undefined, address: string, repo: string | undefined): boolean {
-  return managed === address && (markRepo === undefined || repo === undefined || markRepo === repo);
+  return managed === address && repoMatches(markRepo, repo);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { MANAGED_KEY, REPO_KEY, SPEC_KEY, type ObservedClass, type ObservedState, type Ref, type XapiRecord } from '../model/observed.js';
+import { MANAGED_KEY, REPO_KEY, SPEC_KEY, repoMatches, type ObservedClass, type ObservedState, type Ref, type XapiRecord } from '../model/observed.js';
 import type { ObservedChange } from '../observe/diff.js';
 import { valuesEqual } from '../observe/equal.js';
 import type { ActionResult } from '../apply/executor.js';
@@ -110,7 +110,7 @@ export function managedAddresses(change: ObservedChange, before: ObservedState |
     case 'VM_appliance':
       for (const s of states) {
         const mark = applianceMarks(s).get(record.uuid);
-        if (mark?.address && (repo === undefined || mark.repo === undefined || mark.repo === repo)) out.add(mark.address);
+        if (mark?.address && repoMatches(mark.repo, repo)) out.add(mark.address);
       }
       break;
     default:
@@ -125,7 +125,7 @@ function markedAddress(rec: XapiRecord | undefined, repo: string | undefined): s
   if (!rec || rec['is_a_snapshot'] === true) return undefined;
   const oc = rec['other_config'] as Record<string, string> | undefined;
   const address = oc?.[MANAGED_KEY];
-  if (!address || (repo !== undefined && oc?.[REPO_KEY] !== undefined && oc[REPO_KEY] !== repo)) return undefined;
+  if (!address || !repoMatches(oc?.[REPO_KEY], repo)) return undefined;
   return address;
 }
 

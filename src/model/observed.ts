@@ -240,3 +240,12 @@ export const SPEC_KEY = 'xops.spec';
 export const DISK_KEY = 'xops.disk';
 /** On a VM's VIFs: the index of the manifest's `networks` entry the VIF is. */
 export const VIF_KEY = 'xops.vif';
+
+/**
+ * Whether an object's `xops.repo` mark allows this repository to act on it. A mark without a
+ * repository (absent or empty) and a run without an identity both match; otherwise they must be
+ * equal. The one rule the planner and apply share, so a plan never proposes what apply refuses.
+ */
+export function repoMatches(markRepo: string | undefined, repo: string | undefined): boolean {
+  return !markRepo || !repo || markRepo === repo;
+}

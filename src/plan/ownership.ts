@@ -1,6 +1,6 @@
 import type { DesiredResource } from '../model/desired.js';
 import type { ObservedRecordTypes, Ref } from '../model/observed.js';
-import { MANAGED_KEY } from '../model/observed.js';
+import { MANAGED_KEY, repoMatches } from '../model/observed.js';
 import type { PlanContext } from './context.js';
 import { addDiagnostic, addressOfResource, automation, read, readLookup } from './context.js';
 import { markOf, type ObjectMark } from './ownership-marks.js';
@@ -25,7 +25,7 @@ function markFor(ctx: PlanContext, cls: OwnedClass, record: { uuid: string }): O
 
 /** Whether a marked object belongs to this repository (objects from other repositories are never touched). */
 export function ownedByThisRepo(ctx: PlanContext, mark: ObjectMark): boolean {
-  return !(mark.repo && ctx.options.repo && mark.repo !== ctx.options.repo);
+  return repoMatches(mark.repo, ctx.options.repo);
 }
 
 /**
