@@ -36,61 +36,72 @@ export interface ScheduleOptions<J extends Job> {
 export async function runJobs<J extends Job>(jobs: readonly J[], options: ScheduleOptions<J>): Promise<Map<string, JobOutcome>> {
   const concurrency = Math.max(1, Math.floor(options.concurrency));
   const byId = new Map(jobs.map((j) => [j.id, j]));
+  const order = new Map(jobs.map((j, i) => [j.id, i]));
   const outcomes = new Map<string, JobOutcome>();
-  const waiting: J[] = [];
   const listener = options.listener ?? {};
+  // Indexes, so that each completion only touches the jobs that wait on it (plans reach 10k actions).
+  const unmet = new Map<string, number>();
+  const dependents = new Map<string, J[]>();
+  const ready = new ReadyQueue<J>((j) => order.get(j.id)!);
+  let waiting = 0;
 
   const settle = (job: J, outcome: JobOutcome) => {
     outcomes.set(job.id, outcome);
     listener.finished?.(job, outcome);
+    for (const next of dependents.get(job.id) ?? []) {
+      if (outcomes.has(next.id) || !unmet.has(next.id)) continue;
+      if (outcome.state === 'succeeded') {
+        const left = unmet.get(next.id)! - 1;
+        unmet.set(next.id, left);
+        if (left === 0) ready.push(next);
+      } else {
+        // A dependency that did not succeed blocks the job for good; its own dependents follow.
+        unmet.delete(next.id);
+        waiting--;
+        settle(next, { state: 'skipped', reason: `depends on ${job.id}, which ${outcome.state === 'failed' ? 'failed' : 'was not run'}`, blockedBy: job.id });
+      }
+    }
   };
 
   for (const job of jobs) {
-    if (job.skip !== undefined) settle(job, { state: 'skipped', reason: job.skip });
-    else waiting.push(job);
+    const deps = [...new Set(job.dependsOn)];
+    unmet.set(job.id, deps.length);
+    waiting++;
+    for (const dep of deps) {
+      const list = dependents.get(dep);
+      if (list) list.push(job);
+      else dependents.set(dep, [job]);
+    }
   }
+  for (const job of jobs) {
+    if (!unmet.has(job.id)) continue; // already skipped through a dependency
+    const missing = job.skip === undefined ? job.dependsOn.find((dep) => !byId.has(dep)) : undefined;
+    if (job.skip !== undefined || missing !== undefined) {
+      unmet.delete(job.id);
+      waiting--;
+      settle(job, { state: 'skipped', reason: job.skip ?? `depends on ${missing}, which is not in the plan` });
+    }
+  }
+  for (const job of jobs) if (unmet.get(job.id) === 0 && !outcomes.has(job.id)) ready.push(job);
 
   let running = 0;
   let wake: (() => void) | undefined;
-
-  /** Why a waiting job can never run, or undefined while it still can. */
-  const blockedBy = (job: J): { reason: string; blockedBy?: string } | undefined => {
-    for (const dep of job.dependsOn) {
-      if (!byId.has(dep)) return { reason: `depends on ${dep}, which is not in the plan` };
-      const o = outcomes.get(dep);
-      if (o && o.state !== 'succeeded') {
-        return { reason: `depends on ${dep}, which ${o.state === 'failed' ? 'failed' : 'was not run'}`, blockedBy: dep };
-      }
-    }
-    return undefined;
-  };
-  const ready = (job: J) => job.dependsOn.every((dep) => outcomes.get(dep)?.state === 'succeeded');
-
   for (;;) {
-    // Skip what can never run, repeatedly: a skip may block further jobs.
-    let changed = true;
-    while (changed) {
-      changed = false;
-      for (let i = waiting.length - 1; i >= 0; i--) {
-        const blocked = blockedBy(waiting[i]!);
-        if (blocked !== undefined) {
-          settle(waiting[i]!, { state: 'skipped', ...blocked });
-          waiting.splice(i, 1);
-          changed = true;
-        }
-      }
-    }
     if (options.signal?.aborted) {
-      for (const job of waiting.splice(0)) settle(job, { state: 'skipped', reason: 'not started: apply was interrupted', interrupted: true });
+      for (const job of jobs) {
+        if (!unmet.has(job.id) || outcomes.has(job.id)) continue;
+        unmet.delete(job.id);
+        waiting--;
+        settle(job, { state: 'skipped', reason: 'not started: apply was interrupted', interrupted: true });
+      }
+      ready.clear();
     }
     // Start ready jobs in plan order, up to the bound.
-    for (let i = 0; i < waiting.length && running < concurrency; ) {
-      const job = waiting[i]!;
-      if (!ready(job)) {
-        i++;
-        continue;
-      }
-      waiting.splice(i, 1);
+    while (running < concurrency && ready.size > 0) {
+      const job = ready.pop()!;
+      if (outcomes.has(job.id) || !unmet.has(job.id)) continue;
+      unmet.delete(job.id);
+      waiting--;
       running++;
       listener.started?.(job);
       const t0 = performance.now();
@@ -107,6 +118,55 @@ export async function runJobs<J extends Job>(jobs: readonly J[], options: Schedu
     wake = undefined;
   }
   // Whatever still waits is part of a dependency cycle.
-  for (const job of waiting) settle(job, { state: 'skipped', reason: `dependency cycle through ${job.dependsOn.join(', ')}` });
+  if (waiting > 0) {
+    for (const job of jobs) {
+      if (outcomes.has(job.id)) continue;
+      settle(job, { state: 'skipped', reason: `dependency cycle through ${job.dependsOn.join(', ')}` });
+    }
+  }
   return outcomes;
+}
+
+/** A min-heap of ready jobs by plan position, so jobs start in plan order whatever order they became ready. */
+class ReadyQueue<T> {
+  private readonly heap: T[] = [];
+  private readonly rank: (item: T) => number;
+  constructor(rank: (item: T) => number) {
+    this.rank = rank;
+  }
+  get size(): number {
+    return this.heap.length;
+  }
+  clear(): void {
+    this.heap.length = 0;
+  }
+  push(item: T): void {
+    const h = this.heap;
+    h.push(item);
+    for (let i = h.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (this.rank(h[parent]!) <= this.rank(h[i]!)) break;
+      [h[parent], h[i]] = [h[i]!, h[parent]!];
+      i = parent;
+    }
+  }
+  pop(): T | undefined {
+    const h = this.heap;
+    const top = h[0];
+    const last = h.pop();
+    if (h.length > 0 && last !== undefined) {
+      h[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && this.rank(h[l]!) < this.rank(h[m]!)) m = l;
+        if (r < h.length && this.rank(h[r]!) < this.rank(h[m]!)) m = r;
+        if (m === i) break;
+        [h[m], h[i]] = [h[i]!, h[m]!];
+        i = m;
+      }
+    }
+    return top;
+  }
 }

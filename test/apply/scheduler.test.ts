@@ -36,6 +36,41 @@ describe('runJobs', () => {
     expect(out.get('c')).toMatchObject({ state: 'skipped', interrupted: true });
   });
 
+  it('among ready jobs, the one earlier in the plan starts first, even if it became ready later', async () => {
+    const order: string[] = [];
+    await runJobs([job('a'), job('b', ['a']), job('c')], {
+      concurrency: 1,
+      run: async (j) => {
+        order.push(j.id);
+      },
+    });
+    expect(order).toEqual(['a', 'b', 'c']);
+  });
+
+  it('runs a plan of thousands of actions completely, each after its dependencies', async () => {
+    // A network, an SR per 100 VMs, VMs on them, an appliance per 10 VMs: the shape of a big plan.
+    const jobs: Job[] = [job('net')];
+    for (let i = 0; i < 5000; i++) {
+      if (i % 100 === 0) jobs.push(job(`sr${i / 100}`, ['net']));
+      jobs.push(job(`vm${i}`, ['net', `sr${Math.floor(i / 100)}`]));
+      if (i % 10 === 9) jobs.push(job(`app${i}`, Array.from({ length: 10 }, (_, k) => `vm${i - k}`)));
+    }
+    const done = new Set<string>();
+    const late: string[] = [];
+    const byId = new Map(jobs.map((j) => [j.id, j]));
+    const out = await runJobs(jobs, {
+      concurrency: 8,
+      run: async (j) => {
+        if (!byId.get(j.id)!.dependsOn.every((d) => done.has(d))) late.push(j.id);
+        await Promise.resolve();
+        done.add(j.id);
+      },
+    });
+    expect(late).toEqual([]);
+    expect(done.size).toBe(jobs.length);
+    expect([...out.values()].every((o) => o.state === 'succeeded')).toBe(true);
+  });
+
   it('never runs more jobs at once than the bound', async () => {
     let running = 0;
     let peak = 0;
