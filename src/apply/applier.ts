@@ -38,6 +38,23 @@ export function changedFields(action: Action): Set<string> {
   return out;
 }
 
+/**
+ * For kinds whose object always exists and is only configured (the pool, a host): the spec fields an
+ * action must converge — those its changes name for an update, all of them otherwise — or undefined
+ * for a delete, which only stops managing the object. Refuses operations and fields it cannot apply.
+ */
+export function settingsToApply(action: Action, what: string, fields: readonly string[]): Set<string> | undefined {
+  if (action.operation === 'delete') return undefined;
+  if (!['create', 'update', 'adopt', 'replace'].includes(action.operation)) {
+    throw new UnsupportedChangeError(action.address, `${what} has no '${action.operation}' operation`);
+  }
+  const wanted = action.operation === 'update' ? changedFields(action) : new Set(fields);
+  for (const f of wanted) {
+    if (!fields.includes(f)) throw new UnsupportedChangeError(action.address, `apply does not know how to change spec.${f} of ${what}`);
+  }
+  return wanted;
+}
+
 /** Digest of the desired spec to record as `xops.spec`, when the planner provided one. */
 export function specDigestOf(action: Action): string | undefined {
   const d = action.details?.['specDigest'];

@@ -1,10 +1,10 @@
 import type { DesiredHost } from '../../model/desired.js';
 import type { HostRecord, Ref } from '../../model/observed.js';
 import type { Action } from '../../model/plan.js';
-import { changedFields, desiredSpec, removedConfigKeys, specDigestOf, type Applier } from '../../apply/applier.js';
+import { desiredSpec, removedConfigKeys, settingsToApply, specDigestOf, type Applier } from '../../apply/applier.js';
 import { claimExisting } from '../../apply/claim.js';
 import type { ApplyContext } from '../../apply/context.js';
-import { ApplyError, UnsupportedChangeError } from '../../apply/errors.js';
+import { ApplyError } from '../../apply/errors.js';
 import { writeSpecDigest } from '../../apply/ownership.js';
 import { syncField, syncMapKeys, syncSet, tryRecord } from '../../apply/xapi.js';
 
@@ -23,15 +23,10 @@ async function findHost(ctx: ApplyContext, action: Action, spec: HostSpec): Prom
 
 /** Applies a Host's settings (description, tags, other_config) to the existing host it names. */
 export const applyHost: Applier = async (action, ctx) => {
-  if (action.operation === 'delete') return; // Hosts are never removed by xops; the manifest just stops managing it.
-  if (!['create', 'update', 'adopt', 'replace'].includes(action.operation)) {
-    throw new UnsupportedChangeError(action.address, `a host has no '${action.operation}' operation`);
-  }
+  // A delete only stops managing it: hosts are never removed by xops.
+  const fields = settingsToApply(action, 'a host', FIELDS);
+  if (!fields) return;
   const spec = desiredSpec<HostSpec>(action);
-  const fields = action.operation === 'update' ? changedFields(action) : new Set(FIELDS);
-  for (const f of fields) {
-    if (!FIELDS.includes(f)) throw new UnsupportedChangeError(action.address, `apply does not know how to change spec.${f} of a host`);
-  }
   const host = await findHost(ctx, action, spec);
   const oc = await claimExisting(ctx, action, 'host', host);
   const rec = await ctx.caller.call<HostRecord>('host.get_record', host);

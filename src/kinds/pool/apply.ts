@@ -1,8 +1,8 @@
 import type { DesiredPool } from '../../model/desired.js';
 import { NULL_REF, type SRRecord } from '../../model/observed.js';
-import { changedFields, desiredSpec, removedConfigKeys, specDigestOf, type Applier } from '../../apply/applier.js';
+import { desiredSpec, removedConfigKeys, settingsToApply, specDigestOf, type Applier } from '../../apply/applier.js';
 import { claimExisting } from '../../apply/claim.js';
-import { ApplyError, UnsupportedChangeError } from '../../apply/errors.js';
+import { ApplyError } from '../../apply/errors.js';
 import type { RefLike } from '../../apply/lookup.js';
 import { writeSpecDigest } from '../../apply/ownership.js';
 import { syncField, syncMapKeys, syncSet } from '../../apply/xapi.js';
@@ -17,15 +17,10 @@ const FIELDS = ['nameLabel', 'description', 'defaultSR', 'tags', 'otherConfig', 
  * the changes name (all fields for create/adopt). HA is enabled with the default SR as heartbeat SR.
  */
 export const applyPool: Applier = async (action, ctx) => {
-  if (action.operation === 'delete') return; // Dropping the manifest stops managing the pool; it is never destroyed.
-  if (!['create', 'update', 'adopt', 'replace'].includes(action.operation)) {
-    throw new UnsupportedChangeError(action.address, `the pool has no '${action.operation}' operation`);
-  }
+  // A delete only stops managing it: the pool is never destroyed.
+  const fields = settingsToApply(action, 'the pool', FIELDS);
+  if (!fields) return;
   const spec = desiredSpec<PoolSpec>(action);
-  const fields = action.operation === 'update' ? changedFields(action) : new Set(FIELDS);
-  for (const f of fields) {
-    if (!FIELDS.includes(f)) throw new UnsupportedChangeError(action.address, `apply does not know how to change spec.${f} of the pool`);
-  }
   // claimExisting writes other_config only, so this record stays right for every other field.
   const [pool, rec] = await ctx.lookup.pool();
   const oc = await claimExisting(ctx, action, 'pool', pool);
