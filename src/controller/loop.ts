@@ -308,10 +308,13 @@ export class ReconcileLoop {
     if (this.windowTimer !== undefined) this.clock.clearTimeout(this.windowTimer);
     this.windowTimer = undefined;
     if (this.stopped) return;
-    const openings = (outcome.held ?? []).map((h) => (h.releasesAt ? Date.parse(h.releasesAt) : NaN)).filter((t) => !Number.isNaN(t));
+    // An opening already past by this clock means the plan was judged by another clock (tests, a
+    // skewed `now`): waking at once would only spin; the resync looks again.
+    const now = this.clock.now();
+    const openings = (outcome.held ?? []).map((h) => (h.releasesAt ? Date.parse(h.releasesAt) : NaN)).filter((t) => t > now);
     if (openings.length === 0) return;
     const at = Math.min(...openings) + WINDOW_MARGIN_MS;
-    const delay = Math.min(MAX_TIMER_MS, Math.max(0, at - this.clock.now()));
+    const delay = Math.min(MAX_TIMER_MS, at - now);
     this.opts.logger?.info({ at: new Date(at).toISOString() }, 'held actions wait for a maintenance window: reconciling when it opens');
     this.windowTimer = this.clock.setTimeout(() => {
       this.windowTimer = undefined;

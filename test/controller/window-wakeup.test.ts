@@ -86,3 +86,24 @@ describe('held by a maintenance window', () => {
     expect(clock.pending()).toHaveLength(0);
   });
 });
+
+describe('a window opening judged by another clock', () => {
+  it('already past by the loop\'s clock schedules no wake-up (it would spin)', async () => {
+    const clock = new ManualClock();
+    let runs = 0;
+    const loop = new ReconcileLoop({
+      source: new FixedSource(),
+      status: new StatusStore('fixed'),
+      clock,
+      reconcile: async () => {
+        runs++;
+        return { ok: true, held: [{ id: 'a', address: 'VM/a', disruption: 'reboot', policy: 'p', reason: 'r', releasesAt: new Date(clock.now() - HOUR).toISOString() }] };
+      },
+    });
+    loop.start();
+    await clock.advance(10_000);
+    expect(runs).toBe(1);
+    expect(clock.pending()).toHaveLength(0);
+    await loop.stop();
+  });
+});
