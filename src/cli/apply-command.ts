@@ -13,7 +13,9 @@ import { applyPlan } from '../apply/executor.js';
 import { formatSummary, logProgress, ttyProgress, type Progress } from '../apply/progress.js';
 import { processSecretSource } from '../secrets/index.js';
 import type { XapiClient } from '../xapi/client.js';
-import { parseCommandArgs } from './args.js';
+import { holdApplyLease } from './apply-lease.js';
+import { parseCommandArgs, str } from './args.js';
+import { holderFile, persistentHolder, userCacheHome } from '../controller/holder-identity.js';
 import { CONNECTION_USAGE, connectFromArgs, connectionOptions } from './connection.js';
 import { UserError } from './errors.js';
 import { planDesired } from './plan-command.js';
@@ -28,6 +30,8 @@ Makes the pool match the manifests under DIR (default .), or carries out a plan 
   --yes                 do not ask (required when stdin is not a terminal)
   --concurrency N       actions running at once (default 8)
   --allow-destructive   run destructive actions (data loss) even without a policy's approval
+  --force-lease         apply even though a controller or another apply holds the pool's lease
+                        (dangerous: two writers at once; without it, apply refuses and says who)
 ${REPO_ID_HELP}
 
 Exit status: 0 when every action succeeded (or was held by a policy), 1 otherwise.
@@ -117,6 +121,7 @@ export async function run(argv: string[]): Promise<number> {
       yes: { type: 'boolean' },
       concurrency: { type: 'string' },
       'allow-destructive': { type: 'boolean' },
+      'force-lease': { type: 'boolean' },
       ...repoIdOption,
       ...connectionOptions,
     },
@@ -131,7 +136,15 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   const client = await connectFromArgs(values);
+  // The lease is taken before planning, so that nothing else changes the pool between plan and apply.
+  let lease: Awaited<ReturnType<typeof holdApplyLease>> | undefined;
   try {
+    const poolUrl = str(values.xapi) ?? process.env.XOPS_XAPI_URL ?? '';
+    lease = await holdApplyLease(client, {
+      holder: `xops-apply:${persistentHolder(holderFile(userCacheHome(), `apply ${poolUrl}`))}`,
+      force: values['force-lease'] === true,
+      warn: (l) => process.stderr.write(`xops: ${l}\n`),
+    });
     const made = await makePlan(client, values, positionals[0]);
     if (!made) return 1;
     const { plan, desired, secretsDir } = made;
@@ -151,10 +164,12 @@ export async function run(argv: string[]): Promise<number> {
       secrets: processSecretSource(secretsDir),
       log: process.stderr.isTTY ? undefined : log,
       listener: progress,
+      signal: lease.signal,
     }).finally(() => progress.stop());
     process.stdout.write(formatSummary(result));
     return result.ok ? 0 : 1;
   } finally {
+    await lease?.release().catch(() => undefined);
     await client.close();
   }
 }

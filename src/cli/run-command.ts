@@ -4,6 +4,7 @@ import { logProgress } from '../apply/progress.js';
 import { ConsoleReport } from '../controller/console-report.js';
 import { startController, type ControllerOptions } from '../controller/controller.js';
 import { DEFAULT_LISTEN } from '../controller/http.js';
+import { holderFile, persistentHolder, userCacheHome } from '../controller/holder-identity.js';
 import { humanLogDestination } from '../controller/human-log.js';
 import { createLogger } from '../controller/logger.js';
 import { shouldColor } from '../render/index.js';
@@ -38,7 +39,13 @@ controller:
   --listen HOST:PORT           HTTP endpoints (default ${DEFAULT_LISTEN.host}:${DEFAULT_LISTEN.port})
   --webhook-secret-file FILE   enables POST /webhook, HMAC-SHA256 verified with this secret
   --resync DURATION            reconcile at least this often even when nothing changed (default 10m)
-  --lease-ttl DURATION         how long the pool lease outlives a dead holder (default 60s)
+  --lease-ttl DURATION         how long the pool lease outlives a dead holder (default 60s); a
+                               controller restarted on the same host with the same cache folder
+                               takes its own lease back at once
+  --apply-timeout DURATION     one reconcile starts no new action after this long (default 30m);
+                               /healthz fails when a reconcile runs 10m past it
+  --shutdown-timeout DURATION  on SIGTERM, wait this long for the action in flight (default 30s),
+                               then release the lease and exit 1
   --log-level LEVEL            trace, debug, info (default), warn, error
   --log-format text|json       text: plans, apply summaries and log lines for people on stdout;
                                json: pino JSON lines only (default: text on a terminal or with
@@ -64,6 +71,8 @@ export async function run(argv: string[]): Promise<number> {
       'webhook-secret-file': { type: 'string' },
       resync: { type: 'string' },
       'lease-ttl': { type: 'string' },
+      'apply-timeout': { type: 'string' },
+      'shutdown-timeout': { type: 'string' },
       'log-level': { type: 'string' },
       'log-format': { type: 'string' },
       sim: { type: 'string' },
@@ -80,6 +89,8 @@ export async function run(argv: string[]): Promise<number> {
   const pollIntervalMs = durationMs('--interval', str(values.interval) ?? '60s');
   const resyncIntervalMs = durationMs('--resync', str(values.resync) ?? '10m');
   const leaseTtlMs = durationMs('--lease-ttl', str(values['lease-ttl']) ?? '60s');
+  const applyTimeoutMs = durationMs('--apply-timeout', str(values['apply-timeout']) ?? '30m');
+  const shutdownTimeoutMs = durationMs('--shutdown-timeout', str(values['shutdown-timeout']) ?? '30s');
   const webhookSecret = await readSecret(str(values['webhook-secret-file']));
   const sim = str(values.sim);
   if (sim !== undefined && (str(values.xapi) !== undefined || process.env.XOPS_XAPI_URL)) {
@@ -123,6 +134,9 @@ export async function run(argv: string[]): Promise<number> {
     pollIntervalMs,
     resyncIntervalMs,
     leaseTtlMs,
+    applyTimeoutMs,
+    // Kept in the cache folder, so that this controller, restarted, takes its own lease back at once.
+    leaseHolder: persistentHolder(holderFile(str(values['cache-dir']) ?? userCacheHome(), simulator?.url ?? str(values.xapi) ?? process.env.XOPS_XAPI_URL ?? '')),
     logger,
     ...hooks,
   }).catch(async (err: unknown) => {
@@ -144,6 +158,13 @@ export async function run(argv: string[]): Promise<number> {
       }
       signalled = true;
       logger.info({ signal }, 'shutting down: finishing the action in flight');
+      // A call that never returns must not keep the process (and the pool's lease) forever.
+      const force = setTimeout(() => {
+        logger.warn({ waitedMs: shutdownTimeoutMs }, 'shutdown timed out: releasing the lease and exiting');
+        const bounded = new Promise<void>((r) => setTimeout(r, 5_000).unref());
+        void Promise.race([controller.lease.stop(), bounded]).finally(() => process.exit(1));
+      }, shutdownTimeoutMs);
+      force.unref();
       controller
         .stop()
         .catch((err: unknown) => logger.error({ err }, 'error while shutting down'))

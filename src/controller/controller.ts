@@ -56,8 +56,21 @@ export interface ControllerOptions {
   leaseTtlMs?: number;
   leaseHolder?: string;
   backoff?: Partial<BackoffOptions>;
+  /**
+   * How long one reconcile's apply may start new actions (default 30 min); actions still waiting
+   * then run in the next reconcile. Each XAPI call and task has its own deadline on top.
+   */
+  applyTimeoutMs?: number;
+  /**
+   * A reconcile running longer than this makes `/healthz` fail (default: the apply timeout plus
+   * 10 min), so that a supervisor restarts a controller that is stuck.
+   */
+  stuckAfterMs?: number;
   logger: Logger;
 }
+
+/** Default of ControllerOptions.applyTimeoutMs. */
+export const DEFAULT_APPLY_TIMEOUT_MS = 30 * 60_000;
 
 /** A running controller. `stop()` is the graceful shutdown SIGTERM triggers. */
 export interface RunningController {
@@ -104,6 +117,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
         localDir: source instanceof LocalSource ? source.dir : undefined,
         now: options.now,
         retryDelayMs: options.applyRetryDelayMs,
+        applyTimeoutMs: options.applyTimeoutMs ?? DEFAULT_APPLY_TIMEOUT_MS,
         log: logger,
         onPlan: options.onPlan,
         onApplied: options.onApplied,
@@ -118,6 +132,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       }
     : reconcileFn;
 
+  const stuckAfterMs = options.stuckAfterMs ?? (options.applyTimeoutMs ?? DEFAULT_APPLY_TIMEOUT_MS) + 10 * 60_000;
   // Triggers before loop.start() would only duplicate its first reconcile.
   let started = false;
   const http: ControllerHttpServer = await startHttpServer({
@@ -135,6 +150,12 @@ export async function startController(options: ControllerOptions): Promise<Runni
         }
       : undefined,
     onError: (err) => logger.error({ err }, 'HTTP handler failed'),
+    unhealthy: () => {
+      const ms = loop?.runningForMs();
+      return ms !== undefined && ms > stuckAfterMs
+        ? `a reconcile has been running for ${Math.round(ms / 1000)} s (limit ${Math.round(stuckAfterMs / 1000)} s)`
+        : undefined;
+    },
   });
   logger.info({ url: http.url, source: source.description }, 'controller listening');
 

@@ -16,6 +16,11 @@ export interface HttpServerOptions {
   webhook?: WebhookOptions;
   /** Told about requests that failed inside a handler (a bug: answered 500). */
   onError?: (err: unknown) => void;
+  /**
+   * Why the process is not healthy (e.g. a reconcile stuck past its deadline), or undefined when it
+   * is: `/healthz` answers 503 with the reason, so a supervisor restarts it.
+   */
+  unhealthy?: () => string | undefined;
 }
 
 /** A running server: `url` is `http://host:port`. */
@@ -28,7 +33,7 @@ export interface ControllerHttpServer {
 export const DEFAULT_LISTEN = { host: '127.0.0.1', port: 9420 };
 
 /**
- * Serves `/healthz` (the process answers), `/readyz` (XAPI reachable and source synced, else 503 with
+ * Serves `/healthz` (the process answers and no reconcile is stuck), `/readyz` (XAPI reachable and source synced, else 503 with
  * why), `/metrics` (Prometheus text), `/status` (JSON) and `POST /webhook`.
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<ControllerHttpServer> {
@@ -69,8 +74,10 @@ async function route(req: IncomingMessage, res: ServerResponse, options: HttpSer
   }
   if (method !== 'GET' && method !== 'HEAD') return send(res, 405, 'text/plain', 'GET only\n', { allow: 'GET, HEAD' });
   switch (path) {
-    case '/healthz':
-      return send(res, 200, 'text/plain', 'ok\n');
+    case '/healthz': {
+      const problem = options.unhealthy?.();
+      return problem ? send(res, 503, 'text/plain', `unhealthy: ${problem}\n`) : send(res, 200, 'text/plain', 'ok\n');
+    }
     case '/readyz': {
       const { ready, reasons } = options.status.readiness();
       return send(res, ready ? 200 : 503, 'text/plain', ready ? 'ready\n' : reasons.map((r) => `not ready: ${r}`).join('\n') + '\n');

@@ -5,7 +5,8 @@ import { systemClock, type Clock } from './types.js';
 
 /**
  * One controller per pool, through a lease kept in the pool's `other_config`:
- * `other_config["xops.lease"] = "<holder>|<expiry ISO>"`.
+ * `other_config["xops.lease"] = "<holder>|<since ISO>|<expiry ISO>"` (older values without `since`
+ * are read too). `since` is when the holder took the lease; renewals keep it.
  *
  * XAPI offers one atomic primitive on map keys: `add_to_other_config` fails with MAP_DUPLICATE_KEY
  * when the key is present. There is no compare-and-swap, so:
@@ -38,18 +39,28 @@ export interface LeaseOptions {
 
 /** What an instance knows about the lease after a call. */
 export type LeaseState =
-  | { held: true; holder: string; expiresAt: string }
-  | { held: false; holder: string; heldBy?: string; expiresAt?: string; reason: string };
+  | { held: true; holder: string; expiresAt: string; since?: string }
+  | { held: false; holder: string; heldBy?: string; expiresAt?: string; since?: string; reason: string };
+
+/** A lease value as read from the pool. */
+export interface ParsedLease {
+  holder: string;
+  expiresAt: number;
+  /** When the holder took it (ms); absent in values written before `since` existed. */
+  since?: number;
+}
 
 export const LEASE_KEY = 'xops.lease';
 
 /** A parsed lease value, or undefined when the value is not one (treated as expired). */
-export function parseLease(value: string | undefined): { holder: string; expiresAt: number } | undefined {
+export function parseLease(value: string | undefined): ParsedLease | undefined {
   if (!value) return undefined;
-  const bar = value.lastIndexOf('|');
-  if (bar <= 0) return undefined;
-  const expiresAt = Date.parse(value.slice(bar + 1));
-  return Number.isNaN(expiresAt) ? undefined : { holder: value.slice(0, bar), expiresAt };
+  const parts = value.split('|');
+  if (parts.length < 2 || parts.length > 3 || !parts[0]) return undefined;
+  const expiresAt = Date.parse(parts[parts.length - 1]!);
+  if (Number.isNaN(expiresAt)) return undefined;
+  const since = parts.length === 3 ? Date.parse(parts[1]!) : NaN;
+  return { holder: parts[0], expiresAt, ...(Number.isNaN(since) ? {} : { since }) };
 }
 
 export function defaultHolder(): string {
@@ -67,6 +78,8 @@ export class PoolLease {
   private poolRef: string | undefined;
   /** Expiry of our lease as we last wrote it; 0 when we do not hold it. */
   private ourExpiry = 0;
+  /** When we took the lease we hold (ms); kept across renewals, reset when we lose it. */
+  private ourSince: number | undefined;
 
   constructor(options: LeaseOptions) {
     this.caller = options.caller;
@@ -90,7 +103,11 @@ export class PoolLease {
     if (await this.add(pool, value)) return this.readBack(pool, value);
     const current = await this.read(pool);
     const parsed = parseLease(current);
-    if (parsed?.holder === this.holder) return this.renew();
+    // Ours already: this instance restarted with the same identity, and takes its lease back at once.
+    if (parsed?.holder === this.holder) {
+      this.ourSince ??= parsed.since;
+      return this.renew();
+    }
     if (parsed && parsed.expiresAt > this.clock.now()) return this.lost(`pool held by ${parsed.holder}`, parsed);
     // Expired (or unreadable): take it over, then read back after the settle time (see above).
     await this.caller.call('pool.remove_from_other_config', pool, this.key);
@@ -128,21 +145,31 @@ export class PoolLease {
   private ours(value: string): LeaseState {
     const parsed = parseLease(value)!;
     this.ourExpiry = parsed.expiresAt;
-    return { held: true, holder: this.holder, expiresAt: new Date(parsed.expiresAt).toISOString() };
+    this.ourSince = parsed.since;
+    return {
+      held: true,
+      holder: this.holder,
+      expiresAt: new Date(parsed.expiresAt).toISOString(),
+      ...(parsed.since !== undefined ? { since: new Date(parsed.since).toISOString() } : {}),
+    };
   }
 
-  private lost(reason: string, other: { holder: string; expiresAt: number } | undefined): LeaseState {
+  private lost(reason: string, other: ParsedLease | undefined): LeaseState {
     this.ourExpiry = 0;
+    this.ourSince = undefined;
     return {
       held: false,
       holder: this.holder,
       reason,
       ...(other ? { heldBy: other.holder, expiresAt: new Date(other.expiresAt).toISOString() } : {}),
+      ...(other?.since !== undefined ? { since: new Date(other.since).toISOString() } : {}),
     };
   }
 
   private freshValue(): string {
-    return `${this.holder}|${new Date(this.clock.now() + this.ttlMs).toISOString()}`;
+    const now = this.clock.now();
+    const since = this.ourSince ?? now;
+    return `${this.holder}|${new Date(since).toISOString()}|${new Date(now + this.ttlMs).toISOString()}`;
   }
 
   /** add_to_other_config; false when the key is already there. */

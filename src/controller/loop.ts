@@ -47,7 +47,14 @@ const FETCHING: ReadonlySet<TriggerReason> = new Set(['startup', 'poll', 'webhoo
 /** Reasons that come from a person changing the source: worth cutting a backoff wait short. */
 const URGENT: ReadonlySet<TriggerReason> = new Set(['webhook', 'file-change']);
 /** Reasons that ask to look at the pool again even when the commit has not changed. */
-const POOL_SIDE: ReadonlySet<TriggerReason> = new Set(['startup', 'xapi-event', 'resync', 'retry']);
+const POOL_SIDE: ReadonlySet<TriggerReason> = new Set(['startup', 'xapi-event', 'resync', 'retry', 'window']);
+/** Longest timer Node accepts; a window further out is re-examined then (or at the next resync). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/**
+ * Reconcile this long after a window opens: the reconcile's clock must see the window open, and
+ * cron gives its exact opening instant.
+ */
+const WINDOW_MARGIN_MS = 1_000;
 
 /**
  * The level-based reconcile loop of one pool. Triggers only call `request(reason)`: requests made
@@ -81,6 +88,10 @@ export class ReconcileLoop {
   private retryTimer: unknown;
   private pollTimer: unknown;
   private resyncTimer: unknown;
+  /** Wakes the loop when the next maintenance window that releases a held action opens. */
+  private windowTimer: unknown;
+  /** When the running reconcile started (clock ms); undefined when none runs. */
+  private runningSince: number | undefined;
   private abort = new AbortController();
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
@@ -116,6 +127,11 @@ export class ReconcileLoop {
     return this.lastGood?.commit;
   }
 
+  /** How long the reconcile in flight has been running (ms), or undefined when none runs. */
+  runningForMs(): number | undefined {
+    return this.runningSince === undefined ? undefined : this.clock.now() - this.runningSince;
+  }
+
   /** Resolves once no reconcile runs or waits to run (a retry waiting on backoff does not count). */
   idle(): Promise<void> {
     if (!this.running && this.runTimer === undefined && (this.pending.size === 0 || this.retryTimer !== undefined)) return Promise.resolve();
@@ -128,8 +144,8 @@ export class ReconcileLoop {
    */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of [this.runTimer, this.retryTimer, this.pollTimer, this.resyncTimer]) if (t !== undefined) this.clock.clearTimeout(t);
-    this.runTimer = this.retryTimer = this.pollTimer = this.resyncTimer = undefined;
+    for (const t of [this.runTimer, this.retryTimer, this.pollTimer, this.resyncTimer, this.windowTimer]) if (t !== undefined) this.clock.clearTimeout(t);
+    this.runTimer = this.retryTimer = this.pollTimer = this.resyncTimer = this.windowTimer = undefined;
     this.pending.clear();
     this.abort.abort();
     await this.running;
@@ -198,10 +214,13 @@ export class ReconcileLoop {
     const started = this.clock.now();
     logger?.info({ commit: target.commit, trigger }, 'reconcile started');
     let outcome: ReconcileOutcome;
+    this.runningSince = started;
     try {
       outcome = await this.opts.reconcile({ commit: target.commit, files: target.files, signal: this.abort.signal });
     } catch (err) {
       outcome = { ok: false, error: errorMessage(err) };
+    } finally {
+      this.runningSince = undefined;
     }
     const finished = this.clock.now();
     const result: ReconcileSummary['result'] = outcome.invalid?.length ? 'invalid' : outcome.ok ? 'success' : 'failure';
@@ -231,6 +250,7 @@ export class ReconcileLoop {
       return;
     }
     this.lastGood = target;
+    this.scheduleWindow(outcome);
     if (result === 'success') {
       this.settledCommit = target.commit;
       this.failures = 0;
@@ -278,6 +298,28 @@ export class ReconcileLoop {
     m.drifted.set((outcome.drift ?? []).filter((d) => !d.healed).length);
     m.commitInfo.reset();
     m.commitInfo.set(1, { commit });
+  }
+
+  /**
+   * Actions held by a maintenance window run when it opens, not at the next resync (which may be
+   * long after a short window closed): one timer for the earliest opening among the held actions.
+   */
+  private scheduleWindow(outcome: ReconcileOutcome): void {
+    if (this.windowTimer !== undefined) this.clock.clearTimeout(this.windowTimer);
+    this.windowTimer = undefined;
+    if (this.stopped) return;
+    // An opening already past by this clock means the plan was judged by another clock (tests, a
+    // skewed `now`): waking at once would only spin; the resync looks again.
+    const now = this.clock.now();
+    const openings = (outcome.held ?? []).map((h) => (h.releasesAt ? Date.parse(h.releasesAt) : NaN)).filter((t) => t > now);
+    if (openings.length === 0) return;
+    const at = Math.min(...openings) + WINDOW_MARGIN_MS;
+    const delay = Math.min(MAX_TIMER_MS, at - now);
+    this.opts.logger?.info({ at: new Date(at).toISOString() }, 'held actions wait for a maintenance window: reconciling when it opens');
+    this.windowTimer = this.clock.setTimeout(() => {
+      this.windowTimer = undefined;
+      this.request('window');
+    }, delay);
   }
 
   private schedulePoll(): void {

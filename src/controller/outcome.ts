@@ -54,7 +54,7 @@ export function reconcileOutcome(plan: Plan, results: readonly ActionResult[], r
     const r = byId.get(action.id);
     const base = { id: action.id, address: action.address, disruption: action.disruption };
     if (action.gate.state === 'held') {
-      held.push({ ...base, policy: action.gate.policy, reason: action.gate.reason });
+      held.push({ ...base, policy: action.gate.policy, reason: action.gate.reason, ...(action.gate.releasesAt ? { releasesAt: action.gate.releasesAt } : {}) });
       continue;
     }
     if (!r) continue;

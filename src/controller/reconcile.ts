@@ -35,6 +35,8 @@ export interface ReconcilerDeps {
   concurrency?: number;
   /** Delay before apply retries a failed action; default 250 ms. */
   retryDelayMs?: number;
+  /** After this long, apply starts no further action (those run in the next reconcile); default: no limit. */
+  applyTimeoutMs?: number;
   log?: ApplyLogger;
   /** Told about every plan made (after policies), before anything is applied: the CLI prints it. */
   onPlan?: (plan: Plan) => void;
@@ -86,7 +88,8 @@ export function createReconciler(deps: ReconcilerDeps): ReconcileFn {
     }
     if (plan.actions.length === 0) return reconcileOutcome(plan, [], resources);
 
-    const signal = input.signal;
+    const deadline = deps.applyTimeoutMs !== undefined ? AbortSignal.timeout(deps.applyTimeoutMs) : undefined;
+    const signal = deadline && input.signal ? AbortSignal.any([input.signal, deadline]) : (deadline ?? input.signal);
     const result = await applyPlan(plan, deps.caller, {
       repo: deps.repo,
       concurrency: deps.concurrency,
@@ -107,7 +110,12 @@ export function createReconciler(deps: ReconcilerDeps): ReconcileFn {
     // Let the event stream catch up with our own changes before treating events as drift again.
     await pool.settle(signal).catch(() => undefined);
     deps.onApplied?.(result);
-    return reconcileOutcome(plan, result.results, resources);
+    const outcome = reconcileOutcome(plan, result.results, resources);
+    if (deadline?.aborted && !input.signal?.aborted && result.results.some((r) => r.interrupted)) {
+      const waiting = result.results.filter((r) => r.interrupted).length;
+      return { ...outcome, ok: false, error: `apply ran past its ${Math.round(deps.applyTimeoutMs! / 1000)} s limit; ${waiting} action(s) not started run in the next reconcile` };
+    }
+    return outcome;
   };
 }
 

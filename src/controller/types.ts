@@ -33,6 +33,8 @@ export interface HeldAction {
   disruption: Disruption;
   policy: string;
   reason: string;
+  /** When the maintenance window that releases it opens (ISO 8601), when a window holds it. */
+  releasesAt?: string;
 }
 
 /** A managed object found changed behind xops' back. */
@@ -89,4 +91,4 @@ export const systemClock: Clock = {
 };
 
 /** Why a reconcile was asked for. Triggers only say "look again"; they carry no changes. */
-export type TriggerReason = 'startup' | 'poll' | 'webhook' | 'file-change' | 'xapi-event' | 'resync' | 'retry';
+export type TriggerReason = 'startup' | 'poll' | 'webhook' | 'file-change' | 'xapi-event' | 'resync' | 'retry' | 'window';

@@ -55,7 +55,16 @@ export interface ObjectRef {
 /** Whether automation policies let the action run in this reconcile. */
 export type ActionGate =
   | { state: 'allowed' }
-  | { state: 'held'; policy: string; reason: string };
+  | {
+      state: 'held';
+      policy: string;
+      reason: string;
+      /**
+       * Held by a maintenance window (or waiting on an action that is): when the next window that
+       * would let it run opens, ISO 8601. The controller reconciles again at that instant.
+       */
+      releasesAt?: string;
+    };
 
 export interface Action {
   /** Stable within a plan: `<operation>:<Kind/name>[:<detail>]`. */

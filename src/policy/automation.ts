@@ -75,8 +75,9 @@ export function applyAutomation(plan: Plan, desired: DesiredState, ctx: Automati
   return { ...plan, actions };
 }
 
-function held(policy: string, reason: string): ActionGate {
-  return { state: 'held', policy, reason };
+function held(policy: string, reason: string, releasesAt?: Date | string): ActionGate {
+  const at = releasesAt instanceof Date ? releasesAt.toISOString() : releasesAt;
+  return { state: 'held', policy, reason, ...(at ? { releasesAt: at } : {}) };
 }
 
 /** The holds that come from the action's own settings, independent of other actions. */
@@ -142,6 +143,7 @@ function windowGate(
     nextOpen
       ? `outside maintenance window; next opens at ${nextOpen.toISOString()}`
       : 'outside maintenance window; no window allowing it opens again',
+    nextOpen ?? undefined,
   );
 }
 
@@ -149,7 +151,7 @@ function windowGate(
 function dependencyGate(action: Action, gates: ReadonlyMap<string, ActionGate>): ActionGate | undefined {
   for (const dep of action.dependsOn) {
     const gate = gates.get(dep);
-    if (gate?.state === 'held') return held(gate.policy, `waits for ${dep}`);
+    if (gate?.state === 'held') return held(gate.policy, `waits for ${dep}`, gate.releasesAt);
   }
   return undefined;
 }

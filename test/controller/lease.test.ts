@@ -45,9 +45,9 @@ describe('PoolLease (against the simulator)', () => {
   it('lets one instance hold the pool and tells a second who holds it until when', async () => {
     const a = lease('a');
     const b = lease('b');
-    expect(await a.acquire()).toEqual({ held: true, holder: 'a', expiresAt: '2025-01-01T00:01:00.000Z' });
-    expect(await leaseValue()).toBe('a|2025-01-01T00:01:00.000Z');
-    expect(await b.acquire()).toMatchObject({ held: false, heldBy: 'a', expiresAt: '2025-01-01T00:01:00.000Z', reason: 'pool held by a' });
+    expect(await a.acquire()).toEqual({ held: true, holder: 'a', since: '2025-01-01T00:00:00.000Z', expiresAt: '2025-01-01T00:01:00.000Z' });
+    expect(await leaseValue()).toBe('a|2025-01-01T00:00:00.000Z|2025-01-01T00:01:00.000Z');
+    expect(await b.acquire()).toMatchObject({ held: false, heldBy: 'a', since: '2025-01-01T00:00:00.000Z', expiresAt: '2025-01-01T00:01:00.000Z', reason: 'pool held by a' });
     expect(a.held()).toBe(true);
     expect(b.held()).toBe(false);
   });
@@ -57,7 +57,8 @@ describe('PoolLease (against the simulator)', () => {
     const b = lease('b');
     await a.acquire();
     clock.t += 50_000;
-    expect(await a.renew()).toMatchObject({ held: true, expiresAt: '2025-01-01T00:01:50.000Z' });
+    // The expiry moves; when it was taken does not.
+    expect(await a.renew()).toMatchObject({ held: true, since: '2025-01-01T00:00:00.000Z', expiresAt: '2025-01-01T00:01:50.000Z' });
     clock.t += 50_000; // past the first expiry, within the renewed one
     expect((await b.acquire()).held).toBe(false);
   });
