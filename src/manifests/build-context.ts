@@ -1,6 +1,6 @@
-import type { DesiredDocument, ManifestMeta, Reference } from '../../model/desired.js';
-import type { Kind } from '../../model/kinds.js';
-import type { JsonSchema } from './common.js';
+import type { DesiredDocument, ManifestMeta, Reference } from '../model/desired.js';
+import type { Kind } from '../model/kinds.js';
+import type { JsonSchema } from './schema-kit.js';
 
 /** What a reference may point at: a kind of manifest, or (Template) only a live pool object. */
 export type ReferenceKind = 'SR' | 'Network' | 'Host' | 'VM' | 'VMAppliance' | 'Template';

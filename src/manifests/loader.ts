@@ -10,8 +10,8 @@ import type {
 } from '../model/desired.js';
 import { ALL_KINDS, type Kind } from '../model/kinds.js';
 import { decodeManifest } from './decode.js';
-import { isKind, KINDS } from './kinds/index.js';
-import type { BuildContext, ReferenceKind } from './kinds/types.js';
+import { addDocument, isKind, KINDS } from '../kinds/index.js';
+import type { BuildContext, ReferenceKind } from './build-context.js';
 import { DEFAULT_LIMITS, type ManifestLimits } from './limits.js';
 import type { LiveInventory } from './live.js';
 import { parentPath } from './paths.js';
@@ -113,29 +113,7 @@ export function loadManifestFiles(files: ManifestFile[], root: string, opts: Loa
   // A document with an error stays out of the typed lists: nothing downstream acts on half-valid input.
   for (const { doc, built: b } of built) {
     if (doc.errors > 0) continue;
-    switch (b.kind) {
-      case 'Pool':
-        desired.pool ??= b;
-        break;
-      case 'Host':
-        desired.hosts.push(b);
-        break;
-      case 'Network':
-        desired.networks.push(b);
-        break;
-      case 'SR':
-        desired.srs.push(b);
-        break;
-      case 'VM':
-        desired.vms.push(b);
-        break;
-      case 'VMAppliance':
-        desired.appliances.push(b);
-        break;
-      case 'Policy':
-        desired.policies.push(b);
-        break;
-    }
+    addDocument(desired, KINDS[b.kind], b);
   }
   return { desired, diagnostics: sortDiagnostics(diagnostics) };
 }
@@ -259,14 +237,15 @@ function documentReporter(doc: LoadedDocument, diagnostics: Diagnostic[]): Build
 function declaredNames(docs: LoadedDocument[], diagnostics: Diagnostic[]): Map<Kind, Set<string>> {
   const first = new Map<string, LoadedDocument>();
   const declared = new Map<Kind, Set<string>>(ALL_KINDS.map((k) => [k, new Set<string>()]));
-  let pool: LoadedDocument | undefined;
+  const single = new Map<Kind, LoadedDocument>();
   for (const doc of docs) {
-    if (doc.kind === 'Pool') {
-      if (pool) {
+    if (KINDS[doc.kind].singleton) {
+      const earlier = single.get(doc.kind);
+      if (earlier) {
         diagnostics.push({
           severity: 'error',
           code: 'duplicate-name',
-          message: `only one Pool manifest is allowed per repository (another is at ${where(pool)})`,
+          message: `only one ${doc.kind} manifest is allowed per repository (another is at ${where(earlier)})`,
           location: documentStart(doc),
           ...addressOf(doc),
         });
@@ -274,7 +253,7 @@ function declaredNames(docs: LoadedDocument[], diagnostics: Diagnostic[]): Map<K
         doc.errors++;
         continue;
       }
-      pool = doc;
+      single.set(doc.kind, doc);
     }
     if (doc.name === undefined) continue;
     const key = `${doc.kind}/${doc.name}`;
