@@ -1,12 +1,18 @@
 import type { Action, Plan } from '../model/plan.js';
 import { processSecretSource, type SecretSource } from '../secrets/index.js';
 import type { XapiCaller } from '../xapi/caller.js';
-import { KINDS } from '../kinds/index.js';
+import { KIND_REGISTRY, KINDS } from '../kinds/index.js';
+import type { ResourceKind } from '../model/kinds.js';
 import { silentLogger, type ApplyContext, type ApplyLogger } from './context.js';
 import { isPermanent } from './errors.js';
 import { settlePreviousTasks } from './inflight.js';
-import { Lookup } from './lookup.js';
+import { Lookup, type LookupKind } from './lookup.js';
 import { runJobs, type Job, type JobOutcome } from './scheduler.js';
+
+/** Each resource kind's main class, and whether xops creates its objects (it has an owner rule). */
+const LOOKUP_KINDS = Object.fromEntries(
+  KIND_REGISTRY.filter((k) => k.classes.length > 0).map((k) => [k.kind, { cls: k.classes[0]!, created: k.owner !== undefined }]),
+) as Record<ResourceKind, LookupKind>;
 
 /** What happened to one action of the plan. */
 export type ActionState = 'succeeded' | 'failed' | 'skipped' | 'held';
@@ -89,7 +95,7 @@ export async function applyPlan(plan: Plan, caller: XapiCaller, options: ApplyOp
     repo: options.repo,
     secrets: options.secrets ?? processSecretSource(),
     log,
-    lookup: new Lookup(caller, options.repo),
+    lookup: new Lookup(caller, options.repo, LOOKUP_KINDS),
   };
   const retries = options.retries ?? 2;
   const retryDelay = options.retryDelayMs ?? 250;

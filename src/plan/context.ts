@@ -8,8 +8,25 @@ import { indexObserved } from '../model/observed-index.js';
 import { lookupKey, lookupText, lookupTextDigest, objectKey, recordDigest } from './identity.js';
 import { effectiveSettings } from '../policy/settings.js';
 import { applianceMarks, type ObjectMark } from './ownership-marks.js';
-import type { OwnedClass, Ownership } from './ownership.js';
-import type { LiveHit } from './refs.js';
+
+/** Classes xops creates, and so owns through its mark. */
+export type OwnedClass = 'network' | 'SR' | 'VM' | 'VM_appliance';
+
+/**
+ * How a manifest relates to the pool: its object exists and carries xops' mark (`managed`); an
+ * unmanaged object with its name will be adopted (`adopt`); nothing matches (`absent`, create it);
+ * or it cannot be planned (`conflict`, an error diagnostic was added).
+ */
+export type Ownership<C extends OwnedClass> =
+  | { state: 'managed' | 'adopt'; ref: Ref; record: ObservedRecordTypes[C]; mark: ObjectMark }
+  | { state: 'absent' }
+  | { state: 'conflict' };
+
+/** A live reference found once in this plan, and the lookup it relied on (for a name). */
+export interface LiveHit {
+  hit: [Ref, XapiRecord];
+  lookup?: { key: string; text: string };
+}
 
 /**
  * An action while the plan is being built: `needs` lists addresses (`Network/lan`) whose create or

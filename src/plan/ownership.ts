@@ -1,22 +1,11 @@
 import type { DesiredResource } from '../model/desired.js';
 import type { ObservedRecordTypes, Ref } from '../model/observed.js';
 import { MANAGED_KEY, repoMatches } from '../model/observed.js';
-import type { PlanContext } from './context.js';
+import type { OwnedClass, Ownership, PlanContext } from './context.js';
+
+export type { OwnedClass, Ownership } from './context.js';
 import { addDiagnostic, addressOfResource, automation, read, readLookup } from './context.js';
 import { markOf, type ObjectMark } from './ownership-marks.js';
-
-/** Classes xops creates, and so owns through its mark. */
-export type OwnedClass = 'network' | 'SR' | 'VM' | 'VM_appliance';
-
-/**
- * How a manifest relates to the pool: its object exists and carries xops' mark (`managed`); an
- * unmanaged object with its name will be adopted (`adopt`); nothing matches (`absent`, create it);
- * or it cannot be planned (`conflict`, an error diagnostic was added).
- */
-export type Ownership<C extends OwnedClass> =
-  | { state: 'managed' | 'adopt'; ref: Ref; record: ObservedRecordTypes[C]; mark: ObjectMark }
-  | { state: 'absent' }
-  | { state: 'conflict' };
 
 function markFor(ctx: PlanContext, cls: OwnedClass, record: { uuid: string }): ObjectMark {
   if (cls === 'VM_appliance') return ctx.applianceMarks.get(record.uuid) ?? {};

@@ -1,6 +1,8 @@
 import type { DesiredResource, Reference } from '../model/desired.js';
 import type { ObservedClass, ObservedRecordTypes, Ref, XapiRecord } from '../model/observed.js';
-import type { PlanContext } from './context.js';
+import type { LiveHit, PlanContext } from './context.js';
+
+export type { LiveHit } from './context.js';
 import { addDiagnostic, read, readLookup, rememberLookup } from './context.js';
 
 /**
@@ -19,12 +21,6 @@ export interface RefTarget<C extends ObservedClass> {
   cls: C;
   kind: 'Network' | 'SR' | 'VM' | 'VMAppliance' | 'Host';
   isCandidate?: (rec: ObservedRecordTypes[C]) => boolean;
-}
-
-/** A live reference found once in this plan, and the lookup it relied on (for a name). */
-export interface LiveHit {
-  hit: [Ref, XapiRecord];
-  lookup?: { key: string; text: string };
 }
 
 /**
