@@ -7,23 +7,15 @@
 import type { Applier } from '../apply/applier.js';
 import type { KindExporter } from '../export/manifest-doc.js';
 import type { KindDefinition } from '../manifests/build-context.js';
-import type { DesiredDocument, DesiredState } from '../model/desired.js';
+import type { DesiredDocument, DesiredResource, DesiredState } from '../model/desired.js';
 import type { Kind } from '../model/kinds.js';
-import type { ObservedClass, ObservedRecordTypes } from '../model/observed.js';
+import type { ObservedClass } from '../model/observed.js';
+import type { Action } from '../model/plan.js';
 import type { PlanContext } from '../plan/context.js';
-import type { OwnedClass } from '../plan/ownership.js';
+import type { OwnerRule } from '../plan/ownership.js';
 
 /** The DesiredState field that holds a kind's documents (an array, or `pool`: at most one). */
 export type DesiredSlot = 'pool' | 'hosts' | 'networks' | 'srs' | 'vms' | 'appliances' | 'policies';
-
-/** How the planner finds the pool object a manifest stands for (see plan/ownership.ts findOwned). */
-export interface OwnerRule<D extends DesiredDocument, C extends OwnedClass = OwnedClass> {
-  cls: C;
-  /** The name_label an unmarked object must have to be adopted. */
-  nameLabel(doc: D): string;
-  /** Excludes objects of the class that can never be this resource (templates for VMs). */
-  isCandidate?(record: ObservedRecordTypes[C]): boolean;
-}
 
 /**
  * One kind. Optional parts are absent for kinds that do not take part in that stage: Policy has a
@@ -37,12 +29,22 @@ export interface KindContract<D extends DesiredDocument = DesiredDocument> exten
   desired: DesiredSlot;
   /** At most one manifest of this kind per repository (Pool). */
   singleton?: boolean;
+  /**
+   * A manifest of this kind names an existing pool object by this name, never one xops creates
+   * (Host): references to such a manifest resolve to that live object.
+   */
+  liveName?(doc: D): string;
   /** Objects xops creates and marks as its own; found before any kind is planned. */
-  owner?: OwnerRule<D>;
+  owner?: OwnerRule<D & DesiredResource>;
   /** Adds the actions that make the pool match one document (runs in registry order). */
   plan?(ctx: PlanContext, doc: D): void;
   /** Adds deletes for managed objects no manifest declares any more (runs in reverse registry order). */
   prune?(ctx: PlanContext): void;
+  /**
+   * For a delete of this kind: uuids of other resources' main objects still using what it deletes
+   * (the VMs on a network); the delete is ordered after every action on them.
+   */
+  usersOf?(ctx: PlanContext, action: Action): Set<string>;
   /** Carries out one of this kind's plan actions. */
   apply?: Applier;
   /** How `xops export` writes manifests of this kind from a pool snapshot. */

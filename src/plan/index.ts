@@ -1,9 +1,10 @@
 import type { DesiredResource, DesiredState } from '../model/desired.js';
+import type { ResourceKind } from '../model/kinds.js';
 import type { ObservedState } from '../model/observed.js';
 import type { Plan } from '../model/plan.js';
 import { documentsOf, KIND_REGISTRY } from '../kinds/index.js';
 import { addressOfResource, createContext, identityObjects } from './context.js';
-import { orderActions } from './order.js';
+import { orderActions, type OrderRules } from './order.js';
 import { findOwned } from './ownership.js';
 
 export { specDigest, staleObjects } from './identity.js';
@@ -24,6 +25,24 @@ export interface PlanOptions {
   migrateOnAffinity?: boolean;
 }
 
+/** The ordering rules the kinds declare. */
+const ORDER_RULES: OrderRules = {
+  mainClass: new Map(KIND_REGISTRY.flatMap((k) => (k.classes.length > 0 ? [[k.kind, k.classes[0]!] as const] : []))),
+  usersOf: new Map(KIND_REGISTRY.flatMap((k) => (k.usersOf ? [[k.kind, k.usersOf] as const] : []))),
+};
+
+/** For each kind whose manifests name existing objects: manifest name → object name (the first declared wins). */
+function liveNamedManifests(desired: DesiredState): Map<ResourceKind, Map<string, string>> {
+  const out = new Map<ResourceKind, Map<string, string>>();
+  for (const kind of KIND_REGISTRY) {
+    if (!kind.liveName) continue;
+    const names = new Map<string, string>();
+    for (const doc of documentsOf(desired, kind)) if (!names.has(doc.meta.name)) names.set(doc.meta.name, kind.liveName(doc));
+    out.set(kind.kind as ResourceKind, names);
+  }
+  return out;
+}
+
 /**
  * Compares what the manifests declare with what the pool has and returns the actions that make the
  * pool match, each labelled with what it costs the running workload. Pure: no I/O, no clock unless
@@ -37,20 +56,18 @@ export function planChanges(desired: DesiredState, observed: ObservedState, opts
     adopt: opts.adopt,
     prune: opts.prune,
     migrateOnAffinity: opts.migrateOnAffinity,
-  });
+  }, liveNamedManifests(desired));
   // Ownership first, so that references between manifests know whether their target is created.
   for (const kind of KIND_REGISTRY) {
     const owner = kind.owner;
     if (!owner) continue;
-    for (const doc of documentsOf(desired, kind) as DesiredResource[]) {
-      ctx.owners.set(addressOfResource(doc), findOwned(ctx, doc, owner.cls, owner.nameLabel(doc), owner.isCandidate));
-    }
+    for (const doc of documentsOf(desired, kind) as DesiredResource[]) ctx.owners.set(addressOfResource(doc), findOwned(ctx, doc, owner));
   }
   for (const kind of KIND_REGISTRY) for (const doc of documentsOf(desired, kind)) kind.plan?.(ctx, doc);
   // Deletes run dependents first: the reverse of the registry's order.
   for (const kind of [...KIND_REGISTRY].reverse()) kind.prune?.(ctx);
 
-  const actions = orderActions(ctx, ctx.actions);
+  const actions = orderActions(ctx, ctx.actions, ORDER_RULES);
   // Every action carries the digest apply records as xops.spec, so a saved plan is complete too.
   return withSpecDigests({
     formatVersion: 1,

@@ -9,6 +9,7 @@ export const hostKind = defineKind<DesiredHost>({
   ...hostSchema,
   classes: ['host'],
   desired: 'hosts',
+  liveName: (h) => h.spec.name,
   plan: planHost,
   apply: applyHost,
 });

@@ -3,7 +3,7 @@ import type { KindExporter } from '../../export/manifest-doc.js';
 import { defineKind } from '../contract.js';
 import { applyNetwork } from './apply.js';
 import { networkExporter } from './export.js';
-import { planNetwork, pruneNetworks } from './plan.js';
+import { planNetwork, pruneNetworks, vmsOnNetwork } from './plan.js';
 import { networkSchema } from './schema.js';
 
 /** A network, with its VLAN or bond carrier. */
@@ -14,6 +14,7 @@ export const networkKind = defineKind<DesiredNetwork>({
   owner: { cls: 'network', nameLabel: (n) => n.spec.nameLabel },
   plan: planNetwork,
   prune: pruneNetworks,
+  usersOf: vmsOnNetwork,
   apply: applyNetwork,
   export: networkExporter as KindExporter,
 });

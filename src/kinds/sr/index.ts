@@ -3,7 +3,7 @@ import type { KindExporter } from '../../export/manifest-doc.js';
 import { defineKind } from '../contract.js';
 import { applySR } from './apply.js';
 import { srExporter } from './export.js';
-import { planSR, pruneSRs } from './plan.js';
+import { planSR, pruneSRs, vmsOnSR } from './plan.js';
 import { srSchema } from './schema.js';
 
 /** A storage repository and its PBDs. */
@@ -14,6 +14,7 @@ export const srKind = defineKind<DesiredSR>({
   owner: { cls: 'SR', nameLabel: (s) => s.spec.nameLabel },
   plan: planSR,
   prune: pruneSRs,
+  usersOf: vmsOnSR,
   apply: applySR,
   export: srExporter as KindExporter,
 });

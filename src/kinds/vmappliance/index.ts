@@ -3,6 +3,7 @@ import type { KindExporter } from '../../export/manifest-doc.js';
 import { defineKind } from '../contract.js';
 import { applyVMAppliance } from './apply.js';
 import { applianceExporter } from './export.js';
+import { poolOtherConfigMarks } from './marks.js';
 import { planAppliance, pruneAppliances } from './plan.js';
 import { vmApplianceSchema } from './schema.js';
 
@@ -11,7 +12,7 @@ export const vmApplianceKind = defineKind<DesiredVMAppliance>({
   ...vmApplianceSchema,
   classes: ['VM_appliance'],
   desired: 'appliances',
-  owner: { cls: 'VM_appliance', nameLabel: (a) => a.spec.nameLabel },
+  owner: { cls: 'VM_appliance', nameLabel: (a) => a.spec.nameLabel, marks: poolOtherConfigMarks },
   plan: planAppliance,
   prune: pruneAppliances,
   apply: applyVMAppliance,
