@@ -7,6 +7,7 @@ import { hostSchema } from './schema.js';
 /** Settings of an existing host, found by name: never created, adopted, deleted or exported. */
 export const hostKind = defineKind<DesiredHost>({
   ...hostSchema,
+  word: 'host',
   classes: ['host'],
   desired: 'hosts',
   liveName: (h) => h.spec.name,

@@ -9,6 +9,7 @@ import { networkSchema } from './schema.js';
 /** A network, with its VLAN or bond carrier. */
 export const networkKind = defineKind<DesiredNetwork>({
   ...networkSchema,
+  word: 'network',
   classes: ['network', 'PIF', 'Bond'],
   desired: 'networks',
   owner: { cls: 'network', nameLabel: (n) => n.spec.nameLabel },
