@@ -80,6 +80,18 @@ describe('source layout', () => {
     expect(bad).toEqual([]);
   });
 
+  it('has no branch on a kind name in the engines', () => {
+    const branch = /\bkind\s*[!=]==?\s*'(Pool|Host|Network|SR|VM|VMAppliance|Policy)'|case '(Pool|Host|Network|SR|VM|VMAppliance|Policy)'/;
+    const bad: string[] = [];
+    for (const file of graph.keys()) {
+      if (!ENGINES.some((e) => file.startsWith(e))) continue;
+      readFileSync(join(root, file), 'utf8').split('\n').forEach((line, i) => {
+        if (branch.test(line)) bad.push(`${file}:${i + 1}: ${line.trim()}`);
+      });
+    }
+    expect(bad).toEqual([]);
+  });
+
   it('keeps each kind out of every other kind\'s folder', () => {
     const bad: string[] = [];
     for (const [file, targets] of graph) {
