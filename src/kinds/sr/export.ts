@@ -7,7 +7,7 @@ import type { KindExporter } from '../../export/manifest-doc.js';
 import { manifestDoc, nameLabelSpec } from '../../export/manifest-doc.js';
 
 
-/** SR types an SR manifest can declare (`src/manifests/kinds/sr.ts`). */
+/** SR types an SR manifest can declare (`./schema.ts`). */
 const SR_TYPES = ['nfs', 'lvmoiscsi', 'lvm', 'ext', 'smb', 'iso'];
 const LOCAL_TYPES = ['lvm', 'ext'];
 /** device_config keys XAPI adds to a PBD on its own. */

@@ -7,7 +7,7 @@ import { declarableOtherConfig, formatSize, setIfPresent } from '../../export/va
 import type { KindExporter } from '../../export/manifest-doc.js';
 import { manifestDoc, nameLabelSpec } from '../../export/manifest-doc.js';
 
-/** The VM kind's disk name pattern (`src/manifests/kinds/vm.ts`). */
+/** The VM kind's disk name pattern (`./schema.ts`). */
 const DISK_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
 const HA_PRIORITIES = ['restart', 'best-effort'];
 /** The value a VM manifest gets when its template is unknown: the schema refuses it, so validate flags it. */
