@@ -55,17 +55,17 @@ export function sessionHandlers(): Record<string, Handler> {
       });
     },
 
-    'event.from': async ({ core, args }) => {
+    'event.from': async ({ core, args, hostIndex }) => {
       const [classes, token, timeout] = args as [string[], string, number];
-      if (core.faults.take('eventsLost', 'event.from')) throw fail('EVENTS_LOST');
+      if (core.faults.take('eventsLost', 'event.from', undefined, hostIndex)) throw fail('EVENTS_LOST');
       return core.events.from(classes, token, timeout);
     },
     'event.inject': ({ core, args }) => core.events.inject(String(args[0]), String(args[1])),
     'event.get_current_id': ({ db }) => db.generation,
     'event.register': ({ core, args, session }) => core.events.register(session, args[0] as string[]),
     'event.unregister': ({ core, args, session }) => core.events.unregister(session, args[0] as string[]),
-    'event.next': async ({ core, session }) => {
-      if (core.faults.take('eventsLost', 'event.next')) throw fail('EVENTS_LOST');
+    'event.next': async ({ core, session, hostIndex }) => {
+      if (core.faults.take('eventsLost', 'event.next', undefined, hostIndex)) throw fail('EVENTS_LOST');
       return core.events.next(session);
     },
 
