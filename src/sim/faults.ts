@@ -117,9 +117,9 @@ export class FaultSpecError extends Error {
 export interface FaultHooks {
   invalidateSessions(): void;
   failover(hostIndex: number): void;
-  /** A host went dark (`refuse` closes its listener) or came back. */
-  hostDark?(hostIndex: number, mode: DarkMode): void;
-  hostRestore?(hostIndex: number, mode: DarkMode): void;
+  /** A host went dark (`refuse` closes its listener) or came back; a promise says when the listener is done. */
+  hostDark?(hostIndex: number, mode: DarkMode): void | Promise<void>;
+  hostRestore?(hostIndex: number, mode: DarkMode): void | Promise<void>;
 }
 
 const MAX_COUNT = 1_000_000;
@@ -171,6 +171,7 @@ export class FaultController {
   /** Requests the transport holds without answering; cleared with the faults. */
   readonly held = new HeldRequests();
   private readonly hooks: FaultHooks;
+  private pending: Promise<unknown>[] = [];
 
   constructor(hooks: FaultHooks) {
     this.hooks = hooks;
@@ -301,7 +302,7 @@ export class FaultController {
     if (was === mode) return;
     if (was) this.restore(host);
     // The hook first: it refuses a host that does not exist, and then nothing has changed.
-    this.hooks.hostDark?.(host, mode);
+    this.track(this.hooks.hostDark?.(host, mode));
     this.dark.set(host, mode);
   }
 
@@ -310,7 +311,19 @@ export class FaultController {
     if (!mode) return;
     this.dark.delete(host);
     this.held.dropHost(host);
-    this.hooks.hostRestore?.(host, mode);
+    this.track(this.hooks.hostRestore?.(host, mode));
+  }
+
+  private track(p: void | Promise<void>): void {
+    if (p) this.pending.push(p);
+  }
+
+  /**
+   * Resolves once listeners closed or reopened by `hostDark`/`hostRestore` (and `clear()`) are in their new state:
+   * after it, a refused host refuses and a restored one answers.
+   */
+  async settled(): Promise<void> {
+    while (this.pending.length > 0) await Promise.all(this.pending.splice(0));
   }
 }
 

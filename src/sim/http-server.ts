@@ -123,7 +123,7 @@ function sendJson(res: http.ServerResponse, status: number, value: unknown): voi
  * - `POST /_sim/tls` `{"cert": PEM, "key": PEM}` switches the served certificate (HTTPS simulators);
  * - `GET /_sim/stats` call counts; `POST /_sim/stats/reset` zeroes them.
  */
-function controlEndpoint(core: SimCore, control: ControlHooks, method: string, path: string, body: string, res: http.ServerResponse): void {
+async function controlEndpoint(core: SimCore, control: ControlHooks, method: string, path: string, body: string, res: http.ServerResponse): Promise<void> {
   let input: Record<string, unknown> = {};
   if (body.trim() !== '') {
     try {
@@ -136,10 +136,13 @@ function controlEndpoint(core: SimCore, control: ControlHooks, method: string, p
     if (path === '/_sim/faults' && method === 'GET') return sendJson(res, 200, core.faults.state());
     if (path === '/_sim/faults' && method === 'POST') {
       core.faults.inject(input as FaultSpec);
+      // A host taken dark or back answers (or refuses) as asked by the time the caller reads this reply.
+      await core.faults.settled();
       return sendJson(res, 200, core.faults.state());
     }
     if (path === '/_sim/faults' && method === 'DELETE') {
       core.faults.clear();
+      await core.faults.settled();
       return sendJson(res, 200, core.faults.state());
     }
     if (path === '/_sim/failover' && method === 'POST') {

@@ -136,14 +136,17 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
       const s = servers[i];
       if (mode !== 'refuse' || !s) return;
       servers[i] = undefined;
-      void close(s);
+      return close(s);
     },
     hostRestore: (i: number, mode: DarkMode) => {
       if (mode !== 'refuse' || !hostUrls[i] || servers[i]) return;
       const s = createListener(core, dispatcher, i, control, tls);
       servers[i] = s;
       // The port was ours a moment ago; failing to get it back is a simulator bug worth seeing.
-      listen(s, addresses[i]!, port).catch((e: unknown) => console.error(`xops sim: host ${i} could not listen again`, e));
+      return listen(s, addresses[i]!, port).then(
+        () => undefined,
+        (e: unknown) => console.error(`xops sim: host ${i} could not listen again`, e),
+      );
     },
   });
   const handlers = new Map<string, Handler>();
