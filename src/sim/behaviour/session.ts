@@ -45,7 +45,9 @@ export function sessionHandlers(): Record<string, Handler> {
       const t = db.expect('task', args[0]);
       const ops = t.rec.allowed_operations as string[];
       if (t.rec.status !== 'pending' || !ops.includes('cancel')) throw fail('OPERATION_NOT_ALLOWED', 'task cannot be cancelled');
-      // Simulated work never reaches a cancellation point, so a pending task is marked cancelled directly.
+      // A pending task here is queued, hung before its work (taskHang) or client-made: none has done anything to
+      // undo, so it ends as an XAPI operation noticing the request at a cancellation point would (TASK_CANCELLED).
+      // A task past its last cancellation point has no `cancel` in allowed_operations and is refused above.
       db.update(t.ref, {
         status: 'cancelled',
         progress: 1,
