@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import type http from 'node:http';
 import type https from 'node:https';
+import { createSecureContext } from 'node:tls';
 import { vmHandlers } from './behaviour/vm.js';
 import { sessionHandlers } from './behaviour/session.js';
 import { storageHandlers } from './behaviour/storage.js';
@@ -24,7 +25,7 @@ import { buildPool } from './seed/builder.js';
 import { DEMO_SEED, EMPTY_SEED } from './seed/demo.js';
 import type { SeedDocument } from './seed/format.js';
 import { CallStats } from './stats.js';
-import type { TlsIdentity } from './tls.js';
+import { parseTlsIdentity, type TlsIdentity } from './tls.js';
 
 export { SimDatabase, DbObject } from './database.js';
 export type { Change } from './database.js';
@@ -168,6 +169,8 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
   const dispatcher = new Dispatcher(core);
   const setCertificate = (identity: TlsIdentity): void => {
     if (!tls) throw new Error('tls: this simulator serves plain HTTP (start it with the tls option)');
+    // Checked once up front (bad PEM, key not matching the certificate) so no host is left half switched.
+    createSecureContext({ cert: parseTlsIdentity(identity).cert, key: identity.key });
     tls = identity;
     for (const s of servers) (s as https.Server | undefined)?.setSecureContext({ cert: identity.cert, key: identity.key });
   };
