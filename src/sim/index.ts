@@ -124,6 +124,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
   const servers: (http.Server | undefined)[] = addresses.map(() => undefined);
   let port = opts.port ?? 0;
   let tls = opts.tls;
+  let stopped = false;
   const checkHost = (i: number): void => {
     if (!hostRefs[i]) throw new Error(`no host with index ${i}`);
   };
@@ -140,7 +141,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
       return close(s);
     },
     hostRestore: (i: number, mode: DarkMode) => {
-      if (mode !== 'refuse' || !hostUrls[i] || servers[i]) return;
+      if (stopped || mode !== 'refuse' || !hostUrls[i] || servers[i]) return;
       const s = createListener(core, dispatcher, i, control, tls);
       servers[i] = s;
       // The port was ours a moment ago; failing to get it back is a simulator bug worth seeing.
@@ -217,6 +218,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
       dispatcher.invalidate();
     },
     stop: async () => {
+      stopped = true;
       events.close();
       faults.held.dropAll();
       await closeAll();
