@@ -12,7 +12,7 @@ import { sessionHandlers } from './behaviour/session.js';
 import { storageHandlers } from './behaviour/storage.js';
 import { networkHandlers } from './behaviour/network.js';
 import { poolHandlers } from './behaviour/pool.js';
-import { secretHandlers } from './behaviour/secret.js';
+import { secretHandlers, secretLayer } from './behaviour/secret.js';
 import { XmlEncoder } from './codec/xmlrpc.js';
 import type { Handler, SimCore } from './core.js';
 import { SimDatabase } from './database.js';
@@ -56,6 +56,11 @@ export interface SimOptions {
    * false: a single listener, for host 0.
    */
   multiHost?: boolean;
+  /**
+   * Turn plain `*password` device-config keys into `*password_secret` keys naming new secrets, as XAPI does in
+   * SR.create, SR.probe, PBD.create and PBD.set_device_config. Off by default: PBDs keep what the caller sent.
+   */
+  movePasswordsToSecrets?: boolean;
   /** Serve HTTPS with this certificate instead of HTTP (URLs become `https://`); see `setCertificate`. */
   tls?: TlsIdentity;
 }
@@ -167,6 +172,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
   for (const group of [sessionHandlers(), vmHandlers(), storageHandlers(), networkHandlers(), poolHandlers(), secretHandlers()]) {
     for (const [k, v] of Object.entries(group)) handlers.set(k, v);
   }
+  secretLayer(handlers, { movePasswords: opts.movePasswordsToSecrets ?? false });
   const dispatcher = new Dispatcher(core);
   const setCertificate = (identity: TlsIdentity): void => {
     if (!tls) throw new Error('tls: this simulator serves plain HTTP (start it with the tls option)');

@@ -5,7 +5,9 @@ import { json, jsonOk, login, xml, xmlOk } from './helpers.js';
 // The `secret` class and `*_secret` device-config keys.
 // Fields (datamodel.json, class secret): uuid (RO/runtime), value (RW), other_config (RW, default {}); all readable
 // through get_record. secret.create takes {value, other_config}; introduce takes the uuid (xen-api
-// ocaml/xapi/xapi_secret.ml). SM looks a secret up with secret.get_by_uuid + get_value and, when that fails, raises
+// ocaml/xapi/xapi_secret.ml). XAPI gives every PBD it makes its own copy of the secrets its *password_secret keys
+// name, failing UUID_INVALID on an unknown one (ocaml/xapi/xapi_pbd.ml create_common -> Xapi_secret.duplicate_passwds),
+// and destroys them with the PBD (clean_out_passwds). SM looks a secret up with secret.get_by_uuid + get_value and, when that fails, raises
 // InvalidSecret: code 20, "No such secret." plus "[opterr=Unable to look up secret [<uuid>]]" (xapi-project/sm
 // libs/sm/core/util.py get_secret, libs/sm/core/XE_SR_ERRORCODES.xml). It reads the CIFS password only when a
 // username is given (libs/sm/cifutils.py getCIFCredentials) and a CHAP password only with its user
@@ -99,55 +101,93 @@ describe('secret class', () => {
 });
 
 describe('*_secret device-config keys', () => {
-  it('SR.create with password_secret behaves as with password; the PBDs keep the uuid, never the value', async () => {
-    const secret = await call('secret.create', { value: VALUE, other_config: {} });
-    const uuid = await call('secret.get_uuid', secret);
+  const newSecret = async (value = VALUE): Promise<string> => call('secret.get_uuid', await call('secret.create', { value, other_config: {} }));
+  const secretValue = (uuid: string): unknown => sim.db.record(sim.db.refByUuid('secret', uuid)!).value;
+
+  it('SR.create with password_secret behaves as with password; its PBDs name one copy of the secret, not the caller\'s', async () => {
+    const uuid = await newSecret();
     const viaSecret = await call('SR.create', host0(), { server: '//nas/a', username: 'svc', password_secret: uuid }, 0, 'sec-smb', '', 'smb', 'user', true, {});
     const viaPlain = await call('SR.create', host0(), { server: '//nas/b', username: 'svc', password: VALUE }, 0, 'sec-smb-plain', '', 'smb', 'user', true, {});
-    const pbds = sim.db.record(viaSecret).PBDs as string[];
+    const pbds = (sim.db.record(viaSecret).PBDs as string[]).map((p) => sim.db.record(p));
     expect(pbds).toHaveLength((sim.db.record(viaPlain).PBDs as string[]).length);
-    for (const p of pbds) {
-      expect(sim.db.record(p)).toMatchObject({ currently_attached: true, device_config: { server: '//nas/a', username: 'svc', password_secret: uuid } });
-    }
-    expect(JSON.stringify(await call('PBD.get_all_records'))).not.toContain(`"password_secret":"${VALUE}"`);
+    const copy = (pbds[0]!.device_config as Record<string, string>).password_secret!;
+    expect(copy).not.toBe(uuid);
+    expect(secretValue(copy)).toBe(VALUE);
+    for (const p of pbds) expect(p).toMatchObject({ currently_attached: true, device_config: { server: '//nas/a', username: 'svc', password_secret: copy } });
+    // The caller's secret is untouched and still the caller's.
+    expect(secretValue(uuid)).toBe(VALUE);
   });
 
-  it('an unknown secret fails SR.create as SM does, and creates nothing', async () => {
-    const before = { srs: sim.db.count('SR'), pbds: sim.db.count('PBD') };
+  it('an unknown secret fails SR.create and PBD.create with UUID_INVALID before any driver runs, creating nothing', async () => {
     const uuid = 'deadbeef-0000-4000-8000-000000000000';
-    expect(await srCreate('sec-missing', 'smb', { server: '//nas/a', username: 'svc', password_secret: uuid })).toEqual([
-      'SR_BACKEND_FAILURE_20',
-      '',
-      `No such secret. [opterr=Unable to look up secret [${uuid}]]`,
-      '',
-    ]);
-    expect({ srs: sim.db.count('SR'), pbds: sim.db.count('PBD') }).toEqual(before);
-    // Without a username SM never reads the password, so the missing secret goes unnoticed.
-    expect(await srCreate('sec-anonymous', 'smb', { server: '//nas/a', password_secret: uuid })).toEqual([]);
+    const sr = await call('SR.create', host0(), { server: '//nas/e', username: 'svc', password: VALUE }, 0, 'sec-local', '', 'smb', 'user', false, {});
+    const before = { srs: sim.db.count('SR'), pbds: sim.db.count('PBD'), secrets: sim.db.count('secret') };
+    expect(await srCreate('sec-missing', 'smb', { server: '//nas/a', username: 'svc', password_secret: uuid })).toEqual(['UUID_INVALID', 'secret', uuid]);
+    // XAPI copies the secret whether or not the driver would read it (no username here).
+    expect(await srCreate('sec-anonymous', 'smb', { server: '//nas/a', password_secret: uuid })).toEqual(['UUID_INVALID', 'secret', uuid]);
+    const dc = { server: '//nas/e', username: 'svc', password_secret: uuid };
+    expect(await error('PBD.create', { host: sim.hostRefs[1], SR: sr, device_config: dc, other_config: {} })).toEqual(['UUID_INVALID', 'secret', uuid]);
+    expect({ srs: sim.db.count('SR'), pbds: sim.db.count('PBD'), secrets: sim.db.count('secret') }).toEqual(before);
+  });
+
+  it('PBD.create gives the PBD its own copy; PBD.destroy destroys that copy and nothing else', async () => {
+    const uuid = await newSecret();
+    const sr = await call('SR.create', host0(), { server: '//nas/d', username: 'svc', password_secret: uuid }, 0, 'sec-pbd', '', 'smb', 'user', false, {});
+    const first = (sim.db.record(sr).PBDs as string[])[0]!;
+    const firstCopy = (sim.db.record(first).device_config as Record<string, string>).password_secret!;
+    const pbd = await call('PBD.create', { host: sim.hostRefs[1], SR: sr, device_config: { server: '//nas/d', username: 'svc', password_secret: uuid }, other_config: {} });
+    const ownCopy = (sim.db.record(pbd).device_config as Record<string, string>).password_secret!;
+    expect(new Set([uuid, firstCopy, ownCopy]).size).toBe(3);
+    await call('PBD.destroy', pbd);
+    expect(sim.db.refByUuid('secret', ownCopy)).toBeUndefined();
+    expect(secretValue(firstCopy)).toBe(VALUE);
+    expect(secretValue(uuid)).toBe(VALUE);
   });
 
   it('resolves the iSCSI CHAP secrets when their users are given', async () => {
     const iscsi = { target: '10.0.0.5', targetIQN: 'iqn.2026-01.test:t', SCSIid: '36001405abc' };
-    const chap = await call('secret.get_uuid', await call('secret.create', { value: VALUE, other_config: {} }));
+    const chap = await newSecret();
     expect(await srCreate('sec-iscsi', 'lvmoiscsi', { ...iscsi, chapuser: 'u', chappassword_secret: chap })).toEqual([]);
     const missing = 'deadbeef-0000-4000-8000-000000000001';
-    expect((await srCreate('sec-iscsi-in', 'lvmoiscsi', { ...iscsi, chapuser: 'u', chappassword_secret: chap, incoming_chapuser: 'i', incoming_chappassword_secret: missing }))[0]).toBe(
-      'SR_BACKEND_FAILURE_20',
-    );
+    expect(await srCreate('sec-iscsi-in', 'lvmoiscsi', { ...iscsi, chapuser: 'u', chappassword_secret: chap, incoming_chapuser: 'i', incoming_chappassword_secret: missing })).toEqual([
+      'UUID_INVALID',
+      'secret',
+      missing,
+    ]);
   });
 
-  it('PBD.plug reads the secret again: a destroyed one fails the plug, one reintroduced under the uuid fixes it', async () => {
-    const secret = await call('secret.create', { value: VALUE, other_config: {} });
-    const uuid = await call('secret.get_uuid', secret);
+  it('PBD.plug reads the secret as SM does: a destroyed copy fails the plug with InvalidSecret, one reintroduced fixes it', async () => {
+    const uuid = await newSecret();
     const sr = await call('SR.create', host0(), { server: '//nas/c', username: 'svc', password_secret: uuid }, 0, 'sec-plug', '', 'smb', 'user', false, {});
     const [pbd] = sim.db.record(sr).PBDs as string[];
+    const copy = (sim.db.record(pbd!).device_config as Record<string, string>).password_secret!;
     await call('PBD.unplug', pbd);
-    await call('secret.destroy', secret);
-    expect((await error('PBD.plug', pbd))[0]).toBe('SR_BACKEND_FAILURE_20');
+    // The caller's own secret no longer matters to the PBD.
+    await call('secret.destroy', await call('secret.get_by_uuid', uuid));
+    await call('PBD.plug', pbd);
+    await call('PBD.unplug', pbd);
+    await call('secret.destroy', await call('secret.get_by_uuid', copy));
+    expect(await error('PBD.plug', pbd)).toEqual(['SR_BACKEND_FAILURE_20', '', `No such secret. [opterr=Unable to look up secret [${copy}]]`, '']);
     expect(sim.db.record(pbd!).currently_attached).toBe(false);
-    await call('secret.introduce', uuid, VALUE, {});
+    await call('secret.introduce', copy, VALUE, {});
     await call('PBD.plug', pbd);
     expect(sim.db.record(pbd!).currently_attached).toBe(true);
+  });
+
+  it('with movePasswordsToSecrets, plain passwords become secrets as XAPI does, and no PBD holds the value', async () => {
+    const xapiLike = await startSimulator({ port: 0, multiHost: false, movePasswordsToSecrets: true });
+    try {
+      const s2 = await xmlOk(xapiLike.url, 'session.login_with_password', 'root', 'xops');
+      const sr = await jsonOk(xapiLike.url, 'SR.create', s2, xapiLike.hostRefs[0], { server: '//nas/m', username: 'svc', password: VALUE }, 0, 'sec-moved', '', 'smb', 'user', true, {});
+      const pbds = (xapiLike.db.record(sr).PBDs as string[]).map((p) => xapiLike.db.record(p).device_config as Record<string, string>);
+      for (const dc of pbds) {
+        expect(Object.keys(dc).sort()).toEqual(['password_secret', 'server', 'username']);
+        expect(xapiLike.db.record(xapiLike.db.refByUuid('secret', dc.password_secret!)!).value).toBe(VALUE);
+      }
+      expect(JSON.stringify(await jsonOk(xapiLike.url, 'PBD.get_all_records', s2))).not.toContain(VALUE);
+    } finally {
+      await xapiLike.stop();
+    }
   });
 
   it('never prints a secret value, on success or failure paths', async () => {
