@@ -104,6 +104,28 @@ describe('garbage reply', () => {
   });
 });
 
+describe("Xen Orchestra's xen-api client", () => {
+  it('rejects a garbage reply to a write it cannot retry, on both transports, while the write did happen', async () => {
+    const { Xapi } = (await import('xen-api' as string)) as { Xapi: new (o: Record<string, unknown>) => any };
+    for (const transport of ['json-rpc', 'xml-rpc']) {
+      const xapi = new Xapi({ url: sim.url, auth: { user: 'root', password: 'xops' }, transport, allowUnauthorized: true, watchEvents: false });
+      await xapi.connect();
+      try {
+        sim.faults.inject({ methods: 'network.create', garbageReply: 1 });
+        await expect(xapi.call('network.create', { name_label: `xo-garbage-${transport}`, other_config: {} })).rejects.toThrow();
+        expect(sim.db.findByName('network', `xo-garbage-${transport}`)).toHaveLength(1);
+        sim.faults.inject({ methods: 'network.create', noReply: 1 });
+        const pending = xapi.call('network.create', { name_label: `xo-silent-${transport}`, other_config: {} });
+        await sim.faults.held.waitFor(1);
+        sim.faults.clear();
+        await expect(pending).rejects.toThrow();
+      } finally {
+        await xapi.disconnect();
+      }
+    }
+  });
+});
+
 describe('no reply', () => {
   it('reads a request and never answers it; the client gives up on its own clock, and the next call is answered', async () => {
     sim.faults.inject({ methods: 'network.create', noReply: 1 });
