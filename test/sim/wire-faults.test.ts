@@ -46,7 +46,7 @@ describe('aim', () => {
 
   it('aims a fault at the calls one host receives', async () => {
     sim.faults.inject({ host: 1, sessionInvalid: 1 });
-    // Host 0 (the master) is not aimed at; host 1's login is refused as a supporter's, before the session check.
+    // Calls to host 0 (the master) are not aimed at. Host 1 only checks sessions once it is the master itself.
     expect(await call('pool.get_all')).toEqual([sim.poolRef]);
     expect(sim.faults.state().rules).toEqual([{ kind: 'sessionInvalid', methods: '*', host: 1, remaining: 1 }]);
     sim.failover(1);
