@@ -36,7 +36,7 @@ export class Dispatcher {
   async call(method: string, params: readonly unknown[], ctx: CallContext): Promise<Outcome> {
     const core = this.core;
     core.stats.record(method);
-    const delay = core.faults.latencyFor(method);
+    const delay = core.faults.latencyFor(method, ctx.hostIndex);
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     try {
       if (method === 'system.listMethods') return { ok: true, value: this.listMethods(), type: STRING_SET, bare: true };
@@ -52,9 +52,9 @@ export class Dispatcher {
         throw fail('MESSAGE_PARAMETER_COUNT_MISMATCH', method, required, Math.max(0, sent));
       }
       this.checkHostRole(ctx, spec);
-      const session = spec.session ? this.checkSession(params[0], method) : '';
+      const session = spec.session ? this.checkSession(params[0], method, ctx.hostIndex) : '';
       if (spec.removed) throw fail('MESSAGE_REMOVED');
-      if (core.faults.take('tooManyPendingTasks', method)) throw fail('TOO_MANY_PENDING_TASKS');
+      if (core.faults.take('tooManyPendingTasks', method, undefined, ctx.hostIndex)) throw fail('TOO_MANY_PENDING_TASKS');
       const raw = spec.session ? params.slice(1) : params;
       const args = spec.params.map((p, i) =>
         i < raw.length ? coerce(core.model, p.type, raw[i], `${spec.wire}:${p.name}`) : p.defaultValue,
@@ -65,7 +65,7 @@ export class Dispatcher {
       if (isAsync) {
         if (!spec.async) throw new XapiFailure('Fault', `No async mode for this operation (rpc: ${method})`);
         const task = createTask(core, method, '', hostRef);
-        this.runTask(task, method, { core, db: core.db, spec, args, session, hostIndex: ctx.hostIndex, task }, handler);
+        this.runTask(task, method, { core, db: core.db, spec, args, session, hostIndex: ctx.hostIndex, task }, handler, ctx.hostIndex);
         return { ok: true, value: task, type: REF };
       }
       const value = await handler({ core, db: core.db, spec, args, session, hostIndex: ctx.hostIndex });
@@ -92,22 +92,30 @@ export class Dispatcher {
     return this.listMethodsCache;
   }
 
-  private runTask(task: string, method: string, call: Call, handler: Handler): void {
+  private runTask(task: string, method: string, call: Call, handler: Handler, hostIndex: number): void {
     const core = this.core;
+    // The fault is chosen when the call arrives, so "the next N calls" counts calls, not scheduling order.
+    const injected = core.faults.take('taskFailure', method, undefined, hostIndex);
+    const hang = injected ? undefined : core.faults.take('taskHang', method, undefined, hostIndex);
+    // A task hung before its operation starts just stays pending: task.cancel ends it with nothing to undo.
+    if (hang && !hang.runFirst) return;
     // The task is handed back first and worked on afterwards, so clients see it pending, as with a real host.
     setImmediate(async () => {
       const t = core.db.get(task);
+      // Cancelled while queued: the operation never starts (XAPI checks for cancellation before doing work).
       if (!t || t.rec.status !== 'pending') return;
-      const injected = core.faults.take('taskFailure', method);
       if (injected) {
         failTask(core, task, [injected.code ?? 'INTERNAL_ERROR', ...(injected.params ?? [])]);
         return;
       }
       try {
         const value = await handler(call);
+        // Past its last cancellation point and stuck there: the work is done, the task never says so.
+        if (hang) return core.db.set(task, 'allowed_operations', []);
         completeTask(core, task, value === undefined ? { k: 'void' } : call.spec.result, value);
       } catch (e) {
         if (!(e instanceof XapiFailure)) console.error('xops sim: internal error in', method, e);
+        if (hang) return core.db.set(task, 'allowed_operations', []);
         failTask(core, task, toErrorArray(e));
       }
     });
@@ -125,10 +133,10 @@ export class Dispatcher {
     throw fail('HOST_IS_SLAVE', String(db.get(master)?.rec.address ?? ''));
   }
 
-  private checkSession(ref: unknown, method: string): string {
+  private checkSession(ref: unknown, method: string, hostIndex: number): string {
     const s = typeof ref === 'string' ? this.core.db.get(ref) : undefined;
     if (!s || s.cls.name !== 'session') throw fail('SESSION_INVALID', String(ref));
-    if (this.core.faults.take('sessionInvalid', method)) throw fail('SESSION_INVALID', String(ref));
+    if (this.core.faults.take('sessionInvalid', method, undefined, hostIndex)) throw fail('SESSION_INVALID', String(ref));
     return s.ref;
   }
 

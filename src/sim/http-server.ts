@@ -1,25 +1,29 @@
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { SimCore } from './core.js';
 import { JsonRequestError, jsonFailure, jsonSuccess, parseJsonRequest, toJson } from './codec/jsonrpc.js';
 import { XmlParseError, parseMethodCall, xmlBare, xmlFailure, xmlSuccess } from './codec/xmlrpc.js';
 import type { Dispatcher, Outcome } from './dispatcher.js';
-import { isReadOnlyMethod } from './faults.js';
 import type { FaultSpec } from './faults.js';
+import { parseTlsIdentity, type TlsIdentity } from './tls.js';
+import { act, beforeCall, sendFaultyReply } from './wire-faults.js';
 
 const CORS = { 'Access-Control-Allow-Origin': '*', 'Access-Control-Allow-Headers': 'X-Requested-With' };
 
 /** What the control endpoint (`/_sim/...`) may do besides faults and stats. */
 export interface ControlHooks {
   failover(hostIndex: number): void;
+  /** Replaces the served certificate (HTTPS simulators only; throws otherwise). */
+  setCertificate?(identity: TlsIdentity): void;
 }
 
 /**
  * One HTTP listener per simulated host. XML-RPC on POST to any path but /jsonrpc, JSON-RPC on /jsonrpc, and the
  * simulator's own control endpoint under /_sim/ (never a XAPI path).
  */
-export function createListener(core: SimCore, dispatcher: Dispatcher, hostIndex: number, control: ControlHooks): http.Server {
-  const server = http.createServer((req, res) => {
+export function createListener(core: SimCore, dispatcher: Dispatcher, hostIndex: number, control: ControlHooks, tls?: TlsIdentity): http.Server {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -30,7 +34,8 @@ export function createListener(core: SimCore, dispatcher: Dispatcher, hostIndex:
         res.end('internal error');
       });
     });
-  });
+  };
+  const server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, onRequest) : http.createServer(onRequest);
   server.keepAliveTimeout = 65_000;
   return server;
 }
@@ -46,6 +51,8 @@ async function handle(
 ): Promise<void> {
   const path = (req.url ?? '/').split('?')[0]!;
   if (path.startsWith('/_sim/')) return controlEndpoint(core, control, req.method ?? 'GET', path, body, res);
+  // A silent dark host reads requests and never answers; the control endpoint above stays reachable.
+  if (core.faults.darkMode(hostIndex) === 'silent') return core.faults.held.hold(req.socket, hostIndex);
   if (req.method === 'OPTIONS') {
     res.writeHead(200, { ...CORS, 'Access-Control-Allow-Methods': 'POST, OPTIONS', 'Content-Length': '0' });
     res.end();
@@ -76,29 +83,15 @@ async function handle(
     return;
   }
 
-  const reset = core.faults.has('connectionReset')
-    ? core.faults.take('connectionReset', method, (r) => !r.writesOnly || !isReadOnlyMethod(method))
-    : undefined;
-  if (reset && !reset.afterExecute) {
-    req.socket.destroy();
-    return;
-  }
+  const fault = beforeCall(core.faults, method, hostIndex);
+  if (fault.now) return act(core.faults, fault.now, req, hostIndex);
   const outcome = await dispatcher.call(method, params, { hostIndex });
-  if (reset) {
-    req.socket.destroy();
-    return;
-  }
+  if (fault.after) return act(core.faults, fault.after, req, hostIndex);
   // One conversion to bytes: large replies are ropes of cached fragments, and measuring then writing the string
   // would flatten and encode it twice.
   const payload = Buffer.from(json ? encodeJson(jsonReq!, method, outcome) : encodeXml(core, outcome), 'utf8');
   const headers = { ...CORS, 'Content-Type': json ? 'application/json' : 'text/xml', 'Content-Length': String(payload.length) };
-  if (core.faults.has('truncatedReply') && core.faults.take('truncatedReply', method)) {
-    res.writeHead(200, headers);
-    res.write(payload.subarray(0, Math.floor(payload.length / 2)));
-    // Flush what was written, then cut the connection: the client sees a body shorter than announced.
-    setImmediate(() => req.socket.destroy());
-    return;
-  }
+  if (sendFaultyReply(core.faults, method, hostIndex, req, res, headers, payload)) return;
   res.writeHead(200, headers);
   res.end(payload);
 }
@@ -127,9 +120,10 @@ function sendJson(res: http.ServerResponse, status: number, value: unknown): voi
  * The control endpoint:
  * - `GET /_sim/faults` pending faults; `POST /_sim/faults` (FaultSpec JSON) adds; `DELETE /_sim/faults` clears;
  * - `POST /_sim/failover` `{"host": index}` moves the pool master;
+ * - `POST /_sim/tls` `{"cert": PEM, "key": PEM}` switches the served certificate (HTTPS simulators);
  * - `GET /_sim/stats` call counts; `POST /_sim/stats/reset` zeroes them.
  */
-function controlEndpoint(core: SimCore, control: ControlHooks, method: string, path: string, body: string, res: http.ServerResponse): void {
+async function controlEndpoint(core: SimCore, control: ControlHooks, method: string, path: string, body: string, res: http.ServerResponse): Promise<void> {
   let input: Record<string, unknown> = {};
   if (body.trim() !== '') {
     try {
@@ -142,15 +136,23 @@ function controlEndpoint(core: SimCore, control: ControlHooks, method: string, p
     if (path === '/_sim/faults' && method === 'GET') return sendJson(res, 200, core.faults.state());
     if (path === '/_sim/faults' && method === 'POST') {
       core.faults.inject(input as FaultSpec);
+      // A host taken dark or back answers (or refuses) as asked by the time the caller reads this reply.
+      await core.faults.settled();
       return sendJson(res, 200, core.faults.state());
     }
     if (path === '/_sim/faults' && method === 'DELETE') {
       core.faults.clear();
+      await core.faults.settled();
       return sendJson(res, 200, core.faults.state());
     }
     if (path === '/_sim/failover' && method === 'POST') {
       control.failover(Number(input.host));
       return sendJson(res, 200, { master: core.db.record(core.poolRef()).master });
+    }
+    if (path === '/_sim/tls' && method === 'POST') {
+      if (!control.setCertificate) return sendJson(res, 409, { error: 'tls: this simulator serves plain HTTP' });
+      control.setCertificate(parseTlsIdentity(input));
+      return sendJson(res, 200, { ok: true });
     }
     if (path === '/_sim/stats' && method === 'GET') return sendJson(res, 200, { total: core.stats.total, calls: core.stats.get() });
     if (path === '/_sim/stats/reset' && method === 'POST') {

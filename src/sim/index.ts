@@ -5,28 +5,34 @@
  */
 import { readFile } from 'node:fs/promises';
 import type http from 'node:http';
+import type https from 'node:https';
+import { createSecureContext } from 'node:tls';
 import { vmHandlers } from './behaviour/vm.js';
 import { sessionHandlers } from './behaviour/session.js';
 import { storageHandlers } from './behaviour/storage.js';
 import { networkHandlers } from './behaviour/network.js';
 import { poolHandlers } from './behaviour/pool.js';
+import { secretHandlers, secretLayer } from './behaviour/secret.js';
 import { XmlEncoder } from './codec/xmlrpc.js';
 import type { Handler, SimCore } from './core.js';
 import { SimDatabase } from './database.js';
 import { Dispatcher } from './dispatcher.js';
 import { EventHub } from './events.js';
-import { FaultController } from './faults.js';
+import { FaultController, type DarkMode } from './faults.js';
 import { close, createListener, listen } from './http-server.js';
 import { getModel } from './model/classes.js';
 import { buildPool } from './seed/builder.js';
 import { DEMO_SEED, EMPTY_SEED } from './seed/demo.js';
 import type { SeedDocument } from './seed/format.js';
 import { CallStats } from './stats.js';
+import { parseTlsIdentity, type TlsIdentity } from './tls.js';
 
 export { SimDatabase, DbObject } from './database.js';
 export type { Change } from './database.js';
 export { FaultController } from './faults.js';
-export type { FaultSpec, FaultRule } from './faults.js';
+export type { FaultSpec, FaultRule, FaultAim, FaultState, DarkMode } from './faults.js';
+export { FaultSpecError } from './faults.js';
+export type { TlsIdentity } from './tls.js';
 export { CallStats } from './stats.js';
 export type { SeedDocument, SeedHost, SeedNetwork, SeedSr, SeedVm } from './seed/format.js';
 export { DEMO_SEED, EMPTY_SEED } from './seed/demo.js';
@@ -50,6 +56,13 @@ export interface SimOptions {
    * false: a single listener, for host 0.
    */
   multiHost?: boolean;
+  /**
+   * Turn plain `*password` device-config keys into `*password_secret` keys naming new secrets, as XAPI does in
+   * SR.create, SR.probe, PBD.create and PBD.set_device_config. Off by default: PBDs keep what the caller sent.
+   */
+  movePasswordsToSecrets?: boolean;
+  /** Serve HTTPS with this certificate instead of HTTP (URLs become `https://`); see `setCertificate`. */
+  tls?: TlsIdentity;
 }
 
 /** A running simulator. */
@@ -68,6 +81,11 @@ export interface Simulator {
   poolRef: string;
   /** Moves pool.master to host `toHostIndex` (same as `faults.failover`). */
   failover(toHostIndex: number): void;
+  /**
+   * Serves `identity` from now on, on every host: new TLS connections get the new certificate, open ones keep
+   * theirs. Throws when the simulator was started without `tls`.
+   */
+  setCertificate(identity: TlsIdentity): void;
   /** Registers or replaces the implementation of a wire method (e.g. to script an odd reply in a test). */
   setHandler(method: string, handler: Handler): void;
   stop(): Promise<void>;
@@ -107,11 +125,36 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     if (!target) throw new Error(`no host with index ${i}`);
     db.set(seeded.pool, 'master', target);
   };
+  // Listeners by host index; a host that went dark in `refuse` mode has none until it is restored.
+  const servers: (http.Server | undefined)[] = addresses.map(() => undefined);
+  let port = opts.port ?? 0;
+  let tls = opts.tls;
+  let stopped = false;
+  const checkHost = (i: number): void => {
+    if (!hostRefs[i]) throw new Error(`no host with index ${i}`);
+  };
   const faults = new FaultController({
     invalidateSessions: () => {
       for (const s of [...db.all('session')]) db.destroy(s.ref);
     },
     failover,
+    hostDark: (i: number, mode: DarkMode) => {
+      checkHost(i);
+      const s = servers[i];
+      if (mode !== 'refuse' || !s) return;
+      servers[i] = undefined;
+      return close(s);
+    },
+    hostRestore: (i: number, mode: DarkMode) => {
+      if (stopped || mode !== 'refuse' || !hostUrls[i] || servers[i]) return;
+      const s = createListener(core, dispatcher, i, control, tls);
+      servers[i] = s;
+      // The port was ours a moment ago; failing to get it back is a simulator bug worth seeing.
+      return listen(s, addresses[i]!, port).then(
+        () => undefined,
+        (e: unknown) => console.error(`xops sim: host ${i} could not listen again`, e),
+      );
+    },
   });
   const handlers = new Map<string, Handler>();
   const core: SimCore = {
@@ -126,31 +169,40 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     hostRefs: () => hostRefs,
     poolRef: () => seeded.pool,
   };
-  for (const group of [sessionHandlers(), vmHandlers(), storageHandlers(), networkHandlers(), poolHandlers()]) {
+  for (const group of [sessionHandlers(), vmHandlers(), storageHandlers(), networkHandlers(), poolHandlers(), secretHandlers()]) {
     for (const [k, v] of Object.entries(group)) handlers.set(k, v);
   }
+  secretLayer(handlers, { movePasswords: opts.movePasswordsToSecrets ?? false });
   const dispatcher = new Dispatcher(core);
+  const setCertificate = (identity: TlsIdentity): void => {
+    if (!tls) throw new Error('tls: this simulator serves plain HTTP (start it with the tls option)');
+    // Checked once up front (bad PEM, key not matching the certificate) so no host is left half switched.
+    createSecureContext({ cert: parseTlsIdentity(identity).cert, key: identity.key });
+    tls = identity;
+    for (const s of servers) (s as https.Server | undefined)?.setSecureContext({ cert: identity.cert, key: identity.key });
+  };
+  const control = { failover, ...(tls ? { setCertificate } : {}) };
 
-  const servers: http.Server[] = [];
-  let port = opts.port ?? 0;
+  const scheme = tls ? 'https' : 'http';
   const hostUrls: string[] = addresses.map(() => '');
+  const closeAll = (): Promise<void[]> => Promise.all(servers.splice(0, servers.length, ...addresses.map(() => undefined)).map((s) => (s ? close(s) : undefined)));
   for (let attempt = 0; ; attempt++) {
     try {
-      const master = createListener(core, dispatcher, 0, { failover });
-      servers.push(master);
+      const master = createListener(core, dispatcher, 0, control, tls);
+      servers[0] = master;
       port = await listen(master, baseHost, opts.port ?? 0);
-      hostUrls[0] = `http://${baseHost}:${port}`;
+      hostUrls[0] = `${scheme}://${baseHost}:${port}`;
       if (multiHost) {
         for (let i = 1; i < hostCount; i++) {
-          const s = createListener(core, dispatcher, i, { failover });
-          servers.push(s);
+          const s = createListener(core, dispatcher, i, control, tls);
+          servers[i] = s;
           await listen(s, addresses[i]!, port);
-          hostUrls[i] = `http://${addresses[i]}:${port}`;
+          hostUrls[i] = `${scheme}://${addresses[i]}:${port}`;
         }
       }
       break;
     } catch (e) {
-      await Promise.all(servers.splice(0).map(close));
+      await closeAll();
       // A free port on the master's address may be taken on another one; with port 0, simply try another.
       if ((opts.port ?? 0) !== 0 || attempt >= 10) throw e;
     }
@@ -166,13 +218,16 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     hostRefs,
     poolRef: seeded.pool,
     failover,
+    setCertificate,
     setHandler: (method, handler) => {
       handlers.set(method, handler);
       dispatcher.invalidate();
     },
     stop: async () => {
+      stopped = true;
       events.close();
-      await Promise.all(servers.map(close));
+      faults.held.dropAll();
+      await closeAll();
     },
   };
 }

@@ -45,7 +45,9 @@ export function sessionHandlers(): Record<string, Handler> {
       const t = db.expect('task', args[0]);
       const ops = t.rec.allowed_operations as string[];
       if (t.rec.status !== 'pending' || !ops.includes('cancel')) throw fail('OPERATION_NOT_ALLOWED', 'task cannot be cancelled');
-      // Simulated work never reaches a cancellation point, so a pending task is marked cancelled directly.
+      // A pending task here is queued, hung before its work (taskHang) or client-made: none has done anything to
+      // undo, so it ends as an XAPI operation noticing the request at a cancellation point would (TASK_CANCELLED).
+      // A task past its last cancellation point has no `cancel` in allowed_operations and is refused above.
       db.update(t.ref, {
         status: 'cancelled',
         progress: 1,
@@ -55,17 +57,17 @@ export function sessionHandlers(): Record<string, Handler> {
       });
     },
 
-    'event.from': async ({ core, args }) => {
+    'event.from': async ({ core, args, hostIndex }) => {
       const [classes, token, timeout] = args as [string[], string, number];
-      if (core.faults.take('eventsLost', 'event.from')) throw fail('EVENTS_LOST');
+      if (core.faults.take('eventsLost', 'event.from', undefined, hostIndex)) throw fail('EVENTS_LOST');
       return core.events.from(classes, token, timeout);
     },
     'event.inject': ({ core, args }) => core.events.inject(String(args[0]), String(args[1])),
     'event.get_current_id': ({ db }) => db.generation,
     'event.register': ({ core, args, session }) => core.events.register(session, args[0] as string[]),
     'event.unregister': ({ core, args, session }) => core.events.unregister(session, args[0] as string[]),
-    'event.next': async ({ core, session }) => {
-      if (core.faults.take('eventsLost', 'event.next')) throw fail('EVENTS_LOST');
+    'event.next': async ({ core, session, hostIndex }) => {
+      if (core.faults.take('eventsLost', 'event.next', undefined, hostIndex)) throw fail('EVENTS_LOST');
       return core.events.next(session);
     },
 

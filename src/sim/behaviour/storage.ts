@@ -4,6 +4,7 @@ import { fail } from '../errors.js';
 import { constructorFields } from '../generic.js';
 import { NULL_REF, xapiDate } from '../ids.js';
 import { GiB, adjustSr, createVbd, createVdi } from './objects.js';
+import { resolveDeviceConfig } from './secret.js';
 
 /**
  * SR types the simulator has a driver for, with the device_config keys each requires. A missing key fails the way
@@ -113,6 +114,7 @@ function plugPbd(db: SimDatabase, pbd: string): void {
   if (p.currently_attached) return;
   const sr = db.expect('SR', p.SR).rec;
   if (!DRIVERS[sr.type as string]) throw fail('SR_UNKNOWN_DRIVER', sr.type as string);
+  resolveDeviceConfig(db, sr.type as string, p.device_config as Record<string, string>);
   if (!sr.shared) {
     for (const other of sr.PBDs as string[]) {
       const o = db.get(other)?.rec;
@@ -139,6 +141,7 @@ export function storageHandlers(): Record<string, Handler> {
       ];
       c.db.expect('host', host);
       checkDeviceConfig(type, deviceConfig);
+      resolveDeviceConfig(c.db, type, deviceConfig);
       const drv = DRIVERS[type]!;
       const sr = c.db.create('SR', {
         name_label: nameLabel,
