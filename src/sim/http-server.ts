@@ -5,6 +5,7 @@ import { JsonRequestError, jsonFailure, jsonSuccess, parseJsonRequest, toJson } 
 import { XmlParseError, parseMethodCall, xmlBare, xmlFailure, xmlSuccess } from './codec/xmlrpc.js';
 import type { Dispatcher, Outcome } from './dispatcher.js';
 import { isReadOnlyMethod } from './faults.js';
+import { serveVdiContent } from './vdi-content/handlers.js';
 import type { FaultSpec } from './faults.js';
 
 const CORS = { 'Access-Control-Allow-Origin': '*', 'Access-Control-Allow-Headers': 'X-Requested-With' };
@@ -20,6 +21,8 @@ export interface ControlHooks {
  */
 export function createListener(core: SimCore, dispatcher: Dispatcher, hostIndex: number, control: ControlHooks): http.Server {
   const server = http.createServer((req, res) => {
+    // Disk content (PUT /import_raw_vdi, GET /export_raw_vdi) streams its body: routed before it is buffered here.
+    if (serveVdiContent(core, req, res)) return;
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
