@@ -1,0 +1,121 @@
+/**
+ * VdiTransfer against the simulator's /import_raw_vdi and /export_raw_vdi (see test/sim/vdi-content.test.ts for the
+ * xen-api sources those handlers follow: the 200 goes out before the body is read, so the outcome is in the task).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSimulator, type Simulator } from '../../src/sim/index.js';
+import { disposeVdiContent } from '../../src/sim/vdi-content/handlers.js';
+import { XapiError } from '../../src/xapi/caller.js';
+import { VdiTransfer, formatProgress, type TransferProgress } from '../../src/xapi/vdi-transfer.js';
+import { jsonOk, login } from '../sim/helpers.js';
+
+const MiB = 1024 * 1024;
+let sim: Simulator;
+let session: string;
+let transfer: VdiTransfer;
+let dir: string;
+
+beforeAll(async () => {
+  sim = await startSimulator({ port: 0, multiHost: false });
+  session = await login(sim);
+  transfer = new VdiTransfer({ url: sim.url, session });
+  dir = mkdtempSync(join(tmpdir(), 'xops-transfer-test-'));
+});
+afterAll(async () => {
+  transfer.close();
+  disposeVdiContent(sim.db);
+  await sim.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function newVdi(size: number): Promise<string> {
+  const sr = sim.db.byName('SR', 'pool-nfs').ref;
+  return jsonOk(sim.url, 'VDI.create', session, { SR: sr, virtual_size: size, type: 'user', sharable: false, read_only: false, other_config: {}, name_label: 't' });
+}
+
+/** A Writable that keeps what it is given. */
+function sink(): { stream: Writable; bytes: () => Buffer } {
+  const parts: Buffer[] = [];
+  return { stream: new Writable({ write: (c: Buffer, _e, cb) => (parts.push(c), cb()) }), bytes: () => Buffer.concat(parts) };
+}
+
+const tasksLeft = (): number => [...sim.db.all('task')].length;
+
+describe('VdiTransfer', () => {
+  it('uploads a file with progress and downloads it back byte for byte, leaving no task behind', async () => {
+    const vdi = await newVdi(4 * MiB);
+    const img = Buffer.alloc(3 * MiB + 123);
+    for (let i = 0; i < img.length; i += 4096) img.writeUInt32BE(i, i);
+    writeFileSync(join(dir, 'a.raw'), img);
+    const tasks = tasksLeft();
+    const seen: TransferProgress[] = [];
+    await transfer.upload(vdi, { path: join(dir, 'a.raw') }, { onProgress: (p) => seen.push(p) });
+    expect(seen.at(-1)).toEqual({ bytes: img.length, total: img.length });
+    expect(seen.map((p) => p.bytes)).toEqual([...seen.map((p) => p.bytes)].sort((a, b) => a - b));
+    expect(seen.length).toBeGreaterThanOrEqual(3);
+
+    const out = sink();
+    const got: TransferProgress[] = [];
+    const { bytes } = await transfer.download(vdi, out.stream, { onProgress: (p) => got.push(p) });
+    expect(bytes).toBe(4 * MiB);
+    expect(got.at(-1)).toEqual({ bytes: 4 * MiB, total: 4 * MiB });
+    expect(out.bytes().subarray(0, img.length).equals(img)).toBe(true);
+    expect(out.bytes().subarray(img.length).equals(Buffer.alloc(4 * MiB - img.length))).toBe(true);
+    expect(tasksLeft()).toBe(tasks);
+  });
+
+  it('streams: progress is reported while the source is still producing', async () => {
+    const vdi = await newVdi(8 * MiB);
+    let produced = 0;
+    const source = new Readable({
+      read() {
+        if (produced >= 8 * MiB) return this.push(null);
+        produced += 256 * 1024;
+        this.push(Buffer.alloc(256 * 1024, produced / (256 * 1024)));
+      },
+    });
+    const producedAtReport: number[] = [];
+    await transfer.upload(vdi, { stream: source, length: 8 * MiB }, { onProgress: () => producedAtReport.push(produced) });
+    expect(producedAtReport[0]).toBeLessThan(8 * MiB);
+    const out = sink();
+    await transfer.download(vdi, out.stream);
+    expect(out.bytes()[8 * MiB - 1]).toBe(32);
+  });
+
+  it("surfaces the task's error when XAPI refuses the image before reading it", async () => {
+    const vdi = await newVdi(MiB);
+    const tasks = tasksLeft();
+    const err = await transfer.upload(vdi, { stream: Readable.from([Buffer.alloc(2 * MiB)]), length: 2 * MiB }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(XapiError);
+    expect((err as XapiError).code).toBe('VDI_TOO_SMALL');
+    expect((err as XapiError).params).toEqual([vdi, String(2 * MiB)]);
+    expect(tasksLeft()).toBe(tasks);
+  });
+
+  it("surfaces the task's error when the image turns out bad after the 200", async () => {
+    const vdi = await newVdi(MiB);
+    const notVhd = Buffer.alloc(64 * 1024, 0x41);
+    const err = await transfer.upload(vdi, { stream: Readable.from([notVhd]), length: notVhd.length }, { format: 'vhd' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(XapiError);
+    expect((err as XapiError).code).toBe('VDI_IO_ERROR');
+  });
+
+  it('fails with the session error when the session is not valid', async () => {
+    const stale = new VdiTransfer({ url: sim.url, session: 'OpaqueRef:stale' });
+    try {
+      const err = await stale.download(await newVdi(MiB), sink().stream).catch((e: unknown) => e);
+      expect((err as XapiError).code).toBe('SESSION_INVALID');
+    } finally {
+      stale.close();
+    }
+  });
+
+  it('formats progress for a log line or a status bar', () => {
+    expect(formatProgress({ bytes: 12 * MiB, total: 64 * MiB })).toBe('12.0 MiB of 64.0 MiB (18%)');
+    expect(formatProgress({ bytes: 3 * MiB })).toBe('3.0 MiB');
+  });
+});
