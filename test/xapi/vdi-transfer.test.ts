@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { disposeVdiContent } from '../../src/sim/vdi-content/handlers.js';
 import { XapiError } from '../../src/xapi/caller.js';
+import { encodeDynamicVhd } from '../../src/sim/vdi-content/vhd.js';
 import { VdiTransfer, formatProgress, type TransferProgress } from '../../src/xapi/vdi-transfer.js';
 import { jsonOk, login } from '../sim/helpers.js';
 
@@ -102,6 +103,17 @@ describe('VdiTransfer', () => {
     const err = await transfer.upload(vdi, { stream: Readable.from([notVhd]), length: notVhd.length }, { format: 'vhd' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(XapiError);
     expect((err as XapiError).code).toBe('VDI_IO_ERROR');
+  });
+
+  it('surfaces the task error when the host gives up while the body is still being sent', async () => {
+    const vdi = await newVdi(8 * MiB);
+    const blocks = [0, 1, 2, 3];
+    const vhd = Buffer.concat([...encodeDynamicVhd(8 * MiB, blocks, () => Buffer.alloc(2 * MiB, 0x5a), Buffer.alloc(16, 1))]);
+    vhd[20] ^= 1; // breaks the leading footer's checksum: rejected at the first bytes, with ~8 MiB still to send
+    const err = await transfer.upload(vdi, { stream: Readable.from([vhd.subarray(0, 4096), vhd.subarray(4096)]), length: vhd.length }, { format: 'vhd' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(XapiError);
+    expect((err as XapiError).code).toBe('VDI_IO_ERROR');
+    expect((err as XapiError).params).toEqual(['VHD footer checksum mismatch']);
   });
 
   it('fails with the session error when the session is not valid', async () => {

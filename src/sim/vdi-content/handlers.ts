@@ -312,7 +312,11 @@ function exportRaw(core: SimCore, q: URLSearchParams, req: http.IncomingMessage,
     failTask(core, task, toErrorArray(e));
     res.destroy();
   });
-  res.on('close', () => stream.destroy());
+  res.on('close', () => {
+    // A client that hangs up early leaves the export unfinished: the task says so instead of staying pending.
+    if (!res.writableFinished) failTask(core, task, ['INTERNAL_ERROR', 'client closed the connection before the end of the export']);
+    stream.destroy();
+  });
   stream.pipe(res);
 }
 
