@@ -5,8 +5,8 @@
  *   `task-id` header before the body is read; the task completes with the VDI ref.
  * - ocaml/xapi/export_raw_vdi.ml: 200 with task-id, Content-Type and Content-Disposition `<uuid>.<format>`; unknown
  *   format -> 404; VHD export refused (VDI_TOO_LARGE) past max_vhd_size.
- * - ocaml/xapi/xapi_http.ml: a bad session -> 401 with `WWW-Authenticate: Basic realm=...` and the named task failed
- *   with SESSION_AUTHENTICATION_FAILED.
+ * - ocaml/xapi/xapi_http.ml (assert_credentials_ok): a bad session -> 401 with `WWW-Authenticate: Basic realm=...`,
+ *   raised before the handler's task context, so the named task is untouched; HTTP Basic credentials also log in.
  * - ocaml/xapi/importexport.ml: `vdi` is a ref or a uuid; `format` defaults to raw.
  * - ocaml/vhd-tool/src/chunked.ml: the `chunked` framing (uint64 LE offset, uint32 LE length; 0/0 ends).
  * VHD images are made with qemu-img (Debian qemu-utils), whose `vpc` driver writes the VHD format.
@@ -18,9 +18,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
-import { encodeChunked } from '../../src/sim/vdi-content/chunked.js';
+import { ChunkedDecoder, encodeChunked } from '../../src/sim/vdi-content/chunked.js';
 import { disposeVdiContent, vdiContentStore } from '../../src/sim/vdi-content/handlers.js';
-import { CONTENT_BLOCK } from '../../src/sim/vdi-content/sparse-content.js';
+import { CONTENT_BLOCK, ContentLimitError, ContentStore } from '../../src/sim/vdi-content/sparse-content.js';
 import { VhdDecoder, VhdFormatError, encodeDynamicVhd } from '../../src/sim/vdi-content/vhd.js';
 import { jsonOk, login } from './helpers.js';
 
@@ -93,7 +93,78 @@ function qemu(...args: string[]): void {
   execFileSync('qemu-img', args, { stdio: 'pipe' });
 }
 
+describe('sparse VDI content', () => {
+  it('allocates a block on its first non-zero byte, reads zeros elsewhere, and keeps rewritten blocks', () => {
+    const store = new ContentStore();
+    const c = store.content('OpaqueRef:a');
+    c.write(5 * CONTENT_BLOCK - 3, Buffer.from('spans two blocks'));
+    c.write(9 * CONTENT_BLOCK, Buffer.alloc(3 * CONTENT_BLOCK));
+    expect(c.blocks()).toEqual([4, 5]);
+    expect(c.read(5 * CONTENT_BLOCK - 5, 20).toString('latin1')).toBe('\0\0spans two blocks\0\0');
+    // Zeros over an allocated block are content: the block stays, and now reads as zeros there.
+    c.write(5 * CONTENT_BLOCK, Buffer.alloc(13));
+    expect(c.blocks()).toEqual([4, 5]);
+    expect(c.read(5 * CONTENT_BLOCK - 3, 16).toString('latin1')).toBe('spa' + '\0'.repeat(13));
+    expect(c.allocatedBytes).toBe(2 * CONTENT_BLOCK);
+    store.dispose();
+  });
+
+  it('spills past the memory bound and refuses writes past the disk bound', () => {
+    const store = new ContentStore({ memoryBytes: CONTENT_BLOCK, diskBytes: 3 * CONTENT_BLOCK });
+    const c = store.content('OpaqueRef:b');
+    c.write(0, Buffer.from('in memory'));
+    expect(c.spilled).toBe(false);
+    c.write(CONTENT_BLOCK, Buffer.from('spills'));
+    expect(c.spilled).toBe(true);
+    expect(existsSync(store.tempDirPath!)).toBe(true);
+    c.write(2 * CONTENT_BLOCK, Buffer.from('third'));
+    expect(() => c.write(3 * CONTENT_BLOCK, Buffer.from('fourth'))).toThrow(ContentLimitError);
+    expect(c.read(0, 9).toString()).toBe('in memory');
+    expect(c.read(CONTENT_BLOCK, 6).toString()).toBe('spills');
+    const dirPath = store.tempDirPath!;
+    store.drop('OpaqueRef:b');
+    expect(existsSync(dirPath)).toBe(false);
+  });
+});
+
+describe("XAPI's chunked framing", () => {
+  it('decodes frames split anywhere, and refuses oversized frames, trailing data and a missing end', () => {
+    const body = encodeChunked([
+      { offset: 7, data: Buffer.from('abc') },
+      { offset: 1 << 20, data: Buffer.from('defg') },
+    ]);
+    const d = new ChunkedDecoder();
+    const got = [...body].flatMap((byte) => d.push(Buffer.from([byte])));
+    d.end();
+    expect(got.map((e) => [e.offset, e.data.toString()])).toEqual([
+      [7, 'abc'],
+      [1 << 20, 'defg'],
+    ]);
+    expect(() => new ChunkedDecoder(2).push(body)).toThrow(/exceeds/);
+    expect(() => new ChunkedDecoder().push(Buffer.concat([body, Buffer.from('x')]))).toThrow(/after the end/);
+    const open = new ChunkedDecoder();
+    open.push(body.subarray(0, 20));
+    expect(() => open.end()).toThrow(/before the end-of-stream/);
+  });
+});
+
 describe('the VHD decoder', () => {
+  it('yields only the sectors a block bitmap marks present', () => {
+    const size = 2 * 1024 * 1024;
+    const vhd = Buffer.concat([...encodeDynamicVhd(size, [0], () => Buffer.alloc(size, 0x77), Buffer.alloc(16))]);
+    // Layout: footer 512, header 1024, table 512, then block 0's bitmap (512) and data. Keep sectors 0 and 9 only.
+    const bitmapAt = 2048;
+    vhd.fill(0, bitmapAt, bitmapAt + 512);
+    vhd[bitmapAt] = 0x80;
+    vhd[bitmapAt + 1] = 0x40;
+    const d = new VhdDecoder(size);
+    const extents = [...d.push(vhd), ...d.end()];
+    expect(extents.map((e) => [e.offset, e.data.length])).toEqual([
+      [0, 512],
+      [9 * 512, 512],
+    ]);
+  });
+
   it('yields only the blocks a dynamic VHD from qemu-img carries, whatever the chunking', () => {
     const raw = sampleImage(8 * MiB);
     writeFileSync(join(dir, 'd.raw'), raw);
@@ -170,6 +241,39 @@ describe('PUT /import_raw_vdi and GET /export_raw_vdi', () => {
     expect(get.body.equals(img)).toBe(true);
   });
 
+  it("reports the import's progress in the task while the body streams", async () => {
+    const vdi = await newVdi(4 * MiB);
+    const task = await newTask();
+    const url = new URL(`/import_raw_vdi?${qs({ session_id: s, vdi, task_id: task })}`, sim.url);
+    const req = http.request(url, { method: 'PUT', headers: { 'content-length': String(4 * MiB) } });
+    const answered = new Promise<http.IncomingMessage>((resolve, reject) => {
+      req.on('response', resolve);
+      req.on('error', reject);
+    });
+    req.write(Buffer.alloc(2 * MiB, 1));
+    expect((await answered).headers['task-id']).toBe(task);
+    // Wait for the host to have read some of the first half: a change to the task's progress, seen in-process.
+    const midway = await new Promise<number>((resolve) => {
+      const check = (): void => {
+        const p = sim.db.record(task).progress as number;
+        if (p > 0) {
+          off();
+          resolve(p);
+        }
+      };
+      const off = sim.db.onChange(check);
+      check();
+    });
+    expect(midway).toBeGreaterThan(0);
+    expect(midway).toBeLessThanOrEqual(0.5);
+    expect(await call('task.get_status', task)).toBe('pending');
+    const ended = new Promise((r) => req.on('close', r));
+    req.end(Buffer.alloc(2 * MiB, 2));
+    await ended;
+    expect(await call('task.get_progress', task)).toBe(1);
+    expect(await call('task.get_status', task)).toBe('success');
+  });
+
   it('takes the VDI by uuid and the format as default raw, and destroys the task it made itself', async () => {
     const vdi = await newVdi(1 * MiB);
     const uuid = sim.db.record(vdi).uuid as string;
@@ -221,14 +325,20 @@ describe('PUT /import_raw_vdi and GET /export_raw_vdi', () => {
     expect(sim.db.record(vdi).physical_utilisation).toBe(2 * CONTENT_BLOCK);
   });
 
-  it('answers a bad session with 401 and fails the named task', async () => {
+  it('answers a bad session with 401, leaving the named task alone, and takes Basic credentials instead of a session', async () => {
     const vdi = await newVdi(MiB);
     const task = await newTask();
     const r = await request('PUT', `/import_raw_vdi?${qs({ session_id: 'OpaqueRef:nope', vdi, task_id: task })}`, Buffer.alloc(512));
     expect(r.status).toBe(401);
     expect(r.headers['www-authenticate']).toBe('Basic realm="VDI.import"');
-    expect((await call('task.get_record', task)).error_info).toEqual(['SESSION_AUTHENTICATION_FAILED']);
+    expect((await call('task.get_record', task)).status).toBe('pending');
     expect((await request('GET', `/export_raw_vdi?${qs({ vdi })}`)).status).toBe(401);
+    const wrong = `Basic ${Buffer.from('root:wrong').toString('base64')}`;
+    expect((await request('GET', `/export_raw_vdi?${qs({ vdi })}`, undefined, { authorization: wrong })).status).toBe(401);
+    const right = `Basic ${Buffer.from('root:xops').toString('base64')}`;
+    const ok = await request('PUT', `/import_raw_vdi?${qs({ vdi })}`, Buffer.from('hello'), { authorization: right });
+    expect(ok.status).toBe(200);
+    expect((await request('GET', `/export_raw_vdi?${qs({ vdi })}`, undefined, { authorization: right })).body.subarray(0, 5).toString()).toBe('hello');
   });
 
   it('refuses what XAPI refuses, with its status codes and task errors', async () => {
@@ -256,7 +366,7 @@ describe('PUT /import_raw_vdi and GET /export_raw_vdi', () => {
     const task = await newTask();
     const unknown = await request('PUT', `/import_raw_vdi?${qs({ session_id: s, vdi: 'no-such-uuid', task_id: task })}`, Buffer.alloc(512));
     expect(unknown.status).toBe(500);
-    expect((await call('task.get_record', task)).error_info).toEqual(['UUID_INVALID', 'VDI', 'no-such-uuid']);
+    expect((await call('task.get_record', task)).status).toBe('pending');
     const exportTask = await newTask();
     expect((await request('GET', `/export_raw_vdi?${qs({ session_id: s, vdi, format: 'tar.gz', task_id: exportTask })}`)).status).toBe(404);
     expect((await call('task.get_record', exportTask)).error_info).toEqual(['INTERNAL_ERROR', 'Unknown format tar.gz']);

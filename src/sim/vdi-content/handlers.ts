@@ -79,14 +79,27 @@ function reply(req: http.IncomingMessage, res: http.ServerResponse, status: numb
   res.once('finish', () => req.socket.destroy());
 }
 
-/** Authenticated session or a 401 (xapi_http.ml: failing the named task with SESSION_AUTHENTICATION_FAILED). */
-function authenticate(core: SimCore, q: URLSearchParams, realm: string, task: string | undefined, req: http.IncomingMessage, res: http.ServerResponse): boolean {
+/**
+ * A valid `session_id`, or HTTP Basic credentials of the pool's user, else a 401 (xapi_http.ml
+ * assert_credentials_ok: it raises Unauthorised before the handler's task context exists, so the task named by
+ * `task_id` is left as it was).
+ */
+function authenticate(core: SimCore, q: URLSearchParams, realm: string, req: http.IncomingMessage, res: http.ServerResponse): boolean {
   const s = q.get('session_id');
-  const o = s ? core.db.get(s) : undefined;
-  if (o && o.cls.name === 'session') return true;
-  if (task) failTask(core, task, ['SESSION_AUTHENTICATION_FAILED']);
+  if (s !== null) {
+    const o = core.db.get(s);
+    if (o && o.cls.name === 'session') return true;
+  } else if (basicAuthOk(core, req.headers.authorization)) return true;
   reply(req, res, 401, { 'WWW-Authenticate': `Basic realm="${realm}"` });
   return false;
+}
+
+function basicAuthOk(core: SimCore, header: string | undefined): boolean {
+  const m = header ? /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header) : null;
+  if (!m) return false;
+  const text = Buffer.from(m[1]!, 'base64').toString('utf8');
+  const colon = text.indexOf(':');
+  return colon >= 0 && text.slice(0, colon) === core.credentials.user && text.slice(colon + 1) === core.credentials.password;
 }
 
 /** The task named by `task_id` when it is a pending task of this pool. */
@@ -94,15 +107,6 @@ function forwardedTask(core: SimCore, q: URLSearchParams): string | undefined {
   const t = q.get('task_id');
   const o = t ? core.db.get(t) : undefined;
   return o && o.cls.name === 'task' ? o.ref : undefined;
-}
-
-/** `vdi` as a ref, else as a uuid (importexport.ml vdi_of_req). */
-function resolveVdi(core: SimCore, param: string): string {
-  const o = core.db.get(param);
-  if (o && o.cls.name === 'VDI') return o.ref;
-  const byUuid = core.db.refByUuid('VDI', param);
-  if (!byUuid) throw fail('UUID_INVALID', 'VDI', param);
-  return byUuid;
 }
 
 /** The task the transfer reports on: the caller's (`task_id`), or one of its own, destroyed when the exchange ends. */
@@ -138,21 +142,17 @@ function accountUtilisation(core: SimCore, vdi: string, content: SparseContent):
 
 function importRaw(core: SimCore, q: URLSearchParams, req: http.IncomingMessage, res: http.ServerResponse): void {
   const forwarded = forwardedTask(core, q);
-  if (!authenticate(core, q, 'VDI.import', forwarded, req, res)) return;
+  if (!authenticate(core, q, 'VDI.import', req, res)) return;
   const vdiParam = q.get('vdi');
   // Without a vdi (and the simulator takes no sr to create one in), XAPI fails the named task and answers 400.
   if (!vdiParam) {
     if (forwarded) failTask(core, forwarded, ['VDI_MISSING']);
     return reply(req, res, 400);
   }
-  let vdi: string;
-  try {
-    vdi = resolveVdi(core, vdiParam);
-  } catch (e) {
-    // An unknown vdi escapes XAPI's handler as an exception: HTTP 500.
-    if (forwarded) failTask(core, forwarded, toErrorArray(e));
-    return reply(req, res, 500);
-  }
+  // An unknown vdi escapes XAPI's handler as an exception raised in a task context of its own: HTTP 500, and the
+  // task named by task_id is left as it was.
+  const vdi = core.db.get(vdiParam)?.cls.name === 'VDI' ? vdiParam : core.db.refByUuid('VDI', vdiParam);
+  if (!vdi) return reply(req, res, 500);
   const task = transferTask(core, forwarded, 'Importing raw VDI', res);
   const refuse = (status: number, error: string[]): void => {
     failTask(core, task, error);
@@ -263,17 +263,12 @@ function extentDecoder(format: Format, chunked: boolean, virtualSize: number): E
 
 function exportRaw(core: SimCore, q: URLSearchParams, req: http.IncomingMessage, res: http.ServerResponse): void {
   const forwarded = forwardedTask(core, q);
-  if (!authenticate(core, q, 'VDI.export_raw', forwarded, req, res)) return;
+  if (!authenticate(core, q, 'VDI.export_raw', req, res)) return;
   const vdiParam = q.get('vdi');
-  let vdi: string;
-  try {
-    // export_raw_vdi.ml: a missing vdi is a bare failure, an unknown one a lookup exception; both answer 500.
-    if (!vdiParam) throw fail('INTERNAL_ERROR', 'Missing vdi query parameter');
-    vdi = resolveVdi(core, vdiParam);
-  } catch (e) {
-    if (forwarded) failTask(core, forwarded, toErrorArray(e));
-    return reply(req, res, 500);
-  }
+  // export_raw_vdi.ml: a missing vdi is a bare failure, an unknown one a lookup exception, both raised in a task
+  // context of their own: HTTP 500, the task named by task_id left as it was.
+  const vdi = !vdiParam ? undefined : core.db.get(vdiParam)?.cls.name === 'VDI' ? vdiParam : core.db.refByUuid('VDI', vdiParam);
+  if (!vdi) return reply(req, res, 500);
   const task = transferTask(core, forwarded, 'Exporting raw VDI', res);
   const format = formatOf(q);
   if ('unknown' in format) {
