@@ -149,6 +149,25 @@ describe("XAPI's chunked framing", () => {
 });
 
 describe('the VHD decoder', () => {
+  it('accepts a block table sized for growth (as vhd-util makes them) but no data past the disk', () => {
+    const size = 4 * MiB;
+    const vhd = Buffer.concat([...encodeDynamicVhd(size, [1], () => Buffer.alloc(2 * MiB, 0x33), Buffer.alloc(16))]);
+    const header = vhd.subarray(512, 1536);
+    const reseal = (): void => {
+      let sum = 0;
+      for (let i = 0; i < header.length; i++) if (i < 36 || i >= 40) sum += header[i]!;
+      header.writeUInt32BE(~sum >>> 0, 36);
+    };
+    header.writeUInt32BE(128, 28); // 128 entries fit the 512-byte table, whose padding reads as unused
+    reseal();
+    const d = new VhdDecoder(size);
+    const extents = [...d.push(vhd), ...d.end()];
+    expect(extents.map((e) => [e.offset, e.data.length])).toEqual([[2 * MiB, 2 * MiB]]);
+    // Point entry 5 (beyond the 2 blocks of the disk) at block 1's data: refused.
+    vhd.writeUInt32BE(vhd.readUInt32BE(1536 + 4), 1536 + 5 * 4);
+    expect(() => new VhdDecoder(size).push(vhd)).toThrow(/beyond the disk/);
+  });
+
   it('yields only the sectors a block bitmap marks present', () => {
     const size = 2 * 1024 * 1024;
     const vhd = Buffer.concat([...encodeDynamicVhd(size, [0], () => Buffer.alloc(size, 0x77), Buffer.alloc(16))]);
@@ -387,9 +406,10 @@ describe('PUT /import_raw_vdi and GET /export_raw_vdi', () => {
     expect(t.status).toBe('failure');
     expect(t.error_info[0]).toBe('VDI_IO_ERROR');
     expect(t.error_info[1]).toMatch(/exceeds/);
-    // A body longer than any VHD of the disk's size is refused before it is read.
+    expect(sim.db.record(small).physical_utilisation).toBe(0);
+    // A body longer than any VHD of the disk's size (4 MiB + 8 MiB + 8 KiB a block) is refused before it is read.
     const early = await newTask();
-    const tooLong = await request('PUT', `/import_raw_vdi?${qs({ session_id: s, vdi: small, format: 'vhd', task_id: early })}`, readFileSync(join(dir, 'd.vhd')));
+    const tooLong = await request('PUT', `/import_raw_vdi?${qs({ session_id: s, vdi: small, format: 'vhd', task_id: early })}`, Buffer.alloc(16 * MiB));
     expect(tooLong.status).toBe(400);
     expect((await call('task.get_record', early)).error_info[0]).toBe('VDI_TOO_SMALL');
 

@@ -170,11 +170,11 @@ function importRaw(core: SimCore, q: URLSearchParams, req: http.IncomingMessage,
   const lengthHeader = req.headers['content-length'];
   if (lengthHeader === undefined) return refuse(400, ['INTERNAL_ERROR', 'Content-Length required']);
   const length = Number(lengthHeader);
-  // Bounds on the body: a raw image is at most the disk; a VHD adds its metadata (header, table, a bitmap per block);
-  // the chunked framing may rewrite ranges, up to twice the disk.
+  // Bounds on the body: a raw image is at most the disk; a VHD adds its metadata (footers, header, a block table of
+  // up to 4 MiB for a table sized for growth, and per block a bitmap and alignment padding); the chunked framing may
+  // rewrite ranges, up to twice the disk.
   const blocks = Math.ceil(virtualSize / VHD_BLOCK_SIZE);
-  const maxBody =
-    format.ok === 'vhd' ? virtualSize + 3 * 512 + 1024 + blocks * (4 + 512) + 512 : chunked ? 2 * virtualSize + 1024 * 1024 : virtualSize;
+  const maxBody = format.ok === 'vhd' ? virtualSize + 8 * 1024 * 1024 + blocks * 8192 : chunked ? 2 * virtualSize + 1024 * 1024 : virtualSize;
   if (length > maxBody) return refuse(400, ['VDI_TOO_SMALL', vdi, String(length)]);
 
   res.writeHead(200, { 'task-id': task, 'Content-Type': 'application/octet-stream', Connection: 'close' });

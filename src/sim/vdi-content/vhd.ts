@@ -170,7 +170,10 @@ export class VhdDecoder {
           throw new VhdFormatError(`VHD block size ${this.blockSize} is not a power of two between 512 and ${MAX_BLOCK_SIZE}`);
         }
         const needed = Math.ceil(this.footer!.currentSize / this.blockSize);
-        if (this.entries < needed || this.entries > needed + 1) {
+        // vhd-util sizes the table for the disk's maximum size (so it can grow), hence more entries than blocks;
+        // never more than a VHD of the format's largest size has.
+        const most = Math.ceil(MAX_VHD_SIZE / this.blockSize) + 1;
+        if (this.entries < needed || this.entries > most) {
           throw new VhdFormatError(`VHD table has ${this.entries} entries for ${needed} blocks`);
         }
         if (this.tableOffset < this.pos) throw new VhdFormatError('VHD block table lies before the dynamic header');
@@ -181,9 +184,12 @@ export class VhdDecoder {
         if (this.pendingLen < this.entries * 4) return out;
         const bat = this.take(this.entries * 4);
         const order: [number, number][] = [];
+        const needed = Math.ceil(this.footer!.currentSize / this.blockSize);
         for (let i = 0; i < this.entries; i++) {
           const sector = bat.readUInt32BE(i * 4);
-          if (sector !== UNUSED) order.push([sector * SECTOR, i]);
+          if (sector === UNUSED) continue;
+          if (i >= needed) throw new VhdFormatError(`VHD block ${i} lies beyond the disk's ${this.footer!.currentSize} bytes`);
+          order.push([sector * SECTOR, i]);
         }
         order.sort((a, b) => a[0] - b[0]);
         this.order = order;
