@@ -66,6 +66,13 @@ export class VdiTransfer {
   private readonly rpc: JsonRpcTransport;
   private readonly agents: HttpAgents;
 
+  private ownsSession = false;
+
+  /** The host this transfer talks to. */
+  get url(): string {
+    return this.base.href;
+  }
+
   constructor(endpoint: TransferEndpoint) {
     this.endpoint = endpoint;
     this.base = new URL(endpoint.url);
@@ -73,8 +80,44 @@ export class VdiTransfer {
     this.rpc = new JsonRpcTransport(this.agents);
   }
 
-  /** Frees the keep-alive sockets used for task calls. */
-  close(): void {
+  /**
+   * Logs in with a session of its own (on the master: a supporter's HOST_IS_SLAVE answer is followed once), for
+   * callers that hold credentials rather than a session; `close` logs it out. Rejects with XapiError on a refused
+   * login.
+   */
+  static async login(opts: { url: string; user: string; password: string; ca?: string; insecure?: boolean }): Promise<VdiTransfer> {
+    let url = new URL(opts.url);
+    for (let hop = 0; ; hop++) {
+      const agents = new HttpAgents({ ca: opts.ca, insecure: opts.insecure, maxSockets: 1 });
+      try {
+        const reply = await new JsonRpcTransport(agents).send(url, 'session.login_with_password', [opts.user, opts.password, '1.1', 'xops'], {
+          timeoutMs: CALL_TIMEOUT_MS,
+        });
+        if (reply.ok) {
+          const t = new VdiTransfer({ url: url.href, session: String(reply.value), ca: opts.ca, insecure: opts.insecure });
+          t.ownsSession = true;
+          return t;
+        }
+        const [code = 'INTERNAL_ERROR', ...params] = reply.error;
+        if (code === 'HOST_IS_SLAVE' && params[0] && hop === 0) {
+          url = new URL(url.href);
+          url.hostname = params[0].includes(':') ? `[${params[0]}]` : params[0];
+          continue;
+        }
+        // The password is never among the params XAPI sends back for a refused login.
+        throw new XapiError(code, params, 'session.login_with_password');
+      } finally {
+        agents.destroy();
+      }
+    }
+  }
+
+  /** Logs out a session `login` made, and frees the keep-alive sockets used for task calls. */
+  async close(): Promise<void> {
+    if (this.ownsSession) {
+      this.ownsSession = false;
+      await this.call('session.logout').catch(() => undefined);
+    }
     this.agents.destroy();
   }
 

@@ -56,6 +56,6 @@ it('a config drive survives upload and export byte for byte, label and files int
     expect(execFileSync('isoinfo', ['-i', back, '-R', '-x', '/user-data'], { encoding: 'utf8' })).toBe(files['user-data']);
     expect(execFileSync('isoinfo', ['-i', back, '-R', '-x', '/meta-data'], { encoding: 'utf8' })).toMatch(/^instance-id: 4f1c0b9e-vm$/m);
   } finally {
-    transfer.close();
+    await transfer.close();
   }
 });

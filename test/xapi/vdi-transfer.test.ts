@@ -27,7 +27,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'xops-transfer-test-'));
 });
 afterAll(async () => {
-  transfer.close();
+  await transfer.close();
   disposeVdiContent(sim.db);
   await sim.stop();
   rmSync(dir, { recursive: true, force: true });
@@ -122,7 +122,49 @@ describe('VdiTransfer', () => {
       const err = await stale.download(await newVdi(MiB), sink().stream).catch((e: unknown) => e);
       expect((err as XapiError).code).toBe('SESSION_INVALID');
     } finally {
-      stale.close();
+      await stale.close();
+    }
+  });
+
+  it('logs in with credentials when it has no session, and logs out on close', async () => {
+    const sessions = (): number => [...sim.db.all('session')].length;
+    const before = sessions();
+    const own = await VdiTransfer.login({ url: sim.url, user: 'root', password: 'xops' });
+    expect(sessions()).toBe(before + 1);
+    const vdi = await newVdi(MiB);
+    await own.upload(vdi, { stream: Readable.from([Buffer.from('via login')]), length: 9 });
+    const out = sink();
+    await own.download(vdi, out.stream);
+    expect(out.bytes().subarray(0, 9).toString()).toBe('via login');
+    await own.close();
+    expect(sessions()).toBe(before);
+    const refused = await VdiTransfer.login({ url: sim.url, user: 'root', password: 'wrong' }).catch((e: unknown) => e);
+    expect((refused as XapiError).code).toBe('SESSION_AUTHENTICATION_FAILED');
+  });
+
+  it('follows a supporter to the master when logging in', async () => {
+    const pool = await startSimulator({ port: 0 });
+    try {
+      const own = await VdiTransfer.login({ url: pool.hostUrls[1]!, user: 'root', password: 'xops' });
+      expect(own.url).toBe(`${pool.url}/`);
+      const s2 = [...pool.db.all('session')][0]!.ref;
+      const vdi = await jsonOk(pool.url, 'VDI.create', s2, {
+        SR: pool.db.byName('SR', 'pool-nfs').ref,
+        virtual_size: MiB,
+        type: 'user',
+        sharable: false,
+        read_only: false,
+        other_config: {},
+        name_label: 'on master',
+      });
+      await own.upload(vdi, { stream: Readable.from([Buffer.from('master')]), length: 6 });
+      const out = sink();
+      await own.download(vdi, out.stream);
+      expect(out.bytes().subarray(0, 6).toString()).toBe('master');
+      await own.close();
+    } finally {
+      disposeVdiContent(pool.db);
+      await pool.stop();
     }
   });
 
