@@ -121,20 +121,26 @@ export class VdiTransfer {
     this.agents.destroy();
   }
 
-  /** Writes `source` into `vdi` (ref or uuid); resolves once XAPI's task succeeded. */
+  /**
+   * Writes `source` into `vdi` (ref or uuid); resolves once XAPI's task succeeded. A stream source is consumed, and
+   * destroyed if the transfer fails.
+   */
   async upload(vdi: string, source: UploadSource, opts: TransferOptions = {}): Promise<void> {
-    const { stream, length } = 'path' in source ? { stream: createReadStream(source.path), length: (await stat(source.path)).size } : source;
+    const length = 'path' in source ? (await stat(source.path)).size : source.length;
     const task = await this.call<string>('task.create', 'xops upload', `VDI ${vdi}`);
+    // Opened only now, so a failed task.create leaves no file open.
+    const stream = 'path' in source ? createReadStream(source.path) : source.stream;
     try {
       const url = this.handlerUrl('/import_raw_vdi', vdi, opts.format ?? 'raw', task);
+      const report = progress(opts.onProgress, length);
       const status = await this.exchange('PUT', url, opts, (req) => {
-        const report = progress(opts.onProgress, length);
         stream.on('data', (c: Buffer | string) => report(c.length));
-        stream.on('end', () => report(0, true));
         stream.on('error', (e: Error) => req.destroy(e));
         stream.pipe(req);
       }, { 'content-length': String(length), 'content-type': 'application/octet-stream' });
       await this.outcome(task, status, 'VDI.import', opts);
+      // The last report once the host has it all (a file stream may signal its end after the host answered).
+      report(0, true);
     } catch (e) {
       stream.destroy();
       throw e;

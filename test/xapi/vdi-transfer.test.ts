@@ -119,8 +119,13 @@ describe('VdiTransfer', () => {
   it('fails with the session error when the session is not valid', async () => {
     const stale = new VdiTransfer({ url: sim.url, session: 'OpaqueRef:stale' });
     try {
-      const err = await stale.download(await newVdi(MiB), sink().stream).catch((e: unknown) => e);
+      const vdi = await newVdi(MiB);
+      const err = await stale.download(vdi, sink().stream).catch((e: unknown) => e);
       expect((err as XapiError).code).toBe('SESSION_INVALID');
+      writeFileSync(join(dir, 'small.raw'), 'x');
+      const up = await stale.upload(vdi, { path: join(dir, 'small.raw') }).catch((e: unknown) => e);
+      expect((up as XapiError).code).toBe('SESSION_INVALID');
+      await expect(transfer.upload(vdi, { path: join(dir, 'missing.raw') })).rejects.toThrow(/ENOENT/);
     } finally {
       await stale.close();
     }
