@@ -102,7 +102,7 @@ function basicAuthOk(core: SimCore, header: string | undefined): boolean {
   return colon >= 0 && text.slice(0, colon) === core.credentials.user && text.slice(colon + 1) === core.credentials.password;
 }
 
-/** The task named by `task_id` when it is a pending task of this pool. */
+/** The task named by `task_id`, when it is a task of this pool. */
 function forwardedTask(core: SimCore, q: URLSearchParams): string | undefined {
   const t = q.get('task_id');
   const o = t ? core.db.get(t) : undefined;
