@@ -50,7 +50,10 @@ export function disposeVdiContent(db: SimDatabase): void {
  * (touching nothing) otherwise. Must be called before anything reads the request body.
  */
 export function serveVdiContent(core: SimCore, req: http.IncomingMessage, res: http.ServerResponse): boolean {
-  const url = new URL(req.url ?? '/', 'http://sim');
+  // Cheap test first: every API call passes through here.
+  const raw = req.url ?? '/';
+  if (!raw.startsWith(IMPORT_PATH) && !raw.startsWith(EXPORT_PATH)) return false;
+  const url = new URL(raw, 'http://sim');
   if (url.pathname === IMPORT_PATH && req.method === 'PUT') {
     importRaw(core, url.searchParams, req, res);
     return true;
