@@ -5,6 +5,7 @@ import type { SimCore } from './core.js';
 import { JsonRequestError, jsonFailure, jsonSuccess, parseJsonRequest, toJson } from './codec/jsonrpc.js';
 import { XmlParseError, parseMethodCall, xmlBare, xmlFailure, xmlSuccess } from './codec/xmlrpc.js';
 import type { Dispatcher, Outcome } from './dispatcher.js';
+import { serveVdiContent } from './vdi-content/handlers.js';
 import type { FaultSpec } from './faults.js';
 import { parseTlsIdentity, type TlsIdentity } from './tls.js';
 import { act, beforeCall, sendFaultyReply } from './wire-faults.js';
@@ -24,6 +25,10 @@ export interface ControlHooks {
  */
 export function createListener(core: SimCore, dispatcher: Dispatcher, hostIndex: number, control: ControlHooks, tls?: TlsIdentity): http.Server {
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    // A silent dark host never answers, disk content included.
+    if (core.faults.darkMode(hostIndex) === 'silent' && !(req.url ?? '').startsWith('/_sim/')) return core.faults.held.hold(req.socket, hostIndex);
+    // Disk content (PUT /import_raw_vdi, GET /export_raw_vdi) streams its body: routed before it is buffered here.
+    if (serveVdiContent(core, req, res)) return;
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
