@@ -15,6 +15,9 @@ import type { Handler, SimCore } from './core.js';
 import { SimDatabase } from './database.js';
 import { Dispatcher } from './dispatcher.js';
 import { EventHub } from './events.js';
+import { refreshDeviceOperations } from './behaviour/devices.js';
+import { GuestAgents } from './behaviour/guest.js';
+import { vmAllowedOperations } from './behaviour/objects.js';
 import { FaultController } from './faults.js';
 import { close, createListener, listen } from './http-server.js';
 import { getModel } from './model/classes.js';
@@ -28,7 +31,9 @@ export type { Change } from './database.js';
 export { FaultController } from './faults.js';
 export type { FaultSpec, FaultRule } from './faults.js';
 export { CallStats } from './stats.js';
-export type { SeedDocument, SeedHost, SeedNetwork, SeedSr, SeedVm } from './seed/format.js';
+export { GuestAgents, NO_GUEST } from './behaviour/guest.js';
+export type { AgentReports, GuestOs, GuestProfile, Tristate } from './behaviour/guest.js';
+export type { SeedDocument, SeedHost, SeedNetwork, SeedSr, SeedVm, SeedGuest } from './seed/format.js';
 export { DEMO_SEED, EMPTY_SEED } from './seed/demo.js';
 export { XapiFailure } from './errors.js';
 
@@ -62,6 +67,8 @@ export interface Simulator {
   /** In-process access to the model: changes made here produce events like API calls do. */
   db: SimDatabase;
   faults: FaultController;
+  /** What runs inside each VM and when its agent reports (see docs/simulator.md, "Guests"). */
+  guests: GuestAgents;
   stats: CallStats;
   /** Host refs in seed order. */
   hostRefs: string[];
@@ -98,7 +105,13 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
 
   const model = getModel();
   const db = new SimDatabase(model);
-  const seeded = buildPool(db, seed, addresses, opts.vms ?? 0);
+  const guests = new GuestAgents(db);
+  guests.onChange = (vm) => {
+    if (!db.get(vm)) return;
+    db.set(vm, 'allowed_operations', vmAllowedOperations(db, vm));
+    refreshDeviceOperations(db, vm);
+  };
+  const seeded = buildPool(db, seed, addresses, opts.vms ?? 0, guests);
   const hostRefs = seeded.hosts;
   const events = new EventHub(db);
   const stats = new CallStats();
@@ -119,6 +132,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     model,
     events,
     faults,
+    guests,
     stats,
     xml: new XmlEncoder(model),
     handlers,
@@ -162,6 +176,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     port,
     db,
     faults,
+    guests,
     stats,
     hostRefs,
     poolRef: seeded.pool,

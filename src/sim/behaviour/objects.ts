@@ -1,5 +1,8 @@
 import type { SimDatabase } from '../database.js';
 import { EPOCH, NULL_REF, newMac, xapiDate } from '../ids.js';
+import { diskNumberOf, linuxDeviceName } from './devices.js';
+import { featureRefusal } from './guest.js';
+import { vmMemoryOverhead } from './memory.js';
 
 export const GiB = 1024 ** 3;
 export const MiB = 1024 ** 2;
@@ -45,11 +48,15 @@ const OPS_BY_STATE: Record<string, string[]> = {
 
 const TEMPLATE_OPS = ['clone', 'copy', 'provision', 'export', 'metadata_export', 'destroy'];
 
-/** The advisory allowed_operations for a VM record. */
-export function vmAllowedOperations(rec: Record<string, unknown>): string[] {
+/**
+ * The advisory allowed_operations of a VM: what its power state permits, minus what a live HVM guest without PV
+ * drivers cannot co-operate with (clean shutdown/reboot, suspend, checkpoint, migration, live vCPU changes).
+ */
+export function vmAllowedOperations(db: SimDatabase, vm: string): string[] {
+  const rec = db.record(vm);
   if (rec.is_control_domain) return [];
   if (rec.is_a_template) return rec.is_default_template ? TEMPLATE_OPS.filter((o) => o !== 'destroy') : TEMPLATE_OPS;
-  return (OPS_BY_STATE[rec.power_state as string] ?? []).filter((o) => o !== 'provision');
+  return (OPS_BY_STATE[rec.power_state as string] ?? []).filter((o) => o !== 'provision' && !featureRefusal(db, vm, o, true));
 }
 
 /** Options for a new VM; memory and VCPU values are bytes and counts. */
@@ -127,7 +134,8 @@ export function createVm(db: SimDatabase, fields: Record<string, unknown>): stri
     current_domain_type: running ? (fields.domain_type ?? 'hvm') : 'unspecified',
   });
   const ref = db.create('VM', { ...fields, metrics, domid: running ? 1 : -1 });
-  db.set(ref, 'allowed_operations', vmAllowedOperations(db.record(ref)));
+  db.set(ref, 'memory_overhead', vmMemoryOverhead(db.record(ref)));
+  db.set(ref, 'allowed_operations', vmAllowedOperations(db, ref));
   return ref;
 }
 
@@ -193,7 +201,7 @@ export function createVbd(
     VM: init.vm,
     VDI: init.vdi,
     userdevice: init.userdevice,
-    device: attached ? `xvd${String.fromCharCode(97 + Number(init.userdevice) || 97)}` : '',
+    device: attached && !init.empty ? linuxDeviceName(diskNumberOf(init.userdevice) ?? 0) : '',
     bootable: init.bootable ?? false,
     mode: init.mode ?? 'RW',
     type: init.type ?? 'Disk',

@@ -3,6 +3,7 @@ import type { SimDatabase } from '../database.js';
 import { fail } from '../errors.js';
 import { constructorFields } from '../generic.js';
 import { NULL_REF, xapiDate } from '../ids.js';
+import { allowedVbdDevices, assertValidVbdDevice, assertVbdOperation, diskNumberOf, linuxDeviceName, refreshDeviceOperations, usedDiskNumbers } from './devices.js';
 import { GiB, adjustSr, createVbd, createVdi } from './objects.js';
 
 /**
@@ -275,14 +276,19 @@ export function storageHandlers(): Record<string, Handler> {
 
     'VBD.create': (c) => {
       const fields = constructorFields(c.db, c.db.classOf('VBD'), c.args[0] as Record<string, unknown>);
-      const vm = c.db.record(fields.VM as string);
-      const used = new Set((vm.VBDs as string[]).map((v) => c.db.get(v)?.rec.userdevice));
+      const vmRef = fields.VM as string;
       let userdevice = String(fields.userdevice);
+      assertValidVbdDevice(userdevice);
+      const used = usedDiskNumbers(c.db, vmRef);
       if (userdevice === 'autodetect') {
-        let i = 0;
-        while (used.has(String(i))) i++;
-        userdevice = String(i);
-      } else if (used.has(userdevice)) throw fail('DEVICE_ALREADY_EXISTS', userdevice);
+        const free = allowedVbdDevices(c.db, vmRef)[0];
+        if (free === undefined) throw fail('INVALID_DEVICE', 'autodetect');
+        userdevice = free;
+      } else {
+        // XAPI compares every reading of the name ("1", "xvdb", "hdb" are one disk) with those in use.
+        const n = diskNumberOf(userdevice);
+        if (n !== undefined && used.has(n)) throw fail('DEVICE_ALREADY_EXISTS', userdevice);
+      }
       const vbd = createVbd(c.db, {
         vm: fields.VM as string,
         vdi: (fields.VDI as string) ?? NULL_REF,
@@ -297,10 +303,11 @@ export function storageHandlers(): Record<string, Handler> {
       // A VBD made through the API starts unplugged, even on a running VM: VBD.plug attaches it.
       c.db.update(vbd, {
         currently_attached: false,
-        allowed_operations: ['attach', 'plug'],
+        device: '',
         qos_algorithm_type: fields.qos_algorithm_type ?? '',
         qos_algorithm_params: fields.qos_algorithm_params ?? {},
       });
+      refreshDeviceOperations(c.db, vmRef);
       return vbd;
     },
     'VBD.destroy': (c) => {
@@ -310,10 +317,9 @@ export function storageHandlers(): Record<string, Handler> {
     },
     'VBD.plug': (c) => {
       const vbd = c.db.expect('VBD', c.args[0]);
-      const vm = c.db.record(vbd.rec.VM as string);
-      if (vm.power_state !== 'Running') throw fail('VM_BAD_POWER_STATE', vbd.rec.VM as string, 'running', String(vm.power_state).toLowerCase());
-      if (vbd.rec.currently_attached) throw fail('DEVICE_ALREADY_ATTACHED', vbd.ref);
-      c.db.update(vbd.ref, { currently_attached: true, device: `xvd${String.fromCharCode(97 + (Number(vbd.rec.userdevice) || 0))}`, allowed_operations: ['unplug', 'unplug_force'] });
+      assertVbdOperation(c.db, vbd.ref, 'plug');
+      c.db.update(vbd.ref, { currently_attached: true, device: linuxDeviceName(diskNumberOf(String(vbd.rec.userdevice)) ?? 0) });
+      refreshDeviceOperations(c.db, vbd.rec.VM as string);
     },
     'VBD.unplug': (c) => unplugVbd(c.db, c.db.expect('VBD', c.args[0]).ref),
     'VBD.unplug_force': (c) => unplugVbd(c.db, c.db.expect('VBD', c.args[0]).ref, true),
@@ -334,8 +340,7 @@ export function storageHandlers(): Record<string, Handler> {
 }
 
 function unplugVbd(db: SimDatabase, vbd: string, force = false): void {
-  const r = db.record(vbd);
-  if (!r.currently_attached) throw fail('DEVICE_ALREADY_DETACHED', vbd);
-  if (!force && !r.unpluggable) throw fail('VBD_NOT_UNPLUGGABLE', vbd);
-  db.update(vbd, { currently_attached: false, allowed_operations: ['attach', 'plug'] });
+  assertVbdOperation(db, vbd, force ? 'unplug_force' : 'unplug');
+  db.set(vbd, 'currently_attached', false);
+  refreshDeviceOperations(db, db.record(vbd).VM as string);
 }

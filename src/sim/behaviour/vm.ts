@@ -3,7 +3,9 @@ import type { SimDatabase } from '../database.js';
 import { fail } from '../errors.js';
 import { EPOCH, NULL_REF, newMac, newUuid, xapiDate } from '../ids.js';
 import { constructorFields } from '../generic.js';
-import { hostFreeMemory } from '../seed/builder.js';
+import { allowedVbdDevices, allowedVifDevices, diskNumberOf, linuxDeviceName, refreshDeviceOperations } from './devices.js';
+import { featureRefusal } from './guest.js';
+import { assertMemoryFits, hostReportedFreeMemory, refreshHostMemory, refreshVmOverhead } from './memory.js';
 import { adjustSr, createVbd, createVdi, createVif, createVm, parseDisksXml, vmAllowedOperations } from './objects.js';
 
 type Power = 'Halted' | 'Running' | 'Paused' | 'Suspended';
@@ -28,33 +30,31 @@ export function checkVmOperation(db: SimDatabase, vm: string, op: string, allowe
   return rec;
 }
 
-/** Sets a VM's power-related fields, its devices' attachment, metrics and the hosts' free memory in one go. */
-function setPower(db: SimDatabase, vm: string, state: Power, host: string): void {
+/**
+ * Sets a VM's power-related fields, its devices' attachment, metrics, guest agent state and the hosts' free memory
+ * in one go.
+ */
+function setPower(c: Call, vm: string, state: Power, host: string): void {
+  const db = c.db;
   const rec = db.record(vm);
   const oldHost = rec.resident_on as string;
   const live = state === 'Running' || state === 'Paused';
+  const boots = live && (rec.power_state === 'Halted' || rec.power_state === 'Suspended');
   const patch: Record<string, unknown> = { power_state: state, resident_on: live ? host : NULL_REF };
-  if (live && (rec.power_state === 'Halted' || rec.power_state === 'Suspended')) patch.domid = nextDomid(db);
+  if (boots) patch.domid = nextDomid(db);
   if (!live) patch.domid = -1;
   db.update(vm, patch);
-  db.set(vm, 'allowed_operations', vmAllowedOperations(db.record(vm)));
   for (const vbd of rec.VBDs as string[]) {
     const v = db.get(vbd);
     if (!v) continue;
     const attach = live && !v.rec.empty;
     if (v.rec.currently_attached !== attach) {
-      db.update(vbd, {
-        currently_attached: attach,
-        device: attach ? `xvd${String.fromCharCode(97 + (Number(v.rec.userdevice) || 0))}` : v.rec.device,
-        allowed_operations: attach ? ['unplug', 'unplug_force'] : ['attach', 'plug'],
-      });
+      db.update(vbd, { currently_attached: attach, device: attach ? linuxDeviceName(diskNumberOf(String(v.rec.userdevice)) ?? 0) : v.rec.device });
     }
   }
   for (const vif of rec.VIFs as string[]) {
     const v = db.get(vif);
-    if (v && v.rec.currently_attached !== live) {
-      db.update(vif, { currently_attached: live, allowed_operations: live ? ['unplug', 'unplug_force'] : ['attach', 'plug'] });
-    }
+    if (v && v.rec.currently_attached !== live) db.update(vif, { currently_attached: live });
   }
   const metrics = db.get(rec.metrics as string);
   if (metrics) {
@@ -69,22 +69,16 @@ function setPower(db: SimDatabase, vm: string, state: Power, host: string): void
   }
   refreshHostMemory(db, oldHost);
   if (host !== oldHost) refreshHostMemory(db, host);
+  if (boots) c.core.guests.booted(vm);
+  else if (!live) c.core.guests.halted(vm);
+  db.set(vm, 'allowed_operations', vmAllowedOperations(db, vm));
+  refreshDeviceOperations(db, vm);
 }
 
 function nextDomid(db: SimDatabase): number {
   let max = 0;
   for (const vm of db.all('VM')) if ((vm.rec.domid as number) > max) max = vm.rec.domid as number;
   return max + 1;
-}
-
-/** Keeps host_metrics.memory_free equal to what the host really has left. */
-export function refreshHostMemory(db: SimDatabase, host: string): void {
-  const h = db.get(host);
-  if (!h || h.cls.name !== 'host') return;
-  const m = db.get(h.rec.metrics as string);
-  if (!m) return;
-  const free = hostFreeMemory(db, host);
-  if (m.rec.memory_free !== free) db.set(m.ref, 'memory_free', free);
 }
 
 /** XAPI's validate_basic_parameters, the checks every start makes. */
@@ -124,9 +118,7 @@ function assertCanBootHere(db: SimDatabase, vm: string, host: string): void {
     // A network without PIFs is host-internal and exists everywhere.
     if (n && (n.rec.PIFs as string[]).length > 0 && !hostNetworks.has(net!)) throw fail('VM_REQUIRES_NETWORK', vm, net!);
   }
-  const needed = rec.memory_dynamic_max as number;
-  const available = hostFreeMemory(db, host);
-  if (needed > available) throw fail('HOST_NOT_ENOUGH_FREE_MEMORY', needed, available);
+  assertMemoryFits(db, rec, host);
 }
 
 /** Picks a host for `vm`: its affinity if that works, else the first host that can run it. */
@@ -150,7 +142,7 @@ function start(c: Call, vm: string, host: string | undefined, paused: boolean): 
   validateForStart(rec);
   const target = host ?? chooseHost(c.db, vm, c.core.hostRefs());
   if (host) assertCanBootHere(c.db, vm, host);
-  setPower(c.db, vm, paused ? 'Paused' : 'Running', target);
+  setPower(c, vm, paused ? 'Paused' : 'Running', target);
 }
 
 function reboot(c: Call, vm: string): void {
@@ -158,7 +150,9 @@ function reboot(c: Call, vm: string): void {
   c.db.set(vm, 'domid', nextDomid(c.db));
   const m = c.db.get(rec.metrics as string);
   if (m) c.db.update(m.ref, { start_time: xapiDate(), state: ['running'], last_updated: xapiDate() });
-  if (rec.power_state === 'Paused') setPower(c.db, vm, 'Running', rec.resident_on as string);
+  if (rec.power_state === 'Paused') setPower(c, vm, 'Running', rec.resident_on as string);
+  // A reboot builds a new domain: the guest's agent starts over and reports again.
+  c.core.guests.booted(vm);
 }
 
 /** Copies a VM (clone, copy, snapshot): new VM row, disks cloned or copied, VBDs and VIFs recreated. */
@@ -196,6 +190,7 @@ function copyVm(
     if (src.is_a_template && other.base_template_name === undefined) other.base_template_name = src.name_label as string;
   }
   const copy = createVm(db, fields);
+  c.core.guests.inherit(vm, copy);
   const ignore = new Set(mode.ignoreVdis ?? []);
   for (const vbdRef of src.VBDs as string[]) {
     const vbd = db.get(vbdRef)?.rec;
@@ -256,8 +251,10 @@ function checkSrSpace(db: SimDatabase, sr: string, size: number): void {
   if (size > max) throw fail('SR_FULL', size, max);
 }
 
-function destroyVm(db: SimDatabase, vm: string): void {
+function destroyVm(c: Call, vm: string): void {
+  const db = c.db;
   const rec = db.record(vm);
+  c.core.guests.forget(vm);
   for (const vbd of [...(rec.VBDs as string[])]) {
     const m = db.get(vbd)?.rec.metrics as string | undefined;
     db.destroy(vbd);
@@ -279,12 +276,14 @@ function setMemoryLimits(c: Call, vm: string, smin: number, smax: number, dmin: 
   checkVmOperation(c.db, vm, 'changing_memory_limits', rec.is_control_domain ? ['Halted', 'Running'] : ['Halted']);
   checkMemoryOrder(smin, dmin, dmax, smax);
   c.db.update(vm, { memory_static_min: smin, memory_static_max: smax, memory_dynamic_min: dmin, memory_dynamic_max: dmax, memory_target: dmin });
+  refreshVmOverhead(c.db, vm);
 }
 
 function setStaticRange(c: Call, vm: string, min: number, max: number): void {
   const rec = checkVmOperation(c.db, vm, 'changing_static_range', ['Halted']);
   checkMemoryOrder(min, rec.memory_dynamic_min as number, rec.memory_dynamic_max as number, max);
   c.db.update(vm, { memory_static_min: min, memory_static_max: max });
+  refreshVmOverhead(c.db, vm);
 }
 
 function setDynamicRange(c: Call, vm: string, min: number, max: number): void {
@@ -293,7 +292,7 @@ function setDynamicRange(c: Call, vm: string, min: number, max: number): void {
   if (rec.power_state === 'Running') {
     const host = rec.resident_on as string;
     const extra = max - (rec.memory_dynamic_max as number);
-    if (extra > 0 && extra > hostFreeMemory(c.db, host)) throw fail('HOST_NOT_ENOUGH_FREE_MEMORY', extra, hostFreeMemory(c.db, host));
+    if (extra > 0 && extra > hostReportedFreeMemory(c.db, host)) throw fail('HOST_NOT_ENOUGH_FREE_MEMORY', extra, hostReportedFreeMemory(c.db, host));
   }
   c.db.update(vm, { memory_dynamic_min: min, memory_dynamic_max: max, memory_target: min });
   if (rec.power_state === 'Running') {
@@ -321,26 +320,26 @@ export function vmHandlers(): Record<string, Handler> {
       if (rec.is_control_domain) throw fail('OPERATION_NOT_ALLOWED', 'Cannot destroy a control domain');
       checkVmOperation(c.db, vm, 'destroy', ['Halted', 'Suspended']);
       if (rec.is_default_template) throw fail('VM_IS_TEMPLATE', vm, 'destroy');
-      destroyVm(c.db, vm);
+      destroyVm(c, vm);
     },
     'VM.start': (c) => start(c, vmArg(c), undefined, c.args[1] as boolean),
     'VM.start_on': (c) => start(c, vmArg(c), c.db.expect('host', c.args[1]).ref, c.args[2] as boolean),
     'VM.clean_shutdown': (c) => {
       const vm = vmArg(c);
       checkVmOperation(c.db, vm, 'clean_shutdown', ['Running']);
-      setPower(c.db, vm, 'Halted', NULL_REF);
+      setPower(c, vm, 'Halted', NULL_REF);
     },
     'VM.hard_shutdown': (c) => {
       const vm = vmArg(c);
       checkVmOperation(c.db, vm, 'hard_shutdown', ['Running', 'Paused', 'Suspended']);
       destroySuspendImage(c.db, vm);
-      setPower(c.db, vm, 'Halted', NULL_REF);
+      setPower(c, vm, 'Halted', NULL_REF);
     },
     'VM.shutdown': (c) => {
       const vm = vmArg(c);
       checkVmOperation(c.db, vm, 'shutdown', ['Running', 'Paused', 'Suspended']);
       destroySuspendImage(c.db, vm);
-      setPower(c.db, vm, 'Halted', NULL_REF);
+      setPower(c, vm, 'Halted', NULL_REF);
     },
     'VM.clean_reboot': (c) => {
       const vm = vmArg(c);
@@ -355,12 +354,12 @@ export function vmHandlers(): Record<string, Handler> {
     'VM.pause': (c) => {
       const vm = vmArg(c);
       const rec = checkVmOperation(c.db, vm, 'pause', ['Running']);
-      setPower(c.db, vm, 'Paused', rec.resident_on as string);
+      setPower(c, vm, 'Paused', rec.resident_on as string);
     },
     'VM.unpause': (c) => {
       const vm = vmArg(c);
       const rec = checkVmOperation(c.db, vm, 'unpause', ['Paused']);
-      setPower(c.db, vm, 'Running', rec.resident_on as string);
+      setPower(c, vm, 'Running', rec.resident_on as string);
     },
     'VM.suspend': (c) => {
       const vm = vmArg(c);
@@ -369,7 +368,7 @@ export function vmHandlers(): Record<string, Handler> {
       const sr = [rec.suspend_SR, pool.suspend_image_SR, pool.default_SR].find((s) => s && s !== NULL_REF && c.db.get(s as string)) as string | undefined;
       if (!sr) throw fail('VM_NO_SUSPEND_SR', vm);
       const image = createVdi(c.db, { sr, name_label: `Suspend image for ${String(rec.name_label)}`, virtual_size: rec.memory_static_max as number, type: 'suspend' });
-      setPower(c.db, vm, 'Suspended', NULL_REF);
+      setPower(c, vm, 'Suspended', NULL_REF);
       c.db.set(vm, 'suspend_VDI', image);
     },
     'VM.resume': (c) => {
@@ -377,7 +376,7 @@ export function vmHandlers(): Record<string, Handler> {
       checkVmOperation(c.db, vm, 'resume', ['Suspended']);
       const host = chooseHost(c.db, vm, c.core.hostRefs());
       destroySuspendImage(c.db, vm);
-      setPower(c.db, vm, c.args[1] ? 'Paused' : 'Running', host);
+      setPower(c, vm, c.args[1] ? 'Paused' : 'Running', host);
     },
     'VM.resume_on': (c) => {
       const vm = vmArg(c);
@@ -385,11 +384,11 @@ export function vmHandlers(): Record<string, Handler> {
       checkVmOperation(c.db, vm, 'resume_on', ['Suspended']);
       assertCanBootHere(c.db, vm, host);
       destroySuspendImage(c.db, vm);
-      setPower(c.db, vm, c.args[2] ? 'Paused' : 'Running', host);
+      setPower(c, vm, c.args[2] ? 'Paused' : 'Running', host);
     },
     'VM.power_state_reset': (c) => {
       const vm = vmArg(c);
-      setPower(c.db, vm, 'Halted', NULL_REF);
+      setPower(c, vm, 'Halted', NULL_REF);
     },
     'VM.clone': (c) => {
       const vm = vmArg(c);
@@ -445,6 +444,7 @@ export function vmHandlers(): Record<string, Handler> {
       if (v < 1) throw fail('INVALID_VALUE', 'VCPUs_max', v);
       if ((rec.VCPUs_at_startup as number) > v) throw fail('VALUE_NOT_SUPPORTED', 'VCPUs-max', v, 'value less than VCPUs-at-startup');
       c.db.set(vm, 'VCPUs_max', v);
+      refreshVmOverhead(c.db, vm);
     },
     'VM.set_VCPUs_at_startup': (c) => {
       const vm = vmArg(c);
@@ -458,6 +458,8 @@ export function vmHandlers(): Record<string, Handler> {
       const vm = vmArg(c);
       const v = int(c.args[1]);
       const rec = checkVmOperation(c.db, vm, 'changing_VCPUs_live', ['Running']);
+      const lacks = featureRefusal(c.db, vm, 'changing_VCPUs_live', false);
+      if (lacks) throw fail(lacks[0]!, ...lacks.slice(1));
       if (v < 1 || v > (rec.VCPUs_max as number)) throw fail('INVALID_VALUE', 'nvcpu', v);
       c.db.set(vm, 'VCPUs_at_startup', v);
       const m = c.db.get(rec.metrics as string);
@@ -476,16 +478,10 @@ export function vmHandlers(): Record<string, Handler> {
       const rec = checkVmOperation(c.db, vm, 'pool_migrate', ['Running']);
       if (rec.resident_on === host) return;
       assertCanBootHere(c.db, vm, host);
-      setPower(c.db, vm, 'Running', host);
+      setPower(c, vm, 'Running', host);
     },
-    'VM.get_allowed_VBD_devices': (c) => {
-      const used = new Set((c.db.record(vmArg(c)).VBDs as string[]).map((v) => c.db.get(v)?.rec.userdevice));
-      return Array.from({ length: 16 }, (_, i) => String(i)).filter((d) => !used.has(d));
-    },
-    'VM.get_allowed_VIF_devices': (c) => {
-      const used = new Set((c.db.record(vmArg(c)).VIFs as string[]).map((v) => c.db.get(v)?.rec.device));
-      return Array.from({ length: 7 }, (_, i) => String(i)).filter((d) => !used.has(d));
-    },
+    'VM.get_allowed_VBD_devices': (c) => allowedVbdDevices(c.db, vmArg(c)),
+    'VM.get_allowed_VIF_devices': (c) => allowedVifDevices(c.db, vmArg(c)),
     'VM.get_possible_hosts': (c) => {
       const vm = vmArg(c);
       return c.core.hostRefs().filter((h) => {
@@ -503,7 +499,7 @@ export function vmHandlers(): Record<string, Handler> {
       const v = c.args[1] as boolean;
       if (v) checkVmOperation(c.db, vm, 'make_into_template', ['Halted']);
       c.db.set(vm, 'is_a_template', v);
-      c.db.set(vm, 'allowed_operations', vmAllowedOperations(c.db.record(vm)));
+      c.db.set(vm, 'allowed_operations', vmAllowedOperations(c.db, vm));
     },
     'VM.set_appliance': (c) => {
       const vm = vmArg(c);
@@ -558,5 +554,5 @@ function provision(c: Call, vm: string): void {
     delete o.disks;
     delete o.postinstall;
   });
-  db.set(vm, 'allowed_operations', vmAllowedOperations(db.record(vm)));
+  db.set(vm, 'allowed_operations', vmAllowedOperations(db, vm));
 }
