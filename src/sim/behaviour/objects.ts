@@ -3,6 +3,7 @@ import { EPOCH, NULL_REF, newMac, xapiDate } from '../ids.js';
 import { diskNumberOf, linuxDeviceName } from './devices.js';
 import { featureRefusal } from './guest.js';
 import { vmMemoryOverhead } from './memory.js';
+import { initialUtilisation } from './sm.js';
 
 export const GiB = 1024 ** 3;
 export const MiB = 1024 ** 2;
@@ -139,16 +140,31 @@ export function createVm(db: SimDatabase, fields: Record<string, unknown>): stri
   return ref;
 }
 
-/** Adds a VDI in `sr`, and accounts for its size in the SR's allocation. */
+/**
+ * Adds a VDI in `sr` and accounts for it in the SR: virtual_allocation grows by its size, physical_utilisation by
+ * what the backend allocates now (everything on a thick SR or with `fully_allocated`, a quarter on a thin one).
+ */
 export function createVdi(
   db: SimDatabase,
-  init: { sr: string; name_label: string; virtual_size: number; type?: string; sharable?: boolean; read_only?: boolean; other_config?: Record<string, string>; sm_config?: Record<string, string> },
+  init: {
+    sr: string;
+    name_label: string;
+    virtual_size: number;
+    type?: string;
+    sharable?: boolean;
+    read_only?: boolean;
+    other_config?: Record<string, string>;
+    sm_config?: Record<string, string>;
+    fully_allocated?: boolean;
+  },
 ): string {
+  const srRec = db.get(init.sr)?.rec;
+  const physical = init.fully_allocated ? init.virtual_size : srRec ? initialUtilisation(srRec, init.virtual_size) : Math.floor(init.virtual_size / 4);
   const ref = db.create('VDI', {
     name_label: init.name_label,
     SR: init.sr,
     virtual_size: init.virtual_size,
-    physical_utilisation: Math.floor(init.virtual_size / 4),
+    physical_utilisation: physical,
     type: init.type ?? 'user',
     sharable: init.sharable ?? false,
     read_only: init.read_only ?? false,
@@ -162,7 +178,7 @@ export function createVdi(
     allowed_operations: ['clone', 'copy', 'destroy', 'resize', 'snapshot', 'update', 'forget'],
   });
   db.set(ref, 'location', db.record(ref).uuid as string);
-  adjustSr(db, init.sr, init.virtual_size, Math.floor(init.virtual_size / 4));
+  adjustSr(db, init.sr, init.virtual_size, physical);
   return ref;
 }
 

@@ -5,6 +5,7 @@ import { constructorFields } from '../generic.js';
 import { NULL_REF, xapiDate } from '../ids.js';
 import { allowedVbdDevices, assertValidVbdDevice, assertVbdOperation, diskNumberOf, linuxDeviceName, refreshDeviceOperations, usedDiskNumbers } from './devices.js';
 import { GiB, adjustSr, createVbd, createVdi } from './objects.js';
+import { assertSpace, initialUtilisation, isThick, smFailure, vdiSizeFor } from './sm.js';
 
 /**
  * SR types the simulator has a driver for, with the device_config keys each requires. A missing key fails the way
@@ -86,11 +87,19 @@ function destroyVbd(db: SimDatabase, vbd: string): void {
   if (m && db.get(m)) db.destroy(m);
 }
 
-function checkThickSpace(db: SimDatabase, sr: string, extra: number): void {
-  const r = db.record(sr);
-  if (!DRIVERS[r.type as string]?.thick) return;
-  const max = (r.physical_size as number) - (r.virtual_allocation as number);
-  if (extra > max) throw fail('SR_FULL', extra, max);
+/** VDI.resize and resize_online: no shrinking, SM's size rules, thick SRs must hold the growth. */
+function resizeVdi(db: SimDatabase, vdi: string, requested: number): void {
+  const r = db.record(vdi);
+  const sr = r.SR as string;
+  const old = r.virtual_size as number;
+  if (requested < old) smFailure(79, 'VDI Invalid size', 'shrinking not allowed');
+  const size = vdiSizeFor(db.record(sr), requested);
+  if (size === old) return;
+  const thick = isThick(db.record(sr));
+  const grow = thick ? size - old : 0;
+  assertSpace(db, sr, grow);
+  db.update(vdi, { virtual_size: size, physical_utilisation: (r.physical_utilisation as number) + grow });
+  adjustSr(db, sr, size - old, grow);
 }
 
 function forgetSr(c: Call, destroy: boolean): void {
@@ -211,13 +220,14 @@ export function storageHandlers(): Record<string, Handler> {
 
     'VDI.create': (c) => {
       const fields = constructorFields(c.db, c.db.classOf('VDI'), c.args[0] as Record<string, unknown>);
-      const sr = fields.SR as string;
-      checkThickSpace(c.db, sr, fields.virtual_size as number);
-      const { SR: _sr, virtual_size, name_label, type, sharable, read_only, other_config, sm_config, ...rest } = fields;
+      const sr = c.db.expect('SR', fields.SR).ref;
+      const size = vdiSizeFor(c.db.record(sr), fields.virtual_size as number);
+      assertSpace(c.db, sr, initialUtilisation(c.db.record(sr), size));
+      const { SR: _sr, virtual_size: _size, name_label, type, sharable, read_only, other_config, sm_config, ...rest } = fields;
       const vdi = createVdi(c.db, {
         sr,
         name_label: (name_label as string) ?? '',
-        virtual_size: virtual_size as number,
+        virtual_size: size,
         type: type as string,
         sharable: sharable as boolean,
         read_only: read_only as boolean,
@@ -239,36 +249,28 @@ export function storageHandlers(): Record<string, Handler> {
     },
     'VDI.resize': (c) => {
       const vdi = c.db.expect('VDI', c.args[0]);
-      const size = c.args[1] as number;
-      const old = vdi.rec.virtual_size as number;
       if (vdiBusy(c.db, vdi.ref)) throw fail('VDI_IN_USE', vdi.ref, 'resize');
-      if (size < old) throw fail('SR_BACKEND_FAILURE_79', '', 'VDI Invalid size [opterr=shrinking not allowed]', '');
-      checkThickSpace(c.db, vdi.rec.SR as string, size - old);
-      c.db.set(vdi.ref, 'virtual_size', size);
-      adjustSr(c.db, vdi.rec.SR as string, size - old, 0);
+      resizeVdi(c.db, vdi.ref, c.args[1] as number);
     },
     'VDI.resize_online': (c) => {
       const vdi = c.db.expect('VDI', c.args[0]);
-      const size = c.args[1] as number;
-      const old = vdi.rec.virtual_size as number;
-      if (size < old) throw fail('SR_BACKEND_FAILURE_79', '', 'VDI Invalid size [opterr=shrinking not allowed]', '');
-      checkThickSpace(c.db, vdi.rec.SR as string, size - old);
-      c.db.set(vdi.ref, 'virtual_size', size);
-      adjustSr(c.db, vdi.rec.SR as string, size - old, 0);
+      resizeVdi(c.db, vdi.ref, c.args[1] as number);
     },
     'VDI.copy': (c) => {
       const src = c.db.expect('VDI', c.args[0]).rec;
       const sr = c.db.expect('SR', c.args[1]).ref;
-      checkThickSpace(c.db, sr, src.virtual_size as number);
+      assertSpace(c.db, sr, initialUtilisation(c.db.record(sr), src.virtual_size as number));
       return createVdi(c.db, { sr, name_label: src.name_label as string, virtual_size: src.virtual_size as number, type: src.type as string, other_config: {} });
     },
     'VDI.clone': (c) => {
       const src = c.db.expect('VDI', c.args[0]).rec;
+      assertSpace(c.db, src.SR as string, initialUtilisation(c.db.record(src.SR as string), src.virtual_size as number));
       return createVdi(c.db, { sr: src.SR as string, name_label: src.name_label as string, virtual_size: src.virtual_size as number, type: src.type as string, other_config: {} });
     },
     'VDI.snapshot': (c) => {
       const vdi = c.db.expect('VDI', c.args[0]);
       const src = vdi.rec;
+      assertSpace(c.db, src.SR as string, initialUtilisation(c.db.record(src.SR as string), src.virtual_size as number));
       const snap = createVdi(c.db, { sr: src.SR as string, name_label: src.name_label as string, virtual_size: src.virtual_size as number, type: src.type as string, other_config: {} });
       c.db.update(snap, { is_a_snapshot: true, snapshot_of: vdi.ref, snapshot_time: xapiDate() });
       return snap;

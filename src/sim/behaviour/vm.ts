@@ -1,10 +1,11 @@
 import type { Call, Handler } from '../core.js';
 import type { SimDatabase } from '../database.js';
-import { fail } from '../errors.js';
+import { XapiFailure, fail } from '../errors.js';
 import { EPOCH, NULL_REF, newMac, newUuid, xapiDate } from '../ids.js';
 import { constructorFields } from '../generic.js';
 import { allowedVbdDevices, allowedVifDevices, diskNumberOf, linuxDeviceName, refreshDeviceOperations } from './devices.js';
 import { featureRefusal } from './guest.js';
+import { assertSpace, initialUtilisation, vdiSizeFor } from './sm.js';
 import { assertMemoryFits, hostReportedFreeMemory, refreshHostMemory, refreshVmOverhead } from './memory.js';
 import { adjustSr, createVbd, createVdi, createVif, createVm, parseDisksXml, vmAllowedOperations } from './objects.js';
 
@@ -189,17 +190,28 @@ function copyVm(
     other.mac_seed = newUuid();
     if (src.is_a_template && other.base_template_name === undefined) other.base_template_name = src.name_label as string;
   }
+  // XAPI clones every disk before it makes the VM record (xapi_vm_clone.ml safe_clone_disks), so a backend
+  // refusal leaves nothing behind. Snapshots leave out the VBDs of ignored VDIs altogether.
+  const ignore = new Set(mode.kind === 'snapshot' ? (mode.ignoreVdis ?? []) : []);
+  const vbds = (src.VBDs as string[]).map((r) => db.get(r)?.rec).filter((v): v is Record<string, unknown> => !!v && !ignore.has(v.VDI as string));
+  const wanted = new Map<string, number>();
+  const clones = vbds.map((vbd) => {
+    const srcVdi = db.get(vbd.VDI as string)?.rec;
+    if (!srcVdi || vbd.empty || vbd.type !== 'Disk') return undefined;
+    const sr = mode.kind === 'copy' && mode.sr && mode.sr !== NULL_REF ? mode.sr : (srcVdi.SR as string);
+    const srRec = db.expect('SR', sr).rec;
+    if (srRec.type === 'iso') throw fail('OPERATION_NOT_ALLOWED', "Cannot copy a VM's disks to an ISO SR");
+    wanted.set(sr, (wanted.get(sr) ?? 0) + initialUtilisation(srRec, srcVdi.virtual_size as number));
+    return { srcVdi, sr };
+  });
+  for (const [sr, bytes] of wanted) assertSpace(db, sr, bytes);
   const copy = createVm(db, fields);
   c.core.guests.inherit(vm, copy);
-  const ignore = new Set(mode.ignoreVdis ?? []);
-  for (const vbdRef of src.VBDs as string[]) {
-    const vbd = db.get(vbdRef)?.rec;
-    if (!vbd) continue;
+  vbds.forEach((vbd, i) => {
     let vdi = vbd.VDI as string;
-    const srcVdi = db.get(vdi)?.rec;
-    if (srcVdi && !vbd.empty && vbd.type === 'Disk' && !ignore.has(vdi)) {
-      const sr = mode.kind === 'copy' && mode.sr && mode.sr !== NULL_REF ? mode.sr : (srcVdi.SR as string);
-      if (mode.kind !== 'snapshot') checkSrSpace(db, sr, srcVdi.virtual_size as number);
+    const clone = clones[i];
+    if (clone) {
+      const { srcVdi, sr } = clone;
       const newVdi = createVdi(db, {
         sr,
         name_label: srcVdi.name_label as string,
@@ -216,7 +228,11 @@ function copyVm(
       });
       vdi = newVdi;
     }
-    createVbd(db, {
+    // Xapi_vbd_helpers.copy keeps userdevice, device, bootable, mode, type, unpluggable, other_config and QoS;
+    // the copy "owns" its cloned disks (other_config owner="" on Disk VBDs). CDs keep pointing at the same ISO.
+    const other = { ...(vbd.other_config as Record<string, string>) };
+    if (vbd.type === 'Disk' && !('owner' in other)) other.owner = '';
+    const newVbd = createVbd(db, {
       vm: copy,
       vdi: vbd.empty ? NULL_REF : vdi,
       userdevice: vbd.userdevice as string,
@@ -225,9 +241,10 @@ function copyVm(
       mode: vbd.mode as 'RW',
       unpluggable: vbd.unpluggable as boolean,
       empty: vbd.empty as boolean,
-      other_config: { ...(vbd.other_config as Record<string, string>) },
+      other_config: other,
     });
-  }
+    db.update(newVbd, { device: vbd.device, qos_algorithm_type: vbd.qos_algorithm_type, qos_algorithm_params: { ...(vbd.qos_algorithm_params as Record<string, string>) } });
+  });
   for (const vifRef of src.VIFs as string[]) {
     const vif = db.get(vifRef)?.rec;
     if (!vif) continue;
@@ -242,14 +259,6 @@ function copyVm(
   return copy;
 }
 
-/** Thick-provisioned SRs refuse disks that do not fit; thin ones (NFS, ext, SMB) overcommit like real ones. */
-function checkSrSpace(db: SimDatabase, sr: string, size: number): void {
-  const r = db.expect('SR', sr).rec;
-  if (r.type === 'iso') throw fail('OPERATION_NOT_ALLOWED', "Cannot copy a VM's disks to an ISO SR");
-  if (r.type !== 'lvm' && r.type !== 'lvmoiscsi') return;
-  const max = (r.physical_size as number) - (r.virtual_allocation as number);
-  if (size > max) throw fail('SR_FULL', size, max);
-}
 
 function destroyVm(c: Call, vm: string): void {
   const db = c.db;
@@ -364,10 +373,17 @@ export function vmHandlers(): Record<string, Handler> {
     'VM.suspend': (c) => {
       const vm = vmArg(c);
       const rec = checkVmOperation(c.db, vm, 'suspend', ['Running']);
-      const pool = c.db.record(c.core.poolRef());
-      const sr = [rec.suspend_SR, pool.suspend_image_SR, pool.default_SR].find((s) => s && s !== NULL_REF && c.db.get(s as string)) as string | undefined;
-      if (!sr) throw fail('VM_NO_SUSPEND_SR', vm);
-      const image = createVdi(c.db, { sr, name_label: `Suspend image for ${String(rec.name_label)}`, virtual_size: rec.memory_static_max as number, type: 'suspend' });
+      const sr = chooseSuspendSr(c, vm);
+      // xapi_xenops.ml suspend: static_max * 1.2 * 1.05 + 100 MiB, fully inflated even on thin SRs.
+      const size = Math.floor((rec.memory_static_max as number) * 1.2 * 1.05) + 100 * 1024 * 1024;
+      try {
+        assertSpace(c.db, sr, size);
+      } catch (e) {
+        if (e instanceof XapiFailure && e.code === 'SR_BACKEND_FAILURE_44') throw fail('SR_SUSPEND_SPACE_INSUFFICIENT', sr);
+        throw e;
+      }
+      const image = createVdi(c.db, { sr, name_label: 'Suspend image', virtual_size: size, type: 'suspend', fully_allocated: true, sm_config: { vmhint: rec.uuid as string, initial_allocation: String(size) } });
+      c.db.set(image, 'name_description', 'Suspend image');
       setPower(c, vm, 'Suspended', NULL_REF);
       c.db.set(vm, 'suspend_VDI', image);
     },
@@ -513,6 +529,22 @@ export function vmHandlers(): Record<string, Handler> {
   };
 }
 
+/**
+ * Helpers.choose_suspend_sr: the VM's suspend_SR, else the pool's suspend_image_SR, else its host's
+ * suspend_image_sr, each only if it has a PBD on the host the VM runs on; else VM_NO_SUSPEND_SR. pool.default_SR
+ * plays no part.
+ */
+function chooseSuspendSr(c: Call, vm: string): string {
+  const rec = c.db.record(vm);
+  const host = rec.resident_on as string;
+  const candidates = [rec.suspend_SR, c.db.record(c.core.poolRef()).suspend_image_SR, c.db.get(host)?.rec.suspend_image_sr];
+  for (const sr of candidates as (string | undefined)[]) {
+    const o = sr ? c.db.get(sr) : undefined;
+    if (o?.cls.name === 'SR' && (o.rec.PBDs as string[]).some((p) => c.db.get(p)?.rec.host === host)) return o.ref;
+  }
+  throw fail('VM_NO_SUSPEND_SR', vm);
+}
+
 function destroySuspendImage(db: SimDatabase, vm: string): void {
   const image = db.record(vm).suspend_VDI as string;
   if (image && image !== NULL_REF && db.get(image)) {
@@ -532,6 +564,7 @@ function provision(c: Call, vm: string): void {
   const other = rec.other_config as Record<string, string>;
   const disks = parseDisksXml(other.disks ?? '');
   const pool = db.record(c.core.poolRef());
+  const wanted = new Map<string, number>();
   const plan = disks.map((d) => {
     let sr: string;
     if (d.sr === '') {
@@ -542,9 +575,11 @@ function provision(c: Call, vm: string): void {
       if (!ref) throw fail('UUID_INVALID', 'sr', d.sr);
       sr = ref;
     }
-    checkSrSpace(db, sr, d.size);
-    return { ...d, sr };
+    const size = vdiSizeFor(db.record(sr), d.size);
+    wanted.set(sr, (wanted.get(sr) ?? 0) + initialUtilisation(db.record(sr), size));
+    return { ...d, sr, size };
   });
+  for (const [sr, bytes] of wanted) assertSpace(db, sr, bytes);
   db.set(vm, 'is_a_template', false);
   for (const d of plan) {
     const vdi = createVdi(db, { sr: d.sr, name_label: d.device, virtual_size: d.size, type: d.type, sm_config: { vmhint: rec.uuid as string } });
