@@ -6,6 +6,7 @@ import { XmlParseError, parseMethodCall, xmlBare, xmlFailure, xmlSuccess } from 
 import type { Dispatcher, Outcome } from './dispatcher.js';
 import { isReadOnlyMethod } from './faults.js';
 import type { FaultSpec } from './faults.js';
+import { guestControl } from './guest-control.js';
 
 const CORS = { 'Access-Control-Allow-Origin': '*', 'Access-Control-Allow-Headers': 'X-Requested-With' };
 
@@ -127,7 +128,8 @@ function sendJson(res: http.ServerResponse, status: number, value: unknown): voi
  * The control endpoint:
  * - `GET /_sim/faults` pending faults; `POST /_sim/faults` (FaultSpec JSON) adds; `DELETE /_sim/faults` clears;
  * - `POST /_sim/failover` `{"host": index}` moves the pool master;
- * - `GET /_sim/stats` call counts; `POST /_sim/stats/reset` zeroes them.
+ * - `GET /_sim/stats` call counts; `POST /_sim/stats/reset` zeroes them;
+ * - `/_sim/guests...` guests and their agents (see guest-control.ts).
  */
 function controlEndpoint(core: SimCore, control: ControlHooks, method: string, path: string, body: string, res: http.ServerResponse): void {
   let input: Record<string, unknown> = {};
@@ -157,6 +159,8 @@ function controlEndpoint(core: SimCore, control: ControlHooks, method: string, p
       core.stats.reset();
       return sendJson(res, 200, { total: 0, calls: {} });
     }
+    const guests = guestControl(core, method, path, input);
+    if (guests) return sendJson(res, guests.status, guests.body);
   } catch (e) {
     return sendJson(res, 400, { error: e instanceof Error ? e.message : String(e) });
   }

@@ -213,13 +213,15 @@ export class GuestAgents {
     return ref;
   }
 
-  /** Reports for every running VM with tools that has not reported since it booted (for `agentReports: 'manual'`). */
+  /**
+ * Reports for every running VM with tools that has not reported since it booted (for `agentReports: 'manual'`);
+ * returns the guest metrics refs.
+ */
   reportAll(): string[] {
     const done: string[] = [];
     for (const vm of this.db.all('VM')) {
       if (vm.rec.is_control_domain || !this.isLive(vm.ref) || !this.profile(vm.ref).tools || this.hasMetrics(vm.ref)) continue;
-      this.report(vm.ref);
-      done.push(vm.ref);
+      done.push(this.report(vm.ref));
     }
     return done;
   }
