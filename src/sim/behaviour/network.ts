@@ -94,10 +94,6 @@ function checkVifDeviceFree(db: SimDatabase, vm: string, device: string): void {
   for (const v of db.record(vm).VIFs as string[]) if (db.get(v)?.rec.device === device) throw fail('DEVICE_ALREADY_EXISTS', device);
 }
 
-function powerStateOf(db: SimDatabase, vm: string): string {
-  return String(db.record(vm).power_state);
-}
-
 /** network, PIF, VLAN, Bond and VIF behaviour. */
 export function networkHandlers(): Record<string, Handler> {
   return {
