@@ -150,6 +150,18 @@ describe('a guest with tools', () => {
     await call('VIF.unplug', rec(vm).VIFs[0]);
     await call('VM.hard_shutdown', vm);
   });
+
+  it('refuses to suspend or migrate a guest whose agent gives a reason it cannot be suspended', async () => {
+    // xen-api ocaml/xapi/xapi_vm_lifecycle.ml check_op_for_feature: data-cant-suspend-reason -> VM_NON_SUSPENDABLE.
+    const vm = await install('Windows Server 2022 (64-bit)', 'uefi-win');
+    sim.guests.setProfile(vm, { ...sim.guests.profile(vm), other: { 'data-cant-suspend-reason': 'UEFI guest' } });
+    await call('VM.start', vm, false, false);
+    expect(rec(vm).allowed_operations).not.toContain('suspend');
+    expect(rec(vm).allowed_operations).toContain('clean_shutdown');
+    expect(await err('VM.suspend', vm)).toEqual(['VM_NON_SUSPENDABLE', vm, 'UEFI guest']);
+    expect(await err('VM.pool_migrate', vm, sim.hostRefs[1], {})).toEqual(['VM_NON_SUSPENDABLE', vm, 'UEFI guest']);
+    await call('VM.clean_shutdown', vm);
+  });
 });
 
 describe('driving the agents', () => {

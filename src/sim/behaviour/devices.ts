@@ -153,18 +153,28 @@ export function assertVifOperation(db: SimDatabase, vif: string, op: string): vo
   if (e) throw fail(e[0]!, ...e.slice(1));
 }
 
+/** The allowed_operations of one VBD in its current state. */
+export function vbdAllowedOperations(db: SimDatabase, vbd: string): string[] {
+  return VBD_OPS.filter((op) => !vbdOperationError(db, vbd, op));
+}
+
+/** The allowed_operations of one VIF in its current state. */
+export function vifAllowedOperations(db: SimDatabase, vif: string): string[] {
+  return VIF_OPS.filter((op) => !vifOperationError(db, vif, op));
+}
+
 /** Recomputes allowed_operations of every VBD and VIF of `vm` (after a power, plug or guest metrics change). */
 export function refreshDeviceOperations(db: SimDatabase, vm: string): void {
   const rec = db.get(vm)?.rec;
   if (!rec) return;
   for (const v of rec.VBDs as string[]) {
     if (!db.get(v)) continue;
-    const ops = VBD_OPS.filter((op) => !vbdOperationError(db, v, op));
+    const ops = vbdAllowedOperations(db, v);
     if (!sameSet(db.record(v).allowed_operations as string[], ops)) db.set(v, 'allowed_operations', ops);
   }
   for (const v of rec.VIFs as string[]) {
     if (!db.get(v)) continue;
-    const ops = VIF_OPS.filter((op) => !vifOperationError(db, v, op));
+    const ops = vifAllowedOperations(db, v);
     if (!sameSet(db.record(v).allowed_operations as string[], ops)) db.set(v, 'allowed_operations', ops);
   }
 }

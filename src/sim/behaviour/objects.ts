@@ -1,6 +1,6 @@
 import type { SimDatabase } from '../database.js';
 import { EPOCH, NULL_REF, newMac, xapiDate } from '../ids.js';
-import { diskNumberOf, linuxDeviceName } from './devices.js';
+import { diskNumberOf, linuxDeviceName, vbdAllowedOperations, vifAllowedOperations } from './devices.js';
 import { featureRefusal } from './guest.js';
 import { vmMemoryOverhead } from './memory.js';
 import { initialUtilisation } from './sm.js';
@@ -213,7 +213,7 @@ export function createVbd(
 ): string {
   const attached = db.record(init.vm).power_state === 'Running' || db.record(init.vm).power_state === 'Paused';
   const metrics = db.create('VBD_metrics', { io_read_kbs: 0, io_write_kbs: 0, last_updated: xapiDate() });
-  return db.create('VBD', {
+  const vbd = db.create('VBD', {
     VM: init.vm,
     VDI: init.vdi,
     userdevice: init.userdevice,
@@ -226,8 +226,9 @@ export function createVbd(
     empty: init.empty ?? false,
     other_config: init.other_config ?? {},
     ...deviceState(attached, metrics),
-    allowed_operations: attached ? ['unplug', 'unplug_force'] : ['attach', 'plug'],
   });
+  db.set(vbd, 'allowed_operations', vbdAllowedOperations(db, vbd));
+  return vbd;
 }
 
 /** Adds a VIF; a MAC is generated unless given. */
@@ -235,7 +236,7 @@ export function createVif(db: SimDatabase, init: { vm: string; network: string; 
   const attached = db.record(init.vm).power_state === 'Running' || db.record(init.vm).power_state === 'Paused';
   const mac = init.MAC && init.MAC !== '' ? init.MAC : newMac(init.macSeed);
   const metrics = db.create('VIF_metrics', { io_read_kbs: 0, io_write_kbs: 0, last_updated: xapiDate() });
-  return db.create('VIF', {
+  const vif = db.create('VIF', {
     device: init.device,
     network: init.network,
     VM: init.vm,
@@ -245,8 +246,9 @@ export function createVif(db: SimDatabase, init: { vm: string; network: string; 
     other_config: init.other_config ?? {},
     ...deviceState(attached, metrics),
     locking_mode: 'network_default',
-    allowed_operations: attached ? ['unplug', 'unplug_force'] : ['attach', 'plug'],
   });
+  db.set(vif, 'allowed_operations', vifAllowedOperations(db, vif));
+  return vif;
 }
 
 /** The provisioning XML real templates carry in other_config["disks"]. */

@@ -327,16 +327,16 @@ export function storageHandlers(): Record<string, Handler> {
     'VBD.unplug_force': (c) => unplugVbd(c.db, c.db.expect('VBD', c.args[0]).ref, true),
     'VBD.eject': (c) => {
       const vbd = c.db.expect('VBD', c.args[0]);
-      if (vbd.rec.type !== 'CD') throw fail('VBD_NOT_REMOVABLE_MEDIA', vbd.ref);
-      if (vbd.rec.empty) throw fail('VBD_IS_EMPTY', vbd.ref);
+      assertVbdOperation(c.db, vbd.ref, 'eject');
       c.db.update(vbd.ref, { empty: true, VDI: NULL_REF });
+      refreshDeviceOperations(c.db, vbd.rec.VM as string);
     },
     'VBD.insert': (c) => {
       const vbd = c.db.expect('VBD', c.args[0]);
       const vdi = c.db.expect('VDI', c.args[1]).ref;
-      if (vbd.rec.type !== 'CD') throw fail('VBD_NOT_REMOVABLE_MEDIA', vbd.ref);
-      if (!vbd.rec.empty) throw fail('VBD_NOT_EMPTY', vbd.ref);
+      assertVbdOperation(c.db, vbd.ref, 'insert');
       c.db.update(vbd.ref, { empty: false, VDI: vdi });
+      refreshDeviceOperations(c.db, vbd.rec.VM as string);
     },
   };
 }

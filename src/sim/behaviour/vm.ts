@@ -16,7 +16,7 @@ const TEMPLATE_OK = new Set(['clone', 'copy', 'export', 'metadata_export', 'prov
 
 /**
  * XAPI's check order for VM operations: blocked_operations, then power state (VM_BAD_POWER_STATE with lower-case
- * expected list and actual state), then template-ness.
+ * expected list and actual state), then template-ness, then what the guest must co-operate with.
  */
 export function checkVmOperation(db: SimDatabase, vm: string, op: string, allowed: readonly Power[]): Record<string, unknown> {
   const rec = db.expect('VM', vm).rec;
@@ -28,6 +28,9 @@ export function checkVmOperation(db: SimDatabase, vm: string, op: string, allowe
   }
   if (rec.is_a_template && !rec.is_a_snapshot && !TEMPLATE_OK.has(op)) throw fail('VM_IS_TEMPLATE', vm, op);
   if (rec.is_control_domain && !op.startsWith('changing_')) throw fail('OPERATION_NOT_ALLOWED', `Operation ${op} is not allowed on a control domain`);
+  // The guest's co-operation, checked the permissive way XAPI does when the call is made (strict=false).
+  const lacks = featureRefusal(db, vm, op, false);
+  if (lacks) throw fail(lacks[0]!, ...lacks.slice(1));
   return rec;
 }
 
@@ -474,8 +477,6 @@ export function vmHandlers(): Record<string, Handler> {
       const vm = vmArg(c);
       const v = int(c.args[1]);
       const rec = checkVmOperation(c.db, vm, 'changing_VCPUs_live', ['Running']);
-      const lacks = featureRefusal(c.db, vm, 'changing_VCPUs_live', false);
-      if (lacks) throw fail(lacks[0]!, ...lacks.slice(1));
       if (v < 1 || v > (rec.VCPUs_max as number)) throw fail('INVALID_VALUE', 'nvcpu', v);
       c.db.set(vm, 'VCPUs_at_startup', v);
       const m = c.db.get(rec.metrics as string);
