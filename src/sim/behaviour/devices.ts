@@ -8,7 +8,7 @@
  */
 import type { SimDatabase } from '../database.js';
 import { fail } from '../errors.js';
-import { hotplugRefusal } from './guest.js';
+import { hotplugRefusal } from './guest-rules.js';
 
 /** Highest disk number VM.get_allowed_VBD_devices offers (XAPI: 0..254 for HVM and PV guests). */
 export const MAX_VBD_DEVICE = 254;

@@ -10,7 +10,8 @@
  * The simulator keeps, per VM (templates and snapshots included), a GuestProfile: the OS in its disk image and
  * whether that OS runs the tools (agent + PV drivers). Clones and copies inherit their source's profile, as they
  * inherit its disks. When a VM with tools boots, its agent reports: immediately on start (the default), or, with
- * `agentReports: 'manual'`, only when a test calls `report()` — never after a wall-clock delay.
+ * `agentReports: 'manual'`, only when a test calls `report()` — never after a wall-clock delay. The rules that
+ * read the resulting guest metrics are in guest-rules.ts.
  */
 import type { SimDatabase } from '../database.js';
 import { fail } from '../errors.js';
@@ -190,7 +191,8 @@ export class GuestAgents {
     }
     const fields = {
       os_version: os,
-      PV_drivers_version: { major, minor, micro, build: '0' },
+      // Windows drivers report a build number; the Linux agent does not (xapi_pv_driver_version.ml).
+      PV_drivers_version: { major, minor, micro, ...(p.os?.distro === 'windows' ? { build: '0' } : {}) },
       PV_drivers_detected: true,
       PV_drivers_up_to_date: true,
       networks: this.networksOf(vm),
@@ -311,56 +313,4 @@ export class GuestAgents {
     const gm = this.metricsOf(vm);
     if (gm && gm.rec.live) this.db.set(gm.ref, 'networks', this.networksOf(vm));
   }
-}
-
-/** XAPI's has_pv_drivers: the guest metrics carry a PV drivers version with numeric major and minor. */
-export function pvDriversPresent(gm: Record<string, unknown> | undefined): boolean {
-  const v = gm?.PV_drivers_version as Record<string, string> | undefined;
-  return !!v && /^\d+$/.test(v.major ?? '') && /^\d+$/.test(v.minor ?? '');
-}
-
-/** The guest metrics record of a VM record, if it has one. */
-export function guestMetricsOf(db: SimDatabase, vmRec: Record<string, unknown>): Record<string, unknown> | undefined {
-  const o = db.get(vmRec.guest_metrics as string);
-  return o && o.cls.name === 'VM_guest_metrics' ? o.rec : undefined;
-}
-
-/**
- * Why a running HVM guest refuses to hot-plug or unplug a disk (`vbd`) or NIC (`vif`), as XAPI's device operation
- * checks put it: an explicit "no" from the agent, else no PV drivers; undefined when it may.
- */
-export function hotplugRefusal(db: SimDatabase, vm: string, kind: 'vbd' | 'vif'): string[] | undefined {
-  const rec = db.record(vm);
-  if (rec.power_state !== 'Running' || rec.domain_type !== 'hvm') return undefined;
-  const gm = guestMetricsOf(db, rec);
-  const claim = gm?.[kind === 'vbd' ? 'can_use_hotplug_vbd' : 'can_use_hotplug_vif'];
-  if (claim === 'yes') return undefined;
-  if (claim === 'no') return ['OPERATION_NOT_ALLOWED', `VM states it does not support ${kind.toUpperCase()} hotplug.`];
-  if (gm?.PV_drivers_detected === true) return undefined;
-  return pvDriversPresent(gm) ? undefined : ['VM_MISSING_PV_DRIVERS', vm];
-}
-
-const hasFeature = (gm: Record<string, unknown> | undefined, f: string): boolean => (gm?.other as Record<string, string> | undefined)?.[f] === '1';
-
-/**
- * XAPI's check_op_for_feature: the error a live HVM guest without PV drivers gives for an operation that needs its
- * co-operation. `strict` is true when computing allowed_operations (advisory) and false when the call is made:
- * only a live vCPU change is refused outright then; the others are attempted.
- */
-export function featureRefusal(db: SimDatabase, vm: string, op: string, strict: boolean): string[] | undefined {
-  const rec = db.record(vm);
-  const live = rec.power_state === 'Running' || rec.power_state === 'Paused';
-  const gm = guestMetricsOf(db, rec);
-  const implicit = !live || rec.domain_type === 'pv' || rec.domain_type === 'pvh' || pvDriversPresent(gm);
-  const other = (gm?.other as Record<string, string> | undefined) ?? {};
-  if (live && (op === 'suspend' || op === 'checkpoint' || op === 'pool_migrate' || op === 'migrate_send')) {
-    const reason = other['data-cant-suspend-reason'];
-    if (reason !== undefined) return ['VM_NON_SUSPENDABLE', vm, reason];
-    return !implicit && strict && !hasFeature(gm, 'feature-suspend') ? ['VM_LACKS_FEATURE', vm] : undefined;
-  }
-  if (implicit) return undefined;
-  if (op === 'clean_shutdown' && strict && !hasFeature(gm, 'feature-shutdown') && !hasFeature(gm, 'feature-poweroff')) return ['VM_LACKS_FEATURE', vm];
-  if (op === 'clean_reboot' && strict && !hasFeature(gm, 'feature-shutdown') && !hasFeature(gm, 'feature-reboot')) return ['VM_LACKS_FEATURE', vm];
-  if (op === 'changing_VCPUs_live' && !hasFeature(gm, 'feature-vcpu-hotplug')) return ['VM_LACKS_FEATURE', vm];
-  return undefined;
 }

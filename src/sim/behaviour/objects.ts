@@ -1,7 +1,7 @@
 import type { SimDatabase } from '../database.js';
 import { EPOCH, NULL_REF, newMac, xapiDate } from '../ids.js';
 import { diskNumberOf, linuxDeviceName, vbdAllowedOperations, vifAllowedOperations } from './devices.js';
-import { featureRefusal } from './guest.js';
+import { featureRefusal } from './guest-rules.js';
 import { vmMemoryOverhead } from './memory.js';
 import { initialUtilisation } from './sm.js';
 

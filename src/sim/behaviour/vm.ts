@@ -4,7 +4,7 @@ import { XapiFailure, fail } from '../errors.js';
 import { EPOCH, NULL_REF, newMac, newUuid, xapiDate } from '../ids.js';
 import { constructorFields } from '../generic.js';
 import { allowedVbdDevices, allowedVifDevices, diskNumberOf, linuxDeviceName, refreshDeviceOperations } from './devices.js';
-import { featureRefusal } from './guest.js';
+import { featureRefusal } from './guest-rules.js';
 import { assertSpace, initialUtilisation, vdiSizeFor } from './sm.js';
 import { assertMemoryFits, hostReportedFreeMemory, refreshHostMemory, refreshVmOverhead } from './memory.js';
 import { adjustSr, createVbd, createVdi, createVif, createVm, parseDisksXml, vmAllowedOperations } from './objects.js';
