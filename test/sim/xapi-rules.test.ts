@@ -123,6 +123,19 @@ describe('storage backends', () => {
     await call('VDI.destroy', vdi);
   });
 
+  it('VDI.resize_online needs the VDI_RESIZE_ONLINE driver feature, which no SM driver has', async () => {
+    // xen-api ocaml/xapi/xapi_vdi.ml check_sm_feature_error (sr_operation_not_supported); xapi-project/sm
+    // libs/sm/drivers/LVHDSR.py and NFSSR.py CAPABILITIES list VDI_RESIZE but not VDI_RESIZE_ONLINE.
+    for (const name of ['pool-nfs', 'Local storage on xcp-host1']) {
+      const sr = ref('SR', name);
+      expect(rec(sr).allowed_operations).not.toContain('vdi_resize_online');
+      const vdi = await call('VDI.create', vdiRecord(sr, GiB));
+      expect(await err('VDI.resize_online', vdi, 2 * GiB)).toEqual(['SR_OPERATION_NOT_SUPPORTED', sr]);
+      expect(rec(vdi).virtual_size).toBe(GiB);
+      await call('VDI.destroy', vdi);
+    }
+  });
+
   it('keeps SR physical_utilisation and virtual_allocation in step with VDI create, resize and destroy', async () => {
     // xapi-project/sm libs/sm/drivers/LVHDSR.py: thick volumes are allocated in full (calcSizeVHDLV), and the SR's
     // virtual_allocation is updated by each VDI's size (_updateStats with virtAllocDelta).

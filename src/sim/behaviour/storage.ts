@@ -87,6 +87,18 @@ function destroyVbd(db: SimDatabase, vbd: string): void {
   if (m && db.get(m)) db.destroy(m);
 }
 
+/**
+ * XAPI's check_sm_feature_error: a VDI operation needs its SR driver's capability, else SR_OPERATION_NOT_SUPPORTED.
+ * The drivers come from the pool's SM records (none of SM's own drivers has VDI_RESIZE_ONLINE).
+ */
+function assertSmFeature(db: SimDatabase, sr: string, feature: string): void {
+  const type = db.record(sr).type;
+  for (const sm of db.all('SM')) {
+    if (sm.rec.type === type && Object.prototype.hasOwnProperty.call(sm.rec.features ?? {}, feature)) return;
+  }
+  throw fail('SR_OPERATION_NOT_SUPPORTED', sr);
+}
+
 /** VDI.resize and resize_online: no shrinking, SM's size rules, thick SRs must hold the growth. */
 function resizeVdi(db: SimDatabase, vdi: string, requested: number): void {
   const r = db.record(vdi);
@@ -254,6 +266,7 @@ export function storageHandlers(): Record<string, Handler> {
     },
     'VDI.resize_online': (c) => {
       const vdi = c.db.expect('VDI', c.args[0]);
+      assertSmFeature(c.db, vdi.rec.SR as string, 'VDI_RESIZE_ONLINE');
       resizeVdi(c.db, vdi.ref, c.args[1] as number);
     },
     'VDI.copy': (c) => {
