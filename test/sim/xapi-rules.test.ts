@@ -170,17 +170,30 @@ describe('suspend', () => {
     // xen-api ocaml/xapi/helpers.ml choose_suspend_sr (each candidate must have a PBD on the VM's host);
     // ocaml/xapi/xapi_xenops.ml suspend: image "Suspend image" of static_max * 1.2 * 1.05 + 100 MiB.
     const vm = await install('sleeper');
-    await call('VM.start', vm, false, false);
+    const host = sim.hostRefs[0]!;
+    await call('VM.start_on', vm, host, false, false);
     const nfs = ref('SR', 'pool-nfs');
+    const local = ref('SR', 'Local storage on xcp-host1');
+    expect(rec(host).suspend_image_sr).toBe(local);
+    const size = Math.floor(2 * GiB * 1.2 * 1.05) + 100 * MiB;
+
     await call('pool.set_suspend_image_SR', sim.poolRef, NULL);
+    await call('VM.suspend', vm);
+    expect(rec(rec(vm).suspend_VDI).SR).toBe(local);
+    await call('VM.resume_on', vm, host, false, false);
+
+    sim.db.set(host, 'suspend_image_sr', NULL);
     expect(rec(sim.poolRef).default_SR).toBe(nfs);
     expect(await err('VM.suspend', vm)).toEqual(['VM_NO_SUSPEND_SR', vm]);
+
     await call('VM.set_suspend_SR', vm, nfs);
     await call('VM.suspend', vm);
     const image = rec(rec(vm).suspend_VDI);
-    expect([image.SR, image.name_label, image.type]).toEqual([nfs, 'Suspend image', 'suspend']);
-    expect(image.virtual_size).toBe(Math.floor(2 * GiB * 1.2 * 1.05) + 100 * MiB);
+    expect([image.SR, image.name_label, image.type, image.virtual_size]).toEqual([nfs, 'Suspend image', 'suspend', size]);
+    // Fully inflated even on a thin SR (sm_config initial_allocation).
+    expect(image.physical_utilisation).toBe(size);
     await call('VM.resume', vm, false, false);
+    sim.db.set(host, 'suspend_image_sr', local);
     await call('pool.set_suspend_image_SR', sim.poolRef, nfs);
     await call('VM.hard_shutdown', vm);
   });

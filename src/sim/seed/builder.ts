@@ -234,6 +234,14 @@ export function buildPool(db: SimDatabase, seed: SeedDocument, addresses: readon
     }
   }
 
+  // An installer points each host's suspend and crash-dump SR at its local storage.
+  for (const host of hosts) {
+    const local = [...db.all('SR')].find(
+      (sr) => !sr.rec.shared && sr.rec.content_type !== 'iso' && (sr.rec.PBDs as string[]).some((p) => db.get(p)?.rec.host === host),
+    );
+    if (local) db.update(host, { suspend_image_sr: local.ref, crash_dump_sr: local.ref });
+  }
+
   const defaultSr = seed.pool?.default_SR ? byName('SR', seed.pool.default_SR) : NULL_REF;
   const pool = db.create('pool', {
     name_label: seed.pool?.name_label ?? 'pool',
