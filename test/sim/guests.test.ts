@@ -202,6 +202,19 @@ describe('driving the agents', () => {
     await control('POST', '/_sim/guests/mode', { agentReports: 'on-start' });
   });
 
+  it("a client watching events sees the agent's report: the new VM_guest_metrics and the VM pointing at it", async () => {
+    const vm = await install('Debian Bookworm 12', 'watched');
+    sim.guests.agentReports = 'manual';
+    await call('VM.start', vm, false, false);
+    const { token } = await call('event.from', ['VM_guest_metrics', 'VM'], '', 0);
+    await control('POST', '/_sim/guests/report', { vm });
+    const r = await call('event.from', ['VM_guest_metrics', 'VM'], token, 5);
+    const gm = rec(vm).guest_metrics;
+    expect(r.events.find((e: any) => e.class === 'vm_guest_metrics')).toMatchObject({ operation: 'add', ref: gm, snapshot: { PV_drivers_detected: true } });
+    expect(r.events.find((e: any) => e.class === 'vm' && e.ref === vm)?.snapshot.guest_metrics).toBe(gm);
+    await call('VM.hard_shutdown', vm);
+  });
+
   it('answers bad control requests with a 400 and a one-line reason', async () => {
     expect(await control('POST', '/_sim/guests', { vm: 'legacy-web01', guest: { os: { distro: 'x', name: 'y' } } })).toEqual({
       status: 400,
