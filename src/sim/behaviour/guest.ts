@@ -75,7 +75,16 @@ function intToIp(n: number): string {
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 }
 
-/** Checks a profile given by a seed or the control endpoint; returns a clean copy. */
+const MAX_TEXT = 256;
+const MAX_OTHER_KEYS = 64;
+
+function text(v: unknown, where: string, field: string): string {
+  const s = String(v);
+  if (s.length > MAX_TEXT) throw new Error(`${where}: guest.${field} is longer than ${MAX_TEXT} characters`);
+  return s;
+}
+
+/** Checks a profile given by a seed or the control endpoint (strings and maps bounded); returns a clean copy. */
 export function parseGuestProfile(input: unknown, where: string): GuestProfile {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new Error(`${where}: guest must be an object`);
   const g = input as Record<string, unknown>;
@@ -86,9 +95,9 @@ export function parseGuestProfile(input: unknown, where: string): GuestProfile {
     if (typeof os !== 'object' || os === null || typeof os.distro !== 'string' || typeof os.name !== 'string') {
       throw new Error(`${where}: guest.os needs string fields distro and name`);
     }
-    out.os = { distro: os.distro, name: os.name };
+    out.os = { distro: text(os.distro, where, 'os.distro'), name: text(os.name, where, 'os.name') };
     for (const k of ['major', 'minor', 'uname'] as const) {
-      if (os[k] !== undefined) out.os[k] = String(os[k]);
+      if (os[k] !== undefined) out.os[k] = text(os[k], where, `os.${k}`);
     }
   }
   if (g.toolsVersion !== undefined) {
@@ -103,7 +112,9 @@ export function parseGuestProfile(input: unknown, where: string): GuestProfile {
   }
   if (g.other !== undefined) {
     if (typeof g.other !== 'object' || g.other === null) throw new Error(`${where}: guest.other must be a string map`);
-    out.other = Object.fromEntries(Object.entries(g.other as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
+    const entries = Object.entries(g.other as Record<string, unknown>);
+    if (entries.length > MAX_OTHER_KEYS) throw new Error(`${where}: guest.other has more than ${MAX_OTHER_KEYS} keys`);
+    out.other = Object.fromEntries(entries.map(([k, v]) => [text(k, where, 'other key'), text(v, where, `other.${k}`)]));
   }
   return out;
 }
