@@ -1,6 +1,7 @@
 import type { SimDatabase } from './database.js';
 import type { EventHub } from './events.js';
 import type { FaultController } from './faults.js';
+import type { GuestAgents } from './behaviour/guest.js';
 import type { MessageSpec, Model } from './model/classes.js';
 import type { CallStats } from './stats.js';
 import type { XmlEncoder } from './codec/xmlrpc.js';
@@ -28,6 +29,8 @@ export interface SimCore {
   readonly model: Model;
   readonly events: EventHub;
   readonly faults: FaultController;
+  /** What runs inside each VM and what its guest agent reports. */
+  readonly guests: GuestAgents;
   readonly stats: CallStats;
   readonly xml: XmlEncoder;
   readonly handlers: Map<string, Handler>;

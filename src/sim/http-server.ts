@@ -9,6 +9,7 @@ import { serveVdiContent } from './vdi-content/handlers.js';
 import type { FaultSpec } from './faults.js';
 import { parseTlsIdentity, type TlsIdentity } from './tls.js';
 import { act, beforeCall, sendFaultyReply } from './wire-faults.js';
+import { guestControl } from './guest-control.js';
 
 const CORS = { 'Access-Control-Allow-Origin': '*', 'Access-Control-Allow-Headers': 'X-Requested-With' };
 
@@ -126,7 +127,8 @@ function sendJson(res: http.ServerResponse, status: number, value: unknown): voi
  * - `GET /_sim/faults` pending faults; `POST /_sim/faults` (FaultSpec JSON) adds; `DELETE /_sim/faults` clears;
  * - `POST /_sim/failover` `{"host": index}` moves the pool master;
  * - `POST /_sim/tls` `{"cert": PEM, "key": PEM}` switches the served certificate (HTTPS simulators);
- * - `GET /_sim/stats` call counts; `POST /_sim/stats/reset` zeroes them.
+ * - `GET /_sim/stats` call counts; `POST /_sim/stats/reset` zeroes them;
+ * - `/_sim/guests...` guests and their agents (see guest-control.ts).
  */
 async function controlEndpoint(core: SimCore, control: ControlHooks, method: string, path: string, body: string, res: http.ServerResponse): Promise<void> {
   let input: Record<string, unknown> = {};
@@ -164,6 +166,8 @@ async function controlEndpoint(core: SimCore, control: ControlHooks, method: str
       core.stats.reset();
       return sendJson(res, 200, { total: 0, calls: {} });
     }
+    const guests = guestControl(core, method, path, input);
+    if (guests) return sendJson(res, guests.status, guests.body);
   } catch (e) {
     return sendJson(res, 400, { error: e instanceof Error ? e.message : String(e) });
   }

@@ -19,6 +19,9 @@ import { SimDatabase } from './database.js';
 import { Dispatcher } from './dispatcher.js';
 import { EventHub } from './events.js';
 import { FaultController, type DarkMode } from './faults.js';
+import { refreshDeviceOperations } from './behaviour/devices.js';
+import { GuestAgents } from './behaviour/guest.js';
+import { vmAllowedOperations } from './behaviour/objects.js';
 import { close, createListener, listen } from './http-server.js';
 import { getModel } from './model/classes.js';
 import { buildPool } from './seed/builder.js';
@@ -34,7 +37,9 @@ export type { FaultSpec, FaultRule, FaultAim, FaultState, DarkMode } from './fau
 export { FaultSpecError } from './faults.js';
 export type { TlsIdentity } from './tls.js';
 export { CallStats } from './stats.js';
-export type { SeedDocument, SeedHost, SeedNetwork, SeedSr, SeedVm } from './seed/format.js';
+export { GuestAgents, NO_GUEST } from './behaviour/guest.js';
+export type { AgentReports, GuestOs, GuestProfile, Tristate } from './behaviour/guest.js';
+export type { SeedDocument, SeedHost, SeedNetwork, SeedSr, SeedVm, SeedGuest } from './seed/format.js';
 export { DEMO_SEED, EMPTY_SEED } from './seed/demo.js';
 export { XapiFailure } from './errors.js';
 
@@ -75,6 +80,8 @@ export interface Simulator {
   /** In-process access to the model: changes made here produce events like API calls do. */
   db: SimDatabase;
   faults: FaultController;
+  /** What runs inside each VM and when its agent reports (see docs/simulator.md, "Guests"). */
+  guests: GuestAgents;
   stats: CallStats;
   /** Host refs in seed order. */
   hostRefs: string[];
@@ -116,7 +123,13 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
 
   const model = getModel();
   const db = new SimDatabase(model);
-  const seeded = buildPool(db, seed, addresses, opts.vms ?? 0);
+  const guests = new GuestAgents(db);
+  guests.onChange = (vm) => {
+    if (!db.get(vm)) return;
+    db.set(vm, 'allowed_operations', vmAllowedOperations(db, vm));
+    refreshDeviceOperations(db, vm);
+  };
+  const seeded = buildPool(db, seed, addresses, opts.vms ?? 0, guests);
   const hostRefs = seeded.hosts;
   const events = new EventHub(db);
   const stats = new CallStats();
@@ -162,6 +175,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     model,
     events,
     faults,
+    guests,
     stats,
     xml: new XmlEncoder(model),
     handlers,
@@ -214,6 +228,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     port,
     db,
     faults,
+    guests,
     stats,
     hostRefs,
     poolRef: seeded.pool,

@@ -88,12 +88,13 @@ describe('VdiTransfer', () => {
   });
 
   it("surfaces the task's error when XAPI refuses the image before reading it", async () => {
-    const vdi = await newVdi(MiB);
+    // A 2 MiB disk (SM's rounding unit) and a 4 MiB image.
+    const vdi = await newVdi(2 * MiB);
     const tasks = tasksLeft();
-    const err = await transfer.upload(vdi, { stream: Readable.from([Buffer.alloc(2 * MiB)]), length: 2 * MiB }).catch((e: unknown) => e);
+    const err = await transfer.upload(vdi, { stream: Readable.from([Buffer.alloc(4 * MiB)]), length: 4 * MiB }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(XapiError);
     expect((err as XapiError).code).toBe('VDI_TOO_SMALL');
-    expect((err as XapiError).params).toEqual([vdi, String(2 * MiB)]);
+    expect((err as XapiError).params).toEqual([vdi, String(4 * MiB)]);
     expect(tasksLeft()).toBe(tasks);
   });
 

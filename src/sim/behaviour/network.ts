@@ -1,6 +1,7 @@
 import type { Call, Handler } from '../core.js';
 import type { SimDatabase } from '../database.js';
 import { fail } from '../errors.js';
+import { assertValidVifDevice, assertVifOperation, refreshDeviceOperations } from './devices.js';
 import { constructorFields } from '../generic.js';
 import { NULL_REF, xapiDate } from '../ids.js';
 import { createVif } from './objects.js';
@@ -91,10 +92,6 @@ function moveIpConfig(db: SimDatabase, from: string, to: string): void {
 
 function checkVifDeviceFree(db: SimDatabase, vm: string, device: string): void {
   for (const v of db.record(vm).VIFs as string[]) if (db.get(v)?.rec.device === device) throw fail('DEVICE_ALREADY_EXISTS', device);
-}
-
-function powerStateOf(db: SimDatabase, vm: string): string {
-  return String(db.record(vm).power_state);
 }
 
 /** network, PIF, VLAN, Bond and VIF behaviour. */
@@ -202,6 +199,7 @@ export function networkHandlers(): Record<string, Handler> {
     'VIF.create': (c) => {
       const fields = constructorFields(c.db, c.db.classOf('VIF'), c.args[0] as Record<string, unknown>);
       const mac = String(fields.MAC ?? '');
+      assertValidVifDevice(String(fields.device));
       if (mac !== '' && !MAC_RE.test(mac)) throw fail('MAC_INVALID', mac);
       checkVifDeviceFree(c.db, fields.VM as string, String(fields.device));
       const vif = createVif(c.db, {
@@ -212,7 +210,8 @@ export function networkHandlers(): Record<string, Handler> {
         other_config: (fields.other_config as Record<string, string>) ?? {},
       });
       const { VM: _vm, network: _n, device: _d, MAC: _m, other_config: _o, ...rest } = fields;
-      c.db.update(vif, { ...rest, currently_attached: false, allowed_operations: ['attach', 'plug'] });
+      c.db.update(vif, { ...rest, currently_attached: false });
+      refreshDeviceOperations(c.db, fields.VM as string);
       return vif;
     },
     'VIF.destroy': (c) => {
@@ -224,10 +223,10 @@ export function networkHandlers(): Record<string, Handler> {
     },
     'VIF.plug': (c) => {
       const vif = c.db.expect('VIF', c.args[0]);
-      const state = powerStateOf(c.db, vif.rec.VM as string);
-      if (state !== 'Running') throw fail('VM_BAD_POWER_STATE', vif.rec.VM as string, 'running', state.toLowerCase());
-      if (vif.rec.currently_attached) throw fail('DEVICE_ALREADY_ATTACHED', vif.ref);
-      c.db.update(vif.ref, { currently_attached: true, allowed_operations: ['unplug', 'unplug_force'] });
+      assertVifOperation(c.db, vif.ref, 'plug');
+      c.db.set(vif.ref, 'currently_attached', true);
+      refreshDeviceOperations(c.db, vif.rec.VM as string);
+      c.core.guests.vifsChanged(vif.rec.VM as string);
     },
     'VIF.unplug': (c) => unplugVif(c),
     'VIF.unplug_force': (c) => unplugVif(c),
@@ -241,8 +240,10 @@ export function networkHandlers(): Record<string, Handler> {
 
 function unplugVif(c: Call): void {
   const vif = c.db.expect('VIF', c.args[0]);
-  if (!vif.rec.currently_attached) throw fail('DEVICE_ALREADY_DETACHED', vif.ref);
-  c.db.update(vif.ref, { currently_attached: false, allowed_operations: ['attach', 'plug'] });
+  assertVifOperation(c.db, vif.ref, 'unplug');
+  c.db.set(vif.ref, 'currently_attached', false);
+  refreshDeviceOperations(c.db, vif.rec.VM as string);
+  c.core.guests.vifsChanged(vif.rec.VM as string);
 }
 
 function createBond(c: Call): string {

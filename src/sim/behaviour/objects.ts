@@ -1,5 +1,9 @@
 import type { SimDatabase } from '../database.js';
 import { EPOCH, NULL_REF, newMac, xapiDate } from '../ids.js';
+import { diskNumberOf, linuxDeviceName, vbdAllowedOperations, vifAllowedOperations } from './devices.js';
+import { featureRefusal } from './guest-rules.js';
+import { vmMemoryOverhead } from './memory.js';
+import { initialUtilisation } from './sm.js';
 
 export const GiB = 1024 ** 3;
 export const MiB = 1024 ** 2;
@@ -45,11 +49,15 @@ const OPS_BY_STATE: Record<string, string[]> = {
 
 const TEMPLATE_OPS = ['clone', 'copy', 'provision', 'export', 'metadata_export', 'destroy'];
 
-/** The advisory allowed_operations for a VM record. */
-export function vmAllowedOperations(rec: Record<string, unknown>): string[] {
+/**
+ * The advisory allowed_operations of a VM: what its power state permits, minus what a live HVM guest without PV
+ * drivers cannot co-operate with (clean shutdown/reboot, suspend, checkpoint, migration, live vCPU changes).
+ */
+export function vmAllowedOperations(db: SimDatabase, vm: string): string[] {
+  const rec = db.record(vm);
   if (rec.is_control_domain) return [];
   if (rec.is_a_template) return rec.is_default_template ? TEMPLATE_OPS.filter((o) => o !== 'destroy') : TEMPLATE_OPS;
-  return (OPS_BY_STATE[rec.power_state as string] ?? []).filter((o) => o !== 'provision');
+  return (OPS_BY_STATE[rec.power_state as string] ?? []).filter((o) => o !== 'provision' && !featureRefusal(db, vm, o, true));
 }
 
 /** Options for a new VM; memory and VCPU values are bytes and counts. */
@@ -127,20 +135,36 @@ export function createVm(db: SimDatabase, fields: Record<string, unknown>): stri
     current_domain_type: running ? (fields.domain_type ?? 'hvm') : 'unspecified',
   });
   const ref = db.create('VM', { ...fields, metrics, domid: running ? 1 : -1 });
-  db.set(ref, 'allowed_operations', vmAllowedOperations(db.record(ref)));
+  db.set(ref, 'memory_overhead', vmMemoryOverhead(db.record(ref)));
+  db.set(ref, 'allowed_operations', vmAllowedOperations(db, ref));
   return ref;
 }
 
-/** Adds a VDI in `sr`, and accounts for its size in the SR's allocation. */
+/**
+ * Adds a VDI in `sr` and accounts for it in the SR: virtual_allocation grows by its size, physical_utilisation by
+ * what the backend allocates now (everything on a thick SR or with `fully_allocated`, a quarter on a thin one).
+ */
 export function createVdi(
   db: SimDatabase,
-  init: { sr: string; name_label: string; virtual_size: number; type?: string; sharable?: boolean; read_only?: boolean; other_config?: Record<string, string>; sm_config?: Record<string, string> },
+  init: {
+    sr: string;
+    name_label: string;
+    virtual_size: number;
+    type?: string;
+    sharable?: boolean;
+    read_only?: boolean;
+    other_config?: Record<string, string>;
+    sm_config?: Record<string, string>;
+    fully_allocated?: boolean;
+  },
 ): string {
+  const srRec = db.get(init.sr)?.rec;
+  const physical = init.fully_allocated ? init.virtual_size : srRec ? initialUtilisation(srRec, init.virtual_size) : Math.floor(init.virtual_size / 4);
   const ref = db.create('VDI', {
     name_label: init.name_label,
     SR: init.sr,
     virtual_size: init.virtual_size,
-    physical_utilisation: Math.floor(init.virtual_size / 4),
+    physical_utilisation: physical,
     type: init.type ?? 'user',
     sharable: init.sharable ?? false,
     read_only: init.read_only ?? false,
@@ -154,7 +178,7 @@ export function createVdi(
     allowed_operations: ['clone', 'copy', 'destroy', 'resize', 'snapshot', 'update', 'forget'],
   });
   db.set(ref, 'location', db.record(ref).uuid as string);
-  adjustSr(db, init.sr, init.virtual_size, Math.floor(init.virtual_size / 4));
+  adjustSr(db, init.sr, init.virtual_size, physical);
   return ref;
 }
 
@@ -189,11 +213,11 @@ export function createVbd(
 ): string {
   const attached = db.record(init.vm).power_state === 'Running' || db.record(init.vm).power_state === 'Paused';
   const metrics = db.create('VBD_metrics', { io_read_kbs: 0, io_write_kbs: 0, last_updated: xapiDate() });
-  return db.create('VBD', {
+  const vbd = db.create('VBD', {
     VM: init.vm,
     VDI: init.vdi,
     userdevice: init.userdevice,
-    device: attached ? `xvd${String.fromCharCode(97 + Number(init.userdevice) || 97)}` : '',
+    device: attached && !init.empty ? linuxDeviceName(diskNumberOf(init.userdevice) ?? 0) : '',
     bootable: init.bootable ?? false,
     mode: init.mode ?? 'RW',
     type: init.type ?? 'Disk',
@@ -202,8 +226,9 @@ export function createVbd(
     empty: init.empty ?? false,
     other_config: init.other_config ?? {},
     ...deviceState(attached, metrics),
-    allowed_operations: attached ? ['unplug', 'unplug_force'] : ['attach', 'plug'],
   });
+  db.set(vbd, 'allowed_operations', vbdAllowedOperations(db, vbd));
+  return vbd;
 }
 
 /** Adds a VIF; a MAC is generated unless given. */
@@ -211,7 +236,7 @@ export function createVif(db: SimDatabase, init: { vm: string; network: string; 
   const attached = db.record(init.vm).power_state === 'Running' || db.record(init.vm).power_state === 'Paused';
   const mac = init.MAC && init.MAC !== '' ? init.MAC : newMac(init.macSeed);
   const metrics = db.create('VIF_metrics', { io_read_kbs: 0, io_write_kbs: 0, last_updated: xapiDate() });
-  return db.create('VIF', {
+  const vif = db.create('VIF', {
     device: init.device,
     network: init.network,
     VM: init.vm,
@@ -221,8 +246,9 @@ export function createVif(db: SimDatabase, init: { vm: string; network: string; 
     other_config: init.other_config ?? {},
     ...deviceState(attached, metrics),
     locking_mode: 'network_default',
-    allowed_operations: attached ? ['unplug', 'unplug_force'] : ['attach', 'plug'],
   });
+  db.set(vif, 'allowed_operations', vifAllowedOperations(db, vif));
+  return vif;
 }
 
 /** The provisioning XML real templates carry in other_config["disks"]. */

@@ -1,6 +1,7 @@
 import type { Call, Handler } from '../core.js';
 import { XapiFailure, fail } from '../errors.js';
 import { NULL_REF } from '../ids.js';
+import { hostComputeFreeMemory, vmMemoryOverhead } from './memory.js';
 
 type Member = { ref: string; order: number; power: string };
 
@@ -60,9 +61,8 @@ export function poolHandlers(): Record<string, Handler> {
     'host.get_server_localtime': () => new Date().toISOString().replace(/[-]/g, '').replace(/\.\d+Z$/, 'Z'),
     'host.enable': (c) => c.db.set(c.db.expect('host', c.args[0]).ref, 'enabled', true),
     'host.disable': (c) => c.db.set(c.db.expect('host', c.args[0]).ref, 'enabled', false),
-    'host.compute_free_memory': (c) => {
-      const h = c.db.expect('host', c.args[0]).rec;
-      return c.db.get(h.metrics as string)?.rec.memory_free ?? 0;
-    },
+    'host.compute_free_memory': (c) => hostComputeFreeMemory(c.db, c.db.expect('host', c.args[0]).ref),
+    'host.compute_memory_overhead': (c) => c.db.expect('host', c.args[0]).rec.memory_overhead,
+    'VM.compute_memory_overhead': (c) => vmMemoryOverhead(c.db.expect('VM', c.args[0]).rec),
   };
 }

@@ -3,8 +3,10 @@ import type { SimDatabase } from '../database.js';
 import { fail } from '../errors.js';
 import { constructorFields } from '../generic.js';
 import { NULL_REF, xapiDate } from '../ids.js';
+import { allowedVbdDevices, assertValidVbdDevice, assertVbdOperation, diskNumberOf, linuxDeviceName, refreshDeviceOperations, usedDiskNumbers } from './devices.js';
 import { GiB, adjustSr, createVbd, createVdi } from './objects.js';
 import { resolveDeviceConfig } from './secret.js';
+import { assertSpace, initialUtilisation, isThick, smFailure, vdiSizeFor } from './sm.js';
 
 /**
  * SR types the simulator has a driver for, with the device_config keys each requires. A missing key fails the way
@@ -86,11 +88,31 @@ function destroyVbd(db: SimDatabase, vbd: string): void {
   if (m && db.get(m)) db.destroy(m);
 }
 
-function checkThickSpace(db: SimDatabase, sr: string, extra: number): void {
-  const r = db.record(sr);
-  if (!DRIVERS[r.type as string]?.thick) return;
-  const max = (r.physical_size as number) - (r.virtual_allocation as number);
-  if (extra > max) throw fail('SR_FULL', extra, max);
+/**
+ * XAPI's check_sm_feature_error: a VDI operation needs its SR driver's capability, else SR_OPERATION_NOT_SUPPORTED.
+ * The drivers come from the pool's SM records (none of SM's own drivers has VDI_RESIZE_ONLINE).
+ */
+function assertSmFeature(db: SimDatabase, sr: string, feature: string): void {
+  const type = db.record(sr).type;
+  for (const sm of db.all('SM')) {
+    if (sm.rec.type === type && Object.prototype.hasOwnProperty.call(sm.rec.features ?? {}, feature)) return;
+  }
+  throw fail('SR_OPERATION_NOT_SUPPORTED', sr);
+}
+
+/** VDI.resize and resize_online: no shrinking, SM's size rules, thick SRs must hold the growth. */
+function resizeVdi(db: SimDatabase, vdi: string, requested: number): void {
+  const r = db.record(vdi);
+  const sr = r.SR as string;
+  const old = r.virtual_size as number;
+  if (requested < old) smFailure(79, 'VDI Invalid size', 'shrinking not allowed');
+  const size = vdiSizeFor(db.record(sr), requested);
+  if (size === old) return;
+  const thick = isThick(db.record(sr));
+  const grow = thick ? size - old : 0;
+  assertSpace(db, sr, grow);
+  db.update(vdi, { virtual_size: size, physical_utilisation: (r.physical_utilisation as number) + grow });
+  adjustSr(db, sr, size - old, grow);
 }
 
 function forgetSr(c: Call, destroy: boolean): void {
@@ -213,13 +235,14 @@ export function storageHandlers(): Record<string, Handler> {
 
     'VDI.create': (c) => {
       const fields = constructorFields(c.db, c.db.classOf('VDI'), c.args[0] as Record<string, unknown>);
-      const sr = fields.SR as string;
-      checkThickSpace(c.db, sr, fields.virtual_size as number);
-      const { SR: _sr, virtual_size, name_label, type, sharable, read_only, other_config, sm_config, ...rest } = fields;
+      const sr = c.db.expect('SR', fields.SR).ref;
+      const size = vdiSizeFor(c.db.record(sr), fields.virtual_size as number);
+      assertSpace(c.db, sr, initialUtilisation(c.db.record(sr), size));
+      const { SR: _sr, virtual_size: _size, name_label, type, sharable, read_only, other_config, sm_config, ...rest } = fields;
       const vdi = createVdi(c.db, {
         sr,
         name_label: (name_label as string) ?? '',
-        virtual_size: virtual_size as number,
+        virtual_size: size,
         type: type as string,
         sharable: sharable as boolean,
         read_only: read_only as boolean,
@@ -241,36 +264,29 @@ export function storageHandlers(): Record<string, Handler> {
     },
     'VDI.resize': (c) => {
       const vdi = c.db.expect('VDI', c.args[0]);
-      const size = c.args[1] as number;
-      const old = vdi.rec.virtual_size as number;
       if (vdiBusy(c.db, vdi.ref)) throw fail('VDI_IN_USE', vdi.ref, 'resize');
-      if (size < old) throw fail('SR_BACKEND_FAILURE_79', '', 'VDI Invalid size [opterr=shrinking not allowed]', '');
-      checkThickSpace(c.db, vdi.rec.SR as string, size - old);
-      c.db.set(vdi.ref, 'virtual_size', size);
-      adjustSr(c.db, vdi.rec.SR as string, size - old, 0);
+      resizeVdi(c.db, vdi.ref, c.args[1] as number);
     },
     'VDI.resize_online': (c) => {
       const vdi = c.db.expect('VDI', c.args[0]);
-      const size = c.args[1] as number;
-      const old = vdi.rec.virtual_size as number;
-      if (size < old) throw fail('SR_BACKEND_FAILURE_79', '', 'VDI Invalid size [opterr=shrinking not allowed]', '');
-      checkThickSpace(c.db, vdi.rec.SR as string, size - old);
-      c.db.set(vdi.ref, 'virtual_size', size);
-      adjustSr(c.db, vdi.rec.SR as string, size - old, 0);
+      assertSmFeature(c.db, vdi.rec.SR as string, 'VDI_RESIZE_ONLINE');
+      resizeVdi(c.db, vdi.ref, c.args[1] as number);
     },
     'VDI.copy': (c) => {
       const src = c.db.expect('VDI', c.args[0]).rec;
       const sr = c.db.expect('SR', c.args[1]).ref;
-      checkThickSpace(c.db, sr, src.virtual_size as number);
+      assertSpace(c.db, sr, initialUtilisation(c.db.record(sr), src.virtual_size as number));
       return createVdi(c.db, { sr, name_label: src.name_label as string, virtual_size: src.virtual_size as number, type: src.type as string, other_config: {} });
     },
     'VDI.clone': (c) => {
       const src = c.db.expect('VDI', c.args[0]).rec;
+      assertSpace(c.db, src.SR as string, initialUtilisation(c.db.record(src.SR as string), src.virtual_size as number));
       return createVdi(c.db, { sr: src.SR as string, name_label: src.name_label as string, virtual_size: src.virtual_size as number, type: src.type as string, other_config: {} });
     },
     'VDI.snapshot': (c) => {
       const vdi = c.db.expect('VDI', c.args[0]);
       const src = vdi.rec;
+      assertSpace(c.db, src.SR as string, initialUtilisation(c.db.record(src.SR as string), src.virtual_size as number));
       const snap = createVdi(c.db, { sr: src.SR as string, name_label: src.name_label as string, virtual_size: src.virtual_size as number, type: src.type as string, other_config: {} });
       c.db.update(snap, { is_a_snapshot: true, snapshot_of: vdi.ref, snapshot_time: xapiDate() });
       return snap;
@@ -278,14 +294,19 @@ export function storageHandlers(): Record<string, Handler> {
 
     'VBD.create': (c) => {
       const fields = constructorFields(c.db, c.db.classOf('VBD'), c.args[0] as Record<string, unknown>);
-      const vm = c.db.record(fields.VM as string);
-      const used = new Set((vm.VBDs as string[]).map((v) => c.db.get(v)?.rec.userdevice));
+      const vmRef = fields.VM as string;
       let userdevice = String(fields.userdevice);
+      assertValidVbdDevice(userdevice);
+      const used = usedDiskNumbers(c.db, vmRef);
       if (userdevice === 'autodetect') {
-        let i = 0;
-        while (used.has(String(i))) i++;
-        userdevice = String(i);
-      } else if (used.has(userdevice)) throw fail('DEVICE_ALREADY_EXISTS', userdevice);
+        const free = allowedVbdDevices(c.db, vmRef)[0];
+        if (free === undefined) throw fail('INVALID_DEVICE', 'autodetect');
+        userdevice = free;
+      } else {
+        // XAPI compares every reading of the name ("1", "xvdb", "hdb" are one disk) with those in use.
+        const n = diskNumberOf(userdevice);
+        if (n !== undefined && used.has(n)) throw fail('DEVICE_ALREADY_EXISTS', userdevice);
+      }
       const vbd = createVbd(c.db, {
         vm: fields.VM as string,
         vdi: (fields.VDI as string) ?? NULL_REF,
@@ -300,10 +321,11 @@ export function storageHandlers(): Record<string, Handler> {
       // A VBD made through the API starts unplugged, even on a running VM: VBD.plug attaches it.
       c.db.update(vbd, {
         currently_attached: false,
-        allowed_operations: ['attach', 'plug'],
+        device: '',
         qos_algorithm_type: fields.qos_algorithm_type ?? '',
         qos_algorithm_params: fields.qos_algorithm_params ?? {},
       });
+      refreshDeviceOperations(c.db, vmRef);
       return vbd;
     },
     'VBD.destroy': (c) => {
@@ -313,32 +335,30 @@ export function storageHandlers(): Record<string, Handler> {
     },
     'VBD.plug': (c) => {
       const vbd = c.db.expect('VBD', c.args[0]);
-      const vm = c.db.record(vbd.rec.VM as string);
-      if (vm.power_state !== 'Running') throw fail('VM_BAD_POWER_STATE', vbd.rec.VM as string, 'running', String(vm.power_state).toLowerCase());
-      if (vbd.rec.currently_attached) throw fail('DEVICE_ALREADY_ATTACHED', vbd.ref);
-      c.db.update(vbd.ref, { currently_attached: true, device: `xvd${String.fromCharCode(97 + (Number(vbd.rec.userdevice) || 0))}`, allowed_operations: ['unplug', 'unplug_force'] });
+      assertVbdOperation(c.db, vbd.ref, 'plug');
+      c.db.update(vbd.ref, { currently_attached: true, device: linuxDeviceName(diskNumberOf(String(vbd.rec.userdevice)) ?? 0) });
+      refreshDeviceOperations(c.db, vbd.rec.VM as string);
     },
     'VBD.unplug': (c) => unplugVbd(c.db, c.db.expect('VBD', c.args[0]).ref),
     'VBD.unplug_force': (c) => unplugVbd(c.db, c.db.expect('VBD', c.args[0]).ref, true),
     'VBD.eject': (c) => {
       const vbd = c.db.expect('VBD', c.args[0]);
-      if (vbd.rec.type !== 'CD') throw fail('VBD_NOT_REMOVABLE_MEDIA', vbd.ref);
-      if (vbd.rec.empty) throw fail('VBD_IS_EMPTY', vbd.ref);
+      assertVbdOperation(c.db, vbd.ref, 'eject');
       c.db.update(vbd.ref, { empty: true, VDI: NULL_REF });
+      refreshDeviceOperations(c.db, vbd.rec.VM as string);
     },
     'VBD.insert': (c) => {
       const vbd = c.db.expect('VBD', c.args[0]);
       const vdi = c.db.expect('VDI', c.args[1]).ref;
-      if (vbd.rec.type !== 'CD') throw fail('VBD_NOT_REMOVABLE_MEDIA', vbd.ref);
-      if (!vbd.rec.empty) throw fail('VBD_NOT_EMPTY', vbd.ref);
+      assertVbdOperation(c.db, vbd.ref, 'insert');
       c.db.update(vbd.ref, { empty: false, VDI: vdi });
+      refreshDeviceOperations(c.db, vbd.rec.VM as string);
     },
   };
 }
 
 function unplugVbd(db: SimDatabase, vbd: string, force = false): void {
-  const r = db.record(vbd);
-  if (!r.currently_attached) throw fail('DEVICE_ALREADY_DETACHED', vbd);
-  if (!force && !r.unpluggable) throw fail('VBD_NOT_UNPLUGGABLE', vbd);
-  db.update(vbd, { currently_attached: false, allowed_operations: ['attach', 'plug'] });
+  assertVbdOperation(db, vbd, force ? 'unplug_force' : 'unplug');
+  db.set(vbd, 'currently_attached', false);
+  refreshDeviceOperations(db, db.record(vbd).VM as string);
 }

@@ -1,9 +1,12 @@
 import type { Call, Handler } from '../core.js';
 import type { SimDatabase } from '../database.js';
-import { fail } from '../errors.js';
+import { XapiFailure, fail } from '../errors.js';
 import { EPOCH, NULL_REF, newMac, newUuid, xapiDate } from '../ids.js';
 import { constructorFields } from '../generic.js';
-import { hostFreeMemory } from '../seed/builder.js';
+import { allowedVbdDevices, allowedVifDevices, diskNumberOf, linuxDeviceName, refreshDeviceOperations } from './devices.js';
+import { featureRefusal } from './guest-rules.js';
+import { assertSpace, initialUtilisation, vdiSizeFor } from './sm.js';
+import { assertMemoryFits, hostReportedFreeMemory, refreshHostMemory, refreshVmOverhead } from './memory.js';
 import { adjustSr, createVbd, createVdi, createVif, createVm, parseDisksXml, vmAllowedOperations } from './objects.js';
 
 type Power = 'Halted' | 'Running' | 'Paused' | 'Suspended';
@@ -13,7 +16,7 @@ const TEMPLATE_OK = new Set(['clone', 'copy', 'export', 'metadata_export', 'prov
 
 /**
  * XAPI's check order for VM operations: blocked_operations, then power state (VM_BAD_POWER_STATE with lower-case
- * expected list and actual state), then template-ness.
+ * expected list and actual state), then template-ness, then what the guest must co-operate with.
  */
 export function checkVmOperation(db: SimDatabase, vm: string, op: string, allowed: readonly Power[]): Record<string, unknown> {
   const rec = db.expect('VM', vm).rec;
@@ -25,36 +28,37 @@ export function checkVmOperation(db: SimDatabase, vm: string, op: string, allowe
   }
   if (rec.is_a_template && !rec.is_a_snapshot && !TEMPLATE_OK.has(op)) throw fail('VM_IS_TEMPLATE', vm, op);
   if (rec.is_control_domain && !op.startsWith('changing_')) throw fail('OPERATION_NOT_ALLOWED', `Operation ${op} is not allowed on a control domain`);
+  // The guest's co-operation, checked the permissive way XAPI does when the call is made (strict=false).
+  const lacks = featureRefusal(db, vm, op, false);
+  if (lacks) throw fail(lacks[0]!, ...lacks.slice(1));
   return rec;
 }
 
-/** Sets a VM's power-related fields, its devices' attachment, metrics and the hosts' free memory in one go. */
-function setPower(db: SimDatabase, vm: string, state: Power, host: string): void {
+/**
+ * Sets a VM's power-related fields, its devices' attachment, metrics, guest agent state and the hosts' free memory
+ * in one go.
+ */
+function setPower(c: Call, vm: string, state: Power, host: string): void {
+  const db = c.db;
   const rec = db.record(vm);
   const oldHost = rec.resident_on as string;
   const live = state === 'Running' || state === 'Paused';
+  const boots = live && (rec.power_state === 'Halted' || rec.power_state === 'Suspended');
   const patch: Record<string, unknown> = { power_state: state, resident_on: live ? host : NULL_REF };
-  if (live && (rec.power_state === 'Halted' || rec.power_state === 'Suspended')) patch.domid = nextDomid(db);
+  if (boots) patch.domid = nextDomid(db);
   if (!live) patch.domid = -1;
   db.update(vm, patch);
-  db.set(vm, 'allowed_operations', vmAllowedOperations(db.record(vm)));
   for (const vbd of rec.VBDs as string[]) {
     const v = db.get(vbd);
     if (!v) continue;
     const attach = live && !v.rec.empty;
     if (v.rec.currently_attached !== attach) {
-      db.update(vbd, {
-        currently_attached: attach,
-        device: attach ? `xvd${String.fromCharCode(97 + (Number(v.rec.userdevice) || 0))}` : v.rec.device,
-        allowed_operations: attach ? ['unplug', 'unplug_force'] : ['attach', 'plug'],
-      });
+      db.update(vbd, { currently_attached: attach, device: attach ? linuxDeviceName(diskNumberOf(String(v.rec.userdevice)) ?? 0) : v.rec.device });
     }
   }
   for (const vif of rec.VIFs as string[]) {
     const v = db.get(vif);
-    if (v && v.rec.currently_attached !== live) {
-      db.update(vif, { currently_attached: live, allowed_operations: live ? ['unplug', 'unplug_force'] : ['attach', 'plug'] });
-    }
+    if (v && v.rec.currently_attached !== live) db.update(vif, { currently_attached: live });
   }
   const metrics = db.get(rec.metrics as string);
   if (metrics) {
@@ -69,22 +73,16 @@ function setPower(db: SimDatabase, vm: string, state: Power, host: string): void
   }
   refreshHostMemory(db, oldHost);
   if (host !== oldHost) refreshHostMemory(db, host);
+  if (boots) c.core.guests.booted(vm);
+  else if (!live) c.core.guests.halted(vm);
+  db.set(vm, 'allowed_operations', vmAllowedOperations(db, vm));
+  refreshDeviceOperations(db, vm);
 }
 
 function nextDomid(db: SimDatabase): number {
   let max = 0;
   for (const vm of db.all('VM')) if ((vm.rec.domid as number) > max) max = vm.rec.domid as number;
   return max + 1;
-}
-
-/** Keeps host_metrics.memory_free equal to what the host really has left. */
-export function refreshHostMemory(db: SimDatabase, host: string): void {
-  const h = db.get(host);
-  if (!h || h.cls.name !== 'host') return;
-  const m = db.get(h.rec.metrics as string);
-  if (!m) return;
-  const free = hostFreeMemory(db, host);
-  if (m.rec.memory_free !== free) db.set(m.ref, 'memory_free', free);
 }
 
 /** XAPI's validate_basic_parameters, the checks every start makes. */
@@ -124,9 +122,7 @@ function assertCanBootHere(db: SimDatabase, vm: string, host: string): void {
     // A network without PIFs is host-internal and exists everywhere.
     if (n && (n.rec.PIFs as string[]).length > 0 && !hostNetworks.has(net!)) throw fail('VM_REQUIRES_NETWORK', vm, net!);
   }
-  const needed = rec.memory_dynamic_max as number;
-  const available = hostFreeMemory(db, host);
-  if (needed > available) throw fail('HOST_NOT_ENOUGH_FREE_MEMORY', needed, available);
+  assertMemoryFits(db, rec, host);
 }
 
 /** Picks a host for `vm`: its affinity if that works, else the first host that can run it. */
@@ -150,7 +146,7 @@ function start(c: Call, vm: string, host: string | undefined, paused: boolean): 
   validateForStart(rec);
   const target = host ?? chooseHost(c.db, vm, c.core.hostRefs());
   if (host) assertCanBootHere(c.db, vm, host);
-  setPower(c.db, vm, paused ? 'Paused' : 'Running', target);
+  setPower(c, vm, paused ? 'Paused' : 'Running', target);
 }
 
 function reboot(c: Call, vm: string): void {
@@ -158,7 +154,9 @@ function reboot(c: Call, vm: string): void {
   c.db.set(vm, 'domid', nextDomid(c.db));
   const m = c.db.get(rec.metrics as string);
   if (m) c.db.update(m.ref, { start_time: xapiDate(), state: ['running'], last_updated: xapiDate() });
-  if (rec.power_state === 'Paused') setPower(c.db, vm, 'Running', rec.resident_on as string);
+  if (rec.power_state === 'Paused') setPower(c, vm, 'Running', rec.resident_on as string);
+  // A reboot builds a new domain: the guest's agent starts over and reports again.
+  c.core.guests.booted(vm);
 }
 
 /** Copies a VM (clone, copy, snapshot): new VM row, disks cloned or copied, VBDs and VIFs recreated. */
@@ -195,16 +193,28 @@ function copyVm(
     other.mac_seed = newUuid();
     if (src.is_a_template && other.base_template_name === undefined) other.base_template_name = src.name_label as string;
   }
+  // XAPI clones every disk before it makes the VM record (xapi_vm_clone.ml safe_clone_disks), so a backend
+  // refusal leaves nothing behind. Snapshots leave out the VBDs of ignored VDIs altogether.
+  const ignore = new Set(mode.kind === 'snapshot' ? (mode.ignoreVdis ?? []) : []);
+  const vbds = (src.VBDs as string[]).map((r) => db.get(r)?.rec).filter((v): v is Record<string, unknown> => !!v && !ignore.has(v.VDI as string));
+  const wanted = new Map<string, number>();
+  const clones = vbds.map((vbd) => {
+    const srcVdi = db.get(vbd.VDI as string)?.rec;
+    if (!srcVdi || vbd.empty || vbd.type !== 'Disk') return undefined;
+    const sr = mode.kind === 'copy' && mode.sr && mode.sr !== NULL_REF ? mode.sr : (srcVdi.SR as string);
+    const srRec = db.expect('SR', sr).rec;
+    if (srRec.type === 'iso') throw fail('OPERATION_NOT_ALLOWED', "Cannot copy a VM's disks to an ISO SR");
+    wanted.set(sr, (wanted.get(sr) ?? 0) + initialUtilisation(srRec, srcVdi.virtual_size as number));
+    return { srcVdi, sr };
+  });
+  for (const [sr, bytes] of wanted) assertSpace(db, sr, bytes);
   const copy = createVm(db, fields);
-  const ignore = new Set(mode.ignoreVdis ?? []);
-  for (const vbdRef of src.VBDs as string[]) {
-    const vbd = db.get(vbdRef)?.rec;
-    if (!vbd) continue;
+  c.core.guests.inherit(vm, copy);
+  vbds.forEach((vbd, i) => {
     let vdi = vbd.VDI as string;
-    const srcVdi = db.get(vdi)?.rec;
-    if (srcVdi && !vbd.empty && vbd.type === 'Disk' && !ignore.has(vdi)) {
-      const sr = mode.kind === 'copy' && mode.sr && mode.sr !== NULL_REF ? mode.sr : (srcVdi.SR as string);
-      if (mode.kind !== 'snapshot') checkSrSpace(db, sr, srcVdi.virtual_size as number);
+    const clone = clones[i];
+    if (clone) {
+      const { srcVdi, sr } = clone;
       const newVdi = createVdi(db, {
         sr,
         name_label: srcVdi.name_label as string,
@@ -221,7 +231,11 @@ function copyVm(
       });
       vdi = newVdi;
     }
-    createVbd(db, {
+    // Xapi_vbd_helpers.copy keeps userdevice, device, bootable, mode, type, unpluggable, other_config and QoS;
+    // the copy "owns" its cloned disks (other_config owner="" on Disk VBDs). CDs keep pointing at the same ISO.
+    const other = { ...(vbd.other_config as Record<string, string>) };
+    if (vbd.type === 'Disk' && !('owner' in other)) other.owner = '';
+    const newVbd = createVbd(db, {
       vm: copy,
       vdi: vbd.empty ? NULL_REF : vdi,
       userdevice: vbd.userdevice as string,
@@ -230,9 +244,10 @@ function copyVm(
       mode: vbd.mode as 'RW',
       unpluggable: vbd.unpluggable as boolean,
       empty: vbd.empty as boolean,
-      other_config: { ...(vbd.other_config as Record<string, string>) },
+      other_config: other,
     });
-  }
+    db.update(newVbd, { device: vbd.device, qos_algorithm_type: vbd.qos_algorithm_type, qos_algorithm_params: { ...(vbd.qos_algorithm_params as Record<string, string>) } });
+  });
   for (const vifRef of src.VIFs as string[]) {
     const vif = db.get(vifRef)?.rec;
     if (!vif) continue;
@@ -247,17 +262,11 @@ function copyVm(
   return copy;
 }
 
-/** Thick-provisioned SRs refuse disks that do not fit; thin ones (NFS, ext, SMB) overcommit like real ones. */
-function checkSrSpace(db: SimDatabase, sr: string, size: number): void {
-  const r = db.expect('SR', sr).rec;
-  if (r.type === 'iso') throw fail('OPERATION_NOT_ALLOWED', "Cannot copy a VM's disks to an ISO SR");
-  if (r.type !== 'lvm' && r.type !== 'lvmoiscsi') return;
-  const max = (r.physical_size as number) - (r.virtual_allocation as number);
-  if (size > max) throw fail('SR_FULL', size, max);
-}
 
-function destroyVm(db: SimDatabase, vm: string): void {
+function destroyVm(c: Call, vm: string): void {
+  const db = c.db;
   const rec = db.record(vm);
+  c.core.guests.forget(vm);
   for (const vbd of [...(rec.VBDs as string[])]) {
     const m = db.get(vbd)?.rec.metrics as string | undefined;
     db.destroy(vbd);
@@ -279,12 +288,14 @@ function setMemoryLimits(c: Call, vm: string, smin: number, smax: number, dmin: 
   checkVmOperation(c.db, vm, 'changing_memory_limits', rec.is_control_domain ? ['Halted', 'Running'] : ['Halted']);
   checkMemoryOrder(smin, dmin, dmax, smax);
   c.db.update(vm, { memory_static_min: smin, memory_static_max: smax, memory_dynamic_min: dmin, memory_dynamic_max: dmax, memory_target: dmin });
+  refreshVmOverhead(c.db, vm);
 }
 
 function setStaticRange(c: Call, vm: string, min: number, max: number): void {
   const rec = checkVmOperation(c.db, vm, 'changing_static_range', ['Halted']);
   checkMemoryOrder(min, rec.memory_dynamic_min as number, rec.memory_dynamic_max as number, max);
   c.db.update(vm, { memory_static_min: min, memory_static_max: max });
+  refreshVmOverhead(c.db, vm);
 }
 
 function setDynamicRange(c: Call, vm: string, min: number, max: number): void {
@@ -293,7 +304,7 @@ function setDynamicRange(c: Call, vm: string, min: number, max: number): void {
   if (rec.power_state === 'Running') {
     const host = rec.resident_on as string;
     const extra = max - (rec.memory_dynamic_max as number);
-    if (extra > 0 && extra > hostFreeMemory(c.db, host)) throw fail('HOST_NOT_ENOUGH_FREE_MEMORY', extra, hostFreeMemory(c.db, host));
+    if (extra > 0 && extra > hostReportedFreeMemory(c.db, host)) throw fail('HOST_NOT_ENOUGH_FREE_MEMORY', extra, hostReportedFreeMemory(c.db, host));
   }
   c.db.update(vm, { memory_dynamic_min: min, memory_dynamic_max: max, memory_target: min });
   if (rec.power_state === 'Running') {
@@ -321,26 +332,26 @@ export function vmHandlers(): Record<string, Handler> {
       if (rec.is_control_domain) throw fail('OPERATION_NOT_ALLOWED', 'Cannot destroy a control domain');
       checkVmOperation(c.db, vm, 'destroy', ['Halted', 'Suspended']);
       if (rec.is_default_template) throw fail('VM_IS_TEMPLATE', vm, 'destroy');
-      destroyVm(c.db, vm);
+      destroyVm(c, vm);
     },
     'VM.start': (c) => start(c, vmArg(c), undefined, c.args[1] as boolean),
     'VM.start_on': (c) => start(c, vmArg(c), c.db.expect('host', c.args[1]).ref, c.args[2] as boolean),
     'VM.clean_shutdown': (c) => {
       const vm = vmArg(c);
       checkVmOperation(c.db, vm, 'clean_shutdown', ['Running']);
-      setPower(c.db, vm, 'Halted', NULL_REF);
+      setPower(c, vm, 'Halted', NULL_REF);
     },
     'VM.hard_shutdown': (c) => {
       const vm = vmArg(c);
       checkVmOperation(c.db, vm, 'hard_shutdown', ['Running', 'Paused', 'Suspended']);
       destroySuspendImage(c.db, vm);
-      setPower(c.db, vm, 'Halted', NULL_REF);
+      setPower(c, vm, 'Halted', NULL_REF);
     },
     'VM.shutdown': (c) => {
       const vm = vmArg(c);
       checkVmOperation(c.db, vm, 'shutdown', ['Running', 'Paused', 'Suspended']);
       destroySuspendImage(c.db, vm);
-      setPower(c.db, vm, 'Halted', NULL_REF);
+      setPower(c, vm, 'Halted', NULL_REF);
     },
     'VM.clean_reboot': (c) => {
       const vm = vmArg(c);
@@ -355,21 +366,28 @@ export function vmHandlers(): Record<string, Handler> {
     'VM.pause': (c) => {
       const vm = vmArg(c);
       const rec = checkVmOperation(c.db, vm, 'pause', ['Running']);
-      setPower(c.db, vm, 'Paused', rec.resident_on as string);
+      setPower(c, vm, 'Paused', rec.resident_on as string);
     },
     'VM.unpause': (c) => {
       const vm = vmArg(c);
       const rec = checkVmOperation(c.db, vm, 'unpause', ['Paused']);
-      setPower(c.db, vm, 'Running', rec.resident_on as string);
+      setPower(c, vm, 'Running', rec.resident_on as string);
     },
     'VM.suspend': (c) => {
       const vm = vmArg(c);
       const rec = checkVmOperation(c.db, vm, 'suspend', ['Running']);
-      const pool = c.db.record(c.core.poolRef());
-      const sr = [rec.suspend_SR, pool.suspend_image_SR, pool.default_SR].find((s) => s && s !== NULL_REF && c.db.get(s as string)) as string | undefined;
-      if (!sr) throw fail('VM_NO_SUSPEND_SR', vm);
-      const image = createVdi(c.db, { sr, name_label: `Suspend image for ${String(rec.name_label)}`, virtual_size: rec.memory_static_max as number, type: 'suspend' });
-      setPower(c.db, vm, 'Suspended', NULL_REF);
+      const sr = chooseSuspendSr(c, vm);
+      // xapi_xenops.ml suspend: static_max * 1.2 * 1.05 + 100 MiB, fully inflated even on thin SRs.
+      const size = Math.floor((rec.memory_static_max as number) * 1.2 * 1.05) + 100 * 1024 * 1024;
+      try {
+        assertSpace(c.db, sr, size);
+      } catch (e) {
+        if (e instanceof XapiFailure && e.code === 'SR_BACKEND_FAILURE_44') throw fail('SR_SUSPEND_SPACE_INSUFFICIENT', sr);
+        throw e;
+      }
+      const image = createVdi(c.db, { sr, name_label: 'Suspend image', virtual_size: size, type: 'suspend', fully_allocated: true, sm_config: { vmhint: rec.uuid as string, initial_allocation: String(size) } });
+      c.db.set(image, 'name_description', 'Suspend image');
+      setPower(c, vm, 'Suspended', NULL_REF);
       c.db.set(vm, 'suspend_VDI', image);
     },
     'VM.resume': (c) => {
@@ -377,7 +395,7 @@ export function vmHandlers(): Record<string, Handler> {
       checkVmOperation(c.db, vm, 'resume', ['Suspended']);
       const host = chooseHost(c.db, vm, c.core.hostRefs());
       destroySuspendImage(c.db, vm);
-      setPower(c.db, vm, c.args[1] ? 'Paused' : 'Running', host);
+      setPower(c, vm, c.args[1] ? 'Paused' : 'Running', host);
     },
     'VM.resume_on': (c) => {
       const vm = vmArg(c);
@@ -385,11 +403,11 @@ export function vmHandlers(): Record<string, Handler> {
       checkVmOperation(c.db, vm, 'resume_on', ['Suspended']);
       assertCanBootHere(c.db, vm, host);
       destroySuspendImage(c.db, vm);
-      setPower(c.db, vm, c.args[2] ? 'Paused' : 'Running', host);
+      setPower(c, vm, c.args[2] ? 'Paused' : 'Running', host);
     },
     'VM.power_state_reset': (c) => {
       const vm = vmArg(c);
-      setPower(c.db, vm, 'Halted', NULL_REF);
+      setPower(c, vm, 'Halted', NULL_REF);
     },
     'VM.clone': (c) => {
       const vm = vmArg(c);
@@ -445,6 +463,7 @@ export function vmHandlers(): Record<string, Handler> {
       if (v < 1) throw fail('INVALID_VALUE', 'VCPUs_max', v);
       if ((rec.VCPUs_at_startup as number) > v) throw fail('VALUE_NOT_SUPPORTED', 'VCPUs-max', v, 'value less than VCPUs-at-startup');
       c.db.set(vm, 'VCPUs_max', v);
+      refreshVmOverhead(c.db, vm);
     },
     'VM.set_VCPUs_at_startup': (c) => {
       const vm = vmArg(c);
@@ -476,16 +495,10 @@ export function vmHandlers(): Record<string, Handler> {
       const rec = checkVmOperation(c.db, vm, 'pool_migrate', ['Running']);
       if (rec.resident_on === host) return;
       assertCanBootHere(c.db, vm, host);
-      setPower(c.db, vm, 'Running', host);
+      setPower(c, vm, 'Running', host);
     },
-    'VM.get_allowed_VBD_devices': (c) => {
-      const used = new Set((c.db.record(vmArg(c)).VBDs as string[]).map((v) => c.db.get(v)?.rec.userdevice));
-      return Array.from({ length: 16 }, (_, i) => String(i)).filter((d) => !used.has(d));
-    },
-    'VM.get_allowed_VIF_devices': (c) => {
-      const used = new Set((c.db.record(vmArg(c)).VIFs as string[]).map((v) => c.db.get(v)?.rec.device));
-      return Array.from({ length: 7 }, (_, i) => String(i)).filter((d) => !used.has(d));
-    },
+    'VM.get_allowed_VBD_devices': (c) => allowedVbdDevices(c.db, vmArg(c)),
+    'VM.get_allowed_VIF_devices': (c) => allowedVifDevices(c.db, vmArg(c)),
     'VM.get_possible_hosts': (c) => {
       const vm = vmArg(c);
       return c.core.hostRefs().filter((h) => {
@@ -503,7 +516,7 @@ export function vmHandlers(): Record<string, Handler> {
       const v = c.args[1] as boolean;
       if (v) checkVmOperation(c.db, vm, 'make_into_template', ['Halted']);
       c.db.set(vm, 'is_a_template', v);
-      c.db.set(vm, 'allowed_operations', vmAllowedOperations(c.db.record(vm)));
+      c.db.set(vm, 'allowed_operations', vmAllowedOperations(c.db, vm));
     },
     'VM.set_appliance': (c) => {
       const vm = vmArg(c);
@@ -515,6 +528,22 @@ export function vmHandlers(): Record<string, Handler> {
     'VM.set_start_delay': (c) => c.db.set(vmArg(c), 'start_delay', c.args[1]),
     'VM.set_shutdown_delay': (c) => c.db.set(vmArg(c), 'shutdown_delay', c.args[1]),
   };
+}
+
+/**
+ * Helpers.choose_suspend_sr: the VM's suspend_SR, else the pool's suspend_image_SR, else its host's
+ * suspend_image_sr, each only if it has a PBD on the host the VM runs on; else VM_NO_SUSPEND_SR. pool.default_SR
+ * plays no part.
+ */
+function chooseSuspendSr(c: Call, vm: string): string {
+  const rec = c.db.record(vm);
+  const host = rec.resident_on as string;
+  const candidates = [rec.suspend_SR, c.db.record(c.core.poolRef()).suspend_image_SR, c.db.get(host)?.rec.suspend_image_sr];
+  for (const sr of candidates as (string | undefined)[]) {
+    const o = sr ? c.db.get(sr) : undefined;
+    if (o?.cls.name === 'SR' && (o.rec.PBDs as string[]).some((p) => c.db.get(p)?.rec.host === host)) return o.ref;
+  }
+  throw fail('VM_NO_SUSPEND_SR', vm);
 }
 
 function destroySuspendImage(db: SimDatabase, vm: string): void {
@@ -536,6 +565,7 @@ function provision(c: Call, vm: string): void {
   const other = rec.other_config as Record<string, string>;
   const disks = parseDisksXml(other.disks ?? '');
   const pool = db.record(c.core.poolRef());
+  const wanted = new Map<string, number>();
   const plan = disks.map((d) => {
     let sr: string;
     if (d.sr === '') {
@@ -546,9 +576,11 @@ function provision(c: Call, vm: string): void {
       if (!ref) throw fail('UUID_INVALID', 'sr', d.sr);
       sr = ref;
     }
-    checkSrSpace(db, sr, d.size);
-    return { ...d, sr };
+    const size = vdiSizeFor(db.record(sr), d.size);
+    wanted.set(sr, (wanted.get(sr) ?? 0) + initialUtilisation(db.record(sr), size));
+    return { ...d, sr, size };
   });
+  for (const [sr, bytes] of wanted) assertSpace(db, sr, bytes);
   db.set(vm, 'is_a_template', false);
   for (const d of plan) {
     const vdi = createVdi(db, { sr: d.sr, name_label: d.device, virtual_size: d.size, type: d.type, sm_config: { vmhint: rec.uuid as string } });
@@ -558,5 +590,5 @@ function provision(c: Call, vm: string): void {
     delete o.disks;
     delete o.postinstall;
   });
-  db.set(vm, 'allowed_operations', vmAllowedOperations(db.record(vm)));
+  db.set(vm, 'allowed_operations', vmAllowedOperations(db, vm));
 }

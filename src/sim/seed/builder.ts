@@ -1,5 +1,9 @@
 import { createVbd, createVdi, createVif, createVm, disksXml, GiB, MiB, vmRecord } from '../behaviour/objects.js';
 import type { SimDatabase } from '../database.js';
+import { refreshDeviceOperations } from '../behaviour/devices.js';
+import type { GuestAgents, GuestProfile } from '../behaviour/guest.js';
+import { NO_GUEST, parseGuestProfile } from '../behaviour/guest.js';
+import { refreshHostMemory } from '../behaviour/memory.js';
 import { NULL_REF, xapiDate } from '../ids.js';
 import type { SeedDocument, SeedVm } from './format.js';
 import { parseSize } from './format.js';
@@ -21,6 +25,9 @@ const SM_TYPES: Record<string, string> = {
   udev: 'removable storage',
 };
 
+/** What a seed VM or template with disks runs when the seed does not say. */
+const GENERIC_LINUX: GuestProfile = { tools: true, os: { distro: 'linux', name: 'Linux' } };
+
 /** A NIC MAC with an Intel OUI, stable per host and device so seeds look the same each run. */
 function nicMac(host: number, nic: number): string {
   const b = [0xa0, 0x36, 0x9f, 0x10 + host, 0x20, nic];
@@ -31,7 +38,12 @@ function nicMac(host: number, nic: number): string {
  * Builds a pool in `db` from a seed document. `addresses[i]` is host i's management address (what `host.address`
  * and its management PIF carry). `extraVms` adds `scale-vm-NNNN` VMs for scale work.
  */
-export function buildPool(db: SimDatabase, seed: SeedDocument, addresses: readonly string[], extraVms = 0): SeededPool {
+export function buildPool(db: SimDatabase, seed: SeedDocument, addresses: readonly string[], extraVms = 0, guests?: GuestAgents): SeededPool {
+  const install = (vm: string, v: SeedVm, where: string): void => {
+    if (!guests) return;
+    guests.setProfile(vm, v.guest ? parseGuestProfile(v.guest, where) : (v.disks ?? []).length > 0 ? GENERIC_LINUX : NO_GUEST);
+    refreshDeviceOperations(db, vm);
+  };
   const now = xapiDate();
   const hostsSeed = seed.hosts && seed.hosts.length > 0 ? seed.hosts : [{ name_label: 'xcp-host1' }];
   const byName = (cls: string, name: string): string => {
@@ -222,6 +234,14 @@ export function buildPool(db: SimDatabase, seed: SeedDocument, addresses: readon
     }
   }
 
+  // An installer points each host's suspend and crash-dump SR at its local storage.
+  for (const host of hosts) {
+    const local = [...db.all('SR')].find(
+      (sr) => !sr.rec.shared && sr.rec.content_type !== 'iso' && (sr.rec.PBDs as string[]).some((p) => db.get(p)?.rec.host === host),
+    );
+    if (local) db.update(host, { suspend_image_sr: local.ref, crash_dump_sr: local.ref });
+  }
+
   const defaultSr = seed.pool?.default_SR ? byName('SR', seed.pool.default_SR) : NULL_REF;
   const pool = db.create('pool', {
     name_label: seed.pool?.name_label ?? 'pool',
@@ -240,7 +260,7 @@ export function buildPool(db: SimDatabase, seed: SeedDocument, addresses: readon
 
   for (const t of seed.templates ?? []) {
     const disks = (t.disks ?? []).map((d, i) => ({ device: String(i), size: parseSize(d.size, 10 * GiB), sr: '', bootable: i === 0, type: 'system' }));
-    createVm(
+    const template = createVm(
       db,
       vmRecord({
         name_label: t.name_label,
@@ -253,6 +273,7 @@ export function buildPool(db: SimDatabase, seed: SeedDocument, addresses: readon
         extra: { tags: t.tags ?? [] },
       }),
     );
+    install(template, t, `seed template ${JSON.stringify(t.name_label)}`);
   }
 
   const addVm = (v: SeedVm, macSeed: number): void => {
@@ -276,6 +297,7 @@ export function buildPool(db: SimDatabase, seed: SeedDocument, addresses: readon
       createVbd(db, { vm, vdi, userdevice: String(i), bootable: i === 0, unpluggable: i !== 0, other_config: { owner: '' } });
     });
     (v.networks ?? []).forEach((n, i) => createVif(db, { vm, network: byName('network', n), device: String(i), macSeed }));
+    install(vm, v, `seed VM ${JSON.stringify(v.name_label)}`);
   };
   (seed.vms ?? []).forEach((v, i) => addVm(v, 0x10000 + i));
 
@@ -292,24 +314,7 @@ export function buildPool(db: SimDatabase, seed: SeedDocument, addresses: readon
   return { pool, hosts };
 }
 
-/** host_metrics.memory_free = total - dom0/overhead - what resident guests use. */
+/** Brings every host's host_metrics.memory_free in line with the domains the seed put on it. */
 export function recomputeHostMemory(db: SimDatabase): void {
-  for (const h of db.all('host')) {
-    const m = db.get(h.rec.metrics as string);
-    if (!m) continue;
-    const free = hostFreeMemory(db, h.ref);
-    if (m.rec.memory_free !== free) db.set(m.ref, 'memory_free', free);
-  }
-}
-
-/** Memory left on a host for new guests (total minus the host overhead and every resident domain). */
-export function hostFreeMemory(db: SimDatabase, host: string): number {
-  const h = db.record(host);
-  const total = (db.get(h.metrics as string)?.rec.memory_total as number) ?? 0;
-  let used = (h.memory_overhead as number) ?? 0;
-  for (const vm of h.resident_VMs as string[]) {
-    const r = db.get(vm)?.rec;
-    if (r && r.power_state !== 'Halted' && r.power_state !== 'Suspended') used += r.memory_dynamic_max as number;
-  }
-  return Math.max(0, total - used);
+  for (const h of db.all('host')) refreshHostMemory(db, h.ref);
 }

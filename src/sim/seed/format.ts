@@ -79,6 +79,24 @@ export interface SeedVm {
   networks?: string[];
   other_config?: Record<string, string>;
   tags?: string[];
+  /**
+   * What is installed in the VM's (or template's) image; clones inherit it. Default: a generic Linux with tools
+   * when the VM or template has disks, nothing (no agent, no PV drivers) when it has none.
+   */
+  guest?: SeedGuest;
+}
+
+/**
+ * A guest as seeds and `POST /_sim/guests` spell it (the simulator's GuestProfile): `tools` says whether the guest
+ * agent and PV drivers run; `os` is what the agent reports as os_version.
+ */
+export interface SeedGuest {
+  tools: boolean;
+  os?: { distro: string; name: string; major?: string; minor?: string; uname?: string };
+  toolsVersion?: string;
+  canUseHotplugVbd?: 'yes' | 'no' | 'unspecified';
+  canUseHotplugVif?: 'yes' | 'no' | 'unspecified';
+  other?: Record<string, string>;
 }
 
 /** Parses "20GiB" and friends (or passes bytes through). */
