@@ -17,6 +17,7 @@ import type { ManifestSource } from '../source/types.js';
 import { parseCommandArgs, readFlagFile, str } from './args.js';
 import { CONNECTION_USAGE, connectFromArgs, connectionOptions } from './connection.js';
 import { UserError } from './errors.js';
+import { OUTPUTS_USAGE, outputsFromArgs, outputsOptions } from './outputs-flags.js';
 import { REPO_ID_HELP, repoIdentity, repoIdOption } from './repo-identity.js';
 
 /** Next to the controller's 9420, so the quick start's commands can be pasted as they are. */
@@ -25,7 +26,7 @@ const DEFAULT_SIM_PORT = 9421;
 const USAGE = `usage: xops run [--repo URL|PATH] [--branch B] [--path DIR] [options]
 
 Keeps the pool in the state the manifests declare: reconciles on every new commit, file change,
-drift and periodic resync; serves /healthz, /readyz, /metrics, /status and POST /webhook.
+drift and periodic resync; serves /healthz, /readyz, /metrics, /status, /history and POST /webhook.
 
 source:
   --repo URL|PATH              a Git remote, a local Git repository, or a plain folder (watched for
@@ -44,6 +45,7 @@ controller:
                                json: pino JSON lines only (default: text on a terminal or with
                                --sim, json otherwise)
 ${REPO_ID_HELP}
+${OUTPUTS_USAGE}
 pool:
   --sim SEED                   start the embedded XAPI simulator (demo, empty or a seed file) and
                                reconcile it; no --xapi needed (credentials root / xops)
@@ -69,6 +71,7 @@ export async function run(argv: string[]): Promise<number> {
       sim: { type: 'string' },
       'sim-port': { type: 'string' },
       ...repoIdOption,
+      ...outputsOptions,
     },
     USAGE,
   );
@@ -81,6 +84,7 @@ export async function run(argv: string[]): Promise<number> {
   const resyncIntervalMs = durationMs('--resync', str(values.resync) ?? '10m');
   const leaseTtlMs = durationMs('--lease-ttl', str(values['lease-ttl']) ?? '60s');
   const webhookSecret = await readSecret(str(values['webhook-secret-file']));
+  const outputs = await outputsFromArgs(values, source, str(values.repo) ?? '.');
   const sim = str(values.sim);
   if (sim !== undefined && (str(values.xapi) !== undefined || process.env.XOPS_XAPI_URL)) {
     throw new UserError('--sim starts its own pool: do not also give --xapi (or XOPS_XAPI_URL)');
@@ -123,6 +127,7 @@ export async function run(argv: string[]): Promise<number> {
     pollIntervalMs,
     resyncIntervalMs,
     leaseTtlMs,
+    outputs,
     logger,
     ...hooks,
   }).catch(async (err: unknown) => {

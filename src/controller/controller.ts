@@ -9,6 +9,7 @@ import { startHttpServer, type ControllerHttpServer } from './http.js';
 import { LeaseKeeper, PoolLease } from './lease.js';
 import { ReconcileLoop, type BackoffOptions } from './loop.js';
 import { ControllerMetrics } from './metrics.js';
+import { OperatorOutputs, type OperatorOutputsOptions } from './outputs.js';
 import { WatchedPool, snapshotView, type PoolView } from './pool-watch.js';
 import { createReconciler } from './reconcile.js';
 import { StatusStore } from './status.js';
@@ -56,6 +57,8 @@ export interface ControllerOptions {
   leaseTtlMs?: number;
   leaseHolder?: string;
   backoff?: Partial<BackoffOptions>;
+  /** History file, webhook notifications and commit statuses (see outputs.ts); all off when absent. */
+  outputs?: Omit<OperatorOutputsOptions, 'metrics' | 'logger'>;
   logger: Logger;
 }
 
@@ -66,6 +69,7 @@ export interface RunningController {
   metrics: ControllerMetrics;
   loop: ReconcileLoop;
   lease: LeaseKeeper;
+  outputs: OperatorOutputs;
   stop(): Promise<void>;
 }
 
@@ -80,6 +84,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
   const caller = options.caller;
   const status = new StatusStore(source.description);
   let loop: ReconcileLoop | undefined;
+  const outputs = await OperatorOutputs.start({ ...options.outputs, metrics, logger });
   const client = options.client ?? (options.caller instanceof XapiClient ? options.caller : undefined);
   const stopRecording = client ? recordXapiCalls(client, metrics) : () => undefined;
   const pool: PoolView = client
@@ -110,13 +115,12 @@ export async function startController(options: ControllerOptions): Promise<Runni
         listener: options.applyListener,
       }))
   )(caller);
-  const reconcile: ReconcileFn = options.onOutcome
-    ? async (input) => {
-        const outcome = await reconcileFn(input);
-        options.onOutcome?.(outcome, input);
-        return outcome;
-      }
-    : reconcileFn;
+  const reconcile: ReconcileFn = async (input) => {
+    outputs.reconcileStarting(input.commit);
+    const outcome = await reconcileFn(input);
+    options.onOutcome?.(outcome, input);
+    return outcome;
+  };
 
   // Triggers before loop.start() would only duplicate its first reconcile.
   let started = false;
@@ -124,6 +128,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     ...(options.listen ?? {}),
     status,
     metrics,
+    history: () => outputs.history.document(),
     webhook: options.webhookSecret
       ? {
           secret: options.webhookSecret,
@@ -143,6 +148,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     onUpdate: (state, err) => {
       status.xapiReachable(!err, err instanceof Error ? err.message : err ? String(err) : undefined);
       metrics.leaseHeld.set(lease.held() ? 1 : 0);
+      outputs.leaseUpdated(state);
       if (state) status.lease({ holder: lease.holder, held: state.held, heldBy: state.held ? undefined : state.heldBy, expiresAt: state.expiresAt });
       if (err) logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'pool lease: XAPI call failed');
       else if (state && !state.held) logger.info({ reason: state.reason, heldBy: state.heldBy }, 'pool lease not held: standing by');
@@ -163,6 +169,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     resyncIntervalMs: options.resyncIntervalMs,
     backoff: options.backoff,
     standbyReason: () => keeper.standbyReason(),
+    onReconciled: (summary, outcome) => outputs.reconciled(summary, outcome),
   });
   await keeper.start();
   if (source instanceof LocalSource) await source.watch(() => loop?.request('file-change'));
@@ -176,6 +183,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     metrics,
     loop,
     lease: keeper,
+    outputs,
     stop: () =>
       (stopping ??= (async () => {
         status.standby('shutting down');
@@ -183,6 +191,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
         await pool.stop();
         await keeper.stop();
         await source.close();
+        await outputs.close();
         await http.close();
         stopRecording();
         logger.info({}, 'controller stopped');
