@@ -34,8 +34,9 @@ export interface DeliveryOptions {
   /** Attempts per delivery, the first included; default 5. */
   maxAttempts?: number;
   backoff?: Partial<RetryBackoff>;
-  /** One attempt is abandoned (and retried) after this long; default 10 s. */
+  /** One attempt is abandoned (and retried) after this long (real time); default 10 s. */
   timeoutMs?: number;
+  /** Paces the backoff between attempts and the shutdown grace period. */
   clock?: Clock;
   /** Told the fate of every delivery (metrics, logs). Must not throw. */
   onResult?: (result: DeliveryResult) => void;
@@ -73,6 +74,8 @@ export class DeliveryQueue {
   private waitTimer: unknown;
   private inFlight: AbortController | undefined;
   private closed = false;
+  /** Set when the shutdown grace period ran out: the attempt in flight is cut off and nothing is retried. */
+  private abandoned = false;
   private idleWaiters: (() => void)[] = [];
 
   constructor(options: DeliveryOptions = {}) {
@@ -120,6 +123,7 @@ export class DeliveryQueue {
     await Promise.race([this.idle(), new Promise<void>((resolve) => (timer = this.clock.setTimeout(resolve, graceMs)))]);
     this.clock.clearTimeout(timer);
     if (!this.worker) return;
+    this.abandoned = true;
     for (const job of this.waiting.splice(0)) this.report({ outcome: 'dropped', label: job.label, attempts: 0, error: 'controller shutting down' });
     this.inFlight?.abort();
     this.clock.clearTimeout(this.waitTimer);
@@ -144,8 +148,8 @@ export class DeliveryQueue {
       const answer = await this.attempt(job.request);
       if (answer.ok) return this.report({ outcome: 'delivered', label: job.label, attempts: attempt, status: answer.status });
       last = { error: answer.error, ...(answer.status !== undefined ? { status: answer.status } : {}), ...(answer.retryAfterMs !== undefined ? { retryAfterMs: answer.retryAfterMs } : {}) };
+      if (this.abandoned) return this.report({ outcome: 'dropped', label: job.label, attempts, error: 'controller shutting down' });
       if (answer.status !== undefined && !retryable(answer.status)) break;
-      if (this.closed && this.inFlight?.signal.aborted) break;
     }
     this.report({ outcome: 'failed', label: job.label, attempts, error: last.error, ...(last.status !== undefined ? { status: last.status } : {}) });
   }
@@ -165,19 +169,20 @@ export class DeliveryQueue {
   private async attempt(request: DeliveryRequest): Promise<{ ok: boolean; status?: number; error: string; retryAfterMs?: number }> {
     const ac = new AbortController();
     this.inFlight = ac;
-    const timer = this.clock.setTimeout(() => ac.abort(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+    // Real time, not the injected clock: the clock paces retries, a hung receiver is cut off regardless.
+    const timeout = AbortSignal.timeout(this.timeoutMs);
+    const signal = AbortSignal.any([ac.signal, timeout]);
     try {
-      const res = await fetch(request.url, { method: 'POST', headers: request.headers, body: request.body, signal: ac.signal, redirect: 'error' });
+      const res = await fetch(request.url, { method: 'POST', headers: request.headers, body: request.body, signal, redirect: 'error' });
       // The body is not needed, but must be consumed (or cancelled) for the connection to be reused.
       await res.body?.cancel().catch(() => undefined);
       if (res.ok) return { ok: true, status: res.status, error: '' };
       const retryAfter = Number(res.headers.get('retry-after'));
       return { ok: false, status: res.status, error: `HTTP ${res.status}`, ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}) };
     } catch (err) {
-      const reason = ac.signal.aborted ? ac.signal.reason : err;
-      return { ok: false, error: `${originOf(request.url)}: ${reason instanceof Error ? (reason.cause instanceof Error ? reason.cause.message : reason.message) : String(reason)}` };
+      const why = timeout.aborted ? `no answer within ${this.timeoutMs} ms` : ac.signal.aborted ? 'abandoned at shutdown' : causeOf(err);
+      return { ok: false, error: `${originOf(request.url)}: ${why}` };
     } finally {
-      this.clock.clearTimeout(timer);
       this.inFlight = undefined;
     }
   }
@@ -189,6 +194,12 @@ export class DeliveryQueue {
       // A listener's bug must not stop deliveries.
     }
   }
+}
+
+/** fetch() reports network failures as `TypeError: fetch failed` with the reason in `cause`. */
+function causeOf(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  return err.cause instanceof Error ? err.cause.message : err.message;
 }
 
 /**
