@@ -27,7 +27,7 @@ const failed = (error: string) => run('failure', { ok: false, error, applied: [{
 const drifted = (healed: boolean, address = 'Network/n1') => ({ drift: [{ address, paths: ['spec.mtu'], healed }] });
 const held = (address = 'VM/db') => ({ held: [{ id: 'h', address, disruption: 'reboot' as const, policy: 'windows', reason: 'outside the maintenance window' }] });
 const invalid = (commit: string) =>
-  run('invalid', { ok: false, invalid: [{ severity: 'error', message: 'spec.mtu: must be a whole number', location: { file: 'net.yaml', line: 6, col: 8 } }] }, commit);
+  run('invalid', { ok: false, invalid: [{ severity: 'error', code: 'schema', message: 'spec.mtu: must be a whole number', location: { file: 'net.yaml', line: 6, col: 8 } }] }, commit);
 
 /**
  * A level-based loop reconciles the same state over and over (resyncs, retries): each case is a run
