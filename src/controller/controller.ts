@@ -10,6 +10,7 @@ import { LeaseKeeper, PoolLease } from './lease.js';
 import { ReconcileLoop, type BackoffOptions } from './loop.js';
 import { ControllerMetrics } from './metrics.js';
 import { OperatorOutputs, type OperatorOutputsOptions } from './outputs.js';
+import { PoolMetrics } from './pool-metrics.js';
 import { WatchedPool, snapshotView, type PoolView } from './pool-watch.js';
 import { createReconciler } from './reconcile.js';
 import { StatusStore } from './status.js';
@@ -57,6 +58,8 @@ export interface ControllerOptions {
   leaseTtlMs?: number;
   leaseHolder?: string;
   backoff?: Partial<BackoffOptions>;
+  /** Cap on the series of one per-object pool metric (hosts, SRs, PIFs); default 500. */
+  maxPoolSeries?: number;
   /** History file, webhook notifications and commit statuses (see outputs.ts); all off when absent. */
   outputs?: Omit<OperatorOutputsOptions, 'metrics' | 'logger'>;
   logger: Logger;
@@ -98,6 +101,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
         onResync: (info) => logger.warn({ reason: info.reason, changes: info.changes }, 'pool state re-read after a gap in the event stream'),
       })
     : snapshotView(caller);
+  const poolMetrics = new PoolMetrics(metrics.registry, { maxSeriesPerMetric: options.maxPoolSeries });
+  metrics.registry.beforeRender(() => poolMetrics.update(pool instanceof WatchedPool ? pool.latestState() : undefined));
   const reconcileFn = (
     options.reconcile ??
     ((c) =>
