@@ -101,8 +101,6 @@ export async function startController(options: ControllerOptions): Promise<Runni
         onResync: (info) => logger.warn({ reason: info.reason, changes: info.changes }, 'pool state re-read after a gap in the event stream'),
       })
     : snapshotView(caller);
-  const poolMetrics = new PoolMetrics(metrics.registry, { maxSeriesPerMetric: options.maxPoolSeries });
-  metrics.registry.beforeRender(() => poolMetrics.update(pool instanceof WatchedPool ? pool.latestState() : undefined));
   const reconcileFn = (
     options.reconcile ??
     ((c) =>
@@ -163,6 +161,10 @@ export async function startController(options: ControllerOptions): Promise<Runni
       if (started) loop?.request('startup');
     },
   });
+
+  // Only the lease holder exports the pool: a standby's view may be stale, and one pool must not show twice.
+  const poolMetrics = new PoolMetrics(metrics.registry, { maxSeriesPerMetric: options.maxPoolSeries });
+  metrics.registry.beforeRender(() => poolMetrics.update(pool instanceof WatchedPool && lease.held() ? pool.latestState() : undefined));
 
   loop = new ReconcileLoop({
     source,

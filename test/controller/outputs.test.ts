@@ -81,6 +81,7 @@ describe('operator outputs of a running controller (simulator + git repo + local
     expect(statuses(good)).toEqual(['pending', 'success']);
     expect(gitlab.requests[0].path).toBe(`/api/v4/projects/ops%2Finfra/statuses/${good}`);
     expect(gitlab.requests[0].headers['private-token']).toBe(TOKEN);
+    expect(await (await fetch(`${controller.url}/metrics`)).text()).toContain('xops_host_enabled{');
 
     fixture.write({ 'net.yaml': NETWORK('lots') });
     const bad = fixture.commit('invalid');
@@ -106,6 +107,8 @@ describe('operator outputs of a running controller (simulator + git repo + local
     await controller.lease.tick();
     await until('lease-lost notification', () => hooks.requests.some((r) => (r.json() as NotificationEvent).type === 'lease-lost'));
     expect(notifications().find((n) => n.type === 'lease-lost')?.summary).toBe('outputs-test lost the pool lease to intruder; standing by');
+    // Standing by, it no longer exports the pool's health: the new holder does.
+    expect(await (await fetch(`${controller.url}/metrics`)).text()).not.toContain('xops_host_enabled{');
     await client.call('pool.remove_from_other_config', pool, 'xops.lease');
 
     const history = await (await fetch(`${controller.url}/history`)).text();
