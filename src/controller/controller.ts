@@ -87,7 +87,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
   const caller = options.caller;
   const status = new StatusStore(source.description);
   let loop: ReconcileLoop | undefined;
-  const outputs = await OperatorOutputs.start({ ...options.outputs, metrics, logger });
+  const outputs = await OperatorOutputs.start({ poolName: () => poolNameOf(pool), ...options.outputs, metrics, logger });
   const client = options.client ?? (options.caller instanceof XapiClient ? options.caller : undefined);
   const stopRecording = client ? recordXapiCalls(client, metrics) : () => undefined;
   const pool: PoolView = client
@@ -204,4 +204,10 @@ export async function startController(options: ControllerOptions): Promise<Runni
         logger.info({}, 'controller stopped');
       })()),
   };
+}
+
+/** The pool's name_label (its uuid when unnamed), once the event-fed view has read it. */
+function poolNameOf(pool: PoolView): string | undefined {
+  const record = pool instanceof WatchedPool ? pool.latestState()?.records.pool.values().next().value : undefined;
+  return record ? record.name_label || record.uuid : undefined;
 }

@@ -22,7 +22,6 @@ export interface HistoryEntry {
 
 /** The body of `GET /history`: newest entry first. */
 export interface HistoryDocument {
-  pool?: string;
   limit: number;
   entries: HistoryEntry[];
 }
@@ -52,7 +51,6 @@ export interface HistoryOptions {
   file?: string;
   /** How many entries are kept (oldest dropped first); default 100, at most 1000. */
   limit?: number;
-  pool?: string;
   logger?: HistoryLogger;
 }
 
@@ -113,7 +111,7 @@ export class ReconcileHistory {
 
   /** The entries, newest first; a copy. */
   document(): HistoryDocument {
-    return { ...(this.opts.pool ? { pool: this.opts.pool } : {}), limit: this.limit, entries: structuredClone(this.entries).reverse() };
+    return { limit: this.limit, entries: structuredClone(this.entries).reverse() };
   }
 
   /** Resolves once every recorded entry is on disk (or its write failed and was logged). */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { CommitStatusMemory, commitStatusRequest, isCommitSha, type CommitState, type CommitStatusTarget } from '../notify/commit-status.js';
+import { CommitStatusMemory, DEFAULT_API_URL, commitStatusRequest, isCommitSha, type CommitState, type CommitStatusTarget } from '../notify/commit-status.js';
 import { DeliveryQueue, originOf, type DeliveryOptions, type DeliveryResult } from '../notify/delivery.js';
 import { NotificationTracker, notificationEvent, short, type EventDraft } from '../notify/events.js';
 import { webhookRequest, type WebhookTarget } from '../notify/webhook.js';
@@ -26,7 +26,8 @@ export interface OperatorOutputsOptions {
   commitStatus?: CommitStatusTarget;
   /** Retry and queue bounds of both senders (tests shorten the backoff). */
   delivery?: DeliveryOptions;
-  pool?: string;
+  /** The pool's name for notifications, asked when an event is sent (the pool's name_label once it has been read). */
+  poolName?: () => string | undefined;
   metrics: ControllerMetrics;
   logger: OutputsLogger;
 }
@@ -61,12 +62,12 @@ export class OperatorOutputs {
         },
       });
     if (options.notify) this.webhook = queue('webhook', originOf(options.notify.url));
-    if (options.commitStatus) this.commitStatus = queue('commit-status', originOf(commitStatusRequest(options.commitStatus, '0'.repeat(40), 'pending', '').url));
+    if (options.commitStatus) this.commitStatus = queue('commit-status', originOf(options.commitStatus.baseUrl ?? DEFAULT_API_URL[options.commitStatus.provider]));
   }
 
   /** Opens the history file (a corrupt one is reported and replaced) and sets up the senders. */
   static async start(options: OperatorOutputsOptions): Promise<OperatorOutputs> {
-    const history = await ReconcileHistory.open({ file: options.historyFile, limit: options.historyLimit, pool: options.pool, logger: options.logger });
+    const history = await ReconcileHistory.open({ file: options.historyFile, limit: options.historyLimit, logger: options.logger });
     return new OperatorOutputs(options, history);
   }
 
@@ -105,7 +106,7 @@ export class OperatorOutputs {
 
   private notify(draft: EventDraft): void {
     if (!this.webhook || !this.opts.notify) return;
-    const event = notificationEvent(draft, randomUUID(), new Date(), this.opts.pool);
+    const event = notificationEvent(draft, randomUUID(), new Date(), this.opts.poolName?.());
     this.webhook.enqueue(event.type, webhookRequest(this.opts.notify, event));
   }
 

@@ -38,6 +38,12 @@ const SEVERITY: Record<NotificationType, Severity> = {
 };
 
 export const MAX_DETAILS = 20;
+/** Characters per detail line (summaries get twice as many): keeps every body small, whatever an error says. */
+export const MAX_LINE = 300;
+
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
 
 /** An event without its id, time and pool: what the tracker decides to say. */
 export type EventDraft = Pick<NotificationEvent, 'type' | 'commit' | 'summary' | 'details'>;
@@ -51,8 +57,8 @@ export function notificationEvent(draft: EventDraft, id: string, at: Date, pool?
     at: at.toISOString(),
     ...(pool ? { pool } : {}),
     ...(draft.commit ? { commit: draft.commit } : {}),
-    summary: draft.summary,
-    details: draft.details.slice(0, MAX_DETAILS),
+    summary: clip(draft.summary, MAX_LINE * 2),
+    details: draft.details.slice(0, MAX_DETAILS).map((d) => clip(d, MAX_LINE)),
   };
 }
 

@@ -90,7 +90,8 @@ describe('operator outputs of a running controller (simulator + git repo + local
     await controller.outputs.idle();
     expect(statuses(bad)).toEqual(['pending', 'failed']);
     const rejected = notifications().find((n) => n.type === 'commit-rejected');
-    expect(rejected).toMatchObject({ commit: bad, severity: 'error' });
+    const [poolRef] = await client.call<string[]>('pool.get_all');
+    expect(rejected).toMatchObject({ commit: bad, severity: 'error', pool: await client.call<string>('pool.get_name_label', poolRef) });
     expect(rejected?.details[0]).toContain('net.yaml:6:8');
 
     // Someone changes the managed network behind xops' back: the event stream triggers a heal.

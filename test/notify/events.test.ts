@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ReconcileSummary } from '../../src/controller/status.js';
 import type { ReconcileOutcome } from '../../src/controller/types.js';
-import { NotificationTracker } from '../../src/notify/events.js';
+import { MAX_DETAILS, NotificationTracker, notificationEvent } from '../../src/notify/events.js';
 
 const C1 = '1'.repeat(40);
 const C2 = '2'.repeat(40);
@@ -49,6 +49,13 @@ describe('which reconciles are news', () => {
   it.each(cases)('$why', ({ runs, expected }) => {
     const tracker = new NotificationTracker();
     expect(runs.flatMap(([s, o]) => tracker.reconciled(s, o)).map((e) => e.type)).toEqual(expected);
+  });
+
+  it('bounds an event whatever the errors say: 20 details of at most 300 characters', () => {
+    const e = notificationEvent({ type: 'reconcile-failed', summary: 's'.repeat(5000), details: Array.from({ length: 50 }, () => 'd'.repeat(5000)) }, 'id', new Date(0));
+    expect(e.details).toHaveLength(MAX_DETAILS);
+    expect(e.details.every((d) => d.length === 300 && d.endsWith('…'))).toBe(true);
+    expect(e.summary).toHaveLength(600);
   });
 
   it('events carry what an operator needs to act', () => {
