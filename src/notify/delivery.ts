@@ -95,8 +95,15 @@ export class DeliveryQueue {
       const dropped = this.waiting.shift()!;
       this.report({ outcome: 'dropped', label: dropped.label, attempts: 0, error: `queue full (${this.maxQueue} waiting)` });
     }
-    this.worker ??= this.work().finally(() => {
+    this.startWorker();
+  }
+
+  private startWorker(): void {
+    if (this.worker) return;
+    this.worker = this.work().finally(() => {
       this.worker = undefined;
+      // A delivery queued after the worker's last look, before it was marked done.
+      if (this.waiting.length > 0) return this.startWorker();
       for (const resolve of this.idleWaiters.splice(0)) resolve();
     });
   }
