@@ -123,11 +123,11 @@ export async function run(argv: string[]): Promise<number> {
     repo: repoIdentity(values),
     listen,
     webhookSecret,
+    outputs,
     branch: str(values.branch),
     pollIntervalMs,
     resyncIntervalMs,
     leaseTtlMs,
-    outputs,
     logger,
     ...hooks,
   }).catch(async (err: unknown) => {

@@ -48,6 +48,10 @@ export interface ControllerOptions {
   applyListener?: ApplyListener;
   /** Told every reconcile's outcome (after the plan and apply hooks), e.g. to print invalid commits. */
   onOutcome?: (outcome: ReconcileOutcome, input: ReconcileInput) => void;
+  /** Cap on the series of one per-object pool metric (hosts, SRs, PIFs); default 500. */
+  maxPoolSeries?: number;
+  /** History file, webhook notifications and commit statuses (see outputs.ts); all off when absent. */
+  outputs?: Omit<OperatorOutputsOptions, 'metrics' | 'logger'>;
   listen?: { host: string; port: number };
   /** Enables `POST /webhook`, verified with this secret. */
   webhookSecret?: string;
@@ -58,10 +62,6 @@ export interface ControllerOptions {
   leaseTtlMs?: number;
   leaseHolder?: string;
   backoff?: Partial<BackoffOptions>;
-  /** Cap on the series of one per-object pool metric (hosts, SRs, PIFs); default 500. */
-  maxPoolSeries?: number;
-  /** History file, webhook notifications and commit statuses (see outputs.ts); all off when absent. */
-  outputs?: Omit<OperatorOutputsOptions, 'metrics' | 'logger'>;
   logger: Logger;
 }
 

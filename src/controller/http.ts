@@ -31,7 +31,8 @@ export const DEFAULT_LISTEN = { host: '127.0.0.1', port: 9420 };
 
 /**
  * Serves `/healthz` (the process answers), `/readyz` (XAPI reachable and source synced, else 503 with
- * why), `/metrics` (Prometheus text), `/status` (JSON), `/history` (JSON) and `POST /webhook`.
+ * why), `/metrics` (Prometheus text), `/status` (JSON) and `POST /webhook`.
+ * `/history` (JSON) serves the reconcile history when one is given.
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<ControllerHttpServer> {
   const server = createServer((req, res) => {
