@@ -89,6 +89,8 @@ export class ReconcileHistory {
   private entries: HistoryEntry[] = [];
   private writing: Promise<void> = Promise.resolve();
   private dirty = false;
+  /** A failing folder is reported once per streak of failed writes, not on every reconcile. */
+  private writeFailing = false;
 
   private constructor(options: HistoryOptions) {
     this.opts = options;
@@ -130,8 +132,10 @@ export class ReconcileHistory {
       const body: HistoryFile = { version: 1, entries: this.entries };
       try {
         await writeAtomically(file, JSON.stringify(body) + '\n');
+        this.writeFailing = false;
       } catch (err) {
-        this.opts.logger?.warn({ file, err: err instanceof Error ? err.message : String(err) }, 'reconcile history: could not write the file; keeping it in memory');
+        if (!this.writeFailing) this.opts.logger?.warn({ file, err: err instanceof Error ? err.message : String(err) }, 'reconcile history: could not write the file; keeping it in memory');
+        this.writeFailing = true;
       }
     });
   }
