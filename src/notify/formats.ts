@@ -48,7 +48,7 @@ function slackMessage(event: NotificationEvent): unknown {
   const head = `${EMOJI[event.severity]} *${slackEscape(title(event))}*\n${slackEscape(event.summary)}`;
   const details = shownDetails(event);
   return {
-    text: `${title(event)}: ${event.summary}`,
+    text: slackEscape(`${title(event)}: ${event.summary}`),
     blocks: [
       { type: 'section', text: { type: 'mrkdwn', text: head } },
       ...(details.length > 0 ? [{ type: 'section', text: { type: 'mrkdwn', text: details.map((d) => `• ${slackEscape(d)}`).join('\n') } }] : []),
