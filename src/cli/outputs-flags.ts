@@ -36,8 +36,8 @@ export const OUTPUTS_USAGE = `notifications (see docs/monitoring.md):
  * under .xops-cache for a plain folder), the notification webhook and the commit-status target.
  * Secrets are read from files here and never echoed back in an error.
  */
-export async function outputsFromArgs(values: Record<string, unknown>, source: ManifestSource, repo: string): Promise<Omit<OperatorOutputsOptions, 'metrics' | 'logger'>> {
-  const out: Omit<OperatorOutputsOptions, 'metrics' | 'logger'> = { historyFile: historyFileFor(source) };
+export async function outputsFromArgs(values: Record<string, unknown>, source: ManifestSource, repo: string, pool: string): Promise<Omit<OperatorOutputsOptions, 'metrics' | 'logger'>> {
+  const out: Omit<OperatorOutputsOptions, 'metrics' | 'logger'> = { historyFile: historyFileFor(source, pool) };
   const notifyUrl = str(values['notify-url']);
   const format = str(values['notify-format']) ?? 'generic';
   if (!(NOTIFY_FORMATS as readonly string[]).includes(format)) throw new UserError(`--notify-format must be one of ${NOTIFY_FORMATS.join(', ')}, not '${format}'`);
@@ -70,11 +70,19 @@ export async function outputsFromArgs(values: Record<string, unknown>, source: M
   return out;
 }
 
-/** Where the reconcile history persists: beside the source's Git cache, so one cache folder holds both. */
-export function historyFileFor(source: ManifestSource): string | undefined {
-  if (source instanceof GitSource) return join(dirname(source.cacheDir), `${basename(source.cacheDir)}.history.json`);
-  if (source instanceof LocalSource) return join('.xops-cache', `${createHash('sha256').update(resolve(source.dir)).digest('hex').slice(0, 16)}.history.json`);
+/**
+ * Where the reconcile history of one pool (`pool`: its XAPI URL) persists: beside the source's Git
+ * cache, so one cache folder holds both, one file per source and pool.
+ */
+export function historyFileFor(source: ManifestSource, pool: string): string | undefined {
+  const poolDigest = digest(pool).slice(0, 8);
+  if (source instanceof GitSource) return join(dirname(source.cacheDir), `${basename(source.cacheDir)}.${poolDigest}.history.json`);
+  if (source instanceof LocalSource) return join('.xops-cache', `${digest(resolve(source.dir)).slice(0, 16)}.${poolDigest}.history.json`);
   return undefined;
+}
+
+function digest(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
 
 function httpUrl(flag: string, value: string): string {

@@ -84,7 +84,7 @@ export async function run(argv: string[]): Promise<number> {
   const resyncIntervalMs = durationMs('--resync', str(values.resync) ?? '10m');
   const leaseTtlMs = durationMs('--lease-ttl', str(values['lease-ttl']) ?? '60s');
   const webhookSecret = await readSecret(str(values['webhook-secret-file']));
-  const outputs = await outputsFromArgs(values, source, str(values.repo) ?? '.');
+  const outputs = await outputsFromArgs(values, source, str(values.repo) ?? '.', str(values.xapi) ?? process.env.XOPS_XAPI_URL ?? `sim:${str(values.sim) ?? ''}`);
   const sim = str(values.sim);
   if (sim !== undefined && (str(values.xapi) !== undefined || process.env.XOPS_XAPI_URL)) {
     throw new UserError('--sim starts its own pool: do not also give --xapi (or XOPS_XAPI_URL)');

@@ -46,17 +46,18 @@ describe('xops run notification flags', () => {
       'commit-status-token-file': join(dir, 'token'),
       'commit-status-url': 'https://ghe.example/api/v3',
     };
-    const out = await outputsFromArgs(values, local, GITHUB);
+    const out = await outputsFromArgs(values, local, GITHUB, 'https://pool.example');
     expect(out.notify).toEqual({ url: 'https://hooks.slack.com/services/T/B/X', format: 'slack', secret: 'hmac-key' });
     expect(out.commitStatus).toEqual({ provider: 'github', project: 'acme/infra', token: 'tok-123', baseUrl: 'https://ghe.example/api/v3' });
-    const explicit = await outputsFromArgs({ 'commit-status': 'gitlab', 'commit-status-token-file': join(dir, 'token'), 'commit-status-project': '42' }, local, dir);
+    const explicit = await outputsFromArgs({ 'commit-status': 'gitlab', 'commit-status-token-file': join(dir, 'token'), 'commit-status-project': '42' }, local, dir, 'https://pool.example');
     expect(explicit.commitStatus?.project).toBe('42');
   });
 
-  it('keeps the history beside the Git cache, one file per source', () => {
+  it('keeps the history beside the Git cache, one file per source and pool', () => {
     const git = new GitSource({ url: GITHUB, cacheDir: join(dir, 'cache', 'abc') });
-    expect(historyFileFor(git)).toBe(join(dir, 'cache', 'abc.history.json'));
-    expect(historyFileFor(local)).toMatch(/^\.xops-cache\/[0-9a-f]{16}\.history\.json$/);
-    expect(historyFileFor(new LocalSource({ dir: join(dir, 'other') }))).not.toBe(historyFileFor(local));
+    expect(historyFileFor(git, 'https://pool-a')).toMatch(new RegExp(`^${join(dir, 'cache')}/abc\\.[0-9a-f]{8}\\.history\\.json$`));
+    expect(historyFileFor(git, 'https://pool-b')).not.toBe(historyFileFor(git, 'https://pool-a'));
+    expect(historyFileFor(local, 'https://pool-a')).toMatch(/^\.xops-cache\/[0-9a-f]{16}\.[0-9a-f]{8}\.history\.json$/);
+    expect(historyFileFor(new LocalSource({ dir: join(dir, 'other') }), 'https://pool-a')).not.toBe(historyFileFor(local, 'https://pool-a'));
   });
 });
