@@ -18,6 +18,7 @@ import type { ManifestSource } from '../source/types.js';
 import { parseCommandArgs, readFlagFile, str } from './args.js';
 import { CONNECTION_USAGE, connectFromArgs, connectionOptions } from './connection.js';
 import { UserError } from './errors.js';
+import { OUTPUTS_USAGE, outputsFromArgs, outputsOptions } from './outputs-flags.js';
 import { REPO_ID_HELP, repoIdentity, repoIdOption } from './repo-identity.js';
 
 /** Next to the controller's 9420, so the quick start's commands can be pasted as they are. */
@@ -26,7 +27,7 @@ const DEFAULT_SIM_PORT = 9421;
 const USAGE = `usage: xops run [--repo URL|PATH] [--branch B] [--path DIR] [options]
 
 Keeps the pool in the state the manifests declare: reconciles on every new commit, file change,
-drift and periodic resync; serves /healthz, /readyz, /metrics, /status and POST /webhook.
+drift and periodic resync; serves /healthz, /readyz, /metrics, /status, /history and POST /webhook.
 
 source:
   --repo URL|PATH              a Git remote, a local Git repository, or a plain folder (watched for
@@ -51,6 +52,7 @@ controller:
                                json: pino JSON lines only (default: text on a terminal or with
                                --sim, json otherwise)
 ${REPO_ID_HELP}
+${OUTPUTS_USAGE}
 pool:
   --sim SEED                   start the embedded XAPI simulator (demo, empty or a seed file) and
                                reconcile it; no --xapi needed (credentials root / xops)
@@ -78,6 +80,7 @@ export async function run(argv: string[]): Promise<number> {
       sim: { type: 'string' },
       'sim-port': { type: 'string' },
       ...repoIdOption,
+      ...outputsOptions,
     },
     USAGE,
   );
@@ -92,6 +95,7 @@ export async function run(argv: string[]): Promise<number> {
   const applyTimeoutMs = durationMs('--apply-timeout', str(values['apply-timeout']) ?? '30m');
   const shutdownTimeoutMs = durationMs('--shutdown-timeout', str(values['shutdown-timeout']) ?? '30s');
   const webhookSecret = await readSecret(str(values['webhook-secret-file']));
+  const outputs = await outputsFromArgs(values, source, str(values.repo) ?? '.', str(values.xapi) ?? process.env.XOPS_XAPI_URL ?? `sim:${str(values.sim) ?? ''}`);
   const sim = str(values.sim);
   if (sim !== undefined && (str(values.xapi) !== undefined || process.env.XOPS_XAPI_URL)) {
     throw new UserError('--sim starts its own pool: do not also give --xapi (or XOPS_XAPI_URL)');
@@ -130,6 +134,7 @@ export async function run(argv: string[]): Promise<number> {
     repo: repoIdentity(values),
     listen,
     webhookSecret,
+    outputs,
     branch: str(values.branch),
     pollIntervalMs,
     resyncIntervalMs,

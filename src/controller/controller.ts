@@ -9,6 +9,8 @@ import { startHttpServer, type ControllerHttpServer } from './http.js';
 import { LeaseKeeper, PoolLease } from './lease.js';
 import { ReconcileLoop, type BackoffOptions } from './loop.js';
 import { ControllerMetrics } from './metrics.js';
+import { OperatorOutputs, type OperatorOutputsOptions } from './outputs.js';
+import { PoolMetrics } from './pool-metrics.js';
 import { WatchedPool, snapshotView, type PoolView } from './pool-watch.js';
 import { createReconciler } from './reconcile.js';
 import { StatusStore } from './status.js';
@@ -46,6 +48,10 @@ export interface ControllerOptions {
   applyListener?: ApplyListener;
   /** Told every reconcile's outcome (after the plan and apply hooks), e.g. to print invalid commits. */
   onOutcome?: (outcome: ReconcileOutcome, input: ReconcileInput) => void;
+  /** Cap on the series of one per-object pool metric (hosts, SRs, PIFs); default 500. */
+  maxPoolSeries?: number;
+  /** History file, webhook notifications and commit statuses (see outputs.ts); all off when absent. */
+  outputs?: Omit<OperatorOutputsOptions, 'metrics' | 'logger'>;
   listen?: { host: string; port: number };
   /** Enables `POST /webhook`, verified with this secret. */
   webhookSecret?: string;
@@ -79,6 +85,7 @@ export interface RunningController {
   metrics: ControllerMetrics;
   loop: ReconcileLoop;
   lease: LeaseKeeper;
+  outputs: OperatorOutputs;
   stop(): Promise<void>;
 }
 
@@ -93,6 +100,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
   const caller = options.caller;
   const status = new StatusStore(source.description);
   let loop: ReconcileLoop | undefined;
+  const outputs = await OperatorOutputs.start({ poolName: () => poolNameOf(pool), ...options.outputs, metrics, logger });
   const client = options.client ?? (options.caller instanceof XapiClient ? options.caller : undefined);
   const stopRecording = client ? recordXapiCalls(client, metrics) : () => undefined;
   const pool: PoolView = client
@@ -124,13 +132,12 @@ export async function startController(options: ControllerOptions): Promise<Runni
         listener: options.applyListener,
       }))
   )(caller);
-  const reconcile: ReconcileFn = options.onOutcome
-    ? async (input) => {
-        const outcome = await reconcileFn(input);
-        options.onOutcome?.(outcome, input);
-        return outcome;
-      }
-    : reconcileFn;
+  const reconcile: ReconcileFn = async (input) => {
+    outputs.reconcileStarting(input.commit);
+    const outcome = await reconcileFn(input);
+    options.onOutcome?.(outcome, input);
+    return outcome;
+  };
 
   const stuckAfterMs = options.stuckAfterMs ?? (options.applyTimeoutMs ?? DEFAULT_APPLY_TIMEOUT_MS) + 10 * 60_000;
   // Triggers before loop.start() would only duplicate its first reconcile.
@@ -139,6 +146,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     ...(options.listen ?? {}),
     status,
     metrics,
+    history: () => outputs.history.document(),
     webhook: options.webhookSecret
       ? {
           secret: options.webhookSecret,
@@ -164,6 +172,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     onUpdate: (state, err) => {
       status.xapiReachable(!err, err instanceof Error ? err.message : err ? String(err) : undefined);
       metrics.leaseHeld.set(lease.held() ? 1 : 0);
+      outputs.leaseUpdated(state);
       if (state) status.lease({ holder: lease.holder, held: state.held, heldBy: state.held ? undefined : state.heldBy, expiresAt: state.expiresAt });
       if (err) logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'pool lease: XAPI call failed');
       else if (state && !state.held) logger.info({ reason: state.reason, heldBy: state.heldBy }, 'pool lease not held: standing by');
@@ -173,6 +182,10 @@ export async function startController(options: ControllerOptions): Promise<Runni
       if (started) loop?.request('startup');
     },
   });
+
+  // Only the lease holder exports the pool: a standby's view may be stale, and one pool must not show twice.
+  const poolMetrics = new PoolMetrics(metrics.registry, { maxSeriesPerMetric: options.maxPoolSeries });
+  metrics.registry.beforeRender(() => poolMetrics.update(pool instanceof WatchedPool && lease.held() ? pool.latestState() : undefined));
 
   loop = new ReconcileLoop({
     source,
@@ -184,6 +197,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     resyncIntervalMs: options.resyncIntervalMs,
     backoff: options.backoff,
     standbyReason: () => keeper.standbyReason(),
+    onReconciled: (summary, outcome) => outputs.reconciled(summary, outcome),
   });
   await keeper.start();
   if (source instanceof LocalSource) await source.watch(() => loop?.request('file-change'));
@@ -197,6 +211,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     metrics,
     loop,
     lease: keeper,
+    outputs,
     stop: () =>
       (stopping ??= (async () => {
         status.standby('shutting down');
@@ -204,9 +219,16 @@ export async function startController(options: ControllerOptions): Promise<Runni
         await pool.stop();
         await keeper.stop();
         await source.close();
+        await outputs.close();
         await http.close();
         stopRecording();
         logger.info({}, 'controller stopped');
       })()),
   };
+}
+
+/** The pool's name_label (its uuid when unnamed), once the event-fed view has read it. */
+function poolNameOf(pool: PoolView): string | undefined {
+  const record = pool instanceof WatchedPool ? pool.latestState()?.records.pool.values().next().value : undefined;
+  return record ? record.name_label || record.uuid : undefined;
 }

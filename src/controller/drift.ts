@@ -114,7 +114,7 @@ export function managedAddresses(change: ObservedChange, before: ObservedState |
       }
       break;
     default:
-      // VM_metrics, VM_guest_metrics: runtime figures, never configuration xops manages.
+      // VM_metrics, VM_guest_metrics, host_metrics, PIF_metrics: runtime figures, never configuration xops manages.
       break;
   }
   return [...out];

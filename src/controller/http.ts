@@ -14,6 +14,8 @@ export interface HttpServerOptions {
   metrics: ControllerMetrics;
   /** The `POST /webhook` route; answered 404 when no secret is configured. */
   webhook?: WebhookOptions;
+  /** The body of `GET /history` (JSON); answered 404 when absent. */
+  history?: () => unknown;
   /** Told about requests that failed inside a handler (a bug: answered 500). */
   onError?: (err: unknown) => void;
   /**
@@ -35,6 +37,7 @@ export const DEFAULT_LISTEN = { host: '127.0.0.1', port: 9420 };
 /**
  * Serves `/healthz` (the process answers and no reconcile is stuck), `/readyz` (XAPI reachable and source synced, else 503 with
  * why), `/metrics` (Prometheus text), `/status` (JSON) and `POST /webhook`.
+ * `/history` (JSON) serves the reconcile history when one is given.
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<ControllerHttpServer> {
   const server = createServer((req, res) => {
@@ -86,6 +89,9 @@ async function route(req: IncomingMessage, res: ServerResponse, options: HttpSer
       return send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', options.metrics.registry.render());
     case '/status':
       return send(res, 200, 'application/json', JSON.stringify(options.status.snapshot(), null, 2) + '\n');
+    case '/history':
+      if (!options.history) return send(res, 404, 'text/plain', 'not found\n');
+      return send(res, 200, 'application/json', JSON.stringify(options.history(), null, 2) + '\n');
     default:
       return send(res, 404, 'text/plain', 'not found\n');
   }

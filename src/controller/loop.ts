@@ -38,6 +38,8 @@ export interface LoopOptions {
    * holds the pool's lease). The lease keeper requests a reconcile once it may act again.
    */
   standbyReason?: () => string | undefined;
+  /** Told every finished reconcile (history, notifications); must not throw. */
+  onReconciled?: (summary: ReconcileSummary, outcome: ReconcileOutcome) => void;
 }
 
 export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 1_000, maxMs: 5 * 60_000, factor: 2 };
@@ -242,6 +244,7 @@ export class ReconcileLoop {
     };
     status.reconciled(summary, outcome, new Date(finished));
     this.record(target.commit, outcome, result, (finished - started) / 1000, finished);
+    this.opts.onReconciled?.(summary, outcome);
 
     if (result === 'invalid') {
       // Retrying cannot fix a commit: wait for the source to move on. The pool stays as it is.

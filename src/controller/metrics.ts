@@ -125,6 +125,11 @@ export class Histogram implements Metric {
 /** Holds metrics in registration order and renders them as Prometheus text. */
 export class Registry {
   private readonly metrics: Metric[] = [];
+  private readonly collectors: (() => void)[] = [];
+  /** Runs `fn` before every render: for gauges refilled from current state at scrape time. */
+  beforeRender(fn: () => void): void {
+    this.collectors.push(fn);
+  }
   counter(name: string, help: string): Counter {
     return this.add(new Counter(name, help));
   }
@@ -136,6 +141,7 @@ export class Registry {
   }
   /** The exposition text, `text/plain; version=0.0.4`. */
   render(): string {
+    for (const collect of this.collectors) collect();
     const lines: string[] = [];
     for (const m of this.metrics) {
       lines.push(`# HELP ${m.name} ${m.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`, `# TYPE ${m.name} ${m.type}`, ...m.render());

@@ -92,6 +92,11 @@ export class WatchedPool implements PoolView {
     this.ownChanges.add(address);
   }
 
+  /** The newest state the event stream has delivered, without waiting; undefined before the first observe(). */
+  latestState(): ObservedState | undefined {
+    return this.latest ? this.observer.current() : undefined;
+  }
+
   async settle(signal?: AbortSignal): Promise<void> {
     if (this.ownChanges.size === 0) return;
     try {

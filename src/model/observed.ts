@@ -25,6 +25,9 @@ export const OBSERVED_CLASSES = [
   'VM_appliance',
   'VM_metrics',
   'VM_guest_metrics',
+  // Runtime figures for the controller's pool health metrics (memory, liveness, link carrier).
+  'host_metrics',
+  'PIF_metrics',
 ] as const;
 export type ObservedClass = (typeof OBSERVED_CLASSES)[number];
 
@@ -196,6 +199,19 @@ export interface VMApplianceRecord extends XapiRecord {
   allowed_operations: string[];
 }
 
+/** A host's runtime figures (`host.metrics` points at it). */
+export interface HostMetricsRecord extends XapiRecord {
+  memory_total: number;
+  memory_free: number;
+  live: boolean;
+}
+
+/** A PIF's link state (`PIF.metrics` points at it). */
+export interface PIFMetricsRecord extends XapiRecord {
+  carrier: boolean;
+  speed: number;
+}
+
 /** The record type for each observed class. */
 export interface ObservedRecordTypes {
   pool: PoolRecord;
@@ -213,6 +229,8 @@ export interface ObservedRecordTypes {
   VM_appliance: VMApplianceRecord;
   VM_metrics: XapiRecord;
   VM_guest_metrics: XapiRecord;
+  host_metrics: HostMetricsRecord;
+  PIF_metrics: PIFMetricsRecord;
 }
 
 /**

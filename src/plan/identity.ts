@@ -32,6 +32,8 @@ const READ_FIELDS: { [C in ObservedClass]: string[] } = {
   VM_appliance: ['name_label', 'name_description', 'VMs'],
   VM_metrics: [],
   VM_guest_metrics: [],
+  host_metrics: [],
+  PIF_metrics: [],
 };
 
 /**
