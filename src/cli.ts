@@ -34,7 +34,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (!(name in COMMANDS)) {
-    process.stderr.write(`xops: unknown command '${name}'\n\n${USAGE}\n`);
+    process.stderr.write(`xops: unknown command '${name}' (see 'xops --help')\n`);
     return 1;
   }
   const mod = (await import(`./cli/${name}-command.js`)) as { run(argv: string[]): Promise<number> };
