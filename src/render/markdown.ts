@@ -92,7 +92,8 @@ export function renderMarkdown(plan: Plan, opts: MarkdownOptions = {}): string {
     withChanges(actions).map((a) => details(a) + '\n').join('') + refused + diagnostics;
   if (bytes(full) <= budget) return full;
 
-  // Over budget: what must stay (heading, summary, disruptive rows), then the rest by importance.
+  // Over budget: what must stay (heading, summary, disruptive rows), then the rest by importance:
+  // refusals, diagnostics, the other rows, field details.
   const reserve = 400; // the closing note
   let used = bytes(head.join('\n') + '\n' + tableHead) + reserve;
   const take = (piece: string): boolean => {
@@ -103,13 +104,14 @@ export function renderMarkdown(plan: Plan, opts: MarkdownOptions = {}): string {
   const keptRows = new Set<Action>();
   for (const a of disruptive) if (take(row(a, marked) + '\n')) keptRows.add(a);
   const droppedDisruptive = disruptive.length - keptRows.size;
+  // Refusals and diagnostics are what a reviewer must act on: before the quiet rows and the details.
+  const keepRefused = refused !== '' && take(refused);
+  const keepDiagnostics = diagnostics !== '' && take(diagnostics);
   for (const a of calm) if (take(row(a, marked) + '\n')) keptRows.add(a);
   const droppedRows = actions.length - keptRows.size;
   const keptDetails = new Set<Action>();
   for (const a of [...withChanges(disruptive), ...withChanges(calm)]) if (keptRows.has(a) && take(details(a) + '\n')) keptDetails.add(a);
   const droppedDetails = withChanges(actions).length - keptDetails.size;
-  const keepRefused = refused !== '' && take(refused);
-  const keepDiagnostics = diagnostics !== '' && take(diagnostics);
 
   const left: string[] = [];
   if (droppedRows) left.push(`${droppedRows} of ${actions.length} action rows${droppedDisruptive ? ` (${droppedDisruptive} disruptive)` : ''}`);
