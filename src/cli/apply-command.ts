@@ -219,7 +219,8 @@ function interruptOnSignals(): { signal: AbortSignal; release(): void } {
 /** What an interrupted run did and did not do, in one line. */
 export function interruptedLine(result: ApplyResult): string {
   const done = result.results.filter((r) => r.state === 'succeeded').length;
-  const notStarted = result.results.filter((r) => r.interrupted).length;
+  // Skipped: not started because of the interruption, or waiting on an action that was not started.
+  const notStarted = result.results.filter((r) => r.state === 'skipped').length;
   const failed = result.results.filter((r) => r.state === 'failed').length;
   return (
     `xops: apply interrupted: ${done} action(s) done, ${notStarted} not started` +
