@@ -95,8 +95,11 @@ describe('counts that add up', () => {
     await mkdir(join(dir, 'vms'), { recursive: true });
     const running = VM('lab-held').replace('halted', 'running');
     await writeFile(join(dir, 'vms/lab.yaml'), running);
-    const applied = await xops(['apply', dir, '--yes', '--log-format', 'json'], { env });
+    const applied = await xops(['apply', dir, '--yes', '--log-format', 'text'], { env });
     expect(applied.code).toBe(0);
+    // --log-format text off a terminal: progress lines for people on stderr, the summary on stdout.
+    expect(applied.stderr.split('\n')[0]).toMatch(/^\d\d:\d\d:\d\d INFO  action started action=create:VM\/lab-held attempt=1$/);
+    expect(applied.stdout).toMatch(/^Apply complete: 1 succeeded, 0 failed, 0 skipped, 0 held/m);
     // More memory than static_max on a running VM needs a reboot, which this policy wants approved.
     await writeFile(join(dir, 'vms/lab.yaml'), running.replace('memory: 1GiB', 'memory: 2GiB'));
     await writeFile(join(dir, 'policy.yaml'), 'apiVersion: xops/v1\nkind: Policy\nmetadata: {name: careful}\nspec:\n  admission: []\n  automation: {approval: [reboot]}\n');
