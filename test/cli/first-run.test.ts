@@ -33,6 +33,7 @@ describe.concurrent('flag mistakes are one line naming the command to ask for he
     { args: ['validate', '--out'], line: "xops: option '--out' needs a value (see 'xops validate --help')" },
     { args: ['plan', 'a', 'b'], line: "xops: plan takes one folder, got 2 (see 'xops plan --help')" },
     { args: ['frobnicate'], line: "xops: unknown command 'frobnicate' (see 'xops --help')" },
+    { args: ['--verbose', 'plan'], line: "xops: unknown option '--verbose' before the command (see 'xops --help')" },
     { args: ['export', '--out', 'json'], line: "xops: export writes manifests to a folder, not a format: use --dir DIR (refusing to create a folder named 'json')" },
     { args: ['plan', '--xapi', 'http://127.0.0.1:1', '--password-file', '/dev/null', '--timeout', 'soon'], line: expect.stringMatching(/^xops: --timeout: /) as unknown as string },
   ])('xops $args.0 $args.1', async ({ args, line }) => {
