@@ -19,11 +19,12 @@ import { CONNECTION_USAGE, connectFromArgs, connectionOptions } from './connecti
 import { fsErrorInWords } from './errno.js';
 import { printDiagnostics } from './diagnostics-output.js';
 import { UserError } from './errors.js';
+import { alignOptions } from './usage.js';
 import { noManifestsWarning } from './no-manifests.js';
 import { planDesired } from './plan-command.js';
 import { REPO_ID_HELP, repoIdOption, repoIdentity } from './repo-identity.js';
 
-const USAGE = `usage: xops apply [DIR | --plan FILE] [--yes] [--concurrency N] [--allow-destructive] [connection options]
+const USAGE = alignOptions(`usage: xops apply [DIR | --plan FILE] [--yes] [--concurrency N] [--allow-destructive] [connection options]
 
 Makes the pool match the manifests under DIR (default .), or carries out a plan saved with
 'xops plan --save FILE'. Shows the plan first and asks for confirmation on a terminal.
@@ -45,7 +46,7 @@ A second Ctrl-C does not cut the actions in flight short.
 Exit status: 0 when every action succeeded (or was held by a policy), 1 otherwise, 130 when
 interrupted.
 
-${CONNECTION_USAGE}`;
+${CONNECTION_USAGE}`, 24);
 
 /** A saved plan file, checked enough to be executed. */
 async function readSavedPlan(file: string): Promise<Plan> {

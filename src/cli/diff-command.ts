@@ -10,10 +10,11 @@ import { stableStringify } from '../plan/values.js';
 import { parseCommandArgs } from './args.js';
 import { CONNECTION_USAGE, connectionOptions, observePool } from './connection.js';
 import { UserError } from './errors.js';
+import { alignOptions } from './usage.js';
 import { maxBytesOf, outputFormat, planDesired, printPlan } from './plan-command.js';
 import { REPO_ID_HELP, repoIdOption, repoIdentity } from './repo-identity.js';
 
-const USAGE = `usage: xops diff --base REF --head REF [DIR] [--out markdown|text|json] [connection options]
+const USAGE = alignOptions(`usage: xops diff --base REF --head REF [DIR] [--out markdown|text|json] [connection options]
 
 Plans the manifests under DIR (default .) at commit --head against the live pool, plans them at
 --base the same way, and marks the head's actions that the change between the two introduces: the
@@ -28,7 +29,7 @@ working tree.
   --detailed-exitcode   exit 2 when the change introduces actions, 0 when it introduces none
 ${REPO_ID_HELP}
 
-${CONNECTION_USAGE}`;
+${CONNECTION_USAGE}`, 24);
 
 /**
  * The manifest files of folder `prefix` at commit `ref`, read from Git objects exactly as the

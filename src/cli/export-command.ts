@@ -7,8 +7,9 @@ import { parseCommandArgs, str } from './args.js';
 import { CONNECTION_USAGE, connectionOptions, observePool } from './connection.js';
 import { fsErrorInWords } from './errno.js';
 import { UserError } from './errors.js';
+import { alignOptions } from './usage.js';
 
-const USAGE = `usage: xops export [--dir DIR] [--kinds K,K...] [--other-config] [--force] [connection options]
+const USAGE = alignOptions(`usage: xops export [--dir DIR] [--kinds K,K...] [--other-config] [--force] [connection options]
 
 Writes manifests for what the pool already has, one resource per file, in the layout of examples/:
 DIR/pool.yaml, DIR/networks/, DIR/storage/, DIR/vms/, DIR/appliances/ (and the JSON Schemas the
@@ -24,7 +25,7 @@ files' editor modelines point at, in DIR/schemas/). Nothing in the pool is chang
 The exported objects are not managed by xops yet: 'xops plan DIR' shows each one as a conflict until
 a Policy allows adoption (automation.adopt: true); then the plan shows only 'adopt' actions.
 
-${CONNECTION_USAGE}`;
+${CONNECTION_USAGE}`, 24);
 
 /** `--kinds VM,SR`: checked against the kinds export writes (any letter case). */
 export function parseKinds(value: unknown): ExportKind[] | undefined {

@@ -12,10 +12,11 @@ import { CONNECTION_USAGE, connectionOptions, observePool } from './connection.j
 import { fsErrorInWords } from './errno.js';
 import { printDiagnostics } from './diagnostics-output.js';
 import { UserError } from './errors.js';
+import { alignOptions } from './usage.js';
 import { noManifestsWarning } from './no-manifests.js';
 import { REPO_ID_HELP, repoIdOption, repoIdentity } from './repo-identity.js';
 
-const USAGE = `usage: xops plan [DIR] [--out text|json|markdown] [--save FILE] [--detailed-exitcode] [connection options]
+const USAGE = alignOptions(`usage: xops plan [DIR] [--out text|json|markdown] [--save FILE] [--detailed-exitcode] [connection options]
 
 Shows what apply would change in the pool to match the manifests under DIR (default .), field by
 field, and what each change costs the running workload (none, reboot, downtime, destructive).
@@ -31,7 +32,7 @@ The plan goes to stdout; problems (errors, warnings, conflicts) go to stderr.
                         when every change is held by a policy, still 2, and stderr says so
 ${REPO_ID_HELP}
 
-${CONNECTION_USAGE}`;
+${CONNECTION_USAGE}`, 24);
 
 export const OUTPUTS = ['text', 'json', 'markdown'] as const;
 export type PlanOutput = (typeof OUTPUTS)[number];

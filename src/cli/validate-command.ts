@@ -5,10 +5,11 @@ import { parseCommandArgs } from './args.js';
 import { CONNECTION_USAGE, connectionOptions, observePool } from './connection.js';
 import { printDiagnostics } from './diagnostics-output.js';
 import { UserError } from './errors.js';
+import { alignOptions } from './usage.js';
 import { noManifestsWarning } from './no-manifests.js';
 import { uncheckedReferenceWarnings } from './offline-references.js';
 
-const USAGE = `usage: xops validate [DIR] [--out text|json] [--offline] [connection options]
+const USAGE = alignOptions(`usage: xops validate [DIR] [--out text|json] [--offline] [connection options]
 
 Checks the manifests under DIR (default .): YAML, schemas, names, references, inline secrets and
 admission policies. With a pool to talk to (--xapi or XOPS_XAPI_URL), references that name no
@@ -22,7 +23,7 @@ Exit status: 0 when there are no errors (warnings allowed), 1 otherwise.
                     the pool cannot be reached
   --offline         do not contact the pool even if XOPS_XAPI_URL is set
 
-${CONNECTION_USAGE}`;
+${CONNECTION_USAGE}`, 24);
 
 /** `xops validate [DIR]`: every problem in the manifests, one line each; exit 0 clean, 1 with errors. */
 export async function run(argv: string[]): Promise<number> {
