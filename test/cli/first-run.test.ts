@@ -93,9 +93,16 @@ describe('validate says what it could not check', () => {
   });
 });
 
-describe('--help', () => {
-  it("run --help: every option's description starts in the same column", async () => {
-    const { code, stdout } = await xops(['run', '--help']);
+describe.concurrent('--help', () => {
+  it.each([
+    { command: 'run', column: 31 },
+    { command: 'plan', column: 24 },
+    { command: 'apply', column: 24 },
+    { command: 'validate', column: 24 },
+    { command: 'export', column: 24 },
+    { command: 'diff', column: 24 },
+  ])("$command --help: every option's description starts in column $column", async ({ command, column }) => {
+    const { code, stdout } = await xops([command, '--help']);
     expect(code).toBe(0);
     const columns = new Set(
       stdout
@@ -104,7 +111,7 @@ describe('--help', () => {
         .filter((m): m is RegExpExecArray => m !== null)
         .map((m) => m[1].length + 2),
     );
-    expect([...columns]).toEqual([31]);
+    expect([...columns]).toEqual([column]);
     expect(stdout).toContain('--timeout DURATION');
   });
 });
