@@ -16,7 +16,7 @@ import { processSecretSource } from '../secrets/index.js';
 import type { XapiClient } from '../xapi/client.js';
 import { parseCommandArgs } from './args.js';
 import { CONNECTION_USAGE, connectFromArgs, connectionOptions } from './connection.js';
-import { fsErrorInWords } from './errno.js';
+import { errnoCodesInWords, fsErrorInWords } from './errno.js';
 import { printDiagnostics } from './diagnostics-output.js';
 import { UserError } from './errors.js';
 import { alignOptions } from './usage.js';
@@ -181,7 +181,8 @@ export async function run(argv: string[]): Promise<number> {
     } finally {
       interrupt.release();
     }
-    process.stdout.write(formatSummary(result));
+    // Reasons may end in an errno code (a secret file that cannot be read): in words.
+    process.stdout.write(formatSummary(result).split('\n').map(errnoCodesInWords).join('\n'));
     if (interrupt.signal.aborted) {
       process.stderr.write(interruptedLine(result) + '\n');
       return 130;
