@@ -94,8 +94,13 @@ export function renderMarkdown(plan: Plan, opts: MarkdownOptions = {}): string {
 
   // Over budget: what must stay (heading, summary, disruptive rows), then the rest by importance:
   // refusals, diagnostics, the other rows, field details.
-  const reserve = 400; // the closing note
-  let used = bytes(head.join('\n') + '\n' + tableHead) + reserve;
+  const hint = opts.fullPlanHint ?? 'xops plan --out text';
+  const note = (left: string[]) =>
+    `> [!NOTE]\n> Shortened to fit ${budget} bytes: left out ${left.join(', ')}. Run \`${cell(hint)}\` (or see the CI job's full plan artifact) to see all.\n`;
+  // Room for the closing note at its longest.
+  const n = '9'.repeat(String(actions.length + plan.refused.length + plan.diagnostics.length).length);
+  const reserve = bytes(note([`${n} of ${n} action rows (${n} disruptive)`, `the field changes of ${n} action(s)`, `${n} refusal(s)`, `${n} diagnostic(s)`]));
+  let used = bytes(head.join('\n') + '\n' + tableHead) + reserve + 1; // + the blank line after the table
   const take = (piece: string): boolean => {
     if (used + bytes(piece) > budget) return false;
     used += bytes(piece);
@@ -118,13 +123,11 @@ export function renderMarkdown(plan: Plan, opts: MarkdownOptions = {}): string {
   if (droppedDetails) left.push(`the field changes of ${droppedDetails} action(s)`);
   if (refused && !keepRefused) left.push(`${plan.refused.length} refusal(s)`);
   if (diagnostics && !keepDiagnostics) left.push(`${plan.diagnostics.length} diagnostic(s)`);
-  const hint = opts.fullPlanHint ?? 'xops plan --out text';
-  const note = `> [!NOTE]\n> Shortened to fit ${budget} bytes: left out ${left.join(', ')}. Run \`${cell(hint)}\` (or see the CI job's full plan artifact) to see all.\n`;
 
   return (
     head.join('\n') + '\n' + tableHead +
     actions.filter((a) => keptRows.has(a)).map((a) => row(a, marked) + '\n').join('') + '\n' +
     withChanges(actions).filter((a) => keptDetails.has(a)).map((a) => details(a) + '\n').join('') +
-    (keepRefused ? refused : '') + (keepDiagnostics ? diagnostics : '') + note
+    (keepRefused ? refused : '') + (keepDiagnostics ? diagnostics : '') + note(left)
   );
 }
