@@ -84,6 +84,13 @@ describe('markdown size budget', () => {
     expect(md).toMatch(/> Shortened to fit 4000 bytes: left out \d+ of 403 action rows, the field changes of \d+ action\(s\)\. Run `xops plan infra --out text`/);
   });
 
+  it('never goes over, whatever the budget', () => {
+    const plan = bigPlan();
+    for (const maxBytes of [1024, 1500, 2500, 7000, 20_000, 60_000]) {
+      expect(Buffer.byteLength(renderMarkdown(plan, { maxBytes, fullPlanHint: 'xops diff --base origin/main --head HEAD --out text' }))).toBeLessThanOrEqual(maxBytes);
+    }
+  });
+
   it('the default budget fits a GitHub comment (65,536 characters) even for a 400-VM plan; a small plan is untouched', () => {
     expect(Buffer.byteLength(renderMarkdown(bigPlan()))).toBeLessThanOrEqual(65_536);
     expect(renderMarkdown(samplePlan())).not.toContain('Shortened');
