@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 20_000,
     pool: 'forks',
+    // The examples' SMB SR reads its password from the environment, as `npm start` provides it.
+    env: { SMB_ARCHIVE_PASSWORD: 'demo-only-not-a-real-password' },
   },
 });

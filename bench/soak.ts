@@ -33,7 +33,8 @@ export function prng(seed: number): () => number {
 export function runApply(sim: Simulator, dir: string, killAfterMs?: number): Promise<{ code: number | null; killed: boolean; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, 'apply', dir, '--yes', '--repo-id', 'soak'], {
-      env: { ...process.env, XOPS_XAPI_URL: sim.url, XOPS_XAPI_USER: 'root', XOPS_XAPI_PASSWORD: 'xops', NO_COLOR: '1' },
+      // The examples' SMB SR reads its password from the environment.
+      env: { SMB_ARCHIVE_PASSWORD: 'demo-only', ...process.env, XOPS_XAPI_URL: sim.url, XOPS_XAPI_USER: 'root', XOPS_XAPI_PASSWORD: 'xops', NO_COLOR: '1' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';

@@ -23,9 +23,14 @@ Run 'xops <command> --help' for a command's options.`;
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  if (name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(USAGE + '\n');
-    return name ? 0 : 1;
+    return 0;
+  }
+  if (!name) {
+    // Not what was asked for: a problem, so on stderr.
+    process.stderr.write(USAGE + '\n');
+    return 1;
   }
   if (name === '--version') {
     const { readFile } = await import('node:fs/promises');
@@ -33,8 +38,12 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`xops ${pkg.version}\n`);
     return 0;
   }
+  if (name.startsWith('-')) {
+    process.stderr.write(`xops: unknown option '${name}' before the command (see 'xops --help')\n`);
+    return 1;
+  }
   if (!(name in COMMANDS)) {
-    process.stderr.write(`xops: unknown command '${name}'\n\n${USAGE}\n`);
+    process.stderr.write(`xops: unknown command '${name}' (see 'xops --help')\n`);
     return 1;
   }
   const mod = (await import(`./cli/${name}-command.js`)) as { run(argv: string[]): Promise<number> };

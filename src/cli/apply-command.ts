@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
 import { pino } from 'pino';
-import { formatDiagnostic, hasErrors } from '../model/diagnostics.js';
+import { hasErrors } from '../model/diagnostics.js';
 import type { DesiredState } from '../model/desired.js';
 import type { Action, Plan } from '../model/plan.js';
 import { liveInventoryFrom, loadManifests } from '../manifests/index.js';
@@ -9,22 +9,29 @@ import { takeSnapshot } from '../observe/snapshot.js';
 import { staleObjects } from '../plan/index.js';
 import { destructiveApproved } from '../policy/approval.js';
 import { renderText, shouldColor } from '../render/index.js';
-import { applyPlan } from '../apply/executor.js';
+import { applyPlan, type ApplyResult } from '../apply/executor.js';
+import { humanLogDestination } from '../controller/human-log.js';
 import { formatSummary, logProgress, ttyProgress, type Progress } from '../apply/progress.js';
 import { processSecretSource } from '../secrets/index.js';
 import type { XapiClient } from '../xapi/client.js';
 import { holdApplyLease } from './apply-lease.js';
 import { parseCommandArgs, str } from './args.js';
-import { holderFile, persistentHolder, userCacheHome } from '../controller/holder-identity.js';
+import { defaultCacheRoot } from './cache-dir.js';
+import { holderFile, persistentHolder } from '../controller/holder-identity.js';
 import { CONNECTION_USAGE, connectFromArgs, connectionOptions } from './connection.js';
+import { errnoCodesInWords, fsErrorInWords } from './errno.js';
+import { printDiagnostics } from './diagnostics-output.js';
 import { UserError } from './errors.js';
+import { alignOptions } from './usage.js';
+import { noManifestsWarning } from './no-manifests.js';
 import { planDesired } from './plan-command.js';
 import { REPO_ID_HELP, repoIdOption, repoIdentity } from './repo-identity.js';
 
-const USAGE = `usage: xops apply [DIR | --plan FILE] [--yes] [--concurrency N] [--allow-destructive] [connection options]
+const USAGE = alignOptions(`usage: xops apply [DIR | --plan FILE] [--yes] [--concurrency N] [--allow-destructive] [connection options]
 
 Makes the pool match the manifests under DIR (default .), or carries out a plan saved with
 'xops plan --save FILE'. Shows the plan first and asks for confirmation on a terminal.
+The plan and the summary go to stdout; problems and progress go to stderr.
 
   --plan FILE           apply a saved plan; refused when the pool changed since it was made
   --yes                 do not ask (required when stdin is not a terminal)
@@ -32,11 +39,19 @@ Makes the pool match the manifests under DIR (default .), or carries out a plan 
   --allow-destructive   run destructive actions (data loss) even without a policy's approval
   --force-lease         apply even though a controller or another apply holds the pool's lease
                         (dangerous: two writers at once; without it, apply refuses and says who)
+  --log-format text|json
+                        progress on stderr: text for people (a live display on a terminal),
+                        json: pino JSON lines (default: text on a terminal, json otherwise)
 ${REPO_ID_HELP}
 
-Exit status: 0 when every action succeeded (or was held by a policy), 1 otherwise.
+Ctrl-C (or SIGTERM) while applying: no further action starts, the ones in flight finish (an
+object is never left without its marks), the summary says what was done and what was not.
+A second Ctrl-C does not cut the actions in flight short.
 
-${CONNECTION_USAGE}`;
+Exit status: 0 when every action succeeded (or was held by a policy), 1 otherwise, 130 when
+interrupted.
+
+${CONNECTION_USAGE}`, 24);
 
 /** A saved plan file, checked enough to be executed. */
 async function readSavedPlan(file: string): Promise<Plan> {
@@ -44,7 +59,7 @@ async function readSavedPlan(file: string): Promise<Plan> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new UserError(`--plan: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw new UserError(`--plan: cannot read ${file}: ${fsErrorInWords(err)}`);
   }
   let plan: Plan;
   try {
@@ -78,9 +93,9 @@ async function makePlan(
   }
   const folder = dir ?? '.';
   const { desired, diagnostics } = await loadManifests(folder, { live: liveInventoryFrom(observed) });
-  const plan = planDesired(desired, diagnostics, observed, { now: new Date(), repo: repoIdentity(values) });
+  const plan = planDesired(desired, [...noManifestsWarning(folder, desired, diagnostics), ...diagnostics], observed, { now: new Date(), repo: repoIdentity(values) });
   if (hasErrors(plan.diagnostics)) {
-    for (const d of plan.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
+    printDiagnostics(plan.diagnostics);
     process.stderr.write(`xops: the manifests under ${folder} have errors; nothing was applied\n`);
     return undefined;
   }
@@ -122,15 +137,18 @@ export async function run(argv: string[]): Promise<number> {
       concurrency: { type: 'string' },
       'allow-destructive': { type: 'boolean' },
       'force-lease': { type: 'boolean' },
+      'log-format': { type: 'string' },
       ...repoIdOption,
       ...connectionOptions,
     },
     USAGE,
   );
   if (help) return 0;
-  if (positionals.length > 1) throw new UserError(`apply takes one folder, got ${positionals.length}\n${USAGE}`);
+  if (positionals.length > 1) throw new UserError(`apply takes one folder, got ${positionals.length} (see 'xops apply --help')`);
   if (positionals.length === 1 && values.plan !== undefined) throw new UserError('give either a folder or --plan FILE, not both');
   const concurrency = concurrencyOf(values.concurrency);
+  const logFormat = values['log-format'] ?? (process.stderr.isTTY ? 'text' : 'json');
+  if (logFormat !== 'text' && logFormat !== 'json') throw new UserError(`--log-format must be text or json, not '${String(logFormat)}'`);
   if (!values.yes && !process.stdin.isTTY) {
     throw new UserError('refusing to apply without confirmation: stdin is not a terminal; pass --yes');
   }
@@ -141,35 +159,89 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const poolUrl = str(values.xapi) ?? process.env.XOPS_XAPI_URL ?? '';
     lease = await holdApplyLease(client, {
-      holder: `xops-apply:${persistentHolder(holderFile(userCacheHome(), `apply ${poolUrl}`))}`,
+      holder: `xops-apply:${persistentHolder(holderFile(defaultCacheRoot(), `apply ${poolUrl}`))}`,
       force: values['force-lease'] === true,
       warn: (l) => process.stderr.write(`xops: ${l}\n`),
     });
     const made = await makePlan(client, values, positionals[0]);
     if (!made) return 1;
     const { plan, desired, secretsDir } = made;
-    process.stdout.write(renderText(plan, { color: shouldColor(process.stdout) }));
+    process.stdout.write(renderText(plan, { color: shouldColor(process.stdout), diagnostics: false }));
+    printDiagnostics(plan.diagnostics);
     if (plan.actions.length === 0) return 0;
     if (!values.yes && !(await confirm(plan.actions.length))) {
       process.stderr.write('xops: apply cancelled; nothing was changed\n');
       return 1;
     }
 
-    const log = pino({ base: undefined, redact: ['*.password', '*.device_config'] }, pino.destination(2));
-    const progress: Progress = process.stderr.isTTY ? ttyProgress(process.stderr, plan.actions) : logProgress(log);
-    const result = await applyPlan(plan, client, {
-      repo: repoIdentity(values),
-      concurrency,
-      destructiveAllowed: destructivePolicy(desired, values['allow-destructive'] === true),
-      secrets: processSecretSource(secretsDir),
-      log: process.stderr.isTTY ? undefined : log,
-      listener: progress,
-      signal: lease.signal,
-    }).finally(() => progress.stop());
-    process.stdout.write(formatSummary(result));
+    const log = pino(
+      { base: undefined, redact: ['*.password', '*.device_config'] },
+      logFormat === 'json' ? pino.destination(2) : humanLogDestination((text) => void process.stderr.write(text)),
+    );
+    const live = logFormat === 'text' && process.stderr.isTTY;
+    const progress: Progress = live ? ttyProgress(process.stderr, plan.actions) : logProgress(log);
+    const interrupt = interruptOnSignals();
+    let result: ApplyResult;
+    try {
+      result = await applyPlan(plan, client, {
+        repo: repoIdentity(values),
+        concurrency,
+        destructiveAllowed: destructivePolicy(desired, values['allow-destructive'] === true),
+        secrets: processSecretSource(secretsDir),
+        log: live ? undefined : log,
+        listener: progress,
+        signal: AbortSignal.any([lease.signal, interrupt.signal]),
+      }).finally(() => progress.stop());
+    } finally {
+      interrupt.release();
+    }
+    // Reasons may end in an errno code (a secret file that cannot be read): in words.
+    process.stdout.write(formatSummary(result).split('\n').map(errnoCodesInWords).join('\n'));
+    if (interrupt.signal.aborted) {
+      process.stderr.write(interruptedLine(result) + '\n');
+      return 130;
+    }
     return result.ok ? 0 : 1;
   } finally {
     await lease?.release().catch(() => undefined);
     await client.close();
   }
+}
+
+/**
+ * While applying, SIGINT/SIGTERM abort the run: no further action starts, those in flight finish (so
+ * nothing is left created without its marks). A second signal only says that it is still finishing.
+ */
+function interruptOnSignals(): { signal: AbortSignal; release(): void } {
+  const controller = new AbortController();
+  const onSignal = (name: NodeJS.Signals) => {
+    if (controller.signal.aborted) {
+      process.stderr.write('xops: still finishing the actions in flight; they are not cut short, so no object is left half-made\n');
+      return;
+    }
+    process.stderr.write(`xops: ${name === 'SIGINT' ? 'interrupted' : name}: starting nothing more, finishing the actions in flight\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    release() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+/** What an interrupted run did and did not do, in one line. */
+export function interruptedLine(result: ApplyResult): string {
+  const done = result.results.filter((r) => r.state === 'succeeded').length;
+  // Skipped: not started because of the interruption, or waiting on an action that was not started.
+  const notStarted = result.results.filter((r) => r.state === 'skipped').length;
+  const failed = result.results.filter((r) => r.state === 'failed').length;
+  return (
+    `xops: apply interrupted: ${done} action(s) done, ${notStarted} not started` +
+    (failed ? `, ${failed} failed` : '') +
+    `; run the same apply again to finish (exit 130)`
+  );
 }

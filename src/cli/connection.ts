@@ -4,7 +4,9 @@ import { takeSnapshot } from '../observe/snapshot.js';
 import { XapiError } from '../xapi/caller.js';
 import { XapiClient, normaliseUrl, type XapiClientOptions } from '../xapi/client.js';
 import { XapiTransportError, XapiUnreachableError } from '../xapi/errors.js';
+import { parseDuration } from '../manifests/units.js';
 import { readFlagFile, str } from './args.js';
+import { fsErrorInWords } from './errno.js';
 import { UserError } from './errors.js';
 
 /** The parseArgs options every command that talks to a pool accepts. */
@@ -15,6 +17,7 @@ export const connectionOptions = {
   ca: { type: 'string' },
   insecure: { type: 'boolean' },
   transport: { type: 'string' },
+  timeout: { type: 'string' },
 } as const;
 
 /** Usage lines for connectionOptions, for commands' --help text. */
@@ -24,7 +27,8 @@ export const CONNECTION_USAGE = `connection (or env XOPS_XAPI_URL, XOPS_XAPI_USE
   --password-file FILE   file holding the password
   --ca FILE              PEM CA to trust for https
   --insecure             accept any TLS certificate
-  --transport T          auto (default), jsonrpc or xmlrpc`;
+  --transport T          auto (default), jsonrpc or xmlrpc
+  --timeout DURATION     give up on one pool call after this long (e.g. 30s, 2m; default 60s)`;
 
 const TRANSPORTS = ['auto', 'jsonrpc', 'xmlrpc'] as const;
 
@@ -56,10 +60,30 @@ export async function connectionSettings(
     try {
       await readFile(ca);
     } catch (err) {
-      throw new UserError(`--ca: cannot read ${ca}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      throw new UserError(`--ca: cannot read ${ca}: ${fsErrorInWords(err)}`);
     }
   }
-  return { url, user, password, transport: transport as XapiClientOptions['transport'], ca, insecure: values.insecure === true };
+  const timeoutMs = timeoutOf(values.timeout);
+  return {
+    url,
+    user,
+    password,
+    transport: transport as XapiClientOptions['transport'],
+    ca,
+    insecure: values.insecure === true,
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+  };
+}
+
+/** `--timeout 30s` (bare numbers are seconds), bounded to 1 s..1 h, in milliseconds. */
+export function timeoutOf(value: unknown): number | undefined {
+  const text = str(value);
+  if (text === undefined) return undefined;
+  const parsed = parseDuration(/^\d+$/.test(text) ? `${text}s` : text);
+  if (!parsed.ok) throw new UserError(`--timeout: ${parsed.message}`);
+  const ms = Number(parsed.value) * 1000;
+  if (ms < 1000 || ms > 3_600_000) throw new UserError(`--timeout must be between 1s and 1h, not '${text}'`);
+  return ms;
 }
 
 /** Connects with the settings the flags and environment describe, turning failures into one-line UserErrors. */

@@ -10,10 +10,11 @@ import { stableStringify } from '../plan/values.js';
 import { parseCommandArgs } from './args.js';
 import { CONNECTION_USAGE, connectionOptions, observePool } from './connection.js';
 import { UserError } from './errors.js';
-import { outputFormat, planDesired, printPlan } from './plan-command.js';
+import { alignOptions } from './usage.js';
+import { maxBytesOf, outputFormat, planDesired, printPlan } from './plan-command.js';
 import { REPO_ID_HELP, repoIdOption, repoIdentity } from './repo-identity.js';
 
-const USAGE = `usage: xops diff --base REF --head REF [DIR] [--out markdown|text|json] [connection options]
+const USAGE = alignOptions(`usage: xops diff --base REF --head REF [DIR] [--out markdown|text|json] [connection options]
 
 Plans the manifests under DIR (default .) at commit --head against the live pool, plans them at
 --base the same way, and marks the head's actions that the change between the two introduces: the
@@ -23,10 +24,12 @@ working tree.
   --base REF            the pull request's base (e.g. origin/main)
   --head REF            the pull request's head (e.g. HEAD)
   --out FORMAT          markdown (default), text or json
+  --max-bytes N         markdown only: keep the comment within N bytes (default: fits a GitHub
+                        comment); the summary and disruptive actions stay whole
   --detailed-exitcode   exit 2 when the change introduces actions, 0 when it introduces none
 ${REPO_ID_HELP}
 
-${CONNECTION_USAGE}`;
+${CONNECTION_USAGE}`, 24);
 
 /**
  * The manifest files of folder `prefix` at commit `ref`, read from Git objects exactly as the
@@ -75,6 +78,7 @@ export async function run(argv: string[]): Promise<number> {
       base: { type: 'string' },
       head: { type: 'string' },
       out: { type: 'string' },
+      'max-bytes': { type: 'string' },
       'detailed-exitcode': { type: 'boolean' },
       ...repoIdOption,
       ...connectionOptions,
@@ -82,9 +86,11 @@ export async function run(argv: string[]): Promise<number> {
     USAGE,
   );
   if (help) return 0;
-  if (typeof values.base !== 'string' || typeof values.head !== 'string') throw new UserError(`diff needs --base REF and --head REF\n${USAGE}`);
-  if (positionals.length > 1) throw new UserError(`diff takes one folder, got ${positionals.length}\n${USAGE}`);
+  if (typeof values.base !== 'string' || typeof values.head !== 'string') throw new UserError(`diff needs --base REF and --head REF (see 'xops diff --help')`);
+  if (positionals.length > 1) throw new UserError(`diff takes one folder, got ${positionals.length} (see 'xops diff --help')`);
   const out = outputFormat(values.out, 'markdown');
+  const maxBytes = maxBytesOf(values['max-bytes']);
+  if (maxBytes !== undefined && out !== 'markdown') throw new UserError('--max-bytes applies to --out markdown only');
   const dir = positionals[0] ?? '.';
 
   const git = simpleGit(resolve(dir));
@@ -106,7 +112,8 @@ export async function run(argv: string[]): Promise<number> {
   const headPlan = await planAt(repoGit, top, head, prefix, dir, observed, repo, now);
   const basePlan = await planAt(repoGit, top, base, prefix, dir, observed, repo, now);
   const plan = markIntroduced(headPlan, basePlan);
-  printPlan(plan, out);
+  const title = `xops diff \`${values.base}\` (${base.slice(0, 12)}) → \`${values.head}\` (${head.slice(0, 12)})`;
+  printPlan(plan, out, { maxBytes, title, fullPlanHint: `xops diff --base ${values.base} --head ${values.head} --out text` });
   if (hasErrors(plan.diagnostics)) return 1;
   return values['detailed-exitcode'] === true && plan.actions.some((a) => a.introduced) ? 2 : 0;
 }

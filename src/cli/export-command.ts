@@ -3,25 +3,29 @@ import { dirname, join } from 'node:path';
 import { renderSchemas } from '../manifests/write-schemas.js';
 import { KINDS } from '../manifests/index.js';
 import { EXPORT_KINDS, exportManifests, formatNote, type ExportKind, type ExportNote, type ExportResult } from '../export/index.js';
-import { parseCommandArgs } from './args.js';
+import { parseCommandArgs, str } from './args.js';
 import { CONNECTION_USAGE, connectionOptions, observePool } from './connection.js';
+import { fsErrorInWords } from './errno.js';
 import { UserError } from './errors.js';
+import { alignOptions } from './usage.js';
 
-const USAGE = `usage: xops export [--out DIR] [--kinds K,K...] [--other-config] [--force] [connection options]
+const USAGE = alignOptions(`usage: xops export [--dir DIR] [--kinds K,K...] [--other-config] [--force] [connection options]
 
 Writes manifests for what the pool already has, one resource per file, in the layout of examples/:
 DIR/pool.yaml, DIR/networks/, DIR/storage/, DIR/vms/, DIR/appliances/ (and the JSON Schemas the
 files' editor modelines point at, in DIR/schemas/). Nothing in the pool is changed.
 
-  --out DIR          where to write (default .); existing files are never overwritten...
+  --dir DIR          where to write (default .); existing files are never overwritten...
   --force            ...unless this is given
   --kinds K,K...     only these kinds: ${EXPORT_KINDS.join(', ')} (default all)
   --other-config     also declare other_config keys (not xops' marks, not keys XAPI keeps itself)
+  --out DIR          deprecated spelling of --dir (plan's --out is a format; 'xops export --out
+                     json' is refused rather than creating a folder named json)
 
 The exported objects are not managed by xops yet: 'xops plan DIR' shows each one as a conflict until
 a Policy allows adoption (automation.adopt: true); then the plan shows only 'adopt' actions.
 
-${CONNECTION_USAGE}`;
+${CONNECTION_USAGE}`, 24);
 
 /** `--kinds VM,SR`: checked against the kinds export writes (any letter case). */
 export function parseKinds(value: unknown): ExportKind[] | undefined {
@@ -50,7 +54,7 @@ async function write(path: string, content: string): Promise<void> {
     await mkdir(dirname(path), { recursive: true });
     await writeFile(path, content);
   } catch (err) {
-    throw new UserError(`cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw new UserError(`cannot write ${path}: ${fsErrorInWords(err)}`);
   }
 }
 
@@ -61,7 +65,7 @@ async function writeExport(out: string, result: ExportResult, force: boolean): P
     for (const file of result.files) if (await exists(join(out, file.path))) taken.push(file.path);
     if (taken.length > 0) {
       const shown = taken.slice(0, 10).join(', ') + (taken.length > 10 ? `, and ${taken.length - 10} more` : '');
-      throw new UserError(`refusing to overwrite ${taken.length} existing file(s) in ${out}: ${shown} (move them away, choose another --out, or pass --force)`);
+      throw new UserError(`refusing to overwrite ${taken.length} existing file(s) in ${out}: ${shown} (move them away, choose another --dir, or pass --force)`);
     }
   }
   for (const file of result.files) await write(join(out, file.path), file.content);
@@ -124,17 +128,38 @@ export function summary(result: ExportResult, out: string, pool: string): string
   return lines.join('\n') + '\n';
 }
 
-/** `xops export [--out DIR]`: manifests for what the pool already has. */
+/** Output format names: `--out json` means a format elsewhere, never a folder here. */
+const FORMAT_WORDS = new Set(['text', 'json', 'markdown', 'md', 'yaml', 'yml']);
+
+/**
+ * The folder to write to: `--dir`, or the deprecated `--out` (with a line on stderr saying so).
+ * `--out json` and the like are refused, as a user who typed them meant a format.
+ */
+export function exportDir(values: Record<string, unknown>, warn: (line: string) => void): string {
+  const dir = str(values.dir);
+  const out = str(values.out);
+  if (dir !== undefined && out !== undefined) throw new UserError('give --dir DIR only (--out is its deprecated spelling)');
+  if (out !== undefined) {
+    if (FORMAT_WORDS.has(out.toLowerCase())) {
+      throw new UserError(`export writes manifests to a folder, not a format: use --dir DIR (refusing to create a folder named '${out}')`);
+    }
+    warn(`xops: export --out DIR is deprecated; use --dir ${out}`);
+    return out;
+  }
+  return dir ?? '.';
+}
+
+/** `xops export [--dir DIR]`: manifests for what the pool already has. */
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals, help } = parseCommandArgs(
     argv,
-    { out: { type: 'string' }, kinds: { type: 'string' }, 'other-config': { type: 'boolean' }, force: { type: 'boolean' }, ...connectionOptions },
+    { dir: { type: 'string' }, out: { type: 'string' }, kinds: { type: 'string' }, 'other-config': { type: 'boolean' }, force: { type: 'boolean' }, ...connectionOptions },
     USAGE,
   );
   if (help) return 0;
-  if (positionals.length > 0) throw new UserError(`export takes no positional arguments (use --out DIR), got ${positionals.join(' ')}\n${USAGE}`);
+  if (positionals.length > 0) throw new UserError(`export takes no positional arguments (use --dir DIR), got ${positionals.join(' ')} (see 'xops export --help')`);
   const kinds = parseKinds(values.kinds);
-  const out = typeof values.out === 'string' && values.out !== '' ? values.out : '.';
+  const out = exportDir(values, (line) => void process.stderr.write(line + '\n'));
 
   const observed = await observePool(values);
   const result = exportManifests(observed, { kinds, otherConfig: values['other-config'] === true });

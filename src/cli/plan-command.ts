@@ -1,29 +1,38 @@
 import { writeFile } from 'node:fs/promises';
-import { formatDiagnostic, hasErrors, type Diagnostic } from '../model/diagnostics.js';
+import { hasErrors, type Diagnostic } from '../model/diagnostics.js';
 import type { DesiredState } from '../model/desired.js';
 import type { ObservedState } from '../model/observed.js';
 import type { Plan } from '../model/plan.js';
 import { liveInventoryFrom, loadManifests } from '../manifests/index.js';
 import { gatedPlan } from '../plan/pipeline.js';
 import { checkAdmission } from '../policy/index.js';
-import { hasChanges, renderMarkdown, renderText, shouldColor } from '../render/index.js';
+import { GITHUB_COMMENT_BUDGET, hasChanges, onlyHeldChanges, renderMarkdown, renderText, shouldColor, type MarkdownOptions } from '../render/index.js';
 import { parseCommandArgs } from './args.js';
 import { CONNECTION_USAGE, connectionOptions, observePool } from './connection.js';
+import { fsErrorInWords } from './errno.js';
+import { printDiagnostics } from './diagnostics-output.js';
 import { UserError } from './errors.js';
+import { alignOptions } from './usage.js';
+import { noManifestsWarning } from './no-manifests.js';
 import { REPO_ID_HELP, repoIdOption, repoIdentity } from './repo-identity.js';
 
-const USAGE = `usage: xops plan [DIR] [--out text|json|markdown] [--save FILE] [--detailed-exitcode] [connection options]
+const USAGE = alignOptions(`usage: xops plan [DIR] [--out text|json|markdown] [--save FILE] [--detailed-exitcode] [connection options]
 
 Shows what apply would change in the pool to match the manifests under DIR (default .), field by
 field, and what each change costs the running workload (none, reboot, downtime, destructive).
+The plan goes to stdout; problems (errors, warnings, conflicts) go to stderr.
 
-  --out FORMAT          text (default; colour on a terminal unless NO_COLOR is set), json (the
-                        Plan itself) or markdown (a pull-request comment)
+  --out FORMAT          text (default; colour on a terminal unless NO_COLOR is set, or with
+                        FORCE_COLOR), json (the Plan itself) or markdown (a pull-request comment)
+  --max-bytes N         markdown only: keep the comment within N bytes (default ${GITHUB_COMMENT_BUDGET},
+                        under GitHub's 65,536-character limit); the summary and disruptive actions
+                        stay whole, the rest is left out with a line saying so
   --save FILE           also write the plan as JSON, for 'xops apply --plan FILE'
-  --detailed-exitcode   exit 0 when there is nothing to do, 2 when there are changes, 1 on error
+  --detailed-exitcode   exit 0 when there is nothing to do, 2 when there are changes, 1 on error;
+                        when every change is held by a policy, still 2, and stderr says so
 ${REPO_ID_HELP}
 
-${CONNECTION_USAGE}`;
+${CONNECTION_USAGE}`, 24);
 
 export const OUTPUTS = ['text', 'json', 'markdown'] as const;
 export type PlanOutput = (typeof OUTPUTS)[number];
@@ -45,18 +54,36 @@ export function planDesired(
   return gatedPlan(desired, observed, [...loadDiagnostics, ...checkAdmission(desired)], opts);
 }
 
-/** Prints a plan in the chosen format on stdout; error diagnostics also go to stderr for json/markdown. */
-export function printPlan(plan: Plan, out: PlanOutput): void {
-  if (out === 'json') process.stdout.write(JSON.stringify(plan, null, 2) + '\n');
-  else if (out === 'markdown') process.stdout.write(renderMarkdown(plan));
-  else process.stdout.write(renderText(plan, { color: shouldColor(process.stdout) }));
-  if (out !== 'text') for (const d of plan.diagnostics) if (d.severity === 'error') process.stderr.write(formatDiagnostic(d) + '\n');
+/** `--max-bytes N`, checked: a whole number of bytes a comment may take. */
+export function maxBytesOf(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const text = String(value);
+  if (!/^\d{1,9}$/.test(text) || Number(text) < 1024) throw new UserError(`--max-bytes must be a whole number of bytes, at least 1024, not '${text}'`);
+  return Number(text);
 }
 
-/** Exit status: 1 with errors, else with --detailed-exitcode 2 for changes and 0 for none. */
+/**
+ * Prints a plan in the chosen format on stdout. Every diagnostic goes to stderr (the text plan leaves
+ * them out; json and markdown keep them in the document too, as those are read by programs).
+ */
+export function printPlan(plan: Plan, out: PlanOutput, markdown: MarkdownOptions = {}): void {
+  if (out === 'json') process.stdout.write(JSON.stringify(plan, null, 2) + '\n');
+  else if (out === 'markdown') process.stdout.write(renderMarkdown(plan, markdown));
+  else process.stdout.write(renderText(plan, { color: shouldColor(process.stdout), diagnostics: false }));
+  printDiagnostics(plan.diagnostics);
+}
+
+/**
+ * Exit status: 1 with errors, else with --detailed-exitcode 2 for changes and 0 for none. A plan whose
+ * every action is held still exits 2 (the changes are due, only not now) and says so on stderr.
+ */
 export function exitCode(plan: Plan, detailed: boolean): number {
   if (hasErrors(plan.diagnostics)) return 1;
-  return detailed && hasChanges(plan) ? 2 : 0;
+  if (!detailed || !hasChanges(plan)) return 0;
+  if (onlyHeldChanges(plan)) {
+    process.stderr.write(`xops: all ${plan.actions.length} planned action(s) are held by policy: apply would change nothing now (exit 2: changes pending)\n`);
+  }
+  return 2;
 }
 
 /** `xops plan [DIR]`: the plan against the live pool. */
@@ -66,6 +93,7 @@ export async function run(argv: string[]): Promise<number> {
     {
       out: { type: 'string' },
       save: { type: 'string' },
+      'max-bytes': { type: 'string' },
       'detailed-exitcode': { type: 'boolean' },
       ...repoIdOption,
       ...connectionOptions,
@@ -73,26 +101,28 @@ export async function run(argv: string[]): Promise<number> {
     USAGE,
   );
   if (help) return 0;
-  if (positionals.length > 1) throw new UserError(`plan takes one folder, got ${positionals.length}\n${USAGE}`);
+  if (positionals.length > 1) throw new UserError(`plan takes one folder, got ${positionals.length} (see 'xops plan --help')`);
   const out = outputFormat(values.out, 'text');
+  const maxBytes = maxBytesOf(values['max-bytes']);
+  if (maxBytes !== undefined && out !== 'markdown') throw new UserError('--max-bytes applies to --out markdown only');
   const dir = positionals[0] ?? '.';
 
   const observed = await observePool(values);
   const { desired, diagnostics } = await loadManifests(dir, { live: liveInventoryFrom(observed) });
   if (hasErrors(diagnostics)) {
     // Planning a partial set of manifests could delete what the broken ones declare: stop here.
-    for (const d of diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
+    printDiagnostics(diagnostics);
     process.stderr.write(`xops: the manifests under ${dir} have errors; nothing was planned\n`);
     return 1;
   }
-  const plan = planDesired(desired, diagnostics, observed, { now: new Date(), repo: repoIdentity(values) });
+  const plan = planDesired(desired, [...noManifestsWarning(dir, desired, diagnostics), ...diagnostics], observed, { now: new Date(), repo: repoIdentity(values) });
   if (typeof values.save === 'string') {
     try {
       await writeFile(values.save, JSON.stringify(plan, null, 2) + '\n');
     } catch (err) {
-      throw new UserError(`--save: cannot write ${values.save}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      throw new UserError(`--save: cannot write ${values.save}: ${fsErrorInWords(err)}`);
     }
   }
-  printPlan(plan, out);
+  printPlan(plan, out, { maxBytes, fullPlanHint: `xops plan ${dir} --out text` });
   return exitCode(plan, values['detailed-exitcode'] === true);
 }

@@ -4,7 +4,7 @@ import { logProgress } from '../apply/progress.js';
 import { ConsoleReport } from '../controller/console-report.js';
 import { startController, type ControllerOptions } from '../controller/controller.js';
 import { DEFAULT_LISTEN } from '../controller/http.js';
-import { holderFile, persistentHolder, userCacheHome } from '../controller/holder-identity.js';
+import { holderFile, persistentHolder } from '../controller/holder-identity.js';
 import { humanLogDestination } from '../controller/human-log.js';
 import { createLogger } from '../controller/logger.js';
 import { shouldColor } from '../render/index.js';
@@ -20,6 +20,9 @@ import { CONNECTION_USAGE, connectFromArgs, connectionOptions } from './connecti
 import { UserError } from './errors.js';
 import { OUTPUTS_USAGE, outputsFromArgs, outputsOptions } from './outputs-flags.js';
 import { REPO_ID_HELP, repoIdentity, repoIdOption } from './repo-identity.js';
+import { defaultCacheRoot } from './cache-dir.js';
+import { alignOptions } from './usage.js';
+import { reconcileProgress } from './reconcile-progress.js';
 
 /** Next to the controller's 9420, so the quick start's commands can be pasted as they are. */
 const DEFAULT_SIM_PORT = 9421;
@@ -35,7 +38,8 @@ source:
   --branch B                   branch to follow (Git only; default: the remote's default branch)
   --path DIR                   sub-folder holding the manifests (default: the root)
   --interval DURATION          how often to fetch the repository (default 60s)
-  --cache-dir DIR              where the Git cache lives (default .xops-cache/<hash of URL>)
+  --cache-dir DIR              where the Git cache lives (default: $XDG_CACHE_HOME/xops or
+                               ~/.cache/xops, then a folder per repository URL)
 controller:
   --listen HOST:PORT           HTTP endpoints (default ${DEFAULT_LISTEN.host}:${DEFAULT_LISTEN.port})
   --webhook-secret-file FILE   enables POST /webhook, HMAC-SHA256 verified with this secret
@@ -51,13 +55,13 @@ controller:
   --log-format text|json       text: plans, apply summaries and log lines for people on stdout;
                                json: pino JSON lines only (default: text on a terminal or with
                                --sim, json otherwise)
-${REPO_ID_HELP}
+${alignOptions(REPO_ID_HELP, 31)}
 ${OUTPUTS_USAGE}
 pool:
   --sim SEED                   start the embedded XAPI simulator (demo, empty or a seed file) and
                                reconcile it; no --xapi needed (credentials root / xops)
   --sim-port N                 the simulator's port (default ${DEFAULT_SIM_PORT}, or a free one if taken)
-${CONNECTION_USAGE}`;
+${alignOptions(CONNECTION_USAGE, 31)}`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals, help } = parseCommandArgs(
@@ -85,7 +89,7 @@ export async function run(argv: string[]): Promise<number> {
     USAGE,
   );
   if (help) return 0;
-  if (positionals.length > 0) throw new UserError(`unexpected argument '${positionals[0]}' (use --repo)\n${USAGE}`);
+  if (positionals.length > 0) throw new UserError(`unexpected argument '${positionals[0]}' (the repository is given with --repo; see 'xops run --help')`);
 
   const source = sourceFromArgs(values);
   const listen = parseListen(str(values.listen));
@@ -124,8 +128,21 @@ export async function run(argv: string[]): Promise<number> {
     if (report) print(simulatorBanner(simulator));
     else logger.info({ url: simulator.url, user: 'root' }, 'embedded XAPI simulator started');
   }
+  // On a terminal, a long reconcile shows the same live progress block as `xops apply`.
+  const live = report && process.stdout.isTTY ? reconcileProgress(process.stdout) : undefined;
   const hooks: Partial<ControllerOptions> = report
-    ? { onPlan: (p) => report.plan(p), onApplied: (r) => report.applied(r), onOutcome: (o, i) => report.outcome(o, i) }
+    ? {
+        onPlan: (p) => {
+          report.plan(p);
+          live?.planned(p);
+        },
+        onApplied: (r) => {
+          live?.done();
+          report.applied(r);
+        },
+        onOutcome: (o, i) => report.outcome(o, i),
+        ...(live ? { applyListener: live.listener } : {}),
+      }
     : { applyListener: logProgress(logger) };
   const controller = await startController({
     source,
@@ -141,7 +158,7 @@ export async function run(argv: string[]): Promise<number> {
     leaseTtlMs,
     applyTimeoutMs,
     // Kept in the cache folder, so that this controller, restarted, takes its own lease back at once.
-    leaseHolder: persistentHolder(holderFile(str(values['cache-dir']) ?? userCacheHome(), simulator?.url ?? str(values.xapi) ?? process.env.XOPS_XAPI_URL ?? '')),
+    leaseHolder: persistentHolder(holderFile(str(values['cache-dir']) ?? defaultCacheRoot(), simulator?.url ?? str(values.xapi) ?? process.env.XOPS_XAPI_URL ?? '')),
     logger,
     ...hooks,
   }).catch(async (err: unknown) => {
@@ -173,7 +190,17 @@ export async function run(argv: string[]): Promise<number> {
       controller
         .stop()
         .catch((err: unknown) => logger.error({ err }, 'error while shutting down'))
-        .finally(() => client.close().finally(() => (simulator ? simulator.stop() : Promise.resolve()).finally(resolve)));
+        .finally(() =>
+          client
+            .close()
+            .finally(() => (simulator ? simulator.stop() : Promise.resolve()))
+            .finally(() => {
+              // The last word: nothing is left holding the pool.
+              if (report) print('xops stopped: pool lease released, logged out of the pool\n');
+              else logger.info('stopped: pool lease released, logged out');
+              resolve();
+            }),
+        );
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
@@ -219,7 +246,7 @@ function sourceFromArgs(values: Record<string, unknown>): ManifestSource {
   const path = str(values.path);
   if (path !== undefined && normaliseSubfolder(path) === undefined) throw new UserError(`--path must be a folder inside the repository, got '${path}'`);
   if (isRemoteUrl(repo) || isGitRepository(repo)) {
-    return new GitSource({ url: repo, branch, path, cacheDir: str(values['cache-dir']) });
+    return new GitSource({ url: repo, branch, path, cacheDir: str(values['cache-dir']), cacheRoot: defaultCacheRoot() });
   }
   if (!existsSync(repo) || !statSync(repo).isDirectory()) throw new UserError(`--repo: no such folder or Git URL: ${repo}`);
   if (branch) throw new UserError(`--branch needs a Git repository; ${repo} is a plain folder`);

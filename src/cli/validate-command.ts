@@ -1,22 +1,29 @@
-import { hasErrors, formatDiagnostic, type Diagnostic } from '../model/diagnostics.js';
+import { hasErrors, type Diagnostic } from '../model/diagnostics.js';
 import { loadManifests, liveInventoryFrom, type LiveInventory } from '../manifests/index.js';
 import { checkAdmission } from '../policy/index.js';
 import { parseCommandArgs } from './args.js';
 import { CONNECTION_USAGE, connectionOptions, observePool } from './connection.js';
+import { printDiagnostics } from './diagnostics-output.js';
 import { UserError } from './errors.js';
+import { alignOptions } from './usage.js';
+import { noManifestsWarning } from './no-manifests.js';
+import { uncheckedReferenceWarnings } from './offline-references.js';
 
-const USAGE = `usage: xops validate [DIR] [--out text|json] [--offline] [connection options]
+const USAGE = alignOptions(`usage: xops validate [DIR] [--out text|json] [--offline] [connection options]
 
 Checks the manifests under DIR (default .): YAML, schemas, names, references, inline secrets and
 admission policies. With a pool to talk to (--xapi or XOPS_XAPI_URL), references that name no
 manifest are checked against the pool; --offline skips that.
+Offline, each reference that no manifest declares is a warning naming it. A folder without
+manifests is a warning too.
 Exit status: 0 when there are no errors (warnings allowed), 1 otherwise.
 
   --out text|json   text: one line per problem on stderr, a summary on stdout (default);
-                    json: {ok, summary, diagnostics} on stdout
+                    json: {ok, summary, diagnostics} on stdout, and {ok: false, error} when
+                    the pool cannot be reached
   --offline         do not contact the pool even if XOPS_XAPI_URL is set
 
-${CONNECTION_USAGE}`;
+${CONNECTION_USAGE}`, 24);
 
 /** `xops validate [DIR]`: every problem in the manifests, one line each; exit 0 clean, 1 with errors. */
 export async function run(argv: string[]): Promise<number> {
@@ -26,14 +33,26 @@ export async function run(argv: string[]): Promise<number> {
     USAGE,
   );
   if (help) return 0;
-  if (positionals.length > 1) throw new UserError(`validate takes one folder, got ${positionals.length}\n${USAGE}`);
+  if (positionals.length > 1) throw new UserError(`validate takes one folder, got ${positionals.length} (see 'xops validate --help')`);
   const out = values.out;
   if (out !== 'text' && out !== 'json') throw new UserError(`--out must be text or json, not '${String(out)}'`);
   const dir = positionals[0] ?? '.';
 
-  const live = values.offline ? undefined : await liveInventory(values);
+  let live: LiveInventory | undefined;
+  try {
+    live = values.offline ? undefined : await liveInventory(values);
+  } catch (err) {
+    if (out !== 'json' || !(err instanceof UserError)) throw err;
+    process.stdout.write(JSON.stringify({ ok: false, error: err.message, summary: null, diagnostics: [] }, null, 2) + '\n');
+    return 1;
+  }
   const { desired, diagnostics: loadDiagnostics } = await loadManifests(dir, live ? { live } : {});
-  const diagnostics: Diagnostic[] = [...loadDiagnostics, ...checkAdmission(desired)];
+  const diagnostics: Diagnostic[] = [
+    ...noManifestsWarning(dir, desired, loadDiagnostics),
+    ...loadDiagnostics,
+    ...checkAdmission(desired),
+    ...(live ? [] : uncheckedReferenceWarnings(desired)),
+  ];
   const errors = diagnostics.filter((d) => d.severity === 'error').length;
   const warnings = diagnostics.length - errors;
   const summary = {
@@ -47,7 +66,7 @@ export async function run(argv: string[]): Promise<number> {
   if (out === 'json') {
     process.stdout.write(JSON.stringify({ ok: !hasErrors(diagnostics), summary, diagnostics }, null, 2) + '\n');
   } else {
-    for (const d of diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
+    printDiagnostics(diagnostics);
     const counts = `${plural(errors, 'error')}, ${plural(warnings, 'warning')}`;
     const where = `${plural(summary.documents, 'manifest')} in ${plural(summary.files, 'file')}`;
     process.stdout.write(`${errors ? 'invalid' : 'valid'}: ${where}; ${counts}${live ? '' : ' (references to pool objects not checked: offline)'}\n`);

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { homedir, hostname } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
 
 /** What the identity file records: whose lease value this is, and which process last used it. */
 interface HolderRecord {
@@ -69,11 +69,3 @@ function freshHolder(host: string): string {
   return `${safeHost}:${randomBytes(6).toString('hex')}`;
 }
 
-/**
- * The per-user cache folder xops keeps state in when the operator names none: `$XDG_CACHE_HOME/xops`,
- * else `~/.cache/xops` — never the repository's working tree.
- */
-export function userCacheHome(env: NodeJS.ProcessEnv = process.env, home = homedir()): string {
-  const xdg = env['XDG_CACHE_HOME'];
-  return xdg && isAbsolute(xdg) ? join(xdg, 'xops') : join(home, '.cache', 'xops');
-}

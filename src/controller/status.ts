@@ -95,12 +95,19 @@ export class StatusStore {
     return structuredClone(this.state);
   }
 
-  /** `/readyz`: XAPI reachable and the source synced at least once with its last sync succeeding. */
+  /**
+   * `/readyz`: XAPI reachable, the source synced at least once with its last sync succeeding, and a
+   * valid commit in force.
+   */
   readiness(): { ready: boolean; reasons: string[] } {
     const reasons: string[] = [];
     if (!this.state.xapi.reachable) reasons.push(`xapi not reachable${this.state.xapi.lastError ? `: ${this.state.xapi.lastError}` : ''}`);
     if (!this.state.source.latestCommit) reasons.push('source not synced yet');
     else if (this.state.source.lastSyncError) reasons.push(`source sync failing: ${this.state.source.lastSyncError}`);
+    // Ready means a commit is in force: a first commit that was rejected leaves the pool unmanaged.
+    if (this.state.source.latestCommit && !this.state.commit) {
+      reasons.push(this.state.rejected ? `no commit in force: ${this.state.rejected.commit} is invalid (see /status .rejected)` : 'no commit applied yet');
+    }
     return { ready: reasons.length === 0, reasons };
   }
 

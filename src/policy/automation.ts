@@ -105,9 +105,12 @@ function ownPolicyGate(
       isApproved(action, shared) || isApproved(action, new Set(manifestApprovals(desired, action.address)));
     if (!approved) {
       const where = hasManifest ? `${action.address} or a Policy` : 'a Policy';
+      // Everything that still holds it, so that giving the approval is not followed by a surprise.
+      const after = s.windows.map((group) => windowGate(group, d, statusOf)).find((gate) => gate !== undefined);
+      const then = after?.state === 'held' ? `; once approved it still waits: ${after.reason} (policy ${after.policy})` : '';
       return held(
         s.decidedBy.approval[d] ?? '',
-        `${d} change needs approval: annotate ${APPROVE_ANNOTATION}: ${approvalHash(action)} on ${where}`,
+        `${d} change needs approval: annotate ${APPROVE_ANNOTATION}: ${approvalHash(action)} on ${where}${then}`,
       );
     }
   }

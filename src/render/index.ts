@@ -1,8 +1,4 @@
 export { renderText, type TextOptions } from './text.js';
-export { renderMarkdown } from './markdown.js';
-export { countPlan, hasChanges, summaryLine, type PlanCounts } from './summary.js';
-
-/** Colour for a stream: only on a TTY, and never when NO_COLOR is set to anything non-empty (no-color.org). */
-export function shouldColor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
-  return Boolean(stream.isTTY) && !env['NO_COLOR'];
-}
+export { renderMarkdown, GITHUB_COMMENT_BUDGET, type MarkdownOptions } from './markdown.js';
+export { countPlan, hasChanges, onlyHeldChanges, summaryLine, type PlanCounts } from './summary.js';
+export { shouldColor } from './color.js';

@@ -1,9 +1,14 @@
 import type { Action, Plan } from '../model/plan.js';
 
-/** Counts the summary line is made of. Power, migrate and adopt actions count as updates. */
+/**
+ * Counts the summary line is made of. Power and migrate actions count as updates; adopt actions
+ * (taking over an existing unmanaged object) have their own count, so the operations add up to
+ * the number of actions.
+ */
 export interface PlanCounts {
   create: number;
   update: number;
+  adopt: number;
   replace: number;
   delete: number;
   reboot: number;
@@ -15,14 +20,14 @@ export interface PlanCounts {
   warnings: number;
 }
 
-function bucket(a: Action): 'create' | 'update' | 'replace' | 'delete' {
-  if (a.operation === 'create' || a.operation === 'replace') return a.operation;
-  if (a.operation === 'delete') return 'delete';
+function bucket(a: Action): 'create' | 'update' | 'adopt' | 'replace' | 'delete' {
+  if (a.operation === 'create' || a.operation === 'replace' || a.operation === 'adopt' || a.operation === 'delete') return a.operation;
   return 'update';
 }
 
+/** The plan's counts by operation, by disruption, held/refused actions and diagnostics. */
 export function countPlan(plan: Plan): PlanCounts {
-  const c: PlanCounts = { create: 0, update: 0, replace: 0, delete: 0, reboot: 0, downtime: 0, destructive: 0, held: 0, refused: plan.refused.length, errors: 0, warnings: 0 };
+  const c: PlanCounts = { create: 0, update: 0, adopt: 0, replace: 0, delete: 0, reboot: 0, downtime: 0, destructive: 0, held: 0, refused: plan.refused.length, errors: 0, warnings: 0 };
   for (const a of plan.actions) {
     c[bucket(a)]++;
     if (a.disruption !== 'none') c[a.disruption]++;
@@ -32,10 +37,14 @@ export function countPlan(plan: Plan): PlanCounts {
   return c;
 }
 
-/** `N to create, N to update, N to replace, N to delete — N need a reboot, N cause downtime, N destructive`. */
+/**
+ * `N to create, N to update, N to replace, N to delete — N need a reboot, N cause downtime, N destructive`,
+ * with `N to adopt` after the updates when the plan adopts anything.
+ */
 export function summaryLine(plan: Plan): string {
   const c = countPlan(plan);
-  let line = `${c.create} to create, ${c.update} to update, ${c.replace} to replace, ${c.delete} to delete — ` +
+  const adopt = c.adopt ? `, ${c.adopt} to adopt` : '';
+  let line = `${c.create} to create, ${c.update} to update${adopt}, ${c.replace} to replace, ${c.delete} to delete — ` +
     `${c.reboot} need a reboot, ${c.downtime} cause downtime, ${c.destructive} destructive`;
   if (c.held) line += ` (${c.held} held by policy)`;
   return line;
@@ -44,4 +53,9 @@ export function summaryLine(plan: Plan): string {
 /** Whether applying the plan would change anything (the `--detailed-exitcode` question). */
 export function hasChanges(plan: Plan): boolean {
   return plan.actions.length > 0;
+}
+
+/** Whether the plan has actions and a policy holds every one of them: apply would change nothing now. */
+export function onlyHeldChanges(plan: Plan): boolean {
+  return plan.actions.length > 0 && plan.actions.every((a) => a.gate.state === 'held');
 }

@@ -8,6 +8,11 @@ import { formatValue } from './values.js';
 export interface TextOptions {
   /** ANSI colours; the CLI turns them on for a TTY unless NO_COLOR is set. */
   color: boolean;
+  /**
+   * Include the plan's diagnostics (default true, as the controller's console shows them). The CLI
+   * passes false and prints them on stderr, so stdout carries only the plan.
+   */
+  diagnostics?: boolean;
 }
 
 const CODES = { red: 31, green: 32, yellow: 33, magenta: 35, cyan: 36, dim: 2, bold: 1 } as const;
@@ -57,8 +62,9 @@ export function renderText(plan: Plan, opts: TextOptions): string {
     }
     lines.push('');
   }
-  for (const d of plan.diagnostics) lines.push(paint(d.severity === 'error' ? 'red' : 'yellow', formatDiagnostic(d)));
-  if (plan.diagnostics.length) lines.push('');
+  const diagnostics = opts.diagnostics === false ? [] : plan.diagnostics;
+  for (const d of diagnostics) lines.push(paint(d.severity === 'error' ? 'red' : 'yellow', formatDiagnostic(d)));
+  if (diagnostics.length) lines.push('');
   lines.push(paint('bold', `Plan: ${summaryLine(plan)}`));
   return lines.join('\n') + '\n';
 }

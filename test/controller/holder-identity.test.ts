@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { holderFile, persistentHolder, userCacheHome } from '../../src/controller/holder-identity.js';
+import { holderFile, persistentHolder } from '../../src/controller/holder-identity.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -56,10 +56,4 @@ describe('the lease holder identity kept in the cache folder', () => {
     expect(holderFile('/c', 'https://a')).not.toBe(holderFile('/c', 'https://b'));
   });
 
-  it('lives in the user cache folder, never the working tree', () => {
-    expect(userCacheHome({ XDG_CACHE_HOME: '/x/cache' }, '/home/u')).toBe('/x/cache/xops');
-    expect(userCacheHome({}, '/home/u')).toBe('/home/u/.cache/xops');
-    // Relative XDG paths are ignored, per the XDG base directory specification.
-    expect(userCacheHome({ XDG_CACHE_HOME: 'rel' }, '/home/u')).toBe('/home/u/.cache/xops');
-  });
 });

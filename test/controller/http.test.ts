@@ -44,7 +44,7 @@ function push(ref = 'refs/heads/main') {
 }
 
 describe('controller HTTP server', () => {
-  it('answers /healthz while the process runs, and /readyz only once XAPI is reachable and the source synced', async () => {
+  it('answers /healthz while the process runs, and /readyz only once XAPI is reachable, the source synced and a commit in force', async () => {
     const { server, status } = await serve();
     expect((await call(server.url, 'GET', '/healthz')).status).toBe(200);
     const notReady = await call(server.url, 'GET', '/readyz');
@@ -53,6 +53,15 @@ describe('controller HTTP server', () => {
     expect(notReady.text).toContain('source not synced yet');
     status.xapiReachable(true);
     status.sourceSynced('c1', new Date());
+    // Synced but nothing in force yet (a first commit that is invalid stays here): not ready.
+    const noCommit = await call(server.url, 'GET', '/readyz');
+    expect(noCommit.status).toBe(503);
+    expect(noCommit.text).toBe('not ready: no commit applied yet\n');
+    const summary = { trigger: ['startup' as const], startedAt: 'x', finishedAt: 'y', durationMs: 5, actions: { planned: 0, applied: 0, failed: 0, held: 0 } };
+    status.reconciled({ ...summary, commit: 'c1', result: 'invalid' }, { ok: false, invalid: [] }, new Date());
+    expect((await call(server.url, 'GET', '/readyz')).text).toBe('not ready: no commit in force: c1 is invalid (see /status .rejected)\n');
+    status.sourceSynced('c2', new Date());
+    status.reconciled({ ...summary, commit: 'c2', result: 'success' }, { ok: true, resources: [] }, new Date());
     expect((await call(server.url, 'GET', '/readyz')).status).toBe(200);
     status.sourceFailed('fetch main failed: unreachable', new Date());
     expect((await call(server.url, 'GET', '/readyz')).text).toContain('source sync failing');

@@ -49,7 +49,7 @@ describe('xops run --sim (what npm start runs)', () => {
     expect(stdout).toMatch(/XAPI simulator running at http:\/\/127\.0\.0\.1:\d+ \(user root, password xops/);
     expect(stdout).toContain('+ create VM/sim-vm');
     expect(stdout).toMatch(/Apply complete: 1 succeeded, 0 failed/);
-    expect(stdout).toMatch(/INFO  controller stopped\n$/);
+    expect(stdout).toMatch(/INFO  controller stopped\nxops stopped: pool lease released, logged out of the pool\n$/);
   }, 30_000);
 });
 
@@ -98,7 +98,8 @@ describe('xops run, SIGTERM', () => {
     expect(started).toEqual(['create:Network/stop-net']);
     expect(await client.call<string[]>('network.get_by_name_label', 'stop-net')).toHaveLength(1);
     expect(await client.call<string[]>('VM.get_by_name_label', 'stop-1')).toEqual([]);
-    expect(lines.at(-1)?.msg).toBe('controller stopped');
+    expect(lines.at(-2)?.msg).toBe('controller stopped');
+    expect(lines.at(-1)?.msg).toBe('stopped: pool lease released, logged out');
     expect((await poolOtherConfig())['xops.lease']).toBeUndefined();
     expect(stderr).toBe('');
   }, 30_000);

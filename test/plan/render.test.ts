@@ -66,3 +66,52 @@ describe('markdown renderer', () => {
     expect(rows.slice(1).every((r) => r.includes('already pending'))).toBe(true);
   });
 });
+
+describe('markdown size budget', () => {
+  function bigPlan(): Plan {
+    const plan = samplePlan();
+    const create = plan.actions.find((a) => a.operation === 'create')!;
+    const filler = Array.from({ length: 400 }, (_, i) => ({ ...create, id: `create:VM/bulk-${i}`, address: `VM/bulk-${i}` }));
+    return { ...plan, actions: [...filler, ...plan.actions] };
+  }
+
+  it('stays within the budget, keeping the summary and every disruptive action row, and says what it left out', () => {
+    const plan = bigPlan();
+    const md = renderMarkdown(plan, { maxBytes: 4000, fullPlanHint: 'xops plan infra --out text' });
+    expect(Buffer.byteLength(md)).toBeLessThanOrEqual(4000);
+    expect(md).toContain(`**${summaryLine(plan)}**`);
+    for (const a of plan.actions.filter((x) => x.disruption !== 'none')) expect(md).toContain(`| \`${a.address}\` | ${a.operation} | ${a.disruption} |`);
+    expect(md).toMatch(/> Shortened to fit 4000 bytes: left out \d+ of 403 action rows, the field changes of \d+ action\(s\)\. Run `xops plan infra --out text`/);
+  });
+
+  it('never goes over, whatever the budget', () => {
+    const plan = bigPlan();
+    for (const maxBytes of [1024, 1500, 2500, 7000, 20_000, 60_000]) {
+      expect(Buffer.byteLength(renderMarkdown(plan, { maxBytes, fullPlanHint: 'xops diff --base origin/main --head HEAD --out text' }))).toBeLessThanOrEqual(maxBytes);
+    }
+  });
+
+  it('the default budget fits a GitHub comment (65,536 characters) even for a 400-VM plan; a small plan is untouched', () => {
+    expect(Buffer.byteLength(renderMarkdown(bigPlan()))).toBeLessThanOrEqual(65_536);
+    expect(renderMarkdown(samplePlan())).not.toContain('Shortened');
+  });
+
+  it('a title replaces the heading (xops diff names base and head)', () => {
+    expect(renderMarkdown(samplePlan(), { title: 'xops diff `main` → `HEAD`' }).split('\n')[0]).toBe('### xops diff `main` → `HEAD`');
+  });
+});
+
+describe('summary counts', () => {
+  it('adopt actions are counted on their own, so the operations add up to the actions', () => {
+    const plan = samplePlan();
+    plan.actions = [...plan.actions, { ...plan.actions[0], id: 'adopt:VM/old', address: 'VM/old', operation: 'adopt', disruption: 'none', changes: [] }];
+    expect(summaryLine(plan)).toBe('1 to create, 1 to update, 1 to adopt, 0 to replace, 1 to delete — 1 need a reboot, 0 cause downtime, 1 destructive');
+  });
+
+  it('NO_COLOR set to anything, even empty, disables colour; FORCE_COLOR enables it off a terminal', () => {
+    expect(shouldColor({ isTTY: true }, { NO_COLOR: '' })).toBe(false);
+    expect(shouldColor({ isTTY: false }, { FORCE_COLOR: '1' })).toBe(true);
+    expect(shouldColor({ isTTY: true }, { FORCE_COLOR: '0' })).toBe(false);
+    expect(shouldColor({ isTTY: false }, { FORCE_COLOR: '1', NO_COLOR: '' })).toBe(false);
+  });
+});

@@ -181,6 +181,16 @@ describe('applyAutomation: one rule at a time', () => {
       expected: { 'delete:VM/web01:disk-data': expect.stringMatching(/^destructive change needs approval/) as unknown as string },
     },
     {
+      why: 'a held approval names what will still hold the action once approved: the window (the demo policy allows only reboots)',
+      policies: [p('prod', { approval: ['destructive'], windows: [nightly(['reboot'])] })],
+      actions: [deleteDisk('VM/web01')],
+      expected: {
+        'delete:VM/web01:disk-data':
+          `destructive change needs approval: annotate xops.io/approve: ${approvalHash(deleteDisk('VM/web01'))} on VM/web01 or a Policy; ` +
+          'once approved it still waits: no maintenance window allows destructive changes (policy prod)',
+      },
+    },
+    {
       why: 'approval for reboots, when a Policy asks for it, holds reboots that nobody approved',
       policies: [p('careful', { approval: ['reboot'] })],
       actions: [reboot('VM/web01')],

@@ -41,7 +41,7 @@ describe('connectionSettings', () => {
     ['no URL anywhere', {}, { XOPS_XAPI_PASSWORD: 'x' }, /--xapi URL or set XOPS_XAPI_URL/],
     ['no password anywhere', { xapi: 'http://a' }, {}, /--password-file FILE or set XOPS_XAPI_PASSWORD/],
     ['unknown transport', { xapi: 'http://a', transport: 'soap' }, { XOPS_XAPI_PASSWORD: 'x' }, /--transport must be one of/],
-    ['password file missing', { xapi: 'http://a', 'password-file': '/nonexistent/pw' }, {}, /cannot read \/nonexistent\/pw: ENOENT/],
+    ['password file missing', { xapi: 'http://a', 'password-file': '/nonexistent/pw' }, {}, /cannot read \/nonexistent\/pw: no such file$/],
     ['CA file missing', { xapi: 'http://a', ca: '/nonexistent/ca.pem' }, { XOPS_XAPI_PASSWORD: 'x' }, /--ca: cannot read/],
     ['not an http URL', { xapi: 'ftp://a' }, { XOPS_XAPI_PASSWORD: 'x' }, /not an http\(s\) URL/],
   ])('refuses with one clear line: %s', async (_why, values, env, message) => {
