@@ -1,28 +1,18 @@
-import type { ResourceKind } from '../model/kinds.js';
 import type { Action, Plan } from '../model/plan.js';
 import { processSecretSource, type SecretSource } from '../secrets/index.js';
 import type { XapiCaller } from '../xapi/caller.js';
-import { applyHost } from '../kinds/host/apply.js';
-import { applyNetwork } from '../kinds/network/apply.js';
-import { applyPool } from '../kinds/pool/apply.js';
-import { applySR } from '../kinds/sr/apply.js';
-import { applyVM } from '../kinds/vm/apply.js';
-import { applyVMAppliance } from '../kinds/vmappliance/apply.js';
-import type { Applier } from './applier.js';
+import { KIND_REGISTRY, KINDS } from '../kinds/index.js';
+import type { ResourceKind } from '../model/kinds.js';
 import { silentLogger, type ApplyContext, type ApplyLogger } from './context.js';
 import { isPermanent } from './errors.js';
 import { settlePreviousTasks } from './inflight.js';
-import { Lookup } from './lookup.js';
+import { Lookup, type LookupKind } from './lookup.js';
 import { runJobs, type Job, type JobOutcome } from './scheduler.js';
 
-const APPLIERS: Record<ResourceKind, Applier> = {
-  Pool: applyPool,
-  Host: applyHost,
-  Network: applyNetwork,
-  SR: applySR,
-  VM: applyVM,
-  VMAppliance: applyVMAppliance,
-};
+/** Each resource kind's main class, and whether xops creates its objects (it has an owner rule). */
+const LOOKUP_KINDS = Object.fromEntries(
+  KIND_REGISTRY.filter((k) => k.classes.length > 0).map((k) => [k.kind, { cls: k.classes[0]!, created: k.owner !== undefined }]),
+) as Record<ResourceKind, LookupKind>;
 
 /** What happened to one action of the plan. */
 export type ActionState = 'succeeded' | 'failed' | 'skipped' | 'held';
@@ -105,7 +95,7 @@ export async function applyPlan(plan: Plan, caller: XapiCaller, options: ApplyOp
     repo: options.repo,
     secrets: options.secrets ?? processSecretSource(),
     log,
-    lookup: new Lookup(caller, options.repo),
+    lookup: new Lookup(caller, options.repo, LOOKUP_KINDS),
   };
   const retries = options.retries ?? 2;
   const retryDelay = options.retryDelayMs ?? 250;
@@ -124,11 +114,12 @@ export async function applyPlan(plan: Plan, caller: XapiCaller, options: ApplyOp
 
   const run = async (job: { action: Action }): Promise<void> => {
     const action = job.action;
-    const applier = APPLIERS[action.kind];
+    const applier = KINDS[action.kind]?.apply;
     for (let attempt = 1; ; attempt++) {
       attempts.set(action.id, attempt);
       options.listener?.started?.(action, attempt);
       try {
+        if (!applier) throw new Error(`no applier for kind ${action.kind} (action ${action.id})`);
         await applier(action, ctx);
         return;
       } catch (err) {

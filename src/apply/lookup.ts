@@ -2,18 +2,19 @@ import type { ResourceKind } from '../model/kinds.js';
 import type { HostRecord, ObservedClass, PoolRecord, Ref } from '../model/observed.js';
 import type { XapiCaller } from '../xapi/caller.js';
 import { ApplyError } from './errors.js';
-import { isOwnedBy } from './ownership.js';
+import { isOwnedBy } from './marks.js';
 import { allRecords, recordsByName, tryByUuid } from './xapi.js';
 
-/** The XAPI class that holds each resource kind's main object. */
-export const KIND_CLASS: Record<ResourceKind, ObservedClass> = {
-  Pool: 'pool',
-  Host: 'host',
-  Network: 'network',
-  SR: 'SR',
-  VM: 'VM',
-  VMAppliance: 'VM_appliance',
-};
+/** What the lookup needs to know of each resource kind (from the registry, see apply/executor.ts). */
+export interface LookupKind {
+  /** The XAPI class that holds the kind's main object. */
+  cls: ObservedClass;
+  /**
+   * Whether xops creates (and so marks) its objects. A manifest reference to a kind xops never
+   * creates (hosts, the pool) may predate the mark, so it falls back to the object's name.
+   */
+  created: boolean;
+}
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -32,12 +33,14 @@ export type RefLike = string | { name?: string; target?: 'manifest' | 'live'; uu
 export class Lookup {
   private readonly caller: XapiCaller;
   private readonly repo: string | undefined;
+  private readonly kinds: Readonly<Record<ResourceKind, LookupKind>>;
   private poolRef?: Promise<Ref>;
   private hostList?: Promise<[Ref, HostRecord][]>;
 
-  constructor(caller: XapiCaller, repo: string | undefined) {
+  constructor(caller: XapiCaller, repo: string | undefined, kinds: Readonly<Record<ResourceKind, LookupKind>>) {
     this.caller = caller;
     this.repo = repo;
+    this.kinds = kinds;
   }
 
   /** The pool's ref and a fresh record. */
@@ -73,7 +76,7 @@ export class Lookup {
    * of the resource asking, for error messages.
    */
   async tryResolve(kind: ResourceKind, value: RefLike, from: string): Promise<Ref | undefined> {
-    const cls = KIND_CLASS[kind];
+    const cls = this.kinds[kind].cls;
     if (typeof value === 'string') {
       if (value.startsWith('OpaqueRef:')) return value;
       if (UUID_RE.test(value)) {
@@ -93,7 +96,7 @@ export class Lookup {
       if (owned.length > 1) throw new ApplyError(from, `${kind}/${value.name} matches ${owned.length} marked ${cls} objects`);
       if (owned.length === 1) return owned[0]![0];
       // Hosts and the pool are never created by xops: a manifest reference to them may predate the mark.
-      if (kind !== 'Host' && kind !== 'Pool') return undefined;
+      if (this.kinds[kind].created) return undefined;
     }
     if (UUID_RE.test(value.name)) {
       const ref = await tryByUuid(this.caller, cls, value.name);

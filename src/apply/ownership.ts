@@ -1,6 +1,9 @@
-import { MANAGED_KEY, REPO_KEY, SPEC_KEY, repoMatches, type Ref } from '../model/observed.js';
+import { MANAGED_KEY, REPO_KEY, SPEC_KEY, type Ref } from '../model/observed.js';
 import type { ApplyContext } from './context.js';
 import { OwnershipError } from './errors.js';
+import { isOwnedBy } from './marks.js';
+
+export { isOwnedBy, marksOwner } from './marks.js';
 import { isXapiError, syncMapKeys, type ApplyClass } from './xapi.js';
 
 /** Set while an object is being created; removed when the create finished. See docs/apply.md. */
@@ -18,19 +21,6 @@ export function pendingName(address: string): string {
 /** The other_config keys that claim an object for a resource of this repository. */
 export function ownershipMarks(ctx: ApplyContext, address: string): Record<string, string> {
   return ctx.repo === undefined ? { [MANAGED_KEY]: address } : { [MANAGED_KEY]: address, [REPO_KEY]: ctx.repo };
-}
-
-/**
- * True when other_config marks the object as this resource's, from this repository. A mark with no
- * repository key counts as ours (nothing else writes `xops.managed`).
- */
-export function isOwnedBy(otherConfig: Record<string, string> | undefined, address: string, repo: string | undefined): boolean {
-  return !!otherConfig && marksOwner(otherConfig[MANAGED_KEY], otherConfig[REPO_KEY], address, repo);
-}
-
-/** isOwnedBy's rule on a mark's two values, wherever they are kept (an appliance's are in the pool's other_config). */
-export function marksOwner(managed: string | undefined, markRepo: string | undefined, address: string, repo: string | undefined): boolean {
-  return managed === address && repoMatches(markRepo, repo);
 }
 
 /**

@@ -1,31 +1,22 @@
+import type { ResourceKind } from '../model/kinds.js';
 import type { ObservedIndex } from '../model/observed-index.js';
 import type { ObservedClass, ObservedRecordTypes, ObservedState, Ref, XapiRecord } from '../model/observed.js';
 import { indexObserved } from '../model/observed-index.js';
 import { markOf, type ObjectMark } from '../plan/ownership-marks.js';
 import type { ExportNote } from './notes.js';
 
-/** The kinds `xops export` writes, in the order their files are listed. Hosts are never exported (see docs/export.md). */
-export const EXPORT_KINDS = ['Pool', 'Network', 'SR', 'VM', 'VMAppliance'] as const;
-export type ExportKind = (typeof EXPORT_KINDS)[number];
+/** A kind `xops export` can write: one whose registry entry has an exporter (see export/index.ts EXPORT_KINDS). */
+export type ExportKind = ResourceKind;
 
 /** What to export and how. Every field is optional. */
 export interface ExportOptions {
-  /** Kinds to write (default: all of EXPORT_KINDS). References to kinds left out name the live object. */
+  /** Kinds to write (default: every kind with an exporter, EXPORT_KINDS). References to kinds left out name the live object. */
   kinds?: readonly ExportKind[];
   /** Also declare other_config keys (minus xops' marks and keys XAPI maintains itself). Default false. */
   otherConfig?: boolean;
   /** Folder of the JSON Schemas, relative to the output folder, for editor modelines. Default `schemas`. */
   schemaDir?: string;
 }
-
-/** The manifest folder of each kind, as in `examples/` (`''`: the top of the output folder). */
-export const KIND_FOLDER: Record<ExportKind, string> = {
-  Pool: '',
-  Network: 'networks',
-  SR: 'storage',
-  VM: 'vms',
-  VMAppliance: 'appliances',
-};
 
 /** A pool object that will be written as a manifest. */
 export interface Candidate<C extends ObservedClass = ObservedClass> {
@@ -55,19 +46,29 @@ export interface ExportContext {
   readonly chosen: Map<Ref, Chosen>;
   /** Manifest names in use, by kind: a live reference must not be mistaken for one of them. */
   readonly names: Map<ExportKind, Set<string>>;
+  /** The exportable kind whose manifests stand for objects of a class (its main class). */
+  readonly kindOfClass: ReadonlyMap<ObservedClass, ExportKind>;
 }
 
-export function createExportContext(observed: ObservedState, options: ExportOptions): ExportContext {
+/** An exportable kind as the context needs it: its name and its main XAPI class. */
+export interface ExportableKind {
+  kind: ExportKind;
+  cls: ObservedClass;
+}
+
+/** A fresh export context; `exportable` lists every kind that has an exporter, in registry order. */
+export function createExportContext(observed: ObservedState, options: ExportOptions, exportable: readonly ExportableKind[]): ExportContext {
   return {
     observed,
     index: indexObserved(observed),
-    kinds: new Set(options.kinds ?? EXPORT_KINDS),
+    kinds: new Set(options.kinds ?? exportable.map((k) => k.kind)),
     otherConfig: options.otherConfig ?? false,
     schemaDir: (options.schemaDir ?? 'schemas').replace(/\/+$/, ''),
     notes: [],
     skipped: new Map(),
     chosen: new Map(),
-    names: new Map(EXPORT_KINDS.map((k) => [k, new Set<string>()])),
+    names: new Map(exportable.map((k) => [k.kind, new Set<string>()])),
+    kindOfClass: new Map(exportable.map((k) => [k.cls, k.kind])),
   };
 }
 
@@ -93,8 +94,6 @@ export function alreadyManaged(ctx: ExportContext, cls: ObservedClass, record: X
   return true;
 }
 
-const KIND_OF_CLASS: Partial<Record<ObservedClass, ExportKind>> = { network: 'Network', SR: 'SR', VM: 'VM' };
-
 /**
  * How a manifest refers to a pool object: the manifest name when the object is exported too, else its
  * name_label — or its uuid when the label is ambiguous, empty, or would be read as one of the exported
@@ -106,7 +105,7 @@ export function referenceTo(ctx: ExportContext, cls: 'network' | 'SR' | 'host' |
   const record = ctx.index.get(cls, ref);
   if (!record) return undefined;
   const label = record.name_label;
-  const kind = KIND_OF_CLASS[cls];
+  const kind = ctx.kindOfClass.get(cls);
   const shadowed = kind !== undefined && ctx.names.get(kind)!.has(label);
   return label !== '' && !shadowed && ctx.index.byName(cls, label).length === 1 ? label : record.uuid;
 }

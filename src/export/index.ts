@@ -3,19 +3,15 @@
  * under xops. Pure: a snapshot in, file texts and notes out; the CLI does the writing.
  */
 import type { ObservedState, XapiRecord } from '../model/observed.js';
+import { KIND_REGISTRY, KINDS } from '../kinds/index.js';
 import type { Candidate, Chosen, ExportContext, ExportKind, ExportOptions } from './context.js';
-import { createExportContext, EXPORT_KINDS, KIND_FOLDER } from './context.js';
-import { applianceExporter } from './kinds/appliance.js';
-import { networkExporter } from './kinds/network.js';
-import { poolExporter } from './kinds/pool.js';
-import { srExporter } from './kinds/sr.js';
-import type { KindExporter } from './kinds/types.js';
-import { vmExporter } from './kinds/vm.js';
+import { createExportContext } from './context.js';
+import type { KindExporter } from './manifest-doc.js';
 import { NameAllocator, sanitiseName } from './names.js';
 import type { ExportNote } from './notes.js';
 import { renderManifest } from './render.js';
 
-export { EXPORT_KINDS, type ExportKind, type ExportOptions } from './context.js';
+export type { ExportKind, ExportOptions } from './context.js';
 export { formatNote, type ExportNote } from './notes.js';
 export { sanitiseName } from './names.js';
 
@@ -37,13 +33,11 @@ export interface ExportResult {
   skipped: Record<string, number>;
 }
 
-const EXPORTERS: Record<ExportKind, KindExporter> = {
-  Pool: poolExporter as KindExporter,
-  Network: networkExporter as KindExporter,
-  SR: srExporter as KindExporter,
-  VM: vmExporter as KindExporter,
-  VMAppliance: applianceExporter as KindExporter,
-};
+/** Every kind with an exporter, in registry order (the order files are listed in). */
+const EXPORTERS: readonly KindExporter[] = KIND_REGISTRY.flatMap((k) => (k.export ? [k.export] : []));
+
+/** The kinds `xops export` writes, in the order their files are listed. Hosts are never exported (see docs/export.md). */
+export const EXPORT_KINDS: readonly ExportKind[] = EXPORTERS.map((e) => e.kind);
 
 /**
  * Turns a pool snapshot into manifests in the layout of `examples/`: `pool.yaml`, `networks/`,
@@ -52,16 +46,17 @@ const EXPORTERS: Record<ExportKind, KindExporter> = {
  * Deterministic: the same pool gives the same files.
  */
 export function exportManifests(observed: ObservedState, options: ExportOptions = {}): ExportResult {
-  const ctx = createExportContext(observed, options);
-  const kinds = EXPORT_KINDS.filter((k) => ctx.kinds.has(k));
+  const ctx = createExportContext(observed, options, EXPORTERS);
+  const exporters = EXPORTERS.filter((e) => ctx.kinds.has(e.kind));
   // Every object is named before any manifest is built, so that references can use manifest names.
   const chosenByKind = new Map<ExportKind, Chosen[]>();
-  for (const kind of kinds) chosenByKind.set(kind, nameCandidates(ctx, kind, EXPORTERS[kind].select(ctx)));
+  for (const exporter of exporters) chosenByKind.set(exporter.kind, nameCandidates(ctx, exporter, exporter.select(ctx)));
   const files: ExportFile[] = [];
-  for (const kind of kinds) {
+  for (const exporter of exporters) {
+    const kind = exporter.kind;
     for (const chosen of chosenByKind.get(kind)!) {
-      const doc = EXPORTERS[kind].build(ctx, chosen);
-      files.push({ path: doc.file, content: renderManifest(doc, ctx.schemaDir), address: `${kind}/${doc.name}` });
+      const doc = exporter.build(ctx, chosen);
+      files.push({ path: doc.file, content: renderManifest(doc, ctx.schemaDir, KINDS[kind].schemaFile), address: `${kind}/${doc.name}` });
     }
   }
   return { files, notes: ctx.notes, skipped: Object.fromEntries(ctx.skipped) };
@@ -76,17 +71,18 @@ function labelOf(record: XapiRecord): string {
  * stable), notes every name that differs from the XAPI name, and warns about XAPI names shared by
  * several objects: adoption matches by name_label, so xops could not tell them apart.
  */
-function nameCandidates(ctx: ExportContext, kind: ExportKind, candidates: Candidate[]): Chosen[] {
+function nameCandidates(ctx: ExportContext, exporter: KindExporter, candidates: Candidate[]): Chosen[] {
+  const kind = exporter.kind;
   const sorted = [...candidates].sort((a, b) => labelOf(a.record).localeCompare(labelOf(b.record)) || a.record.uuid.localeCompare(b.record.uuid));
   const allocator = new NameAllocator();
   const byLabel = new Map<string, Chosen[]>();
   for (const candidate of sorted) {
     const label = labelOf(candidate.record);
-    const base = sanitiseName(label || (kind === 'Pool' ? 'pool' : '')) || `${kind.toLowerCase()}-${candidate.record.uuid.slice(0, 8)}`;
+    const single = exporter.singleFile;
+    const base = sanitiseName(label || (single?.fallbackName ?? '')) || `${kind.toLowerCase()}-${candidate.record.uuid.slice(0, 8)}`;
     const name = allocator.allocate(base);
-    const folder = KIND_FOLDER[kind];
-    // The Pool is the one manifest at the top of the folder, always pool.yaml as in examples/.
-    const chosen: Chosen = { ...candidate, kind, name, file: folder ? `${folder}/${name}.yaml` : 'pool.yaml' };
+    // A singleton kind's one manifest sits at the top of the folder (pool.yaml, as in examples/).
+    const chosen: Chosen = { ...candidate, kind, name, file: single ? single.file : `${exporter.folder}/${name}.yaml` };
     ctx.chosen.set(candidate.ref, chosen);
     ctx.names.get(kind)!.add(name);
     if (name !== label) {

@@ -1,4 +1,4 @@
-import { NAME_PATTERN } from '../manifests/kinds/common.js';
+import { NAME_PATTERN } from '../manifests/schema-kit.js';
 
 const VALID_NAME = new RegExp(NAME_PATTERN);
 const MAX_NAME = 63;

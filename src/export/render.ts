@@ -1,6 +1,5 @@
 import { dump } from 'js-yaml';
-import { KINDS } from '../manifests/kinds/index.js';
-import type { ManifestDoc } from './kinds/types.js';
+import type { ManifestDoc } from './manifest-doc.js';
 
 /** `../` once per folder level of `file`, to reach the output folder from it. */
 function upTo(file: string): string {
@@ -8,11 +7,11 @@ function upTo(file: string): string {
 }
 
 /**
- * The file text of one manifest: the yaml-language-server modeline (so editors check it against its
+ * The file text of one manifest (`schemaFile`: its kind's file under `schemaDir`): the yaml-language-server modeline (so editors check it against its
  * schema), a line saying where it came from, the document, then any trailing comment.
  */
-export function renderManifest(doc: ManifestDoc, schemaDir: string): string {
-  const schema = `${upTo(doc.file)}${schemaDir}/${KINDS[doc.kind].schemaFile}`;
+export function renderManifest(doc: ManifestDoc, schemaDir: string, schemaFile: string): string {
+  const schema = `${upTo(doc.file)}${schemaDir}/${schemaFile}`;
   let body = dump(doc.body, { lineWidth: -1, noRefs: true });
   for (const [field, comment] of Object.entries(doc.lineComments)) {
     // Top-level spec fields are the lines indented by two spaces under `spec:`.

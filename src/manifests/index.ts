@@ -16,7 +16,7 @@ export type { ManifestLimits } from './limits.js';
 export { readManifestFolder } from './folder.js';
 export { parseSize, parseDuration } from './units.js';
 export { cronProblem } from './cron.js';
-export { KINDS } from './kinds/index.js';
+export { KINDS } from '../kinds/index.js';
 
 /**
  * Loads every manifest under `dir`. Reads the folder safely (symlinks that leave it are diagnostics,

@@ -2,18 +2,16 @@ import type { Diagnostic, SourceLocation } from '../model/diagnostics.js';
 import type {
   DesiredDocument,
   DesiredState,
-  DesiredVM,
-  DesiredVMAppliance,
   ManifestMeta,
   RawDocument,
   Reference,
 } from '../model/desired.js';
 import { ALL_KINDS, type Kind } from '../model/kinds.js';
 import { decodeManifest } from './decode.js';
-import { isKind, KINDS } from './kinds/index.js';
-import type { BuildContext, ReferenceKind } from './kinds/types.js';
+import { addDocument, isKind, KIND_REGISTRY, KINDS } from '../kinds/index.js';
+import type { BuildContext, LinkContext, LinkedDocument, ReferenceKind } from './build-context.js';
 import { DEFAULT_LIMITS, type ManifestLimits } from './limits.js';
-import type { LiveInventory } from './live.js';
+import type { LiveInventory, LiveKind } from './live.js';
 import { parentPath } from './paths.js';
 import { checkSchema } from './schema-check.js';
 import { closest } from './suggest.js';
@@ -104,7 +102,7 @@ export function loadManifestFiles(files: ManifestFile[], root: string, opts: Loa
     doc.built = KINDS[doc.kind].build(doc.body.spec as Record<string, unknown>, metaOf(doc), ctx);
   }
   const built = docs.flatMap((d) => (d.built ? [{ doc: d, built: d.built }] : []));
-  linkAppliances(built, docs, diagnostics);
+  linkDocuments(built, docs, diagnostics);
 
   for (const doc of docs) {
     if (doc.name === undefined) continue;
@@ -113,29 +111,7 @@ export function loadManifestFiles(files: ManifestFile[], root: string, opts: Loa
   // A document with an error stays out of the typed lists: nothing downstream acts on half-valid input.
   for (const { doc, built: b } of built) {
     if (doc.errors > 0) continue;
-    switch (b.kind) {
-      case 'Pool':
-        desired.pool ??= b;
-        break;
-      case 'Host':
-        desired.hosts.push(b);
-        break;
-      case 'Network':
-        desired.networks.push(b);
-        break;
-      case 'SR':
-        desired.srs.push(b);
-        break;
-      case 'VM':
-        desired.vms.push(b);
-        break;
-      case 'VMAppliance':
-        desired.appliances.push(b);
-        break;
-      case 'Policy':
-        desired.policies.push(b);
-        break;
-    }
+    addDocument(desired, KINDS[b.kind], b);
   }
   return { desired, diagnostics: sortDiagnostics(diagnostics) };
 }
@@ -259,14 +235,15 @@ function documentReporter(doc: LoadedDocument, diagnostics: Diagnostic[]): Build
 function declaredNames(docs: LoadedDocument[], diagnostics: Diagnostic[]): Map<Kind, Set<string>> {
   const first = new Map<string, LoadedDocument>();
   const declared = new Map<Kind, Set<string>>(ALL_KINDS.map((k) => [k, new Set<string>()]));
-  let pool: LoadedDocument | undefined;
+  const single = new Map<Kind, LoadedDocument>();
   for (const doc of docs) {
-    if (doc.kind === 'Pool') {
-      if (pool) {
+    if (KINDS[doc.kind].singleton) {
+      const earlier = single.get(doc.kind);
+      if (earlier) {
         diagnostics.push({
           severity: 'error',
           code: 'duplicate-name',
-          message: `only one Pool manifest is allowed per repository (another is at ${where(pool)})`,
+          message: `only one ${doc.kind} manifest is allowed per repository (another is at ${where(earlier)})`,
           location: documentStart(doc),
           ...addressOf(doc),
         });
@@ -274,7 +251,7 @@ function declaredNames(docs: LoadedDocument[], diagnostics: Diagnostic[]): Map<K
         doc.errors++;
         continue;
       }
-      pool = doc;
+      single.set(doc.kind, doc);
     }
     if (doc.name === undefined) continue;
     const key = `${doc.kind}/${doc.name}`;
@@ -308,14 +285,13 @@ function where(doc: LoadedDocument): string {
   return `${loc.file}:${loc.line}`;
 }
 
-const KIND_WORD: Record<ReferenceKind, string> = {
-  SR: 'SR',
-  Network: 'network',
-  Host: 'host',
-  VM: 'VM',
-  VMAppliance: 'VM appliance',
-  Template: 'template',
-};
+/** How messages name a pool object a reference may point at. */
+function wordFor(kind: ReferenceKind): string {
+  return kind === TEMPLATE ? 'template' : (KINDS[kind].word ?? kind);
+}
+
+/** The one reference target that is no kind: a VM's template is always a pool object. */
+const TEMPLATE = 'Template';
 
 function buildContext(
   doc: LoadedDocument,
@@ -329,11 +305,11 @@ function buildContext(
     warn: reporter.warn,
     ref(kind, name, path, opts = {}): Reference {
       // Templates are never manifests: a VM's template always names a pool object.
-      const liveOnly = opts.liveOnly || kind === 'Template';
-      const manifests = kind === 'Template' ? undefined : declared.get(kind);
+      const liveOnly = opts.liveOnly || kind === TEMPLATE;
+      const manifests = kind === TEMPLATE ? undefined : declared.get(kind);
       if (!liveOnly && manifests?.has(name)) return { name, target: 'manifest', checked: true };
-      if (kind === 'VMAppliance') {
-        reporter.error(path, `no VMAppliance manifest is named '${name}'${hint(name, manifests)}`, 'dangling-ref');
+      if (kind !== TEMPLATE && KINDS[kind].manifestOnly) {
+        reporter.error(path, `no ${kind} manifest is named '${name}'${hint(name, manifests)}`, 'dangling-ref');
         return { name, target: 'manifest', checked: true };
       }
       if (!live) {
@@ -342,8 +318,10 @@ function buildContext(
         if (near) reporter.warn(path, `'${name}' names no ${kind} manifest (did you mean '${near}'?); it must then exist in the pool`, 'unresolved-ref');
         return { name, target: 'live', checked: false };
       }
-      if (!live.has(kind, name)) {
-        const what = liveOnly ? `no ${KIND_WORD[kind]} in the pool` : `neither ${article(kind)} ${kind} manifest nor ${article(KIND_WORD[kind])} ${KIND_WORD[kind]} in the pool`;
+      // Manifest-only kinds answered above; what is left is a kind the inventory lists.
+      if (!live.has(kind as LiveKind, name)) {
+        const word = wordFor(kind);
+        const what = liveOnly ? `no ${word} in the pool` : `neither ${article(kind)} ${kind} manifest nor ${article(word)} ${word} in the pool`;
         reporter.error(path, `'${name}' is ${what} (by name or uuid)${liveOnly ? '' : hint(name, manifests)}`, 'dangling-ref');
       }
       return { name, target: 'live', checked: true };
@@ -388,51 +366,20 @@ function metaOf(doc: LoadedDocument): ManifestMeta {
   };
 }
 
-/**
- * Appliance membership can be written on either side (the appliance's `members`, a VM's
- * `appliance`); both must agree. A member VM that does not name its appliance gets it filled in, so
- * the planner reads membership from one place.
- */
-function linkAppliances(built: { doc: LoadedDocument; built: DesiredDocument }[], docs: LoadedDocument[], diagnostics: Diagnostic[]): void {
-  const vms = new Map<string, { doc: LoadedDocument; vm: DesiredVM }>();
-  for (const b of built) if (b.built.kind === 'VM') vms.set(b.built.meta.name, { doc: b.doc, vm: b.built });
-  const memberOf = new Map<string, string>();
-  for (const b of built) {
-    if (b.built.kind !== 'VMAppliance') continue;
-    const appliance = b.built as DesiredVMAppliance;
-    appliance.spec.members.forEach((member, i) => {
-      const path = `spec.members[${i}].vm`;
-      const earlier = memberOf.get(member.vm.name);
-      const report = (message: string) => {
-        b.doc.errors++;
-        diagnostics.push({ severity: 'error', code: 'appliance', message, path, location: locate(b.doc.parsed, path), ...addressOf(b.doc) });
-      };
-      if (earlier !== undefined && earlier !== appliance.meta.name) {
-        report(`VM '${member.vm.name}' is already a member of VMAppliance/${earlier}; a VM belongs to one appliance`);
-        return;
-      }
-      memberOf.set(member.vm.name, appliance.meta.name);
-      const target = member.vm.target === 'manifest' ? vms.get(member.vm.name) : undefined;
-      if (!target) return;
-      const says = target.vm.spec.appliance?.name;
-      if (says === undefined) target.vm.spec.appliance = { name: appliance.meta.name, target: 'manifest', checked: true };
-      else if (says !== appliance.meta.name) report(`VM/${member.vm.name} says appliance '${says}', not '${appliance.meta.name}'`);
-    });
-  }
-  const declaredAppliances = new Set(docs.filter((d) => d.kind === 'VMAppliance' && d.name !== undefined).map((d) => d.name));
-  for (const { doc, vm } of vms.values()) {
-    const says = vm.spec.appliance?.name;
-    if (says === undefined || !declaredAppliances.has(says) || memberOf.get(vm.meta.name) === says) continue;
-    doc.errors++;
-    diagnostics.push({
-      severity: 'error',
-      code: 'appliance',
-      path: 'spec.appliance',
-      message: `VMAppliance/${says} does not list this VM in its members`,
-      location: locate(doc.parsed, 'spec.appliance'),
-      ...addressOf(doc),
-    });
-  }
+/** Runs every kind's cross-document check over the built documents. */
+function linkDocuments(built: { doc: LoadedDocument; built: DesiredDocument }[], docs: LoadedDocument[], diagnostics: Diagnostic[]): void {
+  const linked: LinkedDocument[] = built.map(({ doc, built: b }) => ({
+    doc: b,
+    error(path, message, code) {
+      doc.errors++;
+      diagnostics.push({ severity: 'error', code, message, path, location: locate(doc.parsed, path), ...addressOf(doc) });
+    },
+  }));
+  const ctx: LinkContext = {
+    built: linked,
+    declaredNames: (kind) => new Set(docs.filter((d) => d.kind === kind && d.name !== undefined).map((d) => d.name!)),
+  };
+  for (const kind of KIND_REGISTRY) kind.link?.(ctx);
 }
 
 function rawDocument(doc: LoadedDocument): RawDocument {

@@ -1,6 +1,6 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { Kind } from '../model/kinds.js';
-import { KINDS } from './kinds/index.js';
+import { KIND_REGISTRY } from '../kinds/index.js';
 import { childPath, pointerToPath } from './paths.js';
 import { closest } from './suggest.js';
 import type { ParsedDocument } from './yaml.js';
@@ -25,7 +25,7 @@ function validatorFor(kind: Kind): ValidateFunction {
     // Editor-facing message keywords (VS Code / yaml-language-server); we read them from parentSchema.
     ajv.addVocabulary(['patternErrorMessage', 'errorMessage']);
     compiled = new Map();
-    for (const [name, def] of Object.entries(KINDS)) compiled.set(name as Kind, ajv.compile(def.schema));
+    for (const def of KIND_REGISTRY) compiled.set(def.kind, ajv.compile(def.schema));
   }
   return compiled.get(kind)!;
 }

@@ -5,12 +5,12 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { KINDS } from './kinds/index.js';
+import { KIND_REGISTRY } from '../kinds/index.js';
 
 /** File name → file text, for every kind. */
 export function renderSchemas(): Map<string, string> {
   const out = new Map<string, string>();
-  for (const def of Object.values(KINDS)) out.set(def.schemaFile, JSON.stringify(def.schema, null, 2) + '\n');
+  for (const def of KIND_REGISTRY) out.set(def.schemaFile, JSON.stringify(def.schema, null, 2) + '\n');
   return out;
 }
 

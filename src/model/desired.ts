@@ -1,4 +1,22 @@
 import type { SourceLocation } from './diagnostics.js';
+import type { DesiredPool } from '../kinds/pool/desired.js';
+import type { DesiredHost } from '../kinds/host/desired.js';
+import type { DesiredNetwork } from '../kinds/network/desired.js';
+import type { DesiredSR } from '../kinds/sr/desired.js';
+import type { DesiredVM } from '../kinds/vm/desired.js';
+import type { DesiredVMAppliance } from '../kinds/vmappliance/desired.js';
+import type { DesiredPolicy } from '../kinds/policy/desired.js';
+
+// Each kind's own types live in its folder (src/kinds/<kind>/desired.ts); this module assembles
+// them into DesiredState, the data contract between the loader, the planner and the policies.
+export type { ManifestMeta, Reference, SecretRef, ConfigValue } from './manifest.js';
+export type { DesiredPool } from '../kinds/pool/desired.js';
+export type { DesiredHost } from '../kinds/host/desired.js';
+export type { BondMode, DesiredNetwork } from '../kinds/network/desired.js';
+export type { SRType, DesiredSR } from '../kinds/sr/desired.js';
+export type { PowerState, HaRestartPriority, DesiredDisk, DesiredVif, DesiredVM } from '../kinds/vm/desired.js';
+export type { DesiredApplianceMember, DesiredVMAppliance } from '../kinds/vmappliance/desired.js';
+export type { Match, AdmissionRule, DisruptionClass, MaintenanceWindow, AutomationSettings, DesiredPolicy } from '../kinds/policy/desired.js';
 
 /**
  * Desired state: what the manifests declare, after parsing, schema validation, defaulting, size
@@ -29,211 +47,6 @@ export interface RawDocument {
   source: SourceLocation;
   /** JSON path (`spec.disks[0].size`) → where its value starts. */
   locations: Record<string, SourceLocation>;
-}
-
-/** What every document carries besides its spec. */
-export interface ManifestMeta {
-  name: string;
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-  /** Where the document starts (its `kind:` line), for diagnostics and policy messages. */
-  source: SourceLocation;
-}
-
-/**
- * A cross-reference from one manifest to a pool object, e.g. a VM disk's `sr`.
- * `target: 'manifest'` — another manifest of that kind declares it (by metadata.name);
- * `target: 'live'` — not declared; it names an existing pool object by name_label (or uuid),
- * checked against the live pool when one was available at load time (`checked`).
- */
-export interface Reference {
-  name: string;
-  target: 'manifest' | 'live';
-  checked: boolean;
-}
-
-/** A value to be read at apply time, never stored in plans or logs. */
-export interface SecretRef {
-  secretRef: { env?: string; file?: string };
-}
-
-export type ConfigValue = string | SecretRef;
-
-export interface DesiredPool {
-  kind: 'Pool';
-  meta: ManifestMeta;
-  spec: {
-    nameLabel?: string;
-    description?: string;
-    defaultSR?: Reference;
-    tags?: string[];
-    otherConfig?: Record<string, string>;
-    ha?: { enabled: boolean; hostFailuresToTolerate?: number };
-  };
-}
-
-export interface DesiredHost {
-  kind: 'Host';
-  meta: ManifestMeta;
-  spec: {
-    /** Existing host, matched by name_label or uuid. */
-    name: string;
-    description?: string;
-    tags?: string[];
-    otherConfig?: Record<string, string>;
-  };
-}
-
-export type BondMode = 'balance-slb' | 'active-backup' | 'lacp';
-
-export interface DesiredNetwork {
-  kind: 'Network';
-  meta: ManifestMeta;
-  spec: {
-    nameLabel: string;
-    description?: string;
-    mtu?: number;
-    /** A VLAN on every host's PIF with this device name (e.g. eth1). */
-    vlan?: { tag: number; device: string };
-    /** A bond on every host over the PIFs with these device names. */
-    bond?: { devices: string[]; mode: BondMode };
-    tags: string[];
-    otherConfig: Record<string, string>;
-  };
-}
-
-export type SRType = 'nfs' | 'lvmoiscsi' | 'lvm' | 'ext' | 'smb' | 'iso';
-
-export interface DesiredSR {
-  kind: 'SR';
-  meta: ManifestMeta;
-  spec: {
-    nameLabel: string;
-    description?: string;
-    type: SRType;
-    shared: boolean;
-    contentType: string;
-    deviceConfig: Record<string, ConfigValue>;
-    /** For local (non-shared) SRs: the host that owns it. */
-    host?: Reference;
-    tags: string[];
-  };
-}
-
-export type PowerState = 'running' | 'halted' | 'suspended' | 'paused';
-export type HaRestartPriority = 'restart' | 'best-effort' | '';
-
-export interface DesiredDisk {
-  /** Disk name, unique within the VM; the VDI's name_label is `<vm>-<disk>`. */
-  name: string;
-  /** Bytes. */
-  size: number;
-  /** Omitted: the pool's default SR. */
-  sr?: Reference;
-}
-
-export interface DesiredVif {
-  network: Reference;
-  mac?: string;
-}
-
-export interface DesiredVM {
-  kind: 'VM';
-  meta: ManifestMeta;
-  spec: {
-    nameLabel: string;
-    description?: string;
-    /** Template name_label (a live object). */
-    template: Reference;
-    vcpus: number;
-    /** VCPUs_max; defaults to `vcpus`. Raising `vcpus` up to it is a hot change. */
-    vcpusMax: number;
-    /** Bytes; dynamic_min = dynamic_max = memory. */
-    memory: number;
-    /** Bytes; static_max, defaults to `memory`. Growing memory up to it is a hot change. */
-    memoryMax: number;
-    disks: DesiredDisk[];
-    networks: DesiredVif[];
-    powerState: PowerState;
-    /** Affinity host. */
-    host?: Reference;
-    haRestartPriority?: HaRestartPriority;
-    autoPowerOn?: boolean;
-    appliance?: Reference;
-    tags: string[];
-    otherConfig: Record<string, string>;
-  };
-}
-
-export interface DesiredApplianceMember {
-  vm: Reference;
-  startOrder: number;
-  /** Seconds. */
-  startDelay: number;
-  /** Seconds. */
-  shutdownDelay: number;
-}
-
-export interface DesiredVMAppliance {
-  kind: 'VMAppliance';
-  meta: ManifestMeta;
-  spec: {
-    nameLabel: string;
-    description?: string;
-    members: DesiredApplianceMember[];
-  };
-}
-
-/** Which manifests a policy rule applies to. Empty/absent lists match everything. */
-export interface Match {
-  kinds?: string[];
-  /** Every listed label must be present with that value. */
-  labels?: Record<string, string>;
-  /** Names or glob patterns (`web-*`). */
-  names?: string[];
-}
-
-export interface AdmissionRule {
-  name: string;
-  match: Match;
-  /** JSON Schema checked (with ajv) against the whole manifest document as written. */
-  require: object;
-  severity: 'deny' | 'warn';
-  message: string;
-}
-
-export type DisruptionClass = 'reboot' | 'downtime' | 'destructive';
-
-export interface MaintenanceWindow {
-  name?: string;
-  /** Five-field cron expression for when the window opens (UTC unless timezone is set). */
-  schedule: string;
-  /** Seconds the window stays open. */
-  duration: number;
-  timezone?: string;
-  allow: DisruptionClass[];
-}
-
-export interface AutomationSettings {
-  drift?: 'heal' | 'report';
-  prune?: boolean;
-  adopt?: boolean;
-  windows?: MaintenanceWindow[];
-  maxDisruptive?: number;
-  /** Disruptions that need an approval annotation on the manifest (or Policy) at the applied commit. */
-  approval?: DisruptionClass[];
-  snapshotBefore?: DisruptionClass[];
-}
-
-export interface DesiredPolicy {
-  kind: 'Policy';
-  meta: ManifestMeta;
-  spec: {
-    /** Resources this policy's automation settings apply to; absent = everything. */
-    match?: Match;
-    admission: AdmissionRule[];
-    automation?: AutomationSettings;
-  };
 }
 
 export type DesiredResource =

@@ -7,9 +7,26 @@ import type { Action, Refusal } from '../model/plan.js';
 import { indexObserved } from '../model/observed-index.js';
 import { lookupKey, lookupText, lookupTextDigest, objectKey, recordDigest } from './identity.js';
 import { effectiveSettings } from '../policy/settings.js';
-import { applianceMarks, type ObjectMark } from './ownership-marks.js';
-import type { OwnedClass, Ownership } from './ownership.js';
-import type { LiveHit } from './refs.js';
+import type { ObjectMark } from './ownership-marks.js';
+
+/** Classes xops creates, and so owns through its mark. */
+export type OwnedClass = 'network' | 'SR' | 'VM' | 'VM_appliance';
+
+/**
+ * How a manifest relates to the pool: its object exists and carries xops' mark (`managed`); an
+ * unmanaged object with its name will be adopted (`adopt`); nothing matches (`absent`, create it);
+ * or it cannot be planned (`conflict`, an error diagnostic was added).
+ */
+export type Ownership<C extends OwnedClass> =
+  | { state: 'managed' | 'adopt'; ref: Ref; record: ObservedRecordTypes[C]; mark: ObjectMark }
+  | { state: 'absent' }
+  | { state: 'conflict' };
+
+/** A live reference found once in this plan, and the lookup it relied on (for a name). */
+export interface LiveHit {
+  hit: [Ref, XapiRecord];
+  lookup?: { key: string; text: string };
+}
 
 /**
  * An action while the plan is being built: `needs` lists addresses (`Network/lan`) whose create or
@@ -52,8 +69,6 @@ export interface PlanContext {
    * Digested once, when the plan is built.
    */
   readonly readObjects: Map<XapiRecord, ObservedClass>;
-  /** Ownership marks of VM appliances (kept in the pool's other_config: the class has none). */
-  readonly applianceMarks: Map<string, ObjectMark>;
   /** Live references already found, per candidate filter (or class) and `<class>/<name>`: see findLive. */
   readonly liveHits: Map<unknown, Map<string, LiveHit>>;
   /** Values kind planners derive from the snapshot alone, computed once per plan (keys prefixed by kind). */
@@ -64,9 +79,20 @@ export interface PlanContext {
   readonly failed: Set<string>;
   /** Address → how the manifest relates to the pool, found before any kind is planned. */
   readonly owners: Map<string, Ownership<OwnedClass>>;
+  /**
+   * Kinds whose manifests name an existing object instead of one xops creates (Host), each with
+   * manifest name → the object's name: a reference to such a manifest resolves to that live object.
+   */
+  readonly liveNamed: ReadonlyMap<ResourceKind, ReadonlyMap<string, string>>;
 }
 
-export function createContext(desired: DesiredState, observed: ObservedState, options: ResolvedOptions): PlanContext {
+/** A fresh context; `liveNamed` as in PlanContext (the planner builds it from the kind registry). */
+export function createContext(
+  desired: DesiredState,
+  observed: ObservedState,
+  options: ResolvedOptions,
+  liveNamed: ReadonlyMap<ResourceKind, ReadonlyMap<string, string>> = new Map(),
+): PlanContext {
   return {
     desired,
     observed,
@@ -79,9 +105,9 @@ export function createContext(desired: DesiredState, observed: ObservedState, op
     readObjects: new Map(),
     liveHits: new Map(),
     memo: new Map(),
-    applianceMarks: applianceMarks(observed),
     failed: new Set(),
     owners: new Map(),
+    liveNamed,
   };
 }
 

@@ -1,14 +1,10 @@
-import type { DesiredState } from '../model/desired.js';
+import type { DesiredResource, DesiredState } from '../model/desired.js';
+import type { ResourceKind } from '../model/kinds.js';
 import type { ObservedState } from '../model/observed.js';
 import type { Plan } from '../model/plan.js';
-import { planHost } from '../kinds/host/plan.js';
-import { planNetwork, pruneNetworks } from '../kinds/network/plan.js';
-import { planPool } from '../kinds/pool/plan.js';
-import { planSR, pruneSRs } from '../kinds/sr/plan.js';
-import { isPlainVM, planVM, pruneVMs } from '../kinds/vm/plan.js';
-import { planAppliance, pruneAppliances } from '../kinds/vmappliance/plan.js';
-import { createContext, identityObjects } from './context.js';
-import { orderActions } from './order.js';
+import { documentsOf, KIND_REGISTRY } from '../kinds/index.js';
+import { addressOfResource, createContext, identityObjects } from './context.js';
+import { orderActions, type OrderRules } from './order.js';
 import { findOwned } from './ownership.js';
 
 export { specDigest, staleObjects } from './identity.js';
@@ -29,6 +25,24 @@ export interface PlanOptions {
   migrateOnAffinity?: boolean;
 }
 
+/** The ordering rules the kinds declare. */
+const ORDER_RULES: OrderRules = {
+  mainClass: new Map(KIND_REGISTRY.flatMap((k) => (k.classes.length > 0 ? [[k.kind, k.classes[0]!] as const] : []))),
+  usersOf: new Map(KIND_REGISTRY.flatMap((k) => (k.usersOf ? [[k.kind, k.usersOf] as const] : []))),
+};
+
+/** For each kind whose manifests name existing objects: manifest name → object name (the first declared wins). */
+function liveNamedManifests(desired: DesiredState): Map<ResourceKind, Map<string, string>> {
+  const out = new Map<ResourceKind, Map<string, string>>();
+  for (const kind of KIND_REGISTRY) {
+    if (!kind.liveName) continue;
+    const names = new Map<string, string>();
+    for (const doc of documentsOf(desired, kind)) if (!names.has(doc.meta.name)) names.set(doc.meta.name, kind.liveName(doc));
+    out.set(kind.kind as ResourceKind, names);
+  }
+  return out;
+}
+
 /**
  * Compares what the manifests declare with what the pool has and returns the actions that make the
  * pool match, each labelled with what it costs the running workload. Pure: no I/O, no clock unless
@@ -42,26 +56,18 @@ export function planChanges(desired: DesiredState, observed: ObservedState, opts
     adopt: opts.adopt,
     prune: opts.prune,
     migrateOnAffinity: opts.migrateOnAffinity,
-  });
+  }, liveNamedManifests(desired));
   // Ownership first, so that references between manifests know whether their target is created.
-  for (const n of desired.networks) ctx.owners.set(`Network/${n.meta.name}`, findOwned(ctx, n, 'network', n.spec.nameLabel));
-  for (const s of desired.srs) ctx.owners.set(`SR/${s.meta.name}`, findOwned(ctx, s, 'SR', s.spec.nameLabel));
-  for (const v of desired.vms) ctx.owners.set(`VM/${v.meta.name}`, findOwned(ctx, v, 'VM', v.spec.nameLabel, isPlainVM));
-  for (const a of desired.appliances) ctx.owners.set(`VMAppliance/${a.meta.name}`, findOwned(ctx, a, 'VM_appliance', a.spec.nameLabel));
+  for (const kind of KIND_REGISTRY) {
+    const owner = kind.owner;
+    if (!owner) continue;
+    for (const doc of documentsOf(desired, kind) as DesiredResource[]) ctx.owners.set(addressOfResource(doc), findOwned(ctx, doc, owner));
+  }
+  for (const kind of KIND_REGISTRY) for (const doc of documentsOf(desired, kind)) kind.plan?.(ctx, doc);
+  // Deletes run dependents first: the reverse of the registry's order.
+  for (const kind of [...KIND_REGISTRY].reverse()) kind.prune?.(ctx);
 
-  if (desired.pool) planPool(ctx, desired.pool);
-  desired.hosts.forEach((h) => planHost(ctx, h));
-  desired.networks.forEach((n) => planNetwork(ctx, n));
-  desired.srs.forEach((s) => planSR(ctx, s));
-  desired.vms.forEach((v) => planVM(ctx, v));
-  desired.appliances.forEach((a) => planAppliance(ctx, a));
-
-  pruneAppliances(ctx);
-  pruneVMs(ctx);
-  pruneSRs(ctx);
-  pruneNetworks(ctx);
-
-  const actions = orderActions(ctx, ctx.actions);
+  const actions = orderActions(ctx, ctx.actions, ORDER_RULES);
   // Every action carries the digest apply records as xops.spec, so a saved plan is complete too.
   return withSpecDigests({
     formatVersion: 1,

@@ -1,3 +1,4 @@
+import type { ObservedClass } from '../model/observed.js';
 import type { Action } from '../model/plan.js';
 import { KIND_ORDER } from '../model/kinds.js';
 import type { DraftAction, PlanContext } from './context.js';
@@ -11,34 +12,25 @@ function rank(a: Action): number {
   return a.operation === 'delete' && !a.id.includes(':disk/') ? KIND_ORDER.length * 2 - 1 - i : i;
 }
 
-/** Uuids of the VMs with a VIF on the network / a disk on the SR that an action deletes. */
-function usersOf(ctx: PlanContext, a: Action): Set<string> {
-  const users = new Set<string>();
-  const main = a.objects[0];
-  if (!main) return users;
-  if (main.cls === 'network') {
-    for (const vif of ctx.index.get('network', main.ref)?.VIFs ?? []) {
-      const vm = ctx.index.get('VM', ctx.index.get('VIF', vif)?.VM ?? '');
-      if (vm) users.add(vm.uuid);
-    }
-  } else if (main.cls === 'SR') {
-    for (const vdi of ctx.index.get('SR', main.ref)?.VDIs ?? []) {
-      for (const vbd of ctx.index.get('VDI', vdi)?.VBDs ?? []) {
-        const vm = ctx.index.get('VM', ctx.index.get('VBD', vbd)?.VM ?? '');
-        if (vm) users.add(vm.uuid);
-      }
-    }
-  }
-  return users;
+/** What ordering needs to know of each kind (the planner builds it from the kind registry). */
+export interface OrderRules {
+  /** The XAPI class of each kind's main object: an action is indexed by the uuids of those it touches. */
+  mainClass: ReadonlyMap<string, ObservedClass>;
+  /**
+   * For a delete of this kind: uuids of other resources' main objects still using what it deletes
+   * (the VMs on a network or SR); the delete waits for every action on them.
+   */
+  usersOf: ReadonlyMap<string, (ctx: PlanContext, action: Action) => Set<string>>;
 }
 
 /**
  * Turns the draft actions into the plan's ordered list. Dependencies are only real ones: actions on
  * the same resource run one after another (in the order the kind planner emitted them); an action
- * that refers to a manifest waits for that manifest's create/replace/adopt; deleting a network or
- * SR waits for the actions on the VMs still using it. Everything else may run concurrently.
+ * that refers to a manifest waits for that manifest's create/replace/adopt; a delete waits for the
+ * actions on the objects still using what it deletes (`rules.usersOf`: the VMs on a network or SR).
+ * Everything else may run concurrently.
  */
-export function orderActions(ctx: PlanContext, drafts: DraftAction[]): Action[] {
+export function orderActions(ctx: PlanContext, drafts: DraftAction[], rules: OrderRules): Action[] {
   // Actions that need a resource that could not be planned cannot run either.
   let kept = drafts.filter((a) => !ctx.failed.has(a.address));
   for (const a of kept) {
@@ -52,22 +44,22 @@ export function orderActions(ctx: PlanContext, drafts: DraftAction[]): Action[] 
 
   const providers = new Map<string, string[]>();
   const lastOf = new Map<string, string>();
-  const byVM = new Map<string, string[]>();
+  const byObject = new Map<string, string[]>();
   for (const a of kept) {
     const prev = lastOf.get(a.address);
     if (prev) a.dependsOn.push(prev);
     lastOf.set(a.address, a.id);
     if (PROVIDES.has(a.operation)) providers.set(a.address, [...(providers.get(a.address) ?? []), a.id]);
+    const main = rules.mainClass.get(a.kind);
     for (const o of a.objects) {
-      if (o.cls !== 'VM' || a.kind !== 'VM') continue;
-      byVM.set(o.uuid, [...(byVM.get(o.uuid) ?? []), a.id]);
+      if (o.cls !== main) continue;
+      byObject.set(o.uuid, [...(byObject.get(o.uuid) ?? []), a.id]);
     }
   }
   for (const a of kept) {
     for (const need of a.needs ?? []) for (const id of providers.get(need) ?? []) if (id !== a.id) a.dependsOn.push(id);
-    if (a.operation === 'delete' && (a.kind === 'Network' || a.kind === 'SR')) {
-      for (const vm of usersOf(ctx, a)) a.dependsOn.push(...(byVM.get(vm) ?? []));
-    }
+    const usersOf = a.operation === 'delete' ? rules.usersOf.get(a.kind) : undefined;
+    if (usersOf) for (const user of usersOf(ctx, a)) a.dependsOn.push(...(byObject.get(user) ?? []));
     a.dependsOn = [...new Set(a.dependsOn)];
   }
 

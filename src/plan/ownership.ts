@@ -1,26 +1,47 @@
 import type { DesiredResource } from '../model/desired.js';
 import type { ObservedRecordTypes, Ref } from '../model/observed.js';
 import { MANAGED_KEY, repoMatches } from '../model/observed.js';
-import type { PlanContext } from './context.js';
+import type { OwnedClass, Ownership, PlanContext } from './context.js';
+
+export type { OwnedClass, Ownership } from './context.js';
 import { addDiagnostic, addressOfResource, automation, read, readLookup } from './context.js';
 import { markOf, type ObjectMark } from './ownership-marks.js';
 
-/** Classes xops creates, and so owns through its mark. */
-export type OwnedClass = 'network' | 'SR' | 'VM' | 'VM_appliance';
-
 /**
- * How a manifest relates to the pool: its object exists and carries xops' mark (`managed`); an
- * unmanaged object with its name will be adopted (`adopt`); nothing matches (`absent`, create it);
- * or it cannot be planned (`conflict`, an error diagnostic was added).
+ * Where a class keeps xops' marks. The default (ownOtherConfig) is the object's own other_config; a
+ * class without one (VM_appliance) keeps them elsewhere and gives its kind's owner rule its own store.
  */
-export type Ownership<C extends OwnedClass> =
-  | { state: 'managed' | 'adopt'; ref: Ref; record: ObservedRecordTypes[C]; mark: ObjectMark }
-  | { state: 'absent' }
-  | { state: 'conflict' };
+export interface MarkStore<C extends OwnedClass = OwnedClass> {
+  /** The marks of one object of the class. */
+  markOf(ctx: PlanContext, record: ObservedRecordTypes[C]): ObjectMark;
+  /** The candidate objects marked `address`, recording what the plan relied on to find them. */
+  marked(ctx: PlanContext, cls: C, address: string, isCandidate: (rec: ObservedRecordTypes[C]) => boolean): [Ref, ObservedRecordTypes[C]][];
+}
 
-function markFor(ctx: PlanContext, cls: OwnedClass, record: { uuid: string }): ObjectMark {
-  if (cls === 'VM_appliance') return ctx.applianceMarks.get(record.uuid) ?? {};
-  return markOf(record as ObservedRecordTypes['VM']);
+/** Marks kept in the object's own other_config. */
+export const ownOtherConfig: MarkStore = {
+  markOf: (_ctx, record) => markOf(record),
+  marked(ctx, cls, address, isCandidate) {
+    const marked: [Ref, ObservedRecordTypes[typeof cls]][] = [];
+    for (const item of ctx.index.managed(address)) {
+      if (item.cls !== cls) continue;
+      const rec = ctx.index.get(cls, item.ref);
+      if (rec && isCandidate(rec)) marked.push([item.ref, rec]);
+    }
+    readLookup(ctx, cls, MANAGED_KEY, address, marked.map(([, r]) => r.uuid));
+    return marked;
+  },
+};
+
+/** How the planner finds the pool object a manifest stands for (a kind's `owner`, see findOwned). */
+export interface OwnerRule<D extends DesiredResource = DesiredResource, C extends OwnedClass = OwnedClass> {
+  cls: C;
+  /** The name_label an unmarked object must have to be adopted. */
+  nameLabel(doc: D): string;
+  /** Excludes objects of the class that can never be this resource (templates, snapshots for VMs). */
+  isCandidate?(record: ObservedRecordTypes[C]): boolean;
+  /** Where the class keeps its marks; default ownOtherConfig. */
+  marks?: MarkStore<C>;
 }
 
 /** Whether a marked object belongs to this repository (objects from other repositories are never touched). */
@@ -31,33 +52,17 @@ export function ownedByThisRepo(ctx: PlanContext, mark: ObjectMark): boolean {
 /**
  * Finds the pool object a manifest stands for. Only objects carrying the mark `<Kind>/<name>` are
  * xops'; an unmarked one with the manifest's name_label is a conflict unless adoption is allowed.
- * `isCandidate` excludes objects of the class that can never be the resource (templates, snapshots,
- * control domains for VMs).
+ * The rule's `isCandidate` excludes objects of the class that can never be the resource (templates,
+ * snapshots, control domains for VMs).
  */
-export function findOwned<C extends OwnedClass>(
-  ctx: PlanContext,
-  resource: DesiredResource,
-  cls: C,
-  nameLabel: string,
-  isCandidate: (rec: ObservedRecordTypes[C]) => boolean = () => true,
-): Ownership<C> {
+export function findOwned<D extends DesiredResource, C extends OwnedClass>(ctx: PlanContext, resource: D, rule: OwnerRule<D, C>): Ownership<C> {
+  const cls = rule.cls;
+  const nameLabel = rule.nameLabel(resource);
+  const isCandidate = (rec: ObservedRecordTypes[C]): boolean => rule.isCandidate?.(rec) ?? true;
+  const store = (rule.marks ?? ownOtherConfig) as MarkStore<C>;
+  const markFor = (rec: ObservedRecordTypes[C]): ObjectMark => store.markOf(ctx, rec);
   const address = addressOfResource(resource);
-  const marked: [Ref, ObservedRecordTypes[C]][] = [];
-  if (cls === 'VM_appliance') {
-    for (const pool of ctx.observed.records.pool.keys()) read(ctx, 'pool', pool);
-    for (const [uuid, mark] of ctx.applianceMarks) {
-      if (mark.address !== address) continue;
-      const hit = ctx.index.byUuid(cls, uuid);
-      if (hit) marked.push(hit);
-    }
-  } else {
-    for (const item of ctx.index.managed(address)) {
-      if (item.cls !== cls) continue;
-      const rec = ctx.index.get(cls, item.ref);
-      if (rec && isCandidate(rec)) marked.push([item.ref, rec]);
-    }
-    readLookup(ctx, cls, MANAGED_KEY, address, marked.map(([, r]) => r.uuid));
-  }
+  const marked = store.marked(ctx, cls, address, isCandidate);
   if (marked.length > 1) {
     addDiagnostic(ctx, resource, 'error', 'duplicate-owner',
       `${marked.length} ${cls} objects carry the mark ${address} (${marked.map(([, r]) => r.uuid).join(', ')}); remove it from all but one`);
@@ -66,7 +71,7 @@ export function findOwned<C extends OwnedClass>(
   if (marked.length === 1) {
     const [ref, record] = marked[0];
     read(ctx, cls, ref);
-    const mark = markFor(ctx, cls, record);
+    const mark = markFor(record);
     if (!ownedByThisRepo(ctx, mark)) {
       addDiagnostic(ctx, resource, 'error', 'foreign-owner',
         `the ${cls} ${record.uuid} is managed by another repository (${mark.repo}); xops will not touch it`);
@@ -75,7 +80,7 @@ export function findOwned<C extends OwnedClass>(
     return { state: 'managed', ref, record, mark };
   }
   const all = ctx.index.byName(cls, nameLabel);
-  const named = all.filter(([, rec]) => isCandidate(rec) && !markFor(ctx, cls, rec).address);
+  const named = all.filter(([, rec]) => isCandidate(rec) && !markFor(rec).address);
   // The plan relied on every object with that name (staleObjects re-reads them unfiltered).
   readLookup(ctx, cls, 'name_label', nameLabel, all.map(([, r]) => r.uuid));
   if (named.length === 0) return { state: 'absent' };

@@ -1,6 +1,9 @@
 import type { DesiredResource, Reference } from '../model/desired.js';
+import type { ResourceKind } from '../model/kinds.js';
 import type { ObservedClass, ObservedRecordTypes, Ref, XapiRecord } from '../model/observed.js';
-import type { PlanContext } from './context.js';
+import type { LiveHit, PlanContext } from './context.js';
+
+export type { LiveHit } from './context.js';
 import { addDiagnostic, read, readLookup, rememberLookup } from './context.js';
 
 /**
@@ -17,14 +20,8 @@ export interface ResolvedReference extends Reference {
 /** What a reference may point at. */
 export interface RefTarget<C extends ObservedClass> {
   cls: C;
-  kind: 'Network' | 'SR' | 'VM' | 'VMAppliance' | 'Host';
+  kind: ResourceKind;
   isCandidate?: (rec: ObservedRecordTypes[C]) => boolean;
-}
-
-/** A live reference found once in this plan, and the lookup it relied on (for a name). */
-export interface LiveHit {
-  hit: [Ref, XapiRecord];
-  lookup?: { key: string; text: string };
 }
 
 /**
@@ -102,10 +99,10 @@ export function resolveRef<C extends ObservedClass>(
     return hit ? { ...reference, uuid: hit[1].uuid } : undefined;
   }
   const address = `${target.kind}/${reference.name}`;
-  if (target.kind === 'Host') {
-    // A Host manifest names an existing host; its object is that host.
-    const host = ctx.desired.hosts.find((h) => h.meta.name === reference.name);
-    const hit = findLive(ctx, resource, path, host?.spec.name ?? reference.name, target);
+  const liveNames = ctx.liveNamed.get(target.kind);
+  if (liveNames) {
+    // A manifest of this kind names an existing object (a Host manifest, a host); its object is that one.
+    const hit = findLive(ctx, resource, path, liveNames.get(reference.name) ?? reference.name, target);
     return hit ? { ...reference, address, uuid: hit[1].uuid } : undefined;
   }
   // Always a dependency: if the target is created, replaced or adopted in this plan, that runs first.

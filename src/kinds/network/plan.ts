@@ -1,6 +1,6 @@
 import type { DesiredNetwork } from '../../model/desired.js';
 import type { NetworkRecord, Ref } from '../../model/observed.js';
-import type { FieldChange } from '../../model/plan.js';
+import type { Action, FieldChange } from '../../model/plan.js';
 import type { PlanContext } from '../../plan/context.js';
 import { compareField, compareOtherConfig, compareTags, createChanges, makeAction, objectRef, updateReason } from '../../plan/changes.js';
 import { specDigest } from '../../plan/identity.js';
@@ -115,4 +115,16 @@ export function pruneNetworks(ctx: PlanContext): void {
       objects: [objectRef('network', ref, rec.uuid), ...carrier.objects],
     }));
   }
+}
+
+/** Uuids of the VMs with a VIF on the network a delete action removes: it waits for their actions. */
+export function vmsOnNetwork(ctx: PlanContext, action: Action): Set<string> {
+  const users = new Set<string>();
+  const main = action.objects[0];
+  if (!main || main.cls !== 'network') return users;
+  for (const vif of ctx.index.get('network', main.ref)?.VIFs ?? []) {
+    const vm = ctx.index.get('VM', ctx.index.get('VIF', vif)?.VM ?? '');
+    if (vm) users.add(vm.uuid);
+  }
+  return users;
 }

@@ -1,6 +1,6 @@
 import type { DesiredSR } from '../../model/desired.js';
 import type { PBDRecord, Ref, SRRecord } from '../../model/observed.js';
-import type { FieldChange, ObjectRef } from '../../model/plan.js';
+import type { Action, FieldChange, ObjectRef } from '../../model/plan.js';
 import type { PlanContext } from '../../plan/context.js';
 import { read } from '../../plan/context.js';
 import { compareField, compareTags, createChanges, makeAction, objectRef, updateReason } from '../../plan/changes.js';
@@ -128,4 +128,18 @@ export function pruneSRs(ctx: PlanContext): void {
       details: { sr: rec.uuid, runningVMs: runningVMsOn(ctx, rec) },
     }));
   }
+}
+
+/** Uuids of the VMs with a disk on the SR a delete action removes: it waits for their actions. */
+export function vmsOnSR(ctx: PlanContext, action: Action): Set<string> {
+  const users = new Set<string>();
+  const main = action.objects[0];
+  if (!main || main.cls !== 'SR') return users;
+  for (const vdi of ctx.index.get('SR', main.ref)?.VDIs ?? []) {
+    for (const vbd of ctx.index.get('VDI', vdi)?.VBDs ?? []) {
+      const vm = ctx.index.get('VM', ctx.index.get('VBD', vbd)?.VM ?? '');
+      if (vm) users.add(vm.uuid);
+    }
+  }
+  return users;
 }

@@ -6,9 +6,9 @@ import type { ApplyContext } from '../../apply/context.js';
 import { ApplyError, UnsupportedChangeError } from '../../apply/errors.js';
 import type { RefLike } from '../../apply/lookup.js';
 import { PENDING_KEY, assertOwned, isOwnedBy, pendingName, writeMarks, writeSpecDigest } from '../../apply/ownership.js';
-import { attachedDisks, claimDisks, convergeDisks, destroyDisk, diskSR, type DiskClaim, type DiskSpec } from '../../apply/vm/disks.js';
-import { convergePower, halt, whileHalted } from '../../apply/vm/power.js';
-import { convergeVifs, type VifSpec } from '../../apply/vm/vifs.js';
+import { attachedDisks, claimDisks, convergeDisks, destroyDisk, diskSR, type DiskClaim, type DiskSpec } from './disks.js';
+import { convergePower, halt, whileHalted } from './power.js';
+import { convergeVifs, type VifSpec } from './vifs.js';
 import { snapshotName } from '../../policy/snapshot.js';
 import { isXapiError, recordsByName, syncField, syncMapKeys, syncSet, tryRecord } from '../../apply/xapi.js';
 

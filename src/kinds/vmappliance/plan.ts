@@ -8,6 +8,7 @@ import { specDigest } from '../../plan/identity.js';
 import { orphanName, pruneAllowed, wouldPrune } from '../../plan/prune.js';
 import { resolveRef, type ResolvedReference } from '../../plan/refs.js';
 import { applianceMarkKeys } from '../../plan/ownership-marks.js';
+import { applianceMarksOf } from './marks.js';
 
 /** A member as apply receives it: the VM resolved (uuid absent when the VM is created in this plan). */
 export interface ResolvedMember extends Omit<DesiredApplianceMember, 'vm'> {
@@ -112,7 +113,7 @@ export function planAppliance(ctx: PlanContext, app: DesiredVMAppliance): void {
 
 /** Managed appliances with no manifest: deleted (their VMs stay) only when prune is on. */
 export function pruneAppliances(ctx: PlanContext): void {
-  for (const [uuid, mark] of ctx.applianceMarks) {
+  for (const [uuid, mark] of applianceMarksOf(ctx)) {
     const name = orphanName(ctx, 'VMAppliance', mark);
     if (name === undefined) continue;
     const hit = ctx.index.byUuid('VM_appliance', uuid);

@@ -1,6 +1,6 @@
 import type { DesiredVMAppliance } from '../../model/desired.js';
-import { closedObject, documentSchema, ref } from './common.js';
-import type { KindDefinition } from './types.js';
+import { closedObject, documentSchema, ref } from '../../manifests/schema-kit.js';
+import type { KindDefinition } from '../../manifests/build-context.js';
 
 interface ApplianceSpec {
   nameLabel?: string;
@@ -9,7 +9,7 @@ interface ApplianceSpec {
 }
 
 /** A VM appliance (vApp): VMs started in order (and shut down in reverse). */
-export const vmApplianceKind: KindDefinition<DesiredVMAppliance> = {
+export const vmApplianceSchema: KindDefinition<DesiredVMAppliance> = {
   kind: 'VMAppliance',
   schemaFile: 'vmappliance.schema.json',
   schema: documentSchema(

@@ -1,10 +1,10 @@
 import type { VMRecord } from '../../model/observed.js';
 import { applianceMarks } from '../../plan/ownership-marks.js';
-import type { Candidate } from '../context.js';
-import { alreadyManaged, describe, referenceTo } from '../context.js';
-import { formatDuration, setIfPresent } from '../values.js';
-import type { KindExporter } from './types.js';
-import { manifestDoc, nameLabelSpec } from './types.js';
+import type { Candidate } from '../../export/context.js';
+import { alreadyManaged, describe, referenceTo } from '../../export/context.js';
+import { formatDuration, setIfPresent } from '../../export/values.js';
+import type { KindExporter } from '../../export/manifest-doc.js';
+import { manifestDoc, nameLabelSpec } from '../../export/manifest-doc.js';
 
 /**
  * VM appliances with at least one member. Membership and start order live on the member VMs (order,
@@ -13,6 +13,7 @@ import { manifestDoc, nameLabelSpec } from './types.js';
 export const applianceExporter: KindExporter<'VM_appliance'> = {
   kind: 'VMAppliance',
   cls: 'VM_appliance',
+  folder: 'appliances',
   select(ctx) {
     // VM_appliance has no other_config: xops keeps an appliance's mark in the pool's other_config.
     const marks = applianceMarks(ctx.observed);

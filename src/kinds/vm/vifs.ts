@@ -1,8 +1,8 @@
 import { MANAGED_KEY, VIF_KEY, type Ref, type VIFRecord } from '../../model/observed.js';
-import type { ApplyContext } from '../context.js';
-import type { RefLike } from '../lookup.js';
-import { isOwnedBy, ownershipMarks, writeMarks } from '../ownership.js';
-import { isXapiError, tryRecord } from '../xapi.js';
+import type { ApplyContext } from '../../apply/context.js';
+import type { RefLike } from '../../apply/lookup.js';
+import { isOwnedBy, ownershipMarks, writeMarks } from '../../apply/ownership.js';
+import { isXapiError, tryRecord } from '../../apply/xapi.js';
 
 /** A VM network entry as apply receives it: the network reference possibly resolved by the planner. */
 export interface VifSpec {

@@ -1,13 +1,13 @@
 import type { Ref, VBDRecord, VDIRecord, VIFRecord, VMRecord } from '../../model/observed.js';
 import { DISK_KEY, NULL_REF, VIF_KEY } from '../../model/observed.js';
-import type { Candidate, Chosen, ExportContext } from '../context.js';
-import { alreadyManaged, countSkipped, referenceTo } from '../context.js';
-import type { ExportNote } from '../notes.js';
-import { declarableOtherConfig, formatSize, setIfPresent } from '../values.js';
-import type { KindExporter } from './types.js';
-import { manifestDoc, nameLabelSpec } from './types.js';
+import type { Candidate, Chosen, ExportContext } from '../../export/context.js';
+import { alreadyManaged, countSkipped, referenceTo } from '../../export/context.js';
+import type { ExportNote } from '../../export/notes.js';
+import { declarableOtherConfig, formatSize, setIfPresent } from '../../export/values.js';
+import type { KindExporter } from '../../export/manifest-doc.js';
+import { manifestDoc, nameLabelSpec } from '../../export/manifest-doc.js';
 
-/** The VM kind's disk name pattern (`src/manifests/kinds/vm.ts`). */
+/** The VM kind's disk name pattern (`./schema.ts`). */
 const DISK_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
 const HA_PRIORITIES = ['restart', 'best-effort'];
 /** The value a VM manifest gets when its template is unknown: the schema refuses it, so validate flags it. */
@@ -145,6 +145,7 @@ function templateOf(ctx: ExportContext, vm: VMRecord, note: (n: Omit<ExportNote,
 export const vmExporter: KindExporter<'VM'> = {
   kind: 'VM',
   cls: 'VM',
+  folder: 'vms',
   select(ctx) {
     const out: Candidate<'VM'>[] = [];
     for (const [ref, record] of ctx.observed.records.VM) {

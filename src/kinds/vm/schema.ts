@@ -1,6 +1,6 @@
 import type { DesiredVM, HaRestartPriority, PowerState } from '../../model/desired.js';
-import { closedObject, documentSchema, ref } from './common.js';
-import { checkOtherConfig, type KindDefinition } from './types.js';
+import { closedObject, documentSchema, ref } from '../../manifests/schema-kit.js';
+import { checkOtherConfig, type KindDefinition } from '../../manifests/build-context.js';
 
 interface VMSpec {
   nameLabel?: string;
@@ -25,7 +25,7 @@ interface VMSpec {
 const MIN_MEMORY = 16 * 1024 * 1024;
 
 /** A virtual machine cloned from a template, with its disks and network interfaces. */
-export const vmKind: KindDefinition<DesiredVM> = {
+export const vmSchema: KindDefinition<DesiredVM> = {
   kind: 'VM',
   schemaFile: 'vm.schema.json',
   schema: documentSchema(

@@ -1,7 +1,7 @@
 import type { ConfigValue, DesiredSR, SRType } from '../../model/desired.js';
-import { closedObject, documentSchema, ref, type JsonSchema } from './common.js';
-import type { BuildContext, KindDefinition } from './types.js';
-import { childPath } from '../paths.js';
+import { closedObject, documentSchema, ref, type JsonSchema } from '../../manifests/schema-kit.js';
+import type { BuildContext, KindDefinition } from '../../manifests/build-context.js';
+import { childPath } from '../../manifests/paths.js';
 
 interface SRSpec {
   nameLabel?: string;
@@ -40,7 +40,7 @@ function typeRules(): JsonSchema[] {
 }
 
 /** A storage repository and its PBDs (one per host when shared, else one on `host`). */
-export const srKind: KindDefinition<DesiredSR> = {
+export const srSchema: KindDefinition<DesiredSR> = {
   kind: 'SR',
   schemaFile: 'sr.schema.json',
   schema: documentSchema(

@@ -1,6 +1,6 @@
 import type { DesiredPool } from '../../model/desired.js';
-import { closedObject, documentSchema, ref } from './common.js';
-import { checkOtherConfig, type KindDefinition } from './types.js';
+import { closedObject, documentSchema, ref } from '../../manifests/schema-kit.js';
+import { checkOtherConfig, type KindDefinition } from '../../manifests/build-context.js';
 
 interface PoolSpec {
   nameLabel?: string;
@@ -12,7 +12,7 @@ interface PoolSpec {
 }
 
 /** The pool's own settings. At most one Pool manifest per repository: the pool xops connects to. */
-export const poolKind: KindDefinition<DesiredPool> = {
+export const poolSchema: KindDefinition<DesiredPool> = {
   kind: 'Pool',
   schemaFile: 'pool.schema.json',
   schema: documentSchema(

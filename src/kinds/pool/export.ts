@@ -1,9 +1,9 @@
 import { NULL_REF } from '../../model/observed.js';
-import type { Candidate } from '../context.js';
-import { alreadyManaged, referenceTo } from '../context.js';
-import { declarableOtherConfig, setIfPresent } from '../values.js';
-import type { KindExporter } from './types.js';
-import { manifestDoc } from './types.js';
+import type { Candidate } from '../../export/context.js';
+import { alreadyManaged, referenceTo } from '../../export/context.js';
+import { declarableOtherConfig, setIfPresent } from '../../export/values.js';
+import type { KindExporter } from '../../export/manifest-doc.js';
+import { manifestDoc } from '../../export/manifest-doc.js';
 
 /**
  * The pool's own settings. A Pool manifest is never adopted: it states settings of the pool xops is
@@ -12,6 +12,8 @@ import { manifestDoc } from './types.js';
 export const poolExporter: KindExporter<'pool'> = {
   kind: 'Pool',
   cls: 'pool',
+  folder: '',
+  singleFile: { file: 'pool.yaml', fallbackName: 'pool' },
   select(ctx) {
     const out: Candidate<'pool'>[] = [];
     for (const [ref, record] of ctx.observed.records.pool) {

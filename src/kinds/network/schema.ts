@@ -1,6 +1,6 @@
 import type { BondMode, DesiredNetwork } from '../../model/desired.js';
-import { closedObject, documentSchema, ref } from './common.js';
-import { checkOtherConfig, type KindDefinition } from './types.js';
+import { closedObject, documentSchema, ref } from '../../manifests/schema-kit.js';
+import { checkOtherConfig, type KindDefinition } from '../../manifests/build-context.js';
 
 interface NetworkSpec {
   nameLabel?: string;
@@ -15,7 +15,7 @@ interface NetworkSpec {
 const DEVICE = { type: 'string', pattern: '^[A-Za-z0-9._-]{1,15}$', patternErrorMessage: 'must be a PIF device name such as eth1', description: 'A PIF device name present on every host, e.g. eth1.' };
 
 /** A pool-wide network, optionally a VLAN over a device or a bond over several devices. */
-export const networkKind: KindDefinition<DesiredNetwork> = {
+export const networkSchema: KindDefinition<DesiredNetwork> = {
   kind: 'Network',
   schemaFile: 'network.schema.json',
   schema: documentSchema(

@@ -1,9 +1,9 @@
-import type { DesiredDocument, ManifestMeta, Reference } from '../../model/desired.js';
-import type { Kind } from '../../model/kinds.js';
-import type { JsonSchema } from './common.js';
+import type { DesiredDocument, ManifestMeta, Reference } from '../model/desired.js';
+import type { Kind, ResourceKind } from '../model/kinds.js';
+import type { JsonSchema } from './schema-kit.js';
 
 /** What a reference may point at: a kind of manifest, or (Template) only a live pool object. */
-export type ReferenceKind = 'SR' | 'Network' | 'Host' | 'VM' | 'VMAppliance' | 'Template';
+export type ReferenceKind = ResourceKind | 'Template';
 
 /**
  * What a kind's builder may ask of the loader while turning a schema-valid document into desired
@@ -23,6 +23,20 @@ export interface BuildContext {
   warn(path: string, message: string, code?: string): void;
 }
 
+/** One built document as a cross-document check sees it; `error` reports at `path` of it and keeps it out of desired state. */
+export interface LinkedDocument {
+  doc: DesiredDocument;
+  error(path: string, message: string, code: string): void;
+}
+
+/** What a kind's cross-document check (`link`) sees once every document is built. */
+export interface LinkContext {
+  /** Every built document, in load order. */
+  built: readonly LinkedDocument[];
+  /** metadata.name of every document of a kind, valid or not. */
+  declaredNames(kind: Kind): ReadonlySet<string>;
+}
+
 /** Everything kind-specific about reading one kind of manifest: its schema and its builder. */
 export interface KindDefinition<D extends DesiredDocument = DesiredDocument> {
   kind: Kind;
@@ -36,6 +50,18 @@ export interface KindDefinition<D extends DesiredDocument = DesiredDocument> {
    * run reports every problem (e.g. a password written inline).
    */
   inspect?(spec: unknown, ctx: BuildContext): void;
+  /**
+   * Checks between documents, once every document is built (an appliance's members against the
+   * VMs' `appliance`); may fill in values the other side implies.
+   */
+  link?(ctx: LinkContext): void;
+  /** How messages name an object of this kind in the pool (`network`, `VM appliance`). */
+  word?: string;
+  /**
+   * References to this kind must name a manifest: its objects are never looked up in the pool by
+   * the loader (appliances).
+   */
+  manifestOnly?: boolean;
 }
 
 /** Checks that no otherConfig key uses the `xops.` prefix, which holds xops' ownership marks. */

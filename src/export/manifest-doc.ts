@@ -1,7 +1,7 @@
-import type { ObservedClass } from '../../model/observed.js';
-import { API_VERSION } from '../../manifests/kinds/common.js';
-import type { Candidate, Chosen, ExportContext, ExportKind } from '../context.js';
-import { describe } from '../context.js';
+import type { ObservedClass } from '../model/observed.js';
+import { API_VERSION } from '../manifests/schema-kit.js';
+import type { Candidate, Chosen, ExportContext, ExportKind } from './context.js';
+import { describe } from './context.js';
 
 /** One manifest about to be written: the document, and the comments that go with it. */
 export interface ManifestDoc {
@@ -22,6 +22,13 @@ export interface ManifestDoc {
 export interface KindExporter<C extends ObservedClass = ObservedClass> {
   kind: ExportKind;
   cls: C;
+  /** The manifest folder, as in `examples/` (`vms`), relative to the output folder. */
+  folder: string;
+  /**
+   * The file of the one manifest of a singleton kind, at the top of the output folder (`pool.yaml`);
+   * also the manifest's name when the object has no name_label.
+   */
+  singleFile?: { file: string; fallbackName: string };
   /** The objects to write; each one left out gets a note or a count in `ctx.skipped`. */
   select(ctx: ExportContext): Candidate<C>[];
   /** The manifest of one chosen object. References may use `ctx.chosen`: every object is named first. */

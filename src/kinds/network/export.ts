@@ -1,9 +1,9 @@
 import type { NetworkRecord, Ref } from '../../model/observed.js';
-import type { Candidate, ExportContext } from '../context.js';
-import { alreadyManaged, countSkipped, describe } from '../context.js';
-import { declarableOtherConfig, setIfPresent } from '../values.js';
-import type { KindExporter } from './types.js';
-import { manifestDoc, nameLabelSpec } from './types.js';
+import type { Candidate, ExportContext } from '../../export/context.js';
+import { alreadyManaged, countSkipped, describe } from '../../export/context.js';
+import { declarableOtherConfig, setIfPresent } from '../../export/values.js';
+import type { KindExporter } from '../../export/manifest-doc.js';
+import { manifestDoc, nameLabelSpec } from '../../export/manifest-doc.js';
 
 /** How a network reaches the wire, as its PIFs show it. */
 export type NetworkCarrier =
@@ -47,6 +47,7 @@ const BOND_MODES = ['balance-slb', 'active-backup', 'lacp'];
 export const networkExporter: KindExporter<'network'> = {
   kind: 'Network',
   cls: 'network',
+  folder: 'networks',
   select(ctx) {
     const out: Candidate<'network'>[] = [];
     for (const [ref, record] of ctx.observed.records.network) {

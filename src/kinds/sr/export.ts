@@ -1,13 +1,13 @@
-import { SECRET_KEY } from '../../manifests/kinds/sr.js';
+import { SECRET_KEY } from './schema.js';
 import type { SRRecord } from '../../model/observed.js';
-import type { Candidate, ExportContext } from '../context.js';
-import { alreadyManaged, countSkipped, describe, referenceTo } from '../context.js';
-import { setIfPresent } from '../values.js';
-import type { KindExporter } from './types.js';
-import { manifestDoc, nameLabelSpec } from './types.js';
+import type { Candidate, ExportContext } from '../../export/context.js';
+import { alreadyManaged, countSkipped, describe, referenceTo } from '../../export/context.js';
+import { setIfPresent } from '../../export/values.js';
+import type { KindExporter } from '../../export/manifest-doc.js';
+import { manifestDoc, nameLabelSpec } from '../../export/manifest-doc.js';
 
 
-/** SR types an SR manifest can declare (`src/manifests/kinds/sr.ts`). */
+/** SR types an SR manifest can declare (`./schema.ts`). */
 const SR_TYPES = ['nfs', 'lvmoiscsi', 'lvm', 'ext', 'smb', 'iso'];
 const LOCAL_TYPES = ['lvm', 'ext'];
 /** device_config keys XAPI adds to a PBD on its own. */
@@ -38,6 +38,7 @@ function pbdsOf(ctx: ExportContext, sr: SRRecord) {
 export const srExporter: KindExporter<'SR'> = {
   kind: 'SR',
   cls: 'SR',
+  folder: 'storage',
   select(ctx) {
     const out: Candidate<'SR'>[] = [];
     for (const [ref, record] of ctx.observed.records.SR) {

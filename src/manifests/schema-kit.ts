@@ -2,7 +2,7 @@
  * Schema pieces every kind shares. Each kind's schema embeds the definitions it needs, so that every
  * file in `schemas/` stands alone for editors (yaml-language-server resolves no sibling files).
  */
-import type { Kind } from '../../model/kinds.js';
+import type { Kind } from '../model/kinds.js';
 
 /** A JSON Schema object as we write them (draft-07, plus editor message keywords). */
 export type JsonSchema = Record<string, unknown>;

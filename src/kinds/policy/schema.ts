@@ -3,9 +3,9 @@ import addFormats from 'ajv-formats';
 import { addSizeKeywords } from '../../policy/size-keywords.js';
 import type { AdmissionRule, AutomationSettings, DesiredPolicy, DisruptionClass, Match } from '../../model/desired.js';
 import { ALL_KINDS } from '../../model/kinds.js';
-import { cronProblem } from '../cron.js';
-import { closedObject, documentSchema, ref, type JsonSchema } from './common.js';
-import type { BuildContext, KindDefinition } from './types.js';
+import { cronProblem } from '../../manifests/cron.js';
+import { closedObject, documentSchema, ref, type JsonSchema } from '../../manifests/schema-kit.js';
+import type { BuildContext, KindDefinition } from '../../manifests/build-context.js';
 
 interface PolicySpec {
   match?: Match;
@@ -34,7 +34,7 @@ const MATCH = closedObject(
 );
 
 /** Admission rules (checked at validate time) and automation settings (windows, budgets, approvals). */
-export const policyKind: KindDefinition<DesiredPolicy> = {
+export const policySchema: KindDefinition<DesiredPolicy> = {
   kind: 'Policy',
   schemaFile: 'policy.schema.json',
   schema: documentSchema(

@@ -1,6 +1,6 @@
 import type { DesiredHost } from '../../model/desired.js';
-import { closedObject, documentSchema, ref } from './common.js';
-import { checkOtherConfig, type KindDefinition } from './types.js';
+import { closedObject, documentSchema, ref } from '../../manifests/schema-kit.js';
+import { checkOtherConfig, type KindDefinition } from '../../manifests/build-context.js';
 
 interface HostSpec {
   name?: string;
@@ -10,7 +10,7 @@ interface HostSpec {
 }
 
 /** Settings of an existing host (xops never creates or removes hosts). */
-export const hostKind: KindDefinition<DesiredHost> = {
+export const hostSchema: KindDefinition<DesiredHost> = {
   kind: 'Host',
   schemaFile: 'host.schema.json',
   schema: documentSchema(

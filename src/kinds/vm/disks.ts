@@ -1,10 +1,10 @@
 import type { DesiredDisk } from '../../model/desired.js';
 import { DISK_KEY, MANAGED_KEY, NULL_REF, type Ref, type VBDRecord, type VDIRecord } from '../../model/observed.js';
-import type { ApplyContext } from '../context.js';
-import { ApplyError } from '../errors.js';
-import type { RefLike } from '../lookup.js';
-import { isOwnedBy, ownershipMarks, writeMarks } from '../ownership.js';
-import { isXapiError, recordsByName, tryRecord } from '../xapi.js';
+import type { ApplyContext } from '../../apply/context.js';
+import { ApplyError } from '../../apply/errors.js';
+import type { RefLike } from '../../apply/lookup.js';
+import { isOwnedBy, ownershipMarks, writeMarks } from '../../apply/ownership.js';
+import { isXapiError, recordsByName, tryRecord } from '../../apply/xapi.js';
 
 /** A disk attached to a VM: the VBD and its VDI. */
 export interface AttachedDisk {

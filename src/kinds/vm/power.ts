@@ -1,7 +1,7 @@
 import type { PowerState } from '../../model/desired.js';
 import type { Ref, VMRecord } from '../../model/observed.js';
 import type { XapiCaller } from '../../xapi/caller.js';
-import { isXapiError } from '../xapi.js';
+import { isXapiError } from '../../apply/xapi.js';
 
 type XapiPower = VMRecord['power_state'];
 

@@ -1,0 +1,73 @@
+/**
+ * The Kind contract: everything the generic engines (loader, schema writer, planner, apply, export)
+ * need to know about one kind of manifest, as one typed object. Each kind's folder builds its own
+ * (`src/kinds/<kind>/index.ts`); `src/kinds/index.ts` lists them in pipeline order. The engines
+ * iterate that list and never name a kind.
+ */
+import type { Applier } from '../apply/applier.js';
+import type { KindExporter } from '../export/manifest-doc.js';
+import type { KindDefinition } from '../manifests/build-context.js';
+import type { DesiredDocument, DesiredResource, DesiredState } from '../model/desired.js';
+import type { Kind } from '../model/kinds.js';
+import type { ObservedClass } from '../model/observed.js';
+import type { Action } from '../model/plan.js';
+import type { PlanContext } from '../plan/context.js';
+import type { OwnerRule } from '../plan/ownership.js';
+
+/** The DesiredState field that holds a kind's documents (an array, or `pool`: at most one). */
+export type DesiredSlot = 'pool' | 'hosts' | 'networks' | 'srs' | 'vms' | 'appliances' | 'policies';
+
+/**
+ * One kind. Optional parts are absent for kinds that do not take part in that stage: Policy has a
+ * schema only; Host is planned and applied but neither owned, pruned nor exported.
+ */
+export interface KindContract<D extends DesiredDocument = DesiredDocument> extends KindDefinition<D> {
+  kind: Kind;
+  /** The XAPI classes this kind's objects are made of, its main class first (empty: none, Policy). */
+  classes: readonly ObservedClass[];
+  /** Where loaded documents of this kind go in DesiredState. */
+  desired: DesiredSlot;
+  /** At most one manifest of this kind per repository (Pool). */
+  singleton?: boolean;
+  /**
+   * A manifest of this kind names an existing pool object by this name, never one xops creates
+   * (Host): references to such a manifest resolve to that live object.
+   */
+  liveName?(doc: D): string;
+  /** Objects xops creates and marks as its own; found before any kind is planned. */
+  owner?: OwnerRule<D & DesiredResource>;
+  /** Adds the actions that make the pool match one document (runs in registry order). */
+  plan?(ctx: PlanContext, doc: D): void;
+  /** Adds deletes for managed objects no manifest declares any more (runs in reverse registry order). */
+  prune?(ctx: PlanContext): void;
+  /**
+   * For a delete of this kind: uuids of other resources' main objects still using what it deletes
+   * (the VMs on a network); the delete is ordered after every action on them.
+   */
+  usersOf?(ctx: PlanContext, action: Action): Set<string>;
+  /** Carries out one of this kind's plan actions. */
+  apply?: Applier;
+  /** How `xops export` writes manifests of this kind from a pool snapshot. */
+  export?: KindExporter;
+}
+
+/** The documents of one kind in a desired state, in declaration order. */
+export function documentsOf(desired: DesiredState, kind: KindContract): DesiredDocument[] {
+  const value = desired[kind.desired];
+  return value === undefined ? [] : Array.isArray(value) ? value : [value];
+}
+
+/** Adds a loaded document to its kind's field; a second document for a single-valued field is ignored. */
+export function addDocument(desired: DesiredState, kind: KindContract, doc: DesiredDocument): void {
+  const value = desired[kind.desired];
+  if (Array.isArray(value)) (value as DesiredDocument[]).push(doc);
+  else (desired as unknown as Record<string, unknown>)[kind.desired] ??= doc;
+}
+
+/**
+ * Erases a kind's document type so that kinds fit in one list. Sound because the engines hand each
+ * kind only documents whose `kind` is its own.
+ */
+export function defineKind<D extends DesiredDocument>(kind: KindContract<D>): KindContract {
+  return kind as unknown as KindContract;
+}

@@ -1,0 +1,14 @@
+/** The host kind's desired-state types: what its schema's decoder produces and its planner reads. */
+import type { ManifestMeta } from '../../model/manifest.js';
+
+export interface DesiredHost {
+  kind: 'Host';
+  meta: ManifestMeta;
+  spec: {
+    /** Existing host, matched by name_label or uuid. */
+    name: string;
+    description?: string;
+    tags?: string[];
+    otherConfig?: Record<string, string>;
+  };
+}
