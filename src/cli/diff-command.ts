@@ -11,6 +11,7 @@ import { parseCommandArgs } from './args.js';
 import { CONNECTION_USAGE, connectionOptions, observePool } from './connection.js';
 import { UserError } from './errors.js';
 import { outputFormat, planDesired, printPlan } from './plan-command.js';
+import { OPERATOR_CONFIG_USAGE, operatorConfigOptions, operatorSettings, type OperatorSettings } from './operator-config.js';
 import { REPO_ID_HELP, repoIdOption, repoIdentity } from './repo-identity.js';
 
 const USAGE = `usage: xops diff --base REF --head REF [DIR] [--out markdown|text|json] [connection options]
@@ -26,7 +27,9 @@ working tree.
   --detailed-exitcode   exit 2 when the change introduces actions, 0 when it introduces none
 ${REPO_ID_HELP}
 
-${CONNECTION_USAGE}`;
+${CONNECTION_USAGE}
+
+${OPERATOR_CONFIG_USAGE}`;
 
 /**
  * The manifest files of folder `prefix` at commit `ref`, read from Git objects exactly as the
@@ -60,11 +63,11 @@ async function resolveCommit(git: SimpleGit, ref: string, flag: string): Promise
   return sha.trim();
 }
 
-async function planAt(git: SimpleGit, top: string, commit: string, prefix: string, dir: string, observed: ObservedState, repo: string | undefined, now: Date): Promise<Plan> {
+async function planAt(git: SimpleGit, top: string, commit: string, prefix: string, dir: string, observed: ObservedState, repo: string | undefined, now: Date, operator: OperatorSettings): Promise<Plan> {
   const files = await manifestFilesAt(git, top, commit, prefix);
   const { desired, diagnostics } = loadManifestFiles(files, dir, { commit, live: liveInventoryFrom(observed) });
   if (hasErrors(diagnostics)) return { formatVersion: 1, createdAt: now.toISOString(), source: desired.source, observed: { token: observed.token, objects: {} }, actions: [], refused: [], diagnostics };
-  return planDesired(desired, diagnostics, observed, { now, repo });
+  return planDesired(desired, diagnostics, observed, { now, repo, operator });
 }
 
 /** `xops diff --base REF --head REF [DIR]`: what a pull request changes, planned against the live pool. */
@@ -78,6 +81,7 @@ export async function run(argv: string[]): Promise<number> {
       'detailed-exitcode': { type: 'boolean' },
       ...repoIdOption,
       ...connectionOptions,
+      ...operatorConfigOptions,
     },
     USAGE,
   );
@@ -103,8 +107,9 @@ export async function run(argv: string[]): Promise<number> {
   const observed = await observePool(values);
   const now = new Date();
   const repo = repoIdentity(values);
-  const headPlan = await planAt(repoGit, top, head, prefix, dir, observed, repo, now);
-  const basePlan = await planAt(repoGit, top, base, prefix, dir, observed, repo, now);
+  const operator = await operatorSettings(values);
+  const headPlan = await planAt(repoGit, top, head, prefix, dir, observed, repo, now, operator);
+  const basePlan = await planAt(repoGit, top, base, prefix, dir, observed, repo, now, operator);
   const plan = markIntroduced(headPlan, basePlan);
   printPlan(plan, out);
   if (hasErrors(plan.diagnostics)) return 1;

@@ -8,6 +8,8 @@ import { gatedPlan } from '../plan/pipeline.js';
 import { checkAdmission } from '../policy/index.js';
 import { hasChanges, renderMarkdown, renderText, shouldColor } from '../render/index.js';
 import { parseCommandArgs } from './args.js';
+import { operatorChecks } from '../config/checks.js';
+import { OPERATOR_CONFIG_USAGE, operatorConfigOptions, operatorSettings, type OperatorSettings } from './operator-config.js';
 import { CONNECTION_USAGE, connectionOptions, observePool } from './connection.js';
 import { UserError } from './errors.js';
 import { REPO_ID_HELP, repoIdOption, repoIdentity } from './repo-identity.js';
@@ -23,7 +25,9 @@ field, and what each change costs the running workload (none, reboot, downtime, 
   --detailed-exitcode   exit 0 when there is nothing to do, 2 when there are changes, 1 on error
 ${REPO_ID_HELP}
 
-${CONNECTION_USAGE}`;
+${CONNECTION_USAGE}
+
+${OPERATOR_CONFIG_USAGE}`;
 
 export const OUTPUTS = ['text', 'json', 'markdown'] as const;
 export type PlanOutput = (typeof OUTPUTS)[number];
@@ -40,9 +44,10 @@ export function planDesired(
   desired: DesiredState,
   loadDiagnostics: Diagnostic[],
   observed: ObservedState,
-  opts: { now: Date; repo?: string },
+  opts: { now: Date; repo?: string; operator: OperatorSettings },
 ): Plan {
-  return gatedPlan(desired, observed, [...loadDiagnostics, ...checkAdmission(desired)], opts);
+  const checked = [...loadDiagnostics, ...checkAdmission(desired), ...operatorChecks(desired, opts.operator.config)];
+  return gatedPlan(desired, observed, checked, { now: opts.now, repo: opts.repo, limits: opts.operator.limits });
 }
 
 /** Prints a plan in the chosen format on stdout; error diagnostics also go to stderr for json/markdown. */
@@ -69,6 +74,7 @@ export async function run(argv: string[]): Promise<number> {
       'detailed-exitcode': { type: 'boolean' },
       ...repoIdOption,
       ...connectionOptions,
+      ...operatorConfigOptions,
     },
     USAGE,
   );
@@ -85,7 +91,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`xops: the manifests under ${dir} have errors; nothing was planned\n`);
     return 1;
   }
-  const plan = planDesired(desired, diagnostics, observed, { now: new Date(), repo: repoIdentity(values) });
+  const plan = planDesired(desired, diagnostics, observed, { now: new Date(), repo: repoIdentity(values), operator: await operatorSettings(values) });
   if (typeof values.save === 'string') {
     try {
       await writeFile(values.save, JSON.stringify(plan, null, 2) + '\n');

@@ -1,7 +1,9 @@
 import { hasErrors, formatDiagnostic, type Diagnostic } from '../model/diagnostics.js';
 import { loadManifests, liveInventoryFrom, type LiveInventory } from '../manifests/index.js';
 import { checkAdmission } from '../policy/index.js';
-import { parseCommandArgs } from './args.js';
+import { parseCommandArgs, str } from './args.js';
+import { operatorChecks } from '../config/checks.js';
+import { operatorConfigOptions, operatorSettings } from './operator-config.js';
 import { CONNECTION_USAGE, connectionOptions, observePool } from './connection.js';
 import { UserError } from './errors.js';
 
@@ -22,7 +24,7 @@ ${CONNECTION_USAGE}`;
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals, help } = parseCommandArgs(
     argv,
-    { out: { type: 'string', default: 'text' }, offline: { type: 'boolean' }, ...connectionOptions },
+    { out: { type: 'string', default: 'text' }, offline: { type: 'boolean' }, ...connectionOptions, ...operatorConfigOptions },
     USAGE,
   );
   if (help) return 0;
@@ -33,7 +35,8 @@ export async function run(argv: string[]): Promise<number> {
 
   const live = values.offline ? undefined : await liveInventory(values);
   const { desired, diagnostics: loadDiagnostics } = await loadManifests(dir, live ? { live } : {});
-  const diagnostics: Diagnostic[] = [...loadDiagnostics, ...checkAdmission(desired)];
+  const operator = await operatorSettings(values);
+  const diagnostics: Diagnostic[] = [...loadDiagnostics, ...checkAdmission(desired), ...operatorChecks(desired, operator.config, [str(values['password-file'])])];
   const errors = diagnostics.filter((d) => d.severity === 'error').length;
   const warnings = diagnostics.length - errors;
   const summary = {

@@ -65,7 +65,7 @@ function toConfig(raw: RawConfig, base: string, file: string): ControllerConfig 
   config.approvals = { sameChange: raw.approvals?.sameChange ?? false, ...(raw.approvals?.tokenFile ? { tokenFile: path(raw.approvals.tokenFile) } : {}) };
   config.secrets = {
     ...(raw.secrets?.dir ? { dir: path(raw.secrets.dir) } : {}),
-    ...(raw.secrets?.envPrefix ? { envPrefix: raw.secrets.envPrefix } : {}),
+    envPrefix: raw.secrets?.envPrefix ?? config.secrets.envPrefix,
     credentialKeys: { ...config.secrets.credentialKeys, ...raw.secrets?.credentialKeys },
   };
   config.protected = raw.protected ?? [];

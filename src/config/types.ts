@@ -40,7 +40,7 @@ export interface ApprovalSettings {
 export interface SecretSettings {
   /** Every `secretRef.file` must resolve, after symlinks, inside this folder; unset: file refs are refused. */
   dir?: string;
-  /** Every `secretRef.env` must start with this prefix; unset: env refs are refused. */
+  /** Every `secretRef.env` must start with this prefix; default `XOPS_SECRET_`. */
   envPrefix?: string;
   /**
    * The device-config keys that may hold a secretRef, per SR type (keys that hold credentials).
@@ -76,12 +76,15 @@ export const DEFAULT_CREDENTIAL_KEYS: Readonly<Record<string, readonly string[]>
   iso: ['password'],
 };
 
+/** The prefix a secretRef.env must have when the operator names none. */
+export const DEFAULT_SECRET_ENV_PREFIX = 'XOPS_SECRET_';
+
 /** The configuration with no file: every limit off, no secrets, only the built-in protections. */
 export function defaultConfig(): ControllerConfig {
   return {
     limits: { adopt: false, prune: false, destructive: false },
     approvals: { sameChange: false },
-    secrets: { credentialKeys: Object.fromEntries(Object.entries(DEFAULT_CREDENTIAL_KEYS).map(([k, v]) => [k, [...v]])) },
+    secrets: { envPrefix: DEFAULT_SECRET_ENV_PREFIX, credentialKeys: Object.fromEntries(Object.entries(DEFAULT_CREDENTIAL_KEYS).map(([k, v]) => [k, [...v]])) },
     protected: [],
     git: {},
     http: {},

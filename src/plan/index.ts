@@ -1,3 +1,4 @@
+import type { OperatorLimits } from '../policy/settings.js';
 import type { DesiredResource, DesiredState } from '../model/desired.js';
 import type { ResourceKind } from '../model/kinds.js';
 import type { ObservedState } from '../model/observed.js';
@@ -23,6 +24,8 @@ export interface PlanOptions {
   prune?: boolean;
   /** Live-migrate running VMs to their affinity host; default: the VM's `xops.io/migrate-on-affinity` annotation. */
   migrateOnAffinity?: boolean;
+  /** The operator's ceilings: `adopt`/`prune` above cannot exceed them either. */
+  limits?: OperatorLimits;
 }
 
 /** The ordering rules the kinds declare. */
@@ -56,6 +59,7 @@ export function planChanges(desired: DesiredState, observed: ObservedState, opts
     adopt: opts.adopt,
     prune: opts.prune,
     migrateOnAffinity: opts.migrateOnAffinity,
+    limits: opts.limits,
   }, liveNamedManifests(desired));
   // Ownership first, so that references between manifests know whether their target is created.
   for (const kind of KIND_REGISTRY) {

@@ -61,7 +61,8 @@ export function secretUseProblems(uses: readonly SecretUse[], rules: SecretRules
   const problems: Diagnostic[] = [];
   for (const use of uses) {
     const why = use.notCredential ?? secretRefRefusal(use.ref, rules);
-    if (why) problems.push({ severity: 'error', code: 'secret-refused', address: use.address, path: use.path, location: use.location, message: why });
+    const path = use.notCredential ? use.path : `${use.path}.secretRef.${use.ref.env !== undefined ? 'env' : 'file'}`;
+    if (why) problems.push({ severity: 'error', code: 'secret-refused', address: use.address, path, location: use.location, message: why });
   }
   return problems;
 }

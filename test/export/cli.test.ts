@@ -102,7 +102,11 @@ describe('xops export', () => {
     expect(conflicts.stderr).toContain("SR/pool-nfs: an unmanaged SR named 'pool-nfs' already exists");
     await mkdir(join(work, 'storage-only/policies'));
     await writeFile(join(work, 'storage-only/policies/adopt.yaml'), 'apiVersion: xops/v1\nkind: Policy\nmetadata: {name: adopt}\nspec:\n  admission: []\n  automation: {adopt: true}\n');
-    const adopt = await xops(['plan', 'storage-only', '--out', 'json']);
+    // The operator's limits are a ceiling over the repository's policy.
+    const limited = await xops(['plan', 'storage-only', '--out', 'json']);
+    expect(limited.code).toBe(1);
+    expect(limited.stderr).toContain("raise the operator's limit (limits.adopt in the operator's configuration, or --allow-adopt)");
+    const adopt = await xops(['plan', 'storage-only', '--out', 'json', '--allow-adopt']);
     expect(adopt.stderr).toBe('');
     const plan = JSON.parse(adopt.stdout) as Plan;
     expect(plan.actions.map((a) => `${a.operation} ${a.address}`).sort()).toEqual([

@@ -5,6 +5,7 @@ import { applySR } from './apply.js';
 import { srExporter } from './export.js';
 import { planSR, pruneSRs, vmsOnSR } from './plan.js';
 import { srSchema } from './schema.js';
+import { srSecretUses } from './secrets.js';
 
 /** A storage repository and its PBDs. */
 export const srKind = defineKind<DesiredSR>({
@@ -15,6 +16,7 @@ export const srKind = defineKind<DesiredSR>({
   plan: planSR,
   prune: pruneSRs,
   usersOf: vmsOnSR,
+  secretUses: srSecretUses,
   apply: applySR,
   export: srExporter as KindExporter,
 });
