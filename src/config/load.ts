@@ -43,7 +43,7 @@ export function parseControllerConfig(text: string, file: string): ControllerCon
   if (problem) throw new ConfigError(`${where(problem.location ?? { file, line: 1, col: 1 })}: ${problem.message}`);
   if (parsed.documents.length !== 1) throw new ConfigError(`${file}: expected one YAML document (kind: ControllerConfig), found ${parsed.documents.length}`);
   const doc = parsed.documents[0]!;
-  validate ??= new Ajv({ allErrors: false, strict: true, logger: false }).compile(CONTROLLER_CONFIG_SCHEMA);
+  validate ??= new Ajv({ allErrors: false, strict: true, strictRequired: false, logger: false }).compile(CONTROLLER_CONFIG_SCHEMA);
   if (!validate(doc.value)) throw new ConfigError(describe(validate.errors?.[0], doc, file));
   return toConfig(doc.value as RawConfig, dirname(file), file);
 }
