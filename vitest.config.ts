@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 20_000,
     pool: 'forks',
+    // The shipped examples take the SMB password from this variable (examples/storage/smb-archive.yaml).
+    env: { XOPS_SECRET_SMB_ARCHIVE_PASSWORD: 'demo-only-password' },
   },
 });

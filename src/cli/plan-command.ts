@@ -47,7 +47,7 @@ export function planDesired(
   opts: { now: Date; repo?: string; operator: OperatorSettings },
 ): Plan {
   const checked = [...loadDiagnostics, ...checkAdmission(desired), ...operatorChecks(desired, opts.operator.config)];
-  return gatedPlan(desired, observed, checked, { now: opts.now, repo: opts.repo, limits: opts.operator.limits });
+  return gatedPlan(desired, observed, checked, { now: opts.now, repo: opts.repo, limits: opts.operator.limits, protected: opts.operator.config.protected });
 }
 
 /** Prints a plan in the chosen format on stdout; error diagnostics also go to stderr for json/markdown. */

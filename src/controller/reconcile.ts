@@ -89,7 +89,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcileFn {
     const resources = desired.documents.filter((d) => d.kind !== 'Policy').map((d) => d.address);
 
     const at = now();
-    const plan = gatedPlan(desired, observed, checked, { now: at, repo: deps.repo, limits });
+    const plan = gatedPlan(desired, observed, checked, { now: at, repo: deps.repo, limits, protected: config.protected });
     deps.onPlan?.(plan);
 
     // `checked` has no errors (or we returned above): any error here is the planner's.

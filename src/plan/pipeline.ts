@@ -4,6 +4,7 @@ import type { ObservedState } from '../model/observed.js';
 import type { Plan } from '../model/plan.js';
 import { applyAutomation } from '../policy/automation.js';
 import type { OperatorLimits } from '../policy/settings.js';
+import type { ProtectedSelector } from '../config/types.js';
 import { planChanges } from './index.js';
 
 /**
@@ -15,9 +16,9 @@ export function gatedPlan(
   desired: DesiredState,
   observed: ObservedState,
   checked: Diagnostic[],
-  opts: { now: Date; repo?: string; limits: OperatorLimits; approvals?: readonly string[] },
+  opts: { now: Date; repo?: string; limits: OperatorLimits; approvals?: readonly string[]; protected?: readonly ProtectedSelector[] },
 ): Plan {
-  const planned = planChanges(desired, observed, { now: opts.now, repo: opts.repo, limits: opts.limits });
+  const planned = planChanges(desired, observed, { now: opts.now, repo: opts.repo, limits: opts.limits, protected: opts.protected });
   const gated = applyAutomation(planned, desired, { now: opts.now, limits: opts.limits, approvals: opts.approvals });
   return { ...gated, diagnostics: [...checked, ...gated.diagnostics] };
 }

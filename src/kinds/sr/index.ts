@@ -1,6 +1,7 @@
 import type { DesiredSR } from '../../model/desired.js';
 import type { KindExporter } from '../../export/manifest-doc.js';
 import { defineKind } from '../contract.js';
+import { srProtection } from './protection.js';
 import { applySR } from './apply.js';
 import { srExporter } from './export.js';
 import { planSR, pruneSRs, vmsOnSR } from './plan.js';
@@ -11,6 +12,7 @@ import { srSecretUses } from './secrets.js';
 export const srKind = defineKind<DesiredSR>({
   ...srSchema,
   classes: ['SR', 'PBD'],
+  protection: srProtection,
   desired: 'srs',
   owner: { cls: 'SR', nameLabel: (s) => s.spec.nameLabel },
   plan: planSR,
