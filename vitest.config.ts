@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -6,7 +8,8 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 20_000,
     pool: 'forks',
-    // The examples' SMB SR reads its password from the environment, as `npm start` provides it.
-    env: { SMB_ARCHIVE_PASSWORD: 'demo-only-not-a-real-password' },
+    // The shipped examples take the SMB password from this variable (examples/storage/smb-archive.yaml).
+    // Caches, lease identities and histories of the processes tests start go to a temp folder, not ~/.cache.
+    env: { XOPS_SECRET_SMB_ARCHIVE_PASSWORD: 'demo-only-password', XDG_CACHE_HOME: join(tmpdir(), 'xops-test-cache') },
   },
 });

@@ -34,7 +34,7 @@ export function runApply(sim: Simulator, dir: string, killAfterMs?: number): Pro
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, 'apply', dir, '--yes', '--repo-id', 'soak'], {
       // The examples' SMB SR reads its password from the environment.
-      env: { SMB_ARCHIVE_PASSWORD: 'demo-only', ...process.env, XOPS_XAPI_URL: sim.url, XOPS_XAPI_USER: 'root', XOPS_XAPI_PASSWORD: 'xops', NO_COLOR: '1' },
+      env: { XOPS_SECRET_SMB_ARCHIVE_PASSWORD: 'demo-only', ...process.env, XOPS_XAPI_URL: sim.url, XOPS_XAPI_USER: 'root', XOPS_XAPI_PASSWORD: 'xops', NO_COLOR: '1' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';

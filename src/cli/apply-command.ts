@@ -25,6 +25,8 @@ import { UserError } from './errors.js';
 import { alignOptions } from './usage.js';
 import { noManifestsWarning } from './no-manifests.js';
 import { planDesired } from './plan-command.js';
+import { secretRules } from '../config/checks.js';
+import { OPERATOR_CONFIG_USAGE, operatorConfigOptions, operatorSettings, type OperatorSettings } from './operator-config.js';
 import { REPO_ID_HELP, repoIdOption, repoIdentity } from './repo-identity.js';
 
 const USAGE = alignOptions(`usage: xops apply [DIR | --plan FILE] [--yes] [--concurrency N] [--allow-destructive] [connection options]
@@ -36,7 +38,7 @@ The plan and the summary go to stdout; problems and progress go to stderr.
   --plan FILE           apply a saved plan; refused when the pool changed since it was made
   --yes                 do not ask (required when stdin is not a terminal)
   --concurrency N       actions running at once (default 8)
-  --allow-destructive   run destructive actions (data loss) even without a policy's approval
+  --allow-destructive   also: run destructive actions (data loss) even without a policy's approval
   --force-lease         apply even though a controller or another apply holds the pool's lease
                         (dangerous: two writers at once; without it, apply refuses and says who)
   --log-format text|json
@@ -51,7 +53,9 @@ A second Ctrl-C does not cut the actions in flight short.
 Exit status: 0 when every action succeeded (or was held by a policy), 1 otherwise, 130 when
 interrupted.
 
-${CONNECTION_USAGE}`, 24);
+${CONNECTION_USAGE}
+
+${OPERATOR_CONFIG_USAGE}`, 24);
 
 /** A saved plan file, checked enough to be executed. */
 async function readSavedPlan(file: string): Promise<Plan> {
@@ -78,7 +82,8 @@ async function makePlan(
   client: XapiClient,
   values: Record<string, unknown>,
   dir: string | undefined,
-): Promise<{ plan: Plan; desired?: DesiredState; secretsDir: string } | undefined> {
+  operator: OperatorSettings,
+): Promise<{ plan: Plan; desired?: DesiredState } | undefined> {
   const observed = await takeSnapshot(client);
   if (typeof values.plan === 'string') {
     const plan = await readSavedPlan(values.plan);
@@ -89,17 +94,17 @@ async function makePlan(
           stale.map((line) => `  - ${line}`).join('\n'),
       );
     }
-    return { plan, secretsDir: plan.source.path };
+    return { plan };
   }
   const folder = dir ?? '.';
   const { desired, diagnostics } = await loadManifests(folder, { live: liveInventoryFrom(observed) });
-  const plan = planDesired(desired, [...noManifestsWarning(folder, desired, diagnostics), ...diagnostics], observed, { now: new Date(), repo: repoIdentity(values) });
+  const plan = planDesired(desired, [...noManifestsWarning(folder, desired, diagnostics), ...diagnostics], observed, { now: new Date(), repo: repoIdentity(values), operator });
   if (hasErrors(plan.diagnostics)) {
     printDiagnostics(plan.diagnostics);
     process.stderr.write(`xops: the manifests under ${folder} have errors; nothing was applied\n`);
     return undefined;
   }
-  return { plan, desired, secretsDir: folder };
+  return { plan, desired };
 }
 
 /**
@@ -135,11 +140,11 @@ export async function run(argv: string[]): Promise<number> {
       plan: { type: 'string' },
       yes: { type: 'boolean' },
       concurrency: { type: 'string' },
-      'allow-destructive': { type: 'boolean' },
       'force-lease': { type: 'boolean' },
       'log-format': { type: 'string' },
       ...repoIdOption,
       ...connectionOptions,
+      ...operatorConfigOptions,
     },
     USAGE,
   );
@@ -163,9 +168,10 @@ export async function run(argv: string[]): Promise<number> {
       force: values['force-lease'] === true,
       warn: (l) => process.stderr.write(`xops: ${l}\n`),
     });
-    const made = await makePlan(client, values, positionals[0]);
+    const operator = await operatorSettings(values);
+    const made = await makePlan(client, values, positionals[0], operator);
     if (!made) return 1;
-    const { plan, desired, secretsDir } = made;
+    const { plan, desired } = made;
     process.stdout.write(renderText(plan, { color: shouldColor(process.stdout), diagnostics: false }));
     printDiagnostics(plan.diagnostics);
     if (plan.actions.length === 0) return 0;
@@ -187,7 +193,7 @@ export async function run(argv: string[]): Promise<number> {
         repo: repoIdentity(values),
         concurrency,
         destructiveAllowed: destructivePolicy(desired, values['allow-destructive'] === true),
-        secrets: processSecretSource(secretsDir),
+        secrets: { ...processSecretSource(operator.config.secrets.dir), rules: secretRules(operator.config, [str(values['password-file'])]) },
         log: live ? undefined : log,
         listener: progress,
         signal: AbortSignal.any([lease.signal, interrupt.signal]),

@@ -12,6 +12,7 @@ import { CONNECTION_USAGE, connectionOptions, observePool } from './connection.j
 import { UserError } from './errors.js';
 import { alignOptions } from './usage.js';
 import { maxBytesOf, outputFormat, planDesired, printPlan } from './plan-command.js';
+import { OPERATOR_CONFIG_USAGE, operatorConfigOptions, operatorSettings, type OperatorSettings } from './operator-config.js';
 import { REPO_ID_HELP, repoIdOption, repoIdentity } from './repo-identity.js';
 
 const USAGE = alignOptions(`usage: xops diff --base REF --head REF [DIR] [--out markdown|text|json] [connection options]
@@ -29,7 +30,9 @@ working tree.
   --detailed-exitcode   exit 2 when the change introduces actions, 0 when it introduces none
 ${REPO_ID_HELP}
 
-${CONNECTION_USAGE}`, 24);
+${CONNECTION_USAGE}
+
+${OPERATOR_CONFIG_USAGE}`, 24);
 
 /**
  * The manifest files of folder `prefix` at commit `ref`, read from Git objects exactly as the
@@ -63,11 +66,11 @@ async function resolveCommit(git: SimpleGit, ref: string, flag: string): Promise
   return sha.trim();
 }
 
-async function planAt(git: SimpleGit, top: string, commit: string, prefix: string, dir: string, observed: ObservedState, repo: string | undefined, now: Date): Promise<Plan> {
+async function planAt(git: SimpleGit, top: string, commit: string, prefix: string, dir: string, observed: ObservedState, repo: string | undefined, now: Date, operator: OperatorSettings): Promise<Plan> {
   const files = await manifestFilesAt(git, top, commit, prefix);
   const { desired, diagnostics } = loadManifestFiles(files, dir, { commit, live: liveInventoryFrom(observed) });
   if (hasErrors(diagnostics)) return { formatVersion: 1, createdAt: now.toISOString(), source: desired.source, observed: { token: observed.token, objects: {} }, actions: [], refused: [], diagnostics };
-  return planDesired(desired, diagnostics, observed, { now, repo });
+  return planDesired(desired, diagnostics, observed, { now, repo, operator });
 }
 
 /** `xops diff --base REF --head REF [DIR]`: what a pull request changes, planned against the live pool. */
@@ -82,6 +85,7 @@ export async function run(argv: string[]): Promise<number> {
       'detailed-exitcode': { type: 'boolean' },
       ...repoIdOption,
       ...connectionOptions,
+      ...operatorConfigOptions,
     },
     USAGE,
   );
@@ -109,8 +113,9 @@ export async function run(argv: string[]): Promise<number> {
   const observed = await observePool(values);
   const now = new Date();
   const repo = repoIdentity(values);
-  const headPlan = await planAt(repoGit, top, head, prefix, dir, observed, repo, now);
-  const basePlan = await planAt(repoGit, top, base, prefix, dir, observed, repo, now);
+  const operator = await operatorSettings(values);
+  const headPlan = await planAt(repoGit, top, head, prefix, dir, observed, repo, now, operator);
+  const basePlan = await planAt(repoGit, top, base, prefix, dir, observed, repo, now, operator);
   const plan = markIntroduced(headPlan, basePlan);
   const title = `xops diff \`${values.base}\` (${base.slice(0, 12)}) → \`${values.head}\` (${head.slice(0, 12)})`;
   printPlan(plan, out, { maxBytes, title, fullPlanHint: `xops diff --base ${values.base} --head ${values.head} --out text` });

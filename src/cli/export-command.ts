@@ -123,7 +123,9 @@ export function summary(result: ExportResult, out: string, pool: string): string
     '       spec:',
     '         admission: []',
     '         automation: {adopt: true}',
-    `  3. xops plan ${out}   (should show only 'adopt' actions), then xops apply ${out}`,
+    "     Adoption is also beyond the operator's default limits: pass --allow-adopt (or set",
+    "     limits.adopt: true in the operator's configuration, --config).",
+    `  3. xops plan ${out} --allow-adopt   (should show only 'adopt' actions), then xops apply ${out} --allow-adopt`,
   );
   return lines.join('\n') + '\n';
 }

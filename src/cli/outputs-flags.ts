@@ -1,3 +1,4 @@
+import { defaultCacheRoot } from './cache-dir.js';
 import { createHash } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { OperatorOutputsOptions } from '../controller/outputs.js';
@@ -27,7 +28,8 @@ export const OUTPUTS_USAGE = `notifications (see docs/monitoring.md):
   --notify-secret-file FILE    sign each body with HMAC-SHA256 (header X-Xops-Signature-256)
   --commit-status P            github or gitlab: set a status on each commit (pending, success,
                                failure) so its pull request shows whether it was applied
-  --commit-status-token-file FILE  the API token (GitHub: repo:status; GitLab: api scope)
+  --commit-status-token-file FILE
+                               the API token (GitHub: repo:status; GitLab: api scope)
   --commit-status-url URL      API base (default https://api.github.com, https://gitlab.com/api/v4)
   --commit-status-project P    owner/name (GitLab: id or group/project); default: from --repo`;
 
@@ -77,7 +79,7 @@ export async function outputsFromArgs(values: Record<string, unknown>, source: M
 export function historyFileFor(source: ManifestSource, pool: string): string | undefined {
   const poolDigest = digest(pool).slice(0, 8);
   if (source instanceof GitSource) return join(dirname(source.cacheDir), `${basename(source.cacheDir)}.${poolDigest}.history.json`);
-  if (source instanceof LocalSource) return join('.xops-cache', `${digest(resolve(source.dir)).slice(0, 16)}.${poolDigest}.history.json`);
+  if (source instanceof LocalSource) return join(defaultCacheRoot(), `${digest(resolve(source.dir)).slice(0, 16)}.${poolDigest}.history.json`);
   return undefined;
 }
 

@@ -8,6 +8,8 @@ import { gatedPlan } from '../plan/pipeline.js';
 import { checkAdmission } from '../policy/index.js';
 import { GITHUB_COMMENT_BUDGET, hasChanges, onlyHeldChanges, renderMarkdown, renderText, shouldColor, type MarkdownOptions } from '../render/index.js';
 import { parseCommandArgs } from './args.js';
+import { operatorChecks } from '../config/checks.js';
+import { OPERATOR_CONFIG_USAGE, operatorConfigOptions, operatorSettings, type OperatorSettings } from './operator-config.js';
 import { CONNECTION_USAGE, connectionOptions, observePool } from './connection.js';
 import { fsErrorInWords } from './errno.js';
 import { printDiagnostics } from './diagnostics-output.js';
@@ -32,7 +34,9 @@ The plan goes to stdout; problems (errors, warnings, conflicts) go to stderr.
                         when every change is held by a policy, still 2, and stderr says so
 ${REPO_ID_HELP}
 
-${CONNECTION_USAGE}`, 24);
+${CONNECTION_USAGE}
+
+${OPERATOR_CONFIG_USAGE}`, 24);
 
 export const OUTPUTS = ['text', 'json', 'markdown'] as const;
 export type PlanOutput = (typeof OUTPUTS)[number];
@@ -49,9 +53,10 @@ export function planDesired(
   desired: DesiredState,
   loadDiagnostics: Diagnostic[],
   observed: ObservedState,
-  opts: { now: Date; repo?: string },
+  opts: { now: Date; repo?: string; operator: OperatorSettings },
 ): Plan {
-  return gatedPlan(desired, observed, [...loadDiagnostics, ...checkAdmission(desired)], opts);
+  const checked = [...loadDiagnostics, ...checkAdmission(desired), ...operatorChecks(desired, opts.operator.config)];
+  return gatedPlan(desired, observed, checked, { now: opts.now, repo: opts.repo, limits: opts.operator.limits, protected: opts.operator.config.protected });
 }
 
 /** `--max-bytes N`, checked: a whole number of bytes a comment may take. */
@@ -97,6 +102,7 @@ export async function run(argv: string[]): Promise<number> {
       'detailed-exitcode': { type: 'boolean' },
       ...repoIdOption,
       ...connectionOptions,
+      ...operatorConfigOptions,
     },
     USAGE,
   );
@@ -115,7 +121,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`xops: the manifests under ${dir} have errors; nothing was planned\n`);
     return 1;
   }
-  const plan = planDesired(desired, [...noManifestsWarning(dir, desired, diagnostics), ...diagnostics], observed, { now: new Date(), repo: repoIdentity(values) });
+  const plan = planDesired(desired, [...noManifestsWarning(dir, desired, diagnostics), ...diagnostics], observed, { now: new Date(), repo: repoIdentity(values), operator: await operatorSettings(values) });
   if (typeof values.save === 'string') {
     try {
       await writeFile(values.save, JSON.stringify(plan, null, 2) + '\n');

@@ -19,6 +19,7 @@ import { parseCommandArgs, readFlagFile, str } from './args.js';
 import { CONNECTION_USAGE, connectFromArgs, connectionOptions } from './connection.js';
 import { UserError } from './errors.js';
 import { OUTPUTS_USAGE, outputsFromArgs, outputsOptions } from './outputs-flags.js';
+import { OPERATOR_CONFIG_USAGE, operatorConfigOptions, operatorSettings } from './operator-config.js';
 import { REPO_ID_HELP, repoIdentity, repoIdOption } from './repo-identity.js';
 import { defaultCacheRoot } from './cache-dir.js';
 import { alignOptions } from './usage.js';
@@ -61,13 +62,16 @@ pool:
   --sim SEED                   start the embedded XAPI simulator (demo, empty or a seed file) and
                                reconcile it; no --xapi needed (credentials root / xops)
   --sim-port N                 the simulator's port (default ${DEFAULT_SIM_PORT}, or a free one if taken)
-${alignOptions(CONNECTION_USAGE, 31)}`;
+${alignOptions(CONNECTION_USAGE, 31)}
+
+${alignOptions(OPERATOR_CONFIG_USAGE, 31)}`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals, help } = parseCommandArgs(
     argv,
     {
       ...connectionOptions,
+      ...operatorConfigOptions,
       repo: { type: 'string' },
       branch: { type: 'string' },
       path: { type: 'string' },
@@ -91,6 +95,7 @@ export async function run(argv: string[]): Promise<number> {
   if (help) return 0;
   if (positionals.length > 0) throw new UserError(`unexpected argument '${positionals[0]}' (the repository is given with --repo; see 'xops run --help')`);
 
+  const operator = await operatorSettings(values);
   const source = sourceFromArgs(values);
   const listen = parseListen(str(values.listen));
   const pollIntervalMs = durationMs('--interval', str(values.interval) ?? '60s');
@@ -157,6 +162,9 @@ export async function run(argv: string[]): Promise<number> {
     resyncIntervalMs,
     leaseTtlMs,
     applyTimeoutMs,
+    config: operator.config,
+    limits: operator.limits,
+    ownCredentialFiles: [str(values['password-file']), str(values['webhook-secret-file'])].filter((f): f is string => f !== undefined),
     // Kept in the cache folder, so that this controller, restarted, takes its own lease back at once.
     leaseHolder: persistentHolder(holderFile(str(values['cache-dir']) ?? defaultCacheRoot(), simulator?.url ?? str(values.xapi) ?? process.env.XOPS_XAPI_URL ?? '')),
     logger,

@@ -1,7 +1,9 @@
 import { hasErrors, type Diagnostic } from '../model/diagnostics.js';
 import { loadManifests, liveInventoryFrom, type LiveInventory } from '../manifests/index.js';
 import { checkAdmission } from '../policy/index.js';
-import { parseCommandArgs } from './args.js';
+import { parseCommandArgs, str } from './args.js';
+import { operatorChecks } from '../config/checks.js';
+import { operatorConfigOptions, operatorSettings } from './operator-config.js';
 import { CONNECTION_USAGE, connectionOptions, observePool } from './connection.js';
 import { printDiagnostics } from './diagnostics-output.js';
 import { UserError } from './errors.js';
@@ -29,7 +31,7 @@ ${CONNECTION_USAGE}`, 24);
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals, help } = parseCommandArgs(
     argv,
-    { out: { type: 'string', default: 'text' }, offline: { type: 'boolean' }, ...connectionOptions },
+    { out: { type: 'string', default: 'text' }, offline: { type: 'boolean' }, ...connectionOptions, ...operatorConfigOptions },
     USAGE,
   );
   if (help) return 0;
@@ -47,10 +49,12 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
   const { desired, diagnostics: loadDiagnostics } = await loadManifests(dir, live ? { live } : {});
+  const operator = await operatorSettings(values);
   const diagnostics: Diagnostic[] = [
     ...noManifestsWarning(dir, desired, loadDiagnostics),
     ...loadDiagnostics,
     ...checkAdmission(desired),
+    ...operatorChecks(desired, operator.config, [str(values['password-file'])]),
     ...(live ? [] : uncheckedReferenceWarnings(desired)),
   ];
   const errors = diagnostics.filter((d) => d.severity === 'error').length;

@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import type { ControllerConfig } from '../config/index.js';
+import type { OperatorLimits } from '../policy/settings.js';
 import { LocalSource } from '../source/local-source.js';
 import type { ManifestSource } from '../source/types.js';
 import type { ApplyListener, ApplyResult } from '../apply/executor.js';
@@ -72,6 +74,12 @@ export interface ControllerOptions {
    * 10 min), so that a supervisor restarts a controller that is stuck.
    */
   stuckAfterMs?: number;
+  /** The operator's configuration; default: the built-in one (every limit off). */
+  config?: ControllerConfig;
+  /** The limits in force (the configuration's, raised by --allow-* flags); default: the configuration's. */
+  limits?: OperatorLimits;
+  /** Files holding xops' own credentials, which no secretRef may name. */
+  ownCredentialFiles?: string[];
   logger: Logger;
 }
 
@@ -123,6 +131,9 @@ export async function startController(options: ControllerOptions): Promise<Runni
         pool,
         repo: options.repo,
         localDir: source instanceof LocalSource ? source.dir : undefined,
+        config: options.config,
+        limits: options.limits,
+        ownCredentialFiles: options.ownCredentialFiles,
         now: options.now,
         retryDelayMs: options.applyRetryDelayMs,
         applyTimeoutMs: options.applyTimeoutMs ?? DEFAULT_APPLY_TIMEOUT_MS,

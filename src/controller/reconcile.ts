@@ -11,7 +11,9 @@ import { processSecretSource } from '../secrets/index.js';
 import type { XapiCaller } from '../xapi/caller.js';
 import { reconcileOutcome } from './outcome.js';
 import { snapshotView, type PoolView } from './pool-watch.js';
-import { gitSecretProblems } from './secrets.js';
+import { operatorChecks, secretRules } from '../config/checks.js';
+import { defaultConfig, type ControllerConfig } from '../config/index.js';
+import type { OperatorLimits } from '../policy/settings.js';
 import type { ReconcileFn, ReconcileInput, ReconcileOutcome } from './types.js';
 
 /** What a reconciler needs besides the revision it is given each time. */
@@ -31,6 +33,12 @@ export interface ReconcilerDeps {
   localDir?: string;
   /** The clock maintenance windows are judged by; default: the system time. */
   now?: () => Date;
+  /** The operator's configuration (secrets, protected objects); default: the built-in one. */
+  config?: ControllerConfig;
+  /** The operator's ceilings on adopt, prune and destructive; default: the configuration's limits. */
+  limits?: OperatorLimits;
+  /** Files holding xops' own credentials (password, webhook secret): never a secretRef's to name. */
+  ownCredentialFiles?: string[];
   /** Most actions running at once; default 8. */
   concurrency?: number;
   /** Delay before apply retries a failed action; default 250 ms. */
@@ -68,17 +76,20 @@ export interface ReconcilerDeps {
 export function createReconciler(deps: ReconcilerDeps): ReconcileFn {
   const pool = deps.pool ?? snapshotView(deps.caller);
   const now = deps.now ?? (() => new Date());
+  const config = deps.config ?? defaultConfig();
+  const limits = deps.limits ?? config.limits;
+  const rules = secretRules(config, deps.ownCredentialFiles);
   return async (input: ReconcileInput): Promise<ReconcileOutcome> => {
     const observed = await pool.observe(input.signal);
     const { desired, diagnostics } = loadManifestFiles(input.files, deps.root, { commit: input.commit, live: liveInventoryFrom(observed) });
     const checked = hasErrors(diagnostics)
       ? diagnostics
-      : [...diagnostics, ...checkAdmission(desired), ...(deps.localDir === undefined ? gitSecretProblems(desired) : [])];
+      : [...diagnostics, ...checkAdmission(desired), ...operatorChecks(desired, config, deps.ownCredentialFiles)];
     if (hasErrors(checked)) return { ok: false, invalid: checked.filter((d) => d.severity === 'error') };
     const resources = desired.documents.filter((d) => d.kind !== 'Policy').map((d) => d.address);
 
     const at = now();
-    const plan = gatedPlan(desired, observed, checked, { now: at, repo: deps.repo });
+    const plan = gatedPlan(desired, observed, checked, { now: at, repo: deps.repo, limits, protected: config.protected });
     deps.onPlan?.(plan);
 
     // `checked` has no errors (or we returned above): any error here is the planner's.
@@ -94,9 +105,9 @@ export function createReconciler(deps: ReconcilerDeps): ReconcileFn {
       repo: deps.repo,
       concurrency: deps.concurrency,
       retryDelayMs: deps.retryDelayMs,
-      destructiveAllowed: approvedDestructive(desired),
-      // Relative files resolve against a local folder; a Git source has none (see gitSecretProblems).
-      secrets: processSecretSource(deps.localDir),
+      destructiveAllowed: (action) => limits.destructive && destructiveApproved(desired, action),
+      // Secrets are read only as the operator allows: relative files resolve inside secrets.dir.
+      secrets: { ...processSecretSource(config.secrets.dir), rules },
       log: deps.log,
       signal,
       listener: {
@@ -117,15 +128,6 @@ export function createReconciler(deps: ReconcilerDeps): ReconcileFn {
     }
     return outcome;
   };
-}
-
-/**
- * The controller runs no destructive action on its own say-so: only those a Policy requires approval
- * for and that the approval gate let through (the commit carries the approval), as `xops apply`
- * does without --allow-destructive.
- */
-function approvedDestructive(desired: DesiredState): (action: Action) => boolean {
-  return (action) => destructiveApproved(desired, action);
 }
 
 function planProblem(errors: Diagnostic[]): string {

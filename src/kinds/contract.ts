@@ -13,6 +13,14 @@ import type { ObservedClass } from '../model/observed.js';
 import type { Action } from '../model/plan.js';
 import type { PlanContext } from '../plan/context.js';
 import type { OwnerRule } from '../plan/ownership.js';
+import type { BuiltInProtection } from '../plan/protection.js';
+
+/** One secretRef in a document: where it is, what it names, and why its key may not hold one. */
+export interface KindSecretUse {
+  path: string;
+  ref: { env?: string; file?: string };
+  notCredential?: string;
+}
 
 /** The DesiredState field that holds a kind's documents (an array, or `pool`: at most one). */
 export type DesiredSlot = 'pool' | 'hosts' | 'networks' | 'srs' | 'vms' | 'appliances' | 'policies';
@@ -45,6 +53,16 @@ export interface KindContract<D extends DesiredDocument = DesiredDocument> exten
    * (the VMs on a network); the delete is ordered after every action on them.
    */
   usersOf?(ctx: PlanContext, action: Action): Set<string>;
+  /**
+   * Every secretRef a document of this kind holds, with the JSON path of the value and, when the key
+   * is not one that holds a credential (per `credentialKeys`, by type), why it may not be a secret.
+   */
+  secretUses?(doc: D, credentialKeys: Readonly<Record<string, readonly string[]>>): KindSecretUse[];
+  /**
+   * Why an object of the main class belongs to XAPI or the hosts (control domains, templates, the
+   * SRs and networks a host ships with), so that xops never adopts, changes or deletes it.
+   */
+  protection?: BuiltInProtection;
   /** Carries out one of this kind's plan actions. */
   apply?: Applier;
   /** How `xops export` writes manifests of this kind from a pool snapshot. */

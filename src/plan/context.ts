@@ -6,7 +6,7 @@ import type { ObservedIndex } from '../model/observed-index.js';
 import type { Action, Refusal } from '../model/plan.js';
 import { indexObserved } from '../model/observed-index.js';
 import { lookupKey, lookupText, lookupTextDigest, objectKey, recordDigest } from './identity.js';
-import { effectiveSettings } from '../policy/settings.js';
+import { effectiveSettings, type OperatorLimits } from '../policy/settings.js';
 import type { ObjectMark } from './ownership-marks.js';
 
 /** Classes xops creates, and so owns through its mark. */
@@ -44,6 +44,8 @@ export interface ResolvedOptions {
   prune?: boolean;
   /** Overrides the per-VM `xops.io/migrate-on-affinity` annotation when set. */
   migrateOnAffinity?: boolean;
+  /** The operator's ceilings on adopt and prune; absent: none (library use). */
+  limits?: OperatorLimits;
 }
 
 /**
@@ -205,5 +207,6 @@ export function automation(
   name: string,
   labels?: Record<string, string>,
 ): { prune: boolean; adopt: boolean } {
+  // What the repository's Policies say; callers cap it with ctx.options.limits and say which one refused.
   return effectiveSettings(ctx.desired, `${kind}/${name}`, labels);
 }

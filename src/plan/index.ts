@@ -1,3 +1,6 @@
+import type { OperatorLimits } from '../policy/settings.js';
+import type { ProtectedSelector } from '../config/types.js';
+import { refuseProtected } from './protection.js';
 import type { DesiredResource, DesiredState } from '../model/desired.js';
 import type { ResourceKind } from '../model/kinds.js';
 import type { ObservedState } from '../model/observed.js';
@@ -23,7 +26,16 @@ export interface PlanOptions {
   prune?: boolean;
   /** Live-migrate running VMs to their affinity host; default: the VM's `xops.io/migrate-on-affinity` annotation. */
   migrateOnAffinity?: boolean;
+  /** The operator's ceilings: `adopt`/`prune` above cannot exceed them either. */
+  limits?: OperatorLimits;
+  /** Objects the operator protects, besides those every kind protects itself (control domains, ...). */
+  protected?: readonly ProtectedSelector[];
 }
+
+/** Each kind's main class and built-in protections, for refuseProtected. */
+const PROTECTION_RULES = new Map(
+  KIND_REGISTRY.flatMap((k) => (k.classes.length > 0 ? [[k.kind, { mainClass: k.classes[0]!, builtIn: k.protection }] as const] : [])),
+);
 
 /** The ordering rules the kinds declare. */
 const ORDER_RULES: OrderRules = {
@@ -56,6 +68,7 @@ export function planChanges(desired: DesiredState, observed: ObservedState, opts
     adopt: opts.adopt,
     prune: opts.prune,
     migrateOnAffinity: opts.migrateOnAffinity,
+    limits: opts.limits,
   }, liveNamedManifests(desired));
   // Ownership first, so that references between manifests know whether their target is created.
   for (const kind of KIND_REGISTRY) {
@@ -66,6 +79,7 @@ export function planChanges(desired: DesiredState, observed: ObservedState, opts
   for (const kind of KIND_REGISTRY) for (const doc of documentsOf(desired, kind)) kind.plan?.(ctx, doc);
   // Deletes run dependents first: the reverse of the registry's order.
   for (const kind of [...KIND_REGISTRY].reverse()) kind.prune?.(ctx);
+  refuseProtected(ctx, PROTECTION_RULES, opts.protected ?? []);
 
   const actions = orderActions(ctx, ctx.actions, ORDER_RULES);
   // Every action carries the digest apply records as xops.spec, so a saved plan is complete too.

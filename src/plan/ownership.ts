@@ -84,11 +84,14 @@ export function findOwned<D extends DesiredResource, C extends OwnedClass>(ctx: 
   // The plan relied on every object with that name (staleObjects re-reads them unfiltered).
   readLookup(ctx, cls, 'name_label', nameLabel, all.map(([, r]) => r.uuid));
   if (named.length === 0) return { state: 'absent' };
-  const adopt = ctx.options.adopt ?? automation(ctx, resource.kind, resource.meta.name, resource.meta.labels).adopt;
-  if (!adopt) {
+  const byPolicy = ctx.options.adopt ?? automation(ctx, resource.kind, resource.meta.name, resource.meta.labels).adopt;
+  const limited = ctx.options.limits !== undefined && !ctx.options.limits.adopt;
+  if (!byPolicy || limited) {
     addDiagnostic(ctx, resource, 'error', 'conflict',
       `an unmanaged ${cls} named '${nameLabel}' already exists (${named.map(([, r]) => r.uuid).join(', ')}); ` +
-        'rename the manifest, or allow adoption (Policy automation.adopt: true)');
+        (byPolicy
+          ? "rename the manifest, or raise the operator's limit (limits.adopt in the operator's configuration, or --allow-adopt)"
+          : 'rename the manifest, or allow adoption (Policy automation.adopt: true)'));
     return { state: 'conflict' };
   }
   if (named.length > 1) {

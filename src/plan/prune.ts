@@ -9,7 +9,7 @@ import { ownedByThisRepo } from './ownership.js';
  * else the matching Policy's `automation.prune` (off by default).
  */
 export function pruneAllowed(ctx: PlanContext, kind: ResourceKind, name: string, labels?: Record<string, string>): boolean {
-  return ctx.options.prune ?? automation(ctx, kind, name, labels).prune;
+  return (ctx.options.prune ?? automation(ctx, kind, name, labels).prune) && (ctx.options.limits?.prune ?? true);
 }
 
 /** Notes a delete that prune being off holds back, so the operator sees what would go. */

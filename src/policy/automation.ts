@@ -2,7 +2,7 @@ import type { DesiredState, DisruptionClass, MaintenanceWindow } from '../model/
 import type { Disruption } from '../model/kinds.js';
 import type { Action, ActionGate, Plan } from '../model/plan.js';
 import { APPROVE_ANNOTATION, approvalHash, isApproved, manifestApprovals, sharedApprovals } from './approval.js';
-import { effectiveSettings, resourceFacts, type ResolvedAutomation, type WindowGroup } from './settings.js';
+import { effectiveSettings, OPERATOR_LIMITS, resourceFacts, type OperatorLimits, type ResolvedAutomation, type WindowGroup } from './settings.js';
 import { InvalidWindowError, windowStatus, type WindowStatus } from './windows.js';
 
 /** What automation needs besides the plan and the manifests. */
@@ -14,6 +14,8 @@ export interface AutomationContext {
    * `xops.io/approve` annotations on manifests and Policies are read from the desired state itself.
    */
   approvals?: readonly string[];
+  /** The operator's ceilings; absent: none (library use). Every CLI command and the controller pass them. */
+  limits?: OperatorLimits;
 }
 
 function isDisruptionClass(d: Disruption): d is DisruptionClass {
@@ -33,7 +35,7 @@ export function applyAutomation(plan: Plan, desired: DesiredState, ctx: Automati
   const settingsOf = (address: string): ResolvedAutomation => {
     let s = settingsByAddress.get(address);
     if (!s) {
-      s = effectiveSettings(desired, address);
+      s = effectiveSettings(desired, address, undefined, ctx.limits);
       settingsByAddress.set(address, s);
     }
     return s;
@@ -61,6 +63,7 @@ export function applyAutomation(plan: Plan, desired: DesiredState, ctx: Automati
   const actions = plan.actions.map((action): Action => {
     const settings = settingsOf(action.address);
     const gate =
+      limitGate(action, ctx.limits) ??
       ownPolicyGate(action, settings, desired, declared.has(action.address), shared, statusOf) ??
       dependencyGate(action, gates) ??
       budgetGate(action, settings, budgetUsed) ??
@@ -78,6 +81,14 @@ export function applyAutomation(plan: Plan, desired: DesiredState, ctx: Automati
 function held(policy: string, reason: string, releasesAt?: Date | string): ActionGate {
   const at = releasesAt instanceof Date ? releasesAt.toISOString() : releasesAt;
   return { state: 'held', policy, reason, ...(at ? { releasesAt: at } : {}) };
+}
+
+/** Held when the action is beyond what the operator allows, whatever the repository's Policies say. */
+function limitGate(action: Action, limits: OperatorLimits | undefined): ActionGate | undefined {
+  if (limits && action.disruption === 'destructive' && !limits.destructive) {
+    return held(OPERATOR_LIMITS, "destructive changes are beyond the operator's limits (set limits.destructive in the operator's configuration, or pass --allow-destructive for one run)");
+  }
+  return undefined;
 }
 
 /** The holds that come from the action's own settings, independent of other actions. */

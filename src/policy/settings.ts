@@ -123,6 +123,7 @@ export function effectiveSettings(
   desired: DesiredState,
   address: string,
   labels?: Readonly<Record<string, string>>,
+  limits?: OperatorLimits,
 ): ResolvedAutomation {
   const { kind, name } = parseAddress(address);
   const target: MatchTarget = { kind, name, labels: labels ?? resourceFacts(desired).get(address)?.labels ?? {} };
@@ -193,8 +194,30 @@ export function effectiveSettings(
   if (!approvalSet) {
     addClasses(resolved.approval, resolved.decidedBy.approval, AUTOMATION_DEFAULTS.approval, DEFAULT_POLICY_NAME);
   }
+  // The operator's limits are a ceiling no Policy can raise.
+  if (limits && resolved.prune && !limits.prune) {
+    resolved.prune = false;
+    resolved.decidedBy.prune = OPERATOR_LIMITS;
+  }
+  if (limits && resolved.adopt && !limits.adopt) {
+    resolved.adopt = false;
+    resolved.decidedBy.adopt = OPERATOR_LIMITS;
+  }
   return resolved;
 }
+
+/**
+ * The operator's ceilings (`limits` of the operator's configuration, raised for one run by
+ * `--allow-adopt`, `--allow-prune`, `--allow-destructive`): what no repository Policy can turn on.
+ */
+export interface OperatorLimits {
+  adopt: boolean;
+  prune: boolean;
+  destructive: boolean;
+}
+
+/** Who decided, when the operator's limits override what a Policy asked for. */
+export const OPERATOR_LIMITS = '(operator limits)';
 
 function addClasses(
   into: DisruptionClass[],

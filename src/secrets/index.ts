@@ -1,6 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import type { ConfigValue, SecretRef } from '../model/desired.js';
+import { inside, secretRefRefusal, type SecretRules } from './policy.js';
+
+export { secretRefRefusal, secretUseProblems, XOPS_CREDENTIAL_ENV, type SecretRules, type SecretUse } from './policy.js';
 
 /**
  * Secrets are resolved only at apply time, from the environment or a file, and never written to a
@@ -19,7 +22,16 @@ export interface SecretSource {
   /** Reads a secret file (relative paths resolve against `baseDir`). */
   readFile(path: string): Promise<string>;
   baseDir: string;
+  /**
+   * The operator's rules for what a secretRef may name. When set, relative files resolve against
+   * `rules.dir`, symlinks are followed before the inside-the-folder check, and every failure reads
+   * the same ("refused or unreadable"), so a commit cannot probe which paths exist.
+   */
+  rules?: SecretRules;
 }
+
+/** The one message for a refused or unreadable secret under the operator's rules. */
+export const SECRET_UNAVAILABLE = "not available: refused by the operator's secrets settings, or unreadable";
 
 /** A secretRef that could not be read: names the object and key, never the value. */
 export class SecretError extends Error {
@@ -48,6 +60,7 @@ export function isSecretRef(value: unknown): value is SecretRef {
 }
 
 async function resolveOne(address: string, key: string, ref: SecretRef, source: SecretSource): Promise<string> {
+  if (source.rules) return resolveUnderRules(address, key, ref, source, source.rules);
   const { env, file } = ref.secretRef;
   if (env !== undefined && file !== undefined) {
     throw new SecretError(address, key, 'secretRef sets both env and file; set one');
@@ -70,6 +83,27 @@ async function resolveOne(address: string, key: string, ref: SecretRef, source: 
     return text.replace(/\r?\n$/, '');
   }
   throw new SecretError(address, key, 'secretRef names neither env nor file');
+}
+
+async function resolveUnderRules(address: string, key: string, ref: SecretRef, source: SecretSource, rules: SecretRules): Promise<string> {
+  const { env, file } = ref.secretRef;
+  if ((env === undefined) === (file === undefined)) throw new SecretError(address, key, 'secretRef must name exactly one of env and file');
+  const unavailable = () => new SecretError(address, key, SECRET_UNAVAILABLE);
+  if (secretRefRefusal(ref.secretRef, rules) !== undefined || rules.dir === undefined && file !== undefined) throw unavailable();
+  if (env !== undefined) {
+    const value = source.env[env];
+    if (value === undefined) throw unavailable();
+    return value;
+  }
+  try {
+    const dir = await realpath(rules.dir!);
+    const real = await realpath(resolvePath(rules.dir!, file!));
+    const forbidden = await Promise.all(rules.forbiddenFiles.map((f) => realpath(f).catch(() => resolvePath(f))));
+    if (!inside(dir, real) || forbidden.includes(real)) throw unavailable();
+    return (await source.readFile(real)).replace(/\r?\n$/, '');
+  } catch {
+    throw unavailable();
+  }
 }
 
 /**

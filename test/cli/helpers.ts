@@ -19,7 +19,8 @@ export interface CliResult {
 /** The environment of a user without a pool configured and without colour settings. */
 export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of Object.keys(env)) if (key.startsWith('XOPS_') || key === 'NO_COLOR' || key === 'FORCE_COLOR') delete env[key];
+  // Connection and configuration variables go; XOPS_SECRET_* stay (the examples' SMB password).
+  for (const key of Object.keys(env)) if ((key.startsWith('XOPS_') && !key.startsWith('XOPS_SECRET_')) || key === 'NO_COLOR' || key === 'FORCE_COLOR') delete env[key];
   return { ...env, ...extra };
 }
 

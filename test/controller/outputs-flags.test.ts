@@ -57,7 +57,9 @@ describe('xops run notification flags', () => {
     const git = new GitSource({ url: GITHUB, cacheDir: join(dir, 'cache', 'abc') });
     expect(historyFileFor(git, 'https://pool-a')).toMatch(new RegExp(`^${join(dir, 'cache')}/abc\\.[0-9a-f]{8}\\.history\\.json$`));
     expect(historyFileFor(git, 'https://pool-b')).not.toBe(historyFileFor(git, 'https://pool-a'));
-    expect(historyFileFor(local, 'https://pool-a')).toMatch(/^\.xops-cache\/[0-9a-f]{16}\.[0-9a-f]{8}\.history\.json$/);
+    // A plain folder's history goes to the user's cache folder, never into the folder it watches.
+    expect(historyFileFor(local, 'https://pool-a')).toMatch(/\/xops\/[0-9a-f]{16}\.[0-9a-f]{8}\.history\.json$/);
+    expect(historyFileFor(local, 'https://pool-a')!.startsWith(dir)).toBe(false);
     expect(historyFileFor(new LocalSource({ dir: join(dir, 'other') }), 'https://pool-a')).not.toBe(historyFileFor(local, 'https://pool-a'));
   });
 });

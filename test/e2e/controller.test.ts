@@ -90,7 +90,7 @@ describe('xops run against a Git repository and the simulator', () => {
     await until('drift healed while the remote is unreachable', async () => (await vmRecord(w, 'git-vm'))?.rec['name_description'], (d) => d === 'managed by the e2e test');
   });
 
-  it('rejects a commit whose secretRef file is relative: a Git source has no folder to read it from', async () => {
+  it('rejects a commit whose secretRef names a file while the operator allows no secret files', async () => {
     const f = gitFixture();
     f.write({
       'sr.yaml': [
@@ -102,7 +102,7 @@ describe('xops run against a Git repository and the simulator', () => {
     const c = await startTestController(w, new GitSource({ url: f.remote, branch: 'main', cacheRoot: f.cacheRoot }));
     const s = await until('commit rejected', () => status(c), (x) => x.rejected?.commit === commit);
     expect(s.rejected?.diagnostics).toEqual([
-      expect.stringMatching(/^sr\.yaml:\d+:\d+: SR\/git-smb: spec\.deviceConfig\.password\.secretRef\.file: relative secret file 'secrets\/smb' cannot be read/),
+      "sr.yaml:11:25: SR/git-smb: spec.deviceConfig.password.secretRef.file: secret files are refused: the operator's configuration sets no secrets.dir",
     ]);
   });
 });

@@ -1,3 +1,4 @@
+import type { ControllerOptions } from '../../src/controller/controller.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LocalSource } from '../../src/source/local-source.js';
 import {
@@ -38,9 +39,9 @@ function testClock(start: number): { now: () => Date; set(ms: number): void } {
 }
 
 /** Starts a controller on `files` and waits until its first reconcile created everything. */
-async function controllerOn(files: Record<string, string>, clock = testClock(WEDNESDAY_NOON)) {
+async function controllerOn(files: Record<string, string>, clock = testClock(WEDNESDAY_NOON), extra: Partial<ControllerOptions> = {}) {
   const dir = manifestFolder(w, files);
-  const c = await startTestController(w, new LocalSource({ dir, debounceMs: LOCAL_DEBOUNCE_MS }), { now: clock.now });
+  const c = await startTestController(w, new LocalSource({ dir, debounceMs: LOCAL_DEBOUNCE_MS }), { now: clock.now, ...extra });
   await until('first reconcile', () => status(c), (s) => s.lastReconcile?.result === 'success');
   await c.loop.idle();
   return { c, dir, clock };
@@ -97,7 +98,9 @@ describe('automation policies, end to end', () => {
   it('runs a destructive delete only once the commit carries the approval named in the held reason', async () => {
     // prune: a disk dropped from the manifest is deleted (destructive), which needs approval.
     const policy = policyManifest('careful', ['prune: true', 'approval: [destructive]']);
-    const { c, dir } = await controllerOn({ 'vm.yaml': vmManifest('approve-vm', { powerState: 'halted', disks: ['root', 'data'] }), 'policy.yaml': policy });
+    // The operator allows destructive changes (limits.destructive); the repository's policy then decides.
+    const limits = { adopt: false, prune: true, destructive: true };
+    const { c, dir } = await controllerOn({ 'vm.yaml': vmManifest('approve-vm', { powerState: 'halted', disks: ['root', 'data'] }), 'policy.yaml': policy }, undefined, { limits });
     const vbds = async () => ((await vmRecord(w, 'approve-vm'))?.rec['VBDs'] as string[]).length;
     const disksBefore = await vbds();
 
@@ -143,5 +146,20 @@ describe('automation policies, end to end', () => {
       expect(s.drift).toEqual([{ address: 'VM/report-vm', paths: expect.arrayContaining(['spec.description', 'spec.memory']), healed: false }]);
     }
     expect((await vmRecord(w, 'report-vm'))!.rec).toEqual(before);
+  });
+});
+
+describe("the operator's limits over the repository's policies", () => {
+  it('a policy that prunes and approves a destructive delete still cannot run it beyond the limits', async () => {
+    const policy = policyManifest('careful', ['prune: true', 'approval: [destructive]']);
+    const limits = { adopt: false, prune: true, destructive: false };
+    const { c, dir } = await controllerOn({ 'vm.yaml': vmManifest('limited-vm', { powerState: 'halted', disks: ['root', 'data'] }), 'policy.yaml': policy }, undefined, { limits });
+    const vbds = async () => ((await vmRecord(w, 'limited-vm'))?.rec['VBDs'] as string[]).length;
+    const before = await vbds();
+    const held = await edit(c, dir, { 'vm.yaml': vmManifest('limited-vm', { powerState: 'halted', disks: ['root'] }) });
+    expect(held.held.filter((h) => h.address === 'VM/limited-vm')).toEqual([
+      expect.objectContaining({ disruption: 'destructive', policy: '(operator limits)', reason: expect.stringContaining("beyond the operator's limits") }),
+    ]);
+    expect(await vbds()).toBe(before);
   });
 });

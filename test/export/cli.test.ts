@@ -54,11 +54,11 @@ describe('xops export', () => {
     expect(code).toBe(0);
     expect(await tree(join(work, 'demo'))).toEqual([
       'pool.yaml', 'schemas/pool.schema.json', 'schemas/sr.schema.json', 'schemas/vm.schema.json',
-      'storage/local-storage-on-xcp-host1.yaml', 'storage/local-storage-on-xcp-host2.yaml', 'storage/local-storage-on-xcp-host3.yaml',
       'storage/pool-nfs.yaml', 'vms/backup-appliance.yaml', 'vms/legacy-web01.yaml',
     ]);
-    expect(stdout).toContain("left out (XAPI's own): 1 tools SR, 3 control domains, 5 templates");
-    expect(stdout).toContain("exported 7 manifests from pool 'demo' to demo: Pool 1, Network 0, SR 4, VM 2, VMAppliance 0");
+    // The hosts' local storage is theirs: protected, so not exported.
+    expect(stdout).toContain("left out (XAPI's own): 3 host-local SRs, 1 tools SR, 3 control domains, 5 templates");
+    expect(stdout).toContain("exported 4 manifests from pool 'demo' to demo: Pool 1, Network 0, SR 1, VM 2, VMAppliance 0");
     expect(stdout).toContain('vms/legacy-web01.yaml: VM/legacy-web01: spec.template: warning:');
     expect(stdout).toMatch(/conflict[\s\S]*automation: \{adopt: true\}/);
   });
@@ -78,7 +78,7 @@ describe('xops export', () => {
     await writeFile(file, '# edited by hand\n');
     const refused = await xops(['export', '--dir', 'demo']);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/^xops: refusing to overwrite 7 existing file\(s\) in demo: pool\.yaml, storage\/local-storage-on-xcp-host1\.yaml, .*--force\)\n$/);
+    expect(refused.stderr).toMatch(/^xops: refusing to overwrite 4 existing file\(s\) in demo: pool\.yaml, storage\/pool-nfs\.yaml, .*--force\)\n$/);
     expect(await readFile(file, 'utf8')).toBe('# edited by hand\n');
     const forced = await xops(['export', '--dir', 'demo', '--force']);
     expect(forced.code).toBe(0);
@@ -103,11 +103,15 @@ describe('xops export', () => {
     expect(conflicts.stderr).toContain("SR/pool-nfs: an unmanaged SR named 'pool-nfs' already exists");
     await mkdir(join(work, 'storage-only/policies'));
     await writeFile(join(work, 'storage-only/policies/adopt.yaml'), 'apiVersion: xops/v1\nkind: Policy\nmetadata: {name: adopt}\nspec:\n  admission: []\n  automation: {adopt: true}\n');
-    const adopt = await xops(['plan', 'storage-only', '--out', 'json']);
+    // The operator's limits are a ceiling over the repository's policy.
+    const limited = await xops(['plan', 'storage-only', '--out', 'json']);
+    expect(limited.code).toBe(1);
+    expect(limited.stderr).toContain("raise the operator's limit (limits.adopt in the operator's configuration, or --allow-adopt)");
+    const adopt = await xops(['plan', 'storage-only', '--out', 'json', '--allow-adopt']);
     expect(adopt.stderr).toBe('');
     const plan = JSON.parse(adopt.stdout) as Plan;
     expect(plan.actions.map((a) => `${a.operation} ${a.address}`).sort()).toEqual([
-      'adopt SR/local-storage-on-xcp-host1', 'adopt SR/local-storage-on-xcp-host2', 'adopt SR/local-storage-on-xcp-host3', 'adopt SR/pool-nfs',
+      'adopt SR/pool-nfs',
     ]);
   });
 });

@@ -128,8 +128,9 @@ describe('export → load → plan with adoption', () => {
     }
     await mkdir(join(dir, 'policies'));
     await writeFile(join(dir, 'policies/adopt.yaml'), ADOPT_POLICY);
-    // The hand-made VMs' disks are declared as they are, though their VDIs are not named '<vm>-<disk>'.
-    for (const [file, disk] of [['vms/legacy-web01.yaml', 'root, 20GiB, pool-nfs'], ['vms/backup-appliance.yaml', 'data, 50GiB, local-storage-on-xcp-host2']]) {
+    // The hand-made VMs' disks are declared as they are, though their VDIs are not named '<vm>-<disk>'; a host's
+    // local SR is not exported (it is the host's), so the disk names it by its XAPI name.
+    for (const [file, disk] of [['vms/legacy-web01.yaml', 'root, 20GiB, pool-nfs'], ['vms/backup-appliance.yaml', 'data, 50GiB, Local storage on xcp-host2']]) {
       const [name, size, sr] = disk.split(', ');
       expect(await readFile(join(dir, file), 'utf8')).toContain(`  disks:\n    - name: ${name}\n      size: ${size}\n      sr: ${sr}\n`);
     }

@@ -63,7 +63,7 @@ describe('examples', () => {
     expect(order).toEqual([['db-01', 0], ['app-01', 1], ['web-01', 2], ['web-02', 2]]);
     expect(desired.vms.every((v) => v.spec.appliance?.name === 'shop')).toBe(true);
     // SMB credentials come by secretRef, never inline.
-    expect(desired.srs[1].spec.deviceConfig.password).toEqual({ secretRef: { env: 'SMB_ARCHIVE_PASSWORD' } });
+    expect(desired.srs[1].spec.deviceConfig.password).toEqual({ secretRef: { env: 'XOPS_SECRET_SMB_ARCHIVE_PASSWORD' } });
   });
 
   it('resolve every reference against the demo pool and pass their own admission policy', async () => {

@@ -1,6 +1,7 @@
 import type { DesiredNetwork } from '../../model/desired.js';
 import type { KindExporter } from '../../export/manifest-doc.js';
 import { defineKind } from '../contract.js';
+import { networkProtection } from './protection.js';
 import { applyNetwork } from './apply.js';
 import { networkExporter } from './export.js';
 import { planNetwork, pruneNetworks, vmsOnNetwork } from './plan.js';
@@ -11,6 +12,7 @@ export const networkKind = defineKind<DesiredNetwork>({
   ...networkSchema,
   word: 'network',
   classes: ['network', 'PIF', 'Bond'],
+  protection: networkProtection,
   desired: 'networks',
   owner: { cls: 'network', nameLabel: (n) => n.spec.nameLabel },
   plan: planNetwork,

@@ -1,3 +1,4 @@
+import { hostOwnedSR } from './protection.js';
 import { SECRET_KEY } from './schema.js';
 import type { SRRecord } from '../../model/observed.js';
 import type { Candidate, ExportContext } from '../../export/context.js';
@@ -47,6 +48,12 @@ export const srExporter: KindExporter<'SR'> = {
         continue;
       }
       if (alreadyManaged(ctx, 'SR', record)) continue;
+      // The hosts' own SRs (local storage, ISO libraries xops did not make) are never managed: see protection.ts.
+      const hosts = hostOwnedSR(record);
+      if (hosts) {
+        countSkipped(ctx, hosts.what);
+        continue;
+      }
       if (!SR_TYPES.includes(record.type)) {
         ctx.notes.push({ severity: 'info', code: 'unsupported-sr', message: `${describe('SR', record)} is of type '${record.type}', which an SR manifest cannot declare: not exported (manifests refer to it by name)` });
         continue;

@@ -106,14 +106,17 @@ export const srSchema: KindDefinition<DesiredSR> = {
   },
 };
 
-/** A relative secret file must stay inside the manifests folder, like every other path xops reads. */
+/**
+ * A relative secret file is read inside the operator's secrets folder (secrets.dir), so `..` can only
+ * mean an escape from it: refused while loading, before the operator's rules are even consulted.
+ */
 function checkSecretFiles(deviceConfig: Record<string, ConfigValue>, ctx: BuildContext): void {
   for (const [key, value] of Object.entries(deviceConfig)) {
     if (typeof value === 'string') continue;
     const file = value.secretRef.file;
     if (file === undefined || file.startsWith('/')) continue;
     if (file.split(/[\\/]/).includes('..')) {
-      ctx.error(`${childPath('spec.deviceConfig', key)}.secretRef.file`, `secret file '${file}' leaves the manifests folder; use an absolute path for secrets kept elsewhere`, 'path-escape');
+      ctx.error(`${childPath('spec.deviceConfig', key)}.secretRef.file`, `secret file '${file}' leaves the secrets folder; relative secret files are read inside the operator's secrets.dir`, 'path-escape');
     }
   }
 }

@@ -2,6 +2,7 @@ import type { DesiredVM } from '../../model/desired.js';
 import type { VMRecord } from '../../model/observed.js';
 import type { KindExporter } from '../../export/manifest-doc.js';
 import { defineKind } from '../contract.js';
+import { vmProtection } from './protection.js';
 import { applyVM } from './apply.js';
 import { vmExporter } from './export.js';
 import { isPlainVM, planVM, pruneVMs } from './plan.js';
@@ -11,6 +12,7 @@ import { vmSchema } from './schema.js';
 export const vmKind = defineKind<DesiredVM>({
   ...vmSchema,
   classes: ['VM', 'VBD', 'VDI', 'VIF'],
+  protection: vmProtection,
   desired: 'vms',
   owner: { cls: 'VM', nameLabel: (v) => v.spec.nameLabel, isCandidate: (r) => isPlainVM(r as VMRecord) },
   plan: planVM,

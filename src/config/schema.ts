@@ -1,0 +1,90 @@
+/**
+ * JSON Schema of the operator's configuration, published as `schemas/controller-config.schema.json`
+ * so editors can check it like the manifests.
+ */
+const file = { type: 'string', minLength: 1, maxLength: 4096 } as const;
+
+export const CONTROLLER_CONFIG_SCHEMA = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://xops.dev/schemas/controller-config.schema.json',
+  title: 'xops ControllerConfig',
+  description: "The operator's configuration: what no commit can change. Never read from the repository.",
+  type: 'object',
+  additionalProperties: false,
+  required: ['apiVersion', 'kind'],
+  properties: {
+    apiVersion: { const: 'xops/v1' },
+    kind: { const: 'ControllerConfig' },
+    limits: {
+      description: "Ceilings for the repository's Policy documents, which may only tighten them. All off by default.",
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        adopt: { type: 'boolean', description: 'Policies may adopt unmanaged objects that have a manifest\'s name.' },
+        prune: { type: 'boolean', description: 'Policies may delete managed objects no manifest declares.' },
+        destructive: { type: 'boolean', description: 'Approved destructive actions (data or connectivity loss) may run.' },
+      },
+    },
+    approvals: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        sameChange: { type: 'boolean', description: 'An approval added in the same commit as the change it approves counts (default false).' },
+        tokenFile: { ...file, description: 'File holding the bearer token `xops approve` sends to the controller.' },
+      },
+    },
+    secrets: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        dir: { ...file, description: 'secretRef.file must resolve, after symlinks, inside this folder.' },
+        envPrefix: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[A-Za-z_][A-Za-z0-9_]*$', description: 'secretRef.env must start with this prefix.' },
+        credentialKeys: {
+          type: 'object',
+          description: 'Per SR type, the device-config keys that may hold a secretRef.',
+          maxProperties: 100,
+          additionalProperties: { type: 'array', maxItems: 50, items: { type: 'string', minLength: 1, maxLength: 100 } },
+        },
+      },
+    },
+    protected: {
+      type: 'array',
+      maxItems: 10_000,
+      description: 'Objects never adopted, changed or deleted, besides those xops always protects.',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        minProperties: 1,
+        maxProperties: 2,
+        properties: {
+          uuid: { type: 'string', minLength: 1, maxLength: 64 },
+          name: { type: 'string', minLength: 1, maxLength: 512 },
+          tag: { type: 'string', minLength: 1, maxLength: 512 },
+          class: { enum: ['pool', 'host', 'network', 'SR', 'VM', 'VDI', 'VM_appliance'] },
+        },
+        oneOf: [{ required: ['uuid'] }, { required: ['name'] }, { required: ['tag'] }],
+      },
+    },
+    git: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        verify: {
+          description: "Only commits signed by a trusted key are applied (git's own verify-commit).",
+          oneOf: [
+            { type: 'object', additionalProperties: false, required: ['allowedSigners'], properties: { allowedSigners: { ...file, description: 'SSH allowed-signers file (gpg.ssh.allowedSignersFile).' } } },
+            { type: 'object', additionalProperties: false, required: ['gpgKeyring'], properties: { gpgKeyring: { ...file, description: 'GnuPG home folder holding the trusted public keys.' } } },
+          ],
+        },
+      },
+    },
+    http: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        tokenFile: { ...file, description: 'File holding the bearer token the read endpoints and the plan API require.' },
+        webhookListen: { type: 'string', pattern: '^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]*):[0-9]{1,5}$', description: 'HOST:PORT for POST /webhook, apart from the read endpoints.' },
+      },
+    },
+  },
+} as const;
