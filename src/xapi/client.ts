@@ -1,13 +1,14 @@
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { XapiError, type XapiCaller } from './caller.js';
-import { XapiClosedError, XapiTransportError, XapiUnreachableError } from './errors.js';
+import { XapiError, type AsyncCallOptions, type TaskOutcome, type XapiCaller } from './caller.js';
+import { XapiClosedError, XapiTaskTimeoutError, XapiTransportError, XapiUnreachableError } from './errors.js';
 import { HttpAgents } from './http.js';
 import { JsonRpcTransport } from './jsonrpc-transport.js';
 import { Limiter } from './limiter.js';
 import { BUSY_CODES, backoffDelay, isReadOnlyMethod, sleep } from './retry.js';
-import { TaskWatcher } from './task-watcher.js';
+import { formatDuration, taskDeadlineMs } from './task-deadlines.js';
+import { TaskWaitExpired, TaskWatcher, type TaskRecord } from './task-watcher.js';
 import type { Transport, WireReply } from './transport.js';
 import { XmlRpcTransport, decodeValueFragment } from './xmlrpc-transport.js';
 
@@ -32,6 +33,12 @@ export interface XapiClientOptions {
   failoverTimeoutMs?: number;
   /** Where a host's `address` is reached; default: the pool URL's scheme and port with that address. */
   hostUrl?: (address: string) => string;
+  /**
+   * How long an async call's task may run before it is cancelled and the call fails with
+   * XapiTaskTimeoutError: method name (without `Async.`) → ms, `'*'` for methods the built-in
+   * table (task-deadlines.ts) does not name. Entries here win over the table.
+   */
+  taskDeadlines?: Record<string, number>;
 }
 
 /** Call counters, for tests, benchmarks and /metrics. */
@@ -170,10 +177,34 @@ export class XapiClient extends EventEmitter implements XapiCaller {
     return this.request(method, params) as Promise<T>;
   }
 
-  async callAsync<T = unknown>(method: string, ...params: unknown[]): Promise<T> {
+  callAsync<T = unknown>(method: string, ...params: unknown[]): Promise<T> {
+    return this.runAsync<T>(method, params);
+  }
+
+  /** The deadline callAsync gives the task of `method`, in ms (options first, then the built-in table). */
+  taskDeadlineFor(method: string): number {
+    return taskDeadlineMs(method, this.opts.taskDeadlines);
+  }
+
+  async runAsync<T = unknown>(method: string, params: unknown[], opts: AsyncCallOptions = {}): Promise<T> {
+    const deadlineMs = opts.deadlineMs ?? this.taskDeadlineFor(method);
     const task = (await this.request(`Async.${method}`, params)) as string;
     try {
-      const rec = await this.tasks.wait(task);
+      let rec;
+      try {
+        rec = await this.tasks.wait(task, deadlineMs);
+      } catch (err) {
+        if (!(err instanceof TaskWaitExpired)) throw err;
+        const cancelled = await this.request('task.cancel', [task], { timeoutMs: Math.min(this.opts.timeoutMs, 10_000) }).then(
+          () => true,
+          (cancelErr: unknown) => {
+            this.log('warn', { task, method, err: String(cancelErr) }, 'task.cancel failed');
+            return false;
+          },
+        );
+        this.log('warn', { task, method, deadlineMs, cancelled }, 'task passed its deadline');
+        throw new XapiTaskTimeoutError(method, task, deadlineMs, cancelled, formatDuration(deadlineMs));
+      }
       if (rec.status === 'success') return (await decodeValueFragment(rec.result)) as T;
       if (rec.status === 'cancelled') throw new XapiError('TASK_CANCELLED', [task], method);
       const [code = 'INTERNAL_ERROR', ...params] = (rec.error_info ?? []).map(String);
@@ -183,6 +214,24 @@ export class XapiClient extends EventEmitter implements XapiCaller {
       await this.request('task.destroy', [task]).catch((err: unknown) => {
         this.log('debug', { task, err: String(err) }, 'task.destroy failed');
       });
+    }
+  }
+
+  async waitForTask(task: string, opts: { deadlineMs: number }): Promise<TaskOutcome> {
+    // A task that has already ended, or no longer exists, is answered without waiting on events
+    // (which, with no task changing, would only come at the end of a long-poll).
+    const now = (await this.request('task.get_record', [task])) as TaskRecord;
+    if (now.status === 'success' || now.status === 'failure' || now.status === 'cancelled') {
+      return { status: now.status, errorInfo: (now.error_info ?? []).map(String) };
+    }
+    try {
+      const rec = await this.tasks.wait(task, opts.deadlineMs);
+      return { status: rec.status as TaskOutcome['status'], errorInfo: (rec.error_info ?? []).map(String) };
+    } catch (err) {
+      if (err instanceof TaskWaitExpired) {
+        throw new XapiTaskTimeoutError('task.wait', task, opts.deadlineMs, undefined, formatDuration(opts.deadlineMs));
+      }
+      throw err;
     }
   }
 

@@ -36,3 +36,25 @@ export class XapiClosedError extends Error {
     super(`${method}: client closed`);
   }
 }
+
+/**
+ * An XAPI task did not reach success, failure or cancelled within its deadline (see task-deadlines.ts).
+ * `cancelled` says what the client did about it: true when `task.cancel` was accepted, false when it
+ * was refused or failed, undefined when the caller asked only to wait (`waitForTask`). Whatever the
+ * task was doing may or may not have happened: callers must look before they repeat it.
+ */
+export class XapiTaskTimeoutError extends Error {
+  override name = 'XapiTaskTimeoutError';
+  readonly method: string;
+  readonly task: string;
+  readonly deadlineMs: number;
+  readonly cancelled: boolean | undefined;
+  constructor(method: string, task: string, deadlineMs: number, cancelled: boolean | undefined, deadlineText: string) {
+    const what = cancelled === undefined ? '' : cancelled ? '; cancelled it' : '; could not cancel it';
+    super(`${method}: task ${task} did not finish within ${deadlineText}${what}; its outcome is unknown`);
+    this.method = method;
+    this.task = task;
+    this.deadlineMs = deadlineMs;
+    this.cancelled = cancelled;
+  }
+}
