@@ -107,8 +107,11 @@ describe('waitForTask: tasks this client did not start', () => {
   it('reports how the task ended when it ends in time', async () => {
     const client = await connect();
     const task = await client.call<string>('task.create', 'Async.VM.copy', '');
+    // The task ends once waitForTask has seen it pending, so the event wait is what reports it.
+    client.on('call', (c: { method: string }) => {
+      if (c.method === 'task.get_record') sim.db.update(task, { status: 'failure', error_info: ['SR_FULL', '10', '5'] });
+    });
     const outcome = client.waitForTask(task, { deadlineMs: 60_000 });
-    sim.db.update(task, { status: 'failure', error_info: ['SR_FULL', '10', '5'] });
     expect(await outcome).toEqual({ status: 'failure', errorInfo: ['SR_FULL', '10', '5'] });
   });
 
