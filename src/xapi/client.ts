@@ -7,7 +7,8 @@ import { HttpAgents } from './http.js';
 import { JsonRpcTransport } from './jsonrpc-transport.js';
 import { Limiter } from './limiter.js';
 import { BUSY_CODES, backoffDelay, isReadOnlyMethod, sleep } from './retry.js';
-import { formatDuration, taskDeadlineMs } from './task-deadlines.js';
+import { formatDuration } from './duration.js';
+import { taskDeadlineMs } from './task-deadlines.js';
 import { TaskWaitExpired, TaskWatcher, type TaskRecord } from './task-watcher.js';
 import type { Transport, WireReply } from './transport.js';
 import { XmlRpcTransport, decodeValueFragment } from './xmlrpc-transport.js';
@@ -24,8 +25,20 @@ export interface XapiClientOptions {
   ca?: string;
   /** Accept any certificate. */
   insecure?: boolean;
-  /** Per-call timeout (default 60 s); event waits add their own wait time. */
+  /**
+   * Per-call timeout in ms (default 60 s): the whole exchange, connecting to the last reply byte, so
+   * a host that never answers, or drips its reply, fails with ETIMEDOUT after this long. Event waits
+   * add their own wait time. (The CLI's `--timeout` sets this.)
+   */
   timeoutMs?: number;
+  /** The largest reply accepted, in bytes (default 1 GiB: get_all_records of 100k objects fits). */
+  maxReplyBytes?: number;
+  /**
+   * Addresses (as in host records' `address`) trusted as hosts of this pool in addition to the
+   * configured URL's host and the host records this client has read: HOST_IS_SLAVE and failover move
+   * only to those, so credentials never go to an address the pool did not list.
+   */
+  knownHosts?: string[];
   /** Calls on the wire at once (default 20). */
   maxInFlight?: number;
   logger?: Logger;
@@ -107,6 +120,8 @@ export class XapiClient extends EventEmitter implements XapiCaller {
   private pendingFailover: Promise<Session> | undefined;
   private generation = 0;
   private knownHosts: string[] = [];
+  // Host addresses read from the pool's host records (get_all_records, get_record, events).
+  private readonly seenHosts = new Set<string>();
   private isClosed = false;
   private readonly inFlight = new Set<AbortController>();
 
@@ -171,6 +186,17 @@ export class XapiClient extends EventEmitter implements XapiCaller {
   /** The addresses of the pool's hosts (from the last snapshot), tried in turn when the master is gone. */
   setKnownHosts(addresses: string[]): void {
     this.knownHosts = [...new Set(addresses.filter(Boolean))];
+  }
+
+  /**
+   * Whether `address` may receive this client's credentials: the configured URL's host, a host
+   * record's address this client has read, or one given in `knownHosts` / setKnownHosts.
+   */
+  isKnownHost(address: string): boolean {
+    const a = bareAddress(address);
+    if (a === bareAddress(normaliseUrl(this.opts.url).hostname)) return true;
+    if (this.seenHosts.has(a)) return true;
+    return [...(this.opts.knownHosts ?? []), ...this.knownHosts].some((k) => bareAddress(k) === a);
   }
 
   call<T = unknown>(method: string, ...params: unknown[]): Promise<T> {
@@ -255,7 +281,8 @@ export class XapiClient extends EventEmitter implements XapiCaller {
         reply = await this.send(session.base, method, [session.ref, ...params], opts);
       } catch (err) {
         if (this.isClosed) throw new XapiClosedError(method);
-        if (!(err instanceof XapiTransportError) || err.code === 'ABORTED') throw err;
+        // A refused redirect is final: no other host would make that address trustworthy.
+        if (!(err instanceof XapiTransportError) || err.code === 'ABORTED' || err.code === 'UNLISTED_HOST') throw err;
         // A write that may have run must not be repeated: report that its outcome is unknown.
         if (err.sent && !readOnly && session !== undefined) throw err;
         if (failovers++ >= 2) throw err;
@@ -263,7 +290,10 @@ export class XapiClient extends EventEmitter implements XapiCaller {
         await this.failover(session ?? this.current, err);
         continue;
       }
-      if (reply.ok) return reply.value;
+      if (reply.ok) {
+        if (method.startsWith('host.') || method === 'event.from') this.learnHosts(method, reply.value);
+        return reply.value;
+      }
       const [code = 'INTERNAL_ERROR', ...rest] = reply.error;
       if (code === 'SESSION_INVALID' && !relogged) {
         relogged = true;
@@ -273,6 +303,7 @@ export class XapiClient extends EventEmitter implements XapiCaller {
       }
       if (code === 'HOST_IS_SLAVE' && rest[0] && redirects++ < MAX_REDIRECTS) {
         this.stats.retries++;
+        this.checkRedirect(session.base, method, rest[0]);
         // Concurrent calls all hear it; only the first moves, the others reuse its new session.
         if (session === this.current) this.moveTo(this.hostUrl(rest[0]));
         continue;
@@ -325,6 +356,7 @@ export class XapiClient extends EventEmitter implements XapiCaller {
         const reply = await this.transport.send(base, method, params, {
           timeoutMs: opts.timeoutMs ?? this.opts.timeoutMs,
           signal: ac.signal,
+          maxReplyBytes: this.opts.maxReplyBytes,
         });
         result = reply.ok ? 'success' : (reply.error[0] ?? 'INTERNAL_ERROR');
         return reply;
@@ -370,6 +402,7 @@ export class XapiClient extends EventEmitter implements XapiCaller {
       }
       const [code = 'INTERNAL_ERROR', ...rest] = reply.error;
       if (code === 'HOST_IS_SLAVE' && rest[0] && redirects < MAX_REDIRECTS) {
+        this.checkRedirect(at, 'session.login_with_password', rest[0]);
         at = this.hostUrl(rest[0]);
         continue;
       }
@@ -414,7 +447,7 @@ export class XapiClient extends EventEmitter implements XapiCaller {
         tried.add(url.origin);
         if (this.isClosed) throw new XapiClosedError('failover');
         try {
-          const session = await this.login(url, PROBE_TIMEOUT_MS);
+          const session = await this.login(url, Math.min(PROBE_TIMEOUT_MS, this.opts.timeoutMs));
           this.emit('failover', session.base.href);
           return session;
         } catch (err) {
@@ -424,6 +457,42 @@ export class XapiClient extends EventEmitter implements XapiCaller {
       }
       if (Date.now() >= deadline) throw new XapiUnreachableError([...tried], cause);
       await sleep(Math.min(backoffDelay(round, 500, 5000) + 100, Math.max(0, deadline - Date.now())));
+    }
+  }
+
+  /** Refuses to follow a HOST_IS_SLAVE to an address that is not a known host of the pool. */
+  private checkRedirect(from: URL, method: string, master: string): void {
+    if (this.isKnownHost(master)) return;
+    this.log('warn', { from: from.origin, master }, 'HOST_IS_SLAVE names an address that is not a known host of the pool');
+    throw new XapiTransportError(
+      from.origin,
+      method,
+      'UNLISTED_HOST',
+      false,
+      `the host says the pool master is ${master}, which is not a host of this pool as far as xops knows; ` +
+        'not sending credentials there (connect to the master directly, or list it in knownHosts)',
+      undefined,
+      true,
+    );
+  }
+
+  /** Remembers the addresses in host records passing through (see isKnownHost). */
+  private learnHosts(method: string, value: unknown): void {
+    const add = (rec: unknown) => {
+      const address = (rec as { address?: unknown } | null)?.address;
+      if (typeof address === 'string' && address) this.seenHosts.add(bareAddress(address));
+    };
+    if (value === null || typeof value !== 'object') {
+      if (method === 'host.get_address' && typeof value === 'string' && value) this.seenHosts.add(bareAddress(value));
+      return;
+    }
+    if (method === 'host.get_all_records' || method === 'host.get_all_records_where') {
+      for (const rec of Object.values(value)) add(rec);
+    } else if (method === 'host.get_record') {
+      add(value);
+    } else if (method === 'event.from') {
+      const events = (value as { events?: unknown }).events;
+      if (Array.isArray(events)) for (const ev of events) if ((ev as { class?: unknown }).class === 'host') add((ev as { snapshot?: unknown }).snapshot);
     }
   }
 
@@ -442,6 +511,11 @@ export class XapiClient extends EventEmitter implements XapiCaller {
   private log(level: 'trace' | 'debug' | 'info' | 'warn', obj: Record<string, unknown>, msg: string): void {
     this.opts.logger?.[level](obj, msg);
   }
+}
+
+/** An address as compared for trust: lower case, IPv6 brackets removed. */
+function bareAddress(address: string): string {
+  return address.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
 }
 
 /** `host`, `host:port`, `http://host:port/anything` → the origin as a URL (https unless told otherwise). */

@@ -33,10 +33,3 @@ export function taskDeadlineMs(method: string, overrides?: Readonly<Record<strin
   for (const [re, ms] of TABLE) if (re.test(name)) return ms;
   return overrides?.['*'] ?? DEFAULT_TASK_DEADLINE_MS;
 }
-
-/** `90000` → `90 s`, `7200000` → `120 min`: for error messages. */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms} ms`;
-  if (ms < 10 * MINUTE) return `${Math.round(ms / 100) / 10} s`;
-  return `${Math.round(ms / MINUTE)} min`;
-}
