@@ -49,8 +49,7 @@ export function decodeJsonRpcReply(reply: unknown): WireReply {
   return { ok: false, error: [String(err)] };
 }
 
-/** Reads a reply body through the streaming decoder, chunk by chunk as it arrives. */
+/** Reads a reply body through the streaming decoder, chunk by chunk (as bytes) as it arrives. */
 export function readJsonReply(stream: NodeJS.ReadableStream): Promise<unknown> {
-  stream.setEncoding('utf8');
   return decodeStream(stream, new JsonReplyDecoder());
 }
