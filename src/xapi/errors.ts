@@ -132,3 +132,17 @@ export class XapiTaskTimeoutError extends Error {
     this.cancelled = cancelled;
   }
 }
+
+/**
+ * Whether `err` is one of the client's own failures (transport, unreachable pool, closed client,
+ * task deadline), whose message is a complete one-line explanation: a CLI prints it as it is,
+ * without a stack.
+ */
+export function isXapiClientError(err: unknown): err is Error {
+  return (
+    err instanceof XapiTransportError ||
+    err instanceof XapiUnreachableError ||
+    err instanceof XapiClosedError ||
+    err instanceof XapiTaskTimeoutError
+  );
+}
