@@ -212,6 +212,11 @@ export class XapiClient extends EventEmitter implements XapiCaller {
     return taskDeadlineMs(method, this.opts.taskDeadlines);
   }
 
+  /**
+   * callAsync with options: the task of `Async.<method>` gets `opts.deadlineMs` (default: the
+   * per-method table); past it the task is cancelled (best effort) and destroyed, and the call
+   * rejects with XapiTaskTimeoutError. The task is destroyed whatever the outcome.
+   */
   async runAsync<T = unknown>(method: string, params: unknown[], opts: AsyncCallOptions = {}): Promise<T> {
     const deadlineMs = opts.deadlineMs ?? this.taskDeadlineFor(method);
     const task = (await this.request(`Async.${method}`, params)) as string;
@@ -243,6 +248,10 @@ export class XapiClient extends EventEmitter implements XapiCaller {
     }
   }
 
+  /**
+   * Waits for a task someone else started (e.g. an earlier, killed apply) to end, never cancelling
+   * or destroying it. See XapiCaller.waitForTask for what it resolves and rejects with.
+   */
   async waitForTask(task: string, opts: { deadlineMs: number }): Promise<TaskOutcome> {
     // A task that has already ended, or no longer exists, is answered without waiting on events
     // (which, with no task changing, would only come at the end of a long-poll).
