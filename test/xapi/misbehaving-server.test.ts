@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import http from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -179,5 +180,25 @@ describe('socket errors in words', () => {
     ['ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE', 'ssl3_read_bytes:sslv3 alert handshake failure:../deps/openssl', 'TLS handshake failed (ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE)'],
   ])('%s', (code, message, words) => {
     expect(describeNetworkError(code, message, new URL('https://pool.example'))).toBe(words);
+  });
+});
+
+describe('the CLI, when the pool answers garbage after login', () => {
+  // Runs `node dist/src/cli.js` as a child process: `npm test` builds dist first.
+  it('prints one line naming the call and the host, not an internal error with a stack', async () => {
+    const url = await serve((_req, body, res) => {
+      const { method, id } = JSON.parse(body) as { method: string; id: number };
+      if (method.startsWith('session.')) return jsonReply(res, id, 'OpaqueRef:s');
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"jsonrpc":"2.0","result":{"OpaqueRef:a":{"x":');
+    });
+    const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = execFile(process.execPath, ['dist/src/cli.js', 'export', '--xapi', url, '--transport', 'jsonrpc', '--out', '/nonexistent'],
+        { env: { ...process.env, XOPS_XAPI_PASSWORD: 'hunter2' } }, (_err, _out, err) => resolve({ code: child.exitCode, stderr: err }));
+    });
+    expect(code).toBe(1);
+    const lines = stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^xops: \S+ on http:\/\/127\.0\.0\.1:\d+: unreadable reply: JSON reply cut short or malformed/);
+    expect(stderr).not.toMatch(/internal error|hunter2|    at /);
   });
 });
