@@ -27,14 +27,15 @@ const progress = (msg: string) => {
 const REPS = 3;
 const LATENCY_SAMPLES = 40;
 
-interface SimHandle {
+export interface SimHandle {
   url: string;
   child: ChildProcess;
   simCalls(): Promise<number>;
   stop(): Promise<void>;
 }
 
-async function startSimChild(vms: number): Promise<SimHandle> {
+/** A simulator with `vms` extra VMs in a child process, so its encoding work is not measured here. */
+export async function startSimChild(vms: number): Promise<SimHandle> {
   const child = fork(fileURLToPath(import.meta.url), [], { env: { ...process.env, [CHILD_FLAG]: String(vms) }, stdio: 'inherit' });
   const url = await new Promise<string>((resolve, reject) => {
     child.once('message', (m: { url: string }) => resolve(m.url));

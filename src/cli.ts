@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { UserError } from './cli/errors.js';
+import { isXapiClientError } from './xapi/errors.js';
 
 /** Subcommands, each in `src/cli/<name>-command.ts` exporting `run(argv): Promise<number>`. */
 const COMMANDS: Record<string, string> = {
@@ -56,7 +57,8 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     // User errors are one clear line; anything else is a bug and keeps its stack.
-    if (err instanceof UserError) process.stderr.write(`xops: ${err.message}\n`);
+    // The XAPI client's failures (a pool that hangs, drips or answers garbage) are already one line.
+    if (err instanceof UserError || isXapiClientError(err)) process.stderr.write(`xops: ${err.message}\n`);
     else process.stderr.write(`xops: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exitCode = 1;
   },

@@ -118,7 +118,8 @@ function explainConnectError(settings: XapiClientOptions, err: unknown): UserErr
     if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(err.code)) {
       return new UserError(`cannot reach ${where}: TLS certificate not trusted (${err.code}); pass --ca FILE or --insecure`);
     }
-    return new UserError(`cannot reach ${where}: ${err.code === 'ECONNREFUSED' ? 'connection refused' : err.message}`);
+    // Something that answered, but not as XAPI (no JSON-RPC, no TLS, garbage), was reached.
+    return new UserError(err.answered ? `${where}: ${err.reason}` : `cannot reach ${where}: ${err.reason}`);
   }
   if (err instanceof XapiUnreachableError) return new UserError(`cannot reach ${where}: ${err.message}`);
   return new UserError(`cannot connect to ${where}: ${err instanceof Error ? err.message : String(err)}`);

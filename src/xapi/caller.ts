@@ -11,6 +11,32 @@ export interface XapiCaller {
    * resolves with its decoded result, or rejects with the task's XapiError.
    */
   callAsync<T = unknown>(method: string, ...params: unknown[]): Promise<T>;
+  /**
+   * Like callAsync with a deadline of the caller's choosing (the client's default comes from its
+   * per-method table). On expiry the task is cancelled and destroyed and the call rejects with
+   * XapiTaskTimeoutError. Optional so that recording fakes need not implement it.
+   */
+  runAsync?<T = unknown>(method: string, params: unknown[], opts?: AsyncCallOptions): Promise<T>;
+  /**
+   * Waits for a task this caller did not start (e.g. one left by an earlier run) to end, up to
+   * `deadlineMs`; never cancels or destroys it. Resolves with its final status and error, rejects
+   * with XapiTaskTimeoutError (cancelled: undefined) at the deadline, or with XapiError
+   * HANDLE_INVALID when the task is destroyed before it ends. Optional, like runAsync.
+   */
+  waitForTask?(task: string, opts: { deadlineMs: number }): Promise<TaskOutcome>;
+}
+
+/** Per-call options of `runAsync`. */
+export interface AsyncCallOptions {
+  /** How long the task may run, in ms (default: the client's table for the method). */
+  deadlineMs?: number;
+}
+
+/** How a task ended, as `waitForTask` reports it. */
+export interface TaskOutcome {
+  status: 'success' | 'failure' | 'cancelled';
+  /** XAPI's `[code, ...params]` for a failure; empty otherwise. */
+  errorInfo: string[];
 }
 
 /** An XAPI failure: `[code, ...params]` as the server sent it, plus the call that failed. */

@@ -1,13 +1,15 @@
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { XapiError, type XapiCaller } from './caller.js';
-import { XapiClosedError, XapiTransportError, XapiUnreachableError } from './errors.js';
+import { XapiError, type AsyncCallOptions, type TaskOutcome, type XapiCaller } from './caller.js';
+import { XapiClosedError, XapiTaskTimeoutError, XapiTransportError, XapiUnreachableError } from './errors.js';
 import { HttpAgents } from './http.js';
 import { JsonRpcTransport } from './jsonrpc-transport.js';
 import { Limiter } from './limiter.js';
 import { BUSY_CODES, backoffDelay, isReadOnlyMethod, sleep } from './retry.js';
-import { TaskWatcher } from './task-watcher.js';
+import { formatDuration } from './duration.js';
+import { taskDeadlineMs } from './task-deadlines.js';
+import { TaskWaitExpired, TaskWatcher, type TaskRecord } from './task-watcher.js';
 import type { Transport, WireReply } from './transport.js';
 import { XmlRpcTransport, decodeValueFragment } from './xmlrpc-transport.js';
 
@@ -23,8 +25,20 @@ export interface XapiClientOptions {
   ca?: string;
   /** Accept any certificate. */
   insecure?: boolean;
-  /** Per-call timeout (default 60 s); event waits add their own wait time. */
+  /**
+   * Per-call timeout in ms (default 60 s): the whole exchange, connecting to the last reply byte, so
+   * a host that never answers, or drips its reply, fails with ETIMEDOUT after this long. Event waits
+   * add their own wait time. (The CLI's `--timeout` sets this.)
+   */
   timeoutMs?: number;
+  /** The largest reply accepted, in bytes (default 1 GiB: get_all_records of 100k objects fits). */
+  maxReplyBytes?: number;
+  /**
+   * Addresses (as in host records' `address`) trusted as hosts of this pool in addition to the
+   * configured URL's host and the host records this client has read: HOST_IS_SLAVE and failover move
+   * only to those, so credentials never go to an address the pool did not list.
+   */
+  knownHosts?: string[];
   /** Calls on the wire at once (default 20). */
   maxInFlight?: number;
   logger?: Logger;
@@ -32,6 +46,12 @@ export interface XapiClientOptions {
   failoverTimeoutMs?: number;
   /** Where a host's `address` is reached; default: the pool URL's scheme and port with that address. */
   hostUrl?: (address: string) => string;
+  /**
+   * How long an async call's task may run before it is cancelled and the call fails with
+   * XapiTaskTimeoutError: method name (without `Async.`) → ms, `'*'` for methods the built-in
+   * table (task-deadlines.ts) does not name. Entries here win over the table.
+   */
+  taskDeadlines?: Record<string, number>;
 }
 
 /** Call counters, for tests, benchmarks and /metrics. */
@@ -100,6 +120,8 @@ export class XapiClient extends EventEmitter implements XapiCaller {
   private pendingFailover: Promise<Session> | undefined;
   private generation = 0;
   private knownHosts: string[] = [];
+  // Host addresses read from the pool's host records (get_all_records, get_record, events).
+  private readonly seenHosts = new Set<string>();
   private isClosed = false;
   private readonly inFlight = new Set<AbortController>();
 
@@ -166,14 +188,54 @@ export class XapiClient extends EventEmitter implements XapiCaller {
     this.knownHosts = [...new Set(addresses.filter(Boolean))];
   }
 
+  /**
+   * Whether `address` may receive this client's credentials: the configured URL's host, a host
+   * record's address this client has read, or one given in `knownHosts` / setKnownHosts.
+   */
+  isKnownHost(address: string): boolean {
+    const a = bareAddress(address);
+    if (a === bareAddress(normaliseUrl(this.opts.url).hostname)) return true;
+    if (this.seenHosts.has(a)) return true;
+    return [...(this.opts.knownHosts ?? []), ...this.knownHosts].some((k) => bareAddress(k) === a);
+  }
+
   call<T = unknown>(method: string, ...params: unknown[]): Promise<T> {
     return this.request(method, params) as Promise<T>;
   }
 
-  async callAsync<T = unknown>(method: string, ...params: unknown[]): Promise<T> {
+  callAsync<T = unknown>(method: string, ...params: unknown[]): Promise<T> {
+    return this.runAsync<T>(method, params);
+  }
+
+  /** The deadline callAsync gives the task of `method`, in ms (options first, then the built-in table). */
+  taskDeadlineFor(method: string): number {
+    return taskDeadlineMs(method, this.opts.taskDeadlines);
+  }
+
+  /**
+   * callAsync with options: the task of `Async.<method>` gets `opts.deadlineMs` (default: the
+   * per-method table); past it the task is cancelled (best effort) and destroyed, and the call
+   * rejects with XapiTaskTimeoutError. The task is destroyed whatever the outcome.
+   */
+  async runAsync<T = unknown>(method: string, params: unknown[], opts: AsyncCallOptions = {}): Promise<T> {
+    const deadlineMs = opts.deadlineMs ?? this.taskDeadlineFor(method);
     const task = (await this.request(`Async.${method}`, params)) as string;
     try {
-      const rec = await this.tasks.wait(task);
+      let rec;
+      try {
+        rec = await this.tasks.wait(task, deadlineMs);
+      } catch (err) {
+        if (!(err instanceof TaskWaitExpired)) throw err;
+        const cancelled = await this.request('task.cancel', [task], { timeoutMs: Math.min(this.opts.timeoutMs, 10_000) }).then(
+          () => true,
+          (cancelErr: unknown) => {
+            this.log('warn', { task, method, err: String(cancelErr) }, 'task.cancel failed');
+            return false;
+          },
+        );
+        this.log('warn', { task, method, deadlineMs, cancelled }, 'task passed its deadline');
+        throw new XapiTaskTimeoutError(method, task, deadlineMs, cancelled, formatDuration(deadlineMs));
+      }
       if (rec.status === 'success') return (await decodeValueFragment(rec.result)) as T;
       if (rec.status === 'cancelled') throw new XapiError('TASK_CANCELLED', [task], method);
       const [code = 'INTERNAL_ERROR', ...params] = (rec.error_info ?? []).map(String);
@@ -183,6 +245,28 @@ export class XapiClient extends EventEmitter implements XapiCaller {
       await this.request('task.destroy', [task]).catch((err: unknown) => {
         this.log('debug', { task, err: String(err) }, 'task.destroy failed');
       });
+    }
+  }
+
+  /**
+   * Waits for a task someone else started (e.g. an earlier, killed apply) to end, never cancelling
+   * or destroying it. See XapiCaller.waitForTask for what it resolves and rejects with.
+   */
+  async waitForTask(task: string, opts: { deadlineMs: number }): Promise<TaskOutcome> {
+    // A task that has already ended, or no longer exists, is answered without waiting on events
+    // (which, with no task changing, would only come at the end of a long-poll).
+    const now = (await this.request('task.get_record', [task])) as TaskRecord;
+    if (now.status === 'success' || now.status === 'failure' || now.status === 'cancelled') {
+      return { status: now.status, errorInfo: (now.error_info ?? []).map(String) };
+    }
+    try {
+      const rec = await this.tasks.wait(task, opts.deadlineMs);
+      return { status: rec.status as TaskOutcome['status'], errorInfo: (rec.error_info ?? []).map(String) };
+    } catch (err) {
+      if (err instanceof TaskWaitExpired) {
+        throw new XapiTaskTimeoutError('task.wait', task, opts.deadlineMs, undefined, formatDuration(opts.deadlineMs));
+      }
+      throw err;
     }
   }
 
@@ -206,7 +290,8 @@ export class XapiClient extends EventEmitter implements XapiCaller {
         reply = await this.send(session.base, method, [session.ref, ...params], opts);
       } catch (err) {
         if (this.isClosed) throw new XapiClosedError(method);
-        if (!(err instanceof XapiTransportError) || err.code === 'ABORTED') throw err;
+        // A refused redirect is final: no other host would make that address trustworthy.
+        if (!(err instanceof XapiTransportError) || err.code === 'ABORTED' || err.code === 'UNLISTED_HOST') throw err;
         // A write that may have run must not be repeated: report that its outcome is unknown.
         if (err.sent && !readOnly && session !== undefined) throw err;
         if (failovers++ >= 2) throw err;
@@ -214,7 +299,10 @@ export class XapiClient extends EventEmitter implements XapiCaller {
         await this.failover(session ?? this.current, err);
         continue;
       }
-      if (reply.ok) return reply.value;
+      if (reply.ok) {
+        if (method.startsWith('host.') || method === 'event.from') this.learnHosts(method, reply.value);
+        return reply.value;
+      }
       const [code = 'INTERNAL_ERROR', ...rest] = reply.error;
       if (code === 'SESSION_INVALID' && !relogged) {
         relogged = true;
@@ -224,6 +312,7 @@ export class XapiClient extends EventEmitter implements XapiCaller {
       }
       if (code === 'HOST_IS_SLAVE' && rest[0] && redirects++ < MAX_REDIRECTS) {
         this.stats.retries++;
+        this.checkRedirect(session.base, method, rest[0]);
         // Concurrent calls all hear it; only the first moves, the others reuse its new session.
         if (session === this.current) this.moveTo(this.hostUrl(rest[0]));
         continue;
@@ -276,6 +365,7 @@ export class XapiClient extends EventEmitter implements XapiCaller {
         const reply = await this.transport.send(base, method, params, {
           timeoutMs: opts.timeoutMs ?? this.opts.timeoutMs,
           signal: ac.signal,
+          maxReplyBytes: this.opts.maxReplyBytes,
         });
         result = reply.ok ? 'success' : (reply.error[0] ?? 'INTERNAL_ERROR');
         return reply;
@@ -321,6 +411,7 @@ export class XapiClient extends EventEmitter implements XapiCaller {
       }
       const [code = 'INTERNAL_ERROR', ...rest] = reply.error;
       if (code === 'HOST_IS_SLAVE' && rest[0] && redirects < MAX_REDIRECTS) {
+        this.checkRedirect(at, 'session.login_with_password', rest[0]);
         at = this.hostUrl(rest[0]);
         continue;
       }
@@ -365,7 +456,7 @@ export class XapiClient extends EventEmitter implements XapiCaller {
         tried.add(url.origin);
         if (this.isClosed) throw new XapiClosedError('failover');
         try {
-          const session = await this.login(url, PROBE_TIMEOUT_MS);
+          const session = await this.login(url, Math.min(PROBE_TIMEOUT_MS, this.opts.timeoutMs));
           this.emit('failover', session.base.href);
           return session;
         } catch (err) {
@@ -375,6 +466,42 @@ export class XapiClient extends EventEmitter implements XapiCaller {
       }
       if (Date.now() >= deadline) throw new XapiUnreachableError([...tried], cause);
       await sleep(Math.min(backoffDelay(round, 500, 5000) + 100, Math.max(0, deadline - Date.now())));
+    }
+  }
+
+  /** Refuses to follow a HOST_IS_SLAVE to an address that is not a known host of the pool. */
+  private checkRedirect(from: URL, method: string, master: string): void {
+    if (this.isKnownHost(master)) return;
+    this.log('warn', { from: from.origin, master }, 'HOST_IS_SLAVE names an address that is not a known host of the pool');
+    throw new XapiTransportError(
+      from.origin,
+      method,
+      'UNLISTED_HOST',
+      false,
+      `the host says the pool master is ${master}, which is not a host of this pool as far as xops knows; ` +
+        'not sending credentials there (connect to the master directly, or list it in knownHosts)',
+      undefined,
+      true,
+    );
+  }
+
+  /** Remembers the addresses in host records passing through (see isKnownHost). */
+  private learnHosts(method: string, value: unknown): void {
+    const add = (rec: unknown) => {
+      const address = (rec as { address?: unknown } | null)?.address;
+      if (typeof address === 'string' && address) this.seenHosts.add(bareAddress(address));
+    };
+    if (value === null || typeof value !== 'object') {
+      if (method === 'host.get_address' && typeof value === 'string' && value) this.seenHosts.add(bareAddress(value));
+      return;
+    }
+    if (method === 'host.get_all_records' || method === 'host.get_all_records_where') {
+      for (const rec of Object.values(value)) add(rec);
+    } else if (method === 'host.get_record') {
+      add(value);
+    } else if (method === 'event.from') {
+      const events = (value as { events?: unknown }).events;
+      if (Array.isArray(events)) for (const ev of events) if ((ev as { class?: unknown }).class === 'host') add((ev as { snapshot?: unknown }).snapshot);
     }
   }
 
@@ -393,6 +520,11 @@ export class XapiClient extends EventEmitter implements XapiCaller {
   private log(level: 'trace' | 'debug' | 'info' | 'warn', obj: Record<string, unknown>, msg: string): void {
     this.opts.logger?.[level](obj, msg);
   }
+}
+
+/** An address as compared for trust: lower case, IPv6 brackets removed. */
+function bareAddress(address: string): string {
+  return address.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
 }
 
 /** `host`, `host:port`, `http://host:port/anything` → the origin as a URL (https unless told otherwise). */

@@ -1,116 +1,151 @@
-import { parseJsonKeepingBigInts } from './big-json.js';
+import { parseJsonBytesKeepingBigInts } from './big-json.js';
 
-const BATCH_CHARS = 256 * 1024;
+const BATCH_BYTES = 256 * 1024;
 // Where one record of a `ref -> record` map ends and the next begins, in XAPI's compact JSON.
-const RECORD_BOUNDARY = '},"OpaqueRef:';
+const RECORD_BOUNDARY = Buffer.from('},"OpaqueRef:', 'latin1');
+const OPEN = Buffer.from('{');
+const CLOSE = Buffer.from('}');
+const RESULT_KEY = 'result';
 
 /**
- * A streaming reader for JSON-RPC replies. `get_all_records` of a 10k-VM pool is a 25 MB reply, and one
- * JSON.parse of it blocks the event loop for ~300 ms. This reader follows the body as it arrives and,
- * when the reply's `result` is an object, parses its members in batches of about 256 KB as soon as
- * they are complete, so no single step blocks for long and parsing overlaps the transfer.
+ * A streaming reader for JSON-RPC replies, fed the body's bytes as they arrive. `get_all_records` of
+ * a 10k-VM pool is a 25 MB reply, and one JSON.parse of it blocks the event loop for ~300 ms. When
+ * the reply's `result` is an object, this reader parses its members in batches of about 256 KB as
+ * soon as they are complete, so no single step blocks for long and parsing overlaps the transfer.
  *
- * Batches are cut at the text `},"OpaqueRef:` (found with indexOf, at native speed). That text could
- * also sit inside a string or a nested map; a cut there always leaves an unterminated string or an
- * unclosed object, so JSON.parse rejects the batch and the reader simply cuts at a later boundary.
- * Any other reply is parsed whole at the end. Integers beyond 2^53 stay exact (see big-json.ts).
+ * Every byte is copied a bounded number of times (once into a batch, once decoded to text, once
+ * parsed): chunks are kept as a list, never appended to a growing buffer, and a cut is looked for only
+ * in the newest chunk once a batch's worth has arrived. Batches are cut at the last `},"OpaqueRef:`
+ * in that chunk (found with a native search). That text could also sit inside a string or a nested
+ * map; a cut there always leaves an unterminated string or an unclosed object, so JSON.parse rejects
+ * the batch, and the reader then stops cutting and parses the rest of the reply whole at the end:
+ * one wasted batch at most. Any other reply is parsed whole at the end. Integers beyond 2^53 stay
+ * exact (see big-json.ts).
  */
 export class JsonReplyDecoder {
-  private buf = '';
-  // Before the result object is found: a small structural scan of the reply's head.
-  private pos = 0;
+  // Before the result object is found: a structural scan of the reply's head, byte by byte, which
+  // keeps its state across chunks (nothing is re-scanned).
+  private phase: 'head' | 'result' = 'head';
+  private head: Buffer[] = [];
   private depth = 0;
   private inString = false;
-  private strStart = -1;
+  private escaped = false;
+  private stringText = '';
+  private stringTooLong = false;
   private lastString = '';
   private key = '';
-  private phase: 'head' | 'result' = 'head';
-  private prefix = '';
-  // In the result: buf holds unparsed members from index 0; searchFrom is where to look for the next cut.
-  private searchFrom = 0;
-  private result: Record<string, unknown> = {};
+  // In the result: the member bytes not yet parsed, as received.
+  private parts: Buffer[] = [];
+  private partBytes = 0;
+  private batching = true;
+  private readonly result: Record<string, unknown> = {};
 
-  write(chunk: string): void {
-    this.buf += chunk;
-    if (this.phase === 'head') this.scanHead();
-    if (this.phase === 'result') this.cutBatches();
+  // A text chunk may end in the first half of a surrogate pair: held back to join the next one.
+  private highSurrogate = '';
+
+  /** Feeds the next piece of the body: bytes as the socket delivers them (text is accepted too). */
+  write(chunk: Buffer | string): void {
+    const bytes = typeof chunk === 'string' ? this.textBytes(chunk) : chunk;
+    if (this.phase === 'head') {
+      const at = this.scanHead(bytes);
+      if (at < 0) {
+        this.head.push(bytes);
+        return;
+      }
+      // `at` is the result's `{`: what precedes it is the envelope's head, what follows its members.
+      this.head.push(bytes.subarray(0, at));
+      this.phase = 'result';
+      this.append(bytes.subarray(at + 1));
+      return;
+    }
+    this.append(bytes);
   }
 
   end(): unknown {
+    if (this.highSurrogate) this.write(Buffer.from(this.highSurrogate, 'utf8'));
     try {
-      if (this.phase === 'head') return parseJsonKeepingBigInts(this.buf);
-      // The tail: the last members, the result's closing brace and the rest of the reply.
-      const outer = parseJsonKeepingBigInts(this.prefix + '{' + this.buf) as Record<string, unknown>;
-      const last = outer.result as Record<string, unknown>;
+      if (this.phase === 'head') return parseJsonBytesKeepingBigInts(Buffer.concat(this.head));
+      // The tail: the last members, the result's closing brace and the rest of the envelope.
+      const outer = parseJsonBytesKeepingBigInts(Buffer.concat([...this.head, OPEN, ...this.parts])) as Record<string, unknown>;
+      const last = outer[RESULT_KEY] as Record<string, unknown>;
       for (const k in last) this.result[k] = last[k];
-      outer.result = this.result;
+      outer[RESULT_KEY] = this.result;
       return outer;
     } catch (err) {
       throw new Error(`JSON reply cut short or malformed: ${(err as Error).message}`);
     }
   }
 
-  /** Finds `"result": {` at depth 1; stops scanning once inside it. */
-  private scanHead(): void {
-    const buf = this.buf;
-    const n = buf.length;
-    let i = this.pos;
-    while (i < n) {
+  private textBytes(text: string): Buffer {
+    let t = this.highSurrogate + text;
+    this.highSurrogate = '';
+    const last = t.charCodeAt(t.length - 1);
+    if (last >= 0xd800 && last <= 0xdbff) {
+      this.highSurrogate = t.slice(-1);
+      t = t.slice(0, -1);
+    }
+    return Buffer.from(t, 'utf8');
+  }
+
+  private append(bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    this.parts.push(bytes);
+    this.partBytes += bytes.length;
+    if (!this.batching || this.partBytes < BATCH_BYTES) return;
+    const at = bytes.lastIndexOf(RECORD_BOUNDARY);
+    if (at < 0) return; // the next chunk will have one (records are small against a chunk)
+    const members = this.parts.slice(0, -1);
+    members.push(bytes.subarray(0, at + 1));
+    let batch: Record<string, unknown>;
+    try {
+      batch = parseJsonBytesKeepingBigInts(Buffer.concat([OPEN, ...members, CLOSE])) as Record<string, unknown>;
+    } catch {
+      // The boundary text was inside a string or a nested map: parse the rest whole at the end.
+      this.batching = false;
+      return;
+    }
+    for (const k in batch) this.result[k] = batch[k];
+    const rest = bytes.subarray(at + 2); // from the next member's opening quote
+    this.parts = rest.length ? [rest] : [];
+    this.partBytes = rest.length;
+  }
+
+  /**
+   * Follows strings and nesting through `bytes`; returns the index of the `{` that opens the value
+   * of the top-level key `result`, or -1 if it is not in this chunk.
+   */
+  private scanHead(bytes: Buffer): number {
+    const n = bytes.length;
+    for (let i = 0; i < n; i++) {
+      const c = bytes[i]!;
       if (this.inString) {
-        const q = buf.indexOf('"', i);
-        if (q < 0) {
-          i = n;
-          break;
+        if (this.escaped) this.escaped = false;
+        else if (c === 0x5c) this.escaped = true;
+        else if (c === 0x22) {
+          this.inString = false;
+          if (this.depth === 1) this.lastString = this.stringTooLong ? '' : this.stringText;
+        } else if (this.depth === 1 && !this.stringTooLong) {
+          // Only keys are compared, and only to `result`: a longer string can be dropped.
+          if (this.stringText.length >= 16) this.stringTooLong = true;
+          else this.stringText += String.fromCharCode(c);
         }
-        let k = q - 1;
-        while (k > this.strStart && buf.charCodeAt(k) === 0x5c) k--;
-        i = q + 1;
-        if ((q - 1 - k) % 2 === 1) continue; // an escaped quote
-        this.inString = false;
-        if (this.depth === 1) this.lastString = buf.slice(this.strStart + 1, q);
         continue;
       }
-      const c = buf.charCodeAt(i);
       if (c === 0x22) {
         this.inString = true;
-        this.strStart = i;
+        this.stringText = '';
+        this.stringTooLong = false;
       } else if (c === 0x3a) {
         if (this.depth === 1) this.key = this.lastString;
+      } else if (c === 0x2c) {
+        if (this.depth === 1) this.key = '';
       } else if (c === 0x7b || c === 0x5b) {
         this.depth++;
-        if (c === 0x7b && this.depth === 2 && this.key === 'result') {
-          this.phase = 'result';
-          this.prefix = buf.slice(0, i);
-          this.buf = buf.slice(i + 1);
-          this.searchFrom = 0;
-          return;
-        }
+        if (c === 0x7b && this.depth === 2 && this.key === RESULT_KEY) return i;
       } else if (c === 0x7d || c === 0x5d) {
         this.depth--;
       }
-      i++;
     }
-    this.pos = i;
-  }
-
-  private cutBatches(): void {
-    for (;;) {
-      const at = this.buf.indexOf(RECORD_BOUNDARY, this.searchFrom);
-      if (at < 0) {
-        this.searchFrom = Math.max(0, this.buf.length - RECORD_BOUNDARY.length);
-        return;
-      }
-      this.searchFrom = at + 1;
-      if (at < BATCH_CHARS) continue;
-      let batch: Record<string, unknown>;
-      try {
-        batch = parseJsonKeepingBigInts('{' + this.buf.slice(0, at + 1) + '}') as Record<string, unknown>;
-      } catch {
-        continue; // the boundary text was inside a string or a nested map: cut later
-      }
-      for (const k in batch) this.result[k] = batch[k];
-      this.buf = this.buf.slice(at + 2);
-      this.searchFrom = 0;
-    }
+    return -1;
   }
 }

@@ -4,6 +4,9 @@ import { JsonReplyDecoder } from './json-reply-decoder.js';
 import { decodeStream } from './stream-decode.js';
 import type { CallOptions, Transport, WireReply } from './transport.js';
 
+// What a host that has no JSON-RPC endpoint answers on /jsonrpc (XAPI before 1.3x: 404; some fronts: 405/501).
+const NO_JSONRPC_STATUS = new Set([404, 405, 501]);
+
 /** JSON-RPC 2.0 on `POST /jsonrpc`; also reads version 1.0 replies, which some hosts send. */
 export class JsonRpcTransport implements Transport {
   readonly kind = 'jsonrpc' as const;
@@ -17,11 +20,14 @@ export class JsonRpcTransport implements Transport {
     const id = this.nextId++;
     const body = JSON.stringify({ jsonrpc: '2.0', method, params, id });
     const url = new URL('/jsonrpc', base);
-    return post(this.agents, { url, body, contentType: 'application/json', method, ...opts }, async (res) => {
+    const describeStatus = (status: number) =>
+      NO_JSONRPC_STATUS.has(status) ? `the host does not speak JSON-RPC (HTTP ${status} on /jsonrpc)` : undefined;
+    return post(this.agents, { url, body, contentType: 'application/json', method, describeStatus, ...opts }, async (res) => {
       const type = res.headers['content-type'] ?? '';
       if (!type.includes('json')) {
         res.resume();
-        throw new XapiTransportError(url.origin, method, 'BAD_REPLY', true, `not a JSON-RPC reply (content-type ${type || 'none'})`);
+        throw new XapiTransportError(url.origin, method, 'BAD_REPLY', true,
+          `the host does not speak JSON-RPC (its reply to /jsonrpc is ${type || 'untyped'}, not JSON)`, undefined, true);
       }
       return decodeJsonRpcReply(await readJsonReply(res));
     });
@@ -43,8 +49,7 @@ export function decodeJsonRpcReply(reply: unknown): WireReply {
   return { ok: false, error: [String(err)] };
 }
 
-/** Reads a reply body through the streaming decoder, chunk by chunk as it arrives. */
+/** Reads a reply body through the streaming decoder, chunk by chunk (as bytes) as it arrives. */
 export function readJsonReply(stream: NodeJS.ReadableStream): Promise<unknown> {
-  stream.setEncoding('utf8');
   return decodeStream(stream, new JsonReplyDecoder());
 }

@@ -32,6 +32,27 @@ export interface TaskEventSource {
 }
 
 const TERMINAL = new Set(['success', 'failure', 'cancelled']);
+
+/** Rejection of `TaskWatcher.wait` when the task was still running at the deadline. */
+export class TaskWaitExpired extends Error {
+  override name = 'TaskWaitExpired';
+  readonly task: string;
+  /** The task's last status seen (`pending`, `cancelling`), or undefined if no event for it came. */
+  readonly lastStatus: string | undefined;
+  constructor(task: string, lastStatus: string | undefined) {
+    super(`task ${task} still ${lastStatus ?? 'running'} at its deadline`);
+    this.task = task;
+    this.lastStatus = lastStatus;
+  }
+}
+
+interface Waiter {
+  resolve: (t: TaskRecord) => void;
+  reject: (e: unknown) => void;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  /** The last event.from round started before this waiter registered. */
+  since: number;
+}
 const POLL_SECONDS = 30;
 
 /**
@@ -42,21 +63,32 @@ const POLL_SECONDS = 30;
 export class TaskWatcher {
   private readonly source: TaskEventSource;
   private readonly tasks = new Map<string, TaskRecord>();
-  private readonly waiters = new Map<string, { resolve: (t: TaskRecord) => void; reject: (e: unknown) => void }[]>();
+  private readonly waiters = new Map<string, Waiter[]>();
   private token = '';
   private running = false;
+  // Numbers the event.from requests, so a reply can be told apart from one already on its way
+  // before a waiter registered (whose task it may predate).
+  private round = 0;
 
   constructor(source: TaskEventSource) {
     this.source = source;
   }
 
-  /** Resolves with the task's record once its status is success, failure or cancelled. */
-  wait(ref: string): Promise<TaskRecord> {
+  /**
+   * Resolves with the task's record once its status is success, failure or cancelled. With
+   * `deadlineMs`, rejects with TaskWaitExpired if that has not happened by then; the task itself is
+   * left alone (cancelling it is the caller's decision).
+   */
+  wait(ref: string, deadlineMs?: number): Promise<TaskRecord> {
     const known = this.tasks.get(ref);
     if (known && TERMINAL.has(known.status)) return Promise.resolve(known);
     return new Promise((resolve, reject) => {
       const list = this.waiters.get(ref) ?? [];
-      list.push({ resolve, reject });
+      const waiter: Waiter = { resolve, reject, timer: undefined, since: this.round };
+      if (deadlineMs !== undefined) {
+        waiter.timer = setTimeout(() => this.expire(ref, waiter), Math.max(0, deadlineMs));
+      }
+      list.push(waiter);
       this.waiters.set(ref, list);
       if (!this.running) void this.loop();
     });
@@ -69,8 +101,22 @@ export class TaskWatcher {
 
   /** Rejects every waiter: the client is closing. */
   abortAll(err: unknown): void {
-    for (const list of this.waiters.values()) for (const w of list) w.reject(err);
+    for (const list of this.waiters.values()) {
+      for (const w of list) {
+        clearTimeout(w.timer);
+        w.reject(err);
+      }
+    }
     this.waiters.clear();
+  }
+
+  private expire(ref: string, waiter: Waiter): void {
+    const list = this.waiters.get(ref);
+    const at = list?.indexOf(waiter) ?? -1;
+    if (!list || at < 0) return;
+    list.splice(at, 1);
+    if (list.length === 0) this.waiters.delete(ref);
+    waiter.reject(new TaskWaitExpired(ref, this.tasks.get(ref)?.status));
   }
 
   private async loop(): Promise<void> {
@@ -83,6 +129,7 @@ export class TaskWatcher {
           return;
         }
         let batch: EventBatch;
+        const round = ++this.round;
         try {
           batch = (await this.source.request('event.from', [['task'], this.token, eventTimeout(POLL_SECONDS)], {
             timeoutMs: (POLL_SECONDS + 30) * 1000,
@@ -118,9 +165,22 @@ export class TaskWatcher {
           if (TERMINAL.has(rec.status)) this.settle(ev.ref, rec);
         }
         this.token = batch.token;
+        this.settleMissing(round);
       }
     } finally {
       this.running = false;
+    }
+  }
+
+  /**
+   * The mirror holds every task that existed when request `round` started (the first request reads
+   * the whole table, later ones every change since). A waiter registered before that whose task is
+   * not in it waits for a task that does not exist (any more): it would otherwise hang to its deadline.
+   */
+  private settleMissing(round: number): void {
+    for (const [ref, list] of this.waiters) {
+      if (this.tasks.has(ref) || !list.every((w) => w.since < round)) continue;
+      this.settle(ref, undefined);
     }
   }
 
@@ -129,6 +189,7 @@ export class TaskWatcher {
     if (!list) return;
     this.waiters.delete(ref);
     for (const w of list) {
+      clearTimeout(w.timer);
       if (rec) w.resolve(rec);
       else w.reject(new XapiError('HANDLE_INVALID', ['task', ref], 'task.wait'));
     }

@@ -5,6 +5,8 @@ export type WireReply = { ok: true; value: unknown } | { ok: false; error: strin
 export interface CallOptions {
   timeoutMs: number;
   signal?: AbortSignal;
+  /** Reply size cap in bytes (see DEFAULT_MAX_REPLY_BYTES in http.ts). */
+  maxReplyBytes?: number;
 }
 
 /**

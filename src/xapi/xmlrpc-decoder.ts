@@ -11,14 +11,47 @@
  */
 
 const EMPTY = Buffer.alloc(0);
+// Below this, an unfinished text run waits whole for the next chunk; above, it is consumed in part.
+const PARTIAL_TEXT_BYTES = 64 * 1024;
+
+const TAGS = [
+  'value', 'struct', 'member', 'name', 'array', 'data', 'string', 'int', 'i4', 'i8', 'double', 'boolean',
+  'dateTime.iso8601', 'base64', 'nil', 'methodResponse', 'params', 'param', 'fault',
+] as const;
+type Tag = (typeof TAGS)[number];
+// Candidates by name length and first byte, each with its bytes for a native compare: a tag is
+// recognised without making a string of it (tag strings were most of the garbage per reply).
+const TAG_INDEX = new Map<number, { tag: Tag; bytes: Buffer }[]>();
+for (const tag of TAGS) {
+  const key = tag.length * 256 + tag.charCodeAt(0);
+  const list = TAG_INDEX.get(key) ?? [];
+  list.push({ tag, bytes: Buffer.from(tag, 'latin1') });
+  TAG_INDEX.set(key, list);
+}
+
+/** The XML-RPC tag named by buf[from, to), or an error naming what is there. */
+function tagOf(buf: Buffer, from: number, to: number, closing = false): Tag {
+  const list = TAG_INDEX.get((to - from) * 256 + (buf[from] ?? 0));
+  if (list) {
+    // A byte loop: tags are short, and a native compare per tag costs more in the call than the work.
+    for (const c of list) {
+      const b = c.bytes;
+      let i = 1;
+      while (i < b.length && b[i] === buf[from + i]) i++;
+      if (i === b.length) return c.tag;
+    }
+  }
+  const name = buf.toString('latin1', from, to);
+  throw new Error(closing ? `unexpected XML-RPC tag </${name}>` : `unexpected XML-RPC tag <${name}>`);
+}
 
 type Frame =
   | { kind: 'value'; text: string; typed: boolean }
-  | { kind: 'scalar'; tag: string; text: string }
+  | { kind: 'scalar'; tag: Tag; text: string }
   | { kind: 'struct'; obj: Record<string, unknown>; name: string }
   | { kind: 'array'; items: unknown[] }
   | { kind: 'name'; text: string }
-  | { kind: 'other'; tag: string };
+  | { kind: 'other'; tag: Tag };
 
 /** The decoded `<param>` value, or a fault. */
 export type XmlRpcResponse = { fault: false; value: unknown } | { fault: true; value: unknown };
@@ -51,11 +84,16 @@ export class XmlRpcResponseDecoder {
 
   private drain(): void {
     const buf = this.buf;
+    const n = buf.length;
     let pos = 0;
     for (;;) {
       const lt = buf.indexOf(0x3c /* < */, pos);
-      // A text run not yet ended by a tag waits for more input (a character or entity may be split).
-      if (lt < 0) break;
+      if (lt < 0) {
+        // A text run not yet ended by a tag: take what is safe now, so a long string that arrives in
+        // many chunks is not copied again with each of them.
+        pos = this.partialText(buf, pos);
+        break;
+      }
       if (lt > pos) this.text(buf, pos, lt);
       pos = lt;
       const next = buf[lt + 1];
@@ -80,18 +118,40 @@ export class XmlRpcResponseDecoder {
       pos = gt + 1;
       if (next === 0x3f /* ? */ || next === 0x21) continue; // <?xml ...?>, <!DOCTYPE>
       if (next === 0x2f /* / */) {
-        this.close(buf.toString('latin1', lt + 2, gt).trim());
+        this.close(buf, lt + 2, gt);
         continue;
       }
       const selfClosing = buf[gt - 1] === 0x2f;
-      const inner = buf.toString('latin1', lt + 1, selfClosing ? gt - 1 : gt);
-      const sp = inner.indexOf(' ');
-      const tag = sp < 0 ? inner : inner.slice(0, sp);
+      // The name ends at the first space (XML-RPC tags carry no attributes, but tolerate them).
+      let nameEnd = lt + 1;
+      const limit = selfClosing ? gt - 1 : gt;
+      while (nameEnd < limit && buf[nameEnd] !== 0x20 && buf[nameEnd] !== 0x09 && buf[nameEnd] !== 0x0a && buf[nameEnd] !== 0x0d) nameEnd++;
+      const tag = tagOf(buf, lt + 1, nameEnd);
       this.open(tag);
-      if (selfClosing) this.close(tag);
+      if (selfClosing) this.closeFrame(tag);
     }
     // Keep only the unconsumed tail (an incomplete tag or text run), copied so the chunk can be freed.
-    this.buf = pos >= buf.length ? EMPTY : Buffer.from(buf.subarray(pos));
+    this.buf = pos >= n ? EMPTY : Buffer.from(buf.subarray(pos));
+  }
+
+  /**
+   * Consumes the text run from `from` to the end of `buf` up to where it is safe to decode (not in
+   * the middle of a UTF-8 character or an entity) when the open frame collects text; returns where
+   * the unconsumed rest begins. Short runs are left whole for the next chunk.
+   */
+  private partialText(buf: Buffer, from: number): number {
+    if (buf.length - from < PARTIAL_TEXT_BYTES) return from;
+    const top = this.stack[this.stack.length - 1];
+    if (!top || !((top.kind === 'value' && !top.typed) || top.kind === 'scalar' || top.kind === 'name')) return buf.length;
+    let cut = buf.length;
+    // Back off over a trailing incomplete UTF-8 sequence: continuation bytes, then their lead byte.
+    while (cut > from && (buf[cut - 1]! & 0xc0) === 0x80) cut--;
+    if (cut > from && buf[cut - 1]! >= 0xc0) cut--;
+    // And before an entity that may be incomplete (an '&' with no ';' after it).
+    const amp = cut > from ? buf.lastIndexOf(0x26 /* & */, cut - 1) : -1;
+    if (amp >= from && buf.indexOf(0x3b /* ; */, amp) < 0) cut = amp;
+    if (cut > from) this.text(buf, from, cut);
+    return cut;
   }
 
   private text(buf: Buffer, from: number, to: number): void {
@@ -107,7 +167,7 @@ export class XmlRpcResponseDecoder {
     if (top && ((top.kind === 'value' && !top.typed) || top.kind === 'scalar' || top.kind === 'name')) top.text += s;
   }
 
-  private open(tag: string): void {
+  private open(tag: Tag): void {
     const top = this.stack[this.stack.length - 1];
     if (top?.kind === 'value') top.typed = true;
     switch (tag) {
@@ -135,15 +195,25 @@ export class XmlRpcResponseDecoder {
         this.isFault = true;
         this.stack.push({ kind: 'other', tag });
         return;
-      case 'params': case 'param': case 'member': case 'data':
+      default: // params, param, member, data
         this.stack.push({ kind: 'other', tag });
-        return;
-      default:
-        throw new Error(`unexpected XML-RPC tag <${tag}>`);
     }
   }
 
-  private close(tag: string): void {
+  /** `</...>` with its name at buf[from, to): the name is only read where the frame does not say it. */
+  private close(buf: Buffer, from: number, to: number): void {
+    const frame = this.stack[this.stack.length - 1];
+    if (!frame) throw new Error(`unbalanced </${buf.toString('latin1', from, to).trim()}>`);
+    if (frame.kind === 'other') {
+      let end = to;
+      while (end > from && (buf[end - 1] === 0x20 || buf[end - 1] === 0x0a || buf[end - 1] === 0x0d || buf[end - 1] === 0x09)) end--;
+      const closing = tagOf(buf, from, end, true);
+      if (closing !== frame.tag) throw new Error(`</${closing}> closes <${frame.tag}>`);
+    }
+    this.closeFrame(frame.kind === 'other' ? frame.tag : 'value');
+  }
+
+  private closeFrame(tag: string): void {
     const frame = this.stack.pop();
     if (!frame) throw new Error(`unbalanced </${tag}>`);
     switch (frame.kind) {

@@ -47,7 +47,8 @@ export class XmlRpcTransport implements Transport {
       if (!type.includes('xml')) {
         res.resume();
         return Promise.reject(
-          new XapiTransportError(url.origin, method, 'BAD_REPLY', true, `not an XML-RPC reply (content-type ${type || 'none'})`),
+          new XapiTransportError(url.origin, method, 'BAD_REPLY', true,
+            `the host does not speak XML-RPC (its reply is ${type || 'untyped'}, not XML)`, undefined, true),
         );
       }
       return readXmlRpcReply(res);

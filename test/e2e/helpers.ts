@@ -22,8 +22,10 @@ export interface World {
 
 export async function startWorld(): Promise<World> {
   const sim = await startSimulator({ port: 0, seed: 'demo' });
-  const client = await XapiClient.connect({ url: sim.url, user: 'root', password: 'xops' });
-  const other = await XapiClient.connect({ url: sim.url, user: 'root', password: 'xops' });
+  // The pool's host addresses: these clients never read host records, yet must follow a failover.
+  const knownHosts = sim.hostUrls.map((u) => new URL(u).hostname);
+  const client = await XapiClient.connect({ url: sim.url, user: 'root', password: 'xops', knownHosts });
+  const other = await XapiClient.connect({ url: sim.url, user: 'root', password: 'xops', knownHosts });
   return { sim, client, other, controllers: [], cleanups: [] };
 }
 

@@ -11,7 +11,9 @@ const clients: XapiClient[] = [];
 const observers: PoolObserver[] = [];
 
 async function connect(transport: 'jsonrpc' | 'xmlrpc' = 'jsonrpc', url = sim.url): Promise<XapiClient> {
-  const c = await XapiClient.connect({ url, user: 'root', password: 'xops', transport, failoverTimeoutMs: 5000 });
+  // knownHosts: a fresh client connecting to the old master after a failover must follow to the new one.
+  const knownHosts = sim.hostUrls.map((u) => new URL(u).hostname);
+  const c = await XapiClient.connect({ url, user: 'root', password: 'xops', transport, failoverTimeoutMs: 5000, knownHosts });
   clients.push(c);
   return c;
 }

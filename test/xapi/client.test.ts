@@ -61,10 +61,19 @@ afterEach(async () => {
 });
 
 describe('XapiClient: connecting', () => {
-  it('follows HOST_IS_SLAVE from a supporter to the master', async () => {
-    const client = await connect({ url: sim.hostUrls[2]! });
+  it('follows HOST_IS_SLAVE from a supporter to a master it was told is a host of the pool', async () => {
+    const client = await connect({ url: sim.hostUrls[2]!, knownHosts: ['127.0.0.1'] });
     expect(new URL(client.masterUrl).hostname).toBe('127.0.0.1');
     expect(await client.call('pool.get_all')).toHaveLength(1);
+  });
+
+  it('refuses to send the password to a master address the pool never listed', async () => {
+    const err = await connect({ url: sim.hostUrls[2]! }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(XapiTransportError);
+    expect(err).toMatchObject({ code: 'UNLISTED_HOST' });
+    expect((err as Error).message).toMatch(/pool master is 127\.0\.0\.1, which is not a host of this pool/);
+    // One login, the one the supporter refused: nothing went to the address it named.
+    expect(sim.stats.get('session.login_with_password')).toBe(1);
   });
 
   it('falls back to XML-RPC when the host does not speak JSON-RPC', async () => {
@@ -142,6 +151,8 @@ describe('XapiClient: recovering from what a pool does', () => {
 
   it('moves to the new master after a failover (HOST_IS_SLAVE on the next call)', async () => {
     const client = await connect();
+    // Reading the host records is what makes the new master's address one the client may follow.
+    await client.call('host.get_all_records');
     sim.failover(2);
     expect(await client.call('VM.get_name_label', vmRef())).toBe('legacy-web01');
     expect(new URL(client.masterUrl).hostname).toBe('127.0.0.3');

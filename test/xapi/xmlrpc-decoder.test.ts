@@ -83,6 +83,18 @@ describe('XmlRpcResponseDecoder', () => {
     expect(dec.end().value).toBe('café ✓');
   });
 
+  it('decodes a multi-megabyte string that arrives in many chunks, with characters and entities split between them', () => {
+    const piece = 'café ✓ &amp; &lt;tag&gt; &#x1D11E; ';
+    const text = piece.repeat(60_000); // ~2.4 MB of text in one value
+    const expected = 'café ✓ & <tag> 𝄞 '.repeat(60_000);
+    const bytes = Buffer.from(`<methodResponse><params><param><value><string>${text}</string></value></param></params></methodResponse>`);
+    for (const size of [4093, 65_536, 100_003]) {
+      const dec = new XmlRpcResponseDecoder();
+      for (let i = 0; i < bytes.length; i += size) dec.write(bytes.subarray(i, i + size));
+      expect(dec.end().value).toBe(expected);
+    }
+  });
+
   it.each([
     ['a body cut in the middle', '<methodResponse><params><param><value>abc'],
     ['something that is not XML-RPC', '<html><body>500</body></html>'],
