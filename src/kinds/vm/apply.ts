@@ -5,7 +5,7 @@ import { changedFields, desiredSpec, maybeDesiredSpec, removedConfigKeys, specDi
 import type { ApplyContext } from '../../apply/context.js';
 import { ApplyError, UnsupportedChangeError } from '../../apply/errors.js';
 import type { RefLike } from '../../apply/lookup.js';
-import { PENDING_KEY, assertOwned, isOwnedBy, pendingName, writeMarks, writeSpecDigest } from '../../apply/ownership.js';
+import { PENDING_KEY, assertOwned, isOwnedBy, markCreated, pendingName, writeMarks, writeSpecDigest } from '../../apply/ownership.js';
 import { attachedDisks, claimDisks, convergeDisks, destroyDisk, diskSR, type DiskClaim, type DiskSpec } from './disks.js';
 import { convergePower, halt, whileHalted } from './power.js';
 import { convergeVifs, type VifSpec } from './vifs.js';
@@ -52,7 +52,7 @@ async function findCreated(ctx: ApplyContext, address: string, spec: VmSpec): Pr
   const extra = unmarkedPending.slice();
   if (!keep && extra.length > 0) {
     keep = extra.shift()!;
-    await writeMarks(ctx, 'VM', keep[0], address, keep[1].other_config, { [PENDING_KEY]: 'create' });
+    await markCreated(ctx, 'VM', keep[0], address, { [PENDING_KEY]: 'create' });
     ctx.log.info({ address, vm: keep[0] }, 'found a clone left by an interrupted apply; finishing it');
   }
   for (const [ref] of extra) {
@@ -78,8 +78,8 @@ async function cloneTemplate(ctx: ApplyContext, address: string, spec: VmSpec): 
   for (const [other, r] of await recordsByName<VMRecord>(ctx.caller, 'VM', pendingName(address))) {
     if (other !== vm && !isOwnedBy(r.other_config, address, ctx.repo)) await destroyVm(ctx, other, undefined);
   }
-  const rec = await vmRecord(ctx, vm);
-  await writeMarks(ctx, 'VM', vm, address, rec.other_config, { [PENDING_KEY]: 'create' });
+  // All marks in one call: a VM under the pending name is either unmarked or marked pending.
+  await markCreated(ctx, 'VM', vm, address, { [PENDING_KEY]: 'create' });
   return vm;
 }
 
