@@ -27,6 +27,12 @@ export interface FaultSpec {
   truncatedReply?: number;
   /** Move `pool.master` to this host index (HOST_IS_SLAVE from the others). */
   failoverTo?: number;
+  /**
+   * Freeze after the next `writes` calls that change state (matching `methods`) have executed: that
+   * last call's reply and every later request are held unanswered until the faults are cleared,
+   * when their connections are cut. A test then kills its client at an exact point between two writes.
+   */
+  freezeAfter?: { writes: number };
 }
 
 /** A pending rule, as reported by `state()`. */
@@ -54,6 +60,10 @@ export function isReadOnlyMethod(method: string): boolean {
 export class FaultController {
   private rules: FaultRule[] = [];
   private latencies: { methods: string; re: RegExp; ms: number }[] = [];
+  private freeze: { re: RegExp; remaining: number } | undefined;
+  private frozen = false;
+  private thawWaiters: (() => void)[] = [];
+  private frozenWaiters: (() => void)[] = [];
   private readonly onInvalidateSessions: () => void;
   private readonly onFailover: (hostIndex: number) => void;
 
@@ -93,6 +103,35 @@ export class FaultController {
     }
     if (spec.truncatedReply) this.rules.push({ kind: 'truncatedReply', methods, remaining: spec.truncatedReply });
     if (spec.failoverTo !== undefined) this.onFailover(spec.failoverTo);
+    if (spec.freezeAfter && spec.freezeAfter.writes > 0) this.freeze = { re: globToRegExp(methods), remaining: spec.freezeAfter.writes };
+  }
+
+  /**
+   * Called after a call executed: true when it was the write that triggers `freezeAfter` (the
+   * simulator is frozen from now on, and this call's reply is held too).
+   */
+  freezesAfter(method: string): boolean {
+    if (!this.freeze || this.frozen || isReadOnlyMethod(method) || !matches(this.freeze.re, method)) return false;
+    if (--this.freeze.remaining > 0) return false;
+    this.freeze = undefined;
+    this.frozen = true;
+    for (const w of this.frozenWaiters.splice(0)) w();
+    return true;
+  }
+
+  /** True while a `freezeAfter` fault holds every request. */
+  isFrozen(): boolean {
+    return this.frozen;
+  }
+
+  /** Resolves when the simulator is no longer frozen (at once when it is not). */
+  thawed(): Promise<void> {
+    return this.frozen ? new Promise((r) => this.thawWaiters.push(r)) : Promise.resolve();
+  }
+
+  /** Resolves when a `freezeAfter` fault has triggered (at once when frozen already). */
+  whenFrozen(): Promise<void> {
+    return this.frozen ? Promise.resolve() : new Promise((r) => this.frozenWaiters.push(r));
   }
 
   /** Shorthands for the in-process API. */
@@ -106,15 +145,23 @@ export class FaultController {
     this.onInvalidateSessions();
   }
 
-  /** Removes every rule and latency. */
+  /** Removes every rule and latency, and lifts a freeze (held requests get their connection cut). */
   clear(): void {
     this.rules = [];
     this.latencies = [];
+    this.freeze = undefined;
+    this.frozen = false;
+    for (const w of this.thawWaiters.splice(0)) w();
   }
 
   /** What is pending, for `GET /_sim/faults`. */
-  state(): { latency: { methods: string; ms: number }[]; rules: FaultRule[] } {
-    return { latency: this.latencies.map(({ methods, ms }) => ({ methods, ms })), rules: this.rules.map((r) => ({ ...r })) };
+  state(): { latency: { methods: string; ms: number }[]; rules: FaultRule[]; frozen: boolean; freezeAfterWrites?: number } {
+    return {
+      latency: this.latencies.map(({ methods, ms }) => ({ methods, ms })),
+      rules: this.rules.map((r) => ({ ...r })),
+      frozen: this.frozen,
+      ...(this.freeze ? { freezeAfterWrites: this.freeze.remaining } : {}),
+    };
   }
 
   /** Added latency for `method` (the largest matching). */

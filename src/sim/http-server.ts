@@ -76,6 +76,7 @@ async function handle(
     return;
   }
 
+  if (core.faults.isFrozen()) return holdUntilThawed(core, req);
   const reset = core.faults.has('connectionReset')
     ? core.faults.take('connectionReset', method, (r) => !r.writesOnly || !isReadOnlyMethod(method))
     : undefined;
@@ -84,6 +85,7 @@ async function handle(
     return;
   }
   const outcome = await dispatcher.call(method, params, { hostIndex });
+  if (core.faults.freezesAfter(method)) return holdUntilThawed(core, req);
   if (reset) {
     req.socket.destroy();
     return;
@@ -101,6 +103,12 @@ async function handle(
   }
   res.writeHead(200, headers);
   res.end(payload);
+}
+
+/** A frozen simulator (FaultSpec.freezeAfter) answers nothing; once thawed, the held connection is cut. */
+async function holdUntilThawed(core: SimCore, req: http.IncomingMessage): Promise<void> {
+  await core.faults.thawed();
+  req.socket.destroy();
 }
 
 function encodeXml(core: SimCore, o: Outcome): string {

@@ -108,7 +108,8 @@ async function provision(ctx: ApplyContext, address: string, vm: Ref, rec: VMRec
       disks.push({ size: d.size, srUuid: await ctx.caller.call<string>('SR.get_uuid', sr) });
     }
     const rewritten = rewriteProvisionXml(xml, disks);
-    if (rewritten !== xml) await syncMapKeys(ctx.caller, 'VM', vm, 'other_config', rec.other_config, { disks: rewritten });
+    // One call: removing the key then adding it back would leave, if killed between, a template with no disks to provision.
+    if (rewritten !== xml) await ctx.caller.call('VM.set_other_config', vm, { ...rec.other_config, disks: rewritten });
   }
   await ctx.caller.callAsync('VM.provision', vm);
 }
