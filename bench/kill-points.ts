@@ -139,7 +139,7 @@ export async function killPoints(opts: KillPointsOptions = {}): Promise<KillPoin
         const before = unmanagedFingerprint(sim);
         sim.faults.inject({ freezeAfter: { writes: n } });
         const run = xops(sim, cache, ['apply', dir, '--yes']);
-        const outcome = await Promise.race([sim.faults.whenFrozen().then(() => 'frozen' as const), run.exit.then(() => 'exited' as const)]);
+        const outcome = await Promise.race([sim.faults.freeze.whenFrozen().then(() => 'frozen' as const), run.exit.then(() => 'exited' as const)]);
         if (outcome === 'frozen') run.kill();
         const killed = await run.exit;
         sim.faults.clear();

@@ -3,6 +3,7 @@
  * rules are consumed by matching calls in the order they were added. The same object backs the in-process API
  * (`sim.faults`) and the HTTP control endpoint (`POST /_sim/faults` with a FaultSpec as JSON).
  */
+import { WriteFreeze } from './freeze.js';
 
 /** What can be injected. Every count is "the next N matching calls"; omit what you do not want. */
 export interface FaultSpec {
@@ -60,10 +61,8 @@ export function isReadOnlyMethod(method: string): boolean {
 export class FaultController {
   private rules: FaultRule[] = [];
   private latencies: { methods: string; re: RegExp; ms: number }[] = [];
-  private freeze: { re: RegExp; remaining: number } | undefined;
-  private frozen = false;
-  private thawWaiters: (() => void)[] = [];
-  private frozenWaiters: (() => void)[] = [];
+  /** The `freezeAfter` switch (freeze.ts). */
+  readonly freeze = new WriteFreeze();
   private readonly onInvalidateSessions: () => void;
   private readonly onFailover: (hostIndex: number) => void;
 
@@ -103,35 +102,7 @@ export class FaultController {
     }
     if (spec.truncatedReply) this.rules.push({ kind: 'truncatedReply', methods, remaining: spec.truncatedReply });
     if (spec.failoverTo !== undefined) this.onFailover(spec.failoverTo);
-    if (spec.freezeAfter && spec.freezeAfter.writes > 0) this.freeze = { re: globToRegExp(methods), remaining: spec.freezeAfter.writes };
-  }
-
-  /**
-   * Called after a call executed: true when it was the write that triggers `freezeAfter` (the
-   * simulator is frozen from now on, and this call's reply is held too).
-   */
-  freezesAfter(method: string): boolean {
-    if (!this.freeze || this.frozen || isReadOnlyMethod(method) || !matches(this.freeze.re, method)) return false;
-    if (--this.freeze.remaining > 0) return false;
-    this.freeze = undefined;
-    this.frozen = true;
-    for (const w of this.frozenWaiters.splice(0)) w();
-    return true;
-  }
-
-  /** True while a `freezeAfter` fault holds every request. */
-  isFrozen(): boolean {
-    return this.frozen;
-  }
-
-  /** Resolves when the simulator is no longer frozen (at once when it is not). */
-  thawed(): Promise<void> {
-    return this.frozen ? new Promise((r) => this.thawWaiters.push(r)) : Promise.resolve();
-  }
-
-  /** Resolves when a `freezeAfter` fault has triggered (at once when frozen already). */
-  whenFrozen(): Promise<void> {
-    return this.frozen ? Promise.resolve() : new Promise((r) => this.frozenWaiters.push(r));
+    if (spec.freezeAfter) this.freeze.arm(spec.freezeAfter.writes, globToRegExp(methods));
   }
 
   /** Shorthands for the in-process API. */
@@ -149,9 +120,7 @@ export class FaultController {
   clear(): void {
     this.rules = [];
     this.latencies = [];
-    this.freeze = undefined;
-    this.frozen = false;
-    for (const w of this.thawWaiters.splice(0)) w();
+    this.freeze.lift();
   }
 
   /** What is pending, for `GET /_sim/faults`. */
@@ -159,8 +128,8 @@ export class FaultController {
     return {
       latency: this.latencies.map(({ methods, ms }) => ({ methods, ms })),
       rules: this.rules.map((r) => ({ ...r })),
-      frozen: this.frozen,
-      ...(this.freeze ? { freezeAfterWrites: this.freeze.remaining } : {}),
+      frozen: this.freeze.frozen,
+      ...(this.freeze.pending !== undefined ? { freezeAfterWrites: this.freeze.pending } : {}),
     };
   }
 
@@ -187,6 +156,6 @@ export class FaultController {
   }
 }
 
-function matches(re: RegExp, method: string): boolean {
+export function matches(re: RegExp, method: string): boolean {
   return re.test(method) || (method.startsWith('Async.') && re.test(method.slice(6)));
 }

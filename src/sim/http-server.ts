@@ -4,7 +4,7 @@ import type { SimCore } from './core.js';
 import { JsonRequestError, jsonFailure, jsonSuccess, parseJsonRequest, toJson } from './codec/jsonrpc.js';
 import { XmlParseError, parseMethodCall, xmlBare, xmlFailure, xmlSuccess } from './codec/xmlrpc.js';
 import type { Dispatcher, Outcome } from './dispatcher.js';
-import { isReadOnlyMethod } from './faults.js';
+import { isReadOnlyMethod, matches } from './faults.js';
 import type { FaultSpec } from './faults.js';
 
 const CORS = { 'Access-Control-Allow-Origin': '*', 'Access-Control-Allow-Headers': 'X-Requested-With' };
@@ -76,7 +76,7 @@ async function handle(
     return;
   }
 
-  if (core.faults.isFrozen()) return holdUntilThawed(core, req);
+  if (core.faults.freeze.frozen) return holdUntilThawed(core, req);
   const reset = core.faults.has('connectionReset')
     ? core.faults.take('connectionReset', method, (r) => !r.writesOnly || !isReadOnlyMethod(method))
     : undefined;
@@ -85,7 +85,7 @@ async function handle(
     return;
   }
   const outcome = await dispatcher.call(method, params, { hostIndex });
-  if (core.faults.freezesAfter(method)) return holdUntilThawed(core, req);
+  if (core.faults.freeze.afterCall((aim) => !isReadOnlyMethod(method) && matches(aim, method))) return holdUntilThawed(core, req);
   if (reset) {
     req.socket.destroy();
     return;
@@ -107,7 +107,7 @@ async function handle(
 
 /** A frozen simulator (FaultSpec.freezeAfter) answers nothing; once thawed, the held connection is cut. */
 async function holdUntilThawed(core: SimCore, req: http.IncomingMessage): Promise<void> {
-  await core.faults.thawed();
+  await core.faults.freeze.thawed();
   req.socket.destroy();
 }
 
