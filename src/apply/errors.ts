@@ -26,7 +26,12 @@ export class UnsupportedChangeError extends ApplyError {
   override name = 'UnsupportedChangeError';
 }
 
+/** The action ran past its deadline (ApplyOptions.actionTimeoutMs); its XAPI tasks were cancelled. Never retried. */
+export class ActionTimeoutError extends ApplyError {
+  override name = 'ActionTimeoutError';
+}
+
 /** Errors that another attempt cannot fix, so the executor does not retry them. */
 export function isPermanent(err: unknown): boolean {
-  return err instanceof OwnershipError || err instanceof UnsupportedChangeError;
+  return err instanceof OwnershipError || err instanceof UnsupportedChangeError || err instanceof ActionTimeoutError;
 }
