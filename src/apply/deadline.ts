@@ -56,10 +56,11 @@ export function deadlineCaller(inner: XapiCaller, address: string, ms: number, l
   let expired: ActionTimeoutError | undefined;
   const timer = setTimeout(() => {
     expired = new ActionTimeoutError(address, `did not finish within its deadline of ${describe(ms)}${tasks.size ? '; its XAPI task was cancelled' : ''}`);
-    for (const task of tasks) {
-      inner.call('task.cancel', task).catch((err: unknown) => log.warn({ address, task, err: String(err) }, 'task.cancel failed after the deadline'));
-    }
-    abort.abort();
+    // The action fails once its tasks were told to stop, so nothing of it still runs when apply reports it.
+    const cancels = [...tasks].map((task) =>
+      inner.call('task.cancel', task).catch((err: unknown) => log.warn({ address, task, err: String(err) }, 'task.cancel failed after the deadline')),
+    );
+    void Promise.all(cancels).then(() => abort.abort());
   }, ms);
   timer.unref?.();
 

@@ -3,7 +3,7 @@ import { DISK_KEY, MANAGED_KEY, NULL_REF, type Ref, type VMRecord } from '../../
 import type { Action } from '../../model/plan.js';
 import { changedFields, desiredSpec, maybeDesiredSpec, removedConfigKeys, specDigestOf, type Applier } from '../../apply/applier.js';
 import type { ApplyContext } from '../../apply/context.js';
-import { ApplyError, UnsupportedChangeError } from '../../apply/errors.js';
+import { ApplyError, CreateAbandonedError, UnsupportedChangeError, wontFixItself } from '../../apply/errors.js';
 import type { RefLike } from '../../apply/lookup.js';
 import { PENDING_KEY, assertOwned, isOwnedBy, markCreated, pendingName, writeMarks, writeSpecDigest } from '../../apply/ownership.js';
 import { attachedDisks, claimDisks, convergeDisks, destroyDisk, diskSR, type DiskClaim, type DiskSpec } from './disks.js';
@@ -215,12 +215,34 @@ async function finishCreate(ctx: ApplyContext, action: Action, vm: Ref, spec: Vm
 async function create(ctx: ApplyContext, action: Action): Promise<void> {
   const spec = desiredSpec<VmSpec>(action);
   const vm = (await findCreated(ctx, action.address, spec)) ?? (await cloneTemplate(ctx, action.address, spec));
-  // Power last, after every other field, so a started VM already has its disks and networks.
-  const fields = new Set(ALL_FIELDS);
-  fields.delete('powerState');
-  await converge(ctx, action, vm, spec, fields, true);
-  await converge(ctx, action, vm, spec, new Set(['powerState']), true);
-  await finishCreate(ctx, action, vm, spec);
+  try {
+    // Power last, after every other field, so a started VM already has its disks and networks.
+    const fields = new Set(ALL_FIELDS);
+    fields.delete('powerState');
+    await converge(ctx, action, vm, spec, fields, true);
+    await converge(ctx, action, vm, spec, new Set(['powerState']), true);
+    await finishCreate(ctx, action, vm, spec);
+  } catch (err) {
+    // An interrupted create (crash, lost connection) is finished by the next run; one the pool
+    // refuses for good (no memory, no space, a value it rejects) would only fail again: undo it.
+    if (!wontFixItself(err)) throw err;
+    await abandonCreate(ctx, action.address, vm, err);
+  }
+}
+
+/**
+ * Removes a create that cannot succeed: the VM, while still unfinished (pending name or key), with
+ * the disks made for it; then fails the action with CreateAbandonedError saying why.
+ */
+async function abandonCreate(ctx: ApplyContext, address: string, vm: Ref, err: unknown): Promise<never> {
+  const why = err instanceof Error ? err.message : String(err);
+  const rec = await tryRecord<VMRecord>(ctx.caller, 'VM', vm);
+  const unfinished = rec && isOwnedBy(rec.other_config, address, ctx.repo) && (rec.other_config[PENDING_KEY] !== undefined || rec.name_label === pendingName(address));
+  if (!unfinished) throw err;
+  ctx.log.warn({ address, vm, err: why }, 'create cannot succeed: removing the half-built VM');
+  // Every disk only this VM uses came from the clone, VM.provision or this create: all go with it.
+  await destroyVm(ctx, vm, undefined);
+  throw new CreateAbandonedError(address, `create failed and was undone (the half-built VM and its new disks removed): ${why}`, { cause: err });
 }
 
 /** The VM an update/delete/power action is about: its object in the plan, else found by mark or name. */
