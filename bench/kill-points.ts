@@ -167,3 +167,31 @@ export async function killPoints(opts: KillPointsOptions = {}): Promise<KillPoin
     await rm(root, { recursive: true, force: true });
   }
 }
+
+/** `npm run soak` (after the random-moment soak): every kill point of the create, plain and under faults. */
+async function main(): Promise<void> {
+  const variants: [string, KillPointsOptions][] = [
+    ['SIGKILL after every write of a VM create', {}],
+    ['SIGKILL after every write, re-run under faults (connection reset after a write executed, task failure, SESSION_INVALID)', {
+      faults: [{ connectionReset: { count: 2, writesOnly: true, afterExecute: true } }, { taskFailure: { count: 1 } }, { sessionInvalid: 2 }],
+      cliPlan: false,
+    }],
+  ];
+  let failed = false;
+  for (const [name, opts] of variants) {
+    const t0 = performance.now();
+    const r = await killPoints(opts);
+    process.stdout.write(`${name}: ${r.cases} kill points (${r.writes.length} writes), ${((performance.now() - t0) / 1000).toFixed(1)} s, ` +
+      `${r.problems.length ? `${r.problems.length} PROBLEMS` : 'every one converged: declared disks and VIFs only, nothing pending, no duplicate'}\n`);
+    for (const p of r.problems) process.stdout.write(`  - ${p}\n`);
+    failed ||= r.problems.length > 0;
+  }
+  if (failed) process.exitCode = 1;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`kill points failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  });
+}
