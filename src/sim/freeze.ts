@@ -10,6 +10,7 @@ export class WriteFreeze {
   private on = false;
   private thawWaiters: (() => void)[] = [];
   private frozenWaiters: (() => void)[] = [];
+  private holdingWaiters: { n: number; resolve: () => void }[] = [];
 
   /** Freezes after the next `writes` calls that change state and match `re`. */
   arm(writes: number, re: RegExp): void {
@@ -39,9 +40,20 @@ export class WriteFreeze {
     return true;
   }
 
-  /** Resolves when no longer frozen (at once when not frozen). */
+  /** Resolves when no longer frozen (at once when not frozen); every held request waits here. */
   thawed(): Promise<void> {
-    return this.on ? new Promise((r) => this.thawWaiters.push(r)) : Promise.resolve();
+    if (!this.on) return Promise.resolve();
+    const p = new Promise<void>((r) => this.thawWaiters.push(r));
+    const ready = this.holdingWaiters.filter((w) => this.thawWaiters.length >= w.n);
+    this.holdingWaiters = this.holdingWaiters.filter((w) => this.thawWaiters.length < w.n);
+    for (const w of ready) w.resolve();
+    return p;
+  }
+
+  /** Resolves once at least `n` requests are held by the freeze. */
+  whenHolding(n: number): Promise<void> {
+    if (this.thawWaiters.length >= n) return Promise.resolve();
+    return new Promise((resolve) => this.holdingWaiters.push({ n, resolve }));
   }
 
   /** Resolves when the freeze has happened (at once when frozen already). */
