@@ -24,6 +24,9 @@ interface TaskState {
   error_info: string[];
 }
 
+/** How long the action waits for task.cancel calls once its deadline passed before it fails anyway. */
+const CANCEL_GRACE_MS = 5000;
+
 /** How long to wait between two looks at a task: short at first (most finish at once), at most 1 s. */
 function pollDelay(attempt: number): number {
   return Math.min(1000, 10 * 2 ** attempt);
@@ -60,7 +63,9 @@ export function deadlineCaller(inner: XapiCaller, address: string, ms: number, l
     const cancels = [...tasks].map((task) =>
       inner.call('task.cancel', task).catch((err: unknown) => log.warn({ address, task, err: String(err) }, 'task.cancel failed after the deadline')),
     );
-    void Promise.all(cancels).then(() => abort.abort());
+    // ...but a pool that does not answer task.cancel either must not hold the action past a short grace.
+    const grace = new Promise<void>((r) => setTimeout(r, CANCEL_GRACE_MS).unref?.());
+    void Promise.race([Promise.all(cancels), grace]).then(() => abort.abort());
   }, ms);
   timer.unref?.();
 
