@@ -69,12 +69,12 @@ export function unmanagedFingerprint(sim: Simulator): Map<string, string> {
  * Everything wrong with the pool after the runs: remaining plan actions, duplicate marks, objects
  * still under a pending name, marked disks not attached to their VM, changed unmanaged VMs.
  */
-export async function poolProblems(sim: Simulator, dir: string, before: Map<string, string>): Promise<string[]> {
+export async function poolProblems(sim: Simulator, dir: string, before: Map<string, string>, repo = 'soak'): Promise<string[]> {
   const client = await XapiClient.connect({ url: sim.url, user: 'root', password: 'xops' });
   try {
     const observed = await takeSnapshot(client);
     const { desired } = await loadManifests(dir, { live: liveInventoryFrom(observed) });
-    const plan = planChanges(desired, observed, { repo: 'soak' });
+    const plan = planChanges(desired, observed, { repo });
     const problems = plan.actions.map((a) => `still planned: ${a.id}`);
     problems.push(...plan.diagnostics.filter((d) => d.severity === 'error').map((d) => `plan error: ${d.address}: ${d.message}`));
     const marks = new Map<string, number>();

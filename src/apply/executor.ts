@@ -4,6 +4,8 @@ import type { XapiCaller } from '../xapi/caller.js';
 import { KIND_REGISTRY, KINDS } from '../kinds/index.js';
 import type { ResourceKind } from '../model/kinds.js';
 import { silentLogger, type ApplyContext, type ApplyLogger } from './context.js';
+import type { Applier } from './applier.js';
+import { deadlineCaller } from './deadline.js';
 import { isPermanent } from './errors.js';
 import { settlePreviousTasks } from './inflight.js';
 import { Lookup, type LookupKind } from './lookup.js';
@@ -13,6 +15,9 @@ import { runJobs, type Job, type JobOutcome } from './scheduler.js';
 const LOOKUP_KINDS = Object.fromEntries(
   KIND_REGISTRY.filter((k) => k.classes.length > 0).map((k) => [k.kind, { cls: k.classes[0]!, created: k.owner !== undefined }]),
 ) as Record<ResourceKind, LookupKind>;
+
+/** ApplyOptions.actionTimeoutMs's default: long enough for a VM.copy of large disks, short of forever. */
+export const DEFAULT_ACTION_TIMEOUT_MS = 30 * 60_000;
 
 /** What happened to one action of the plan. */
 export type ActionState = 'succeeded' | 'failed' | 'skipped' | 'held';
@@ -61,8 +66,13 @@ export interface ApplyOptions {
   secrets?: SecretSource;
   log?: ApplyLogger;
   listener?: ApplyListener;
-  /** How long to wait for creating tasks an earlier (killed) apply left running; default 120 s. */
+  /** How long to wait for creating tasks an earlier (killed) apply left running; default 20 s. */
   settleTimeoutMs?: number;
+  /**
+   * Deadline of one action, retries included; default 30 min. Past it the action fails with
+   * ActionTimeoutError and the XAPI tasks it was waiting on are cancelled (task.cancel).
+   */
+  actionTimeoutMs?: number;
   /** Once aborted, no further action starts (nor retries); actions in flight finish. */
   signal?: AbortSignal;
 }
@@ -115,6 +125,16 @@ export async function applyPlan(plan: Plan, caller: XapiCaller, options: ApplyOp
   const run = async (job: { action: Action }): Promise<void> => {
     const action = job.action;
     const applier = KINDS[action.kind]?.apply;
+    const deadline = deadlineCaller(caller, action.address, options.actionTimeoutMs ?? DEFAULT_ACTION_TIMEOUT_MS, log);
+    const actx: ApplyContext = { ...ctx, caller: deadline.caller };
+    try {
+      await attemptAll(action, applier, actx);
+    } finally {
+      deadline.dispose();
+    }
+  };
+
+  const attemptAll = async (action: Action, applier: Applier | undefined, ctx: ApplyContext): Promise<void> => {
     for (let attempt = 1; ; attempt++) {
       attempts.set(action.id, attempt);
       options.listener?.started?.(action, attempt);
@@ -129,7 +149,7 @@ export async function applyPlan(plan: Plan, caller: XapiCaller, options: ApplyOp
         await new Promise((r) => setTimeout(r, retryDelay * 2 ** (attempt - 1)));
         // A call whose reply was lost may have started a task that is still creating the object:
         // let it finish, so the retry finds the object instead of creating a second one.
-        await settlePreviousTasks(caller, log, options.settleTimeoutMs, 50);
+        await settlePreviousTasks(ctx.caller, log, options.settleTimeoutMs, 50);
       }
     }
   };

@@ -47,7 +47,11 @@ export async function assertOwned(
   return oc;
 }
 
-/** Writes the ownership mark (and extra keys) onto an existing object, keeping its other keys. */
+/**
+ * Writes the ownership mark (and extra keys) onto an existing object, keeping its other keys, one
+ * key at a time: the extra (identity) keys first, so an interrupted write leaves the identity
+ * readable (see kinds/vm/identity.ts) and the next run completes the marks.
+ */
 export async function writeMarks(
   ctx: ApplyContext,
   cls: ApplyClass,
@@ -57,7 +61,26 @@ export async function writeMarks(
   extra: Record<string, string> = {},
   remove: readonly string[] = [],
 ): Promise<void> {
-  await syncMapKeys(ctx.caller, cls, ref, 'other_config', current, { ...ownershipMarks(ctx, address), ...extra }, remove);
+  await syncMapKeys(ctx.caller, cls, ref, 'other_config', current, { ...extra, ...ownershipMarks(ctx, address) }, remove);
+}
+
+/**
+ * Marks an object xops itself just created but could not mark in the creating call (a clone, a
+ * disk VM.provision made): re-reads other_config and writes it whole with the marks added, in one
+ * `set_other_config` call, so the object is either fully marked or not at all. Only for objects
+ * nobody else writes yet: a concurrent writer's key added between the read and the write would be lost.
+ */
+export async function markCreated(
+  ctx: ApplyContext,
+  cls: ApplyClass,
+  ref: Ref,
+  address: string,
+  extra: Record<string, string> = {},
+): Promise<void> {
+  const current = await ctx.caller.call<Record<string, string>>(`${cls}.get_other_config`, ref);
+  const want = { ...current, ...ownershipMarks(ctx, address), ...extra };
+  if (Object.entries(want).every(([k, v]) => current[k] === v)) return;
+  await ctx.caller.call(`${cls}.set_other_config`, ref, want);
 }
 
 /** Records the digest of the spec just applied, so the next plan can tell drift from manifest edits. */

@@ -4,6 +4,7 @@
  * object backs the in-process API (`sim.faults`) and the HTTP control endpoint (`POST /_sim/faults` with a
  * FaultSpec as JSON). docs/simulator.md ("Fault injection") documents every fault for users.
  */
+import { WriteFreeze } from './freeze.js';
 import { HeldRequests } from './held-requests.js';
 
 /** Where a fault applies. Every given part must match; nothing given means every call. */
@@ -61,6 +62,12 @@ export interface FaultSpec extends FaultAim {
   hostDark?: { host: number; mode?: DarkMode };
   /** Brings a dark host back (held requests on it are dropped, as a rebooted host would). */
   hostRestore?: number;
+  /**
+   * Freeze after the next `writes` calls that change state (matching `methods`) have executed: that
+   * last call's reply and every later request are held unanswered until the faults are cleared,
+   * when their connections are cut. A test then kills its client at an exact point between two writes.
+   */
+  freezeAfter?: { writes: number };
 }
 
 /** How a dark host fails to answer. */
@@ -103,6 +110,9 @@ export interface FaultState {
   dark: { host: number; mode: DarkMode }[];
   /** Requests read and not answered (noReply, silent dark hosts). */
   held: number;
+  /** A freezeAfter fault has fired: every request is held. */
+  frozen: boolean;
+  freezeAfterWrites?: number;
 }
 
 /** A FaultSpec that does not describe faults; the message names the offending field. */
@@ -170,6 +180,8 @@ export class FaultController {
   private readonly dark = new Map<number, DarkMode>();
   /** Requests the transport holds without answering; cleared with the faults. */
   readonly held = new HeldRequests();
+  /** The `freezeAfter` switch (freeze.ts). */
+  readonly freeze = new WriteFreeze();
   private readonly hooks: FaultHooks;
   private pending: Promise<unknown>[] = [];
 
@@ -226,6 +238,7 @@ export class FaultController {
     if (spec.failoverTo !== undefined) this.hooks.failover(spec.failoverTo);
     if (spec.hostDark) this.setDark(spec.hostDark.host, spec.hostDark.mode ?? 'silent');
     if (spec.hostRestore !== undefined) this.restore(spec.hostRestore);
+    if (spec.freezeAfter) this.freeze.arm(spec.freezeAfter.writes, aim.re);
   }
 
   /** Shorthands for the in-process API. */
@@ -253,6 +266,7 @@ export class FaultController {
     this.latencies = [];
     for (const h of [...this.dark.keys()]) this.restore(h);
     this.held.dropAll();
+    this.freeze.lift();
   }
 
   /** What is pending, for `GET /_sim/faults`. */
@@ -262,6 +276,8 @@ export class FaultController {
       rules: this.rules.map(({ aim: _aim, ...r }) => ({ ...r })),
       dark: [...this.dark].map(([host, mode]) => ({ host, mode })),
       held: this.held.size,
+      frozen: this.freeze.frozen,
+      ...(this.freeze.pending !== undefined ? { freezeAfterWrites: this.freeze.pending } : {}),
     };
   }
 
@@ -398,10 +414,16 @@ const SPEC: Check = object({
   failoverTo: hostIndex,
   hostDark: object({ host: hostIndex, mode: darkMode }, ['host']),
   hostRestore: hostIndex,
+  freezeAfter: object({ writes: count }, ['writes']),
 });
 
 /** Checks that `input` is a FaultSpec (known fields, bounded counts and strings); throws FaultSpecError if not. */
 export function parseFaultSpec(input: unknown): FaultSpec {
   SPEC(input, '');
   return input as FaultSpec;
+}
+
+/** Whether a method (or the call an `Async.` method makes) matches a fault's method pattern. */
+export function matches(re: RegExp, method: string): boolean {
+  return re.test(method) || (method.startsWith('Async.') && re.test(method.slice(6)));
 }

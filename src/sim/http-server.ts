@@ -6,7 +6,7 @@ import { JsonRequestError, jsonFailure, jsonSuccess, parseJsonRequest, toJson } 
 import { XmlParseError, parseMethodCall, xmlBare, xmlFailure, xmlSuccess } from './codec/xmlrpc.js';
 import type { Dispatcher, Outcome } from './dispatcher.js';
 import { serveVdiContent } from './vdi-content/handlers.js';
-import type { FaultSpec } from './faults.js';
+import { isReadOnlyMethod, matches, type FaultSpec } from './faults.js';
 import { parseTlsIdentity, type TlsIdentity } from './tls.js';
 import { act, beforeCall, sendFaultyReply } from './wire-faults.js';
 import { guestControl } from './guest-control.js';
@@ -89,9 +89,11 @@ async function handle(
     return;
   }
 
+  if (core.faults.freeze.frozen) return holdUntilThawed(core, req);
   const fault = beforeCall(core.faults, method, hostIndex);
   if (fault.now) return act(core.faults, fault.now, req, hostIndex);
   const outcome = await dispatcher.call(method, params, { hostIndex });
+  if (core.faults.freeze.afterCall((aim) => !isReadOnlyMethod(method) && matches(aim, method))) return holdUntilThawed(core, req);
   if (fault.after) return act(core.faults, fault.after, req, hostIndex);
   // One conversion to bytes: large replies are ropes of cached fragments, and measuring then writing the string
   // would flatten and encode it twice.
@@ -100,6 +102,12 @@ async function handle(
   if (sendFaultyReply(core.faults, method, hostIndex, req, res, headers, payload)) return;
   res.writeHead(200, headers);
   res.end(payload);
+}
+
+/** A request the freezeAfter fault holds: unanswered until the fault lifts, then its connection is cut. */
+async function holdUntilThawed(core: SimCore, req: http.IncomingMessage): Promise<void> {
+  await core.faults.freeze.thawed();
+  req.socket.destroy();
 }
 
 function encodeXml(core: SimCore, o: Outcome): string {

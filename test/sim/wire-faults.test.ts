@@ -74,7 +74,7 @@ describe('aim', () => {
       expect(r.json.error).toMatch(message);
       expect(r.json.error).not.toContain('\n');
     }
-    expect(await control('GET')).toEqual({ status: 200, json: { latency: [], rules: [], dark: [], held: 0 } });
+    expect(await control('GET')).toEqual({ status: 200, json: { latency: [], rules: [], dark: [], held: 0, frozen: false } });
     expect(() => sim.faults.inject({ truncatedReply: -1 })).toThrow(/'truncatedReply' must be an integer/);
   });
 });

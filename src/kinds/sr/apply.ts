@@ -6,7 +6,7 @@ import { changedFields, desiredSpec, specDigestOf, type Applier } from '../../ap
 import type { ApplyContext } from '../../apply/context.js';
 import { ApplyError, UnsupportedChangeError, isPermanent } from '../../apply/errors.js';
 import type { RefLike } from '../../apply/lookup.js';
-import { PENDING_KEY, assertOwned, isOwnedBy, ownershipMarks, pendingName, writeMarks, writeSpecDigest } from '../../apply/ownership.js';
+import { PENDING_KEY, assertOwned, isOwnedBy, markCreated, ownershipMarks, pendingName, writeSpecDigest } from '../../apply/ownership.js';
 import { allRecords, isXapiError, recordsByName, syncField, syncMapKeys, syncSet, tryRecord } from '../../apply/xapi.js';
 import { resolveConfig, type ResolvedConfig } from '../../secrets/index.js';
 
@@ -31,7 +31,7 @@ async function findSR(ctx: ApplyContext, action: Action, spec: SrSpec | undefine
   const found = pending.find(owned);
   if (found) return found[0];
   if (pending[0]) {
-    await writeMarks(ctx, 'SR', pending[0][0], action.address, pending[0][1].other_config, { [PENDING_KEY]: 'create' });
+    await markCreated(ctx, 'SR', pending[0][0], action.address, { [PENDING_KEY]: 'create' });
     return pending[0][0];
   }
   return undefined;
@@ -103,8 +103,8 @@ async function create(ctx: ApplyContext, action: Action, config: ResolvedConfig)
       for (const pbd of rec.PBDs) if (await ctx.caller.call<boolean>('PBD.get_currently_attached', pbd)) await ctx.caller.callAsync('PBD.unplug', pbd);
       await ctx.caller.callAsync('SR.forget', other);
     }
-    const oc = await ctx.caller.call<Record<string, string>>('SR.get_other_config', sr);
-    await writeMarks(ctx, 'SR', sr, action.address, oc, { [PENDING_KEY]: 'create' });
+    // Every mark in one call: the SR under the pending name is unmarked or fully marked.
+    await markCreated(ctx, 'SR', sr, action.address, { [PENDING_KEY]: 'create' });
   }
   await convergePbds(ctx, action, sr, spec, config);
   await converge(ctx, action, sr, spec, new Set(UPDATABLE));

@@ -3,9 +3,9 @@ import { DISK_KEY, MANAGED_KEY, NULL_REF, type Ref, type VMRecord } from '../../
 import type { Action } from '../../model/plan.js';
 import { changedFields, desiredSpec, maybeDesiredSpec, removedConfigKeys, specDigestOf, type Applier } from '../../apply/applier.js';
 import type { ApplyContext } from '../../apply/context.js';
-import { ApplyError, UnsupportedChangeError } from '../../apply/errors.js';
+import { ApplyError, CreateAbandonedError, UnsupportedChangeError, wontFixItself } from '../../apply/errors.js';
 import type { RefLike } from '../../apply/lookup.js';
-import { PENDING_KEY, assertOwned, isOwnedBy, pendingName, writeMarks, writeSpecDigest } from '../../apply/ownership.js';
+import { PENDING_KEY, assertOwned, isOwnedBy, markCreated, pendingName, writeMarks, writeSpecDigest } from '../../apply/ownership.js';
 import { attachedDisks, claimDisks, convergeDisks, destroyDisk, diskSR, type DiskClaim, type DiskSpec } from './disks.js';
 import { convergePower, halt, whileHalted } from './power.js';
 import { convergeVifs, type VifSpec } from './vifs.js';
@@ -52,7 +52,7 @@ async function findCreated(ctx: ApplyContext, address: string, spec: VmSpec): Pr
   const extra = unmarkedPending.slice();
   if (!keep && extra.length > 0) {
     keep = extra.shift()!;
-    await writeMarks(ctx, 'VM', keep[0], address, keep[1].other_config, { [PENDING_KEY]: 'create' });
+    await markCreated(ctx, 'VM', keep[0], address, { [PENDING_KEY]: 'create' });
     ctx.log.info({ address, vm: keep[0] }, 'found a clone left by an interrupted apply; finishing it');
   }
   for (const [ref] of extra) {
@@ -78,8 +78,8 @@ async function cloneTemplate(ctx: ApplyContext, address: string, spec: VmSpec): 
   for (const [other, r] of await recordsByName<VMRecord>(ctx.caller, 'VM', pendingName(address))) {
     if (other !== vm && !isOwnedBy(r.other_config, address, ctx.repo)) await destroyVm(ctx, other, undefined);
   }
-  const rec = await vmRecord(ctx, vm);
-  await writeMarks(ctx, 'VM', vm, address, rec.other_config, { [PENDING_KEY]: 'create' });
+  // All marks in one call: a VM under the pending name is either unmarked or marked pending.
+  await markCreated(ctx, 'VM', vm, address, { [PENDING_KEY]: 'create' });
   return vm;
 }
 
@@ -108,7 +108,8 @@ async function provision(ctx: ApplyContext, address: string, vm: Ref, rec: VMRec
       disks.push({ size: d.size, srUuid: await ctx.caller.call<string>('SR.get_uuid', sr) });
     }
     const rewritten = rewriteProvisionXml(xml, disks);
-    if (rewritten !== xml) await syncMapKeys(ctx.caller, 'VM', vm, 'other_config', rec.other_config, { disks: rewritten });
+    // One call: removing the key then adding it back would leave, if killed between, a template with no disks to provision.
+    if (rewritten !== xml) await ctx.caller.call('VM.set_other_config', vm, { ...rec.other_config, disks: rewritten });
   }
   await ctx.caller.callAsync('VM.provision', vm);
 }
@@ -214,12 +215,34 @@ async function finishCreate(ctx: ApplyContext, action: Action, vm: Ref, spec: Vm
 async function create(ctx: ApplyContext, action: Action): Promise<void> {
   const spec = desiredSpec<VmSpec>(action);
   const vm = (await findCreated(ctx, action.address, spec)) ?? (await cloneTemplate(ctx, action.address, spec));
-  // Power last, after every other field, so a started VM already has its disks and networks.
-  const fields = new Set(ALL_FIELDS);
-  fields.delete('powerState');
-  await converge(ctx, action, vm, spec, fields, true);
-  await converge(ctx, action, vm, spec, new Set(['powerState']), true);
-  await finishCreate(ctx, action, vm, spec);
+  try {
+    // Power last, after every other field, so a started VM already has its disks and networks.
+    const fields = new Set(ALL_FIELDS);
+    fields.delete('powerState');
+    await converge(ctx, action, vm, spec, fields, true);
+    await converge(ctx, action, vm, spec, new Set(['powerState']), true);
+    await finishCreate(ctx, action, vm, spec);
+  } catch (err) {
+    // An interrupted create (crash, lost connection) is finished by the next run; one the pool
+    // refuses for good (no memory, no space, a value it rejects) would only fail again: undo it.
+    if (!wontFixItself(err)) throw err;
+    await abandonCreate(ctx, action.address, vm, err);
+  }
+}
+
+/**
+ * Removes a create that cannot succeed: the VM, while still unfinished (pending name or key), with
+ * the disks made for it; then fails the action with CreateAbandonedError saying why.
+ */
+async function abandonCreate(ctx: ApplyContext, address: string, vm: Ref, err: unknown): Promise<never> {
+  const why = err instanceof Error ? err.message : String(err);
+  const rec = await tryRecord<VMRecord>(ctx.caller, 'VM', vm);
+  const unfinished = rec && isOwnedBy(rec.other_config, address, ctx.repo) && (rec.other_config[PENDING_KEY] !== undefined || rec.name_label === pendingName(address));
+  if (!unfinished) throw err;
+  ctx.log.warn({ address, vm, err: why }, 'create cannot succeed: removing the half-built VM');
+  // Every disk only this VM uses came from the clone, VM.provision or this create: all go with it.
+  await destroyVm(ctx, vm, undefined);
+  throw new CreateAbandonedError(address, `create failed and was undone (the half-built VM and its new disks removed): ${why}`, { cause: err });
 }
 
 /** The VM an update/delete/power action is about: its object in the plan, else found by mark or name. */

@@ -1,11 +1,11 @@
 import type { DesiredVM, PowerState } from '../../model/desired.js';
 import type { Disruption } from '../../model/kinds.js';
-import { DISK_KEY, VIF_KEY, type Ref, type VBDRecord, type VDIRecord, type VIFRecord, type VMRecord } from '../../model/observed.js';
+import { type Ref, type VBDRecord, type VDIRecord, type VIFRecord, type VMRecord } from '../../model/observed.js';
 import type { PlanContext } from '../../plan/context.js';
 import { read } from '../../plan/context.js';
+import { matchDisks, matchVifs, type DiskMatch } from './identity.js';
 
-/** How an observed disk was matched to a manifest disk (see observedDisks). */
-export type DiskMatch = 'mark' | 'label' | 'position';
+export type { DiskMatch } from './identity.js';
 
 /** A VM's disk as observed: its VBD and VDI, and whether xops' mark says it owns it. */
 export interface ObservedDisk {
@@ -19,43 +19,23 @@ export interface ObservedDisk {
 }
 
 /**
- * Matches the VM's disks to the manifest's, in this order of precedence: the VDI's
- * `other_config["xops.disk"]`; for a VDI without it (an adopted VM's), a name_label `<vm>-<disk>`;
- * and last, by position: declared disk i is the unmarked disk whose VBD has userdevice i, so an
- * exported VM's disks are recognised without renaming them. CD drives and empty VBDs are never
- * disks. `declared` is the manifest's disks in order (none: no positional matching).
+ * Matches the VM's disks to the manifest's by the rule apply uses too (identity.ts matchDisks): the
+ * VDI's `xops.disk`, else a name_label `<vm>-<disk>`, else declared disk i is the unmarked disk on
+ * userdevice i. CD drives and empty VBDs are never disks. `declared` is the manifest's disks in
+ * order (none: no positional matching).
  */
 export function observedDisks(ctx: PlanContext, vmName: string, vm: VMRecord, declared: readonly { name: string }[] = []): Map<string, ObservedDisk> {
-  const byKey = new Map<string, ObservedDisk>();
-  let unmarked: ObservedDisk[] | undefined;
+  const attached: Omit<ObservedDisk, 'owned' | 'match'>[] = [];
   for (const vbdRef of vm.VBDs) {
     const vbd = read(ctx, 'VBD', vbdRef);
     if (!vbd || vbd.type !== 'Disk' || vbd.empty) continue;
     const vdi = read(ctx, 'VDI', vbd.VDI);
-    if (!vdi) continue;
-    const key = vdi.other_config?.[DISK_KEY];
-    if (key) byKey.set(key, { vbd: vbdRef, vbdRecord: vbd, vdi: vbd.VDI, record: vdi, owned: true, match: 'mark' });
-    else (unmarked ??= []).push({ vbd: vbdRef, vbdRecord: vbd, vdi: vbd.VDI, record: vdi, owned: false, match: 'label' });
+    if (vdi) attached.push({ vbd: vbdRef, vbdRecord: vbd, vdi: vbd.VDI, record: vdi });
   }
-  if (!unmarked) return byKey;
-  const out = new Map(byKey);
-  const prefix = `${vmName}-`;
-  const taken = new Set<ObservedDisk>();
-  for (const disk of unmarked) {
-    const label = disk.record.name_label;
-    const name = label.startsWith(prefix) ? label.slice(prefix.length) : undefined;
-    if (name && !out.has(name)) {
-      out.set(name, disk);
-      taken.add(disk);
-    }
-  }
-  declared.forEach(({ name }, i) => {
-    if (out.has(name)) return;
-    const disk = unmarked.find((d) => !taken.has(d) && d.vbdRecord.userdevice === String(i));
-    if (!disk) return;
-    out.set(name, { ...disk, match: 'position' });
-    taken.add(disk);
-  });
+  attached.sort((a, b) => Number(a.vbdRecord.userdevice) - Number(b.vbdRecord.userdevice));
+  const { byName } = matchDisks(vmName, attached, (d) => ({ userdevice: d.vbdRecord.userdevice, nameLabel: d.record.name_label, otherConfig: d.record.other_config }), declared);
+  const out = new Map<string, ObservedDisk>();
+  for (const [name, { disk, match }] of byName) out.set(name, { ...disk, owned: match === 'mark', match });
   return out;
 }
 
@@ -67,22 +47,20 @@ export interface ObservedVif {
 }
 
 /**
- * Matches VIFs to the manifest's `networks` entries by position: the VIF's `other_config["xops.vif"]`
- * holds the index; a VIF without it matches the entry whose index equals its `device`.
+ * Matches VIFs to the manifest's `networks` entries by the rule apply uses too (identity.ts
+ * matchVifs): the VIF's `xops.vif` holds the index; a VIF without it matches the entry whose index
+ * equals its `device`.
  */
 export function observedVifs(ctx: PlanContext, vm: VMRecord): Map<number, ObservedVif> {
-  const out = new Map<number, ObservedVif>();
-  const unmarked: ObservedVif[] = [];
+  const vifs: ObservedVif[] = [];
   for (const vifRef of vm.VIFs) {
     const vif = read(ctx, 'VIF', vifRef);
-    if (!vif) continue;
-    const key = vif.other_config?.[VIF_KEY];
-    if (key !== undefined && /^\d+$/.test(key)) out.set(Number(key), { ref: vifRef, record: vif, owned: true });
-    else unmarked.push({ ref: vifRef, record: vif, owned: false });
+    if (vif) vifs.push({ ref: vifRef, record: vif, owned: false });
   }
-  for (const vif of unmarked) {
-    const index = Number(vif.record.device);
-    if (/^\d+$/.test(vif.record.device) && !out.has(index)) out.set(index, vif);
+  vifs.sort((a, b) => Number(a.record.device) - Number(b.record.device));
+  const out = new Map<number, ObservedVif>();
+  for (const [i, { vif, marked }] of matchVifs(vifs, (v) => ({ device: v.record.device, otherConfig: v.record.other_config })).byIndex) {
+    out.set(i, { ...vif, owned: marked });
   }
   return out;
 }

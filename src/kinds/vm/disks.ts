@@ -1,9 +1,10 @@
 import type { DesiredDisk } from '../../model/desired.js';
-import { DISK_KEY, MANAGED_KEY, NULL_REF, type Ref, type VBDRecord, type VDIRecord } from '../../model/observed.js';
+import { DISK_KEY, MANAGED_KEY, NULL_REF, REPO_KEY, type Ref, type VBDRecord, type VDIRecord } from '../../model/observed.js';
 import type { ApplyContext } from '../../apply/context.js';
 import { ApplyError } from '../../apply/errors.js';
 import type { RefLike } from '../../apply/lookup.js';
-import { isOwnedBy, ownershipMarks, writeMarks } from '../../apply/ownership.js';
+import { isOwnedBy, markCreated, ownershipMarks, writeMarks } from '../../apply/ownership.js';
+import { matchDisks, type DiskFacts } from './identity.js';
 import { isXapiError, recordsByName, tryRecord } from '../../apply/xapi.js';
 
 /** A disk attached to a VM: the VBD and its VDI. */
@@ -33,6 +34,11 @@ export async function attachedDisks(ctx: ApplyContext, vm: Ref): Promise<Attache
     if (vdiRec) out.push({ vbd, vbdRec, vdi: vbdRec.VDI, vdiRec });
   }
   return out.sort((a, b) => Number(a.vbdRec.userdevice) - Number(b.vbdRec.userdevice));
+}
+
+/** What the shared identity rule reads of an attached disk. */
+function diskFacts(d: AttachedDisk): DiskFacts {
+  return { userdevice: d.vbdRec.userdevice, nameLabel: d.vdiRec.name_label, otherConfig: d.vdiRec.other_config };
 }
 
 /** Resolves a disk's SR, or the pool's default SR when the manifest names none. */
@@ -85,7 +91,7 @@ export interface DiskClaim {
 }
 
 export interface DiskOptions {
-  /** Claim unmarked disks the VM got from its template (only while creating or adopting). */
+  /** The VM is being created: its unmarked disks are ours, marked in one call and renamed `<vm>-<disk>`. */
   claimUnmarked: boolean;
   /** Disks the planner matched to declared ones (by name or by position): marked as those disks. */
   claims?: readonly DiskClaim[];
@@ -94,9 +100,10 @@ export interface DiskOptions {
 }
 
 /**
- * Makes the VM's disks match the manifest: every declared disk exists (found by its `xops.disk`
- * mark, else claimed from the template, else found detached by name after a crash, else created
- * marked in the same VDI.create call), grown to the declared size; optionally undeclared ones go.
+ * Makes the VM's disks match the manifest: every declared disk exists (found by the planner's rule,
+ * identity.ts, and marked if it was matched without its mark; else found detached by name after a
+ * crash; else created marked in the same VDI.create call), grown to the declared size; optionally
+ * marked disks no longer declared go.
  */
 export async function convergeDisks(
   ctx: ApplyContext,
@@ -107,37 +114,35 @@ export async function convergeDisks(
   options: DiskOptions,
 ): Promise<void> {
   const attached = await attachedDisks(ctx, vm);
-  const byName = new Map<string, AttachedDisk>();
-  for (const d of attached) {
-    const name = d.vdiRec.other_config?.[DISK_KEY];
-    if (name !== undefined && isOwnedBy(d.vdiRec.other_config, address, ctx.repo)) byName.set(name, d);
-  }
-  const claim = async (d: AttachedDisk, name: string, rename = true) => {
-    await writeMarks(ctx, 'VDI', d.vdi, address, d.vdiRec.other_config, { [DISK_KEY]: name });
-    if (rename && d.vdiRec.name_label !== diskLabel(vmName, name)) await ctx.caller.callAsync('VDI.set_name_label', d.vdi, diskLabel(vmName, name));
-    byName.set(name, d);
-  };
-  const unmarked = attached.filter((d) => d.vdiRec.other_config?.[MANAGED_KEY] === undefined);
-  // The planner's matches first: a disk it matched by position keeps the name the operator gave it.
+  // The planner's rule (identity.ts): what it sees as declared disk N is what apply converges.
+  const matched = new Map(matchDisks(vmName, attached, diskFacts, disks).byName);
+  // A saved plan's claims (made from the pool as it was then) win over label and position.
   for (const c of options.claims ?? []) {
-    if (byName.has(c.name)) continue;
-    const i = unmarked.findIndex((d) => d.vdiRec.uuid === c.vdi);
-    if (i >= 0) await claim(unmarked.splice(i, 1)[0]!, c.name, false);
+    if (matched.get(c.name)?.match === 'mark') continue;
+    const d = attached.find((a) => a.vdiRec.uuid === c.vdi && a.vdiRec.other_config?.[DISK_KEY] === undefined);
+    if (!d) continue;
+    for (const [name, m] of matched) if (m.disk === d) matched.delete(name);
+    matched.set(c.name, { disk: d, match: 'label' });
   }
-  // An unmarked disk named `<vm>-<disk>` is that disk (the planner matches it the same way).
-  for (const disk of disks) {
-    if (byName.has(disk.name)) continue;
-    const i = unmarked.findIndex((d) => d.vdiRec.name_label === diskLabel(vmName, disk.name));
-    if (i >= 0) await claim(unmarked.splice(i, 1)[0]!, disk.name);
-  }
-  if (options.claimUnmarked) {
-    // A new VM's disks from its template (or VM.provision) stand for the declared disks in order.
-    for (const disk of disks) {
-      if (byName.has(disk.name)) continue;
-      const next = unmarked.shift();
-      if (!next) break;
-      await claim(next, disk.name);
+  const byName = new Map<string, AttachedDisk>();
+  for (const [name, { disk: d, match }] of matched) {
+    const oc = d.vdiRec.other_config ?? {};
+    if (match === 'mark') {
+      if (oc[MANAGED_KEY] !== undefined && !isOwnedBy(oc, address, ctx.repo)) {
+        throw new ApplyError(address, `VDI ${d.vdiRec.uuid} carries disk '${name}' but is marked ${oc[MANAGED_KEY]}${oc[REPO_KEY] ? ` by ${oc[REPO_KEY]}` : ''}`);
+      }
+      // Marks written in part by an interrupted run: complete them.
+      if (!isOwnedBy(oc, address, ctx.repo)) await writeMarks(ctx, 'VDI', d.vdi, address, oc, { [DISK_KEY]: name });
+    } else if (disks.some((want) => want.name === name)) {
+      if (oc[MANAGED_KEY] !== undefined && !isOwnedBy(oc, address, ctx.repo)) continue;
+      // A disk of the VM being created (VM.provision's, the template's) is ours: marked in one call.
+      if (options.claimUnmarked) await markCreated(ctx, 'VDI', d.vdi, address, { [DISK_KEY]: name });
+      else await writeMarks(ctx, 'VDI', d.vdi, address, oc, { [DISK_KEY]: name });
+    } else {
+      continue; // matched by label only, not declared: not ours to touch
     }
+    if (options.claimUnmarked && d.vdiRec.name_label !== diskLabel(vmName, name)) await ctx.caller.callAsync('VDI.set_name_label', d.vdi, diskLabel(vmName, name));
+    byName.set(name, d);
   }
   const running = (await ctx.caller.call<string>('VM.get_power_state', vm)) === 'Running';
   for (const [i, disk] of disks.entries()) {

@@ -1,7 +1,9 @@
 import { MANAGED_KEY, VIF_KEY, type Ref, type VIFRecord } from '../../model/observed.js';
 import type { ApplyContext } from '../../apply/context.js';
 import type { RefLike } from '../../apply/lookup.js';
-import { isOwnedBy, ownershipMarks, writeMarks } from '../../apply/ownership.js';
+import { isOwnedBy, markCreated, ownershipMarks, writeMarks } from '../../apply/ownership.js';
+import { ApplyError } from '../../apply/errors.js';
+import { matchVifs } from './identity.js';
 import { isXapiError, tryRecord } from '../../apply/xapi.js';
 
 /** A VM network entry as apply receives it: the network reference possibly resolved by the planner. */
@@ -60,8 +62,9 @@ async function createVif(
 }
 
 /**
- * Makes the VM's VIFs match the manifest's `networks`. Entry i is the VIF marked `xops.vif = i`, or
- * else an unmarked VIF on device i (which gets the mark, as the planner matches it the same way);
+ * Makes the VM's VIFs match the manifest's `networks`. Entry i is the VIF the planner's rule
+ * (identity.ts) matches: the one keyed `xops.vif = i`, or else an unkeyed VIF on device i (which
+ * gets the marks);
  * missing ones are created marked in the VIF.create call; one on the wrong network is moved
  * (VIF.move); one with the wrong declared MAC is re-created on its device; marked VIFs beyond the
  * list are removed. While creating, template VIFs beyond the list are removed too.
@@ -75,20 +78,30 @@ export async function convergeVifs(
 ): Promise<void> {
   const vifs = await vmVifs(ctx, vm);
   const running = (await ctx.caller.call<string>('VM.get_power_state', vm)) === 'Running';
+  // The planner's rule (identity.ts): what it sees as networks[i] is what apply converges.
+  const match = matchVifs(vifs, ([, rec]) => ({ device: rec.device, otherConfig: rec.other_config }));
   const byIndex = new Map<number, [Ref, VIFRecord]>();
-  for (const entry of vifs) {
-    const idx = entry[1].other_config?.[VIF_KEY];
-    if (idx !== undefined && /^\d+$/.test(idx) && isOwnedBy(entry[1].other_config, address, ctx.repo)) byIndex.set(Number(idx), entry);
+  for (const [index, { vif: entry, marked }] of match.byIndex) {
+    const [vif, rec] = entry;
+    const oc = rec.other_config ?? {};
+    if (oc[MANAGED_KEY] !== undefined && !isOwnedBy(oc, address, ctx.repo)) {
+      if (marked) throw new ApplyError(address, `VIF ${rec.uuid} carries index ${index} but is marked ${oc[MANAGED_KEY]}`);
+      continue;
+    }
+    if (!marked && index >= networks.length) {
+      if (creating) await destroyVif(ctx, vif, rec); // a template VIF nobody asked for
+      continue;
+    }
+    if (!isOwnedBy(oc, address, ctx.repo) || !marked) {
+      // The template's VIFs of a VM being created are ours: marked in one call; others key first.
+      if (creating && !marked) await markCreated(ctx, 'VIF', vif, address, { [VIF_KEY]: String(index) });
+      else await writeMarks(ctx, 'VIF', vif, address, oc, { [VIF_KEY]: String(index) });
+    }
+    byIndex.set(index, entry);
   }
-  for (const [vif, rec] of vifs) {
-    if (rec.other_config?.[MANAGED_KEY] !== undefined) continue;
-    const device = Number(rec.device);
-    if (/^\d+$/.test(rec.device) && device < networks.length && !byIndex.has(device)) {
-      await writeMarks(ctx, 'VIF', vif, address, rec.other_config, { [VIF_KEY]: String(device) });
-      byIndex.set(device, [vif, rec]);
-    } else if (creating) {
-      // Template VIFs beyond the declared list would be networks nobody asked for.
-      await destroyVif(ctx, vif, rec);
+  if (creating) {
+    for (const [vif, rec] of match.unmatched) {
+      if (rec.other_config?.[MANAGED_KEY] === undefined) await destroyVif(ctx, vif, rec);
     }
   }
   for (const [i, spec] of networks.entries()) {
