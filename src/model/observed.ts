@@ -12,6 +12,7 @@ export const NULL_REF = 'OpaqueRef:NULL';
 export const OBSERVED_CLASSES = [
   'pool',
   'host',
+  'host_metrics',
   'network',
   'PIF',
   'VLAN',
@@ -53,8 +54,17 @@ export interface HostRecord extends XapiRecord {
   PIFs: Ref[];
   PBDs: Ref[];
   resident_VMs: Ref[];
+  /** Its host_metrics record (memory). */
+  metrics?: Ref;
   tags: string[];
   other_config: Record<string, string>;
+}
+
+/** A host's memory figures (XAPI keeps them apart from the host record); the planner's capacity preflight reads them. */
+export interface HostMetricsRecord extends XapiRecord {
+  memory_total: number;
+  /** What is left for new guests, as XAPI last computed it. */
+  memory_free: number;
 }
 
 export interface NetworkRecord extends XapiRecord {
@@ -200,6 +210,7 @@ export interface VMApplianceRecord extends XapiRecord {
 export interface ObservedRecordTypes {
   pool: PoolRecord;
   host: HostRecord;
+  host_metrics: HostMetricsRecord;
   network: NetworkRecord;
   PIF: PIFRecord;
   VLAN: VLANRecord;

@@ -24,6 +24,7 @@ const INT_FIELDS: Record<ObservedClass, IntFields> = {
     intSets: ['virtual_hardware_platform_versions'],
     intMaps: [],
   },
+  host_metrics: { ints: ['memory_total', 'memory_free'], intSets: [], intMaps: [] },
   network: { ints: ['MTU'], intSets: [], intMaps: [] },
   PIF: { ints: ['MTU', 'VLAN'], intSets: [], intMaps: [] },
   VLAN: { ints: ['tag'], intSets: [], intMaps: [] },

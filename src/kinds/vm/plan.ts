@@ -10,6 +10,8 @@ import { orphanName, pruneAllowed, wouldPrune } from '../../plan/prune.js';
 import { findLive, resolveRef, type ResolvedReference } from '../../plan/refs.js';
 import { formatBytes } from '../../plan/values.js';
 import { baseTemplateName, haltCost, observedDisks, observedVifs, powerDisruption, powerOf } from './compare.js';
+import { diskShortfall, hostRoom, placeVM, type HostRoom, type StartNeed } from './capacity.js';
+import { driverlessReason, observedGuestAbilities } from './guest.js';
 
 /** A VM's spec with every reference resolved; the `desired` of VM actions. */
 export interface ResolvedVMSpec extends Omit<DesiredVM['spec'], 'template' | 'host' | 'appliance' | 'disks' | 'networks'> {
@@ -140,6 +142,67 @@ function resolveSpec(ctx: PlanContext, vm: DesiredVM, needs: string[]): Resolved
   return { template, host, appliance, disks, networks };
 }
 
+/** What this plan has already placed: hosts' room after the VMs it starts, bytes it puts on each SR (by uuid). */
+interface CapacityLedger {
+  hosts: HostRoom[];
+  sr: Map<string, number>;
+}
+
+function ledger(ctx: PlanContext): CapacityLedger {
+  const key = 'vm:capacity';
+  let l = ctx.memo.get(key) as CapacityLedger | undefined;
+  if (!l) {
+    l = { hosts: [...ctx.observed.records.host].map(([ref, h]) => hostRoom(ctx.index, ref, h)), sr: new Map() };
+    ctx.memo.set(key, l);
+  }
+  return l;
+}
+
+/** A capacity problem of one VM: the refusal's path and reason. */
+interface Shortfall {
+  path: string;
+  reason: string;
+}
+
+/**
+ * Checks that what the VM's actions need fits the pool, counting what this plan already placed, and
+ * books it when it does: the disks' new bytes on their SRs and, when the VM is started, a host.
+ * Returns the problems instead (nothing is booked then).
+ */
+function reserveCapacity(
+  ctx: PlanContext,
+  vm: DesiredVM,
+  disks: { name: string; bytes: number; sr: ResolvedReference }[],
+  start: StartNeed | undefined,
+  affinity: ResolvedReference | undefined,
+): Shortfall[] {
+  const l = ledger(ctx);
+  const problems: Shortfall[] = [];
+  const booked = new Map<string, number>();
+  for (const d of disks) {
+    if (!d.sr.uuid || d.bytes <= 0) continue;
+    const sr = ctx.index.byUuid('SR', d.sr.uuid)?.[1];
+    if (!sr) continue;
+    const reserved = (l.sr.get(d.sr.uuid) ?? 0) + (booked.get(d.sr.uuid) ?? 0);
+    const short = diskShortfall(sr, d.bytes, reserved);
+    if (short) problems.push({ path: `spec.disks[${d.name}]`, reason: `disk '${d.name}' ${short}` });
+    else booked.set(d.sr.uuid, (booked.get(d.sr.uuid) ?? 0) + d.bytes);
+  }
+  let host: HostRoom | undefined;
+  if (start) {
+    const pinned = affinity?.uuid ? l.hosts.find((h) => ctx.index.get('host', h.ref)?.uuid === affinity.uuid) : undefined;
+    const placed = placeVM(start, l.hosts, pinned);
+    if (placed.ok) host = placed.host;
+    else problems.push({ path: 'spec.memory', reason: `VM '${vm.spec.nameLabel}' ${placed.reason}` });
+  }
+  if (problems.length > 0) return problems;
+  for (const [uuid, bytes] of booked) l.sr.set(uuid, (l.sr.get(uuid) ?? 0) + bytes);
+  if (host && host.freeMemory !== undefined) host.freeMemory -= start!.memory;
+  return [];
+}
+
+const STARTS: ReadonlySet<PowerState> = new Set(['running', 'paused']);
+
 function migrateWanted(ctx: PlanContext, vm: DesiredVM): boolean {
   return ctx.options.migrateOnAffinity ?? vm.meta.annotations[MIGRATE_ANNOTATION] === 'true';
 }
@@ -161,7 +224,16 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
     ...vm.spec, template: { ...vm.spec.template, uuid: refs.template[1].uuid }, host: refs.host, appliance: refs.appliance, disks: refs.disks, networks: refs.networks,
   });
   const tplRef = refs.template;
+  const firstAction = ctx.actions.length;
+  /** Refuses the whole VM for lack of room: none of its actions run, so nothing changes. */
+  const refuseForCapacity = (problems: Shortfall[]): void => {
+    ctx.actions.splice(firstAction);
+    for (const p of problems) ctx.refused.push({ address, path: p.path, reason: p.reason });
+  };
   if (owner.state === 'absent') {
+    const problems = reserveCapacity(ctx, vm, refs.disks.map((d) => ({ name: d.name, bytes: d.size, sr: d.sr })),
+      STARTS.has(vm.spec.powerState) ? { memory: vm.spec.memory, vcpus: vm.spec.vcpus } : undefined, refs.host);
+    if (problems.length > 0) return refuseForCapacity(problems);
     const started = vm.spec.powerState !== 'halted' ? `, then ${vm.spec.powerState}` : '';
     ctx.actions.push(makeAction({
       operation: 'create', resource: vm, changes: createChanges(vm.spec), desired: desired(), needs,
@@ -213,6 +285,14 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   const target = spec.powerState;
   const haltFirst = target === 'halted' && current !== 'halted';
   const halted = current === 'halted' || target === 'halted';
+  // A running guest stays up through the update: what it cannot take live (no PV drivers) costs a reboot.
+  const liveGuest = current === 'running' && !halted;
+  if (liveGuest && rec.guest_metrics) read(ctx, 'VM_guest_metrics', rec.guest_metrics);
+  const guest = observedGuestAbilities(ctx.index, rec);
+  const unlessDriverless = (able: boolean, what: string, live: { disruption: FieldChange['disruption']; reason: string }) =>
+    liveGuest && !able ? { disruption: 'reboot' as const, reason: driverlessReason(what, guest) } : live;
+  /** New bytes the update puts on SRs: added disks and the growth of grown ones. */
+  const newBytes: { name: string; bytes: number; sr: ResolvedReference }[] = [];
   const changes: FieldChange[] = [];
   const objects: ObjectRef[] = [self];
   // Built on first use: most VMs of a large pool need no update.
@@ -239,14 +319,14 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
       ? haltCost(halted, 'memory above static_max')
       : spec.memory < rec.memory_static_min
         ? haltCost(halted, 'memory below static_min')
-        : { disruption: 'none' as const, reason: 'memory within the static range is changed live' };
+        : unlessDriverless(guest.liveSizing, 'changing memory live', { disruption: 'none' as const, reason: 'memory within the static range is changed live' });
     changes.push({ path: 'spec.memory', from: rec.memory_dynamic_max, to: spec.memory, ...cost });
   }
   if (spec.vcpusMax !== rec.VCPUs_max) costly('spec.vcpusMax', rec.VCPUs_max, spec.vcpusMax, haltCost(halted, 'changing VCPUs_max'));
   if (spec.vcpus !== rec.VCPUs_at_startup) {
     costly('spec.vcpus', rec.VCPUs_at_startup, spec.vcpus, spec.vcpus > rec.VCPUs_max
       ? haltCost(halted, 'VCPUs beyond VCPUs_max')
-      : { disruption: 'none', reason: 'VCPUs up to VCPUs_max are changed live' });
+      : unlessDriverless(guest.liveSizing, 'changing VCPUs live', { disruption: 'none', reason: 'VCPUs up to VCPUs_max are changed live' }));
   }
 
   let migrateTo: { ref: Ref; uuid: string; name: string } | undefined;
@@ -278,9 +358,11 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
     const o = disks.get(d.name);
     if (!o) {
       details().disks.add.push({ name: d.name, size: d.size, sr: d.sr });
+      newBytes.push({ name: d.name, bytes: d.size, sr: d.sr });
       changes.push({
-        path, from: undefined, to: { size: d.size, sr: d.sr.name }, disruption: 'none',
-        reason: halted ? 'a new disk is attached while the VM is halted' : 'new disks are hot-plugged',
+        path, from: undefined, to: { size: d.size, sr: d.sr.name },
+        ...(halted ? { disruption: 'none', reason: 'a new disk is attached while the VM is halted' }
+          : unlessDriverless(guest.hotplugDisk, `attaching disk '${d.name}'`, { disruption: 'none', reason: 'new disks are hot-plugged' })),
       });
       continue;
     }
@@ -297,9 +379,12 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
         : haltCost(false, `growing a disk on SR '${sr?.name_label ?? '?'}', whose driver cannot resize online,`);
       costly(`${path}.size`, size, d.size, cost);
       details().disks.resize.push({ name: d.name, vdi: o.record.uuid, size: d.size, online });
+      if (sr) newBytes.push({ name: d.name, bytes: d.size - size, sr: { name: sr.name_label, target: 'live', checked: true, uuid: sr.uuid } });
     }
     const currentSR = ctx.index.get('SR', o.record.SR);
-    if (d.sr.uuid && currentSR && currentSR.uuid !== d.sr.uuid) {
+    // A disk without its own `sr` lives where it is: a new pool default SR is for new disks only.
+    const srDeclared = vm.spec.disks.find((x) => x.name === d.name)?.sr !== undefined;
+    if (srDeclared && d.sr.uuid && currentSR && currentSR.uuid !== d.sr.uuid) {
       ctx.refused.push({ address, path: `${path}.sr`, from: currentSR.name_label, to: d.sr.name,
         reason: 'moving a disk to another SR is not planned: migrate the VDI yourself (VDI.pool_migrate), then update the manifest' });
     }
@@ -326,7 +411,11 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
     const o = vifs.get(i);
     if (!o) {
       details().vifs.add.push({ index: i, network: n.network, mac: n.mac });
-      changes.push({ path, from: undefined, to: n.network.name, disruption: 'none', reason: halted ? 'a new VIF is attached while the VM is halted' : 'new VIFs are hot-plugged' });
+      changes.push({
+        path, from: undefined, to: n.network.name,
+        ...(halted ? { disruption: 'none', reason: 'a new VIF is attached while the VM is halted' }
+          : unlessDriverless(guest.hotplugVif, `attaching a VIF on '${n.network.name}'`, { disruption: 'none', reason: 'new VIFs are hot-plugged' })),
+      });
       return;
     }
     objects.push(objectRef('VIF', o.ref, o.record.uuid));
@@ -334,18 +423,27 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
     const currentNet = ctx.index.get('network', o.record.network);
     if (!n.network.uuid || currentNet?.uuid !== n.network.uuid) {
       details().vifs.move.push({ index: i, vif: o.record.uuid, network: n.network });
-      changes.push({ path: `${path}.network`, from: currentNet?.name_label, to: n.network.name, disruption: 'none', reason: 'VIF.move moves the VIF to the new network, even while the VM runs' });
+      changes.push({
+        path: `${path}.network`, from: currentNet?.name_label, to: n.network.name,
+        ...unlessDriverless(guest.hotplugVif, `moving VIF ${i} to '${n.network.name}'`, { disruption: 'none', reason: 'VIF.move moves the VIF to the new network, even while the VM runs' }),
+      });
     }
     if (n.mac && n.mac.toLowerCase() !== o.record.MAC.toLowerCase()) {
       details().vifs.recreate.push({ index: i, vif: o.record.uuid, network: n.network, mac: n.mac });
-      changes.push({ path: `${path}.mac`, from: o.record.MAC, to: n.mac, disruption: 'none', reason: "a VIF's MAC cannot change: the VIF is unplugged, re-created and plugged" });
+      changes.push({
+        path: `${path}.mac`, from: o.record.MAC, to: n.mac,
+        ...unlessDriverless(guest.hotplugVif, `re-creating VIF ${i} with a new MAC`, { disruption: 'none', reason: "a VIF's MAC cannot change: the VIF is unplugged, re-created and plugged" }),
+      });
     }
   });
   for (const [i, o] of vifs) {
     if (i < refs.networks.length || !o.owned) continue;
     objects.push(objectRef('VIF', o.ref, o.record.uuid));
     details().vifs.remove.push({ index: i, vif: o.record.uuid });
-    changes.push({ path: `spec.networks[${i}]`, from: ctx.index.get('network', o.record.network)?.name_label, to: undefined, disruption: 'none', reason: 'the VIF is hot-unplugged and destroyed' });
+    changes.push({
+      path: `spec.networks[${i}]`, from: ctx.index.get('network', o.record.network)?.name_label, to: undefined,
+      ...unlessDriverless(guest.hotplugVif, `removing VIF ${i}`, { disruption: 'none', reason: 'the VIF is hot-unplugged and destroyed' }),
+    });
   }
 
   const power = current !== target
@@ -358,6 +456,9 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
       details: { vm: rec.uuid, from: current, to: target } satisfies VMPowerDetails,
     })
     : undefined;
+  const starts = (current === 'halted' || current === 'suspended') && STARTS.has(target);
+  const problems = reserveCapacity(ctx, vm, newBytes, starts ? { memory: spec.memory, vcpus: spec.vcpus } : undefined, refs.host);
+  if (problems.length > 0) return refuseForCapacity(problems);
   if (power && haltFirst) push(power);
   if (changes.length > 0) {
     push(makeAction({
