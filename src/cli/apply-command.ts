@@ -18,7 +18,7 @@ import { parseCommandArgs, str } from './args.js';
 import { holderFile, persistentHolder, userCacheHome } from '../controller/holder-identity.js';
 import { CONNECTION_USAGE, connectFromArgs, connectionOptions } from './connection.js';
 import { UserError } from './errors.js';
-import { planDesired } from './plan-command.js';
+import { planDesired, printProblems } from './plan-command.js';
 import { REPO_ID_HELP, repoIdOption, repoIdentity } from './repo-identity.js';
 
 const USAGE = `usage: xops apply [DIR | --plan FILE] [--yes] [--concurrency N] [--allow-destructive] [connection options]
@@ -149,7 +149,10 @@ export async function run(argv: string[]): Promise<number> {
     if (!made) return 1;
     const { plan, desired, secretsDir } = made;
     process.stdout.write(renderText(plan, { color: shouldColor(process.stdout) }));
-    if (plan.actions.length === 0) return 0;
+    // Refused changes are errors: the rest is applied, and the exit status says the pool still differs.
+    const refused = plan.refused.length > 0;
+    printProblems(plan);
+    if (plan.actions.length === 0) return refused ? 1 : 0;
     if (!values.yes && !(await confirm(plan.actions.length))) {
       process.stderr.write('xops: apply cancelled; nothing was changed\n');
       return 1;
@@ -167,7 +170,8 @@ export async function run(argv: string[]): Promise<number> {
       signal: lease.signal,
     }).finally(() => progress.stop());
     process.stdout.write(formatSummary(result));
-    return result.ok ? 0 : 1;
+    if (refused) process.stderr.write(`xops: ${plan.refused.length} change(s) were refused and not applied (see above)\n`);
+    return result.ok && !refused ? 0 : 1;
   } finally {
     await lease?.release().catch(() => undefined);
     await client.close();

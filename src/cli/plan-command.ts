@@ -6,7 +6,7 @@ import type { Plan } from '../model/plan.js';
 import { liveInventoryFrom, loadManifests } from '../manifests/index.js';
 import { gatedPlan } from '../plan/pipeline.js';
 import { checkAdmission } from '../policy/index.js';
-import { hasChanges, renderMarkdown, renderText, shouldColor } from '../render/index.js';
+import { formatRefusal, hasChanges, renderMarkdown, renderText, shouldColor } from '../render/index.js';
 import { parseCommandArgs } from './args.js';
 import { CONNECTION_USAGE, connectionOptions, observePool } from './connection.js';
 import { UserError } from './errors.js';
@@ -20,7 +20,8 @@ field, and what each change costs the running workload (none, reboot, downtime, 
   --out FORMAT          text (default; colour on a terminal unless NO_COLOR is set), json (the
                         Plan itself) or markdown (a pull-request comment)
   --save FILE           also write the plan as JSON, for 'xops apply --plan FILE'
-  --detailed-exitcode   exit 0 when there is nothing to do, 2 when there are changes, 1 on error
+  --detailed-exitcode   exit 0 when there is nothing to do, 2 when there are changes, 1 on an
+                        error or a refused change (without it: 1 on those, else 0)
 ${REPO_ID_HELP}
 
 ${CONNECTION_USAGE}`;
@@ -45,17 +46,31 @@ export function planDesired(
   return gatedPlan(desired, observed, [...loadDiagnostics, ...checkAdmission(desired)], opts);
 }
 
-/** Prints a plan in the chosen format on stdout; error diagnostics also go to stderr for json/markdown. */
+/** Prints a plan in the chosen format on stdout; its problems (errors, refusals) also go to stderr. */
 export function printPlan(plan: Plan, out: PlanOutput): void {
   if (out === 'json') process.stdout.write(JSON.stringify(plan, null, 2) + '\n');
   else if (out === 'markdown') process.stdout.write(renderMarkdown(plan));
   else process.stdout.write(renderText(plan, { color: shouldColor(process.stdout) }));
-  if (out !== 'text') for (const d of plan.diagnostics) if (d.severity === 'error') process.stderr.write(formatDiagnostic(d) + '\n');
+  printProblems(plan);
 }
 
-/** Exit status: 1 with errors, else with --detailed-exitcode 2 for changes and 0 for none. */
+/** The plan's problems on stderr, one line each: error diagnostics, then refusals. */
+export function printProblems(plan: Plan): void {
+  for (const d of plan.diagnostics) if (d.severity === 'error') process.stderr.write(formatDiagnostic(d) + '\n');
+  for (const r of plan.refused) process.stderr.write(`xops: ${formatRefusal(r)}\n`);
+}
+
+/** True when the plan has an error or refuses a change: the pool will not match the manifests. */
+export function hasProblems(plan: Plan): boolean {
+  return hasErrors(plan.diagnostics) || plan.refused.length > 0;
+}
+
+/**
+ * Exit status: 1 with errors or refusals (also with --detailed-exitcode), else with
+ * --detailed-exitcode 2 for changes and 0 for none.
+ */
 export function exitCode(plan: Plan, detailed: boolean): number {
-  if (hasErrors(plan.diagnostics)) return 1;
+  if (hasProblems(plan)) return 1;
   return detailed && hasChanges(plan) ? 2 : 0;
 }
 

@@ -1,4 +1,4 @@
-export { renderText, type TextOptions } from './text.js';
+export { formatRefusal, renderText, type TextOptions } from './text.js';
 export { renderMarkdown } from './markdown.js';
 export { countPlan, hasChanges, summaryLine, type PlanCounts } from './summary.js';
 

@@ -1,4 +1,4 @@
-import type { Action, Plan } from '../model/plan.js';
+import type { Action, Plan, Refusal } from '../model/plan.js';
 import type { Disruption } from '../model/kinds.js';
 import { formatDiagnostic } from '../model/diagnostics.js';
 import { summaryLine } from './summary.js';
@@ -23,6 +23,11 @@ const SYMBOL: Record<Action['operation'], [string, Style]> = {
   adopt: ['@', 'cyan'],
 };
 const DISRUPTION_STYLE: Record<Disruption, Style> = { none: 'dim', reboot: 'yellow', downtime: 'magenta', destructive: 'red' };
+
+/** One refusal on one line, for stderr: `refused VM/big spec.memory: needs 100 GiB ...`. */
+export function formatRefusal(r: Refusal): string {
+  return `refused ${r.address} ${r.path}: ${r.reason}`;
+}
 
 /**
  * The plan for a terminal, Terraform-style: one block per action with its field changes and what
