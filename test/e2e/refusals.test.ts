@@ -133,3 +133,22 @@ describe('references', () => {
     expect(await w.other.call<string[]>('network.get_by_name_label', 'ref-lan')).toHaveLength(1);
   });
 });
+
+describe('a denied manifest', () => {
+  it('shows as denied in /status, with the rule, and is counted', async () => {
+    const dir = await folder('denied', {
+      'vm.yaml': vmManifest('denied-vm', { powerState: 'halted' }),
+      'policy.yaml': [
+        'apiVersion: xops/v1', 'kind: Policy', 'metadata:', '  name: owners', 'spec:', '  admission:', '    - name: vm-has-owner',
+        '      match: {kinds: [VM]}', '      require: {properties: {metadata: {required: [labels]}}}', '      severity: deny',
+        '      message: every VM needs an owner label', '',
+      ].join('\n'),
+    });
+    const c = await startTestController(w, new LocalSource({ dir, debounceMs: LOCAL_DEBOUNCE_MS }));
+    const s = await until('the denial in /status', () => status(c), (x) => x.resources.some((r) => r.state === 'denied'));
+    expect(s.resources).toEqual([{ address: 'VM/denied-vm', state: 'denied', reason: expect.stringMatching(/^every VM needs an owner label \(Policy\/owners rule vm-has-owner\)/) }]);
+    expect(s.lastReconcile?.result).toBe('invalid');
+    expect(await metrics(c)).toMatch(/^xops_refused_resources\{state="denied"\} 1$/m);
+    expect(await vmRecord(w, 'denied-vm')).toBeUndefined();
+  });
+});
