@@ -179,6 +179,31 @@ const cases: Case[] = [
     },
     actions: ['create:VM/cold none'],
   },
+  // ---- capacity: HA ----
+  {
+    why: 'with HA on, starting a protected VM that failover could not restart after the tolerated host failures is refused',
+    given: (b) => {
+      withHostRoom(b, [60 * GiB, 60 * GiB]);
+      b.world.set('pool', b.pool, { ha_enabled: true, ha_host_failures_to_tolerate: 1 });
+      const db = addVM(b, { name: 'db', memory: 40 * GiB, address: null });
+      b.world.set('VM', db, { ha_restart_priority: 'restart' });
+      return desiredState({ vms: [vm('app', { memory: 30 * GiB, haRestartPriority: 'restart' }), vm('batch', { memory: 30 * GiB })] });
+    },
+    actions: ['create:VM/batch none'],
+    refused: ['VM/app spec.haRestartPriority'],
+    reasons: [/with HA tolerating 1 host failure\(s\), the protected VMs would need 70 GiB, but only 64 GiB is left once xcp-host\d fail/],
+  },
+  {
+    why: 'HA that the Pool manifest turns off no longer limits starts',
+    given: (b) => {
+      withHostRoom(b, [60 * GiB, 60 * GiB]);
+      b.world.set('pool', b.pool, { ha_enabled: true, ha_host_failures_to_tolerate: 1 });
+      const db = addVM(b, { name: 'db', memory: 40 * GiB, address: null });
+      b.world.set('VM', db, { ha_restart_priority: 'restart' });
+      return desiredState({ pool: poolManifest({ ha: { enabled: false } }), vms: [vm('app', { memory: 30 * GiB, haRestartPriority: 'restart' })] });
+    },
+    actions: ['update:Pool/demo none [spec.ha.enabled]', 'create:VM/app none'],
+  },
   // ---- capacity: SRs ----
   {
     why: 'a new disk larger than a thick SR has left is refused (its whole size counts)',

@@ -136,3 +136,30 @@ export function diskShortfall(sr: SRRecord, extra: number, reserved = 0): string
   const others = reserved > 0 ? ` after the ${roundBytes(reserved)} this plan already puts there` : '';
   return `needs ${roundBytes(extra)} on SR '${sr.name_label}' (${counted}), which has ${roundBytes(left)} free${others}: free space on it or choose another spec.disks[].sr`;
 }
+
+/** What HA must still be able to do: restart every protected VM after `tolerate` host failures. */
+export interface HaPlan {
+  /** `ha_host_failures_to_tolerate` of the pool (HA on). */
+  tolerate: number;
+  /** Each host's memory for guests (memory_total minus the host's own overhead). */
+  hostMemory: readonly { name: string; bytes: number }[];
+  /** Memory of the protected VMs (ha_restart_priority `restart`) that run, this plan's starts included. */
+  protectedMemory: number;
+}
+
+/**
+ * Why starting one more protected VM of `memory` bytes would leave HA unable to restart the
+ * protected VMs after `tolerate` host failures, or undefined when it would not. A simple bound on
+ * XAPI's failover planner (which packs VMs per host and refuses with
+ * HA_OPERATION_WOULD_BREAK_FAILOVER_PLAN): the protected VMs must fit in the memory of the hosts left
+ * once the `tolerate` largest ones fail.
+ */
+export function haShortfall(plan: HaPlan, memory: number): string | undefined {
+  if (plan.tolerate <= 0 || plan.hostMemory.length === 0) return undefined;
+  const sorted = [...plan.hostMemory].sort((a, b) => b.bytes - a.bytes);
+  const survivors = sorted.slice(plan.tolerate).reduce((sum, h) => sum + h.bytes, 0);
+  const needed = plan.protectedMemory + memory;
+  if (needed <= survivors) return undefined;
+  const lost = sorted.slice(0, plan.tolerate).map((h) => h.name).join(', ');
+  return `with HA tolerating ${plan.tolerate} host failure(s), the protected VMs would need ${roundBytes(needed)}, but only ${roundBytes(survivors)} is left once ${lost} fail: lower the pool's haHostFailuresToTolerate, give this VM another haRestartPriority, or add a host`;
+}

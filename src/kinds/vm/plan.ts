@@ -10,7 +10,7 @@ import { orphanName, pruneAllowed, wouldPrune } from '../../plan/prune.js';
 import { findLive, resolveRef, type ResolvedReference } from '../../plan/refs.js';
 import { formatBytes } from '../../plan/values.js';
 import { baseTemplateName, haltCost, observedDisks, observedVifs, powerDisruption, powerOf } from './compare.js';
-import { diskShortfall, hostRoom, placeVM, type HostRoom, type StartNeed } from './capacity.js';
+import { diskShortfall, haShortfall, hostRoom, placeVM, type HaPlan, type HostRoom, type StartNeed } from './capacity.js';
 import { driverlessReason, observedGuestAbilities } from './guest.js';
 
 /** A VM's spec with every reference resolved; the `desired` of VM actions. */
@@ -146,13 +146,35 @@ function resolveSpec(ctx: PlanContext, vm: DesiredVM, needs: string[]): Resolved
 interface CapacityLedger {
   hosts: HostRoom[];
   sr: Map<string, number>;
+  /** With HA on (and every host's memory known): what failover must still cover. */
+  ha?: HaPlan;
+}
+
+/** HA as the plan leaves it (the Pool manifest's `ha` when declared, else the pool's), with what it protects today. */
+function haPlanOf(ctx: PlanContext): HaPlan | undefined {
+  const pool = ctx.observed.records.pool.values().next().value;
+  const declared = ctx.desired.pool?.spec.ha;
+  const enabled = declared?.enabled ?? pool?.ha_enabled ?? false;
+  const tolerate = Number((declared?.enabled ? declared.hostFailuresToTolerate : undefined) ?? pool?.ha_host_failures_to_tolerate ?? 0);
+  if (!enabled || !(tolerate > 0)) return undefined;
+  const hostMemory: HaPlan['hostMemory'][number][] = [];
+  for (const host of ctx.observed.records.host.values()) {
+    const metrics = host.metrics ? ctx.index.get('host_metrics', host.metrics) : undefined;
+    if (!metrics || typeof metrics.memory_total !== 'number') return undefined;
+    hostMemory.push({ name: host.name_label, bytes: metrics.memory_total - Number(host['memory_overhead'] ?? 0) });
+  }
+  let protectedMemory = 0;
+  for (const vm of ctx.observed.records.VM.values()) {
+    if (isPlainVM(vm) && vm.ha_restart_priority === 'restart' && (vm.power_state === 'Running' || vm.power_state === 'Paused')) protectedMemory += vm.memory_dynamic_max;
+  }
+  return { tolerate, hostMemory, protectedMemory };
 }
 
 function ledger(ctx: PlanContext): CapacityLedger {
   const key = 'vm:capacity';
   let l = ctx.memo.get(key) as CapacityLedger | undefined;
   if (!l) {
-    l = { hosts: [...ctx.observed.records.host].map(([ref, h]) => hostRoom(ctx.index, ref, h)), sr: new Map() };
+    l = { hosts: [...ctx.observed.records.host].map(([ref, h]) => hostRoom(ctx.index, ref, h)), sr: new Map(), ha: haPlanOf(ctx) };
     ctx.memo.set(key, l);
   }
   return l;
@@ -173,7 +195,7 @@ function reserveCapacity(
   ctx: PlanContext,
   vm: DesiredVM,
   disks: { name: string; bytes: number; sr: ResolvedReference }[],
-  start: StartNeed | undefined,
+  start: (StartNeed & { protected: boolean }) | undefined,
   affinity: ResolvedReference | undefined,
 ): Shortfall[] {
   const l = ledger(ctx);
@@ -194,10 +216,13 @@ function reserveCapacity(
     const placed = placeVM(start, l.hosts, pinned);
     if (placed.ok) host = placed.host;
     else problems.push({ path: 'spec.memory', reason: `VM '${vm.spec.nameLabel}' ${placed.reason}` });
+    const ha = start.protected && l.ha ? haShortfall(l.ha, start.memory) : undefined;
+    if (ha) problems.push({ path: 'spec.haRestartPriority', reason: `VM '${vm.spec.nameLabel}': ${ha}` });
   }
   if (problems.length > 0) return problems;
   for (const [uuid, bytes] of booked) l.sr.set(uuid, (l.sr.get(uuid) ?? 0) + bytes);
   if (host && host.freeMemory !== undefined) host.freeMemory -= start!.memory;
+  if (start?.protected && l.ha) l.ha.protectedMemory += start.memory;
   return [];
 }
 
@@ -232,7 +257,7 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   };
   if (owner.state === 'absent') {
     const problems = reserveCapacity(ctx, vm, refs.disks.map((d) => ({ name: d.name, bytes: d.size, sr: d.sr })),
-      STARTS.has(vm.spec.powerState) ? { memory: vm.spec.memory, vcpus: vm.spec.vcpus } : undefined, refs.host);
+      STARTS.has(vm.spec.powerState) ? { memory: vm.spec.memory, vcpus: vm.spec.vcpus, protected: vm.spec.haRestartPriority === 'restart' } : undefined, refs.host);
     if (problems.length > 0) return refuseForCapacity(problems);
     const started = vm.spec.powerState !== 'halted' ? `, then ${vm.spec.powerState}` : '';
     ctx.actions.push(makeAction({
@@ -457,7 +482,8 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
     })
     : undefined;
   const starts = (current === 'halted' || current === 'suspended') && STARTS.has(target);
-  const problems = reserveCapacity(ctx, vm, newBytes, starts ? { memory: spec.memory, vcpus: spec.vcpus } : undefined, refs.host);
+  const protectedStart = (spec.haRestartPriority ?? rec.ha_restart_priority) === 'restart';
+  const problems = reserveCapacity(ctx, vm, newBytes, starts ? { memory: spec.memory, vcpus: spec.vcpus, protected: protectedStart } : undefined, refs.host);
   if (problems.length > 0) return refuseForCapacity(problems);
   if (power && haltFirst) push(power);
   if (changes.length > 0) {
