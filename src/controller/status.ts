@@ -9,7 +9,8 @@ export interface ResourceSyncState {
    * behind xops' back and only reported; `held`: a policy keeps its action back; `refused`: the
    * planner will not make a change the manifest asks for (a shrink, an SR move, no room on any host
    * or SR, a delete of something still in use); `denied`: an admission rule rejects the manifest;
-   * `failed`: its action failed. `reason` says why for every state but synced.
+   * `failed`: its action failed, or the planner could not plan it (a conflict, a reference the pool
+   * cannot satisfy). `reason` says why for every state but synced.
    */
   state: 'synced' | 'progressing' | 'held' | 'drifted' | 'refused' | 'denied' | 'failed';
   reason?: string;
@@ -80,6 +81,8 @@ export function resourceStates(outcome: ReconcileOutcome): ResourceSyncState[] {
     else if (!result && action.gate.state !== 'held') say(action.address, 'progressing', action.reason);
   }
   for (const r of outcome.plan?.refused ?? []) say(r.address, 'refused', `${r.path}: ${r.reason}`);
+  // A resource the planner could not plan (a conflict, a reference the pool cannot satisfy) is not in sync either.
+  for (const d of outcome.plan?.diagnostics ?? []) if (d.severity === 'error' && d.address) say(d.address, 'failed', d.message);
   for (const d of outcome.drift ?? []) if (!d.healed) say(d.address, 'drifted', `changed outside xops: ${d.paths.join(', ')}`);
   for (const h of outcome.held ?? []) say(h.address, 'held', `${h.policy}: ${h.reason}`);
   for (const a of outcome.applied ?? []) say(a.address, a.ok ? 'synced' : 'failed', a.error);
