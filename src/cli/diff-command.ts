@@ -10,7 +10,7 @@ import { stableStringify } from '../plan/values.js';
 import { parseCommandArgs } from './args.js';
 import { CONNECTION_USAGE, connectionOptions, observePool } from './connection.js';
 import { UserError } from './errors.js';
-import { outputFormat, planDesired, printPlan } from './plan-command.js';
+import { hasProblems, outputFormat, planDesired, printPlan } from './plan-command.js';
 import { REPO_ID_HELP, repoIdOption, repoIdentity } from './repo-identity.js';
 
 const USAGE = `usage: xops diff --base REF --head REF [DIR] [--out markdown|text|json] [connection options]
@@ -107,6 +107,6 @@ export async function run(argv: string[]): Promise<number> {
   const basePlan = await planAt(repoGit, top, base, prefix, dir, observed, repo, now);
   const plan = markIntroduced(headPlan, basePlan);
   printPlan(plan, out);
-  if (hasErrors(plan.diagnostics)) return 1;
+  if (hasProblems(plan)) return 1;
   return values['detailed-exitcode'] === true && plan.actions.some((a) => a.introduced) ? 2 : 0;
 }
