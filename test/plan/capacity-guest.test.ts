@@ -16,6 +16,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DesiredState } from '../../src/model/desired.js';
 import type { Ref } from '../../src/model/observed.js';
+import type { Plan } from '../../src/model/plan.js';
 import { planChanges, type PlanOptions } from '../../src/plan/index.js';
 import { placeVM, diskShortfall, type HostRoom } from '../../src/kinds/vm/capacity.js';
 import { guestAbilities } from '../../src/kinds/vm/guest.js';
@@ -56,6 +57,8 @@ interface Case {
   diagnostics?: string[];
   /** Every refusal's reason matches these, in order. */
   reasons?: RegExp[];
+  /** More to check on the plan. */
+  check?: (plan: Plan) => void;
 }
 
 const disk = (name: string, size: number, srName?: string) => ({ name, size, sr: srName ? live(srName) : undefined });
@@ -111,6 +114,16 @@ const cases: Case[] = [
       return desiredState({ vms: [vm('web01', { vcpus: 4, vcpusMax: 4 })] });
     },
     actions: ['update:VM/web01 reboot [spec.vcpus]'],
+  },
+  {
+    why: "removing a disk from a driverless running HVM guest tells apply to halt it first (details.restart)",
+    given: (b) => {
+      hvm(b, addVM(b, { name: 'web01', disks: [{ name: 'root', size: GiB, sr: b.nfs }, { name: 'data', size: GiB, sr: b.nfs }] }), false);
+      return desiredState({ vms: [vm('web01', { disks: [disk('root', GiB)] })] });
+    },
+    opts: { prune: true },
+    actions: ['delete:VM/web01:disk/data destructive [spec.disks[data]]'],
+    check: (plan) => expect(plan.actions[0]!.details).toMatchObject({ disk: 'data', restart: true }),
   },
   {
     why: 'a halted driverless guest gets its new disk attached with no disruption',
@@ -274,6 +287,7 @@ describe('guest-driver, capacity and reference rules (golden cases)', () => {
     const plan = planChanges(desired, b.world.state, { now: new Date('2025-01-01T00:00:00Z'), ...c.opts });
     expect(summarize(plan)).toEqual({ actions: c.actions, refused: c.refused ?? [], diagnostics: c.diagnostics ?? [] });
     if (c.reasons) expect(plan.refused.map((r) => r.reason)).toEqual(c.reasons.map((r) => expect.stringMatching(r)));
+    c.check?.(plan);
   });
 });
 

@@ -59,6 +59,11 @@ export interface VMDiskDeleteDetails {
   disk: string;
   vbd: string;
   vdi: string;
+  /**
+   * The VM runs and its guest cannot hot-unplug the disk (no PV drivers): XAPI refuses VBD.unplug
+   * with VM_MISSING_PV_DRIVERS, so the VM must be halted for the removal and started again.
+   */
+  restart?: boolean;
 }
 
 /** `details` of a power action. */
@@ -421,12 +426,13 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
       wouldPrune(ctx, address, `disk '${name}' (${formatBytes(o.record.virtual_size)}, VDI ${o.record.uuid})`);
       continue;
     }
+    const unplugLive = !liveGuest || guest.hotplugDisk;
     diskDeletes.push(makeAction({
       operation: 'delete', resource: vm, detail: `disk/${name}`, disruption: 'destructive', drift: drift(),
-      reason: `removing disk '${name}' destroys its VDI and the ${formatBytes(o.record.virtual_size)} of data on it`,
+      reason: `removing disk '${name}' destroys its VDI and the ${formatBytes(o.record.virtual_size)} of data on it${unplugLive ? '' : `; ${driverlessReason('it cannot be unplugged live', guest)}`}`,
       changes: [{ path: `spec.disks[${name}]`, from: { size: o.record.virtual_size }, to: undefined, disruption: 'destructive' }],
       objects: [objectRef('VBD', o.vbd, vbd.uuid), objectRef('VDI', o.vdi, o.record.uuid)],
-      details: { vm: rec.uuid, disk: name, vbd: vbd.uuid, vdi: o.record.uuid } satisfies VMDiskDeleteDetails,
+      details: { vm: rec.uuid, disk: name, vbd: vbd.uuid, vdi: o.record.uuid, ...(unplugLive ? {} : { restart: true }) } satisfies VMDiskDeleteDetails,
     }));
   }
 
