@@ -9,8 +9,8 @@ import { markOf } from '../../plan/ownership-marks.js';
 import { orphanName, pruneAllowed, wouldPrune } from '../../plan/prune.js';
 import { findLive, resolveRef, type ResolvedReference } from '../../plan/refs.js';
 import { formatBytes } from '../../plan/values.js';
-import { baseTemplateName, haltCost, observedDisks, observedVifs, powerDisruption, powerOf } from './compare.js';
-import { diskShortfall, haShortfall, hostRoom, placeVM, type HaPlan, type HostRoom, type StartNeed } from './capacity.js';
+import { baseTemplateName, haltCost, isPlainVM, observedDisks, observedVifs, powerDisruption, powerOf } from './compare.js';
+import { reserveCapacity, type Shortfall } from './preflight.js';
 import { driverlessReason, observedGuestAbilities } from './guest.js';
 
 /** A VM's spec with every reference resolved; the `desired` of VM actions. */
@@ -89,8 +89,7 @@ export interface VMReplaceDetails {
 export const MIGRATE_ANNOTATION = 'xops.io/migrate-on-affinity';
 
 const isTemplate = (r: VMRecord) => r.is_a_template && !r.is_a_snapshot;
-/** Real VMs: what VM manifests may stand for. */
-export const isPlainVM = (r: VMRecord) => !r.is_a_template && !r.is_a_snapshot && !r.is_control_domain;
+export { isPlainVM } from './compare.js';
 
 /** The references of a VM's spec, resolved: what planning reads; the whole ResolvedVMSpec only goes into actions. */
 interface ResolvedVMRefs extends Pick<ResolvedVMSpec, 'host' | 'appliance' | 'disks' | 'networks'> {
@@ -145,90 +144,6 @@ function resolveSpec(ctx: PlanContext, vm: DesiredVM, needs: string[]): Resolved
   }));
   if (ctx.failed.has(addressOfResource(vm)) || !template) return undefined;
   return { template, host, appliance, disks, networks };
-}
-
-/** What this plan has already placed: hosts' room after the VMs it starts, bytes it puts on each SR (by uuid). */
-interface CapacityLedger {
-  hosts: HostRoom[];
-  sr: Map<string, number>;
-  /** With HA on (and every host's memory known): what failover must still cover. */
-  ha?: HaPlan;
-}
-
-/** HA as the plan leaves it (the Pool manifest's `ha` when declared, else the pool's), with what it protects today. */
-function haPlanOf(ctx: PlanContext): HaPlan | undefined {
-  const pool = ctx.observed.records.pool.values().next().value;
-  const declared = ctx.desired.pool?.spec.ha;
-  const enabled = declared?.enabled ?? pool?.ha_enabled ?? false;
-  const tolerate = Number((declared?.enabled ? declared.hostFailuresToTolerate : undefined) ?? pool?.ha_host_failures_to_tolerate ?? 0);
-  if (!enabled || !(tolerate > 0)) return undefined;
-  const hostMemory: HaPlan['hostMemory'][number][] = [];
-  for (const host of ctx.observed.records.host.values()) {
-    const metrics = host.metrics ? ctx.index.get('host_metrics', host.metrics) : undefined;
-    if (!metrics || typeof metrics.memory_total !== 'number') return undefined;
-    hostMemory.push({ name: host.name_label, bytes: metrics.memory_total - Number(host['memory_overhead'] ?? 0) });
-  }
-  let protectedMemory = 0;
-  for (const vm of ctx.observed.records.VM.values()) {
-    if (isPlainVM(vm) && vm.ha_restart_priority === 'restart' && (vm.power_state === 'Running' || vm.power_state === 'Paused')) protectedMemory += vm.memory_dynamic_max;
-  }
-  return { tolerate, hostMemory, protectedMemory };
-}
-
-function ledger(ctx: PlanContext): CapacityLedger {
-  const key = 'vm:capacity';
-  let l = ctx.memo.get(key) as CapacityLedger | undefined;
-  if (!l) {
-    l = { hosts: [...ctx.observed.records.host].map(([ref, h]) => hostRoom(ctx.index, ref, h)), sr: new Map(), ha: haPlanOf(ctx) };
-    ctx.memo.set(key, l);
-  }
-  return l;
-}
-
-/** A capacity problem of one VM: the refusal's path and reason. */
-interface Shortfall {
-  path: string;
-  reason: string;
-}
-
-/**
- * Checks that what the VM's actions need fits the pool, counting what this plan already placed, and
- * books it when it does: the disks' new bytes on their SRs and, when the VM is started, a host.
- * Returns the problems instead (nothing is booked then).
- */
-function reserveCapacity(
-  ctx: PlanContext,
-  vm: DesiredVM,
-  disks: { name: string; bytes: number; sr: ResolvedReference }[],
-  start: (StartNeed & { protected: boolean }) | undefined,
-  affinity: ResolvedReference | undefined,
-): Shortfall[] {
-  const l = ledger(ctx);
-  const problems: Shortfall[] = [];
-  const booked = new Map<string, number>();
-  for (const d of disks) {
-    if (!d.sr.uuid || d.bytes <= 0) continue;
-    const sr = ctx.index.byUuid('SR', d.sr.uuid)?.[1];
-    if (!sr) continue;
-    const reserved = (l.sr.get(d.sr.uuid) ?? 0) + (booked.get(d.sr.uuid) ?? 0);
-    const short = diskShortfall(sr, d.bytes, reserved);
-    if (short) problems.push({ path: `spec.disks[${d.name}]`, reason: `disk '${d.name}' ${short}` });
-    else booked.set(d.sr.uuid, (booked.get(d.sr.uuid) ?? 0) + d.bytes);
-  }
-  let host: HostRoom | undefined;
-  if (start) {
-    const pinned = affinity?.uuid ? l.hosts.find((h) => ctx.index.get('host', h.ref)?.uuid === affinity.uuid) : undefined;
-    const placed = placeVM(start, l.hosts, pinned);
-    if (placed.ok) host = placed.host;
-    else problems.push({ path: 'spec.memory', reason: `VM '${vm.spec.nameLabel}' ${placed.reason}` });
-    const ha = start.protected && l.ha ? haShortfall(l.ha, start.memory) : undefined;
-    if (ha) problems.push({ path: 'spec.haRestartPriority', reason: `VM '${vm.spec.nameLabel}': ${ha}` });
-  }
-  if (problems.length > 0) return problems;
-  for (const [uuid, bytes] of booked) l.sr.set(uuid, (l.sr.get(uuid) ?? 0) + bytes);
-  if (host && host.freeMemory !== undefined) host.freeMemory -= start!.memory;
-  if (start?.protected && l.ha) l.ha.protectedMemory += start.memory;
-  return [];
 }
 
 const STARTS: ReadonlySet<PowerState> = new Set(['running', 'paused']);
