@@ -55,8 +55,12 @@ export function findLive<C extends ObservedClass>(
   return found?.hit as [Ref, ObservedRecordTypes[C]] | undefined;
 }
 
-/** Remembers the first manifest that refers to the object (see PlanContext.liveUsers). */
-function noteUser(ctx: PlanContext, ref: Ref, resource: DesiredResource, path: string): void {
+/**
+ * Records that a declared resource uses a pool object (the first one recorded is kept): a delete of
+ * that object is then refused. Live references record themselves; kinds call this for uses that are
+ * no reference (a declared VM's disk lives on an SR whatever its `sr` says).
+ */
+export function noteUser(ctx: PlanContext, ref: Ref, resource: DesiredResource, path: string): void {
   if (!ctx.liveUsers.has(ref)) ctx.liveUsers.set(ref, { address: addressOfResource(resource), path, location: locate(ctx, resource, path) });
 }
 

@@ -20,7 +20,7 @@ import type { Plan } from '../../src/model/plan.js';
 import { planChanges, type PlanOptions } from '../../src/plan/index.js';
 import { placeVM, diskShortfall, type HostRoom } from '../../src/kinds/vm/capacity.js';
 import { guestAbilities } from '../../src/kinds/vm/guest.js';
-import { GiB, addVM, addVlanNetwork, basePool, desiredState, live, network, poolManifest, vm, type Base } from './world.js';
+import { GiB, addNfsSR, addVM, addVlanNetwork, basePool, desiredState, live, network, poolManifest, vm, type Base } from './world.js';
 import { summarize } from './summary.js';
 
 const eth0 = 'Pool-wide network associated with eth0';
@@ -267,6 +267,18 @@ const cases: Case[] = [
     actions: [],
     refused: ['Network/lan metadata.name'],
     reasons: [/its manifest was removed, but VM\/web01 \(vms\.yaml:1\) still uses it at spec\.networks\[0\]\.network: not deleted/],
+  },
+  {
+    why: "a managed SR whose manifest was removed is not deleted while a declared VM's disk lives on it (even without its own sr)",
+    given: (b) => {
+      const fast = addNfsSR(b, 'fast', { server: 'nas', serverpath: '/fast' });
+      addVM(b, { name: 'web01', disks: [{ name: 'root', size: GiB, sr: fast }] });
+      return desiredState({ vms: [vm('web01', { disks: [disk('root', GiB)] })] });
+    },
+    opts: { prune: true },
+    actions: [],
+    refused: ['SR/fast metadata.name'],
+    reasons: [/its manifest was removed, but VM\/web01 \(vms\.yaml:1\) still uses it at spec\.disks\[root\]: not deleted/],
   },
   {
     why: 'once no manifest uses it, the same network is deleted',

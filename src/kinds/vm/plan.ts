@@ -7,7 +7,7 @@ import { compareField, compareOtherConfig, compareTags, createChanges, makeActio
 import { specDigest } from '../../plan/identity.js';
 import { markOf } from '../../plan/ownership-marks.js';
 import { orphanName, pruneAllowed, wouldPrune } from '../../plan/prune.js';
-import { findLive, resolveRef, type ResolvedReference } from '../../plan/refs.js';
+import { findLive, noteUser, resolveRef, type ResolvedReference } from '../../plan/refs.js';
 import { formatBytes } from '../../plan/values.js';
 import { baseTemplateName, haltCost, isPlainVM, observedDisks, observedVifs, powerDisruption, powerOf } from './compare.js';
 import { reserveCapacity, type Shortfall } from './preflight.js';
@@ -312,6 +312,8 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
       continue;
     }
     objects.push(objectRef('VBD', o.vbd, o.vbdRecord.uuid), objectRef('VDI', o.vdi, o.record.uuid));
+    // The disk stays where it is (moves are refused): its SR must not be deleted under it.
+    noteUser(ctx, o.record.SR, vm, `${path}`);
     if (!o.owned) details().disks.claim.push({ name: d.name, vdi: o.record.uuid });
     const size = o.record.virtual_size;
     if (d.size < size) {
