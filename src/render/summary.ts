@@ -32,12 +32,13 @@ export function countPlan(plan: Plan): PlanCounts {
   return c;
 }
 
-/** `N to create, N to update, N to replace, N to delete — N need a reboot, N cause downtime, N destructive`. */
+/** `N to create, N to update, N to replace, N to delete — N need a reboot, N cause downtime, N destructive`, then held and refused counts when any. */
 export function summaryLine(plan: Plan): string {
   const c = countPlan(plan);
   let line = `${c.create} to create, ${c.update} to update, ${c.replace} to replace, ${c.delete} to delete — ` +
     `${c.reboot} need a reboot, ${c.downtime} cause downtime, ${c.destructive} destructive`;
   if (c.held) line += ` (${c.held} held by policy)`;
+  if (c.refused) line += `; ${c.refused} refused (an error: those changes are not made)`;
   return line;
 }
 

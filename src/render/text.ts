@@ -55,7 +55,7 @@ export function renderText(plan: Plan, opts: TextOptions): string {
     lines.push('');
   }
   if (plan.refused.length) {
-    lines.push(paint('red', 'Refused (not planned):'));
+    lines.push(paint('red', 'Refused (not planned; an error until fixed):'));
     for (const r of plan.refused) {
       const change = r.from !== undefined || r.to !== undefined ? ` ${formatValue(r.path, r.from)} → ${formatValue(r.path, r.to)}` : '';
       lines.push(`  ${r.address} ${r.path}:${change} — ${r.reason}`);
