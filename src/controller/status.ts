@@ -5,14 +5,15 @@ import type { DriftReport, HeldAction, ReconcileOutcome, TriggerReason } from '.
 export interface ResourceSyncState {
   address: string;
   /**
-   * `synced`: the pool matches; `progressing`: planned but not applied yet; `drifted`: changed
+   * `synced`: the pool matches; `progressing`: planned but not applied yet; `missing`: its object
+   * does not exist in the pool and its create has not run yet; `drifted`: changed
    * behind xops' back and only reported; `held`: a policy keeps its action back; `refused`: the
    * planner will not make a change the manifest asks for (a shrink, an SR move, no room on any host
    * or SR, a delete of something still in use); `denied`: an admission rule rejects the manifest;
    * `failed`: its action failed, or the planner could not plan it (a conflict, a reference the pool
    * cannot satisfy). `reason` says why for every state but synced.
    */
-  state: 'synced' | 'progressing' | 'held' | 'drifted' | 'refused' | 'denied' | 'failed';
+  state: 'synced' | 'progressing' | 'missing' | 'held' | 'drifted' | 'refused' | 'denied' | 'failed';
   reason?: string;
 }
 
@@ -59,7 +60,7 @@ export interface ControllerStatus {
 }
 
 /** Precedence when several things are said about one resource: the most alarming wins. */
-const STATE_RANK: Record<ResourceSyncState['state'], number> = { synced: 0, progressing: 1, drifted: 2, held: 3, refused: 4, denied: 5, failed: 6 };
+const STATE_RANK: Record<ResourceSyncState['state'], number> = { synced: 0, progressing: 1, missing: 2, drifted: 3, held: 4, refused: 5, denied: 6, failed: 7 };
 
 /**
  * Per-resource sync state from one reconcile's outcome: declared resources start synced, then
@@ -78,7 +79,7 @@ export function resourceStates(outcome: ReconcileOutcome): ResourceSyncState[] {
   for (const action of outcome.plan?.actions ?? []) {
     const result = applied.get(action.id);
     if (result?.ok) say(action.address, 'synced');
-    else if (!result && action.gate.state !== 'held') say(action.address, 'progressing', action.reason);
+    else if (!result && action.gate.state !== 'held') say(action.address, action.operation === 'create' ? 'missing' : 'progressing', action.reason);
   }
   for (const r of outcome.plan?.refused ?? []) say(r.address, 'refused', `${r.path}: ${r.reason}`);
   // A resource the planner could not plan (a conflict, a reference the pool cannot satisfy) is not in sync either.

@@ -23,6 +23,18 @@ describe('resource states for problems', () => {
     ]);
   });
 
+  it('a declared resource whose create has not run is missing; one whose update has not run is progressing', () => {
+    const action = (operation: 'create' | 'update', address: string) => ({
+      id: `${operation}:${address}`, address, kind: 'VM' as const, name: address.slice(3), operation, disruption: 'none' as const,
+      reason: `${operation} it`, changes: [], dependsOn: [], objects: [], gate: { state: 'allowed' as const },
+    });
+    const states = resourceStates({ ok: false, plan: plan({ actions: [action('create', 'VM/new'), action('update', 'VM/old')] }), applied: [], resources: ['VM/new', 'VM/old'] });
+    expect(states).toEqual([
+      { address: 'VM/new', state: 'missing', reason: 'create it' },
+      { address: 'VM/old', state: 'progressing', reason: 'update it' },
+    ]);
+  });
+
   it('a resource the planner could not plan is failed, with the diagnostic', () => {
     const conflict: Diagnostic = { severity: 'error', code: 'conflict', message: "an unmanaged VM is named 'web01'", address: 'VM/web01' };
     const states = resourceStates({ ok: false, plan: plan({ diagnostics: [conflict] }), resources: ['VM/web01'] });
