@@ -171,7 +171,7 @@ const cases: Case[] = [
       return desiredState({ vms: [vm('wide', { vcpus: 12 })] });
     },
     actions: [],
-    refused: ['VM/wide spec.memory'],
+    refused: ['VM/wide spec.vcpus'],
     reasons: [/the most physical CPUs on an enabled host is 8 on xcp-host1: lower spec.vcpus/],
   },
   {
@@ -312,7 +312,7 @@ describe('the re-check apply can run at execution', () => {
   });
 
   it('says when no host is enabled', () => {
-    expect(placeVM({ memory: GiB, vcpus: 1 }, [host('h1', 10 * GiB, 16, false)])).toEqual({ ok: false, reason: expect.stringMatching(/no host is enabled/) });
+    expect(placeVM({ memory: GiB, vcpus: 1 }, [host('h1', 10 * GiB, 16, false)])).toEqual({ ok: false, short: 'host', reason: expect.stringMatching(/no host is enabled/) });
   });
 
   it('never refuses on figures the snapshot lacks', () => {

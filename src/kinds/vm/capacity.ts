@@ -25,8 +25,8 @@ export interface StartNeed {
   vcpus: number;
 }
 
-/** Where the VM would start, or why it cannot. */
-export type Placement = { ok: true; host: HostRoom } | { ok: false; reason: string };
+/** Where the VM would start, or why it cannot, and which of its needs (`short`) no host meets. */
+export type Placement = { ok: true; host: HostRoom } | { ok: false; reason: string; short: 'memory' | 'vcpus' | 'host' };
 
 /** Bytes for people, rounded: "58 GiB", "1.5 TiB", "700 MiB". */
 export function roundBytes(n: number): string {
@@ -76,7 +76,8 @@ export function placeVM(need: StartNeed, hosts: readonly HostRoom[], affinity?: 
   if (affinity) {
     return fits(need, affinity)
       ? { ok: true, host: affinity }
-      : { ok: false, reason: `${wants} on its host ${affinity.name}, but ${shortOn(need, affinity)}: free memory there, lower spec.memory/spec.vcpus, or choose another spec.host` };
+      : { ok: false, short: !affinity.enabled ? 'host' : affinity.cpus !== undefined && affinity.cpus < need.vcpus ? 'vcpus' : 'memory',
+        reason: `${wants} on its host ${affinity.name}, but ${shortOn(need, affinity)}: free memory there, lower spec.memory/spec.vcpus, or choose another spec.host` };
   }
   const candidates = hosts.filter((h) => fits(need, h));
   if (candidates.length > 0) {
@@ -84,15 +85,15 @@ export function placeVM(need: StartNeed, hosts: readonly HostRoom[], affinity?: 
     return { ok: true, host: best };
   }
   const enabled = hosts.filter((h) => h.enabled);
-  if (enabled.length === 0) return { ok: false, reason: `${wants}, but no host is enabled` };
+  if (enabled.length === 0) return { ok: false, short: 'host', reason: `${wants}, but no host is enabled` };
   const cpus = Math.max(...enabled.map((h) => h.cpus ?? Infinity));
   if (cpus < need.vcpus) {
     const most = enabled.find((h) => h.cpus === cpus)!;
-    return { ok: false, reason: `${wants}; the most physical CPUs on an enabled host is ${cpus} on ${most.name}: lower spec.vcpus` };
+    return { ok: false, short: 'vcpus', reason: `${wants}; the most physical CPUs on an enabled host is ${cpus} on ${most.name}: lower spec.vcpus` };
   }
   const roomy = enabled.filter((h) => h.cpus === undefined || h.cpus >= need.vcpus);
   const largest = roomy.reduce((a, b) => ((b.freeMemory ?? 0) > (a.freeMemory ?? 0) ? b : a));
-  return { ok: false, reason: `${wants}; the largest free host memory is ${roundBytes(largest.freeMemory ?? 0)} on ${largest.name}: free memory on a host or lower spec.memory` };
+  return { ok: false, short: 'memory', reason: `${wants}; the largest free host memory is ${roundBytes(largest.freeMemory ?? 0)} on ${largest.name}: free memory on a host or lower spec.memory` };
 }
 
 /** How an SR driver allocates space (xapi-project/sm: LVHD drivers preallocate, file-based ones are sparse VHD files). */

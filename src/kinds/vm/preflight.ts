@@ -83,7 +83,7 @@ export function reserveCapacity(
     const pinned = affinity?.uuid ? l.hosts.find((h) => ctx.index.get('host', h.ref)?.uuid === affinity.uuid) : undefined;
     const placed = placeVM(start, l.hosts, pinned);
     if (placed.ok) host = placed.host;
-    else problems.push({ path: 'spec.memory', reason: `VM '${vm.spec.nameLabel}' ${placed.reason}` });
+    else problems.push({ path: placed.short === 'vcpus' ? 'spec.vcpus' : placed.short === 'host' ? 'spec.host' : 'spec.memory', reason: `VM '${vm.spec.nameLabel}' ${placed.reason}` });
     const ha = start.protected && l.ha ? haShortfall(l.ha, start.memory) : undefined;
     if (ha) problems.push({ path: 'spec.haRestartPriority', reason: `VM '${vm.spec.nameLabel}': ${ha}` });
   }
