@@ -185,6 +185,37 @@ const cases: Case[] = [
     refused: ['VM/web01 spec.memory'],
   },
   {
+    why: 'a reboot-labelled update must find room to start the VM again (its own memory is given back first)',
+    given: (b) => {
+      withHostRoom(b, [1 * GiB, 2 * GiB]);
+      addVM(b, { name: 'web01', memory: 4 * GiB, memoryMax: 4 * GiB });
+      return desiredState({ vms: [vm('web01', { memory: 8 * GiB, memoryMax: 8 * GiB })] });
+    },
+    actions: [],
+    refused: ['VM/web01 spec.memory'],
+    reasons: [/needs 8 GiB of memory and 2 vCPUs to start; the largest free host memory is 5 GiB on xcp-host1/],
+  },
+  {
+    why: 'the same restart fits when the memory it gives back is enough',
+    given: (b) => {
+      withHostRoom(b, [1 * GiB, 2 * GiB]);
+      addVM(b, { name: 'web01', memory: 4 * GiB, memoryMax: 4 * GiB });
+      return desiredState({ vms: [vm('web01', { memory: 5 * GiB, memoryMax: 5 * GiB })] });
+    },
+    actions: ['update:VM/web01 reboot [spec.memoryMax, spec.memory]'],
+  },
+  {
+    why: 'memory raised live must fit the host the VM runs on',
+    given: (b) => {
+      withHostRoom(b, [3 * GiB, 58 * GiB]);
+      addVM(b, { name: 'web01', memory: 2 * GiB, memoryMax: 8 * GiB });
+      return desiredState({ vms: [vm('web01', { memory: 6 * GiB, memoryMax: 8 * GiB })] });
+    },
+    actions: [],
+    refused: ['VM/web01 spec.memory'],
+    reasons: [/VM 'web01' needs 4 GiB more memory on xcp-host1, where it runs, but xcp-host1 has 3 GiB free/],
+  },
+  {
     why: 'a VM that stays halted needs no host',
     given: (b) => {
       withHostRoom(b, [2 * GiB, 3 * GiB]);

@@ -10,7 +10,7 @@ import { orphanName, pruneAllowed, wouldPrune } from '../../plan/prune.js';
 import { findLive, noteUser, resolveRef, type ResolvedReference } from '../../plan/refs.js';
 import { formatBytes } from '../../plan/values.js';
 import { baseTemplateName, haltCost, isPlainVM, observedDisks, observedVifs, powerDisruption, powerOf } from './compare.js';
-import { reserveCapacity, type Shortfall } from './preflight.js';
+import { reserveCapacity, type PlannedStart, type Shortfall } from './preflight.js';
 import { driverlessReason, observedGuestAbilities } from './guest.js';
 
 /** A VM's spec with every reference resolved; the `desired` of VM actions. */
@@ -406,7 +406,15 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
     : undefined;
   const starts = (current === 'halted' || current === 'suspended') && STARTS.has(target);
   const protectedStart = (spec.haRestartPriority ?? rec.ha_restart_priority) === 'restart';
-  const problems = reserveCapacity(ctx, vm, newBytes, starts ? { memory: spec.memory, vcpus: spec.vcpus, protected: protectedStart } : undefined, refs.host);
+  // A reboot-labelled update halts the running VM and starts it again (on any host that has room).
+  const restarts = liveGuest && changes.some((c) => c.disruption === 'reboot');
+  const start: PlannedStart | undefined = starts
+    ? { memory: spec.memory, vcpus: spec.vcpus, protected: protectedStart }
+    : restarts
+      ? { memory: spec.memory, vcpus: spec.vcpus, protected: protectedStart, releases: { host: rec.resident_on, memory: rec.memory_dynamic_max } }
+      : undefined;
+  const grow = liveGuest && !restarts && spec.memory > rec.memory_dynamic_max ? { host: rec.resident_on, bytes: spec.memory - rec.memory_dynamic_max } : undefined;
+  const problems = reserveCapacity(ctx, vm, newBytes, start, restarts ? undefined : refs.host, grow);
   if (problems.length > 0) return refuseForCapacity(problems);
   if (power && haltFirst) push(power);
   if (changes.length > 0) {

@@ -1,8 +1,9 @@
 import type { DesiredVM } from '../../model/desired.js';
+import type { Ref } from '../../model/observed.js';
 import type { PlanContext } from '../../plan/context.js';
 import type { ResolvedReference } from '../../plan/refs.js';
 import { isPlainVM } from './compare.js';
-import { diskShortfall, haShortfall, hostRoom, placeVM, type HaPlan, type HostRoom, type StartNeed } from './capacity.js';
+import { diskShortfall, haShortfall, hostRoom, placeVM, roundBytes, type HaPlan, type HostRoom, type StartNeed } from './capacity.js';
 
 /**
  * The planner's side of the capacity preflight: one ledger per plan of what the VMs planned so far
@@ -48,6 +49,21 @@ function ledger(ctx: PlanContext): CapacityLedger {
   return l;
 }
 
+/**
+ * A start the plan makes: what the VM needs, whether HA protects it, and for a restart (apply halts
+ * a running VM and starts it again) the memory it gives back on the host it leaves.
+ */
+export interface PlannedStart extends StartNeed {
+  protected: boolean;
+  releases?: { host: Ref; memory: number };
+}
+
+/** A running VM's memory raised live: the bytes more it takes on the host it runs on. */
+export interface LiveGrowth {
+  host: Ref;
+  bytes: number;
+}
+
 /** A capacity problem of one VM: the refusal's path and reason. */
 export interface Shortfall {
   path: string;
@@ -56,15 +72,17 @@ export interface Shortfall {
 
 /**
  * Checks that what the VM's actions need fits the pool, counting what this plan already placed, and
- * books it when it does: the disks' new bytes on their SRs and, when the VM is started, a host.
+ * books it when it does: the disks' new bytes on their SRs, a host when the VM is started (or
+ * restarted), the growth of memory raised live on the host it runs on.
  * Returns the problems instead (nothing is booked then).
  */
 export function reserveCapacity(
   ctx: PlanContext,
   vm: DesiredVM,
   disks: { name: string; bytes: number; sr: ResolvedReference }[],
-  start: (StartNeed & { protected: boolean }) | undefined,
+  start: PlannedStart | undefined,
   affinity: ResolvedReference | undefined,
+  grow?: LiveGrowth,
 ): Shortfall[] {
   const l = ledger(ctx);
   const problems: Shortfall[] = [];
@@ -78,18 +96,32 @@ export function reserveCapacity(
     if (short) problems.push({ path: `spec.disks[${d.name}]`, reason: `disk '${d.name}' ${short}` });
     else booked.set(d.sr.uuid, (booked.get(d.sr.uuid) ?? 0) + d.bytes);
   }
+  const name = vm.spec.nameLabel;
   let host: HostRoom | undefined;
+  // A restarted VM first gives back what it holds where it runs.
+  const left = start?.releases ? l.hosts.find((h) => h.ref === start.releases!.host) : undefined;
+  const released = left?.freeMemory !== undefined ? start!.releases!.memory : 0;
+  if (left && released) left.freeMemory! += released;
   if (start) {
     const pinned = affinity?.uuid ? l.hosts.find((h) => ctx.index.get('host', h.ref)?.uuid === affinity.uuid) : undefined;
     const placed = placeVM(start, l.hosts, pinned);
     if (placed.ok) host = placed.host;
-    else problems.push({ path: placed.short === 'vcpus' ? 'spec.vcpus' : placed.short === 'host' ? 'spec.host' : 'spec.memory', reason: `VM '${vm.spec.nameLabel}' ${placed.reason}` });
-    const ha = start.protected && l.ha ? haShortfall(l.ha, start.memory) : undefined;
-    if (ha) problems.push({ path: 'spec.haRestartPriority', reason: `VM '${vm.spec.nameLabel}': ${ha}` });
+    else problems.push({ path: placed.short === 'vcpus' ? 'spec.vcpus' : placed.short === 'host' ? 'spec.host' : 'spec.memory', reason: `VM '${name}' ${placed.reason}` });
+    const more = start.memory - (start.releases?.memory ?? 0);
+    const ha = start.protected && l.ha && more > 0 ? haShortfall(l.ha, more) : undefined;
+    if (ha) problems.push({ path: 'spec.haRestartPriority', reason: `VM '${name}': ${ha}` });
   }
-  if (problems.length > 0) return problems;
+  const runsOn = grow ? l.hosts.find((h) => h.ref === grow.host) : undefined;
+  if (grow && runsOn?.freeMemory !== undefined && runsOn.freeMemory < grow.bytes) {
+    problems.push({ path: 'spec.memory', reason: `VM '${name}' needs ${roundBytes(grow.bytes)} more memory on ${runsOn.name}, where it runs, but ${runsOn.name} has ${roundBytes(runsOn.freeMemory)} free: free memory there or lower spec.memory` });
+  }
+  if (problems.length > 0) {
+    if (left && released) left.freeMemory! -= released;
+    return problems;
+  }
   for (const [uuid, bytes] of booked) l.sr.set(uuid, (l.sr.get(uuid) ?? 0) + bytes);
   if (host && host.freeMemory !== undefined) host.freeMemory -= start!.memory;
-  if (start?.protected && l.ha) l.ha.protectedMemory += start.memory;
+  if (runsOn && runsOn.freeMemory !== undefined) runsOn.freeMemory -= grow!.bytes;
+  if (start?.protected && l.ha) l.ha.protectedMemory += Math.max(0, start.memory - (start.releases?.memory ?? 0));
   return [];
 }
