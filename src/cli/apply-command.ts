@@ -24,7 +24,7 @@ import { printDiagnostics } from './diagnostics-output.js';
 import { UserError } from './errors.js';
 import { alignOptions } from './usage.js';
 import { noManifestsWarning } from './no-manifests.js';
-import { planDesired } from './plan-command.js';
+import { planDesired, printProblems } from './plan-command.js';
 import { secretRules } from '../config/checks.js';
 import { OPERATOR_CONFIG_USAGE, operatorConfigOptions, operatorSettings, type OperatorSettings } from './operator-config.js';
 import { REPO_ID_HELP, repoIdOption, repoIdentity } from './repo-identity.js';
@@ -173,8 +173,10 @@ export async function run(argv: string[]): Promise<number> {
     if (!made) return 1;
     const { plan, desired } = made;
     process.stdout.write(renderText(plan, { color: shouldColor(process.stdout), diagnostics: false }));
-    printDiagnostics(plan.diagnostics);
-    if (plan.actions.length === 0) return 0;
+    // Refused changes are errors: the rest is applied, and the exit status says the pool still differs.
+    const refused = plan.refused.length > 0;
+    printProblems(plan);
+    if (plan.actions.length === 0) return refused ? 1 : 0;
     if (!values.yes && !(await confirm(plan.actions.length))) {
       process.stderr.write('xops: apply cancelled; nothing was changed\n');
       return 1;
@@ -207,7 +209,8 @@ export async function run(argv: string[]): Promise<number> {
       process.stderr.write(interruptedLine(result) + '\n');
       return 130;
     }
-    return result.ok ? 0 : 1;
+    if (refused) process.stderr.write(`xops: ${plan.refused.length} change(s) were refused and not applied (see above)\n`);
+    return result.ok && !refused ? 0 : 1;
   } finally {
     await lease?.release().catch(() => undefined);
     await client.close();

@@ -11,7 +11,7 @@ import { parseCommandArgs } from './args.js';
 import { CONNECTION_USAGE, connectionOptions, observePool } from './connection.js';
 import { UserError } from './errors.js';
 import { alignOptions } from './usage.js';
-import { maxBytesOf, outputFormat, planDesired, printPlan } from './plan-command.js';
+import { hasProblems, maxBytesOf, outputFormat, planDesired, printPlan } from './plan-command.js';
 import { OPERATOR_CONFIG_USAGE, operatorConfigOptions, operatorSettings, type OperatorSettings } from './operator-config.js';
 import { REPO_ID_HELP, repoIdOption, repoIdentity } from './repo-identity.js';
 
@@ -119,6 +119,6 @@ export async function run(argv: string[]): Promise<number> {
   const plan = markIntroduced(headPlan, basePlan);
   const title = `xops diff \`${values.base}\` (${base.slice(0, 12)}) → \`${values.head}\` (${head.slice(0, 12)})`;
   printPlan(plan, out, { maxBytes, title, fullPlanHint: `xops diff --base ${values.base} --head ${values.head} --out text` });
-  if (hasErrors(plan.diagnostics)) return 1;
+  if (hasProblems(plan)) return 1;
   return values['detailed-exitcode'] === true && plan.actions.some((a) => a.introduced) ? 2 : 0;
 }

@@ -6,7 +6,7 @@ import type { Plan } from '../model/plan.js';
 import { liveInventoryFrom, loadManifests } from '../manifests/index.js';
 import { gatedPlan } from '../plan/pipeline.js';
 import { checkAdmission } from '../policy/index.js';
-import { GITHUB_COMMENT_BUDGET, hasChanges, onlyHeldChanges, renderMarkdown, renderText, shouldColor, type MarkdownOptions } from '../render/index.js';
+import { formatRefusal, GITHUB_COMMENT_BUDGET, hasChanges, onlyHeldChanges, renderMarkdown, renderText, shouldColor, type MarkdownOptions } from '../render/index.js';
 import { parseCommandArgs } from './args.js';
 import { operatorChecks } from '../config/checks.js';
 import { OPERATOR_CONFIG_USAGE, operatorConfigOptions, operatorSettings, type OperatorSettings } from './operator-config.js';
@@ -30,8 +30,9 @@ The plan goes to stdout; problems (errors, warnings, conflicts) go to stderr.
                         under GitHub's 65,536-character limit); the summary and disruptive actions
                         stay whole, the rest is left out with a line saying so
   --save FILE           also write the plan as JSON, for 'xops apply --plan FILE'
-  --detailed-exitcode   exit 0 when there is nothing to do, 2 when there are changes, 1 on error;
-                        when every change is held by a policy, still 2, and stderr says so
+  --detailed-exitcode   exit 0 when there is nothing to do, 2 when there are changes, 1 on an
+                        error or a refused change; when every change is held by a policy, still 2,
+                        and stderr says so (without it: 1 on an error or refusal, else 0)
 ${REPO_ID_HELP}
 
 ${CONNECTION_USAGE}
@@ -68,22 +69,34 @@ export function maxBytesOf(value: unknown): number | undefined {
 }
 
 /**
- * Prints a plan in the chosen format on stdout. Every diagnostic goes to stderr (the text plan leaves
- * them out; json and markdown keep them in the document too, as those are read by programs).
+ * Prints a plan in the chosen format on stdout. Every diagnostic and refusal goes to stderr (the text
+ * plan leaves diagnostics out; json and markdown keep them in the document too, as programs read those).
  */
 export function printPlan(plan: Plan, out: PlanOutput, markdown: MarkdownOptions = {}): void {
   if (out === 'json') process.stdout.write(JSON.stringify(plan, null, 2) + '\n');
   else if (out === 'markdown') process.stdout.write(renderMarkdown(plan, markdown));
   else process.stdout.write(renderText(plan, { color: shouldColor(process.stdout), diagnostics: false }));
+  printProblems(plan);
+}
+
+/** The plan's diagnostics, then its refusals, on stderr, one line each. */
+export function printProblems(plan: Plan): void {
   printDiagnostics(plan.diagnostics);
+  for (const r of plan.refused) process.stderr.write(`xops: ${formatRefusal(r)}\n`);
+}
+
+/** True when the plan has an error or refuses a change: the pool will not match the manifests. */
+export function hasProblems(plan: Plan): boolean {
+  return hasErrors(plan.diagnostics) || plan.refused.length > 0;
 }
 
 /**
- * Exit status: 1 with errors, else with --detailed-exitcode 2 for changes and 0 for none. A plan whose
- * every action is held still exits 2 (the changes are due, only not now) and says so on stderr.
+ * Exit status: 1 with errors or refusals (also with --detailed-exitcode), else with
+ * --detailed-exitcode 2 for changes and 0 for none. A plan whose every action is held still exits 2
+ * (the changes are due, only not now) and says so on stderr.
  */
 export function exitCode(plan: Plan, detailed: boolean): number {
-  if (hasErrors(plan.diagnostics)) return 1;
+  if (hasProblems(plan)) return 1;
   if (!detailed || !hasChanges(plan)) return 0;
   if (onlyHeldChanges(plan)) {
     process.stderr.write(`xops: all ${plan.actions.length} planned action(s) are held by policy: apply would change nothing now (exit 2: changes pending)\n`);

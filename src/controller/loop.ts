@@ -1,4 +1,5 @@
 import { formatDiagnostic } from '../model/diagnostics.js';
+import { deniedAddresses } from '../plan/pipeline.js';
 import type { ManifestSource, SourceSnapshot } from '../source/types.js';
 import type { ControllerMetrics } from './metrics.js';
 import type { ReconcileSummary, StatusStore } from './status.js';
@@ -291,7 +292,9 @@ export class ReconcileLoop {
     m.reconciles.inc({ result });
     m.reconcileDuration.observe(seconds);
     if (result === 'success') m.lastSuccess.set(finishedMs / 1000);
+    m.refused.set(deniedAddresses(outcome.invalid ?? []).size, { state: 'denied' });
     if (result === 'invalid') return;
+    m.refused.set(new Set((outcome.plan?.refused ?? []).map((r) => r.address)).size, { state: 'refused' });
     for (const a of outcome.applied ?? []) m.actions.inc({ disruption: a.disruption, result: a.ok ? 'success' : 'failure' });
     m.held.reset();
     const heldBy = new Map<string, number>();

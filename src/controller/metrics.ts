@@ -163,6 +163,7 @@ export class ControllerMetrics {
   readonly lastSuccess = this.registry.gauge('xops_last_successful_reconcile_timestamp_seconds', 'When the last successful reconcile finished (Unix time).');
   readonly driftDetected = this.registry.counter('xops_drift_detected_total', 'Managed objects found changed behind xops, by outcome (healed, reported).');
   readonly drifted = this.registry.gauge('xops_drifted_resources', 'Managed resources currently drifted and not healed.');
+  readonly refused = this.registry.gauge('xops_refused_resources', 'Declared resources the last reconcile could not bring in line, by state (refused: a change the planner will not make; denied: an admission rule rejects the manifest).');
   readonly actions = this.registry.counter('xops_actions_total', 'Actions applied, by disruption and result (success, failure).');
   readonly held = this.registry.gauge('xops_actions_held', 'Actions held back by an automation policy in the last reconcile, by disruption.');
   readonly xapiCalls = this.registry.counter('xops_xapi_calls_total', 'XAPI calls made, by method and result (success or the XAPI error code).');

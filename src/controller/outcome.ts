@@ -41,7 +41,8 @@ function skipCauses(plan: Plan, byId: ReadonlyMap<string, ActionResult>): Map<st
  *   for approval of them (an unattended controller never deletes data on its own say-so), plus what
  *   only waits on those;
  * - `drift`: see `driftReports`;
- * - `ok` false with one `error` line when an action failed or the run was interrupted.
+ * - `ok` false with one `error` line when an action failed, the run was interrupted, or the plan
+ *   refused a change (`plan.refused`: each refused resource shows as `refused` in /status).
  */
 export function reconcileOutcome(plan: Plan, results: readonly ActionResult[], resources: string[]): ReconcileOutcome {
   const byId = new Map(results.map((r) => [r.action.id, r]));
@@ -78,13 +79,18 @@ export function reconcileOutcome(plan: Plan, results: readonly ActionResult[], r
   }
   const errors = [...failures];
   if (wasInterrupted) errors.push('interrupted by shutdown before every action ran');
+  // A refused change leaves Git and the pool disagreeing: the reconcile did not succeed.
+  const refusals = plan.refused.map((r) => `${r.address} ${r.path}: ${r.reason}`);
+  const refusedLine = refusals.length > 0 ? `${refusals.length} change(s) refused: ${refusals.slice(0, 3).join('; ')}${refusals.length > 3 ? '; …' : ''}` : undefined;
+  const error = errors.length > 0 ? (failures.length > 0 ? `${failures.length} action(s) failed: ${errors.join('; ')}` : errors[0]) : undefined;
+  const message = [error, refusedLine].filter((m): m is string => m !== undefined).join('; ');
   return {
-    ok: errors.length === 0,
+    ok: message === '',
     plan,
     applied,
     held,
     drift: driftReports(plan, results),
     resources,
-    ...(errors.length > 0 ? { error: failures.length > 0 ? `${failures.length} action(s) failed: ${errors.join('; ')}` : errors[0] } : {}),
+    ...(message ? { error: message } : {}),
   };
 }

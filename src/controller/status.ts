@@ -1,14 +1,19 @@
-import { formatDiagnostic } from '../model/diagnostics.js';
+import { formatDiagnostic, type Diagnostic } from '../model/diagnostics.js';
 import type { DriftReport, HeldAction, ReconcileOutcome, TriggerReason } from './types.js';
 
 /** Where one declared (or deleted) resource stands after the last reconcile. */
 export interface ResourceSyncState {
   address: string;
   /**
-   * `synced`: the pool matches; `pending`: planned but not applied yet; `held`: a policy keeps its
-   * action back; `drifted`: changed behind xops' back and only reported; `failed`: its action failed.
+   * `synced`: the pool matches; `progressing`: planned but not applied yet; `missing`: its object
+   * does not exist in the pool and its create has not run yet; `drifted`: changed
+   * behind xops' back and only reported; `held`: a policy keeps its action back; `refused`: the
+   * planner will not make a change the manifest asks for (a shrink, an SR move, no room on any host
+   * or SR, a delete of something still in use); `denied`: an admission rule rejects the manifest;
+   * `failed`: its action failed, or the planner could not plan it (a conflict, a reference the pool
+   * cannot satisfy). `reason` says why for every state but synced.
    */
-  state: 'synced' | 'pending' | 'held' | 'drifted' | 'failed';
+  state: 'synced' | 'progressing' | 'missing' | 'held' | 'drifted' | 'refused' | 'denied' | 'failed';
   reason?: string;
 }
 
@@ -55,7 +60,7 @@ export interface ControllerStatus {
 }
 
 /** Precedence when several things are said about one resource: the most alarming wins. */
-const STATE_RANK: Record<ResourceSyncState['state'], number> = { synced: 0, pending: 1, drifted: 2, held: 3, failed: 4 };
+const STATE_RANK: Record<ResourceSyncState['state'], number> = { synced: 0, progressing: 1, missing: 2, drifted: 3, held: 4, refused: 5, denied: 6, failed: 7 };
 
 /**
  * Per-resource sync state from one reconcile's outcome: declared resources start synced, then
@@ -74,12 +79,28 @@ export function resourceStates(outcome: ReconcileOutcome): ResourceSyncState[] {
   for (const action of outcome.plan?.actions ?? []) {
     const result = applied.get(action.id);
     if (result?.ok) say(action.address, 'synced');
-    else if (!result && action.gate.state !== 'held') say(action.address, 'pending', action.reason);
+    else if (!result && action.gate.state !== 'held') say(action.address, action.operation === 'create' ? 'missing' : 'progressing', action.reason);
   }
+  for (const r of outcome.plan?.refused ?? []) say(r.address, 'refused', `${r.path}: ${r.reason}`);
+  // A resource the planner could not plan (a conflict, a reference the pool cannot satisfy) is not in sync either.
+  for (const d of outcome.plan?.diagnostics ?? []) if (d.severity === 'error' && d.address) say(d.address, 'failed', d.message);
   for (const d of outcome.drift ?? []) if (!d.healed) say(d.address, 'drifted', `changed outside xops: ${d.paths.join(', ')}`);
   for (const h of outcome.held ?? []) say(h.address, 'held', `${h.policy}: ${h.reason}`);
   for (const a of outcome.applied ?? []) say(a.address, a.ok ? 'synced' : 'failed', a.error);
   return [...states.values()].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+}
+
+/**
+ * The resources with those an admission rule denies in the rejected commit marked `denied` (with
+ * the rule's message); the others keep the state the commit in force left them in.
+ */
+export function withDenied(resources: readonly ResourceSyncState[], invalid: readonly Diagnostic[]): ResourceSyncState[] {
+  const denied = new Map<string, string>();
+  for (const d of invalid) if (d.code === 'admission' && d.severity === 'error' && d.address && !denied.has(d.address)) denied.set(d.address, d.message);
+  if (denied.size === 0) return [...resources];
+  const out = resources.filter((r) => !denied.has(r.address));
+  for (const [address, reason] of denied) out.push({ address, state: 'denied', reason });
+  return out.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
 }
 
 /** Mutable holder of the status; the loop and lease write it, the HTTP server reads it. */
@@ -150,6 +171,7 @@ export class StatusStore {
     this.state.lastReconcile = summary;
     if (summary.result === 'invalid') {
       this.state.rejected = { commit: summary.commit, at: at.toISOString(), diagnostics: (outcome.invalid ?? []).map(formatDiagnostic) };
+      this.state.resources = withDenied(this.state.resources, outcome.invalid ?? []);
       this.error(`commit ${summary.commit} is invalid (${outcome.invalid?.length ?? 0} problems); staying on ${this.state.commit ?? 'no commit'}`, at);
       return;
     }

@@ -56,9 +56,12 @@ export interface HostRecord extends XapiRecord {
   PIFs: Ref[];
   PBDs: Ref[];
   resident_VMs: Ref[];
+  /** Its host_metrics record (memory). */
+  metrics?: Ref;
   tags: string[];
   other_config: Record<string, string>;
 }
+
 
 export interface NetworkRecord extends XapiRecord {
   name_label: string;
@@ -199,9 +202,13 @@ export interface VMApplianceRecord extends XapiRecord {
   allowed_operations: string[];
 }
 
-/** A host's runtime figures (`host.metrics` points at it). */
+/**
+ * A host's runtime figures (`host.metrics` points at it; XAPI keeps them apart from the host record):
+ * the planner's capacity preflight and the pool health metrics read them.
+ */
 export interface HostMetricsRecord extends XapiRecord {
   memory_total: number;
+  /** What is left for new guests, as XAPI last computed it. */
   memory_free: number;
   live: boolean;
 }

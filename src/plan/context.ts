@@ -28,6 +28,13 @@ export interface LiveHit {
   lookup?: { key: string; text: string };
 }
 
+/** A manifest that refers to a pool object: its address, the path of the reference, and where it is written. */
+export interface LiveUser {
+  address: string;
+  path: string;
+  location: Diagnostic['location'];
+}
+
 /**
  * An action while the plan is being built: `needs` lists addresses (`Network/lan`) whose create or
  * replace must finish first, turned into `dependsOn` ids once every action exists.
@@ -73,6 +80,11 @@ export interface PlanContext {
   readonly readObjects: Map<XapiRecord, ObservedClass>;
   /** Live references already found, per candidate filter (or class) and `<class>/<name>`: see findLive. */
   readonly liveHits: Map<unknown, Map<string, LiveHit>>;
+  /**
+   * Pool objects manifests refer to by name or uuid (a live reference), with the first manifest and
+   * path that did: a delete of one of them is refused (the manifest still uses it).
+   */
+  readonly liveUsers: Map<Ref, LiveUser>;
   /** Values kind planners derive from the snapshot alone, computed once per plan (keys prefixed by kind). */
   readonly memo: Map<string, unknown>;
   /** Raw documents by address (the first of each), built on first use. */
@@ -106,6 +118,7 @@ export function createContext(
     lookups: new Map(),
     readObjects: new Map(),
     liveHits: new Map(),
+    liveUsers: new Map(),
     memo: new Map(),
     failed: new Set(),
     owners: new Map(),

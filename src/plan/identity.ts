@@ -14,6 +14,8 @@ import { fastFieldsDigest, fastTextDigest } from './fast-digest.js';
 const READ_FIELDS: { [C in ObservedClass]: string[] } = {
   pool: ['name_label', 'name_description', 'default_SR', 'tags', 'other_config', 'ha_enabled', 'ha_host_failures_to_tolerate'],
   host: ['name_label', 'name_description', 'tags', 'other_config'],
+  // Free memory moves with every VM start: a capacity check re-runs at apply, it never stales a plan.
+  host_metrics: [],
   network: ['name_label', 'name_description', 'MTU', 'PIFs', 'tags', 'other_config'],
   PIF: ['device', 'host', 'network', 'VLAN', 'bond_master_of', 'bond_slave_of'],
   VLAN: ['tagged_PIF', 'untagged_PIF', 'tag'],
@@ -31,8 +33,8 @@ const READ_FIELDS: { [C in ObservedClass]: string[] } = {
   VIF: ['VM', 'network', 'device', 'MAC', 'other_config'],
   VM_appliance: ['name_label', 'name_description', 'VMs'],
   VM_metrics: [],
-  VM_guest_metrics: [],
-  host_metrics: [],
+  // Whether the guest can hot-plug decides between a live change and a reboot.
+  VM_guest_metrics: ['PV_drivers_detected', 'can_use_hotplug_vbd', 'can_use_hotplug_vif'],
   PIF_metrics: [],
 };
 

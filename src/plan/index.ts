@@ -6,7 +6,7 @@ import type { ResourceKind } from '../model/kinds.js';
 import type { ObservedState } from '../model/observed.js';
 import type { Plan } from '../model/plan.js';
 import { documentsOf, KIND_REGISTRY } from '../kinds/index.js';
-import { addressOfResource, createContext, identityObjects } from './context.js';
+import { addressOfResource, createContext, identityObjects, type DraftAction, type PlanContext } from './context.js';
 import { orderActions, type OrderRules } from './order.js';
 import { findOwned } from './ownership.js';
 
@@ -56,6 +56,31 @@ function liveNamedManifests(desired: DesiredState): Map<ResourceKind, Map<string
 }
 
 /**
+ * A managed object whose manifest was removed while another manifest still refers to it (a VM on
+ * the network, a disk on the SR) is not deleted: the delete is refused, naming the manifest (file
+ * and line) that still uses it, so the VM is never cut off. Restoring the manifest, or changing the
+ * reference first, lets the next plan go ahead.
+ */
+function refuseDeletesInUse(ctx: PlanContext): void {
+  const kept: DraftAction[] = [];
+  for (const action of ctx.actions) {
+    const main = action.operation === 'delete' && action.id === `delete:${action.address}` ? action.objects[0] : undefined;
+    const user = main ? ctx.liveUsers.get(main.ref) : undefined;
+    if (!user) {
+      kept.push(action);
+      continue;
+    }
+    const where = user.location ? ` (${user.location.file}:${user.location.line})` : '';
+    ctx.refused.push({
+      address: action.address,
+      path: 'metadata.name',
+      reason: `its manifest was removed, but ${user.address}${where} still uses it at ${user.path}: not deleted; restore the ${action.kind} manifest or change that reference first`,
+    });
+  }
+  ctx.actions.splice(0, ctx.actions.length, ...kept);
+}
+
+/**
  * Compares what the manifests declare with what the pool has and returns the actions that make the
  * pool match, each labelled with what it costs the running workload. Pure: no I/O, no clock unless
  * `now` is absent. Problems (conflicts, dangling references) are diagnostics in the plan; the
@@ -81,6 +106,7 @@ export function planChanges(desired: DesiredState, observed: ObservedState, opts
   for (const kind of [...KIND_REGISTRY].reverse()) kind.prune?.(ctx);
   refuseProtected(ctx, PROTECTION_RULES, opts.protected ?? []);
 
+  refuseDeletesInUse(ctx);
   const actions = orderActions(ctx, ctx.actions, ORDER_RULES);
   // Every action carries the digest apply records as xops.spec, so a saved plan is complete too.
   return withSpecDigests({

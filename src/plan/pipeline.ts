@@ -1,7 +1,7 @@
 import type { Diagnostic } from '../model/diagnostics.js';
 import type { DesiredState } from '../model/desired.js';
 import type { ObservedState } from '../model/observed.js';
-import type { Plan } from '../model/plan.js';
+import type { Action, Plan } from '../model/plan.js';
 import { applyAutomation } from '../policy/automation.js';
 import type { OperatorLimits } from '../policy/settings.js';
 import type { ProtectedSelector } from '../config/types.js';
@@ -10,7 +10,8 @@ import { planChanges } from './index.js';
 /**
  * The plan every command acts on: the pure planner, then the automation policies at `now`, which
  * mark actions allowed or held. `checked` (the load and admission diagnostics the caller already
- * has) come first in the plan's list. Pure; `xops plan`, `diff`, `apply` and the controller share it.
+ * has) come first in the plan's list. A resource an admission rule denies gets no actions, nor do
+ * actions that wait on one of its actions. Pure; `xops plan`, `diff`, `apply` and the controller share it.
  */
 export function gatedPlan(
   desired: DesiredState,
@@ -20,5 +21,23 @@ export function gatedPlan(
 ): Plan {
   const planned = planChanges(desired, observed, { now: opts.now, repo: opts.repo, limits: opts.limits, protected: opts.protected });
   const gated = applyAutomation(planned, desired, { now: opts.now, limits: opts.limits, approvals: opts.approvals });
-  return { ...gated, diagnostics: [...checked, ...gated.diagnostics] };
+  return { ...gated, actions: withoutDenied(gated.actions, deniedAddresses(checked)), diagnostics: [...checked, ...gated.diagnostics] };
+}
+
+/** Addresses of the resources an admission `deny` rule rejects. */
+export function deniedAddresses(diagnostics: readonly Diagnostic[]): Set<string> {
+  return new Set(diagnostics.filter((d) => d.severity === 'error' && d.code === 'admission' && d.address).map((d) => d.address!));
+}
+
+/** The actions minus those of denied resources and those depending on a removed one (plan order: dependencies first). */
+function withoutDenied(actions: Action[], denied: ReadonlySet<string>): Action[] {
+  if (denied.size === 0) return actions;
+  const removed = new Set<string>();
+  return actions.filter((a) => {
+    if (denied.has(a.address) || a.dependsOn.some((d) => removed.has(d))) {
+      removed.add(a.id);
+      return false;
+    }
+    return true;
+  });
 }

@@ -4,7 +4,7 @@ import type { ObservedClass, ObservedRecordTypes, Ref, XapiRecord } from '../mod
 import type { LiveHit, PlanContext } from './context.js';
 
 export type { LiveHit } from './context.js';
-import { addDiagnostic, read, readLookup, rememberLookup } from './context.js';
+import { addDiagnostic, addressOfResource, locate, read, readLookup, rememberLookup } from './context.js';
 
 /**
  * A reference as apply receives it. `uuid` is the existing object's uuid when there is one; a
@@ -44,11 +44,24 @@ export function findLive<C extends ObservedClass>(
   if (cached) {
     if (cached.lookup) rememberLookup(ctx, cached.lookup.key, cached.lookup.text);
     read(ctx, target.cls, cached.hit[0]);
+    noteUser(ctx, cached.hit[0], resource, path);
     return cached.hit as [Ref, ObservedRecordTypes[C]];
   }
   const found = findLiveUncached(ctx, resource, path, name, target);
-  if (found) cache.set(`${target.cls}/${name}`, found);
+  if (found) {
+    cache.set(`${target.cls}/${name}`, found);
+    noteUser(ctx, found.hit[0], resource, path);
+  }
   return found?.hit as [Ref, ObservedRecordTypes[C]] | undefined;
+}
+
+/**
+ * Records that a declared resource uses a pool object (the first one recorded is kept): a delete of
+ * that object is then refused. Live references record themselves; kinds call this for uses that are
+ * no reference (a declared VM's disk lives on an SR whatever its `sr` says).
+ */
+export function noteUser(ctx: PlanContext, ref: Ref, resource: DesiredResource, path: string): void {
+  if (!ctx.liveUsers.has(ref)) ctx.liveUsers.set(ref, { address: addressOfResource(resource), path, location: locate(ctx, resource, path) });
 }
 
 function findLiveUncached<C extends ObservedClass>(

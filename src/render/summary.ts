@@ -39,7 +39,7 @@ export function countPlan(plan: Plan): PlanCounts {
 
 /**
  * `N to create, N to update, N to replace, N to delete — N need a reboot, N cause downtime, N destructive`,
- * with `N to adopt` after the updates when the plan adopts anything.
+ * with `N to adopt` after the updates when the plan adopts anything, then held and refused counts when any.
  */
 export function summaryLine(plan: Plan): string {
   const c = countPlan(plan);
@@ -47,6 +47,7 @@ export function summaryLine(plan: Plan): string {
   let line = `${c.create} to create, ${c.update} to update${adopt}, ${c.replace} to replace, ${c.delete} to delete — ` +
     `${c.reboot} need a reboot, ${c.downtime} cause downtime, ${c.destructive} destructive`;
   if (c.held) line += ` (${c.held} held by policy)`;
+  if (c.refused) line += `; ${c.refused} refused (an error: those changes are not made)`;
   return line;
 }
 

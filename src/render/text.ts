@@ -1,4 +1,4 @@
-import type { Action, Plan } from '../model/plan.js';
+import type { Action, Plan, Refusal } from '../model/plan.js';
 import type { Disruption } from '../model/kinds.js';
 import { formatDiagnostic } from '../model/diagnostics.js';
 import { summaryLine } from './summary.js';
@@ -29,6 +29,11 @@ const SYMBOL: Record<Action['operation'], [string, Style]> = {
 };
 const DISRUPTION_STYLE: Record<Disruption, Style> = { none: 'dim', reboot: 'yellow', downtime: 'magenta', destructive: 'red' };
 
+/** One refusal on one line, for stderr: `refused VM/big spec.memory: needs 100 GiB ...`. */
+export function formatRefusal(r: Refusal): string {
+  return `refused ${r.address} ${r.path}: ${r.reason}`;
+}
+
 /**
  * The plan for a terminal, Terraform-style: one block per action with its field changes and what
  * each costs, held actions with why, refusals and diagnostics, then the summary line.
@@ -55,7 +60,7 @@ export function renderText(plan: Plan, opts: TextOptions): string {
     lines.push('');
   }
   if (plan.refused.length) {
-    lines.push(paint('red', 'Refused (not planned):'));
+    lines.push(paint('red', 'Refused (not planned; an error until fixed):'));
     for (const r of plan.refused) {
       const change = r.from !== undefined || r.to !== undefined ? ` ${formatValue(r.path, r.from)} → ${formatValue(r.path, r.to)}` : '';
       lines.push(`  ${r.address} ${r.path}:${change} — ${r.reason}`);

@@ -24,6 +24,7 @@ const INT_FIELDS: Record<ObservedClass, IntFields> = {
     intSets: ['virtual_hardware_platform_versions'],
     intMaps: [],
   },
+  host_metrics: { ints: ['memory_total', 'memory_free'], intSets: [], intMaps: [] },
   network: { ints: ['MTU'], intSets: [], intMaps: [] },
   PIF: { ints: ['MTU', 'VLAN'], intSets: [], intMaps: [] },
   VLAN: { ints: ['tag'], intSets: [], intMaps: [] },
@@ -43,7 +44,6 @@ const INT_FIELDS: Record<ObservedClass, IntFields> = {
   VM_appliance: { ints: [], intSets: [], intMaps: [] },
   VM_metrics: { ints: ['memory_actual', 'VCPUs_number', 'numa_nodes'], intSets: [], intMaps: ['VCPUs_CPU', 'numa_node_memory'] },
   VM_guest_metrics: { ints: [], intSets: [], intMaps: [] },
-  host_metrics: { ints: ['memory_total', 'memory_free'], intSets: [], intMaps: [] },
   PIF_metrics: { ints: ['speed'], intSets: [], intMaps: [] },
 };
 

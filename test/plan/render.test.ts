@@ -17,8 +17,9 @@ function samplePlan(): Plan {
 }
 
 describe('summary line', () => {
-  it('counts actions by operation and by what they cost', () => {
-    expect(summaryLine(samplePlan())).toBe('1 to create, 1 to update, 0 to replace, 1 to delete — 1 need a reboot, 0 cause downtime, 1 destructive');
+  it('counts actions by operation and by what they cost, and says a refusal is an error', () => {
+    expect(summaryLine(samplePlan())).toBe('1 to create, 1 to update, 0 to replace, 1 to delete — 1 need a reboot, 0 cause downtime, 1 destructive; 1 refused (an error: those changes are not made)');
+    expect(summaryLine({ ...samplePlan(), refused: [] })).toBe('1 to create, 1 to update, 0 to replace, 1 to delete — 1 need a reboot, 0 cause downtime, 1 destructive');
   });
 });
 

@@ -65,6 +65,9 @@ export function observedVifs(ctx: PlanContext, vm: VMRecord): Map<number, Observ
   return out;
 }
 
+/** Real VMs: what VM manifests may stand for (not templates, snapshots or dom0). */
+export const isPlainVM = (r: VMRecord) => !r.is_a_template && !r.is_a_snapshot && !r.is_control_domain;
+
 /** XAPI's power_state in the manifest's spelling. */
 export function powerOf(vm: VMRecord): PowerState {
   return vm.power_state.toLowerCase() as PowerState;

@@ -7,9 +7,11 @@ import { compareField, compareOtherConfig, compareTags, createChanges, makeActio
 import { specDigest } from '../../plan/identity.js';
 import { markOf } from '../../plan/ownership-marks.js';
 import { orphanName, pruneAllowed, wouldPrune } from '../../plan/prune.js';
-import { findLive, resolveRef, type ResolvedReference } from '../../plan/refs.js';
+import { findLive, noteUser, resolveRef, type ResolvedReference } from '../../plan/refs.js';
 import { formatBytes } from '../../plan/values.js';
-import { baseTemplateName, haltCost, observedDisks, observedVifs, powerDisruption, powerOf } from './compare.js';
+import { baseTemplateName, haltCost, isPlainVM, observedDisks, observedVifs, powerDisruption, powerOf } from './compare.js';
+import { reserveCapacity, type PlannedStart, type Shortfall } from './preflight.js';
+import { driverlessReason, observedGuestAbilities } from './guest.js';
 
 /** A VM's spec with every reference resolved; the `desired` of VM actions. */
 export interface ResolvedVMSpec extends Omit<DesiredVM['spec'], 'template' | 'host' | 'appliance' | 'disks' | 'networks'> {
@@ -57,6 +59,11 @@ export interface VMDiskDeleteDetails {
   disk: string;
   vbd: string;
   vdi: string;
+  /**
+   * The VM runs and its guest cannot hot-unplug the disk (no PV drivers): XAPI refuses VBD.unplug
+   * with VM_MISSING_PV_DRIVERS, so the VM must be halted for the removal and started again.
+   */
+  restart?: boolean;
 }
 
 /** `details` of a power action. */
@@ -82,8 +89,7 @@ export interface VMReplaceDetails {
 export const MIGRATE_ANNOTATION = 'xops.io/migrate-on-affinity';
 
 const isTemplate = (r: VMRecord) => r.is_a_template && !r.is_a_snapshot;
-/** Real VMs: what VM manifests may stand for. */
-export const isPlainVM = (r: VMRecord) => !r.is_a_template && !r.is_a_snapshot && !r.is_control_domain;
+export { isPlainVM } from './compare.js';
 
 /** The references of a VM's spec, resolved: what planning reads; the whole ResolvedVMSpec only goes into actions. */
 interface ResolvedVMRefs extends Pick<ResolvedVMSpec, 'host' | 'appliance' | 'disks' | 'networks'> {
@@ -140,6 +146,8 @@ function resolveSpec(ctx: PlanContext, vm: DesiredVM, needs: string[]): Resolved
   return { template, host, appliance, disks, networks };
 }
 
+const STARTS: ReadonlySet<PowerState> = new Set(['running', 'paused']);
+
 function migrateWanted(ctx: PlanContext, vm: DesiredVM): boolean {
   return ctx.options.migrateOnAffinity ?? vm.meta.annotations[MIGRATE_ANNOTATION] === 'true';
 }
@@ -161,7 +169,16 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
     ...vm.spec, template: { ...vm.spec.template, uuid: refs.template[1].uuid }, host: refs.host, appliance: refs.appliance, disks: refs.disks, networks: refs.networks,
   });
   const tplRef = refs.template;
+  const firstAction = ctx.actions.length;
+  /** Refuses the whole VM for lack of room: none of its actions run, so nothing changes. */
+  const refuseForCapacity = (problems: Shortfall[]): void => {
+    ctx.actions.splice(firstAction);
+    for (const p of problems) ctx.refused.push({ address, path: p.path, reason: p.reason });
+  };
   if (owner.state === 'absent') {
+    const problems = reserveCapacity(ctx, vm, refs.disks.map((d) => ({ name: d.name, bytes: d.size, sr: d.sr })),
+      STARTS.has(vm.spec.powerState) ? { memory: vm.spec.memory, vcpus: vm.spec.vcpus, protected: vm.spec.haRestartPriority === 'restart' } : undefined, refs.host);
+    if (problems.length > 0) return refuseForCapacity(problems);
     const started = vm.spec.powerState !== 'halted' ? `, then ${vm.spec.powerState}` : '';
     ctx.actions.push(makeAction({
       operation: 'create', resource: vm, changes: createChanges(vm.spec), desired: desired(), needs,
@@ -213,6 +230,14 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   const target = spec.powerState;
   const haltFirst = target === 'halted' && current !== 'halted';
   const halted = current === 'halted' || target === 'halted';
+  // A running guest stays up through the update: what it cannot take live (no PV drivers) costs a reboot.
+  const liveGuest = current === 'running' && !halted;
+  if (liveGuest && rec.guest_metrics) read(ctx, 'VM_guest_metrics', rec.guest_metrics);
+  const guest = observedGuestAbilities(ctx.index, rec);
+  const unlessDriverless = (able: boolean, what: string, live: { disruption: FieldChange['disruption']; reason: string }) =>
+    liveGuest && !able ? { disruption: 'reboot' as const, reason: driverlessReason(what, guest) } : live;
+  /** New bytes the update puts on SRs: added disks and the growth of grown ones. */
+  const newBytes: { name: string; bytes: number; sr: ResolvedReference }[] = [];
   const changes: FieldChange[] = [];
   const objects: ObjectRef[] = [self];
   // Built on first use: most VMs of a large pool need no update.
@@ -239,14 +264,14 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
       ? haltCost(halted, 'memory above static_max')
       : spec.memory < rec.memory_static_min
         ? haltCost(halted, 'memory below static_min')
-        : { disruption: 'none' as const, reason: 'memory within the static range is changed live' };
+        : unlessDriverless(guest.liveSizing, 'changing memory live', { disruption: 'none' as const, reason: 'memory within the static range is changed live' });
     changes.push({ path: 'spec.memory', from: rec.memory_dynamic_max, to: spec.memory, ...cost });
   }
   if (spec.vcpusMax !== rec.VCPUs_max) costly('spec.vcpusMax', rec.VCPUs_max, spec.vcpusMax, haltCost(halted, 'changing VCPUs_max'));
   if (spec.vcpus !== rec.VCPUs_at_startup) {
     costly('spec.vcpus', rec.VCPUs_at_startup, spec.vcpus, spec.vcpus > rec.VCPUs_max
       ? haltCost(halted, 'VCPUs beyond VCPUs_max')
-      : { disruption: 'none', reason: 'VCPUs up to VCPUs_max are changed live' });
+      : unlessDriverless(guest.liveSizing, 'changing VCPUs live', { disruption: 'none', reason: 'VCPUs up to VCPUs_max are changed live' }));
   }
 
   let migrateTo: { ref: Ref; uuid: string; name: string } | undefined;
@@ -278,13 +303,17 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
     const o = disks.get(d.name);
     if (!o) {
       details().disks.add.push({ name: d.name, size: d.size, sr: d.sr });
+      newBytes.push({ name: d.name, bytes: d.size, sr: d.sr });
       changes.push({
-        path, from: undefined, to: { size: d.size, sr: d.sr.name }, disruption: 'none',
-        reason: halted ? 'a new disk is attached while the VM is halted' : 'new disks are hot-plugged',
+        path, from: undefined, to: { size: d.size, sr: d.sr.name },
+        ...(halted ? { disruption: 'none', reason: 'a new disk is attached while the VM is halted' }
+          : unlessDriverless(guest.hotplugDisk, `attaching disk '${d.name}'`, { disruption: 'none', reason: 'new disks are hot-plugged' })),
       });
       continue;
     }
     objects.push(objectRef('VBD', o.vbd, o.vbdRecord.uuid), objectRef('VDI', o.vdi, o.record.uuid));
+    // The disk stays where it is (moves are refused): its SR must not be deleted under it.
+    noteUser(ctx, o.record.SR, vm, `${path}`);
     if (!o.owned) details().disks.claim.push({ name: d.name, vdi: o.record.uuid });
     const size = o.record.virtual_size;
     if (d.size < size) {
@@ -297,9 +326,12 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
         : haltCost(false, `growing a disk on SR '${sr?.name_label ?? '?'}', whose driver cannot resize online,`);
       costly(`${path}.size`, size, d.size, cost);
       details().disks.resize.push({ name: d.name, vdi: o.record.uuid, size: d.size, online });
+      if (sr) newBytes.push({ name: d.name, bytes: d.size - size, sr: { name: sr.name_label, target: 'live', checked: true, uuid: sr.uuid } });
     }
     const currentSR = ctx.index.get('SR', o.record.SR);
-    if (d.sr.uuid && currentSR && currentSR.uuid !== d.sr.uuid) {
+    // A disk without its own `sr` lives where it is: a new pool default SR is for new disks only.
+    const srDeclared = vm.spec.disks.find((x) => x.name === d.name)?.sr !== undefined;
+    if (srDeclared && d.sr.uuid && currentSR && currentSR.uuid !== d.sr.uuid) {
       ctx.refused.push({ address, path: `${path}.sr`, from: currentSR.name_label, to: d.sr.name,
         reason: 'moving a disk to another SR is not planned: migrate the VDI yourself (VDI.pool_migrate), then update the manifest' });
     }
@@ -311,12 +343,13 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
       wouldPrune(ctx, address, `disk '${name}' (${formatBytes(o.record.virtual_size)}, VDI ${o.record.uuid})`);
       continue;
     }
+    const unplugLive = !liveGuest || guest.hotplugDisk;
     diskDeletes.push(makeAction({
       operation: 'delete', resource: vm, detail: `disk/${name}`, disruption: 'destructive', drift: drift(),
-      reason: `removing disk '${name}' destroys its VDI and the ${formatBytes(o.record.virtual_size)} of data on it`,
+      reason: `removing disk '${name}' destroys its VDI and the ${formatBytes(o.record.virtual_size)} of data on it${unplugLive ? '' : `; ${driverlessReason('it cannot be unplugged live', guest)}`}`,
       changes: [{ path: `spec.disks[${name}]`, from: { size: o.record.virtual_size }, to: undefined, disruption: 'destructive' }],
       objects: [objectRef('VBD', o.vbd, vbd.uuid), objectRef('VDI', o.vdi, o.record.uuid)],
-      details: { vm: rec.uuid, disk: name, vbd: vbd.uuid, vdi: o.record.uuid } satisfies VMDiskDeleteDetails,
+      details: { vm: rec.uuid, disk: name, vbd: vbd.uuid, vdi: o.record.uuid, ...(unplugLive ? {} : { restart: true }) } satisfies VMDiskDeleteDetails,
     }));
   }
 
@@ -326,7 +359,11 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
     const o = vifs.get(i);
     if (!o) {
       details().vifs.add.push({ index: i, network: n.network, mac: n.mac });
-      changes.push({ path, from: undefined, to: n.network.name, disruption: 'none', reason: halted ? 'a new VIF is attached while the VM is halted' : 'new VIFs are hot-plugged' });
+      changes.push({
+        path, from: undefined, to: n.network.name,
+        ...(halted ? { disruption: 'none', reason: 'a new VIF is attached while the VM is halted' }
+          : unlessDriverless(guest.hotplugVif, `attaching a VIF on '${n.network.name}'`, { disruption: 'none', reason: 'new VIFs are hot-plugged' })),
+      });
       return;
     }
     objects.push(objectRef('VIF', o.ref, o.record.uuid));
@@ -334,18 +371,27 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
     const currentNet = ctx.index.get('network', o.record.network);
     if (!n.network.uuid || currentNet?.uuid !== n.network.uuid) {
       details().vifs.move.push({ index: i, vif: o.record.uuid, network: n.network });
-      changes.push({ path: `${path}.network`, from: currentNet?.name_label, to: n.network.name, disruption: 'none', reason: 'VIF.move moves the VIF to the new network, even while the VM runs' });
+      changes.push({
+        path: `${path}.network`, from: currentNet?.name_label, to: n.network.name,
+        ...unlessDriverless(guest.hotplugVif, `moving VIF ${i} to '${n.network.name}'`, { disruption: 'none', reason: 'VIF.move moves the VIF to the new network, even while the VM runs' }),
+      });
     }
     if (n.mac && n.mac.toLowerCase() !== o.record.MAC.toLowerCase()) {
       details().vifs.recreate.push({ index: i, vif: o.record.uuid, network: n.network, mac: n.mac });
-      changes.push({ path: `${path}.mac`, from: o.record.MAC, to: n.mac, disruption: 'none', reason: "a VIF's MAC cannot change: the VIF is unplugged, re-created and plugged" });
+      changes.push({
+        path: `${path}.mac`, from: o.record.MAC, to: n.mac,
+        ...unlessDriverless(guest.hotplugVif, `re-creating VIF ${i} with a new MAC`, { disruption: 'none', reason: "a VIF's MAC cannot change: the VIF is unplugged, re-created and plugged" }),
+      });
     }
   });
   for (const [i, o] of vifs) {
     if (i < refs.networks.length || !o.owned) continue;
     objects.push(objectRef('VIF', o.ref, o.record.uuid));
     details().vifs.remove.push({ index: i, vif: o.record.uuid });
-    changes.push({ path: `spec.networks[${i}]`, from: ctx.index.get('network', o.record.network)?.name_label, to: undefined, disruption: 'none', reason: 'the VIF is hot-unplugged and destroyed' });
+    changes.push({
+      path: `spec.networks[${i}]`, from: ctx.index.get('network', o.record.network)?.name_label, to: undefined,
+      ...unlessDriverless(guest.hotplugVif, `removing VIF ${i}`, { disruption: 'none', reason: 'the VIF is hot-unplugged and destroyed' }),
+    });
   }
 
   const power = current !== target
@@ -358,6 +404,18 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
       details: { vm: rec.uuid, from: current, to: target } satisfies VMPowerDetails,
     })
     : undefined;
+  const starts = (current === 'halted' || current === 'suspended') && STARTS.has(target);
+  const protectedStart = (spec.haRestartPriority ?? rec.ha_restart_priority) === 'restart';
+  // A reboot-labelled update halts the running VM and starts it again (on any host that has room).
+  const restarts = liveGuest && changes.some((c) => c.disruption === 'reboot');
+  const start: PlannedStart | undefined = starts
+    ? { memory: spec.memory, vcpus: spec.vcpus, protected: protectedStart }
+    : restarts
+      ? { memory: spec.memory, vcpus: spec.vcpus, protected: protectedStart, releases: { host: rec.resident_on, memory: rec.memory_dynamic_max } }
+      : undefined;
+  const grow = liveGuest && !restarts && spec.memory > rec.memory_dynamic_max ? { host: rec.resident_on, bytes: spec.memory - rec.memory_dynamic_max } : undefined;
+  const problems = reserveCapacity(ctx, vm, newBytes, start, restarts ? undefined : refs.host, grow);
+  if (problems.length > 0) return refuseForCapacity(problems);
   if (power && haltFirst) push(power);
   if (changes.length > 0) {
     push(makeAction({

@@ -1,0 +1,127 @@
+import type { DesiredVM } from '../../model/desired.js';
+import type { Ref } from '../../model/observed.js';
+import type { PlanContext } from '../../plan/context.js';
+import type { ResolvedReference } from '../../plan/refs.js';
+import { isPlainVM } from './compare.js';
+import { diskShortfall, haShortfall, hostRoom, placeVM, roundBytes, type HaPlan, type HostRoom, type StartNeed } from './capacity.js';
+
+/**
+ * The planner's side of the capacity preflight: one ledger per plan of what the VMs planned so far
+ * take (host memory, SR bytes, HA's protected memory), so each VM is judged with the others this
+ * plan starts or grows. The checks themselves are the pure functions of capacity.ts.
+ */
+
+/** What this plan has already placed: hosts' room after the VMs it starts, bytes it puts on each SR (by uuid). */
+interface CapacityLedger {
+  hosts: HostRoom[];
+  sr: Map<string, number>;
+  /** With HA on (and every host's memory known): what failover must still cover. */
+  ha?: HaPlan;
+}
+
+/** HA as the plan leaves it (the Pool manifest's `ha` when declared, else the pool's), with what it protects today. */
+function haPlanOf(ctx: PlanContext): HaPlan | undefined {
+  const pool = ctx.observed.records.pool.values().next().value;
+  const declared = ctx.desired.pool?.spec.ha;
+  const enabled = declared?.enabled ?? pool?.ha_enabled ?? false;
+  const tolerate = Number((declared?.enabled ? declared.hostFailuresToTolerate : undefined) ?? pool?.ha_host_failures_to_tolerate ?? 0);
+  if (!enabled || !(tolerate > 0)) return undefined;
+  const hostMemory: HaPlan['hostMemory'][number][] = [];
+  for (const host of ctx.observed.records.host.values()) {
+    const metrics = host.metrics ? ctx.index.get('host_metrics', host.metrics) : undefined;
+    if (!metrics || typeof metrics.memory_total !== 'number') return undefined;
+    hostMemory.push({ name: host.name_label, bytes: metrics.memory_total - Number(host['memory_overhead'] ?? 0) });
+  }
+  let protectedMemory = 0;
+  for (const vm of ctx.observed.records.VM.values()) {
+    if (isPlainVM(vm) && vm.ha_restart_priority === 'restart' && (vm.power_state === 'Running' || vm.power_state === 'Paused')) protectedMemory += vm.memory_dynamic_max;
+  }
+  return { tolerate, hostMemory, protectedMemory };
+}
+
+function ledger(ctx: PlanContext): CapacityLedger {
+  const key = 'vm:capacity';
+  let l = ctx.memo.get(key) as CapacityLedger | undefined;
+  if (!l) {
+    l = { hosts: [...ctx.observed.records.host].map(([ref, h]) => hostRoom(ctx.index, ref, h)), sr: new Map(), ha: haPlanOf(ctx) };
+    ctx.memo.set(key, l);
+  }
+  return l;
+}
+
+/**
+ * A start the plan makes: what the VM needs, whether HA protects it, and for a restart (apply halts
+ * a running VM and starts it again) the memory it gives back on the host it leaves.
+ */
+export interface PlannedStart extends StartNeed {
+  protected: boolean;
+  releases?: { host: Ref; memory: number };
+}
+
+/** A running VM's memory raised live: the bytes more it takes on the host it runs on. */
+export interface LiveGrowth {
+  host: Ref;
+  bytes: number;
+}
+
+/** A capacity problem of one VM: the refusal's path and reason. */
+export interface Shortfall {
+  path: string;
+  reason: string;
+}
+
+/**
+ * Checks that what the VM's actions need fits the pool, counting what this plan already placed, and
+ * books it when it does: the disks' new bytes on their SRs, a host when the VM is started (or
+ * restarted), the growth of memory raised live on the host it runs on.
+ * Returns the problems instead (nothing is booked then).
+ */
+export function reserveCapacity(
+  ctx: PlanContext,
+  vm: DesiredVM,
+  disks: { name: string; bytes: number; sr: ResolvedReference }[],
+  start: PlannedStart | undefined,
+  affinity: ResolvedReference | undefined,
+  grow?: LiveGrowth,
+): Shortfall[] {
+  const l = ledger(ctx);
+  const problems: Shortfall[] = [];
+  const booked = new Map<string, number>();
+  for (const d of disks) {
+    if (!d.sr.uuid || d.bytes <= 0) continue;
+    const sr = ctx.index.byUuid('SR', d.sr.uuid)?.[1];
+    if (!sr) continue;
+    const reserved = (l.sr.get(d.sr.uuid) ?? 0) + (booked.get(d.sr.uuid) ?? 0);
+    const short = diskShortfall(sr, d.bytes, reserved);
+    if (short) problems.push({ path: `spec.disks[${d.name}]`, reason: `disk '${d.name}' ${short}` });
+    else booked.set(d.sr.uuid, (booked.get(d.sr.uuid) ?? 0) + d.bytes);
+  }
+  const name = vm.spec.nameLabel;
+  let host: HostRoom | undefined;
+  // A restarted VM first gives back what it holds where it runs.
+  const left = start?.releases ? l.hosts.find((h) => h.ref === start.releases!.host) : undefined;
+  const released = left?.freeMemory !== undefined ? start!.releases!.memory : 0;
+  if (left && released) left.freeMemory! += released;
+  if (start) {
+    const pinned = affinity?.uuid ? l.hosts.find((h) => ctx.index.get('host', h.ref)?.uuid === affinity.uuid) : undefined;
+    const placed = placeVM(start, l.hosts, pinned);
+    if (placed.ok) host = placed.host;
+    else problems.push({ path: placed.short === 'vcpus' ? 'spec.vcpus' : placed.short === 'host' ? 'spec.host' : 'spec.memory', reason: `VM '${name}' ${placed.reason}` });
+    const more = start.memory - (start.releases?.memory ?? 0);
+    const ha = start.protected && l.ha && more > 0 ? haShortfall(l.ha, more) : undefined;
+    if (ha) problems.push({ path: 'spec.haRestartPriority', reason: `VM '${name}': ${ha}` });
+  }
+  const runsOn = grow ? l.hosts.find((h) => h.ref === grow.host) : undefined;
+  if (grow && runsOn?.freeMemory !== undefined && runsOn.freeMemory < grow.bytes) {
+    problems.push({ path: 'spec.memory', reason: `VM '${name}' needs ${roundBytes(grow.bytes)} more memory on ${runsOn.name}, where it runs, but ${runsOn.name} has ${roundBytes(runsOn.freeMemory)} free: free memory there or lower spec.memory` });
+  }
+  if (problems.length > 0) {
+    if (left && released) left.freeMemory! -= released;
+    return problems;
+  }
+  for (const [uuid, bytes] of booked) l.sr.set(uuid, (l.sr.get(uuid) ?? 0) + bytes);
+  if (host && host.freeMemory !== undefined) host.freeMemory -= start!.memory;
+  if (runsOn && runsOn.freeMemory !== undefined) runsOn.freeMemory -= grow!.bytes;
+  if (start?.protected && l.ha) l.ha.protectedMemory += Math.max(0, start.memory - (start.releases?.memory ?? 0));
+  return [];
+}
