@@ -11,6 +11,12 @@ export interface XapiCaller {
    * resolves with its decoded result, or rejects with the task's XapiError.
    */
   callAsync<T = unknown>(method: string, ...params: unknown[]): Promise<T>;
+  /**
+   * Where XAPI's HTTP handlers (`/import_raw_vdi`, `/export_raw_vdi`) are reached, with a session the
+   * caller keeps (the receiver must never log it out); absent on callers that cannot hand one out.
+   * The shape of `TransferEndpoint` (src/xapi/vdi-transfer.ts).
+   */
+  transferEndpoint?(): Promise<{ url: string; session: string; ca?: string; insecure?: boolean }>;
 }
 
 /** An XAPI failure: `[code, ...params]` as the server sent it, plus the call that failed. */
