@@ -16,7 +16,7 @@ export type { DesiredHost } from '../kinds/host/desired.js';
 export type { BondMode, DesiredNetwork } from '../kinds/network/desired.js';
 export type { SRType, DesiredSR } from '../kinds/sr/desired.js';
 export type { DiskImageFormat, DiskSource, DesiredStandaloneDisk } from '../kinds/disk/desired.js';
-export type { PowerState, HaRestartPriority, DesiredDisk, DesiredVif, DesiredVM } from '../kinds/vm/desired.js';
+export type { PowerState, HaRestartPriority, DesiredDisk, DesiredAttachment, DesiredVif, DesiredVM } from '../kinds/vm/desired.js';
 export type { DesiredApplianceMember, DesiredVMAppliance } from '../kinds/vmappliance/desired.js';
 export type { Match, AdmissionRule, DisruptionClass, MaintenanceWindow, AutomationSettings, DesiredPolicy } from '../kinds/policy/desired.js';
 

@@ -58,7 +58,7 @@ describe('xops export', () => {
       'storage/pool-nfs.yaml', 'vms/backup-appliance.yaml', 'vms/legacy-web01.yaml',
     ]);
     expect(stdout).toContain("left out (XAPI's own): 1 tools SR, 3 control domains, 5 templates");
-    expect(stdout).toContain("exported 7 manifests from pool 'demo' to demo: Pool 1, Network 0, SR 4, VM 2, VMAppliance 0");
+    expect(stdout).toContain("exported 7 manifests from pool 'demo' to demo: Pool 1, Network 0, SR 4, Disk 0, VM 2, VMAppliance 0");
     expect(stdout).toContain('vms/legacy-web01.yaml: VM/legacy-web01: spec.template: warning:');
     expect(stdout).toMatch(/conflict[\s\S]*automation: \{adopt: true\}/);
   });
@@ -85,7 +85,7 @@ describe('xops export', () => {
   });
 
   it.each([
-    { why: 'an unknown kind', args: ['--kinds', 'VM,Template'], message: "xops: --kinds: 'Template' is not one of Pool, Network, SR, VM, VMAppliance" },
+    { why: 'an unknown kind', args: ['--kinds', 'VM,Template'], message: "xops: --kinds: 'Template' is not one of Pool, Network, SR, Disk, VM, VMAppliance" },
     { why: 'a folder given as a positional', args: ['demo'], message: 'xops: export takes no positional arguments (use --out DIR), got demo' },
   ])('refuses $why with one line', async ({ args, message }) => {
     const { code, stderr } = await xops(['export', ...args]);

@@ -4,7 +4,7 @@
  */
 
 /** `true` on every VDI xops made for a Disk manifest: what `xops export` writes Disk manifests for. */
-export const STANDALONE_KEY = 'xops.standalone';
+export { STANDALONE_KEY } from '../../model/observed.js';
 /**
  * The state of the disk's image: `pending` from creation until the upload finished, then
  * `sha256:<hex>` of the bytes uploaded. Only a VDI whose content is not pending counts as done.

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
+import { Transform } from 'node:stream';
 import type { Ref } from '../../model/observed.js';
 import type { ApplyContext } from '../../apply/context.js';
 import { ApplyError, UnsupportedChangeError } from '../../apply/errors.js';
@@ -61,12 +62,20 @@ export async function uploadImage(ctx: ApplyContext, address: string, vdi: Ref, 
   if (!ctx.caller.transferEndpoint) throw new ApplyError(address, 'this XAPI connection cannot upload disk content (it hands out no session)');
   const transfer = new VdiTransfer(await ctx.caller.transferEndpoint());
   const hash = createHash('sha256');
-  const stream = createReadStream(image.path);
-  stream.on('data', (chunk) => hash.update(chunk));
+  // A transform, not a 'data' listener: a listener would start the file flowing before the upload reads it.
+  const file = createReadStream(image.path);
+  const stream = file.pipe(new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  }));
+  file.on('error', (err) => stream.destroy(err));
   try {
     ctx.log.info({ address, file: upload.file, bytes: image.bytes }, `uploading ${upload.file} into the disk`);
     await transfer.upload(vdi, { stream, length: image.bytes }, { format: upload.format, onProgress: progressLogger(ctx, address, upload.file) });
   } finally {
+    file.destroy();
     stream.destroy();
     await transfer.close();
   }

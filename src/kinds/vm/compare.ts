@@ -3,6 +3,7 @@ import type { Disruption } from '../../model/kinds.js';
 import { DISK_KEY, VIF_KEY, type Ref, type VBDRecord, type VDIRecord, type VIFRecord, type VMRecord } from '../../model/observed.js';
 import type { PlanContext } from '../../plan/context.js';
 import { read } from '../../plan/context.js';
+import { isStandaloneVdi } from './attachments.js';
 
 /** How an observed disk was matched to a manifest disk (see observedDisks). */
 export type DiskMatch = 'mark' | 'label' | 'position';
@@ -32,7 +33,7 @@ export function observedDisks(ctx: PlanContext, vmName: string, vm: VMRecord, de
     const vbd = read(ctx, 'VBD', vbdRef);
     if (!vbd || vbd.type !== 'Disk' || vbd.empty) continue;
     const vdi = read(ctx, 'VDI', vbd.VDI);
-    if (!vdi) continue;
+    if (!vdi || isStandaloneVdi(vdi)) continue;
     const key = vdi.other_config?.[DISK_KEY];
     if (key) byKey.set(key, { vbd: vbdRef, vbdRecord: vbd, vdi: vbd.VDI, record: vdi, owned: true, match: 'mark' });
     else (unmarked ??= []).push({ vbd: vbdRef, vbdRecord: vbd, vdi: vbd.VDI, record: vdi, owned: false, match: 'label' });

@@ -9,6 +9,7 @@ import { markOf } from '../../plan/ownership-marks.js';
 import { orphanName, pruneAllowed, wouldPrune } from '../../plan/prune.js';
 import { findLive, resolveRef, type ResolvedReference } from '../../plan/refs.js';
 import { formatBytes } from '../../plan/values.js';
+import { planAttachments, resolveAttachments } from './attachments.js';
 import { baseTemplateName, haltCost, observedDisks, observedVifs, powerDisruption, powerOf } from './compare.js';
 
 /** A VM's spec with every reference resolved; the `desired` of VM actions. */
@@ -153,6 +154,7 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   const owner = ctx.owners.get(address);
   if (!owner || owner.state === 'conflict') return;
   const needs: string[] = [];
+  const attachments = resolveAttachments(ctx, vm, needs);
   const refs = resolveSpec(ctx, vm, needs);
   if (!refs) return;
   // Built only for the VMs that get an action: most of 10k VMs need none.
@@ -319,6 +321,8 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
       details: { vm: rec.uuid, disk: name, vbd: vbd.uuid, vdi: o.record.uuid } satisfies VMDiskDeleteDetails,
     }));
   }
+
+  planAttachments(ctx, address, rec, attachments, changes, objects);
 
   // VIFs, matched by position.
   refs.networks.forEach((n, i) => {
