@@ -95,6 +95,7 @@ describe('a Disk attached to a VM', () => {
     // The upload's own task.create is refused: the VDI exists, marked pending, with no content yet.
     env.sim.faults.inject({ methods: 'task.create', tooManyPendingTasks: 1 });
     const first = await applyFolder(env.client, dir, { retries: 0 });
+    expect(first.plan.actions.map((a) => `${a.id}: ${a.reason}`)).toEqual(['create:Disk/data-01: 8 MiB on pool-nfs, 3 MiB to upload from images/data.img']);
     expect(failures(first.result)).toEqual([expect.stringMatching(/^create:Disk\/data-01: failed: .*TOO_MANY_PENDING_TASKS/)]);
     const [, pending] = await theDisk();
     expect(pending.other_config['xops.content']).toBe('pending');

@@ -119,6 +119,20 @@ describe('Disk source paths', () => {
     );
   });
 
+  it('shows the upload size in the plan, and refuses a raw image larger than the disk', async () => {
+    await write({
+      'disks/big.yaml': disk('big', 'size: 1MiB\nsr: pool-nfs\nsource: {file: images/big.img}'),
+      'disks/vhd.yaml': disk('vhd', 'size: 1GiB\nsr: pool-nfs\nsource: {file: images/small.vhd}'),
+      'images/big.img': 'x'.repeat(1024 * 1024 + 1),
+      'images/small.vhd': 'x'.repeat(1536 * 1024),
+    });
+    const { plan } = await planFolder(env.client, dir);
+    expect(plan.actions.map((a) => `${a.id}: ${a.reason}`)).toEqual(['create:Disk/vhd: 1 GiB on pool-nfs, 1.5 MiB to upload from images/small.vhd']);
+    expect(plan.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.address} ${d.path}: ${d.message}`)).toEqual([
+      "Disk/big spec.size: the raw image images/big.img holds 1048577 bytes, more than the disk's 1048576",
+    ]);
+  });
+
   it('refuses at apply time an image that is a symlink leading outside the folder', async () => {
     const outside = await mkdtemp(join(tmpdir(), 'xops-outside-'));
     try {

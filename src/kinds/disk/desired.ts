@@ -9,6 +9,8 @@ export interface DiskSource {
   /** Relative to the manifests folder, forward slashes, never leaving it (checked again at apply time). */
   file: string;
   format: DiskImageFormat;
+  /** The file's size in bytes, when the manifests were loaded from a folder that holds it (for the plan). */
+  bytes?: number;
 }
 
 /**

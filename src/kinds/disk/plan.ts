@@ -27,6 +27,19 @@ export interface DiskActionDetails {
   resize?: number;
 }
 
+/** `1.2 GiB` (one decimal, binary units), or `an image` when the size is unknown (not loaded from a folder). */
+export function uploadSize(bytes: number | undefined): string {
+  if (bytes === undefined) return 'an image';
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes;
+  let i = 0;
+  while (i < units.length - 1 && v >= 1024) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${v} bytes` : `${Number.isInteger(v) ? v : v.toFixed(1)} ${units[i]}`;
+}
+
 /** A standalone disk's VDI: a user VDI that is neither a snapshot nor on an ISO library. */
 export function isDiskCandidate(rec: VDIRecord): boolean {
   return !rec.is_a_snapshot && rec.type === 'user';
@@ -62,10 +75,14 @@ export function planDisk(ctx: PlanContext, disk: DesiredStandaloneDisk): void {
   const source = disk.spec.source;
   const upload = source ? { file: source.file, format: source.format, root: ctx.desired.source.path } : undefined;
   const size = formatBytes(disk.spec.size);
+  if (source?.format === 'raw' && source.bytes !== undefined && source.bytes > disk.spec.size) {
+    addDiagnostic(ctx, disk, 'error', 'image-too-large', `the raw image ${source.file} holds ${source.bytes} bytes, more than the disk's ${disk.spec.size}`, 'spec.size');
+    return;
+  }
   if (owner.state === 'absent') {
     ctx.actions.push(makeAction({
       operation: 'create', resource: disk, changes: createChanges(disk.spec), desired, needs,
-      reason: `${size} on ${srName(ctx, sr)}${source ? `, ${source.format} image to upload from ${source.file}` : ''}`,
+      reason: `${size} on ${srName(ctx, sr)}${source ? `, ${uploadSize(source.bytes)} to upload from ${source.file}` : ''}`,
       ...(upload ? { details: { upload } satisfies DiskActionDetails } : {}),
     }));
     return;

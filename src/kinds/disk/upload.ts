@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import { Transform } from 'node:stream';
+import type { DesiredStandaloneDisk } from '../../model/desired.js';
 import type { Ref } from '../../model/observed.js';
 import type { ApplyContext } from '../../apply/context.js';
 import { ApplyError, UnsupportedChangeError } from '../../apply/errors.js';
@@ -36,6 +37,17 @@ export async function imageFile(address: string, upload: ImageUpload): Promise<{
   const st = await stat(path);
   if (!st.isFile()) throw new UnsupportedChangeError(address, `image '${upload.file}' is not a regular file`);
   return { path, bytes: st.size };
+}
+
+/** Records the image's size in the document (`source.bytes`), when the file is there and inside the folder. */
+export async function measureImage(doc: DesiredStandaloneDisk, root: string): Promise<void> {
+  const source = doc.spec.source;
+  if (!source) return;
+  try {
+    source.bytes = (await imageFile(`Disk/${doc.meta.name}`, { ...source, root })).bytes;
+  } catch {
+    // Reported by apply, which checks the file again before it uploads.
+  }
 }
 
 /** Progress lines every tenth of the way: enough to follow a long upload without flooding the log. */
