@@ -142,8 +142,21 @@ describe('Disk source paths', () => {
       await symlink(join(outside, 'secret.img'), join(dir, 'images/leak.img'));
       const { result } = await applyFolder(env.client, dir);
       expect(failures(result)).toEqual([expect.stringMatching(/create:Disk\/leak: failed: .*leads outside the manifests folder/)]);
+      // Checked before VDI.create: nothing was made in the pool.
+      expect(await vdisNamed('leak')).toEqual([]);
     } finally {
       await rm(outside, { recursive: true, force: true });
     }
+  });
+});
+
+describe('Disk create under a lost reply', () => {
+  it('creates one VDI when the reply to VDI.create is lost and the action is retried', async () => {
+    await write({ 'disks/lost.yaml': disk('lost', 'size: 1GiB\nsr: pool-nfs') });
+    env.sim.faults.inject({ methods: 'VDI.create', connectionReset: { count: 1, afterExecute: true } });
+    const { result } = await applyFolder(env.client, dir);
+    expect(failures(result)).toEqual([]);
+    expect(result.results[0]!.attempts).toBe(2);
+    expect((await vdisNamed('lost')).map((v) => v.other_config['xops.managed'])).toEqual(['Disk/lost']);
   });
 });

@@ -9,7 +9,7 @@ import { assertOwned, ownershipMarks, writeSpecDigest } from '../../apply/owners
 import { isXapiError, syncField, syncMapKeys, syncSet, tryRecord } from '../../apply/xapi.js';
 import type { ResolvedDiskSpec } from './plan.js';
 import { CONTENT_KEY, CONTENT_PENDING, SOURCE_KEY, STANDALONE_KEY, contentComplete } from './marks.js';
-import { uploadImage, type ImageUpload } from './upload.js';
+import { imageFile, uploadImage, type ImageUpload } from './upload.js';
 
 /** A Disk's spec as apply receives it: the SR possibly resolved by the planner. */
 export type DiskApplySpec = Omit<ResolvedDiskSpec, 'sr'> & { sr: RefLike };
@@ -89,6 +89,8 @@ async function converge(ctx: ApplyContext, vdi: Ref, spec: DiskApplySpec, fields
 async function create(ctx: ApplyContext, action: Action): Promise<void> {
   const spec = desiredSpec<DiskApplySpec>(action);
   const upload = uploadOf(action);
+  // A missing image, or one outside the folder, fails before anything exists in the pool.
+  if (upload) await imageFile(action.address, upload);
   const vdi = (await findDisk(ctx, action)) ?? (await createVdi(ctx, action, spec, upload));
   await ensureContent(ctx, action, vdi, upload);
   await converge(ctx, vdi, spec, new Set(UPDATABLE));
