@@ -20,7 +20,7 @@ const READ_FIELDS: { [C in ObservedClass]: string[] } = {
   Bond: ['master', 'slaves', 'mode'],
   SR: ['name_label', 'name_description', 'type', 'content_type', 'shared', 'PBDs', 'tags', 'other_config'],
   PBD: ['host', 'SR', 'device_config'],
-  VDI: ['name_label', 'name_description', 'SR', 'VBDs', 'virtual_size', 'tags', 'other_config'],
+  VDI: ['name_label', 'SR', 'VBDs', 'virtual_size', 'other_config'],
   VBD: ['VM', 'VDI', 'userdevice', 'type'],
   VM: [
     'name_label', 'name_description', 'power_state', 'affinity', 'resident_on', 'memory_static_min',
