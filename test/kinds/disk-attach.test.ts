@@ -170,4 +170,22 @@ describe('a Disk attached to a VM', () => {
     expect((await download(ref)).subarray(0, IMAGE.length).equals(IMAGE)).toBe(true);
     expect((await planFolder(env.client, dir)).plan.actions).toEqual([]);
   });
+
+  it('is destroyed by a prune only after the VMs that drop it have detached it', async () => {
+    await write({ 'vms/app.yaml': vm('Rocky Linux 9', '[{name: root, size: 10GiB}, {disk: data-01}]') });
+    expect(failures((await applyFolder(env.client, dir)).result)).toEqual([]);
+    await rm(join(dir, 'disks'), { recursive: true });
+    await write({
+      'vms/app.yaml': vm('Rocky Linux 9', '[{name: root, size: 10GiB}]'),
+      'prune.yaml': 'apiVersion: xops/v1\nkind: Policy\nmetadata: {name: prune, annotations: {xops.io/approve: "delete:Disk/data-01"}}\nspec: {admission: [], automation: {prune: true}}\n',
+    });
+    const { plan, result } = await applyFolder(env.client, dir);
+    expect(failures(result)).toEqual([]);
+    const del = plan.actions.find((a) => a.id === 'delete:Disk/data-01')!;
+    expect(del.disruption).toBe('destructive');
+    expect(del.dependsOn).toContain('update:VM/app');
+    expect(await env.client.call<string[]>('VDI.get_by_name_label', 'data-01')).toEqual([]);
+    const [, vmRec] = await theVm();
+    expect(vmRec.VBDs).toHaveLength(1);
+  });
 });
