@@ -89,9 +89,12 @@ async function converge(ctx: ApplyContext, vdi: Ref, spec: DiskApplySpec, fields
 async function create(ctx: ApplyContext, action: Action): Promise<void> {
   const spec = desiredSpec<DiskApplySpec>(action);
   const upload = uploadOf(action);
-  // A missing image, or one outside the folder, fails before anything exists in the pool.
-  if (upload) await imageFile(action.address, upload);
-  const vdi = (await findDisk(ctx, action)) ?? (await createVdi(ctx, action, spec, upload));
+  let vdi = await findDisk(ctx, action);
+  if (!vdi) {
+    // A missing image, or one outside the folder, fails before anything exists in the pool.
+    if (upload) await imageFile(action.address, upload);
+    vdi = await createVdi(ctx, action, spec, upload);
+  }
   await ensureContent(ctx, action, vdi, upload);
   await converge(ctx, vdi, spec, new Set(UPDATABLE));
   await writeSpecDigest(ctx, 'VDI', vdi, await ctx.caller.call('VDI.get_other_config', vdi), specDigestOf(action));
