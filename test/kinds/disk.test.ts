@@ -4,12 +4,16 @@
  * destructive approval. Shrinks are refused as for VM disks; XAPI's VDI.resize only grows
  * (xen-api ocaml/xapi/xapi_vdi.ml, resize: "Disk cannot be shrunk").
  */
-import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { Ajv } from 'ajv';
+import addFormatsPlugin from 'ajv-formats';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { VDIRecord } from '../../src/model/observed.js';
 import { applyFolder, failures, planFolder, simWithClient } from '../apply/helpers.js';
+
+const addFormats = addFormatsPlugin as unknown as (ajv: Ajv) => void;
 
 let env: Awaited<ReturnType<typeof simWithClient>>;
 let dir: string;
@@ -131,6 +135,17 @@ describe('Disk source paths', () => {
     expect(plan.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.address} ${d.path}: ${d.message}`)).toEqual([
       "Disk/big spec.size: the raw image images/big.img holds 1048577 bytes, more than the disk's 1048576",
     ]);
+  });
+
+  it('makes plans that schemas/plan.schema.json accepts', async () => {
+    await write({ 'disks/d.yaml': disk('d', 'size: 1GiB\nsr: pool-nfs\nsource: {file: images/d.img}'), 'images/d.img': 'x'.repeat(4096) });
+    const { plan } = await planFolder(env.client, dir);
+    expect(plan.actions.map((a) => a.id)).toEqual(['create:Disk/d']);
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    addFormats(ajv);
+    const validate = ajv.compile(JSON.parse(await readFile(new URL('../../schemas/plan.schema.json', import.meta.url), 'utf8')));
+    validate(JSON.parse(JSON.stringify(plan)));
+    expect(validate.errors ?? []).toEqual([]);
   });
 
   it('refuses at apply time an image that is a symlink leading outside the folder', async () => {
