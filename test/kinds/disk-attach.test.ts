@@ -102,8 +102,14 @@ describe('a Disk attached to a VM', () => {
 
     const again = await planFolder(env.client, dir);
     expect(again.plan.actions.map((a) => [a.id, a.changes.map((c) => c.path)])).toEqual([['update:Disk/data-01', ['spec.source']]]);
-    const second = await applyFolder(env.client, dir);
+    const lines: string[] = [];
+    const log = { info: (_: object, msg?: string) => lines.push(msg ?? ''), warn() {}, error() {}, debug() {} };
+    const second = await applyFolder(env.client, dir, { log });
     expect(failures(second.result)).toEqual([]);
+    // Progress goes to the log as the image streams, ending at the whole image.
+    const progress = lines.filter((l) => l.startsWith('uploading images/data.img: '));
+    expect(progress.length).toBeGreaterThan(1);
+    expect(progress.at(-1)).toBe('uploading images/data.img: 3.0 MiB of 3.0 MiB (100%)');
     const [ref, done] = await theDisk();
     expect(done.uuid).toBe(pending.uuid);
     expect(done.other_config['xops.content']).toBe(`sha256:${createHash('sha256').update(IMAGE).digest('hex')}`);
