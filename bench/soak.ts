@@ -87,16 +87,22 @@ export async function poolProblems(sim: Simulator, dir: string, before: Map<stri
       }
     }
     for (const rec of observed.records.VM_appliance.values()) if (rec.name_label.startsWith('xops-pending:')) problems.push(`pending appliance left: ${rec.name_label}`);
-    for (const [key, n] of marks) if (n > 1) problems.push(`duplicate: ${n} objects marked ${key}`);
     const apps = new Map<string, number>();
     for (const rec of observed.records.VM_appliance.values()) apps.set(rec.name_label, (apps.get(rec.name_label) ?? 0) + 1);
     for (const [name, n] of apps) if (n > 1) problems.push(`duplicate: ${n} appliances named ${name}`);
     for (const [ref, vdi] of observed.records.VDI) {
       const mark = vdi.other_config?.[MANAGED_KEY];
       if (!mark) continue;
+      // A standalone Disk's VDI belongs to no VM: it must exist once, with its content complete.
+      if (mark.startsWith('Disk/')) {
+        marks.set(`VDI ${mark}`, (marks.get(`VDI ${mark}`) ?? 0) + 1);
+        if (vdi.other_config['xops.content'] === 'pending') problems.push(`upload left pending: ${mark}`);
+        continue;
+      }
       const attachedTo = vdi.VBDs.map((vbd) => observed.records.VBD.get(vbd)?.VM).map((vm) => (vm ? observed.records.VM.get(vm)?.other_config?.[MANAGED_KEY] : undefined));
       if (!attachedTo.includes(mark)) problems.push(`orphaned disk ${vdi.name_label} (${ref}) marked ${mark}`);
     }
+    for (const [key, n] of marks) if (n > 1) problems.push(`duplicate: ${n} objects marked ${key}`);
     const after = unmanagedFingerprint(sim);
     for (const [ref, print] of before) if (after.get(ref) !== print) problems.push(`unmanaged VM ${ref} changed`);
     return problems;

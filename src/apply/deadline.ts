@@ -124,6 +124,8 @@ export function deadlineCaller(inner: XapiCaller, address: string, ms: number, l
         if (!expired) await inner.call('task.destroy', task).catch(() => undefined);
       }
     },
+    // Disk content goes over XAPI's HTTP handlers with the inner caller's session (kinds/disk/upload.ts).
+    ...(inner.transferEndpoint ? { transferEndpoint: () => guard(inner.transferEndpoint!()) } : {}),
   };
   return { caller, dispose: () => clearTimeout(timer) };
 }

@@ -5,6 +5,7 @@
  */
 import { ALL_KINDS, type Kind } from '../model/kinds.js';
 import type { KindContract } from './contract.js';
+import { diskKind } from './disk/index.js';
 import { hostKind } from './host/index.js';
 import { networkKind } from './network/index.js';
 import { policyKind } from './policy/index.js';
@@ -17,7 +18,7 @@ export type { KindContract } from './contract.js';
 export { addDocument, documentsOf } from './contract.js';
 
 /** Every kind, in pipeline order. Must list the kinds in the order of model/kinds.ts ALL_KINDS. */
-export const KIND_REGISTRY: readonly KindContract[] = [poolKind, hostKind, networkKind, srKind, vmKind, vmApplianceKind, policyKind];
+export const KIND_REGISTRY: readonly KindContract[] = [poolKind, hostKind, networkKind, srKind, diskKind, vmKind, vmApplianceKind, policyKind];
 
 if (KIND_REGISTRY.map((k) => k.kind).join() !== ALL_KINDS.join()) {
   throw new Error(`kind registry out of order: ${KIND_REGISTRY.map((k) => k.kind).join()} is not ${ALL_KINDS.join()}`);

@@ -55,6 +55,12 @@ export interface KindDefinition<D extends DesiredDocument = DesiredDocument> {
    * VMs' `appliance`); may fill in values the other side implies.
    */
   link?(ctx: LinkContext): void;
+  /**
+   * Reads what a built document names on disk, for manifests loaded from a folder (`loadManifests`):
+   * it may fill in facts the planner cannot read itself (a Disk image's size). Never fails: what it
+   * cannot read is left out, and apply reports it.
+   */
+  measure?(doc: D, root: string): Promise<void>;
   /** How messages name an object of this kind in the pool (`network`, `VM appliance`). */
   word?: string;
   /**

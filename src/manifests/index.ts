@@ -6,6 +6,7 @@ import type { Diagnostic } from '../model/diagnostics.js';
 import type { DesiredState } from '../model/desired.js';
 import { readManifestFolder } from './folder.js';
 import { loadManifestFiles, sortDiagnostics, type LoadOptions } from './loader.js';
+import { documentsOf, KIND_REGISTRY } from '../kinds/index.js';
 
 export { loadManifestFiles, isManifestPath } from './loader.js';
 export type { LoadOptions, ManifestFile, LoadResult } from './loader.js';
@@ -26,5 +27,8 @@ export { KINDS } from '../kinds/index.js';
 export async function loadManifests(dir: string, opts: LoadOptions = {}): Promise<{ desired: DesiredState; diagnostics: Diagnostic[] }> {
   const read = await readManifestFolder(dir, opts.limits);
   const result = loadManifestFiles(read.files, dir, { ...opts, commit: opts.commit ?? 'local' });
+  for (const kind of KIND_REGISTRY) {
+    if (kind.measure) for (const doc of documentsOf(result.desired, kind)) await kind.measure(doc, dir);
+  }
   return { desired: result.desired, diagnostics: sortDiagnostics([...read.diagnostics, ...result.diagnostics]) };
 }

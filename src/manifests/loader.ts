@@ -78,6 +78,7 @@ export function loadManifestFiles(files: ManifestFile[], root: string, opts: Loa
     hosts: [],
     networks: [],
     srs: [],
+    disks: [],
     vms: [],
     appliances: [],
     policies: [],

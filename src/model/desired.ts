@@ -3,6 +3,7 @@ import type { DesiredPool } from '../kinds/pool/desired.js';
 import type { DesiredHost } from '../kinds/host/desired.js';
 import type { DesiredNetwork } from '../kinds/network/desired.js';
 import type { DesiredSR } from '../kinds/sr/desired.js';
+import type { DesiredStandaloneDisk } from '../kinds/disk/desired.js';
 import type { DesiredVM } from '../kinds/vm/desired.js';
 import type { DesiredVMAppliance } from '../kinds/vmappliance/desired.js';
 import type { DesiredPolicy } from '../kinds/policy/desired.js';
@@ -14,7 +15,8 @@ export type { DesiredPool } from '../kinds/pool/desired.js';
 export type { DesiredHost } from '../kinds/host/desired.js';
 export type { BondMode, DesiredNetwork } from '../kinds/network/desired.js';
 export type { SRType, DesiredSR } from '../kinds/sr/desired.js';
-export type { PowerState, HaRestartPriority, DesiredDisk, DesiredVif, DesiredVM } from '../kinds/vm/desired.js';
+export type { DiskImageFormat, DiskSource, DesiredStandaloneDisk } from '../kinds/disk/desired.js';
+export type { PowerState, HaRestartPriority, DesiredDisk, DesiredAttachment, DesiredVif, DesiredVM } from '../kinds/vm/desired.js';
 export type { DesiredApplianceMember, DesiredVMAppliance } from '../kinds/vmappliance/desired.js';
 export type { Match, AdmissionRule, DisruptionClass, MaintenanceWindow, AutomationSettings, DesiredPolicy } from '../kinds/policy/desired.js';
 
@@ -30,6 +32,8 @@ export interface DesiredState {
   hosts: DesiredHost[];
   networks: DesiredNetwork[];
   srs: DesiredSR[];
+  /** Standalone disks (kind Disk): VDIs declared on their own, attached to VMs by name. */
+  disks: DesiredStandaloneDisk[];
   vms: DesiredVM[];
   appliances: DesiredVMAppliance[];
   policies: DesiredPolicy[];
@@ -54,6 +58,7 @@ export type DesiredResource =
   | DesiredHost
   | DesiredNetwork
   | DesiredSR
+  | DesiredStandaloneDisk
   | DesiredVM
   | DesiredVMAppliance;
 
@@ -66,6 +71,7 @@ export function desiredResources(desired: DesiredState): DesiredResource[] {
     ...desired.hosts,
     ...desired.networks,
     ...desired.srs,
+    ...desired.disks,
     ...desired.vms,
     ...desired.appliances,
   ];

@@ -263,6 +263,10 @@ export const REPO_KEY = 'xops.repo';
 export const SPEC_KEY = 'xops.spec';
 /** On a VM's VDIs: the name of the manifest disk the VDI is (the planner matches by it, apply writes it). */
 export const DISK_KEY = 'xops.disk';
+/** On a standalone disk's VDI (kind Disk): `true`. VM kinds never count such a VDI among their own disks. */
+export const STANDALONE_KEY = 'xops.standalone';
+/** On a VBD xops made to attach a standalone disk to a VM: the Disk's address (`Disk/data-01`). */
+export const ATTACH_KEY = 'xops.attach';
 /** On a VM's VIFs: the index of the manifest's `networks` entry the VIF is. */
 export const VIF_KEY = 'xops.vif';
 

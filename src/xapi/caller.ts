@@ -24,6 +24,12 @@ export interface XapiCaller {
    * HANDLE_INVALID when the task is destroyed before it ends. Optional, like runAsync.
    */
   waitForTask?(task: string, opts: { deadlineMs: number }): Promise<TaskOutcome>;
+  /**
+   * Where XAPI's HTTP handlers (`/import_raw_vdi`, `/export_raw_vdi`) are reached, with a session the
+   * caller keeps (the receiver must never log it out); absent on callers that cannot hand one out.
+   * The shape of `TransferEndpoint` (src/xapi/vdi-transfer.ts).
+   */
+  transferEndpoint?(): Promise<{ url: string; session: string; ca?: string; insecure?: boolean }>;
 }
 
 /** Per-call options of `runAsync`. */

@@ -380,6 +380,20 @@ export class XapiClient extends EventEmitter implements XapiCaller {
     });
   }
 
+  /**
+   * The master's URL and the client's current session (logging in first if needed), for XAPI's HTTP
+   * handlers (`VdiTransfer`). The session stays the client's: the receiver must not log it out.
+   */
+  async transferEndpoint(): Promise<{ url: string; session: string; ca?: string; insecure?: boolean }> {
+    const session = await this.session();
+    return {
+      url: session.base.origin,
+      session: session.ref,
+      ...(this.opts.ca ? { ca: readFileSync(this.opts.ca, 'utf8') } : {}),
+      ...(this.opts.insecure ? { insecure: true } : {}),
+    };
+  }
+
   /** The current session, logging in (once, shared by concurrent callers) when there is none. */
   private session(): Promise<Session> {
     if (this.current) return Promise.resolve(this.current);

@@ -58,7 +58,7 @@ describe('xops export', () => {
     ]);
     // The hosts' local storage is theirs: protected, so not exported.
     expect(stdout).toContain("left out (XAPI's own): 3 host-local SRs, 1 tools SR, 3 control domains, 5 templates");
-    expect(stdout).toContain("exported 4 manifests from pool 'demo' to demo: Pool 1, Network 0, SR 1, VM 2, VMAppliance 0");
+    expect(stdout).toContain("exported 4 manifests from pool 'demo' to demo: Pool 1, Network 0, SR 1, Disk 0, VM 2, VMAppliance 0");
     expect(stdout).toContain('vms/legacy-web01.yaml: VM/legacy-web01: spec.template: warning:');
     expect(stdout).toMatch(/conflict[\s\S]*automation: \{adopt: true\}/);
   });
@@ -86,7 +86,7 @@ describe('xops export', () => {
   });
 
   it.each([
-    { why: 'an unknown kind', args: ['--kinds', 'VM,Template'], message: "xops: --kinds: 'Template' is not one of Pool, Network, SR, VM, VMAppliance" },
+    { why: 'an unknown kind', args: ['--kinds', 'VM,Template'], message: "xops: --kinds: 'Template' is not one of Pool, Network, SR, Disk, VM, VMAppliance" },
     { why: 'a folder given as a positional', args: ['demo'], message: "xops: export takes no positional arguments (use --dir DIR), got demo (see 'xops export --help')" },
   ])('refuses $why with one line', async ({ args, message }) => {
     const { code, stderr } = await xops(['export', ...args]);

@@ -53,6 +53,9 @@ describe('examples', () => {
     expect(desired.pool?.spec.defaultSR).toEqual({ name: 'pool-nfs', target: 'live', checked: false });
     expect(desired.networks.map((n) => n.meta.name)).toEqual(['prod-vlan100', 'storage-bond']);
     expect(desired.srs.map((s) => [s.meta.name, s.spec.type])).toEqual([['nfs-backups', 'nfs'], ['smb-archive', 'smb']]);
+    // A standalone data disk, attached to app-01 by name.
+    expect(desired.disks.map((d) => [d.meta.name, d.spec.size / 2 ** 30, d.spec.sr])).toEqual([['app-data', 20, { name: 'nfs-backups', target: 'manifest', checked: true }]]);
+    expect(desired.vms.filter((v) => v.spec.attachments).map((v) => [v.meta.name, v.spec.attachments!.map((a) => a.disk.name)])).toEqual([['app-01', ['app-data']]]);
     expect(desired.vms.map((v) => [v.meta.name, v.spec.vcpus, v.spec.memory / 2 ** 30])).toEqual([
       ['app-01', 4, 8],
       ['db-01', 8, 16],
@@ -99,11 +102,11 @@ describe('docs/manifests.md', () => {
     const text = await readFile(join(ROOT, 'docs/manifests.md'), 'utf8');
     const blocks = [...text.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]).filter((b) => b.includes('apiVersion: xops/v1\nkind:'))
       .filter((b) => !b.includes('# per kind, below')); // the envelope illustration, not a manifest
-    expect(blocks.length).toBe(7);
+    expect(blocks.length).toBe(8);
     const files = blocks.map((b, i) => ({ path: `doc-${i}.yaml`, content: Buffer.from(b) }));
     const { diagnostics, desired } = loadManifestFiles(files, 'docs');
     expect(diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
-    expect(desired.documents.map((d) => d.kind)).toEqual(['Pool', 'Host', 'Network', 'SR', 'VM', 'VMAppliance', 'Policy']);
+    expect(desired.documents.map((d) => d.kind)).toEqual(['Pool', 'Host', 'Network', 'SR', 'Disk', 'VM', 'VMAppliance', 'Policy']);
   });
 });
 
@@ -113,7 +116,7 @@ describe('README.md', () => {
     const block = text.split('## Manifests')[1]!.match(/```yaml\n([\s\S]*?)```/)![1]!;
     const { diagnostics, desired } = loadManifestFiles([{ path: 'readme.yaml', content: Buffer.from(block) }], '.');
     expect(diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
-    expect(desired.documents.map((d) => d.kind)).toEqual(['Pool', 'Host', 'Network', 'SR', 'VM', 'VMAppliance']);
+    expect(desired.documents.map((d) => d.kind)).toEqual(['Pool', 'Host', 'Network', 'SR', 'Disk', 'VM', 'VMAppliance']);
   });
 });
 
@@ -131,12 +134,12 @@ describe('xops validate (child process)', () => {
     const lines = stderr.trimEnd().split('\n');
     expect(lines).toHaveLength(6);
     for (const line of lines) expect(line).toMatch(/: warning: (template|SR|network|host) '.+' must exist in the pool; not checked offline( \(used \d+ times\))?$/);
-    expect(stdout).toBe('valid: 11 manifests in 10 files; 0 errors, 6 warnings (references to pool objects not checked: offline)\n');
+    expect(stdout).toBe('valid: 12 manifests in 11 files; 0 errors, 6 warnings (references to pool objects not checked: offline)\n');
   });
 
   it('checks references against the pool named by XOPS_XAPI_URL', async () => {
     const pool = { XOPS_XAPI_URL: sim.url, XOPS_XAPI_USER: 'root', XOPS_XAPI_PASSWORD: 'xops' };
-    expect(await xops(['validate', 'examples'], pool)).toEqual({ code: 0, stdout: 'valid: 11 manifests in 10 files; 0 errors, 0 warnings\n', stderr: '' });
+    expect(await xops(['validate', 'examples'], pool)).toEqual({ code: 0, stdout: 'valid: 12 manifests in 11 files; 0 errors, 0 warnings\n', stderr: '' });
     const bad = await xops(['validate', 'test/manifests/corpus/dangling-refs-live'], pool);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain("manifests.yaml:12:11: VM/web-01: spec.disks[0].sr: 'pool-nsf' is neither an SR manifest nor an SR in the pool");

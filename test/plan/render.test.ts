@@ -106,7 +106,8 @@ describe('summary counts', () => {
   it('adopt actions are counted on their own, so the operations add up to the actions', () => {
     const plan = samplePlan();
     plan.actions = [...plan.actions, { ...plan.actions[0], id: 'adopt:VM/old', address: 'VM/old', operation: 'adopt', disruption: 'none', changes: [] }];
-    expect(summaryLine(plan)).toBe('1 to create, 1 to update, 1 to adopt, 0 to replace, 1 to delete — 1 need a reboot, 0 cause downtime, 1 destructive');
+    // The sample plan also refuses one change, which the summary counts after the actions.
+    expect(summaryLine(plan)).toBe('1 to create, 1 to update, 1 to adopt, 0 to replace, 1 to delete — 1 need a reboot, 0 cause downtime, 1 destructive; 1 refused (an error: those changes are not made)');
   });
 
   it('NO_COLOR set to anything, even empty, disables colour; FORCE_COLOR enables it off a terminal', () => {

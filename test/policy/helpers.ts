@@ -55,6 +55,7 @@ export function desired(policies: DesiredPolicy[], documents: RawDocument[] = []
     hosts: [],
     networks: [],
     srs: [],
+    disks: [],
     vms: [],
     appliances: [],
     policies,

@@ -7,6 +7,7 @@ import { ApplyError, CreateAbandonedError, UnsupportedChangeError, wontFixItself
 import type { RefLike } from '../../apply/lookup.js';
 import { PENDING_KEY, assertOwned, isOwnedBy, markCreated, pendingName, writeMarks, writeSpecDigest } from '../../apply/ownership.js';
 import { attachedDisks, claimDisks, convergeDisks, destroyDisk, diskSR, type DiskClaim, type DiskSpec } from './disks.js';
+import { convergeAttachments } from './attachments.js';
 import { convergePower, halt, whileHalted } from './power.js';
 import { convergeVifs, type VifSpec } from './vifs.js';
 import { snapshotName } from '../../policy/snapshot.js';
@@ -27,7 +28,7 @@ export type VmSpec = Omit<DesiredVM['spec'], 'template' | 'host' | 'appliance' |
 /** Every field a full converge (create, adopt, finishing a crashed create) brings to the spec. */
 const ALL_FIELDS = new Set([
   'nameLabel', 'description', 'vcpus', 'vcpusMax', 'memory', 'memoryMax', 'disks', 'networks',
-  'host', 'haRestartPriority', 'autoPowerOn', 'appliance', 'tags', 'otherConfig', 'powerState',
+  'host', 'haRestartPriority', 'autoPowerOn', 'appliance', 'tags', 'otherConfig', 'powerState', 'attachments',
 ]);
 
 /** XCP-ng's convention for "start this VM when its host boots". */
@@ -177,6 +178,7 @@ async function converge(ctx: ApplyContext, action: Action, vm: Ref, spec: VmSpec
       removeUndeclared: !creating && action.changes.some((c) => c.path.startsWith('spec.disks') && (c.to === undefined || c.to === null)),
     });
   }
+  if (fields.has('attachments')) await convergeAttachments(ctx, address, vm, spec.attachments ?? []);
   if (fields.has('networks')) await convergeVifs(ctx, address, vm, spec.networks, creating);
   rec = await vmRecord(ctx, vm);
   if (fields.has('host')) {

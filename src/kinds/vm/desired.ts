@@ -13,6 +13,11 @@ export interface DesiredDisk {
   sr?: Reference;
 }
 
+/** A standalone disk (a Disk manifest) the VM attaches: a `{disk: NAME}` entry of the manifest's `disks`. */
+export interface DesiredAttachment {
+  disk: Reference;
+}
+
 export interface DesiredVif {
   network: Reference;
   mac?: string;
@@ -34,6 +39,8 @@ export interface DesiredVM {
     /** Bytes; static_max, defaults to `memory`. Growing memory up to it is a hot change. */
     memoryMax: number;
     disks: DesiredDisk[];
+    /** The `{disk: NAME}` entries of the manifest's `disks`, in order; absent when there are none. */
+    attachments?: DesiredAttachment[];
     networks: DesiredVif[];
     powerState: PowerState;
     /** Affinity host. */

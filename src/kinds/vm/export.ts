@@ -6,6 +6,7 @@ import type { ExportNote } from '../../export/notes.js';
 import { declarableOtherConfig, formatSize, setIfPresent } from '../../export/values.js';
 import type { KindExporter } from '../../export/manifest-doc.js';
 import { manifestDoc, nameLabelSpec } from '../../export/manifest-doc.js';
+import { exportedAttachments, isExportedDisk } from './attachments.js';
 
 /** The VM kind's disk name pattern (`./schema.ts`). */
 const DISK_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
@@ -54,7 +55,7 @@ function exportDisks(ctx: ExportContext, chosen: Chosen<'VM'>): ExportedDisk[] {
   const found: { vbd: VBDRecord; vdi: VDIRecord; name?: string }[] = [];
   for (const vbd of vbds) {
     const vdi = ctx.index.get('VDI', vbd.VDI);
-    if (!vdi) continue;
+    if (!vdi || isExportedDisk(ctx, vbd.VDI)) continue;
     const marked = vdi.other_config?.[DISK_KEY];
     const byLabel = vdi.name_label.startsWith(prefix) ? vdi.name_label.slice(prefix.length) : undefined;
     const name = marked ?? byLabel;
@@ -175,7 +176,7 @@ export const vmExporter: KindExporter<'VM'> = {
       });
     }
     const disks = exportDisks(ctx, chosen);
-    setIfPresent(spec, 'disks', disks.filter((d) => d.listed).map((d) => d.entry));
+    setIfPresent(spec, 'disks', [...disks.filter((d) => d.listed).map((d) => d.entry), ...exportedAttachments(ctx, rec)]);
     const vifs = exportVifs(ctx, rec);
     setIfPresent(spec, 'networks', vifs.entries);
     for (const vif of vifs.unlisted) {

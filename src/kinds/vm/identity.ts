@@ -41,7 +41,10 @@ export function matchDisks<T>(
   const unkeyed: T[] = [];
   const unmatched: T[] = [];
   for (const d of disks) {
-    const key = facts(d).otherConfig?.[DISK_KEY];
+    const oc = facts(d).otherConfig;
+    // A standalone Disk attached to the VM is never one of the VM's own disks (kinds/disk).
+    if (oc?.['xops.standalone'] === 'true' || (oc?.['xops.managed'] ?? '').startsWith('Disk/')) continue;
+    const key = oc?.[DISK_KEY];
     if (!key) unkeyed.push(d);
     else if (byName.has(key)) unmatched.push(d);
     else byName.set(key, { disk: d, match: 'mark' });

@@ -9,6 +9,7 @@ import { markOf } from '../../plan/ownership-marks.js';
 import { orphanName, pruneAllowed, wouldPrune } from '../../plan/prune.js';
 import { findLive, noteUser, resolveRef, type ResolvedReference } from '../../plan/refs.js';
 import { formatBytes } from '../../plan/values.js';
+import { planAttachments, resolveAttachments } from './attachments.js';
 import { baseTemplateName, haltCost, isPlainVM, observedDisks, observedVifs, powerDisruption, powerOf } from './compare.js';
 import { reserveCapacity, type PlannedStart, type Shortfall } from './preflight.js';
 import { driverlessReason, observedGuestAbilities } from './guest.js';
@@ -161,6 +162,7 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   const owner = ctx.owners.get(address);
   if (!owner || owner.state === 'conflict') return;
   const needs: string[] = [];
+  const attachments = resolveAttachments(ctx, vm, needs);
   const refs = resolveSpec(ctx, vm, needs);
   if (!refs) return;
   // Built only for the VMs that get an action: most of 10k VMs need none.
@@ -352,6 +354,8 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
       details: { vm: rec.uuid, disk: name, vbd: vbd.uuid, vdi: o.record.uuid, ...(unplugLive ? {} : { restart: true }) } satisfies VMDiskDeleteDetails,
     }));
   }
+
+  planAttachments(ctx, address, rec, attachments, changes, objects);
 
   // VIFs, matched by position.
   refs.networks.forEach((n, i) => {

@@ -1,6 +1,7 @@
 import type { DesiredVM, HaRestartPriority, PowerState } from '../../model/desired.js';
 import { closedObject, documentSchema, ref } from '../../manifests/schema-kit.js';
 import { checkOtherConfig, type KindDefinition } from '../../manifests/build-context.js';
+import { decodeAttachments, isAttachmentEntry, type DiskEntry } from './attachments.js';
 
 interface VMSpec {
   nameLabel?: string;
@@ -10,7 +11,7 @@ interface VMSpec {
   vcpusMax?: number;
   memory: number | string;
   memoryMax?: number | string;
-  disks?: { name: string; size: number | string; sr?: string }[];
+  disks?: DiskEntry[];
   networks?: { network: string; mac?: string }[];
   powerState?: PowerState;
   host?: string;
@@ -43,15 +44,19 @@ export const vmSchema: KindDefinition<DesiredVM> = {
         memoryMax: ref('size', 'Static max memory (default: memory). Growing memory up to it is a hot change.'),
         disks: {
           type: 'array',
-          description: 'Disks, in device order. Each becomes a VDI named `<vm>-<disk>`.',
-          items: closedObject(
-            {
-              name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$', patternErrorMessage: 'must be a short name of letters, digits, dashes or underscores', description: 'Unique within the VM, e.g. root, data.' },
-              size: ref('size', 'Virtual size, e.g. 20GiB. Growing is allowed; shrinking is refused.'),
-              sr: ref('reference', 'SR for the disk (default: the pool\'s default SR).'),
-            },
-            ['name', 'size'],
-          ),
+          description: 'Disks, in device order. Each `{name, size}` becomes a VDI named `<vm>-<disk>`; each `{disk: NAME}` attaches the standalone Disk manifest NAME (the next free device), which outlives the VM.',
+          items: {
+            if: { type: 'object', required: ['disk'] },
+            then: closedObject({ disk: ref('reference', 'A Disk manifest\'s name: the standalone disk to attach.') }, ['disk']),
+            else: closedObject(
+              {
+                name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$', patternErrorMessage: 'must be a short name of letters, digits, dashes or underscores', description: 'Unique within the VM, e.g. root, data.' },
+                size: ref('size', 'Virtual size, e.g. 20GiB. Growing is allowed; shrinking is refused.'),
+                sr: ref('reference', 'SR for the disk (default: the pool\'s default SR).'),
+              },
+              ['name', 'size'],
+            ),
+          },
         },
         networks: {
           type: 'array',
@@ -84,15 +89,17 @@ export const vmSchema: KindDefinition<DesiredVM> = {
     const memoryMax = spec.memoryMax === undefined ? memory : (ctx.size(spec.memoryMax, 'spec.memoryMax') ?? memory);
     if (memoryMax < memory) ctx.error('spec.memoryMax', 'memoryMax is below memory');
     const seen = new Map<string, number>();
-    const disks = (spec.disks ?? []).map((disk, i) => {
+    const disks = (spec.disks ?? []).flatMap((disk, i) => {
+      if (isAttachmentEntry(disk)) return [];
       const path = `spec.disks[${i}]`;
       const first = seen.get(disk.name);
       if (first !== undefined) ctx.error(`${path}.name`, `disk name '${disk.name}' is already used by spec.disks[${first}]`, 'duplicate-name');
       else seen.set(disk.name, i);
       const size = ctx.size(disk.size, `${path}.size`);
       if (size === 0) ctx.error(`${path}.size`, 'a disk needs a size above zero');
-      return { name: disk.name, size: size ?? 0, ...(disk.sr !== undefined ? { sr: ctx.ref('SR', disk.sr, `${path}.sr`) } : {}) };
+      return [{ name: disk.name, size: size ?? 0, ...(disk.sr !== undefined ? { sr: ctx.ref('SR', disk.sr, `${path}.sr`) } : {}) }];
     });
+    const attachments = decodeAttachments(spec.disks ?? [], ctx);
     const networks = (spec.networks ?? []).map((vif, i) => ({
       network: ctx.ref('Network', vif.network, `spec.networks[${i}].network`),
       ...(vif.mac !== undefined ? { mac: vif.mac.toLowerCase() } : {}),
@@ -109,6 +116,7 @@ export const vmSchema: KindDefinition<DesiredVM> = {
         memory,
         memoryMax,
         disks,
+        ...(attachments.length > 0 ? { attachments } : {}),
         networks,
         powerState: spec.powerState ?? 'running',
         ...(spec.host !== undefined ? { host: ctx.ref('Host', spec.host, 'spec.host') } : {}),
