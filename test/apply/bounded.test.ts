@@ -7,6 +7,8 @@ import { settlePreviousTasks, TASK_KEY } from '../../src/apply/inflight.js';
 import { DISK_KEY, MANAGED_KEY, VIF_KEY } from '../../src/model/observed.js';
 import type { Simulator } from '../../src/sim/index.js';
 import { KILL_VM } from '../../bench/kill-points.js';
+import { applyPlan } from '../../src/apply/executor.js';
+import { processSecretSource } from '../../src/secrets/index.js';
 import { applyFolder, failures, planFolder, simWithClient } from './helpers.js';
 
 let cleanup: (() => Promise<void>)[] = [];
@@ -56,11 +58,27 @@ function leftovers(sim: Simulator): string[] {
   return out;
 }
 
+/**
+ * The planner refuses what does not fit (its capacity preflight); these cases are the pool changing
+ * between plan and apply, played by planning a small VM and applying the plan with a bigger spec.
+ */
+async function applyGrown(client: Parameters<typeof planFolder>[0], dir: string, grow: (spec: Record<string, unknown>) => void, repo?: string) {
+  const { plan } = await planFolder(client, dir);
+  for (const a of plan.actions) {
+    const d = a.desired as { spec?: Record<string, unknown> } | undefined;
+    if (a.id === 'create:VM/big' && d) grow(d.spec ?? (d as Record<string, unknown>));
+  }
+  return applyPlan(plan, client, { ...(repo ? { repo } : {}), secrets: processSecretSource(dir), destructiveAllowed: () => true, retryDelayMs: 20 });
+}
+
 describe('a create the pool refuses for good is undone', () => {
   it('removes the clone and its disks when no host has the memory, and does not retry', async () => {
     const { client, sim } = await env();
-    const dir = await folder(vmYaml({ memory: '200GiB' }));
-    const { result } = await applyFolder(client, dir, { repo: 'test-repo' });
+    const dir = await folder(vmYaml({ memory: '1GiB' }));
+    const result = await applyGrown(client, dir, (spec) => {
+      spec['memory'] = 200 * 1024 ** 3;
+      spec['memoryMax'] = 200 * 1024 ** 3;
+    }, 'test-repo');
     const r = result.results.find((x) => x.action.id === 'create:VM/big')!;
     expect(r.state).toBe('failed');
     expect(r.reason).toMatch(/undone.*HOST_NOT_ENOUGH_FREE_MEMORY/);
@@ -72,8 +90,10 @@ describe('a create the pool refuses for good is undone', () => {
     const { client, sim } = await env();
     // Local storage is LVM (thick): a 1.5 TiB disk on its 930 GiB fails with the storage manager's
     // "insufficient space" (SR_BACKEND_FAILURE_44) after the first disk exists.
-    const dir = await folder(vmYaml({ disks: '    - {name: root, size: 10GiB}\n    - {name: huge, size: 1536GiB, sr: Local storage on xcp-host1}' }));
-    const { result } = await applyFolder(client, dir);
+    const dir = await folder(vmYaml({ disks: '    - {name: root, size: 10GiB}\n    - {name: huge, size: 10GiB, sr: Local storage on xcp-host1}' }));
+    const result = await applyGrown(client, dir, (spec) => {
+      (spec['disks'] as { name: string; size: number }[])[1]!.size = 1536 * 1024 ** 3;
+    });
     const r = result.results.find((x) => x.action.id === 'create:VM/big')!;
     expect(r.state).toBe('failed');
     expect(r.reason).toMatch(/undone.*SR_BACKEND_FAILURE_44/);

@@ -72,6 +72,8 @@ afterAll(async () => {
 describe('a disk added to a running HVM guest', () => {
   it('without PV drivers: planned as a reboot; apply halts the VM, attaches the disk and starts it again', async () => {
     const dir = await runningWithNewDisk('nodrivers-vm');
+    // The template has tools; this guest's OS runs without them (the simulator's guest model, docs/simulator.md).
+    w.sim.guests.setProfile((await vmRecord(w, 'nodrivers-vm'))!.ref, { os: { name: 'Debian', distro: 'debian', major: '12', minor: '0' }, tools: false });
     const plan = await planFolder(dir);
     expect(plan.actions.map((a) => `${a.id} ${a.disruption}`)).toEqual(['update:VM/nodrivers-vm reboot']);
     expect(plan.actions[0]!.changes[0]!.reason).toMatch(/the guest has no PV drivers \(XAPI would refuse with VM_MISSING_PV_DRIVERS\), so apply halts the VM, changes it and starts it again/);

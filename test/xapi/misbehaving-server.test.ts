@@ -192,7 +192,7 @@ describe('the CLI, when the pool answers garbage after login', () => {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"jsonrpc":"2.0","result":{"OpaqueRef:a":{"x":');
     });
     const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = execFile(process.execPath, ['dist/src/cli.js', 'export', '--xapi', url, '--transport', 'jsonrpc', '--out', '/nonexistent'],
+      const child = execFile(process.execPath, ['dist/src/cli.js', 'export', '--xapi', url, '--transport', 'jsonrpc', '--dir', '/nonexistent'],
         { env: { ...process.env, XOPS_XAPI_PASSWORD: 'hunter2' } }, (_err, _out, err) => resolve({ code: child.exitCode, stderr: err }));
     });
     expect(code).toBe(1);
