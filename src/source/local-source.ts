@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Dirent, Stats } from 'node:fs';
 import { open, readdir, realpath, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
@@ -55,7 +56,7 @@ export class LocalSource implements ManifestSource {
     }
     const files: ManifestFile[] = [];
     try {
-      await this.walk(root, root, '', files, 0, new ReadBudget(this.limits));
+      await this.walk(root, root, '', files, 0, new ReadBudget(this.limits), new WalkMemo());
     } catch (err) {
       if (err instanceof BudgetExceeded) throw new SourceError(join(this.dir, err.path), err.message);
       throw err;
@@ -95,28 +96,68 @@ export class LocalSource implements ManifestSource {
    * through a symlink is walked again (its files appear under the link's name), so a fan-out of links
    * is refused by the budget, never expanded.
    */
-  private async walk(root: string, real: string, prefix: string, out: ManifestFile[], depth: number, budget: ReadBudget): Promise<void> {
+  private async walk(root: string, real: string, prefix: string, out: ManifestFile[], depth: number, budget: ReadBudget, memo: WalkMemo): Promise<void> {
     if (depth > MAX_DEPTH) throw new SourceError(join(this.dir, prefix), 'too many levels of symlinked folders');
-    const entries = await readdir(real, { withFileTypes: true });
+    const entries = await memo.readdir(real);
     for (const entry of entries) {
       const path = prefix ? `${prefix}/${entry.name}` : entry.name;
       const full = join(real, entry.name);
       budget.entry(path);
       if (entry.isSymbolicLink()) {
-        const target = await realpath(full).catch(() => undefined);
+        const { target, info } = await memo.resolve(full);
         if (target === undefined) continue; // dangling link: nothing to read
         if (target !== root && !target.startsWith(root + sep)) {
           throw new SourceError(join(this.dir, path), `symlink to '${relative(root, target)}' leaves the manifests folder`);
         }
-        const info = await stat(target);
-        if (info.isDirectory()) await this.walk(root, target, path, out, depth + 1, budget);
-        else if (info.isFile() && isManifestPath(path)) out.push({ path, content: await readBounded(target, path, budget) });
+        if (info!.isDirectory()) await this.walk(root, target, path, out, depth + 1, budget, memo);
+        else if (info!.isFile() && isManifestPath(path)) out.push({ path, content: await memo.read(target, path, budget) });
       } else if (entry.isDirectory()) {
-        await this.walk(root, full, path, out, depth, budget);
+        await this.walk(root, full, path, out, depth, budget, memo);
       } else if (entry.isFile() && isManifestPath(path)) {
-        out.push({ path, content: await readBounded(full, path, budget) });
+        out.push({ path, content: await memo.read(full, path, budget) });
       }
     }
+  }
+}
+
+/**
+ * What one walk already asked the file system, by real path: a folder reached again through a link
+ * costs no further system call, so the walk's cost is its budget's count, not its I/O.
+ */
+class WalkMemo {
+  private readonly listings = new Map<string, Promise<Dirent[]>>();
+  private readonly links = new Map<string, Promise<{ target: string | undefined; info: Stats | undefined }>>();
+  private readonly contents = new Map<string, Buffer>();
+
+  readdir(real: string): Promise<Dirent[]> {
+    let listing = this.listings.get(real);
+    if (!listing) this.listings.set(real, (listing = readdir(real, { withFileTypes: true })));
+    return listing;
+  }
+
+  /** Where the link at `full` lands and what is there; `target` undefined for a dangling link. */
+  resolve(full: string): Promise<{ target: string | undefined; info: Stats | undefined }> {
+    let link = this.links.get(full);
+    if (!link) {
+      link = realpath(full).then(
+        async (target) => ({ target, info: await stat(target) }),
+        () => ({ target: undefined, info: undefined }),
+      );
+      this.links.set(full, link);
+    }
+    return link;
+  }
+
+  /** The file's bytes, counted against `budget` under `path` each time it is reached. */
+  async read(abs: string, path: string, budget: ReadBudget): Promise<Buffer> {
+    const known = this.contents.get(abs);
+    if (known) {
+      budget.file(path, known.length);
+      return known;
+    }
+    const content = await readBounded(abs, path, budget);
+    this.contents.set(abs, content);
+    return content;
   }
 }
 
