@@ -1,17 +1,14 @@
 import type { Action, Plan } from '../model/plan.js';
 import { formatDiagnostic } from '../model/diagnostics.js';
 import { countPlan, summaryLine } from './summary.js';
+import { htmlText, markdownCode, markdownFence, markdownText } from './escape.js';
 import { formatValue } from './values.js';
 
 const ICON: Record<Action['disruption'], string> = { none: '🟢', reboot: '🟡', downtime: '🟠', destructive: '🔴' };
 
-/** Table cells: no pipes or newlines may break the row. */
-function cell(s: string): string {
-  return s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
-}
-function code(s: string): string {
-  return `\`${s.replace(/`/g, "'")}\``;
-}
+/** Table cells and prose: names and reasons come from the pool and the repository (escape.ts). */
+const cell = markdownText;
+const code = markdownCode;
 
 /**
  * The plan as a pull-request comment: the summary, a table of actions (what the change introduces
@@ -37,7 +34,7 @@ export function renderMarkdown(plan: Plan): string {
     out.push('');
     for (const a of plan.actions) {
       if (a.changes.length === 0) continue;
-      out.push(`<details><summary>${ICON[a.disruption]} <code>${a.address}</code> — ${a.operation} (${a.disruption})</summary>`, '');
+      out.push(`<details><summary>${ICON[a.disruption]} <code>${htmlText(a.address)}</code> — ${a.operation} (${a.disruption})</summary>`, '');
       out.push('| Field | From | To | Disruption | Why |', '|---|---|---|---|---|');
       for (const ch of a.changes) {
         const from = a.operation === 'create' ? '' : code(formatValue(ch.path, ch.from));
@@ -48,13 +45,11 @@ export function renderMarkdown(plan: Plan): string {
   }
   if (plan.refused.length) {
     out.push('#### Refused (not planned)', '');
-    for (const r of plan.refused) out.push(`- ${code(r.address)} ${code(r.path)}: ${r.reason}`);
+    for (const r of plan.refused) out.push(`- ${code(r.address, false)} ${code(r.path, false)}: ${cell(r.reason)}`);
     out.push('');
   }
   if (plan.diagnostics.length) {
-    out.push('#### Diagnostics', '', '```');
-    for (const d of plan.diagnostics) out.push(formatDiagnostic(d));
-    out.push('```', '');
+    out.push('#### Diagnostics', '', ...markdownFence(plan.diagnostics.map(formatDiagnostic)), '');
   }
   return out.join('\n');
 }
