@@ -73,7 +73,8 @@ export class GitSource implements ManifestSource {
     try {
       await git.raw(['fetch', '--no-tags', '--no-recurse-submodules', '--force', '--quiet', '--', this.url, `+${ref}:${SOURCE_REF}`]);
     } catch (err) {
-      throw new SourceError(redactUrl(this.url), `fetch ${this.branch ?? 'HEAD'} failed: ${gitMessage(err)}`, { cause: err });
+      // The cause is kept for logs, with its text masked too: a logger prints causes whole.
+      throw new SourceError(redactUrl(this.url), `fetch ${this.branch ?? 'HEAD'} failed: ${gitMessage(err)}`, { cause: redactedError(err) });
     }
     return this.resolveCommit();
   }
@@ -120,10 +121,17 @@ export class GitSource implements ManifestSource {
     try {
       return (await git.raw(['rev-parse', '--verify', '--quiet', `${SOURCE_REF}^{commit}`])).trim();
     } catch (err) {
-      throw new SourceError(redactUrl(this.url), `no commit fetched yet for ${this.branch ?? 'HEAD'}`, { cause: err });
+      throw new SourceError(redactUrl(this.url), `no commit fetched yet for ${this.branch ?? 'HEAD'}`, { cause: redactedError(err) });
     }
   }
 
+}
+
+/** `err` as an Error whose message and stack have every URL's credentials masked. */
+function redactedError(err: unknown): Error {
+  const safe = new Error(redactUrl(err instanceof Error ? err.message : String(err)));
+  safe.stack = redactUrl(err instanceof Error && err.stack ? err.stack : safe.message);
+  return safe;
 }
 
 /** `https://…`, `ssh://…`, `file://…` or scp-like `user@host:path`; anything else is a local path. */

@@ -26,7 +26,7 @@ describe('export YAML writer', () => {
     // Read back by xops's own loader: one Pool document, the name exactly as it was, nothing more.
     const { desired } = loadManifestFiles([{ path: pool.path, content: Buffer.from(pool.content) }], '.');
     expect(desired.documents.map((d) => d.address)).toEqual([pool.address]);
-    const spec = desired.documents[0].body.spec as { nameLabel: string; otherConfig?: Record<string, string> };
+    const spec = (desired.documents[0].body as { spec: { nameLabel: string } }).spec;
     expect(spec.nameLabel).toBe(INJECTION);
     expect(desired.documents.some((d) => d.kind === 'Policy')).toBe(false);
   });

@@ -33,6 +33,9 @@ describe('credentials in Git URLs', () => {
     expect(failure.message).not.toContain('s3cret-token');
     expect(failure.message).toMatch(/^http:\/\/deploy:\*\*\*@127\.0\.0\.1:9\/repo\.git: fetch main failed: /);
     expect(failure.message.split('\n')).toHaveLength(1);
+    // A logger prints the cause chain too: it is masked as well.
+    const cause = failure.cause as Error;
+    expect(`${cause.message}\n${cause.stack}`).not.toContain('s3cret-token');
     rmSync(cacheRoot, { recursive: true, force: true });
   });
 });
