@@ -29,23 +29,23 @@ function bombDocument(name: string, copies: number): string {
 const file = (path: string, text: string) => ({ path, content: Buffer.from(text) });
 
 describe('the YAML node cap', () => {
-  it('counts every document of a file: 40 documents of 3,000 nodes each pass a 100,000-node file cap', () => {
+  it('counts every document of a file: 40 documents of 300 nodes each pass a 10,000-node file cap', () => {
     // Each document alone is far below the cap; the old per-document count let the file through.
-    const text = Array.from({ length: 40 }, (_, i) => bombDocument(`n${i}`, 500)).join('\n---\n');
-    const { desired, diagnostics } = loadManifestFiles([file('bomb.yaml', text)], '.', { limits: { maxFileNodes: 100_000 } });
+    const text = Array.from({ length: 40 }, (_, i) => bombDocument(`n${i}`, 50)).join('\n---\n');
+    const { desired, diagnostics } = loadManifestFiles([file('bomb.yaml', text)], '.', { limits: { maxFileNodes: 10_000 } });
     const errors = diagnostics.filter((d) => d.severity === 'error');
     expect(errors).toHaveLength(1);
-    expect(formatDiagnostic(errors[0])).toMatch(/^bomb\.yaml:\d+:\d+: file expands to more than 100000 YAML nodes \(all documents, aliases included\); refusing to load it/);
+    expect(formatDiagnostic(errors[0])).toMatch(/^bomb\.yaml:\d+:\d+: file expands to more than 10000 YAML nodes \(all documents, aliases included\); refusing to load it/);
     // Refused whole: not even the documents before the cap was reached are loaded.
     expect(desired.documents).toEqual([]);
   });
 
   it('counts every file of a commit: files each under the file cap add up past the commit cap', () => {
-    const files = Array.from({ length: 10 }, (_, i) => file(`f${i}.yaml`, bombDocument(`n${i}`, 2_000)));
-    const { desired, diagnostics } = loadManifestFiles(files, '.', { limits: { maxFileNodes: 50_000, maxNodes: 100_000 } });
+    const files = Array.from({ length: 10 }, (_, i) => file(`f${i}.yaml`, bombDocument(`n${i}`, 200)));
+    const { desired, diagnostics } = loadManifestFiles(files, '.', { limits: { maxFileNodes: 5_000, maxNodes: 10_000 } });
     const errors = diagnostics.filter((d) => d.code === 'yaml-too-large');
     expect(errors).toHaveLength(1);
-    expect(formatDiagnostic(errors[0])).toMatch(/^f\d\.yaml:\d+:\d+: manifests expand to more than 100000 YAML nodes over the commit/);
+    expect(formatDiagnostic(errors[0])).toMatch(/^f\d\.yaml:\d+:\d+: manifests expand to more than 10000 YAML nodes over the commit/);
     // An error anywhere keeps the commit from being applied; the files past the cap are not parsed.
     expect(desired.documents.length).toBeLessThan(10);
   });
