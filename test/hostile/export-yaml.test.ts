@@ -30,4 +30,20 @@ describe('export YAML writer', () => {
     expect(spec.nameLabel).toBe(INJECTION);
     expect(desired.documents.some((d) => d.kind === 'Policy')).toBe(false);
   });
+
+  it.each([
+    ['a CR LF and a key', 'lab\r\nkind: Policy'],
+    ['leading spaces and blank lines', '  lab\n\n\nkind: Policy\n\n'],
+    ['a document end and a BOM', 'lab\n...\n\ufeffkind: Policy'],
+    ['a tab, a comment, a flow mapping', 'lab\t# x\n{kind: Policy}'],
+    ['an escape sequence', 'lab\x1b[2J\u2028kind: Policy'],
+  ])('round-trips a pool name with %s', (_why, label) => {
+    const p = new Pool();
+    const host = p.host('h1');
+    p.add('pool', { name_label: label, name_description: '', master: host, default_SR: 'OpaqueRef:NULL', tags: [], other_config: {}, ha_enabled: false, ha_host_failures_to_tolerate: 0 });
+    const pool = exportManifests(p.state, {}).files.find((f) => f.address.startsWith('Pool/'))!;
+    const { desired } = loadManifestFiles([{ path: pool.path, content: Buffer.from(pool.content) }], '.');
+    expect(desired.documents.map((d) => d.kind)).toEqual(['Pool']);
+    expect((desired.documents[0].body as { spec: { nameLabel: string } }).spec.nameLabel).toBe(label);
+  });
 });

@@ -4,7 +4,10 @@
  * and nothing of the commit is handed to the loader (so nothing is applied).
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { LocalSource } from '../../src/source/local-source.js';
 import { GitSource } from '../../src/source/git-source.js';
 import { readManifestTree } from '../../src/source/git-tree.js';
 import type { RepositoryLimits } from '../../src/source/limits.js';
@@ -89,5 +92,17 @@ describe('a commit passing the repository budget', () => {
     git(f.work, 'commit', '--quiet', '-m', 'long link');
     const failure = await refusal(readHead(f));
     expect(failure.message).toMatch(/:\.\/long\.yaml: symlink target is 6000 bytes, longer than any path/);
+  });
+
+  it('refuses an oversized manifest in a watched folder by its size, before reading it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'xops-sizes-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'a.yaml'), 'kind: VM\n');
+    // Sparse: 2 GiB on paper, nothing on disk. Reading it whole would take the controller down.
+    writeFileSync(join(dir, 'huge.yaml'), '');
+    truncateSync(join(dir, 'huge.yaml'), 2 * 1024 ** 3);
+    const source = new LocalSource({ dir });
+    cleanups.push(() => void source.close());
+    await expect(source.sync()).rejects.toThrow(`${join(dir, 'huge.yaml')}: file is 2147483648 bytes, more than the limit of 1048576; refusing to read it`);
   });
 });
