@@ -4,6 +4,8 @@
  * override, and no newline that would forge a line of the plan. The renderer's own colours remain.
  */
 import { describe, expect, it } from 'vitest';
+import { ConsoleReport } from '../../src/controller/console-report.js';
+import { formatLogEntry } from '../../src/controller/human-log.js';
 import { formatNote } from '../../src/export/index.js';
 import { renderText } from '../../src/render/index.js';
 import { terminalText } from '../../src/render/escape.js';
@@ -36,5 +38,18 @@ describe('terminal output', () => {
     const line = formatNote({ severity: 'info', code: 'renamed', address: `Network/${EVIL.ansi}`, message: `named x because '${EVIL.newline}' is not valid` });
     expect(line).not.toMatch(/[\u0000-\u001f]/);
     expect(line).toContain("because 'line1\\nVM/fake will be deleted' is not valid");
+  });
+
+  it('the controller’s console report and text log show invalid commits, drift and log fields as text', () => {
+    const out: string[] = [];
+    const report = new ConsoleReport((text) => void out.push(text), { color: false });
+    const diagnostic = { severity: 'error' as const, code: 'schema', message: `bad ${EVIL.ansi}`, location: { file: `vms/${EVIL.newline}.yaml`, line: 1, col: 1 }, address: `VM/${EVIL.title}` };
+    report.outcome({ ok: false, invalid: [diagnostic] }, { commit: 'abc', files: [] });
+    report.outcome({ ok: true, drift: [{ address: `VM/${EVIL.csi}`, paths: [`spec.${EVIL.bidi}`], healed: true }] }, { commit: 'abc', files: [] });
+    report.outcome({ ok: false, error: `failed on ${EVIL.newline}` }, { commit: 'abc', files: [] });
+    const log = formatLogEntry({ level: 30, time: '2025-01-01T12:00:00.000Z', msg: `applied ${EVIL.ansi}`, address: `VM/${EVIL.newline}` });
+    for (const text of [...out, log]) expect(text.replace(/\n$/, '').replace(/^\n/, '')).not.toMatch(ACTIVE);
+    expect(out.join('').split('\n').some((line) => line.startsWith('VM/fake'))).toBe(false);
+    expect(log).toBe('12:00:00 INFO  applied web\\x1b[2J\\x1b[31mred address=VM/line1\\nVM/fake will be deleted');
   });
 });
