@@ -56,6 +56,8 @@ export interface GitRunLimits {
   maxOutputBytes: number;
   /** Written to git's standard input, which is then closed. */
   input?: string;
+  /** git still running after this long is killed and the call rejects; default 120 s. */
+  timeoutMs?: number;
 }
 
 /** git printed more than the caller allowed; it was killed. */
@@ -65,8 +67,8 @@ export class OutputTooLarge extends Error {
 
 /**
  * Runs `git args` in `cwd` with `gitEnvironment()` and returns its standard output, never holding
- * more than `maxOutputBytes` of it: the read of a hostile repository stays bounded in memory even
- * when git itself would print without end. Rejects with git's `fatal:` line (credentials masked)
+ * more than `maxOutputBytes` of it nor waiting longer than `timeoutMs`: the read of a hostile
+ * repository stays bounded in memory and time even when git itself would print without end. Rejects with git's `fatal:` line (credentials masked)
  * when it exits non-zero.
  */
 export function runGit(cwd: string, args: string[], limits: GitRunLimits): Promise<Buffer> {
@@ -76,6 +78,11 @@ export function runGit(cwd: string, args: string[], limits: GitRunLimits): Promi
     let size = 0;
     let stderr = '';
     let failure: Error | undefined;
+    const timeoutMs = limits.timeoutMs ?? 120_000;
+    const timer = setTimeout(() => {
+      failure ??= new Error(`git ${args[0]} did not finish within ${timeoutMs} ms`);
+      child.kill('SIGKILL');
+    }, timeoutMs);
     child.stdout.on('data', (c: Buffer) => {
       size += c.length;
       if (size > limits.maxOutputBytes) {
@@ -91,8 +98,12 @@ export function runGit(cwd: string, args: string[], limits: GitRunLimits): Promi
     });
     // git may exit before reading all its input (a bad object id): that EPIPE is not the error.
     child.stdin.on('error', () => {});
-    child.on('error', (err) => reject(new Error(`git ${args[0]} failed to start: ${err.message}`, { cause: err })));
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(new Error(`git ${args[0]} failed to start: ${err.message}`, { cause: err }));
+    });
     child.on('close', (code) => {
+      clearTimeout(timer);
       if (failure) reject(failure);
       else if (code !== 0) reject(new Error(redactUrl(firstFatal(stderr) ?? `git ${args[0]} exited ${code}`)));
       else resolvePromise(Buffer.concat(chunks));

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalSource } from '../../src/source/local-source.js';
 import { GitSource } from '../../src/source/git-source.js';
+import { OutputTooLarge, runGit } from '../../src/source/git-process.js';
 import { readManifestTree } from '../../src/source/git-tree.js';
 import type { RepositoryLimits } from '../../src/source/limits.js';
 import { SourceError } from '../../src/source/types.js';
@@ -104,5 +105,15 @@ describe('a commit passing the repository budget', () => {
     const source = new LocalSource({ dir });
     cleanups.push(() => void source.close());
     await expect(source.sync()).rejects.toThrow(`${join(dir, 'huge.yaml')}: file is 2147483648 bytes, more than the limit of 1048576; refusing to read it`);
+  });
+
+  it('stops git printing more than the caller allows', async () => {
+    const f = fixture();
+    f.write({ 'a.yaml': 'x'.repeat(10_000) });
+    f.commit('one', { push: false });
+    const oid = git(f.work, 'rev-parse', 'HEAD:a.yaml');
+    await expect(runGit(join(f.work, '.git'), ['cat-file', '--batch'], { maxOutputBytes: 1000, input: `${oid}\n` })).rejects.toThrow(OutputTooLarge);
+    const whole = await runGit(join(f.work, '.git'), ['cat-file', '--batch'], { maxOutputBytes: 20_000, input: `${oid}\n` });
+    expect(whole.length).toBeGreaterThan(10_000);
   });
 });
