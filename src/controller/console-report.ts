@@ -3,6 +3,7 @@ import { formatSummary } from '../apply/progress.js';
 import { formatDiagnostic } from '../model/diagnostics.js';
 import type { Plan } from '../model/plan.js';
 import { renderText } from '../render/index.js';
+import { terminalText } from '../render/escape.js';
 import type { ReconcileInput, ReconcileOutcome } from './types.js';
 
 /**
@@ -46,7 +47,8 @@ export class ConsoleReport {
       if (this.lastRejected === input.commit) return;
       this.lastRejected = input.commit;
       this.write(`\nCommit ${input.commit} is invalid; nothing was applied and the last good commit stays in force:\n`);
-      for (const d of outcome.invalid) this.write(`  ${formatDiagnostic(d)}\n`);
+      // Diagnostics quote the repository (names, values): shown as text, never as terminal controls.
+      for (const d of outcome.invalid) this.write(`  ${terminalText(formatDiagnostic(d))}\n`);
       return;
     }
     const drift = outcome.drift ?? [];
@@ -55,8 +57,8 @@ export class ConsoleReport {
     const repeated = driftKey === this.lastDrift && drift.every((d) => !d.healed);
     this.lastDrift = driftKey;
     for (const d of repeated ? [] : drift) {
-      this.write(`Drift on ${d.address} (${d.paths.join(', ')}): ${d.healed ? 'healed' : 'reported only (policy drift: report)'}\n`);
+      this.write(`Drift on ${terminalText(d.address)} (${terminalText(d.paths.join(', '))}): ${d.healed ? 'healed' : 'reported only (policy drift: report)'}\n`);
     }
-    if (!outcome.ok && outcome.error) this.write(`Reconcile failed: ${outcome.error}\n`);
+    if (!outcome.ok && outcome.error) this.write(`Reconcile failed: ${terminalText(outcome.error)}\n`);
   }
 }

@@ -1,4 +1,5 @@
 import type { DestinationStream } from 'pino';
+import { terminalText } from '../render/escape.js';
 
 /** pino's numeric levels, as words. */
 const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
@@ -31,5 +32,6 @@ export function formatLogEntry(entry: Record<string, unknown>): string {
   const fields = Object.entries(entry)
     .filter(([k, v]) => !HIDDEN.has(k) && v !== undefined)
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
-  return [time, level.padEnd(5), String(entry.msg ?? ''), ...fields].join(' ');
+  // Messages and fields quote pool and repository names: one line of text, no terminal controls.
+  return terminalText([time, level.padEnd(5), String(entry.msg ?? ''), ...fields].join(' '));
 }

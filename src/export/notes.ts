@@ -1,3 +1,4 @@
+import { terminalText } from '../render/escape.js';
 /**
  * Something the operator should know about an export: an object left out and why, a name that had to
  * change, or a value they must fill in before the manifests are usable (`warning`).
@@ -19,5 +20,6 @@ export interface ExportNote {
 /** `file: Kind/name: path: message`, the same shape as a diagnostic line. */
 export function formatNote(note: ExportNote): string {
   const parts = [note.file, note.address, note.path].filter((p): p is string => Boolean(p));
-  return [...parts, (note.severity === 'warning' ? 'warning: ' : '') + note.message].join(': ');
+  // Notes quote pool names: one terminal line each, whatever a name holds.
+  return terminalText([...parts, (note.severity === 'warning' ? 'warning: ' : '') + note.message].join(': '));
 }

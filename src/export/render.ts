@@ -1,4 +1,5 @@
 import { dump } from 'js-yaml';
+import { yamlCommentText } from '../render/escape.js';
 import type { ManifestDoc } from './manifest-doc.js';
 
 /** `../` once per folder level of `file`, to reach the output folder from it. */
@@ -18,13 +19,15 @@ export function renderManifest(doc: ManifestDoc, schemaDir: string, schemaFile: 
     const specAt = body.indexOf('\nspec:\n');
     const re = new RegExp(`^(  ${field}:.*)$`, 'm');
     const head = body.slice(0, specAt);
-    body = head + body.slice(specAt).replace(re, `$1   # ${comment}`);
+    // The comment is a replacement string: `$` must not reach String.replace's patterns.
+    body = head + body.slice(specAt).replace(re, (_line, kept: string) => `${kept}   # ${yamlCommentText(comment)}`);
   }
   const lines = [
     `# yaml-language-server: $schema=${schema}`,
-    `# Exported by xops export from ${doc.source}.`,
+    // Comments hold pool names (`VM 'web' (uuid)`): one line each, whatever the name holds.
+    `# Exported by xops export from ${yamlCommentText(doc.source)}.`,
     body.trimEnd(),
-    ...doc.trailer.map((line) => `#${line === '' ? '' : ' '}${line}`),
+    ...doc.trailer.map((line) => `#${line === '' ? '' : ' '}${yamlCommentText(line)}`),
   ];
   return lines.join('\n') + '\n';
 }

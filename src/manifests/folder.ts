@@ -1,7 +1,8 @@
 import { open, readdir, realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import type { Diagnostic } from '../model/diagnostics.js';
-import { DEFAULT_LIMITS, type ManifestLimits } from './limits.js';
+import type { ManifestLimits } from './limits.js';
+import { repositoryLimits } from '../source/limits.js';
 import { isManifestPath, type ManifestFile } from './loader.js';
 
 /** Files read from a folder, plus what could not be read safely. */
@@ -20,7 +21,7 @@ const READ_CONCURRENCY = 32;
  * loader can report it without reading a huge file whole).
  */
 export async function readManifestFolder(dir: string, limits: Partial<ManifestLimits> = {}): Promise<FolderRead> {
-  const caps = { ...DEFAULT_LIMITS, ...limits };
+  const caps = repositoryLimits(limits);
   const diagnostics: Diagnostic[] = [];
   let root: string;
   try {
@@ -34,12 +35,15 @@ export async function readManifestFolder(dir: string, limits: Partial<ManifestLi
   const paths: { rel: string; abs: string }[] = [];
   const visited = new Set<string>([root]);
   const inside = (p: string) => p === root || p.startsWith(root + sep);
+  let seen = 0;
 
-  async function walk(abs: string, rel: string): Promise<void> {
+  /** Returns false once more than `maxEntries` paths were seen: the walk stops there. */
+  async function walk(abs: string, rel: string): Promise<boolean> {
     const entries = await readdir(abs, { withFileTypes: true });
     entries.sort((a, b) => (a.name < b.name ? -1 : 1));
     for (const entry of entries) {
       if (entry.name.startsWith('.')) continue;
+      if (++seen > caps.maxEntries) return false;
       const entryAbs = join(abs, entry.name);
       const entryRel = rel ? `${rel}/${entry.name}` : entry.name;
       let isDir = entry.isDirectory();
@@ -72,13 +76,17 @@ export async function readManifestFolder(dir: string, limits: Partial<ManifestLi
       if (isDir) {
         if (visited.has(target)) continue; // a link back up the tree
         visited.add(target);
-        await walk(target, entryRel);
+        if (!(await walk(target, entryRel))) return false;
       } else if (isFile && isManifestPath(entry.name)) {
         paths.push({ rel: entryRel, abs: target });
       }
     }
+    return true;
   }
-  await walk(root, '');
+  if (!(await walk(root, ''))) {
+    diagnostics.push({ severity: 'error', code: 'too-many-files', message: `the manifests folder holds more than ${caps.maxEntries} paths; refusing to read it` });
+    return { files: [], diagnostics };
+  }
 
   if (paths.length > caps.maxFiles) {
     diagnostics.push({ severity: 'error', code: 'too-many-files', message: `${paths.length} manifest files is more than the limit of ${caps.maxFiles}` });

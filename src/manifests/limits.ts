@@ -1,21 +1,10 @@
-/** Caps on what one load reads, so a hostile or mistaken repository cannot exhaust memory or time. */
-export interface ManifestLimits {
-  /** Manifest files per load. */
-  maxFiles: number;
-  /** Bytes per file. */
-  maxFileBytes: number;
-  /** Bytes over all files. */
-  maxTotalBytes: number;
-  /** Nodes per YAML document after alias expansion (stops "billion laughs"). */
-  maxNodes: number;
-  /** Nesting depth of YAML collections. */
-  maxDepth: number;
-}
+import { DEFAULT_REPOSITORY_LIMITS, type RepositoryLimits } from '../source/limits.js';
 
-export const DEFAULT_LIMITS: ManifestLimits = {
-  maxFiles: 20_000,
-  maxFileBytes: 1024 * 1024,
-  maxTotalBytes: 64 * 1024 * 1024,
-  maxNodes: 100_000,
-  maxDepth: 64,
-};
+/**
+ * Caps on what one load reads: the repository budget (`src/source/limits.ts`), so the loader refuses
+ * a commit for the same reasons as the source that read it.
+ */
+export type ManifestLimits = RepositoryLimits;
+
+/** The loader's defaults: those of `RepositoryLimits`. */
+export const DEFAULT_LIMITS: Readonly<ManifestLimits> = DEFAULT_REPOSITORY_LIMITS;

@@ -10,7 +10,8 @@ import { ALL_KINDS, type Kind } from '../model/kinds.js';
 import { decodeManifest } from './decode.js';
 import { addDocument, isKind, KIND_REGISTRY, KINDS } from '../kinds/index.js';
 import type { BuildContext, LinkContext, LinkedDocument, ReferenceKind } from './build-context.js';
-import { DEFAULT_LIMITS, type ManifestLimits } from './limits.js';
+import type { ManifestLimits } from './limits.js';
+import { repositoryLimits } from '../source/limits.js';
 import type { LiveInventory, LiveKind } from './live.js';
 import { parentPath } from './paths.js';
 import { checkSchema } from './schema-check.js';
@@ -71,7 +72,7 @@ export function isManifestPath(path: string): boolean {
  * as declared, so one mistake does not cascade into "dangling reference" errors elsewhere.
  */
 export function loadManifestFiles(files: ManifestFile[], root: string, opts: LoadOptions = {}): LoadResult {
-  const limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const limits = repositoryLimits(opts.limits);
   const diagnostics: Diagnostic[] = [];
   const desired: DesiredState = {
     source: { ...(opts.commit !== undefined ? { commit: opts.commit } : {}), path: root },
@@ -120,6 +121,8 @@ export function loadManifestFiles(files: ManifestFile[], root: string, opts: Loa
 function parseFiles(files: ManifestFile[], limits: ManifestLimits, diagnostics: Diagnostic[]): LoadedDocument[] {
   const docs: LoadedDocument[] = [];
   let total = 0;
+  // One node budget for the whole commit: many files must not add up to what one file may not hold.
+  const budget = { limit: limits.maxNodes, used: 0 };
   for (const file of files) {
     const at = (line = 1, col = 1): SourceLocation => ({ file: file.path, line, col });
     if (!isSafeRelativePath(file.path)) {
@@ -140,8 +143,9 @@ function parseFiles(files: ManifestFile[], limits: ManifestLimits, diagnostics: 
       diagnostics.push({ severity: 'error', code: 'encoding', message: decoded.message, location: at(decoded.line, decoded.col) });
       continue;
     }
-    const parsed = parseYaml(decoded.text, file.path, { maxNodes: limits.maxNodes, maxDepth: limits.maxDepth });
+    const parsed = parseYaml(decoded.text, file.path, { maxNodes: limits.maxFileNodes, maxDepth: limits.maxDepth, budget });
     diagnostics.push(...parsed.diagnostics);
+    if (budget.used > budget.limit) break; // the commit is refused; the rest would only cost time
     for (const doc of parsed.documents) {
       const loaded = header(file.path, doc, diagnostics);
       for (const d of doc.diagnostics) diagnostics.push(loaded?.address ? { ...d, address: loaded.address } : d);

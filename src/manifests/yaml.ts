@@ -34,9 +34,20 @@ export interface PlainScalar {
 
 /** Caps that keep hostile YAML from eating memory or time. */
 export interface YamlLimits {
-  /** Nodes per document after alias expansion ("billion laughs" stops here). */
+  /**
+   * Nodes per file, over all its documents, every alias expansion counted ("billion laughs" stops
+   * here): a file that passes it is refused whole, none of its documents is loaded.
+   */
   maxNodes: number;
   maxDepth: number;
+  /** Shared by every file of one commit, so many files cannot add up to what one may not hold. */
+  budget?: NodeBudget;
+}
+
+/** Nodes a whole commit may hold (`limit`), and how many the files parsed so far used. */
+export interface NodeBudget {
+  readonly limit: number;
+  used: number;
 }
 
 export interface ParseResult {
@@ -67,6 +78,15 @@ const YAML_TAG_PREFIX = 'tag:yaml.org,2002:';
 /** Thrown inside the composer to abandon one document (its diagnostic is already recorded). */
 class AbandonDocument extends Error {}
 
+/** Thrown inside the composer to refuse the whole file (a node cap was passed). */
+class RefuseFile extends Error {
+  readonly diagnostic: Diagnostic;
+  constructor(diagnostic: Diagnostic) {
+    super(diagnostic.message);
+    this.diagnostic = diagnostic;
+  }
+}
+
 interface Anchored {
   value: unknown;
   size: number;
@@ -94,7 +114,13 @@ export function parseYaml(text: string, file: string, limits: YamlLimits): Parse
   }
   const documents: ParsedDocument[] = [];
   const composer = new Composer(text, file, events, lines, limits, diagnostics);
-  for (const doc of composer.documents()) documents.push(doc);
+  try {
+    for (const doc of composer.documents()) documents.push(doc);
+  } catch (err) {
+    if (!(err instanceof RefuseFile)) throw err;
+    // What the file's documents reported is moot: the file is refused whole.
+    return { documents: [], diagnostics: [err.diagnostic] };
+  }
   return { documents, diagnostics };
 }
 
@@ -127,7 +153,6 @@ class Composer {
       const ev = events[this.i++];
       if (ev.type !== EVENT_ID.DOCUMENT) continue;
       this.anchors = new Map();
-      this.nodes = 0;
       const first = events[this.i];
       if (!first || first.type === EVENT_ID.POP) {
         this.i++; // empty document (a stray `---` or a comment-only file)
@@ -190,15 +215,21 @@ class Composer {
     (this.doc?.diagnostics ?? this.diagnostics).push({ severity: 'error', code, message, location: this.loc(offset), ...(path ? { path } : {}) });
   }
 
+  /** Counts nodes against the file's cap and the commit's budget, before they cost memory. */
   private count(n: number, offset: number): void {
     this.nodes += n;
+    const refuse = (message: string) => {
+      throw new RefuseFile({ severity: 'error', code: 'yaml-too-large', message, location: this.loc(offset) });
+    };
     if (this.nodes > this.limits.maxNodes) {
-      this.error(
-        'yaml-too-large',
-        `document expands to more than ${this.limits.maxNodes} nodes (aliases included); refusing to load it`,
-        offset,
-      );
-      throw new AbandonDocument();
+      refuse(`file expands to more than ${this.limits.maxNodes} YAML nodes (all documents, aliases included); refusing to load it`);
+    }
+    const budget = this.limits.budget;
+    if (budget) {
+      budget.used += n;
+      if (budget.used > budget.limit) {
+        refuse(`manifests expand to more than ${budget.limit} YAML nodes over the commit (aliases included); refusing to load this file and the rest`);
+      }
     }
   }
 

@@ -3,6 +3,7 @@ import addFormats from 'ajv-formats';
 import type { Diagnostic } from '../model/diagnostics.js';
 import type { AdmissionRule, DesiredPolicy, DesiredState, RawDocument } from '../model/desired.js';
 import { formatPath, locate, pointerSegments, type PathSegment } from './json-path.js';
+import { linearRegExp } from './linear-regexp.js';
 import { matches } from './match.js';
 import { addSizeKeywords } from './size-keywords.js';
 import { InvalidWindowError, checkWindow } from './windows.js';
@@ -47,9 +48,12 @@ export function checkAdmission(desired: DesiredState): Diagnostic[] {
   return diagnostics;
 }
 
-/** One Ajv per check: user schemas are compiled leniently (unknown keywords are ignored, not fatal). */
+/**
+ * One Ajv per check: user schemas are compiled leniently (unknown keywords are ignored, not fatal),
+ * and their patterns run on a linear-time engine (a Policy is repository content, so hostile).
+ */
 function newAjv(): Ajv {
-  const ajv = new Ajv({ allErrors: false, strict: false });
+  const ajv = new Ajv({ allErrors: false, strict: false, code: { regExp: linearRegExp } });
   addFormats.default(ajv);
   addSizeKeywords(ajv);
   return ajv;

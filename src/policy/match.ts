@@ -25,17 +25,33 @@ export function matches(match: Match | undefined, target: MatchTarget): boolean 
   return true;
 }
 
-const globCache = new Map<string, RegExp>();
-
-/** Whole-string glob match: `*` any run (also empty), `?` exactly one character, everything else literal. */
+/**
+ * Whole-string glob match: `*` any run (also empty), `?` exactly one character, everything else
+ * literal. Globs come from Policies in the repository, so no regular expression: a backtracking
+ * engine takes exponential time on `*a*a*a*a*a*a*a*a*a*a*a*ab` against a name of `a`s. This is the
+ * greedy wildcard match that only ever returns to the last `*`, at most glob × value steps.
+ */
 export function globMatches(glob: string, value: string): boolean {
-  let re = globCache.get(glob);
-  if (!re) {
-    const body = [...glob]
-      .map((ch) => (ch === '*' ? '.*' : ch === '?' ? '.' : ch.replace(/[\\^$.|+()[\]{}]/g, '\\$&')))
-      .join('');
-    re = new RegExp(`^${body}$`, 's');
-    globCache.set(glob, re);
+  const g = [...glob];
+  const v = [...value];
+  let gi = 0;
+  let vi = 0;
+  let star = -1; // position in g just after the last `*` seen
+  let resume = 0; // where in v that `*` is to absorb one more character on a mismatch
+  while (vi < v.length) {
+    if (gi < g.length && (g[gi] === '?' || (g[gi] !== '*' && g[gi] === v[vi]))) {
+      gi++;
+      vi++;
+    } else if (gi < g.length && g[gi] === '*') {
+      star = ++gi;
+      resume = vi;
+    } else if (star >= 0) {
+      gi = star;
+      vi = ++resume;
+    } else {
+      return false;
+    }
   }
-  return re.test(value);
+  while (gi < g.length && g[gi] === '*') gi++;
+  return gi === g.length;
 }

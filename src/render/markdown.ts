@@ -1,6 +1,7 @@
 import type { Action, Plan } from '../model/plan.js';
 import { formatDiagnostic } from '../model/diagnostics.js';
 import { countPlan, summaryLine } from './summary.js';
+import { htmlText, markdownCode, markdownFence, markdownText } from './escape.js';
 import { formatValue } from './values.js';
 
 const ICON: Record<Action['disruption'], string> = { none: '🟢', reboot: '🟡', downtime: '🟠', destructive: '🔴' };
@@ -28,13 +29,9 @@ export interface MarkdownOptions {
   fullPlanHint?: string;
 }
 
-/** Table cells: no pipes or newlines may break the row. */
-function cell(s: string): string {
-  return s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
-}
-function code(s: string): string {
-  return `\`${s.replace(/`/g, "'")}\``;
-}
+/** Table cells and prose: names and reasons come from the pool and the repository (escape.ts). */
+const cell = markdownText;
+const code = markdownCode;
 
 function bytes(s: string): number {
   return Buffer.byteLength(s, 'utf8');
@@ -47,7 +44,7 @@ function row(a: Action, marked: boolean): string {
 }
 
 function details(a: Action): string {
-  const out = [`<details><summary>${ICON[a.disruption]} <code>${a.address}</code> — ${a.operation} (${a.disruption})</summary>`, ''];
+  const out = [`<details><summary>${ICON[a.disruption]} <code>${htmlText(a.address)}</code> — ${a.operation} (${a.disruption})</summary>`, ''];
   out.push('| Field | From | To | Disruption | Why |', '|---|---|---|---|---|');
   for (const ch of a.changes) {
     const from = a.operation === 'create' ? '' : code(formatValue(ch.path, ch.from));
@@ -79,10 +76,10 @@ export function renderMarkdown(plan: Plan, opts: MarkdownOptions = {}): string {
     ? `| | Resource | Action | Disruption | Why |${marked ? ' This change |' : ''}\n|---|---|---|---|---|${marked ? '---|' : ''}\n`
     : '';
   const refused = plan.refused.length
-    ? ['#### Refused (not planned)', '', ...plan.refused.map((r) => `- ${code(r.address)} ${code(r.path)}: ${r.reason}`), ''].join('\n') + '\n'
+    ? ['#### Refused (not planned)', '', ...plan.refused.map((r) => `- ${code(r.address, false)} ${code(r.path, false)}: ${cell(r.reason)}`), ''].join('\n') + '\n'
     : '';
   const diagnostics = plan.diagnostics.length
-    ? ['#### Diagnostics', '', '```', ...plan.diagnostics.map(formatDiagnostic), '```', ''].join('\n') + '\n'
+    ? ['#### Diagnostics', '', ...markdownFence(plan.diagnostics.map(formatDiagnostic)), ''].join('\n') + '\n'
     : '';
   const withChanges = (list: Action[]) => list.filter((a) => a.changes.length > 0);
 

@@ -2,6 +2,7 @@ import type { Action, Plan, Refusal } from '../model/plan.js';
 import type { Disruption } from '../model/kinds.js';
 import { formatDiagnostic } from '../model/diagnostics.js';
 import { summaryLine } from './summary.js';
+import { terminalText as t } from './escape.js';
 import { formatValue } from './values.js';
 
 /** Options of the text renderer. */
@@ -42,33 +43,33 @@ export function renderText(plan: Plan, opts: TextOptions): string {
   const paint = (style: Style, s: string) => (opts.color ? `\x1b[${CODES[style]}m${s}\x1b[0m` : s);
   const lines: string[] = [];
   const source = plan.source.commit ? ` at ${plan.source.commit.slice(0, 12)}` : '';
-  lines.push(paint('bold', `xops plan for ${plan.source.path}${source}`), '');
+  lines.push(paint('bold', `xops plan for ${t(plan.source.path)}${t(source)}`), '');
   if (plan.actions.length === 0) lines.push('No changes: the pool matches the manifests.', '');
   for (const a of plan.actions) {
     const [sym, style] = SYMBOL[a.operation];
     const cost = a.disruption === 'none' ? '' : ' ' + paint(DISRUPTION_STYLE[a.disruption], `[${a.disruption}]`);
     const marks = [a.drift ? paint('yellow', '(drift)') : '', a.introduced ? paint('cyan', '(new in this change)') : ''].filter(Boolean).join(' ');
-    lines.push(`${paint(style, `${sym.padStart(3)} ${a.operation}`)} ${paint('bold', a.address)}${cost}${marks ? ' ' + marks : ''}`);
-    lines.push(`      ${paint('dim', a.reason)}`);
+    lines.push(`${paint(style, `${sym.padStart(3)} ${a.operation}`)} ${paint('bold', t(a.address))}${cost}${marks ? ' ' + marks : ''}`);
+    lines.push(`      ${paint('dim', t(a.reason))}`);
     for (const c of a.changes) {
-      const value = a.operation === 'create' ? formatValue(c.path, c.to) : `${formatValue(c.path, c.from)} → ${formatValue(c.path, c.to)}`;
-      const why = c.disruption !== 'none' && c.reason ? '  ' + paint(DISRUPTION_STYLE[c.disruption], `(${c.disruption}: ${c.reason})`) : '';
-      lines.push(`      ${c.path}: ${value}${why}`);
+      const value = t(a.operation === 'create' ? formatValue(c.path, c.to) : `${formatValue(c.path, c.from)} → ${formatValue(c.path, c.to)}`);
+      const why = c.disruption !== 'none' && c.reason ? '  ' + paint(DISRUPTION_STYLE[c.disruption], `(${c.disruption}: ${t(c.reason)})`) : '';
+      lines.push(`      ${t(c.path)}: ${value}${why}`);
     }
-    if (a.gate.state === 'held') lines.push(`      ${paint('yellow', `held by ${a.gate.policy}: ${a.gate.reason}`)}`);
+    if (a.gate.state === 'held') lines.push(`      ${paint('yellow', `held by ${t(a.gate.policy)}: ${t(a.gate.reason)}`)}`);
     if (a.snapshotBefore) lines.push(`      ${paint('dim', 'the VM is snapshotted first')}`);
     lines.push('');
   }
   if (plan.refused.length) {
     lines.push(paint('red', 'Refused (not planned; an error until fixed):'));
     for (const r of plan.refused) {
-      const change = r.from !== undefined || r.to !== undefined ? ` ${formatValue(r.path, r.from)} → ${formatValue(r.path, r.to)}` : '';
-      lines.push(`  ${r.address} ${r.path}:${change} — ${r.reason}`);
+      const change = r.from !== undefined || r.to !== undefined ? t(` ${formatValue(r.path, r.from)} → ${formatValue(r.path, r.to)}`) : '';
+      lines.push(`  ${t(r.address)} ${t(r.path)}:${change} — ${t(r.reason)}`);
     }
     lines.push('');
   }
   const diagnostics = opts.diagnostics === false ? [] : plan.diagnostics;
-  for (const d of diagnostics) lines.push(paint(d.severity === 'error' ? 'red' : 'yellow', formatDiagnostic(d)));
+  for (const d of diagnostics) lines.push(paint(d.severity === 'error' ? 'red' : 'yellow', t(formatDiagnostic(d))));
   if (diagnostics.length) lines.push('');
   lines.push(paint('bold', `Plan: ${summaryLine(plan)}`));
   return lines.join('\n') + '\n';

@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { access, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
+import { gitEnvironment } from './git-process.js';
 import { gitMessage, redactUrl } from './git-text.js';
+import type { RepositoryLimits } from './limits.js';
 import { readManifestTree } from './git-tree.js';
 import { normaliseSubfolder } from './paths.js';
 import { SourceError, type ManifestSource, type SourceSnapshot } from './types.js';
@@ -21,6 +23,8 @@ export interface GitSourceOptions {
   cacheRoot?: string;
   /** A git command making no progress for this long is killed; default 120 s. */
   timeoutMs?: number;
+  /** What one commit may hold (files, bytes, symlink expansion); defaults in `RepositoryLimits`. */
+  limits?: Partial<RepositoryLimits>;
 }
 
 /** The local ref the fetched branch is stored under, so the cache has exactly one thing to resolve. */
@@ -41,6 +45,7 @@ export class GitSource implements ManifestSource {
   readonly subfolder: string;
   readonly cacheDir: string;
   private readonly timeoutMs: number;
+  private readonly limits: Partial<RepositoryLimits>;
   private git: SimpleGit | undefined;
 
   constructor(options: GitSourceOptions) {
@@ -52,6 +57,7 @@ export class GitSource implements ManifestSource {
     const digest = createHash('sha256').update(this.url).digest('hex').slice(0, 16);
     this.cacheDir = resolve(options.cacheDir ?? join(options.cacheRoot ?? '.xops-cache', digest));
     this.timeoutMs = options.timeoutMs ?? 120_000;
+    this.limits = options.limits ?? {};
     this.description = `git ${redactUrl(this.url)} @ ${this.branch ?? 'HEAD'}${this.subfolder ? ` /${this.subfolder}` : ''}`;
   }
 
@@ -65,9 +71,10 @@ export class GitSource implements ManifestSource {
     const git = await this.cache();
     const ref = this.branch ? `refs/heads/${this.branch}` : 'HEAD';
     try {
-      await git.raw(['fetch', '--no-tags', '--force', '--quiet', '--', this.url, `+${ref}:${SOURCE_REF}`]);
+      await git.raw(['fetch', '--no-tags', '--no-recurse-submodules', '--force', '--quiet', '--', this.url, `+${ref}:${SOURCE_REF}`]);
     } catch (err) {
-      throw new SourceError(redactUrl(this.url), `fetch ${this.branch ?? 'HEAD'} failed: ${gitMessage(err)}`, { cause: err });
+      // The cause is kept for logs, with its text masked too: a logger prints causes whole.
+      throw new SourceError(redactUrl(this.url), `fetch ${this.branch ?? 'HEAD'} failed: ${gitMessage(err)}`, { cause: redactedError(err) });
     }
     return this.resolveCommit();
   }
@@ -83,8 +90,8 @@ export class GitSource implements ManifestSource {
 
   /** Reads the manifests under the sub-folder at `commit` (which must be in the cache). */
   async read(commit: string): Promise<SourceSnapshot> {
-    const git = await this.cache();
-    return { commit, files: await readManifestTree(git, this.cacheDir, commit, this.subfolder) };
+    await this.cache();
+    return { commit, files: await readManifestTree(undefined, this.cacheDir, commit, this.subfolder, this.limits) };
   }
 
   async close(): Promise<void> {
@@ -97,9 +104,8 @@ export class GitSource implements ManifestSource {
     const git = simpleGit({
       baseDir: this.cacheDir,
       timeout: { block: this.timeoutMs },
-      // The environment is the operator's own (deploy keys through GIT_SSH_COMMAND, proxies), not
-      // untrusted input, so the settings fetch may need are allowed; editors and pagers are dropped.
-      unsafe: { allowUnsafeSshCommand: true, allowUnsafeAskPass: true, allowUnsafeConfigPaths: true, allowUnsafeGitProxy: true, allowUnsafeConfigEnvCount: true },
+      // No `unsafe` options: simple-git refuses arguments and variables that make git run a program.
+      // git gets a minimal environment (never the controller's secrets); see git-process.ts.
     }).env(gitEnvironment());
     const initialised = await access(join(this.cacheDir, 'HEAD')).then(
       () => true,
@@ -115,27 +121,22 @@ export class GitSource implements ManifestSource {
     try {
       return (await git.raw(['rev-parse', '--verify', '--quiet', `${SOURCE_REF}^{commit}`])).trim();
     } catch (err) {
-      throw new SourceError(redactUrl(this.url), `no commit fetched yet for ${this.branch ?? 'HEAD'}`, { cause: err });
+      throw new SourceError(redactUrl(this.url), `no commit fetched yet for ${this.branch ?? 'HEAD'}`, { cause: redactedError(err) });
     }
   }
 
 }
 
+/** `err` as an Error whose message and stack have every URL's credentials masked. */
+function redactedError(err: unknown): Error {
+  const safe = new Error(redactUrl(err instanceof Error ? err.message : String(err)));
+  safe.stack = redactUrl(err instanceof Error && err.stack ? err.stack : safe.message);
+  return safe;
+}
+
 /** `https://…`, `ssh://…`, `file://…` or scp-like `user@host:path`; anything else is a local path. */
 export function isRemoteUrl(url: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(url) || /^[^/\\]+@[^/\\:]+:/.test(url);
-}
-
-
-/** Interactive helpers git must never start from a daemon, dropped from the inherited environment. */
-const INTERACTIVE_ENV = /^(EDITOR|VISUAL|PAGER|GIT_EDITOR|GIT_SEQUENCE_EDITOR|GIT_PAGER|GIT_EXTERNAL_DIFF|GIT_TEMPLATE_DIR)$/i;
-
-function gitEnvironment(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) if (value !== undefined && !INTERACTIVE_ENV.test(key)) env[key] = value;
-  // A remote asking for credentials must fail, not wait forever on a terminal nobody watches.
-  env.GIT_TERMINAL_PROMPT = '0';
-  return env;
 }
 
 

@@ -1,14 +1,18 @@
-import { spawn } from 'node:child_process';
 import type { SimpleGit } from 'simple-git';
 import { isManifestPath } from '../manifests/loader.js';
 import type { ManifestFile } from '../manifests/loader.js';
-import { gitMessage } from './git-text.js';
+import { runGit, OutputTooLarge } from './git-process.js';
+import { BudgetExceeded, ReadBudget, type RepositoryLimits } from './limits.js';
 import { resolveLinkTarget } from './paths.js';
 import { SourceError } from './types.js';
 
 const SYMLINK_MODE = '120000';
 /** A chain of symlinks longer than this is treated as a loop. */
 const MAX_LINK_HOPS = 8;
+/** No file system takes a longer symlink target (PATH_MAX); a longer "link" blob is not a link. */
+const MAX_LINK_TARGET_BYTES = 4096;
+/** Bytes of `ls-tree -r -l -z` output one entry may take on average, path included, before git is stopped. */
+const LISTING_BYTES_PER_ENTRY = 1024;
 
 /**
  * The manifest files of `subfolder` (`''` for the root) at `commit`, read straight from the object
@@ -16,102 +20,150 @@ const MAX_LINK_HOPS = 8;
  * so the working tree is never touched. Symlinks are followed while they stay inside the folder; one
  * that leaves it is an error. Paths are relative to the folder, sorted. Used by the Git source and by
  * `xops diff`, so both see exactly the same files at a commit.
+ *
+ * Bounded by `limits` (`RepositoryLimits`): the listing carries each blob's size, so a commit whose
+ * files, bytes or symlink expansion pass a limit is refused (a `SourceError` naming the path) before
+ * any file is read. The `git` argument is no longer used (git runs with a minimal environment of its
+ * own); it is kept so callers need not change.
  */
-export async function readManifestTree(git: SimpleGit, gitDir: string, commit: string, subfolder: string): Promise<ManifestFile[]> {
-  const entries = await listTree(git, gitDir, commit, subfolder);
-  const selected = selectFiles(entries, subfolder || '.');
-  const blobs = await readBlobs(gitDir, [...new Set(selected.map((s) => s.oid))]);
-  const files: ManifestFile[] = selected.map((s) => ({ path: s.path, content: blobs.get(s.oid)! }));
-  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return files;
+export async function readManifestTree(
+  _git: SimpleGit | undefined,
+  gitDir: string,
+  commit: string,
+  subfolder: string,
+  limits: Partial<RepositoryLimits> = {},
+): Promise<ManifestFile[]> {
+  const where = subfolder || '.';
+  const budget = new ReadBudget(limits);
+  try {
+    const entries = await listTree(gitDir, commit, subfolder, budget);
+    const selected = selectFiles(entries, where, budget);
+    const unique = new Map(selected.map((s) => [s.oid, s.size]));
+    const blobs = await readBlobs(gitDir, [...unique.keys()], sum(unique.values()));
+    const files: ManifestFile[] = selected.map((s) => ({ path: s.path, content: blobs.get(s.oid)! }));
+    files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return files;
+  } catch (err) {
+    if (err instanceof BudgetExceeded) throw new SourceError(`${commit}:${err.path}`, err.message);
+    throw err;
+  }
 }
 
 interface TreeEntry {
   mode: string;
   type: string;
   oid: string;
+  /** The blob's size in bytes (0 for a submodule). */
+  size: number;
   /** Relative to the sub-folder. */
   path: string;
   /** A symlink's target (its blob's content), read by listTree. */
   target?: string;
 }
 
-async function listTree(git: SimpleGit, gitDir: string, commit: string, subfolder: string): Promise<TreeEntry[]> {
-  const args = ['--literal-pathspecs', 'ls-tree', '-r', '-z', '--full-tree', commit];
+async function listTree(gitDir: string, commit: string, subfolder: string, budget: ReadBudget): Promise<TreeEntry[]> {
+  const where = subfolder || '.';
+  const args = ['--literal-pathspecs', 'ls-tree', '-r', '-l', '-z', '--full-tree', commit];
   if (subfolder) args.push('--', subfolder);
   let out: string;
   try {
-    out = await git.raw(args);
+    out = (await runGit(gitDir, args, { maxOutputBytes: budget.limits.maxEntries * LISTING_BYTES_PER_ENTRY })).toString('utf8');
   } catch (err) {
-    throw new SourceError(`${commit}`, `cannot list the tree: ${gitMessage(err)}`, { cause: err });
+    if (err instanceof OutputTooLarge) {
+      throw new BudgetExceeded(where, `the tree lists more than ${budget.limits.maxEntries} paths; refusing to read it`);
+    }
+    throw new SourceError(`${commit}`, `cannot list the tree: ${(err as Error).message}`, { cause: err });
   }
   const prefix = subfolder ? subfolder + '/' : '';
   const entries: TreeEntry[] = [];
   for (const line of out.split('\0')) {
     if (!line) continue;
     const tab = line.indexOf('\t');
-    const [mode, type, oid] = line.slice(0, tab).split(' ');
+    const [mode, type, oid, size] = line.slice(0, tab).split(/ +/);
     const fullPath = line.slice(tab + 1);
     if (fullPath === subfolder) {
       throw new SourceError(`${commit}:${fullPath}`, mode === SYMLINK_MODE ? 'the manifests folder is a symlink' : 'the manifests folder is a file');
     }
-    entries.push({ mode, type, oid, path: fullPath.slice(prefix.length) });
+    const path = fullPath.slice(prefix.length);
+    budget.entry(`${where}/${path}`);
+    entries.push({ mode, type, oid, size: size === '-' ? 0 : Number(size), path });
   }
   if (entries.length === 0 && subfolder) {
     throw new SourceError(`${commit}:${subfolder}`, 'no such folder at this commit');
   }
   // Symlink targets are blob contents: read them so selectFiles can check where they point.
   const links = entries.filter((e) => e.mode === SYMLINK_MODE);
+  for (const link of links) {
+    if (link.size > MAX_LINK_TARGET_BYTES) throw new BudgetExceeded(`${where}/${link.path}`, `symlink target is ${link.size} bytes, longer than any path; refusing to read it`);
+  }
   if (links.length > 0) {
-    const targets = await readBlobs(gitDir, links.map((l) => l.oid));
+    const unique = new Map(links.map((l) => [l.oid, l.size]));
+    const targets = await readBlobs(gitDir, [...unique.keys()], sum(unique.values()));
     for (const link of links) link.target = targets.get(link.oid)!.toString('utf8');
   }
+  // Sorted by path, the entries under a folder are one contiguous run (see `under`).
+  entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return entries;
 }
 
-/** Reads blobs by object id through one `git cat-file --batch` process (binary-safe). */
-function readBlobs(gitDir: string, oids: string[]): Promise<Map<string, Buffer>> {
+function sum(values: Iterable<number>): number {
+  let total = 0;
+  for (const v of values) total += v;
+  return total;
+}
+
+/**
+ * Reads blobs by object id through one `git cat-file --batch` process (binary-safe). `bytes` is
+ * what their sizes add up to: git is stopped if it prints more than they and their headers can take.
+ */
+async function readBlobs(gitDir: string, oids: string[], bytes: number): Promise<Map<string, Buffer>> {
   const result = new Map<string, Buffer>();
-  if (oids.length === 0) return Promise.resolve(result);
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn('git', ['cat-file', '--batch'], { cwd: gitDir, stdio: ['pipe', 'pipe', 'pipe'] });
-    const chunks: Buffer[] = [];
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => chunks.push(c));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', (err) => reject(new SourceError(gitDir, `git cat-file failed: ${err.message}`, { cause: err })));
-    child.on('close', (code) => {
-      if (code !== 0) {
-        reject(new SourceError(gitDir, `git cat-file exited ${code}: ${stderr.trim()}`));
-        return;
-      }
-      const out = Buffer.concat(chunks);
-      let pos = 0;
-      for (const oid of oids) {
-        const eol = out.indexOf(0x0a, pos);
-        const header = out.subarray(pos, eol).toString();
-        const [, type, size] = header.split(' ');
-        if (type === 'missing' || size === undefined) {
-          reject(new SourceError(gitDir, `object ${oid} is missing from the cache`));
-          return;
-        }
-        const start = eol + 1;
-        result.set(oid, Buffer.from(out.subarray(start, start + Number(size))));
-        pos = start + Number(size) + 1;
-      }
-      resolvePromise(result);
-    });
-    child.stdin.end(oids.join('\n') + '\n');
-  });
+  if (oids.length === 0) return result;
+  let out: Buffer;
+  try {
+    // Each object adds a header line (`<oid> blob <size>\n`, at most ~100 bytes) and a newline.
+    out = await runGit(gitDir, ['cat-file', '--batch'], { maxOutputBytes: bytes + oids.length * 128, input: oids.join('\n') + '\n' });
+  } catch (err) {
+    throw new SourceError(gitDir, `git cat-file failed: ${(err as Error).message}`, { cause: err });
+  }
+  let pos = 0;
+  for (const oid of oids) {
+    const eol = out.indexOf(0x0a, pos);
+    const header = out.subarray(pos, eol).toString();
+    const [, type, size] = header.split(' ');
+    if (type === 'missing' || size === undefined) throw new SourceError(gitDir, `object ${oid} is missing from the cache`);
+    const start = eol + 1;
+    result.set(oid, Buffer.from(out.subarray(start, start + Number(size))));
+    pos = start + Number(size) + 1;
+  }
+  return result;
+}
+
+/** The entries under folder `dir` ('' for the root), from `entries` sorted by path, by binary search. */
+function under(entries: TreeEntry[], dir: string): TreeEntry[] {
+  if (dir === '') return entries;
+  const prefix = dir + '/';
+  let lo = 0;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (entries[mid].path < prefix) lo = mid + 1;
+    else hi = mid;
+  }
+  let end = lo;
+  while (end < entries.length && entries[end].path.startsWith(prefix)) end++;
+  return entries.slice(lo, end);
 }
 
 /**
  * Chooses the manifest files in a sub-folder's tree: regular blobs with a manifest extension, and
  * symlinks followed when they stay inside the folder (to a file, or to a folder whose files then
  * appear under the link's path). A symlink that leaves the folder is an error wherever it is, even
- * if its name is not a manifest's: the folder must be self-contained.
+ * if its name is not a manifest's: the folder must be self-contained. Every path a link expands to
+ * is counted against `budget` as it is reached, so a fan-out of links is refused after at most
+ * `maxEntries` steps, whatever its expansion would have been.
  */
-function selectFiles(entries: TreeEntry[], where: string): { path: string; oid: string }[] {
+function selectFiles(entries: TreeEntry[], where: string, budget: ReadBudget): { path: string; oid: string; size: number }[] {
   const byPath = new Map(entries.map((e) => [e.path, e]));
   const target = (e: TreeEntry) => e.target ?? '';
   for (const e of entries) {
@@ -119,29 +171,32 @@ function selectFiles(entries: TreeEntry[], where: string): { path: string; oid: 
       throw new SourceError(`${where}/${e.path}`, `symlink to '${target(e)}' leaves the manifests folder`);
     }
   }
-  const selected: { path: string; oid: string }[] = [];
+  const selected: { path: string; oid: string; size: number }[] = [];
+  const take = (path: string, entry: TreeEntry) => {
+    budget.file(`${where}/${path}`, entry.size);
+    selected.push({ path, oid: entry.oid, size: entry.size });
+  };
   const follow = (linkPath: string, entry: TreeEntry, hops: number): void => {
     if (hops > MAX_LINK_HOPS) throw new SourceError(`${where}/${linkPath}`, 'too many levels of symlinks');
     const to = resolveLinkTarget(entry.path, target(entry))!;
     const file = byPath.get(to);
     if (file) {
       if (file.mode === SYMLINK_MODE) follow(linkPath, file, hops + 1);
-      else if (file.type === 'blob' && isManifestPath(linkPath)) selected.push({ path: linkPath, oid: file.oid });
+      else if (file.type === 'blob' && isManifestPath(linkPath)) take(linkPath, file);
       return;
     }
     const dirPrefix = to === '' ? '' : to + '/';
-    for (const inner of entries) {
-      if (!inner.path.startsWith(dirPrefix)) continue;
+    for (const inner of under(entries, to)) {
       const aliased = linkPath + '/' + inner.path.slice(dirPrefix.length);
+      budget.entry(`${where}/${aliased}`);
       if (inner.mode === SYMLINK_MODE) follow(aliased, inner, hops + 1);
-      else if (inner.type === 'blob' && isManifestPath(aliased)) selected.push({ path: aliased, oid: inner.oid });
+      else if (inner.type === 'blob' && isManifestPath(aliased)) take(aliased, inner);
     }
   };
   for (const e of entries) {
     if (e.type === 'commit') continue; // submodule: its contents are not in this repository
     if (e.mode === SYMLINK_MODE) follow(e.path, e, 1);
-    else if (e.type === 'blob' && isManifestPath(e.path)) selected.push({ path: e.path, oid: e.oid });
+    else if (e.type === 'blob' && isManifestPath(e.path)) take(e.path, e);
   }
   return selected;
 }
-

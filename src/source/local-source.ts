@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import type { Dirent, Stats } from 'node:fs';
+import { open, readdir, realpath, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { isManifestPath } from '../manifests/loader.js';
+import { BudgetExceeded, ReadBudget, type RepositoryLimits } from './limits.js';
 import { SourceError, type ManifestFile, type ManifestSource, type SourceSnapshot } from './types.js';
 
 /** Configuration of a local folder source. */
@@ -11,6 +13,8 @@ export interface LocalSourceOptions {
   dir: string;
   /** Quiet time after the last file event before `onChange` fires; default 300 ms, at least 60 ms. */
   debounceMs?: number;
+  /** What one read may hold (files, bytes, symlink expansion); defaults in `RepositoryLimits`. */
+  limits?: Partial<RepositoryLimits>;
 }
 
 /**
@@ -31,12 +35,14 @@ export class LocalSource implements ManifestSource {
   readonly description: string;
   readonly dir: string;
   private readonly debounceMs: number;
+  private readonly limits: Partial<RepositoryLimits>;
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(options: LocalSourceOptions) {
     this.dir = resolve(options.dir);
     this.debounceMs = Math.max(options.debounceMs ?? 300, MIN_DEBOUNCE_MS);
+    this.limits = options.limits ?? {};
     this.description = `local ${this.dir}`;
   }
 
@@ -49,7 +55,12 @@ export class LocalSource implements ManifestSource {
       throw new SourceError(this.dir, `cannot read the manifests folder: ${(err as Error).message}`, { cause: err });
     }
     const files: ManifestFile[] = [];
-    await this.walk(root, root, '', files, 0);
+    try {
+      await this.walk(root, root, '', files, 0, new ReadBudget(this.limits), new WalkMemo());
+    } catch (err) {
+      if (err instanceof BudgetExceeded) throw new SourceError(join(this.dir, err.path), err.message);
+      throw err;
+    }
     files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     return { commit: `local:${digestFiles(files)}`, files };
   }
@@ -79,28 +90,99 @@ export class LocalSource implements ManifestSource {
     await watcher?.close();
   }
 
-  /** Collects manifests under `real` (a real path inside `root`), naming them `prefix/…`. */
-  private async walk(root: string, real: string, prefix: string, out: ManifestFile[], depth: number): Promise<void> {
+  /**
+   * Collects manifests under `real` (a real path inside `root`), naming them `prefix/…`. Every path
+   * it visits and every file it reads is counted against `budget` first: a folder reached again
+   * through a symlink is walked again (its files appear under the link's name), so a fan-out of links
+   * is refused by the budget, never expanded.
+   */
+  private async walk(root: string, real: string, prefix: string, out: ManifestFile[], depth: number, budget: ReadBudget, memo: WalkMemo): Promise<void> {
     if (depth > MAX_DEPTH) throw new SourceError(join(this.dir, prefix), 'too many levels of symlinked folders');
-    const entries = await readdir(real, { withFileTypes: true });
+    const entries = await memo.readdir(real);
     for (const entry of entries) {
       const path = prefix ? `${prefix}/${entry.name}` : entry.name;
       const full = join(real, entry.name);
+      budget.entry(path);
       if (entry.isSymbolicLink()) {
-        const target = await realpath(full).catch(() => undefined);
+        const { target, info } = await memo.resolve(full);
         if (target === undefined) continue; // dangling link: nothing to read
         if (target !== root && !target.startsWith(root + sep)) {
           throw new SourceError(join(this.dir, path), `symlink to '${relative(root, target)}' leaves the manifests folder`);
         }
-        const info = await stat(target);
-        if (info.isDirectory()) await this.walk(root, target, path, out, depth + 1);
-        else if (info.isFile() && isManifestPath(path)) out.push({ path, content: await readFile(target) });
+        if (info!.isDirectory()) await this.walk(root, target, path, out, depth + 1, budget, memo);
+        else if (info!.isFile() && isManifestPath(path)) out.push({ path, content: await memo.read(target, path, budget) });
       } else if (entry.isDirectory()) {
-        await this.walk(root, full, path, out, depth);
+        await this.walk(root, full, path, out, depth, budget, memo);
       } else if (entry.isFile() && isManifestPath(path)) {
-        out.push({ path, content: await readFile(full) });
+        out.push({ path, content: await memo.read(full, path, budget) });
       }
     }
+  }
+}
+
+/**
+ * What one walk already asked the file system, by real path: a folder reached again through a link
+ * costs no further system call, so the walk's cost is its budget's count, not its I/O.
+ */
+class WalkMemo {
+  private readonly listings = new Map<string, Promise<Dirent[]>>();
+  private readonly links = new Map<string, Promise<{ target: string | undefined; info: Stats | undefined }>>();
+  private readonly contents = new Map<string, Buffer>();
+
+  readdir(real: string): Promise<Dirent[]> {
+    let listing = this.listings.get(real);
+    if (!listing) this.listings.set(real, (listing = readdir(real, { withFileTypes: true })));
+    return listing;
+  }
+
+  /** Where the link at `full` lands and what is there; `target` undefined for a dangling link. */
+  resolve(full: string): Promise<{ target: string | undefined; info: Stats | undefined }> {
+    let link = this.links.get(full);
+    if (!link) {
+      link = realpath(full).then(
+        async (target) => ({ target, info: await stat(target) }),
+        () => ({ target: undefined, info: undefined }),
+      );
+      this.links.set(full, link);
+    }
+    return link;
+  }
+
+  /** The file's bytes, counted against `budget` under `path` each time it is reached. */
+  async read(abs: string, path: string, budget: ReadBudget): Promise<Buffer> {
+    const known = this.contents.get(abs);
+    if (known) {
+      budget.file(path, known.length);
+      return known;
+    }
+    const content = await readBounded(abs, path, budget);
+    this.contents.set(abs, content);
+    return content;
+  }
+}
+
+/**
+ * Reads one file after counting its size against `budget`, never more than one byte past that size
+ * (a file that grows while it is read is cut there; one grown past the per-file limit is refused).
+ */
+async function readBounded(abs: string, path: string, budget: ReadBudget): Promise<Buffer> {
+  const handle = await open(abs, 'r');
+  try {
+    const size = (await handle.stat()).size;
+    budget.file(path, size);
+    const buffer = Buffer.alloc(Math.min(size, budget.limits.maxFileBytes) + 1);
+    let filled = 0;
+    while (filled < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    if (filled > budget.limits.maxFileBytes) {
+      throw new BudgetExceeded(path, `file grew past the limit of ${budget.limits.maxFileBytes} bytes while being read; refusing to read it`);
+    }
+    return buffer.subarray(0, filled);
+  } finally {
+    await handle.close();
   }
 }
 
