@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPackageDisk, PackageError, verifyPackage, type VerifiedPackage } from '../../src/ova/package.js';
-import { makeOva, manifestFor, MiB, qemuImage, sampleRaw, vmwareOvf } from './fixtures.js';
+import { type FixtureDisk, makeOva, manifestFor, MiB, qemuImage, sampleRaw, vmwareOvf } from './fixtures.js';
 
 let dir: string;
 const size1 = 9 * MiB + 4096;
@@ -26,7 +26,7 @@ async function drain(pkg: VerifiedPackage, href: string): Promise<Buffer> {
   return all;
 }
 
-const descriptor = (disks = [
+const descriptor = (disks: FixtureDisk[] = [
   { file: 'app-disk1.vmdk', capacity: size1 },
   { file: 'app-disk2.vmdk', capacity: size2 },
 ]): string => vmwareOvf({ name: 'app', vcpus: 2, memoryMiB: 2048, networks: ['VM Network'], disks });
@@ -65,8 +65,8 @@ describe('verifyPackage on a good OVA', () => {
     qemuImage(sub, 'd.vhd', raw2, 'vpc', 'dynamic');
     writeFileSync(join(sub, 'd.img'), raw1);
     writeFileSync(join(sub, 'v.ovf'), descriptor([
-      { file: 'd.vhd', capacity: 8 * MiB, formatUri: 'http://go.microsoft.com/fwlink/?LinkId=137171' } as never,
-      { file: 'd.img', capacity: size1, formatUri: 'raw' } as never,
+      { file: 'd.vhd', capacity: 8 * MiB, formatUri: 'http://go.microsoft.com/fwlink/?LinkId=137171' },
+      { file: 'd.img', capacity: size1, formatUri: 'raw' },
     ]));
     const pkg = await verifyPackage(makeOva(sub, join(sub, 'v.ova'), 'v.ovf', ['d.vhd', 'd.img']));
     const vhd = openPackageDisk(pkg, 'd.vhd');
