@@ -153,6 +153,11 @@ async function* streamOptimizedGrains(src: ByteSource, h: SparseHeader): AsyncGe
   await src.skipTo(h.overHead * SECTOR);
   let at = 0;
   for (;;) {
+    // VMware writes its grain directory at the end (GD_AT_END) and closes the stream with a footer and an
+    // end-of-stream marker, so an image that stops before them is cut short. qemu-img keeps the directory in the
+    // header's overhead and writes no end marker: its image ends after its last grain. (A member cut short is
+    // also caught by its digest.)
+    if (h.gdOffset !== -1 && (await src.atEnd())) break;
     const marker = await src.readExact(SECTOR);
     const val = Number(marker.readBigUInt64LE(0));
     const size = marker.readUInt32LE(8);

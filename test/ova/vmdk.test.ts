@@ -3,6 +3,7 @@
  * and monolithicSparse come out byte-identical to the raw image they were made from. Layouts per VMware's
  * "Virtual Disk Format 5.0" (SparseExtentHeader, grain markers, grain directory and tables).
  */
+import { randomFillSync } from 'node:crypto';
 import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,9 +73,20 @@ describe('vmdkToRaw', () => {
     await expect(convert(img)).rejects.toThrow(/past the disk's capacity/);
   });
 
-  it('refuses a stream that ends before its end-of-stream marker', async () => {
+  it('refuses a stream cut inside a grain', async () => {
     const img = readFileSync(qemuImage(dir, 'cut.vmdk', raw, 'vmdk', 'streamOptimized'));
     await expect(convert(img.subarray(0, Math.floor(img.length / 2)))).rejects.toThrow(/truncated/);
+  });
+
+  it('converts incompressible grains, and ends a qemu-img image after its last grain', async () => {
+    const noisy = Buffer.alloc(4 * MiB);
+    randomFillSync(noisy, 0, MiB);
+    const vmdk = readFileSync(qemuImage(dir, 'noisy.vmdk', noisy, 'vmdk', 'streamOptimized'));
+    // qemu-img writes no footer or end-of-stream marker: the file ends with the last grain it stored.
+    expect((await convert(vmdk)).equals(noisy)).toBe(true);
+    // With the grain directory at the end, as VMware writes it, the footer and end marker must follow.
+    vmdk.writeBigUInt64LE(0xffffffffffffffffn, 56);
+    await expect(convert(vmdk)).rejects.toThrow(/noisy|disk\.vmdk: truncated/);
   });
 
   it('refuses what is not a sparse VMDK', () => {
