@@ -29,10 +29,11 @@ export function parseManifest(text: string, what: string): Map<string, DigestEnt
   for (const [i, raw] of lines.entries()) {
     const line = raw.trim();
     if (line === '') continue;
-    const m = /^(SHA1|SHA256|SHA512)\s*\((.+)\)\s*=\s*([0-9a-fA-F]+)$/.exec(line);
+    const m = /^(SHA1|SHA256|SHA2-256|SHA512)\s*\((.+)\)\s*=\s*([0-9a-fA-F]+)$/.exec(line);
     if (!m) throw new DigestError(`${what}: line ${i + 1}: not a digest line (expected 'SHA256(file)= hex')`);
     if (m[1] === 'SHA512') throw new DigestError(`${what}: line ${i + 1}: SHA512 digests are not supported (SHA1 and SHA256 are)`);
-    const algorithm = m[1]!.toLowerCase() as DigestAlgorithm;
+    // OpenSSL 3's `openssl dgst -sha256` writes SHA2-256.
+    const algorithm = (m[1] === 'SHA2-256' ? 'sha256' : m[1]!.toLowerCase()) as DigestAlgorithm;
     const hex = m[3]!.toLowerCase();
     if (hex.length !== HEX_LENGTH[algorithm]) throw new DigestError(`${what}: line ${i + 1}: a ${m[1]} digest has ${HEX_LENGTH[algorithm]} hex digits, not ${hex.length}`);
     const file = m[2]!.replace(/^\.\//, '');
