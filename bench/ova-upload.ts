@@ -85,7 +85,7 @@ export async function benchOvaUpload(): Promise<void> {
     ];
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
     for (const r of rows) process.stdout.write(r.map((c, i) => c.padEnd(widths[i]!)).join('  ') + '\n');
-    process.stdout.write(`OVA disk upload is ${((size / ovaUpload / (size / copy)) * 100).toFixed(0)}% of the raw copy speed\n`);
+    process.stdout.write(`OVA disk upload is ${((size / ovaUpload / (size / copy)) * 100).toFixed(0)}% of the raw copy speed (client and simulator share one process and its CPU)\n`);
   } finally {
     disposeVdiContent(sim.db);
     await sim.stop();

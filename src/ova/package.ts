@@ -4,13 +4,14 @@
  * resolved, every disk image no larger than its declared capacity), then its disks opened one at a time as raw or
  * VHD streams ready for `VdiTransfer.upload`.
  */
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { ByteSource } from './byte-source.js';
 import { DigestError, DualHash, parseManifest, type DigestEntry } from './digests.js';
-import { OvfError, parseOvf, type OvfEnvelope } from './ovf.js';
+import { isPlainMember, OvfError, parseOvf, type OvfEnvelope } from './ovf.js';
 import { tarEntries, TarError } from './tar.js';
 import { isSparseVmdk, isVmdkDescriptor, parseSparseHeader, parseVmdkDescriptor, virtualBytes, vmdkToRaw, VmdkError, type SparseHeader } from './vmdk.js';
 
@@ -131,7 +132,9 @@ async function verifyOvf(path: string, what: string): Promise<VerifiedPackage> {
   const dir = dirname(path);
   const members = new Map<string, PackageMember>();
   const scanFile = async (name: string, limit?: number): Promise<{ member: PackageMember; text?: string }> => {
-    const size = (await stat(join(dir, name))).size;
+    const st = await stat(join(dir, name));
+    if (!st.isFile()) throw new PackageError(`${what}: ${name} is not a regular file`);
+    const size = st.size;
     const stream = createReadStream(join(dir, name));
     try {
       return await scan(name, size, stream, limit, what);
@@ -178,6 +181,8 @@ function flatExtentOf(m: PackageMember, what: string): { file: string; sectors: 
   if (!ex || more.length > 0 || !(ex.type === 'FLAT' || ex.type === 'VMFS') || ex.offset !== 0 || ex.file === '')
     throw new PackageError(`${what}: ${m.name}: VMDK '${d.createType ?? '?'}' with ${d.extents.length} extent(s) is not supported: xops reads one FLAT extent, or a sparse or streamOptimized VMDK`);
   const dir = m.name.includes('/') ? m.name.slice(0, m.name.lastIndexOf('/') + 1) : '';
+  // The extent is read like any member, so it must stay inside the package as well.
+  if (!isPlainMember(dir + ex.file)) throw new PackageError(`${what}: ${m.name}: extent '${ex.file}' is not a plain name inside the package`);
   return { file: dir + ex.file, sectors: ex.sectors };
 }
 
@@ -258,9 +263,10 @@ export interface DiskUpload {
 async function* memberBytes(pkg: VerifiedPackage, name: string): AsyncGenerator<Buffer> {
   const what = `${basename(pkg.path)}: ${name}`;
   const expected = pkg.digests.get(name)!;
-  const hash = new DualHash();
+  // Only the manifest's algorithm: this hash runs while the upload waits on it.
+  const hash = createHash(expected.algorithm);
   const check = (): void => {
-    if (hash.digest()[expected.algorithm] !== expected.hex) throw new PackageError(`${what}: changed since it was verified (its ${expected.algorithm.toUpperCase()} digest no longer matches the manifest)`);
+    if (hash.digest('hex') !== expected.hex) throw new PackageError(`${what}: changed since it was verified (its ${expected.algorithm.toUpperCase()} digest no longer matches the manifest)`);
   };
   if (pkg.kind === 'ovf') {
     const file = createReadStream(join(dirname(pkg.path), name));

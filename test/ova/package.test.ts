@@ -158,6 +158,15 @@ describe('verifyPackage refuses', () => {
     await expect(verifyPackage(makeOva(sub, join(sub, 'h.ova'), 'app.ovf', ['app-disk1.vmdk', 'app-disk2.vmdk']))).rejects.toThrow(/DTD/);
   });
 
+  it('a flat VMDK whose extent lies outside the package', async () => {
+    const sub = mkdtempSync(join(dir, 'escape-'));
+    qemuImage(sub, 'f.vmdk', raw2, 'vmdk', 'monolithicFlat');
+    writeFileSync(join(sub, 'f.vmdk'), readFileSync(join(sub, 'f.vmdk'), 'utf8').replace('"f-flat.vmdk"', '"../f-flat.vmdk"'));
+    writeFileSync(join(sub, 'f.ovf'), descriptor([{ file: 'f.vmdk', capacity: size2 }]));
+    writeFileSync(join(sub, 'f.mf'), manifestFor(sub, ['f.ovf', 'f.vmdk']));
+    await expect(verifyPackage(join(sub, 'f.ovf'))).rejects.toThrow(/f\.vmdk: extent '\.\.\/f-flat\.vmdk' is not a plain name inside the package/);
+  });
+
   it('a file that is not a tar', async () => {
     writeFileSync(join(dir, 'junk.ova'), Buffer.alloc(4096, 7));
     await expect(verifyPackage(join(dir, 'junk.ova'))).rejects.toThrow(PackageError);
