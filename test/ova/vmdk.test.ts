@@ -89,6 +89,20 @@ describe('vmdkToRaw', () => {
     await expect(convert(vmdk)).rejects.toThrow(/noisy|disk\.vmdk: truncated/);
   });
 
+  it('refuses grains stored out of disk order', async () => {
+    const noisy = Buffer.alloc(4 * MiB);
+    randomFillSync(noisy, 0, 2 * 64 * 1024);
+    const img = readFileSync(qemuImage(dir, 'order.vmdk', noisy, 'vmdk', 'streamOptimized'));
+    const h = parseSparseHeader(img, 'order.vmdk');
+    // Incompressible grains frame to the same length, so the first two frames can trade places.
+    const frame = Math.ceil((12 + img.readUInt32LE(h.overHead * 512 + 8)) / 512) * 512;
+    const a = h.overHead * 512;
+    const first = Buffer.from(img.subarray(a, a + frame));
+    img.copy(img, a, a + frame, a + 2 * frame);
+    first.copy(img, a + frame);
+    await expect(convert(img)).rejects.toThrow(/grain at sector 0 comes after data further into the disk/);
+  });
+
   it('refuses what is not a sparse VMDK', () => {
     writeFileSync(join(dir, 'x'), Buffer.alloc(512));
     expect(() => parseSparseHeader(Buffer.alloc(512), 'x.vmdk')).toThrow(/not a sparse VMDK/);
