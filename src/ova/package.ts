@@ -79,8 +79,7 @@ async function scan(name: string, size: number, body: AsyncIterable<Buffer>, kee
       head.push(part);
       headLen += part.length;
     }
-    tail = Buffer.concat([tail, c]).subarray(-512);
-    tail = Buffer.from(tail);
+    tail = c.length >= 512 ? Buffer.from(c.subarray(-512)) : Buffer.from(Buffer.concat([tail, c]).subarray(-512));
     if (keepAll !== undefined) all.push(Buffer.from(c));
   }
   if (seen !== size) throw new PackageError(`${what}: ${name}: read ${seen} bytes, expected ${size}`);

@@ -15,6 +15,10 @@ describe('parseManifest', () => {
     ]);
   });
 
+  it('reads VirtualBox spacing (`SHA256 (box.ovf) = hex`)', () => {
+    expect(parseManifest(`SHA256 (box.ovf) = ${h256}\n`, 'box.mf').get('box.ovf')?.algorithm).toBe('sha256');
+  });
+
   it('refuses lines it cannot check, with their line number', () => {
     expect(() => parseManifest(`SHA256(a)= ${h256}\nMD5(b)= 00\n`, 'x.mf')).toThrow(/x\.mf: line 2: not a digest line/);
     expect(() => parseManifest(`SHA512(a)= ${'0'.repeat(128)}`, 'x.mf')).toThrow(/SHA512 digests are not supported/);
