@@ -95,3 +95,71 @@ export class ByteSource {
     return !(await this.fill());
   }
 }
+
+/** What the tar reader needs from a source: sequential reads and skips, and the position. */
+export interface SequentialSource {
+  readonly what: string;
+  readonly position: number;
+  readExact(n: number): Promise<Buffer>;
+  readUpTo(n: number): Promise<Buffer>;
+  take(n: number): AsyncGenerator<Buffer>;
+  skip(n: number): Promise<void>;
+}
+
+/** Minimal file access for `FileSource` (a `fs.promises.FileHandle` fits). */
+export interface PositionalFile {
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+}
+
+/**
+ * A SequentialSource over a file of known size that skips by seeking: reading an archive's headers costs a few
+ * reads however large its members are. Skipping past the end is a TruncatedError, as reading would be.
+ */
+export class FileSource implements SequentialSource {
+  position = 0;
+  readonly what: string;
+  private readonly file: PositionalFile;
+  private readonly size: number;
+
+  constructor(file: PositionalFile, size: number, what: string) {
+    this.file = file;
+    this.size = size;
+    this.what = what;
+  }
+
+  async readUpTo(n: number): Promise<Buffer> {
+    const len = Math.max(0, Math.min(n, this.size - this.position));
+    const out = Buffer.alloc(len);
+    let got = 0;
+    while (got < len) {
+      const { bytesRead } = await this.file.read(out, got, len - got, this.position + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    this.position += got;
+    return got === len ? out : out.subarray(0, got);
+  }
+
+  async readExact(n: number): Promise<Buffer> {
+    const out = await this.readUpTo(n);
+    if (out.length < n) throw new TruncatedError(`${this.what}: truncated: ended at byte ${this.position}, ${n - out.length} byte(s) short`);
+    return out;
+  }
+
+  async *take(n: number): AsyncGenerator<Buffer> {
+    for (let left = n; left > 0; ) {
+      const c = await this.readExact(Math.min(left, 1024 * 1024));
+      left -= c.length;
+      yield c;
+    }
+  }
+
+  async skip(n: number): Promise<void> {
+    if (this.position + n > this.size) {
+      const short = this.position + n - this.size;
+      this.position = this.size;
+      throw new TruncatedError(`${this.what}: truncated: ended at byte ${this.size}, ${short} byte(s) short`);
+    }
+    this.position += n;
+  }
+}

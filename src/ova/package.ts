@@ -6,10 +6,10 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
-import { ByteSource } from './byte-source.js';
+import { ByteSource, FileSource, type PositionalFile } from './byte-source.js';
 import { DigestError, DualHash, parseManifest, type DigestEntry } from './digests.js';
 import { isPlainMember, OvfError, parseOvf, type OvfEnvelope } from './ovf.js';
 import { tarEntries, TarError } from './tar.js';
@@ -33,6 +33,9 @@ export interface PackageMember {
   head: Buffer;
   tail: Buffer;
 }
+
+/** What recognising a disk image needs of a member. */
+type MemberShape = Pick<PackageMember, 'name' | 'size' | 'head' | 'tail'>;
 
 /** How a disk image is stored, as read from its content (not from the descriptor's format URI). */
 export type DiskLayout = 'vmdk-streamOptimized' | 'vmdk-monolithicSparse' | 'vmdk-flat' | 'vhd' | 'raw';
@@ -172,7 +175,7 @@ async function verifyOvf(path: string, what: string): Promise<VerifiedPackage> {
 }
 
 /** A flat VMDK descriptor's one extent, or undefined when the member is not a descriptor. */
-function flatExtentOf(m: PackageMember, what: string): { file: string; sectors: number } | undefined {
+function flatExtentOf(m: MemberShape, what: string): { file: string; sectors: number } | undefined {
   if (!isVmdkDescriptor(m.head)) return undefined;
   if (m.size > PACKAGE_LIMITS.headBytes) throw new PackageError(`${what}: ${m.name}: VMDK descriptor over ${PACKAGE_LIMITS.headBytes} bytes`);
   const d = parseVmdkDescriptor(m.head.toString('utf8'), `${what}: ${m.name}`);
@@ -188,7 +191,7 @@ function flatExtentOf(m: PackageMember, what: string): { file: string; sectors: 
 const VHD_COOKIE = 'conectix';
 
 /** Recognises a disk image from its first and last bytes. */
-function describeDisk(href: string, members: Map<string, PackageMember>, formatUri: string | undefined, what: string): PackageDisk {
+function describeDisk(href: string, members: Map<string, MemberShape>, formatUri: string | undefined, what: string): PackageDisk {
   const m = members.get(href)!;
   const where = `${what}: ${href}`;
   if (isSparseVmdk(m.head)) {
@@ -346,4 +349,92 @@ export function openPackageDisk(pkg: VerifiedPackage, href: string): DiskUpload 
     }
   })();
   return { stream: Readable.from(wrapped, { objectMode: false, highWaterMark: 1024 * 1024 }), length, format: disk.format === 'vhd' ? 'vhd' : 'raw', virtualSize: disk.virtualSize };
+}
+
+/** What a plan shows of a package without reading it whole: its virtual systems and its disks' sizes. */
+export interface PackageOutline {
+  envelope: OvfEnvelope;
+  /** By href; disks whose file is missing are left out (verification refuses them). */
+  disks: Map<string, PackageDisk>;
+}
+
+/**
+ * Reads only the descriptor and the first and last bytes of each disk image (an OVA's members are skipped by
+ * seeking), for a plan's "2 disks, 40 GiB to upload". Checks nothing against the manifest: `verifyPackage` does
+ * that before apply creates anything. Throws PackageError.
+ */
+export async function outlinePackage(path: string): Promise<PackageOutline> {
+  const what = basename(path);
+  const members = new Map<string, MemberShape>();
+  let descriptor: string | undefined;
+  const peek = async (fh: PositionalFile, name: string, start: number, size: number): Promise<void> => {
+    const head = Buffer.alloc(Math.min(size, PACKAGE_LIMITS.headBytes));
+    await fh.read(head, 0, head.length, start);
+    const tail = Buffer.alloc(Math.min(size, 512));
+    await fh.read(tail, 0, tail.length, start + size - tail.length);
+    members.set(name, { name, size, head, tail });
+  };
+  try {
+    if (/\.ovf$/i.test(path)) {
+      const { size } = await stat(path);
+      if (size > PACKAGE_LIMITS.maxDescriptorBytes) throw new PackageError(`${what}: descriptor over ${PACKAGE_LIMITS.maxDescriptorBytes} bytes`);
+      const fhd = await open(path);
+      try {
+        const buf = Buffer.alloc(size);
+        await fhd.read(buf, 0, size, 0);
+        descriptor = buf.toString('utf8');
+      } finally {
+        await fhd.close();
+      }
+      const envelope = parseOvf(descriptor, what);
+      for (const f of envelope.files) {
+        const file = join(dirname(path), f.href);
+        const st = await stat(file).catch(() => undefined);
+        if (!st?.isFile()) continue;
+        const fh = await open(file);
+        try {
+          await peek(fh, f.href, 0, st.size);
+        } finally {
+          await fh.close();
+        }
+        const extent = flatExtentOf(members.get(f.href)!, what);
+        const ext = extent && (await stat(join(dirname(path), extent.file)).catch(() => undefined));
+        if (extent && ext?.isFile()) members.set(extent.file, { name: extent.file, size: ext.size, head: Buffer.alloc(0), tail: Buffer.alloc(0) });
+      }
+      return { envelope, disks: outlineDisks(envelope, members, what) };
+    }
+    const fh = await open(path);
+    try {
+      const src = new FileSource(fh, (await fh.stat()).size, what);
+      for await (const { entry, body } of tarEntries(src)) {
+        if (entry.type !== 'file') continue;
+        if (/\.ovf$/i.test(entry.name) && descriptor === undefined) {
+          if (entry.size > PACKAGE_LIMITS.maxDescriptorBytes) throw new PackageError(`${what}: ${entry.name} is over ${PACKAGE_LIMITS.maxDescriptorBytes} bytes`);
+          const parts: Buffer[] = [];
+          for await (const c of body) parts.push(c);
+          descriptor = Buffer.concat(parts).toString('utf8');
+          continue;
+        }
+        await peek(fh, entry.name, src.position, entry.size);
+      }
+    } finally {
+      await fh.close();
+    }
+    if (descriptor === undefined) throw new PackageError(`${what}: no .ovf descriptor in the archive`);
+    const envelope = parseOvf(descriptor, what);
+    return { envelope, disks: outlineDisks(envelope, members, what) };
+  } catch (e) {
+    if (e instanceof PackageError) throw e;
+    if (e instanceof TarError || e instanceof OvfError || e instanceof VmdkError) throw new PackageError(e.message);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code) throw new PackageError(`${what}: cannot read: ${code}`);
+    throw e;
+  }
+}
+
+function outlineDisks(envelope: OvfEnvelope, members: Map<string, MemberShape>, what: string): Map<string, PackageDisk> {
+  const disks = new Map<string, PackageDisk>();
+  for (const sys of envelope.systems)
+    for (const d of sys.disks) if (d.file && members.has(d.file.href)) disks.set(d.file.href, describeDisk(d.file.href, members, d.format, what));
+  return disks;
 }

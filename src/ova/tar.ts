@@ -2,7 +2,7 @@
  * A streaming reader of tar archives (POSIX ustar with pax extended headers, and GNU long names), the container of
  * an OVA. Nothing is extracted: each member's bytes are handed to the caller as they arrive, one member at a time.
  */
-import { ByteSource, TruncatedError } from './byte-source.js';
+import { TruncatedError, type SequentialSource } from './byte-source.js';
 
 /** A malformed archive: a bad header checksum, a size that is not a number, an archive that stops mid-member. */
 export class TarError extends Error {
@@ -86,7 +86,7 @@ function padding(size: number): number {
  * part or not at all; the rest is skipped when it asks for the next member. Throws TarError on a malformed or
  * truncated archive. An archive may end with or without its two zero blocks, but only on a member boundary.
  */
-export async function* tarEntries(src: ByteSource, limits: TarLimits = TAR_LIMITS): AsyncGenerator<{ entry: TarEntry; body: AsyncGenerator<Buffer> }> {
+export async function* tarEntries(src: SequentialSource, limits: TarLimits = TAR_LIMITS): AsyncGenerator<{ entry: TarEntry; body: AsyncGenerator<Buffer> }> {
   let count = 0;
   let longName: string | undefined;
   let pax = new Map<string, string>();

@@ -7,7 +7,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openPackageDisk, PackageError, verifyPackage, type VerifiedPackage } from '../../src/ova/package.js';
+import { openPackageDisk, outlinePackage, PackageError, verifyPackage, type VerifiedPackage } from '../../src/ova/package.js';
 import { type FixtureDisk, makeOva, manifestFor, MiB, qemuImage, sampleRaw, vmwareOvf } from './fixtures.js';
 
 let dir: string;
@@ -195,5 +195,25 @@ describe('openPackageDisk', () => {
       })(),
     ).rejects.toThrow(/app-disk2\.vmdk: changed since it was verified/);
     expect(bytes).toBeLessThan(d.length);
+  });
+});
+
+describe('outlinePackage', () => {
+  it("gives a plan the disks' sizes without reading the images whole", async () => {
+    const o = await outlinePackage(ova);
+    expect(o.envelope.systems[0]!.disks.map((d) => d.file?.href)).toEqual(['app-disk1.vmdk', 'app-disk2.vmdk']);
+    expect([...o.disks.values()].map((d) => [d.href, d.layout, d.virtualSize])).toEqual([
+      ['app-disk1.vmdk', 'vmdk-streamOptimized', size1],
+      ['app-disk2.vmdk', 'vmdk-streamOptimized', size2],
+    ]);
+  });
+
+  it('reads a .ovf folder, and refuses a truncated archive', async () => {
+    const sub = mkdtempSync(join(dir, 'outline-'));
+    qemuImage(sub, 'f.vmdk', raw2, 'vmdk', 'monolithicFlat');
+    writeFileSync(join(sub, 'f.ovf'), descriptor([{ file: 'f.vmdk', capacity: size2 }]));
+    expect((await outlinePackage(join(sub, 'f.ovf'))).disks.get('f.vmdk')).toMatchObject({ layout: 'vmdk-flat', virtualSize: size2 });
+    writeFileSync(join(sub, 'cut.ova'), readFileSync(ova).subarray(0, 40_000));
+    await expect(outlinePackage(join(sub, 'cut.ova'))).rejects.toThrow(/cut\.ova: truncated/);
   });
 });
