@@ -78,7 +78,8 @@ export function importManifests(pkg: VerifiedPackage, opts: ImportOptions): Impo
     const disks: { disk: string }[] = [];
     let uploadBytes = 0;
     sys.disks.forEach((d, i) => {
-      const diskName = diskNames.allocate(`${name}-disk${i + 1}`);
+      const suffix = `-disk${i + 1}`;
+      const diskName = diskNames.allocate(`${name.slice(0, 63 - suffix.length).replace(/[^a-zA-Z0-9]+$/, '')}${suffix}`);
       disks.push({ disk: diskName });
       const image = d.file ? pkg.disks.get(d.file.href) : undefined;
       if (image) uploadBytes += image.virtualSize;

@@ -4,7 +4,7 @@
  * with GET /export_raw_vdi byte-identical to the raw image it was made from. A corrupt package is refused before
  * any VDI exists; a package changed after verification fails its upload (docs/disk-content.md for the handlers).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -71,6 +71,19 @@ describe('uploading an OVA disk into the simulator', () => {
     expect((await readBack(vdi)).equals(raw)).toBe(true);
     expect(seen.at(-1)).toEqual({ bytes: size, total: size });
     expect(seen.length).toBeGreaterThan(2);
+  });
+
+  it('uploads a VHD member as VHD, which the host decodes', async () => {
+    const sub = join(dir, 'vhd');
+    mkdirSync(sub);
+    // 8160 KiB: a size qemu-img's CHS geometry covers exactly (docs/disk-content.md).
+    const vhdRaw = sampleRaw(240 * 4 * 17 * 512, 9);
+    qemuImage(sub, 'd.vhd', vhdRaw, 'vpc', 'dynamic');
+    writeFileSync(join(sub, 'v.ovf'), vmwareOvf({ name: 'v', vcpus: 1, memoryMiB: 512, networks: [], disks: [{ file: 'd.vhd', capacity: vhdRaw.length, formatUri: 'http://go.microsoft.com/fwlink/?LinkId=137171' }] }));
+    const pkg = await verifyPackage(makeOva(sub, join(sub, 'v.ova'), 'v.ovf', ['d.vhd']));
+    const vdi = await newVdi(vhdRaw.length);
+    await uploadPackageDisk(transfer, vdi, pkg, 'd.vhd');
+    expect((await readBack(vdi)).equals(vhdRaw)).toBe(true);
   });
 
   it('refuses a corrupt package before anything is created', async () => {
