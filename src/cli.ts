@@ -11,6 +11,7 @@ const COMMANDS: Record<string, string> = {
   diff: 'plan a pull request: what the change between two refs introduces',
   run: 'the controller: keep pools in the state Git declares',
   export: 'write manifests for what a pool already has',
+  'import-ova': 'write VM and Disk manifests for an OVA/OVF appliance',
 };
 
 const USAGE = `usage: xops <command> [options]
