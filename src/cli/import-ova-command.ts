@@ -1,5 +1,5 @@
 import { lstat, mkdir, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { importManifests, type ImportNote } from '../ova/manifests.js';
 import { PackageError, verifyPackage } from '../ova/package.js';
 import { parseCommandArgs, str } from './args.js';
@@ -73,6 +73,10 @@ export async function run(argv: string[]): Promise<number> {
   const networks = parseNetworkMap((values.network as string[] | undefined) ?? [], known);
   // Disk sources are written relative to the manifest folder, forward slashes, so the folder can move with it.
   const packageRef = relative(resolve(dir), resolve(file)).split(sep).join('/');
+  // apply reads disk images only from inside the manifests folder (kinds/disk: no '..', no symlink out).
+  if (packageRef.startsWith('../') || packageRef === '..' || isAbsolute(packageRef)) {
+    throw new UserError(`import-ova: ${file} is outside ${dir}: apply reads disk images only from inside the manifests folder; move the package into ${dir} (e.g. ${join(dir, 'images')}) and import it from there`);
+  }
   const result = importManifests(pkg, { packageRef, networks, ...(str(values.sr) ? { sr: str(values.sr)! } : {}) });
 
   if (values.force !== true) {

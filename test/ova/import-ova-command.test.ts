@@ -3,7 +3,7 @@
  * with a VMware-shaped descriptor: the VM and Disk manifests match the descriptor; a corrupt package writes nothing.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -16,6 +16,7 @@ const ROOT = join(import.meta.dirname, '../..');
 const CLI = join(ROOT, 'dist/src/cli.js');
 let dir: string;
 let ova: string;
+let outside: string;
 
 async function xops(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
@@ -46,7 +47,11 @@ beforeAll(() => {
       ],
     }),
   );
-  ova = makeOva(dir, join(dir, 'shop.ova'), 'shop.ovf', ['shop-disk1.vmdk', 'shop-disk2.vmdk']);
+  outside = makeOva(dir, join(dir, 'shop.ova'), 'shop.ovf', ['shop-disk1.vmdk', 'shop-disk2.vmdk']);
+  // apply reads disk images only from inside the manifests folder: the package lives there.
+  mkdirSync(join(dir, 'repo/images'), { recursive: true });
+  ova = join(dir, 'repo/images/shop.ova');
+  copyFileSync(outside, ova);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -81,8 +86,14 @@ describe('xops import-ova', () => {
       apiVersion: 'xops/v1',
       kind: 'Disk',
       metadata: { name: 'shop-app-disk1' },
-      spec: { size: '16GiB', sr: 'pool-nfs', source: { file: '../shop.ova', member: 'shop-disk1.vmdk', format: 'vmdk' } },
+      spec: { size: '16GiB', sr: 'pool-nfs', source: { file: 'images/shop.ova', member: 'shop-disk1.vmdk', format: 'vmdk' } },
     });
+  });
+
+  it('refuses a package outside the manifests folder, which apply could not read', async () => {
+    const r = await xops(['import-ova', outside, '--dir', 'repo']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^xops: import-ova: .*shop\.ova is outside repo: apply reads disk images only from inside the manifests folder/);
   });
 
   it('refuses to overwrite without --force', async () => {

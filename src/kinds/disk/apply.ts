@@ -9,7 +9,7 @@ import { assertOwned, ownershipMarks, writeSpecDigest } from '../../apply/owners
 import { isXapiError, syncField, syncMapKeys, syncSet, tryRecord } from '../../apply/xapi.js';
 import type { ResolvedDiskSpec } from './plan.js';
 import { CONTENT_KEY, CONTENT_PENDING, SOURCE_KEY, STANDALONE_KEY, contentComplete } from './marks.js';
-import { imageFile, uploadImage, type ImageUpload } from './upload.js';
+import { checkImage, imageFile, uploadImage, type ImageUpload } from './upload.js';
 
 /** A Disk's spec as apply receives it: the SR possibly resolved by the planner. */
 export type DiskApplySpec = Omit<ResolvedDiskSpec, 'sr'> & { sr: RefLike };
@@ -18,7 +18,8 @@ const UPDATABLE = new Set(['nameLabel', 'description', 'tags', 'size', 'source']
 
 function uploadOf(action: Action): ImageUpload | undefined {
   const u = action.details?.['upload'] as ImageUpload | undefined;
-  return u && typeof u.file === 'string' && typeof u.root === 'string' && (u.format === 'raw' || u.format === 'vhd') ? u : undefined;
+  const formatOk = u?.format === 'raw' || u?.format === 'vhd' || (u?.format === 'vmdk' && typeof u.member === 'string');
+  return u && typeof u.file === 'string' && typeof u.root === 'string' && formatOk && (u.member === undefined || typeof u.member === 'string') ? u : undefined;
 }
 
 /** The disk's VDI: the plan's object if it still exists, else the one carrying the Disk's mark. */
@@ -91,8 +92,9 @@ async function create(ctx: ApplyContext, action: Action): Promise<void> {
   const upload = uploadOf(action);
   let vdi = await findDisk(ctx, action);
   if (!vdi) {
-    // A missing image, or one outside the folder, fails before anything exists in the pool.
-    if (upload) await imageFile(action.address, upload);
+    // A missing image, one outside the folder, or a package that fails its digests fails before
+    // anything exists in the pool.
+    if (upload) await checkImage(action.address, upload);
     vdi = await createVdi(ctx, action, spec, upload);
   }
   await ensureContent(ctx, action, vdi, upload);

@@ -2,13 +2,15 @@
 import type { ManifestMeta, Reference } from '../../model/manifest.js';
 
 /** Encodings of an image file XAPI's import handler takes. */
-export type DiskImageFormat = 'raw' | 'vhd';
+export type DiskImageFormat = 'raw' | 'vhd' | 'vmdk';
 
 /** An image written into the disk once, when xops creates it. */
 export interface DiskSource {
   /** Relative to the manifests folder, forward slashes, never leaving it (checked again at apply time). */
   file: string;
   format: DiskImageFormat;
+  /** A disk image inside `file` when that is an OVA/OVF package (`xops import-ova` writes it). */
+  member?: string;
   /** The file's size in bytes, when the manifests were loaded from a folder that holds it (for the plan). */
   bytes?: number;
 }

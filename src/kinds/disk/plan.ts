@@ -23,7 +23,7 @@ export interface ResolvedDiskSpec extends Omit<DesiredStandaloneDisk['spec'], 's
  */
 export interface DiskActionDetails {
   vdi?: string;
-  upload?: { file: string; format: 'raw' | 'vhd'; root: string };
+  upload?: { file: string; format: 'raw' | 'vhd' | 'vmdk'; root: string; member?: string };
   resize?: number;
 }
 
@@ -73,7 +73,7 @@ export function planDisk(ctx: PlanContext, disk: DesiredStandaloneDisk): void {
   if (!sr || ctx.failed.has(address)) return;
   const desired: ResolvedDiskSpec = { ...disk.spec, sr };
   const source = disk.spec.source;
-  const upload = source ? { file: source.file, format: source.format, root: ctx.desired.source.path } : undefined;
+  const upload = source ? { file: source.file, format: source.format, root: ctx.desired.source.path, ...(source.member ? { member: source.member } : {}) } : undefined;
   const size = formatBytes(disk.spec.size);
   if (source?.format === 'raw' && source.bytes !== undefined && source.bytes > disk.spec.size) {
     addDiagnostic(ctx, disk, 'error', 'image-too-large', `the raw image ${source.file} holds ${source.bytes} bytes, more than the disk's ${disk.spec.size}`, 'spec.size');

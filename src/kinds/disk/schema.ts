@@ -35,7 +35,9 @@ function decodeSource(spec: DiskSpec, ctx: BuildContext): DesiredStandaloneDisk[
   const problem = imagePathProblem(spec.source.file);
   if (problem) ctx.error('spec.source.file', `'${spec.source.file}' ${problem}`, 'path-escape');
   const file = spec.source.file.replace(/\\/g, '/').replace(/^(\.\/)+/, '');
-  return { file, format: spec.source.format ?? formatOfFile(file) };
+  const member = (spec.source as { member?: string }).member;
+  if (spec.source.format === 'vmdk' && member === undefined) ctx.error('spec.source.format', 'a vmdk image is read from an OVA/OVF package: name it with source.member', 'vmdk-needs-package');
+  return { file, format: spec.source.format ?? formatOfFile(member ?? file), ...(member !== undefined ? { member } : {}) };
 }
 
 /** A standalone disk: one VDI on an SR, optionally filled from an image file when it is created. */
@@ -58,7 +60,8 @@ export const diskSchema: KindDefinition<DesiredStandaloneDisk> = {
         source: closedObject(
           {
             file: { type: 'string', minLength: 1, maxLength: MAX_PATH, description: 'Image file, relative to the manifests folder (inside it).' },
-            format: { enum: ['raw', 'vhd'], description: 'Image format (default: vhd for a `.vhd` file, else raw).' },
+            format: { enum: ['raw', 'vhd', 'vmdk'], description: 'Image format (default: vhd for a `.vhd` file, else raw; vmdk only inside an OVA/OVF package).' },
+            member: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[^/\\\\]+$', description: 'The disk image inside `file` when it is an OVA/OVF package (as `xops import-ova` writes it); its digest is checked against the package manifest before upload.' },
             url: { not: {}, errorMessage: 'URL sources are not supported yet: download the image into the repository and name it with source.file' },
           },
           ['file'],

@@ -9,11 +9,64 @@ import type { ApplyContext } from '../../apply/context.js';
 import { ApplyError, UnsupportedChangeError } from '../../apply/errors.js';
 import { VdiTransfer, formatProgress } from '../../xapi/vdi-transfer.js';
 import { imagePathProblem } from './schema.js';
+import { PackageError } from '../../ova/package.js';
+import { packageVerifier, uploadPackageDisk } from '../../ova/upload.js';
+
+/**
+ * A disk image inside an OVA/OVF package: every file's digest is checked against the package's
+ * `.mf` before anything is written, then the member is converted (VMDK) as it streams into the VDI.
+ * The content mark is the member's SHA-256 from the package manifest.
+ */
+/** One verifier per process: a package is hashed once however many of its disks an apply uploads. */
+const verifyOnce = packageVerifier();
+
+/** What `upload` needs, checked before anything is created: the file (and, in a package, its digests and the member). */
+export async function checkImage(address: string, upload: ImageUpload): Promise<void> {
+  const image = await imageFile(address, upload);
+  if (upload.member === undefined) return;
+  try {
+    const pkg = await verifyOnce(image.path);
+    if (!pkg.disks.has(upload.member)) throw new UnsupportedChangeError(address, `package '${upload.file}' has no disk image '${upload.member}'`);
+  } catch (err) {
+    if (err instanceof PackageError) throw new UnsupportedChangeError(address, `package '${upload.file}': ${err.message}`);
+    throw err;
+  }
+}
+
+async function uploadPackageMember(ctx: ApplyContext, address: string, vdi: Ref, upload: ImageUpload, path: string, virtualSize: number): Promise<string> {
+  const member = upload.member!;
+  let pkg;
+  try {
+    pkg = await verifyOnce(path);
+  } catch (err) {
+    if (err instanceof PackageError) throw new UnsupportedChangeError(address, `package '${upload.file}': ${err.message}`);
+    throw err;
+  }
+  const disk = pkg.disks.get(member);
+  if (!disk) throw new UnsupportedChangeError(address, `package '${upload.file}' has no disk image '${member}'`);
+  if (disk.virtualSize > virtualSize) throw new UnsupportedChangeError(address, `'${member}' is a ${disk.virtualSize}-byte disk, bigger than this Disk's ${virtualSize}: make the disk bigger`);
+  if (!ctx.caller.transferEndpoint) throw new ApplyError(address, 'this XAPI connection cannot upload disk content (it hands out no session)');
+  const transfer = new VdiTransfer(await ctx.caller.transferEndpoint());
+  try {
+    ctx.log.info({ address, file: upload.file, member }, `uploading ${member} from ${upload.file} into the disk`);
+    await uploadPackageDisk(transfer, vdi, pkg, member, { onProgress: progressLogger(ctx, address, `${upload.file}#${member}`) });
+  } catch (err) {
+    if (err instanceof PackageError) throw new UnsupportedChangeError(address, `package '${upload.file}': ${err.message}`);
+    throw err;
+  } finally {
+    await transfer.close();
+  }
+  // The package manifest's own digest of the member (checked above), as `<algorithm>:<hex>`.
+  const digest = pkg.digests.get(member);
+  return digest ? `${digest.algorithm.toLowerCase()}:${digest.hex}` : `ova:${member}`;
+}
 
 /** The image a Disk action uploads (`details.upload`). */
 export interface ImageUpload {
   file: string;
-  format: 'raw' | 'vhd';
+  format: 'raw' | 'vhd' | 'vmdk';
+  /** The disk image inside `file` when it is an OVA/OVF package. */
+  member?: string;
   /** The manifests folder `file` is relative to (relative paths: to the working directory). */
   root: string;
 }
@@ -68,6 +121,8 @@ function progressLogger(ctx: ApplyContext, address: string, file: string): (p: {
  */
 export async function uploadImage(ctx: ApplyContext, address: string, vdi: Ref, upload: ImageUpload, virtualSize: number): Promise<string> {
   const image = await imageFile(address, upload);
+  if (upload.member !== undefined) return uploadPackageMember(ctx, address, vdi, upload, image.path, virtualSize);
+  if (upload.format === 'vmdk') throw new UnsupportedChangeError(address, `a vmdk image is read from an OVA/OVF package: name it with source.member`);
   if (upload.format === 'raw' && image.bytes > virtualSize) {
     throw new UnsupportedChangeError(address, `image '${upload.file}' holds ${image.bytes} bytes, more than the disk's ${virtualSize}: make the disk bigger`);
   }
