@@ -45,7 +45,7 @@ describe('the status page of xops run', () => {
     expect(shown.map(([a]) => a)).toEqual(['VM/page-db', 'VM/page-web']);
     await expect(page.locator('dl.facts').first().innerText()).resolves.toContain(s.commit!);
     // A marker on the window proves the update below came without a reload.
-    await page.evaluate(() => ((window as unknown as { xopsMarker: number }).xopsMarker = 42));
+    await page.evaluate(() => ((globalThis as unknown as { xopsMarker: number }).xopsMarker = 42));
 
     const vm = (await vmRecord(w, 'page-web'))!;
     await w.other.call('VM.set_name_description', vm.ref, 'changed behind xops');
@@ -55,7 +55,7 @@ describe('the status page of xops run', () => {
     await expect(page.locator('table[data-section=resources] tr[data-address="VM/page-web"]').getAttribute('data-state')).resolves.toBe('held');
     await expect(page.locator('table[data-section=resources] tr[data-address="VM/page-db"]').getAttribute('data-state')).resolves.toBe('synced');
     await expect(page.locator('table[data-section=held] tr[data-address="VM/page-web"]').innerText()).resolves.toContain('drift-report');
-    expect(await page.evaluate(() => (window as unknown as { xopsMarker?: number }).xopsMarker)).toBe(42);
+    expect(await page.evaluate(() => (globalThis as unknown as { xopsMarker?: number }).xopsMarker)).toBe(42);
 
     const origin = new URL(c.url).origin;
     expect(requests.length).toBeGreaterThanOrEqual(4); // the page, its script, its style, the event stream
@@ -77,7 +77,7 @@ describe('the status page of xops run', () => {
     await page.locator('section.pool h2').waitFor();
     await expect(page.locator('section.pool h2').innerText()).resolves.toBe(hostile);
     expect(await page.locator('main img, main script').count()).toBe(0);
-    expect(await page.evaluate(() => (window as unknown as { xopsPwned?: number }).xopsPwned)).toBeUndefined();
+    expect(await page.evaluate(() => (globalThis as unknown as { xopsPwned?: number }).xopsPwned)).toBeUndefined();
     await page.close();
   });
 });
