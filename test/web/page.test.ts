@@ -44,6 +44,12 @@ describe('the status page of xops run', () => {
     expect(shown).toEqual(s.resources.map((r) => [r.address, r.state]));
     expect(shown.map(([a]) => a)).toEqual(['VM/page-db', 'VM/page-web']);
     await expect(page.locator('dl.facts').first().innerText()).resolves.toContain(s.commit!);
+    // The last plan created both, each labelled with what it costs the workload.
+    const planned = await page.locator('table[data-section=plan] tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    expect(planned).toEqual([
+      ['VM/page-db', 'create', 'none', '', 'allowed'],
+      ['VM/page-web', 'create', 'none', '', 'allowed'],
+    ]);
     // A marker on the window proves the update below came without a reload.
     await page.evaluate(() => ((globalThis as unknown as { xopsMarker: number }).xopsMarker = 42));
 
@@ -55,6 +61,8 @@ describe('the status page of xops run', () => {
     await expect(page.locator('table[data-section=resources] tr[data-address="VM/page-web"]').getAttribute('data-state')).resolves.toBe('held');
     await expect(page.locator('table[data-section=resources] tr[data-address="VM/page-db"]').getAttribute('data-state')).resolves.toBe('synced');
     await expect(page.locator('table[data-section=held] tr[data-address="VM/page-web"]').innerText()).resolves.toContain('drift-report');
+    const plan = await page.locator('table[data-section=plan] tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    expect(plan).toEqual([['VM/page-web', 'update (drift)', 'none', 'spec.description ', 'held']]);
     expect(await page.evaluate(() => (globalThis as unknown as { xopsMarker?: number }).xopsMarker)).toBe(42);
 
     const origin = new URL(c.url).origin;

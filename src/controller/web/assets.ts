@@ -65,6 +65,8 @@ code{font:.85rem ui-monospace,SFMono-Regular,Menlo,monospace}
 .state-drifted,.state-held{color:var(--warn)}
 .state-refused,.state-denied,.state-failed,.result-failure,.result-invalid,.bad{color:var(--bad)}
 .disruption{font-size:.8rem;padding:0 .35rem;border-radius:.3rem;background:var(--line)}
+.disruption-reboot,.disruption-downtime{color:var(--warn)}
+.disruption-destructive{color:var(--bad)}
 form.login{display:flex;flex-direction:column;gap:.5rem;max-width:20rem;margin-top:1rem}
 input,button{font:inherit;padding:.4rem}
 @media (max-width:40rem){dl.facts{grid-template-columns:1fr}dl.facts dd{margin-bottom:.3rem}}
@@ -119,6 +121,11 @@ function pool(p) {
     h('h3', null, 'Resources'),
     table('resources', ['Resource', 'State', 'Reason'], s.resources.map((r) =>
       h('tr', { 'data-address': r.address, 'data-state': r.state }, h('td', null, code(r.address)), h('td', null, h('span', { class: 'state state-' + r.state }, r.state)), h('td', null, r.reason || ''))), 'No resources declared.'),
+    h('h3', null, 'Last plan'),
+    p.plan ? h('p', { class: 'muted' }, 'Planned ' + when(p.plan.createdAt) + (p.plan.total > p.plan.actions.length ? ' (first ' + p.plan.actions.length + ' of ' + p.plan.total + ' actions)' : '')) : null,
+    table('plan', ['Resource', 'Action', 'Disruption', 'Fields', 'Gate'], (p.plan ? p.plan.actions : []).map((a) =>
+      h('tr', { 'data-address': a.address }, h('td', null, code(a.address)), h('td', null, a.operation + (a.drift ? ' (drift)' : '')), h('td', null, h('span', { class: 'disruption disruption-' + a.disruption }, a.disruption)),
+        h('td', null, a.fields.map((x) => [code(x), ' '])), h('td', null, a.held ? 'held' : 'allowed'))), 'Nothing to do in the last plan.'),
     h('h3', null, 'Held actions'),
     table('held', ['Resource', 'Disruption', 'Policy', 'Why', 'Released by'], s.held.map((x) =>
       h('tr', { 'data-address': x.address }, h('td', null, code(x.address)), h('td', null, h('span', { class: 'disruption' }, x.disruption)), h('td', null, x.policy), h('td', null, x.reason), h('td', null, releases(x)))), 'Nothing held.'),
