@@ -1,7 +1,7 @@
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LocalSource } from '../../src/source/local-source.js';
-import { LOCAL_DEBOUNCE_MS, manifestFolder, policyManifest, resetWorld, startTestController, startWorld, status, stopWorld, until, vmManifest, vmRecord, type World } from '../e2e/helpers.js';
+import { LOCAL_DEBOUNCE_MS, manifestFolder, policyManifest, resetWorld, startTestController, startWorld, status, stopWorld, until, vmManifest, vmRecord, writeFiles, type World } from '../e2e/helpers.js';
 import { launchChromium } from './browser.js';
 
 let w: World;
@@ -68,6 +68,29 @@ describe('the status page of xops run', () => {
     const origin = new URL(c.url).origin;
     expect(requests.length).toBeGreaterThanOrEqual(4); // the page, its script, its style, the event stream
     expect(requests.filter((u) => new URL(u).origin !== origin)).toEqual([]);
+    await page.close();
+  });
+
+  it('shows a held action with its disruption and the window that releases it', async () => {
+    const WEDNESDAY_NOON = new Date('2025-01-01T12:00:00Z');
+    const window = ['windows:', '  - name: sunday-night', '    schedule: "0 2 * * SUN"', '    duration: 4h', '    timezone: UTC', '    allow: [reboot]'];
+    const dir = manifestFolder(w, { 'vm.yaml': vmManifest('page-window'), 'policy.yaml': policyManifest('nightly', window) });
+    const c = await startTestController(w, new LocalSource({ dir, debounceMs: LOCAL_DEBOUNCE_MS }), { now: () => WEDNESDAY_NOON });
+    await until('VM created', () => status(c), (x) => x.lastReconcile?.result === 'success');
+    const { page } = await open(`${c.url}/`);
+    await page.locator('table[data-section=resources] tr[data-address="VM/page-window"][data-state=synced]').waitFor();
+
+    writeFiles(dir, { 'vm.yaml': vmManifest('page-window', { memory: '2GiB' }) });
+    const held = page.locator('table[data-section=held] tr[data-address="VM/page-window"]');
+    await held.waitFor({ timeout: 8000 });
+    const cells = await held.locator('td').allTextContents();
+    expect(cells.slice(0, 3)).toEqual(['VM/page-window', 'reboot', 'nightly']);
+    expect(cells[3]).toContain('outside maintenance window');
+    expect(cells[4]).toMatch(/^the next window, opening /);
+    await expect(held.locator('time').getAttribute('datetime')).resolves.toBe('2025-01-05T02:00:00.000Z');
+    await expect(page.locator('table[data-section=resources] tr[data-address="VM/page-window"]').getAttribute('data-state')).resolves.toBe('held');
+    const plan = await page.locator('table[data-section=plan] tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    expect(plan).toEqual([['VM/page-window', 'update', 'reboot', 'spec.memoryMax spec.memory ', 'held']]);
     await page.close();
   });
 

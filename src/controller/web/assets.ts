@@ -92,7 +92,7 @@ function table(name, heads, rows, empty) {
   return h('div', { class: 'scroll' }, h('table', { 'data-section': name }, h('thead', null, h('tr', null, heads.map((x) => h('th', null, x)))), h('tbody', null, rows)));
 }
 function releases(held) {
-  if (held.releasesAt) return 'the next window, opening ' + when(held.releasesAt);
+  if (held.releasesAt) return ['the next window, opening ', h('time', { datetime: held.releasesAt }, when(held.releasesAt))];
   if (/approv/i.test(held.reason)) return 'an approval (xops.io/approve)';
   return 'a change of policy or pool';
 }
