@@ -12,6 +12,7 @@ const COMMANDS: Record<string, string> = {
   run: 'the controller: keep pools in the state Git declares',
   export: 'write manifests for what a pool already has',
   'import-ova': 'write VM and Disk manifests for an OVA/OVF appliance',
+  report: 'a compliance report: each resource in sync, drifted, held or refused',
 };
 
 const USAGE = `usage: xops <command> [options]

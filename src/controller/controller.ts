@@ -8,6 +8,8 @@ import type { Plan } from '../model/plan.js';
 import type { XapiCaller } from '../xapi/caller.js';
 import { XapiClient } from '../xapi/client.js';
 import { startHttpServer, type ControllerHttpServer } from './http.js';
+import { createWebRoutes } from './web/routes.js';
+import { planSummary, poolPageView, type PlanSummary } from './web/view.js';
 import { LeaseKeeper, PoolLease } from './lease.js';
 import { ReconcileLoop, type BackoffOptions } from './loop.js';
 import { ControllerMetrics } from './metrics.js';
@@ -143,9 +145,11 @@ export async function startController(options: ControllerOptions): Promise<Runni
         listener: options.applyListener,
       }))
   )(caller);
+  let lastPlan: PlanSummary | undefined;
   const reconcile: ReconcileFn = async (input) => {
     outputs.reconcileStarting(input.commit);
     const outcome = await reconcileFn(input);
+    if (outcome.plan) lastPlan = planSummary(outcome.plan);
     options.onOutcome?.(outcome, input);
     return outcome;
   };
@@ -158,6 +162,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
     status,
     metrics,
     history: () => outputs.history.document(),
+    // One pool per controller today; a fleet lists one entry per pool.
+    web: createWebRoutes({ view: () => ({ pools: [poolPageView(status.snapshot(), outputs.history.document().entries, poolNameOf(pool), lastPlan)] }) }),
     webhook: options.webhookSecret
       ? {
           secret: options.webhookSecret,

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { ControllerMetrics } from './metrics.js';
 import type { StatusStore } from './status.js';
+import type { WebRoutes } from './web/routes.js';
 import { handleWebhook, type WebhookOptions } from './webhook.js';
 
 /** Configuration of the controller's HTTP server. */
@@ -16,6 +17,8 @@ export interface HttpServerOptions {
   webhook?: WebhookOptions;
   /** The body of `GET /history` (JSON); answered 404 when absent. */
   history?: () => unknown;
+  /** The web page and its event stream (`/`, `/ui/*`, `/events`, `/login`); 404 when absent. */
+  web?: WebRoutes;
   /** Told about requests that failed inside a handler (a bug: answered 500). */
   onError?: (err: unknown) => void;
   /**
@@ -70,6 +73,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Contr
 async function route(req: IncomingMessage, res: ServerResponse, options: HttpServerOptions): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
   const method = req.method ?? 'GET';
+  if (options.web && (await options.web.handle(req, res))) return;
   if (path === '/webhook') {
     if (!options.webhook) return send(res, 404, 'application/json', '{"error":"webhook not configured (no secret)"}\n');
     if (method !== 'POST') return send(res, 405, 'text/plain', 'POST only\n', { allow: 'POST' });
