@@ -9,6 +9,7 @@ import { PENDING_KEY, assertOwned, isOwnedBy, markCreated, pendingName, writeMar
 import { attachedDisks, claimDisks, convergeDisks, destroyDisk, diskSR, type DiskClaim, type DiskSpec } from './disks.js';
 import { convergePower, halt, whileHalted } from './power.js';
 import { convergeVifs, type VifSpec } from './vifs.js';
+import { mapKeysToWrite } from './settings.js';
 import { snapshotName } from '../../policy/snapshot.js';
 import { isXapiError, recordsByName, syncField, syncMapKeys, syncSet, tryRecord } from '../../apply/xapi.js';
 
@@ -16,18 +17,26 @@ import { isXapiError, recordsByName, syncField, syncMapKeys, syncSet, tryRecord 
  * A VM's desired spec as apply receives it in `action.desired`: the manifest's spec, with
  * references possibly resolved by the planner to `{uuid}` (see RefLike).
  */
-export type VmSpec = Omit<DesiredVM['spec'], 'template' | 'host' | 'appliance' | 'disks' | 'networks'> & {
+export type VmSpec = Omit<DesiredVM['spec'], 'template' | 'host' | 'appliance' | 'disks' | 'networks' | 'suspendSR'> & {
   template: RefLike;
+  suspendSR?: RefLike;
   host?: RefLike;
   appliance?: RefLike;
   disks: DiskSpec[];
   networks: VifSpec[];
 };
 
+/** The spec fields convergeSettings writes. */
+const SETTING_FIELDS = [
+  'coresPerSocket', 'nestedVirtualization', 'videoRam', 'boot', 'cpuCap', 'cpuWeight', 'blockedOperations',
+  'startDelay', 'shutdownDelay', 'xenstoreData', 'suspendSR',
+];
+
 /** Every field a full converge (create, adopt, finishing a crashed create) brings to the spec. */
 const ALL_FIELDS = new Set([
   'nameLabel', 'description', 'vcpus', 'vcpusMax', 'memory', 'memoryMax', 'disks', 'networks',
   'host', 'haRestartPriority', 'autoPowerOn', 'appliance', 'tags', 'otherConfig', 'powerState',
+  ...SETTING_FIELDS,
 ]);
 
 /** XCP-ng's convention for "start this VM when its host boots". */
@@ -193,6 +202,7 @@ async function converge(ctx: ApplyContext, action: Action, vm: Ref, spec: VmSpec
     if (spec.autoPowerOn !== undefined) set[AUTO_POWER_ON_KEY] = String(spec.autoPowerOn);
     await syncMapKeys(ctx.caller, 'VM', vm, 'other_config', rec.other_config, set, remove);
   }
+  await convergeSettings(ctx, address, vm, rec, spec, fields);
   if (fields.has('appliance')) {
     const appliance = spec.appliance === undefined ? NULL_REF : await ctx.lookup.tryResolve('VMAppliance', spec.appliance, address);
     // An appliance created later in the run adds its members itself.
@@ -201,6 +211,42 @@ async function converge(ctx: ApplyContext, action: Action, vm: Ref, spec: VmSpec
   if (fields.has('powerState')) {
     const host = spec.host !== undefined ? await ctx.lookup.tryResolve('Host', spec.host, address) : undefined;
     await convergePower(ctx.caller, vm, spec.powerState, host);
+  }
+}
+
+/**
+ * The settings table (settings.ts) and the fields beside it. VCPUs_params keys also reach a running
+ * domain through VM.add_to_VCPUs_params_live; the rest XAPI reads at the next boot (the planner
+ * halts the VM for those it labels reboot).
+ */
+async function convergeSettings(ctx: ApplyContext, address: string, vm: Ref, rec: VMRecord, spec: VmSpec, fields: Set<string>): Promise<void> {
+  for (const [map, keys] of mapKeysToWrite(spec, fields)) {
+    const current = rec[map] ?? {};
+    await syncMapKeys(ctx.caller, 'VM', vm, map, current, keys);
+    if (map === 'VCPUs_params' && rec.power_state === 'Running') {
+      for (const [key, value] of Object.entries(keys)) {
+        if (current[key] !== value) await ctx.caller.call('VM.add_to_VCPUs_params_live', vm, key, value);
+      }
+    }
+  }
+  if (fields.has('nestedVirtualization') && spec.nestedVirtualization !== undefined && rec.platform?.['exp-nested-hvm'] !== undefined) {
+    // The old spelling would keep winning on hosts that still read it.
+    await ctx.caller.call('VM.remove_from_platform', vm, 'exp-nested-hvm');
+  }
+  if (fields.has('blockedOperations') && spec.blockedOperations !== undefined) {
+    const cur = rec.blocked_operations ?? {};
+    const want = new Set(spec.blockedOperations);
+    for (const op of Object.keys(cur)) if (!want.has(op)) await ctx.caller.call('VM.remove_from_blocked_operations', vm, op);
+    for (const op of want) if (!(op in cur)) await ctx.caller.call('VM.add_to_blocked_operations', vm, op, 'true');
+  }
+  if (fields.has('xenstoreData') && spec.xenstoreData !== undefined) {
+    await syncMapKeys(ctx.caller, 'VM', vm, 'xenstore_data', rec.xenstore_data, spec.xenstoreData);
+  }
+  if (fields.has('startDelay')) await syncField(ctx.caller, 'VM', vm, 'start_delay', Number(rec.start_delay), spec.startDelay);
+  if (fields.has('shutdownDelay')) await syncField(ctx.caller, 'VM', vm, 'shutdown_delay', Number(rec.shutdown_delay), spec.shutdownDelay);
+  if (fields.has('suspendSR') && spec.suspendSR !== undefined) {
+    const sr = await ctx.lookup.resolve('SR', spec.suspendSR, address);
+    await syncField(ctx.caller, 'VM', vm, 'suspend_SR', rec.suspend_SR, sr);
   }
 }
 

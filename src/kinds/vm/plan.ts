@@ -1,5 +1,5 @@
 import type { DesiredDisk, DesiredVM, PowerState } from '../../model/desired.js';
-import type { Ref, SRRecord, VMRecord } from '../../model/observed.js';
+import { NULL_REF, type Ref, type SRRecord, type VMRecord } from '../../model/observed.js';
 import type { FieldChange, ObjectRef } from '../../model/plan.js';
 import type { DraftAction, PlanContext } from '../../plan/context.js';
 import { addDiagnostic, addressOfResource, read } from '../../plan/context.js';
@@ -12,10 +12,12 @@ import { formatBytes } from '../../plan/values.js';
 import { baseTemplateName, haltCost, isPlainVM, observedDisks, observedVifs, powerDisruption, powerOf } from './compare.js';
 import { reserveCapacity, type PlannedStart, type Shortfall } from './preflight.js';
 import { driverlessReason, observedGuestAbilities } from './guest.js';
+import { MAP_SETTINGS, blockedOperationsOf } from './settings.js';
 
 /** A VM's spec with every reference resolved; the `desired` of VM actions. */
-export interface ResolvedVMSpec extends Omit<DesiredVM['spec'], 'template' | 'host' | 'appliance' | 'disks' | 'networks'> {
+export interface ResolvedVMSpec extends Omit<DesiredVM['spec'], 'template' | 'host' | 'appliance' | 'disks' | 'networks' | 'suspendSR'> {
   template: ResolvedReference;
+  suspendSR?: ResolvedReference;
   host?: ResolvedReference;
   appliance?: ResolvedReference;
   /** `sr` is always set: an omitted one is resolved to the pool's default SR. */
@@ -92,7 +94,7 @@ const isTemplate = (r: VMRecord) => r.is_a_template && !r.is_a_snapshot;
 export { isPlainVM } from './compare.js';
 
 /** The references of a VM's spec, resolved: what planning reads; the whole ResolvedVMSpec only goes into actions. */
-interface ResolvedVMRefs extends Pick<ResolvedVMSpec, 'host' | 'appliance' | 'disks' | 'networks'> {
+interface ResolvedVMRefs extends Pick<ResolvedVMSpec, 'host' | 'appliance' | 'disks' | 'networks' | 'suspendSR'> {
   /** The template found (resolveSpec fails when there is none). */
   template: [Ref, VMRecord];
 }
@@ -142,8 +144,9 @@ function resolveSpec(ctx: PlanContext, vm: DesiredVM, needs: string[]): Resolved
     ...n,
     network: resolveRef(ctx, vm, `spec.networks[${i}].network`, n.network, { cls: 'network', kind: 'Network' }, needs)!,
   }));
+  const suspendSR = spec.suspendSR ? resolveRef(ctx, vm, 'spec.suspendSR', spec.suspendSR, { cls: 'SR', kind: 'SR' }, needs) : undefined;
   if (ctx.failed.has(addressOfResource(vm)) || !template) return undefined;
-  return { template, host, appliance, disks, networks };
+  return { template, host, appliance, disks, networks, suspendSR };
 }
 
 const STARTS: ReadonlySet<PowerState> = new Set(['running', 'paused']);
@@ -167,6 +170,7 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   let resolvedSpec: ResolvedVMSpec | undefined;
   const desired = () => (resolvedSpec ??= {
     ...vm.spec, template: { ...vm.spec.template, uuid: refs.template[1].uuid }, host: refs.host, appliance: refs.appliance, disks: refs.disks, networks: refs.networks,
+    ...(refs.suspendSR ? { suspendSR: refs.suspendSR } : {}),
   });
   const tplRef = refs.template;
   const firstAction = ctx.actions.length;
@@ -294,6 +298,7 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   }
   compareTags(ctx, vm, changes, rec.tags, spec.tags);
   compareOtherConfig(changes, rec.other_config, spec.otherConfig);
+  compareSettings(ctx, vm, rec, refs, changes, halted);
 
   // Disks, matched by the VDI's xops.disk mark.
   const diskDeletes: DraftAction[] = [];
@@ -434,6 +439,55 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
     }));
   }
   if (power && !haltFirst) push(power);
+}
+
+/**
+ * The platform, boot and scheduling settings (settings.ts), blocked operations, xenstore keys,
+ * delays and the suspend SR. What XAPI reads only when it builds the domain costs a reboot on a
+ * running VM (apply halts it, writes, starts it); the rest is metadata or applied live.
+ */
+function compareSettings(ctx: PlanContext, vm: DesiredVM, rec: VMRecord, refs: ResolvedVMRefs, changes: FieldChange[], halted: boolean): void {
+  const { spec } = vm;
+  for (const s of MAP_SETTINGS) {
+    const want = s.wanted(spec);
+    if (want === undefined) continue;
+    const have = s.current(rec);
+    if (have === want) continue;
+    const cost = s.atBoot
+      ? haltCost(halted, `${s.what} is read when the VM boots, so changing it`)
+      : s.map === 'VCPUs_params'
+        ? { disruption: 'none' as const, reason: `${s.what} is applied to the running VM (VM.add_to_VCPUs_params_live)` }
+        : { disruption: 'none' as const, reason: `${s.what} is read at the next boot` };
+    compareField(changes, s.path, have, want, cost.disruption, cost.reason);
+  }
+  if (spec.blockedOperations !== undefined) {
+    const have = blockedOperationsOf(rec);
+    if (have.join(',') !== spec.blockedOperations.join(',')) {
+      changes.push({ path: 'spec.blockedOperations', from: have, to: spec.blockedOperations, disruption: 'none', reason: 'blocked operations are metadata XAPI checks on each call' });
+    }
+  }
+  if (spec.xenstoreData !== undefined) {
+    const cur = rec.xenstore_data ?? {};
+    for (const [key, value] of Object.entries(spec.xenstoreData)) {
+      compareField(changes, `spec.xenstoreData.${key}`, cur[key], value, 'none', 'the guest reads xenstore_data when it boots: it sees the new value at its next boot');
+    }
+  }
+  const inAppliance = rec.appliance && rec.appliance !== NULL_REF && ctx.index.get('VM_appliance', rec.appliance) !== undefined;
+  for (const [field, key] of [['startDelay', 'start_delay'], ['shutdownDelay', 'shutdown_delay']] as const) {
+    const want = spec[field];
+    if (want === undefined) continue;
+    if (inAppliance) {
+      ctx.refused.push({ address: addressOfResource(vm), path: `spec.${field}`, reason: `the VM is a member of an appliance, whose VMAppliance manifest owns ${key}: declare the delay there` });
+      continue;
+    }
+    compareField(changes, `spec.${field}`, Number(rec[key]), want, 'none', `${key} is metadata for appliance and pool start-up order`);
+  }
+  if (refs.suspendSR) {
+    const cur = ctx.index.get('SR', rec.suspend_SR ?? NULL_REF);
+    if (!refs.suspendSR.uuid || cur?.uuid !== refs.suspendSR.uuid) {
+      changes.push({ path: 'spec.suspendSR', from: cur?.name_label, to: refs.suspendSR.name, disruption: 'none', reason: 'the suspend SR is used at the next suspend' });
+    }
+  }
 }
 
 /** Managed VMs with no manifest any more: deleted (with the disks xops made) only when prune is on. */

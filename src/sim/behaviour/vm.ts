@@ -482,6 +482,13 @@ export function vmHandlers(): Record<string, Handler> {
       const m = c.db.get(rec.metrics as string);
       if (m) c.db.set(m.ref, 'VCPUs_number', v);
     },
+    // Writes the key and hands it to the running domain's scheduler (cap, weight): only a running VM has one.
+    'VM.add_to_VCPUs_params_live': (c) => {
+      const vm = vmArg(c);
+      const state = c.db.record(vm).power_state as Power;
+      if (state !== 'Running') throw fail('VM_BAD_POWER_STATE', vm, 'running', state.toLowerCase());
+      c.db.mutate(vm, 'VCPUs_params', (m: Record<string, string>) => { m[String(c.args[1])] = String(c.args[2]); });
+    },
     'VM.set_ha_restart_priority': (c) => {
       const vm = vmArg(c);
       const v = String(c.args[1]);
