@@ -170,6 +170,17 @@ describe('VM platform, boot and scheduling fields', () => {
   });
 });
 
+describe('who owns start_delay', () => {
+  it('refuses a VM startDelay when an appliance manifest lists the VM: the VMAppliance kind owns a member\'s delays', async () => {
+    const { client } = await env();
+    const appliance = 'apiVersion: xops/v1\nkind: VMAppliance\nmetadata: {name: shop}\nspec:\n  members:\n    - {vm: tuned, startOrder: 0, startDelay: 10s}\n';
+    const dir = await folder({ 'vm.yaml': vm('  startDelay: 30s\n'), 'app.yaml': appliance });
+    const { plan } = await planFolder(client, dir);
+    expect(plan.refused.map((r) => `${r.address} ${r.path}`)).toEqual(['VM/tuned spec.startDelay']);
+    expect(plan.refused[0]!.reason).toContain('members[].startDelay');
+  });
+});
+
 describe('the loader refuses what XAPI would not do', () => {
   async function errorsOf(extra: string): Promise<string[]> {
     const dir = await folder({ 'vm.yaml': vm(extra) });

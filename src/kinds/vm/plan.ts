@@ -180,6 +180,13 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
     for (const p of problems) ctx.refused.push({ address, path: p.path, reason: p.reason });
   };
   if (owner.state === 'absent') {
+    if (vm.spec.appliance !== undefined) {
+      const delays = (['startDelay', 'shutdownDelay'] as const).filter((f) => vm.spec[f] !== undefined);
+      if (delays.length > 0) {
+        for (const f of delays) ctx.refused.push({ address, path: `spec.${f}`, reason: applianceOwnsDelay(f) });
+        return;
+      }
+    }
     const problems = reserveCapacity(ctx, vm, refs.disks.map((d) => ({ name: d.name, bytes: d.size, sr: d.sr })),
       STARTS.has(vm.spec.powerState) ? { memory: vm.spec.memory, vcpus: vm.spec.vcpus, protected: vm.spec.haRestartPriority === 'restart' } : undefined, refs.host);
     if (problems.length > 0) return refuseForCapacity(problems);
@@ -441,6 +448,9 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   if (power && !haltFirst) push(power);
 }
 
+const applianceOwnsDelay = (field: 'startDelay' | 'shutdownDelay') =>
+  `the VM is a member of an appliance, whose VMAppliance manifest owns its ${field} (members[].${field}): declare the delay there`;
+
 /**
  * The platform, boot and scheduling settings (settings.ts), blocked operations, xenstore keys,
  * delays and the suspend SR. What XAPI reads only when it builds the domain costs a reboot on a
@@ -472,12 +482,13 @@ function compareSettings(ctx: PlanContext, vm: DesiredVM, rec: VMRecord, refs: R
       compareField(changes, `spec.xenstoreData.${key}`, cur[key], value, 'none', 'the guest reads xenstore_data when it boots: it sees the new value at its next boot');
     }
   }
-  const inAppliance = rec.appliance && rec.appliance !== NULL_REF && ctx.index.get('VM_appliance', rec.appliance) !== undefined;
+  // Membership from either side: a live appliance, or an appliance manifest listing the VM (the loader fills spec.appliance in).
+  const inAppliance = spec.appliance !== undefined || (rec.appliance && rec.appliance !== NULL_REF && ctx.index.get('VM_appliance', rec.appliance) !== undefined);
   for (const [field, key] of [['startDelay', 'start_delay'], ['shutdownDelay', 'shutdown_delay']] as const) {
     const want = spec[field];
     if (want === undefined) continue;
     if (inAppliance) {
-      ctx.refused.push({ address: addressOfResource(vm), path: `spec.${field}`, reason: `the VM is a member of an appliance, whose VMAppliance manifest owns ${key}: declare the delay there` });
+      ctx.refused.push({ address: addressOfResource(vm), path: `spec.${field}`, reason: applianceOwnsDelay(field) });
       continue;
     }
     compareField(changes, `spec.${field}`, Number(rec[key]), want, 'none', `${key} is metadata for appliance and pool start-up order`);
