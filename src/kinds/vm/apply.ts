@@ -10,6 +10,7 @@ import { attachedDisks, claimDisks, convergeDisks, destroyDisk, diskSR, type Dis
 import { convergePower, halt, whileHalted } from './power.js';
 import { convergeVifs, type VifSpec } from './vifs.js';
 import { mapKeysToWrite } from './settings.js';
+import { ReadinessTimeout, waitForAddress } from './readiness.js';
 import { snapshotName } from '../../policy/snapshot.js';
 import { isXapiError, recordsByName, syncField, syncMapKeys, syncSet, tryRecord } from '../../apply/xapi.js';
 
@@ -274,6 +275,23 @@ async function create(ctx: ApplyContext, action: Action): Promise<void> {
     if (!wontFixItself(err)) throw err;
     await abandonCreate(ctx, action.address, vm, err);
   }
+  // Outside the undo: a guest slow to report is no reason to destroy the VM made for it.
+  await awaitReadiness(ctx, action.address, vm, spec);
+}
+
+/**
+ * `readiness.waitForIP` of a VM that should now run: waits for its guest to report an address in the
+ * range; fails the action (the VM stays as it is) when none comes within the timeout.
+ */
+async function awaitReadiness(ctx: ApplyContext, address: string, vm: Ref, spec: VmSpec | undefined): Promise<void> {
+  if (!spec?.readiness || spec.powerState !== 'running') return;
+  try {
+    const ip = await waitForAddress(ctx.caller, vm, spec.readiness.waitForIP, spec.readiness.timeout);
+    ctx.log.info({ address, ip }, 'the guest reported its address');
+  } catch (err) {
+    if (err instanceof ReadinessTimeout) throw new ApplyError(address, `not ready: ${err.message}`, { cause: err });
+    throw err;
+  }
 }
 
 /**
@@ -324,7 +342,8 @@ async function update(ctx: ApplyContext, action: Action): Promise<void> {
   const power = fields.delete('powerState');
   // The planner sets `restart` when a change needs the VM halted (a disk whose SR cannot grow it
   // online, memory above static_max...): halt once, change everything, bring it back.
-  if (action.details?.['restart'] === true) await whileHalted(ctx.caller, vm, () => converge(ctx, action, vm, spec, fields, false));
+  const restart = action.details?.['restart'] === true;
+  if (restart) await whileHalted(ctx.caller, vm, () => converge(ctx, action, vm, spec, fields, false));
   else await converge(ctx, action, vm, spec, fields, false);
   if (power) await converge(ctx, action, vm, spec, new Set(['powerState']), false);
   if (fields.has('nameLabel')) {
@@ -332,6 +351,8 @@ async function update(ctx: ApplyContext, action: Action): Promise<void> {
     await syncField(ctx.caller, 'VM', vm, 'name_label', rec.name_label, spec.nameLabel);
   }
   await writeSpecDigest(ctx, 'VM', vm, oc, specDigestOf(action));
+  // A restarted guest boots again: wait for it as after a start.
+  if (restart || power) await awaitReadiness(ctx, action.address, vm, spec);
 }
 
 /** Destroys a VM with the disks xops made for it; disks without its mark (attached by hand) are kept. */
@@ -383,6 +404,7 @@ async function power(ctx: ApplyContext, action: Action): Promise<void> {
   const host = spec?.host !== undefined ? await ctx.lookup.tryResolve('Host', spec.host, action.address) : undefined;
   await convergePower(ctx.caller, vm, desired, host);
   await writeSpecDigest(ctx, 'VM', vm, (await vmRecord(ctx, vm)).other_config, specDigestOf(action));
+  if (desired === 'running') await awaitReadiness(ctx, action.address, vm, spec);
 }
 
 async function migrate(ctx: ApplyContext, action: Action): Promise<void> {

@@ -1,5 +1,6 @@
 import type { DesiredVM, HaRestartPriority, PowerState } from '../../model/desired.js';
 import type { BootDevice } from './desired.js';
+import { parseCidr } from './readiness.js';
 import { closedObject, documentSchema, ref } from '../../manifests/schema-kit.js';
 import { checkOtherConfig, type KindDefinition } from '../../manifests/build-context.js';
 
@@ -29,6 +30,7 @@ interface VMSpec {
   shutdownDelay?: number | string;
   xenstoreData?: Record<string, string>;
   suspendSR?: string;
+  readiness?: { waitForIP: string; timeout?: number | string };
   tags?: string[];
   otherConfig?: Record<string, string>;
 }
@@ -39,6 +41,10 @@ export const BLOCKABLE_OPERATIONS = [
   'suspend', 'pause', 'pool_migrate', 'migrate_send', 'clone', 'copy', 'snapshot', 'checkpoint', 'revert', 'export',
   'make_into_template', 'changing_memory_live', 'changing_VCPUs_live',
 ] as const;
+
+/** Seconds apply waits for `readiness.waitForIP` by default, and at most. */
+export const DEFAULT_READINESS_TIMEOUT = 300;
+export const MAX_READINESS_TIMEOUT = 3600;
 
 /** Smallest memory XAPI will boot a guest with in practice; below it is a typo (MiB for GiB, or bytes). */
 const MIN_MEMORY = 16 * 1024 * 1024;
@@ -103,6 +109,10 @@ export const vmSchema: KindDefinition<DesiredVM> = {
         shutdownDelay: ref('duration', 'VM shutdown_delay, for VMs outside an appliance.'),
         xenstoreData: { type: 'object', maxProperties: 64, propertyNames: { pattern: '^vm-data(/[A-Za-z0-9_.-]+)+$', patternErrorMessage: 'must be a vm-data/... path' }, additionalProperties: { type: 'string', maxLength: 4096 }, description: 'xenstore_data keys (vm-data/...) the guest reads; only the listed keys are managed. The guest sees changes at its next boot.' },
         suspendSR: ref('reference', 'SR for the memory image when the VM is suspended (VM.suspend_SR).'),
+        readiness: closedObject({
+          waitForIP: { type: 'string', pattern: '^\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}$', patternErrorMessage: 'must be an IPv4 range like 10.0.0.0/24', description: 'After starting the VM, apply waits until its guest agent reports an address in this range (VM_guest_metrics.networks).' },
+          timeout: ref('duration', `How long apply waits (default ${DEFAULT_READINESS_TIMEOUT}s, at most ${MAX_READINESS_TIMEOUT}s); then the action fails.`),
+        }, ['waitForIP']),
         tags: ref('tags'),
         otherConfig: ref('otherConfig'),
       },
@@ -143,6 +153,9 @@ export const vmSchema: KindDefinition<DesiredVM> = {
         ctx.error(`spec.${field}`, `${field} of an appliance member is set by its VMAppliance manifest (members[].${field}): remove it here`);
       }
     }
+    if (spec.readiness && !parseCidr(spec.readiness.waitForIP)) ctx.error('spec.readiness.waitForIP', `'${spec.readiness.waitForIP}' is not an IPv4 range (a.b.c.d/0-32)`);
+    const readinessTimeout = spec.readiness?.timeout === undefined ? DEFAULT_READINESS_TIMEOUT : (ctx.duration(spec.readiness.timeout, 'spec.readiness.timeout') ?? DEFAULT_READINESS_TIMEOUT);
+    if (readinessTimeout > MAX_READINESS_TIMEOUT || readinessTimeout < 1) ctx.error('spec.readiness.timeout', `the readiness timeout must be 1s to ${MAX_READINESS_TIMEOUT}s`);
     const seconds = (v: number | string | undefined, path: string) => (v === undefined ? undefined : ctx.duration(v, path));
     const startDelay = seconds(spec.startDelay, 'spec.startDelay');
     const shutdownDelay = seconds(spec.shutdownDelay, 'spec.shutdownDelay');
@@ -175,6 +188,7 @@ export const vmSchema: KindDefinition<DesiredVM> = {
         ...(shutdownDelay !== undefined ? { shutdownDelay } : {}),
         ...(spec.xenstoreData !== undefined ? { xenstoreData: { ...spec.xenstoreData } } : {}),
         ...(spec.suspendSR !== undefined ? { suspendSR: ctx.ref('SR', spec.suspendSR, 'spec.suspendSR') } : {}),
+        ...(spec.readiness !== undefined ? { readiness: { waitForIP: spec.readiness.waitForIP, timeout: readinessTimeout } } : {}),
         tags: spec.tags ?? [],
         otherConfig: checkOtherConfig(spec.otherConfig, 'spec.otherConfig', ctx),
       },
