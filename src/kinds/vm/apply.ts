@@ -3,7 +3,7 @@ import { DISK_KEY, MANAGED_KEY, NULL_REF, type Ref, type VMRecord } from '../../
 import type { Action } from '../../model/plan.js';
 import { changedFields, desiredSpec, maybeDesiredSpec, removedConfigKeys, specDigestOf, type Applier } from '../../apply/applier.js';
 import type { ApplyContext } from '../../apply/context.js';
-import { ApplyError, CreateAbandonedError, UnsupportedChangeError, wontFixItself } from '../../apply/errors.js';
+import { ApplyError, CreateAbandonedError, NotReadyError, UnsupportedChangeError, wontFixItself } from '../../apply/errors.js';
 import type { RefLike } from '../../apply/lookup.js';
 import { PENDING_KEY, assertOwned, isOwnedBy, markCreated, pendingName, writeMarks, writeSpecDigest } from '../../apply/ownership.js';
 import { attachedDisks, claimDisks, convergeDisks, destroyDisk, diskSR, type DiskClaim, type DiskSpec } from './disks.js';
@@ -289,7 +289,7 @@ async function awaitReadiness(ctx: ApplyContext, address: string, vm: Ref, spec:
     const ip = await waitForAddress(ctx.caller, vm, spec.readiness.waitForIP, spec.readiness.timeout);
     ctx.log.info({ address, ip }, 'the guest reported its address');
   } catch (err) {
-    if (err instanceof ReadinessTimeout) throw new ApplyError(address, `not ready: ${err.message}`, { cause: err });
+    if (err instanceof ReadinessTimeout) throw new NotReadyError(address, `not ready: ${err.message}`, { cause: err });
     throw err;
   }
 }
