@@ -200,6 +200,7 @@ export interface VMRecord extends XapiRecord {
   blocked_operations?: Record<string, string>;
   xenstore_data?: Record<string, string>;
   suspend_SR?: Ref;
+  VTPMs?: Ref[];
 }
 
 export interface VMApplianceRecord extends XapiRecord {

@@ -44,6 +44,7 @@ const ALL = `  coresPerSocket: 2
   shutdownDelay: 1m
   xenstoreData: {vm-data/role: web}
   suspendSR: store
+  vtpm: true
 `;
 
 let cleanup: (() => Promise<void>)[] = [];
@@ -89,6 +90,7 @@ describe('VM platform, boot and scheduling fields', () => {
     expect(rec.xenstore_data).toMatchObject({ 'vm-data/role': 'web' });
     const store = await client.call<string[]>('SR.get_by_name_label', 'store');
     expect(rec.suspend_SR).toBe(store[0]);
+    expect(rec.VTPMs as string[]).toHaveLength(1);
     expect((await planFolder(client, dir)).plan.actions).toEqual([]);
   });
 
@@ -154,7 +156,7 @@ describe('VM platform, boot and scheduling fields', () => {
     const observed = await takeSnapshot(client);
     const file = exportManifests(observed).files.find((f) => f.address === 'VM/tuned');
     expect(file).toBeDefined();
-    for (const line of ['coresPerSocket: 2', 'nestedVirtualization: true', 'videoRam: 16', 'firmware: uefi', 'secureBoot: true', 'cpuCap: 50', 'cpuWeight: 512', 'startDelay: 30s', 'shutdownDelay: 60s', 'vm-data/role: web', 'suspendSR: store']) {
+    for (const line of ['coresPerSocket: 2', 'nestedVirtualization: true', 'videoRam: 16', 'firmware: uefi', 'secureBoot: true', 'cpuCap: 50', 'cpuWeight: 512', 'startDelay: 30s', 'shutdownDelay: 60s', 'vm-data/role: web', 'suspendSR: store', 'vtpm: true']) {
       expect(file!.content).toContain(line);
     }
     const out = await folder({
@@ -167,6 +169,39 @@ describe('VM platform, boot and scheduling fields', () => {
     expect(desired.vms[0]!.spec).toMatchObject({ boot: { order: ['network', 'disk'], firmware: 'uefi', secureBoot: true }, blockedOperations: ['destroy'] });
     const plan = planChanges(desired, observed, { repo: REPO });
     expect(plan.actions.filter((a) => a.address === 'VM/tuned').map((a) => `${a.operation} ${JSON.stringify(a.changes)}`)).toEqual(['adopt []']);
+  });
+});
+
+describe('a UEFI + secure boot + vTPM VM', () => {
+  it('attaches a vTPM to a running VM by halting it (XAPI attaches one only while halted), once; removing it is destructive', async () => {
+    const { client } = await env();
+    const uefi = '  boot: {firmware: uefi, secureBoot: true}\n';
+    const dir = await folder({ 'vm.yaml': vm(uefi) });
+    expect(failures((await applyFolder(client, dir)).result)).toEqual([]);
+    const [ref] = await record(client, 'tuned');
+    // XAPI's own rules, as the simulator enforces them (xen-api ocaml/xapi/xapi_vtpm.ml).
+    await expect(client.call('VTPM.create', ref, false)).rejects.toThrow(/VM_BAD_POWER_STATE/);
+
+    await writeFile(join(dir, 'vm.yaml'), vm(`${uefi}  vtpm: true\n`));
+    const add = await planFolder(client, dir);
+    expect(add.plan.actions.map((a) => `${a.operation} ${a.disruption} ${a.changes.map((c) => c.path).join(',')}`)).toEqual(['update reboot spec.vtpm']);
+    expect(failures((await applyFolder(client, dir)).result)).toEqual([]);
+    const [, rec] = await record(client, 'tuned');
+    expect(rec.power_state).toBe('Running');
+    expect(rec.VTPMs as string[]).toHaveLength(1);
+    expect((await planFolder(client, dir)).plan.actions).toEqual([]);
+    await client.call('VM.hard_shutdown', ref);
+    await expect(client.call('VTPM.create', ref, false)).rejects.toThrow(/VTPM_MAX_AMOUNT_REACHED/);
+
+    await writeFile(join(dir, 'vm.yaml'), vm(`${uefi}  vtpm: false\n`, 'halted'));
+    const remove = await planFolder(client, dir);
+    expect(remove.plan.actions.map((a) => `${a.operation} ${a.disruption}`)).toEqual(['update destructive']);
+    // Destructive: held until approved, like any other data loss.
+    expect(failures((await applyFolder(client, dir)).result).join('\n')).toContain('destructive change needs approval');
+    expect((await record(client, 'tuned'))[1].VTPMs).toHaveLength(1);
+    await writeFile(join(dir, 'policy.yaml'), 'apiVersion: xops/v1\nkind: Policy\nmetadata: {name: ops}\nspec:\n  admission: []\n  automation: {approval: []}\n');
+    expect(failures((await applyFolder(client, dir)).result)).toEqual([]);
+    expect((await record(client, 'tuned'))[1].VTPMs).toEqual([]);
   });
 });
 

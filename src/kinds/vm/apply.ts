@@ -30,7 +30,7 @@ export type VmSpec = Omit<DesiredVM['spec'], 'template' | 'host' | 'appliance' |
 /** The spec fields convergeSettings writes. */
 const SETTING_FIELDS = [
   'coresPerSocket', 'nestedVirtualization', 'videoRam', 'boot', 'cpuCap', 'cpuWeight', 'blockedOperations',
-  'startDelay', 'shutdownDelay', 'xenstoreData', 'suspendSR',
+  'startDelay', 'shutdownDelay', 'xenstoreData', 'suspendSR', 'vtpm',
 ];
 
 /** Every field a full converge (create, adopt, finishing a crashed create) brings to the spec. */
@@ -245,6 +245,11 @@ async function convergeSettings(ctx: ApplyContext, address: string, vm: Ref, rec
   }
   if (fields.has('startDelay')) await syncField(ctx.caller, 'VM', vm, 'start_delay', Number(rec.start_delay), spec.startDelay);
   if (fields.has('shutdownDelay')) await syncField(ctx.caller, 'VM', vm, 'shutdown_delay', Number(rec.shutdown_delay), spec.shutdownDelay);
+  if (fields.has('vtpm') && spec.vtpm !== undefined) {
+    const vtpms = await ctx.caller.call<Ref[]>('VM.get_VTPMs', vm);
+    if (spec.vtpm && vtpms.length === 0) await ctx.caller.callAsync('VTPM.create', vm, false);
+    if (!spec.vtpm) for (const t of vtpms) await ctx.caller.callAsync('VTPM.destroy', t);
+  }
   if (fields.has('suspendSR') && spec.suspendSR !== undefined) {
     const sr = await ctx.lookup.resolve('SR', spec.suspendSR, address);
     await syncField(ctx.caller, 'VM', vm, 'suspend_SR', rec.suspend_SR, sr);

@@ -246,6 +246,7 @@ function exportSettings(ctx: ExportContext, rec: VMRecord, spec: Record<string, 
   }
   const xs = Object.fromEntries(Object.entries(rec.xenstore_data ?? {}).filter(([k]) => XENSTORE_KEY.test(k)).sort(([a], [b]) => a.localeCompare(b)));
   if (Object.keys(xs).length > 0) spec.xenstoreData = xs;
+  if ((rec.VTPMs ?? []).length > 0) spec.vtpm = true;
   if (rec.suspend_SR && rec.suspend_SR !== NULL_REF) setIfPresent(spec, 'suspendSR', referenceTo(ctx, 'SR', rec.suspend_SR));
 }
 

@@ -433,7 +433,8 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
     push(makeAction({
       operation: 'update', resource: vm, changes, objects, desired: desired(), drift: drift(), needs,
       reason: updateReason(changes, 'VM settings are changed live'),
-      details: { ...details(), restart: changes.some((c) => c.disruption === 'reboot') } as unknown as Record<string, unknown>,
+      // A vTPM removal on a running VM needs it halted too, though its label is the worse `destructive`.
+      details: { ...details(), restart: changes.some((c) => c.disruption === 'reboot' || (c.path === 'spec.vtpm' && !halted)) } as unknown as Record<string, unknown>,
     }));
   }
   diskDeletes.forEach(push);
@@ -447,6 +448,9 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   }
   if (power && !haltFirst) push(power);
 }
+
+const costlyChange = (changes: FieldChange[], path: string, from: unknown, to: unknown, cost: { disruption: FieldChange['disruption']; reason: string }) =>
+  changes.push({ path, from, to, ...cost });
 
 const applianceOwnsDelay = (field: 'startDelay' | 'shutdownDelay') =>
   `the VM is a member of an appliance, whose VMAppliance manifest owns its ${field} (members[].${field}): declare the delay there`;
@@ -492,6 +496,13 @@ function compareSettings(ctx: PlanContext, vm: DesiredVM, rec: VMRecord, refs: R
       continue;
     }
     compareField(changes, `spec.${field}`, Number(rec[key]), want, 'none', `${key} is metadata for appliance and pool start-up order`);
+  }
+  if (spec.vtpm !== undefined) {
+    const has = (rec.VTPMs ?? []).length > 0;
+    if (spec.vtpm && !has) costlyChange(changes, 'spec.vtpm', false, true, haltCost(halted, 'attaching a vTPM (VTPM.create)'));
+    if (!spec.vtpm && has) {
+      changes.push({ path: 'spec.vtpm', from: true, to: false, disruption: 'destructive', reason: `removing the vTPM destroys the keys the guest sealed in it${halted ? '' : '; the VM is halted for it'}` });
+    }
   }
   if (refs.suspendSR) {
     const cur = ctx.index.get('SR', rec.suspend_SR ?? NULL_REF);

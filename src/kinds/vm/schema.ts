@@ -30,6 +30,7 @@ interface VMSpec {
   shutdownDelay?: number | string;
   xenstoreData?: Record<string, string>;
   suspendSR?: string;
+  vtpm?: boolean;
   readiness?: { waitForIP: string; timeout?: number | string };
   tags?: string[];
   otherConfig?: Record<string, string>;
@@ -109,6 +110,7 @@ export const vmSchema: KindDefinition<DesiredVM> = {
         shutdownDelay: ref('duration', 'VM shutdown_delay, for VMs outside an appliance.'),
         xenstoreData: { type: 'object', maxProperties: 64, propertyNames: { pattern: '^vm-data(/[A-Za-z0-9_.-]+)+$', patternErrorMessage: 'must be a vm-data/... path' }, additionalProperties: { type: 'string', maxLength: 4096 }, description: 'xenstore_data keys (vm-data/...) the guest reads; only the listed keys are managed. The guest sees changes at its next boot.' },
         suspendSR: ref('reference', 'SR for the memory image when the VM is suspended (VM.suspend_SR).'),
+        vtpm: { type: 'boolean', description: 'A virtual TPM (VTPM). Attached only while the VM is halted (a reboot when running); removing it loses its keys.' },
         readiness: closedObject({
           waitForIP: { type: 'string', pattern: '^\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}$', patternErrorMessage: 'must be an IPv4 range like 10.0.0.0/24', description: 'After starting the VM, apply waits until its guest agent reports an address in this range (VM_guest_metrics.networks).' },
           timeout: ref('duration', `How long apply waits (default ${DEFAULT_READINESS_TIMEOUT}s, at most ${MAX_READINESS_TIMEOUT}s); then the action fails.`),
@@ -188,6 +190,7 @@ export const vmSchema: KindDefinition<DesiredVM> = {
         ...(shutdownDelay !== undefined ? { shutdownDelay } : {}),
         ...(spec.xenstoreData !== undefined ? { xenstoreData: { ...spec.xenstoreData } } : {}),
         ...(spec.suspendSR !== undefined ? { suspendSR: ctx.ref('SR', spec.suspendSR, 'spec.suspendSR') } : {}),
+        ...(spec.vtpm !== undefined ? { vtpm: spec.vtpm } : {}),
         ...(spec.readiness !== undefined ? { readiness: { waitForIP: spec.readiness.waitForIP, timeout: readinessTimeout } } : {}),
         tags: spec.tags ?? [],
         otherConfig: checkOtherConfig(spec.otherConfig, 'spec.otherConfig', ctx),

@@ -531,6 +531,22 @@ export function vmHandlers(): Record<string, Handler> {
       if (app !== NULL_REF) c.db.expect('VM_appliance', app);
       c.db.set(vm, 'appliance', app);
     },
+    // xen-api ocaml/xapi/xapi_vtpm.ml: one vTPM per VM (VTPM_MAX_AMOUNT_REACHED 1), attached and removed only
+    // while the VM is halted.
+    'VTPM.create': (c) => {
+      const vm = c.db.expect('VM', c.args[0]).ref;
+      const rec = c.db.record(vm);
+      if ((rec.VTPMs as string[]).length >= 1) throw fail('VTPM_MAX_AMOUNT_REACHED', '1');
+      if (rec.power_state !== 'Halted') throw fail('VM_BAD_POWER_STATE', vm, 'halted', String(rec.power_state).toLowerCase());
+      return c.db.create('VTPM', { VM: vm, is_unique: c.args[1] === true });
+    },
+    'VTPM.destroy': (c) => {
+      const vtpm = c.db.expect('VTPM', c.args[0]).ref;
+      const vm = c.db.record(vtpm).VM as string;
+      const state = c.db.get(vm)?.rec.power_state;
+      if (state !== undefined && state !== 'Halted') throw fail('VM_BAD_POWER_STATE', vm, 'halted', String(state).toLowerCase());
+      c.db.destroy(vtpm);
+    },
     'VM.set_order': (c) => c.db.set(vmArg(c), 'order', c.args[1]),
     'VM.set_start_delay': (c) => c.db.set(vmArg(c), 'start_delay', c.args[1]),
     'VM.set_shutdown_delay': (c) => c.db.set(vmArg(c), 'shutdown_delay', c.args[1]),
