@@ -1,5 +1,5 @@
 import type { DesiredVM } from '../../model/desired.js';
-import { DISK_KEY, MANAGED_KEY, NULL_REF, type Ref, type VMRecord } from '../../model/observed.js';
+import { DISK_KEY, MANAGED_KEY, NULL_REF, type Ref, type VBDRecord, type VDIRecord, type VMRecord } from '../../model/observed.js';
 import type { Action } from '../../model/plan.js';
 import { changedFields, desiredSpec, maybeDesiredSpec, removedConfigKeys, specDigestOf, type Applier } from '../../apply/applier.js';
 import type { ApplyContext } from '../../apply/context.js';
@@ -30,7 +30,7 @@ export type VmSpec = Omit<DesiredVM['spec'], 'template' | 'host' | 'appliance' |
 /** The spec fields convergeSettings writes. */
 const SETTING_FIELDS = [
   'coresPerSocket', 'nestedVirtualization', 'videoRam', 'boot', 'cpuCap', 'cpuWeight', 'blockedOperations',
-  'startDelay', 'shutdownDelay', 'xenstoreData', 'suspendSR', 'vtpm',
+  'startDelay', 'shutdownDelay', 'xenstoreData', 'suspendSR', 'vtpm', 'cdrom',
 ];
 
 /** Every field a full converge (create, adopt, finishing a crashed create) brings to the spec. */
@@ -245,6 +245,7 @@ async function convergeSettings(ctx: ApplyContext, address: string, vm: Ref, rec
   }
   if (fields.has('startDelay')) await syncField(ctx.caller, 'VM', vm, 'start_delay', Number(rec.start_delay), spec.startDelay);
   if (fields.has('shutdownDelay')) await syncField(ctx.caller, 'VM', vm, 'shutdown_delay', Number(rec.shutdown_delay), spec.shutdownDelay);
+  if (fields.has('cdrom') && spec.cdrom !== undefined) await convergeCdrom(ctx, address, vm, spec.cdrom.iso);
   if (fields.has('vtpm') && spec.vtpm !== undefined) {
     const vtpms = await ctx.caller.call<Ref[]>('VM.get_VTPMs', vm);
     if (spec.vtpm && vtpms.length === 0) await ctx.caller.callAsync('VTPM.create', vm, false);
@@ -254,6 +255,38 @@ async function convergeSettings(ctx: ApplyContext, address: string, vm: Ref, rec
     const sr = await ctx.lookup.resolve('SR', spec.suspendSR, address);
     await syncField(ctx.caller, 'VM', vm, 'suspend_SR', rec.suspend_SR, sr);
   }
+}
+
+/** The VDI named `name` on an ISO SR (the planner checked there is exactly one). */
+async function isoVdi(ctx: ApplyContext, address: string, name: string): Promise<Ref> {
+  for (const [ref, vdi] of await recordsByName<VDIRecord>(ctx.caller, 'VDI', name)) {
+    if ((await ctx.caller.call<string>('SR.get_content_type', vdi.SR)) === 'iso') return ref;
+  }
+  throw new ApplyError(address, `no ISO named '${name}' on an ISO SR`);
+}
+
+/** The VM's CD drive holding `iso` (undefined: empty): created at userdevice 3 when missing, else the disc swapped. */
+async function convergeCdrom(ctx: ApplyContext, address: string, vm: Ref, iso: string | undefined): Promise<void> {
+  const want = iso === undefined ? NULL_REF : await isoVdi(ctx, address, iso);
+  let drive: [Ref, VBDRecord] | undefined;
+  const used = new Set<string>();
+  for (const ref of await ctx.caller.call<Ref[]>('VM.get_VBDs', vm)) {
+    const vbd = await ctx.caller.call<VBDRecord>('VBD.get_record', ref);
+    used.add(vbd.userdevice);
+    if (vbd.type === 'CD' && !drive) drive = [ref, vbd];
+  }
+  if (!drive) {
+    await ctx.caller.call('VBD.create', {
+      VM: vm, VDI: want, userdevice: used.has('3') ? 'autodetect' : '3', bootable: true, mode: 'RO', type: 'CD',
+      empty: want === NULL_REF, unpluggable: true, other_config: {}, qos_algorithm_type: '', qos_algorithm_params: {},
+    });
+    return;
+  }
+  const [ref, vbd] = drive;
+  const have = vbd.empty ? NULL_REF : vbd.VDI;
+  if (have === want) return;
+  if (have !== NULL_REF) await ctx.caller.callAsync('VBD.eject', ref);
+  if (want !== NULL_REF) await ctx.caller.callAsync('VBD.insert', ref, want);
 }
 
 /** The last steps of a create: the real name, the pending key gone, the applied spec's digest. */

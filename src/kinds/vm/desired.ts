@@ -73,6 +73,8 @@ export interface DesiredVM {
     xenstoreData?: Record<string, string>;
     /** The SR that holds the VM's memory image when it is suspended (VM.suspend_SR). */
     suspendSR?: Reference;
+    /** A CD drive; `iso` names a VDI on an ISO SR (content_type iso) to insert; none: an empty drive. */
+    cdrom?: { iso?: string };
     /** A virtual TPM (XAPI's VTPM class, one per VM); attached and removed only while the VM is halted. */
     vtpm?: boolean;
     /** After starting the VM, apply waits until its guest reports an address in `waitForIP` (IPv4 CIDR). */

@@ -247,6 +247,13 @@ function exportSettings(ctx: ExportContext, rec: VMRecord, spec: Record<string, 
   const xs = Object.fromEntries(Object.entries(rec.xenstore_data ?? {}).filter(([k]) => XENSTORE_KEY.test(k)).sort(([a], [b]) => a.localeCompare(b)));
   if (Object.keys(xs).length > 0) spec.xenstoreData = xs;
   if ((rec.VTPMs ?? []).length > 0) spec.vtpm = true;
+  const drive = (rec.VBDs ?? []).map((r) => ctx.index.get('VBD', r)).find((v) => v?.type === 'CD');
+  if (drive) {
+    const disc = drive.empty ? undefined : ctx.index.get('VDI', drive.VDI);
+    if (!disc) spec.cdrom = {};
+    else if (ctx.index.get('SR', disc.SR)?.content_type === 'iso' && ctx.index.byName('VDI', disc.name_label).length === 1) spec.cdrom = { iso: disc.name_label };
+    else note({ severity: 'info', code: 'cdrom', path: 'spec.cdrom', message: `the CD drive holds '${disc.name_label}', which is not a uniquely named ISO on an ISO SR: the drive is not declared (xops leaves it alone)` });
+  }
   if (rec.suspend_SR && rec.suspend_SR !== NULL_REF) setIfPresent(spec, 'suspendSR', referenceTo(ctx, 'SR', rec.suspend_SR));
 }
 

@@ -180,6 +180,7 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
     for (const p of problems) ctx.refused.push({ address, path: p.path, reason: p.reason });
   };
   if (owner.state === 'absent') {
+    if (!isoFound(ctx, vm)) return;
     if (vm.spec.appliance !== undefined) {
       const delays = (['startDelay', 'shutdownDelay'] as const).filter((f) => vm.spec[f] !== undefined);
       if (delays.length > 0) {
@@ -449,6 +450,32 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   if (power && !haltFirst) push(power);
 }
 
+/** The declared ISO is exactly one VDI on an ISO SR (else an error diagnostic says why). */
+function isoFound(ctx: PlanContext, vm: DesiredVM): boolean {
+  const want = vm.spec.cdrom?.iso;
+  if (want === undefined) return true;
+  const found = ctx.index.byName('VDI', want).filter(([, v]) => ctx.index.get('SR', v.SR)?.content_type === 'iso');
+  if (found.length === 1) return true;
+  addDiagnostic(ctx, vm, 'error', 'cdrom-iso', found.length === 0 ? `no ISO named '${want}' on an ISO SR` : `${found.length} ISOs are named '${want}': rename one`, 'spec.cdrom.iso');
+  return false;
+}
+
+/**
+ * The CD drive: a disc change is live (VBD.eject / VBD.insert); a new drive is attached while the VM
+ * is halted (an HVM guest's emulated CD drive is not hot-plugged). The ISO must be a VDI on an ISO SR.
+ */
+function compareCdrom(ctx: PlanContext, vm: DesiredVM, rec: VMRecord, changes: FieldChange[], halted: boolean): void {
+  const want = vm.spec.cdrom!.iso;
+  if (!isoFound(ctx, vm)) return;
+  const drive = rec.VBDs.map((r) => read(ctx, 'VBD', r)).find((v) => v?.type === 'CD');
+  if (!drive) {
+    changes.push({ path: 'spec.cdrom', from: undefined, to: want ?? '(empty)', ...haltCost(halted, 'adding a CD drive') });
+    return;
+  }
+  const have = drive.empty ? undefined : ctx.index.get('VDI', drive.VDI)?.name_label;
+  if (have !== want) changes.push({ path: 'spec.cdrom.iso', from: have, to: want, disruption: 'none', reason: 'the disc is changed live (VBD.eject, VBD.insert)' });
+}
+
 const costlyChange = (changes: FieldChange[], path: string, from: unknown, to: unknown, cost: { disruption: FieldChange['disruption']; reason: string }) =>
   changes.push({ path, from, to, ...cost });
 
@@ -504,6 +531,7 @@ function compareSettings(ctx: PlanContext, vm: DesiredVM, rec: VMRecord, refs: R
       changes.push({ path: 'spec.vtpm', from: true, to: false, disruption: 'destructive', reason: `removing the vTPM destroys the keys the guest sealed in it${halted ? '' : '; the VM is halted for it'}` });
     }
   }
+  if (spec.cdrom !== undefined) compareCdrom(ctx, vm, rec, changes, halted);
   if (refs.suspendSR) {
     const cur = ctx.index.get('SR', rec.suspend_SR ?? NULL_REF);
     if (!refs.suspendSR.uuid || cur?.uuid !== refs.suspendSR.uuid) {

@@ -31,6 +31,7 @@ interface VMSpec {
   xenstoreData?: Record<string, string>;
   suspendSR?: string;
   vtpm?: boolean;
+  cdrom?: { iso?: string };
   readiness?: { waitForIP: string; timeout?: number | string };
   tags?: string[];
   otherConfig?: Record<string, string>;
@@ -110,6 +111,9 @@ export const vmSchema: KindDefinition<DesiredVM> = {
         shutdownDelay: ref('duration', 'VM shutdown_delay, for VMs outside an appliance.'),
         xenstoreData: { type: 'object', maxProperties: 64, propertyNames: { pattern: '^vm-data(/[A-Za-z0-9_.-]+)+$', patternErrorMessage: 'must be a vm-data/... path' }, additionalProperties: { type: 'string', maxLength: 4096 }, description: 'xenstore_data keys (vm-data/...) the guest reads; only the listed keys are managed. The guest sees changes at its next boot.' },
         suspendSR: ref('reference', 'SR for the memory image when the VM is suspended (VM.suspend_SR).'),
+        cdrom: closedObject({
+          iso: { type: 'string', minLength: 1, maxLength: 255, description: 'name_label of a VDI on an ISO SR to insert (omit for an empty drive). Changing the disc is live.' },
+        }, [], { description: 'A CD drive (VBD type CD, userdevice 3). Adding the drive to a running VM is a reboot.' }),
         vtpm: { type: 'boolean', description: 'A virtual TPM (VTPM). Attached only while the VM is halted (a reboot when running); removing it loses its keys.' },
         readiness: closedObject({
           waitForIP: { type: 'string', pattern: '^\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}$', patternErrorMessage: 'must be an IPv4 range like 10.0.0.0/24', description: 'After starting the VM, apply waits until its guest agent reports an address in this range (VM_guest_metrics.networks).' },
@@ -191,6 +195,7 @@ export const vmSchema: KindDefinition<DesiredVM> = {
         ...(spec.xenstoreData !== undefined ? { xenstoreData: { ...spec.xenstoreData } } : {}),
         ...(spec.suspendSR !== undefined ? { suspendSR: ctx.ref('SR', spec.suspendSR, 'spec.suspendSR') } : {}),
         ...(spec.vtpm !== undefined ? { vtpm: spec.vtpm } : {}),
+        ...(spec.cdrom !== undefined ? { cdrom: spec.cdrom.iso !== undefined ? { iso: spec.cdrom.iso } : {} } : {}),
         ...(spec.readiness !== undefined ? { readiness: { waitForIP: spec.readiness.waitForIP, timeout: readinessTimeout } } : {}),
         tags: spec.tags ?? [],
         otherConfig: checkOtherConfig(spec.otherConfig, 'spec.otherConfig', ctx),
