@@ -179,8 +179,9 @@ describe('a UEFI + secure boot + vTPM VM', () => {
     const dir = await folder({ 'vm.yaml': vm(uefi) });
     expect(failures((await applyFolder(client, dir)).result)).toEqual([]);
     const [ref] = await record(client, 'tuned');
-    // XAPI's own rules, as the simulator enforces them (xen-api ocaml/xapi/xapi_vtpm.ml).
+    // XAPI's own rules, as the simulator enforces them (xen-api ocaml/xapi/xapi_vtpm.ml, xapi_vm.ml).
     await expect(client.call('VTPM.create', ref, false)).rejects.toThrow(/VM_BAD_POWER_STATE/);
+    expect(await client.call('VM.get_secureboot_readiness', ref)).toBe('first_boot');
 
     await writeFile(join(dir, 'vm.yaml'), vm(`${uefi}  vtpm: true\n`));
     const add = await planFolder(client, dir);
@@ -192,8 +193,11 @@ describe('a UEFI + secure boot + vTPM VM', () => {
     expect((await planFolder(client, dir)).plan.actions).toEqual([]);
     await client.call('VM.hard_shutdown', ref);
     await expect(client.call('VTPM.create', ref, false)).rejects.toThrow(/VTPM_MAX_AMOUNT_REACHED/);
+    await writeFile(join(dir, 'vm.yaml'), vm('  boot: {firmware: bios}\n  vtpm: true\n', 'halted'));
+    expect(failures((await applyFolder(client, dir)).result)).toEqual([]);
+    expect(await client.call('VM.get_secureboot_readiness', ref)).toBe('not_supported');
 
-    await writeFile(join(dir, 'vm.yaml'), vm(`${uefi}  vtpm: false\n`, 'halted'));
+    await writeFile(join(dir, 'vm.yaml'), vm('  boot: {firmware: bios}\n  vtpm: false\n', 'halted'));
     const remove = await planFolder(client, dir);
     expect(remove.plan.actions.map((a) => `${a.operation} ${a.disruption}`)).toEqual(['update destructive']);
     // Destructive: held until approved, like any other data loss.
