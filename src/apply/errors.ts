@@ -62,7 +62,15 @@ export function wontFixItself(err: unknown): boolean {
   return false;
 }
 
+/**
+ * A started VM whose guest did not become ready (readiness.waitForIP) within its timeout: the
+ * action already waited the whole timeout, so it is not retried.
+ */
+export class NotReadyError extends ApplyError {
+  override name = 'NotReadyError';
+}
+
 /** Errors that another attempt cannot fix, so the executor does not retry them. */
 export function isPermanent(err: unknown): boolean {
-  return err instanceof OwnershipError || err instanceof UnsupportedChangeError || err instanceof ActionTimeoutError || err instanceof CreateAbandonedError;
+  return err instanceof NotReadyError || err instanceof OwnershipError || err instanceof UnsupportedChangeError || err instanceof ActionTimeoutError || err instanceof CreateAbandonedError;
 }

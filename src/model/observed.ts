@@ -193,6 +193,14 @@ export interface VMRecord extends XapiRecord {
   guest_metrics: Ref;
   tags: string[];
   other_config: Record<string, string>;
+  /** Optional in fixtures; XAPI always sends them. */
+  platform?: Record<string, string>;
+  HVM_boot_params?: Record<string, string>;
+  VCPUs_params?: Record<string, string>;
+  blocked_operations?: Record<string, string>;
+  xenstore_data?: Record<string, string>;
+  suspend_SR?: Ref;
+  VTPMs?: Ref[];
 }
 
 export interface VMApplianceRecord extends XapiRecord {

@@ -28,7 +28,7 @@ const READ_FIELDS: { [C in ObservedClass]: string[] } = {
     'name_label', 'name_description', 'power_state', 'affinity', 'resident_on', 'memory_static_min',
     'memory_static_max', 'memory_dynamic_min', 'memory_dynamic_max', 'VCPUs_max', 'VCPUs_at_startup',
     'VBDs', 'VIFs', 'appliance', 'ha_restart_priority', 'order', 'start_delay', 'shutdown_delay', 'tags',
-    'other_config',
+    'other_config', 'platform', 'HVM_boot_params', 'VCPUs_params', 'blocked_operations', 'xenstore_data', 'suspend_SR', 'VTPMs',
   ],
   VIF: ['VM', 'network', 'device', 'MAC', 'other_config'],
   VM_appliance: ['name_label', 'name_description', 'VMs'],

@@ -1,15 +1,17 @@
 import type { DesiredVM } from '../../model/desired.js';
-import { DISK_KEY, MANAGED_KEY, NULL_REF, type Ref, type VMRecord } from '../../model/observed.js';
+import { DISK_KEY, MANAGED_KEY, NULL_REF, type Ref, type VBDRecord, type VDIRecord, type VMRecord } from '../../model/observed.js';
 import type { Action } from '../../model/plan.js';
 import { changedFields, desiredSpec, maybeDesiredSpec, removedConfigKeys, specDigestOf, type Applier } from '../../apply/applier.js';
 import type { ApplyContext } from '../../apply/context.js';
-import { ApplyError, CreateAbandonedError, UnsupportedChangeError, wontFixItself } from '../../apply/errors.js';
+import { ApplyError, CreateAbandonedError, NotReadyError, UnsupportedChangeError, wontFixItself } from '../../apply/errors.js';
 import type { RefLike } from '../../apply/lookup.js';
 import { PENDING_KEY, assertOwned, isOwnedBy, markCreated, pendingName, writeMarks, writeSpecDigest } from '../../apply/ownership.js';
 import { attachedDisks, claimDisks, convergeDisks, destroyDisk, diskSR, type DiskClaim, type DiskSpec } from './disks.js';
 import { convergeAttachments } from './attachments.js';
 import { convergePower, halt, whileHalted } from './power.js';
 import { convergeVifs, type VifSpec } from './vifs.js';
+import { mapKeysToWrite } from './settings.js';
+import { ReadinessTimeout, waitForAddress } from './readiness.js';
 import { snapshotName } from '../../policy/snapshot.js';
 import { isXapiError, recordsByName, syncField, syncMapKeys, syncSet, tryRecord } from '../../apply/xapi.js';
 
@@ -17,18 +19,26 @@ import { isXapiError, recordsByName, syncField, syncMapKeys, syncSet, tryRecord 
  * A VM's desired spec as apply receives it in `action.desired`: the manifest's spec, with
  * references possibly resolved by the planner to `{uuid}` (see RefLike).
  */
-export type VmSpec = Omit<DesiredVM['spec'], 'template' | 'host' | 'appliance' | 'disks' | 'networks'> & {
+export type VmSpec = Omit<DesiredVM['spec'], 'template' | 'host' | 'appliance' | 'disks' | 'networks' | 'suspendSR'> & {
   template: RefLike;
+  suspendSR?: RefLike;
   host?: RefLike;
   appliance?: RefLike;
   disks: DiskSpec[];
   networks: VifSpec[];
 };
 
+/** The spec fields convergeSettings writes. */
+const SETTING_FIELDS = [
+  'coresPerSocket', 'nestedVirtualization', 'videoRam', 'boot', 'cpuCap', 'cpuWeight', 'blockedOperations',
+  'startDelay', 'shutdownDelay', 'xenstoreData', 'suspendSR', 'vtpm', 'cdrom',
+];
+
 /** Every field a full converge (create, adopt, finishing a crashed create) brings to the spec. */
 const ALL_FIELDS = new Set([
   'nameLabel', 'description', 'vcpus', 'vcpusMax', 'memory', 'memoryMax', 'disks', 'networks',
   'host', 'haRestartPriority', 'autoPowerOn', 'appliance', 'tags', 'otherConfig', 'powerState', 'attachments',
+  ...SETTING_FIELDS,
 ]);
 
 /** XCP-ng's convention for "start this VM when its host boots". */
@@ -195,6 +205,7 @@ async function converge(ctx: ApplyContext, action: Action, vm: Ref, spec: VmSpec
     if (spec.autoPowerOn !== undefined) set[AUTO_POWER_ON_KEY] = String(spec.autoPowerOn);
     await syncMapKeys(ctx.caller, 'VM', vm, 'other_config', rec.other_config, set, remove);
   }
+  await convergeSettings(ctx, address, vm, rec, spec, fields);
   if (fields.has('appliance')) {
     const appliance = spec.appliance === undefined ? NULL_REF : await ctx.lookup.tryResolve('VMAppliance', spec.appliance, address);
     // An appliance created later in the run adds its members itself.
@@ -204,6 +215,80 @@ async function converge(ctx: ApplyContext, action: Action, vm: Ref, spec: VmSpec
     const host = spec.host !== undefined ? await ctx.lookup.tryResolve('Host', spec.host, address) : undefined;
     await convergePower(ctx.caller, vm, spec.powerState, host);
   }
+}
+
+/**
+ * The settings table (settings.ts) and the fields beside it. VCPUs_params keys also reach a running
+ * domain through VM.add_to_VCPUs_params_live; the rest XAPI reads at the next boot (the planner
+ * halts the VM for those it labels reboot).
+ */
+async function convergeSettings(ctx: ApplyContext, address: string, vm: Ref, rec: VMRecord, spec: VmSpec, fields: Set<string>): Promise<void> {
+  for (const [map, keys] of mapKeysToWrite(spec, fields)) {
+    const current = rec[map] ?? {};
+    await syncMapKeys(ctx.caller, 'VM', vm, map, current, keys);
+    if (map === 'VCPUs_params' && rec.power_state === 'Running') {
+      for (const [key, value] of Object.entries(keys)) {
+        if (current[key] !== value) await ctx.caller.call('VM.add_to_VCPUs_params_live', vm, key, value);
+      }
+    }
+  }
+  if (fields.has('nestedVirtualization') && spec.nestedVirtualization !== undefined && rec.platform?.['exp-nested-hvm'] !== undefined) {
+    // The old spelling would keep winning on hosts that still read it.
+    await ctx.caller.call('VM.remove_from_platform', vm, 'exp-nested-hvm');
+  }
+  if (fields.has('blockedOperations') && spec.blockedOperations !== undefined) {
+    const cur = rec.blocked_operations ?? {};
+    const want = new Set(spec.blockedOperations);
+    for (const op of Object.keys(cur)) if (!want.has(op)) await ctx.caller.call('VM.remove_from_blocked_operations', vm, op);
+    for (const op of want) if (!(op in cur)) await ctx.caller.call('VM.add_to_blocked_operations', vm, op, 'true');
+  }
+  if (fields.has('xenstoreData') && spec.xenstoreData !== undefined) {
+    await syncMapKeys(ctx.caller, 'VM', vm, 'xenstore_data', rec.xenstore_data, spec.xenstoreData);
+  }
+  if (fields.has('startDelay')) await syncField(ctx.caller, 'VM', vm, 'start_delay', Number(rec.start_delay), spec.startDelay);
+  if (fields.has('shutdownDelay')) await syncField(ctx.caller, 'VM', vm, 'shutdown_delay', Number(rec.shutdown_delay), spec.shutdownDelay);
+  if (fields.has('cdrom') && spec.cdrom !== undefined) await convergeCdrom(ctx, address, vm, spec.cdrom.iso);
+  if (fields.has('vtpm') && spec.vtpm !== undefined) {
+    const vtpms = await ctx.caller.call<Ref[]>('VM.get_VTPMs', vm);
+    if (spec.vtpm && vtpms.length === 0) await ctx.caller.callAsync('VTPM.create', vm, false);
+    if (!spec.vtpm) for (const t of vtpms) await ctx.caller.callAsync('VTPM.destroy', t);
+  }
+  if (fields.has('suspendSR') && spec.suspendSR !== undefined) {
+    const sr = await ctx.lookup.resolve('SR', spec.suspendSR, address);
+    await syncField(ctx.caller, 'VM', vm, 'suspend_SR', rec.suspend_SR, sr);
+  }
+}
+
+/** The VDI named `name` on an ISO SR (the planner checked there is exactly one). */
+async function isoVdi(ctx: ApplyContext, address: string, name: string): Promise<Ref> {
+  for (const [ref, vdi] of await recordsByName<VDIRecord>(ctx.caller, 'VDI', name)) {
+    if ((await ctx.caller.call<string>('SR.get_content_type', vdi.SR)) === 'iso') return ref;
+  }
+  throw new ApplyError(address, `no ISO named '${name}' on an ISO SR`);
+}
+
+/** The VM's CD drive holding `iso` (undefined: empty): created at userdevice 3 when missing, else the disc swapped. */
+async function convergeCdrom(ctx: ApplyContext, address: string, vm: Ref, iso: string | undefined): Promise<void> {
+  const want = iso === undefined ? NULL_REF : await isoVdi(ctx, address, iso);
+  let drive: [Ref, VBDRecord] | undefined;
+  const used = new Set<string>();
+  for (const ref of await ctx.caller.call<Ref[]>('VM.get_VBDs', vm)) {
+    const vbd = await ctx.caller.call<VBDRecord>('VBD.get_record', ref);
+    used.add(vbd.userdevice);
+    if (vbd.type === 'CD' && !drive) drive = [ref, vbd];
+  }
+  if (!drive) {
+    await ctx.caller.call('VBD.create', {
+      VM: vm, VDI: want, userdevice: used.has('3') ? 'autodetect' : '3', bootable: true, mode: 'RO', type: 'CD',
+      empty: want === NULL_REF, unpluggable: true, other_config: {}, qos_algorithm_type: '', qos_algorithm_params: {},
+    });
+    return;
+  }
+  const [ref, vbd] = drive;
+  const have = vbd.empty ? NULL_REF : vbd.VDI;
+  if (have === want) return;
+  if (have !== NULL_REF) await ctx.caller.callAsync('VBD.eject', ref);
+  if (want !== NULL_REF) await ctx.caller.callAsync('VBD.insert', ref, want);
 }
 
 /** The last steps of a create: the real name, the pending key gone, the applied spec's digest. */
@@ -229,6 +314,23 @@ async function create(ctx: ApplyContext, action: Action): Promise<void> {
     // refuses for good (no memory, no space, a value it rejects) would only fail again: undo it.
     if (!wontFixItself(err)) throw err;
     await abandonCreate(ctx, action.address, vm, err);
+  }
+  // Outside the undo: a guest slow to report is no reason to destroy the VM made for it.
+  await awaitReadiness(ctx, action.address, vm, spec);
+}
+
+/**
+ * `readiness.waitForIP` of a VM that should now run: waits for its guest to report an address in the
+ * range; fails the action (the VM stays as it is) when none comes within the timeout.
+ */
+async function awaitReadiness(ctx: ApplyContext, address: string, vm: Ref, spec: VmSpec | undefined): Promise<void> {
+  if (!spec?.readiness || spec.powerState !== 'running') return;
+  try {
+    const ip = await waitForAddress(ctx.caller, vm, spec.readiness.waitForIP, spec.readiness.timeout);
+    ctx.log.info({ address, ip }, 'the guest reported its address');
+  } catch (err) {
+    if (err instanceof ReadinessTimeout) throw new NotReadyError(address, `not ready: ${err.message}`, { cause: err });
+    throw err;
   }
 }
 
@@ -280,7 +382,8 @@ async function update(ctx: ApplyContext, action: Action): Promise<void> {
   const power = fields.delete('powerState');
   // The planner sets `restart` when a change needs the VM halted (a disk whose SR cannot grow it
   // online, memory above static_max...): halt once, change everything, bring it back.
-  if (action.details?.['restart'] === true) await whileHalted(ctx.caller, vm, () => converge(ctx, action, vm, spec, fields, false));
+  const restart = action.details?.['restart'] === true;
+  if (restart) await whileHalted(ctx.caller, vm, () => converge(ctx, action, vm, spec, fields, false));
   else await converge(ctx, action, vm, spec, fields, false);
   if (power) await converge(ctx, action, vm, spec, new Set(['powerState']), false);
   if (fields.has('nameLabel')) {
@@ -288,6 +391,8 @@ async function update(ctx: ApplyContext, action: Action): Promise<void> {
     await syncField(ctx.caller, 'VM', vm, 'name_label', rec.name_label, spec.nameLabel);
   }
   await writeSpecDigest(ctx, 'VM', vm, oc, specDigestOf(action));
+  // A restarted guest boots again: wait for it as after a start.
+  if (restart || power) await awaitReadiness(ctx, action.address, vm, spec);
 }
 
 /** Destroys a VM with the disks xops made for it; disks without its mark (attached by hand) are kept. */
@@ -339,6 +444,7 @@ async function power(ctx: ApplyContext, action: Action): Promise<void> {
   const host = spec?.host !== undefined ? await ctx.lookup.tryResolve('Host', spec.host, action.address) : undefined;
   await convergePower(ctx.caller, vm, desired, host);
   await writeSpecDigest(ctx, 'VM', vm, (await vmRecord(ctx, vm)).other_config, specDigestOf(action));
+  if (desired === 'running') await awaitReadiness(ctx, action.address, vm, spec);
 }
 
 async function migrate(ctx: ApplyContext, action: Action): Promise<void> {

@@ -23,6 +23,17 @@ export interface DesiredVif {
   mac?: string;
 }
 
+/** Boot devices in the manifest's words; XAPI spells the order as letters (disk c, cdrom d, network n). */
+export type BootDevice = 'disk' | 'cdrom' | 'network';
+
+/** How the VM boots: HVM_boot_params order and firmware, platform secureboot. */
+export interface DesiredBoot {
+  order?: BootDevice[];
+  firmware?: 'bios' | 'uefi';
+  /** Needs `firmware: uefi` (the loader refuses it otherwise). */
+  secureBoot?: boolean;
+}
+
 export interface DesiredVM {
   kind: 'VM';
   meta: ManifestMeta;
@@ -48,6 +59,33 @@ export interface DesiredVM {
     haRestartPriority?: HaRestartPriority;
     autoPowerOn?: boolean;
     appliance?: Reference;
+    /** platform["cores-per-socket"]; must divide vcpusMax. Takes effect at boot. */
+    coresPerSocket?: number;
+    /** platform["nested-virt"]. Takes effect at boot. */
+    nestedVirtualization?: boolean;
+    /** platform["videoram"], MiB. Takes effect at boot. */
+    videoRam?: number;
+    boot?: DesiredBoot;
+    /** VCPUs_params["cap"]: percent of one physical CPU (0: no cap). Applied live. */
+    cpuCap?: number;
+    /** VCPUs_params["weight"]: scheduler share relative to other VMs (default 256). Applied live. */
+    cpuWeight?: number;
+    /** blocked_operations keys (e.g. destroy): when declared, exactly these are blocked. */
+    blockedOperations?: string[];
+    /** Seconds (VM.start_delay); only for VMs outside an appliance (the VMAppliance kind owns it for members). */
+    startDelay?: number;
+    /** Seconds (VM.shutdown_delay); only for VMs outside an appliance. */
+    shutdownDelay?: number;
+    /** xenstore_data keys the manifest manages (others are left alone); the guest reads them at boot. */
+    xenstoreData?: Record<string, string>;
+    /** The SR that holds the VM's memory image when it is suspended (VM.suspend_SR). */
+    suspendSR?: Reference;
+    /** A CD drive; `iso` names a VDI on an ISO SR (content_type iso) to insert; none: an empty drive. */
+    cdrom?: { iso?: string };
+    /** A virtual TPM (XAPI's VTPM class, one per VM); attached and removed only while the VM is halted. */
+    vtpm?: boolean;
+    /** After starting the VM, apply waits until its guest reports an address in `waitForIP` (IPv4 CIDR). */
+    readiness?: { waitForIP: string; timeout: number };
     tags: string[];
     otherConfig: Record<string, string>;
   };

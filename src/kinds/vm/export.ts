@@ -3,7 +3,9 @@ import { DISK_KEY, NULL_REF, VIF_KEY } from '../../model/observed.js';
 import type { Candidate, Chosen, ExportContext } from '../../export/context.js';
 import { alreadyManaged, countSkipped, referenceTo } from '../../export/context.js';
 import type { ExportNote } from '../../export/notes.js';
-import { declarableOtherConfig, formatSize, setIfPresent } from '../../export/values.js';
+import { declarableOtherConfig, formatDuration, formatSize, setIfPresent } from '../../export/values.js';
+import { BLOCKABLE_OPERATIONS } from './schema.js';
+import { bootOrderDevices, blockedOperationsOf } from './settings.js';
 import type { KindExporter } from '../../export/manifest-doc.js';
 import { manifestDoc, nameLabelSpec } from '../../export/manifest-doc.js';
 import { exportedAttachments, isExportedDisk } from './attachments.js';
@@ -189,6 +191,7 @@ export const vmExporter: KindExporter<'VM'> = {
       note({ severity: 'info', code: 'ha-priority', path: 'spec.haRestartPriority', message: `HA restart priority '${rec.ha_restart_priority}' has no manifest equivalent (restart, best-effort): not declared` });
     }
     if (rec.other_config?.['auto_poweron'] === 'true') spec.autoPowerOn = true;
+    exportSettings(ctx, rec, spec, note);
     setIfPresent(spec, 'tags', [...(rec.tags ?? [])].sort());
     if (ctx.otherConfig) setIfPresent(spec, 'otherConfig', declarableOtherConfig(rec.other_config));
 
@@ -199,6 +202,61 @@ export const vmExporter: KindExporter<'VM'> = {
     return doc;
   },
 };
+
+const XAPI_DEFAULT_ORDER = 'cdn';
+const XAPI_DEFAULT_WEIGHT = '256';
+const XENSTORE_KEY = /^vm-data(\/[A-Za-z0-9_.-]+)+$/;
+
+/**
+ * The platform, boot and scheduling settings that differ from XAPI's defaults (a default is left
+ * out: the planner compares only what a manifest declares, so leaving it out changes nothing).
+ */
+function exportSettings(ctx: ExportContext, rec: VMRecord, spec: Record<string, unknown>, note: (n: Omit<ExportNote, 'file' | 'address'>) => void): void {
+  const platform = rec.platform ?? {};
+  const intIn = (v: string | undefined, max: number) => (v !== undefined && /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= max ? Number(v) : undefined);
+  const cores = intIn(platform['cores-per-socket'], 256);
+  if (cores !== undefined && rec.VCPUs_max % cores === 0) spec.coresPerSocket = cores;
+  if ((platform['nested-virt'] ?? platform['exp-nested-hvm']) === 'true') spec.nestedVirtualization = true;
+  const video = intIn(platform['videoram'], 256);
+  if (video !== undefined) spec.videoRam = video;
+  const boot: Record<string, unknown> = {};
+  const order = rec.HVM_boot_params?.['order'];
+  if (order !== undefined && order !== XAPI_DEFAULT_ORDER) {
+    const devices = bootOrderDevices(order);
+    if (devices) boot.order = devices;
+    else note({ severity: 'info', code: 'boot-order', path: 'spec.boot.order', message: `boot order '${order}' uses devices a manifest cannot name (disk c, cdrom d, network n): not declared` });
+  }
+  if (rec.HVM_boot_params?.['firmware'] === 'uefi') boot.firmware = 'uefi';
+  if (platform['secureboot'] === 'true' && boot.firmware === 'uefi') boot.secureBoot = true;
+  if (Object.keys(boot).length > 0) spec.boot = boot;
+  const cap = intIn(rec.VCPUs_params?.['cap'], 25600);
+  if (cap !== undefined) spec.cpuCap = cap;
+  const weight = rec.VCPUs_params?.['weight'];
+  if (weight !== undefined && weight !== XAPI_DEFAULT_WEIGHT && intIn(weight, 65535) !== undefined) spec.cpuWeight = Number(weight);
+  const blocked = blockedOperationsOf(rec);
+  const known = blocked.filter((op) => (BLOCKABLE_OPERATIONS as readonly string[]).includes(op));
+  if (known.length > 0) spec.blockedOperations = known;
+  if (known.length < blocked.length) {
+    note({ severity: 'info', code: 'blocked-operations', path: 'spec.blockedOperations', message: `blocked operations ${blocked.filter((op) => !known.includes(op)).join(', ')} cannot be declared: not listed (and a declared list would unblock them)` });
+    delete spec.blockedOperations;
+  }
+  // An appliance member's delays are written by its VMAppliance manifest.
+  if (!rec.appliance || rec.appliance === NULL_REF) {
+    if (Number(rec.start_delay) > 0) spec.startDelay = formatDuration(Number(rec.start_delay));
+    if (Number(rec.shutdown_delay) > 0) spec.shutdownDelay = formatDuration(Number(rec.shutdown_delay));
+  }
+  const xs = Object.fromEntries(Object.entries(rec.xenstore_data ?? {}).filter(([k]) => XENSTORE_KEY.test(k)).sort(([a], [b]) => a.localeCompare(b)));
+  if (Object.keys(xs).length > 0) spec.xenstoreData = xs;
+  if ((rec.VTPMs ?? []).length > 0) spec.vtpm = true;
+  const drive = (rec.VBDs ?? []).map((r) => ctx.index.get('VBD', r)).find((v) => v?.type === 'CD');
+  if (drive) {
+    const disc = drive.empty ? undefined : ctx.index.get('VDI', drive.VDI);
+    if (!disc) spec.cdrom = {};
+    else if (ctx.index.get('SR', disc.SR)?.content_type === 'iso' && ctx.index.byName('VDI', disc.name_label).length === 1) spec.cdrom = { iso: disc.name_label };
+    else note({ severity: 'info', code: 'cdrom', path: 'spec.cdrom', message: `the CD drive holds '${disc.name_label}', which is not a uniquely named ISO on an ISO SR: the drive is not declared (xops leaves it alone)` });
+  }
+  if (rec.suspend_SR && rec.suspend_SR !== NULL_REF) setIfPresent(spec, 'suspendSR', referenceTo(ctx, 'SR', rec.suspend_SR));
+}
 
 /** A disk past a gap in the userdevices is left out, with the rename that would let xops recognise it. */
 function addUnlistedDisks(disks: ExportedDisk[], note: (n: Omit<ExportNote, 'file' | 'address'>) => void): void {

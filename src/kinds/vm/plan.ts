@@ -1,5 +1,5 @@
 import type { DesiredDisk, DesiredVM, PowerState } from '../../model/desired.js';
-import type { Ref, SRRecord, VMRecord } from '../../model/observed.js';
+import { NULL_REF, type Ref, type SRRecord, type VMRecord } from '../../model/observed.js';
 import type { FieldChange, ObjectRef } from '../../model/plan.js';
 import type { DraftAction, PlanContext } from '../../plan/context.js';
 import { addDiagnostic, addressOfResource, read } from '../../plan/context.js';
@@ -13,10 +13,12 @@ import { planAttachments, resolveAttachments } from './attachments.js';
 import { baseTemplateName, haltCost, isPlainVM, observedDisks, observedVifs, powerDisruption, powerOf } from './compare.js';
 import { reserveCapacity, type PlannedStart, type Shortfall } from './preflight.js';
 import { driverlessReason, observedGuestAbilities } from './guest.js';
+import { MAP_SETTINGS, blockedOperationsOf } from './settings.js';
 
 /** A VM's spec with every reference resolved; the `desired` of VM actions. */
-export interface ResolvedVMSpec extends Omit<DesiredVM['spec'], 'template' | 'host' | 'appliance' | 'disks' | 'networks'> {
+export interface ResolvedVMSpec extends Omit<DesiredVM['spec'], 'template' | 'host' | 'appliance' | 'disks' | 'networks' | 'suspendSR'> {
   template: ResolvedReference;
+  suspendSR?: ResolvedReference;
   host?: ResolvedReference;
   appliance?: ResolvedReference;
   /** `sr` is always set: an omitted one is resolved to the pool's default SR. */
@@ -93,7 +95,7 @@ const isTemplate = (r: VMRecord) => r.is_a_template && !r.is_a_snapshot;
 export { isPlainVM } from './compare.js';
 
 /** The references of a VM's spec, resolved: what planning reads; the whole ResolvedVMSpec only goes into actions. */
-interface ResolvedVMRefs extends Pick<ResolvedVMSpec, 'host' | 'appliance' | 'disks' | 'networks'> {
+interface ResolvedVMRefs extends Pick<ResolvedVMSpec, 'host' | 'appliance' | 'disks' | 'networks' | 'suspendSR'> {
   /** The template found (resolveSpec fails when there is none). */
   template: [Ref, VMRecord];
 }
@@ -143,8 +145,9 @@ function resolveSpec(ctx: PlanContext, vm: DesiredVM, needs: string[]): Resolved
     ...n,
     network: resolveRef(ctx, vm, `spec.networks[${i}].network`, n.network, { cls: 'network', kind: 'Network' }, needs)!,
   }));
+  const suspendSR = spec.suspendSR ? resolveRef(ctx, vm, 'spec.suspendSR', spec.suspendSR, { cls: 'SR', kind: 'SR' }, needs) : undefined;
   if (ctx.failed.has(addressOfResource(vm)) || !template) return undefined;
-  return { template, host, appliance, disks, networks };
+  return { template, host, appliance, disks, networks, suspendSR };
 }
 
 const STARTS: ReadonlySet<PowerState> = new Set(['running', 'paused']);
@@ -169,6 +172,7 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   let resolvedSpec: ResolvedVMSpec | undefined;
   const desired = () => (resolvedSpec ??= {
     ...vm.spec, template: { ...vm.spec.template, uuid: refs.template[1].uuid }, host: refs.host, appliance: refs.appliance, disks: refs.disks, networks: refs.networks,
+    ...(refs.suspendSR ? { suspendSR: refs.suspendSR } : {}),
   });
   const tplRef = refs.template;
   const firstAction = ctx.actions.length;
@@ -178,6 +182,14 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
     for (const p of problems) ctx.refused.push({ address, path: p.path, reason: p.reason });
   };
   if (owner.state === 'absent') {
+    if (!isoFound(ctx, vm)) return;
+    if (vm.spec.appliance !== undefined) {
+      const delays = (['startDelay', 'shutdownDelay'] as const).filter((f) => vm.spec[f] !== undefined);
+      if (delays.length > 0) {
+        for (const f of delays) ctx.refused.push({ address, path: `spec.${f}`, reason: applianceOwnsDelay(f) });
+        return;
+      }
+    }
     const problems = reserveCapacity(ctx, vm, refs.disks.map((d) => ({ name: d.name, bytes: d.size, sr: d.sr })),
       STARTS.has(vm.spec.powerState) ? { memory: vm.spec.memory, vcpus: vm.spec.vcpus, protected: vm.spec.haRestartPriority === 'restart' } : undefined, refs.host);
     if (problems.length > 0) return refuseForCapacity(problems);
@@ -296,6 +308,7 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   }
   compareTags(ctx, vm, changes, rec.tags, spec.tags);
   compareOtherConfig(changes, rec.other_config, spec.otherConfig);
+  compareSettings(ctx, vm, rec, refs, changes, halted);
 
   // Disks, matched by the VDI's xops.disk mark.
   const diskDeletes: DraftAction[] = [];
@@ -425,7 +438,8 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
     push(makeAction({
       operation: 'update', resource: vm, changes, objects, desired: desired(), drift: drift(), needs,
       reason: updateReason(changes, 'VM settings are changed live'),
-      details: { ...details(), restart: changes.some((c) => c.disruption === 'reboot') } as unknown as Record<string, unknown>,
+      // A vTPM removal on a running VM needs it halted too, though its label is the worse `destructive`.
+      details: { ...details(), restart: changes.some((c) => c.disruption === 'reboot' || (c.path === 'spec.vtpm' && !halted)) } as unknown as Record<string, unknown>,
     }));
   }
   diskDeletes.forEach(push);
@@ -438,6 +452,96 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
     }));
   }
   if (power && !haltFirst) push(power);
+}
+
+/** The declared ISO is exactly one VDI on an ISO SR (else an error diagnostic says why). */
+function isoFound(ctx: PlanContext, vm: DesiredVM): boolean {
+  const want = vm.spec.cdrom?.iso;
+  if (want === undefined) return true;
+  const found = ctx.index.byName('VDI', want).filter(([, v]) => ctx.index.get('SR', v.SR)?.content_type === 'iso');
+  if (found.length === 1) return true;
+  addDiagnostic(ctx, vm, 'error', 'cdrom-iso', found.length === 0 ? `no ISO named '${want}' on an ISO SR` : `${found.length} ISOs are named '${want}': rename one`, 'spec.cdrom.iso');
+  return false;
+}
+
+/**
+ * The CD drive: a disc change is live (VBD.eject / VBD.insert); a new drive is attached while the VM
+ * is halted (an HVM guest's emulated CD drive is not hot-plugged). The ISO must be a VDI on an ISO SR.
+ */
+function compareCdrom(ctx: PlanContext, vm: DesiredVM, rec: VMRecord, changes: FieldChange[], halted: boolean): void {
+  const want = vm.spec.cdrom!.iso;
+  if (!isoFound(ctx, vm)) return;
+  const drive = rec.VBDs.map((r) => read(ctx, 'VBD', r)).find((v) => v?.type === 'CD');
+  if (!drive) {
+    changes.push({ path: 'spec.cdrom', from: undefined, to: want ?? '(empty)', ...haltCost(halted, 'adding a CD drive') });
+    return;
+  }
+  const have = drive.empty ? undefined : ctx.index.get('VDI', drive.VDI)?.name_label;
+  if (have !== want) changes.push({ path: 'spec.cdrom.iso', from: have, to: want, disruption: 'none', reason: 'the disc is changed live (VBD.eject, VBD.insert)' });
+}
+
+const costlyChange = (changes: FieldChange[], path: string, from: unknown, to: unknown, cost: { disruption: FieldChange['disruption']; reason: string }) =>
+  changes.push({ path, from, to, ...cost });
+
+const applianceOwnsDelay = (field: 'startDelay' | 'shutdownDelay') =>
+  `the VM is a member of an appliance, whose VMAppliance manifest owns its ${field} (members[].${field}): declare the delay there`;
+
+/**
+ * The platform, boot and scheduling settings (settings.ts), blocked operations, xenstore keys,
+ * delays and the suspend SR. What XAPI reads only when it builds the domain costs a reboot on a
+ * running VM (apply halts it, writes, starts it); the rest is metadata or applied live.
+ */
+function compareSettings(ctx: PlanContext, vm: DesiredVM, rec: VMRecord, refs: ResolvedVMRefs, changes: FieldChange[], halted: boolean): void {
+  const { spec } = vm;
+  for (const s of MAP_SETTINGS) {
+    const want = s.wanted(spec);
+    if (want === undefined) continue;
+    const have = s.current(rec);
+    if (have === want) continue;
+    const cost = s.atBoot
+      ? haltCost(halted, `${s.what} is read when the VM boots, so changing it`)
+      : s.map === 'VCPUs_params'
+        ? { disruption: 'none' as const, reason: `${s.what} is applied to the running VM (VM.add_to_VCPUs_params_live)` }
+        : { disruption: 'none' as const, reason: `${s.what} is read at the next boot` };
+    compareField(changes, s.path, have, want, cost.disruption, cost.reason);
+  }
+  if (spec.blockedOperations !== undefined) {
+    const have = blockedOperationsOf(rec);
+    if (have.join(',') !== spec.blockedOperations.join(',')) {
+      changes.push({ path: 'spec.blockedOperations', from: have, to: spec.blockedOperations, disruption: 'none', reason: 'blocked operations are metadata XAPI checks on each call' });
+    }
+  }
+  if (spec.xenstoreData !== undefined) {
+    const cur = rec.xenstore_data ?? {};
+    for (const [key, value] of Object.entries(spec.xenstoreData)) {
+      compareField(changes, `spec.xenstoreData.${key}`, cur[key], value, 'none', 'the guest reads xenstore_data when it boots: it sees the new value at its next boot');
+    }
+  }
+  // Membership from either side: a live appliance, or an appliance manifest listing the VM (the loader fills spec.appliance in).
+  const inAppliance = spec.appliance !== undefined || (rec.appliance && rec.appliance !== NULL_REF && ctx.index.get('VM_appliance', rec.appliance) !== undefined);
+  for (const [field, key] of [['startDelay', 'start_delay'], ['shutdownDelay', 'shutdown_delay']] as const) {
+    const want = spec[field];
+    if (want === undefined) continue;
+    if (inAppliance) {
+      ctx.refused.push({ address: addressOfResource(vm), path: `spec.${field}`, reason: applianceOwnsDelay(field) });
+      continue;
+    }
+    compareField(changes, `spec.${field}`, Number(rec[key]), want, 'none', `${key} is metadata for appliance and pool start-up order`);
+  }
+  if (spec.vtpm !== undefined) {
+    const has = (rec.VTPMs ?? []).length > 0;
+    if (spec.vtpm && !has) costlyChange(changes, 'spec.vtpm', false, true, haltCost(halted, 'attaching a vTPM (VTPM.create)'));
+    if (!spec.vtpm && has) {
+      changes.push({ path: 'spec.vtpm', from: true, to: false, disruption: 'destructive', reason: `removing the vTPM destroys the keys the guest sealed in it${halted ? '' : '; the VM is halted for it'}` });
+    }
+  }
+  if (spec.cdrom !== undefined) compareCdrom(ctx, vm, rec, changes, halted);
+  if (refs.suspendSR) {
+    const cur = ctx.index.get('SR', rec.suspend_SR ?? NULL_REF);
+    if (!refs.suspendSR.uuid || cur?.uuid !== refs.suspendSR.uuid) {
+      changes.push({ path: 'spec.suspendSR', from: cur?.name_label, to: refs.suspendSR.name, disruption: 'none', reason: 'the suspend SR is used at the next suspend' });
+    }
+  }
 }
 
 /** Managed VMs with no manifest any more: deleted (with the disks xops made) only when prune is on. */

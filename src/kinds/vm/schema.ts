@@ -1,4 +1,6 @@
 import type { DesiredVM, HaRestartPriority, PowerState } from '../../model/desired.js';
+import type { BootDevice } from './desired.js';
+import { parseCidr } from './readiness.js';
 import { closedObject, documentSchema, ref } from '../../manifests/schema-kit.js';
 import { checkOtherConfig, type KindDefinition } from '../../manifests/build-context.js';
 import { decodeAttachments, isAttachmentEntry, type DiskEntry } from './attachments.js';
@@ -18,9 +20,34 @@ interface VMSpec {
   haRestartPriority?: HaRestartPriority;
   autoPowerOn?: boolean;
   appliance?: string;
+  coresPerSocket?: number;
+  nestedVirtualization?: boolean;
+  videoRam?: number;
+  boot?: { order?: BootDevice[]; firmware?: 'bios' | 'uefi'; secureBoot?: boolean };
+  cpuCap?: number;
+  cpuWeight?: number;
+  blockedOperations?: string[];
+  startDelay?: number | string;
+  shutdownDelay?: number | string;
+  xenstoreData?: Record<string, string>;
+  suspendSR?: string;
+  vtpm?: boolean;
+  cdrom?: { iso?: string };
+  readiness?: { waitForIP: string; timeout?: number | string };
   tags?: string[];
   otherConfig?: Record<string, string>;
 }
+
+/** XAPI's vm_operations a manifest may block (datamodel enum vm_operations; the common protective ones). */
+export const BLOCKABLE_OPERATIONS = [
+  'destroy', 'start', 'start_on', 'clean_shutdown', 'hard_shutdown', 'shutdown', 'clean_reboot', 'hard_reboot',
+  'suspend', 'pause', 'pool_migrate', 'migrate_send', 'clone', 'copy', 'snapshot', 'checkpoint', 'revert', 'export',
+  'make_into_template', 'changing_memory_live', 'changing_VCPUs_live',
+] as const;
+
+/** Seconds apply waits for `readiness.waitForIP` by default, and at most. */
+export const DEFAULT_READINESS_TIMEOUT = 300;
+export const MAX_READINESS_TIMEOUT = 3600;
 
 /** Smallest memory XAPI will boot a guest with in practice; below it is a typo (MiB for GiB, or bytes). */
 const MIN_MEMORY = 16 * 1024 * 1024;
@@ -74,6 +101,29 @@ export const vmSchema: KindDefinition<DesiredVM> = {
         haRestartPriority: { enum: ['restart', 'best-effort', ''], description: 'HA restart priority (empty: not protected).' },
         autoPowerOn: { type: 'boolean', description: 'Start the VM when the pool starts (other_config auto_poweron).' },
         appliance: ref('reference', 'The VMAppliance manifest this VM belongs to.'),
+        coresPerSocket: { type: 'integer', minimum: 1, maximum: 256, description: 'platform:cores-per-socket; must divide vcpusMax. Takes effect at boot (a reboot when running).' },
+        nestedVirtualization: { type: 'boolean', description: 'platform:nested-virt: expose hardware virtualisation to the guest. Takes effect at boot.' },
+        videoRam: { type: 'integer', minimum: 1, maximum: 256, description: 'platform:videoram, MiB of emulated video memory. Takes effect at boot.' },
+        boot: closedObject({
+          order: { type: 'array', minItems: 1, maxItems: 3, uniqueItems: true, items: { enum: ['disk', 'cdrom', 'network'] }, description: 'Boot devices in order (HVM_boot_params order, e.g. [cdrom, disk] is "dc"). Read at the next boot.' },
+          firmware: { enum: ['bios', 'uefi'], description: 'HVM_boot_params firmware. Takes effect at boot; an installed guest may not boot under the other firmware.' },
+          secureBoot: { type: 'boolean', description: 'platform:secureboot; needs firmware uefi. Takes effect at boot.' },
+        }, []),
+        cpuCap: { type: 'integer', minimum: 0, maximum: 25600, description: 'VCPUs_params cap: percent of one physical CPU the VM may use (0: no cap). Applied live.' },
+        cpuWeight: { type: 'integer', minimum: 1, maximum: 65535, description: 'VCPUs_params weight: CPU share relative to other VMs (XAPI default 256). Applied live.' },
+        blockedOperations: { type: 'array', uniqueItems: true, maxItems: BLOCKABLE_OPERATIONS.length, items: { enum: [...BLOCKABLE_OPERATIONS] }, description: 'Operations XAPI refuses on this VM (blocked_operations), e.g. [destroy]. When declared, exactly these are blocked.' },
+        startDelay: ref('duration', 'VM start_delay, for VMs outside an appliance (an appliance member\'s delay is set by its VMAppliance manifest).'),
+        shutdownDelay: ref('duration', 'VM shutdown_delay, for VMs outside an appliance.'),
+        xenstoreData: { type: 'object', maxProperties: 64, propertyNames: { pattern: '^vm-data(/[A-Za-z0-9_.-]+)+$', patternErrorMessage: 'must be a vm-data/... path' }, additionalProperties: { type: 'string', maxLength: 4096 }, description: 'xenstore_data keys (vm-data/...) the guest reads; only the listed keys are managed. The guest sees changes at its next boot.' },
+        suspendSR: ref('reference', 'SR for the memory image when the VM is suspended (VM.suspend_SR).'),
+        cdrom: closedObject({
+          iso: { type: 'string', minLength: 1, maxLength: 255, description: 'name_label of a VDI on an ISO SR to insert (omit for an empty drive). Changing the disc is live.' },
+        }, [], { description: 'A CD drive (VBD type CD, userdevice 3). Adding the drive to a running VM is a reboot.' }),
+        vtpm: { type: 'boolean', description: 'A virtual TPM (VTPM). Attached only while the VM is halted (a reboot when running); removing it loses its keys.' },
+        readiness: closedObject({
+          waitForIP: { type: 'string', pattern: '^\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}$', patternErrorMessage: 'must be an IPv4 range like 10.0.0.0/24', description: 'After starting the VM, apply waits until its guest agent reports an address in this range (VM_guest_metrics.networks).' },
+          timeout: ref('duration', `How long apply waits (default ${DEFAULT_READINESS_TIMEOUT}s, at most ${MAX_READINESS_TIMEOUT}s); then the action fails.`),
+        }, ['waitForIP']),
         tags: ref('tags'),
         otherConfig: ref('otherConfig'),
       },
@@ -104,6 +154,24 @@ export const vmSchema: KindDefinition<DesiredVM> = {
       network: ctx.ref('Network', vif.network, `spec.networks[${i}].network`),
       ...(vif.mac !== undefined ? { mac: vif.mac.toLowerCase() } : {}),
     }));
+    if (spec.coresPerSocket !== undefined && vcpusMax % spec.coresPerSocket !== 0) {
+      ctx.error('spec.coresPerSocket', `coresPerSocket (${spec.coresPerSocket}) must divide vcpusMax (${vcpusMax})`);
+    }
+    // XAPI boots secure boot only through UEFI firmware (varstored): with BIOS the flag means nothing.
+    if (spec.boot?.secureBoot === true && spec.boot.firmware !== 'uefi') {
+      ctx.error('spec.boot.secureBoot', 'secureBoot needs firmware: uefi');
+    }
+    for (const field of ['startDelay', 'shutdownDelay'] as const) {
+      if (spec[field] !== undefined && spec.appliance !== undefined) {
+        ctx.error(`spec.${field}`, `${field} of an appliance member is set by its VMAppliance manifest (members[].${field}): remove it here`);
+      }
+    }
+    if (spec.readiness && !parseCidr(spec.readiness.waitForIP)) ctx.error('spec.readiness.waitForIP', `'${spec.readiness.waitForIP}' is not an IPv4 range (a.b.c.d/0-32)`);
+    const readinessTimeout = spec.readiness?.timeout === undefined ? DEFAULT_READINESS_TIMEOUT : (ctx.duration(spec.readiness.timeout, 'spec.readiness.timeout') ?? DEFAULT_READINESS_TIMEOUT);
+    if (readinessTimeout > MAX_READINESS_TIMEOUT || readinessTimeout < 1) ctx.error('spec.readiness.timeout', `the readiness timeout must be 1s to ${MAX_READINESS_TIMEOUT}s`);
+    const seconds = (v: number | string | undefined, path: string) => (v === undefined ? undefined : ctx.duration(v, path));
+    const startDelay = seconds(spec.startDelay, 'spec.startDelay');
+    const shutdownDelay = seconds(spec.shutdownDelay, 'spec.shutdownDelay');
     return {
       kind: 'VM',
       meta,
@@ -123,6 +191,20 @@ export const vmSchema: KindDefinition<DesiredVM> = {
         ...(spec.haRestartPriority !== undefined ? { haRestartPriority: spec.haRestartPriority } : {}),
         ...(spec.autoPowerOn !== undefined ? { autoPowerOn: spec.autoPowerOn } : {}),
         ...(spec.appliance !== undefined ? { appliance: ctx.ref('VMAppliance', spec.appliance, 'spec.appliance') } : {}),
+        ...(spec.coresPerSocket !== undefined ? { coresPerSocket: spec.coresPerSocket } : {}),
+        ...(spec.nestedVirtualization !== undefined ? { nestedVirtualization: spec.nestedVirtualization } : {}),
+        ...(spec.videoRam !== undefined ? { videoRam: spec.videoRam } : {}),
+        ...(spec.boot !== undefined ? { boot: { ...spec.boot } } : {}),
+        ...(spec.cpuCap !== undefined ? { cpuCap: spec.cpuCap } : {}),
+        ...(spec.cpuWeight !== undefined ? { cpuWeight: spec.cpuWeight } : {}),
+        ...(spec.blockedOperations !== undefined ? { blockedOperations: [...spec.blockedOperations].sort() } : {}),
+        ...(startDelay !== undefined ? { startDelay } : {}),
+        ...(shutdownDelay !== undefined ? { shutdownDelay } : {}),
+        ...(spec.xenstoreData !== undefined ? { xenstoreData: { ...spec.xenstoreData } } : {}),
+        ...(spec.suspendSR !== undefined ? { suspendSR: ctx.ref('SR', spec.suspendSR, 'spec.suspendSR') } : {}),
+        ...(spec.vtpm !== undefined ? { vtpm: spec.vtpm } : {}),
+        ...(spec.cdrom !== undefined ? { cdrom: spec.cdrom.iso !== undefined ? { iso: spec.cdrom.iso } : {} } : {}),
+        ...(spec.readiness !== undefined ? { readiness: { waitForIP: spec.readiness.waitForIP, timeout: readinessTimeout } } : {}),
         tags: spec.tags ?? [],
         otherConfig: checkOtherConfig(spec.otherConfig, 'spec.otherConfig', ctx),
       },

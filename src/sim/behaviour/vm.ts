@@ -482,6 +482,13 @@ export function vmHandlers(): Record<string, Handler> {
       const m = c.db.get(rec.metrics as string);
       if (m) c.db.set(m.ref, 'VCPUs_number', v);
     },
+    // Writes the key and hands it to the running domain's scheduler (cap, weight): only a running VM has one.
+    'VM.add_to_VCPUs_params_live': (c) => {
+      const vm = vmArg(c);
+      const state = c.db.record(vm).power_state as Power;
+      if (state !== 'Running') throw fail('VM_BAD_POWER_STATE', vm, 'running', state.toLowerCase());
+      c.db.mutate(vm, 'VCPUs_params', (m: Record<string, string>) => { m[String(c.args[1])] = String(c.args[2]); });
+    },
     'VM.set_ha_restart_priority': (c) => {
       const vm = vmArg(c);
       const v = String(c.args[1]);
@@ -523,6 +530,33 @@ export function vmHandlers(): Record<string, Handler> {
       const app = c.args[1] as string;
       if (app !== NULL_REF) c.db.expect('VM_appliance', app);
       c.db.set(vm, 'appliance', app);
+    },
+    // xen-api ocaml/xapi/xapi_vtpm.ml: one vTPM per VM (VTPM_MAX_AMOUNT_REACHED with the count there is),
+    // checked before the power state; create needs the VM Halted, destroy Halted or Suspended.
+    'VTPM.create': (c) => {
+      const vm = c.db.expect('VM', c.args[0]).ref;
+      const rec = c.db.record(vm);
+      const existing = rec.VTPMs as string[];
+      if (existing.length > 0) throw fail('VTPM_MAX_AMOUNT_REACHED', String(existing.length));
+      if (rec.power_state !== 'Halted') throw fail('VM_BAD_POWER_STATE', vm, 'halted', String(rec.power_state).toLowerCase());
+      return c.db.create('VTPM', { VM: vm, is_unique: c.args[1] === true });
+    },
+    'VTPM.destroy': (c) => {
+      const vtpm = c.db.expect('VTPM', c.args[0]).ref;
+      const vm = c.db.record(vtpm).VM as string;
+      const state = c.db.get(vm)?.rec.power_state;
+      if (state !== undefined && state !== 'Halted' && state !== 'Suspended') {
+        throw fail('VM_BAD_POWER_STATE', vm, 'halted, suspended', String(state).toLowerCase());
+      }
+      c.db.destroy(vtpm);
+    },
+    // xen-api ocaml/xapi/xapi_vm.ml get_secureboot_readiness: BIOS firmware cannot secure-boot (not_supported);
+    // under UEFI it is disabled unless platform:secureboot is true, then first_boot until the NVRAM holds variables.
+    'VM.get_secureboot_readiness': (c) => {
+      const rec = c.db.record(vmArg(c));
+      if ((rec.HVM_boot_params as Record<string, string>)?.firmware !== 'uefi') return 'not_supported';
+      if ((rec.platform as Record<string, string>)?.secureboot !== 'true') return 'disabled';
+      return (rec.NVRAM as Record<string, string> | undefined)?.['EFI-variables'] === undefined ? 'first_boot' : 'ready';
     },
     'VM.set_order': (c) => c.db.set(vmArg(c), 'order', c.args[1]),
     'VM.set_start_delay': (c) => c.db.set(vmArg(c), 'start_delay', c.args[1]),
