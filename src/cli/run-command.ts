@@ -44,6 +44,10 @@ source:
 controller:
   --listen HOST:PORT           HTTP endpoints (default ${DEFAULT_LISTEN.host}:${DEFAULT_LISTEN.port})
   --webhook-secret-file FILE   enables POST /webhook, HMAC-SHA256 verified with this secret
+  --webhook-listen HOST:PORT   serve POST /webhook there only, apart from --listen (or
+                               http.webhookListen in --config)
+  --token-file FILE            /status, /metrics, /history and the APIs require this bearer
+                               token (or http.tokenFile in --config); /healthz, /readyz stay open
   --resync DURATION            reconcile at least this often even when nothing changed (default 10m)
   --lease-ttl DURATION         how long the pool lease outlives a dead holder (default 60s); a
                                controller restarted on the same host with the same cache folder
@@ -79,6 +83,8 @@ export async function run(argv: string[]): Promise<number> {
       'cache-dir': { type: 'string' },
       listen: { type: 'string' },
       'webhook-secret-file': { type: 'string' },
+      'webhook-listen': { type: 'string' },
+      'token-file': { type: 'string' },
       resync: { type: 'string' },
       'lease-ttl': { type: 'string' },
       'apply-timeout': { type: 'string' },
@@ -104,6 +110,10 @@ export async function run(argv: string[]): Promise<number> {
   const applyTimeoutMs = durationMs('--apply-timeout', str(values['apply-timeout']) ?? '30m');
   const shutdownTimeoutMs = durationMs('--shutdown-timeout', str(values['shutdown-timeout']) ?? '30s');
   const webhookSecret = await readSecret(str(values['webhook-secret-file']));
+  const webhookListenText = str(values['webhook-listen']) ?? operator.config.http.webhookListen;
+  const webhookListen = webhookListenText !== undefined ? parseListen(webhookListenText, '--webhook-listen') : undefined;
+  const tokenFile = str(values['token-file']) ?? operator.config.http.tokenFile;
+  const token = tokenFile !== undefined ? await readToken(tokenFile) : undefined;
   const outputs = await outputsFromArgs(values, source, str(values.repo) ?? '.', str(values.xapi) ?? process.env.XOPS_XAPI_URL ?? `sim:${str(values.sim) ?? ''}`);
   const sim = str(values.sim);
   if (sim !== undefined && (str(values.xapi) !== undefined || process.env.XOPS_XAPI_URL)) {
@@ -156,6 +166,8 @@ export async function run(argv: string[]): Promise<number> {
     repo: repoIdentity(values),
     listen,
     webhookSecret,
+    httpGuard: { ...(token !== undefined ? { token } : {}), allowedHosts: operator.config.http.allowedHosts ?? [] },
+    ...(webhookListen ? { webhookListen } : {}),
     outputs,
     branch: str(values.branch),
     pollIntervalMs,
@@ -164,7 +176,7 @@ export async function run(argv: string[]): Promise<number> {
     applyTimeoutMs,
     config: operator.config,
     limits: operator.limits,
-    ownCredentialFiles: [str(values['password-file']), str(values['webhook-secret-file'])].filter((f): f is string => f !== undefined),
+    ownCredentialFiles: [str(values['password-file']), str(values['webhook-secret-file']), tokenFile].filter((f): f is string => f !== undefined),
     // Kept in the cache folder, so that this controller, restarted, takes its own lease back at once.
     leaseHolder: persistentHolder(holderFile(str(values['cache-dir']) ?? defaultCacheRoot(), simulator?.url ?? str(values.xapi) ?? process.env.XOPS_XAPI_URL ?? '')),
     logger,
@@ -266,11 +278,11 @@ function isGitRepository(dir: string): boolean {
   return existsSync(join(dir, '.git')) || (existsSync(join(dir, 'HEAD')) && existsSync(join(dir, 'objects')));
 }
 
-function parseListen(value: string | undefined): { host: string; port: number } {
+function parseListen(value: string | undefined, flag = '--listen'): { host: string; port: number } {
   if (value === undefined) return DEFAULT_LISTEN;
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value) ?? /^()()(\d{1,5})$/.exec(value);
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new UserError(`--listen must be HOST:PORT (e.g. 127.0.0.1:9420), got '${value}'`);
+  if (!m || port > 65535) throw new UserError(`${flag} must be HOST:PORT (e.g. 127.0.0.1:9420), got '${value}'`);
   return { host: m[1] || m[2] || DEFAULT_LISTEN.host, port };
 }
 
@@ -278,6 +290,13 @@ function durationMs(flag: string, value: string): number {
   const parsed = parseDuration(/^\d+$/.test(value) ? `${value}s` : value);
   if (!parsed.ok) throw new UserError(`${flag}: ${parsed.message}`);
   return Number(parsed.value) * 1000;
+}
+
+/** The bearer token file: one line, at least 16 characters, so a guessable token is refused up front. */
+async function readToken(file: string): Promise<string> {
+  const token = (await readFlagFile('--token-file', file)).trim();
+  if (token.length < 16 || /\s/.test(token)) throw new UserError(`--token-file: ${file} must hold one token of at least 16 characters, no spaces`);
+  return token;
 }
 
 async function readSecret(file: string | undefined): Promise<string | undefined> {

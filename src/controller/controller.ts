@@ -8,6 +8,7 @@ import type { Plan } from '../model/plan.js';
 import type { XapiCaller } from '../xapi/caller.js';
 import { XapiClient } from '../xapi/client.js';
 import { startHttpServer, type ControllerHttpServer } from './http.js';
+import type { HttpGuard } from './http-guard.js';
 import { LeaseKeeper, PoolLease } from './lease.js';
 import { ReconcileLoop, type BackoffOptions } from './loop.js';
 import { ControllerMetrics } from './metrics.js';
@@ -57,6 +58,10 @@ export interface ControllerOptions {
   listen?: { host: string; port: number };
   /** Enables `POST /webhook`, verified with this secret. */
   webhookSecret?: string;
+  /** The bearer token and extra Host names the HTTP endpoints check (see http-guard.ts). */
+  httpGuard?: HttpGuard;
+  /** Where POST /webhook listens instead of on `listen`. */
+  webhookListen?: { host: string; port: number };
   /** The branch followed, so pushes to other branches do not trigger a fetch. */
   branch?: string;
   pollIntervalMs?: number;
@@ -158,6 +163,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
     status,
     metrics,
     history: () => outputs.history.document(),
+    ...(options.httpGuard ? { guard: options.httpGuard } : {}),
+    ...(options.webhookListen ? { webhookListen: options.webhookListen } : {}),
     webhook: options.webhookSecret
       ? {
           secret: options.webhookSecret,
