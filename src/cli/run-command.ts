@@ -15,6 +15,7 @@ import { GitSource, isRemoteUrl } from '../source/git-source.js';
 import { LocalSource } from '../source/local-source.js';
 import { normaliseSubfolder } from '../source/paths.js';
 import type { ManifestSource } from '../source/types.js';
+import type { GitVerify } from '../config/types.js';
 import { parseCommandArgs, readFlagFile, str } from './args.js';
 import { CONNECTION_USAGE, connectFromArgs, connectionOptions } from './connection.js';
 import { UserError } from './errors.js';
@@ -102,7 +103,7 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length > 0) throw new UserError(`unexpected argument '${positionals[0]}' (the repository is given with --repo; see 'xops run --help')`);
 
   const operator = await operatorSettings(values);
-  const source = sourceFromArgs(values);
+  const source = sourceFromArgs(values, operator.config.git.verify);
   const listen = parseListen(str(values.listen));
   const pollIntervalMs = durationMs('--interval', str(values.interval) ?? '60s');
   const resyncIntervalMs = durationMs('--resync', str(values.resync) ?? '10m');
@@ -260,14 +261,15 @@ function simPortOf(value: string | undefined): number {
  * `--repo`: a remote URL or a local Git repository is a Git source; any other folder is watched as
  * a plain folder (development mode). `--path` is the manifests sub-folder in either case.
  */
-function sourceFromArgs(values: Record<string, unknown>): ManifestSource {
+function sourceFromArgs(values: Record<string, unknown>, verify: GitVerify | undefined): ManifestSource {
   const repo = str(values.repo) ?? '.';
   const branch = str(values.branch);
   const path = str(values.path);
   if (path !== undefined && normaliseSubfolder(path) === undefined) throw new UserError(`--path must be a folder inside the repository, got '${path}'`);
   if (isRemoteUrl(repo) || isGitRepository(repo)) {
-    return new GitSource({ url: repo, branch, path, cacheDir: str(values['cache-dir']), cacheRoot: defaultCacheRoot() });
+    return new GitSource({ url: repo, branch, path, cacheDir: str(values['cache-dir']), cacheRoot: defaultCacheRoot(), ...(verify ? { verify } : {}) });
   }
+  if (verify) throw new UserError(`git.verify (--config) checks commit signatures: --repo must be a Git repository, not the plain folder ${repo}`);
   if (!existsSync(repo) || !statSync(repo).isDirectory()) throw new UserError(`--repo: no such folder or Git URL: ${repo}`);
   if (branch) throw new UserError(`--branch needs a Git repository; ${repo} is a plain folder`);
   return new LocalSource({ dir: path ? join(repo, path) : repo });
