@@ -5,6 +5,7 @@ import { ConsoleReport } from '../controller/console-report.js';
 import { startController, type ControllerOptions } from '../controller/controller.js';
 import { DEFAULT_LISTEN } from '../controller/http.js';
 import { holderFile, persistentHolder } from '../controller/holder-identity.js';
+import { ApprovalLedger } from '../policy/approval-ledger.js';
 import { humanLogDestination } from '../controller/human-log.js';
 import { createLogger } from '../controller/logger.js';
 import { shouldColor } from '../render/index.js';
@@ -179,6 +180,8 @@ export async function run(argv: string[]): Promise<number> {
     limits: operator.limits,
     ownCredentialFiles: [str(values['password-file']), str(values['webhook-secret-file']), tokenFile].filter((f): f is string => f !== undefined),
     // Kept in the cache folder, so that this controller, restarted, takes its own lease back at once.
+    // Per pool, like the lease holder: which actions were held at which commit, and API approvals.
+    approvalLedger: await ApprovalLedger.open(holderFile(str(values['cache-dir']) ?? defaultCacheRoot(), simulator?.url ?? str(values.xapi) ?? process.env.XOPS_XAPI_URL ?? '').replace(/lease-holder-/, 'approvals-')),
     leaseHolder: persistentHolder(holderFile(str(values['cache-dir']) ?? defaultCacheRoot(), simulator?.url ?? str(values.xapi) ?? process.env.XOPS_XAPI_URL ?? '')),
     logger,
     ...hooks,

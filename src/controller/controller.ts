@@ -9,6 +9,7 @@ import type { XapiCaller } from '../xapi/caller.js';
 import { XapiClient } from '../xapi/client.js';
 import { startHttpServer, type ControllerHttpServer } from './http.js';
 import type { HttpGuard } from './http-guard.js';
+import type { ApprovalLedger } from '../policy/approval-ledger.js';
 import { LeaseKeeper, PoolLease } from './lease.js';
 import { ReconcileLoop, type BackoffOptions } from './loop.js';
 import { ControllerMetrics } from './metrics.js';
@@ -60,6 +61,8 @@ export interface ControllerOptions {
   webhookSecret?: string;
   /** The bearer token and extra Host names the HTTP endpoints check (see http-guard.ts). */
   httpGuard?: HttpGuard;
+  /** Approvals given through the API and first-held commits (see policy/approval-ledger.ts). */
+  approvalLedger?: ApprovalLedger;
   /** Where POST /webhook listens instead of on `listen`. */
   webhookListen?: { host: string; port: number };
   /** The branch followed, so pushes to other branches do not trigger a fetch. */
@@ -134,6 +137,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
         caller: c,
         root: options.root,
         pool,
+        ...(options.approvalLedger ? { approvalLedger: options.approvalLedger } : {}),
         repo: options.repo,
         localDir: source instanceof LocalSource ? source.dir : undefined,
         config: options.config,
