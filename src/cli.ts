@@ -11,6 +11,7 @@ const COMMANDS: Record<string, string> = {
   diff: 'plan a pull request: what the change between two refs introduces',
   run: 'the controller: keep pools in the state Git declares',
   export: 'write manifests for what a pool already has',
+  approve: 'approve a held action, by its hash, through a running controller',
 };
 
 const USAGE = `usage: xops <command> [options]

@@ -116,6 +116,7 @@ export async function run(argv: string[]): Promise<number> {
   const webhookListen = webhookListenText !== undefined ? parseListen(webhookListenText, '--webhook-listen') : undefined;
   const tokenFile = str(values['token-file']) ?? operator.config.http.tokenFile;
   const token = tokenFile !== undefined ? await readToken(tokenFile) : undefined;
+  const approveToken = operator.config.approvals.tokenFile !== undefined ? await readToken(operator.config.approvals.tokenFile) : undefined;
   const outputs = await outputsFromArgs(values, source, str(values.repo) ?? '.', str(values.xapi) ?? process.env.XOPS_XAPI_URL ?? `sim:${str(values.sim) ?? ''}`);
   const sim = str(values.sim);
   if (sim !== undefined && (str(values.xapi) !== undefined || process.env.XOPS_XAPI_URL)) {
@@ -170,6 +171,7 @@ export async function run(argv: string[]): Promise<number> {
     webhookSecret,
     httpGuard: { ...(token !== undefined ? { token } : {}), allowedHosts: operator.config.http.allowedHosts ?? [] },
     ...(webhookListen ? { webhookListen } : {}),
+    ...(approveToken !== undefined ? { approveToken } : {}),
     outputs,
     branch: str(values.branch),
     pollIntervalMs,

@@ -63,6 +63,8 @@ export interface ControllerOptions {
   httpGuard?: HttpGuard;
   /** Approvals given through the API and first-held commits (see policy/approval-ledger.ts). */
   approvalLedger?: ApprovalLedger;
+  /** With approvalLedger: the token `POST /approve` (xops approve) requires; unset, the API is off. */
+  approveToken?: string;
   /** Where POST /webhook listens instead of on `listen`. */
   webhookListen?: { host: string; port: number };
   /** The branch followed, so pushes to other branches do not trigger a fetch. */
@@ -169,6 +171,19 @@ export async function startController(options: ControllerOptions): Promise<Runni
     history: () => outputs.history.document(),
     ...(options.httpGuard ? { guard: options.httpGuard } : {}),
     ...(options.webhookListen ? { webhookListen: options.webhookListen } : {}),
+    ...(options.approvalLedger && options.approveToken
+      ? {
+          approve: {
+            token: options.approveToken,
+            onApprove: async (hash: string) => {
+              options.approvalLedger!.approve(hash);
+              await options.approvalLedger!.save();
+              logger.info({ hash }, 'approval recorded through the API');
+              loop?.request('resync');
+            },
+          },
+        }
+      : {}),
     webhook: options.webhookSecret
       ? {
           secret: options.webhookSecret,

@@ -13,8 +13,8 @@ export interface HttpGuard {
   allowedHosts?: readonly string[];
 }
 
-/** Routes a supervisor or a forge must reach without the token: probes, and the HMAC-signed webhook. */
-export const OPEN_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/webhook']);
+/** Routes open without the read token: probes, the HMAC-signed webhook, and /approve (its own token). */
+export const OPEN_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/webhook', '/approve']);
 
 /** Why a request is refused: the HTTP status and a one-line reason, safe to send back. */
 export interface GuardRefusal {
@@ -58,13 +58,14 @@ function hostAllowed(host: string, allowed: readonly string[]): boolean {
   return allowed.some((name) => name.toLowerCase().replace(/\.$/, '') === host.replace(/\.$/, ''));
 }
 
-function bearerOf(header: string | undefined): string | undefined {
+/** The token of an `Authorization: Bearer TOKEN` header, or undefined. */
+export function bearerOf(header: string | undefined): string | undefined {
   const m = /^Bearer[ ]+(\S{1,4096})\s*$/i.exec(header ?? '');
   return m?.[1];
 }
 
 /** Constant-time comparison: digests first, so neither the length nor a prefix leaks through timing. */
-function sameSecret(a: string, b: string): boolean {
+export function sameSecret(a: string, b: string): boolean {
   const da = createHash('sha256').update(a).digest();
   const db = createHash('sha256').update(b).digest();
   return timingSafeEqual(da, db);

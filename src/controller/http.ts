@@ -4,6 +4,7 @@ import type { ControllerMetrics } from './metrics.js';
 import type { StatusStore } from './status.js';
 import { handleWebhook, type WebhookOptions } from './webhook.js';
 import { guardRequest, type HttpGuard } from './http-guard.js';
+import { handleApprove, type ApproveApiOptions } from './approve-api.js';
 
 /** Configuration of the controller's HTTP server. */
 export interface HttpServerOptions {
@@ -31,6 +32,8 @@ export interface HttpServerOptions {
    * main listener, which keeps /status and /metrics, answers 404 for it.
    */
   webhookListen?: { host: string; port: number };
+  /** `POST /approve` (xops approve); answered 404 when no approvals.tokenFile is configured. */
+  approve?: ApproveApiOptions;
 }
 
 /** A running server: `url` is `http://host:port`; `webhookUrl` the separate webhook listener's, when there is one. */
@@ -134,6 +137,10 @@ async function route(req: IncomingMessage, res: ServerResponse, options: HttpSer
     if (!options.webhook) return send(res, 404, 'application/json', '{"error":"webhook not configured (no secret)"}\n');
     if (method !== 'POST') return send(res, 405, 'text/plain', 'POST only\n', { allow: 'POST' });
     return handleWebhook(req, res, options.webhook);
+  }
+  if (path === '/approve') {
+    if (!options.approve) return send(res, 404, 'text/plain', 'approvals API not configured (approvals.tokenFile)\n');
+    return handleApprove(req, res, options.approve);
   }
   if (method !== 'GET' && method !== 'HEAD') return send(res, 405, 'text/plain', 'GET only\n', { allow: 'GET, HEAD' });
   switch (path) {

@@ -1,7 +1,12 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { run as approveCommand } from '../../src/cli/approve-command.js';
+import { UserError } from '../../src/cli/errors.js';
+import { startHttpServer } from '../../src/controller/http.js';
+import { ControllerMetrics } from '../../src/controller/metrics.js';
+import { StatusStore } from '../../src/controller/status.js';
 import type { DesiredState } from '../../src/model/desired.js';
 import { gatedPlan } from '../../src/plan/pipeline.js';
 import { APPROVE_ANNOTATION, approvalHash } from '../../src/policy/approval.js';
@@ -63,5 +68,37 @@ describe('approvals a commit gives itself', () => {
     expect(gate(reopened, 'c1').del.gate.state).toBe('allowed');
     expect(JSON.parse(await readFile(file, 'utf8')).approved).toEqual([hash]);
     expect(() => reopened.approve('not-a-hash; rm -rf /')).toThrow(/not an approval hash/);
+  });
+});
+
+describe('xops approve through the controller API', () => {
+  it('records the approval only with the approvals token, then the held action is allowed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'xops-approve-'));
+    const ledger = await ApprovalLedger.open(join(dir, 'approvals.json'));
+    const { hash } = gate(ledger, 'c1');
+    expect(gate(ledger, 'c1').del.gate.state).toBe('held');
+    const TOKEN = 'approvals-token-0123456789abcdef';
+    const server = await startHttpServer({
+      port: 0, status: new StatusStore('s'), metrics: new ControllerMetrics(),
+      // The read token differs: /approve checks its own.
+      guard: { token: 'read-token-0123456789abcdef' },
+      approve: { token: TOKEN, onApprove: async (h) => { ledger.approve(h); await ledger.save(); } },
+    });
+    try {
+      const good = join(dir, 'token');
+      const wrong = join(dir, 'wrong');
+      await writeFile(good, TOKEN + '\n');
+      await writeFile(wrong, 'read-token-0123456789abcdef\n');
+      const refused = await approveCommand([hash, '--server', server.url, '--token-file', wrong]).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(UserError);
+      expect((refused as Error).message).toMatch(/refused the approval \(401\)/);
+      expect(ledger.approved()).toEqual([]);
+      await expect(approveCommand(['zz; DROP', '--server', server.url, '--token-file', good])).rejects.toThrow(/exactly one approval hash/);
+      expect(await approveCommand([hash, '--server', server.url, '--token-file', good])).toBe(0);
+      expect(ledger.approved()).toEqual([hash]);
+      expect(gate(ledger, 'c1').del.gate.state).toBe('allowed');
+    } finally {
+      await server.close();
+    }
   });
 });
