@@ -122,8 +122,11 @@ function ownPolicyGate(
   if (!isDisruptionClass(d)) return undefined;
   if (s.approval.includes(d)) {
     const hash = approvalHash(action);
-    const annotated = isApproved(action, approvals.shared) || isApproved(action, new Set(manifestApprovals(desired, action.address)));
-    const approved = isApproved(action, approvals.given) || (annotated && approvals.counts(hash));
+    // Data loss is approved only by the digest of the exact change, never by an id that approves
+    // whatever the action becomes later.
+    const names = (tokens: ReadonlySet<string>) => (d === 'destructive' ? tokens.has(hash) : isApproved(action, tokens));
+    const annotated = names(approvals.shared) || names(new Set(manifestApprovals(desired, action.address)));
+    const approved = names(approvals.given) || (annotated && approvals.counts(hash));
     if (!approved && annotated) {
       return held(
         s.decidedBy.approval[d] ?? '',

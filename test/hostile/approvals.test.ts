@@ -49,6 +49,12 @@ describe('approvals a commit gives itself', () => {
     expect(gate(ledger, 'c2', hash).del.gate.state).toBe('allowed');
   });
 
+  it('an action id never approves a destructive change, only the hash of the exact change does', async () => {
+    const ledger = await ApprovalLedger.open(undefined);
+    gate(ledger, 'c1');
+    expect(gate(ledger, 'c2', 'delete:Network/lan').del.gate.state).toBe('held');
+  });
+
   it('without the controller (library use, or approvals.sameChange on) the annotation counts at once', async () => {
     const { b, desired } = world();
     const plan0 = gatedPlan(desired, b.world.state, [], { now: NOW, limits: LIMITS });
