@@ -69,4 +69,35 @@ describe('git.verify: signed-commit verification', () => {
     expect(snap.rejected?.diagnostics).toEqual([`commit ${bad.slice(0, 12)} is not signed by a trusted key (git verify-commit: No principal matched.)`]);
     await loop.stop();
   });
+
+  it('with a GnuPG home: a commit signed by a key in it is read, one signed by a key not in it is refused', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'xops-verify-gpg-'));
+    const home = (name: string) => {
+      const h = join(dir, name);
+      execFileSync('mkdir', ['-m', '700', h]);
+      return h;
+    };
+    const signer = home('signer');
+    const trusted = home('trusted');
+    const empty = home('empty');
+    const gpg = (gnupghome: string, ...args: string[]) => execFileSync('gpg', ['--batch', '--quiet', ...args], { env: { ...process.env, GNUPGHOME: gnupghome } });
+    gpg(signer, '--passphrase', '', '--quick-gen-key', 'ops <ops@example.com>', 'ed25519', 'sign', 'never');
+    const pub = join(dir, 'pub.asc');
+    await writeFile(pub, gpg(signer, '--export', 'ops@example.com'));
+    gpg(trusted, '--import', pub);
+    const repo = join(dir, 'repo');
+    const env = { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', GNUPGHOME: signer };
+    execFileSync('git', ['init', '-q', '-b', 'main', repo]);
+    await writeFile(join(repo, 'vm.yaml'), '# gpg\n');
+    execFileSync('git', ['-c', 'user.email=dev@example.com', '-c', 'user.name=dev', '-c', 'user.signingkey=ops@example.com', 'add', '-A'], { cwd: repo, env });
+    execFileSync('git', ['-c', 'user.email=dev@example.com', '-c', 'user.name=dev', '-c', 'user.signingkey=ops@example.com', 'commit', '-q', '-S', '-m', 'gpg'], { cwd: repo, env });
+    const accepted = await new GitSource({ url: repo, branch: 'main', cacheRoot: join(dir, 'c1'), verify: { gpgKeyring: trusted } }).sync();
+    expect(accepted.untrusted).toBeUndefined();
+    expect(accepted.files.map((f) => f.path)).toEqual(['vm.yaml']);
+    const refused = await new GitSource({ url: repo, branch: 'main', cacheRoot: join(dir, 'c2'), verify: { gpgKeyring: empty } }).sync();
+    expect(refused.files).toEqual([]);
+    expect(refused.untrusted).toMatch(/^commit [0-9a-f]{12} is not signed by a trusted key \(git verify-commit: .*NO_PUBKEY/);
+    // gpg started an agent per home: stop them, so the test leaves no process behind.
+    for (const h of [signer, trusted, empty]) execFileSync('gpgconf', ['--kill', 'gpg-agent'], { env: { ...process.env, GNUPGHOME: h } });
+  });
 });
