@@ -13,6 +13,7 @@ const COMMANDS: Record<string, string> = {
   export: 'write manifests for what a pool already has',
   'import-ova': 'write VM and Disk manifests for an OVA/OVF appliance',
   report: 'a compliance report: each resource in sync, drifted, held or refused',
+  approve: 'approve a held action, by its hash, through a running controller',
 };
 
 const USAGE = `usage: xops <command> [options]

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { savedPlanIntegrity, savedPlanProblems } from '../plan/saved-plan.js';
 import { createInterface } from 'node:readline/promises';
 import { pino } from 'pino';
 import { hasErrors } from '../model/diagnostics.js';
@@ -74,6 +75,8 @@ async function readSavedPlan(file: string): Promise<Plan> {
   if (plan?.formatVersion !== 1 || !Array.isArray(plan.actions) || !plan.observed) {
     throw new UserError(`--plan: ${file} is not a plan saved by 'xops plan --save' (format version 1)`);
   }
+  const broken = savedPlanIntegrity(plan);
+  if (broken) throw new UserError(`--plan: ${file} is refused: ${broken}`);
   return plan;
 }
 
@@ -93,6 +96,11 @@ async function makePlan(
         `the saved plan ${values.plan} is stale: the pool changed since it was made; plan again.\n` +
           stale.map((line) => `  - ${line}`).join('\n'),
       );
+    }
+    // The pool may have become protected or been re-marked in ways the staleness digests do not cover.
+    const problems = savedPlanProblems(plan, observed, { protected: operator.config.protected, repo: repoIdentity(values) });
+    if (problems.length > 0) {
+      throw new UserError(`the saved plan ${values.plan} is refused: it touches objects it must not\n` + problems.map((p) => `  - ${p}`).join('\n'));
     }
     return { plan };
   }

@@ -56,6 +56,8 @@ export async function connectionSettings(
     throw new UserError(`--transport must be one of ${TRANSPORTS.join(', ')}, got '${transport}'`);
   }
   const ca = str(values.ca);
+  // Trusting one CA and trusting every certificate contradict each other; refusing beats guessing which was meant.
+  if (ca && values.insecure === true) throw new UserError('--ca and --insecure contradict each other: pass one');
   if (ca) {
     try {
       await readFile(ca);

@@ -1,4 +1,5 @@
 import { writeFile } from 'node:fs/promises';
+import { savedPlanText } from '../plan/saved-plan.js';
 import { hasErrors, type Diagnostic } from '../model/diagnostics.js';
 import type { DesiredState } from '../model/desired.js';
 import type { ObservedState } from '../model/observed.js';
@@ -137,7 +138,7 @@ export async function run(argv: string[]): Promise<number> {
   const plan = planDesired(desired, [...noManifestsWarning(dir, desired, diagnostics), ...diagnostics], observed, { now: new Date(), repo: repoIdentity(values), operator: await operatorSettings(values) });
   if (typeof values.save === 'string') {
     try {
-      await writeFile(values.save, JSON.stringify(plan, null, 2) + '\n');
+      await writeFile(values.save, savedPlanText(plan));
     } catch (err) {
       throw new UserError(`--save: cannot write ${values.save}: ${fsErrorInWords(err)}`);
     }

@@ -5,6 +5,7 @@ import { ConsoleReport } from '../controller/console-report.js';
 import { startController, type ControllerOptions } from '../controller/controller.js';
 import { DEFAULT_LISTEN } from '../controller/http.js';
 import { holderFile, persistentHolder } from '../controller/holder-identity.js';
+import { ApprovalLedger } from '../policy/approval-ledger.js';
 import { humanLogDestination } from '../controller/human-log.js';
 import { createLogger } from '../controller/logger.js';
 import { shouldColor } from '../render/index.js';
@@ -15,6 +16,7 @@ import { GitSource, isRemoteUrl } from '../source/git-source.js';
 import { LocalSource } from '../source/local-source.js';
 import { normaliseSubfolder } from '../source/paths.js';
 import type { ManifestSource } from '../source/types.js';
+import type { GitVerify } from '../config/types.js';
 import { parseCommandArgs, readFlagFile, str } from './args.js';
 import { CONNECTION_USAGE, connectFromArgs, connectionOptions } from './connection.js';
 import { UserError } from './errors.js';
@@ -44,6 +46,10 @@ source:
 controller:
   --listen HOST:PORT           HTTP endpoints (default ${DEFAULT_LISTEN.host}:${DEFAULT_LISTEN.port})
   --webhook-secret-file FILE   enables POST /webhook, HMAC-SHA256 verified with this secret
+  --webhook-listen HOST:PORT   serve POST /webhook there only, apart from --listen (or
+                               http.webhookListen in --config)
+  --token-file FILE            /status, /metrics, /history and the APIs require this bearer
+                               token (or http.tokenFile in --config); /healthz, /readyz stay open
   --resync DURATION            reconcile at least this often even when nothing changed (default 10m)
   --lease-ttl DURATION         how long the pool lease outlives a dead holder (default 60s); a
                                controller restarted on the same host with the same cache folder
@@ -79,6 +85,8 @@ export async function run(argv: string[]): Promise<number> {
       'cache-dir': { type: 'string' },
       listen: { type: 'string' },
       'webhook-secret-file': { type: 'string' },
+      'webhook-listen': { type: 'string' },
+      'token-file': { type: 'string' },
       resync: { type: 'string' },
       'lease-ttl': { type: 'string' },
       'apply-timeout': { type: 'string' },
@@ -96,7 +104,7 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length > 0) throw new UserError(`unexpected argument '${positionals[0]}' (the repository is given with --repo; see 'xops run --help')`);
 
   const operator = await operatorSettings(values);
-  const source = sourceFromArgs(values);
+  const source = sourceFromArgs(values, operator.config.git.verify);
   const listen = parseListen(str(values.listen));
   const pollIntervalMs = durationMs('--interval', str(values.interval) ?? '60s');
   const resyncIntervalMs = durationMs('--resync', str(values.resync) ?? '10m');
@@ -104,6 +112,11 @@ export async function run(argv: string[]): Promise<number> {
   const applyTimeoutMs = durationMs('--apply-timeout', str(values['apply-timeout']) ?? '30m');
   const shutdownTimeoutMs = durationMs('--shutdown-timeout', str(values['shutdown-timeout']) ?? '30s');
   const webhookSecret = await readSecret(str(values['webhook-secret-file']));
+  const webhookListenText = str(values['webhook-listen']) ?? operator.config.http.webhookListen;
+  const webhookListen = webhookListenText !== undefined ? parseListen(webhookListenText, '--webhook-listen') : undefined;
+  const tokenFile = str(values['token-file']) ?? operator.config.http.tokenFile;
+  const token = tokenFile !== undefined ? await readToken(tokenFile) : undefined;
+  const approveToken = operator.config.approvals.tokenFile !== undefined ? await readToken(operator.config.approvals.tokenFile) : undefined;
   const outputs = await outputsFromArgs(values, source, str(values.repo) ?? '.', str(values.xapi) ?? process.env.XOPS_XAPI_URL ?? `sim:${str(values.sim) ?? ''}`);
   const sim = str(values.sim);
   if (sim !== undefined && (str(values.xapi) !== undefined || process.env.XOPS_XAPI_URL)) {
@@ -156,6 +169,9 @@ export async function run(argv: string[]): Promise<number> {
     repo: repoIdentity(values),
     listen,
     webhookSecret,
+    httpGuard: { ...(token !== undefined ? { token } : {}), allowedHosts: operator.config.http.allowedHosts ?? [] },
+    ...(webhookListen ? { webhookListen } : {}),
+    ...(approveToken !== undefined ? { approveToken } : {}),
     outputs,
     branch: str(values.branch),
     pollIntervalMs,
@@ -164,8 +180,10 @@ export async function run(argv: string[]): Promise<number> {
     applyTimeoutMs,
     config: operator.config,
     limits: operator.limits,
-    ownCredentialFiles: [str(values['password-file']), str(values['webhook-secret-file'])].filter((f): f is string => f !== undefined),
+    ownCredentialFiles: [str(values['password-file']), str(values['webhook-secret-file']), tokenFile].filter((f): f is string => f !== undefined),
     // Kept in the cache folder, so that this controller, restarted, takes its own lease back at once.
+    // Per pool, like the lease holder: which actions were held at which commit, and API approvals.
+    approvalLedger: await ApprovalLedger.open(holderFile(str(values['cache-dir']) ?? defaultCacheRoot(), simulator?.url ?? str(values.xapi) ?? process.env.XOPS_XAPI_URL ?? '').replace(/lease-holder-/, 'approvals-')),
     leaseHolder: persistentHolder(holderFile(str(values['cache-dir']) ?? defaultCacheRoot(), simulator?.url ?? str(values.xapi) ?? process.env.XOPS_XAPI_URL ?? '')),
     logger,
     ...hooks,
@@ -248,14 +266,15 @@ function simPortOf(value: string | undefined): number {
  * `--repo`: a remote URL or a local Git repository is a Git source; any other folder is watched as
  * a plain folder (development mode). `--path` is the manifests sub-folder in either case.
  */
-function sourceFromArgs(values: Record<string, unknown>): ManifestSource {
+function sourceFromArgs(values: Record<string, unknown>, verify: GitVerify | undefined): ManifestSource {
   const repo = str(values.repo) ?? '.';
   const branch = str(values.branch);
   const path = str(values.path);
   if (path !== undefined && normaliseSubfolder(path) === undefined) throw new UserError(`--path must be a folder inside the repository, got '${path}'`);
   if (isRemoteUrl(repo) || isGitRepository(repo)) {
-    return new GitSource({ url: repo, branch, path, cacheDir: str(values['cache-dir']), cacheRoot: defaultCacheRoot() });
+    return new GitSource({ url: repo, branch, path, cacheDir: str(values['cache-dir']), cacheRoot: defaultCacheRoot(), ...(verify ? { verify } : {}) });
   }
+  if (verify) throw new UserError(`git.verify (--config) checks commit signatures: --repo must be a Git repository, not the plain folder ${repo}`);
   if (!existsSync(repo) || !statSync(repo).isDirectory()) throw new UserError(`--repo: no such folder or Git URL: ${repo}`);
   if (branch) throw new UserError(`--branch needs a Git repository; ${repo} is a plain folder`);
   return new LocalSource({ dir: path ? join(repo, path) : repo });
@@ -266,11 +285,11 @@ function isGitRepository(dir: string): boolean {
   return existsSync(join(dir, '.git')) || (existsSync(join(dir, 'HEAD')) && existsSync(join(dir, 'objects')));
 }
 
-function parseListen(value: string | undefined): { host: string; port: number } {
+function parseListen(value: string | undefined, flag = '--listen'): { host: string; port: number } {
   if (value === undefined) return DEFAULT_LISTEN;
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value) ?? /^()()(\d{1,5})$/.exec(value);
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new UserError(`--listen must be HOST:PORT (e.g. 127.0.0.1:9420), got '${value}'`);
+  if (!m || port > 65535) throw new UserError(`${flag} must be HOST:PORT (e.g. 127.0.0.1:9420), got '${value}'`);
   return { host: m[1] || m[2] || DEFAULT_LISTEN.host, port };
 }
 
@@ -278,6 +297,13 @@ function durationMs(flag: string, value: string): number {
   const parsed = parseDuration(/^\d+$/.test(value) ? `${value}s` : value);
   if (!parsed.ok) throw new UserError(`${flag}: ${parsed.message}`);
   return Number(parsed.value) * 1000;
+}
+
+/** The bearer token file: one line, at least 16 characters, so a guessable token is refused up front. */
+async function readToken(file: string): Promise<string> {
+  const token = (await readFlagFile('--token-file', file)).trim();
+  if (token.length < 16 || /\s/.test(token)) throw new UserError(`--token-file: ${file} must hold one token of at least 16 characters, no spaces`);
+  return token;
 }
 
 async function readSecret(file: string | undefined): Promise<string | undefined> {

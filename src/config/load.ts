@@ -54,7 +54,7 @@ type RawConfig = {
   secrets?: { dir?: string; envPrefix?: string; credentialKeys?: Record<string, string[]> };
   protected?: ProtectedSelector[];
   git?: { verify?: { allowedSigners?: string; gpgKeyring?: string } };
-  http?: { tokenFile?: string; webhookListen?: string };
+  http?: { tokenFile?: string; webhookListen?: string; allowedHosts?: string[] };
 };
 
 function toConfig(raw: RawConfig, base: string, file: string): ControllerConfig {
@@ -72,7 +72,7 @@ function toConfig(raw: RawConfig, base: string, file: string): ControllerConfig 
   const verify = raw.git?.verify;
   if (verify?.allowedSigners) config.git = { verify: { allowedSigners: path(verify.allowedSigners)! } };
   else if (verify?.gpgKeyring) config.git = { verify: { gpgKeyring: path(verify.gpgKeyring)! } };
-  config.http = { ...(raw.http?.tokenFile ? { tokenFile: path(raw.http.tokenFile) } : {}), ...(raw.http?.webhookListen ? { webhookListen: raw.http.webhookListen } : {}) };
+  config.http = { ...(raw.http?.tokenFile ? { tokenFile: path(raw.http.tokenFile) } : {}), ...(raw.http?.webhookListen ? { webhookListen: raw.http.webhookListen } : {}), ...(raw.http?.allowedHosts ? { allowedHosts: raw.http.allowedHosts } : {}) };
   return config;
 }
 

@@ -84,6 +84,7 @@ export const CONTROLLER_CONFIG_SCHEMA = {
       properties: {
         tokenFile: { ...file, description: 'File holding the bearer token the read endpoints and the plan API require.' },
         webhookListen: { type: 'string', pattern: '^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]*):[0-9]{1,5}$', description: 'HOST:PORT for POST /webhook, apart from the read endpoints.' },
+        allowedHosts: { type: 'array', maxItems: 100, items: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.-]+$' }, description: 'Host names the HTTP endpoints answer to besides IP literals and localhost names.' },
       },
     },
   },

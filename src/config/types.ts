@@ -60,6 +60,8 @@ export interface HttpSettings {
   tokenFile?: string;
   /** Where `POST /webhook` listens, apart from the read endpoints (`HOST:PORT`). */
   webhookListen?: string;
+  /** Host names requests may carry besides IP literals and localhost names (DNS-rebinding defence). */
+  allowedHosts?: string[];
 }
 
 /**

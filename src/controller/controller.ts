@@ -10,6 +10,8 @@ import { XapiClient } from '../xapi/client.js';
 import { startHttpServer, type ControllerHttpServer } from './http.js';
 import { createWebRoutes } from './web/routes.js';
 import { planSummary, poolPageView, type PlanSummary } from './web/view.js';
+import type { HttpGuard } from './http-guard.js';
+import type { ApprovalLedger } from '../policy/approval-ledger.js';
 import { LeaseKeeper, PoolLease } from './lease.js';
 import { ReconcileLoop, type BackoffOptions } from './loop.js';
 import { ControllerMetrics } from './metrics.js';
@@ -59,6 +61,14 @@ export interface ControllerOptions {
   listen?: { host: string; port: number };
   /** Enables `POST /webhook`, verified with this secret. */
   webhookSecret?: string;
+  /** The bearer token and extra Host names the HTTP endpoints check (see http-guard.ts). */
+  httpGuard?: HttpGuard;
+  /** Approvals given through the API and first-held commits (see policy/approval-ledger.ts). */
+  approvalLedger?: ApprovalLedger;
+  /** With approvalLedger: the token `POST /approve` (xops approve) requires; unset, the API is off. */
+  approveToken?: string;
+  /** Where POST /webhook listens instead of on `listen`. */
+  webhookListen?: { host: string; port: number };
   /** The branch followed, so pushes to other branches do not trigger a fetch. */
   branch?: string;
   pollIntervalMs?: number;
@@ -131,6 +141,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
         caller: c,
         root: options.root,
         pool,
+        ...(options.approvalLedger ? { approvalLedger: options.approvalLedger } : {}),
         repo: options.repo,
         localDir: source instanceof LocalSource ? source.dir : undefined,
         config: options.config,
@@ -163,7 +174,22 @@ export async function startController(options: ControllerOptions): Promise<Runni
     metrics,
     history: () => outputs.history.document(),
     // One pool per controller today; a fleet lists one entry per pool.
-    web: createWebRoutes({ view: () => ({ pools: [poolPageView(status.snapshot(), outputs.history.document().entries, poolNameOf(pool), lastPlan)] }) }),
+    web: createWebRoutes({ ...(options.httpGuard?.token !== undefined ? { token: options.httpGuard.token } : {}), view: () => ({ pools: [poolPageView(status.snapshot(), outputs.history.document().entries, poolNameOf(pool), lastPlan)] }) }),
+    ...(options.httpGuard ? { guard: options.httpGuard } : {}),
+    ...(options.webhookListen ? { webhookListen: options.webhookListen } : {}),
+    ...(options.approvalLedger && options.approveToken
+      ? {
+          approve: {
+            token: options.approveToken,
+            onApprove: async (hash: string) => {
+              options.approvalLedger!.approve(hash);
+              await options.approvalLedger!.save();
+              logger.info({ hash }, 'approval recorded through the API');
+              loop?.request('resync');
+            },
+          },
+        }
+      : {}),
     webhook: options.webhookSecret
       ? {
           secret: options.webhookSecret,

@@ -219,7 +219,9 @@ export class ReconcileLoop {
     let outcome: ReconcileOutcome;
     this.runningSince = started;
     try {
-      outcome = await this.opts.reconcile({ commit: target.commit, files: target.files, signal: this.abort.signal });
+      outcome = target.untrusted !== undefined
+        ? { ok: false, invalid: [{ severity: 'error', code: 'untrusted-commit', message: target.untrusted }] }
+        : await this.opts.reconcile({ commit: target.commit, files: target.files, signal: this.abort.signal });
     } catch (err) {
       outcome = { ok: false, error: errorMessage(err) };
     } finally {

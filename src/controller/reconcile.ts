@@ -5,6 +5,7 @@ import type { DesiredState } from '../model/desired.js';
 import type { Action, Plan } from '../model/plan.js';
 import { liveInventoryFrom, loadManifestFiles } from '../manifests/index.js';
 import { gatedPlan } from '../plan/pipeline.js';
+import type { ApprovalLedger } from '../policy/approval-ledger.js';
 import { checkAdmission } from '../policy/admission.js';
 import { destructiveApproved } from '../policy/approval.js';
 import { processSecretSource } from '../secrets/index.js';
@@ -18,6 +19,11 @@ import type { ReconcileFn, ReconcileInput, ReconcileOutcome } from './types.js';
 
 /** What a reconciler needs besides the revision it is given each time. */
 export interface ReconcilerDeps {
+  /**
+   * Approvals given through the API, and the first commit each action was held at; without one,
+   * annotation approvals count at once (library use). The controller keeps one in its cache folder.
+   */
+  approvalLedger?: ApprovalLedger;
   /** The pool connection (instrumented for metrics by the caller). */
   caller: XapiCaller;
   /** The manifests folder as the operator named it, recorded in plans (`desired.source.path`). */
@@ -89,7 +95,12 @@ export function createReconciler(deps: ReconcilerDeps): ReconcileFn {
     const resources = desired.documents.filter((d) => d.kind !== 'Policy').map((d) => d.address);
 
     const at = now();
-    const plan = gatedPlan(desired, observed, checked, { now: at, repo: deps.repo, limits, protected: config.protected });
+    const ledger = deps.approvalLedger;
+    const plan = gatedPlan(desired, observed, checked, {
+      now: at, repo: deps.repo, limits, protected: config.protected,
+      ...(ledger ? { approvals: ledger.approved(), ...(config.approvals.sameChange ? {} : { annotationCounts: ledger.countsAt(input.commit) }) } : {}),
+    });
+    if (ledger?.noteHeld(plan, input.commit)) await ledger.save();
     deps.onPlan?.(plan);
 
     // `checked` has no errors (or we returned above): any error here is the planner's.

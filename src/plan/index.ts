@@ -33,7 +33,7 @@ export interface PlanOptions {
 }
 
 /** Each kind's main class and built-in protections, for refuseProtected. */
-const PROTECTION_RULES = new Map(
+export const PROTECTION_RULES = new Map(
   KIND_REGISTRY.flatMap((k) => (k.classes.length > 0 ? [[k.kind, { mainClass: k.classes[0]!, builtIn: k.protection }] as const] : [])),
 );
 

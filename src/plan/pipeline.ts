@@ -17,10 +17,10 @@ export function gatedPlan(
   desired: DesiredState,
   observed: ObservedState,
   checked: Diagnostic[],
-  opts: { now: Date; repo?: string; limits: OperatorLimits; approvals?: readonly string[]; protected?: readonly ProtectedSelector[] },
+  opts: { now: Date; repo?: string; limits: OperatorLimits; approvals?: readonly string[]; annotationCounts?: (hash: string) => boolean; protected?: readonly ProtectedSelector[] },
 ): Plan {
   const planned = planChanges(desired, observed, { now: opts.now, repo: opts.repo, limits: opts.limits, protected: opts.protected });
-  const gated = applyAutomation(planned, desired, { now: opts.now, limits: opts.limits, approvals: opts.approvals });
+  const gated = applyAutomation(planned, desired, { now: opts.now, limits: opts.limits, approvals: opts.approvals, ...(opts.annotationCounts ? { annotationCounts: opts.annotationCounts } : {}) });
   return { ...gated, actions: withoutDenied(gated.actions, deniedAddresses(checked)), diagnostics: [...checked, ...gated.diagnostics] };
 }
 

@@ -16,6 +16,13 @@ export interface AutomationContext {
   approvals?: readonly string[];
   /** The operator's ceilings; absent: none (library use). Every CLI command and the controller pass them. */
   limits?: OperatorLimits;
+  /**
+   * Whether an `xops.io/approve` annotation may approve the action with this approval hash; absent:
+   * always. The controller answers false until the action was held at an earlier commit, so a
+   * commit cannot approve the change it brings (unless the operator sets approvals.sameChange).
+   * Approvals in `approvals` (given through the controller's API) always count.
+   */
+  annotationCounts?: (hash: string) => boolean;
 }
 
 function isDisruptionClass(d: Disruption): d is DisruptionClass {
@@ -56,7 +63,9 @@ export function applyAutomation(plan: Plan, desired: DesiredState, ctx: Automati
     }
     return status;
   };
-  const shared = sharedApprovals(desired, ctx.approvals);
+  const shared = sharedApprovals(desired);
+  const given = new Set(ctx.approvals ?? []);
+  const counts = ctx.annotationCounts ?? (() => true);
   const gates = new Map<string, ActionGate>();
   const budgetUsed = new Map<string, number>();
 
@@ -64,7 +73,7 @@ export function applyAutomation(plan: Plan, desired: DesiredState, ctx: Automati
     const settings = settingsOf(action.address);
     const gate =
       limitGate(action, ctx.limits) ??
-      ownPolicyGate(action, settings, desired, declared.has(action.address), shared, statusOf) ??
+      ownPolicyGate(action, settings, desired, declared.has(action.address), { shared, given, counts }, statusOf) ??
       dependencyGate(action, gates) ??
       budgetGate(action, settings, budgetUsed) ??
       ({ state: 'allowed' } as const);
@@ -97,7 +106,7 @@ function ownPolicyGate(
   s: ResolvedAutomation,
   desired: DesiredState,
   hasManifest: boolean,
-  shared: ReadonlySet<string>,
+  approvals: { shared: ReadonlySet<string>; given: ReadonlySet<string>; counts: (hash: string) => boolean },
   statusOf: (window: MaintenanceWindow) => WindowStatus | InvalidWindowError,
 ): ActionGate | undefined {
   if (action.drift === true && s.drift === 'report') {
@@ -112,8 +121,18 @@ function ownPolicyGate(
   const d = action.disruption;
   if (!isDisruptionClass(d)) return undefined;
   if (s.approval.includes(d)) {
-    const approved =
-      isApproved(action, shared) || isApproved(action, new Set(manifestApprovals(desired, action.address)));
+    const hash = approvalHash(action);
+    // Data loss is approved only by the digest of the exact change, never by an id that approves
+    // whatever the action becomes later.
+    const names = (tokens: ReadonlySet<string>) => (d === 'destructive' ? tokens.has(hash) : isApproved(action, tokens));
+    const annotated = names(approvals.shared) || names(new Set(manifestApprovals(desired, action.address)));
+    const approved = names(approvals.given) || (annotated && approvals.counts(hash));
+    if (!approved && annotated) {
+      return held(
+        s.decidedBy.approval[d] ?? '',
+        `${d} change needs approval from a later commit than the one that brought it: an approval in the same change does not count (approvals.sameChange), or run xops approve ${hash}`,
+      );
+    }
     if (!approved) {
       const where = hasManifest ? `${action.address} or a Policy` : 'a Policy';
       // Everything that still holds it, so that giving the approval is not followed by a surprise.

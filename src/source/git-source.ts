@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { access, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -8,6 +9,7 @@ import type { RepositoryLimits } from './limits.js';
 import { readManifestTree } from './git-tree.js';
 import { normaliseSubfolder } from './paths.js';
 import { SourceError, type ManifestSource, type SourceSnapshot } from './types.js';
+import type { GitVerify } from '../config/types.js';
 
 /** Configuration of a git source. Only `url` is required. */
 export interface GitSourceOptions {
@@ -25,6 +27,8 @@ export interface GitSourceOptions {
   timeoutMs?: number;
   /** What one commit may hold (files, bytes, symlink expansion); defaults in `RepositoryLimits`. */
   limits?: Partial<RepositoryLimits>;
+  /** Only commits git's own `verify-commit` accepts with these trusted keys are read (see verifyCommit). */
+  verify?: GitVerify;
 }
 
 /** The local ref the fetched branch is stored under, so the cache has exactly one thing to resolve. */
@@ -46,6 +50,7 @@ export class GitSource implements ManifestSource {
   readonly cacheDir: string;
   private readonly timeoutMs: number;
   private readonly limits: Partial<RepositoryLimits>;
+  private readonly verify: GitVerify | undefined;
   private git: SimpleGit | undefined;
 
   constructor(options: GitSourceOptions) {
@@ -58,12 +63,44 @@ export class GitSource implements ManifestSource {
     this.cacheDir = resolve(options.cacheDir ?? join(options.cacheRoot ?? '.xops-cache', digest));
     this.timeoutMs = options.timeoutMs ?? 120_000;
     this.limits = options.limits ?? {};
+    this.verify = options.verify;
     this.description = `git ${redactUrl(this.url)} @ ${this.branch ?? 'HEAD'}${this.subfolder ? ` /${this.subfolder}` : ''}`;
   }
 
   async sync(): Promise<SourceSnapshot> {
     const commit = await this.fetch();
+    if (this.verify) {
+      // Checked before a single file is read: an untrusted commit's content never reaches the planner.
+      const untrusted = await this.verifyCommit(commit);
+      if (untrusted !== undefined) return { commit, files: [], untrusted };
+    }
     return this.read(commit);
+  }
+
+  /**
+   * Why `commit` is not trusted, or undefined when git's own `verify-commit` accepts its signature
+   * against the operator's keys: an SSH allowed-signers file (`gpg.ssh.allowedSignersFile`) or a
+   * GnuPG home holding the trusted public keys (`GNUPGHOME`). Unsigned, badly signed and signed by
+   * an unknown key all fail. Settings of the same name in the operator's git config are overridden.
+   */
+  async verifyCommit(commit: string): Promise<string | undefined> {
+    const verify = this.verify;
+    if (!verify) return undefined;
+    await this.cache();
+    const args = 'allowedSigners' in verify
+      ? ['-c', `gpg.ssh.allowedSignersFile=${verify.allowedSigners}`, '-c', 'gpg.ssh.revocationFile=', 'verify-commit', '--raw', commit]
+      : ['verify-commit', '--raw', commit];
+    const env = 'gpgKeyring' in verify ? { ...gitEnvironment(), GNUPGHOME: verify.gpgKeyring } : gitEnvironment();
+    // Run directly, not through simple-git: it takes a failure with nothing on stderr (an unsigned
+    // commit) for success, and here only the exit status decides.
+    const result = await runGit(this.cacheDir, args, env, this.timeoutMs);
+    if (result.ok) return undefined;
+    const raw = await runGit(this.cacheDir, ['cat-file', 'commit', commit], gitEnvironment(), this.timeoutMs);
+    if (!raw.ok) return `commit ${commit.slice(0, 12)} cannot be read to check its signature: ${raw.output.slice(0, 300)}`;
+    if (!/\ngpgsig /.test(raw.output.split('\n\n')[0] ?? '')) return `commit ${commit.slice(0, 12)} is not signed; git.verify accepts only signed commits`;
+    // The verdict is git's last line: an untrusted SSH key prints a "Good signature" line before "No principal matched".
+    const detail = redactUrl(result.output).split('\n').map((l) => l.trim()).filter((l) => l !== '').at(-1) ?? 'verification failed';
+    return `commit ${commit.slice(0, 12)} is not signed by a trusted key (git verify-commit: ${detail.slice(0, 300)})`;
   }
 
   /** Fetches the branch into the cache and returns its commit. The cache is created on first use. */
@@ -139,5 +176,14 @@ export function isRemoteUrl(url: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(url) || /^[^/\\]+@[^/\\:]+:/.test(url);
 }
 
+
+/** Runs git in `cwd`, bounded in time and output; `output` is stdout then stderr. Never rejects. */
+function runGit(cwd: string, args: string[], env: Record<string, string>, timeoutMs: number): Promise<{ ok: boolean; output: string }> {
+  return new Promise((resolve) => {
+    execFile('git', args, { cwd, env, timeout: timeoutMs, maxBuffer: 1 << 20, encoding: 'utf8' }, (err, stdout, stderr) => {
+      resolve({ ok: !err, output: `${stdout}${stderr}` });
+    });
+  });
+}
 
 export { redactUrl } from './git-text.js';

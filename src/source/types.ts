@@ -11,6 +11,11 @@ export type { ManifestFile };
 export interface SourceSnapshot {
   commit: string;
   files: ManifestFile[];
+  /**
+   * Set when the revision failed the operator's signature check (git.verify): why, in one line. Its
+   * files are then empty and the revision must not be applied; the last trusted one stays in force.
+   */
+  untrusted?: string;
 }
 
 /** Where the controller's manifests come from. Implementations: `GitSource`, `LocalSource`. */

@@ -319,7 +319,7 @@ const cases: Case[] = [
       return desiredState({ networks: [network('other', { vlan: { tag: 20, device: 'eth0' } })], vms: [vm('web01', { networks: [{ network: live(eth0) }] })] });
     },
     opts: { prune: true },
-    actions: ['create:Network/other none', 'update:VM/web01 none [spec.networks[0].network]', 'delete:Network/lan downtime'],
+    actions: ['create:Network/other none', 'update:VM/web01 none [spec.networks[0].network]', 'delete:Network/lan destructive'],
   },
 ];
 

@@ -51,7 +51,10 @@ describe('xops plan examples (demo pool)', () => {
     const text = JSON.stringify(plan.actions);
     expect(text).not.toContain('legacy-web01');
     expect(text).not.toContain('backup-appliance');
-    expect(JSON.parse(await readFile(saved, 'utf8'))).toEqual(plan);
+    // The saved file is the plan plus the digest apply --plan verifies.
+    const { digest, ...content } = JSON.parse(await readFile(saved, 'utf8')) as Plan & { digest: string };
+    expect(content).toEqual(plan);
+    expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
   });
 
   it('prints the text plan with the summary line last', async () => {

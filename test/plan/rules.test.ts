@@ -341,14 +341,14 @@ const cases: Case[] = [
     actions: ['update:Network/lan none [spec.description, spec.mtu]'],
   },
   {
-    why: 'deleting a managed network (prune on) cuts VMs off it: downtime, after the VMs leave it',
+    why: 'deleting a managed network (prune on) cuts VMs off it: destructive, after the VMs leave it',
     given: (b) => {
       const lan = addVlanNetwork(b, 'lan', 10);
       addVM(b, { name: 'web01', vifs: [{ network: lan }] });
       return desiredState({ vms: [vm('web01', { networks: [{ network: live(eth0) }] })] });
     },
     opts: { prune: true },
-    actions: ['update:VM/web01 none [spec.networks[0].network]', 'delete:Network/lan downtime'],
+    actions: ['update:VM/web01 none [spec.networks[0].network]', 'delete:Network/lan destructive'],
   },
   // ---- SR ----
   {

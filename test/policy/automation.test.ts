@@ -161,10 +161,16 @@ describe('applyAutomation: one rule at a time', () => {
       expected: { 'delete:VM/web01:disk-data': 'allowed' },
     },
     {
-      why: 'approval by action id on a Policy (the manifest of a pruned object is gone) works too',
-      policies: [p('prune', { prune: true }, undefined, { 'xops.io/approve': 'something-else, delete:VM/old' })],
+      why: 'approval by hash on a Policy (the manifest of a pruned object is gone) works too',
+      policies: [p('prune', { prune: true }, undefined, { 'xops.io/approve': `something-else, ${approvalHash(action('VM/old', { operation: 'delete', disruption: 'destructive' }))}` })],
       actions: [action('VM/old', { operation: 'delete', disruption: 'destructive' })],
       expected: { 'delete:VM/old': 'allowed' },
+    },
+    {
+      why: 'an action id does not approve a destructive action: only the hash of the exact change does',
+      policies: [p('prune', { prune: true }, undefined, { 'xops.io/approve': 'delete:VM/old' })],
+      actions: [action('VM/old', { operation: 'delete', disruption: 'destructive' })],
+      expected: { 'delete:VM/old': expect.stringMatching(/^destructive change needs approval/) as unknown as string },
     },
     {
       why: 'an approval found outside the manifests (context, e.g. a commit trailer) counts',

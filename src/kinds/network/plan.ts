@@ -95,7 +95,10 @@ export function planNetwork(ctx: PlanContext, net: DesiredNetwork): void {
   }
 }
 
-/** Managed networks with no manifest: deleted only when prune is on (VMs on them lose the network). */
+/**
+ * Managed networks with no manifest: deleted only when prune is on. Destructive, like deleting an SR:
+ * whatever uses the network (VIFs, VLANs, bonds) is cut off and nothing brings it back on its own.
+ */
 export function pruneNetworks(ctx: PlanContext): void {
   for (const [ref, rec] of ctx.observed.records.network) {
     const mark = markOf(rec);
@@ -108,7 +111,7 @@ export function pruneNetworks(ctx: PlanContext): void {
     }
     const carrier = observedCarrier(ctx, rec);
     ctx.actions.push(makeAction({
-      operation: 'delete', resource: { kind: 'Network', meta: { name } }, disruption: 'downtime',
+      operation: 'delete', resource: { kind: 'Network', meta: { name } }, disruption: 'destructive',
       reason: rec.VIFs.length > 0
         ? `the network is no longer declared: it is destroyed, cutting off the ${rec.VIFs.length} VIF(s) still on it`
         : 'the network is no longer declared: it is destroyed with its VLAN/bond PIFs',

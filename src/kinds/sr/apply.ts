@@ -6,6 +6,7 @@ import { changedFields, desiredSpec, specDigestOf, type Applier } from '../../ap
 import type { ApplyContext } from '../../apply/context.js';
 import { ApplyError, UnsupportedChangeError, isPermanent } from '../../apply/errors.js';
 import type { RefLike } from '../../apply/lookup.js';
+import { sortPending } from '../../apply/claim.js';
 import { PENDING_KEY, assertOwned, isOwnedBy, markCreated, ownershipMarks, pendingName, writeSpecDigest } from '../../apply/ownership.js';
 import { allRecords, isXapiError, recordsByName, syncField, syncMapKeys, syncSet, tryRecord } from '../../apply/xapi.js';
 import { resolveConfig, type ResolvedConfig } from '../../secrets/index.js';
@@ -28,11 +29,13 @@ async function findSR(ctx: ApplyContext, action: Action, spec: SrSpec | undefine
     if (found) return found[0];
   }
   const pending = await recordsByName<SRRecord>(ctx.caller, 'SR', pendingName(action.address));
-  const found = pending.find(owned);
-  if (found) return found[0];
-  if (pending[0]) {
-    await markCreated(ctx, 'SR', pending[0][0], action.address, { [PENDING_KEY]: 'create' });
-    return pending[0][0];
+  // Another repository's or resource's SR under our pending name, or two unmarked ones: a conflict.
+  const { ours, unmarked } = sortPending('SR', action.address, ctx.repo, pending, (r) => r.other_config);
+  if (ours[0]) return ours[0][0];
+  if (unmarked[0]) {
+    // SR.create writes no other_config: a single unmarked SR under this exact pending name is the interrupted create's.
+    await markCreated(ctx, 'SR', unmarked[0][0], action.address, { [PENDING_KEY]: 'create' });
+    return unmarked[0][0];
   }
   return undefined;
 }

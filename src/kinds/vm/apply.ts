@@ -5,6 +5,8 @@ import { changedFields, desiredSpec, maybeDesiredSpec, removedConfigKeys, specDi
 import type { ApplyContext } from '../../apply/context.js';
 import { ApplyError, CreateAbandonedError, NotReadyError, UnsupportedChangeError, wontFixItself } from '../../apply/errors.js';
 import type { RefLike } from '../../apply/lookup.js';
+import { OwnershipError } from '../../apply/errors.js';
+import { sortPending } from '../../apply/claim.js';
 import { PENDING_KEY, assertOwned, isOwnedBy, markCreated, pendingName, writeMarks, writeSpecDigest } from '../../apply/ownership.js';
 import { attachedDisks, claimDisks, convergeDisks, destroyDisk, diskSR, type DiskClaim, type DiskSpec } from './disks.js';
 import { convergeAttachments } from './attachments.js';
@@ -58,17 +60,24 @@ async function findCreated(ctx: ApplyContext, address: string, spec: VmSpec): Pr
   const pending = await recordsByName<VMRecord>(ctx.caller, 'VM', pendingName(address));
   const candidates = [...named, ...pending].filter(([, r]) => !r.is_a_snapshot);
   const owned = candidates.filter(([, r]) => isOwnedBy(r.other_config, address, ctx.repo));
-  const unmarkedPending = pending.filter(([, r]) => !r.is_a_snapshot && !isOwnedBy(r.other_config, address, ctx.repo));
+  // Another repository's or resource's object under our pending name, or two unmarked ones: a conflict.
+  const { ours, unmarked } = sortPending('VM', address, ctx.repo, pending.filter(([, r]) => !r.is_a_snapshot), (r) => r.other_config);
   let keep: [Ref, VMRecord] | undefined = owned[0];
-  const extra = unmarkedPending.slice();
-  if (!keep && extra.length > 0) {
-    keep = extra.shift()!;
+  if (!keep && unmarked[0]) {
+    // The one window a clone cannot be marked in (VM.clone writes no other_config): a single
+    // unmarked clone under this exact pending name is taken as this create's.
+    keep = unmarked[0];
     await markCreated(ctx, 'VM', keep[0], address, { [PENDING_KEY]: 'create' });
     ctx.log.info({ address, vm: keep[0] }, 'found a clone left by an interrupted apply; finishing it');
+  } else if (unmarked[0]) {
+    throw new OwnershipError(address, `refusing to claim VM ${unmarked[0][0]} named ${pendingName(address)}: the resource's VM already exists and nothing proves xops made this one`, { object: `VM/${unmarked[0][0]}` });
   }
-  for (const [ref] of extra) {
-    ctx.log.warn({ address, vm: ref }, 'destroying a duplicate pending clone');
-    await destroyVm(ctx, ref, undefined);
+  // Only duplicates xops' own marks prove it made (marked pending for this resource) are destroyed.
+  for (const [ref, r] of ours) {
+    if (ref !== keep?.[0] && r.other_config[PENDING_KEY] !== undefined) {
+      ctx.log.warn({ address, vm: ref }, 'destroying a duplicate pending clone xops marked');
+      await destroyVm(ctx, ref, undefined);
+    }
   }
   return keep?.[0];
 }
@@ -85,9 +94,10 @@ async function cloneTemplate(ctx: ApplyContext, address: string, spec: VmSpec): 
   } else {
     vm = await ctx.caller.callAsync<Ref>('VM.clone', template, pendingName(address));
   }
-  // A repeated clone (reply lost, call resent) leaves a second pending VM: drop it.
+  // A repeated clone (reply lost, call resent) may leave a second pending VM. It is not destroyed:
+  // no mark proves xops made it. The next run reports it as a conflict for the operator to remove.
   for (const [other, r] of await recordsByName<VMRecord>(ctx.caller, 'VM', pendingName(address))) {
-    if (other !== vm && !isOwnedBy(r.other_config, address, ctx.repo)) await destroyVm(ctx, other, undefined);
+    if (other !== vm && !isOwnedBy(r.other_config, address, ctx.repo)) ctx.log.warn({ address, vm: other }, 'another unmarked VM carries the pending name; left in place');
   }
   // All marks in one call: a VM under the pending name is either unmarked or marked pending.
   await markCreated(ctx, 'VM', vm, address, { [PENDING_KEY]: 'create' });
