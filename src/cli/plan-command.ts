@@ -17,6 +17,8 @@ import { UserError } from './errors.js';
 import { alignOptions } from './usage.js';
 import { noManifestsWarning } from './no-manifests.js';
 import { REPO_ID_HELP, repoIdOption, repoIdentity } from './repo-identity.js';
+import { SERVER_USAGE, serverOptions } from './remote-plan.js';
+import { str } from './args.js';
 
 const USAGE = alignOptions(`usage: xops plan [DIR] [--out text|json|markdown] [--save FILE] [--detailed-exitcode] [connection options]
 
@@ -36,6 +38,8 @@ The plan goes to stdout; problems (errors, warnings, conflicts) go to stderr.
 ${REPO_ID_HELP}
 
 ${CONNECTION_USAGE}
+
+${SERVER_USAGE}
 
 ${OPERATOR_CONFIG_USAGE}`, 24);
 
@@ -115,6 +119,7 @@ export async function run(argv: string[]): Promise<number> {
       'detailed-exitcode': { type: 'boolean' },
       ...repoIdOption,
       ...connectionOptions,
+      ...serverOptions,
       ...operatorConfigOptions,
     },
     USAGE,
@@ -126,15 +131,11 @@ export async function run(argv: string[]): Promise<number> {
   if (maxBytes !== undefined && out !== 'markdown') throw new UserError('--max-bytes applies to --out markdown only');
   const dir = positionals[0] ?? '.';
 
-  const observed = await observePool(values);
-  const { desired, diagnostics } = await loadManifests(dir, { live: liveInventoryFrom(observed) });
-  if (hasErrors(diagnostics)) {
-    // Planning a partial set of manifests could delete what the broken ones declare: stop here.
-    printDiagnostics(diagnostics);
+  const plan = str(values.server) ? await planRemotely(values, dir) : await planLocally(values, dir);
+  if (!plan) {
     process.stderr.write(`xops: the manifests under ${dir} have errors; nothing was planned\n`);
     return 1;
   }
-  const plan = planDesired(desired, [...noManifestsWarning(dir, desired, diagnostics), ...diagnostics], observed, { now: new Date(), repo: repoIdentity(values), operator: await operatorSettings(values) });
   if (typeof values.save === 'string') {
     try {
       await writeFile(values.save, JSON.stringify(plan, null, 2) + '\n');
@@ -144,4 +145,37 @@ export async function run(argv: string[]): Promise<number> {
   }
   printPlan(plan, out, { maxBytes, fullPlanHint: `xops plan ${dir} --out text` });
   return exitCode(plan, values['detailed-exitcode'] === true);
+}
+
+/** The plan against the live pool, or undefined (diagnostics printed) when the manifests have errors. */
+async function planLocally(values: Record<string, unknown>, dir: string): Promise<Plan | undefined> {
+  const observed = await observePool(values);
+  const { desired, diagnostics } = await loadManifests(dir, { live: liveInventoryFrom(observed) });
+  if (hasErrors(diagnostics)) {
+    // Planning a partial set of manifests could delete what the broken ones declare: stop here.
+    printDiagnostics(diagnostics);
+    return undefined;
+  }
+  return planDesired(desired, [...noManifestsWarning(dir, desired, diagnostics), ...diagnostics], observed, { now: new Date(), repo: repoIdentity(values), operator: await operatorSettings(values) });
+}
+
+/** `--server URL`: the controller plans the folder's files with its own configuration and pool cache. */
+async function planRemotely(values: Record<string, unknown>, dir: string): Promise<Plan | undefined> {
+  if (str(values.xapi) || values['allow-adopt'] || values['allow-prune'] || values['allow-destructive'] || str(values.repo)) {
+    throw new UserError('--server plans with the controller\'s pool, limits and repository identity: leave out --xapi, --repo and --allow-*');
+  }
+  const [{ readManifestFolder }, { planOnServer, serverToken }] = await Promise.all([import('../manifests/folder.js'), import('./remote-plan.js')]);
+  const tokenFile = str(values['token-file']) ? undefined : (await operatorSettings(values)).config.http.tokenFile;
+  const token = await serverToken(values, tokenFile);
+  const read = await readManifestFolder(dir);
+  if (hasErrors(read.diagnostics)) {
+    printDiagnostics(read.diagnostics);
+    return undefined;
+  }
+  const { head } = await planOnServer(str(values.server)!, token, dir, { files: read.files });
+  if ('invalid' in head) {
+    printDiagnostics(head.invalid);
+    return undefined;
+  }
+  return read.diagnostics.length > 0 ? { ...head.plan, diagnostics: [...read.diagnostics, ...head.plan.diagnostics] } : head.plan;
 }

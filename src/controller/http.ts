@@ -16,6 +16,8 @@ export interface HttpServerOptions {
   webhook?: WebhookOptions;
   /** The body of `GET /history` (JSON); answered 404 when absent. */
   history?: () => unknown;
+  /** The `POST /plan` route (`plan-api.ts`, which checks its own token); answered 404 when absent. */
+  plan?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   /** Told about requests that failed inside a handler (a bug: answered 500). */
   onError?: (err: unknown) => void;
   /**
@@ -75,6 +77,7 @@ async function route(req: IncomingMessage, res: ServerResponse, options: HttpSer
     if (method !== 'POST') return send(res, 405, 'text/plain', 'POST only\n', { allow: 'POST' });
     return handleWebhook(req, res, options.webhook);
   }
+  if (path === '/plan') return options.plan ? options.plan(req, res) : send(res, 404, 'application/json', '{"error":"plan API not configured (no http.tokenFile)"}\n');
   if (method !== 'GET' && method !== 'HEAD') return send(res, 405, 'text/plain', 'GET only\n', { allow: 'GET, HEAD' });
   switch (path) {
     case '/healthz': {
