@@ -81,8 +81,8 @@ export async function planOnServer(
   }
   const ok = answer as RemoteResult & { base?: RemoteResult };
   if (!('plan' in ok) && !('invalid' in ok)) throw new UserError(`--server ${server}: the answer holds no plan`);
-  const head: RemoteResult = 'plan' in ok ? { plan: ok.plan } : { invalid: ok.invalid };
-  return { head, ...(ok.base ? { base: ok.base } : {}) };
+  const headResult: RemoteResult = 'plan' in ok ? { plan: ok.plan } : { invalid: ok.invalid };
+  return { head: headResult, ...(ok.base ? { base: ok.base } : {}) };
 }
 
 function wire(set: { files: ManifestFile[]; commit?: string }): WireSet {
