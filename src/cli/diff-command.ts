@@ -124,8 +124,8 @@ export async function run(argv: string[]): Promise<number> {
   let headPlan: Plan;
   let basePlan: Plan;
   if (str(values.server)) {
-    if (str(values.xapi) || values['allow-adopt'] || values['allow-prune'] || values['allow-destructive'] || str(values.repo)) {
-      throw new UserError("--server plans with the controller's pool, limits and repository identity: leave out --xapi, --repo and --allow-*");
+    if (str(values.xapi) || values['allow-adopt'] || values['allow-prune'] || values['allow-destructive'] || str(values['repo-id'])) {
+      throw new UserError("--server plans with the controller's pool, limits and repository identity: leave out --xapi, --repo-id and --allow-*");
     }
     const { planOnServer, serverToken } = await import('./remote-plan.js');
     const token = await serverToken(values, str(values['token-file']) ? undefined : (await operatorSettings(values)).config.http.tokenFile);

@@ -161,8 +161,8 @@ async function planLocally(values: Record<string, unknown>, dir: string): Promis
 
 /** `--server URL`: the controller plans the folder's files with its own configuration and pool cache. */
 async function planRemotely(values: Record<string, unknown>, dir: string): Promise<Plan | undefined> {
-  if (str(values.xapi) || values['allow-adopt'] || values['allow-prune'] || values['allow-destructive'] || str(values.repo)) {
-    throw new UserError('--server plans with the controller\'s pool, limits and repository identity: leave out --xapi, --repo and --allow-*');
+  if (str(values.xapi) || values['allow-adopt'] || values['allow-prune'] || values['allow-destructive'] || str(values['repo-id'])) {
+    throw new UserError('--server plans with the controller\'s pool, limits and repository identity: leave out --xapi, --repo-id and --allow-*');
   }
   const [{ readManifestFolder }, { planOnServer, serverToken }] = await Promise.all([import('../manifests/folder.js'), import('./remote-plan.js')]);
   const tokenFile = str(values['token-file']) ? undefined : (await operatorSettings(values)).config.http.tokenFile;
