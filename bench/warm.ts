@@ -139,9 +139,16 @@ async function benchSize(vms: number): Promise<void> {
       child.once('message', () => resolve());
       child.send('mark');
     });
-    // One resource changed: the first VM manifest asks for two vCPUs more.
+    // The simulator's VMs record no template they came from: name the demo's, which only a create reads.
     const vmDir = join(dir, readdirSync(dir).includes('vms') ? 'vms' : '');
-    const first = readdirSync(vmDir).filter((f) => f.endsWith('.yaml')).sort()[0]!;
+    const files = readdirSync(vmDir).filter((f) => f.endsWith('.yaml')).sort();
+    for (const f of files) {
+      const text = readFileSync(join(vmDir, f), 'utf8');
+      const fixed = text.replace(/^(\s*template:) *(''|"")[^\n]*$/m, '$1 Debian Bookworm 12');
+      if (fixed !== text) writeFileSync(join(vmDir, f), fixed);
+    }
+    // One resource changed: the first scale VM's manifest asks for two vCPUs more.
+    const first = files.find((f) => f.startsWith('scale-vm-')) ?? files[0]!;
     writeFileSync(join(vmDir, first), readFileSync(join(vmDir, first), 'utf8').replace(/vcpus: (\d+)/, (_m, n: string) => `vcpus: ${Number(n) + 2}`));
     const token = join(work, 'token');
     writeFileSync(token, 'bench-token\n');

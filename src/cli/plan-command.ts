@@ -1,25 +1,18 @@
 import { writeFile } from 'node:fs/promises';
-import { hasErrors, type Diagnostic } from '../model/diagnostics.js';
-import type { DesiredState } from '../model/desired.js';
-import type { ObservedState } from '../model/observed.js';
+import { hasErrors } from '../model/diagnostics.js';
 import type { Plan } from '../model/plan.js';
-import { liveInventoryFrom, loadManifests } from '../manifests/index.js';
-import { gatedPlan } from '../plan/pipeline.js';
-import { checkAdmission } from '../policy/index.js';
 import { formatRefusal, GITHUB_COMMENT_BUDGET, hasChanges, onlyHeldChanges, renderMarkdown, renderText, shouldColor, type MarkdownOptions } from '../render/index.js';
-import { parseCommandArgs } from './args.js';
-import { operatorChecks } from '../config/checks.js';
-import { OPERATOR_CONFIG_USAGE, operatorConfigOptions, operatorSettings, type OperatorSettings } from './operator-config.js';
-import { CONNECTION_USAGE, connectionOptions, observePool } from './connection.js';
+import { parseCommandArgs, str } from './args.js';
+import { OPERATOR_CONFIG_USAGE, operatorConfigOptions } from './operator-config-flags.js';
+import { CONNECTION_USAGE, connectionOptions } from './connection-flags.js';
 import { fsErrorInWords } from './errno.js';
 import { printDiagnostics } from './diagnostics-output.js';
 import { UserError } from './errors.js';
 import { alignOptions } from './usage.js';
-import { noManifestsWarning } from './no-manifests.js';
 import { REPO_ID_HELP, repoIdOption, repoIdentity } from './repo-identity.js';
 import { SERVER_USAGE, serverOptions } from './remote-plan.js';
-import { str } from './args.js';
 
+// The cold path's modules (loader, planner, XAPI client) load only when used: `--server` needs none.
 const USAGE = alignOptions(`usage: xops plan [DIR] [--out text|json|markdown] [--save FILE] [--detailed-exitcode] [connection options]
 
 Shows what apply would change in the pool to match the manifests under DIR (default .), field by
@@ -51,17 +44,6 @@ export function outputFormat(value: unknown, fallback: PlanOutput): PlanOutput {
   const out = value ?? fallback;
   if (!(OUTPUTS as readonly unknown[]).includes(out)) throw new UserError(`--out must be one of ${OUTPUTS.join(', ')}, not '${String(out)}'`);
   return out as PlanOutput;
-}
-
-/** After loading: admission, then the gated plan. Diagnostics from loading and admission come first. */
-export function planDesired(
-  desired: DesiredState,
-  loadDiagnostics: Diagnostic[],
-  observed: ObservedState,
-  opts: { now: Date; repo?: string; operator: OperatorSettings },
-): Plan {
-  const checked = [...loadDiagnostics, ...checkAdmission(desired), ...operatorChecks(desired, opts.operator.config)];
-  return gatedPlan(desired, observed, checked, { now: opts.now, repo: opts.repo, limits: opts.operator.limits, protected: opts.operator.config.protected });
 }
 
 /** `--max-bytes N`, checked: a whole number of bytes a comment may take. */
@@ -149,6 +131,13 @@ export async function run(argv: string[]): Promise<number> {
 
 /** The plan against the live pool, or undefined (diagnostics printed) when the manifests have errors. */
 async function planLocally(values: Record<string, unknown>, dir: string): Promise<Plan | undefined> {
+  const [{ observePool }, { liveInventoryFrom, loadManifests }, { noManifestsWarning }, { planDesired }, { operatorSettings }] = await Promise.all([
+    import('./connection.js'),
+    import('../manifests/index.js'),
+    import('./no-manifests.js'),
+    import('./plan-desired.js'),
+    import('./operator-config.js'),
+  ]);
   const observed = await observePool(values);
   const { desired, diagnostics } = await loadManifests(dir, { live: liveInventoryFrom(observed) });
   if (hasErrors(diagnostics)) {
@@ -165,7 +154,7 @@ async function planRemotely(values: Record<string, unknown>, dir: string): Promi
     throw new UserError('--server plans with the controller\'s pool, limits and repository identity: leave out --xapi, --repo-id and --allow-*');
   }
   const [{ readManifestFolder }, { planOnServer, serverToken }] = await Promise.all([import('../manifests/folder.js'), import('./remote-plan.js')]);
-  const tokenFile = str(values['token-file']) ? undefined : (await operatorSettings(values)).config.http.tokenFile;
+  const tokenFile = str(values['token-file']) ? undefined : (await (await import('./operator-config.js')).operatorSettings(values)).config.http.tokenFile;
   const token = await serverToken(values, tokenFile);
   const read = await readManifestFolder(dir);
   if (hasErrors(read.diagnostics)) {

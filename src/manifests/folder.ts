@@ -2,7 +2,8 @@ import { open, readdir, realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import type { Diagnostic } from '../model/diagnostics.js';
 import { DEFAULT_LIMITS, type ManifestLimits } from './limits.js';
-import { isManifestPath, type ManifestFile } from './loader.js';
+import type { ManifestFile } from './loader.js';
+import { isManifestPath } from './manifest-path.js';
 
 /** Files read from a folder, plus what could not be read safely. */
 export interface FolderRead {
