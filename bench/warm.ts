@@ -143,6 +143,11 @@ async function benchSize(vms: number): Promise<void> {
     const vmDir = join(dir, readdirSync(dir).includes('vms') ? 'vms' : '');
     const files = readdirSync(vmDir).filter((f) => f.endsWith('.yaml')).sort();
     for (const f of files) {
+      // Only the scale VMs are xops' own; the demo's other VMs would be adoption conflicts.
+      if (!f.startsWith('scale-vm-')) {
+        rmSync(join(vmDir, f));
+        continue;
+      }
       const text = readFileSync(join(vmDir, f), 'utf8');
       const fixed = text.replace(/^(\s*template:) *(''|"")[^\n]*$/m, '$1 Debian Bookworm 12');
       if (fixed !== text) writeFileSync(join(vmDir, f), fixed);
