@@ -12,15 +12,14 @@ import { OBSERVED_CLASSES, type ObservedState } from '../src/model/observed.js';
 import { takeSnapshot } from '../src/observe/index.js';
 import { planChanges } from '../src/plan/index.js';
 import { XapiClient } from '../src/xapi/client.js';
+import type { Simulator } from '../src/sim/index.js';
 
 const CHILD_FLAG = 'XOPS_PLAN_BENCH_SIM';
 const VMS = 10_000;
 const REPS = 3;
 
-async function runSimChild(vms: number): Promise<void> {
-  const { startSimulator } = await import('../src/sim/index.js');
-  const sim = await startSimulator({ port: 0, seed: 'demo', vms });
-  // Make the scale VMs xops' own, as if apply had created them: marks on VMs, disks and VIFs.
+/** Makes the simulator's scale VMs xops' own, as if apply had created them: marks on VMs, disks and VIFs. */
+export function markScaleVmsManaged(sim: Simulator): void {
   for (const vm of sim.db.all('VM')) {
     const name = vm.rec.name_label as string;
     if (!name.startsWith('scale-vm-')) continue;
@@ -35,6 +34,12 @@ async function runSimChild(vms: number): Promise<void> {
       sim.db.mutate(vif, 'other_config', (oc: Record<string, string>) => { oc['xops.vif'] = device; });
     }
   }
+}
+
+async function runSimChild(vms: number): Promise<void> {
+  const { startSimulator } = await import('../src/sim/index.js');
+  const sim = await startSimulator({ port: 0, seed: 'demo', vms });
+  markScaleVmsManaged(sim);
   process.on('message', async (m: string) => {
     if (m === 'stop') {
       await sim.stop();

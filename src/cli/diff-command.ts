@@ -11,9 +11,12 @@ import { parseCommandArgs } from './args.js';
 import { CONNECTION_USAGE, connectionOptions, observePool } from './connection.js';
 import { UserError } from './errors.js';
 import { alignOptions } from './usage.js';
-import { hasProblems, maxBytesOf, outputFormat, planDesired, printPlan } from './plan-command.js';
+import { hasProblems, maxBytesOf, outputFormat, printPlan } from './plan-command.js';
+import { planDesired } from './plan-desired.js';
 import { OPERATOR_CONFIG_USAGE, operatorConfigOptions, operatorSettings, type OperatorSettings } from './operator-config.js';
 import { REPO_ID_HELP, repoIdOption, repoIdentity } from './repo-identity.js';
+import { SERVER_USAGE, serverOptions, type RemoteResult } from './remote-plan.js';
+import { str } from './args.js';
 
 const USAGE = alignOptions(`usage: xops diff --base REF --head REF [DIR] [--out markdown|text|json] [connection options]
 
@@ -31,6 +34,8 @@ working tree.
 ${REPO_ID_HELP}
 
 ${CONNECTION_USAGE}
+
+${SERVER_USAGE}
 
 ${OPERATOR_CONFIG_USAGE}`, 24);
 
@@ -73,6 +78,12 @@ async function planAt(git: SimpleGit, top: string, commit: string, prefix: strin
   return planDesired(desired, diagnostics, observed, { now, repo, operator });
 }
 
+/** A controller's answer as a plan: manifests with errors become an empty plan carrying them, as planAt does. */
+function planOrInvalid(result: RemoteResult, now: string): Plan {
+  if ('plan' in result) return result.plan;
+  return { formatVersion: 1, createdAt: now, source: { path: '' }, observed: { token: '', objects: {} }, actions: [], refused: [], diagnostics: result.invalid };
+}
+
 /** `xops diff --base REF --head REF [DIR]`: what a pull request changes, planned against the live pool. */
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals, help } = parseCommandArgs(
@@ -85,6 +96,7 @@ export async function run(argv: string[]): Promise<number> {
       'detailed-exitcode': { type: 'boolean' },
       ...repoIdOption,
       ...connectionOptions,
+      ...serverOptions,
       ...operatorConfigOptions,
     },
     USAGE,
@@ -110,12 +122,28 @@ export async function run(argv: string[]): Promise<number> {
   const base = await resolveCommit(repoGit, values.base, '--base');
   const head = await resolveCommit(repoGit, values.head, '--head');
 
-  const observed = await observePool(values);
-  const now = new Date();
-  const repo = repoIdentity(values);
-  const operator = await operatorSettings(values);
-  const headPlan = await planAt(repoGit, top, head, prefix, dir, observed, repo, now, operator);
-  const basePlan = await planAt(repoGit, top, base, prefix, dir, observed, repo, now, operator);
+  let headPlan: Plan;
+  let basePlan: Plan;
+  if (str(values.server)) {
+    if (str(values.xapi) || values['allow-adopt'] || values['allow-prune'] || values['allow-destructive'] || str(values['repo-id'])) {
+      throw new UserError("--server plans with the controller's pool, limits and repository identity: leave out --xapi, --repo-id and --allow-*");
+    }
+    const { planOnServer, serverToken } = await import('./remote-plan.js');
+    const token = await serverToken(values, str(values['token-file']) ? undefined : (await operatorSettings(values)).config.http.tokenFile);
+    const [headFiles, baseFiles] = await Promise.all([manifestFilesAt(repoGit, top, head, prefix), manifestFilesAt(repoGit, top, base, prefix)]);
+    const answer = await planOnServer(str(values.server)!, token, dir, { files: headFiles, commit: head }, { files: baseFiles, commit: base });
+    const now = new Date().toISOString();
+    headPlan = planOrInvalid(answer.head, now);
+    if (!answer.base) throw new UserError(`--server ${values.server}: the controller did not plan the base commit`);
+    basePlan = planOrInvalid(answer.base, now);
+  } else {
+    const observed = await observePool(values);
+    const now = new Date();
+    const repo = repoIdentity(values);
+    const operator = await operatorSettings(values);
+    headPlan = await planAt(repoGit, top, head, prefix, dir, observed, repo, now, operator);
+    basePlan = await planAt(repoGit, top, base, prefix, dir, observed, repo, now, operator);
+  }
   const plan = markIntroduced(headPlan, basePlan);
   const title = `xops diff \`${values.base}\` (${base.slice(0, 12)}) → \`${values.head}\` (${head.slice(0, 12)})`;
   printPlan(plan, out, { maxBytes, title, fullPlanHint: `xops diff --base ${values.base} --head ${values.head} --out text` });

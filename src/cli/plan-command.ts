@@ -4,21 +4,18 @@ import { hasErrors, type Diagnostic } from '../model/diagnostics.js';
 import type { DesiredState } from '../model/desired.js';
 import type { ObservedState } from '../model/observed.js';
 import type { Plan } from '../model/plan.js';
-import { liveInventoryFrom, loadManifests } from '../manifests/index.js';
-import { gatedPlan } from '../plan/pipeline.js';
-import { checkAdmission } from '../policy/index.js';
 import { formatRefusal, GITHUB_COMMENT_BUDGET, hasChanges, onlyHeldChanges, renderMarkdown, renderText, shouldColor, type MarkdownOptions } from '../render/index.js';
-import { parseCommandArgs } from './args.js';
-import { operatorChecks } from '../config/checks.js';
-import { OPERATOR_CONFIG_USAGE, operatorConfigOptions, operatorSettings, type OperatorSettings } from './operator-config.js';
-import { CONNECTION_USAGE, connectionOptions, observePool } from './connection.js';
+import { parseCommandArgs, str } from './args.js';
+import { OPERATOR_CONFIG_USAGE, operatorConfigOptions } from './operator-config-flags.js';
+import { CONNECTION_USAGE, connectionOptions } from './connection-flags.js';
 import { fsErrorInWords } from './errno.js';
 import { printDiagnostics } from './diagnostics-output.js';
 import { UserError } from './errors.js';
 import { alignOptions } from './usage.js';
-import { noManifestsWarning } from './no-manifests.js';
 import { REPO_ID_HELP, repoIdOption, repoIdentity } from './repo-identity.js';
+import { SERVER_USAGE, serverOptions } from './remote-plan.js';
 
+// The cold path's modules (loader, planner, XAPI client) load only when used: `--server` needs none.
 const USAGE = alignOptions(`usage: xops plan [DIR] [--out text|json|markdown] [--save FILE] [--detailed-exitcode] [connection options]
 
 Shows what apply would change in the pool to match the manifests under DIR (default .), field by
@@ -38,6 +35,8 @@ ${REPO_ID_HELP}
 
 ${CONNECTION_USAGE}
 
+${SERVER_USAGE}
+
 ${OPERATOR_CONFIG_USAGE}`, 24);
 
 export const OUTPUTS = ['text', 'json', 'markdown'] as const;
@@ -48,17 +47,6 @@ export function outputFormat(value: unknown, fallback: PlanOutput): PlanOutput {
   const out = value ?? fallback;
   if (!(OUTPUTS as readonly unknown[]).includes(out)) throw new UserError(`--out must be one of ${OUTPUTS.join(', ')}, not '${String(out)}'`);
   return out as PlanOutput;
-}
-
-/** After loading: admission, then the gated plan. Diagnostics from loading and admission come first. */
-export function planDesired(
-  desired: DesiredState,
-  loadDiagnostics: Diagnostic[],
-  observed: ObservedState,
-  opts: { now: Date; repo?: string; operator: OperatorSettings },
-): Plan {
-  const checked = [...loadDiagnostics, ...checkAdmission(desired), ...operatorChecks(desired, opts.operator.config)];
-  return gatedPlan(desired, observed, checked, { now: opts.now, repo: opts.repo, limits: opts.operator.limits, protected: opts.operator.config.protected });
 }
 
 /** `--max-bytes N`, checked: a whole number of bytes a comment may take. */
@@ -116,6 +104,7 @@ export async function run(argv: string[]): Promise<number> {
       'detailed-exitcode': { type: 'boolean' },
       ...repoIdOption,
       ...connectionOptions,
+      ...serverOptions,
       ...operatorConfigOptions,
     },
     USAGE,
@@ -127,15 +116,11 @@ export async function run(argv: string[]): Promise<number> {
   if (maxBytes !== undefined && out !== 'markdown') throw new UserError('--max-bytes applies to --out markdown only');
   const dir = positionals[0] ?? '.';
 
-  const observed = await observePool(values);
-  const { desired, diagnostics } = await loadManifests(dir, { live: liveInventoryFrom(observed) });
-  if (hasErrors(diagnostics)) {
-    // Planning a partial set of manifests could delete what the broken ones declare: stop here.
-    printDiagnostics(diagnostics);
+  const plan = str(values.server) ? await planRemotely(values, dir) : await planLocally(values, dir);
+  if (!plan) {
     process.stderr.write(`xops: the manifests under ${dir} have errors; nothing was planned\n`);
     return 1;
   }
-  const plan = planDesired(desired, [...noManifestsWarning(dir, desired, diagnostics), ...diagnostics], observed, { now: new Date(), repo: repoIdentity(values), operator: await operatorSettings(values) });
   if (typeof values.save === 'string') {
     try {
       await writeFile(values.save, savedPlanText(plan));
@@ -145,4 +130,44 @@ export async function run(argv: string[]): Promise<number> {
   }
   printPlan(plan, out, { maxBytes, fullPlanHint: `xops plan ${dir} --out text` });
   return exitCode(plan, values['detailed-exitcode'] === true);
+}
+
+/** The plan against the live pool, or undefined (diagnostics printed) when the manifests have errors. */
+async function planLocally(values: Record<string, unknown>, dir: string): Promise<Plan | undefined> {
+  const [{ observePool }, { liveInventoryFrom, loadManifests }, { noManifestsWarning }, { planDesired }, { operatorSettings }] = await Promise.all([
+    import('./connection.js'),
+    import('../manifests/index.js'),
+    import('./no-manifests.js'),
+    import('./plan-desired.js'),
+    import('./operator-config.js'),
+  ]);
+  const observed = await observePool(values);
+  const { desired, diagnostics } = await loadManifests(dir, { live: liveInventoryFrom(observed) });
+  if (hasErrors(diagnostics)) {
+    // Planning a partial set of manifests could delete what the broken ones declare: stop here.
+    printDiagnostics(diagnostics);
+    return undefined;
+  }
+  return planDesired(desired, [...noManifestsWarning(dir, desired, diagnostics), ...diagnostics], observed, { now: new Date(), repo: repoIdentity(values), operator: await operatorSettings(values) });
+}
+
+/** `--server URL`: the controller plans the folder's files with its own configuration and pool cache. */
+async function planRemotely(values: Record<string, unknown>, dir: string): Promise<Plan | undefined> {
+  if (str(values.xapi) || values['allow-adopt'] || values['allow-prune'] || values['allow-destructive'] || str(values['repo-id'])) {
+    throw new UserError('--server plans with the controller\'s pool, limits and repository identity: leave out --xapi, --repo-id and --allow-*');
+  }
+  const [{ readManifestFolder }, { planOnServer, serverToken }] = await Promise.all([import('../manifests/folder.js'), import('./remote-plan.js')]);
+  const tokenFile = str(values['token-file']) ? undefined : (await (await import('./operator-config.js')).operatorSettings(values)).config.http.tokenFile;
+  const token = await serverToken(values, tokenFile);
+  const read = await readManifestFolder(dir);
+  if (hasErrors(read.diagnostics)) {
+    printDiagnostics(read.diagnostics);
+    return undefined;
+  }
+  const { head } = await planOnServer(str(values.server)!, token, dir, { files: read.files });
+  if ('invalid' in head) {
+    printDiagnostics(head.invalid);
+    return undefined;
+  }
+  return read.diagnostics.length > 0 ? { ...head.plan, diagnostics: [...read.diagnostics, ...head.plan.diagnostics] } : head.plan;
 }

@@ -9,7 +9,7 @@ import { CONNECTION_USAGE, connectionOptions, observePool } from './connection.j
 import { printDiagnostics } from './diagnostics-output.js';
 import { UserError } from './errors.js';
 import { OPERATOR_CONFIG_USAGE, operatorConfigOptions, operatorSettings } from './operator-config.js';
-import { planDesired } from './plan-command.js';
+import { planDesired } from './plan-desired.js';
 import { REPO_ID_HELP, repoIdOption, repoIdentity } from './repo-identity.js';
 import { alignOptions } from './usage.js';
 

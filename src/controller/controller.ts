@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { ControllerConfig } from '../config/index.js';
+import { defaultConfig, type ControllerConfig } from '../config/index.js';
 import type { OperatorLimits } from '../policy/settings.js';
 import { LocalSource } from '../source/local-source.js';
 import type { ManifestSource } from '../source/types.js';
@@ -16,6 +16,7 @@ import { LeaseKeeper, PoolLease } from './lease.js';
 import { ReconcileLoop, type BackoffOptions } from './loop.js';
 import { ControllerMetrics } from './metrics.js';
 import { OperatorOutputs, type OperatorOutputsOptions } from './outputs.js';
+import { bearerCheck, planApi, readTokenFile } from './plan-api.js';
 import { PoolMetrics } from './pool-metrics.js';
 import { WatchedPool, snapshotView, type PoolView } from './pool-watch.js';
 import { createReconciler } from './reconcile.js';
@@ -168,6 +169,9 @@ export async function startController(options: ControllerOptions): Promise<Runni
   const stuckAfterMs = options.stuckAfterMs ?? (options.applyTimeoutMs ?? DEFAULT_APPLY_TIMEOUT_MS) + 10 * 60_000;
   // Triggers before loop.start() would only duplicate its first reconcile.
   let started = false;
+  // The plan API is served only behind the operator's token.
+  const tokenFile = options.config?.http.tokenFile;
+  const planToken = tokenFile ? await readTokenFile(tokenFile) : undefined;
   const http: ControllerHttpServer = await startHttpServer({
     ...(options.listen ?? {}),
     status,
@@ -190,6 +194,18 @@ export async function startController(options: ControllerOptions): Promise<Runni
           },
         }
       : {}),
+    plan: planToken
+      ? planApi({
+          observe: () => pool.observe(),
+          authorized: bearerCheck(planToken),
+          root: options.root,
+          repo: options.repo,
+          config: options.config ?? defaultConfig(),
+          limits: options.limits ?? (options.config ?? defaultConfig()).limits,
+          ownCredentialFiles: options.ownCredentialFiles,
+          now: options.now,
+        })
+      : undefined,
     webhook: options.webhookSecret
       ? {
           secret: options.webhookSecret,

@@ -21,6 +21,8 @@ export interface HttpServerOptions {
   history?: () => unknown;
   /** The web page and its event stream (`/`, `/ui/*`, `/events`, `/login`); 404 when absent. */
   web?: WebRoutes;
+  /** The `POST /plan` route (`plan-api.ts`, which checks its own token); answered 404 when absent. */
+  plan?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   /** Told about requests that failed inside a handler (a bug: answered 500). */
   onError?: (err: unknown) => void;
   /**
@@ -146,6 +148,7 @@ async function route(req: IncomingMessage, res: ServerResponse, options: HttpSer
     if (!options.approve) return send(res, 404, 'text/plain', 'approvals API not configured (approvals.tokenFile)\n');
     return handleApprove(req, res, options.approve);
   }
+  if (path === '/plan') return options.plan ? options.plan(req, res) : send(res, 404, 'application/json', '{"error":"plan API not configured (no http.tokenFile)"}\n');
   if (method !== 'GET' && method !== 'HEAD') return send(res, 405, 'text/plain', 'GET only\n', { allow: 'GET, HEAD' });
   switch (path) {
     case '/healthz': {

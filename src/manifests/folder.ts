@@ -3,7 +3,8 @@ import { join, sep } from 'node:path';
 import type { Diagnostic } from '../model/diagnostics.js';
 import type { ManifestLimits } from './limits.js';
 import { repositoryLimits } from '../source/limits.js';
-import { isManifestPath, type ManifestFile } from './loader.js';
+import type { ManifestFile } from './loader.js';
+import { isManifestPath } from './manifest-path.js';
 
 /** Files read from a folder, plus what could not be read safely. */
 export interface FolderRead {

@@ -13,7 +13,10 @@ import type { BuildContext, LinkContext, LinkedDocument, ReferenceKind } from '.
 import type { ManifestLimits } from './limits.js';
 import { repositoryLimits } from '../source/limits.js';
 import type { LiveInventory, LiveKind } from './live.js';
+import { isManifestPath } from './manifest-path.js';
 import { parentPath } from './paths.js';
+
+export { isManifestPath };
 import { checkSchema } from './schema-check.js';
 import { closest } from './suggest.js';
 import { parseDuration, parseSize } from './units.js';
@@ -52,18 +55,6 @@ interface LoadedDocument {
   /** Errors reported against this document; one keeps it out of the typed lists. */
   errors: number;
   built?: DesiredDocument;
-}
-
-const MANIFEST_FILE = /\.ya?ml$/i;
-
-/**
- * Whether a path (relative to the manifests folder, forward slashes) names a manifest: `*.yaml` or
- * `*.yml`, with no hidden segment (`.github/`, `.draft.yaml`). The one rule for every source — a
- * folder, a Git commit, `xops diff` — so a file is either a manifest everywhere or nowhere.
- */
-export function isManifestPath(path: string): boolean {
-  // `..` is not hidden: such a path is kept so that the loader reports it as leaving the folder.
-  return MANIFEST_FILE.test(path) && !path.split('/').some((segment) => segment.startsWith('.') && segment !== '..' && segment !== '.');
 }
 
 /**

@@ -1,6 +1,6 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { Kind } from '../model/kinds.js';
-import { KIND_REGISTRY } from '../kinds/index.js';
+import * as generated from './validators.generated.js';
 import { childPath, pointerToPath } from './paths.js';
 import { closest } from './suggest.js';
 import type { ParsedDocument } from './yaml.js';
@@ -16,18 +16,14 @@ export interface SchemaProblem {
   code: string;
 }
 
-let compiled: Map<Kind, ValidateFunction> | undefined;
-
-/** One ajv instance for all kinds, compiled once per process. */
+/**
+ * The kind's validator, generated ahead of time from its schema (`write-validators.ts`), so no
+ * schema is compiled at start-up; a test fails when the generated code and the schemas disagree.
+ */
 function validatorFor(kind: Kind): ValidateFunction {
-  if (!compiled) {
-    const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, strictRequired: false, strictTypes: false, logger: false });
-    // Editor-facing message keywords (VS Code / yaml-language-server); we read them from parentSchema.
-    ajv.addVocabulary(['patternErrorMessage', 'errorMessage']);
-    compiled = new Map();
-    for (const def of KIND_REGISTRY) compiled.set(def.kind, ajv.compile(def.schema));
-  }
-  return compiled.get(kind)!;
+  const validate = (generated as unknown as Record<string, ValidateFunction | undefined>)[kind];
+  if (!validate) throw new Error(`no generated validator for kind ${kind}: run npm run schemas`);
+  return validate;
 }
 
 const YAML11_BOOLEANS = new Set(['yes', 'no', 'on', 'off', 'y', 'n', 'Yes', 'No', 'On', 'Off', 'YES', 'NO', 'ON', 'OFF', 'Y', 'N']);

@@ -15,6 +15,7 @@ import type { VBDRecord, VDIRecord, VMRecord } from '../../src/model/observed.js
 import { VdiTransfer } from '../../src/xapi/vdi-transfer.js';
 import { applyFolder, failures, planFolder, simWithClient } from '../apply/helpers.js';
 import { createHash } from 'node:crypto';
+import { approvalHash } from '../../src/policy/approval.js';
 
 let env: Awaited<ReturnType<typeof simWithClient>>;
 let dir: string;
@@ -33,10 +34,11 @@ spec:
   source: {file: images/data.img}
 `;
 
-// The replace destroys the VM's own root disk: destructive, so the manifest approves it.
-const vm = (template: string, disks: string) => `apiVersion: xops/v1
+// The replace destroys the VM's own root disk: destructive, so the manifest approves it, by the hash
+// of the exact change (approved() below computes it from the plan).
+const vm = (template: string, disks: string, approve = '') => `apiVersion: xops/v1
 kind: VM
-metadata: {name: app, annotations: {xops.io/approve: "replace:VM/app"}}
+metadata: {name: app, annotations: {xops.io/approve: "${approve}"}}
 spec:
   template: ${template}
   vcpus: 1
@@ -44,6 +46,17 @@ spec:
   disks: ${disks}
   powerState: running
 `;
+
+/** Writes the VM manifest approving the destructive action its plan holds, by that action's hash. */
+async function approvedVm(template: string, disks: string): Promise<void> {
+  await write({ 'vms/app.yaml': vm(template, disks) });
+  const { plan } = await planFolder(env.client, dir);
+  const held = plan.actions.filter((a) => a.disruption === 'destructive' && a.address === 'VM/app');
+  await write({ 'vms/app.yaml': vm(template, disks, held.map(approvalHash).join(' ')) });
+}
+
+const prunePolicy = (approve: string) =>
+  `apiVersion: xops/v1\nkind: Policy\nmetadata: {name: prune, annotations: {xops.io/approve: "${approve}"}}\nspec: {admission: [], automation: {prune: true}}\n`;
 
 async function write(files: Record<string, string | Buffer>): Promise<void> {
   for (const [path, text] of Object.entries(files)) {
@@ -143,7 +156,7 @@ describe('a Disk attached to a VM', () => {
   it('survives a template change (replace) of its VM with its content intact, and is attached to the new VM', async () => {
     const [, before] = await theDisk();
     const [oldVm] = await theVm();
-    await write({ 'vms/app.yaml': vm('Rocky Linux 9', '[{name: root, size: 10GiB}, {disk: data-01}]') });
+    await approvedVm('Rocky Linux 9', '[{name: root, size: 10GiB}, {disk: data-01}]');
     const { plan, result } = await applyFolder(env.client, dir);
     expect(failures(result)).toEqual([]);
     const replace = plan.actions.find((a) => a.operation === 'replace')!;
@@ -178,13 +191,16 @@ describe('a Disk attached to a VM', () => {
   });
 
   it('is destroyed by a prune only after the VMs that drop it have detached it', async () => {
-    await write({ 'vms/app.yaml': vm('Rocky Linux 9', '[{name: root, size: 10GiB}, {disk: data-01}]') });
+    await approvedVm('Rocky Linux 9', '[{name: root, size: 10GiB}, {disk: data-01}]');
     expect(failures((await applyFolder(env.client, dir)).result)).toEqual([]);
     await rm(join(dir, 'disks'), { recursive: true });
     await write({
       'vms/app.yaml': vm('Rocky Linux 9', '[{name: root, size: 10GiB}]'),
-      'prune.yaml': 'apiVersion: xops/v1\nkind: Policy\nmetadata: {name: prune, annotations: {xops.io/approve: "delete:Disk/data-01"}}\nspec: {admission: [], automation: {prune: true}}\n',
+      'prune.yaml': prunePolicy(''),
     });
+    // The destructive delete is approved by the hash of exactly that change.
+    const pending = (await planFolder(env.client, dir, { prune: true })).plan.actions.find((a) => a.id === 'delete:Disk/data-01')!;
+    await write({ 'prune.yaml': prunePolicy(approvalHash(pending)) });
     const { plan, result } = await applyFolder(env.client, dir);
     expect(failures(result)).toEqual([]);
     const del = plan.actions.find((a) => a.id === 'delete:Disk/data-01')!;

@@ -9,6 +9,7 @@ import { Ajv } from 'ajv';
 import addFormatsPlugin from 'ajv-formats';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { approvalHash } from '../../src/policy/approval.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { VDIRecord } from '../../src/model/observed.js';
 import { applyFolder, failures, planFolder, simWithClient } from '../apply/helpers.js';
@@ -104,7 +105,8 @@ describe('Disk', () => {
     expect(unapproved.result.results.map((r) => r.state)).toEqual(['held']);
     expect(await vdisNamed('scratch-2')).toHaveLength(1);
 
-    await write({ 'pool.yaml': policy(', annotations: {xops.io/approve: "delete:Disk/scratch"}') });
+    // Approved by the hash of exactly that change (an action id does not approve a destructive change).
+    await write({ 'pool.yaml': policy(`, annotations: {xops.io/approve: "${approvalHash(pruning.plan.actions[0]!)}"}`) });
     const approved = await applyFolder(env.client, dir);
     expect(failures(approved.result)).toEqual([]);
     expect(await vdisNamed('scratch-2')).toEqual([]);

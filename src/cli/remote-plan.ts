@@ -1,0 +1,126 @@
+/**
+ * `--server URL` for `xops plan` and `xops diff`: the manifests go to a running controller, which
+ * plans them against its event-fed pool cache (`POST /plan`, `src/controller/plan-api.ts`) and
+ * answers with the plan. Kept free of the loader and planner, so the warm path loads little.
+ */
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { ManifestFile } from '../manifests/loader.js';
+import type { Diagnostic } from '../model/diagnostics.js';
+import type { Plan } from '../model/plan.js';
+import { readFlagFile, str } from './args.js';
+import { UserError } from './errors.js';
+
+/** The flags that send a plan to a controller. */
+export const serverOptions = {
+  server: { type: 'string' },
+  'token-file': { type: 'string' },
+} as const;
+
+export const SERVER_USAGE = `planning on a running controller (instead of connecting to the pool):
+  --server URL          the controller's HTTP address (e.g. http://127.0.0.1:9420): it plans the
+                        manifests against its cached pool state, with its own configuration
+                        (limits, secret rules, protected objects); nothing is applied
+  --token-file FILE     the bearer token the controller requires (default: the configuration's
+                        http.tokenFile)`;
+
+/** One set of manifests as the wire carries it. */
+interface WireSet {
+  files: { path: string; content: string }[];
+  commit?: string;
+}
+
+/** A set's answer: the plan, or the manifests' errors (nothing planned). */
+export type RemoteResult = { plan: Plan } | { invalid: Diagnostic[] };
+
+/** Longest wait for the controller's answer; planning 50k VMs takes seconds, not minutes. */
+const REPLY_TIMEOUT_MS = 120_000;
+/** Largest answer read: a plan of every object of a large pool, with room to spare. */
+const MAX_REPLY_BYTES = 512 * 1024 * 1024;
+
+/** The token: `--token-file`, else the operator configuration's `http.tokenFile`. UserError when neither. */
+export async function serverToken(values: Record<string, unknown>, configTokenFile: string | undefined): Promise<string> {
+  const flag = str(values['token-file']);
+  const file = flag ?? configTokenFile;
+  if (!file) throw new UserError('--server needs a token: --token-file FILE, or http.tokenFile in the configuration (--config)');
+  const token = (await readFlagFile(flag ? '--token-file' : 'http.tokenFile', file)).split(/\r?\n/)[0].trim();
+  if (!token) throw new UserError(`${flag ? '--token-file' : 'http.tokenFile'}: ${file} is empty`);
+  return token;
+}
+
+/**
+ * Asks the controller at `server` to plan `head` (and `base`, against the same pool snapshot).
+ * Every refusal or transport failure is a one-line UserError naming the server.
+ */
+export async function planOnServer(
+  server: string,
+  token: string,
+  root: string,
+  head: { files: ManifestFile[]; commit?: string },
+  base?: { files: ManifestFile[]; commit?: string },
+): Promise<{ head: RemoteResult; base?: RemoteResult }> {
+  let url: URL;
+  try {
+    url = new URL('/plan', server);
+  } catch {
+    throw new UserError(`--server must be a URL such as http://127.0.0.1:9420, not '${server}'`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UserError(`--server must be an http:// or https:// URL, not '${server}'`);
+  const body = JSON.stringify({ root, ...wire(head), ...(base ? { base: wire(base) } : {}) });
+  const { status, text } = await post(url, token, body);
+  let answer: (RemoteResult & { base?: RemoteResult }) | { error?: string };
+  try {
+    answer = JSON.parse(text);
+  } catch {
+    throw new UserError(`--server ${server}: HTTP ${status}, and the answer is not JSON (is this an xops controller?)`);
+  }
+  if (status !== 200) {
+    const why = (answer as { error?: string }).error ?? 'no reason given';
+    if (status === 404) throw new UserError(`--server ${server}: the controller does not serve plans (${why})`);
+    throw new UserError(`--server ${server}: HTTP ${status}: ${why}`);
+  }
+  const ok = answer as RemoteResult & { base?: RemoteResult };
+  if (!('plan' in ok) && !('invalid' in ok)) throw new UserError(`--server ${server}: the answer holds no plan`);
+  const headResult: RemoteResult = 'plan' in ok ? { plan: ok.plan } : { invalid: ok.invalid };
+  return { head: headResult, ...(ok.base ? { base: ok.base } : {}) };
+}
+
+function wire(set: { files: ManifestFile[]; commit?: string }): WireSet {
+  return { files: set.files.map((f) => ({ path: f.path, content: f.content.toString('utf8') })), ...(set.commit ? { commit: set.commit } : {}) };
+}
+
+function post(url: URL, token: string, body: string): Promise<{ status: number; text: string }> {
+  const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const fail = (why: string) => reject(new UserError(`--server ${url.origin}: ${why}`));
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${token}`, accept: 'application/json' },
+        timeout: REPLY_TIMEOUT_MS,
+      },
+      (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_REPLY_BYTES) {
+            req.destroy();
+            fail(`answer larger than ${MAX_REPLY_BYTES} bytes`);
+            return;
+          }
+          chunks.push(c);
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', (err) => fail(err.message));
+      },
+    );
+    req.on('timeout', () => {
+      req.destroy();
+      fail(`no answer within ${REPLY_TIMEOUT_MS / 1000} s`);
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => fail(err.code === 'ECONNREFUSED' ? 'connection refused (is the controller running?)' : err.message));
+    req.end(body);
+  });
+}

@@ -1,0 +1,212 @@
+/**
+ * `POST /plan`: plans manifests a client sends against the controller's event-fed pool cache, and
+ * answers with the plan. Read-only: nothing is ever applied from here. The same trust rules as a
+ * commit apply (operator limits, secret rules, protected objects), so a plan through the API is the
+ * plan `xops plan` would make with the controller's configuration.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { operatorChecks } from '../config/checks.js';
+import type { ControllerConfig } from '../config/types.js';
+import { DEFAULT_LIMITS, liveInventoryFrom, loadManifestFiles, type ManifestFile } from '../manifests/index.js';
+import { hasErrors, type Diagnostic } from '../model/diagnostics.js';
+import type { ObservedState } from '../model/observed.js';
+import type { Plan } from '../model/plan.js';
+import { noManifestsWarning } from '../cli/no-manifests.js';
+import { gatedPlan } from '../plan/pipeline.js';
+import { checkAdmission } from '../policy/index.js';
+import type { OperatorLimits } from '../policy/settings.js';
+
+/** One set of manifests to plan, as the client read them: paths relative to the manifests folder. */
+export interface PlanRequestSet {
+  files: ManifestFile[];
+  /** The commit the files come from (`xops diff`), recorded in the plan's source; default `local`. */
+  commit?: string;
+}
+
+/** The request body: the manifests, and for `xops diff` a second set planned against the same snapshot. */
+export interface PlanRequest extends PlanRequestSet {
+  /** The manifests folder as the client named it, recorded in the plans' source; default the controller's root. */
+  root?: string;
+  base?: PlanRequestSet;
+}
+
+/**
+ * One answer per set: `plan`, or `invalid` when the manifests have errors (then nothing was planned,
+ * as a partial set could plan deletes of what the broken files declare).
+ */
+export type PlanResult = { plan: Plan } | { invalid: Diagnostic[] };
+
+/** The response body (200): the head set's result, and the base set's when one was sent. */
+export type PlanResponse = PlanResult & { base?: PlanResult };
+
+/** Default of PlanApiOptions.maxRequestBytes: the loader's own cap on a repository, plus room for JSON escaping. */
+export const DEFAULT_PLAN_REQUEST_BYTES = 2 * DEFAULT_LIMITS.maxTotalBytes + 1024 * 1024;
+
+/** Plans computed at once; more requests are answered 503, as each holds a copy of the manifests. */
+const MAX_CONCURRENT_PLANS = 2;
+
+/** What the plan API needs from the controller. */
+export interface PlanApiOptions {
+  /** The pool as it is now (the controller's event-fed cache). */
+  observe(): Promise<ObservedState>;
+  /** Whether the request carries the operator's token; refused with 401 when not. */
+  authorized(req: IncomingMessage): boolean;
+  /** The manifests folder as the operator named it, recorded in the plan's source. */
+  root: string;
+  repo?: string;
+  config: ControllerConfig;
+  limits: OperatorLimits;
+  /** Files of xops' own credentials, which no secretRef may name. */
+  ownCredentialFiles?: string[];
+  /** Largest body read; larger ones are refused with 413 before they are read in full. */
+  maxRequestBytes?: number;
+  now?: () => Date;
+}
+
+/** A `(req, res)` handler serving `POST /plan` with the options' rules. */
+export type PlanApiHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+/**
+ * Builds the `POST /plan` handler. Refusals, each a JSON `{error}`: 405 (not POST), 401 (no valid
+ * token), 413 (body over `maxRequestBytes`), 415 (not JSON), 400 (malformed body: the first
+ * problem, by field), 503 (too many plans at once, or the pool did not answer).
+ */
+export function planApi(options: PlanApiOptions): PlanApiHandler {
+  const maxBytes = options.maxRequestBytes ?? DEFAULT_PLAN_REQUEST_BYTES;
+  let running = 0;
+  return async (req, res) => {
+    if (req.method !== 'POST') return reply(res, 405, { error: 'POST only' }, { allow: 'POST' });
+    if (!options.authorized(req)) return reply(res, 401, { error: 'missing or wrong bearer token' }, { 'www-authenticate': 'Bearer' });
+    const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    if (type !== 'application/json') return reply(res, 415, { error: 'the body must be application/json' });
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > maxBytes) return reply(res, 413, { error: `request larger than ${maxBytes} bytes` });
+    if (running >= MAX_CONCURRENT_PLANS) return reply(res, 503, { error: `${MAX_CONCURRENT_PLANS} plans are already being computed; try again` }, { 'retry-after': '1' });
+    running++;
+    try {
+      const body = await readCapped(req, maxBytes);
+      if (body === undefined) return reply(res, 413, { error: `request larger than ${maxBytes} bytes` });
+      let request: PlanRequest;
+      try {
+        request = parsePlanRequest(body.toString('utf8'));
+      } catch (err) {
+        return reply(res, 400, { error: (err as Error).message });
+      }
+      let observed: ObservedState;
+      try {
+        observed = await options.observe();
+      } catch (err) {
+        return reply(res, 503, { error: `the pool did not answer: ${(err as Error).message}` });
+      }
+      const now = (options.now ?? (() => new Date()))();
+      const answer: PlanResponse = {
+        ...planSet(request, request.root, observed, now, options),
+        ...(request.base ? { base: planSet(request.base, request.root, observed, now, options) } : {}),
+      };
+      return reply(res, 200, answer);
+    } finally {
+      running--;
+    }
+  };
+}
+
+/** Load, admission, operator checks, gated plan: what a reconcile does before it applies. */
+function planSet(set: PlanRequestSet, root: string | undefined, observed: ObservedState, now: Date, options: PlanApiOptions): PlanResult {
+  const dir = root ?? options.root;
+  const { desired, diagnostics } = loadManifestFiles(set.files, dir, { commit: set.commit ?? 'local', live: liveInventoryFrom(observed) });
+  if (hasErrors(diagnostics)) return { invalid: diagnostics };
+  const checked = [
+    ...(set.commit === undefined ? noManifestsWarning(dir, desired, diagnostics) : []),
+    ...diagnostics,
+    ...checkAdmission(desired),
+    ...operatorChecks(desired, options.config, options.ownCredentialFiles),
+  ];
+  const plan = gatedPlan(desired, observed, checked, { now, repo: options.repo, limits: options.limits, protected: options.config.protected });
+  return { plan };
+}
+
+/**
+ * The request body, checked: `{files: [{path, content}], commit?, base?: {files, commit?}}` with
+ * string paths and contents. Throws an Error naming the first field that is wrong.
+ */
+export function parsePlanRequest(text: string): PlanRequest {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`the body is not JSON: ${(err as Error).message}`);
+  }
+  const head = parseSet(value, 'body');
+  const { base, root } = value as { base?: unknown; root?: unknown };
+  if (root !== undefined && (typeof root !== 'string' || root === '' || root.length > 4096)) throw new Error('body.root must be a non-empty string');
+  return { ...head, ...(root !== undefined ? { root: root as string } : {}), ...(base !== undefined ? { base: parseSet(base, 'base') } : {}) };
+}
+
+function parseSet(value: unknown, where: string): PlanRequestSet {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${where} must be an object with a files array`);
+  const { files, commit } = value as { files?: unknown; commit?: unknown };
+  if (!Array.isArray(files)) throw new Error(`${where}.files must be an array of {path, content}`);
+  if (files.length > DEFAULT_LIMITS.maxFiles) throw new Error(`${where}.files: ${files.length} files, more than the ${DEFAULT_LIMITS.maxFiles} a repository may hold`);
+  if (commit !== undefined && (typeof commit !== 'string' || !/^[0-9a-f]{40,64}$/.test(commit))) throw new Error(`${where}.commit must be a commit id (40 or 64 hex digits)`);
+  const out: ManifestFile[] = files.map((f: unknown, i) => {
+    const { path, content } = (typeof f === 'object' && f !== null ? f : {}) as { path?: unknown; content?: unknown };
+    if (typeof path !== 'string' || path === '' || path.length > 4096) throw new Error(`${where}.files[${i}].path must be a non-empty string`);
+    if (typeof content !== 'string') throw new Error(`${where}.files[${i}].content must be a string`);
+    return { path, content: Buffer.from(content, 'utf8') };
+  });
+  return { files: out, ...(commit !== undefined ? { commit: commit as string } : {}) };
+}
+
+/**
+ * A check that the request carries `Authorization: Bearer <token>`, in constant time. The token
+ * is compared by digest, so neither its length nor its bytes leak through timing.
+ */
+export function bearerCheck(token: string): (req: IncomingMessage) => boolean {
+  const want = createHash('sha256').update(token).digest();
+  return (req) => {
+    const header = req.headers.authorization ?? '';
+    const m = /^Bearer +(\S+)\s*$/i.exec(header);
+    if (!m) return false;
+    return timingSafeEqual(createHash('sha256').update(m[1]).digest(), want);
+  };
+}
+
+/** The token in a file (its first line, trimmed); an empty file is an error, as it would let anyone in. */
+export async function readTokenFile(file: string): Promise<string> {
+  const token = (await readFile(file, 'utf8')).split(/\r?\n/)[0].trim();
+  if (!token) throw new Error(`${file}: the token file is empty`);
+  return token;
+}
+
+/** Reads the body, or resolves undefined (and stops buffering) once it passes `maxBytes`. */
+function readCapped(req: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (chunk: Buffer) => {
+      if (over) return;
+      size += chunk.length;
+      if (size > maxBytes) {
+        over = true;
+        // Keep draining without buffering so the 413 reaches a client still sending.
+        chunks.length = 0;
+        resolve(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (!over) resolve(Buffer.concat(chunks));
+    });
+    req.on('error', reject);
+  });
+}
+
+function reply(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body) + '\n';
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...(status >= 400 ? { connection: 'close' } : {}), ...headers });
+  res.end(text);
+}
