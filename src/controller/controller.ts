@@ -8,7 +8,7 @@ import type { Plan } from '../model/plan.js';
 import type { XapiCaller } from '../xapi/caller.js';
 import { XapiClient } from '../xapi/client.js';
 import { startHttpServer, type ControllerHttpServer } from './http.js';
-import { LeaseKeeper, PoolLease } from './lease.js';
+import { LeaseKeeper, PoolLease, type LeaseShare } from './lease.js';
 import { ReconcileLoop, type BackoffOptions } from './loop.js';
 import { ControllerMetrics } from './metrics.js';
 import { OperatorOutputs, type OperatorOutputsOptions } from './outputs.js';
@@ -55,6 +55,10 @@ export interface ControllerOptions {
   /** History file, webhook notifications and commit statuses (see outputs.ts); all off when absent. */
   outputs?: Omit<OperatorOutputsOptions, 'metrics' | 'logger'>;
   listen?: { host: string; port: number };
+  /** False: no HTTP server of its own (a fleet serves every pool's status from one); default true. */
+  serveHttp?: boolean;
+  /** A fleet replica's fair share of the pools (src/fleet/); default: always try to hold the lease. */
+  leaseShare?: LeaseShare;
   /** Enables `POST /webhook`, verified with this secret. */
   webhookSecret?: string;
   /** The branch followed, so pushes to other branches do not trigger a fetch. */
@@ -153,7 +157,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
   const stuckAfterMs = options.stuckAfterMs ?? (options.applyTimeoutMs ?? DEFAULT_APPLY_TIMEOUT_MS) + 10 * 60_000;
   // Triggers before loop.start() would only duplicate its first reconcile.
   let started = false;
-  const http: ControllerHttpServer = await startHttpServer({
+  const http: ControllerHttpServer | undefined = options.serveHttp === false ? undefined : await startHttpServer({
     ...(options.listen ?? {}),
     status,
     metrics,
@@ -176,7 +180,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
         : undefined;
     },
   });
-  logger.info({ url: http.url, source: source.description }, 'controller listening');
+  if (http) logger.info({ url: http.url, source: source.description }, 'controller listening');
 
   const lease = new PoolLease({ caller, holder: options.leaseHolder, ttlMs: options.leaseTtlMs });
   const keeper = new LeaseKeeper(lease, {
@@ -192,6 +196,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       logger.info({ holder: lease.holder }, 'pool lease acquired');
       if (started) loop?.request('startup');
     },
+    share: options.leaseShare,
   });
 
   // Only the lease holder exports the pool: a standby's view may be stale, and one pool must not show twice.
@@ -217,7 +222,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
 
   let stopping: Promise<void> | undefined;
   return {
-    url: http.url,
+    url: http?.url ?? '',
     status,
     metrics,
     loop,
@@ -231,7 +236,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
         await keeper.stop();
         await source.close();
         await outputs.close();
-        await http.close();
+        await http?.close();
         stopRecording();
         logger.info({}, 'controller stopped');
       })()),
