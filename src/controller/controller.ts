@@ -66,6 +66,8 @@ export interface ControllerOptions {
   pollIntervalMs?: number;
   resyncIntervalMs?: number;
   leaseTtlMs?: number;
+  /** Wait after taking over an expired lease before reading it back (default 2 s; see lease.ts). */
+  leaseTakeoverSettleMs?: number;
   leaseHolder?: string;
   backoff?: Partial<BackoffOptions>;
   /**
@@ -182,7 +184,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
   });
   if (http) logger.info({ url: http.url, source: source.description }, 'controller listening');
 
-  const lease = new PoolLease({ caller, holder: options.leaseHolder, ttlMs: options.leaseTtlMs });
+  const lease = new PoolLease({ caller, holder: options.leaseHolder, ttlMs: options.leaseTtlMs, takeoverSettleMs: options.leaseTakeoverSettleMs });
   const keeper = new LeaseKeeper(lease, {
     onUpdate: (state, err) => {
       status.xapiReachable(!err, err instanceof Error ? err.message : err ? String(err) : undefined);

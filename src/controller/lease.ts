@@ -102,6 +102,12 @@ export class PoolLease {
     const value = this.freshValue();
     if (await this.add(pool, value)) return this.readBack(pool, value);
     const current = await this.read(pool);
+    // Gone between our add and this read: a holder renewing (remove + add) or releasing. Removing
+    // now could remove the holder's fresh value, so only a plain add may take it.
+    if (current === undefined) {
+      if (await this.add(pool, value)) return this.ours(value);
+      return this.lost('another instance holds the lease', parseLease(await this.read(pool)));
+    }
     const parsed = parseLease(current);
     // Ours already: this instance restarted with the same identity, and takes its lease back at once.
     if (parsed?.holder === this.holder) {
@@ -130,9 +136,10 @@ export class PoolLease {
 
   /** Gives the lease up if we hold it, so another instance may take over at once. */
   async release(): Promise<void> {
+    // At once, before any await: from here on the loop starts no reconcile on this lease.
+    this.ourExpiry = 0;
     const pool = await this.pool();
     const parsed = parseLease(await this.read(pool));
-    this.ourExpiry = 0;
     if (parsed?.holder === this.holder) await this.caller.call('pool.remove_from_other_config', pool, this.key);
   }
 

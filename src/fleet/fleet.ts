@@ -30,6 +30,8 @@ export interface FleetOptions {
   /** This replica's lease holder identity, the same for all its pools (others count replicas by it). */
   holder: string;
   leaseTtlMs?: number;
+  /** See ControllerOptions.leaseTakeoverSettleMs. */
+  leaseTakeoverSettleMs?: number;
   /** Default: XapiClient.connect with the pool's URL, user, password file or variable and CA. */
   connect?: (pool: PoolConfig) => Promise<PoolConnection>;
   /** Waits between failed connection attempts to one pool: from `initialMs` doubling to `maxMs`. */
@@ -86,7 +88,11 @@ export async function startFleet(options: FleetOptions): Promise<RunningFleet> {
   const heldNames = () => pools.filter((p) => p.held()).map((p) => p.config.name);
   const leaseShare = (name: string): LeaseShare => ({
     mayAcquire: () => heldNames().length < share(),
-    mustRelease: () => poolsAboveShare(heldNames(), share()).includes(name),
+    // Only between reconciles: a release during one would leave its apply running without the lease.
+    mustRelease: () => {
+      const controller = pools.find((p) => p.config.name === name)?.controller;
+      return controller !== undefined && controller.loop.runningForMs() === undefined && poolsAboveShare(heldNames(), share()).includes(name);
+    },
   });
 
   const beat = async () => {
@@ -132,6 +138,7 @@ export async function startFleet(options: FleetOptions): Promise<RunningFleet> {
       limits: { ...options.limits, ...pool.config.limits },
       leaseHolder: options.holder,
       leaseTtlMs: ttlMs,
+      leaseTakeoverSettleMs: options.leaseTakeoverSettleMs,
       serveHttp: false,
       leaseShare: leaseShare(pool.config.name),
       logger,
