@@ -88,3 +88,18 @@ describe('xops run with a fleet configuration', () => {
     expect((failure as Error).message).toMatch(new RegExp(`${flag}: the configuration lists pools`));
   });
 });
+
+describe('several simulated pools in one process (xops sim --pools N)', () => {
+  it('gives each pool its own name and address, and a change in one is not seen in another', async () => {
+    const { startSimulators } = await import('../../src/sim/index.js');
+    const sims = await startSimulators(3, { port: 0, seed: 'empty' });
+    try {
+      expect(sims.map((s) => s.db.record(s.poolRef).name_label)).toEqual(['pool-1', 'pool-2', 'pool-3']);
+      expect(new Set(sims.map((s) => s.url)).size).toBe(3);
+      sims[0]!.db.create('network', { name_label: 'only-in-1' });
+      expect(sims.map((s) => s.db.findByName('network', 'only-in-1').length)).toEqual([1, 0, 0]);
+    } finally {
+      await Promise.all(sims.map((s) => s.stop()));
+    }
+  });
+});
