@@ -17,6 +17,18 @@ import { UserError } from './errors.js';
 import { alignOptions } from './usage.js';
 import { noManifestsWarning } from './no-manifests.js';
 import { REPO_ID_HELP, repoIdOption, repoIdentity } from './repo-identity.js';
+import { POOL_SELECTION_USAGE, poolSelectionOptions, selectPools } from '../fleet/per-pool.js';
+import type { PoolConfig } from '../config/index.js';
+import { planPools } from './plan-pools.js';
+
+/** The configuration's pools narrowed by `--pool`; a bad name is a UserError. */
+export function poolsOf(operator: OperatorSettings, names: unknown): PoolConfig[] {
+  try {
+    return selectPools(operator.config, names);
+  } catch (err) {
+    throw new UserError((err as Error).message);
+  }
+}
 
 const USAGE = alignOptions(`usage: xops plan [DIR] [--out text|json|markdown] [--save FILE] [--detailed-exitcode] [connection options]
 
@@ -34,6 +46,7 @@ The plan goes to stdout; problems (errors, warnings, conflicts) go to stderr.
                         error or a refused change; when every change is held by a policy, still 2,
                         and stderr says so (without it: 1 on an error or refusal, else 0)
 ${REPO_ID_HELP}
+${POOL_SELECTION_USAGE}
 
 ${CONNECTION_USAGE}
 
@@ -116,6 +129,7 @@ export async function run(argv: string[]): Promise<number> {
       ...repoIdOption,
       ...connectionOptions,
       ...operatorConfigOptions,
+      ...poolSelectionOptions,
     },
     USAGE,
   );
@@ -125,6 +139,10 @@ export async function run(argv: string[]): Promise<number> {
   const maxBytes = maxBytesOf(values['max-bytes']);
   if (maxBytes !== undefined && out !== 'markdown') throw new UserError('--max-bytes applies to --out markdown only');
   const dir = positionals[0] ?? '.';
+  // A configuration listing pools: DIR is the repository, each pool planned from its own paths.
+  const operator = await operatorSettings(values);
+  const pools = poolsOf(operator, values.pool);
+  if (pools.length) return planPools(pools, { repoDir: dir, out, maxBytes, repo: repoIdentity(values), operator, detailed: values['detailed-exitcode'] === true });
 
   const observed = await observePool(values);
   const { desired, diagnostics } = await loadManifests(dir, { live: liveInventoryFrom(observed) });
@@ -134,7 +152,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`xops: the manifests under ${dir} have errors; nothing was planned\n`);
     return 1;
   }
-  const plan = planDesired(desired, [...noManifestsWarning(dir, desired, diagnostics), ...diagnostics], observed, { now: new Date(), repo: repoIdentity(values), operator: await operatorSettings(values) });
+  const plan = planDesired(desired, [...noManifestsWarning(dir, desired, diagnostics), ...diagnostics], observed, { now: new Date(), repo: repoIdentity(values), operator });
   if (typeof values.save === 'string') {
     try {
       await writeFile(values.save, JSON.stringify(plan, null, 2) + '\n');

@@ -173,7 +173,7 @@ export async function startFleet(options: FleetOptions): Promise<RunningFleet> {
 }
 
 /** Connects with the pool's own credentials: `passwordFile` (trailing newline dropped) or `passwordEnv`. */
-async function defaultConnect(pool: PoolConfig): Promise<PoolConnection> {
+export async function defaultConnect(pool: PoolConfig): Promise<PoolConnection> {
   let password: string | undefined;
   if (pool.passwordFile) password = (await readFile(pool.passwordFile, 'utf8')).replace(/\r?\n$/, '');
   else if (pool.passwordEnv) password = process.env[pool.passwordEnv];
