@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { UserError } from '../../src/cli/errors.js';
 import { run as plan } from '../../src/cli/plan-command.js';
+import { run as validate } from '../../src/cli/validate-command.js';
 import { startSimulators, type Simulator } from '../../src/sim/index.js';
 
 // `xops plan --config FILE [--pool NAME]`: each pool planned against its own simulated pool from the
@@ -30,11 +31,11 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function output(argv: string[]): Promise<{ code: number; out: string }> {
+async function output(argv: string[], command = plan): Promise<{ code: number; out: string }> {
   let out = '';
   const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((out += String(chunk)), true));
   try {
-    return { code: await plan(argv), out };
+    return { code: await command(argv), out };
   } finally {
     write.mockRestore();
   }
@@ -64,5 +65,22 @@ describe('xops plan across the pools of a configuration', () => {
     const failure = await plan([join(dir, 'repo'), '--config', config, '--pool', 'c']).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(UserError);
     expect((failure as Error).message).toMatch(/--pool c: no such pool in .*config\.yaml \(pools: a, b\)/);
+  });
+});
+
+describe('xops validate across the pools of a configuration', () => {
+  it('checks each pool on its own: a name clash in one pool fails that pool, naming both files', async () => {
+    writeFileSync(join(dir, 'repo/pools/b/clash.yaml'), network('backend'));
+    try {
+      const { code, out } = await output([join(dir, 'repo'), '--config', config, '--out', 'json'], validate);
+      const results = JSON.parse(out) as { pool: string; ok: boolean; diagnostics: { code?: string; message: string; location?: { file: string } }[] }[];
+      expect(code).toBe(1);
+      expect(results.map((r) => [r.pool, r.ok])).toEqual([['a', true], ['b', false]]);
+      const dup = results[1]!.diagnostics.find((d) => d.code === 'duplicate-name')!;
+      expect(dup.message).toMatch(/Network 'backend' is declared twice \(first at common\/backend\.yaml/);
+      expect(dup.location?.file).toBe('pools/b/clash.yaml');
+    } finally {
+      rmSync(join(dir, 'repo/pools/b/clash.yaml'));
+    }
   });
 });
