@@ -232,7 +232,9 @@ async function runFleetFromArgs(values: Record<string, unknown>, operator: Await
   const logger = createLogger({ level: str(values['log-level']) });
   const applyTimeoutMs = durationMs('--apply-timeout', str(values['apply-timeout']) ?? '30m');
   const listen = parseListen(str(values.listen));
+  const webhookSecret = await readSecret(str(values['webhook-secret-file']));
   return runFleet({
+    ...(webhookSecret ? { webhook: { secret: webhookSecret, branch: str(values.branch) } } : {}),
     source,
     config: operator.config,
     limits: operator.limits,

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ControllerStatus } from '../controller/status.js';
+import { handleWebhook } from '../controller/webhook.js';
 import type { FleetPool, RunningFleet } from './fleet.js';
 
 /** One line of `/status` per pool. */
@@ -97,11 +98,21 @@ export interface FleetHttpServer {
 /**
  * Serves `/healthz` (no pool's reconcile stuck past `stuckAfterMs`), `/readyz` (every pool this
  * replica holds is ready; a replica standing by for all its pools is ready), `/metrics`, `/status`
- * (all pools) and `/status/<pool>` (one pool's full status, 404 for a name not configured).
+ * (all pools), `/status/<pool>` (one pool's full status, 404 for a name not configured) and, with a
+ * secret, `POST /webhook` (a verified push makes every pool fetch).
  */
-export async function startFleetHttp(fleet: RunningFleet, options: { host?: string; port?: number; stuckAfterMs: number }): Promise<FleetHttpServer> {
+export async function startFleetHttp(
+  fleet: RunningFleet,
+  options: { host?: string; port?: number; stuckAfterMs: number; webhook?: { secret: string; branch?: string } },
+): Promise<FleetHttpServer> {
   const server = createServer((req, res) => {
     try {
+      // One verified push asks every pool's loop to fetch: the repository is shared, each loop decides.
+      if (req.method === 'POST' && (req.url ?? '').split('?')[0] === '/webhook') {
+        if (!options.webhook) return send(res, 404, 'application/json', '{"error":"webhook not configured (no secret)"}\n');
+        void handleWebhook(req, res, { ...options.webhook, onPush: () => fleet.pools.forEach((p) => p.controller?.loop.request('webhook')) });
+        return;
+      }
       handle(fleet, options.stuckAfterMs, req, res);
     } catch (err) {
       send(res, 500, 'text/plain', `internal error: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -1,29 +1,39 @@
 import type { ManifestSource, SourceSnapshot } from '../source/types.js';
 
 /**
- * One repository read once for many pools: concurrent `sync()` calls share one fetch, and a result
- * younger than `reuseMs` is handed out again, so twenty pools polling the same remote cost one fetch.
+ * One repository read once for many pools: callers that ask while a fetch waits to start share it,
+ * so twenty pools polling the same remote cost about one fetch. Every caller gets a snapshot read
+ * after it asked (never an older one), so a webhook or an edit is never answered from before it.
  */
 export class SharedSource {
   readonly base: ManifestSource;
-  private readonly reuseMs: number;
   private inFlight: Promise<SourceSnapshot> | undefined;
-  private last: { at: number; snapshot: SourceSnapshot } | undefined;
+  /** The fetch that starts once the one in flight is done; every caller until then joins it. */
+  private next: Promise<SourceSnapshot> | undefined;
   private users = 0;
 
-  constructor(base: ManifestSource, options: { reuseMs?: number } = {}) {
+  constructor(base: ManifestSource) {
     this.base = base;
-    this.reuseMs = options.reuseMs ?? 1_000;
   }
 
   /** The base's newest snapshot; a failed fetch rejects every caller that joined it. */
   sync(): Promise<SourceSnapshot> {
-    if (this.last && Date.now() - this.last.at < this.reuseMs) return Promise.resolve(this.last.snapshot);
-    this.inFlight ??= this.base
-      .sync()
-      .then((snapshot) => ((this.last = { at: Date.now(), snapshot }), snapshot))
-      .finally(() => (this.inFlight = undefined));
-    return this.inFlight;
+    if (!this.inFlight) return this.start();
+    this.next ??= this.inFlight
+      .catch(() => undefined)
+      .then(() => {
+        this.next = undefined;
+        return this.start();
+      });
+    return this.next;
+  }
+
+  private start(): Promise<SourceSnapshot> {
+    const run = this.base.sync().finally(() => {
+      if (this.inFlight === run) this.inFlight = undefined;
+    });
+    this.inFlight = run;
+    return run;
   }
 
   /** A pool's view: the files under `paths` (their union). Closing every view closes the base. */

@@ -13,6 +13,8 @@ export interface FleetRunOptions {
   limits: OperatorLimits;
   holder: string;
   listen: { host: string; port: number };
+  /** Enables `POST /webhook` for all pools. */
+  webhook?: { secret: string; branch?: string };
   leaseTtlMs: number;
   shutdownTimeoutMs: number;
   stuckAfterMs: number;
@@ -42,7 +44,7 @@ export async function runFleet(options: FleetRunOptions): Promise<number> {
     controller: options.controller,
     logger,
   });
-  const http = await startFleetHttp(fleet, { ...options.listen, stuckAfterMs: options.stuckAfterMs }).catch(async (err: unknown) => {
+  const http = await startFleetHttp(fleet, { ...options.listen, stuckAfterMs: options.stuckAfterMs, ...(options.webhook ? { webhook: options.webhook } : {}) }).catch(async (err: unknown) => {
     await fleet.stop();
     throw err;
   });

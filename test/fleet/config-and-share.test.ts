@@ -103,3 +103,29 @@ describe('several simulated pools in one process (xops sim --pools N)', () => {
     }
   });
 });
+
+describe('one repository read for many pools', () => {
+  it('shares fetches between pools, but never answers a caller with a snapshot read before it asked', async () => {
+    const { SharedSource } = await import('../../src/fleet/pool-source.js');
+    let fetches = 0;
+    const gates: (() => void)[] = [];
+    const base = {
+      description: 'fake',
+      sync: () => new Promise<{ commit: string; files: [] }>((resolve) => {
+        const n = ++fetches;
+        gates.push(() => resolve({ commit: `c${n}`, files: [] }));
+      }),
+      close: async () => undefined,
+    };
+    const shared = new SharedSource(base);
+    const first = shared.sync();
+    const [second, third] = [shared.sync(), shared.sync()]; // asked while fetch 1 runs
+    expect(fetches).toBe(1);
+    gates.shift()!();
+    expect((await first).commit).toBe('c1');
+    await new Promise((r) => setImmediate(r));
+    expect(fetches).toBe(2); // one more fetch for both late callers
+    gates.shift()!();
+    expect([(await second).commit, (await third).commit]).toEqual(['c2', 'c2']);
+  });
+});
