@@ -2,7 +2,7 @@
  * `npm run bench`: runs every benchmark module in bench/ and prints its figures.
  * `npm run bench -- plan apply` runs only the named ones.
  */
-const BENCHES = ['sim', 'xapi', 'observe', 'manifests', 'policy', 'plan', 'warm', 'apply', 'controller', 'ova-upload'] as const;
+const BENCHES = ['sim', 'xapi', 'observe', 'manifests', 'policy', 'plan', 'warm', 'apply', 'controller', 'ova-upload', 'fleet'] as const;
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);

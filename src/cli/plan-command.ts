@@ -14,6 +14,19 @@ import { UserError } from './errors.js';
 import { alignOptions } from './usage.js';
 import { REPO_ID_HELP, repoIdOption, repoIdentity } from './repo-identity.js';
 import { SERVER_USAGE, serverOptions } from './remote-plan.js';
+import { operatorSettings, type OperatorSettings } from './operator-config.js';
+import { POOL_SELECTION_USAGE, poolSelectionOptions, selectPools } from '../fleet/per-pool.js';
+import type { PoolConfig } from '../config/index.js';
+import { planPools } from './plan-pools.js';
+
+/** The configuration's pools narrowed by `--pool`; a bad name is a UserError. */
+export function poolsOf(operator: OperatorSettings, names: unknown): PoolConfig[] {
+  try {
+    return selectPools(operator.config, names);
+  } catch (err) {
+    throw new UserError((err as Error).message);
+  }
+}
 
 // The cold path's modules (loader, planner, XAPI client) load only when used: `--server` needs none.
 const USAGE = alignOptions(`usage: xops plan [DIR] [--out text|json|markdown] [--save FILE] [--detailed-exitcode] [connection options]
@@ -32,6 +45,7 @@ The plan goes to stdout; problems (errors, warnings, conflicts) go to stderr.
                         error or a refused change; when every change is held by a policy, still 2,
                         and stderr says so (without it: 1 on an error or refusal, else 0)
 ${REPO_ID_HELP}
+${POOL_SELECTION_USAGE}
 
 ${CONNECTION_USAGE}
 
@@ -106,6 +120,7 @@ export async function run(argv: string[]): Promise<number> {
       ...connectionOptions,
       ...serverOptions,
       ...operatorConfigOptions,
+      ...poolSelectionOptions,
     },
     USAGE,
   );
@@ -115,6 +130,10 @@ export async function run(argv: string[]): Promise<number> {
   const maxBytes = maxBytesOf(values['max-bytes']);
   if (maxBytes !== undefined && out !== 'markdown') throw new UserError('--max-bytes applies to --out markdown only');
   const dir = positionals[0] ?? '.';
+  // A configuration listing pools: DIR is the repository, each pool planned from its own paths.
+  const operator = await operatorSettings(values);
+  const pools = poolsOf(operator, values.pool);
+  if (pools.length) return planPools(pools, { repoDir: dir, out, maxBytes, repo: repoIdentity(values), operator, detailed: values['detailed-exitcode'] === true });
 
   const plan = str(values.server) ? await planRemotely(values, dir) : await planLocally(values, dir);
   if (!plan) {

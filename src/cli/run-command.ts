@@ -12,6 +12,7 @@ import { shouldColor } from '../render/index.js';
 import { startSimulator, type Simulator } from '../sim/index.js';
 import { XapiClient } from '../xapi/client.js';
 import { parseDuration } from '../manifests/units.js';
+import { runFleet } from '../fleet/run-fleet.js';
 import { GitSource, isRemoteUrl } from '../source/git-source.js';
 import { LocalSource } from '../source/local-source.js';
 import { normaliseSubfolder } from '../source/paths.js';
@@ -104,6 +105,7 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length > 0) throw new UserError(`unexpected argument '${positionals[0]}' (the repository is given with --repo; see 'xops run --help')`);
 
   const operator = await operatorSettings(values);
+  if (operator.config.pools.length > 0) return runFleetFromArgs(values, operator);
   const source = sourceFromArgs(values, operator.config.git.verify);
   const listen = parseListen(str(values.listen));
   const pollIntervalMs = durationMs('--interval', str(values.interval) ?? '60s');
@@ -234,6 +236,47 @@ export async function run(argv: string[]): Promise<number> {
     process.on('SIGHUP', onSignal);
   });
   return 0;
+}
+
+/**
+ * `--config` lists pools: one replica of a fleet. Each pool reads its own `paths` of the repository,
+ * so `--path`, `--xapi` and `--sim` (one pool's flags) do not apply.
+ */
+async function runFleetFromArgs(values: Record<string, unknown>, operator: Awaited<ReturnType<typeof operatorSettings>>): Promise<number> {
+  for (const flag of ['path', 'xapi', 'sim', 'password-file']) {
+    if (values[flag] !== undefined) throw new UserError(`--${flag}: the configuration lists pools (pools:), each with its own address and paths; drop --${flag}`);
+  }
+  const source = sourceFromArgs(values, operator.config.git.verify);
+  const logger = createLogger({ level: str(values['log-level']) });
+  const applyTimeoutMs = durationMs('--apply-timeout', str(values['apply-timeout']) ?? '30m');
+  const listen = parseListen(str(values.listen));
+  const webhookSecret = await readSecret(str(values['webhook-secret-file']));
+  return runFleet({
+    ...(webhookSecret ? { webhook: { secret: webhookSecret, branch: str(values.branch) } } : {}),
+    source,
+    config: operator.config,
+    limits: operator.limits,
+    // One identity per replica for all its pools (others count replicas by it), kept across restarts.
+    holder: persistentHolder(holderFile(str(values['cache-dir']) ?? defaultCacheRoot(), `fleet:${operator.config.file ?? ''}`)),
+    listen,
+    leaseTtlMs: durationMs('--lease-ttl', str(values['lease-ttl']) ?? '60s'),
+    shutdownTimeoutMs: durationMs('--shutdown-timeout', str(values['shutdown-timeout']) ?? '30s'),
+    stuckAfterMs: applyTimeoutMs + 10 * 60_000,
+    controller: {
+      repo: repoIdentity(values),
+      branch: str(values.branch),
+      pollIntervalMs: durationMs('--interval', str(values.interval) ?? '60s'),
+      resyncIntervalMs: durationMs('--resync', str(values.resync) ?? '10m'),
+      applyTimeoutMs,
+      applyListener: logProgress(logger),
+      ownCredentialFiles: operator.config.pools.flatMap((p) => (p.passwordFile ? [p.passwordFile] : [])),
+    },
+    logger,
+    onListening: (url) => process.stderr.write(`xops fleet replica serving ${operator.config.pools.length} pools; status at ${url}/status\n`),
+  }).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new UserError(`--listen ${listen.host}:${listen.port}: address already in use`);
+    throw err;
+  });
 }
 
 /** Starts the embedded simulator on `port`, or on a free port when that one is taken. */

@@ -10,6 +10,8 @@ Starts a simulated XAPI pool (XML-RPC on /, JSON-RPC on /jsonrpc) and runs until
   --vms N         add N VMs (scale-vm-0001...) with disks and VIFs
   --user U        login user (default root)
   --password P    login password (default xops)
+  --pools N       N independent pools (pool-1...pool-N) from the same seed, on ports PORT...PORT+N-1
+                  (free ones with --port 0), for a fleet (see docs/deploy.md)
 Control endpoint (not XAPI): GET/POST/DELETE /_sim/faults, POST /_sim/failover, GET /_sim/stats, POST /_sim/stats/reset`;
 
 interface SimArgs {
@@ -19,6 +21,7 @@ interface SimArgs {
   vms: number;
   user: string;
   password: string;
+  pools: number;
 }
 
 function count(flag: string, value: string | undefined, fallback: number, max: number): number {
@@ -30,7 +33,7 @@ function count(flag: string, value: string | undefined, fallback: number, max: n
 function parse(argv: string[]): SimArgs | 'help' {
   const { values, positionals, help } = parseCommandArgs(
     argv,
-    { port: { type: 'string' }, host: { type: 'string' }, seed: { type: 'string' }, vms: { type: 'string' }, user: { type: 'string' }, password: { type: 'string' } },
+    { pools: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, seed: { type: 'string' }, vms: { type: 'string' }, user: { type: 'string' }, password: { type: 'string' } },
     USAGE,
   );
   if (help) return 'help';
@@ -43,6 +46,7 @@ function parse(argv: string[]): SimArgs | 'help' {
     vms: count('--vms', values.vms as string | undefined, 0, 1_000_000),
     user: text(values.user, 'root'),
     password: text(values.password, 'xops'),
+    pools: count('--pools', values.pools as string | undefined, 1, 100),
   };
 }
 
@@ -50,10 +54,11 @@ function parse(argv: string[]): SimArgs | 'help' {
 export async function simCommand(argv: string[]): Promise<number> {
   const args = parse(argv);
   if (args === 'help') return 0;
-  const { startSimulator } = await import('../sim/index.js');
-  let sim;
+  const { startSimulators } = await import('../sim/index.js');
+  if (args.pools < 1) throw new UserError('--pools must be at least 1');
+  let sims;
   try {
-    sim = await startSimulator({ port: args.port, host: args.host, seed: args.seed, vms: args.vms, user: args.user, password: args.password });
+    sims = await startSimulators(args.pools, { port: args.port, host: args.host, seed: args.seed, vms: args.vms, user: args.user, password: args.password });
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (err.code === 'EADDRINUSE') throw new UserError(`sim: port ${args.port} is already in use on ${args.host}`);
@@ -62,10 +67,12 @@ export async function simCommand(argv: string[]): Promise<number> {
     if (e instanceof SyntaxError) throw new UserError(`sim: seed file ${args.seed} is not valid JSON: ${e.message}`);
     throw e;
   }
-  const pool = sim.db.record(sim.poolRef);
-  process.stdout.write(`XAPI simulator listening on ${sim.url} (user ${args.user}, password ${args.password})\n`);
-  const hosts = sim.hostRefs.map((h, i) => `${sim.db.record(h).name_label as string} ${sim.hostUrls[i] || '(no listener)'}`);
-  process.stdout.write(`pool "${pool.name_label as string}": ${hosts.join(', ')}; JSON-RPC at ${sim.url}/jsonrpc\n`);
+  for (const sim of sims) {
+    const pool = sim.db.record(sim.poolRef);
+    process.stdout.write(`XAPI simulator listening on ${sim.url} (user ${args.user}, password ${args.password})\n`);
+    const hosts = sim.hostRefs.map((h, i) => `${sim.db.record(h).name_label as string} ${sim.hostUrls[i] || '(no listener)'}`);
+    process.stdout.write(`pool "${pool.name_label as string}": ${hosts.join(', ')}; JSON-RPC at ${sim.url}/jsonrpc\n`);
+  }
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);
@@ -75,7 +82,7 @@ export async function simCommand(argv: string[]): Promise<number> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
-  await sim.stop();
+  await Promise.all(sims.map((s) => s.stop()));
   return 0;
 }
 

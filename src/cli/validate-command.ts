@@ -10,6 +10,9 @@ import { UserError } from './errors.js';
 import { alignOptions } from './usage.js';
 import { noManifestsWarning } from './no-manifests.js';
 import { uncheckedReferenceWarnings } from './offline-references.js';
+import { poolSelectionOptions } from '../fleet/per-pool.js';
+import { poolsOf } from './plan-command.js';
+import { validatePools } from './validate-pools.js';
 
 const USAGE = alignOptions(`usage: xops validate [DIR] [--out text|json] [--offline] [connection options]
 
@@ -24,6 +27,8 @@ Exit status: 0 when there are no errors (warnings allowed), 1 otherwise.
                     json: {ok, summary, diagnostics} on stdout, and {ok: false, error} when
                     the pool cannot be reached
   --offline         do not contact the pool even if XOPS_XAPI_URL is set
+  --pool NAME       with --config listing pools: DIR is the repository and each pool's paths
+                    are checked (default every pool, one section each); repeatable
 
 ${CONNECTION_USAGE}`, 24);
 
@@ -31,7 +36,7 @@ ${CONNECTION_USAGE}`, 24);
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals, help } = parseCommandArgs(
     argv,
-    { out: { type: 'string', default: 'text' }, offline: { type: 'boolean' }, ...connectionOptions, ...operatorConfigOptions },
+    { out: { type: 'string', default: 'text' }, offline: { type: 'boolean' }, ...connectionOptions, ...operatorConfigOptions, ...poolSelectionOptions },
     USAGE,
   );
   if (help) return 0;
@@ -39,6 +44,10 @@ export async function run(argv: string[]): Promise<number> {
   const out = values.out;
   if (out !== 'text' && out !== 'json') throw new UserError(`--out must be text or json, not '${String(out)}'`);
   const dir = positionals[0] ?? '.';
+  // A configuration listing pools: DIR is the repository, each pool checked from its own paths.
+  const fleetOperator = await operatorSettings(values);
+  const pools = poolsOf(fleetOperator, values.pool);
+  if (pools.length) return validatePools(pools, { repoDir: dir, out, offline: values.offline === true, operator: fleetOperator });
 
   let live: LiveInventory | undefined;
   try {

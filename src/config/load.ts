@@ -5,7 +5,8 @@ import { pointerToPath } from '../manifests/paths.js';
 import { parseYaml, type ParsedDocument } from '../manifests/yaml.js';
 import type { SourceLocation } from '../model/diagnostics.js';
 import { CONTROLLER_CONFIG_SCHEMA } from './schema.js';
-import { defaultConfig, type ControllerConfig, type ProtectedSelector } from './types.js';
+import { normaliseSubfolder } from '../source/paths.js';
+import { defaultConfig, type ControllerConfig, type PoolConfig, type ProtectedSelector } from './types.js';
 
 /** The configuration file is the operator's, small by nature: anything bigger is a mistake. */
 const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -45,7 +46,9 @@ export function parseControllerConfig(text: string, file: string): ControllerCon
   const doc = parsed.documents[0]!;
   validate ??= new Ajv({ allErrors: false, strict: true, strictRequired: false, logger: false }).compile(CONTROLLER_CONFIG_SCHEMA);
   if (!validate(doc.value)) throw new ConfigError(describe(validate.errors?.[0], doc, file));
-  return toConfig(doc.value as RawConfig, dirname(file), file);
+  const raw = doc.value as RawConfig;
+  checkPools(raw.pools ?? [], doc, file);
+  return toConfig(raw, dirname(file), file);
 }
 
 type RawConfig = {
@@ -55,6 +58,7 @@ type RawConfig = {
   protected?: ProtectedSelector[];
   git?: { verify?: { allowedSigners?: string; gpgKeyring?: string } };
   http?: { tokenFile?: string; webhookListen?: string; allowedHosts?: string[] };
+  pools?: PoolConfig[];
 };
 
 function toConfig(raw: RawConfig, base: string, file: string): ControllerConfig {
@@ -72,8 +76,28 @@ function toConfig(raw: RawConfig, base: string, file: string): ControllerConfig 
   const verify = raw.git?.verify;
   if (verify?.allowedSigners) config.git = { verify: { allowedSigners: path(verify.allowedSigners)! } };
   else if (verify?.gpgKeyring) config.git = { verify: { gpgKeyring: path(verify.gpgKeyring)! } };
+  config.pools = (raw.pools ?? []).map((p) => ({
+    ...p,
+    ...(p.passwordFile ? { passwordFile: path(p.passwordFile) } : {}),
+    ...(p.ca ? { ca: path(p.ca) } : {}),
+    paths: p.paths.map((f) => normaliseSubfolder(f) ?? f),
+  }));
   config.http = { ...(raw.http?.tokenFile ? { tokenFile: path(raw.http.tokenFile) } : {}), ...(raw.http?.webhookListen ? { webhookListen: raw.http.webhookListen } : {}), ...(raw.http?.allowedHosts ? { allowedHosts: raw.http.allowedHosts } : {}) };
   return config;
+}
+
+/** What the schema cannot say: pool names are unique and paths stay inside the repository. */
+function checkPools(pools: PoolConfig[], doc: ParsedDocument, file: string): void {
+  const seen = new Map<string, number>();
+  pools.forEach((pool, i) => {
+    const at = (field: string) => where(lookup(doc, `pools[${i}].${field}`) ?? doc.start);
+    const first = seen.get(pool.name);
+    if (first !== undefined) throw new ConfigError(`${at('name')}: pools[${i}].name: pool '${pool.name}' is already listed as pools[${first}]`);
+    seen.set(pool.name, i);
+    pool.paths.forEach((p, j) => {
+      if (normaliseSubfolder(p) === undefined) throw new ConfigError(`${at(`paths[${j}]`)}: pools[${i}].paths[${j}]: '${p}' must be a folder inside the repository`);
+    });
+  });
 }
 
 function where(l: SourceLocation): string {

@@ -87,5 +87,30 @@ export const CONTROLLER_CONFIG_SCHEMA = {
         allowedHosts: { type: 'array', maxItems: 100, items: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.-]+$' }, description: 'Host names the HTTP endpoints answer to besides IP literals and localhost names.' },
       },
     },
+    pools: {
+      type: 'array',
+      maxItems: 1000,
+      description: 'The pools of a fleet: each reconciled from the union of its paths.',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'xapi', 'user', 'paths'],
+        properties: {
+          name: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', description: "The pool's name (its Pool manifest's metadata.name)." },
+          xapi: { type: 'string', minLength: 1, maxLength: 2048, pattern: '^https?://', description: "The pool coordinator's URL." },
+          user: { type: 'string', minLength: 1, maxLength: 256 },
+          passwordFile: { ...file, description: 'File holding the password.' },
+          passwordEnv: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[A-Za-z_][A-Za-z0-9_]*$', description: 'Environment variable holding the password.' },
+          ca: { ...file, description: "PEM file of CA certificates the pool's certificate must chain to." },
+          paths: { type: 'array', minItems: 1, maxItems: 100, items: { type: 'string', minLength: 1, maxLength: 1024 }, description: 'Folders of the repository; the pool reads the union.' },
+          limits: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { adopt: { type: 'boolean' }, prune: { type: 'boolean' }, destructive: { type: 'boolean' } },
+          },
+        },
+        oneOf: [{ required: ['passwordFile'] }, { required: ['passwordEnv'] }],
+      },
+    },
   },
 } as const;

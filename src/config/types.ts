@@ -14,6 +14,28 @@ export interface ControllerConfig {
   protected: ProtectedSelector[];
   git: { verify?: GitVerify };
   http: HttpSettings;
+  /** The pools of a fleet (`xops run --config` reconciles them all); empty: one pool from the flags. */
+  pools: PoolConfig[];
+}
+
+/**
+ * One pool of a fleet: how to reach it and which folders of the repository make up its manifests
+ * (their union; the same Kind/name twice is an error). Paths in it are resolved against the file.
+ */
+export interface PoolConfig {
+  /** The pool's name: its `Pool` manifest's metadata.name, `/status/<name>`, the `pool` metric label. */
+  name: string;
+  xapi: string;
+  user: string;
+  /** Exactly one of passwordFile / passwordEnv is set. */
+  passwordFile?: string;
+  passwordEnv?: string;
+  /** A PEM file of CA certificates the pool's TLS certificate must chain to. */
+  ca?: string;
+  /** Folders of the repository (relative to its root, no `..`), at least one. */
+  paths: string[];
+  /** Stricter (or wider) ceilings for this pool; unset fields inherit the configuration's `limits`. */
+  limits?: Partial<Limits>;
 }
 
 /** What a commit's policies may at most turn on. All off by default. */
@@ -90,5 +112,6 @@ export function defaultConfig(): ControllerConfig {
     protected: [],
     git: {},
     http: {},
+    pools: [],
   };
 }

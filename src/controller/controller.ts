@@ -12,7 +12,7 @@ import { createWebRoutes } from './web/routes.js';
 import { planSummary, poolPageView, type PlanSummary } from './web/view.js';
 import type { HttpGuard } from './http-guard.js';
 import type { ApprovalLedger } from '../policy/approval-ledger.js';
-import { LeaseKeeper, PoolLease } from './lease.js';
+import { LeaseKeeper, PoolLease, type LeaseShare } from './lease.js';
 import { ReconcileLoop, type BackoffOptions } from './loop.js';
 import { ControllerMetrics } from './metrics.js';
 import { OperatorOutputs, type OperatorOutputsOptions } from './outputs.js';
@@ -60,6 +60,10 @@ export interface ControllerOptions {
   /** History file, webhook notifications and commit statuses (see outputs.ts); all off when absent. */
   outputs?: Omit<OperatorOutputsOptions, 'metrics' | 'logger'>;
   listen?: { host: string; port: number };
+  /** False: no HTTP server of its own (a fleet serves every pool's status from one); default true. */
+  serveHttp?: boolean;
+  /** A fleet replica's fair share of the pools (src/fleet/); default: always try to hold the lease. */
+  leaseShare?: LeaseShare;
   /** Enables `POST /webhook`, verified with this secret. */
   webhookSecret?: string;
   /** The bearer token and extra Host names the HTTP endpoints check (see http-guard.ts). */
@@ -75,6 +79,8 @@ export interface ControllerOptions {
   pollIntervalMs?: number;
   resyncIntervalMs?: number;
   leaseTtlMs?: number;
+  /** Wait after taking over an expired lease before reading it back (default 2 s; see lease.ts). */
+  leaseTakeoverSettleMs?: number;
   leaseHolder?: string;
   backoff?: Partial<BackoffOptions>;
   /**
@@ -172,7 +178,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
   // The plan API is served only behind the operator's token.
   const tokenFile = options.config?.http.tokenFile;
   const planToken = tokenFile ? await readTokenFile(tokenFile) : undefined;
-  const http: ControllerHttpServer = await startHttpServer({
+  const http: ControllerHttpServer | undefined = options.serveHttp === false ? undefined : await startHttpServer({
     ...(options.listen ?? {}),
     status,
     metrics,
@@ -224,9 +230,9 @@ export async function startController(options: ControllerOptions): Promise<Runni
         : undefined;
     },
   });
-  logger.info({ url: http.url, source: source.description }, 'controller listening');
+  if (http) logger.info({ url: http.url, source: source.description }, 'controller listening');
 
-  const lease = new PoolLease({ caller, holder: options.leaseHolder, ttlMs: options.leaseTtlMs });
+  const lease = new PoolLease({ caller, holder: options.leaseHolder, ttlMs: options.leaseTtlMs, takeoverSettleMs: options.leaseTakeoverSettleMs });
   const keeper = new LeaseKeeper(lease, {
     onUpdate: (state, err) => {
       status.xapiReachable(!err, err instanceof Error ? err.message : err ? String(err) : undefined);
@@ -240,6 +246,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       logger.info({ holder: lease.holder }, 'pool lease acquired');
       if (started) loop?.request('startup');
     },
+    share: options.leaseShare,
   });
 
   // Only the lease holder exports the pool: a standby's view may be stale, and one pool must not show twice.
@@ -265,7 +272,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
 
   let stopping: Promise<void> | undefined;
   return {
-    url: http.url,
+    url: http?.url ?? '',
     status,
     metrics,
     loop,
@@ -279,7 +286,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
         await keeper.stop();
         await source.close();
         await outputs.close();
-        await http.close();
+        await http?.close();
         stopRecording();
         logger.info({}, 'controller stopped');
       })()),

@@ -18,7 +18,8 @@ const VOLATILE_FIELDS: ReadonlySet<string> = new Set(['current_operations', 'all
  * which concern the appliance they name.
  */
 function isBookkeepingKey(key: string): boolean {
-  return key === LEASE_KEY || isApplianceMarkKey(key);
+  // `xops.replica.*`: the heartbeats of a fleet's replicas (src/fleet/replicas.ts).
+  return key === LEASE_KEY || key.startsWith('xops.replica.') || isApplianceMarkKey(key);
 }
 
 function isApplianceMarkKey(key: string): boolean {

@@ -102,6 +102,12 @@ export class PoolLease {
     const value = this.freshValue();
     if (await this.add(pool, value)) return this.readBack(pool, value);
     const current = await this.read(pool);
+    // Gone between our add and this read: a holder renewing (remove + add) or releasing. Removing
+    // now could remove the holder's fresh value, so only a plain add may take it.
+    if (current === undefined) {
+      if (await this.add(pool, value)) return this.ours(value);
+      return this.lost('another instance holds the lease', parseLease(await this.read(pool)));
+    }
     const parsed = parseLease(current);
     // Ours already: this instance restarted with the same identity, and takes its lease back at once.
     if (parsed?.holder === this.holder) {
@@ -130,10 +136,18 @@ export class PoolLease {
 
   /** Gives the lease up if we hold it, so another instance may take over at once. */
   async release(): Promise<void> {
+    // At once, before any await: from here on the loop starts no reconcile on this lease.
+    this.ourExpiry = 0;
     const pool = await this.pool();
     const parsed = parseLease(await this.read(pool));
-    this.ourExpiry = 0;
     if (parsed?.holder === this.holder) await this.caller.call('pool.remove_from_other_config', pool, this.key);
+  }
+
+  /** Reads who holds the lease without taking it; `reason` says why this instance does not try. */
+  async peek(reason: string): Promise<LeaseState> {
+    const parsed = parseLease(await this.read(await this.pool()));
+    const live = parsed && parsed.expiresAt > this.clock.now() ? parsed : undefined;
+    return live ? this.lost(`pool held by ${live.holder}`, live) : { held: false, holder: this.holder, reason };
   }
 
   private async readBack(pool: string, value: string): Promise<LeaseState> {
@@ -207,6 +221,18 @@ export interface LeaseKeeperOptions {
   onUpdate?: (state: LeaseState | undefined, error?: unknown) => void;
   /** Called when the lease becomes ours (the loop then asks for a reconcile). */
   onAcquired?: () => void;
+  /** A fleet's fair share (src/fleet/): when absent, the keeper always tries to hold the lease. */
+  share?: LeaseShare;
+}
+
+/**
+ * How a replica of a fleet limits itself to its fair share of the pools: asked before each attempt.
+ * `mayAcquire` false: the keeper only reads who holds the lease; `mustRelease` true: it gives up the
+ * lease it holds, so that another replica can take it.
+ */
+export interface LeaseShare {
+  mayAcquire(): boolean;
+  mustRelease(): boolean;
 }
 
 /** Keeps trying to take a pool's lease and, once held, renews it until stopped. */
@@ -246,6 +272,18 @@ export class LeaseKeeper {
     const wasHeld = this.lease.held();
     const attempt = (async () => {
       try {
+        const share = this.opts.share;
+        if (wasHeld && share?.mustRelease()) {
+          await this.lease.release();
+          this.last = { held: false, holder: this.lease.holder, reason: 'released to another replica: this one holds more than its fair share' };
+          this.opts.onUpdate?.(this.last);
+          return;
+        }
+        if (!wasHeld && share && !share.mayAcquire()) {
+          this.last = await this.lease.peek('this replica holds its fair share of the pools');
+          this.opts.onUpdate?.(this.last);
+          return;
+        }
         this.last = wasHeld ? await this.lease.renew() : await this.lease.acquire();
         this.opts.onUpdate?.(this.last);
         if (this.last.held && !wasHeld) this.opts.onAcquired?.();

@@ -37,6 +37,7 @@ export type { FaultSpec, FaultRule, FaultAim, FaultState, DarkMode } from './fau
 export { FaultSpecError } from './faults.js';
 export type { TlsIdentity } from './tls.js';
 export { CallStats } from './stats.js';
+export { startSimulators, MAX_SIM_POOLS } from './multi.js';
 export { GuestAgents, NO_GUEST } from './behaviour/guest.js';
 export type { AgentReports, GuestOs, GuestProfile, Tristate } from './behaviour/guest.js';
 export type { SeedDocument, SeedHost, SeedNetwork, SeedSr, SeedVm, SeedGuest } from './seed/format.js';

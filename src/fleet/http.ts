@@ -1,0 +1,163 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ControllerStatus } from '../controller/status.js';
+import { handleWebhook } from '../controller/webhook.js';
+import type { FleetPool, RunningFleet } from './fleet.js';
+
+/** One line of `/status` per pool. */
+export interface FleetPoolSummary {
+  name: string;
+  /** This replica holds the pool's lease and reconciles it. */
+  held: boolean;
+  /** Who does, when another replica does. */
+  heldBy?: string;
+  connected: boolean;
+  connectError?: string;
+  commit?: string;
+  lastResult?: string;
+  consecutiveFailures?: number;
+  standby?: string;
+}
+
+/** `/status` of a fleet replica. */
+export interface FleetStatus {
+  holder: string;
+  replicas: string[];
+  share: number;
+  pools: FleetPoolSummary[];
+}
+
+/** The fleet's status document (pure: read from the pools' stores). */
+export function fleetStatus(fleet: RunningFleet): FleetStatus {
+  return { holder: fleet.holder, replicas: fleet.roster.live(), share: fleet.share(), pools: fleet.pools.map(summary) };
+}
+
+function summary(pool: FleetPool): FleetPoolSummary {
+  const s: ControllerStatus | undefined = pool.controller?.status.snapshot();
+  return {
+    name: pool.config.name,
+    held: pool.held(),
+    ...(s?.lease?.heldBy ? { heldBy: s.lease.heldBy } : {}),
+    connected: pool.controller !== undefined,
+    ...(pool.connectError ? { connectError: pool.connectError } : {}),
+    ...(s?.commit ? { commit: s.commit } : {}),
+    ...(s?.lastReconcile ? { lastResult: s.lastReconcile.result } : {}),
+    ...(s ? { consecutiveFailures: s.consecutiveFailures } : {}),
+    ...(s?.standby ? { standby: s.standby } : {}),
+  };
+}
+
+/**
+ * Every pool's metrics in one exposition, each sample labelled `pool="<name>"`, plus the fleet's own
+ * gauges (live replicas, this replica's share and the pools it holds).
+ */
+export function fleetMetrics(fleet: RunningFleet): string {
+  const blocks = new Map<string, { head: string[]; samples: string[] }>();
+  for (const pool of fleet.pools) {
+    if (!pool.controller) continue;
+    let current: { head: string[]; samples: string[] } | undefined;
+    for (const line of pool.controller.metrics.registry.render().split('\n')) {
+      if (line === '') continue;
+      const help = /^# HELP (\S+)/.exec(line);
+      if (help) {
+        current = blocks.get(help[1]!);
+        if (!current) blocks.set(help[1]!, (current = { head: [line], samples: [] }));
+        else current.head = current.head.length ? current.head : [line];
+        continue;
+      }
+      if (line.startsWith('#')) {
+        if (current && current.head.length < 2) current.head.push(line);
+        continue;
+      }
+      current?.samples.push(withPoolLabel(line, pool.config.name));
+    }
+  }
+  const out: string[] = [];
+  for (const block of blocks.values()) out.push(...block.head, ...block.samples);
+  const gauge = (name: string, help: string, value: number) => out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name} ${value}`);
+  gauge('xops_fleet_replicas', 'Replicas of this fleet seen alive (this one included).', fleet.roster.live().length);
+  gauge('xops_fleet_share', 'How many pools this replica may hold.', fleet.share());
+  gauge('xops_fleet_pools_held', 'Pools whose lease this replica holds.', fleet.pools.filter((p) => p.held()).length);
+  return out.join('\n') + '\n';
+}
+
+/** `name{a="b"} 1` → `name{pool="p",a="b"} 1`; `name 1` → `name{pool="p"} 1`. */
+export function withPoolLabel(sample: string, pool: string): string {
+  const label = `pool="${pool.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  return sample.replace(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{\}?)?/, (_m, name: string, brace: string | undefined) =>
+    brace === '{' ? `${name}{${label},` : `${name}{${label}}`,
+  );
+}
+
+/** A fleet replica's HTTP server. */
+export interface FleetHttpServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `/healthz` (no pool's reconcile stuck past `stuckAfterMs`), `/readyz` (every pool this
+ * replica holds is ready; a replica standing by for all its pools is ready), `/metrics`, `/status`
+ * (all pools), `/status/<pool>` (one pool's full status, 404 for a name not configured) and, with a
+ * secret, `POST /webhook` (a verified push makes every pool fetch).
+ */
+export async function startFleetHttp(
+  fleet: RunningFleet,
+  options: { host?: string; port?: number; stuckAfterMs: number; webhook?: { secret: string; branch?: string } },
+): Promise<FleetHttpServer> {
+  const server = createServer((req, res) => {
+    try {
+      // One verified push asks every pool's loop to fetch: the repository is shared, each loop decides.
+      if (req.method === 'POST' && (req.url ?? '').split('?')[0] === '/webhook') {
+        if (!options.webhook) return send(res, 404, 'application/json', '{"error":"webhook not configured (no secret)"}\n');
+        void handleWebhook(req, res, { ...options.webhook, onPush: () => fleet.pools.forEach((p) => p.controller?.loop.request('webhook')) });
+        return;
+      }
+      handle(fleet, options.stuckAfterMs, req, res);
+    } catch (err) {
+      send(res, 500, 'text/plain', `internal error: ${err instanceof Error ? err.message : String(err)}\n`);
+    }
+  });
+  server.requestTimeout = 10_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 9420, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const { address, port } = server.address() as AddressInfo;
+  return {
+    url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
+    close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
+  };
+}
+
+function handle(fleet: RunningFleet, stuckAfterMs: number, req: IncomingMessage, res: ServerResponse): void {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed\n');
+  const path = (req.url ?? '/').split('?')[0]!;
+  if (path === '/healthz') {
+    const stuck = fleet.pools.flatMap((p) => {
+      const ms = p.controller?.loop.runningForMs();
+      return ms !== undefined && ms > stuckAfterMs ? [`${p.config.name}: a reconcile has been running for ${Math.round(ms / 1000)} s`] : [];
+    });
+    return send(res, stuck.length ? 503 : 200, 'text/plain', stuck.length ? stuck.map((s) => `unhealthy: ${s}`).join('\n') + '\n' : 'ok\n');
+  }
+  if (path === '/readyz') {
+    const reasons = fleet.pools.flatMap((p) => (p.held() && p.controller ? p.controller.status.readiness().reasons.map((r) => `${p.config.name}: ${r}`) : []));
+    return send(res, reasons.length ? 503 : 200, 'text/plain', reasons.length ? reasons.map((r) => `not ready: ${r}`).join('\n') + '\n' : 'ready\n');
+  }
+  if (path === '/metrics') return send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', fleetMetrics(fleet));
+  if (path === '/status') return send(res, 200, 'application/json', JSON.stringify(fleetStatus(fleet), null, 2) + '\n');
+  const one = /^\/status\/([^/]+)$/.exec(path);
+  if (one) {
+    const name = decodeURIComponent(one[1]!);
+    const pool = fleet.pools.find((p) => p.config.name === name);
+    if (!pool) return send(res, 404, 'text/plain', `no pool named '${name}' in the configuration\n`);
+    const body = pool.controller ? { ...pool.controller.status.snapshot(), name } : { name, connected: false, connectError: pool.connectError };
+    return send(res, 200, 'application/json', JSON.stringify(body, null, 2) + '\n');
+  }
+  send(res, 404, 'text/plain', 'not found\n');
+}
+
+function send(res: ServerResponse, code: number, type: string, body: string): void {
+  res.writeHead(code, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}

@@ -1,0 +1,169 @@
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultConfig, type PoolConfig } from '../../src/config/index.js';
+import { createLogger } from '../../src/controller/logger.js';
+import { startFleet, type RunningFleet } from '../../src/fleet/fleet.js';
+import { fleetStatus, startFleetHttp, type FleetHttpServer, type FleetStatus } from '../../src/fleet/http.js';
+import { startSimulator, type Simulator } from '../../src/sim/index.js';
+import { LocalSource } from '../../src/source/local-source.js';
+import type { XapiCaller } from '../../src/xapi/caller.js';
+import { XapiClient } from '../../src/xapi/client.js';
+
+// End to end: 4 simulated pools, 2 replicas of the same fleet in this process. Each replica's XAPI
+// calls go through a recorder that also serves as a kill switch: once killed, every call of that
+// replica fails, as a SIGKILLed process would fall silent (nothing released, nothing cleaned up).
+
+const TTL_MS = 2_000;
+const POOLS = 4;
+const quiet = () => createLogger({ destination: new Writable({ write: (_c, _e, done) => done() }) });
+const network = (name: string, mtu: number) => `apiVersion: xops/v1\nkind: Network\nmetadata:\n  name: ${name}\nspec:\n  mtu: ${mtu}\n`;
+
+interface Write {
+  pool: string;
+  replica: string;
+  method: string;
+  /** Whose lease value was the pool's newest when the write was sent. */
+  leaseHolder: string | undefined;
+}
+
+let sims: Simulator[] = [];
+let repo: string;
+const writes: Write[] = [];
+const killed = new Set<string>();
+const clients: XapiClient[] = [];
+
+/** Calls that change the pool, apart from the lease and heartbeat bookkeeping. */
+function isWrite(method: string, args: unknown[]): boolean {
+  if (/^(session|event)\.|\.get_|^[^.]+\.get_all/.test(method)) return false;
+  if (/^pool\.(add_to|remove_from)_other_config$/.test(method) && typeof args[1] === 'string' && /^xops\.(lease|replica\.)/.test(args[1])) return false;
+  return true;
+}
+
+/** Per pool, whose lease value was last added (successfully): the holder of the moment, renewal gaps included. */
+const leaseOwner = new Map<string, string>();
+
+function recorded(client: XapiClient, pool: string, replica: string): XapiCaller {
+  const self = `replica-${replica}`;
+  return {
+    call: async <T>(method: string, ...args: unknown[]): Promise<T> => {
+      if (killed.has(replica)) throw new Error(`replica ${replica} is dead`);
+      if (isWrite(method, args)) writes.push({ pool, replica: self, method, leaseHolder: leaseOwner.get(pool) });
+      const result = await client.call<T>(method, ...args);
+      if (method === 'pool.add_to_other_config' && args[1] === 'xops.lease') leaseOwner.set(pool, self);
+      return result;
+    },
+  } as XapiCaller;
+}
+
+function write(path: string, text: string): void {
+  mkdirSync(dirname(join(repo, path)), { recursive: true });
+  writeFileSync(join(repo, path), text);
+}
+
+function mtuOf(sim: Simulator, name: string): number | undefined {
+  const [net] = sim.db.findByName('network', name);
+  return net ? Number(sim.db.record(net.ref).MTU) : undefined;
+}
+
+async function until(what: string, ok: () => boolean, timeoutMs = 8_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function startReplica(name: string): Promise<RunningFleet> {
+  const pools: PoolConfig[] = sims.map((sim, i) => ({ name: `p${i}`, xapi: sim.url, user: 'root', passwordEnv: 'UNUSED', paths: ['common', `pools/p${i}`] }));
+  return startFleet({
+    pools,
+    source: new LocalSource({ dir: repo }),
+    config: defaultConfig(),
+    limits: { adopt: false, prune: false, destructive: false },
+    holder: `replica-${name}`,
+    leaseTtlMs: TTL_MS,
+    leaseTakeoverSettleMs: 100,
+    connect: async (pool) => {
+      const client = await XapiClient.connect({ url: pool.xapi, user: 'root', password: 'xops' });
+      clients.push(client);
+      return { client, caller: recorded(client, pool.name, name) };
+    },
+    controller: { pollIntervalMs: 100, resyncIntervalMs: 600_000, backoff: { initialMs: 50, maxMs: 200 } },
+    logger: quiet(),
+  });
+}
+
+beforeAll(async () => {
+  sims = await Promise.all(Array.from({ length: POOLS }, () => startSimulator({ port: 0, seed: 'empty' })));
+  repo = mkdtempSync(join(tmpdir(), 'xops-fleet-'));
+  write('common/backend.yaml', network('backend', 1500));
+  for (let i = 0; i < POOLS; i++) write(`pools/p${i}/local.yaml`, network(`p${i}-local`, 1500));
+});
+afterAll(async () => {
+  for (const c of clients) await c.close().catch(() => undefined);
+  await Promise.all(sims.map((s) => s.stop()));
+  rmSync(repo, { recursive: true, force: true });
+});
+
+describe('a fleet of 4 pools and 2 replicas', () => {
+  it('splits the pools, applies a commit to all, takes over a dead replica within the TTL, never two writers on a pool', async () => {
+    const a = await startReplica('a');
+    const b = await startReplica('b');
+    let http: FleetHttpServer | undefined;
+    try {
+      // Each pool gets its own folder's network and the shared one.
+      await until('every pool converged', () => sims.every((s, i) => mtuOf(s, 'backend') === 1500 && mtuOf(s, `p${i}-local`) === 1500));
+      expect(sims.every((s, i) => sims.every((_, j) => j === i || mtuOf(s, `p${j}-local`) === undefined))).toBe(true);
+
+      // The late replica gets work: two pools each.
+      const held = (f: RunningFleet) => f.pools.filter((p) => p.held()).map((p) => p.config.name);
+      await until('fair split', () => held(a).length === 2 && held(b).length === 2);
+      expect([...held(a), ...held(b)].sort()).toEqual(['p0', 'p1', 'p2', 'p3']);
+
+      // a learns who holds the pools it gave up at its next look at their leases.
+      await until('a sees b holding its pools', () => fleetStatus(a).pools.every((p) => p.held || p.heldBy === 'replica-b'));
+      http = await startFleetHttp(a, { port: 0, stuckAfterMs: 60_000 });
+      const status = (await (await fetch(`${http.url}/status`)).json()) as FleetStatus;
+      expect(status.replicas).toEqual(['replica-a', 'replica-b']);
+      expect(status.pools.map((p) => [p.name, p.held ? 'replica-a' : p.heldBy])).toEqual(
+        ['p0', 'p1', 'p2', 'p3'].map((n) => [n, held(a).includes(n) ? 'replica-a' : 'replica-b']),
+      );
+      const one = await fetch(`${http.url}/status/p0`);
+      expect(((await one.json()) as { name: string }).name).toBe('p0');
+      expect((await fetch(`${http.url}/status/nope`)).status).toBe(404);
+      const metrics = await (await fetch(`${http.url}/metrics`)).text();
+      expect(metrics).toMatch(/^xops_lease_held\{pool="p0"\} [01]$/m);
+      expect(metrics).toMatch(/^xops_fleet_replicas 2$/m);
+      expect(metrics.match(/^# TYPE xops_lease_held /gm)).toHaveLength(1);
+
+      // One commit for all pools reaches all of them.
+      write('common/backend.yaml', network('backend', 9000));
+      await until('commit applied to every pool', () => sims.every((s) => mtuOf(s, 'backend') === 9000));
+
+      // Replica b dies without releasing anything; a takes every pool over and applies the next commit.
+      killed.add('b');
+      const diedAt = Date.now();
+      write('common/backend.yaml', network('backend', 1400));
+      await until('a holds every pool', () => held(a).length === 4, TTL_MS * 4);
+      const takeoverMs = Date.now() - diedAt;
+      await until('next commit applied to every pool', () => sims.every((s) => mtuOf(s, 'backend') === 1400));
+      // Within the TTL for the leases and the heartbeats to expire, plus one renewal interval (TTL/3).
+      expect(takeoverMs).toBeLessThan(TTL_MS * 2);
+      expect(fleetStatus(a).replicas).toEqual(['replica-a']);
+
+      // At no time did two replicas act on one pool: every write came from the pool's lease holder of the moment.
+      expect(writes.length).toBeGreaterThan(POOLS * 3);
+      expect(writes.filter((w) => w.leaseHolder !== w.replica)).toEqual([]);
+      // And pools did change hands (the check above is not vacuous): b wrote, then a took b's pools.
+      expect(new Set(writes.map((w) => w.replica))).toEqual(new Set(['replica-a', 'replica-b']));
+    } finally {
+      await http?.close();
+      await a.stop();
+      killed.clear();
+      await b.stop();
+    }
+  });
+});
