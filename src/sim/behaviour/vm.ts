@@ -168,7 +168,7 @@ function copyVm(
 ): string {
   const db = c.db;
   const src = db.record(vm);
-  const skip = new Set(['uuid', 'allowed_operations', 'current_operations', 'VBDs', 'VIFs', 'metrics', 'guest_metrics', 'consoles', 'crash_dumps', 'VTPMs', 'VUSBs', 'VGPUs', 'attached_PCIs', 'snapshots', 'children', 'resident_on', 'scheduled_to_be_resident_on', 'domid', 'power_state', 'snapshot_of', 'parent', 'suspend_VDI', 'appliance']);
+  const skip = new Set(['uuid', 'allowed_operations', 'current_operations', 'VBDs', 'VIFs', 'metrics', 'guest_metrics', 'consoles', 'crash_dumps', 'VTPMs', 'VUSBs', 'VGPUs', 'attached_PCIs', 'snapshots', 'children', 'resident_on', 'scheduled_to_be_resident_on', 'domid', 'power_state', 'snapshot_of', 'parent', 'suspend_VDI', 'appliance', 'snapshot_schedule']);
   const fields: Record<string, unknown> = {};
   for (const f of db.classOf('VM').fields) {
     if (skip.has(f.name)) continue;
