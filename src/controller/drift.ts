@@ -3,7 +3,7 @@ import type { ObservedChange } from '../observe/diff.js';
 import { valuesEqual } from '../observe/equal.js';
 import type { ActionResult } from '../apply/executor.js';
 import type { Plan } from '../model/plan.js';
-import { applianceMarks } from '../plan/ownership-marks.js';
+import { poolKeptMarks } from '../plan/ownership-marks.js';
 import { LEASE_KEY } from './lease.js';
 import type { DriftReport } from './types.js';
 
@@ -22,7 +22,7 @@ function isBookkeepingKey(key: string): boolean {
 }
 
 function isApplianceMarkKey(key: string): boolean {
-  return [MANAGED_KEY, REPO_KEY, SPEC_KEY].some((k) => key.startsWith(`${k}/VM_appliance/`));
+  return [MANAGED_KEY, REPO_KEY, SPEC_KEY].some((k) => key.startsWith(`${k}/VM_appliance/`) || key.startsWith(`${k}/VMSS/`));
 }
 
 /** Whether anything but volatile fields differs between two versions of a record. */
@@ -108,8 +108,9 @@ export function managedAddresses(change: ObservedChange, before: ObservedState |
       markOf(lookup('SR', record['SR']));
       break;
     case 'VM_appliance':
+    case 'VMSS':
       for (const s of states) {
-        const mark = applianceMarks(s).get(record.uuid);
+        const mark = poolKeptMarks(s, change.cls).get(record.uuid);
         if (mark?.address && repoMatches(mark.repo, repo)) out.add(mark.address);
       }
       break;
@@ -137,7 +138,7 @@ function changedApplianceMarks(old: XapiRecord, now: XapiRecord): string[] {
   for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
     if (!isApplianceMarkKey(key) || a[key] === b[key]) continue;
     const uuid = key.slice(key.lastIndexOf('/') + 1);
-    const managed = `${MANAGED_KEY}/VM_appliance/${uuid}`;
+    const managed = `${key.slice(key.indexOf('/') + 1, key.lastIndexOf('/')) === 'VMSS' ? `${MANAGED_KEY}/VMSS` : `${MANAGED_KEY}/VM_appliance`}/${uuid}`;
     const address = b[managed] ?? a[managed];
     if (address) out.add(address);
   }

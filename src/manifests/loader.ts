@@ -80,6 +80,7 @@ export function loadManifestFiles(files: ManifestFile[], root: string, opts: Loa
     srs: [],
     vms: [],
     appliances: [],
+    snapshotSchedules: [],
     policies: [],
     documents: [],
   };

@@ -6,6 +6,7 @@ import type { DesiredSR } from '../kinds/sr/desired.js';
 import type { DesiredVM } from '../kinds/vm/desired.js';
 import type { DesiredVMAppliance } from '../kinds/vmappliance/desired.js';
 import type { DesiredPolicy } from '../kinds/policy/desired.js';
+import type { DesiredSnapshotSchedule } from '../kinds/snapshotschedule/desired.js';
 
 // Each kind's own types live in its folder (src/kinds/<kind>/desired.ts); this module assembles
 // them into DesiredState, the data contract between the loader, the planner and the policies.
@@ -16,6 +17,7 @@ export type { BondMode, DesiredNetwork } from '../kinds/network/desired.js';
 export type { SRType, DesiredSR } from '../kinds/sr/desired.js';
 export type { PowerState, HaRestartPriority, DesiredDisk, DesiredVif, DesiredVM } from '../kinds/vm/desired.js';
 export type { DesiredApplianceMember, DesiredVMAppliance } from '../kinds/vmappliance/desired.js';
+export type { DesiredSnapshotSchedule, SnapshotFrequency, SnapshotType } from '../kinds/snapshotschedule/desired.js';
 export type { Match, AdmissionRule, DisruptionClass, MaintenanceWindow, AutomationSettings, DesiredPolicy } from '../kinds/policy/desired.js';
 
 /**
@@ -32,6 +34,7 @@ export interface DesiredState {
   srs: DesiredSR[];
   vms: DesiredVM[];
   appliances: DesiredVMAppliance[];
+  snapshotSchedules: DesiredSnapshotSchedule[];
   policies: DesiredPolicy[];
   /** Every document as written (after YAML parsing), for admission rules and diagnostics. */
   documents: RawDocument[];
@@ -55,7 +58,8 @@ export type DesiredResource =
   | DesiredNetwork
   | DesiredSR
   | DesiredVM
-  | DesiredVMAppliance;
+  | DesiredVMAppliance
+  | DesiredSnapshotSchedule;
 
 export type DesiredDocument = DesiredResource | DesiredPolicy;
 
@@ -68,5 +72,6 @@ export function desiredResources(desired: DesiredState): DesiredResource[] {
     ...desired.srs,
     ...desired.vms,
     ...desired.appliances,
+    ...desired.snapshotSchedules,
   ];
 }

@@ -23,6 +23,7 @@ export const OBSERVED_CLASSES = [
   'VM',
   'VIF',
   'VM_appliance',
+  'VMSS',
   'VM_metrics',
   'VM_guest_metrics',
   // Runtime figures for the controller's pool health metrics (memory, liveness, link carrier).
@@ -195,6 +196,19 @@ export interface VMRecord extends XapiRecord {
   other_config: Record<string, string>;
 }
 
+/** A VM snapshot schedule (XAPI VMSS); it has no other_config, so xops' marks live in the pool's. */
+export interface VMSSRecord extends XapiRecord {
+  name_label: string;
+  name_description: string;
+  enabled: boolean;
+  type: string;
+  retained_snapshots: number;
+  frequency: string;
+  schedule: Record<string, string>;
+  last_run_time: string;
+  VMs: Ref[];
+}
+
 export interface VMApplianceRecord extends XapiRecord {
   name_label: string;
   name_description: string;
@@ -234,6 +248,7 @@ export interface ObservedRecordTypes {
   VM: VMRecord;
   VIF: VIFRecord;
   VM_appliance: VMApplianceRecord;
+  VMSS: VMSSRecord;
   VM_metrics: XapiRecord;
   VM_guest_metrics: XapiRecord;
   host_metrics: HostMetricsRecord;

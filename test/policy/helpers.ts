@@ -57,6 +57,7 @@ export function desired(policies: DesiredPolicy[], documents: RawDocument[] = []
     srs: [],
     vms: [],
     appliances: [],
+    snapshotSchedules: [],
     policies,
     documents: [
       ...documents,
