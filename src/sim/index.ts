@@ -14,6 +14,7 @@ import { networkHandlers } from './behaviour/network.js';
 import { poolHandlers } from './behaviour/pool.js';
 import { secretHandlers, secretLayer } from './behaviour/secret.js';
 import { attachVmssScheduler, vmssHandlers } from './behaviour/vmss.js';
+import { evacuateHandlers } from './behaviour/evacuate.js';
 import { SimClock } from './clock.js';
 import { XmlEncoder } from './codec/xmlrpc.js';
 import type { Handler, SimCore } from './core.js';
@@ -192,7 +193,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     poolRef: () => seeded.pool,
   };
   const vmssSince = attachVmssScheduler(core, core.clock);
-  for (const group of [sessionHandlers(), vmHandlers(), storageHandlers(), networkHandlers(), poolHandlers(), secretHandlers(), vmssHandlers(vmssSince)]) {
+  for (const group of [sessionHandlers(), vmHandlers(), storageHandlers(), networkHandlers(), poolHandlers(), secretHandlers(), vmssHandlers(vmssSince), evacuateHandlers()]) {
     for (const [k, v] of Object.entries(group)) handlers.set(k, v);
   }
   secretLayer(handlers, { movePasswords: opts.movePasswordsToSecrets ?? false });

@@ -99,8 +99,8 @@ function checkMemoryOrder(smin: number, dmin: number, dmax: number, smax: number
   if (!(smin <= dmin && dmin <= dmax && dmax <= smax)) throw fail('MEMORY_CONSTRAINT_VIOLATION_ORDER');
 }
 
-/** Why `host` cannot run `vm` (as an exception), or nothing when it can. */
-function assertCanBootHere(db: SimDatabase, vm: string, host: string): void {
+/** Why `host` cannot run `vm` (as an exception), or nothing when it can; `memoryCheck: false` skips memory. */
+export function assertCanBootHere(db: SimDatabase, vm: string, host: string, memoryCheck = true): void {
   const rec = db.record(vm);
   const h = db.expect('host', host).rec;
   if (!h.enabled) throw fail('HOST_DISABLED', host);
@@ -122,7 +122,7 @@ function assertCanBootHere(db: SimDatabase, vm: string, host: string): void {
     // A network without PIFs is host-internal and exists everywhere.
     if (n && (n.rec.PIFs as string[]).length > 0 && !hostNetworks.has(net!)) throw fail('VM_REQUIRES_NETWORK', vm, net!);
   }
-  assertMemoryFits(db, rec, host);
+  if (memoryCheck) assertMemoryFits(db, rec, host);
 }
 
 /** Picks a host for `vm`: its affinity if that works, else the first host that can run it. */
