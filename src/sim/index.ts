@@ -15,6 +15,7 @@ import { poolHandlers } from './behaviour/pool.js';
 import { secretHandlers, secretLayer } from './behaviour/secret.js';
 import { attachVmssScheduler, vmssHandlers } from './behaviour/vmss.js';
 import { evacuateHandlers } from './behaviour/evacuate.js';
+import { vmGroupHandlers } from './behaviour/vm-group.js';
 import { SimClock } from './clock.js';
 import { XmlEncoder } from './codec/xmlrpc.js';
 import type { Handler, SimCore } from './core.js';
@@ -193,7 +194,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     poolRef: () => seeded.pool,
   };
   const vmssSince = attachVmssScheduler(core, core.clock);
-  for (const group of [sessionHandlers(), vmHandlers(), storageHandlers(), networkHandlers(), poolHandlers(), secretHandlers(), vmssHandlers(vmssSince), evacuateHandlers()]) {
+  for (const group of [sessionHandlers(), vmHandlers(), storageHandlers(), networkHandlers(), poolHandlers(), secretHandlers(), vmssHandlers(vmssSince), evacuateHandlers(), vmGroupHandlers()]) {
     for (const [k, v] of Object.entries(group)) handlers.set(k, v);
   }
   secretLayer(handlers, { movePasswords: opts.movePasswordsToSecrets ?? false });

@@ -33,10 +33,26 @@ export const EXTRA_CLASSES: readonly RawClass[] = [
       ['set_type', [['self', 'VMSS ref'], ['value', 'enum vmss_type']], '', ''],
     ],
   },
+  {
+    // xen-api ocaml/idl/datamodel_vm_group.ml (XCP-ng 8.3, XenServer 8).
+    name: 'VM_group', flags: 'ed', generated: ['get_record', 'get_by_uuid', 'get_by_name_label', 'get_all', 'get_all_records', 'get_all_where', 'get_all_records_where'],
+    fields: [
+      ['uuid', 'string', 'r'],
+      ['name_label', 'string', 'w'],
+      ['name_description', 'string', 'w'],
+      ['placement', 'enum placement_policy', 'c', 'normal'],
+      ['VMs', 'VM ref set', 'r'],
+    ],
+    messages: [
+      ['create', [['args', 'VM_group record']], 'VM_group ref', 'ag'],
+      ['destroy', [['self', 'VM_group ref']], '', 'ag'],
+    ],
+  },
 ];
 
 /** Enums of the extra classes (xen-api `datamodel.ml`, VMSS `type'` and `frequency`). */
 export const EXTRA_ENUMS: Readonly<Record<string, readonly string[]>> = {
   vmss_type: ['snapshot', 'checkpoint', 'snapshot_with_quiesce'],
   vmss_frequency: ['hourly', 'daily', 'weekly'],
+  placement_policy: ['anti_affinity', 'normal'],
 };
