@@ -93,7 +93,7 @@ export function manifestsFor(observed: ObservedState): DesiredState {
       },
     });
   }
-  return { source: { commit: 'bench', path: '.' }, hosts: [], networks: [], srs: [], vms, appliances: [], snapshotSchedules: [], policies: [], documents: [] };
+  return { source: { commit: 'bench', path: '.' }, hosts: [], networks: [], srs: [], vms, appliances: [], snapshotSchedules: [], vmGroups: [], policies: [], documents: [] };
 }
 
 export async function benchPlan(): Promise<void> {

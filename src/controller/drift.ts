@@ -22,7 +22,7 @@ function isBookkeepingKey(key: string): boolean {
 }
 
 function isApplianceMarkKey(key: string): boolean {
-  return [MANAGED_KEY, REPO_KEY, SPEC_KEY].some((k) => key.startsWith(`${k}/VM_appliance/`) || key.startsWith(`${k}/VMSS/`));
+  return [MANAGED_KEY, REPO_KEY, SPEC_KEY].some((k) => key.startsWith(`${k}/VM_appliance/`) || key.startsWith(`${k}/VMSS/`) || key.startsWith(`${k}/VM_group/`));
 }
 
 /** Whether anything but volatile fields differs between two versions of a record. */
@@ -109,6 +109,7 @@ export function managedAddresses(change: ObservedChange, before: ObservedState |
       break;
     case 'VM_appliance':
     case 'VMSS':
+    case 'VM_group':
       for (const s of states) {
         const mark = poolKeptMarks(s, change.cls).get(record.uuid);
         if (mark?.address && repoMatches(mark.repo, repo)) out.add(mark.address);
@@ -138,7 +139,7 @@ function changedApplianceMarks(old: XapiRecord, now: XapiRecord): string[] {
   for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
     if (!isApplianceMarkKey(key) || a[key] === b[key]) continue;
     const uuid = key.slice(key.lastIndexOf('/') + 1);
-    const managed = `${key.slice(key.indexOf('/') + 1, key.lastIndexOf('/')) === 'VMSS' ? `${MANAGED_KEY}/VMSS` : `${MANAGED_KEY}/VM_appliance`}/${uuid}`;
+    const managed = `${MANAGED_KEY}/${key.slice(key.indexOf('/') + 1, key.lastIndexOf('/'))}/${uuid}`;
     const address = b[managed] ?? a[managed];
     if (address) out.add(address);
   }

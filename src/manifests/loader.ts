@@ -81,6 +81,7 @@ export function loadManifestFiles(files: ManifestFile[], root: string, opts: Loa
     vms: [],
     appliances: [],
     snapshotSchedules: [],
+    vmGroups: [],
     policies: [],
     documents: [],
   };

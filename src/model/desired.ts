@@ -7,6 +7,7 @@ import type { DesiredVM } from '../kinds/vm/desired.js';
 import type { DesiredVMAppliance } from '../kinds/vmappliance/desired.js';
 import type { DesiredPolicy } from '../kinds/policy/desired.js';
 import type { DesiredSnapshotSchedule } from '../kinds/snapshotschedule/desired.js';
+import type { DesiredVMGroup } from '../kinds/vmgroup/desired.js';
 
 // Each kind's own types live in its folder (src/kinds/<kind>/desired.ts); this module assembles
 // them into DesiredState, the data contract between the loader, the planner and the policies.
@@ -18,6 +19,7 @@ export type { SRType, DesiredSR } from '../kinds/sr/desired.js';
 export type { PowerState, HaRestartPriority, DesiredDisk, DesiredVif, DesiredVM } from '../kinds/vm/desired.js';
 export type { DesiredApplianceMember, DesiredVMAppliance } from '../kinds/vmappliance/desired.js';
 export type { DesiredSnapshotSchedule, SnapshotFrequency, SnapshotType } from '../kinds/snapshotschedule/desired.js';
+export type { DesiredVMGroup, VMGroupPlacement } from '../kinds/vmgroup/desired.js';
 export type { Match, AdmissionRule, DisruptionClass, MaintenanceWindow, AutomationSettings, DesiredPolicy } from '../kinds/policy/desired.js';
 
 /**
@@ -35,6 +37,7 @@ export interface DesiredState {
   vms: DesiredVM[];
   appliances: DesiredVMAppliance[];
   snapshotSchedules: DesiredSnapshotSchedule[];
+  vmGroups: DesiredVMGroup[];
   policies: DesiredPolicy[];
   /** Every document as written (after YAML parsing), for admission rules and diagnostics. */
   documents: RawDocument[];
@@ -59,7 +62,8 @@ export type DesiredResource =
   | DesiredSR
   | DesiredVM
   | DesiredVMAppliance
-  | DesiredSnapshotSchedule;
+  | DesiredSnapshotSchedule
+  | DesiredVMGroup;
 
 export type DesiredDocument = DesiredResource | DesiredPolicy;
 
@@ -73,5 +77,6 @@ export function desiredResources(desired: DesiredState): DesiredResource[] {
     ...desired.vms,
     ...desired.appliances,
     ...desired.snapshotSchedules,
+    ...desired.vmGroups,
   ];
 }

@@ -24,6 +24,7 @@ export const OBSERVED_CLASSES = [
   'VIF',
   'VM_appliance',
   'VMSS',
+  'VM_group',
   'VM_metrics',
   'VM_guest_metrics',
   // Runtime figures for the controller's pool health metrics (memory, liveness, link carrier).
@@ -209,6 +210,14 @@ export interface VMSSRecord extends XapiRecord {
   VMs: Ref[];
 }
 
+/** A VM group (XAPI VM_group, XCP-ng 8.3 / XenServer 8); marks live in the pool's other_config. */
+export interface VMGroupRecord extends XapiRecord {
+  name_label: string;
+  name_description: string;
+  placement: 'anti_affinity' | 'normal';
+  VMs: Ref[];
+}
+
 export interface VMApplianceRecord extends XapiRecord {
   name_label: string;
   name_description: string;
@@ -249,6 +258,7 @@ export interface ObservedRecordTypes {
   VIF: VIFRecord;
   VM_appliance: VMApplianceRecord;
   VMSS: VMSSRecord;
+  VM_group: VMGroupRecord;
   VM_metrics: XapiRecord;
   VM_guest_metrics: XapiRecord;
   host_metrics: HostMetricsRecord;

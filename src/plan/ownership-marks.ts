@@ -34,7 +34,7 @@ export function applianceMarks(observed: ObservedState): Map<string, ObjectMark>
 }
 
 /** Classes without other_config whose marks xops keeps in the pool's (as for VM_appliance). */
-export type PoolMarkedClass = 'VM_appliance' | 'VMSS';
+export type PoolMarkedClass = 'VM_appliance' | 'VMSS' | 'VM_group';
 
 /** The pool other_config keys holding the marks of one object of a class without other_config. */
 export function poolMarkKeys(cls: PoolMarkedClass, uuid: string): { managed: string; repo: string; spec: string } {

@@ -58,6 +58,7 @@ export function desired(policies: DesiredPolicy[], documents: RawDocument[] = []
     vms: [],
     appliances: [],
     snapshotSchedules: [],
+    vmGroups: [],
     policies,
     documents: [
       ...documents,
