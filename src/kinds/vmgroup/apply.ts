@@ -88,6 +88,38 @@ async function converge(ctx: ApplyContext, action: Action, group: Ref, spec: Gro
   }
 }
 
+/**
+ * After members joined an anti-affinity group in this apply (VMs created in the same plan started before they
+ * could join): members sharing a host move live to enabled hosts running none of the group, where the pool
+ * accepts them (a refusal, e.g. HOST_NOT_ENOUGH_FREE_MEMORY, leaves the VM where it is for the next plan).
+ */
+async function spreadJoined(ctx: ApplyContext, group: Ref): Promise<void> {
+  if ((await ctx.caller.call<string>('VM_group.get_placement', group)) !== 'anti_affinity') return;
+  const members = await ctx.caller.call<Ref[]>('VM_group.get_VMs', group);
+  const where = new Map<Ref, Ref[]>();
+  for (const vm of members) {
+    if ((await ctx.caller.call<string>('VM.get_power_state', vm)) !== 'Running') continue;
+    const host = await ctx.caller.call<Ref>('VM.get_resident_on', vm);
+    where.set(host, [...(where.get(host) ?? []), vm]);
+  }
+  const hosts = await ctx.caller.call<Ref[]>('host.get_all');
+  const empty: Ref[] = [];
+  for (const h of hosts) if (!where.has(h) && (await ctx.caller.call<boolean>('host.get_enabled', h))) empty.push(h);
+  for (const vms of where.values()) {
+    for (const vm of vms.slice(1)) {
+      for (const [i, target] of empty.entries()) {
+        try {
+          await ctx.caller.callAsync('VM.pool_migrate', vm, target, { live: 'true' });
+          empty.splice(i, 1);
+          break;
+        } catch (err) {
+          if (!isXapiError(err, 'HOST_NOT_ENOUGH_FREE_MEMORY', 'VM_REQUIRES_SR', 'VM_REQUIRES_NETWORK', 'HOST_DISABLED')) throw err;
+        }
+      }
+    }
+  }
+}
+
 /** Carries out an anti-affinity spread: each planned member live-migrates to its host, if still where it was. */
 async function spread(ctx: ApplyContext, action: Action): Promise<void> {
   for (const s of (action.details?.['spread'] as Spread[] | undefined) ?? []) {
@@ -120,6 +152,7 @@ async function create(ctx: ApplyContext, action: Action): Promise<void> {
     await mark(ctx, await ctx.caller.call<string>('VM_group.get_uuid', group), action.address);
   }
   await converge(ctx, action, group, spec, new Set(ALL_FIELDS));
+  await spreadJoined(ctx, group);
   await writeDigest(ctx, group, action);
 }
 
@@ -132,6 +165,7 @@ async function update(ctx: ApplyContext, action: Action): Promise<void> {
     if (!ALL_FIELDS.includes(f)) throw new UnsupportedChangeError(action.address, `apply does not know how to change spec.${f} of a VM group`);
   }
   await converge(ctx, action, group, desiredSpec<GroupSpec>(action), fields);
+  if (fields.has('vms')) await spreadJoined(ctx, group);
   await writeDigest(ctx, group, action);
 }
 

@@ -49,7 +49,7 @@ export function planGroup(ctx: PlanContext, doc: DesiredVMGroup): void {
   const createAction = (operation: 'create' | 'replace', objects: ObjectRef[] = []) => makeAction({
     operation, resource: doc, needs, desired, objects,
     changes: createChanges({ ...doc.spec, vms: undefined, selector: undefined }).concat(desired.vms.map(memberChange)),
-    reason: `${operation === 'create' ? 'new' : 'recreated (XAPI cannot change a placement)'} ${doc.spec.placement} group of ${desired.vms.length} VM(s)`,
+    reason: `${operation === 'create' ? 'new' : 'recreated (XAPI cannot change a placement)'} ${doc.spec.placement} group of ${desired.vms.length} VM(s)${doc.spec.placement === 'anti-affinity' ? '; members that share a host once joined move live to hosts running none of the group' : ''}`,
     details: { removeMembers: [] } satisfies GroupDetails,
   });
   if (owner.state === 'absent') {
@@ -98,7 +98,7 @@ export function planGroup(ctx: PlanContext, doc: DesiredVMGroup): void {
   if (changes.length > 0) {
     ctx.actions.push(makeAction({
       operation: 'update', resource: doc, changes, objects, desired, needs, drift,
-      reason: 'group membership is metadata, changed live', details: { markKeys, removeMembers } satisfies GroupDetails,
+      reason: `group membership is metadata, changed live${doc.spec.placement === 'anti-affinity' ? '; joining members that share a host move live to hosts running none of the group' : ''}`, details: { markKeys, removeMembers } satisfies GroupDetails,
     }));
   }
   if (doc.spec.placement !== 'anti-affinity') return;
