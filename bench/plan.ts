@@ -98,7 +98,7 @@ export function manifestsFor(observed: ObservedState): DesiredState {
       },
     });
   }
-  return { source: { commit: 'bench', path: '.' }, hosts: [], networks: [], srs: [], disks: [], vms, appliances: [], policies: [], documents: [] };
+  return { source: { commit: 'bench', path: '.' }, hosts: [], networks: [], srs: [], disks: [], vms, appliances: [], snapshotSchedules: [], vmGroups: [], policies: [], documents: [] };
 }
 
 export async function benchPlan(): Promise<void> {

@@ -60,7 +60,7 @@ function policies(): DesiredPolicy[] {
 
 function state(): DesiredState {
   const documents = Array.from({ length: VMS }, (_, i) => doc(i));
-  return { source: { path: '.' }, hosts: [], networks: [], srs: [], disks: [], vms: [], appliances: [], policies: policies(), documents };
+  return { source: { path: '.' }, hosts: [], networks: [], srs: [], disks: [], vms: [], appliances: [], snapshotSchedules: [], vmGroups: [], policies: policies(), documents };
 }
 
 function bigPlan(): Plan {

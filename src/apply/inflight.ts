@@ -19,6 +19,7 @@ export const DEFAULT_SETTLE_TIMEOUT_MS = 20_000;
 const CREATING_TASKS = new Set([
   'VM.clone', 'VM.copy', 'VM.provision', 'VDI.create', 'VBD.create', 'VIF.create', 'network.create',
   'VLAN.create', 'Bond.create', 'SR.create', 'PBD.create', 'VM_appliance.create',
+  'VMSS.create', 'VM_group.create',
 ]);
 
 interface TaskRecord {

@@ -3,7 +3,7 @@ import type { ObservedChange } from '../observe/diff.js';
 import { valuesEqual } from '../observe/equal.js';
 import type { ActionResult } from '../apply/executor.js';
 import type { Plan } from '../model/plan.js';
-import { applianceMarks } from '../plan/ownership-marks.js';
+import { poolKeptMarks } from '../plan/ownership-marks.js';
 import { LEASE_KEY } from './lease.js';
 import type { DriftReport } from './types.js';
 
@@ -23,7 +23,7 @@ function isBookkeepingKey(key: string): boolean {
 }
 
 function isApplianceMarkKey(key: string): boolean {
-  return [MANAGED_KEY, REPO_KEY, SPEC_KEY].some((k) => key.startsWith(`${k}/VM_appliance/`));
+  return [MANAGED_KEY, REPO_KEY, SPEC_KEY].some((k) => key.startsWith(`${k}/VM_appliance/`) || key.startsWith(`${k}/VMSS/`) || key.startsWith(`${k}/VM_group/`));
 }
 
 /** Whether anything but volatile fields differs between two versions of a record. */
@@ -109,8 +109,10 @@ export function managedAddresses(change: ObservedChange, before: ObservedState |
       markOf(lookup('SR', record['SR']));
       break;
     case 'VM_appliance':
+    case 'VMSS':
+    case 'VM_group':
       for (const s of states) {
-        const mark = applianceMarks(s).get(record.uuid);
+        const mark = poolKeptMarks(s, change.cls).get(record.uuid);
         if (mark?.address && repoMatches(mark.repo, repo)) out.add(mark.address);
       }
       break;
@@ -138,7 +140,7 @@ function changedApplianceMarks(old: XapiRecord, now: XapiRecord): string[] {
   for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
     if (!isApplianceMarkKey(key) || a[key] === b[key]) continue;
     const uuid = key.slice(key.lastIndexOf('/') + 1);
-    const managed = `${MANAGED_KEY}/VM_appliance/${uuid}`;
+    const managed = `${MANAGED_KEY}/${key.slice(key.indexOf('/') + 1, key.lastIndexOf('/'))}/${uuid}`;
     const address = b[managed] ?? a[managed];
     if (address) out.add(address);
   }

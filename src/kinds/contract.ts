@@ -23,7 +23,7 @@ export interface KindSecretUse {
 }
 
 /** The DesiredState field that holds a kind's documents (an array, or `pool`: at most one). */
-export type DesiredSlot = 'pool' | 'hosts' | 'networks' | 'srs' | 'disks' | 'vms' | 'appliances' | 'policies';
+export type DesiredSlot = 'pool' | 'hosts' | 'networks' | 'srs' | 'disks' | 'vms' | 'appliances' | 'snapshotSchedules' | 'vmGroups' | 'policies';
 
 /**
  * One kind. Optional parts are absent for kinds that do not take part in that stage: Policy has a

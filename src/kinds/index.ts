@@ -13,12 +13,14 @@ import { poolKind } from './pool/index.js';
 import { srKind } from './sr/index.js';
 import { vmKind } from './vm/index.js';
 import { vmApplianceKind } from './vmappliance/index.js';
+import { snapshotScheduleKind } from './snapshotschedule/index.js';
+import { vmGroupKind } from './vmgroup/index.js';
 
 export type { KindContract } from './contract.js';
 export { addDocument, documentsOf } from './contract.js';
 
 /** Every kind, in pipeline order. Must list the kinds in the order of model/kinds.ts ALL_KINDS. */
-export const KIND_REGISTRY: readonly KindContract[] = [poolKind, hostKind, networkKind, srKind, diskKind, vmKind, vmApplianceKind, policyKind];
+export const KIND_REGISTRY: readonly KindContract[] = [poolKind, hostKind, networkKind, srKind, diskKind, vmKind, vmApplianceKind, snapshotScheduleKind, vmGroupKind, policyKind];
 
 if (KIND_REGISTRY.map((k) => k.kind).join() !== ALL_KINDS.join()) {
   throw new Error(`kind registry out of order: ${KIND_REGISTRY.map((k) => k.kind).join()} is not ${ALL_KINDS.join()}`);

@@ -73,6 +73,8 @@ export function loadManifestFiles(files: ManifestFile[], root: string, opts: Loa
     disks: [],
     vms: [],
     appliances: [],
+    snapshotSchedules: [],
+    vmGroups: [],
     policies: [],
     documents: [],
   };

@@ -7,6 +7,8 @@ import type { DesiredStandaloneDisk } from '../kinds/disk/desired.js';
 import type { DesiredVM } from '../kinds/vm/desired.js';
 import type { DesiredVMAppliance } from '../kinds/vmappliance/desired.js';
 import type { DesiredPolicy } from '../kinds/policy/desired.js';
+import type { DesiredSnapshotSchedule } from '../kinds/snapshotschedule/desired.js';
+import type { DesiredVMGroup } from '../kinds/vmgroup/desired.js';
 
 // Each kind's own types live in its folder (src/kinds/<kind>/desired.ts); this module assembles
 // them into DesiredState, the data contract between the loader, the planner and the policies.
@@ -18,6 +20,8 @@ export type { SRType, DesiredSR } from '../kinds/sr/desired.js';
 export type { DiskImageFormat, DiskSource, DesiredStandaloneDisk } from '../kinds/disk/desired.js';
 export type { PowerState, HaRestartPriority, DesiredDisk, DesiredAttachment, DesiredVif, DesiredVM } from '../kinds/vm/desired.js';
 export type { DesiredApplianceMember, DesiredVMAppliance } from '../kinds/vmappliance/desired.js';
+export type { DesiredSnapshotSchedule, SnapshotFrequency, SnapshotType } from '../kinds/snapshotschedule/desired.js';
+export type { DesiredVMGroup, VMGroupPlacement } from '../kinds/vmgroup/desired.js';
 export type { Match, AdmissionRule, DisruptionClass, MaintenanceWindow, AutomationSettings, DesiredPolicy } from '../kinds/policy/desired.js';
 
 /**
@@ -36,6 +40,8 @@ export interface DesiredState {
   disks: DesiredStandaloneDisk[];
   vms: DesiredVM[];
   appliances: DesiredVMAppliance[];
+  snapshotSchedules: DesiredSnapshotSchedule[];
+  vmGroups: DesiredVMGroup[];
   policies: DesiredPolicy[];
   /** Every document as written (after YAML parsing), for admission rules and diagnostics. */
   documents: RawDocument[];
@@ -60,7 +66,9 @@ export type DesiredResource =
   | DesiredSR
   | DesiredStandaloneDisk
   | DesiredVM
-  | DesiredVMAppliance;
+  | DesiredVMAppliance
+  | DesiredSnapshotSchedule
+  | DesiredVMGroup;
 
 export type DesiredDocument = DesiredResource | DesiredPolicy;
 
@@ -74,5 +82,7 @@ export function desiredResources(desired: DesiredState): DesiredResource[] {
     ...desired.disks,
     ...desired.vms,
     ...desired.appliances,
+    ...desired.snapshotSchedules,
+    ...desired.vmGroups,
   ];
 }

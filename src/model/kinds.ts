@@ -2,7 +2,7 @@
  * The manifest kinds xops knows, in apply order: what other kinds depend on comes first.
  * Deletes run in the reverse of this order.
  */
-export const KIND_ORDER = ['Pool', 'Host', 'Network', 'SR', 'Disk', 'VM', 'VMAppliance'] as const;
+export const KIND_ORDER = ['Pool', 'Host', 'Network', 'SR', 'Disk', 'VM', 'VMAppliance', 'SnapshotSchedule', 'VMGroup'] as const;
 
 /** A kind that maps to pool objects (Policy is not one: it only steers xops). */
 export type ResourceKind = (typeof KIND_ORDER)[number];

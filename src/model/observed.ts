@@ -23,6 +23,8 @@ export const OBSERVED_CLASSES = [
   'VM',
   'VIF',
   'VM_appliance',
+  'VMSS',
+  'VM_group',
   'VM_metrics',
   'VM_guest_metrics',
   // Runtime figures for the controller's pool health metrics (memory, liveness, link carrier).
@@ -203,6 +205,27 @@ export interface VMRecord extends XapiRecord {
   VTPMs?: Ref[];
 }
 
+/** A VM snapshot schedule (XAPI VMSS); it has no other_config, so xops' marks live in the pool's. */
+export interface VMSSRecord extends XapiRecord {
+  name_label: string;
+  name_description: string;
+  enabled: boolean;
+  type: string;
+  retained_snapshots: number;
+  frequency: string;
+  schedule: Record<string, string>;
+  last_run_time: string;
+  VMs: Ref[];
+}
+
+/** A VM group (XAPI VM_group, XCP-ng 8.3 / XenServer 8); marks live in the pool's other_config. */
+export interface VMGroupRecord extends XapiRecord {
+  name_label: string;
+  name_description: string;
+  placement: 'anti_affinity' | 'normal';
+  VMs: Ref[];
+}
+
 export interface VMApplianceRecord extends XapiRecord {
   name_label: string;
   name_description: string;
@@ -242,6 +265,8 @@ export interface ObservedRecordTypes {
   VM: VMRecord;
   VIF: VIFRecord;
   VM_appliance: VMApplianceRecord;
+  VMSS: VMSSRecord;
+  VM_group: VMGroupRecord;
   VM_metrics: XapiRecord;
   VM_guest_metrics: XapiRecord;
   host_metrics: HostMetricsRecord;

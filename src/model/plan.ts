@@ -99,6 +99,8 @@ export interface Action {
   drift?: boolean;
   /** Set by automation: snapshot the VM before this action (snapshotBefore policy). */
   snapshotBefore?: boolean;
+  /** Set with snapshotBefore when a Policy sets `snapshotRetain`: pre-change snapshots of the VM kept after this one. */
+  snapshotRetain?: number;
 }
 
 export interface Refusal {

@@ -10,7 +10,7 @@ import { effectiveSettings, type OperatorLimits } from '../policy/settings.js';
 import type { ObjectMark } from './ownership-marks.js';
 
 /** Classes xops creates, and so owns through its mark. */
-export type OwnedClass = 'network' | 'SR' | 'VDI' | 'VM' | 'VM_appliance';
+export type OwnedClass = 'network' | 'SR' | 'VDI' | 'VM' | 'VM_appliance' | 'VMSS' | 'VM_group';
 
 /**
  * How a manifest relates to the pool: its object exists and carries xops' mark (`managed`); an

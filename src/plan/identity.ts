@@ -29,9 +29,12 @@ const READ_FIELDS: { [C in ObservedClass]: string[] } = {
     'memory_static_max', 'memory_dynamic_min', 'memory_dynamic_max', 'VCPUs_max', 'VCPUs_at_startup',
     'VBDs', 'VIFs', 'appliance', 'ha_restart_priority', 'order', 'start_delay', 'shutdown_delay', 'tags',
     'other_config', 'platform', 'HVM_boot_params', 'VCPUs_params', 'blocked_operations', 'xenstore_data', 'suspend_SR', 'VTPMs',
+    'snapshot_schedule', 'groups',
   ],
   VIF: ['VM', 'network', 'device', 'MAC', 'other_config'],
   VM_appliance: ['name_label', 'name_description', 'VMs'],
+  VMSS: ['name_label', 'name_description', 'enabled', 'type', 'retained_snapshots', 'frequency', 'schedule', 'VMs'],
+  VM_group: ['name_label', 'name_description', 'placement', 'VMs'],
   VM_metrics: [],
   // Whether the guest can hot-plug decides between a live change and a reboot.
   VM_guest_metrics: ['PV_drivers_detected', 'can_use_hotplug_vbd', 'can_use_hotplug_vif'],

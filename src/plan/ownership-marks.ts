@@ -30,13 +30,26 @@ export function applianceMarkKeys(uuid: string): { managed: string; repo: string
 
 /** Appliance uuid → marks, read from the pool's other_config. */
 export function applianceMarks(observed: ObservedState): Map<string, ObjectMark> {
+  return poolKeptMarks(observed, 'VM_appliance');
+}
+
+/** Classes without other_config whose marks xops keeps in the pool's (as for VM_appliance). */
+export type PoolMarkedClass = 'VM_appliance' | 'VMSS' | 'VM_group';
+
+/** The pool other_config keys holding the marks of one object of a class without other_config. */
+export function poolMarkKeys(cls: PoolMarkedClass, uuid: string): { managed: string; repo: string; spec: string } {
+  return { managed: `${MANAGED_KEY}/${cls}/${uuid}`, repo: `${REPO_KEY}/${cls}/${uuid}`, spec: `${SPEC_KEY}/${cls}/${uuid}` };
+}
+
+/** Object uuid → marks for a class whose marks are kept in the pool's other_config. */
+export function poolKeptMarks(observed: ObservedState, cls: PoolMarkedClass): Map<string, ObjectMark> {
   const out = new Map<string, ObjectMark>();
-  const prefix = `${MANAGED_KEY}/VM_appliance/`;
+  const prefix = `${MANAGED_KEY}/${cls}/`;
   for (const pool of observed.records.pool.values()) {
     for (const [key, address] of Object.entries(pool.other_config ?? {})) {
       if (!key.startsWith(prefix)) continue;
       const uuid = key.slice(prefix.length);
-      const keys = applianceMarkKeys(uuid);
+      const keys = poolMarkKeys(cls, uuid);
       out.set(uuid, { address, repo: pool.other_config[keys.repo], spec: pool.other_config[keys.spec] });
     }
   }

@@ -38,7 +38,7 @@ export function savedPlanIntegrity(plan: Plan): string | undefined {
   return undefined;
 }
 
-const EMPTY_DESIRED: DesiredState = { source: { path: '' }, hosts: [], networks: [], srs: [], disks: [], vms: [], appliances: [], policies: [], documents: [] };
+const EMPTY_DESIRED: DesiredState = { source: { path: '' }, hosts: [], networks: [], srs: [], disks: [], vms: [], appliances: [], snapshotSchedules: [], vmGroups: [], policies: [], documents: [] };
 
 /** Kinds whose object xops never creates: declaring one is the claim, so it may still be unmarked. */
 const CLAIMED_BY_DECLARING = new Set(['Pool', 'Host']);

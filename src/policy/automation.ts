@@ -82,6 +82,8 @@ export function applyAutomation(plan: Plan, desired: DesiredState, ctx: Automati
     const snapshot = wantsSnapshot(action, settings);
     if (snapshot) next.snapshotBefore = true;
     else delete next.snapshotBefore;
+    if (snapshot && settings.snapshotRetain !== undefined) next.snapshotRetain = settings.snapshotRetain;
+    else delete next.snapshotRetain;
     return next;
   });
   return { ...plan, actions };

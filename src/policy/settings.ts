@@ -55,6 +55,8 @@ export interface ResolvedAutomation {
   adopt: boolean;
   approval: DisruptionClass[];
   snapshotBefore: DisruptionClass[];
+  /** Pre-change snapshots kept per VM: the largest any matching Policy sets (the least data lost); absent: all. */
+  snapshotRetain?: number;
   /** Smallest budget among the matching Policies; absent means unlimited. */
   maxDisruptive?: number;
   budgets: DisruptionBudget[];
@@ -181,6 +183,9 @@ export function effectiveSettings(
     }
     if (auto.snapshotBefore !== undefined) {
       addClasses(resolved.snapshotBefore, resolved.decidedBy.snapshotBefore, auto.snapshotBefore, by);
+    }
+    if (auto.snapshotRetain !== undefined && (resolved.snapshotRetain === undefined || auto.snapshotRetain > resolved.snapshotRetain)) {
+      resolved.snapshotRetain = auto.snapshotRetain;
     }
     if (auto.maxDisruptive !== undefined) {
       resolved.budgets.push({ policy: by, maxDisruptive: auto.maxDisruptive });

@@ -1,3 +1,4 @@
+import type { SimClock } from './clock.js';
 import type { SimDatabase } from './database.js';
 import type { EventHub } from './events.js';
 import type { FaultController } from './faults.js';
@@ -34,6 +35,8 @@ export interface SimCore {
   readonly stats: CallStats;
   readonly xml: XmlEncoder;
   readonly handlers: Map<string, Handler>;
+  /** The pool's time, which moves only when advanced (see clock.ts). */
+  readonly clock: SimClock;
   readonly credentials: { readonly user: string; readonly password: string };
   /** Host refs in index order (the order of the seed), fixed for the simulator's life. */
   hostRefs(): string[];

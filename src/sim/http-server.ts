@@ -136,7 +136,8 @@ function sendJson(res: http.ServerResponse, status: number, value: unknown): voi
  * - `POST /_sim/failover` `{"host": index}` moves the pool master;
  * - `POST /_sim/tls` `{"cert": PEM, "key": PEM}` switches the served certificate (HTTPS simulators);
  * - `GET /_sim/stats` call counts; `POST /_sim/stats/reset` zeroes them;
- * - `/_sim/guests...` guests and their agents (see guest-control.ts).
+ * - `/_sim/guests...` guests and their agents (see guest-control.ts);
+ * - `GET /_sim/clock` the pool's time; `POST /_sim/clock` `{"advanceSeconds": n}` moves it on (runs due schedules).
  */
 async function controlEndpoint(core: SimCore, control: ControlHooks, method: string, path: string, body: string, res: http.ServerResponse): Promise<void> {
   let input: Record<string, unknown> = {};
@@ -173,6 +174,12 @@ async function controlEndpoint(core: SimCore, control: ControlHooks, method: str
     if (path === '/_sim/stats/reset' && method === 'POST') {
       core.stats.reset();
       return sendJson(res, 200, { total: 0, calls: {} });
+    }
+    if (path === '/_sim/clock' && method === 'GET') return sendJson(res, 200, { now: core.clock.now().toISOString() });
+    if (path === '/_sim/clock' && method === 'POST') {
+      const seconds = input.advanceSeconds;
+      if (typeof seconds !== 'number') throw new Error('"advanceSeconds" must be a number of seconds');
+      return sendJson(res, 200, { now: core.clock.advance(seconds * 1000).toISOString() });
     }
     const guests = guestControl(core, method, path, input);
     if (guests) return sendJson(res, guests.status, guests.body);

@@ -13,6 +13,10 @@ import { storageHandlers } from './behaviour/storage.js';
 import { networkHandlers } from './behaviour/network.js';
 import { poolHandlers } from './behaviour/pool.js';
 import { secretHandlers, secretLayer } from './behaviour/secret.js';
+import { attachVmssScheduler, vmssHandlers } from './behaviour/vmss.js';
+import { evacuateHandlers } from './behaviour/evacuate.js';
+import { vmGroupHandlers } from './behaviour/vm-group.js';
+import { SimClock } from './clock.js';
 import { XmlEncoder } from './codec/xmlrpc.js';
 import type { Handler, SimCore } from './core.js';
 import { SimDatabase } from './database.js';
@@ -38,6 +42,7 @@ export { FaultSpecError } from './faults.js';
 export type { TlsIdentity } from './tls.js';
 export { CallStats } from './stats.js';
 export { startSimulators, MAX_SIM_POOLS } from './multi.js';
+export { SimClock } from './clock.js';
 export { GuestAgents, NO_GUEST } from './behaviour/guest.js';
 export type { AgentReports, GuestOs, GuestProfile, Tristate } from './behaviour/guest.js';
 export type { SeedDocument, SeedHost, SeedNetwork, SeedSr, SeedVm, SeedGuest } from './seed/format.js';
@@ -69,6 +74,8 @@ export interface SimOptions {
   movePasswordsToSecrets?: boolean;
   /** Serve HTTPS with this certificate instead of HTTP (URLs become `https://`); see `setCertificate`. */
   tls?: TlsIdentity;
+  /** The pool's time at start (default: now). It moves only with `clock.advance` (see docs/simulator.md). */
+  clockStart?: Date;
 }
 
 /** A running simulator. */
@@ -84,6 +91,8 @@ export interface Simulator {
   /** What runs inside each VM and when its agent reports (see docs/simulator.md, "Guests"). */
   guests: GuestAgents;
   stats: CallStats;
+  /** The pool's time: advancing it runs the snapshot schedules that fall due. */
+  clock: SimClock;
   /** Host refs in seed order. */
   hostRefs: string[];
   poolRef: string;
@@ -180,11 +189,13 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     stats,
     xml: new XmlEncoder(model),
     handlers,
+    clock: new SimClock(opts.clockStart),
     credentials: { user: opts.user ?? 'root', password: opts.password ?? 'xops' },
     hostRefs: () => hostRefs,
     poolRef: () => seeded.pool,
   };
-  for (const group of [sessionHandlers(), vmHandlers(), storageHandlers(), networkHandlers(), poolHandlers(), secretHandlers()]) {
+  const vmssSince = attachVmssScheduler(core, core.clock);
+  for (const group of [sessionHandlers(), vmHandlers(), storageHandlers(), networkHandlers(), poolHandlers(), secretHandlers(), vmssHandlers(vmssSince), evacuateHandlers(), vmGroupHandlers()]) {
     for (const [k, v] of Object.entries(group)) handlers.set(k, v);
   }
   secretLayer(handlers, { movePasswords: opts.movePasswordsToSecrets ?? false });
@@ -231,6 +242,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     faults,
     guests,
     stats,
+    clock: core.clock,
     hostRefs,
     poolRef: seeded.pool,
     failover,

@@ -42,6 +42,8 @@ const INT_FIELDS: Record<ObservedClass, IntFields> = {
   },
   VIF: { ints: ['MTU', 'status_code'], intSets: ['trunks'], intMaps: [] },
   VM_appliance: { ints: [], intSets: [], intMaps: [] },
+  VMSS: { ints: ['retained_snapshots'], intSets: [], intMaps: [] },
+  VM_group: { ints: [], intSets: [], intMaps: [] },
   VM_metrics: { ints: ['memory_actual', 'VCPUs_number', 'numa_nodes'], intSets: [], intMaps: ['VCPUs_CPU', 'numa_node_memory'] },
   VM_guest_metrics: { ints: [], intSets: [], intMaps: [] },
   PIF_metrics: { ints: ['speed'], intSets: [], intMaps: [] },

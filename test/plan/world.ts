@@ -192,7 +192,7 @@ export function policy(automation: AutomationSettings, match?: DesiredPolicy['sp
 
 export function desiredState(parts: Partial<Omit<DesiredState, 'source' | 'documents'>>): DesiredState {
   return {
-    source: { commit: 'abc123', path: '.' }, hosts: [], networks: [], srs: [], disks: [], vms: [], appliances: [], policies: [], documents: [],
+    source: { commit: 'abc123', path: '.' }, hosts: [], networks: [], srs: [], disks: [], vms: [], appliances: [], snapshotSchedules: [], vmGroups: [], policies: [], documents: [],
     ...parts,
   };
 }

@@ -58,6 +58,8 @@ export function desired(policies: DesiredPolicy[], documents: RawDocument[] = []
     disks: [],
     vms: [],
     appliances: [],
+    snapshotSchedules: [],
+    vmGroups: [],
     policies,
     documents: [
       ...documents,

@@ -7,6 +7,7 @@ import type { ApplyContext } from '../../apply/context.js';
 import { ApplyError } from '../../apply/errors.js';
 import { writeSpecDigest } from '../../apply/ownership.js';
 import { syncField, syncMapKeys, syncSet, tryRecord } from '../../apply/xapi.js';
+import { applyMaintenance } from './maintenance-apply.js';
 
 /** A Host's desired spec as apply receives it in `action.desired`. */
 export type HostSpec = DesiredHost['spec'];
@@ -23,6 +24,7 @@ async function findHost(ctx: ApplyContext, action: Action, spec: HostSpec): Prom
 
 /** Applies a Host's settings (description, tags, other_config) to the existing host it names. */
 export const applyHost: Applier = async (action, ctx) => {
+  if (action.details?.['maintenance'] !== undefined) return applyMaintenance(action, ctx);
   // A delete only stops managing it: hosts are never removed by xops.
   const fields = settingsToApply(action, 'a host', FIELDS);
   if (!fields) return;

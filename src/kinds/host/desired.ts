@@ -10,5 +10,7 @@ export interface DesiredHost {
     description?: string;
     tags?: string[];
     otherConfig?: Record<string, string>;
+    /** true: drain (live-migrate its VMs away) and disable the host; false: enable it. Absent: leave as is. */
+    maintenance?: boolean;
   };
 }

@@ -5,6 +5,7 @@ import { compareField, compareOtherConfig, compareTags, makeAction, objectRef } 
 import { specDigest } from '../../plan/identity.js';
 import { markOf } from '../../plan/ownership-marks.js';
 import { findLive } from '../../plan/refs.js';
+import { planMaintenance } from './maintenance.js';
 
 /**
  * A Host manifest states settings of an existing host (matched by name_label or uuid): never created
@@ -14,6 +15,7 @@ export function planHost(ctx: PlanContext, host: DesiredHost): void {
   const hit = findLive(ctx, host, 'spec.name', host.spec.name, { cls: 'host', kind: 'Host' });
   if (!hit) return;
   const [ref, rec] = hit;
+  planMaintenance(ctx, host, ref, rec);
   const changes: FieldChange[] = [];
   if (host.spec.description !== undefined) compareField(changes, 'spec.description', rec.name_description, host.spec.description);
   compareTags(ctx, host, changes, rec.tags, host.spec.tags);

@@ -7,6 +7,7 @@ interface HostSpec {
   description?: string;
   tags?: string[];
   otherConfig?: Record<string, string>;
+  maintenance?: boolean;
 }
 
 /** Settings of an existing host (xops never creates or removes hosts). */
@@ -22,6 +23,7 @@ export const hostSchema: KindDefinition<DesiredHost> = {
       description: { type: 'string', description: 'name_description.' },
       tags: ref('tags'),
       otherConfig: ref('otherConfig'),
+      maintenance: { type: 'boolean', description: 'true: live-migrate every VM away (refused if the pool cannot take them), then disable the host; false: enable it.' },
     }),
   ),
   build(raw, meta, ctx) {
@@ -37,6 +39,7 @@ export const hostSchema: KindDefinition<DesiredHost> = {
         ...(spec.description !== undefined ? { description: spec.description } : {}),
         ...(spec.tags !== undefined ? { tags: spec.tags } : {}),
         ...(spec.otherConfig !== undefined ? { otherConfig: checkOtherConfig(spec.otherConfig, 'spec.otherConfig', ctx) } : {}),
+        ...(spec.maintenance !== undefined ? { maintenance: spec.maintenance } : {}),
       },
     };
   },

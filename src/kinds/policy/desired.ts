@@ -40,6 +40,8 @@ export interface AutomationSettings {
   /** Disruptions that need an approval annotation on the manifest (or Policy) at the applied commit. */
   approval?: DisruptionClass[];
   snapshotBefore?: DisruptionClass[];
+  /** Pre-change snapshots kept per VM; older ones are deleted after each new one. Absent: all are kept. */
+  snapshotRetain?: number;
 }
 
 export interface DesiredPolicy {

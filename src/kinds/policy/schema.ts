@@ -79,6 +79,7 @@ export const policySchema: KindDefinition<DesiredPolicy> = {
           maxDisruptive: { type: 'integer', minimum: 0, description: 'At most this many reboot/downtime actions per reconcile.' },
           approval: disruptionList('Disruptions that need an approval annotation at the applied commit.'),
           snapshotBefore: disruptionList('Disruptions before which the VM is snapshotted.'),
+          snapshotRetain: { type: 'integer', minimum: 1, maximum: 1000, description: 'Pre-change snapshots (xops-pre-*) kept per VM; older ones are deleted after each new one. Default: all kept.' },
         },
         [],
         { description: 'What xops may do unattended.' },

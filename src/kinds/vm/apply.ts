@@ -15,6 +15,7 @@ import { convergeVifs, type VifSpec } from './vifs.js';
 import { mapKeysToWrite } from './settings.js';
 import { ReadinessTimeout, waitForAddress } from './readiness.js';
 import { snapshotName } from '../../policy/snapshot.js';
+import { prunePreChangeSnapshots } from '../../apply/pre-snapshots.js';
 import { isXapiError, recordsByName, syncField, syncMapKeys, syncSet, tryRecord } from '../../apply/xapi.js';
 
 /**
@@ -499,6 +500,7 @@ async function snapshot(ctx: ApplyContext, action: Action): Promise<void> {
   if (!vm || !(await tryRecord(ctx.caller, 'VM', vm))) return;
   const label = snapshotName(action, new Date());
   await ctx.caller.callAsync('VM.snapshot', vm, label);
+  if (action.snapshotRetain !== undefined) await prunePreChangeSnapshots(ctx.caller, vm, action.snapshotRetain);
 }
 
 /** Applies one VM action: create (clone + provision, crash-safe), update, replace, delete, power, migrate, adopt. */

@@ -8,6 +8,7 @@ import { featureRefusal } from './guest-rules.js';
 import { assertSpace, initialUtilisation, vdiSizeFor } from './sm.js';
 import { assertMemoryFits, hostReportedFreeMemory, refreshHostMemory, refreshVmOverhead } from './memory.js';
 import { adjustSr, createVbd, createVdi, createVif, createVm, parseDisksXml, vmAllowedOperations } from './objects.js';
+import { rankForGroup } from './vm-group.js';
 
 type Power = 'Halted' | 'Running' | 'Paused' | 'Suspended';
 
@@ -99,8 +100,8 @@ function checkMemoryOrder(smin: number, dmin: number, dmax: number, smax: number
   if (!(smin <= dmin && dmin <= dmax && dmax <= smax)) throw fail('MEMORY_CONSTRAINT_VIOLATION_ORDER');
 }
 
-/** Why `host` cannot run `vm` (as an exception), or nothing when it can. */
-function assertCanBootHere(db: SimDatabase, vm: string, host: string): void {
+/** Why `host` cannot run `vm` (as an exception), or nothing when it can; `memoryCheck: false` skips memory. */
+export function assertCanBootHere(db: SimDatabase, vm: string, host: string, memoryCheck = true): void {
   const rec = db.record(vm);
   const h = db.expect('host', host).rec;
   if (!h.enabled) throw fail('HOST_DISABLED', host);
@@ -122,13 +123,17 @@ function assertCanBootHere(db: SimDatabase, vm: string, host: string): void {
     // A network without PIFs is host-internal and exists everywhere.
     if (n && (n.rec.PIFs as string[]).length > 0 && !hostNetworks.has(net!)) throw fail('VM_REQUIRES_NETWORK', vm, net!);
   }
-  assertMemoryFits(db, rec, host);
+  if (memoryCheck) assertMemoryFits(db, rec, host);
 }
 
-/** Picks a host for `vm`: its affinity if that works, else the first host that can run it. */
+/**
+ * Picks a host for `vm`: its affinity if that works, else the first host that can run it, hosts with fewer members
+ * of its anti-affinity group first (see vm-group.ts).
+ */
 function chooseHost(db: SimDatabase, vm: string, hosts: readonly string[]): string {
   const affinity = db.record(vm).affinity as string;
-  const order = affinity && affinity !== NULL_REF && hosts.includes(affinity) ? [affinity, ...hosts.filter((h) => h !== affinity)] : hosts;
+  const ranked = rankForGroup(db, vm, hosts);
+  const order = affinity && affinity !== NULL_REF && ranked.includes(affinity) ? [affinity, ...ranked.filter((h) => h !== affinity)] : ranked;
   let firstError: unknown;
   for (const h of order) {
     try {
@@ -168,7 +173,7 @@ function copyVm(
 ): string {
   const db = c.db;
   const src = db.record(vm);
-  const skip = new Set(['uuid', 'allowed_operations', 'current_operations', 'VBDs', 'VIFs', 'metrics', 'guest_metrics', 'consoles', 'crash_dumps', 'VTPMs', 'VUSBs', 'VGPUs', 'attached_PCIs', 'snapshots', 'children', 'resident_on', 'scheduled_to_be_resident_on', 'domid', 'power_state', 'snapshot_of', 'parent', 'suspend_VDI', 'appliance']);
+  const skip = new Set(['uuid', 'allowed_operations', 'current_operations', 'VBDs', 'VIFs', 'metrics', 'guest_metrics', 'consoles', 'crash_dumps', 'VTPMs', 'VUSBs', 'VGPUs', 'attached_PCIs', 'snapshots', 'children', 'resident_on', 'scheduled_to_be_resident_on', 'domid', 'power_state', 'snapshot_of', 'parent', 'suspend_VDI', 'appliance', 'snapshot_schedule', 'groups']);
   const fields: Record<string, unknown> = {};
   for (const f of db.classOf('VM').fields) {
     if (skip.has(f.name)) continue;
@@ -278,6 +283,7 @@ function destroyVm(c: Call, vm: string): void {
     if (m && db.get(m)) db.destroy(m);
   }
   for (const side of [rec.metrics, rec.guest_metrics] as string[]) if (db.get(side)) db.destroy(side);
+  for (const g of (rec.groups as string[] | undefined) ?? []) if (db.get(g)) db.mutate(g, 'VMs', (s: string[]) => s.splice(s.indexOf(vm), 1));
   db.destroy(vm);
 }
 

@@ -1,4 +1,5 @@
 import { RAW_CLASSES, RAW_ENUMS, RAW_RELATIONS } from './classes.generated.js';
+import { EXTRA_CLASSES, EXTRA_ENUMS } from './classes.extra.js';
 
 /**
  * One class as emitted by tools/emit-model.py.
@@ -309,7 +310,7 @@ let model: Model | undefined;
 export function getModel(): Model {
   if (model) return model;
   const classes = new Map<string, ClassSpec>();
-  for (const raw of RAW_CLASSES) classes.set(raw.name, buildClass(raw));
+  for (const raw of [...RAW_CLASSES, ...EXTRA_CLASSES]) classes.set(raw.name, buildClass(raw));
   const byLowerName = new Map([...classes.values()].map((c) => [c.lname, c]));
   const relations = new Map<string, RelationSide>();
   const reverseSides = new Map<string, RelationSide>();
@@ -331,6 +332,6 @@ export function getModel(): Model {
       reverseSides.set(`${a}.${af}`, side);
     }
   }
-  model = { classes, byLowerName, enums: RAW_ENUMS, relations, reverseSides };
+  model = { classes, byLowerName, enums: { ...RAW_ENUMS, ...EXTRA_ENUMS }, relations, reverseSides };
   return model;
 }

@@ -1,0 +1,126 @@
+import type { DesiredSnapshotSchedule, Reference } from '../../model/desired.js';
+import { NULL_REF, type Ref, type VMSSRecord } from '../../model/observed.js';
+import type { FieldChange, ObjectRef } from '../../model/plan.js';
+import type { PlanContext } from '../../plan/context.js';
+import { addressOfResource, read } from '../../plan/context.js';
+import { compareField, createChanges, makeAction, objectRef } from '../../plan/changes.js';
+import { specDigest } from '../../plan/identity.js';
+import { orphanName, pruneAllowed, wouldPrune } from '../../plan/prune.js';
+import { resolveRef, type ResolvedReference } from '../../plan/refs.js';
+import { poolMarkKeys } from '../../plan/ownership-marks.js';
+import { scheduleMarksOf } from './marks.js';
+
+/** `details` of a schedule action: the pool other_config keys holding its marks, and the VMs that leave it. */
+export interface ScheduleDetails {
+  markKeys?: ReturnType<typeof poolMarkKeys>;
+  /** Uuids of VMs on this schedule that are no longer members (apply sets their snapshot_schedule to NULL). */
+  removeMembers: string[];
+}
+
+/** The members: the VMs the schedule names, then VM manifests whose labels match its selector. */
+export function membersOf(ctx: PlanContext, doc: DesiredSnapshotSchedule): { ref: Reference; path: string }[] {
+  const out = doc.spec.vms.map((ref, i) => ({ ref, path: `spec.vms[${i}]` }));
+  const named = new Set(doc.spec.vms.map((r) => r.name));
+  const labels = doc.spec.selector?.labels;
+  if (labels) {
+    for (const vm of ctx.desired.vms) {
+      if (named.has(vm.meta.name)) continue;
+      if (!Object.entries(labels).every(([k, v]) => vm.meta.labels[k] === v)) continue;
+      out.push({ ref: { name: vm.meta.name, target: 'manifest', checked: true }, path: 'spec.selector' });
+    }
+  }
+  return out;
+}
+
+/**
+ * Plans one SnapshotSchedule. The schedule is a VMSS; membership is each VM's snapshot_schedule. Every
+ * change is metadata (disruption none): the pool takes the snapshots, xops only keeps the schedule as
+ * declared. Runs after the VMs, so it depends on the creates of its new members.
+ */
+export function planSchedule(ctx: PlanContext, doc: DesiredSnapshotSchedule): void {
+  const address = addressOfResource(doc);
+  const owner = ctx.owners.get(address);
+  if (!owner || owner.state === 'conflict') return;
+  const needs: string[] = [];
+  const members = membersOf(ctx, doc).map((m) => resolveRef(ctx, doc, m.path, m.ref, { cls: 'VM', kind: 'VM' }, needs));
+  if (ctx.failed.has(address)) return;
+  const desired = { ...doc.spec, vms: members as ResolvedReference[], selector: undefined };
+  const memberChange = (m: ResolvedReference): FieldChange => ({ path: `spec.vms[${m.name}]`, from: undefined, to: 'member', disruption: 'none' });
+  if (owner.state === 'absent') {
+    ctx.actions.push(makeAction({
+      operation: 'create', resource: doc, needs, desired,
+      changes: createChanges({ ...doc.spec, vms: undefined, selector: undefined }).concat(desired.vms.map(memberChange)),
+      reason: `new ${doc.spec.frequency} snapshot schedule of ${desired.vms.length} VM(s), keeping ${doc.spec.retain}`,
+      details: { removeMembers: [] } satisfies ScheduleDetails,
+    }));
+    return;
+  }
+  const ref = owner.ref as Ref;
+  const rec = owner.record as VMSSRecord;
+  const self = objectRef('VMSS', ref, rec.uuid);
+  const markKeys = poolMarkKeys('VMSS', rec.uuid);
+  if (owner.state === 'adopt') {
+    ctx.actions.push(makeAction({
+      operation: 'adopt', resource: doc, objects: [self], desired, details: { markKeys, removeMembers: [] } satisfies ScheduleDetails,
+      reason: `takes ownership of the existing snapshot schedule '${rec.name_label}' (writes xops' mark in the pool's other_config)`,
+    }));
+  }
+  const changes: FieldChange[] = [];
+  const objects: ObjectRef[] = [self];
+  compareField(changes, 'spec.nameLabel', rec.name_label, doc.spec.nameLabel);
+  if (doc.spec.description !== undefined) compareField(changes, 'spec.description', rec.name_description, doc.spec.description);
+  compareField(changes, 'spec.enabled', rec.enabled, doc.spec.enabled);
+  compareField(changes, 'spec.type', rec.type, doc.spec.type);
+  compareField(changes, 'spec.frequency', rec.frequency, doc.spec.frequency);
+  compareField(changes, 'spec.schedule', rec.schedule, doc.spec.schedule);
+  compareField(changes, 'spec.retain', rec.retained_snapshots, doc.spec.retain);
+  const kept = new Set<string>();
+  for (const m of desired.vms) {
+    const hit = m.uuid ? ctx.index.byUuid('VM', m.uuid) : undefined;
+    if (!hit) {
+      changes.push(memberChange(m));
+      continue;
+    }
+    const [vmRef, vm] = hit;
+    kept.add(vm.uuid);
+    read(ctx, 'VM', vmRef);
+    objects.push(objectRef('VM', vmRef, vm.uuid));
+    if (vm['snapshot_schedule'] !== ref) changes.push(memberChange(m));
+  }
+  const removeMembers: string[] = [];
+  for (const vmRef of rec.VMs) {
+    const vm = read(ctx, 'VM', vmRef);
+    if (!vm || kept.has(vm.uuid)) continue;
+    removeMembers.push(vm.uuid);
+    objects.push(objectRef('VM', vmRef, vm.uuid));
+    changes.push({ path: `spec.vms[${vm.name_label}]`, from: 'member', to: undefined, disruption: 'none', reason: 'the VM leaves the schedule; its snapshots stay' });
+  }
+  if (changes.length === 0) return;
+  ctx.actions.push(makeAction({
+    operation: 'update', resource: doc, changes, objects, desired, needs, drift: owner.mark.spec === specDigest(doc),
+    reason: 'a snapshot schedule and its membership are metadata, changed live',
+    details: { markKeys, removeMembers } satisfies ScheduleDetails,
+  }));
+}
+
+/** Managed schedules with no manifest: deleted (after their VMs leave; snapshots stay) only when prune is on. */
+export function pruneSchedules(ctx: PlanContext): void {
+  for (const [uuid, mark] of scheduleMarksOf(ctx)) {
+    const name = orphanName(ctx, 'SnapshotSchedule', mark);
+    if (name === undefined) continue;
+    const hit = ctx.index.byUuid('VMSS', uuid);
+    if (!hit) continue;
+    read(ctx, 'VMSS', hit[0]);
+    if (!pruneAllowed(ctx, 'SnapshotSchedule', name)) {
+      wouldPrune(ctx, mark.address!, `snapshot schedule '${hit[1].name_label}' (${uuid})`);
+      continue;
+    }
+    ctx.actions.push(makeAction({
+      operation: 'delete', resource: { kind: 'SnapshotSchedule', meta: { name } }, disruption: 'none',
+      reason: 'the schedule is no longer declared: its VMs leave it and it is destroyed; snapshots already taken stay',
+      objects: [objectRef('VMSS', hit[0], uuid)],
+      details: { markKeys: poolMarkKeys('VMSS', uuid), removeMembers: [] } satisfies ScheduleDetails,
+    }));
+  }
+}
+
