@@ -8,7 +8,7 @@ import type { Plan } from '../model/plan.js';
 import { takeSnapshot } from '../observe/snapshot.js';
 import { printDiagnostics } from './diagnostics-output.js';
 import type { OperatorSettings } from './operator-config.js';
-import { exitCode,  printPlan, type PlanOutput } from './plan-command.js';
+import { exitCode, printPlan, type PlanOutput } from './plan-output.js';
 import { planDesired } from './plan-desired.js';
 
 /** What `xops plan --config FILE [--pool NAME...]` needs besides the pools. */

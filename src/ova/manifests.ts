@@ -107,7 +107,7 @@ export function importManifests(pkg: VerifiedPackage, opts: ImportOptions): Impo
       vcpus: sys.vcpus,
       ...(sys.coresPerSocket !== undefined ? { coresPerSocket: sys.coresPerSocket } : {}),
       memory: sizeText(sys.memory),
-      firmware: sys.firmware,
+      boot: { firmware: sys.firmware },
       disks,
       networks,
       powerState: 'halted',

@@ -126,7 +126,13 @@ describe('a fleet of 4 pools and 2 replicas', () => {
       // a learns who holds the pools it gave up at its next look at their leases.
       await until('a sees b holding its pools', () => fleetStatus(a).pools.every((p) => p.held || p.heldBy === 'replica-b'));
       http = await startFleetHttp(a, { port: 0, stuckAfterMs: 60_000 });
-      const status = (await (await fetch(`${http.url}/status`)).json()) as FleetStatus;
+      // A lease read during its holder's renewal (remove, then add) briefly shows no holder: look again until settled.
+      let status!: FleetStatus;
+      for (let tries = 0; tries < 200; tries++) {
+        status = (await (await fetch(`${http.url}/status`)).json()) as FleetStatus;
+        if (status.pools.every((p) => p.held || p.heldBy !== undefined)) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
       expect(status.replicas).toEqual(['replica-a', 'replica-b']);
       expect(status.pools.map((p) => [p.name, p.held ? 'replica-a' : p.heldBy])).toEqual(
         ['p0', 'p1', 'p2', 'p3'].map((n) => [n, held(a).includes(n) ? 'replica-a' : 'replica-b']),

@@ -47,8 +47,11 @@ async function readBack(vdi: string): Promise<Buffer> {
 
 describe('an imported OVA disk, applied', () => {
   it('is uploaded from the package, converted, and reads back byte-identical to the source image', async () => {
-    await run(process.execPath, [CLI, 'import-ova', 'repo/images/app.ova', '--dir', 'repo', '--sr', 'pool-nfs'], { cwd: dir });
-    // The VM manifest needs VM fields of its own; the disk is what this test is about.
+    await run(process.execPath, [CLI, 'import-ova', 'repo/images/app.ova', '--dir', 'repo', '--sr', 'pool-nfs', '--network', 'VM Network=Pool-wide network associated with eth0'], { cwd: dir });
+    // What the import writes is valid as it stands: firmware, cores, NICs and Disk attachments included.
+    const valid = await run(process.execPath, [CLI, 'validate', 'repo', '--offline'], { cwd: dir });
+    expect(valid.stdout).toMatch(/^valid: 2 manifests/);
+    // The disk is what this test is about: the VM would be created too, but from an empty template.
     for (const f of ['vms/app.yaml']) unlinkSync(join(dir, 'repo', f));
     const { plan, result } = await applyFolder(env.client, join(dir, 'repo'));
     expect(plan.actions.map((a) => a.id)).toEqual(['create:Disk/app-disk1']);

@@ -74,7 +74,7 @@ describe('xops import-ova', () => {
         vcpus: 4,
         coresPerSocket: 2,
         memory: '6GiB',
-        firmware: 'uefi',
+        boot: { firmware: 'uefi' },
         disks: [{ disk: 'shop-app-disk1' }, { disk: 'shop-app-disk2' }],
         networks: [{ network: 'prod-vlan100' }, { network: 'Backup' }],
         powerState: 'halted',
