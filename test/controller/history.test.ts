@@ -143,8 +143,11 @@ describe('history across a controller restart (simulator + git repo)', () => {
     sim = await startSimulator({ port: 0, seed: 'demo' });
     client = await XapiClient.connect({ url: sim.url, user: 'root', password: 'xops' });
   });
-  afterAll(async () => {
+  // Stopped before the outer afterEach removes their folders: a running controller still fetches into its cache.
+  afterEach(async () => {
     for (const c of running.splice(0)) await c.stop();
+  });
+  afterAll(async () => {
     await client?.close();
     await sim?.stop();
   });
