@@ -1,74 +1,23 @@
 import type { DesiredVMGroup } from '../../model/desired.js';
 import type { Ref, VMGroupRecord } from '../../model/observed.js';
 import type { Action } from '../../model/plan.js';
-import { poolMarkKeys } from '../../plan/ownership-marks.js';
-import { changedFields, desiredSpec, specDigestOf, type Applier } from '../../apply/applier.js';
+import { changedFields, desiredSpec, type Applier } from '../../apply/applier.js';
 import type { ApplyContext } from '../../apply/context.js';
-import { ApplyError, OwnershipError, UnsupportedChangeError } from '../../apply/errors.js';
+import { ApplyError, UnsupportedChangeError } from '../../apply/errors.js';
 import type { RefLike } from '../../apply/lookup.js';
-import { marksOwner, pendingName } from '../../apply/ownership.js';
+import { pendingName } from '../../apply/ownership.js';
+import { PoolMarkedObjects } from '../../apply/pool-marks.js';
 import { XAPI_PLACEMENT } from './plan.js';
 import type { Spread } from './placement.js';
-import { isXapiError, recordsByName, syncField, syncMapKeys, tryByUuid, tryRecord } from '../../apply/xapi.js';
+import { isXapiError, syncField, tryByUuid } from '../../apply/xapi.js';
 
 /** A group's desired spec as apply receives it: its VMs possibly resolved to `{uuid}`. */
 export interface GroupSpec extends Omit<DesiredVMGroup['spec'], 'vms' | 'selector'> {
   vms: RefLike[];
 }
 
-// VM_group has no other_config: its marks live in the pool's, under keys naming the group's uuid.
-async function poolConfig(ctx: ApplyContext): Promise<[Ref, Record<string, string>]> {
-  const [pool] = await ctx.lookup.pool();
-  return [pool, await ctx.caller.call<Record<string, string>>('pool.get_other_config', pool)];
-}
-
-function owns(oc: Record<string, string>, uuid: string, address: string, repo: string | undefined): boolean {
-  const keys = poolMarkKeys('VM_group', uuid);
-  return marksOwner(oc[keys.managed], oc[keys.repo], address, repo);
-}
-
-async function mark(ctx: ApplyContext, uuid: string, address: string): Promise<void> {
-  const [pool, oc] = await poolConfig(ctx);
-  const keys = poolMarkKeys('VM_group', uuid);
-  const marks: Record<string, string> = { [keys.managed]: address };
-  if (ctx.repo !== undefined) marks[keys.repo] = ctx.repo;
-  await syncMapKeys(ctx.caller, 'pool', pool, 'other_config', oc, marks);
-}
-
-/** The group for this address: the planned one, one the pool's marks name, or one left under the pending name. */
-async function find(ctx: ApplyContext, action: Action): Promise<Ref | undefined> {
-  const planned = action.objects.find((o) => o.cls === 'VM_group');
-  if (planned && (await tryRecord(ctx.caller, 'VM_group', planned.ref))) return planned.ref;
-  const [, oc] = await poolConfig(ctx);
-  const prefix = poolMarkKeys('VM_group', '').managed;
-  for (const [key, value] of Object.entries(oc)) {
-    if (!key.startsWith(prefix) || value !== action.address) continue;
-    const uuid = key.slice(prefix.length);
-    if (!owns(oc, uuid, action.address, ctx.repo)) continue;
-    const ref = await tryByUuid(ctx.caller, 'VM_group', uuid);
-    if (ref) return ref;
-  }
-  const pending = await recordsByName<VMGroupRecord>(ctx.caller, 'VM_group', pendingName(action.address));
-  if (pending[0]) {
-    await mark(ctx, pending[0][1].uuid, action.address);
-    return pending[0][0];
-  }
-  return undefined;
-}
-
-async function assertOwned(ctx: ApplyContext, action: Action, group: Ref): Promise<string | undefined> {
-  const uuid = await ctx.caller.call<string>('VM_group.get_uuid', group).catch((err: unknown) => {
-    if (isXapiError(err, 'HANDLE_INVALID')) return undefined;
-    throw err;
-  });
-  if (uuid === undefined) return undefined;
-  const [, oc] = await poolConfig(ctx);
-  if (!owns(oc, uuid, action.address, ctx.repo)) {
-    const m = oc[poolMarkKeys('VM_group', uuid).managed];
-    throw new OwnershipError(action.address, `refusing to change VM group ${uuid}: it is ${m ? `marked ${m}` : 'not marked by xops'}`);
-  }
-  return uuid;
-}
+/** The VM group's marks, kept in the pool's other_config (VM_group has none). */
+const marked = new PoolMarkedObjects('VM_group', 'VM group');
 
 async function converge(ctx: ApplyContext, action: Action, group: Ref, spec: GroupSpec, fields: Set<string>): Promise<void> {
   const rec = await ctx.caller.call<VMGroupRecord>('VM_group.get_record', group);
@@ -130,74 +79,36 @@ async function spread(ctx: ApplyContext, action: Action): Promise<void> {
   }
 }
 
-async function writeDigest(ctx: ApplyContext, group: Ref, action: Action): Promise<void> {
-  const digest = specDigestOf(action);
-  if (digest === undefined) return;
-  const uuid = await ctx.caller.call<string>('VM_group.get_uuid', group);
-  const [pool, oc] = await poolConfig(ctx);
-  await syncMapKeys(ctx.caller, 'pool', pool, 'other_config', oc, { [poolMarkKeys('VM_group', uuid).spec]: digest });
-}
-
 const ALL_FIELDS = ['nameLabel', 'description', 'vms'];
 
 async function create(ctx: ApplyContext, action: Action): Promise<void> {
   const spec = desiredSpec<GroupSpec>(action);
-  let group = await find(ctx, action);
+  let group = await marked.find(ctx, action);
   if (!group) {
     group = await ctx.caller.callAsync<Ref>('VM_group.create', { name_label: pendingName(action.address), name_description: spec.description ?? '', placement: XAPI_PLACEMENT[spec.placement] });
-    // A repeated create (reply lost, call resent) leaves a twin under the pending name: drop it.
-    for (const [other] of await recordsByName<VMGroupRecord>(ctx.caller, 'VM_group', pendingName(action.address))) {
-      if (other !== group) await ctx.caller.callAsync('VM_group.destroy', other);
-    }
-    await mark(ctx, await ctx.caller.call<string>('VM_group.get_uuid', group), action.address);
+    await marked.claimCreated(ctx, action, group);
   }
   await converge(ctx, action, group, spec, new Set(ALL_FIELDS));
   await spreadJoined(ctx, group);
-  await writeDigest(ctx, group, action);
+  await marked.writeDigest(ctx, group, action);
 }
 
 async function update(ctx: ApplyContext, action: Action): Promise<void> {
-  const group = await find(ctx, action);
+  const group = await marked.find(ctx, action);
   if (!group) throw new ApplyError(action.address, 'the VM group to update does not exist');
-  await assertOwned(ctx, action, group);
+  await marked.assertOwned(ctx, action, group);
   const fields = changedFields(action);
   for (const f of fields) {
     if (!ALL_FIELDS.includes(f)) throw new UnsupportedChangeError(action.address, `apply does not know how to change spec.${f} of a VM group`);
   }
   await converge(ctx, action, group, desiredSpec<GroupSpec>(action), fields);
   if (fields.has('vms')) await spreadJoined(ctx, group);
-  await writeDigest(ctx, group, action);
+  await marked.writeDigest(ctx, group, action);
 }
 
 /** The group goes (XAPI takes it off its VMs), then its marks. */
 async function remove(ctx: ApplyContext, action: Action): Promise<void> {
-  const group = await find(ctx, action);
-  let uuid = group ? await assertOwned(ctx, action, group) : undefined;
-  if (group && uuid) {
-    try {
-      await ctx.caller.callAsync('VM_group.destroy', group);
-    } catch (err) {
-      if (!isXapiError(err, 'HANDLE_INVALID')) throw err;
-    }
-  }
-  uuid ??= action.objects.find((o) => o.cls === 'VM_group')?.uuid;
-  if (uuid) {
-    const keys = poolMarkKeys('VM_group', uuid);
-    const [pool, oc] = await poolConfig(ctx);
-    if (oc[keys.managed] !== undefined && !owns(oc, uuid, action.address, ctx.repo)) return;
-    await syncMapKeys(ctx.caller, 'pool', pool, 'other_config', oc, {}, [keys.managed, keys.repo, keys.spec]);
-  }
-}
-
-async function adopt(ctx: ApplyContext, action: Action): Promise<void> {
-  const target = action.objects.find((o) => o.cls === 'VM_group');
-  if (!target) throw new UnsupportedChangeError(action.address, 'adopt action names no VM group');
-  const [, oc] = await poolConfig(ctx);
-  const m = oc[poolMarkKeys('VM_group', target.uuid).managed];
-  if (m !== undefined && !owns(oc, target.uuid, action.address, ctx.repo)) {
-    throw new OwnershipError(action.address, `refusing to adopt VM group ${target.uuid}: it is marked ${m}`);
-  }
-  await mark(ctx, target.uuid, action.address);
+  await marked.remove(ctx, action);
 }
 
 /**
@@ -217,7 +128,7 @@ export const applyGroup: Applier = async (action, ctx) => {
     case 'delete':
       return remove(ctx, action);
     case 'adopt':
-      return adopt(ctx, action);
+      return marked.adopt(ctx, action);
     default:
       throw new UnsupportedChangeError(action.address, `a VM group has no '${action.operation}' operation`);
   }
