@@ -1,4 +1,5 @@
-import type { DesiredSnapshotSchedule, Reference } from '../../model/desired.js';
+import { namedOrSelected, type SelectedMember } from '../../plan/members.js';
+import type { DesiredSnapshotSchedule } from '../../model/desired.js';
 import { NULL_REF, type Ref, type VMSSRecord } from '../../model/observed.js';
 import type { FieldChange, ObjectRef } from '../../model/plan.js';
 import type { PlanContext } from '../../plan/context.js';
@@ -18,18 +19,8 @@ export interface ScheduleDetails {
 }
 
 /** The members: the VMs the schedule names, then VM manifests whose labels match its selector. */
-export function membersOf(ctx: PlanContext, doc: DesiredSnapshotSchedule): { ref: Reference; path: string }[] {
-  const out = doc.spec.vms.map((ref, i) => ({ ref, path: `spec.vms[${i}]` }));
-  const named = new Set(doc.spec.vms.map((r) => r.name));
-  const labels = doc.spec.selector?.labels;
-  if (labels) {
-    for (const vm of ctx.desired.vms) {
-      if (named.has(vm.meta.name)) continue;
-      if (!Object.entries(labels).every(([k, v]) => vm.meta.labels[k] === v)) continue;
-      out.push({ ref: { name: vm.meta.name, target: 'manifest', checked: true }, path: 'spec.selector' });
-    }
-  }
-  return out;
+export function membersOf(ctx: PlanContext, doc: DesiredSnapshotSchedule): SelectedMember[] {
+  return namedOrSelected(doc.spec.vms, doc.spec.selector?.labels, ctx.desired.vms);
 }
 
 /**

@@ -1,4 +1,5 @@
-import type { DesiredVMGroup, Reference } from '../../model/desired.js';
+import { namedOrSelected, type SelectedMember } from '../../plan/members.js';
+import type { DesiredVMGroup } from '../../model/desired.js';
 import type { Ref, VMGroupRecord, VMRecord } from '../../model/observed.js';
 import type { FieldChange, ObjectRef } from '../../model/plan.js';
 import type { PlanContext } from '../../plan/context.js';
@@ -21,15 +22,8 @@ export interface GroupDetails {
 /** XAPI's spelling of a placement. */
 export const XAPI_PLACEMENT = { 'anti-affinity': 'anti_affinity', normal: 'normal' } as const;
 
-function membersOf(ctx: PlanContext, doc: DesiredVMGroup): { ref: Reference; path: string }[] {
-  const out = doc.spec.vms.map((ref, i) => ({ ref, path: `spec.vms[${i}]` }));
-  const named = new Set(doc.spec.vms.map((r) => r.name));
-  const labels = doc.spec.selector?.labels;
-  for (const vm of labels ? ctx.desired.vms : []) {
-    if (named.has(vm.meta.name) || !Object.entries(labels!).every(([k, v]) => vm.meta.labels[k] === v)) continue;
-    out.push({ ref: { name: vm.meta.name, target: 'manifest', checked: true }, path: 'spec.selector' });
-  }
-  return out;
+function membersOf(ctx: PlanContext, doc: DesiredVMGroup): SelectedMember[] {
+  return namedOrSelected(doc.spec.vms, doc.spec.selector?.labels, ctx.desired.vms);
 }
 
 /**
