@@ -5,7 +5,7 @@ import type { OwnedClass, Ownership, PlanContext } from './context.js';
 
 export type { OwnedClass, Ownership } from './context.js';
 import { addDiagnostic, addressOfResource, automation, read, readLookup } from './context.js';
-import { markOf, type ObjectMark } from './ownership-marks.js';
+import { markOf, poolKeptMarks, type ObjectMark, type PoolMarkedClass } from './ownership-marks.js';
 
 /**
  * Where a class keeps xops' marks. The default (ownOtherConfig) is the object's own other_config; a
@@ -16,6 +16,32 @@ export interface MarkStore<C extends OwnedClass = OwnedClass> {
   markOf(ctx: PlanContext, record: ObservedRecordTypes[C]): ObjectMark;
   /** The candidate objects marked `address`, recording what the plan relied on to find them. */
   marked(ctx: PlanContext, cls: C, address: string, isCandidate: (rec: ObservedRecordTypes[C]) => boolean): [Ref, ObservedRecordTypes[C]][];
+}
+
+/** Uuid → marks of a class whose marks the pool's other_config keeps (it has none), read once per plan. */
+export function poolMarksOf(ctx: PlanContext, cls: PoolMarkedClass): Map<string, ObjectMark> {
+  const key = `pool-marks/${cls}`;
+  let marks = ctx.memo.get(key) as Map<string, ObjectMark> | undefined;
+  if (!marks) ctx.memo.set(key, (marks = poolKeptMarks(ctx.observed, cls)));
+  return marks;
+}
+
+/** The mark store of a class without other_config (VM_appliance, VMSS, VM_group): the pool's other_config. */
+export function poolOtherConfigMarks<C extends PoolMarkedClass & OwnedClass>(cls: C): MarkStore<C> {
+  return {
+    markOf: (ctx, record) => poolMarksOf(ctx, cls).get(record.uuid) ?? {},
+    marked(ctx, _cls, address) {
+      // The plan relied on the pool's other_config, where the marks are.
+      for (const pool of ctx.observed.records.pool.keys()) read(ctx, 'pool', pool);
+      const marked: [Ref, ObservedRecordTypes[C]][] = [];
+      for (const [uuid, mark] of poolMarksOf(ctx, cls)) {
+        if (mark.address !== address) continue;
+        const hit = ctx.index.byUuid(cls, uuid);
+        if (hit) marked.push(hit as [Ref, ObservedRecordTypes[C]]);
+      }
+      return marked;
+    },
+  };
 }
 
 /** Marks kept in the object's own other_config. */

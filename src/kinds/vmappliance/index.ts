@@ -4,7 +4,7 @@ import { defineKind } from '../contract.js';
 import { applyVMAppliance } from './apply.js';
 import { applianceExporter } from './export.js';
 import { linkAppliances } from './link.js';
-import { poolOtherConfigMarks } from './marks.js';
+import { appliancePoolMarks } from './marks.js';
 import { planAppliance, pruneAppliances } from './plan.js';
 import { vmApplianceSchema } from './schema.js';
 
@@ -16,7 +16,7 @@ export const vmApplianceKind = defineKind<DesiredVMAppliance>({
   link: linkAppliances,
   classes: ['VM_appliance'],
   desired: 'appliances',
-  owner: { cls: 'VM_appliance', nameLabel: (a) => a.spec.nameLabel, marks: poolOtherConfigMarks },
+  owner: { cls: 'VM_appliance', nameLabel: (a) => a.spec.nameLabel, marks: appliancePoolMarks },
   plan: planAppliance,
   prune: pruneAppliances,
   apply: applyVMAppliance,
