@@ -1,8 +1,9 @@
 import type { ResourceKind } from '../model/kinds.js';
+import type { Ref, XapiRecord } from '../model/observed.js';
 import type { PlanContext } from './context.js';
-import { automation } from './context.js';
-import type { ObjectMark } from './ownership-marks.js';
-import { ownedByThisRepo } from './ownership.js';
+import { automation, read } from './context.js';
+import type { ObjectMark, PoolMarkedClass } from './ownership-marks.js';
+import { ownedByThisRepo, poolMarksOf } from './ownership.js';
 
 /**
  * Whether objects xops manages but no manifest declares any more may be deleted: the `prune` option,
@@ -30,4 +31,33 @@ export function orphanName(ctx: PlanContext, kind: ResourceKind, mark: ObjectMar
   const address = mark.address;
   if (!address?.startsWith(`${kind}/`) || ctx.owners.has(address) || !ownedByThisRepo(ctx, mark)) return undefined;
   return address.slice(kind.length + 1);
+}
+
+/** An object whose marks the pool keeps, managed by this repository, that no manifest declares any more. */
+export interface PoolKeptOrphan {
+  name: string;
+  uuid: string;
+  ref: Ref;
+  record: XapiRecord;
+}
+
+/**
+ * The orphans of a kind whose marks the pool's other_config keeps (VM_appliance, VMSS, VM_group) that
+ * may be pruned; the others get a would-prune note naming them as `what '<name_label>' (<uuid>)`.
+ */
+export function prunablePoolKept(ctx: PlanContext, kind: ResourceKind, cls: PoolMarkedClass, what: string): PoolKeptOrphan[] {
+  const out: PoolKeptOrphan[] = [];
+  for (const [uuid, mark] of poolMarksOf(ctx, cls)) {
+    const name = orphanName(ctx, kind, mark);
+    if (name === undefined) continue;
+    const hit = ctx.index.byUuid(cls, uuid);
+    if (!hit) continue;
+    read(ctx, cls, hit[0]);
+    if (!pruneAllowed(ctx, kind, name)) {
+      wouldPrune(ctx, mark.address!, `${what} '${String(hit[1]['name_label'])}' (${uuid})`);
+      continue;
+    }
+    out.push({ name, uuid, ref: hit[0], record: hit[1] });
+  }
+  return out;
 }

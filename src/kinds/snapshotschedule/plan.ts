@@ -6,7 +6,7 @@ import type { PlanContext } from '../../plan/context.js';
 import { addressOfResource, read } from '../../plan/context.js';
 import { compareField, createChanges, makeAction, objectRef } from '../../plan/changes.js';
 import { specDigest } from '../../plan/identity.js';
-import { orphanName, pruneAllowed, wouldPrune } from '../../plan/prune.js';
+import { prunablePoolKept } from '../../plan/prune.js';
 import { resolveRef, type ResolvedReference } from '../../plan/refs.js';
 import { poolMarkKeys } from '../../plan/ownership-marks.js';
 import { scheduleMarksOf } from './marks.js';
@@ -96,20 +96,11 @@ export function planSchedule(ctx: PlanContext, doc: DesiredSnapshotSchedule): vo
 
 /** Managed schedules with no manifest: deleted (after their VMs leave; snapshots stay) only when prune is on. */
 export function pruneSchedules(ctx: PlanContext): void {
-  for (const [uuid, mark] of scheduleMarksOf(ctx)) {
-    const name = orphanName(ctx, 'SnapshotSchedule', mark);
-    if (name === undefined) continue;
-    const hit = ctx.index.byUuid('VMSS', uuid);
-    if (!hit) continue;
-    read(ctx, 'VMSS', hit[0]);
-    if (!pruneAllowed(ctx, 'SnapshotSchedule', name)) {
-      wouldPrune(ctx, mark.address!, `snapshot schedule '${hit[1].name_label}' (${uuid})`);
-      continue;
-    }
+  for (const { name, uuid, ref } of prunablePoolKept(ctx, 'SnapshotSchedule', 'VMSS', 'snapshot schedule')) {
     ctx.actions.push(makeAction({
       operation: 'delete', resource: { kind: 'SnapshotSchedule', meta: { name } }, disruption: 'none',
       reason: 'the schedule is no longer declared: its VMs leave it and it is destroyed; snapshots already taken stay',
-      objects: [objectRef('VMSS', hit[0], uuid)],
+      objects: [objectRef('VMSS', ref, uuid)],
       details: { markKeys: poolMarkKeys('VMSS', uuid), removeMembers: [] } satisfies ScheduleDetails,
     }));
   }

@@ -5,7 +5,7 @@ import type { PlanContext } from '../../plan/context.js';
 import { addressOfResource, read } from '../../plan/context.js';
 import { compareField, createChanges, makeAction, objectRef } from '../../plan/changes.js';
 import { specDigest } from '../../plan/identity.js';
-import { orphanName, pruneAllowed, wouldPrune } from '../../plan/prune.js';
+import { prunablePoolKept } from '../../plan/prune.js';
 import { resolveRef, type ResolvedReference } from '../../plan/refs.js';
 import { applianceMarkKeys } from '../../plan/ownership-marks.js';
 import { applianceMarksOf } from './marks.js';
@@ -113,20 +113,11 @@ export function planAppliance(ctx: PlanContext, app: DesiredVMAppliance): void {
 
 /** Managed appliances with no manifest: deleted (their VMs stay) only when prune is on. */
 export function pruneAppliances(ctx: PlanContext): void {
-  for (const [uuid, mark] of applianceMarksOf(ctx)) {
-    const name = orphanName(ctx, 'VMAppliance', mark);
-    if (name === undefined) continue;
-    const hit = ctx.index.byUuid('VM_appliance', uuid);
-    if (!hit) continue;
-    read(ctx, 'VM_appliance', hit[0]);
-    if (!pruneAllowed(ctx, 'VMAppliance', name)) {
-      wouldPrune(ctx, mark.address!, `appliance '${hit[1].name_label}' (${uuid})`);
-      continue;
-    }
+  for (const { name, uuid, ref } of prunablePoolKept(ctx, 'VMAppliance', 'VM_appliance', 'appliance')) {
     ctx.actions.push(makeAction({
       operation: 'delete', resource: { kind: 'VMAppliance', meta: { name } }, disruption: 'none',
       reason: 'the appliance is no longer declared: the grouping is destroyed, its VMs stay as they are',
-      objects: [objectRef('VM_appliance', hit[0], uuid)],
+      objects: [objectRef('VM_appliance', ref, uuid)],
       details: { markKeys: applianceMarkKeys(uuid), removeMembers: [] } satisfies ApplianceDetails,
     }));
   }

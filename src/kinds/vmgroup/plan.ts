@@ -6,7 +6,7 @@ import type { PlanContext } from '../../plan/context.js';
 import { addressOfResource, read } from '../../plan/context.js';
 import { compareField, createChanges, makeAction, objectRef } from '../../plan/changes.js';
 import { specDigest } from '../../plan/identity.js';
-import { orphanName, pruneAllowed, wouldPrune } from '../../plan/prune.js';
+import { prunablePoolKept } from '../../plan/prune.js';
 import { resolveRef, type ResolvedReference } from '../../plan/refs.js';
 import { poolMarkKeys } from '../../plan/ownership-marks.js';
 import { groupMarksOf } from './marks.js';
@@ -110,20 +110,11 @@ export function planGroup(ctx: PlanContext, doc: DesiredVMGroup): void {
 
 /** Managed groups with no manifest: destroyed (their VMs stay where they are) only when prune is on. */
 export function pruneGroups(ctx: PlanContext): void {
-  for (const [uuid, mark] of groupMarksOf(ctx)) {
-    const name = orphanName(ctx, 'VMGroup', mark);
-    if (name === undefined) continue;
-    const hit = ctx.index.byUuid('VM_group', uuid);
-    if (!hit) continue;
-    read(ctx, 'VM_group', hit[0]);
-    if (!pruneAllowed(ctx, 'VMGroup', name)) {
-      wouldPrune(ctx, mark.address!, `VM group '${hit[1].name_label}' (${uuid})`);
-      continue;
-    }
+  for (const { name, uuid, ref } of prunablePoolKept(ctx, 'VMGroup', 'VM_group', 'VM group')) {
     ctx.actions.push(makeAction({
       operation: 'delete', resource: { kind: 'VMGroup', meta: { name } }, disruption: 'none',
       reason: 'the group is no longer declared: it is destroyed, its VMs stay as they are',
-      objects: [objectRef('VM_group', hit[0], uuid)],
+      objects: [objectRef('VM_group', ref, uuid)],
       details: { markKeys: poolMarkKeys('VM_group', uuid), removeMembers: [] } satisfies GroupDetails,
     }));
   }
