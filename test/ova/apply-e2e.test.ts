@@ -51,11 +51,13 @@ describe('an imported OVA disk, applied', () => {
     // What the import writes is valid as it stands: firmware, cores, NICs and Disk attachments included.
     const valid = await run(process.execPath, [CLI, 'validate', 'repo', '--offline'], { cwd: dir });
     expect(valid.stdout).toMatch(/^valid: 2 manifests/);
-    // The disk is what this test is about: the VM would be created too, but from an empty template.
-    for (const f of ['vms/app.yaml']) unlinkSync(join(dir, 'repo', f));
-    const { plan, result } = await applyFolder(env.client, join(dir, 'repo'));
-    expect(plan.actions.map((a) => a.id)).toEqual(['create:Disk/app-disk1']);
-    expect(failures(result)).toEqual([]);
+    // Applied as an operator does: `xops apply` on the folder the import wrote, VM and Disk together.
+    const env2 = { ...process.env, XOPS_XAPI_URL: env.sim.url, XOPS_XAPI_USER: 'root', XOPS_XAPI_PASSWORD: 'xops', XDG_CACHE_HOME: join(dir, 'cache'), NO_COLOR: '1' };
+    const applied = await run(process.execPath, [CLI, 'apply', 'repo', '--yes'], { cwd: dir, env: env2 });
+    expect(applied.stdout).toMatch(/\+ create Disk\/app-disk1[\s\S]*\+ create VM\/app/);
+    expect(applied.stdout).toMatch(/Apply complete: 2 succeeded, 0 failed/);
+    const [vm] = await env.client.call<string[]>('VM.get_by_name_label', 'app');
+    expect(await env.client.call<string[]>('VM.get_VBDs', vm)).toHaveLength(1);
     const [vdi] = await env.client.call<string[]>('VDI.get_by_name_label', 'app-disk1');
     const back = await readBack(vdi!);
     expect(back.subarray(0, raw.length).equals(raw)).toBe(true);
@@ -69,6 +71,8 @@ describe('an imported OVA disk, applied', () => {
     const b = readFileSync(path);
     b[b.lastIndexOf('KDMV') + 900]! ^= 0x08;
     writeFileSync(path, b);
+    // A second disk from the now corrupted package (the VM manifest, already applied, is left out).
+    unlinkSync(join(dir, 'repo/vms/app.yaml'));
     writeFileSync(join(dir, 'repo/disks/app-disk1.yaml'), readFileSync(join(dir, 'repo/disks/app-disk1.yaml'), 'utf8').replace('name: app-disk1', 'name: app-disk2'));
     const before = await env.client.call<string[]>('VDI.get_all');
     const { result } = await applyFolder(env.client, join(dir, 'repo'));
