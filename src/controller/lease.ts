@@ -13,7 +13,9 @@ import { systemClock, type Clock } from './types.js';
  * - **Taking a free lease** is a plain add: of two instances adding at once, exactly one succeeds.
  * - **Renewing** is remove + add (there is no atomic replace). In the gap between the two, another
  *   instance may add its own lease; the holder's add then fails with MAP_DUPLICATE_KEY and it knows at
- *   once that it lost, so the gap never yields two holders, only (rarely) a handover.
+ *   once that it lost, so the gap never yields two holders, only (rarely) a handover. A renewal
+ *   that reaches the pool only after its lease expired (the holder stalled) is a takeover in all but
+ *   name: it settles and reads back like one (below).
  * - **Taking over an expired lease** (its holder died) is remove + add, and here two instances can
  *   race: A removes the stale value and adds its own, then B — which read the stale value before A's
  *   add — removes A's value and adds its own. Both adds succeed. So after adding, the taker waits
@@ -131,6 +133,14 @@ export class PoolLease {
     const value = this.freshValue();
     await this.caller.call('pool.remove_from_other_config', pool, this.key);
     if (!(await this.add(pool, value))) return this.lost('another instance took the lease during renewal', parseLease(await this.read(pool)));
+    // A renewal whose remove landed after our old expiry raced any instance that read the expired value
+    // meanwhile: that one's remove may follow our add and its takeover succeed. Like a takeover, hold only
+    // once our value is still there after the settle time; until then start nothing.
+    if (this.clock.now() >= parsed.expiresAt - this.settleMs) {
+      this.ourExpiry = 0;
+      if (this.settleMs > 0) await new Promise<void>((resolve) => this.clock.setTimeout(resolve, this.settleMs));
+      return this.readBack(pool, value);
+    }
     return this.ours(value);
   }
 

@@ -119,6 +119,51 @@ describe('PoolLease (against the simulator)', () => {
     expect(b.held()).toBe(false);
   });
 
+  it('a renewal that reaches the pool after its lease expired does not hold when a takeover raced it', async () => {
+    // a stalled: it read its own, still valid value, and its remove reaches the pool only after the
+    // expiry. Meanwhile b read the expired value; b's remove + add lands right after a's add.
+    let bTook: Promise<unknown> | undefined;
+    let bReadExpired!: () => void;
+    const bRead = new Promise<void>((r) => (bReadExpired = r));
+    let letBGoOn!: () => void;
+    const bMayGoOn = new Promise<void>((r) => (letBGoOn = r));
+    const pausingB: XapiCaller = {
+      callAsync: (m, ...p) => client.callAsync(m, ...p),
+      call: async <T>(method: string, ...params: unknown[]): Promise<T> => {
+        if (method === 'pool.remove_from_other_config') {
+          bReadExpired();
+          await bMayGoOn;
+        }
+        return client.call<T>(method, ...params);
+      },
+    };
+    const stalledB = new PoolLease({ caller: pausingB, holder: 'b', ttlMs: 60_000, clock, takeoverSettleMs: 0 });
+    let stalled = false;
+    const stallingA: XapiCaller = {
+      callAsync: (m, ...p) => client.callAsync(m, ...p),
+      call: async <T>(method: string, ...params: unknown[]): Promise<T> => {
+        if (method === 'pool.remove_from_other_config' && !stalled) {
+          stalled = true;
+          clock.t += 61_000;
+          bTook = stalledB.acquire();
+          await bRead;
+        }
+        const result = await client.call<T>(method, ...params);
+        if (method === 'pool.add_to_other_config' && bTook) {
+          letBGoOn();
+          await bTook;
+        }
+        return result;
+      },
+    };
+    const a = new PoolLease({ caller: stallingA, holder: 'a', ttlMs: 60_000, clock, takeoverSettleMs: 0 });
+    await lease('a').acquire();
+    expect(await a.renew()).toMatchObject({ held: false, heldBy: 'b' });
+    expect(a.held()).toBe(false);
+    expect(stalledB.held()).toBe(true);
+    expect(parseLease(await leaseValue())?.holder).toBe('b');
+  });
+
   it('of many instances racing for an expired lease over the wire, exactly one ends up holding it', async () => {
     await lease('dead').acquire();
     clock.t += 61_000;
