@@ -193,7 +193,8 @@ export async function run(argv: string[]): Promise<number> {
 
     const log = pino(
       { base: undefined, redact: ['*.password', '*.device_config'] },
-      logFormat === 'json' ? pino.destination(2) : humanLogDestination((text) => void process.stderr.write(text)),
+      // Synchronous, as process.stderr is: log lines and the closing lines must reach stderr in the order written.
+      logFormat === 'json' ? pino.destination({ dest: 2, sync: true }) : humanLogDestination((text) => void process.stderr.write(text)),
     );
     const live = logFormat === 'text' && process.stderr.isTTY;
     const progress: Progress = live ? ttyProgress(process.stderr, plan.actions) : logProgress(log);
