@@ -14,6 +14,7 @@ import { baseTemplateName, haltCost, isPlainVM, observedDisks, observedVifs, pow
 import { reserveCapacity, type PlannedStart, type Shortfall } from './preflight.js';
 import { driverlessReason, observedGuestAbilities } from './guest.js';
 import { MAP_SETTINGS, blockedOperationsOf } from './settings.js';
+import { cloudInitCreateChange, cloudInitReadable, planExistingCloudInit } from './cloud-init-plan.js';
 
 /** A VM's spec with every reference resolved; the `desired` of VM actions. */
 export interface ResolvedVMSpec extends Omit<DesiredVM['spec'], 'template' | 'host' | 'appliance' | 'disks' | 'networks' | 'suspendSR'> {
@@ -182,7 +183,7 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
     for (const p of problems) ctx.refused.push({ address, path: p.path, reason: p.reason });
   };
   if (owner.state === 'absent') {
-    if (!isoFound(ctx, vm)) return;
+    if (!isoFound(ctx, vm) || !cloudInitReadable(ctx, vm, true)) return;
     if (vm.spec.appliance !== undefined) {
       const delays = (['startDelay', 'shutdownDelay'] as const).filter((f) => vm.spec[f] !== undefined);
       if (delays.length > 0) {
@@ -194,13 +195,17 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
       STARTS.has(vm.spec.powerState) ? { memory: vm.spec.memory, vcpus: vm.spec.vcpus, protected: vm.spec.haRestartPriority === 'restart' } : undefined, refs.host);
     if (problems.length > 0) return refuseForCapacity(problems);
     const started = vm.spec.powerState !== 'halted' ? `, then ${vm.spec.powerState}` : '';
+    const configDrive = cloudInitCreateChange(vm);
+    // The texts themselves stay out of the changes (they can be long): one line sums the drive up.
+    const changes = configDrive ? [...createChanges({ ...vm.spec, cloudInit: undefined }), configDrive] : createChanges(vm.spec);
     ctx.actions.push(makeAction({
-      operation: 'create', resource: vm, changes: createChanges(vm.spec), desired: desired(), needs,
+      operation: 'create', resource: vm, changes, desired: desired(), needs,
       objects: [objectRef('VM', tplRef[0], tplRef[1].uuid)],
       reason: `new VM from template '${tplRef[1].name_label}'${started}`,
     }));
     return;
   }
+  if (!cloudInitReadable(ctx, vm, false)) return;
   const ref = owner.ref as Ref;
   const rec = owner.record as VMRecord;
   const self = objectRef('VM', ref, rec.uuid);
@@ -443,6 +448,8 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
     }));
   }
   diskDeletes.forEach(push);
+  const driveDelete = planExistingCloudInit(ctx, vm, rec, guest, halted);
+  if (driveDelete) push(driveDelete);
   if (migrateTo) {
     push(makeAction({
       operation: 'migrate', resource: vm, objects: [self, objectRef('host', migrateTo.ref, migrateTo.uuid)], drift: drift(), desired: desired(),
