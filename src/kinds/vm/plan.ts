@@ -14,6 +14,7 @@ import { baseTemplateName, haltCost, isPlainVM, observedDisks, observedVifs, pow
 import { reserveCapacity, type PlannedStart, type Shortfall } from './preflight.js';
 import { driverlessReason, observedGuestAbilities } from './guest.js';
 import { MAP_SETTINGS, blockedOperationsOf } from './settings.js';
+import { reportedAddresses } from './readiness.js';
 import { cloudInitCreateChange, cloudInitReadable, planExistingCloudInit } from './cloud-init-plan.js';
 
 /** A VM's spec with every reference resolved; the `desired` of VM actions. */
@@ -205,9 +206,10 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
     }));
     return;
   }
-  if (!cloudInitReadable(ctx, vm, false)) return;
   const ref = owner.ref as Ref;
   const rec = owner.record as VMRecord;
+  noteGuestAddresses(ctx, address, rec);
+  if (!cloudInitReadable(ctx, vm, false)) return;
   const self = objectRef('VM', ref, rec.uuid);
   // Digesting the spec costs more than the rest of a no-op VM: only done when an action needs it.
   let driftMemo: boolean | undefined;
@@ -459,6 +461,17 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
     }));
   }
   if (power && !haltFirst) push(power);
+}
+
+/**
+ * Records what the VM's live guest agent reports, for `plan.guests` (/status, `plan --out json`). Read
+ * from the index, not through `read`: addresses are shown, never decided on, so they do not make a saved plan stale.
+ */
+function noteGuestAddresses(ctx: PlanContext, address: string, rec: VMRecord): void {
+  const gm = ctx.index.get('VM_guest_metrics', rec.guest_metrics);
+  if (!gm || gm['live'] === false) return;
+  const addresses = reportedAddresses(gm['networks'] as Record<string, string> | undefined);
+  if (addresses.length > 0) ctx.guests.set(address, addresses);
 }
 
 /** The declared ISO is exactly one VDI on an ISO SR (else an error diagnostic says why). */
