@@ -61,9 +61,10 @@ describe('examples', () => {
       ['db-01', 8, 16],
       ['web-01', 2, 2],
       ['web-02', 2, 2],
+      ['web-03', 2, 2],
     ]);
     const order = desired.appliances[0].spec.members.map((m) => [m.vm.name, m.startOrder]);
-    expect(order).toEqual([['db-01', 0], ['app-01', 1], ['web-01', 2], ['web-02', 2]]);
+    expect(order).toEqual([['db-01', 0], ['app-01', 1], ['web-01', 2], ['web-02', 2], ['web-03', 2]]);
     expect(desired.vms.every((v) => v.spec.appliance?.name === 'shop')).toBe(true);
     expect(desired.snapshotSchedules.map((s) => [s.meta.name, s.spec.frequency, s.spec.schedule, s.spec.retain])).toEqual([['shop-nightly', 'daily', { min: '30', hour: '2' }, 7]]);
     expect(desired.vmGroups.map((g) => [g.meta.name, g.spec.placement, g.spec.selector])).toEqual([['web-spread', 'anti-affinity', { labels: { tier: 'web' } }]]);
