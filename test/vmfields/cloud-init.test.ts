@@ -24,11 +24,11 @@ const NET = 'Pool-wide network associated with eth0';
 const USER_DATA = '#cloud-config\nhostname: web-01\nssh_authorized_keys:\n  - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBm9 ops@example\n';
 const NETWORK_V2 = '{version: 2, ethernets: {eth0: {addresses: [192.168.77.20/24], gateway4: 192.168.77.1}}}';
 
-const vm = (cloudInit: string) => `apiVersion: xops/v1
+const vm = (cloudInit: string, template = 'Debian Bookworm 12') => `apiVersion: xops/v1
 kind: VM
 metadata: {name: web-01}
 spec:
-  template: Debian Bookworm 12
+  template: ${template}
   vcpus: 1
   memory: 1GiB
   networks:
@@ -134,6 +134,24 @@ describe('cloudInit', () => {
       expect.objectContaining({ severity: 'warning', code: 'cloud-init-needs-replace', address: 'VM/web-01', path: 'spec.cloudInit', message: expect.stringContaining('takes effect only when the VM is replaced') }),
     ]);
     expect(plan.diagnostics[0]!.location).toMatchObject({ file: 'vm.yaml', line: 12 });
+  });
+
+  it('writes a new drive for the new config when the VM is replaced (a template change): a new instance-id, the warning gone', async () => {
+    const { client, dir } = await setup(`userData: "#cloud-config\\nhostname: web-01\\n"`);
+    expect(failures((await applyFolder(client, dir)).result)).toEqual([]);
+    const oldUuid = await client.call<string>('VM.get_uuid', await vmRef(client));
+    await writeFile(join(dir, 'vm.yaml'), vm(`userData: "#cloud-config\\nhostname: web-02\\n"`, 'Ubuntu Jammy Jellyfish 22.04'));
+    const { plan, result } = await applyFolder(client, dir);
+    expect(plan.actions.map((a) => a.operation)).toEqual(['replace']);
+    expect(failures(result)).toEqual([]);
+    const found = await drives(client);
+    expect(found).toHaveLength(1);
+    expect(await exportedFile(client, dir, found[0]![0], 'user-data')).toBe('#cloud-config\nhostname: web-02\n');
+    const newUuid = await client.call<string>('VM.get_uuid', await vmRef(client));
+    expect(newUuid).not.toBe(oldUuid);
+    expect(await exportedFile(client, dir, found[0]![0], 'meta-data')).toContain(`instance-id: ${newUuid}`);
+    const again = await planFolder(client, dir);
+    expect([again.plan.actions, again.plan.diagnostics]).toEqual([[], []]);
   });
 
   it('removes the drive once the guest has reported (removeAfterFirstBoot); the guest keeps its address', async () => {
