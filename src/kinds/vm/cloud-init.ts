@@ -6,8 +6,9 @@
 import { createHash } from 'node:crypto';
 import { dump } from 'js-yaml';
 import type { BuildContext } from '../../manifests/build-context.js';
-import { imagePathProblem } from '../disk/schema.js';
-import { ConfigDriveError, MAX_CONFIG_FILE_BYTES, configDriveFiles, type ConfigDriveFiles } from '../../disk-content/index.js';
+import { repositoryPathProblem } from '../../manifests/file-path.js';
+// The pure half of disk-content: the planner imports this module, and must not pull in the image builder.
+import { ConfigDriveError, MAX_CONFIG_FILE_BYTES, configDriveFiles, type ConfigDriveFiles } from '../../disk-content/config-drive.js';
 import type { CloudInitFileRef, DesiredCloudInit } from './desired.js';
 
 /**
@@ -68,7 +69,7 @@ export const cloudInitSchema = {
 };
 
 function decodeFile(file: string, path: string, ctx: BuildContext): CloudInitFileRef {
-  const problem = imagePathProblem(file);
+  const problem = repositoryPathProblem(file);
   if (problem) ctx.error(path, `'${file}' ${problem}`, 'path-escape');
   return { path: file.replace(/\\/g, '/').replace(/^(\.\/)+/, ''), read: false };
 }
