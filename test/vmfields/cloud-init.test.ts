@@ -168,19 +168,27 @@ describe('cloudInit', () => {
     expect((await planFolder(client, dir)).plan.actions).toEqual([]);
   });
 
-  it('converges after a create interrupted between the upload and the attach: one drive, attached', async () => {
+  // Where a create can stop (a crash, a lost connection) once the drive's VDI exists: its upload never
+  // started (the VDI is marked pending), or the image is in but the VBD is missing.
+  const interruptions = [
+    { why: 'before the upload (the transfer task never made)', fault: { methods: 'task.create', connectionReset: { count: 1 } }, mark: 'pending' },
+    { why: 'between the upload and the attach', fault: { methods: 'VBD.create', taskFailure: { count: 1 } }, mark: /^sha256:/ },
+  ];
+  it.each(interruptions)('converges after a create interrupted $why: one drive, attached, the guest configured', async ({ fault, mark }) => {
     const { client, sim, dir } = await setup(`userData: "#cloud-config\\n"\nnetworkConfig: ${NETWORK_V2}`);
-    sim.faults.inject({ methods: 'VBD.create', taskFailure: { count: 1 } });
+    sim.faults.inject(fault);
     const first = await applyFolder(client, dir, { retries: 0 });
     expect(failures(first.result)).toHaveLength(1);
     const left = await drives(client);
     expect(left).toHaveLength(1);
     expect(left[0]![1].VBDs).toEqual([]);
+    expect(left[0]![1].other_config['xops.cloudinit']).toEqual(typeof mark === 'string' ? mark : expect.stringMatching(mark));
     const { result } = await applyFolder(client, dir);
     expect(failures(result)).toEqual([]);
     const after = await drives(client);
     expect(after.map(([ref]) => ref)).toEqual([left[0]![0]]);
     expect(after[0]![1].VBDs).toHaveLength(1);
+    expect(after[0]![1].other_config['xops.cloudinit']).toMatch(/^sha256:/);
     expect(await reported(client)).toEqual(['192.168.77.20']);
     expect((await planFolder(client, dir)).plan.actions).toEqual([]);
   });
