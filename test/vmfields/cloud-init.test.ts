@@ -201,6 +201,16 @@ describe('cloudInit', () => {
     ]);
   });
 
+  it('refuses a file: named like a manifest (*.yaml), which the loader would also read as one', async () => {
+    const { dir } = await setup('userData: {file: cloud-init/web.yaml}', { 'cloud-init/web.yaml': USER_DATA });
+    const { diagnostics } = await loadManifests(dir);
+    expect(diagnostics.map((d) => `${d.location?.file}:${d.location?.line} ${d.code} ${d.path}`)).toEqual([
+      'cloud-init/web.yaml:2 schema kind',
+      'vm.yaml:12 cloud-init-file spec.cloudInit.userData.file',
+    ]);
+    expect(diagnostics[1]!.message).toContain('would be read as a manifest');
+  });
+
   it('refuses a file: path that is a symlink leading out of the repository, when planning', async () => {
     const { client, dir } = await setup('userData: {file: web.user-data}');
     const outside = await mkdtemp(join(tmpdir(), 'xops-outside-'));

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { dump } from 'js-yaml';
 import type { BuildContext } from '../../manifests/build-context.js';
 import { repositoryPathProblem } from '../../manifests/file-path.js';
+import { isManifestPath } from '../../manifests/manifest-path.js';
 // The pure half of disk-content: the planner imports this module, and must not pull in the image builder.
 import { ConfigDriveError, MAX_CONFIG_FILE_BYTES, configDriveFiles, type ConfigDriveFiles } from '../../disk-content/config-drive.js';
 import type { CloudInitFileRef, DesiredCloudInit } from './desired.js';
@@ -71,7 +72,12 @@ export const cloudInitSchema = {
 function decodeFile(file: string, path: string, ctx: BuildContext): CloudInitFileRef {
   const problem = repositoryPathProblem(file);
   if (problem) ctx.error(path, `'${file}' ${problem}`, 'path-escape');
-  return { path: file.replace(/\\/g, '/').replace(/^(\.\/)+/, ''), read: false };
+  const clean = file.replace(/\\/g, '/').replace(/^(\.\/)+/, '');
+  // Every *.yaml in the folder is loaded as a manifest: a user-data file named so would fail as one.
+  if (!problem && isManifestPath(clean)) {
+    ctx.error(path, `'${file}' would be read as a manifest (*.yaml, *.yml are manifests): name it otherwise (web.user-data, web.network-config) or keep it in a hidden folder (.cloud-init/)`, 'cloud-init-file');
+  }
+  return { path: clean, read: false };
 }
 
 /**
