@@ -15,6 +15,8 @@ export interface ResourceSyncState {
    */
   state: 'synced' | 'progressing' | 'missing' | 'held' | 'drifted' | 'refused' | 'denied' | 'failed';
   reason?: string;
+  /** A VM's IP addresses as its guest agent reported them when the last plan was made (VM_guest_metrics.networks). */
+  addresses?: string[];
 }
 
 /** The last reconcile, as `/status` shows it. */
@@ -87,6 +89,10 @@ export function resourceStates(outcome: ReconcileOutcome): ResourceSyncState[] {
   for (const d of outcome.drift ?? []) if (!d.healed) say(d.address, 'drifted', `changed outside xops: ${d.paths.join(', ')}`);
   for (const h of outcome.held ?? []) say(h.address, 'held', `${h.policy}: ${h.reason}`);
   for (const a of outcome.applied ?? []) say(a.address, a.ok ? 'synced' : 'failed', a.error);
+  for (const [address, guest] of Object.entries(outcome.plan?.guests ?? {})) {
+    const s = states.get(address);
+    if (s) s.addresses = [...guest.addresses];
+  }
   return [...states.values()].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
 }
 

@@ -19,6 +19,11 @@ export interface Plan {
   refused: Refusal[];
   /** Diagnostics found while planning (conflicts with unmanaged objects, admission warnings...). */
   diagnostics: Diagnostic[];
+  /**
+   * What the declared VMs' guest agents report (VM_guest_metrics.networks) as the plan was made, by
+   * address; only VMs whose running guest reports an address. Information, not part of what apply does.
+   */
+  guests?: Record<string, { addresses: string[] }>;
 }
 
 export interface ObservedIdentity {

@@ -67,6 +67,8 @@ export interface PlanContext {
   readonly actions: DraftAction[];
   readonly refused: Refusal[];
   readonly diagnostics: Diagnostic[];
+  /** Address → the IPs its guest agent reports (VM_guest_metrics.networks), for `plan.guests`. */
+  readonly guests: Map<string, string[]>;
   /**
    * Lookup key → the text (see lookupText) of its answer, in the order first looked up; digested
    * once each and, with the objects in `readObjects`, becomes `plan.observed.objects`.
@@ -115,6 +117,7 @@ export function createContext(
     actions: [],
     refused: [],
     diagnostics: [],
+    guests: new Map(),
     lookups: new Map(),
     readObjects: new Map(),
     liveHits: new Map(),

@@ -117,5 +117,6 @@ export function planChanges(desired: DesiredState, observed: ObservedState, opts
     actions,
     refused: ctx.refused,
     diagnostics: ctx.diagnostics,
+    ...(ctx.guests.size > 0 ? { guests: Object.fromEntries([...ctx.guests].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, addresses]) => [k, { addresses }])) } : {}),
   }, desired);
 }

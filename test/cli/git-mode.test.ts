@@ -38,7 +38,7 @@ describe('xops run --repo on a Git repository of the examples', () => {
     const controller = startXops(['run', '--repo', repo, '--sim', 'demo', '--sim-port', '0', '--listen', '127.0.0.1:0', '--log-format', 'text'], { cwd: repo, env });
     const watching = await controller.waitFor('stdout', /^xops is watching /);
     const url = /status at (http:\/\/[^/]+)\/status/.exec(watching)![1];
-    await controller.waitFor('stdout', /^Apply complete: 13 succeeded, 0 failed, 0 skipped, 0 held/);
+    await controller.waitFor('stdout', /^Apply complete: 14 succeeded, 0 failed, 0 skipped, 0 held/);
     await controller.waitFor('stdout', /INFO\s+reconcile finished/);
 
     const head = (await git('rev-parse', 'HEAD')).stdout.trim();

@@ -1,6 +1,7 @@
 import type { DesiredStandaloneDisk, DiskImageFormat } from '../../model/desired.js';
 import { closedObject, documentSchema, ref } from '../../manifests/schema-kit.js';
 import type { BuildContext, KindDefinition } from '../../manifests/build-context.js';
+import { repositoryPathProblem } from '../../manifests/file-path.js';
 
 interface DiskSpec {
   nameLabel?: string;
@@ -14,16 +15,8 @@ interface DiskSpec {
 /** Longest image path accepted (a path is a file name in a repository, not data). */
 const MAX_PATH = 1024;
 
-/**
- * Why an image path would leave the manifests folder, or undefined when it stays inside it. Only the
- * text is checked here; apply checks again with realpath, so a symlink cannot lead outside either.
- */
-export function imagePathProblem(file: string): string | undefined {
-  if (file.startsWith('/') || /^[A-Za-z]:/.test(file) || file.startsWith('\\')) return 'must be relative to the manifests folder';
-  if (file.split(/[\\/]/).includes('..')) return "must stay inside the manifests folder (no '..')";
-  if (file.includes('\0')) return 'must not contain a NUL character';
-  return undefined;
-}
+/** Why an image path would leave the manifests folder (the shared rule, manifests/file-path.ts); apply checks again with realpath. */
+export const imagePathProblem = repositoryPathProblem;
 
 /** The format an image file has when the manifest does not say: `.vhd` files are VHD, anything else raw. */
 export function formatOfFile(file: string): DiskImageFormat {

@@ -14,6 +14,8 @@ import { convergePower, halt, whileHalted } from './power.js';
 import { convergeVifs, type VifSpec } from './vifs.js';
 import { mapKeysToWrite } from './settings.js';
 import { ReadinessTimeout, waitForAddress } from './readiness.js';
+import { CLOUDINIT_KEY } from './cloud-init.js';
+import { ensureConfigDrive, removeConfigDrive } from './config-drive.js';
 import { snapshotName } from '../../policy/snapshot.js';
 import { prunePreChangeSnapshots } from '../../apply/pre-snapshots.js';
 import { isXapiError, recordsByName, syncField, syncMapKeys, syncSet, tryRecord } from '../../apply/xapi.js';
@@ -41,7 +43,7 @@ const SETTING_FIELDS = [
 const ALL_FIELDS = new Set([
   'nameLabel', 'description', 'vcpus', 'vcpusMax', 'memory', 'memoryMax', 'disks', 'networks',
   'host', 'haRestartPriority', 'autoPowerOn', 'appliance', 'tags', 'otherConfig', 'powerState', 'attachments',
-  ...SETTING_FIELDS,
+  'cloudInit', ...SETTING_FIELDS,
 ]);
 
 /** XCP-ng's convention for "start this VM when its host boots". */
@@ -201,6 +203,8 @@ async function converge(ctx: ApplyContext, action: Action, vm: Ref, spec: VmSpec
   }
   if (fields.has('attachments')) await convergeAttachments(ctx, address, vm, spec.attachments ?? []);
   if (fields.has('networks')) await convergeVifs(ctx, address, vm, spec.networks, creating);
+  // Only a create writes the drive: cloud-init reads it once per instance (the planner says so for later edits).
+  if (fields.has('cloudInit') && creating && spec.cloudInit) await ensureConfigDrive(ctx, address, action.name, spec.nameLabel, vm, spec.cloudInit);
   rec = await vmRecord(ctx, vm);
   if (fields.has('host')) {
     const host = spec.host === undefined ? NULL_REF : await ctx.lookup.resolve('Host', spec.host, address);
@@ -412,7 +416,8 @@ async function destroyVm(ctx: ApplyContext, vm: Ref, address: string | undefined
   if (!rec) return;
   await halt(ctx.caller, vm);
   for (const d of await attachedDisks(ctx, vm)) {
-    const ours = address === undefined ? d.vdiRec.VBDs.length <= 1 : isOwnedBy(d.vdiRec.other_config, address, ctx.repo) && d.vdiRec.other_config[DISK_KEY] !== undefined;
+    const made = d.vdiRec.other_config[DISK_KEY] !== undefined || d.vdiRec.other_config[CLOUDINIT_KEY] !== undefined;
+    const ours = address === undefined ? d.vdiRec.VBDs.length <= 1 : isOwnedBy(d.vdiRec.other_config, address, ctx.repo) && made;
     if (ours) await destroyDisk(ctx, d);
     else ctx.log.warn({ vm, vdi: d.vdi }, 'keeping a disk xops did not create');
   }
@@ -437,6 +442,7 @@ async function removeDisk(ctx: ApplyContext, action: Action, disk: string): Prom
 async function remove(ctx: ApplyContext, action: Action): Promise<void> {
   const disk = action.details?.['disk'];
   if (typeof disk === 'string') return removeDisk(ctx, action, disk);
+  if (action.details?.['configDrive'] !== undefined) return removeConfigDrive(ctx, action);
   const vm = await targetVm(ctx, action);
   if (!vm) return; // already gone
   const oc = await assertOwned(ctx, 'VM', vm, action.address);

@@ -34,6 +34,32 @@ export interface DesiredBoot {
   secureBoot?: boolean;
 }
 
+/** A part of the cloud-init config written as `{file: PATH}`: the repository file its text comes from. */
+export interface CloudInitFileRef {
+  /** Relative to the manifests folder, forward slashes; the loader checked it stays inside. */
+  path: string;
+  /** True once a folder load read the file into the part's text (kinds/vm/cloud-init-files.ts). */
+  read: boolean;
+  /** Why the file could not be read (missing, a symlink leading outside, too large); the planner reports it. */
+  problem?: string;
+}
+
+/**
+ * The NoCloud config drive xops writes for the VM when it creates it (cloud-init reads it on the
+ * first boot of each instance). Texts are the files' content; `files` says which came from a file.
+ */
+export interface DesiredCloudInit {
+  /** The user-data document (`#cloud-config` YAML, a script...). */
+  userData: string;
+  /** network-config (version 1 or 2) as YAML text; a mapping in the manifest is written out as YAML. */
+  networkConfig?: string;
+  /** Extra meta-data keys (`instance-id` and `local-hostname` are xops's own). */
+  metaData?: Record<string, string | number | boolean>;
+  /** Detach and destroy the drive once the guest has reported (its first boot is done). */
+  removeAfterFirstBoot: boolean;
+  files?: { userData?: CloudInitFileRef; networkConfig?: CloudInitFileRef };
+}
+
 export interface DesiredVM {
   kind: 'VM';
   meta: ManifestMeta;
@@ -86,6 +112,8 @@ export interface DesiredVM {
     vtpm?: boolean;
     /** After starting the VM, apply waits until its guest reports an address in `waitForIP` (IPv4 CIDR). */
     readiness?: { waitForIP: string; timeout: number };
+    /** A NoCloud config drive built, uploaded and attached at create; a later change takes effect only on a replace. */
+    cloudInit?: DesiredCloudInit;
     tags: string[];
     otherConfig: Record<string, string>;
   };

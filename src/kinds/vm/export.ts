@@ -1,3 +1,4 @@
+import { isConfigDrive } from './cloud-init.js';
 import type { Ref, VBDRecord, VDIRecord, VIFRecord, VMRecord } from '../../model/observed.js';
 import { DISK_KEY, NULL_REF, VIF_KEY } from '../../model/observed.js';
 import type { Candidate, Chosen, ExportContext } from '../../export/context.js';
@@ -57,7 +58,8 @@ function exportDisks(ctx: ExportContext, chosen: Chosen<'VM'>): ExportedDisk[] {
   const found: { vbd: VBDRecord; vdi: VDIRecord; name?: string }[] = [];
   for (const vbd of vbds) {
     const vdi = ctx.index.get('VDI', vbd.VDI);
-    if (!vdi || isExportedDisk(ctx, vbd.VDI)) continue;
+    // The cloud-init config drive is written from the manifest's cloudInit, never a disk of its own.
+    if (!vdi || isExportedDisk(ctx, vbd.VDI) || isConfigDrive(vdi.other_config)) continue;
     const marked = vdi.other_config?.[DISK_KEY];
     const byLabel = vdi.name_label.startsWith(prefix) ? vdi.name_label.slice(prefix.length) : undefined;
     const name = marked ?? byLabel;

@@ -44,6 +44,8 @@ export function matchDisks<T>(
     const oc = facts(d).otherConfig;
     // A standalone Disk attached to the VM is never one of the VM's own disks (kinds/disk).
     if (oc?.['xops.standalone'] === 'true' || (oc?.['xops.managed'] ?? '').startsWith('Disk/')) continue;
+    // Nor is the cloud-init config drive xops wrote for it (cloud-init.ts).
+    if (oc?.['xops.cloudinit'] !== undefined) continue;
     const key = oc?.[DISK_KEY];
     if (!key) unkeyed.push(d);
     else if (byName.has(key)) unmatched.push(d);

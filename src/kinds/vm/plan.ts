@@ -14,6 +14,8 @@ import { baseTemplateName, haltCost, isPlainVM, observedDisks, observedVifs, pow
 import { reserveCapacity, type PlannedStart, type Shortfall } from './preflight.js';
 import { driverlessReason, observedGuestAbilities } from './guest.js';
 import { MAP_SETTINGS, blockedOperationsOf } from './settings.js';
+import { reportedAddresses } from './readiness.js';
+import { cloudInitCreateChange, cloudInitReadable, planExistingCloudInit } from './cloud-init-plan.js';
 
 /** A VM's spec with every reference resolved; the `desired` of VM actions. */
 export interface ResolvedVMSpec extends Omit<DesiredVM['spec'], 'template' | 'host' | 'appliance' | 'disks' | 'networks' | 'suspendSR'> {
@@ -182,7 +184,7 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
     for (const p of problems) ctx.refused.push({ address, path: p.path, reason: p.reason });
   };
   if (owner.state === 'absent') {
-    if (!isoFound(ctx, vm)) return;
+    if (!isoFound(ctx, vm) || !cloudInitReadable(ctx, vm, true)) return;
     if (vm.spec.appliance !== undefined) {
       const delays = (['startDelay', 'shutdownDelay'] as const).filter((f) => vm.spec[f] !== undefined);
       if (delays.length > 0) {
@@ -194,8 +196,11 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
       STARTS.has(vm.spec.powerState) ? { memory: vm.spec.memory, vcpus: vm.spec.vcpus, protected: vm.spec.haRestartPriority === 'restart' } : undefined, refs.host);
     if (problems.length > 0) return refuseForCapacity(problems);
     const started = vm.spec.powerState !== 'halted' ? `, then ${vm.spec.powerState}` : '';
+    const configDrive = cloudInitCreateChange(vm);
+    // The texts themselves stay out of the changes (they can be long): one line sums the drive up.
+    const changes = configDrive ? [...createChanges({ ...vm.spec, cloudInit: undefined }), configDrive] : createChanges(vm.spec);
     ctx.actions.push(makeAction({
-      operation: 'create', resource: vm, changes: createChanges(vm.spec), desired: desired(), needs,
+      operation: 'create', resource: vm, changes, desired: desired(), needs,
       objects: [objectRef('VM', tplRef[0], tplRef[1].uuid)],
       reason: `new VM from template '${tplRef[1].name_label}'${started}`,
     }));
@@ -203,6 +208,8 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   }
   const ref = owner.ref as Ref;
   const rec = owner.record as VMRecord;
+  noteGuestAddresses(ctx, address, rec);
+  if (!cloudInitReadable(ctx, vm, false)) return;
   const self = objectRef('VM', ref, rec.uuid);
   // Digesting the spec costs more than the rest of a no-op VM: only done when an action needs it.
   let driftMemo: boolean | undefined;
@@ -443,6 +450,8 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
     }));
   }
   diskDeletes.forEach(push);
+  const driveDelete = planExistingCloudInit(ctx, vm, rec, guest, halted);
+  if (driveDelete) push(driveDelete);
   if (migrateTo) {
     push(makeAction({
       operation: 'migrate', resource: vm, objects: [self, objectRef('host', migrateTo.ref, migrateTo.uuid)], drift: drift(), desired: desired(),
@@ -452,6 +461,17 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
     }));
   }
   if (power && !haltFirst) push(power);
+}
+
+/**
+ * Records what the VM's live guest agent reports, for `plan.guests` (/status, `plan --out json`). Read
+ * from the index, not through `read`: addresses are shown, never decided on, so they do not make a saved plan stale.
+ */
+function noteGuestAddresses(ctx: PlanContext, address: string, rec: VMRecord): void {
+  const gm = ctx.index.get('VM_guest_metrics', rec.guest_metrics);
+  if (!gm || gm['live'] === false) return;
+  const addresses = reportedAddresses(gm['networks'] as Record<string, string> | undefined);
+  if (addresses.length > 0) ctx.guests.set(address, addresses);
 }
 
 /** The declared ISO is exactly one VDI on an ISO SR (else an error diagnostic says why). */

@@ -4,6 +4,7 @@ import { parseCidr } from './readiness.js';
 import { closedObject, documentSchema, ref } from '../../manifests/schema-kit.js';
 import { checkOtherConfig, type KindDefinition } from '../../manifests/build-context.js';
 import { decodeAttachments, isAttachmentEntry, type DiskEntry } from './attachments.js';
+import { cloudInitSchema, decodeCloudInit, type CloudInitManifest } from './cloud-init.js';
 
 interface VMSpec {
   nameLabel?: string;
@@ -34,6 +35,7 @@ interface VMSpec {
   vtpm?: boolean;
   cdrom?: { iso?: string };
   readiness?: { waitForIP: string; timeout?: number | string };
+  cloudInit?: CloudInitManifest;
   tags?: string[];
   otherConfig?: Record<string, string>;
 }
@@ -124,6 +126,7 @@ export const vmSchema: KindDefinition<DesiredVM> = {
           waitForIP: { type: 'string', pattern: '^\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}$', patternErrorMessage: 'must be an IPv4 range like 10.0.0.0/24', description: 'After starting the VM, apply waits until its guest agent reports an address in this range (VM_guest_metrics.networks).' },
           timeout: ref('duration', `How long apply waits (default ${DEFAULT_READINESS_TIMEOUT}s, at most ${MAX_READINESS_TIMEOUT}s); then the action fails.`),
         }, ['waitForIP']),
+        cloudInit: cloudInitSchema,
         tags: ref('tags'),
         otherConfig: ref('otherConfig'),
       },
@@ -171,6 +174,7 @@ export const vmSchema: KindDefinition<DesiredVM> = {
     if (readinessTimeout > MAX_READINESS_TIMEOUT || readinessTimeout < 1) ctx.error('spec.readiness.timeout', `the readiness timeout must be 1s to ${MAX_READINESS_TIMEOUT}s`);
     const seconds = (v: number | string | undefined, path: string) => (v === undefined ? undefined : ctx.duration(v, path));
     const startDelay = seconds(spec.startDelay, 'spec.startDelay');
+    const cloudInit = spec.cloudInit === undefined ? undefined : decodeCloudInit(spec.cloudInit, meta.name, ctx);
     const shutdownDelay = seconds(spec.shutdownDelay, 'spec.shutdownDelay');
     return {
       kind: 'VM',
@@ -205,6 +209,7 @@ export const vmSchema: KindDefinition<DesiredVM> = {
         ...(spec.vtpm !== undefined ? { vtpm: spec.vtpm } : {}),
         ...(spec.cdrom !== undefined ? { cdrom: spec.cdrom.iso !== undefined ? { iso: spec.cdrom.iso } : {} } : {}),
         ...(spec.readiness !== undefined ? { readiness: { waitForIP: spec.readiness.waitForIP, timeout: readinessTimeout } } : {}),
+        ...(cloudInit !== undefined ? { cloudInit } : {}),
         tags: spec.tags ?? [],
         otherConfig: checkOtherConfig(spec.otherConfig, 'spec.otherConfig', ctx),
       },

@@ -16,6 +16,9 @@
 import type { SimDatabase } from '../database.js';
 import { fail } from '../errors.js';
 import { NULL_REF, xapiDate } from '../ids.js';
+import { storedVdiContent } from '../vdi-content/handlers.js';
+import { isoLabel, readIsoRootFile } from '../vdi-content/iso9660.js';
+import { staticAddresses, type StaticAddresses } from './network-config.js';
 
 /** The OS installed in a VM's image, as its agent would report it in VM_guest_metrics.os_version. */
 export interface GuestOs {
@@ -61,6 +64,10 @@ interface DhcpRange {
   readonly size: number;
   readonly leases: Map<string, number>;
 }
+
+/** The label cloud-init's NoCloud source looks for, and the most of network-config a guest reads. */
+const CONFIG_DRIVE_LABEL = 'cidata';
+const MAX_NETWORK_CONFIG = 1024 * 1024;
 
 const FEATURES = { 'feature-shutdown': '1', 'feature-poweroff': '1', 'feature-reboot': '1', 'feature-suspend': '1', 'feature-vcpu-hotplug': '1', 'has-vendor-device': '0' };
 const MAX_RANGE = 65_536;
@@ -127,6 +134,8 @@ export class GuestAgents {
   private readonly db: SimDatabase;
   private readonly profiles = new Map<string, GuestProfile>();
   private readonly ranges = new Map<string, DhcpRange>();
+  /** Static addresses each guest's cloud-init configured from its config drive; kept after the drive is gone, as the guest keeps its config. */
+  private readonly configured = new Map<string, Map<string, StaticAddresses>>();
   /** When agents of freshly started guests report (see AgentReports). */
   agentReports: AgentReports = 'on-start';
   /** Called after guest metrics change, so VM and device allowed_operations can be recomputed. */
@@ -162,6 +171,7 @@ export class GuestAgents {
   /** Forgets a destroyed VM. */
   forget(vm: string): void {
     this.profiles.delete(vm);
+    this.configured.delete(vm);
   }
 
   /**
@@ -284,16 +294,42 @@ export class GuestAgents {
     return r;
   }
 
+  /**
+   * The addresses the agent reports, keyed as XAPI does (xen-api ocaml/xapi/xapi_guest_agent.ml: `N/ip` is the
+   * first IPv4 address of VIF N, also `N/ipv4/0`; further ones `N/ipv4/i`, IPv6 `N/ipv6/i`): the static ones its
+   * config drive's network-config gives a VIF, else a DHCP lease.
+   */
   private networksOf(vm: string): Record<string, string> {
     const out: Record<string, string> = {};
-    for (const vifRef of this.db.record(vm).VIFs as string[]) {
-      const vif = this.db.get(vifRef)?.rec;
-      if (!vif?.currently_attached) continue;
-      const ip = this.lease(vif.network as string, vif.MAC as string);
-      out[`${vif.device}/ip`] = ip;
-      out[`${vif.device}/ipv4/0`] = ip;
+    const vifs = (this.db.record(vm).VIFs as string[]).map((r) => this.db.get(r)?.rec).filter((v) => v?.currently_attached);
+    const configured = this.networkConfigOf(vm, vifs.map((v) => ({ device: String(v!.device), mac: String(v!.MAC) })));
+    for (const vif of vifs) {
+      const fixed = configured?.get(String(vif!.device));
+      const ipv4 = fixed ? fixed.ipv4 : [this.lease(vif!.network as string, vif!.MAC as string)];
+      if (ipv4[0] !== undefined) out[`${vif!.device}/ip`] = ipv4[0];
+      ipv4.forEach((ip, i) => (out[`${vif!.device}/ipv4/${i}`] = ip));
+      (fixed?.ipv6 ?? []).forEach((ip, i) => (out[`${vif!.device}/ipv6/${i}`] = ip));
     }
     return out;
+  }
+
+  /**
+   * What cloud-init in the guest made of a NoCloud drive (a disk whose ISO 9660 label is `cidata`) with a
+   * network-config: read from the VDI's stored content the first time, then remembered.
+   */
+  private networkConfigOf(vm: string, nics: { device: string; mac: string }[]): Map<string, StaticAddresses> | undefined {
+    for (const vbdRef of this.db.record(vm).VBDs as string[]) {
+      const vbd = this.db.get(vbdRef)?.rec;
+      if (!vbd || vbd.empty || vbd.VDI === NULL_REF) continue;
+      const content = storedVdiContent(this.db, String(vbd.VDI));
+      if (!content) continue;
+      const read = (offset: number, length: number) => content.read(offset, length);
+      if (isoLabel(read) !== CONFIG_DRIVE_LABEL) continue;
+      const file = readIsoRootFile(read, 'network-config', MAX_NETWORK_CONFIG);
+      if (file) this.configured.set(vm, staticAddresses(file.toString('utf8'), nics));
+      break;
+    }
+    return this.configured.get(vm);
   }
 
   private isLive(vm: string): boolean {

@@ -39,6 +39,11 @@ export function vdiContentStore(db: SimDatabase, limits?: Partial<ContentLimits>
   return s;
 }
 
+/** What was stored for VDI `vdi` of this simulator, without creating a store when there is none. */
+export function storedVdiContent(db: SimDatabase, vdi: string): SparseContent | undefined {
+  return stores.get(db)?.peek(vdi);
+}
+
 /** Frees every VDI's content of this simulator and removes its temp files. */
 export function disposeVdiContent(db: SimDatabase): void {
   stores.get(db)?.dispose();
