@@ -7,10 +7,12 @@ import { describe, expect, it } from 'vitest';
 import { exportManifests, formatNote, sanitiseName, type ExportOptions } from '../../src/export/index.js';
 import { NameAllocator } from '../../src/export/names.js';
 import { liveInventoryFrom, loadManifestFiles } from '../../src/manifests/index.js';
-import { MANAGED_KEY, REPO_KEY, type ObservedState } from '../../src/model/observed.js';
+import { MANAGED_KEY, REPO_KEY, type ObservedState, type VMRecord } from '../../src/model/observed.js';
 import { GiB, MiB, Pool } from './fixture.js';
 
 type Doc = { kind: string; metadata: { name: string }; spec: Record<string, unknown> };
+/** A VM and the pool's templates (name_label, reference_label) for the template rules. */
+type TemplateCase = { why: string; vm: Partial<VMRecord>; templates: { name: string; label?: string }[] };
 
 function run(state: ObservedState, options: ExportOptions = {}) {
   const result = exportManifests(state, options);
@@ -209,22 +211,45 @@ describe('VMs', () => {
     expect(r.codes('VM/app')).toEqual([]);
   });
 
-  it.each([
-    { why: 'XAPI recorded no template', other_config: {} as Record<string, string>, templates: [] as string[], expected: "did not record" },
-    { why: 'the template was deleted since', other_config: { base_template_name: 'CentOS 7' }, templates: [], expected: 'no longer a template' },
-    { why: 'two templates have its name', other_config: { base_template_name: 'Custom' }, templates: ['Custom', 'Custom'], expected: '2 templates' },
-  ])('template placeholder when $why: the schema refuses it, and the line says to fill it in', ({ other_config, templates, expected }) => {
+  // XAPI records a VM's template twice on VM.clone (xen-api ocaml/xapi/xapi_vm_clone.ml): other_config
+  // base_template_name (the template's name_label, unless already there) and reference_label (copied from the
+  // template; datamodel: "an immutable reference to the template since [its] uuid and name_label may change").
+  it.each<TemplateCase & { want: string }>([
+    { why: 'the recorded name is one template', vm: { other_config: { base_template_name: 'Custom' } }, templates: [{ name: 'Custom' }], want: 'Custom' },
+    { why: 'the template was renamed: its reference_label finds it', vm: { other_config: { base_template_name: 'Debian 11' }, reference_label: 'debian-11' }, templates: [{ name: 'Debian 11 (updated)', label: 'debian-11' }], want: 'Debian 11 (updated)' },
+    { why: 'no name recorded, one template has the reference_label', vm: { reference_label: 'debian-11' }, templates: [{ name: 'Debian Bullseye 11', label: 'debian-11' }, { name: 'Other', label: 'other' }], want: 'Debian Bullseye 11' },
+    { why: 'two templates have the name, one the reference_label: the uuid, as the name is shared', vm: { other_config: { base_template_name: 'Custom' }, reference_label: 'custom-b' }, templates: [{ name: 'Custom', label: 'custom-a' }, { name: 'Custom', label: 'custom-b' }], want: 'uuid:1' },
+  ])('spec.template when $why', ({ vm, templates, want }) => {
     const { p } = small();
-    templates.forEach((t) => p.template(t));
-    p.vm('web', { other_config });
+    const refs = templates.map((t) => p.template(t.name, t.label ? { reference_label: t.label } : {}));
+    p.vm('web', vm);
     const r = run(p.state);
-    expect(r.docs.get('VM/web')?.spec.template).toBe('');
-    expect(r.text.get('VM/web')).toMatch(/^ {2}template: '' +# FILL IN/m);
-    expect(r.notes.find((n) => n.code === 'template-unknown')?.message).toContain(expected);
+    const expected = want.startsWith('uuid:') ? p.get('VM', refs[Number(want.slice(5))]!).uuid : want;
+    expect(r.docs.get('VM/web')?.spec.template).toBe(expected);
+    expect(r.codes('VM/web')).toEqual([]);
+  });
+
+  it.each<TemplateCase & { expected: string }>([
+    { why: 'XAPI recorded no template (mac_seed and install-methods are not one)', vm: { other_config: { mac_seed: 'x', 'install-methods': 'cdrom' } }, templates: [], expected: 'XAPI recorded no template' },
+    { why: 'the template was deleted since', vm: { other_config: { base_template_name: 'CentOS 7' } }, templates: [], expected: "installed from 'CentOS 7', which is no longer a template" },
+    { why: 'two templates have its name', vm: { other_config: { base_template_name: 'Custom' } }, templates: [{ name: 'Custom' }, { name: 'Custom' }], expected: '2 templates could be it' },
+    { why: 'two templates share its reference_label', vm: { reference_label: 'debian-11' }, templates: [{ name: 'A', label: 'debian-11' }, { name: 'B', label: 'debian-11' }], expected: "2 templates share the VM's reference_label 'debian-11'" },
+    { why: 'a template of the same name as the VM is no evidence', vm: {}, templates: [{ name: 'web' }], expected: 'XAPI recorded no template' },
+  ])('no template line when $why: a note and a closing comment say it is needed only to create the VM again, and the manifest loads', ({ vm, templates, expected }) => {
+    const { p } = small();
+    templates.forEach((t) => p.template(t.name, t.label ? { reference_label: t.label } : {}));
+    p.vm('web', vm);
+    const r = run(p.state);
+    expect(r.docs.get('VM/web')?.spec).not.toHaveProperty('template');
+    expect(r.text.get('VM/web')).not.toMatch(/^ +template:/m);
+    expect(r.text.get('VM/web')).toMatch(/\n# No template: [^\n]*\. A template is needed only to create this VM again/);
+    const note = r.notes.find((n) => n.code === 'template-unknown');
+    expect(note).toMatchObject({ severity: 'info', path: 'spec.template', file: 'vms/web.yaml' });
+    expect(note?.message).toContain(expected);
     const files = r.files.map((f) => ({ path: f.path, content: Buffer.from(f.content) }));
     const loaded = loadManifestFiles(files, '/out', { live: liveInventoryFrom(p.state) });
-    expect(loaded.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.location?.file} ${d.address} ${d.path}`))
-      .toEqual(['vms/web.yaml VM/web spec.template']);
+    expect(loaded.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    expect(loaded.desired.vms.find((v) => v.meta.name === 'web')?.spec.template).toBeUndefined();
   });
 
   it("lists every disk the planner will recognise: by its mark, its '<vm>-<disk>' name, or its position (userdevice); never a CD", () => {
