@@ -87,7 +87,7 @@ describe('what is left out', () => {
     p.sr('detached', 'nfs', []);
     p.add('VM_appliance', { name_label: 'empty', name_description: '', VMs: [], allowed_operations: [] });
     const r = run(p.state);
-    expect(r.files.map((f) => f.address).sort()).toEqual(['Pool/lab', 'SR/pool-nfs', 'VM/legacy']);
+    expect(r.files.map((f) => f.address).sort()).toEqual(['Host/xcp-host1', 'Host/xcp-host2', 'Pool/lab', 'SR/pool-nfs', 'VM/legacy']);
     expect(r.skipped).toEqual({ 'control domain': 1, snapshot: 1, template: 1, 'XAPI-internal network': 1, 'tools SR': 1 });
     expect(r.notes.map((n) => n.code).sort()).toEqual(
       ['detached-sr', 'empty-appliance', 'hardware-network', 'managed', 'managed', 'template-unknown', 'unsupported-sr'],
@@ -148,9 +148,14 @@ describe('networks, SRs, pool, appliances', () => {
     const twin = p.host('xcp-host1');                     // a second host with the first one's name
     const vm = p.vm('web', { affinity: twin, other_config: { base_template_name: 'Debian Bookworm 12' } });
     p.vif(vm, nic, '0');
-    const spec = run(p.state).docs.get('VM/web')!.spec;
+    // Hosts left out, the twin can only be named by its uuid.
+    const spec = run(p.state, { kinds: ['Pool', 'Network', 'SR', 'VM'] }).docs.get('VM/web')!.spec;
     expect(spec.networks).toEqual([{ network: p.get('network', nic).uuid }]);
     expect(spec.host).toBe(p.get('host', twin).uuid);
+    // Hosts exported, the VM names the twin's Host manifest, which finds its host by uuid.
+    const all = run(p.state);
+    expect(all.docs.get('VM/web')!.spec.host).toBe('xcp-host1-2');
+    expect(all.docs.get('Host/xcp-host1-2')!.spec).toEqual({ name: p.get('host', twin).uuid });
   });
 
   it('SRs: credentials become secretRefs, non-default sharing and content type are written, XAPI keys dropped', () => {
@@ -168,6 +173,18 @@ describe('networks, SRs, pool, appliances', () => {
     // A host's installer-made local storage is the host's, never xops': not exported (see kinds/sr/protection.ts).
     expect(r.docs.get('SR/local-storage')).toBeUndefined();
     expect(r.skipped['host-local SR']).toBe(1);
+  });
+
+  it('hosts: their settings as Host manifests (name only when it differs), other_config only on request, never maintenance', () => {
+    const { p, host } = small();
+    p.set('host', host, { name_description: 'rack 4', tags: ['gpu', 'eu'], enabled: false, other_config: { agent_start_time: '1.', iscsi_iqn: 'iqn.x', rack: 'r4' } });
+    p.host('Host Two');
+    const r = run(p.state);
+    expect(r.docs.get('Host/xcp-host1')?.spec).toEqual({ description: 'rack 4', tags: ['eu', 'gpu'] });
+    expect(r.docs.get('Host/host-two')?.spec).toEqual({ name: 'Host Two' });
+    expect(run(p.state, { otherConfig: true }).docs.get('Host/xcp-host1')?.spec.otherConfig).toEqual({ rack: 'r4' });
+    p.set('host', host, { other_config: { [MANAGED_KEY]: 'Host/h1' } });
+    expect(run(p.state).docs.has('Host/xcp-host1')).toBe(false);
   });
 
   it('the pool: default SR by manifest name, HA only when on, other_config only on request and without system keys', () => {
@@ -305,10 +322,10 @@ describe('files', () => {
     const vm = p.vm('web', { other_config: { base_template_name: 'Debian Bookworm 12' } });
     p.add('VM_appliance', { name_label: 'shop', name_description: '', VMs: [vm], allowed_operations: [] });
     const r = run(p.state);
-    expect(r.files.map((f) => f.path)).toEqual(['pool.yaml', 'storage/pool-nfs.yaml', 'vms/web.yaml', 'appliances/shop.yaml']);
+    expect(r.files.map((f) => f.path)).toEqual(['pool.yaml', 'hosts/xcp-host1.yaml', 'hosts/xcp-host2.yaml', 'storage/pool-nfs.yaml', 'vms/web.yaml', 'appliances/shop.yaml']);
     expect(r.text.get('Pool/lab')!.split('\n')[0]).toBe('# yaml-language-server: $schema=schemas/pool.schema.json');
     expect(r.text.get('VM/web')!.split('\n')[0]).toBe('# yaml-language-server: $schema=../schemas/vm.schema.json');
-    expect(exportManifests(p.state, { schemaDir: '../../schemas' }).files[2]!.content.split('\n')[0]).toBe('# yaml-language-server: $schema=../../../schemas/vm.schema.json');
+    expect(exportManifests(p.state, { schemaDir: '../../schemas' }).files[4]!.content.split('\n')[0]).toBe('# yaml-language-server: $schema=../../../schemas/vm.schema.json');
     // Map order is XAPI's reply order; the output must not depend on it.
     const reversed = { ...p.state, records: { ...p.state.records, VM: new Map([...p.state.records.VM].reverse()) } };
     expect(exportManifests(reversed)).toEqual(exportManifests(p.state));
