@@ -119,6 +119,11 @@ beforeAll(async () => {
   for (const name of ['web', 'api']) await env.client.call('VM.remove_from_other_config', (await vmNamed(env.client, name))[0], 'base_template_name');
   const [rocky] = await vmNamed(env.client, 'Rocky Linux 9', true);
   await env.client.call('VM.set_name_label', rocky, 'Rocky Linux 9 (2024)');
+  // Hosts are exported too: one whose name_label is no manifest name, that a VM names as its affinity.
+  const host3 = (await env.client.call<Record<string, { name_label: string }>>('host.get_all_records'));
+  const [h3] = Object.entries(host3).find(([, h]) => h.name_label === 'xcp-host3')!;
+  await env.client.call('host.set_name_label', h3, 'Rack 3 host');
+  await env.client.call('VM.set_affinity', (await vmNamed(env.client, 'app'))[0], h3);
 
   exported = join(work, 'exported');
   await writeFiles(exported, exportManifests(await takeSnapshot(env.client)).files);
@@ -140,6 +145,8 @@ describe('export of VMs, whatever XAPI recorded of their template', () => {
 
     const file = (name: string) => readFile(join(exported, `vms/${name}.yaml`), 'utf8');
     expect(await file('app')).toMatch(/^ {2}template: Ubuntu Jammy Jellyfish 22\.04$/m);
+    expect(await file('app')).toMatch(/^ {2}host: rack-3-host$/m);
+    expect(await readFile(join(exported, 'hosts/rack-3-host.yaml'), 'utf8')).toMatch(/^spec:\n {2}name: Rack 3 host\n/m);
     expect(await file('db')).toMatch(/^ {2}template: Rocky Linux 9 \(2024\)$/m);
     expect(await file('api')).toMatch(/^ {2}template: Debian Bookworm 12$/m);
     expect(await file('web')).not.toMatch(/^ +template:/m);
@@ -155,7 +162,8 @@ describe('export of VMs, whatever XAPI recorded of their template', () => {
     const plan = planChanges(desired, observed, { repo: REPO });
     expect(plan.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
     expect(plan.refused).toEqual([]);
-    // The demo's own hand-made objects (its NFS SR, two legacy VMs) are adopted along.
+    // The demo's own hand-made objects (its NFS SR, two legacy VMs) are adopted along; the Host manifests plan nothing,
+    // and app's affinity names its host by the Host manifest's name, which is not the host's name_label.
     expect(plan.actions.filter((a) => a.operation !== 'adopt' || a.changes.length > 0)).toEqual([]);
     expect(plan.actions.map((a) => a.address)).toEqual(expect.arrayContaining(['VM/api', 'VM/app', 'VM/db', 'VM/web']));
   });

@@ -294,8 +294,11 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   let migrateTo: { ref: Ref; uuid: string; name: string } | undefined;
   if (refs.host?.uuid) {
     const affinity = ctx.index.get('host', rec.affinity);
-    compareField(changes, 'spec.host', affinity?.name_label, spec.host!.name, 'none', 'affinity is metadata: it steers where the VM starts next');
     const target = ctx.index.byUuid('host', refs.host.uuid)!;
+    // By identity: a Host manifest's name (or a uuid) need not be the host's name_label.
+    if (affinity?.uuid !== target[1].uuid) {
+      changes.push({ path: 'spec.host', from: affinity?.name_label, to: spec.host!.name, disruption: 'none', reason: 'affinity is metadata: it steers where the VM starts next' });
+    }
     const resident = ctx.index.get('host', rec.resident_on);
     if (migrateWanted(ctx, vm) && current === 'running' && spec.powerState === 'running' && resident?.uuid !== target[1].uuid) {
       migrateTo = { ref: target[0], uuid: target[1].uuid, name: target[1].name_label };
