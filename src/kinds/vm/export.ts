@@ -9,7 +9,7 @@ import { bootOrderDevices, blockedOperationsOf } from './settings.js';
 import type { KindExporter } from '../../export/manifest-doc.js';
 import { manifestDoc, nameLabelSpec } from '../../export/manifest-doc.js';
 import { exportedAttachments, isExportedDisk } from './attachments.js';
-import { findOrigin, templateLookup } from './template-origin.js';
+import { findOrigin, templateLookup, type TemplateLookup } from './template-origin.js';
 
 /** The VM kind's disk name pattern (`./schema.ts`). */
 const DISK_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
@@ -117,6 +117,9 @@ function exportVifs(ctx: ExportContext, vm: VMRecord): { entries: Record<string,
   return { entries, unlisted };
 }
 
+/** The pool's templates, indexed once per export (keyed by its context). */
+const templatesOf = new WeakMap<ExportContext, TemplateLookup>();
+
 /** What a manifest without a template line means: the note and the file's closing comment say it. */
 const NO_TEMPLATE = 'a template is needed only to create this VM again (should it be deleted): add `template: NAME` (a template\'s name_label or uuid) before that';
 
@@ -126,7 +129,8 @@ const NO_TEMPLATE = 'a template is needed only to create this VM again (should i
  * doubt: a guess would be worse than nothing, as a different template would plan a replace.
  */
 function templateOf(ctx: ExportContext, vm: VMRecord, note: (n: Omit<ExportNote, 'file' | 'address'>) => void): { template: string } | { why: string } {
-  const templates = templateLookup(ctx.observed.records.VM);
+  let templates = templatesOf.get(ctx);
+  if (!templates) templatesOf.set(ctx, (templates = templateLookup(ctx.observed.records.VM)));
   const origin = findOrigin(vm, templates);
   if (origin.found) {
     const [, tpl] = origin.found;

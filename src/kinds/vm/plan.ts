@@ -10,7 +10,7 @@ import { orphanName, pruneAllowed, wouldPrune } from '../../plan/prune.js';
 import { findLive, noteUser, resolveRef, type ResolvedReference } from '../../plan/refs.js';
 import { formatBytes } from '../../plan/values.js';
 import { planAttachments, resolveAttachments } from './attachments.js';
-import { differentTemplate, isTemplate, templateLookup } from './template-origin.js';
+import { differentTemplate, isTemplate, templateLookup, type TemplateLookup } from './template-origin.js';
 import { baseTemplateName, haltCost, isPlainVM, observedDisks, observedVifs, powerDisruption, powerOf } from './compare.js';
 import { reserveCapacity, type PlannedStart, type Shortfall } from './preflight.js';
 import { driverlessReason, observedGuestAbilities } from './guest.js';
@@ -99,6 +99,13 @@ export { isPlainVM } from './compare.js';
 interface ResolvedVMRefs extends Pick<ResolvedVMSpec, 'host' | 'appliance' | 'disks' | 'networks' | 'suspendSR'> {
   /** The declared template, found (resolveSpec fails when a declared one is not); absent when none is declared. */
   template?: [Ref, VMRecord];
+}
+
+/** The pool's templates by name and reference_label, indexed once per plan. */
+function planTemplates(ctx: PlanContext): TemplateLookup {
+  const key = 'vm:templates';
+  if (!ctx.memo.has(key)) ctx.memo.set(key, templateLookup(ctx.observed.records.VM));
+  return ctx.memo.get(key) as TemplateLookup;
 }
 
 /** The pool's default SR as the snapshot has it, looked up once per plan (many VMs rely on it). */
@@ -226,7 +233,7 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   const vifs = observedVifs(ctx, rec);
 
   // Without a declared template there is nothing to compare: the VM's template mattered only for its create.
-  if (tplRef && differentTemplate(rec, tplRef[1], templateLookup(ctx.observed.records.VM))) {
+  if (tplRef && differentTemplate(rec, tplRef[1], planTemplates(ctx))) {
     const base = baseTemplateName(rec);
     const vdis = [...disks.values()];
     const disruption = vdis.length > 0 ? 'destructive' : rec.power_state !== 'Halted' ? 'downtime' : 'none';

@@ -35,12 +35,8 @@ export function recordedOrigin(vm: VMRecord): RecordedOrigin {
   return { ...(baseName ? { baseName } : {}), ...(referenceLabel ? { referenceLabel } : {}) };
 }
 
-const cache = new WeakMap<ReadonlyMap<Ref, VMRecord>, TemplateLookup>();
-
-/** Indexes the templates among `vms` once per snapshot (the map is the snapshot's, so it is the cache key). */
+/** Indexes the templates among `vms` (one pass; callers keep it for the plan or export it serves). */
 export function templateLookup(vms: ReadonlyMap<Ref, VMRecord>): TemplateLookup {
-  let lookup = cache.get(vms);
-  if (lookup) return lookup;
   const byName = new Map<string, TemplateHit[]>();
   const byLabel = new Map<string, TemplateHit[]>();
   const add = (map: Map<string, TemplateHit[]>, key: string, hit: TemplateHit) => {
@@ -53,9 +49,7 @@ export function templateLookup(vms: ReadonlyMap<Ref, VMRecord>): TemplateLookup 
     add(byName, rec.name_label, [ref, rec]);
     if (rec.reference_label) add(byLabel, rec.reference_label, [ref, rec]);
   }
-  lookup = { named: (n) => byName.get(n) ?? [], labelled: (l) => byLabel.get(l) ?? [] };
-  cache.set(vms, lookup);
-  return lookup;
+  return { named: (n) => byName.get(n) ?? [], labelled: (l) => byLabel.get(l) ?? [] };
 }
 
 /**
