@@ -114,7 +114,7 @@ export function summary(result: ExportResult, out: string, pool: string): string
   lines.push(
     '',
     'next:',
-    `  1. xops validate ${out}${warnings.some((w) => w.code === 'template-unknown') ? '   (flags the templates to fill in)' : ''}`,
+    `  1. xops validate ${out}`,
     '  2. these objects are not managed by xops yet: xops plan shows each one as a conflict until a',
     '     Policy allows adoption. Add one, e.g. policies/adopt.yaml:',
     '       apiVersion: xops/v1',

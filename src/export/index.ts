@@ -36,7 +36,7 @@ export interface ExportResult {
 /** Every kind with an exporter, in registry order (the order files are listed in). */
 const EXPORTERS: readonly KindExporter[] = KIND_REGISTRY.flatMap((k) => (k.export ? [k.export] : []));
 
-/** The kinds `xops export` writes, in the order their files are listed. Hosts are never exported (see docs/export.md). */
+/** The kinds `xops export` writes, in the order their files are listed. */
 export const EXPORT_KINDS: readonly ExportKind[] = EXPORTERS.map((e) => e.kind);
 
 /**

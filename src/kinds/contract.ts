@@ -27,7 +27,7 @@ export type DesiredSlot = 'pool' | 'hosts' | 'networks' | 'srs' | 'disks' | 'vms
 
 /**
  * One kind. Optional parts are absent for kinds that do not take part in that stage: Policy has a
- * schema only; Host is planned and applied but neither owned, pruned nor exported.
+ * schema only; Host is planned, applied and exported but neither owned nor pruned.
  */
 export interface KindContract<D extends DesiredDocument = DesiredDocument> extends KindDefinition<D> {
   kind: Kind;

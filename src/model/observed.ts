@@ -203,6 +203,8 @@ export interface VMRecord extends XapiRecord {
   xenstore_data?: Record<string, string>;
   suspend_SR?: Ref;
   VTPMs?: Ref[];
+  /** A template's label, copied to its clones (VM.reference_label, XAPI ely and later; '' when none). */
+  reference_label?: string;
 }
 
 /** A VM snapshot schedule (XAPI VMSS); it has no other_config, so xops' marks live in the pool's. */

@@ -7,10 +7,12 @@ import { describe, expect, it } from 'vitest';
 import { exportManifests, formatNote, sanitiseName, type ExportOptions } from '../../src/export/index.js';
 import { NameAllocator } from '../../src/export/names.js';
 import { liveInventoryFrom, loadManifestFiles } from '../../src/manifests/index.js';
-import { MANAGED_KEY, REPO_KEY, type ObservedState } from '../../src/model/observed.js';
+import { MANAGED_KEY, REPO_KEY, type ObservedState, type VMRecord } from '../../src/model/observed.js';
 import { GiB, MiB, Pool } from './fixture.js';
 
 type Doc = { kind: string; metadata: { name: string }; spec: Record<string, unknown> };
+/** A VM and the pool's templates (name_label, reference_label) for the template rules. */
+type TemplateCase = { why: string; vm: Partial<VMRecord>; templates: { name: string; label?: string }[] };
 
 function run(state: ObservedState, options: ExportOptions = {}) {
   const result = exportManifests(state, options);
@@ -85,7 +87,7 @@ describe('what is left out', () => {
     p.sr('detached', 'nfs', []);
     p.add('VM_appliance', { name_label: 'empty', name_description: '', VMs: [], allowed_operations: [] });
     const r = run(p.state);
-    expect(r.files.map((f) => f.address).sort()).toEqual(['Pool/lab', 'SR/pool-nfs', 'VM/legacy']);
+    expect(r.files.map((f) => f.address).sort()).toEqual(['Host/xcp-host1', 'Host/xcp-host2', 'Pool/lab', 'SR/pool-nfs', 'VM/legacy']);
     expect(r.skipped).toEqual({ 'control domain': 1, snapshot: 1, template: 1, 'XAPI-internal network': 1, 'tools SR': 1 });
     expect(r.notes.map((n) => n.code).sort()).toEqual(
       ['detached-sr', 'empty-appliance', 'hardware-network', 'managed', 'managed', 'template-unknown', 'unsupported-sr'],
@@ -146,9 +148,14 @@ describe('networks, SRs, pool, appliances', () => {
     const twin = p.host('xcp-host1');                     // a second host with the first one's name
     const vm = p.vm('web', { affinity: twin, other_config: { base_template_name: 'Debian Bookworm 12' } });
     p.vif(vm, nic, '0');
-    const spec = run(p.state).docs.get('VM/web')!.spec;
+    // Hosts left out, the twin can only be named by its uuid.
+    const spec = run(p.state, { kinds: ['Pool', 'Network', 'SR', 'VM'] }).docs.get('VM/web')!.spec;
     expect(spec.networks).toEqual([{ network: p.get('network', nic).uuid }]);
     expect(spec.host).toBe(p.get('host', twin).uuid);
+    // Hosts exported, the VM names the twin's Host manifest, which finds its host by uuid.
+    const all = run(p.state);
+    expect(all.docs.get('VM/web')!.spec.host).toBe('xcp-host1-2');
+    expect(all.docs.get('Host/xcp-host1-2')!.spec).toEqual({ name: p.get('host', twin).uuid });
   });
 
   it('SRs: credentials become secretRefs, non-default sharing and content type are written, XAPI keys dropped', () => {
@@ -166,6 +173,18 @@ describe('networks, SRs, pool, appliances', () => {
     // A host's installer-made local storage is the host's, never xops': not exported (see kinds/sr/protection.ts).
     expect(r.docs.get('SR/local-storage')).toBeUndefined();
     expect(r.skipped['host-local SR']).toBe(1);
+  });
+
+  it('hosts: their settings as Host manifests (name only when it differs), other_config only on request, never maintenance', () => {
+    const { p, host } = small();
+    p.set('host', host, { name_description: 'rack 4', tags: ['gpu', 'eu'], enabled: false, other_config: { agent_start_time: '1.', iscsi_iqn: 'iqn.x', rack: 'r4' } });
+    p.host('Host Two');
+    const r = run(p.state);
+    expect(r.docs.get('Host/xcp-host1')?.spec).toEqual({ description: 'rack 4', tags: ['eu', 'gpu'] });
+    expect(r.docs.get('Host/host-two')?.spec).toEqual({ name: 'Host Two' });
+    expect(run(p.state, { otherConfig: true }).docs.get('Host/xcp-host1')?.spec.otherConfig).toEqual({ rack: 'r4' });
+    p.set('host', host, { other_config: { [MANAGED_KEY]: 'Host/h1' } });
+    expect(run(p.state).docs.has('Host/xcp-host1')).toBe(false);
   });
 
   it('the pool: default SR by manifest name, HA only when on, other_config only on request and without system keys', () => {
@@ -209,22 +228,45 @@ describe('VMs', () => {
     expect(r.codes('VM/app')).toEqual([]);
   });
 
-  it.each([
-    { why: 'XAPI recorded no template', other_config: {} as Record<string, string>, templates: [] as string[], expected: "did not record" },
-    { why: 'the template was deleted since', other_config: { base_template_name: 'CentOS 7' }, templates: [], expected: 'no longer a template' },
-    { why: 'two templates have its name', other_config: { base_template_name: 'Custom' }, templates: ['Custom', 'Custom'], expected: '2 templates' },
-  ])('template placeholder when $why: the schema refuses it, and the line says to fill it in', ({ other_config, templates, expected }) => {
+  // XAPI records a VM's template twice on VM.clone (xen-api ocaml/xapi/xapi_vm_clone.ml): other_config
+  // base_template_name (the template's name_label, unless already there) and reference_label (copied from the
+  // template; datamodel: "an immutable reference to the template since [its] uuid and name_label may change").
+  it.each<TemplateCase & { want: string }>([
+    { why: 'the recorded name is one template', vm: { other_config: { base_template_name: 'Custom' } }, templates: [{ name: 'Custom' }], want: 'Custom' },
+    { why: 'the template was renamed: its reference_label finds it', vm: { other_config: { base_template_name: 'Debian 11' }, reference_label: 'debian-11' }, templates: [{ name: 'Debian 11 (updated)', label: 'debian-11' }], want: 'Debian 11 (updated)' },
+    { why: 'no name recorded, one template has the reference_label', vm: { reference_label: 'debian-11' }, templates: [{ name: 'Debian Bullseye 11', label: 'debian-11' }, { name: 'Other', label: 'other' }], want: 'Debian Bullseye 11' },
+    { why: 'two templates have the name, one the reference_label: the uuid, as the name is shared', vm: { other_config: { base_template_name: 'Custom' }, reference_label: 'custom-b' }, templates: [{ name: 'Custom', label: 'custom-a' }, { name: 'Custom', label: 'custom-b' }], want: 'uuid:1' },
+  ])('spec.template when $why', ({ vm, templates, want }) => {
     const { p } = small();
-    templates.forEach((t) => p.template(t));
-    p.vm('web', { other_config });
+    const refs = templates.map((t) => p.template(t.name, t.label ? { reference_label: t.label } : {}));
+    p.vm('web', vm);
     const r = run(p.state);
-    expect(r.docs.get('VM/web')?.spec.template).toBe('');
-    expect(r.text.get('VM/web')).toMatch(/^ {2}template: '' +# FILL IN/m);
-    expect(r.notes.find((n) => n.code === 'template-unknown')?.message).toContain(expected);
+    const expected = want.startsWith('uuid:') ? p.get('VM', refs[Number(want.slice(5))]!).uuid : want;
+    expect(r.docs.get('VM/web')?.spec.template).toBe(expected);
+    expect(r.codes('VM/web')).toEqual([]);
+  });
+
+  it.each<TemplateCase & { expected: string }>([
+    { why: 'XAPI recorded no template (mac_seed and install-methods are not one)', vm: { other_config: { mac_seed: 'x', 'install-methods': 'cdrom' } }, templates: [], expected: 'XAPI recorded no template' },
+    { why: 'the template was deleted since', vm: { other_config: { base_template_name: 'CentOS 7' } }, templates: [], expected: "installed from 'CentOS 7', which is no longer a template" },
+    { why: 'two templates have its name', vm: { other_config: { base_template_name: 'Custom' } }, templates: [{ name: 'Custom' }, { name: 'Custom' }], expected: '2 templates could be it' },
+    { why: 'two templates share its reference_label', vm: { reference_label: 'debian-11' }, templates: [{ name: 'A', label: 'debian-11' }, { name: 'B', label: 'debian-11' }], expected: "2 templates share the VM's reference_label 'debian-11'" },
+    { why: 'a template of the same name as the VM is no evidence', vm: {}, templates: [{ name: 'web' }], expected: 'XAPI recorded no template' },
+  ])('no template line when $why: a note and a closing comment say it is needed only to create the VM again, and the manifest loads', ({ vm, templates, expected }) => {
+    const { p } = small();
+    templates.forEach((t) => p.template(t.name, t.label ? { reference_label: t.label } : {}));
+    p.vm('web', vm);
+    const r = run(p.state);
+    expect(r.docs.get('VM/web')?.spec).not.toHaveProperty('template');
+    expect(r.text.get('VM/web')).not.toMatch(/^ +template:/m);
+    expect(r.text.get('VM/web')).toMatch(/\n# No template: [^\n]*\. A template is needed only to create this VM again/);
+    const note = r.notes.find((n) => n.code === 'template-unknown');
+    expect(note).toMatchObject({ severity: 'info', path: 'spec.template', file: 'vms/web.yaml' });
+    expect(note?.message).toContain(expected);
     const files = r.files.map((f) => ({ path: f.path, content: Buffer.from(f.content) }));
     const loaded = loadManifestFiles(files, '/out', { live: liveInventoryFrom(p.state) });
-    expect(loaded.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.location?.file} ${d.address} ${d.path}`))
-      .toEqual(['vms/web.yaml VM/web spec.template']);
+    expect(loaded.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    expect(loaded.desired.vms.find((v) => v.meta.name === 'web')?.spec.template).toBeUndefined();
   });
 
   it("lists every disk the planner will recognise: by its mark, its '<vm>-<disk>' name, or its position (userdevice); never a CD", () => {
@@ -280,10 +322,10 @@ describe('files', () => {
     const vm = p.vm('web', { other_config: { base_template_name: 'Debian Bookworm 12' } });
     p.add('VM_appliance', { name_label: 'shop', name_description: '', VMs: [vm], allowed_operations: [] });
     const r = run(p.state);
-    expect(r.files.map((f) => f.path)).toEqual(['pool.yaml', 'storage/pool-nfs.yaml', 'vms/web.yaml', 'appliances/shop.yaml']);
+    expect(r.files.map((f) => f.path)).toEqual(['pool.yaml', 'hosts/xcp-host1.yaml', 'hosts/xcp-host2.yaml', 'storage/pool-nfs.yaml', 'vms/web.yaml', 'appliances/shop.yaml']);
     expect(r.text.get('Pool/lab')!.split('\n')[0]).toBe('# yaml-language-server: $schema=schemas/pool.schema.json');
     expect(r.text.get('VM/web')!.split('\n')[0]).toBe('# yaml-language-server: $schema=../schemas/vm.schema.json');
-    expect(exportManifests(p.state, { schemaDir: '../../schemas' }).files[2]!.content.split('\n')[0]).toBe('# yaml-language-server: $schema=../../../schemas/vm.schema.json');
+    expect(exportManifests(p.state, { schemaDir: '../../schemas' }).files[4]!.content.split('\n')[0]).toBe('# yaml-language-server: $schema=../../../schemas/vm.schema.json');
     // Map order is XAPI's reply order; the output must not depend on it.
     const reversed = { ...p.state, records: { ...p.state.records, VM: new Map([...p.state.records.VM].reverse()) } };
     expect(exportManifests(reversed)).toEqual(exportManifests(p.state));

@@ -61,8 +61,8 @@ export class Pool {
       ...fields,
     });
   }
-  template(name: string): Ref {
-    return this.vm(name, { is_a_template: true });
+  template(name: string, fields: Partial<ObservedRecordTypes['VM']> = {}): Ref {
+    return this.vm(name, { is_a_template: true, ...fields });
   }
   disk(vm: Ref, sr: Ref, label: string, size: number, fields: Partial<ObservedRecordTypes['VBD']> = {}): Ref {
     const vdi = this.add('VDI', {

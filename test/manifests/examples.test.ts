@@ -82,7 +82,7 @@ describe('examples', () => {
     }
     const { desired, diagnostics } = await loadManifests(EXAMPLES, { live });
     expect(diagnostics).toEqual([]);
-    const liveRefs = desired.vms.flatMap((v) => [v.spec.template, ...v.spec.networks.map((n) => n.network), ...v.spec.disks.flatMap((d) => (d.sr ? [d.sr] : []))]).filter((r) => r.target === 'live');
+    const liveRefs = desired.vms.flatMap((v) => [...(v.spec.template ? [v.spec.template] : []), ...v.spec.networks.map((n) => n.network), ...v.spec.disks.flatMap((d) => (d.sr ? [d.sr] : []))]).filter((r) => r.target === 'live');
     expect(liveRefs.length).toBeGreaterThan(0);
     expect(liveRefs.every((r) => r.checked)).toBe(true);
     expect(checkAdmission(desired)).toEqual([]);

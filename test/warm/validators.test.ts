@@ -20,7 +20,6 @@ describe('generated validators', () => {
     const { diagnostics } = loadManifestFiles([{ path: 'a.yaml', content: Buffer.from(text) }], '.');
     const messages = diagnostics.filter((d) => d.severity === 'error').map((d) => d.message);
     expect(messages).toEqual([
-      "missing required field 'template'",
       "missing required field 'memory'",
       "unknown field 'templat' (did you mean 'template'?)",
       "must be a whole number, not text 'many'",

@@ -1,10 +1,12 @@
 import type { DesiredHost } from '../../model/desired.js';
+import type { KindExporter } from '../../export/manifest-doc.js';
 import { defineKind } from '../contract.js';
 import { applyHost } from './apply.js';
+import { hostExporter } from './export.js';
 import { planHost } from './plan.js';
 import { hostSchema } from './schema.js';
 
-/** Settings of an existing host, found by name: never created, adopted, deleted or exported. */
+/** Settings of an existing host, found by name: never created, adopted or deleted; exported as its settings. */
 export const hostKind = defineKind<DesiredHost>({
   ...hostSchema,
   word: 'host',
@@ -13,4 +15,5 @@ export const hostKind = defineKind<DesiredHost>({
   liveName: (h) => h.spec.name,
   plan: planHost,
   apply: applyHost,
+  export: hostExporter as KindExporter,
 });

@@ -25,7 +25,8 @@ import { isXapiError, recordsByName, syncField, syncMapKeys, syncSet, tryRecord 
  * references possibly resolved by the planner to `{uuid}` (see RefLike).
  */
 export type VmSpec = Omit<DesiredVM['spec'], 'template' | 'host' | 'appliance' | 'disks' | 'networks' | 'suspendSR'> & {
-  template: RefLike;
+  /** Absent for a VM that exists and declares none; the planner never plans its create. */
+  template?: RefLike;
   suspendSR?: RefLike;
   host?: RefLike;
   appliance?: RefLike;
@@ -87,6 +88,8 @@ async function findCreated(ctx: ApplyContext, address: string, spec: VmSpec): Pr
 
 /** Clones (or copies, when the disks must land on another SR) the template under the pending name. */
 async function cloneTemplate(ctx: ApplyContext, address: string, spec: VmSpec): Promise<Ref> {
+  // The planner refuses a create without a template; a saved plan edited by hand is caught here, before any write.
+  if (spec.template === undefined) throw new ApplyError(address, 'spec.template is needed to create the VM');
   const template = await ctx.lookup.resolve('VM', spec.template, address);
   const templateDisks = await attachedDisks(ctx, template);
   let vm: Ref;

@@ -66,8 +66,11 @@ export interface DesiredVM {
   spec: {
     nameLabel: string;
     description?: string;
-    /** Template name_label (a live object). */
-    template: Reference;
+    /**
+     * The template to clone (a live object, by name_label or uuid). Needed only to create the VM: a
+     * manifest for a VM that exists (adopted or exported) may leave it out, and then nothing compares it.
+     */
+    template?: Reference;
     vcpus: number;
     /** VCPUs_max; defaults to `vcpus`. Raising `vcpus` up to it is a hot change. */
     vcpusMax: number;

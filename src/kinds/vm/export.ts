@@ -10,12 +10,11 @@ import { bootOrderDevices, blockedOperationsOf } from './settings.js';
 import type { KindExporter } from '../../export/manifest-doc.js';
 import { manifestDoc, nameLabelSpec } from '../../export/manifest-doc.js';
 import { exportedAttachments, isExportedDisk } from './attachments.js';
+import { findOrigin, templateLookup, type TemplateLookup } from './template-origin.js';
 
 /** The VM kind's disk name pattern (`./schema.ts`). */
 const DISK_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
 const HA_PRIORITIES = ['restart', 'best-effort'];
-/** The value a VM manifest gets when its template is unknown: the schema refuses it, so validate flags it. */
-export const TEMPLATE_PLACEHOLDER = '';
 
 interface DiskEntry {
   name: string;
@@ -25,10 +24,6 @@ interface DiskEntry {
 
 /** A disk as the manifest lists it, or why it could not be listed. */
 type ExportedDisk = { listed: true; entry: DiskEntry } | { listed: false; entry: DiskEntry; vdi: VDIRecord; vbd: VBDRecord; rename: string };
-
-function templatesNamed(ctx: ExportContext, name: string): VMRecord[] {
-  return ctx.index.byName('VM', name).map(([, r]) => r).filter((r) => r.is_a_template && !r.is_a_snapshot);
-}
 
 /** A disk name for a VDI whose label does not follow `<vm>-<disk>`: what is left of the label once the VM's name is taken off. */
 function suggestDiskName(vm: VMRecord, vdi: VDIRecord, vbd: VBDRecord, used: Set<string>): string {
@@ -124,23 +119,36 @@ function exportVifs(ctx: ExportContext, vm: VMRecord): { entries: Record<string,
   return { entries, unlisted };
 }
 
-/** The template, or the placeholder and a note saying why. */
-function templateOf(ctx: ExportContext, vm: VMRecord, note: (n: Omit<ExportNote, 'file' | 'address'>) => void): string {
-  const base = vm.other_config?.['base_template_name'];
-  const fill = 'fill in the template this VM was installed from (its name_label or uuid); xops needs it only to create the VM again';
-  if (!base) {
-    note({ severity: 'warning', code: 'template-unknown', path: 'spec.template', message: `XAPI did not record which template the VM came from: ${fill}` });
-    return TEMPLATE_PLACEHOLDER;
+/** The pool's templates, indexed once per export (keyed by its context). */
+const templatesOf = new WeakMap<ExportContext, TemplateLookup>();
+
+/** What a manifest without a template line means: the note and the file's closing comment say it. */
+const NO_TEMPLATE = 'a template is needed only to create this VM again (should it be deleted): add `template: NAME` (a template\'s name_label or uuid) before that';
+
+/**
+ * The template reference to write (its name_label, or its uuid when the name is shared), from what
+ * XAPI recorded (template-origin.ts); undefined, with an info note saying why, when that leaves any
+ * doubt: a guess would be worse than nothing, as a different template would plan a replace.
+ */
+function templateOf(ctx: ExportContext, vm: VMRecord, note: (n: Omit<ExportNote, 'file' | 'address'>) => void): { template: string } | { why: string } {
+  let templates = templatesOf.get(ctx);
+  if (!templates) templatesOf.set(ctx, (templates = templateLookup(ctx.observed.records.VM)));
+  const origin = findOrigin(vm, templates);
+  if (origin.found) {
+    const [, tpl] = origin.found;
+    return { template: templates.named(tpl.name_label).length === 1 ? tpl.name_label : tpl.uuid };
   }
-  const named = templatesNamed(ctx, base);
-  if (named.length === 1) return base;
-  note({
-    severity: 'warning', code: 'template-unknown', path: 'spec.template',
-    message: named.length === 0
-      ? `the VM was installed from '${base}', which is no longer a template in this pool: ${fill}`
-      : `the VM was installed from '${base}', and ${named.length} templates have that name (${named.map((t) => t.uuid).join(', ')}): ${fill}`,
-  });
-  return TEMPLATE_PLACEHOLDER;
+  const base = origin.baseName;
+  const uuids = origin.candidates.map(([, t]) => t.uuid).join(', ');
+  const why = origin.why === 'unrecorded'
+    ? 'XAPI recorded no template for this VM (no base_template_name, no reference_label)'
+    : origin.why === 'gone'
+      ? `the VM was installed from '${base}', which is no longer a template in this pool, and no template has its reference_label`
+      : base !== undefined
+        ? `the VM was installed from '${base}', and ${origin.candidates.length} templates could be it (${uuids})`
+        : `${origin.candidates.length} templates share the VM's reference_label '${vm.reference_label}' (${uuids})`;
+  note({ severity: 'info', code: 'template-unknown', path: 'spec.template', message: `${why}: not written; ${NO_TEMPLATE}` });
+  return { why };
 }
 
 /**
@@ -168,7 +176,8 @@ export const vmExporter: KindExporter<'VM'> = {
     const note = (n: Omit<ExportNote, 'file' | 'address'>) => notes.push({ ...n, file: chosen.file, address });
     const spec: Record<string, unknown> = { ...nameLabelSpec(chosen) };
     setIfPresent(spec, 'description', rec.name_description);
-    spec.template = templateOf(ctx, rec, note);
+    const template = templateOf(ctx, rec, note);
+    if ('template' in template) spec.template = template.template;
     spec.vcpus = rec.VCPUs_at_startup;
     if (rec.VCPUs_max !== rec.VCPUs_at_startup) spec.vcpusMax = rec.VCPUs_max;
     spec.memory = formatSize(rec.memory_dynamic_max);
@@ -198,7 +207,7 @@ export const vmExporter: KindExporter<'VM'> = {
     if (ctx.otherConfig) setIfPresent(spec, 'otherConfig', declarableOtherConfig(rec.other_config));
 
     const doc = manifestDoc(chosen, spec);
-    if (spec.template === TEMPLATE_PLACEHOLDER) doc.lineComments.template = 'FILL IN: the template this VM was installed from';
+    if ('why' in template) doc.trailer.push(`No template: ${template.why}. ${NO_TEMPLATE[0]!.toUpperCase()}${NO_TEMPLATE.slice(1)}.`);
     addUnlistedDisks(disks, note);
     ctx.notes.push(...notes);
     return doc;

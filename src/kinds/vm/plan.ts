@@ -2,7 +2,7 @@ import type { DesiredDisk, DesiredVM, PowerState } from '../../model/desired.js'
 import { NULL_REF, type Ref, type SRRecord, type VMRecord } from '../../model/observed.js';
 import type { FieldChange, ObjectRef } from '../../model/plan.js';
 import type { DraftAction, PlanContext } from '../../plan/context.js';
-import { addDiagnostic, addressOfResource, read } from '../../plan/context.js';
+import { addDiagnostic, addressOfResource, locate, read } from '../../plan/context.js';
 import { compareField, compareOtherConfig, compareTags, createChanges, makeAction, objectRef, updateReason } from '../../plan/changes.js';
 import { specDigest } from '../../plan/identity.js';
 import { markOf } from '../../plan/ownership-marks.js';
@@ -10,6 +10,7 @@ import { orphanName, pruneAllowed, wouldPrune } from '../../plan/prune.js';
 import { findLive, noteUser, resolveRef, type ResolvedReference } from '../../plan/refs.js';
 import { formatBytes } from '../../plan/values.js';
 import { planAttachments, resolveAttachments } from './attachments.js';
+import { differentTemplate, isTemplate, templateLookup, type TemplateLookup } from './template-origin.js';
 import { baseTemplateName, haltCost, isPlainVM, observedDisks, observedVifs, powerDisruption, powerOf } from './compare.js';
 import { reserveCapacity, type PlannedStart, type Shortfall } from './preflight.js';
 import { driverlessReason, observedGuestAbilities } from './guest.js';
@@ -19,7 +20,8 @@ import { cloudInitCreateChange, cloudInitReadable, planExistingCloudInit } from 
 
 /** A VM's spec with every reference resolved; the `desired` of VM actions. */
 export interface ResolvedVMSpec extends Omit<DesiredVM['spec'], 'template' | 'host' | 'appliance' | 'disks' | 'networks' | 'suspendSR'> {
-  template: ResolvedReference;
+  /** Absent when the manifest declares none (allowed only for a VM that exists: a create needs it). */
+  template?: ResolvedReference;
   suspendSR?: ResolvedReference;
   host?: ResolvedReference;
   appliance?: ResolvedReference;
@@ -93,13 +95,19 @@ export interface VMReplaceDetails {
 /** Annotation on a VM manifest asking for a live migration when the VM is not on its affinity host. */
 export const MIGRATE_ANNOTATION = 'xops.io/migrate-on-affinity';
 
-const isTemplate = (r: VMRecord) => r.is_a_template && !r.is_a_snapshot;
 export { isPlainVM } from './compare.js';
 
 /** The references of a VM's spec, resolved: what planning reads; the whole ResolvedVMSpec only goes into actions. */
 interface ResolvedVMRefs extends Pick<ResolvedVMSpec, 'host' | 'appliance' | 'disks' | 'networks' | 'suspendSR'> {
-  /** The template found (resolveSpec fails when there is none). */
-  template: [Ref, VMRecord];
+  /** The declared template, found (resolveSpec fails when a declared one is not); absent when none is declared. */
+  template?: [Ref, VMRecord];
+}
+
+/** The pool's templates by name and reference_label, indexed once per plan. */
+function planTemplates(ctx: PlanContext): TemplateLookup {
+  const key = 'vm:templates';
+  if (!ctx.memo.has(key)) ctx.memo.set(key, templateLookup(ctx.observed.records.VM));
+  return ctx.memo.get(key) as TemplateLookup;
 }
 
 /** The pool's default SR as the snapshot has it, looked up once per plan (many VMs rely on it). */
@@ -115,7 +123,7 @@ function observedDefaultSR(ctx: PlanContext): { pool: Ref; sr: SRRecord } | unde
 
 function resolveSpec(ctx: PlanContext, vm: DesiredVM, needs: string[]): ResolvedVMRefs | undefined {
   const { spec } = vm;
-  const template = findLive(ctx, vm, 'spec.template', spec.template.name, { cls: 'VM', kind: 'VM', isCandidate: isTemplate });
+  const template = spec.template ? findLive(ctx, vm, 'spec.template', spec.template.name, { cls: 'VM', kind: 'VM', isCandidate: isTemplate }) : undefined;
   const host = spec.host ? resolveRef(ctx, vm, 'spec.host', spec.host, { cls: 'host', kind: 'Host' }, needs) : undefined;
   // An appliance manifest sets its members itself (it runs after the VMs), so no dependency here.
   const appliance = spec.appliance
@@ -148,7 +156,7 @@ function resolveSpec(ctx: PlanContext, vm: DesiredVM, needs: string[]): Resolved
     network: resolveRef(ctx, vm, `spec.networks[${i}].network`, n.network, { cls: 'network', kind: 'Network' }, needs)!,
   }));
   const suspendSR = spec.suspendSR ? resolveRef(ctx, vm, 'spec.suspendSR', spec.suspendSR, { cls: 'SR', kind: 'SR' }, needs) : undefined;
-  if (ctx.failed.has(addressOfResource(vm)) || !template) return undefined;
+  if (ctx.failed.has(addressOfResource(vm)) || (spec.template && !template)) return undefined;
   return { template, host, appliance, disks, networks, suspendSR };
 }
 
@@ -173,7 +181,7 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   // Built only for the VMs that get an action: most of 10k VMs need none.
   let resolvedSpec: ResolvedVMSpec | undefined;
   const desired = () => (resolvedSpec ??= {
-    ...vm.spec, template: { ...vm.spec.template, uuid: refs.template[1].uuid }, host: refs.host, appliance: refs.appliance, disks: refs.disks, networks: refs.networks,
+    ...vm.spec, ...(vm.spec.template && refs.template ? { template: { ...vm.spec.template, uuid: refs.template[1].uuid } } : {}), host: refs.host, appliance: refs.appliance, disks: refs.disks, networks: refs.networks,
     ...(refs.suspendSR ? { suspendSR: refs.suspendSR } : {}),
   });
   const tplRef = refs.template;
@@ -184,6 +192,7 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
     for (const p of problems) ctx.refused.push({ address, path: p.path, reason: p.reason });
   };
   if (owner.state === 'absent') {
+    if (!tplRef) return templateNeeded(ctx, vm);
     if (!isoFound(ctx, vm) || !cloudInitReadable(ctx, vm, true)) return;
     if (vm.spec.appliance !== undefined) {
       const delays = (['startDelay', 'shutdownDelay'] as const).filter((f) => vm.spec[f] !== undefined);
@@ -230,8 +239,9 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   }
   const vifs = observedVifs(ctx, rec);
 
-  const base = baseTemplateName(rec);
-  if (base !== undefined && base !== tplRef[1].name_label) {
+  // Without a declared template there is nothing to compare: the VM's template mattered only for its create.
+  if (tplRef && differentTemplate(rec, tplRef[1], planTemplates(ctx))) {
+    const base = baseTemplateName(rec);
     const vdis = [...disks.values()];
     const disruption = vdis.length > 0 ? 'destructive' : rec.power_state !== 'Halted' ? 'downtime' : 'none';
     const reason = vdis.length > 0
@@ -298,8 +308,11 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   let migrateTo: { ref: Ref; uuid: string; name: string } | undefined;
   if (refs.host?.uuid) {
     const affinity = ctx.index.get('host', rec.affinity);
-    compareField(changes, 'spec.host', affinity?.name_label, spec.host!.name, 'none', 'affinity is metadata: it steers where the VM starts next');
     const target = ctx.index.byUuid('host', refs.host.uuid)!;
+    // By identity: a Host manifest's name (or a uuid) need not be the host's name_label.
+    if (affinity?.uuid !== target[1].uuid) {
+      changes.push({ path: 'spec.host', from: affinity?.name_label, to: spec.host!.name, disruption: 'none', reason: 'affinity is metadata: it steers where the VM starts next' });
+    }
     const resident = ctx.index.get('host', rec.resident_on);
     if (migrateWanted(ctx, vm) && current === 'running' && spec.powerState === 'running' && resident?.uuid !== target[1].uuid) {
       migrateTo = { ref: target[0], uuid: target[1].uuid, name: target[1].name_label };
@@ -472,6 +485,19 @@ function noteGuestAddresses(ctx: PlanContext, address: string, rec: VMRecord): v
   if (!gm || gm['live'] === false) return;
   const addresses = reportedAddresses(gm['networks'] as Record<string, string> | undefined);
   if (addresses.length > 0) ctx.guests.set(address, addresses);
+}
+
+/**
+ * A manifest without a template can only describe a VM that exists: planning its create is an
+ * error at the manifest (its `spec`, as the template line is missing), so apply changes nothing.
+ */
+function templateNeeded(ctx: PlanContext, vm: DesiredVM): void {
+  const address = addressOfResource(vm);
+  ctx.diagnostics.push({
+    severity: 'error', code: 'template-needed', address, path: 'spec.template', location: locate(ctx, vm, 'spec'),
+    message: `spec.template is needed to create VM '${vm.spec.nameLabel}': no such VM exists in the pool; name the template to clone (its name_label or uuid)`,
+  });
+  ctx.failed.add(address);
 }
 
 /** The declared ISO is exactly one VDI on an ISO SR (else an error diagnostic says why). */

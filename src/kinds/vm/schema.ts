@@ -9,7 +9,7 @@ import { cloudInitSchema, decodeCloudInit, type CloudInitManifest } from './clou
 interface VMSpec {
   nameLabel?: string;
   description?: string;
-  template: string;
+  template?: string;
   vcpus: number;
   vcpusMax?: number;
   memory: number | string;
@@ -66,7 +66,7 @@ export const vmSchema: KindDefinition<DesiredVM> = {
       {
         nameLabel: { type: 'string', minLength: 1, description: 'name_label (default: metadata.name).' },
         description: { type: 'string', description: 'name_description.' },
-        template: ref('reference', 'The template to install from: an existing template\'s name_label or uuid.'),
+        template: ref('reference', 'The template to install from: an existing template\'s name_label or uuid. Needed only to create the VM: a manifest for a VM that already exists (adopted, or written by xops export) may leave it out.'),
         vcpus: { type: 'integer', minimum: 1, maximum: 256, description: 'VCPUs at startup.' },
         vcpusMax: { type: 'integer', minimum: 1, maximum: 256, description: 'VCPUs_max (default: vcpus). Raising vcpus up to it is a hot change.' },
         memory: ref('size', 'Memory (dynamic min = dynamic max), e.g. 2GiB.'),
@@ -130,7 +130,7 @@ export const vmSchema: KindDefinition<DesiredVM> = {
         tags: ref('tags'),
         otherConfig: ref('otherConfig'),
       },
-      ['template', 'vcpus', 'memory'],
+      ['vcpus', 'memory'],
     ),
   ),
   build(raw, meta, ctx) {
@@ -182,7 +182,7 @@ export const vmSchema: KindDefinition<DesiredVM> = {
       spec: {
         nameLabel: spec.nameLabel ?? meta.name,
         ...(spec.description !== undefined ? { description: spec.description } : {}),
-        template: ctx.ref('Template', spec.template, 'spec.template'),
+        ...(spec.template !== undefined ? { template: ctx.ref('Template', spec.template, 'spec.template') } : {}),
         vcpus: spec.vcpus,
         vcpusMax,
         memory,

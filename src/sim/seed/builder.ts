@@ -270,7 +270,7 @@ export function buildPool(db: SimDatabase, seed: SeedDocument, addresses: readon
         memory: parseSize(t.memory, 2 * GiB),
         vcpus: t.vcpus ?? 1,
         other_config: { default_template: 'true', disks: disksXml(disks), ...(t.other_config ?? {}) },
-        extra: { tags: t.tags ?? [] },
+        extra: { tags: t.tags ?? [], ...(t.reference_label !== undefined ? { reference_label: t.reference_label } : {}) },
       }),
     );
     install(template, t, `seed template ${JSON.stringify(t.name_label)}`);
@@ -288,7 +288,7 @@ export function buildPool(db: SimDatabase, seed: SeedDocument, addresses: readon
         power_state: v.power_state ?? 'Halted',
         resident_on: v.power_state === 'Suspended' ? NULL_REF : host,
         other_config: { ...(v.other_config ?? {}) },
-        extra: { tags: v.tags ?? [] },
+        extra: { tags: v.tags ?? [], ...(v.reference_label !== undefined ? { reference_label: v.reference_label } : {}) },
       }),
     );
     (v.disks ?? []).forEach((d, i) => {

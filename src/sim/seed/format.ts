@@ -79,6 +79,8 @@ export interface SeedVm {
   networks?: string[];
   other_config?: Record<string, string>;
   tags?: string[];
+  /** VM.reference_label (read-only over the API: set at creation, copied by VM.clone from its source). */
+  reference_label?: string;
   /**
    * What is installed in the VM's (or template's) image; clones inherit it. Default: a generic Linux with tools
    * when the VM or template has disks, nothing (no agent, no PV drivers) when it has none.
