@@ -1,0 +1,96 @@
+/**
+ * Rolling changes: the VM actions that need a reboot, over the VMs a Policy with `rollout` selects, are
+ * cut into batches of at most `maxUnavailable`, in plan order. Pure: it only labels actions; apply
+ * (src/apply/rollout.ts) holds each batch until the one before is healthy.
+ */
+import type { DesiredPolicy, DesiredState, RolloutSettings } from '../model/desired.js';
+import type { Action, RolloutStep } from '../model/plan.js';
+import { matches } from './match.js';
+import { parseAddress } from './settings.js';
+
+/** The actions a rollout paces: a VM that exists and reboots for the change. */
+export function pacedByRollout(action: Action): boolean {
+  return action.kind === 'VM' && action.disruption === 'reboot' && action.operation !== 'create' && action.operation !== 'delete';
+}
+
+/**
+ * VMs per batch: a count as given, a percentage of `setSize` rounded down; at least one VM either way,
+ * so that a rollout always progresses.
+ */
+export function batchSize(maxUnavailable: RolloutSettings['maxUnavailable'], setSize: number): number {
+  if (typeof maxUnavailable === 'number') return Math.max(1, Math.floor(maxUnavailable));
+  const percent = Number(maxUnavailable.slice(0, -1));
+  return Math.max(1, Math.floor((setSize * percent) / 100));
+}
+
+/** The first Policy (document order) with a rollout whose `spec.match` selects the VM at `address`. */
+function rolloutPolicyOf(policies: readonly DesiredPolicy[], address: string, labels: Readonly<Record<string, string>>): DesiredPolicy | undefined {
+  const { kind, name } = parseAddress(address);
+  return policies.find((p) => matches(p.spec.match, { kind, name, labels }));
+}
+
+/**
+ * Sets `rollout` on every allowed action a rollout paces, and removes it from every other (a saved plan
+ * run through automation again is relabelled from scratch). A VM selected by several Policies with a
+ * rollout follows the first of them in document order. Batches follow plan order; a held action takes
+ * no place in a batch (it does not run in this reconcile). Returns new actions; the input is not modified.
+ */
+export function assignRollouts(actions: readonly Action[], desired: DesiredState): Action[] {
+  const policies = desired.policies.filter((p) => p.spec.automation?.rollout !== undefined);
+  const labelsOf = new Map(desired.vms.map((vm) => [`VM/${vm.meta.name}`, vm.meta.labels]));
+  const members = new Map<DesiredPolicy, Action[]>();
+  for (const action of actions) {
+    if (policies.length === 0 || action.gate.state !== 'allowed' || !pacedByRollout(action)) continue;
+    const policy = rolloutPolicyOf(policies, action.address, labelsOf.get(action.address) ?? {});
+    if (!policy) continue;
+    members.set(policy, [...(members.get(policy) ?? []), action]);
+  }
+  const steps = new Map<string, RolloutStep>();
+  for (const [policy, paced] of members) {
+    const settings = policy.spec.automation!.rollout!;
+    // The set a percentage is of: every declared VM the Policy selects, whether or not it changes now.
+    const setSize = desired.vms.filter((vm) => matches(policy.spec.match, { kind: 'VM', name: vm.meta.name, labels: vm.meta.labels })).length;
+    // A unit of a batch is a VM: every paced action of one VM lands in the same batch.
+    const vms = [...new Set(paced.map((a) => a.address))];
+    const size = batchSize(settings.maxUnavailable, Math.max(setSize, vms.length));
+    const batches = Math.ceil(vms.length / size);
+    for (const action of paced) {
+      const batch = Math.floor(vms.indexOf(action.address) / size) + 1;
+      steps.set(action.id, { policy: policy.meta.name, batch, batches, maxUnavailable: size, healthyAfter: settings.healthyAfter });
+    }
+  }
+  return actions.map((action) => {
+    const step = steps.get(action.id);
+    if (step) return { ...action, rollout: step };
+    if (action.rollout === undefined) return action;
+    const rest = { ...action };
+    delete rest.rollout;
+    return rest;
+  });
+}
+
+/** One batch of one rollout, for plan output: `batch 1 of 3: web-1, web-2`. */
+export interface RolloutBatch {
+  policy: string;
+  batch: number;
+  batches: number;
+  maxUnavailable: number;
+  healthyAfter: number;
+  names: string[];
+}
+
+/** The batches of every rollout in `actions`, by policy then batch number. */
+export function rolloutBatches(actions: readonly Action[]): RolloutBatch[] {
+  const byKey = new Map<string, RolloutBatch>();
+  for (const a of actions) {
+    if (!a.rollout) continue;
+    const key = `${a.rollout.policy}\u0000${a.rollout.batch}`;
+    let batch = byKey.get(key);
+    if (!batch) {
+      batch = { ...a.rollout, names: [] };
+      byKey.set(key, batch);
+    }
+    if (!batch.names.includes(a.name)) batch.names.push(a.name);
+  }
+  return [...byKey.values()].sort((x, y) => (x.policy < y.policy ? -1 : x.policy > y.policy ? 1 : x.batch - y.batch));
+}
