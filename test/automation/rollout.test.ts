@@ -152,7 +152,7 @@ describe('Policy rollout', () => {
     const states = Object.fromEntries(resourceStates(outcome).map((s) => [s.address, s]));
     expect(states['VM/web-5']).toMatchObject({ state: 'held', reason: expect.stringContaining('web-rollout: rollout of policy web-rollout halted at batch 2 of 3') });
     expect(states[`VM/${failed}`]!.state).toBe('failed');
-    expect(outcome.held.map((h) => [h.address, h.policy])).toEqual([['VM/web-5', 'web-rollout'], ['VM/web-6', 'web-rollout']]);
+    expect((outcome.held ?? []).map((h) => [h.address, h.policy])).toEqual([['VM/web-5', 'web-rollout'], ['VM/web-6', 'web-rollout']]);
   });
 
   it('holds the next batch when a rebooted VM does not stay healthy for healthyAfter', async () => {
