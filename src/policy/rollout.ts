@@ -6,7 +6,7 @@
 import type { DesiredPolicy, DesiredState, RolloutSettings } from '../model/desired.js';
 import type { Action, RolloutStep } from '../model/plan.js';
 import { matches } from './match.js';
-import { parseAddress } from './settings.js';
+import { parseAddress, resourceFacts } from './settings.js';
 
 /** The actions a rollout paces: a VM that exists and reboots for the change. */
 export function pacedByRollout(action: Action): boolean {
@@ -37,11 +37,11 @@ function rolloutPolicyOf(policies: readonly DesiredPolicy[], address: string, la
  */
 export function assignRollouts(actions: readonly Action[], desired: DesiredState): Action[] {
   const policies = desired.policies.filter((p) => p.spec.automation?.rollout !== undefined);
-  const labelsOf = new Map(desired.vms.map((vm) => [`VM/${vm.meta.name}`, vm.meta.labels]));
+  const facts = resourceFacts(desired);
   const members = new Map<DesiredPolicy, Action[]>();
   for (const action of actions) {
     if (policies.length === 0 || action.gate.state !== 'allowed' || !pacedByRollout(action)) continue;
-    const policy = rolloutPolicyOf(policies, action.address, labelsOf.get(action.address) ?? {});
+    const policy = rolloutPolicyOf(policies, action.address, facts.get(action.address)?.labels ?? {});
     if (!policy) continue;
     members.set(policy, [...(members.get(policy) ?? []), action]);
   }
@@ -49,7 +49,7 @@ export function assignRollouts(actions: readonly Action[], desired: DesiredState
   for (const [policy, paced] of members) {
     const settings = policy.spec.automation!.rollout!;
     // The set a percentage is of: every declared VM the Policy selects, whether or not it changes now.
-    const setSize = desired.vms.filter((vm) => matches(policy.spec.match, { kind: 'VM', name: vm.meta.name, labels: vm.meta.labels })).length;
+    const setSize = desired.documents.filter((d) => d.kind === 'VM' && matches(policy.spec.match, { kind: 'VM', name: d.name, labels: d.labels })).length;
     // A unit of a batch is a VM: every paced action of one VM lands in the same batch.
     const vms = [...new Set(paced.map((a) => a.address))];
     const size = batchSize(settings.maxUnavailable, Math.max(setSize, vms.length));
