@@ -13,6 +13,7 @@ import type { ApplyClock } from '../../src/apply/context.js';
 import type { Action } from '../../src/model/plan.js';
 import type { SimClock } from '../../src/sim/index.js';
 import { renderText } from '../../src/render/index.js';
+import { formatSummary } from '../../src/apply/progress.js';
 import { reconcileOutcome } from '../../src/controller/outcome.js';
 import { resourceStates } from '../../src/controller/status.js';
 import { loadManifests } from '../../src/manifests/index.js';
@@ -140,6 +141,8 @@ describe('Policy rollout', () => {
     expect(held.heldBy).toBe('web-rollout');
     expect(held.reason).toMatch(new RegExp(`^rollout of policy web-rollout halted at batch 2 of 3: VM/${failed} failed: .*HOST_NOT_ENOUGH_FREE_MEMORY`));
     expect(held.reason).toContain('batch 3 of 3 is held');
+    // The apply output: the summary names each held VM and why.
+    expect(formatSummary(result)).toMatch(/\n  held {4}update:VM\/web-6: rollout of policy web-rollout halted at batch 2 of 3: /);
 
     // The pool: batch 1 and the survivor run with the new memory; web-5 and web-6 were never touched.
     const rec = (n: string) => sim.db.byName('VM', n).rec;
@@ -178,6 +181,19 @@ describe('Policy rollout', () => {
     expect(byName['web-1']).toMatchObject({ state: 'failed', reason: expect.stringContaining('restarted again within healthyAfter (300s)') });
     expect(byName['web-2']).toMatchObject({ state: 'held', heldBy: 'web-rollout' });
     expect(sim.db.byName('VM', 'web-2').rec.memory_static_max).toBe(512 * 2 ** 20);
+  });
+
+  it('a reboot change whose start fails once is retried to the end: the VM runs again with the change', async () => {
+    const env = await simWithClient();
+    cleanup.push(env.stop);
+    const { client, sim } = env;
+    expect(failures((await applyFolder(client, await folder({ 'vms.yaml': vm('web-1', '512MiB') }))).result)).toEqual([]);
+    sim.faults.inject({ methods: 'VM.start', taskFailure: { count: 1, code: 'HOST_NOT_ENOUGH_FREE_MEMORY', params: ['1073741824', '0'] } });
+    // The retry finds the VM halted with its new memory; it must still start it, not leave it down.
+    const { result } = await applyFolder(client, await folder({ 'vms.yaml': vm('web-1', '1GiB') }));
+    expect(failures(result)).toEqual([]);
+    expect(result.results[0]!.attempts).toBe(2);
+    expect([sim.db.byName('VM', 'web-1').rec.power_state, sim.db.byName('VM', 'web-1').rec.memory_static_max]).toEqual(['Running', 2 ** 30]);
   });
 
   it('refuses a rollout it cannot read, with the field', async () => {

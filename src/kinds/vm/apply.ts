@@ -426,7 +426,9 @@ async function update(ctx: ApplyContext, action: Action): Promise<void> {
   const restart = action.details?.['restart'] === true;
   if (restart) await whileHalted(ctx.caller, vm, () => converge(ctx, action, vm, spec, fields, false));
   else await converge(ctx, action, vm, spec, fields, false);
-  if (power) await converge(ctx, action, vm, spec, new Set(['powerState']), false);
+  // A retry of a restart whose start failed finds the VM halted, so whileHalted does not bring it back: the
+  // manifest still wants it running.
+  if (power || (restart && spec.powerState === 'running')) await converge(ctx, action, vm, spec, new Set(['powerState']), false);
   if (fields.has('nameLabel')) {
     const rec = await vmRecord(ctx, vm);
     await syncField(ctx.caller, 'VM', vm, 'name_label', rec.name_label, spec.nameLabel);
