@@ -194,7 +194,8 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
     const problems = reserveCapacity(ctx, vm, refs.disks.map((d) => ({ name: d.name, bytes: d.size, sr: d.sr })),
       STARTS.has(vm.spec.powerState) ? { memory: vm.spec.memory, vcpus: vm.spec.vcpus, protected: vm.spec.haRestartPriority === 'restart' } : undefined, refs.host);
     if (problems.length > 0) return refuseForCapacity(problems);
-    const placed = groupPlacementOf(ctx, vm.meta.name);
+    // Apply honours a placement only for a VM it starts running (VM.start_on); the others start where XAPI says.
+    const placed = vm.spec.powerState === 'running' ? groupPlacementOf(ctx, vm.meta.name) : undefined;
     const where = placed ? ` on ${placed.host.name} (anti-affinity group ${placed.group}: ${placed.sharing === 0 ? 'no other member runs there' : `${placed.sharing} other member(s) already run there`})` : '';
     if (placed && placed.sharing > 0) {
       addDiagnostic(ctx, vm, 'warning', 'anti-affinity',
