@@ -183,6 +183,59 @@ describe('Policy rollout', () => {
     expect(sim.db.byName('VM', 'web-2').rec.memory_static_max).toBe(512 * 2 ** 20);
   });
 
+  it('starts the next batch only once the rebooted VM\'s guest agent reports again', async () => {
+    const env = await simWithClient();
+    cleanup.push(env.stop);
+    const { client, sim } = env;
+    const names = ['web-1', 'web-2'];
+    expect(failures((await applyFolder(client, await folder({ 'vms.yaml': names.map((n) => vm(n, '512MiB')).join('---\n') }))).result)).toEqual([]);
+    const { plan } = await planFolder(client, await folder({ 'vms.yaml': names.map((n) => vm(n, '1GiB')).join('---\n'), 'policy.yaml': policy('{maxUnavailable: 1}') }));
+    // From now on a booted guest's agent reports only when the test says so.
+    sim.guests.agentReports = 'manual';
+    /** Resolves once `name` runs again with its new memory (its restart is over), whatever the agent did. */
+    const restarted = (name: string) => new Promise<void>((resolve) => {
+      const check = () => {
+        const rec = sim.db.byName('VM', name).rec;
+        if (rec.power_state === 'Running' && rec.memory_static_max === 2 ** 30) {
+          stop();
+          resolve();
+        }
+      };
+      const stop = sim.db.onChange(check);
+      check();
+    });
+    const started: string[] = [];
+    // Apply's health check, once it found the VM not healthy, waits on events for the VM and its guest metrics:
+    // seeing that wait is seeing the check parked, with no timer in the test.
+    let parked!: () => void;
+    const waiting = new Promise<void>((resolve) => (parked = resolve));
+    const watched = new Proxy(client, {
+      get(target, key) {
+        if (key === 'call') {
+          return (method: string, ...params: unknown[]) => {
+            if (method === 'event.from' && (params[0] as string[]).includes('vm_guest_metrics') && params[1] !== '') parked();
+            return target.call(method, ...params);
+          };
+        }
+        const value = Reflect.get(target, key) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const apply = applyPlan(plan, watched, { repo: REPO, retries: 0, clock: poolClock(sim.clock), listener: { started: (a) => started.push(a.name) } });
+
+    await restarted('web-1');
+    await waiting;
+    // web-1 runs again, but its agent has not reported: it is not healthy, and web-2 waits.
+    expect(started).toEqual(['web-1']);
+    expect(sim.db.byName('VM', 'web-2').rec.memory_static_max).toBe(512 * 2 ** 20);
+    sim.guests.reportAll();
+    await restarted('web-2');
+    sim.guests.reportAll();
+    const result = await apply;
+    expect(failures(result)).toEqual([]);
+    expect(started).toEqual(['web-1', 'web-2']);
+  });
+
   it('a reboot change whose start fails once is retried to the end: the VM runs again with the change', async () => {
     const env = await simWithClient();
     cleanup.push(env.stop);
