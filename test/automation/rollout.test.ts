@@ -249,10 +249,12 @@ describe('Policy rollout', () => {
     expect([sim.db.byName('VM', 'web-1').rec.power_state, sim.db.byName('VM', 'web-1').rec.memory_static_max]).toEqual(['Running', 2 ** 30]);
   });
 
-  it('refuses a rollout it cannot read, with the field', async () => {
-    const dir = await folder({ 'policy.yaml': policy('{maxUnavailable: "0%", healthyAfter: 7h}') });
-    const { diagnostics } = await loadManifests(dir);
-    const errors = diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.path}: ${d.message}`);
-    expect(errors.some((e) => e.startsWith('spec.automation.rollout.maxUnavailable'))).toBe(true);
+  it.each([
+    { rollout: '{maxUnavailable: "0%"}', error: "spec.automation.rollout.maxUnavailable: '0%' must be a number of VMs (1 or more) or a percentage from 1% to 100%, e.g. 25%" },
+    { rollout: '{maxUnavailable: 0}', error: 'spec.automation.rollout.maxUnavailable: 0 is below the minimum 1' },
+    { rollout: '{maxUnavailable: 1, healthyAfter: 7h}', error: 'spec.automation.rollout.healthyAfter: healthyAfter must be at most 6h' },
+  ])('refuses the rollout $rollout with one error at its field', async ({ rollout, error }) => {
+    const { diagnostics } = await loadManifests(await folder({ 'policy.yaml': policy(rollout) }));
+    expect(diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.path}: ${d.message}`)).toEqual([error]);
   });
 });

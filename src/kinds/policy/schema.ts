@@ -87,10 +87,11 @@ export const policySchema: KindDefinition<DesiredPolicy> = {
           rollout: closedObject(
             {
               maxUnavailable: {
-                oneOf: [
-                  { type: 'integer', minimum: 1, maximum: 10000 },
-                  { type: 'string', pattern: '^(100|[1-9][0-9]?)%$' },
-                ],
+                type: ['integer', 'string'],
+                minimum: 1,
+                maximum: 10000,
+                pattern: '^(100|[1-9][0-9]?)%$',
+                patternErrorMessage: 'must be a number of VMs (1 or more) or a percentage from 1% to 100%, e.g. 25%',
                 description: 'VMs of the set rebooted at once: a count, or a percentage of the VMs this Policy selects (1% to 100%, at least one VM).',
               },
               healthyAfter: ref('duration', `How long a rebooted VM must stay healthy (guest metrics back, readiness address if declared) before the next batch starts, e.g. 2m. Default 0, at most ${MAX_HEALTHY_AFTER / 3600}h.`),
