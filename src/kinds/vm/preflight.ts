@@ -66,14 +66,29 @@ export interface GroupPlacement {
   members: number;
 }
 
-/** The declared anti-affinity group that names or selects the VM (XAPI lets a VM be in one group only). */
-function antiAffinityGroupOf(ctx: PlanContext, vm: DesiredVM): { name: string; members: Reference[] } | undefined {
-  for (const g of ctx.desired.vmGroups) {
-    if (g.spec.placement !== 'anti-affinity') continue;
-    const members = namedOrSelected(g.spec.vms, g.spec.selector?.labels, ctx.desired.vms).map((m) => m.ref);
-    if (members.some((m) => m.name === vm.meta.name || m.name === vm.spec.nameLabel)) return { name: g.meta.name, members };
+/** A declared anti-affinity group: its manifest name and its members' references. */
+interface AntiAffinityGroup {
+  name: string;
+  members: Reference[];
+}
+
+/**
+ * The declared anti-affinity group that names or selects the VM (XAPI lets a VM be in one group only; the
+ * first declared wins). Members are resolved once per plan, by the name a member reference uses.
+ */
+function antiAffinityGroupOf(ctx: PlanContext, vm: DesiredVM): AntiAffinityGroup | undefined {
+  const key = 'vm:anti-affinity';
+  let byMember = ctx.memo.get(key) as Map<string, AntiAffinityGroup> | undefined;
+  if (!byMember) {
+    byMember = new Map();
+    for (const g of ctx.desired.vmGroups) {
+      if (g.spec.placement !== 'anti-affinity') continue;
+      const group = { name: g.meta.name, members: namedOrSelected(g.spec.vms, g.spec.selector?.labels, ctx.desired.vms).map((m) => m.ref) };
+      for (const m of group.members) if (!byMember.has(m.name)) byMember.set(m.name, group);
+    }
+    ctx.memo.set(key, byMember);
   }
-  return undefined;
+  return byMember.get(vm.meta.name) ?? byMember.get(vm.spec.nameLabel);
 }
 
 /** The host a member runs on, as XAPI counts it: scheduled_to_be_resident_on while migrating, resident_on when running. */
@@ -84,7 +99,7 @@ function memberHost(rec: VMRecord): Ref | undefined {
 }
 
 /** Running members of a group per host, from the snapshot: members this repository manages, and live ones it names. */
-function groupCounts(ctx: PlanContext, l: CapacityLedger, group: { name: string; members: Reference[] }): Map<Ref, number> {
+function groupCounts(ctx: PlanContext, l: CapacityLedger, group: AntiAffinityGroup): Map<Ref, number> {
   let counts = l.groups.get(group.name);
   if (counts) return counts;
   counts = new Map();
@@ -158,7 +173,7 @@ export function reserveCapacity(
   const left = start?.releases ? l.hosts.find((h) => h.ref === start.releases!.host) : undefined;
   const released = left?.freeMemory !== undefined ? start!.releases!.memory : 0;
   if (left && released) left.freeMemory! += released;
-  let group: { name: string; members: Reference[]; counts: Map<Ref, number> } | undefined;
+  let group: (AntiAffinityGroup & { counts: Map<Ref, number> }) | undefined;
   if (start) {
     const pinned = affinity?.uuid ? l.hosts.find((h) => ctx.index.get('host', h.ref)?.uuid === affinity.uuid) : undefined;
     // A fresh start of a group member (not a restart, not pinned by spec.host) follows the group.
