@@ -9,7 +9,7 @@ import { deadlineCaller } from './deadline.js';
 import { ApplyError, isPermanent } from './errors.js';
 import { settlePreviousTasks } from './inflight.js';
 import { Lookup, type LookupKind } from './lookup.js';
-import { RolloutHalts, rolloutDependencies } from './rollout.js';
+import { RolloutHalts, rolloutPacing } from './rollout.js';
 import { runJobs, type Job, type JobOutcome } from './scheduler.js';
 
 /** Each resource kind's main class, and whether xops creates its objects (it has an owner rule). */
@@ -122,18 +122,18 @@ export async function applyPlan(plan: Plan, caller: XapiCaller, options: ApplyOp
   const runnable = plan.actions.some((a) => skipReason(a, options) === undefined);
   if (runnable) await settlePreviousTasks(caller, log, options.settleTimeoutMs);
 
-  // A rollout's batch waits for the whole batch before it, on top of the plan's own dependencies.
-  const paced = rolloutDependencies(plan.actions);
+  // A rollout's batch waits for the whole batch before it (a barrier job), on top of the plan's own dependencies.
+  const pacing = rolloutPacing(plan.actions);
   const halts = new RolloutHalts();
-  const jobs: (Job & { action: Action })[] = plan.actions.map((action) => ({
-    id: action.id,
-    dependsOn: [...action.dependsOn, ...(paced.get(action.id) ?? [])],
-    skip: skipReason(action, options),
-    action,
-  }));
+  const jobs: (Job & { action?: Action })[] = plan.actions.map((action) => {
+    const barrier = pacing.waitsFor.get(action.id);
+    return { id: action.id, dependsOn: barrier ? [...action.dependsOn, barrier] : action.dependsOn, skip: skipReason(action, options), action };
+  });
+  jobs.push(...pacing.barriers);
 
-  const run = async (job: { action: Action }): Promise<void> => {
+  const run = async (job: { action?: Action }): Promise<void> => {
     const action = job.action;
+    if (!action) return; // a barrier: its dependencies are the work
     const applier = KINDS[action.kind]?.apply;
     const deadline = deadlineCaller(caller, action.address, options.actionTimeoutMs ?? DEFAULT_ACTION_TIMEOUT_MS, log);
     const actx: ApplyContext = { ...ctx, caller: deadline.caller };
@@ -192,18 +192,19 @@ export async function applyPlan(plan: Plan, caller: XapiCaller, options: ApplyOp
     // A held action, or one that only waits on held actions, is policy's choice, not a failure.
     const onlyHeld = action.gate.state === 'held' || (outcome.blockedBy !== undefined && heldIds.has(outcome.blockedBy));
     if (outcome.interrupted) return { action, state: 'skipped', reason: outcome.reason, interrupted: true };
-    const byRollout = outcome.blockedBy !== undefined && (paced.get(action.id) ?? []).includes(outcome.blockedBy);
+    const byRollout = outcome.blockedBy !== undefined && outcome.blockedBy === pacing.waitsFor.get(action.id);
     const halted = byRollout ? halts.reasonFor(action) : undefined;
     if (halted !== undefined && action.rollout) return { action, state: 'held', reason: halted, heldBy: action.rollout.policy };
     return { action, state: onlyHeld ? 'held' : 'skipped', reason: outcome.reason };
   };
 
-  const outcomes = await runJobs<Job & { action: Action }>(jobs, {
+  const outcomes = await runJobs<Job & { action?: Action }>(jobs, {
     concurrency: options.concurrency ?? 8,
     run,
     signal: options.signal,
     listener: {
       finished(job, outcome) {
+        if (!job.action) return;
         const result = toResult(job.action, outcome);
         if (result.state === 'failed') halts.failed(job.action, `failed: ${result.reason}`);
         else if (result.state === 'skipped' && !result.interrupted) halts.failed(job.action, `did not run: ${result.reason}`);

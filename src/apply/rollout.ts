@@ -1,28 +1,49 @@
 /**
  * Pacing a rolling change at apply time. The plan labels each paced action with its batch
- * (`action.rollout`, src/policy/rollout.ts); here every action of batch k waits for every action of
- * batch k-1 of the same rollout (they must succeed, and their VMs be healthy for `healthyAfter`). The
- * scheduler then holds the later batches on the first failure, like any failed dependency; this module
- * words that as a halted rollout.
+ * (`action.rollout`, src/policy/rollout.ts); here every batch after the first waits for a barrier that
+ * stands for the whole batch before it: the barrier's dependencies are that batch's actions (they must
+ * succeed, and their VMs be healthy for `healthyAfter`). The scheduler then holds the later batches on the
+ * first failure, like any failed dependency; this module words that as a halted rollout. One barrier per
+ * batch keeps the dependency edges linear in the number of actions, whatever the batch size.
  */
 import type { Action } from '../model/plan.js';
 
-/** For each action of a batch after the first, the ids of the previous batch it waits for. */
-export function rolloutDependencies(actions: readonly Action[]): Map<string, string[]> {
-  const byBatch = new Map<string, string[]>();
-  const key = (policy: string, batch: number) => `${policy}\u0000${batch}`;
+/** Id prefix of the barrier jobs; never an action id (those start with an operation). */
+const BARRIER = 'rollout-barrier:';
+
+/** A barrier: done once every action of one batch of one rollout is. */
+export interface RolloutBarrier {
+  id: string;
+  dependsOn: string[];
+}
+
+/** The barriers to schedule, and for each paced action after the first batch, the barrier it waits for. */
+export interface RolloutPacing {
+  barriers: RolloutBarrier[];
+  waitsFor: Map<string, string>;
+}
+
+/** Barriers and waits for every rollout in `actions` (plan order). */
+export function rolloutPacing(actions: readonly Action[]): RolloutPacing {
+  const barriers = new Map<string, RolloutBarrier>();
+  const key = (policy: string, batch: number) => `${BARRIER}${policy}:batch-${batch}`;
   for (const a of actions) {
     if (!a.rollout) continue;
-    const k = key(a.rollout.policy, a.rollout.batch);
-    byBatch.set(k, [...(byBatch.get(k) ?? []), a.id]);
+    const id = key(a.rollout.policy, a.rollout.batch);
+    let barrier = barriers.get(id);
+    if (!barrier) {
+      barrier = { id, dependsOn: [] };
+      barriers.set(id, barrier);
+    }
+    barrier.dependsOn.push(a.id);
   }
-  const out = new Map<string, string[]>();
+  const waitsFor = new Map<string, string>();
   for (const a of actions) {
     if (!a.rollout || a.rollout.batch <= 1) continue;
-    const previous = byBatch.get(key(a.rollout.policy, a.rollout.batch - 1));
-    if (previous) out.set(a.id, previous);
+    const previous = key(a.rollout.policy, a.rollout.batch - 1);
+    if (barriers.has(previous)) waitsFor.set(a.id, previous);
   }
-  return out;
+  return { barriers: [...barriers.values()], waitsFor };
 }
 
 /**

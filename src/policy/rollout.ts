@@ -43,7 +43,9 @@ export function assignRollouts(actions: readonly Action[], desired: DesiredState
     if (policies.length === 0 || action.gate.state !== 'allowed' || !pacedByRollout(action)) continue;
     const policy = rolloutPolicyOf(policies, action.address, facts.get(action.address)?.labels ?? {});
     if (!policy) continue;
-    members.set(policy, [...(members.get(policy) ?? []), action]);
+    const list = members.get(policy);
+    if (list) list.push(action);
+    else members.set(policy, [action]);
   }
   const steps = new Map<string, RolloutStep>();
   for (const [policy, paced] of members) {
@@ -51,11 +53,12 @@ export function assignRollouts(actions: readonly Action[], desired: DesiredState
     // The set a percentage is of: every declared VM the Policy selects, whether or not it changes now.
     const setSize = desired.documents.filter((d) => d.kind === 'VM' && matches(policy.spec.match, { kind: 'VM', name: d.name, labels: d.labels })).length;
     // A unit of a batch is a VM: every paced action of one VM lands in the same batch.
-    const vms = [...new Set(paced.map((a) => a.address))];
-    const size = batchSize(settings.maxUnavailable, Math.max(setSize, vms.length));
-    const batches = Math.ceil(vms.length / size);
+    const position = new Map<string, number>();
+    for (const a of paced) if (!position.has(a.address)) position.set(a.address, position.size);
+    const size = batchSize(settings.maxUnavailable, Math.max(setSize, position.size));
+    const batches = Math.ceil(position.size / size);
     for (const action of paced) {
-      const batch = Math.floor(vms.indexOf(action.address) / size) + 1;
+      const batch = Math.floor(position.get(action.address)! / size) + 1;
       steps.set(action.id, { policy: policy.meta.name, batch, batches, maxUnavailable: size, healthyAfter: settings.healthyAfter });
     }
   }
