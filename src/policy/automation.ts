@@ -24,6 +24,11 @@ export interface AutomationContext {
    * Approvals in `approvals` (given through the controller's API) always count.
    */
   annotationCounts?: (hash: string) => boolean;
+  /**
+   * VMs (address → why) the pool shows as not healthy now (`unavailableVMs`): a rollout counts those of its
+   * set against maxUnavailable. Absent: none.
+   */
+  unavailable?: ReadonlyMap<string, string>;
 }
 
 function isDisruptionClass(d: Disruption): d is DisruptionClass {
@@ -88,7 +93,7 @@ export function applyAutomation(plan: Plan, desired: DesiredState, ctx: Automati
     else delete next.snapshotRetain;
     return next;
   });
-  return { ...plan, actions: assignRollouts(actions, desired) };
+  return { ...plan, actions: assignRollouts(actions, desired, ctx.unavailable) };
 }
 
 function held(policy: string, reason: string, releasesAt?: Date | string): ActionGate {

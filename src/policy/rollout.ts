@@ -4,7 +4,8 @@
  * (src/apply/rollout.ts) holds each batch until the one before is healthy.
  */
 import type { DesiredPolicy, DesiredState, RolloutSettings } from '../model/desired.js';
-import type { Action, RolloutStep } from '../model/plan.js';
+import { MANAGED_KEY, NULL_REF, type ObservedState } from '../model/observed.js';
+import type { Action, ActionGate, RolloutStep } from '../model/plan.js';
 import { matches } from './match.js';
 import { parseAddress, resourceFacts } from './settings.js';
 
@@ -30,12 +31,40 @@ function rolloutPolicyOf(policies: readonly DesiredPolicy[], address: string, la
 }
 
 /**
+ * The VMs a manifest wants running that the pool shows as not healthy now (address → why), as a
+ * rollout's health check would judge them: not running, or no live guest metrics. Read from the snapshot
+ * by the ownership mark. A rollout counts those of its set against `maxUnavailable`, so that a change
+ * that breaks its VMs stops after at most `maxUnavailable` of them, over any number of reconciles.
+ */
+export function unavailableVMs(desired: DesiredState, observed: ObservedState): Map<string, string> {
+  const wanted = new Set(desired.vms.filter((vm) => vm.spec.powerState === 'running').map((vm) => `VM/${vm.meta.name}`));
+  const out = new Map<string, string>();
+  if (wanted.size === 0) return out;
+  for (const vm of observed.records.VM.values()) {
+    if (vm.is_a_template || vm.is_a_snapshot || vm.is_control_domain) continue;
+    const address = vm.other_config?.[MANAGED_KEY];
+    if (!address || !wanted.has(address)) continue;
+    if (vm.power_state !== 'Running') {
+      out.set(address, `is ${vm.power_state.toLowerCase()}, its manifest wants it running`);
+      continue;
+    }
+    const metrics = vm.guest_metrics && vm.guest_metrics !== NULL_REF ? observed.records.VM_guest_metrics.get(vm.guest_metrics) : undefined;
+    if (!metrics) out.set(address, 'runs, but its guest agent does not report');
+    else if (metrics['live'] === false) out.set(address, 'runs, but its guest agent stopped reporting');
+  }
+  return out;
+}
+
+/**
  * Sets `rollout` on every allowed action a rollout paces, and removes it from every other (a saved plan
  * run through automation again is relabelled from scratch). A VM selected by several Policies with a
  * rollout follows the first of them in document order. Batches follow plan order; a held action takes
- * no place in a batch (it does not run in this reconcile). Returns new actions; the input is not modified.
+ * no place in a batch (it does not run in this reconcile). VMs of the set that are `unavailable` now
+ * (and not part of this rollout) use up `maxUnavailable` first: the batches are that much smaller, and
+ * with no room left every paced action is held, naming them (and what waits on them is held too).
+ * Returns new actions; the input is not modified.
  */
-export function assignRollouts(actions: readonly Action[], desired: DesiredState): Action[] {
+export function assignRollouts(actions: readonly Action[], desired: DesiredState, unavailable: ReadonlyMap<string, string> = new Map()): Action[] {
   const policies = desired.policies.filter((p) => p.spec.automation?.rollout !== undefined);
   const facts = resourceFacts(desired);
   const members = new Map<DesiredPolicy, Action[]>();
@@ -48,21 +77,46 @@ export function assignRollouts(actions: readonly Action[], desired: DesiredState
     else members.set(policy, [action]);
   }
   const steps = new Map<string, RolloutStep>();
+  const holds = new Map<string, ActionGate>();
   for (const [policy, paced] of members) {
     const settings = policy.spec.automation!.rollout!;
     // The set a percentage is of: every declared VM the Policy selects, whether or not it changes now.
-    const setSize = desired.documents.filter((d) => d.kind === 'VM' && matches(policy.spec.match, { kind: 'VM', name: d.name, labels: d.labels })).length;
+    const set = desired.documents.filter((d) => d.kind === 'VM' && matches(policy.spec.match, { kind: 'VM', name: d.name, labels: d.labels }));
     // A unit of a batch is a VM: every paced action of one VM lands in the same batch.
     const position = new Map<string, number>();
     for (const a of paced) if (!position.has(a.address)) position.set(a.address, position.size);
-    const size = batchSize(settings.maxUnavailable, Math.max(setSize, position.size));
+    const full = batchSize(settings.maxUnavailable, Math.max(set.length, position.size));
+    const down = set.map((d) => d.address).filter((address) => unavailable.has(address) && !position.has(address));
+    const size = full - down.length;
+    if (size <= 0) {
+      const named = down.slice(0, 3).map((address) => `${address} ${unavailable.get(address)}`).join('; ');
+      const gate: ActionGate = {
+        state: 'held',
+        policy: policy.meta.name,
+        reason: `rollout waits: ${down.length} VM(s) of its set are unavailable, which uses up maxUnavailable ${full} (${named}${down.length > 3 ? '; …' : ''}); it goes on once they are healthy again`,
+      };
+      for (const a of paced) holds.set(a.id, gate);
+      continue;
+    }
     const batches = Math.ceil(position.size / size);
     for (const action of paced) {
       const batch = Math.floor(position.get(action.address)! / size) + 1;
       steps.set(action.id, { policy: policy.meta.name, batch, batches, maxUnavailable: size, healthyAfter: settings.healthyAfter });
     }
   }
+  // What waits on a newly held action is held too (plan order: dependencies come first).
+  for (const action of actions) {
+    if (holds.has(action.id) || action.gate.state !== 'allowed') continue;
+    const dep = action.dependsOn.find((d) => holds.has(d));
+    if (dep) holds.set(action.id, { ...(holds.get(dep) as Extract<ActionGate, { state: 'held' }>), reason: `waits for ${dep}` });
+  }
   return actions.map((action) => {
+    const hold = holds.get(action.id);
+    if (hold) {
+      const rest = { ...action, gate: hold };
+      delete rest.rollout;
+      return rest;
+    }
     const step = steps.get(action.id);
     if (step) return { ...action, rollout: step };
     if (action.rollout === undefined) return action;

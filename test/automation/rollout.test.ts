@@ -17,6 +17,7 @@ import { formatSummary } from '../../src/apply/progress.js';
 import { reconcileOutcome } from '../../src/controller/outcome.js';
 import { resourceStates } from '../../src/controller/status.js';
 import { loadManifests } from '../../src/manifests/index.js';
+import { applyAutomation, unavailableVMs } from '../../src/policy/index.js';
 
 const NAMES = ['web-1', 'web-2', 'web-3', 'web-4', 'web-5', 'web-6'];
 const vm = (name: string, memory: string) => `apiVersion: xops/v1
@@ -156,6 +157,16 @@ describe('Policy rollout', () => {
     expect(states['VM/web-5']).toMatchObject({ state: 'held', reason: expect.stringContaining('web-rollout: rollout of policy web-rollout halted at batch 2 of 3') });
     expect(states[`VM/${failed}`]!.state).toBe('failed');
     expect((outcome.held ?? []).map((h) => [h.address, h.policy])).toEqual([['VM/web-5', 'web-rollout'], ['VM/web-6', 'web-rollout']]);
+
+    // The next plan: the VM that failed is down (halted, to be started again, not paced), and it uses up one of
+    // maxUnavailable's two: web-5 and web-6 now go one at a time. The halt holds over reconciles this way.
+    const next = await planFolder(client, dir);
+    const unavailable = unavailableVMs(next.desired, next.observed);
+    expect([...unavailable]).toEqual([[`VM/${failed}`, 'is halted, its manifest wants it running']]);
+    const again = applyAutomation(next.plan, next.desired, { now: new Date(), unavailable });
+    expect(again.actions.map((a) => [a.name, a.operation, a.rollout?.batch, a.rollout?.batches])).toEqual([
+      [failed, 'power', undefined, undefined], ['web-5', 'update', 1, 2], ['web-6', 'update', 2, 2],
+    ]);
   });
 
   it('holds the next batch when a rebooted VM does not stay healthy for healthyAfter', async () => {

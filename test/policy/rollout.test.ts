@@ -60,6 +60,25 @@ describe('rollout batches', () => {
     expect(again.actions.some((a) => a.rollout !== undefined)).toBe(false);
   });
 
+  it('counts VMs of the set that are down now against maxUnavailable, and holds the rollout when none is left', () => {
+    const actions = () => [reboot('web1'), reboot('web2'), reboot('web3'), action('VMGroup/spread', { dependsOn: ['update:VM/web3'] })];
+    const one = new Map([['VM/web4', 'is halted, its manifest wants it running']]);
+    const smaller = applyAutomation(plan(actions()), desired([rollout(2)], docs), { now: NOON, unavailable: one });
+    expect(batches(smaller.actions)).toEqual({ web1: '1/3', web2: '2/3', web3: '3/3' });
+
+    const two = new Map([...one, ['VM/web5', 'runs, but its guest agent does not report']]);
+    const held = applyAutomation(plan(actions()), desired([rollout(2)], docs), { now: NOON, unavailable: two });
+    expect(batches(held.actions)).toEqual({});
+    expect(held.actions[0]!.gate).toEqual({
+      state: 'held', policy: 'web-roll',
+      reason: 'rollout waits: 2 VM(s) of its set are unavailable, which uses up maxUnavailable 2 (VM/web4 is halted, its manifest wants it running; VM/web5 runs, but its guest agent does not report); it goes on once they are healthy again',
+    });
+    expect(held.actions[3]!.gate).toMatchObject({ state: 'held', policy: 'web-roll', reason: 'waits for update:VM/web3' });
+    // A VM that is down but changes in this rollout is not counted twice: its own batch restarts it.
+    const self = applyAutomation(plan(actions()), desired([rollout(2)], docs), { now: NOON, unavailable: new Map([['VM/web1', 'is halted']]) });
+    expect(batches(self.actions)).toEqual({ web1: '1/2', web2: '1/2', web3: '2/2' });
+  });
+
   it('batchSize never gives less than one VM', () => {
     expect([batchSize(0, 10), batchSize('1%', 3), batchSize('50%', 0), batchSize(3, 2)]).toEqual([1, 1, 1, 3]);
   });
