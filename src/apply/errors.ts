@@ -70,7 +70,15 @@ export class NotReadyError extends ApplyError {
   override name = 'NotReadyError';
 }
 
+/**
+ * A VM a rollout rebooted did not come back healthy (guest metrics, readiness address), or did not stay
+ * so for `healthyAfter`: the rollout halts here. Never retried: the change itself went through.
+ */
+export class UnhealthyError extends ApplyError {
+  override name = 'UnhealthyError';
+}
+
 /** Errors that another attempt cannot fix, so the executor does not retry them. */
 export function isPermanent(err: unknown): boolean {
-  return err instanceof NotReadyError || err instanceof OwnershipError || err instanceof UnsupportedChangeError || err instanceof ActionTimeoutError || err instanceof CreateAbandonedError;
+  return err instanceof NotReadyError || err instanceof UnhealthyError || err instanceof OwnershipError || err instanceof UnsupportedChangeError || err instanceof ActionTimeoutError || err instanceof CreateAbandonedError;
 }

@@ -3,12 +3,13 @@ import { processSecretSource, type SecretSource } from '../secrets/index.js';
 import type { XapiCaller } from '../xapi/caller.js';
 import { KIND_REGISTRY, KINDS } from '../kinds/index.js';
 import type { ResourceKind } from '../model/kinds.js';
-import { silentLogger, type ApplyContext, type ApplyLogger } from './context.js';
+import { silentLogger, systemApplyClock, type ApplyClock, type ApplyContext, type ApplyLogger } from './context.js';
 import type { Applier } from './applier.js';
 import { deadlineCaller } from './deadline.js';
-import { isPermanent } from './errors.js';
+import { ApplyError, isPermanent } from './errors.js';
 import { settlePreviousTasks } from './inflight.js';
 import { Lookup, type LookupKind } from './lookup.js';
+import { RolloutHalts, rolloutPacing } from './rollout.js';
 import { runJobs, type Job, type JobOutcome } from './scheduler.js';
 
 /** Each resource kind's main class, and whether xops creates its objects (it has an owner rule). */
@@ -32,6 +33,8 @@ export interface ActionResult {
   attempts?: number;
   /** Skipped because the run was interrupted (ApplyOptions.signal) before it started: still pending. */
   interrupted?: boolean;
+  /** For a `held` result apply itself decided (a halted rollout): the Policy that holds it. */
+  heldBy?: string;
 }
 
 /** The outcome of an apply run. `ok` is true when no action failed or was skipped for a failure. */
@@ -46,6 +49,8 @@ export interface ApplyResult {
 export interface ApplyListener {
   started?(action: Action, attempt: number): void;
   retrying?(action: Action, attempt: number, error: unknown): void;
+  /** An action a rollout paces went through and its VM is healthy: its `healthyAfter` wait begins now. */
+  healthy?(action: Action): void;
   finished?(result: ActionResult): void;
 }
 
@@ -75,6 +80,8 @@ export interface ApplyOptions {
   actionTimeoutMs?: number;
   /** Once aborted, no further action starts (nor retries); actions in flight finish. */
   signal?: AbortSignal;
+  /** The clock a rollout's `healthyAfter` is measured on; default the process clock. */
+  clock?: ApplyClock;
 }
 
 /** Why an action must not run at all, before anything is called. */
@@ -115,15 +122,18 @@ export async function applyPlan(plan: Plan, caller: XapiCaller, options: ApplyOp
   const runnable = plan.actions.some((a) => skipReason(a, options) === undefined);
   if (runnable) await settlePreviousTasks(caller, log, options.settleTimeoutMs);
 
-  const jobs: (Job & { action: Action })[] = plan.actions.map((action) => ({
-    id: action.id,
-    dependsOn: action.dependsOn,
-    skip: skipReason(action, options),
-    action,
-  }));
+  // A rollout's batch waits for the whole batch before it (a barrier job), on top of the plan's own dependencies.
+  const pacing = rolloutPacing(plan.actions);
+  const halts = new RolloutHalts();
+  const jobs: (Job & { action?: Action })[] = plan.actions.map((action) => {
+    const barrier = pacing.waitsFor.get(action.id);
+    return { id: action.id, dependsOn: barrier ? [...action.dependsOn, barrier] : action.dependsOn, skip: skipReason(action, options), action };
+  });
+  jobs.push(...pacing.barriers);
 
-  const run = async (job: { action: Action }): Promise<void> => {
+  const run = async (job: { action?: Action }): Promise<void> => {
     const action = job.action;
+    if (!action) return; // a barrier: its dependencies are the work
     const applier = KINDS[action.kind]?.apply;
     const deadline = deadlineCaller(caller, action.address, options.actionTimeoutMs ?? DEFAULT_ACTION_TIMEOUT_MS, log);
     const actx: ApplyContext = { ...ctx, caller: deadline.caller };
@@ -131,6 +141,26 @@ export async function applyPlan(plan: Plan, caller: XapiCaller, options: ApplyOp
       await attemptAll(action, applier, actx);
     } finally {
       deadline.dispose();
+    }
+    if (action.rollout) await awaitHealthy(action, ctx);
+  };
+
+  // Outside the action's deadline: healthyAfter may be longer than any one action may take.
+  const awaitHealthy = async (action: Action, ctx: ApplyContext): Promise<void> => {
+    const health = KINDS[action.kind]?.health;
+    if (!health) return;
+    try {
+      await health(action, ctx, {
+        healthyAfterMs: action.rollout!.healthyAfter * 1000,
+        clock: options.clock ?? systemApplyClock,
+        onHealthy: () => options.listener?.healthy?.(action),
+        signal: options.signal,
+      });
+    } catch (err) {
+      if (options.signal?.aborted && !(err instanceof ApplyError)) {
+        throw new ApplyError(action.address, 'interrupted while waiting for the VM to stay healthy (rollout healthyAfter)', { cause: err });
+      }
+      throw err;
     }
   };
 
@@ -162,16 +192,22 @@ export async function applyPlan(plan: Plan, caller: XapiCaller, options: ApplyOp
     // A held action, or one that only waits on held actions, is policy's choice, not a failure.
     const onlyHeld = action.gate.state === 'held' || (outcome.blockedBy !== undefined && heldIds.has(outcome.blockedBy));
     if (outcome.interrupted) return { action, state: 'skipped', reason: outcome.reason, interrupted: true };
+    const byRollout = outcome.blockedBy !== undefined && outcome.blockedBy === pacing.waitsFor.get(action.id);
+    const halted = byRollout ? halts.reasonFor(action) : undefined;
+    if (halted !== undefined && action.rollout) return { action, state: 'held', reason: halted, heldBy: action.rollout.policy };
     return { action, state: onlyHeld ? 'held' : 'skipped', reason: outcome.reason };
   };
 
-  const outcomes = await runJobs<Job & { action: Action }>(jobs, {
+  const outcomes = await runJobs<Job & { action?: Action }>(jobs, {
     concurrency: options.concurrency ?? 8,
     run,
     signal: options.signal,
     listener: {
       finished(job, outcome) {
+        if (!job.action) return;
         const result = toResult(job.action, outcome);
+        if (result.state === 'failed') halts.failed(job.action, `failed: ${result.reason}`);
+        else if (result.state === 'skipped' && !result.interrupted) halts.failed(job.action, `did not run: ${result.reason}`);
         if (result.state === 'held') heldIds.add(job.id);
         options.listener?.finished?.(result);
       },

@@ -22,7 +22,7 @@ function seconds(ms: number): string {
  * running action with its elapsed time, and every failure as it happens (failures stay on screen).
  */
 export function ttyProgress(stream: TtyStream, actions: readonly Action[], intervalMs = 120): Progress {
-  const running = new Map<string, { action: Action; since: number; attempt: number }>();
+  const running = new Map<string, { action: Action; since: number; attempt: number; healthy?: boolean }>();
   const done = new Map<string, ActionResult>();
   let drawn = 0;
   const width = () => Math.max(40, (stream.columns ?? 100) - 1);
@@ -40,7 +40,8 @@ export function ttyProgress(stream: TtyStream, actions: readonly Action[], inter
     if (!final) {
       const now = performance.now();
       for (const r of running.values()) {
-        lines.push(`  … ${r.action.id} (${seconds(now - r.since)}${r.attempt > 1 ? `, attempt ${r.attempt}` : ''})`);
+        const wait = r.healthy && r.action.rollout ? `, healthy: stays so ${r.action.rollout.healthyAfter}s before the next batch` : '';
+        lines.push(`  … ${r.action.id} (${seconds(now - r.since)}${r.attempt > 1 ? `, attempt ${r.attempt}` : ''}${wait})`);
       }
     }
     // Move up over the previous block and clear it, then draw the new one.
@@ -53,6 +54,10 @@ export function ttyProgress(stream: TtyStream, actions: readonly Action[], inter
   return {
     started(action, attempt) {
       running.set(action.id, { action, since: running.get(action.id)?.since ?? performance.now(), attempt });
+    },
+    healthy(action) {
+      const r = running.get(action.id);
+      if (r) r.healthy = true;
     },
     finished(result) {
       running.delete(result.action.id);
@@ -80,6 +85,9 @@ export function logProgress(log: ApplyLogger): Progress {
     },
     retrying(action, attempt, error) {
       log.warn({ action: action.id, attempt, err: error instanceof Error ? error.message : String(error) }, 'action failed; retrying');
+    },
+    healthy(action) {
+      log.info({ action: action.id, healthyAfter: action.rollout?.healthyAfter }, 'healthy after the change; the next rollout batch waits healthyAfter');
     },
     finished(r) {
       const fields = { action: r.action.id, state: r.state, ms: r.ms === undefined ? undefined : Math.round(r.ms), reason: r.reason };

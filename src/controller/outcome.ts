@@ -75,7 +75,7 @@ export function reconcileOutcome(plan: Plan, results: readonly ActionResult[], r
       wasInterrupted = true;
       continue;
     }
-    held.push({ ...base, policy: NO_APPROVAL_POLICY, reason: r.reason?.startsWith('destructive') ? DESTRUCTIVE_REASON : (r.reason ?? 'not run') });
+    held.push({ ...base, policy: r.heldBy ?? NO_APPROVAL_POLICY, reason: r.reason?.startsWith('destructive') ? DESTRUCTIVE_REASON : (r.reason ?? 'not run') });
   }
   const errors = [...failures];
   if (wasInterrupted) errors.push('interrupted by shutdown before every action ran');

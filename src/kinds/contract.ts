@@ -5,6 +5,7 @@
  * iterate that list and never name a kind.
  */
 import type { Applier } from '../apply/applier.js';
+import type { ApplyContext, HealthWait } from '../apply/context.js';
 import type { KindExporter } from '../export/manifest-doc.js';
 import type { KindDefinition } from '../manifests/build-context.js';
 import type { DesiredDocument, DesiredResource, DesiredState } from '../model/desired.js';
@@ -65,6 +66,11 @@ export interface KindContract<D extends DesiredDocument = DesiredDocument> exten
   protection?: BuiltInProtection;
   /** Carries out one of this kind's plan actions. */
   apply?: Applier;
+  /**
+   * For an action a Policy's rollout paces, after it succeeded: resolves once its object is healthy
+   * again and stayed so for `wait.healthyAfterMs`; rejects (an ApplyError) saying why it is not.
+   */
+  health?(action: Action, ctx: ApplyContext, wait: HealthWait): Promise<void>;
   /** How `xops export` writes manifests of this kind from a pool snapshot. */
   export?: KindExporter;
 }

@@ -22,7 +22,7 @@ export type { PowerState, HaRestartPriority, DesiredDisk, DesiredAttachment, Des
 export type { DesiredApplianceMember, DesiredVMAppliance } from '../kinds/vmappliance/desired.js';
 export type { DesiredSnapshotSchedule, SnapshotFrequency, SnapshotType } from '../kinds/snapshotschedule/desired.js';
 export type { DesiredVMGroup, VMGroupPlacement } from '../kinds/vmgroup/desired.js';
-export type { Match, AdmissionRule, DisruptionClass, MaintenanceWindow, AutomationSettings, DesiredPolicy } from '../kinds/policy/desired.js';
+export type { Match, AdmissionRule, DisruptionClass, MaintenanceWindow, AutomationSettings, RolloutSettings, DesiredPolicy } from '../kinds/policy/desired.js';
 
 /**
  * Desired state: what the manifests declare, after parsing, schema validation, defaulting, size

@@ -106,6 +106,25 @@ export interface Action {
   snapshotBefore?: boolean;
   /** Set with snapshotBefore when a Policy sets `snapshotRetain`: pre-change snapshots of the VM kept after this one. */
   snapshotRetain?: number;
+  /** Set by automation when a Policy's `rollout` governs this action: which batch it runs in. */
+  rollout?: RolloutStep;
+}
+
+/**
+ * An action's place in a rolling change. Apply starts batch `batch` of a policy's rollout only once
+ * every action of batch `batch - 1` succeeded and its VM stayed healthy for `healthyAfter` seconds; a
+ * failure holds every later batch of the same rollout.
+ */
+export interface RolloutStep {
+  /** The Policy whose `rollout` this is; its actions form one rollout. */
+  policy: string;
+  /** 1-based. */
+  batch: number;
+  batches: number;
+  /** VMs per batch, resolved from the Policy's count or percentage. */
+  maxUnavailable: number;
+  /** Seconds a rebooted VM must stay healthy before the next batch starts. */
+  healthyAfter: number;
 }
 
 export interface Refusal {

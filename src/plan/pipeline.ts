@@ -3,6 +3,7 @@ import type { DesiredState } from '../model/desired.js';
 import type { ObservedState } from '../model/observed.js';
 import type { Action, Plan } from '../model/plan.js';
 import { applyAutomation } from '../policy/automation.js';
+import { unavailableVMs } from '../policy/rollout.js';
 import type { OperatorLimits } from '../policy/settings.js';
 import type { ProtectedSelector } from '../config/types.js';
 import { planChanges } from './index.js';
@@ -20,7 +21,10 @@ export function gatedPlan(
   opts: { now: Date; repo?: string; limits: OperatorLimits; approvals?: readonly string[]; annotationCounts?: (hash: string) => boolean; protected?: readonly ProtectedSelector[] },
 ): Plan {
   const planned = planChanges(desired, observed, { now: opts.now, repo: opts.repo, limits: opts.limits, protected: opts.protected });
-  const gated = applyAutomation(planned, desired, { now: opts.now, limits: opts.limits, approvals: opts.approvals, ...(opts.annotationCounts ? { annotationCounts: opts.annotationCounts } : {}) });
+  const gated = applyAutomation(planned, desired, {
+    now: opts.now, limits: opts.limits, approvals: opts.approvals, unavailable: unavailableVMs(desired, observed),
+    ...(opts.annotationCounts ? { annotationCounts: opts.annotationCounts } : {}),
+  });
   return { ...gated, actions: withoutDenied(gated.actions, deniedAddresses(checked)), diagnostics: [...checked, ...gated.diagnostics] };
 }
 

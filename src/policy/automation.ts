@@ -3,6 +3,7 @@ import type { Disruption } from '../model/kinds.js';
 import type { Action, ActionGate, Plan } from '../model/plan.js';
 import { APPROVE_ANNOTATION, approvalHash, isApproved, manifestApprovals, sharedApprovals } from './approval.js';
 import { effectiveSettings, OPERATOR_LIMITS, resourceFacts, type OperatorLimits, type ResolvedAutomation, type WindowGroup } from './settings.js';
+import { assignRollouts } from './rollout.js';
 import { InvalidWindowError, windowStatus, type WindowStatus } from './windows.js';
 
 /** What automation needs besides the plan and the manifests. */
@@ -23,6 +24,11 @@ export interface AutomationContext {
    * Approvals in `approvals` (given through the controller's API) always count.
    */
   annotationCounts?: (hash: string) => boolean;
+  /**
+   * VMs (address → why) the pool shows as not healthy now (`unavailableVMs`): a rollout counts those of its
+   * set against maxUnavailable. Absent: none.
+   */
+  unavailable?: ReadonlyMap<string, string>;
 }
 
 function isDisruptionClass(d: Disruption): d is DisruptionClass {
@@ -35,7 +41,8 @@ function isDisruptionClass(d: Disruption): d is DisruptionClass {
  * saved plan can be run through it again with a later clock. Checks, in this order, the first that
  * holds an action giving its reason: drift reporting, prune, adoption, approval, maintenance windows,
  * a held dependency, and last the disruption budgets (which only actions that could otherwise run
- * consume, in plan order). The plan must list an action after the actions it depends on.
+ * consume, in plan order). Allowed reboots under a Policy's `rollout` are then cut into batches
+ * (`action.rollout`, see rollout.ts). The plan must list an action after the actions it depends on.
  */
 export function applyAutomation(plan: Plan, desired: DesiredState, ctx: AutomationContext): Plan {
   const settingsByAddress = new Map<string, ResolvedAutomation>();
@@ -86,7 +93,7 @@ export function applyAutomation(plan: Plan, desired: DesiredState, ctx: Automati
     else delete next.snapshotRetain;
     return next;
   });
-  return { ...plan, actions };
+  return { ...plan, actions: assignRollouts(actions, desired, ctx.unavailable) };
 }
 
 function held(policy: string, reason: string, releasesAt?: Date | string): ActionGate {

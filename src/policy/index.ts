@@ -13,3 +13,4 @@ export { APPROVE_ANNOTATION, approvalHash, isApproved } from './approval.js';
 export { SNAPSHOT_PREFIX, snapshotName } from './snapshot.js';
 export { windowStatus, type WindowStatus } from './windows.js';
 export { matches, globMatches, type MatchTarget } from './match.js';
+export { assignRollouts, batchSize, unavailableVMs, pacedByRollout, rolloutBatches, type RolloutBatch } from './rollout.js';

@@ -3,6 +3,7 @@ import { formatDiagnostic } from '../model/diagnostics.js';
 import { countPlan, summaryLine } from './summary.js';
 import { htmlText, markdownCode, markdownFence, markdownText } from './escape.js';
 import { formatValue } from './values.js';
+import { rolloutStepLine } from './rollout.js';
 
 const ICON: Record<Action['disruption'], string> = { none: '🟢', reboot: '🟡', downtime: '🟠', destructive: '🔴' };
 
@@ -40,7 +41,8 @@ function bytes(s: string): number {
 function row(a: Action, marked: boolean): string {
   const held = a.gate.state === 'held' ? ` (held: ${a.gate.reason})` : '';
   const drift = a.drift ? ' (drift)' : '';
-  return `| ${ICON[a.disruption]} | ${code(a.address)} | ${a.operation}${drift} | ${a.disruption} | ${cell(a.reason + held)} |${marked ? ` ${a.introduced ? 'introduced' : 'already pending'} |` : ''}`;
+  const batch = a.rollout ? ` (${rolloutStepLine(a.rollout)})` : '';
+  return `| ${ICON[a.disruption]} | ${code(a.address)} | ${a.operation}${drift} | ${a.disruption} | ${cell(a.reason + held + batch)} |${marked ? ` ${a.introduced ? 'introduced' : 'already pending'} |` : ''}`;
 }
 
 function details(a: Action): string {

@@ -4,6 +4,7 @@ import { formatDiagnostic } from '../model/diagnostics.js';
 import { summaryLine } from './summary.js';
 import { terminalText as t } from './escape.js';
 import { formatValue } from './values.js';
+import { rolloutBatchLine, rolloutBatches, rolloutHeading, rolloutStepLine } from './rollout.js';
 
 /** Options of the text renderer. */
 export interface TextOptions {
@@ -58,6 +59,20 @@ export function renderText(plan: Plan, opts: TextOptions): string {
     }
     if (a.gate.state === 'held') lines.push(`      ${paint('yellow', `held by ${t(a.gate.policy)}: ${t(a.gate.reason)}`)}`);
     if (a.snapshotBefore) lines.push(`      ${paint('dim', 'the VM is snapshotted first')}`);
+    if (a.rollout) lines.push(`      ${paint('cyan', t(rolloutStepLine(a.rollout)))}`);
+    lines.push('');
+  }
+  const batches = rolloutBatches(plan.actions);
+  if (batches.length) {
+    let policy: string | undefined;
+    for (const b of batches) {
+      if (b.policy !== policy) {
+        if (policy !== undefined) lines.push('');
+        policy = b.policy;
+        lines.push(paint('cyan', t(rolloutHeading(b))));
+      }
+      lines.push(`  ${t(rolloutBatchLine(b))}`);
+    }
     lines.push('');
   }
   if (plan.refused.length) {

@@ -87,7 +87,7 @@ describe('xops export', () => {
   });
 
   it.each([
-    { why: 'an unknown kind', args: ['--kinds', 'VM,Template'], message: "xops: --kinds: 'Template' is not one of Pool, Host, Network, SR, Disk, VM, VMAppliance" },
+    { why: 'an unknown kind', args: ['--kinds', 'VM,Template'], message: "xops: --kinds: 'Template' is not one of Pool, Host, Network, SR, Disk, VM, VMAppliance, SnapshotSchedule, VMGroup" },
     { why: 'a folder given as a positional', args: ['demo'], message: "xops: export takes no positional arguments (use --dir DIR), got demo (see 'xops export --help')" },
   ])('refuses $why with one line', async ({ args, message }) => {
     const { code, stderr } = await xops(['export', ...args]);

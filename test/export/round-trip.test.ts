@@ -109,6 +109,7 @@ describe('export → load → plan with adoption', () => {
     expect(exported).toEqual(expect.arrayContaining([
       'Network/prod-vlan100', 'Network/storage-bond', 'SR/nfs-backups', 'SR/smb-archive',
       'VM/app-01', 'VM/db-01', 'VM/web-01', 'VM/web-02', 'VMAppliance/shop',
+      'SnapshotSchedule/shop-nightly', 'VMGroup/web-spread',
     ]));
   });
 

@@ -3,11 +3,14 @@
  * host, as host.evacuate would) and disables it; `false` enables it again. The planner works out every
  * migration up front with the pool's own rules (xen-api `ocaml/xapi/xapi_host.ml`,
  * `compute_evacuation_plan_no_wlb`): targets are the other enabled hosts; a VM must see its disks' SRs and
- * its networks there; memory is bin-packed biggest first. A drain the pool cannot absorb, or one that would
+ * its networks there; memory is bin-packed biggest first. A member of an anti-affinity VM_group goes to the
+host running the fewest members of its group that has room (as XAPI ranks hosts for it), so a drain keeps
+the group spread wherever capacity allows. A drain the pool cannot absorb, or one that would
  * leave HA unable to tolerate its configured host failures, is refused, not half done.
  */
 import type { DesiredHost } from '../../model/desired.js';
 import type { HostRecord, Ref, VMRecord } from '../../model/observed.js';
+import { NULL_REF } from '../../model/observed.js';
 import type { FieldChange, Refusal } from '../../model/plan.js';
 import type { PlanContext } from '../../plan/context.js';
 import { addressOfResource, read } from '../../plan/context.js';
@@ -64,6 +67,31 @@ function cannotRunOn(ctx: PlanContext, vm: VMRecord, host: HostRecord, hostRef: 
   return undefined;
 }
 
+/** The anti-affinity VM_group a VM is in, if any (XAPI allows one group per VM). */
+function antiAffinityGroup(ctx: PlanContext, vm: VMRecord): Ref | undefined {
+  return ((vm['groups'] as Ref[] | undefined) ?? []).find((g) => ctx.index.get('VM_group', g)?.placement === 'anti_affinity');
+}
+
+/**
+ * Running members of each anti-affinity group per host, as XAPI ranks hosts for a member
+ * (xen-api `ocaml/xapi/xapi_vm_helpers.ml`, `host_to_vm_count_map`): a VM being migrated counts on
+ * scheduled_to_be_resident_on, a running one on resident_on.
+ */
+function groupHostCounts(ctx: PlanContext): Map<Ref, Map<Ref, number>> {
+  const out = new Map<Ref, Map<Ref, number>>();
+  for (const [, vm] of ctx.observed.records.VM) {
+    const group = antiAffinityGroup(ctx, vm);
+    if (!group) continue;
+    const scheduled = vm['scheduled_to_be_resident_on'] as Ref | undefined;
+    const host = scheduled && scheduled !== NULL_REF ? scheduled : vm.power_state === 'Running' ? vm.resident_on : undefined;
+    if (!host || host === NULL_REF) continue;
+    const counts = out.get(group) ?? new Map<Ref, number>();
+    counts.set(host, (counts.get(host) ?? 0) + 1);
+    out.set(group, counts);
+  }
+  return out;
+}
+
 /** Hosts a Host manifest puts into maintenance: never a target. */
 function drainedByManifest(ctx: PlanContext): Set<string> {
   return new Set(ctx.desired.hosts.filter((h) => h.spec.maintenance === true).map((h) => h.spec.name));
@@ -103,7 +131,9 @@ export function planMaintenance(ctx: PlanContext, doc: DesiredHost, ref: Ref, re
   }
   if (targets.length === 0 && userVMs.length > 0) refuse('spec.maintenance', `no other enabled host can take the ${userVMs.length} VM(s) on ${rec.name_label} (NO_HOSTS_AVAILABLE)`);
   const free = new Map(targets.map(([r, h]) => [r, freeMemory(ctx, h)]));
+  const members = groupHostCounts(ctx);
   const migrations: PlannedMigration[] = [];
+  const sharing = new Map<string, { group: string; count: number }>();
   const ordered = [...userVMs].sort((a, b) => footprint(b[1]) - footprint(a[1]));
   for (const [vmRef, vm] of targets.length ? ordered : []) {
     read(ctx, 'VM', vmRef);
@@ -114,12 +144,21 @@ export function planMaintenance(ctx: PlanContext, doc: DesiredHost, ref: Ref, re
       continue;
     }
     const need = footprint(vm);
-    const best = targets.filter(([r]) => free.get(r)! >= need).sort((a, b) => free.get(b[0])! - free.get(a[0])!)[0];
+    // A member of an anti-affinity group goes where the fewest members run, among the hosts with room; then most free memory.
+    const group = antiAffinityGroup(ctx, vm);
+    const counts = group ? members.get(group) : undefined;
+    const count = (r: Ref) => counts?.get(r) ?? 0;
+    const best = targets.filter(([r]) => free.get(r)! >= need).sort((a, b) => count(a[0]) - count(b[0]) || free.get(b[0])! - free.get(a[0])!)[0];
     if (!best) {
       refuse(path, `VM '${vm.name_label}' needs ${Math.ceil(need / 2 ** 20)} MiB and no other enabled host has that much free (HOST_NOT_ENOUGH_FREE_MEMORY)`);
       continue;
     }
     free.set(best[0], free.get(best[0])! - need);
+    if (group && counts) {
+      if (count(best[0]) > 0) sharing.set(vm.uuid, { group: ctx.index.get('VM_group', group)?.name_label ?? group, count: count(best[0]) });
+      counts.set(best[0], count(best[0]) + 1);
+      counts.set(ref, Math.max(0, (counts.get(ref) ?? 0) - 1));
+    }
     migrations.push({ vm: vm.uuid, vmName: vm.name_label, host: best[1].uuid, hostName: best[1].name_label });
   }
   if (refusals.length > 0) {
@@ -128,7 +167,11 @@ export function planMaintenance(ctx: PlanContext, doc: DesiredHost, ref: Ref, re
   }
   const changes: FieldChange[] = [
     ...(rec.enabled ? [{ path: 'spec.maintenance', from: false, to: true, disruption: 'none' as const }] : []),
-    ...migrations.map((m) => ({ path: `spec.maintenance.migrations[${m.vmName}]`, from: rec.name_label, to: m.hostName, disruption: 'none' as const, reason: 'live migration: the VM keeps running' })),
+    ...migrations.map((m) => {
+      const shared = sharing.get(m.vm);
+      const why = shared ? `; beside ${shared.count} other member(s) of anti-affinity group ${shared.group}: no host without one has room` : '';
+      return { path: `spec.maintenance.migrations[${m.vmName}]`, from: rec.name_label, to: m.hostName, disruption: 'none' as const, reason: `live migration: the VM keeps running${why}` };
+    }),
   ];
   ctx.actions.push(makeAction({
     operation: 'update', resource: doc, detail: 'maintenance', changes,

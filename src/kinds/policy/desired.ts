@@ -42,6 +42,21 @@ export interface AutomationSettings {
   snapshotBefore?: DisruptionClass[];
   /** Pre-change snapshots kept per VM; older ones are deleted after each new one. Absent: all are kept. */
   snapshotRetain?: number;
+  /** Reboot changes over the VMs this Policy selects run a few at a time (see RolloutSettings). */
+  rollout?: RolloutSettings;
+}
+
+/**
+ * A rolling change: VM actions that need a reboot, over the VMs the Policy's `spec.match` selects, run
+ * in batches of at most `maxUnavailable`; a batch starts only once every VM of the one before is
+ * healthy again (guest metrics back, the readiness address if the VM declares one) and stayed so for
+ * `healthyAfter`. The first failure halts the rollout and holds the batches after it.
+ */
+export interface RolloutSettings {
+  /** VMs of the set disrupted at once: a count (at least 1) or a percentage of the set (`25%`, at least one VM). */
+  maxUnavailable: number | `${number}%`;
+  /** Seconds a rebooted VM must stay healthy before the next batch starts. */
+  healthyAfter: number;
 }
 
 export interface DesiredPolicy {

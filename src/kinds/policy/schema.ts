@@ -10,10 +10,14 @@ import type { BuildContext, KindDefinition } from '../../manifests/build-context
 interface PolicySpec {
   match?: Match;
   admission?: { name: string; match?: Match; require: object; severity?: 'deny' | 'warn'; message?: string }[];
-  automation?: Omit<AutomationSettings, 'windows'> & {
+  automation?: Omit<AutomationSettings, 'windows' | 'rollout'> & {
+    rollout?: { maxUnavailable: number | `${number}%`; healthyAfter?: number | string };
     windows?: { name?: string; schedule: string; duration: number | string; timezone?: string; allow: DisruptionClass[] }[];
   };
 }
+
+/** The longest `rollout.healthyAfter`, in seconds: a rollout that waits longer per batch is a mistake. */
+export const MAX_HEALTHY_AFTER = 6 * 3600;
 
 const DISRUPTIONS = ['reboot', 'downtime', 'destructive'];
 const disruptionList = (description: string): JsonSchema => ({
@@ -80,6 +84,21 @@ export const policySchema: KindDefinition<DesiredPolicy> = {
           approval: disruptionList('Disruptions that need an approval annotation at the applied commit.'),
           snapshotBefore: disruptionList('Disruptions before which the VM is snapshotted.'),
           snapshotRetain: { type: 'integer', minimum: 1, maximum: 1000, description: 'Pre-change snapshots (xops-pre-*) kept per VM; older ones are deleted after each new one. Default: all kept.' },
+          rollout: closedObject(
+            {
+              maxUnavailable: {
+                type: ['integer', 'string'],
+                minimum: 1,
+                maximum: 10000,
+                pattern: '^(100|[1-9][0-9]?)%$',
+                patternErrorMessage: 'must be a number of VMs (1 or more) or a percentage from 1% to 100%, e.g. 25%',
+                description: 'VMs of the set rebooted at once: a count, or a percentage of the VMs this Policy selects (1% to 100%, at least one VM).',
+              },
+              healthyAfter: ref('duration', `How long a rebooted VM must stay healthy (guest metrics back, readiness address if declared) before the next batch starts, e.g. 2m. Default 0, at most ${MAX_HEALTHY_AFTER / 3600}h.`),
+            },
+            ['maxUnavailable'],
+            { description: 'Reboot changes over the VMs this Policy selects run in batches; the first failure holds the rest.' },
+          ),
         },
         [],
         { description: 'What xops may do unattended.' },
@@ -124,8 +143,14 @@ export const policySchema: KindDefinition<DesiredPolicy> = {
     }));
     let automation: AutomationSettings | undefined;
     if (spec.automation) {
-      const { windows, ...rest } = spec.automation;
+      const { windows, rollout, ...rest } = spec.automation;
       automation = { ...rest };
+      if (rollout) {
+        const path = 'spec.automation.rollout.healthyAfter';
+        const healthyAfter = rollout.healthyAfter === undefined ? 0 : (ctx.duration(rollout.healthyAfter, path) ?? 0);
+        if (healthyAfter > MAX_HEALTHY_AFTER) ctx.error(path, `healthyAfter must be at most ${MAX_HEALTHY_AFTER / 3600}h`);
+        automation.rollout = { maxUnavailable: rollout.maxUnavailable, healthyAfter };
+      }
       if (windows) {
         automation.windows = windows.map((w, i) => {
           const path = `spec.automation.windows[${i}]`;

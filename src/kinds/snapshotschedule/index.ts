@@ -1,5 +1,7 @@
 import type { DesiredSnapshotSchedule } from '../../model/desired.js';
+import type { KindExporter } from '../../export/manifest-doc.js';
 import { defineKind } from '../contract.js';
+import { scheduleExporter } from './export.js';
 import { applySchedule } from './apply.js';
 import { vmssPoolMarks } from './marks.js';
 import { planSchedule, pruneSchedules } from './plan.js';
@@ -16,4 +18,5 @@ export const snapshotScheduleKind = defineKind<DesiredSnapshotSchedule>({
   plan: planSchedule,
   prune: pruneSchedules,
   apply: applySchedule,
+  export: scheduleExporter as KindExporter,
 });

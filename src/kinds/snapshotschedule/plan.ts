@@ -18,6 +18,26 @@ export interface ScheduleDetails {
   removeMembers: string[];
 }
 
+const WEEK = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'];
+
+/**
+ * The pool's schedule map in the form the manifest decodes to. XAPI keeps the values as given once
+ * checked (xen-api `ocaml/xapi/map_check.ml`, `assert_value`: `days` in the order listed, `hour` as
+ * written, `03` included), so `Friday,Monday` and `Monday,Friday` are the same schedule: days in week
+ * order, numbers without leading zeros.
+ */
+export function comparableSchedule(schedule: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(schedule ?? {})) {
+    if (key === 'days') {
+      const given = value.split(',').map((d) => d.trim().toLowerCase());
+      out.days = WEEK.filter((d) => given.includes(d)).map((d) => d[0]!.toUpperCase() + d.slice(1)).join(',');
+    } else if ((key === 'hour' || key === 'min') && /^\d+$/.test(value)) out[key] = String(Number(value));
+    else out[key] = value;
+  }
+  return out;
+}
+
 /** The members: the VMs the schedule names, then VM manifests whose labels match its selector. */
 export function membersOf(ctx: PlanContext, doc: DesiredSnapshotSchedule): SelectedMember[] {
   return namedOrSelected(doc.spec.vms, doc.spec.selector?.labels, ctx.desired.vms);
@@ -63,7 +83,7 @@ export function planSchedule(ctx: PlanContext, doc: DesiredSnapshotSchedule): vo
   compareField(changes, 'spec.enabled', rec.enabled, doc.spec.enabled);
   compareField(changes, 'spec.type', rec.type, doc.spec.type);
   compareField(changes, 'spec.frequency', rec.frequency, doc.spec.frequency);
-  compareField(changes, 'spec.schedule', rec.schedule, doc.spec.schedule);
+  compareField(changes, 'spec.schedule', comparableSchedule(rec.schedule), doc.spec.schedule);
   compareField(changes, 'spec.retain', rec.retained_snapshots, doc.spec.retain);
   const kept = new Set<string>();
   for (const m of desired.vms) {

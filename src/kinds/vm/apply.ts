@@ -309,6 +309,15 @@ async function convergeCdrom(ctx: ApplyContext, address: string, vm: Ref, iso: s
   if (want !== NULL_REF) await ctx.caller.callAsync('VBD.insert', ref, want);
 }
 
+/**
+ * `details` of a create the planner placed for an anti-affinity group: the host it starts on (with
+ * VM.start_on, as XAPI would rank it once the VM has joined) and the group.
+ */
+export interface VMCreatePlacement {
+  startOn: { uuid: string; name: string };
+  group: string;
+}
+
 /** The last steps of a create: the real name, the pending key gone, the applied spec's digest. */
 async function finishCreate(ctx: ApplyContext, action: Action, vm: Ref, spec: VmSpec): Promise<void> {
   const rec = await vmRecord(ctx, vm);
@@ -325,7 +334,7 @@ async function create(ctx: ApplyContext, action: Action): Promise<void> {
     const fields = new Set(ALL_FIELDS);
     fields.delete('powerState');
     await converge(ctx, action, vm, spec, fields, true);
-    await converge(ctx, action, vm, spec, new Set(['powerState']), true);
+    await startPlaced(ctx, action, vm, spec);
     await finishCreate(ctx, action, vm, spec);
   } catch (err) {
     // An interrupted create (crash, lost connection) is finished by the next run; one the pool
@@ -335,6 +344,27 @@ async function create(ctx: ApplyContext, action: Action): Promise<void> {
   }
   // Outside the undo: a guest slow to report is no reason to destroy the VM made for it.
   await awaitReadiness(ctx, action.address, vm, spec);
+}
+
+/**
+ * The create's power step. A VM the planner placed for its anti-affinity group starts on that host;
+ * when the host cannot take it any more (the pool changed since the plan), XAPI picks one, as it would
+ * for any VM, and the group's spread moves it later.
+ */
+async function startPlaced(ctx: ApplyContext, action: Action, vm: Ref, spec: VmSpec): Promise<void> {
+  const placed = action.details?.['startOn'] as VMCreatePlacement['startOn'] | undefined;
+  if (placed && spec.host === undefined && spec.powerState === 'running') {
+    const host = await ctx.lookup.tryResolve('Host', { uuid: placed.uuid }, action.address);
+    if (host !== undefined && (await ctx.caller.call<string>('VM.get_power_state', vm)) === 'Halted') {
+      try {
+        await ctx.caller.callAsync('VM.start_on', vm, host, false, false);
+      } catch (err) {
+        if (!isXapiError(err, 'HOST_NOT_ENOUGH_FREE_MEMORY') && !isXapiError(err, 'HOST_DISABLED') && !isXapiError(err, 'VM_REQUIRES_SR') && !isXapiError(err, 'VM_REQUIRES_NETWORK')) throw err;
+        ctx.log.warn({ address: action.address, host: placed.name, err: err instanceof Error ? err.message : String(err) }, 'the planned host cannot take the VM any more: XAPI chooses');
+      }
+    }
+  }
+  await converge(ctx, action, vm, spec, new Set(['powerState']), true);
 }
 
 /**
@@ -403,7 +433,9 @@ async function update(ctx: ApplyContext, action: Action): Promise<void> {
   const restart = action.details?.['restart'] === true;
   if (restart) await whileHalted(ctx.caller, vm, () => converge(ctx, action, vm, spec, fields, false));
   else await converge(ctx, action, vm, spec, fields, false);
-  if (power) await converge(ctx, action, vm, spec, new Set(['powerState']), false);
+  // A retry of a restart whose start failed finds the VM halted, so whileHalted does not bring it back: the
+  // manifest still wants it running.
+  if (power || (restart && spec.powerState === 'running')) await converge(ctx, action, vm, spec, new Set(['powerState']), false);
   if (fields.has('nameLabel')) {
     const rec = await vmRecord(ctx, vm);
     await syncField(ctx.caller, 'VM', vm, 'name_label', rec.name_label, spec.nameLabel);

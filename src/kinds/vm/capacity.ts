@@ -25,8 +25,12 @@ export interface StartNeed {
   vcpus: number;
 }
 
-/** Where the VM would start, or why it cannot, and which of its needs (`short`) no host meets. */
-export type Placement = { ok: true; host: HostRoom } | { ok: false; reason: string; short: 'memory' | 'vcpus' | 'host' };
+/**
+ * Where the VM would start, or why it cannot, and which of its needs (`short`) no host meets. With an
+ * anti-affinity group, `sharing` is how many running members of the group are already on the host
+ * chosen (0: the group's placement is honoured).
+ */
+export type Placement = { ok: true; host: HostRoom; sharing?: number } | { ok: false; reason: string; short: 'memory' | 'vcpus' | 'host' };
 
 /** Bytes for people, rounded: "58 GiB", "1.5 TiB", "700 MiB". */
 export function roundBytes(n: number): string {
@@ -67,11 +71,14 @@ function shortOn(need: StartNeed, host: HostRoom): string {
 
 /**
  * Picks the host a VM starts on: `affinity` only when given (apply starts it there with
- * VM.start_on), else the enabled host with the most free memory that fits. Otherwise says why, in
- * words a person can act on: "needs 100 GiB of memory; the largest free host memory is 58 GiB on
- * xcp-host2".
+ * VM.start_on), else the enabled host with the most free memory that fits. For a member of an
+ * anti-affinity group, `members` counts the group's running members per host, and the host with the
+ * fewest that fits wins (XAPI's own ranking, xen-api ocaml/xapi/xapi_vm_helpers.ml
+ * `rank_hosts_by_vm_cnt_in_group`: a soft rule, so a host with members is still taken when no other
+ * fits). Otherwise says why, in words a person can act on: "needs 100 GiB of memory; the largest free
+ * host memory is 58 GiB on xcp-host2".
  */
-export function placeVM(need: StartNeed, hosts: readonly HostRoom[], affinity?: HostRoom): Placement {
+export function placeVM(need: StartNeed, hosts: readonly HostRoom[], affinity?: HostRoom, members?: ReadonlyMap<Ref, number>): Placement {
   const wants = `needs ${roundBytes(need.memory)} of memory and ${need.vcpus} vCPU${need.vcpus === 1 ? '' : 's'} to start`;
   if (affinity) {
     return fits(need, affinity)
@@ -81,8 +88,10 @@ export function placeVM(need: StartNeed, hosts: readonly HostRoom[], affinity?: 
   }
   const candidates = hosts.filter((h) => fits(need, h));
   if (candidates.length > 0) {
-    const best = candidates.reduce((a, b) => ((b.freeMemory ?? Infinity) > (a.freeMemory ?? Infinity) ? b : a));
-    return { ok: true, host: best };
+    const count = (h: HostRoom) => members?.get(h.ref) ?? 0;
+    const fewest = Math.min(...candidates.map(count));
+    const best = candidates.filter((h) => count(h) === fewest).reduce((a, b) => ((b.freeMemory ?? Infinity) > (a.freeMemory ?? Infinity) ? b : a));
+    return members ? { ok: true, host: best, sharing: fewest } : { ok: true, host: best };
   }
   const enabled = hosts.filter((h) => h.enabled);
   if (enabled.length === 0) return { ok: false, short: 'host', reason: `${wants}, but no host is enabled` };

@@ -4,6 +4,7 @@ import type { KindExporter } from '../../export/manifest-doc.js';
 import { defineKind } from '../contract.js';
 import { vmProtection } from './protection.js';
 import { applyVM } from './apply.js';
+import { vmHealthy } from './health.js';
 import { vmExporter } from './export.js';
 import { isPlainVM, planVM, pruneVMs } from './plan.js';
 import { vmSchema } from './schema.js';
@@ -20,5 +21,6 @@ export const vmKind = defineKind<DesiredVM>({
   plan: planVM,
   prune: pruneVMs,
   apply: applyVM,
+  health: vmHealthy,
   export: vmExporter as KindExporter,
 });

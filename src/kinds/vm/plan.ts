@@ -5,6 +5,7 @@ import type { DraftAction, PlanContext } from '../../plan/context.js';
 import { addDiagnostic, addressOfResource, locate, read } from '../../plan/context.js';
 import { compareField, compareOtherConfig, compareTags, createChanges, makeAction, objectRef, updateReason } from '../../plan/changes.js';
 import { specDigest } from '../../plan/identity.js';
+import type { VMCreatePlacement } from './apply.js';
 import { markOf } from '../../plan/ownership-marks.js';
 import { orphanName, pruneAllowed, wouldPrune } from '../../plan/prune.js';
 import { findLive, noteUser, resolveRef, type ResolvedReference } from '../../plan/refs.js';
@@ -12,7 +13,7 @@ import { formatBytes } from '../../plan/values.js';
 import { planAttachments, resolveAttachments } from './attachments.js';
 import { differentTemplate, isTemplate, templateLookup, type TemplateLookup } from './template-origin.js';
 import { baseTemplateName, haltCost, isPlainVM, observedDisks, observedVifs, powerDisruption, powerOf } from './compare.js';
-import { reserveCapacity, type PlannedStart, type Shortfall } from './preflight.js';
+import { groupPlacementOf, reserveCapacity, type PlannedStart, type Shortfall } from './preflight.js';
 import { driverlessReason, observedGuestAbilities } from './guest.js';
 import { MAP_SETTINGS, blockedOperationsOf } from './settings.js';
 import { reportedAddresses } from './readiness.js';
@@ -204,7 +205,14 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
     const problems = reserveCapacity(ctx, vm, refs.disks.map((d) => ({ name: d.name, bytes: d.size, sr: d.sr })),
       STARTS.has(vm.spec.powerState) ? { memory: vm.spec.memory, vcpus: vm.spec.vcpus, protected: vm.spec.haRestartPriority === 'restart' } : undefined, refs.host);
     if (problems.length > 0) return refuseForCapacity(problems);
-    const started = vm.spec.powerState !== 'halted' ? `, then ${vm.spec.powerState}` : '';
+    // Apply honours a placement only for a VM it starts running (VM.start_on); the others start where XAPI says.
+    const placed = vm.spec.powerState === 'running' ? groupPlacementOf(ctx, vm.meta.name) : undefined;
+    const where = placed ? ` on ${placed.host.name} (anti-affinity group ${placed.group}: ${placed.sharing === 0 ? 'no other member runs there' : `${placed.sharing} other member(s) already run there`})` : '';
+    if (placed && placed.sharing > 0) {
+      addDiagnostic(ctx, vm, 'warning', 'anti-affinity',
+        `VM '${vm.spec.nameLabel}' starts on ${placed.host.name} beside ${placed.sharing} other member(s) of anti-affinity group ${placed.group}: no enabled host without a member has room for it (XAPI's rule is soft); add a host or free memory to spread the ${placed.members} members`);
+    }
+    const started = vm.spec.powerState !== 'halted' ? `, then ${vm.spec.powerState}${where}` : '';
     const configDrive = cloudInitCreateChange(vm);
     // The texts themselves stay out of the changes (they can be long): one line sums the drive up.
     const changes = configDrive ? [...createChanges({ ...vm.spec, cloudInit: undefined }), configDrive] : createChanges(vm.spec);
@@ -212,6 +220,7 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
       operation: 'create', resource: vm, changes, desired: desired(), needs,
       objects: [objectRef('VM', tplRef[0], tplRef[1].uuid)],
       reason: `new VM from template '${tplRef[1].name_label}'${started}`,
+      ...(placed ? { details: { startOn: { uuid: placed.host.uuid, name: placed.host.name }, group: placed.group } satisfies VMCreatePlacement } : {}),
     }));
     return;
   }

@@ -1,5 +1,8 @@
 import type { DesiredVM } from '../../model/desired.js';
-import type { Ref } from '../../model/observed.js';
+import type { Reference } from '../../model/manifest.js';
+import type { Ref, VMRecord } from '../../model/observed.js';
+import { NULL_REF } from '../../model/observed.js';
+import { namedOrSelected } from '../../plan/members.js';
 import type { PlanContext } from '../../plan/context.js';
 import type { ResolvedReference } from '../../plan/refs.js';
 import { isPlainVM } from './compare.js';
@@ -15,6 +18,10 @@ import { diskShortfall, haShortfall, hostRoom, placeVM, roundBytes, type HaPlan,
 interface CapacityLedger {
   hosts: HostRoom[];
   sr: Map<string, number>;
+  /** Per anti-affinity group (manifest name): running members per host, this plan's starts included. */
+  groups: Map<string, Map<Ref, number>>;
+  /** Where this plan starts each VM it creates (by manifest name), when a group had a say. */
+  placed: Map<string, GroupPlacement>;
   /** With HA on (and every host's memory known): what failover must still cover. */
   ha?: HaPlan;
 }
@@ -43,10 +50,74 @@ function ledger(ctx: PlanContext): CapacityLedger {
   const key = 'vm:capacity';
   let l = ctx.memo.get(key) as CapacityLedger | undefined;
   if (!l) {
-    l = { hosts: [...ctx.observed.records.host].map(([ref, h]) => hostRoom(ctx.index, ref, h)), sr: new Map(), ha: haPlanOf(ctx) };
+    l = { hosts: [...ctx.observed.records.host].map(([ref, h]) => hostRoom(ctx.index, ref, h)), sr: new Map(), groups: new Map(), placed: new Map(), ha: haPlanOf(ctx) };
     ctx.memo.set(key, l);
   }
   return l;
+}
+
+/** Where a VM of an anti-affinity group starts: the host, the group, and how many members already run there. */
+export interface GroupPlacement {
+  host: { ref: Ref; uuid: string; name: string };
+  group: string;
+  /** Running members of the group already on that host (0: the placement is honoured). */
+  sharing: number;
+  /** Members the group declares, this VM included. */
+  members: number;
+}
+
+/** A declared anti-affinity group: its manifest name and its members' references. */
+interface AntiAffinityGroup {
+  name: string;
+  members: Reference[];
+}
+
+/**
+ * The declared anti-affinity group that names or selects the VM (XAPI lets a VM be in one group only; the
+ * first declared wins). Members are resolved once per plan, by the name a member reference uses.
+ */
+function antiAffinityGroupOf(ctx: PlanContext, vm: DesiredVM): AntiAffinityGroup | undefined {
+  const key = 'vm:anti-affinity';
+  let byMember = ctx.memo.get(key) as Map<string, AntiAffinityGroup> | undefined;
+  if (!byMember) {
+    byMember = new Map();
+    for (const g of ctx.desired.vmGroups) {
+      if (g.spec.placement !== 'anti-affinity') continue;
+      const group = { name: g.meta.name, members: namedOrSelected(g.spec.vms, g.spec.selector?.labels, ctx.desired.vms).map((m) => m.ref) };
+      for (const m of group.members) if (!byMember.has(m.name)) byMember.set(m.name, group);
+    }
+    ctx.memo.set(key, byMember);
+  }
+  return byMember.get(vm.meta.name) ?? byMember.get(vm.spec.nameLabel);
+}
+
+/** The host a member runs on, as XAPI counts it: scheduled_to_be_resident_on while migrating, resident_on when running. */
+function memberHost(rec: VMRecord): Ref | undefined {
+  const scheduled = rec['scheduled_to_be_resident_on'] as Ref | undefined;
+  if (scheduled && scheduled !== NULL_REF) return scheduled;
+  return rec.power_state === 'Running' && rec.resident_on && rec.resident_on !== NULL_REF ? rec.resident_on : undefined;
+}
+
+/** Running members of a group per host, from the snapshot: members this repository manages, and live ones it names. */
+function groupCounts(ctx: PlanContext, l: CapacityLedger, group: AntiAffinityGroup): Map<Ref, number> {
+  let counts = l.groups.get(group.name);
+  if (counts) return counts;
+  counts = new Map();
+  for (const m of group.members) {
+    const owner = ctx.owners.get(`VM/${m.name}`);
+    const rec = owner && (owner.state === 'managed' || owner.state === 'adopt')
+      ? (owner.record as VMRecord)
+      : m.target === 'live' ? (ctx.index.byUuid('VM', m.name)?.[1] ?? [...ctx.observed.records.VM.values()].find((v) => v.name_label === m.name && isPlainVM(v))) : undefined;
+    const host = rec ? memberHost(rec) : undefined;
+    if (host) counts.set(host, (counts.get(host) ?? 0) + 1);
+  }
+  l.groups.set(group.name, counts);
+  return counts;
+}
+
+/** Where this plan starts a VM it creates, when its anti-affinity group decided the host; undefined otherwise. */
+export function groupPlacementOf(ctx: PlanContext, name: string): GroupPlacement | undefined {
+  return ledger(ctx).placed.get(name);
 }
 
 /**
@@ -102,9 +173,17 @@ export function reserveCapacity(
   const left = start?.releases ? l.hosts.find((h) => h.ref === start.releases!.host) : undefined;
   const released = left?.freeMemory !== undefined ? start!.releases!.memory : 0;
   if (left && released) left.freeMemory! += released;
+  let group: (AntiAffinityGroup & { counts: Map<Ref, number> }) | undefined;
   if (start) {
     const pinned = affinity?.uuid ? l.hosts.find((h) => ctx.index.get('host', h.ref)?.uuid === affinity.uuid) : undefined;
-    const placed = placeVM(start, l.hosts, pinned);
+    // A fresh start of a group member (not a restart, not pinned by spec.host) follows the group.
+    const declared = !pinned && !start.releases ? antiAffinityGroupOf(ctx, vm) : undefined;
+    if (declared) group = { ...declared, counts: groupCounts(ctx, l, declared) };
+    const placed = placeVM(start, l.hosts, pinned, group?.counts);
+    if (placed.ok && group) {
+      const uuid = ctx.index.get('host', placed.host.ref)?.uuid ?? '';
+      l.placed.set(vm.meta.name, { host: { ref: placed.host.ref, uuid, name: placed.host.name }, group: group.name, sharing: placed.sharing ?? 0, members: group.members.length });
+    }
     if (placed.ok) host = placed.host;
     else problems.push({ path: placed.short === 'vcpus' ? 'spec.vcpus' : placed.short === 'host' ? 'spec.host' : 'spec.memory', reason: `VM '${name}' ${placed.reason}` });
     const more = start.memory - (start.releases?.memory ?? 0);
@@ -121,6 +200,7 @@ export function reserveCapacity(
   }
   for (const [uuid, bytes] of booked) l.sr.set(uuid, (l.sr.get(uuid) ?? 0) + bytes);
   if (host && host.freeMemory !== undefined) host.freeMemory -= start!.memory;
+  if (host && group) group.counts.set(host.ref, (group.counts.get(host.ref) ?? 0) + 1);
   if (runsOn && runsOn.freeMemory !== undefined) runsOn.freeMemory -= grow!.bytes;
   if (start?.protected && l.ha) l.ha.protectedMemory += Math.max(0, start.memory - (start.releases?.memory ?? 0));
   return [];

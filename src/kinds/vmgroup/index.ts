@@ -1,5 +1,7 @@
 import type { DesiredVMGroup } from '../../model/desired.js';
+import type { KindExporter } from '../../export/manifest-doc.js';
 import { defineKind } from '../contract.js';
+import { groupExporter } from './export.js';
 import { applyGroup } from './apply.js';
 import { vmGroupPoolMarks } from './marks.js';
 import { planGroup, pruneGroups } from './plan.js';
@@ -16,4 +18,5 @@ export const vmGroupKind = defineKind<DesiredVMGroup>({
   plan: planGroup,
   prune: pruneGroups,
   apply: applyGroup,
+  export: groupExporter as KindExporter,
 });
