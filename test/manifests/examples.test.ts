@@ -137,12 +137,12 @@ describe('xops validate (child process)', () => {
     const lines = stderr.trimEnd().split('\n');
     expect(lines).toHaveLength(6);
     for (const line of lines) expect(line).toMatch(/: warning: (template|SR|network|host) '.+' must exist in the pool; not checked offline( \(used \d+ times\))?$/);
-    expect(stdout).toBe('valid: 15 manifests in 14 files; 0 errors, 6 warnings (references to pool objects not checked: offline)\n');
+    expect(stdout).toBe('valid: 16 manifests in 15 files; 0 errors, 6 warnings (references to pool objects not checked: offline)\n');
   });
 
   it('checks references against the pool named by XOPS_XAPI_URL', async () => {
     const pool = { XOPS_XAPI_URL: sim.url, XOPS_XAPI_USER: 'root', XOPS_XAPI_PASSWORD: 'xops' };
-    expect(await xops(['validate', 'examples'], pool)).toEqual({ code: 0, stdout: 'valid: 15 manifests in 14 files; 0 errors, 0 warnings\n', stderr: '' });
+    expect(await xops(['validate', 'examples'], pool)).toEqual({ code: 0, stdout: 'valid: 16 manifests in 15 files; 0 errors, 0 warnings\n', stderr: '' });
     const bad = await xops(['validate', 'test/manifests/corpus/dangling-refs-live'], pool);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain("manifests.yaml:12:11: VM/web-01: spec.disks[0].sr: 'pool-nsf' is neither an SR manifest nor an SR in the pool");
