@@ -8,6 +8,7 @@ import type { ManifestSource } from '../source/types.js';
 import type { XapiCaller } from '../xapi/caller.js';
 import { XapiClient } from '../xapi/client.js';
 import { fairShare, poolsAboveShare } from './fair-share.js';
+import { poolNameDiagnostics } from './pool-name.js';
 import { SharedSource } from './pool-source.js';
 import { ReplicaRoster } from './replicas.js';
 
@@ -37,7 +38,7 @@ export interface FleetOptions {
   /** Waits between failed connection attempts to one pool: from `initialMs` doubling to `maxMs`. */
   connectRetry?: { initialMs: number; maxMs: number };
   /** Passed to every pool's controller (repository identity, intervals, backoff, hooks...). */
-  controller?: Partial<Omit<ControllerOptions, 'source' | 'caller' | 'client' | 'config' | 'limits' | 'leaseHolder' | 'leaseTtlMs' | 'serveHttp' | 'leaseShare' | 'logger'>>;
+  controller?: Partial<Omit<ControllerOptions, 'source' | 'caller' | 'client' | 'config' | 'limits' | 'leaseHolder' | 'leaseTtlMs' | 'serveHttp' | 'leaseShare' | 'logger' | 'documentChecks'>>;
   logger: Logger;
 }
 
@@ -141,6 +142,8 @@ export async function startFleet(options: FleetOptions): Promise<RunningFleet> {
       leaseTakeoverSettleMs: options.leaseTakeoverSettleMs,
       serveHttp: false,
       leaseShare: leaseShare(pool.config.name),
+      // A Pool manifest in this pool's paths must carry its name: a copy in the wrong folder would rename it.
+      documentChecks: (documents) => poolNameDiagnostics(documents, pool.config.name),
       logger,
     });
     if (stopped) await pool.controller.stop();

@@ -173,3 +173,22 @@ describe('a fleet of 4 pools and 2 replicas', () => {
     }
   });
 });
+
+describe('a fleet pool\'s Pool manifest', () => {
+  it('rejects a commit whose Pool manifest in a pool\'s paths names another pool, at its file and line; the other pools go on', async () => {
+    const c = await startReplica('c');
+    try {
+      await until('c holds every pool', () => c.pools.every((p) => p.held() && p.controller?.status.snapshot().lastReconcile?.result === 'success'));
+      write('pools/p1/pool.yaml', 'apiVersion: xops/v1\nkind: Pool\nmetadata:\n  name: p0\nspec: {}\n');
+      write('common/backend.yaml', network('backend', 1300));
+      const p1 = () => c.pools.find((p) => p.config.name === 'p1')!.controller!.status.snapshot();
+      await until('p1 rejects the commit', () => p1().rejected !== undefined);
+      expect(p1().rejected!.diagnostics).toEqual([expect.stringMatching(/^pools\/p1\/pool\.yaml:4:\d+: Pool\/p0: .*reconciled into the configured pool 'p1'/)]);
+      await until('the other pools apply the commit', () => sims.every((s, i) => i === 1 || mtuOf(s, 'backend') === 1300));
+      expect(mtuOf(sims[1]!, 'backend')).not.toBe(1300);
+    } finally {
+      rmSync(join(repo, 'pools/p1/pool.yaml'), { force: true });
+      await c.stop();
+    }
+  });
+});
