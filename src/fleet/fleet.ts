@@ -4,6 +4,7 @@ import type { ControllerConfig, PoolConfig } from '../config/index.js';
 import { startController, type ControllerOptions, type RunningController } from '../controller/controller.js';
 import type { LeaseShare } from '../controller/lease.js';
 import type { OperatorLimits } from '../policy/settings.js';
+import { LocalSource } from '../source/local-source.js';
 import type { ManifestSource } from '../source/types.js';
 import type { XapiCaller } from '../xapi/caller.js';
 import { XapiClient } from '../xapi/client.js';
@@ -155,6 +156,8 @@ export async function startFleet(options: FleetOptions): Promise<RunningFleet> {
     }),
   );
   scheduleBeat();
+  // A plain folder (development): every pool fetches when a file changes, as a single controller does.
+  if (options.source instanceof LocalSource) await options.source.watch(() => pools.forEach((p) => p.controller?.loop.request('file-change')));
 
   let stopping: Promise<void> | undefined;
   return {
@@ -171,6 +174,8 @@ export async function startFleet(options: FleetOptions): Promise<RunningFleet> {
         await Promise.all(pools.map((p) => p.controller?.stop()));
         await Promise.all(clients.map((c) => roster.leave(c.caller ?? c.client).catch(() => undefined)));
         await Promise.all(clients.map((c) => c.client.close().catch(() => undefined)));
+        // Closing the last pool's view closed it already, unless a pool never connected (idempotent).
+        await options.source.close().catch(() => undefined);
       })()),
   };
 }
