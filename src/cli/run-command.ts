@@ -21,7 +21,8 @@ import type { GitVerify } from '../config/types.js';
 import { parseCommandArgs, readFlagFile, str } from './args.js';
 import { CONNECTION_USAGE, connectFromArgs, connectionOptions } from './connection.js';
 import { UserError } from './errors.js';
-import { OUTPUTS_USAGE, outputsFromArgs, outputsOptions } from './outputs-flags.js';
+import { OUTPUTS_USAGE, historyFileFor, outputsFromArgs, outputsOptions } from './outputs-flags.js';
+import type { PoolConfig } from '../config/index.js';
 import { OPERATOR_CONFIG_USAGE, operatorConfigOptions, operatorSettings } from './operator-config.js';
 import { REPO_ID_HELP, repoIdentity, repoIdOption } from './repo-identity.js';
 import { defaultCacheRoot } from './cache-dir.js';
@@ -251,8 +252,22 @@ async function runFleetFromArgs(values: Record<string, unknown>, operator: Await
   const applyTimeoutMs = durationMs('--apply-timeout', str(values['apply-timeout']) ?? '30m');
   const listen = parseListen(str(values.listen));
   const webhookSecret = await readSecret(str(values['webhook-secret-file']));
+  if (str(values['webhook-listen']) ?? operator.config.http.webhookListen) throw new UserError('--webhook-listen (http.webhookListen) is not served by a fleet replica yet: POST /webhook is on --listen');
+  const tokenFile = str(values['token-file']) ?? operator.config.http.tokenFile;
+  const token = tokenFile !== undefined ? await readToken(tokenFile) : undefined;
+  // One set of outputs for every pool; each keeps its own history file and names itself in
+  // notifications, and its commit status has its own context, so pools do not overwrite each other's.
+  const outputs = await outputsFromArgs(values, source, str(values.repo) ?? '.', '');
+  const outputsFor = (pool: PoolConfig) => ({
+    ...outputs,
+    historyFile: historyFileFor(source, pool.xapi),
+    poolName: () => pool.name,
+    ...(outputs.commitStatus ? { commitStatus: { ...outputs.commitStatus, context: `xops/${pool.name}` } } : {}),
+  });
   return runFleet({
     ...(webhookSecret ? { webhook: { secret: webhookSecret, branch: str(values.branch) } } : {}),
+    guard: { ...(token !== undefined ? { token } : {}), allowedHosts: operator.config.http.allowedHosts ?? [] },
+    outputsFor,
     source,
     config: operator.config,
     limits: operator.limits,
@@ -269,7 +284,7 @@ async function runFleetFromArgs(values: Record<string, unknown>, operator: Await
       resyncIntervalMs: durationMs('--resync', str(values.resync) ?? '10m'),
       applyTimeoutMs,
       applyListener: logProgress(logger),
-      ownCredentialFiles: operator.config.pools.flatMap((p) => (p.passwordFile ? [p.passwordFile] : [])),
+      ownCredentialFiles: [...operator.config.pools.flatMap((p) => (p.passwordFile ? [p.passwordFile] : [])), str(values['webhook-secret-file']), tokenFile].filter((f): f is string => f !== undefined),
     },
     logger,
     onListening: (url) => process.stderr.write(`xops fleet replica serving ${operator.config.pools.length} pools; status at ${url}/status\n`),

@@ -38,8 +38,10 @@ export interface FleetOptions {
   connect?: (pool: PoolConfig) => Promise<PoolConnection>;
   /** Waits between failed connection attempts to one pool: from `initialMs` doubling to `maxMs`. */
   connectRetry?: { initialMs: number; maxMs: number };
+  /** Each pool's history file, notifications and commit statuses (default: none, history in memory). */
+  outputsFor?: (pool: PoolConfig) => ControllerOptions['outputs'];
   /** Passed to every pool's controller (repository identity, intervals, backoff, hooks...). */
-  controller?: Partial<Omit<ControllerOptions, 'source' | 'caller' | 'client' | 'config' | 'limits' | 'leaseHolder' | 'leaseTtlMs' | 'serveHttp' | 'leaseShare' | 'logger' | 'documentChecks'>>;
+  controller?: Partial<Omit<ControllerOptions, 'source' | 'caller' | 'client' | 'config' | 'limits' | 'leaseHolder' | 'leaseTtlMs' | 'serveHttp' | 'leaseShare' | 'logger' | 'documentChecks' | 'outputs'>>;
   logger: Logger;
 }
 
@@ -143,6 +145,7 @@ export async function startFleet(options: FleetOptions): Promise<RunningFleet> {
       leaseTakeoverSettleMs: options.leaseTakeoverSettleMs,
       serveHttp: false,
       leaseShare: leaseShare(pool.config.name),
+      ...(options.outputsFor ? { outputs: options.outputsFor(pool.config) } : {}),
       // A Pool manifest in this pool's paths must carry its name: a copy in the wrong folder would rename it.
       documentChecks: (documents) => poolNameDiagnostics(documents, pool.config.name),
       logger,

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ControllerStatus } from '../controller/status.js';
+import { guardRequest, type HttpGuard } from '../controller/http-guard.js';
 import { handleWebhook } from '../controller/webhook.js';
 import type { FleetPool, RunningFleet } from './fleet.js';
 
@@ -98,15 +99,20 @@ export interface FleetHttpServer {
 /**
  * Serves `/healthz` (no pool's reconcile stuck past `stuckAfterMs`), `/readyz` (every pool this
  * replica holds is ready; a replica standing by for all its pools is ready), `/metrics`, `/status`
- * (all pools), `/status/<pool>` (one pool's full status, 404 for a name not configured) and, with a
- * secret, `POST /webhook` (a verified push makes every pool fetch).
+ * (all pools), `/status/<pool>` (one pool's full status, 404 for a name not configured), `/history`
+ * (every connected pool's reconcile history by name), `/history/<pool>` and, with a secret,
+ * `POST /webhook` (a verified push makes every pool fetch). With `guard`, requests are checked as a
+ * single controller's are: the Host header always, the bearer token off /healthz, /readyz, /webhook.
  */
 export async function startFleetHttp(
   fleet: RunningFleet,
-  options: { host?: string; port?: number; stuckAfterMs: number; webhook?: { secret: string; branch?: string } },
+  options: { host?: string; port?: number; stuckAfterMs: number; webhook?: { secret: string; branch?: string }; guard?: HttpGuard },
 ): Promise<FleetHttpServer> {
   const server = createServer((req, res) => {
     try {
+      // As a single controller: the Host check everywhere, the bearer token off the probes and the webhook.
+      const refusal = guardRequest(req, (req.url ?? '/').split('?')[0]!, options.guard ?? {});
+      if (refusal) return send(res, refusal.status, 'text/plain', `${refusal.reason}\n`, refusal.headers);
       // One verified push asks every pool's loop to fetch: the repository is shared, each loop decides.
       if (req.method === 'POST' && (req.url ?? '').split('?')[0] === '/webhook') {
         if (!options.webhook) return send(res, 404, 'application/json', '{"error":"webhook not configured (no secret)"}\n');
@@ -146,6 +152,18 @@ function handle(fleet: RunningFleet, stuckAfterMs: number, req: IncomingMessage,
   }
   if (path === '/metrics') return send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', fleetMetrics(fleet));
   if (path === '/status') return send(res, 200, 'application/json', JSON.stringify(fleetStatus(fleet), null, 2) + '\n');
+  if (path === '/history') {
+    const pools = Object.fromEntries(fleet.pools.flatMap((p) => (p.controller ? [[p.config.name, p.controller.outputs.history.document()]] : [])));
+    return send(res, 200, 'application/json', JSON.stringify({ pools }, null, 2) + '\n');
+  }
+  const history = /^\/history\/([^/]+)$/.exec(path);
+  if (history) {
+    const name = decodeURIComponent(history[1]!);
+    const pool = fleet.pools.find((p) => p.config.name === name);
+    if (!pool) return send(res, 404, 'text/plain', `no pool named '${name}' in the configuration\n`);
+    if (!pool.controller) return send(res, 503, 'text/plain', `pool ${name} is not connected: ${pool.connectError ?? 'connecting'}\n`);
+    return send(res, 200, 'application/json', JSON.stringify(pool.controller.outputs.history.document(), null, 2) + '\n');
+  }
   const one = /^\/status\/([^/]+)$/.exec(path);
   if (one) {
     const name = decodeURIComponent(one[1]!);
@@ -157,7 +175,7 @@ function handle(fleet: RunningFleet, stuckAfterMs: number, req: IncomingMessage,
   send(res, 404, 'text/plain', 'not found\n');
 }
 
-function send(res: ServerResponse, code: number, type: string, body: string): void {
-  res.writeHead(code, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+function send(res: ServerResponse, code: number, type: string, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(code, { ...headers, 'content-type': type, 'content-length': Buffer.byteLength(body) });
   res.end(body);
 }

@@ -3,7 +3,8 @@ import type { ControllerConfig } from '../config/index.js';
 import type { ControllerOptions } from '../controller/controller.js';
 import type { OperatorLimits } from '../policy/settings.js';
 import type { ManifestSource } from '../source/types.js';
-import { startFleet } from './fleet.js';
+import type { HttpGuard } from '../controller/http-guard.js';
+import { startFleet, type FleetOptions } from './fleet.js';
 import { startFleetHttp } from './http.js';
 
 /** What `xops run --config FILE` with `pools:` needs from the command line. */
@@ -13,6 +14,10 @@ export interface FleetRunOptions {
   limits: OperatorLimits;
   holder: string;
   listen: { host: string; port: number };
+  /** The bearer token and Host names every request is checked against (`http.tokenFile`, `--token-file`). */
+  guard?: HttpGuard;
+  /** Each pool's history file, notifications and commit statuses. */
+  outputsFor?: FleetOptions['outputsFor'];
   /** Enables `POST /webhook` for all pools. */
   webhook?: { secret: string; branch?: string };
   leaseTtlMs: number;
@@ -42,9 +47,10 @@ export async function runFleet(options: FleetRunOptions): Promise<number> {
     holder: options.holder,
     leaseTtlMs: options.leaseTtlMs,
     controller: options.controller,
+    ...(options.outputsFor ? { outputsFor: options.outputsFor } : {}),
     logger,
   });
-  const http = await startFleetHttp(fleet, { ...options.listen, stuckAfterMs: options.stuckAfterMs, ...(options.webhook ? { webhook: options.webhook } : {}) }).catch(async (err: unknown) => {
+  const http = await startFleetHttp(fleet, { ...options.listen, stuckAfterMs: options.stuckAfterMs, ...(options.guard ? { guard: options.guard } : {}), ...(options.webhook ? { webhook: options.webhook } : {}) }).catch(async (err: unknown) => {
     await fleet.stop();
     throw err;
   });
