@@ -80,6 +80,8 @@ export class PoolLease {
   private ourExpiry = 0;
   /** When we took the lease we hold (ms); kept across renewals, reset when we lose it. */
   private ourSince: number | undefined;
+  /** Another holder's lease as we last read it (see acquire). */
+  private seenOther: ParsedLease | undefined;
 
   constructor(options: LeaseOptions) {
     this.caller = options.caller;
@@ -99,6 +101,16 @@ export class PoolLease {
   /** Takes the lease if it is free or expired; otherwise says who holds it until when. */
   async acquire(): Promise<LeaseState> {
     const pool = await this.pool();
+    // Another holder's live lease was there when we last looked: a missing key now is most likely its
+    // renewal (remove, then add), and adding into that gap would leave its reconcile in flight writing
+    // beside ours. Only a key still missing after the settle time is a release (or a crash-free exit).
+    const seen = this.seenOther;
+    if (seen && seen.expiresAt > this.clock.now() && (await this.read(pool)) === undefined) {
+      if (this.settleMs > 0) await new Promise<void>((resolve) => this.clock.setTimeout(resolve, this.settleMs));
+      const again = await this.read(pool);
+      if (again !== undefined) return this.lost(`pool held by ${parseLease(again)?.holder ?? seen.holder}`, parseLease(again));
+    }
+    this.seenOther = undefined;
     const value = this.freshValue();
     if (await this.add(pool, value)) return this.readBack(pool, value);
     const current = await this.read(pool);
@@ -171,6 +183,7 @@ export class PoolLease {
   private lost(reason: string, other: ParsedLease | undefined): LeaseState {
     this.ourExpiry = 0;
     this.ourSince = undefined;
+    this.seenOther = other && other.holder !== this.holder ? other : undefined;
     return {
       held: false,
       holder: this.holder,
