@@ -237,7 +237,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
   });
   if (http) logger.info({ url: http.url, source: source.description }, 'controller listening');
 
-  const lease = new PoolLease({ caller, holder: options.leaseHolder, ttlMs: options.leaseTtlMs, takeoverSettleMs: options.leaseTakeoverSettleMs });
+  // A fleet replica treats a missing key as free only once it stays missing (see LeaseOptions.confirmFree).
+  const lease = new PoolLease({ caller, holder: options.leaseHolder, ttlMs: options.leaseTtlMs, takeoverSettleMs: options.leaseTakeoverSettleMs, confirmFree: options.leaseShare !== undefined });
   const keeper = new LeaseKeeper(lease, {
     onUpdate: (state, err) => {
       status.xapiReachable(!err, err instanceof Error ? err.message : err ? String(err) : undefined);

@@ -82,6 +82,21 @@ describe('PoolLease (against the simulator)', () => {
     expect(await b.acquire()).toMatchObject({ held: true, holder: 'b' });
   });
 
+  it('with confirmFree (fleet replicas), not even at the first look: a missing key is free only once it stays missing', async () => {
+    const a = lease('a');
+    await a.acquire();
+    const b = new PoolLease({ caller: client, holder: 'b', ttlMs: 60_000, clock, takeoverSettleMs: 150, confirmFree: true });
+    const [pool] = await client.call<string[]>('pool.get_all');
+    const renewing = (await leaseValue())!;
+    await client.call('pool.remove_from_other_config', pool, 'xops.lease');
+    const attempt = b.acquire();
+    await new Promise((r) => setTimeout(r, 20));
+    await client.call('pool.add_to_other_config', pool, 'xops.lease', renewing);
+    expect(await attempt).toMatchObject({ held: false, heldBy: 'a' });
+    await a.release();
+    expect(await b.acquire()).toMatchObject({ held: true, holder: 'b' });
+  });
+
   it('lets another instance take over once the holder stops renewing (it died), and the old holder learns it lost', async () => {
     const a = lease('a');
     const b = lease('b');
