@@ -264,8 +264,11 @@ async function runFleetFromArgs(values: Record<string, unknown>, operator: Await
     poolName: () => pool.name,
     ...(outputs.commitStatus ? { commitStatus: { ...outputs.commitStatus, context: `xops/${pool.name}` } } : {}),
   });
+  const cacheRoot = str(values['cache-dir']) ?? defaultCacheRoot();
   return runFleet({
     ...(webhookSecret ? { webhook: { secret: webhookSecret, branch: str(values.branch) } } : {}),
+    // The same file a one-pool controller of this address keeps, so the record survives a switch of mode.
+    approvalLedgerFor: (pool) => ApprovalLedger.open(holderFile(cacheRoot, pool.xapi).replace(/lease-holder-/, 'approvals-')),
     guard: { ...(token !== undefined ? { token } : {}), allowedHosts: operator.config.http.allowedHosts ?? [] },
     outputsFor,
     source,

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { ControllerConfig, PoolConfig } from '../config/index.js';
 import { startController, type ControllerOptions, type RunningController } from '../controller/controller.js';
 import type { LeaseShare } from '../controller/lease.js';
+import { ApprovalLedger } from '../policy/approval-ledger.js';
 import type { OperatorLimits } from '../policy/settings.js';
 import { LocalSource } from '../source/local-source.js';
 import type { ManifestSource } from '../source/types.js';
@@ -38,10 +39,16 @@ export interface FleetOptions {
   connect?: (pool: PoolConfig) => Promise<PoolConnection>;
   /** Waits between failed connection attempts to one pool: from `initialMs` doubling to `maxMs`. */
   connectRetry?: { initialMs: number; maxMs: number };
+  /**
+   * Each pool's approval ledger (which actions were held at which commit, API approvals): without one
+   * an approval annotation would count in the very commit that brings the change it approves.
+   * Default: one in memory per pool (the rule holds; the record is lost on restart).
+   */
+  approvalLedgerFor?: (pool: PoolConfig) => Promise<ApprovalLedger>;
   /** Each pool's history file, notifications and commit statuses (default: none, history in memory). */
   outputsFor?: (pool: PoolConfig) => ControllerOptions['outputs'];
   /** Passed to every pool's controller (repository identity, intervals, backoff, hooks...). */
-  controller?: Partial<Omit<ControllerOptions, 'source' | 'caller' | 'client' | 'config' | 'limits' | 'leaseHolder' | 'leaseTtlMs' | 'serveHttp' | 'leaseShare' | 'logger' | 'documentChecks' | 'outputs'>>;
+  controller?: Partial<Omit<ControllerOptions, 'source' | 'caller' | 'client' | 'config' | 'limits' | 'leaseHolder' | 'leaseTtlMs' | 'serveHttp' | 'leaseShare' | 'logger' | 'documentChecks' | 'outputs' | 'approvalLedger'>>;
   logger: Logger;
 }
 
@@ -132,6 +139,7 @@ export async function startFleet(options: FleetOptions): Promise<RunningFleet> {
     if (stopped || !pool.connection) return;
     // Be counted before taking leases, so a replica already holding every pool makes room at once.
     await roster.beat(pool.config.name, pool.connection.caller ?? pool.connection.client).catch(() => undefined);
+    const approvalLedger = await (options.approvalLedgerFor ?? (() => ApprovalLedger.open(undefined)))(pool.config);
     pool.controller = await startController({
       ...options.controller,
       source: shared.view(pool.config.name, pool.config.paths),
@@ -146,6 +154,7 @@ export async function startFleet(options: FleetOptions): Promise<RunningFleet> {
       serveHttp: false,
       leaseShare: leaseShare(pool.config.name),
       ...(options.outputsFor ? { outputs: options.outputsFor(pool.config) } : {}),
+      approvalLedger,
       // A Pool manifest in this pool's paths must carry its name: a copy in the wrong folder would rename it.
       documentChecks: (documents) => poolNameDiagnostics(documents, pool.config.name),
       logger,

@@ -18,6 +18,8 @@ export interface FleetRunOptions {
   guard?: HttpGuard;
   /** Each pool's history file, notifications and commit statuses. */
   outputsFor?: FleetOptions['outputsFor'];
+  /** Each pool's approval ledger, kept in the cache folder. */
+  approvalLedgerFor?: FleetOptions['approvalLedgerFor'];
   /** Enables `POST /webhook` for all pools. */
   webhook?: { secret: string; branch?: string };
   leaseTtlMs: number;
@@ -48,6 +50,7 @@ export async function runFleet(options: FleetRunOptions): Promise<number> {
     leaseTtlMs: options.leaseTtlMs,
     controller: options.controller,
     ...(options.outputsFor ? { outputsFor: options.outputsFor } : {}),
+    ...(options.approvalLedgerFor ? { approvalLedgerFor: options.approvalLedgerFor } : {}),
     logger,
   });
   const http = await startFleetHttp(fleet, { ...options.listen, stuckAfterMs: options.stuckAfterMs, ...(options.guard ? { guard: options.guard } : {}), ...(options.webhook ? { webhook: options.webhook } : {}) }).catch(async (err: unknown) => {

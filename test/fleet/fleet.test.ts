@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { Writable } from 'node:stream';
@@ -9,6 +9,7 @@ import { startFleet, type RunningFleet } from '../../src/fleet/fleet.js';
 import { fleetStatus, startFleetHttp, type FleetHttpServer, type FleetStatus } from '../../src/fleet/http.js';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { LocalSource } from '../../src/source/local-source.js';
+import { approvalHash } from '../../src/policy/approval.js';
 import type { XapiCaller } from '../../src/xapi/caller.js';
 import { XapiClient } from '../../src/xapi/client.js';
 
@@ -76,13 +77,13 @@ async function until(what: string, ok: () => boolean, timeoutMs = 8_000): Promis
   }
 }
 
-function startReplica(name: string): Promise<RunningFleet> {
+function startReplica(name: string, limits = { adopt: false, prune: false, destructive: false }): Promise<RunningFleet> {
   const pools: PoolConfig[] = sims.map((sim, i) => ({ name: `p${i}`, xapi: sim.url, user: 'root', passwordEnv: 'UNUSED', paths: ['common', `pools/p${i}`] }));
   return startFleet({
     pools,
     source: new LocalSource({ dir: repo }),
     config: defaultConfig(),
-    limits: { adopt: false, prune: false, destructive: false },
+    limits,
     holder: `replica-${name}`,
     leaseTtlMs: TTL_MS,
     leaseTakeoverSettleMs: 100,
@@ -189,6 +190,32 @@ describe('a fleet pool\'s Pool manifest', () => {
     } finally {
       rmSync(join(repo, 'pools/p1/pool.yaml'), { force: true });
       await c.stop();
+    }
+  });
+});
+
+describe('approvals in a fleet', () => {
+  it('an approval annotation does not count in the commit that brings the change it approves, only at a later one', async () => {
+    const d = await startReplica('d', { adopt: false, prune: true, destructive: true });
+    const local = readFileSync(join(repo, 'pools/p0/local.yaml'), 'utf8');
+    try {
+      await until('d holds every pool', () => d.pools.every((p) => p.held() && p.controller?.status.snapshot().lastReconcile?.result === 'success'));
+      const p0 = () => d.pools.find((p) => p.config.name === 'p0')!.controller!.status.snapshot();
+      // One commit drops p0-local (a destructive delete, which the Policy makes wait for approval) and approves it.
+      const hash = approvalHash({ id: 'delete:Network/p0-local', changes: [] });
+      const policyDoc = (approve: string) => `apiVersion: xops/v1\nkind: Policy\nmetadata:\n  name: review\n  annotations:\n    xops.io/approve: "${approve}"\nspec:\n  automation:\n    prune: true\n    approval: [destructive]\n`;
+      rmSync(join(repo, 'pools/p0/local.yaml'));
+      write('pools/p0/review.yaml', policyDoc(hash));
+      await until('the delete is held at its own commit', () => p0().held.some((h) => h.address === 'Network/p0-local'));
+      expect(p0().held.find((h) => h.address === 'Network/p0-local')!.reason).toContain(hash);
+      expect(mtuOf(sims[0]!, 'p0-local')).toBe(1500);
+      // A later commit still carrying the approval: now it counts (the held change could be reviewed).
+      write('pools/p0/later.yaml', network('p0-later', 1500));
+      await until('the approved delete applied at the next commit', () => mtuOf(sims[0]!, 'p0-local') === undefined);
+    } finally {
+      for (const f of ['review.yaml', 'later.yaml']) rmSync(join(repo, 'pools/p0', f), { force: true });
+      write('pools/p0/local.yaml', local);
+      await d.stop();
     }
   });
 });
