@@ -252,7 +252,8 @@ async function runFleetFromArgs(values: Record<string, unknown>, operator: Await
   const applyTimeoutMs = durationMs('--apply-timeout', str(values['apply-timeout']) ?? '30m');
   const listen = parseListen(str(values.listen));
   const webhookSecret = await readSecret(str(values['webhook-secret-file']));
-  if (str(values['webhook-listen']) ?? operator.config.http.webhookListen) throw new UserError('--webhook-listen (http.webhookListen) is not served by a fleet replica yet: POST /webhook is on --listen');
+  const webhookListenText = str(values['webhook-listen']) ?? operator.config.http.webhookListen;
+  const webhookListen = webhookListenText !== undefined ? parseListen(webhookListenText, '--webhook-listen') : undefined;
   const tokenFile = str(values['token-file']) ?? operator.config.http.tokenFile;
   const token = tokenFile !== undefined ? await readToken(tokenFile) : undefined;
   // One set of outputs for every pool; each keeps its own history file and names itself in
@@ -268,6 +269,7 @@ async function runFleetFromArgs(values: Record<string, unknown>, operator: Await
   return runFleet({
     ...(webhookSecret ? { webhook: { secret: webhookSecret, branch: str(values.branch) } } : {}),
     // The same file a one-pool controller of this address keeps, so the record survives a switch of mode.
+    ...(webhookListen ? { webhookListen } : {}),
     approvalLedgerFor: (pool) => ApprovalLedger.open(holderFile(cacheRoot, pool.xapi).replace(/lease-holder-/, 'approvals-')),
     guard: { ...(token !== undefined ? { token } : {}), allowedHosts: operator.config.http.allowedHosts ?? [] },
     outputsFor,
@@ -290,7 +292,7 @@ async function runFleetFromArgs(values: Record<string, unknown>, operator: Await
       ownCredentialFiles: [...operator.config.pools.flatMap((p) => (p.passwordFile ? [p.passwordFile] : [])), str(values['webhook-secret-file']), tokenFile].filter((f): f is string => f !== undefined),
     },
     logger,
-    onListening: (url) => process.stderr.write(`xops fleet replica serving ${operator.config.pools.length} pools; status at ${url}/status\n`),
+    onListening: (url, hook) => process.stderr.write(`xops fleet replica serving ${operator.config.pools.length} pools; status at ${url}/status${hook ? `; POST /webhook at ${hook}/webhook` : ''}\n`),
   }).catch((err: unknown) => {
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new UserError(`--listen ${listen.host}:${listen.port}: address already in use`);
     throw err;

@@ -93,6 +93,8 @@ export function withPoolLabel(sample: string, pool: string): string {
 /** A fleet replica's HTTP server. */
 export interface FleetHttpServer {
   url: string;
+  /** The separate webhook listener's address, when there is one. */
+  webhookUrl?: string;
   close(): Promise<void>;
 }
 
@@ -106,20 +108,55 @@ export interface FleetHttpServer {
  */
 export async function startFleetHttp(
   fleet: RunningFleet,
-  options: { host?: string; port?: number; stuckAfterMs: number; webhook?: { secret: string; branch?: string }; guard?: HttpGuard },
+  options: {
+    host?: string;
+    port?: number;
+    stuckAfterMs: number;
+    webhook?: { secret: string; branch?: string };
+    guard?: HttpGuard;
+    /** Serve `POST /webhook` only there (e.g. where the forge can reach), and not on the main address. */
+    webhookListen?: { host: string; port: number };
+  },
 ): Promise<FleetHttpServer> {
+  // One verified push asks every pool's loop to fetch: the repository is shared, each loop decides.
+  const webhook = (req: IncomingMessage, res: ServerResponse) => {
+    if (!options.webhook) return send(res, 404, 'application/json', '{"error":"webhook not configured (no secret)"}\n');
+    void handleWebhook(req, res, { ...options.webhook, onPush: () => fleet.pools.forEach((p) => p.controller?.loop.request('webhook')) });
+  };
+  const isWebhook = (req: IncomingMessage) => req.method === 'POST' && (req.url ?? '').split('?')[0] === '/webhook';
+  const main = await listen(options.host ?? '127.0.0.1', options.port ?? 9420, (req, res) => {
+    // As a single controller: the Host check everywhere, the bearer token off the probes and the webhook.
+    const refusal = guardRequest(req, (req.url ?? '/').split('?')[0]!, options.guard ?? {});
+    if (refusal) return send(res, refusal.status, 'text/plain', `${refusal.reason}\n`, refusal.headers);
+    if (isWebhook(req)) return options.webhookListen ? send(res, 404, 'text/plain', 'not found: POST /webhook is served on its own address\n') : webhook(req, res);
+    handle(fleet, options.stuckAfterMs, req, res);
+  });
+  let hook: Listening | undefined;
+  if (options.webhookListen) {
+    // Only the HMAC-signed webhook there: nothing else is reachable from where the forge connects.
+    hook = await listen(options.webhookListen.host, options.webhookListen.port, (req, res) => (isWebhook(req) ? webhook(req, res) : send(res, 404, 'text/plain', 'not found\n'))).catch(async (err: unknown) => {
+      await main.close();
+      throw err;
+    });
+  }
+  return {
+    url: main.url,
+    ...(hook ? { webhookUrl: hook.url } : {}),
+    close: async () => {
+      await Promise.all([main.close(), hook?.close()]);
+    },
+  };
+}
+
+interface Listening {
+  url: string;
+  close(): Promise<void>;
+}
+
+async function listen(host: string, port: number, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Listening> {
   const server = createServer((req, res) => {
     try {
-      // As a single controller: the Host check everywhere, the bearer token off the probes and the webhook.
-      const refusal = guardRequest(req, (req.url ?? '/').split('?')[0]!, options.guard ?? {});
-      if (refusal) return send(res, refusal.status, 'text/plain', `${refusal.reason}\n`, refusal.headers);
-      // One verified push asks every pool's loop to fetch: the repository is shared, each loop decides.
-      if (req.method === 'POST' && (req.url ?? '').split('?')[0] === '/webhook') {
-        if (!options.webhook) return send(res, 404, 'application/json', '{"error":"webhook not configured (no secret)"}\n');
-        void handleWebhook(req, res, { ...options.webhook, onPush: () => fleet.pools.forEach((p) => p.controller?.loop.request('webhook')) });
-        return;
-      }
-      handle(fleet, options.stuckAfterMs, req, res);
+      handler(req, res);
     } catch (err) {
       send(res, 500, 'text/plain', `internal error: ${err instanceof Error ? err.message : String(err)}\n`);
     }
@@ -127,11 +164,11 @@ export async function startFleetHttp(
   server.requestTimeout = 10_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 9420, options.host ?? '127.0.0.1', () => resolve());
+    server.listen(port, host, () => resolve());
   });
-  const { address, port } = server.address() as AddressInfo;
+  const { address, port: bound } = server.address() as AddressInfo;
   return {
-    url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
+    url: `http://${address.includes(':') ? `[${address}]` : address}:${bound}`,
     close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
   };
 }

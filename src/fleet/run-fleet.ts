@@ -20,6 +20,8 @@ export interface FleetRunOptions {
   outputsFor?: FleetOptions['outputsFor'];
   /** Each pool's approval ledger, kept in the cache folder. */
   approvalLedgerFor?: FleetOptions['approvalLedgerFor'];
+  /** Where `POST /webhook` is served instead of on `listen`. */
+  webhookListen?: { host: string; port: number };
   /** Enables `POST /webhook` for all pools. */
   webhook?: { secret: string; branch?: string };
   leaseTtlMs: number;
@@ -27,8 +29,8 @@ export interface FleetRunOptions {
   stuckAfterMs: number;
   controller: FleetControllerSettings;
   logger: Logger;
-  /** Told the HTTP address once serving. */
-  onListening?: (url: string) => void;
+  /** Told the HTTP address (and the separate webhook one) once serving. */
+  onListening?: (url: string, webhookUrl?: string) => void;
 }
 
 /** The per-pool controller settings the CLI passes on (intervals, repository identity, hooks). */
@@ -53,12 +55,13 @@ export async function runFleet(options: FleetRunOptions): Promise<number> {
     ...(options.approvalLedgerFor ? { approvalLedgerFor: options.approvalLedgerFor } : {}),
     logger,
   });
-  const http = await startFleetHttp(fleet, { ...options.listen, stuckAfterMs: options.stuckAfterMs, ...(options.guard ? { guard: options.guard } : {}), ...(options.webhook ? { webhook: options.webhook } : {}) }).catch(async (err: unknown) => {
+  const http = await startFleetHttp(fleet, { ...options.listen, stuckAfterMs: options.stuckAfterMs, ...(options.guard ? { guard: options.guard } : {}), ...(options.webhookListen ? { webhookListen: options.webhookListen } : {}), ...(options.webhook ? { webhook: options.webhook } : {}) }).catch(async (err: unknown) => {
     await fleet.stop();
     throw err;
   });
+  if (http.webhookUrl) logger.info({ url: http.webhookUrl }, 'POST /webhook served on its own address');
   logger.info({ url: http.url, pools: options.config.pools.map((p) => p.name), holder: options.holder }, 'fleet replica listening');
-  options.onListening?.(http.url);
+  options.onListening?.(http.url, http.webhookUrl);
   return new Promise<number>((resolve) => {
     let signalled = false;
     const onSignal = (signal: NodeJS.Signals) => {

@@ -57,12 +57,15 @@ afterAll(async () => {
 describe('xops run --config with pools (child process)', () => {
   it('reconciles every pool, serves /status for all behind the token, keeps each pool\'s history, notifies per pool, fetches for all on a webhook, and releases every lease on SIGTERM', async () => {
     const notifyUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
-    const args = ['run', '--config', join(dir, 'config.yaml'), '--repo', join(dir, 'repo'), '--listen', '127.0.0.1:0', '--interval', '10m', '--webhook-secret-file', join(dir, 'hook'), '--notify-url', notifyUrl];
+    const args = ['run', '--config', join(dir, 'config.yaml'), '--repo', join(dir, 'repo'), '--listen', '127.0.0.1:0', '--interval', '10m', '--webhook-secret-file', join(dir, 'hook'), '--webhook-listen', '127.0.0.1:0', '--notify-url', notifyUrl];
     const auth = { headers: { authorization: `Bearer ${TOKEN}` } };
     const child = startXops([...args, '--cache-dir', join(dir, 'cache')], {
       env: cleanEnv({ XDG_CACHE_HOME: join(dir, 'cache') }),
     });
-    const url = /status at (\S+)\/status/.exec(await child.waitFor('stderr', /status at /))![1]!;
+    const listening = await child.waitFor('stderr', /status at /);
+    const url = /status at (\S+)\/status/.exec(listening)![1]!;
+    // --webhook-listen: the webhook on its own address, and only there.
+    const hookUrl = /POST \/webhook at (\S+)\/webhook/.exec(listening)![1]!;
     let status: FleetStatus | undefined;
     const end = Date.now() + 15_000;
     while (!(status?.pools.every((p) => p.held && p.lastResult === 'success'))) {
@@ -89,7 +92,9 @@ describe('xops run --config with pools (child process)', () => {
     writeFileSync(join(dir, 'repo/common/backend.yaml'), network('backend', 9000));
     commit('mtu 9000');
     const body = JSON.stringify({ ref: 'refs/heads/main' });
-    const hook = await fetch(`${url}/webhook`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-hub-signature-256': signWebhookBody('fleet-hook', body) } });
+    expect((await fetch(`${url}/webhook`, { method: 'POST', body: '{}' })).status).toBe(404);
+    expect((await fetch(`${hookUrl}/status`, auth)).status).toBe(404);
+    const hook = await fetch(`${hookUrl}/webhook`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-hub-signature-256': signWebhookBody('fleet-hook', body) } });
     expect(hook.status, await hook.clone().text()).toBeLessThan(300);
     const hookText = await hook.text();
     const hookEnd = Date.now() + 15_000;
@@ -103,7 +108,7 @@ describe('xops run --config with pools (child process)', () => {
     writeFileSync(join(dir, 'repo/pools/b/pool.yaml'), 'apiVersion: xops/v1\nkind: Pool\nmetadata:\n  name: a\nspec: {}\n');
     commit('a Pool manifest in the wrong folder');
     const signed = (text: string) => ({ method: 'POST', body: text, headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-hub-signature-256': signWebhookBody('fleet-hook', text) } });
-    expect((await fetch(`${url}/webhook`, signed(body))).status).toBeLessThan(300);
+    expect((await fetch(`${hookUrl}/webhook`, signed(body))).status).toBeLessThan(300);
     const rejectedEnd = Date.now() + 15_000;
     while (!notified.some((n) => n.type === 'commit-rejected')) {
       if (Date.now() > rejectedEnd) throw new Error(`no commit-rejected notification: ${JSON.stringify(notified)}`);
