@@ -15,8 +15,9 @@ const network = (name: string, mtu = 1500) => `apiVersion: xops/v1\nkind: Networ
 const mtus = () => sims.map((s) => Number(s.db.record(s.db.findByName('network', 'backend')[0]!.ref).MTU));
 let sims: Simulator[];
 let dir: string;
-// A notification receiver: every JSON body POSTed to it.
+// A notification receiver and a GitHub statuses API in one: every JSON body POSTed to it, by path.
 const notified: { type: string; pool?: string; details: string[] }[] = [];
+const statuses: { path: string; state: string; context: string }[] = [];
 let receiver: Server;
 const TOKEN = 'fleet-read-token-0123456789';
 /** Commits the working tree of the test's repository (a Git source: fetched on a webhook or a poll, not watched). */
@@ -36,11 +37,13 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'pw'), 'xops\n');
   writeFileSync(join(dir, 'hook'), 'fleet-hook\n');
   writeFileSync(join(dir, 'token'), `${TOKEN}\n`);
+  writeFileSync(join(dir, 'gh-token'), 'gh-token-for-statuses\n');
   receiver = createServer((req, res) => {
     let body = '';
     req.on('data', (d: Buffer) => (body += d.toString()));
     req.on('end', () => {
-      notified.push(JSON.parse(body) as (typeof notified)[number]);
+      if (req.url?.startsWith('/repos/')) statuses.push({ path: req.url, ...(JSON.parse(body) as { state: string; context: string }) });
+      else notified.push(JSON.parse(body) as (typeof notified)[number]);
       res.writeHead(204).end();
     });
   });
@@ -57,7 +60,8 @@ afterAll(async () => {
 describe('xops run --config with pools (child process)', () => {
   it('reconciles every pool, serves /status for all behind the token, keeps each pool\'s history, notifies per pool, fetches for all on a webhook, and releases every lease on SIGTERM', async () => {
     const notifyUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
-    const args = ['run', '--config', join(dir, 'config.yaml'), '--repo', join(dir, 'repo'), '--listen', '127.0.0.1:0', '--interval', '10m', '--webhook-secret-file', join(dir, 'hook'), '--webhook-listen', '127.0.0.1:0', '--notify-url', notifyUrl];
+    const args = ['run', '--config', join(dir, 'config.yaml'), '--repo', join(dir, 'repo'), '--listen', '127.0.0.1:0', '--interval', '10m', '--webhook-secret-file', join(dir, 'hook'), '--webhook-listen', '127.0.0.1:0', '--notify-url', notifyUrl,
+      '--commit-status', 'github', '--commit-status-url', notifyUrl.replace(/\/hook$/, ''), '--commit-status-project', 'infra/fleet', '--commit-status-token-file', join(dir, 'gh-token')];
     const auth = { headers: { authorization: `Bearer ${TOKEN}` } };
     const child = startXops([...args, '--cache-dir', join(dir, 'cache')], {
       env: cleanEnv({ XDG_CACHE_HOME: join(dir, 'cache') }),
@@ -76,6 +80,15 @@ describe('xops run --config with pools (child process)', () => {
     expect(status.pools.map((p) => p.name)).toEqual(['a', 'b']);
     expect(sims.map((s) => s.db.findByName('network', 'backend').length)).toEqual([1, 1]);
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    // Each pool sets its own status on the commit (context xops/<pool>): the verdicts stand side by side.
+    const first = execFileSync('git', ['-C', join(dir, 'repo'), 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
+    const statusEnd = Date.now() + 15_000;
+    const successes = () => statuses.filter((st) => st.path === `/repos/infra/fleet/statuses/${first}` && st.state === 'success').map((st) => st.context).sort();
+    while (successes().length < 2) {
+      if (Date.now() > statusEnd) throw new Error(`commit statuses: ${JSON.stringify(statuses)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(successes()).toEqual(['xops/a', 'xops/b']);
     // The read endpoints want the configuration's token (http.tokenFile), as a single controller's do; probes stay open.
     expect((await fetch(`${url}/status`)).status).toBe(401);
     expect((await fetch(`${url}/status/a`)).status).toBe(401);
