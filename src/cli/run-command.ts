@@ -266,7 +266,9 @@ async function runFleetFromArgs(values: Record<string, unknown>, operator: Await
     ...(outputs.commitStatus ? { commitStatus: { ...outputs.commitStatus, context: `xops/${pool.name}` } } : {}),
   });
   const cacheRoot = str(values['cache-dir']) ?? defaultCacheRoot();
+  const approveToken = operator.config.approvals.tokenFile !== undefined ? await readToken(operator.config.approvals.tokenFile) : undefined;
   return runFleet({
+    ...(approveToken !== undefined ? { approveToken } : {}),
     ...(webhookSecret ? { webhook: { secret: webhookSecret, branch: str(values.branch) } } : {}),
     // The same file a one-pool controller of this address keeps, so the record survives a switch of mode.
     ...(webhookListen ? { webhookListen } : {}),

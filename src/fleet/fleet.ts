@@ -58,6 +58,8 @@ export interface FleetPool {
   /** Set once connected; until then `connectError` says why not. */
   controller?: RunningController;
   connectError?: string;
+  /** The pool's approval ledger, set with the controller. */
+  approvalLedger?: ApprovalLedger;
   held(): boolean;
 }
 
@@ -140,6 +142,7 @@ export async function startFleet(options: FleetOptions): Promise<RunningFleet> {
     // Be counted before taking leases, so a replica already holding every pool makes room at once.
     await roster.beat(pool.config.name, pool.connection.caller ?? pool.connection.client).catch(() => undefined);
     const approvalLedger = await (options.approvalLedgerFor ?? (() => ApprovalLedger.open(undefined)))(pool.config);
+    pool.approvalLedger = approvalLedger;
     pool.controller = await startController({
       ...options.controller,
       source: shared.view(pool.config.name, pool.config.paths),

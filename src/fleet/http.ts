@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { ControllerStatus } from '../controller/status.js';
 import { guardRequest, type HttpGuard } from '../controller/http-guard.js';
+import { ApproveRefused, handleApprove } from '../controller/approve-api.js';
 import { handleWebhook } from '../controller/webhook.js';
 import type { FleetPool, RunningFleet } from './fleet.js';
 
@@ -116,6 +117,8 @@ export async function startFleetHttp(
     guard?: HttpGuard;
     /** Serve `POST /webhook` only there (e.g. where the forge can reach), and not on the main address. */
     webhookListen?: { host: string; port: number };
+    /** Enables `POST /approve` (`xops approve HASH --pool NAME`) behind this token (approvals.tokenFile). */
+    approveToken?: string;
   },
 ): Promise<FleetHttpServer> {
   // One verified push asks every pool's loop to fetch: the repository is shared, each loop decides.
@@ -129,6 +132,11 @@ export async function startFleetHttp(
     const refusal = guardRequest(req, (req.url ?? '/').split('?')[0]!, options.guard ?? {});
     if (refusal) return send(res, refusal.status, 'text/plain', `${refusal.reason}\n`, refusal.headers);
     if (isWebhook(req)) return options.webhookListen ? send(res, 404, 'text/plain', 'not found: POST /webhook is served on its own address\n') : webhook(req, res);
+    if ((req.url ?? '').split('?')[0] === '/approve') {
+      if (!options.approveToken) return send(res, 404, 'text/plain', 'not found: no approvals.tokenFile configured\n');
+      void handleApprove(req, res, { token: options.approveToken, onApprove: (hash, pool) => approveInPool(fleet, hash, pool) }).catch(() => res.headersSent ? res.destroy() : send(res, 500, 'text/plain', 'internal error\n'));
+      return;
+    }
     handle(fleet, options.stuckAfterMs, req, res);
   });
   let hook: Listening | undefined;
@@ -146,6 +154,21 @@ export async function startFleetHttp(
       await Promise.all([main.close(), hook?.close()]);
     },
   };
+}
+
+/**
+ * An approval given through the API to one pool of the fleet: recorded in that pool's ledger only (the
+ * same change in another pool is not approved by it), then that pool reconciles.
+ */
+async function approveInPool(fleet: RunningFleet, hash: string, name: string | undefined): Promise<void> {
+  const names = fleet.pools.map((p) => p.config.name).join(', ');
+  if (name === undefined) throw new ApproveRefused(400, `this replica serves several pools: name the pool (xops approve ${hash} --pool NAME; pools: ${names})`);
+  const pool = fleet.pools.find((p) => p.config.name === name);
+  if (!pool) throw new ApproveRefused(404, `no pool named '${name}' in the configuration (pools: ${names})`);
+  if (!pool.controller || !pool.approvalLedger) throw new ApproveRefused(503, `pool ${name} is not connected here yet: ${pool.connectError ?? 'connecting'}`);
+  pool.approvalLedger.approve(hash);
+  await pool.approvalLedger.save();
+  pool.controller.loop.request('resync');
 }
 
 interface Listening {

@@ -20,6 +20,8 @@ export interface FleetRunOptions {
   outputsFor?: FleetOptions['outputsFor'];
   /** Each pool's approval ledger, kept in the cache folder. */
   approvalLedgerFor?: FleetOptions['approvalLedgerFor'];
+  /** Enables `POST /approve` behind this token (approvals.tokenFile). */
+  approveToken?: string;
   /** Where `POST /webhook` is served instead of on `listen`. */
   webhookListen?: { host: string; port: number };
   /** Enables `POST /webhook` for all pools. */
@@ -55,7 +57,7 @@ export async function runFleet(options: FleetRunOptions): Promise<number> {
     ...(options.approvalLedgerFor ? { approvalLedgerFor: options.approvalLedgerFor } : {}),
     logger,
   });
-  const http = await startFleetHttp(fleet, { ...options.listen, stuckAfterMs: options.stuckAfterMs, ...(options.guard ? { guard: options.guard } : {}), ...(options.webhookListen ? { webhookListen: options.webhookListen } : {}), ...(options.webhook ? { webhook: options.webhook } : {}) }).catch(async (err: unknown) => {
+  const http = await startFleetHttp(fleet, { ...options.listen, stuckAfterMs: options.stuckAfterMs, ...(options.guard ? { guard: options.guard } : {}), ...(options.webhookListen ? { webhookListen: options.webhookListen } : {}), ...(options.approveToken ? { approveToken: options.approveToken } : {}), ...(options.webhook ? { webhook: options.webhook } : {}) }).catch(async (err: unknown) => {
     await fleet.stop();
     throw err;
   });

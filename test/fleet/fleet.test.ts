@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { Writable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { run as approveCommand } from '../../src/cli/approve-command.js';
 import { defaultConfig, type PoolConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/controller/logger.js';
 import { startFleet, type RunningFleet } from '../../src/fleet/fleet.js';
@@ -219,3 +220,39 @@ describe('approvals in a fleet', () => {
     }
   });
 });
+
+describe('xops approve against a fleet replica', () => {
+  it('records an API approval for the named pool only, which then applies at once; without --pool it names the pools', async () => {
+    const e = await startReplica('e', { adopt: false, prune: true, destructive: true });
+    const http = await startFleetHttp(e, { port: 0, stuckAfterMs: 60_000, approveToken: 'approve-token-0123456789' });
+    const tokenFile = join(repo, '..', `approve-token-${process.pid}`);
+    writeFileSync(tokenFile, 'approve-token-0123456789\n');
+    const local = readFileSync(join(repo, 'pools/p1/local.yaml'), 'utf8');
+    try {
+      await until('e holds every pool', () => e.pools.every((p) => p.held() && p.controller?.status.snapshot().lastReconcile?.result === 'success'));
+      const p1 = () => e.pools.find((p) => p.config.name === 'p1')!.controller!.status.snapshot();
+      rmSync(join(repo, 'pools/p1/local.yaml'));
+      write('pools/p1/review.yaml', 'apiVersion: xops/v1\nkind: Policy\nmetadata:\n  name: review\nspec:\n  automation:\n    prune: true\n    approval: [destructive]\n');
+      await until('the delete is held', () => p1().held.some((h) => h.address === 'Network/p1-local'));
+      const hash = /xops\.io\/approve: ([0-9a-f]{12})/.exec(p1().held.find((h) => h.address === 'Network/p1-local')!.reason)![1]!;
+      const approve = (extra: string[]) => approveCommand([hash, '--server', http.url, '--token-file', tokenFile, ...extra]);
+      await expect(approve([])).rejects.toThrow(/name the pool \(xops approve [0-9a-f]{12} --pool NAME; pools: p0, p1, p2, p3\)/);
+      await expect(approve(['--pool', 'nope'])).rejects.toThrow(/no pool named 'nope'/);
+      const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+      try {
+        expect(await approve(['--pool', 'p1'])).toBe(0);
+      } finally {
+        out.mockRestore();
+      }
+      await until('the approved delete applied without a new commit', () => mtuOf(sims[1]!, 'p1-local') === undefined);
+      expect(e.pools.find((p) => p.config.name === 'p2')!.approvalLedger!.approved()).toEqual([]);
+    } finally {
+      rmSync(join(repo, 'pools/p1/review.yaml'), { force: true });
+      write('pools/p1/local.yaml', local);
+      rmSync(tokenFile, { force: true });
+      await http.close();
+      await e.stop();
+    }
+  });
+});
+
