@@ -166,6 +166,8 @@ async function approveInPool(fleet: RunningFleet, hash: string, name: string | u
   const pool = fleet.pools.find((p) => p.config.name === name);
   if (!pool) throw new ApproveRefused(404, `no pool named '${name}' in the configuration (pools: ${names})`);
   if (!pool.controller || !pool.approvalLedger) throw new ApproveRefused(503, `pool ${name} is not connected here yet: ${pool.connectError ?? 'connecting'}`);
+  // Only the holder's ledger counts: recorded elsewhere, the approval would wait for a handover.
+  if (!pool.held()) throw new ApproveRefused(503, `pool ${name} is reconciled by ${pool.controller.status.snapshot().lease?.heldBy ?? 'another replica'}, not this one: send the approval to that replica`);
   pool.approvalLedger.approve(hash);
   await pool.approvalLedger.save();
   pool.controller.loop.request('resync');
