@@ -67,7 +67,7 @@ export async function benchFleet(): Promise<void> {
     global.gc?.();
     const mem = process.memoryUsage();
     process.stdout.write(
-      `memory once converged: rss ${mb(mem.rss)}, heap ${mb(mem.heapUsed)} (simulators ≈ ${mb(simHeap)} of it, same process)\n`,
+      `memory once converged: rss ${mb(mem.rss)}, heap ${mb(mem.heapUsed)} (simulators ≈ ${mb(simHeap)} of it, same process; xops ≈ ${mb(mem.heapUsed - heapBefore.heapUsed - simHeap)})\n`,
     );
     const runs: number[] = [];
     for (const mtu of [9000, 1400, 9000]) {
@@ -76,7 +76,7 @@ export async function benchFleet(): Promise<void> {
       await until(() => mtuEverywhere(sims, mtu), 600_000);
       runs.push(Date.now() - t);
     }
-    process.stdout.write(`commit touching all ${poolCount} pools → applied everywhere: ${runs.map((r) => `${r} ms`).join(', ')} (poll interval 200 ms)\n`);
+    process.stdout.write(`commit touching all ${poolCount} pools → applied everywhere: ${runs.map((r) => `${r} ms`).join(', ')} (the folder is watched; poll interval 200 ms)\n`);
   } finally {
     await fleet.stop();
     for (const c of clients) await c.close().catch(() => undefined);

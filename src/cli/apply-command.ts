@@ -25,7 +25,8 @@ import { printDiagnostics } from './diagnostics-output.js';
 import { UserError } from './errors.js';
 import { alignOptions } from './usage.js';
 import { noManifestsWarning } from './no-manifests.js';
-import { printProblems } from './plan-command.js';
+import { poolsOf, printProblems } from './plan-command.js';
+import { POOL_SELECTION_USAGE, poolSelectionOptions } from '../fleet/per-pool.js';
 import { planDesired } from './plan-desired.js';
 import { secretRules } from '../config/checks.js';
 import { OPERATOR_CONFIG_USAGE, operatorConfigOptions, operatorSettings, type OperatorSettings } from './operator-config.js';
@@ -47,6 +48,9 @@ The plan and the summary go to stdout; problems and progress go to stderr.
                         progress on stderr: text for people (a live display on a terminal),
                         json: pino JSON lines (default: text on a terminal, json otherwise)
 ${REPO_ID_HELP}
+${POOL_SELECTION_USAGE}
+                        (DIR is then the repository; every selected pool is planned and shown
+                        under its own lease, one confirmation covers them all)
 
 Ctrl-C (or SIGTERM) while applying: no further action starts, the ones in flight finish (an
 object is never left without its marks), the summary says what was done and what was not.
@@ -120,21 +124,23 @@ async function makePlan(
  * A destructive action runs only with --allow-destructive, or when a policy that requires approval
  * for destructive changes let it through (its gate is allowed, so the approval was given).
  */
-function destructivePolicy(desired: DesiredState | undefined, flag: boolean): (action: Action) => boolean {
+export function destructivePolicy(desired: DesiredState | undefined, flag: boolean): (action: Action) => boolean {
   return (action) => flag || (desired !== undefined && destructiveApproved(desired, action));
 }
 
-async function confirm(count: number): Promise<boolean> {
+/** Asks on the terminal; true only for the answer `yes`. */
+export async function confirm(count: number, where = 'the pool'): Promise<boolean> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    const answer = await rl.question(`Apply ${count} action${count === 1 ? '' : 's'} to the pool? Only 'yes' is accepted: `);
+    const answer = await rl.question(`Apply ${count} action${count === 1 ? '' : 's'} to ${where}? Only 'yes' is accepted: `);
     return answer.trim() === 'yes';
   } finally {
     rl.close();
   }
 }
 
-function concurrencyOf(value: unknown): number {
+/** `--concurrency`, checked: 1 to 256, default 8. */
+export function concurrencyOf(value: unknown): number {
   if (value === undefined) return 8;
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 256) throw new UserError(`--concurrency must be a whole number from 1 to 256, not '${String(value)}'`);
@@ -154,6 +160,7 @@ export async function run(argv: string[]): Promise<number> {
       ...repoIdOption,
       ...connectionOptions,
       ...operatorConfigOptions,
+      ...poolSelectionOptions,
     },
     USAGE,
   );
@@ -165,6 +172,25 @@ export async function run(argv: string[]): Promise<number> {
   if (logFormat !== 'text' && logFormat !== 'json') throw new UserError(`--log-format must be text or json, not '${String(logFormat)}'`);
   if (!values.yes && !process.stdin.isTTY) {
     throw new UserError('refusing to apply without confirmation: stdin is not a terminal; pass --yes');
+  }
+
+  // A configuration listing pools: DIR is the repository, each pool applied from its own paths.
+  const fleetOperator = await operatorSettings(values);
+  const pools = poolsOf(fleetOperator, values.pool);
+  if (pools.length) {
+    if (values.plan !== undefined) throw new UserError('--plan applies a plan saved for one pool; with a configuration that lists pools, apply the repository folder (--pool NAME to narrow it)');
+    for (const flag of ['xapi', 'password-file']) if (values[flag] !== undefined) throw new UserError(`--${flag}: the configuration lists pools (pools:), each with its own address and credentials; drop --${flag}`);
+    const { applyPools } = await import('./apply-pools.js');
+    return applyPools(pools, {
+      repoDir: positionals[0] ?? '.',
+      yes: values.yes === true,
+      concurrency,
+      forceLease: values['force-lease'] === true,
+      logFormat,
+      allowDestructive: values['allow-destructive'] === true,
+      repo: repoIdentity(values),
+      operator: fleetOperator,
+    });
   }
 
   const client = await connectFromArgs(values);
@@ -231,7 +257,7 @@ export async function run(argv: string[]): Promise<number> {
  * While applying, SIGINT/SIGTERM abort the run: no further action starts, those in flight finish (so
  * nothing is left created without its marks). A second signal only says that it is still finishing.
  */
-function interruptOnSignals(): { signal: AbortSignal; release(): void } {
+export function interruptOnSignals(): { signal: AbortSignal; release(): void } {
   const controller = new AbortController();
   const onSignal = (name: NodeJS.Signals) => {
     if (controller.signal.aborted) {

@@ -34,12 +34,15 @@ export interface ApplyLeaseOptions {
  */
 export async function holdApplyLease(caller: XapiCaller, options: ApplyLeaseOptions = {}): Promise<ApplyLease> {
   const holder = options.holder ?? `xops-apply:${hostname().replace(/[^A-Za-z0-9.-]/g, '-')}:${process.pid}:${randomBytes(3).toString('hex')}`;
-  const lease = new PoolLease({ caller, holder, ttlMs: options.ttlMs ?? 60_000 });
+  const fresh = () => new PoolLease({ caller, holder, ttlMs: options.ttlMs ?? 60_000 });
+  let lease = fresh();
   let state = await lease.acquire();
   if (!state.held && options.force) {
     options.warn?.(`--force-lease: taking the pool lease from ${state.heldBy ?? 'its holder'}; it may still be writing to the pool`);
     const [pool] = await caller.call<string[]>('pool.get_all');
     await caller.call('pool.remove_from_other_config', pool, LEASE_KEY);
+    // A new lease object: the one that saw the holder would wait out a renewal gap we made ourselves.
+    lease = fresh();
     state = await lease.acquire();
   }
   if (!state.held) {

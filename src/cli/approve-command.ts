@@ -2,7 +2,7 @@ import { request } from 'node:http';
 import { parseCommandArgs, readFlagFile, str } from './args.js';
 import { UserError } from './errors.js';
 
-const USAGE = `usage: xops approve HASH --server URL --token-file FILE
+const USAGE = `usage: xops approve HASH --server URL --token-file FILE [--pool NAME]
 
 Approves one held action through a running controller (POST /approve). HASH is the approval hash
 the plan or /status shows for the held action: the approval covers exactly that change, and a
@@ -10,6 +10,8 @@ changed plan needs a new one. The controller keeps it in its cache folder and re
 
   --server URL          the controller, e.g. http://127.0.0.1:9420
   --token-file FILE     file holding the controller's approvals token (approvals.tokenFile)
+  --pool NAME           the pool the held action is in (required by a fleet replica, which
+                        serves several pools; a one-pool controller ignores it)
   --timeout-ms N        give up after this long (default 10000)`;
 
 /** `xops approve HASH`: exit 0 once the controller recorded the approval. */
@@ -18,6 +20,7 @@ export async function run(argv: string[]): Promise<number> {
     server: { type: 'string' },
     'token-file': { type: 'string' },
     'timeout-ms': { type: 'string' },
+    pool: { type: 'string' },
   }, USAGE);
   if (help) return 0;
   const hash = positionals[0];
@@ -36,7 +39,9 @@ export async function run(argv: string[]): Promise<number> {
   const token = (await readFlagFile('--token-file', tokenFile)).trim();
   const timeoutMs = Number(str(values['timeout-ms']) ?? '10000');
   if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 600_000) throw new UserError('--timeout-ms must be an integer between 100 and 600000');
-  const body = JSON.stringify({ hash });
+  const pool = str(values.pool);
+  if (pool !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(pool)) throw new UserError(`--pool must be a pool name from the configuration, not '${pool}'`);
+  const body = JSON.stringify({ hash, ...(pool !== undefined ? { pool } : {}) });
   const reply = await new Promise<{ status: number; text: string }>((resolve, reject) => {
     const req = request(url, { method: 'POST', timeout: timeoutMs, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
       const chunks: Buffer[] = [];

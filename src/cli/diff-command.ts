@@ -11,7 +11,8 @@ import { parseCommandArgs } from './args.js';
 import { CONNECTION_USAGE, connectionOptions, observePool } from './connection.js';
 import { UserError } from './errors.js';
 import { alignOptions } from './usage.js';
-import { hasProblems, maxBytesOf, outputFormat, printPlan } from './plan-command.js';
+import { hasProblems, maxBytesOf, outputFormat, poolsOf, printPlan } from './plan-command.js';
+import { POOL_SELECTION_USAGE, poolSelectionOptions } from '../fleet/per-pool.js';
 import { planDesired } from './plan-desired.js';
 import { OPERATOR_CONFIG_USAGE, operatorConfigOptions, operatorSettings, type OperatorSettings } from './operator-config.js';
 import { REPO_ID_HELP, repoIdOption, repoIdentity } from './repo-identity.js';
@@ -32,6 +33,9 @@ working tree.
                         comment); the summary and disruptive actions stay whole
   --detailed-exitcode   exit 2 when the change introduces actions, 0 when it introduces none
 ${REPO_ID_HELP}
+${POOL_SELECTION_USAGE}
+                        (DIR is then the repository; Markdown leads with a table of pools ×
+                        introduced changes × disruption)
 
 ${CONNECTION_USAGE}
 
@@ -98,6 +102,7 @@ export async function run(argv: string[]): Promise<number> {
       ...connectionOptions,
       ...serverOptions,
       ...operatorConfigOptions,
+      ...poolSelectionOptions,
     },
     USAGE,
   );
@@ -121,6 +126,20 @@ export async function run(argv: string[]): Promise<number> {
   const repoGit = simpleGit(top);
   const base = await resolveCommit(repoGit, values.base, '--base');
   const head = await resolveCommit(repoGit, values.head, '--head');
+
+  // A configuration listing pools: DIR is the repository, each pool diffed from its own paths.
+  const fleetOperator = await operatorSettings(values);
+  const pools = poolsOf(fleetOperator, values.pool);
+  if (pools.length) {
+    if (str(values.server) || str(values.xapi)) throw new UserError('the configuration lists pools (pools:), each with its own address: drop --server and --xapi');
+    const { diffPools } = await import('./diff-pools.js');
+    return diffPools(pools, {
+      git: repoGit, top, prefix, dir,
+      base: { ref: values.base, commit: base },
+      head: { ref: values.head, commit: head },
+      out, maxBytes, detailed: values['detailed-exitcode'] === true, repo: repoIdentity(values), operator: fleetOperator,
+    });
+  }
 
   let headPlan: Plan;
   let basePlan: Plan;

@@ -1,15 +1,12 @@
 import type { PoolConfig } from '../config/index.js';
 import { defaultConnect } from '../fleet/fleet.js';
 import { fleetPlanTable, poolManifestFiles } from '../fleet/per-pool.js';
-import { liveInventoryFrom } from '../manifests/index.js';
-import { loadManifestFiles, sortDiagnostics } from '../manifests/loader.js';
-import { hasErrors } from '../model/diagnostics.js';
 import type { Plan } from '../model/plan.js';
 import { takeSnapshot } from '../observe/snapshot.js';
 import { printDiagnostics } from './diagnostics-output.js';
 import type { OperatorSettings } from './operator-config.js';
 import { exitCode, printPlan, type PlanOutput } from './plan-output.js';
-import { planDesired } from './plan-desired.js';
+import { planPoolFiles, poolFailure } from './pool-plan.js';
 
 /** What `xops plan --config FILE [--pool NAME...]` needs besides the pools. */
 export interface PoolPlanOptions {
@@ -30,6 +27,7 @@ export interface PoolPlanOptions {
 export async function planPools(pools: PoolConfig[], o: PoolPlanOptions): Promise<number> {
   const plans: { pool: string; plan: Plan }[] = [];
   let code = 0;
+  let failed = false;
   for (const pool of pools) {
     try {
       const { client } = await defaultConnect(pool);
@@ -40,31 +38,31 @@ export async function planPools(pools: PoolConfig[], o: PoolPlanOptions): Promis
         await client.close();
       }
       const read = await poolManifestFiles(o.repoDir, pool);
-      const loaded = loadManifestFiles(read.files, o.repoDir, { live: liveInventoryFrom(observed), commit: 'local' });
-      const diagnostics = sortDiagnostics([...read.diagnostics, ...loaded.diagnostics]);
-      if (hasErrors(diagnostics)) {
+      const planned = planPoolFiles(pool, read.files, read.diagnostics, observed, { root: o.repoDir, commit: 'local', repo: o.repo, operator: o.operator, now: new Date() });
+      if (!planned.ok) {
         process.stderr.write(`xops: pool ${pool.name}: the manifests under ${pool.paths.join(', ')} have errors; nothing was planned for it\n`);
-        printDiagnostics(diagnostics);
-        code = 1;
+        printDiagnostics(planned.diagnostics);
+        failed = true;
         continue;
       }
-      const operator = { ...o.operator, limits: { ...o.operator.limits, ...pool.limits } };
-      const plan = planDesired(loaded.desired, diagnostics, observed, { now: new Date(), repo: o.repo, operator });
+      const { plan } = planned;
       plans.push({ pool: pool.name, plan });
-      code = Math.max(code, exitCode(plan, o.detailed));
+      const poolCode = exitCode(plan, o.detailed);
+      if (poolCode === 1) failed = true;
+      else code = Math.max(code, poolCode);
     } catch (err) {
-      process.stderr.write(`xops: pool ${pool.name}: ${err instanceof Error ? err.message : String(err)}\n`);
-      code = 1;
+      process.stderr.write(poolFailure(pool, err));
+      failed = true;
     }
   }
   if (o.out === 'json') {
     process.stdout.write(JSON.stringify(plans, null, 2) + '\n');
-    return code;
+    return failed ? 1 : code;
   }
   if (o.out === 'markdown') process.stdout.write(`${fleetPlanTable(plans)}\n`);
   for (const { pool, plan } of plans) {
     process.stdout.write(o.out === 'markdown' ? `### Pool \`${pool}\`\n\n` : `== pool ${pool} ==\n`);
-    printPlan(plan, o.out, { ...(o.maxBytes !== undefined ? { maxBytes: Math.floor(o.maxBytes / Math.max(1, plans.length)) } : {}), fullPlanHint: `xops plan ${o.repoDir} --pool ${pool} --out text` });
+    printPlan(plan, o.out, { ...(o.maxBytes !== undefined ? { maxBytes: Math.floor(o.maxBytes / Math.max(1, plans.length)) } : {}), fullPlanHint: `xops plan ${o.repoDir} --config ${o.operator.config.file ?? 'FILE'} --pool ${pool} --out text` });
   }
-  return code;
+  return failed ? 1 : code;
 }

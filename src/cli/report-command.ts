@@ -12,6 +12,8 @@ import { OPERATOR_CONFIG_USAGE, operatorConfigOptions, operatorSettings } from '
 import { planDesired } from './plan-desired.js';
 import { REPO_ID_HELP, repoIdOption, repoIdentity } from './repo-identity.js';
 import { alignOptions } from './usage.js';
+import { POOL_SELECTION_USAGE, poolSelectionOptions } from '../fleet/per-pool.js';
+import { poolsOf } from './plan-command.js';
 
 const USAGE = alignOptions(`usage: xops report [DIR] [--out markdown|json|html] [connection options]
 
@@ -22,6 +24,9 @@ DIR was at. Changes nothing. The report goes to stdout.
 
   --out FORMAT          markdown (default), json or html
 ${REPO_ID_HELP}
+${POOL_SELECTION_USAGE}
+                        (DIR is then the repository; Markdown leads with a table of pools ×
+                        resource states; html takes one pool)
 
 ${CONNECTION_USAGE}
 
@@ -43,13 +48,21 @@ export async function checkoutCommit(dir: string): Promise<string | undefined> {
 
 /** `xops report [DIR]`: the compliance report against the live pool. Exit 0 when made, 1 on manifest errors. */
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals, help } = parseCommandArgs(argv, { out: { type: 'string' }, ...repoIdOption, ...connectionOptions, ...operatorConfigOptions }, USAGE);
+  const { values, positionals, help } = parseCommandArgs(argv, { out: { type: 'string' }, ...repoIdOption, ...connectionOptions, ...operatorConfigOptions, ...poolSelectionOptions }, USAGE);
   if (help) return 0;
   if (positionals.length > 1) throw new UserError(`report takes one folder, got ${positionals.length} (see 'xops report --help')`);
   const out = (values.out ?? 'markdown') as ReportFormat;
   if (!REPORT_FORMATS.includes(out)) throw new UserError(`--out must be one of ${REPORT_FORMATS.join(', ')}, not '${String(values.out)}'`);
   const dir = positionals[0] ?? '.';
   const repo = repoIdentity(values);
+
+  // A configuration listing pools: DIR is the repository, each pool reported from its own paths.
+  const operator = await operatorSettings(values);
+  const pools = poolsOf(operator, values.pool);
+  if (pools.length) {
+    const { reportPools } = await import('./report-pools.js');
+    return reportPools(pools, { repoDir: dir, out, commit: await checkoutCommit(dir), repo, operator });
+  }
 
   const observed = await observePool(values);
   const { desired, diagnostics } = await loadManifests(dir, { live: liveInventoryFrom(observed) });
@@ -58,7 +71,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`xops: the manifests under ${dir} have errors; no report was made\n`);
     return 1;
   }
-  const plan = planDesired(desired, diagnostics, observed, { now: new Date(), repo, operator: await operatorSettings(values) });
+  const plan = planDesired(desired, diagnostics, observed, { now: new Date(), repo, operator });
   const report = complianceReport(desired, observed, plan, { commit: await checkoutCommit(dir), path: dir, repo });
   process.stdout.write(renderReport(report, out));
   return 0;

@@ -21,7 +21,8 @@ import type { GitVerify } from '../config/types.js';
 import { parseCommandArgs, readFlagFile, str } from './args.js';
 import { CONNECTION_USAGE, connectFromArgs, connectionOptions } from './connection.js';
 import { UserError } from './errors.js';
-import { OUTPUTS_USAGE, outputsFromArgs, outputsOptions } from './outputs-flags.js';
+import { OUTPUTS_USAGE, historyFileFor, outputsFromArgs, outputsOptions } from './outputs-flags.js';
+import type { PoolConfig } from '../config/index.js';
 import { OPERATOR_CONFIG_USAGE, operatorConfigOptions, operatorSettings } from './operator-config.js';
 import { REPO_ID_HELP, repoIdentity, repoIdOption } from './repo-identity.js';
 import { defaultCacheRoot } from './cache-dir.js';
@@ -251,8 +252,29 @@ async function runFleetFromArgs(values: Record<string, unknown>, operator: Await
   const applyTimeoutMs = durationMs('--apply-timeout', str(values['apply-timeout']) ?? '30m');
   const listen = parseListen(str(values.listen));
   const webhookSecret = await readSecret(str(values['webhook-secret-file']));
+  const webhookListenText = str(values['webhook-listen']) ?? operator.config.http.webhookListen;
+  const webhookListen = webhookListenText !== undefined ? parseListen(webhookListenText, '--webhook-listen') : undefined;
+  const tokenFile = str(values['token-file']) ?? operator.config.http.tokenFile;
+  const token = tokenFile !== undefined ? await readToken(tokenFile) : undefined;
+  // One set of outputs for every pool; each keeps its own history file and names itself in
+  // notifications, and its commit status has its own context, so pools do not overwrite each other's.
+  const outputs = await outputsFromArgs(values, source, str(values.repo) ?? '.', '');
+  const outputsFor = (pool: PoolConfig) => ({
+    ...outputs,
+    historyFile: historyFileFor(source, pool.xapi),
+    poolName: () => pool.name,
+    ...(outputs.commitStatus ? { commitStatus: { ...outputs.commitStatus, context: `xops/${pool.name}` } } : {}),
+  });
+  const cacheRoot = str(values['cache-dir']) ?? defaultCacheRoot();
+  const approveToken = operator.config.approvals.tokenFile !== undefined ? await readToken(operator.config.approvals.tokenFile) : undefined;
   return runFleet({
+    ...(approveToken !== undefined ? { approveToken } : {}),
     ...(webhookSecret ? { webhook: { secret: webhookSecret, branch: str(values.branch) } } : {}),
+    // The same file a one-pool controller of this address keeps, so the record survives a switch of mode.
+    ...(webhookListen ? { webhookListen } : {}),
+    approvalLedgerFor: (pool) => ApprovalLedger.open(holderFile(cacheRoot, pool.xapi).replace(/lease-holder-/, 'approvals-')),
+    guard: { ...(token !== undefined ? { token } : {}), allowedHosts: operator.config.http.allowedHosts ?? [] },
+    outputsFor,
     source,
     config: operator.config,
     limits: operator.limits,
@@ -269,10 +291,10 @@ async function runFleetFromArgs(values: Record<string, unknown>, operator: Await
       resyncIntervalMs: durationMs('--resync', str(values.resync) ?? '10m'),
       applyTimeoutMs,
       applyListener: logProgress(logger),
-      ownCredentialFiles: operator.config.pools.flatMap((p) => (p.passwordFile ? [p.passwordFile] : [])),
+      ownCredentialFiles: [...operator.config.pools.flatMap((p) => (p.passwordFile ? [p.passwordFile] : [])), str(values['webhook-secret-file']), tokenFile].filter((f): f is string => f !== undefined),
     },
     logger,
-    onListening: (url) => process.stderr.write(`xops fleet replica serving ${operator.config.pools.length} pools; status at ${url}/status\n`),
+    onListening: (url, hook) => process.stderr.write(`xops fleet replica serving ${operator.config.pools.length} pools; status at ${url}/status${hook ? `; POST /webhook at ${hook}/webhook` : ''}\n`),
   }).catch((err: unknown) => {
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new UserError(`--listen ${listen.host}:${listen.port}: address already in use`);
     throw err;

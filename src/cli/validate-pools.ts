@@ -2,6 +2,7 @@ import type { PoolConfig } from '../config/index.js';
 import { operatorChecks } from '../config/checks.js';
 import { defaultConnect } from '../fleet/fleet.js';
 import { poolManifestFiles } from '../fleet/per-pool.js';
+import { poolNameDiagnostics } from '../fleet/pool-name.js';
 import { liveInventoryFrom, type LiveInventory } from '../manifests/index.js';
 import { loadManifestFiles, sortDiagnostics } from '../manifests/loader.js';
 import { hasErrors, type Diagnostic } from '../model/diagnostics.js';
@@ -34,6 +35,7 @@ export async function validatePools(pools: PoolConfig[], o: { repoDir: string; o
       const diagnostics = sortDiagnostics([
         ...read.diagnostics,
         ...loaded.diagnostics,
+        ...poolNameDiagnostics(loaded.desired.documents, pool.name),
         ...checkAdmission(loaded.desired),
         ...operatorChecks(loaded.desired, o.operator.config, pool.passwordFile ? [pool.passwordFile] : []),
         ...(live ? [] : uncheckedReferenceWarnings(loaded.desired)),

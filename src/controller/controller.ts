@@ -11,6 +11,8 @@ import { startHttpServer, type ControllerHttpServer } from './http.js';
 import { createWebRoutes } from './web/routes.js';
 import { planSummary, poolPageView, type PlanSummary } from './web/view.js';
 import type { HttpGuard } from './http-guard.js';
+import type { Diagnostic } from '../model/diagnostics.js';
+import type { RawDocument } from '../model/desired.js';
 import type { ApprovalLedger } from '../policy/approval-ledger.js';
 import { LeaseKeeper, PoolLease, type LeaseShare } from './lease.js';
 import { ReconcileLoop, type BackoffOptions } from './loop.js';
@@ -99,6 +101,8 @@ export interface ControllerOptions {
   limits?: OperatorLimits;
   /** Files holding xops' own credentials, which no secretRef may name. */
   ownCredentialFiles?: string[];
+  /** See ReconcilerDeps.documentChecks. */
+  documentChecks?: (documents: RawDocument[]) => Diagnostic[];
   logger: Logger;
 }
 
@@ -154,6 +158,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
         config: options.config,
         limits: options.limits,
         ownCredentialFiles: options.ownCredentialFiles,
+        ...(options.documentChecks ? { documentChecks: options.documentChecks } : {}),
         now: options.now,
         retryDelayMs: options.applyRetryDelayMs,
         applyTimeoutMs: options.applyTimeoutMs ?? DEFAULT_APPLY_TIMEOUT_MS,
@@ -232,7 +237,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
   });
   if (http) logger.info({ url: http.url, source: source.description }, 'controller listening');
 
-  const lease = new PoolLease({ caller, holder: options.leaseHolder, ttlMs: options.leaseTtlMs, takeoverSettleMs: options.leaseTakeoverSettleMs });
+  // A fleet replica treats a missing key as free only once it stays missing (see LeaseOptions.confirmFree).
+  const lease = new PoolLease({ caller, holder: options.leaseHolder, ttlMs: options.leaseTtlMs, takeoverSettleMs: options.leaseTakeoverSettleMs, confirmFree: options.leaseShare !== undefined });
   const keeper = new LeaseKeeper(lease, {
     onUpdate: (state, err) => {
       status.xapiReachable(!err, err instanceof Error ? err.message : err ? String(err) : undefined);

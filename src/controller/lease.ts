@@ -37,6 +37,13 @@ export interface LeaseOptions {
   takeoverSettleMs?: number;
   key?: string;
   clock?: Clock;
+  /**
+   * Count a missing key as free only when it is still missing after the settle time, even at the
+   * first look (fleet replicas, which keep trying each other's pools: a renewal's remove-then-add gap
+   * must not hand a pool over while its holder's reconcile is still writing). Default false: only
+   * after having seen another holder's live lease.
+   */
+  confirmFree?: boolean;
 }
 
 /** What an instance knows about the lease after a call. */
@@ -77,11 +84,14 @@ export class PoolLease {
   private readonly key: string;
   private readonly clock: Clock;
   private readonly settleMs: number;
+  private readonly confirmFree: boolean;
   private poolRef: string | undefined;
   /** Expiry of our lease as we last wrote it; 0 when we do not hold it. */
   private ourExpiry = 0;
   /** When we took the lease we hold (ms); kept across renewals, reset when we lose it. */
   private ourSince: number | undefined;
+  /** Another holder's lease as we last read it (see acquire). */
+  private seenOther: ParsedLease | undefined;
 
   constructor(options: LeaseOptions) {
     this.caller = options.caller;
@@ -89,6 +99,7 @@ export class PoolLease {
     if (this.holder.includes('|')) throw new Error(`lease holder must not contain '|': ${this.holder}`);
     this.ttlMs = options.ttlMs ?? 60_000;
     this.settleMs = options.takeoverSettleMs ?? 2_000;
+    this.confirmFree = options.confirmFree ?? false;
     this.key = options.key ?? LEASE_KEY;
     this.clock = options.clock ?? systemClock;
   }
@@ -101,6 +112,17 @@ export class PoolLease {
   /** Takes the lease if it is free or expired; otherwise says who holds it until when. */
   async acquire(): Promise<LeaseState> {
     const pool = await this.pool();
+    // Another holder's live lease was there when we last looked: a missing key now is most likely its
+    // renewal (remove, then add), and adding into that gap would leave its reconcile in flight writing
+    // beside ours. Only a key still missing after the settle time is a release (or a crash-free exit).
+    const seen = this.seenOther;
+    const wary = this.confirmFree || (seen !== undefined && seen.expiresAt > this.clock.now());
+    if (wary && (await this.read(pool)) === undefined) {
+      if (this.settleMs > 0) await this.pause(this.settleMs);
+      const back = parseLease(await this.read(pool));
+      if (back && back.holder !== this.holder && back.expiresAt > this.clock.now()) return this.lost(`pool held by ${back.holder}`, back);
+    }
+    this.seenOther = undefined;
     const value = this.freshValue();
     if (await this.add(pool, value)) return this.readBack(pool, value);
     const current = await this.read(pool);
@@ -121,7 +143,7 @@ export class PoolLease {
     await this.caller.call('pool.remove_from_other_config', pool, this.key);
     const takeover = this.freshValue();
     if (!(await this.add(pool, takeover))) return this.lost('another instance took the expired lease first', parseLease(await this.read(pool)));
-    if (this.settleMs > 0) await new Promise<void>((resolve) => this.clock.setTimeout(resolve, this.settleMs));
+    if (this.settleMs > 0) await this.pause(this.settleMs);
     return this.readBack(pool, takeover);
   }
 
@@ -138,7 +160,7 @@ export class PoolLease {
     // once our value is still there after the settle time; until then start nothing.
     if (this.clock.now() >= parsed.expiresAt - this.settleMs) {
       this.ourExpiry = 0;
-      if (this.settleMs > 0) await new Promise<void>((resolve) => this.clock.setTimeout(resolve, this.settleMs));
+      if (this.settleMs > 0) await this.pause(this.settleMs);
       return this.readBack(pool, value);
     }
     return this.ours(value);
@@ -181,6 +203,7 @@ export class PoolLease {
   private lost(reason: string, other: ParsedLease | undefined): LeaseState {
     this.ourExpiry = 0;
     this.ourSince = undefined;
+    this.seenOther = other && other.holder !== this.holder ? other : undefined;
     return {
       held: false,
       holder: this.holder,
@@ -188,6 +211,20 @@ export class PoolLease {
       ...(other ? { heldBy: other.holder, expiresAt: new Date(other.expiresAt).toISOString() } : {}),
       ...(other?.since !== undefined ? { since: new Date(other.since).toISOString() } : {}),
     };
+  }
+
+  /**
+   * Waits `ms` on the lease's clock. The clock's timers do not keep the process alive, but this wait
+   * is awaited work (a CLI apply may have nothing else pending): a plain timer holds the process meanwhile.
+   */
+  private pause(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const alive = setTimeout(() => undefined, ms + 1_000);
+      this.clock.setTimeout(() => {
+        clearTimeout(alive);
+        resolve();
+      }, ms);
+    });
   }
 
   private freshValue(): string {

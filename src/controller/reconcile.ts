@@ -1,7 +1,7 @@
 import { applyPlan, type ApplyListener, type ApplyResult } from '../apply/executor.js';
 import type { ApplyLogger } from '../apply/context.js';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../model/diagnostics.js';
-import type { DesiredState } from '../model/desired.js';
+import type { DesiredState, RawDocument } from '../model/desired.js';
 import type { Action, Plan } from '../model/plan.js';
 import { liveInventoryFrom, loadManifestFiles } from '../manifests/index.js';
 import { gatedPlan } from '../plan/pipeline.js';
@@ -45,6 +45,8 @@ export interface ReconcilerDeps {
   limits?: OperatorLimits;
   /** Files holding xops' own credentials (password, webhook secret): never a secretRef's to name. */
   ownCredentialFiles?: string[];
+  /** Further checks of a commit's documents; an error makes it invalid (a fleet: the Pool manifest's name). */
+  documentChecks?: (documents: RawDocument[]) => Diagnostic[];
   /** Most actions running at once; default 8. */
   concurrency?: number;
   /** Delay before apply retries a failed action; default 250 ms. */
@@ -90,7 +92,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcileFn {
     const { desired, diagnostics } = loadManifestFiles(input.files, deps.root, { commit: input.commit, live: liveInventoryFrom(observed) });
     const checked = hasErrors(diagnostics)
       ? diagnostics
-      : [...diagnostics, ...checkAdmission(desired), ...operatorChecks(desired, config, deps.ownCredentialFiles)];
+      : [...diagnostics, ...checkAdmission(desired), ...operatorChecks(desired, config, deps.ownCredentialFiles), ...(deps.documentChecks?.(desired.documents) ?? [])];
     if (hasErrors(checked)) return { ok: false, invalid: checked.filter((d) => d.severity === 'error') };
     const resources = desired.documents.filter((d) => d.kind !== 'Policy').map((d) => d.address);
 

@@ -3,11 +3,14 @@ import type { Logger } from 'pino';
 import type { ControllerConfig, PoolConfig } from '../config/index.js';
 import { startController, type ControllerOptions, type RunningController } from '../controller/controller.js';
 import type { LeaseShare } from '../controller/lease.js';
+import { ApprovalLedger } from '../policy/approval-ledger.js';
 import type { OperatorLimits } from '../policy/settings.js';
+import { LocalSource } from '../source/local-source.js';
 import type { ManifestSource } from '../source/types.js';
 import type { XapiCaller } from '../xapi/caller.js';
 import { XapiClient } from '../xapi/client.js';
 import { fairShare, poolsAboveShare } from './fair-share.js';
+import { poolNameDiagnostics } from './pool-name.js';
 import { SharedSource } from './pool-source.js';
 import { ReplicaRoster } from './replicas.js';
 
@@ -36,8 +39,16 @@ export interface FleetOptions {
   connect?: (pool: PoolConfig) => Promise<PoolConnection>;
   /** Waits between failed connection attempts to one pool: from `initialMs` doubling to `maxMs`. */
   connectRetry?: { initialMs: number; maxMs: number };
+  /**
+   * Each pool's approval ledger (which actions were held at which commit, API approvals): without one
+   * an approval annotation would count in the very commit that brings the change it approves.
+   * Default: one in memory per pool (the rule holds; the record is lost on restart).
+   */
+  approvalLedgerFor?: (pool: PoolConfig) => Promise<ApprovalLedger>;
+  /** Each pool's history file, notifications and commit statuses (default: none, history in memory). */
+  outputsFor?: (pool: PoolConfig) => ControllerOptions['outputs'];
   /** Passed to every pool's controller (repository identity, intervals, backoff, hooks...). */
-  controller?: Partial<Omit<ControllerOptions, 'source' | 'caller' | 'client' | 'config' | 'limits' | 'leaseHolder' | 'leaseTtlMs' | 'serveHttp' | 'leaseShare' | 'logger'>>;
+  controller?: Partial<Omit<ControllerOptions, 'source' | 'caller' | 'client' | 'config' | 'limits' | 'leaseHolder' | 'leaseTtlMs' | 'serveHttp' | 'leaseShare' | 'logger' | 'documentChecks' | 'outputs' | 'approvalLedger'>>;
   logger: Logger;
 }
 
@@ -47,6 +58,8 @@ export interface FleetPool {
   /** Set once connected; until then `connectError` says why not. */
   controller?: RunningController;
   connectError?: string;
+  /** The pool's approval ledger, set with the controller. */
+  approvalLedger?: ApprovalLedger;
   held(): boolean;
 }
 
@@ -128,6 +141,8 @@ export async function startFleet(options: FleetOptions): Promise<RunningFleet> {
     if (stopped || !pool.connection) return;
     // Be counted before taking leases, so a replica already holding every pool makes room at once.
     await roster.beat(pool.config.name, pool.connection.caller ?? pool.connection.client).catch(() => undefined);
+    const approvalLedger = await (options.approvalLedgerFor ?? (() => ApprovalLedger.open(undefined)))(pool.config);
+    pool.approvalLedger = approvalLedger;
     pool.controller = await startController({
       ...options.controller,
       source: shared.view(pool.config.name, pool.config.paths),
@@ -141,6 +156,10 @@ export async function startFleet(options: FleetOptions): Promise<RunningFleet> {
       leaseTakeoverSettleMs: options.leaseTakeoverSettleMs,
       serveHttp: false,
       leaseShare: leaseShare(pool.config.name),
+      ...(options.outputsFor ? { outputs: options.outputsFor(pool.config) } : {}),
+      approvalLedger,
+      // A Pool manifest in this pool's paths must carry its name: a copy in the wrong folder would rename it.
+      documentChecks: (documents) => poolNameDiagnostics(documents, pool.config.name),
       logger,
     });
     if (stopped) await pool.controller.stop();
@@ -152,6 +171,8 @@ export async function startFleet(options: FleetOptions): Promise<RunningFleet> {
     }),
   );
   scheduleBeat();
+  // A plain folder (development): every pool fetches when a file changes, as a single controller does.
+  if (options.source instanceof LocalSource) await options.source.watch(() => pools.forEach((p) => p.controller?.loop.request('file-change')));
 
   let stopping: Promise<void> | undefined;
   return {
@@ -168,6 +189,8 @@ export async function startFleet(options: FleetOptions): Promise<RunningFleet> {
         await Promise.all(pools.map((p) => p.controller?.stop()));
         await Promise.all(clients.map((c) => roster.leave(c.caller ?? c.client).catch(() => undefined)));
         await Promise.all(clients.map((c) => c.client.close().catch(() => undefined)));
+        // Closing the last pool's view closed it already, unless a pool never connected (idempotent).
+        await options.source.close().catch(() => undefined);
       })()),
   };
 }

@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ControllerStatus } from '../controller/status.js';
+import { guardRequest, type HttpGuard } from '../controller/http-guard.js';
+import { ApproveRefused, handleApprove } from '../controller/approve-api.js';
 import { handleWebhook } from '../controller/webhook.js';
 import type { FleetPool, RunningFleet } from './fleet.js';
 
@@ -92,28 +94,94 @@ export function withPoolLabel(sample: string, pool: string): string {
 /** A fleet replica's HTTP server. */
 export interface FleetHttpServer {
   url: string;
+  /** The separate webhook listener's address, when there is one. */
+  webhookUrl?: string;
   close(): Promise<void>;
 }
 
 /**
  * Serves `/healthz` (no pool's reconcile stuck past `stuckAfterMs`), `/readyz` (every pool this
  * replica holds is ready; a replica standing by for all its pools is ready), `/metrics`, `/status`
- * (all pools), `/status/<pool>` (one pool's full status, 404 for a name not configured) and, with a
- * secret, `POST /webhook` (a verified push makes every pool fetch).
+ * (all pools), `/status/<pool>` (one pool's full status, 404 for a name not configured), `/history`
+ * (every connected pool's reconcile history by name), `/history/<pool>` and, with a secret,
+ * `POST /webhook` (a verified push makes every pool fetch). With `guard`, requests are checked as a
+ * single controller's are: the Host header always, the bearer token off /healthz, /readyz, /webhook.
  */
 export async function startFleetHttp(
   fleet: RunningFleet,
-  options: { host?: string; port?: number; stuckAfterMs: number; webhook?: { secret: string; branch?: string } },
+  options: {
+    host?: string;
+    port?: number;
+    stuckAfterMs: number;
+    webhook?: { secret: string; branch?: string };
+    guard?: HttpGuard;
+    /** Serve `POST /webhook` only there (e.g. where the forge can reach), and not on the main address. */
+    webhookListen?: { host: string; port: number };
+    /** Enables `POST /approve` (`xops approve HASH --pool NAME`) behind this token (approvals.tokenFile). */
+    approveToken?: string;
+  },
 ): Promise<FleetHttpServer> {
+  // One verified push asks every pool's loop to fetch: the repository is shared, each loop decides.
+  const webhook = (req: IncomingMessage, res: ServerResponse) => {
+    if (!options.webhook) return send(res, 404, 'application/json', '{"error":"webhook not configured (no secret)"}\n');
+    void handleWebhook(req, res, { ...options.webhook, onPush: () => fleet.pools.forEach((p) => p.controller?.loop.request('webhook')) });
+  };
+  const isWebhook = (req: IncomingMessage) => req.method === 'POST' && (req.url ?? '').split('?')[0] === '/webhook';
+  const main = await listen(options.host ?? '127.0.0.1', options.port ?? 9420, (req, res) => {
+    // As a single controller: the Host check everywhere, the bearer token off the probes and the webhook.
+    const refusal = guardRequest(req, (req.url ?? '/').split('?')[0]!, options.guard ?? {});
+    if (refusal) return send(res, refusal.status, 'text/plain', `${refusal.reason}\n`, refusal.headers);
+    if (isWebhook(req)) return options.webhookListen ? send(res, 404, 'text/plain', 'not found: POST /webhook is served on its own address\n') : webhook(req, res);
+    if ((req.url ?? '').split('?')[0] === '/approve') {
+      if (!options.approveToken) return send(res, 404, 'text/plain', 'not found: no approvals.tokenFile configured\n');
+      void handleApprove(req, res, { token: options.approveToken, onApprove: (hash, pool) => approveInPool(fleet, hash, pool) }).catch(() => res.headersSent ? res.destroy() : send(res, 500, 'text/plain', 'internal error\n'));
+      return;
+    }
+    handle(fleet, options.stuckAfterMs, req, res);
+  });
+  let hook: Listening | undefined;
+  if (options.webhookListen) {
+    // Only the HMAC-signed webhook there: nothing else is reachable from where the forge connects.
+    hook = await listen(options.webhookListen.host, options.webhookListen.port, (req, res) => (isWebhook(req) ? webhook(req, res) : send(res, 404, 'text/plain', 'not found\n'))).catch(async (err: unknown) => {
+      await main.close();
+      throw err;
+    });
+  }
+  return {
+    url: main.url,
+    ...(hook ? { webhookUrl: hook.url } : {}),
+    close: async () => {
+      await Promise.all([main.close(), hook?.close()]);
+    },
+  };
+}
+
+/**
+ * An approval given through the API to one pool of the fleet: recorded in that pool's ledger only (the
+ * same change in another pool is not approved by it), then that pool reconciles.
+ */
+async function approveInPool(fleet: RunningFleet, hash: string, name: string | undefined): Promise<void> {
+  const names = fleet.pools.map((p) => p.config.name).join(', ');
+  if (name === undefined) throw new ApproveRefused(400, `this replica serves several pools: name the pool (xops approve ${hash} --pool NAME; pools: ${names})`);
+  const pool = fleet.pools.find((p) => p.config.name === name);
+  if (!pool) throw new ApproveRefused(404, `no pool named '${name}' in the configuration (pools: ${names})`);
+  if (!pool.controller || !pool.approvalLedger) throw new ApproveRefused(503, `pool ${name} is not connected here yet: ${pool.connectError ?? 'connecting'}`);
+  // Only the holder's ledger counts: recorded elsewhere, the approval would wait for a handover.
+  if (!pool.held()) throw new ApproveRefused(503, `pool ${name} is reconciled by ${pool.controller.status.snapshot().lease?.heldBy ?? 'another replica'}, not this one: send the approval to that replica`);
+  pool.approvalLedger.approve(hash);
+  await pool.approvalLedger.save();
+  pool.controller.loop.request('resync');
+}
+
+interface Listening {
+  url: string;
+  close(): Promise<void>;
+}
+
+async function listen(host: string, port: number, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Listening> {
   const server = createServer((req, res) => {
     try {
-      // One verified push asks every pool's loop to fetch: the repository is shared, each loop decides.
-      if (req.method === 'POST' && (req.url ?? '').split('?')[0] === '/webhook') {
-        if (!options.webhook) return send(res, 404, 'application/json', '{"error":"webhook not configured (no secret)"}\n');
-        void handleWebhook(req, res, { ...options.webhook, onPush: () => fleet.pools.forEach((p) => p.controller?.loop.request('webhook')) });
-        return;
-      }
-      handle(fleet, options.stuckAfterMs, req, res);
+      handler(req, res);
     } catch (err) {
       send(res, 500, 'text/plain', `internal error: ${err instanceof Error ? err.message : String(err)}\n`);
     }
@@ -121,11 +189,11 @@ export async function startFleetHttp(
   server.requestTimeout = 10_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 9420, options.host ?? '127.0.0.1', () => resolve());
+    server.listen(port, host, () => resolve());
   });
-  const { address, port } = server.address() as AddressInfo;
+  const { address, port: bound } = server.address() as AddressInfo;
   return {
-    url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
+    url: `http://${address.includes(':') ? `[${address}]` : address}:${bound}`,
     close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
   };
 }
@@ -146,6 +214,18 @@ function handle(fleet: RunningFleet, stuckAfterMs: number, req: IncomingMessage,
   }
   if (path === '/metrics') return send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', fleetMetrics(fleet));
   if (path === '/status') return send(res, 200, 'application/json', JSON.stringify(fleetStatus(fleet), null, 2) + '\n');
+  if (path === '/history') {
+    const pools = Object.fromEntries(fleet.pools.flatMap((p) => (p.controller ? [[p.config.name, p.controller.outputs.history.document()]] : [])));
+    return send(res, 200, 'application/json', JSON.stringify({ pools }, null, 2) + '\n');
+  }
+  const history = /^\/history\/([^/]+)$/.exec(path);
+  if (history) {
+    const name = decodeURIComponent(history[1]!);
+    const pool = fleet.pools.find((p) => p.config.name === name);
+    if (!pool) return send(res, 404, 'text/plain', `no pool named '${name}' in the configuration\n`);
+    if (!pool.controller) return send(res, 503, 'text/plain', `pool ${name} is not connected: ${pool.connectError ?? 'connecting'}\n`);
+    return send(res, 200, 'application/json', JSON.stringify(pool.controller.outputs.history.document(), null, 2) + '\n');
+  }
   const one = /^\/status\/([^/]+)$/.exec(path);
   if (one) {
     const name = decodeURIComponent(one[1]!);
@@ -157,7 +237,7 @@ function handle(fleet: RunningFleet, stuckAfterMs: number, req: IncomingMessage,
   send(res, 404, 'text/plain', 'not found\n');
 }
 
-function send(res: ServerResponse, code: number, type: string, body: string): void {
-  res.writeHead(code, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+function send(res: ServerResponse, code: number, type: string, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(code, { ...headers, 'content-type': type, 'content-length': Buffer.byteLength(body) });
   res.end(body);
 }

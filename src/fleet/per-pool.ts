@@ -1,6 +1,6 @@
 import type { ControllerConfig, PoolConfig } from '../config/index.js';
 import type { Diagnostic } from '../model/diagnostics.js';
-import type { Plan } from '../model/plan.js';
+import type { Action, Plan } from '../model/plan.js';
 import { readManifestFolder } from '../manifests/folder.js';
 import type { ManifestFile } from '../manifests/loader.js';
 import { selectFiles } from './pool-source.js';
@@ -34,12 +34,16 @@ export async function poolManifestFiles(repoDir: string, pool: PoolConfig): Prom
   return { files: selectFiles(read.files, pool.paths.map((p) => (p === '' ? '' : `${p}/`))), diagnostics: read.diagnostics };
 }
 
-/** Rows of the fleet summary: per pool, how many actions at each disruption. */
-export function fleetPlanTable(plans: { pool: string; plan: Plan }[]): string {
+/**
+ * The fleet summary that leads a Markdown comment: per pool, how many actions at each disruption.
+ * `counted` narrows what is counted (`xops diff`: only the actions the change introduces).
+ */
+export function fleetPlanTable(plans: { pool: string; plan: Plan }[], counted: (a: Action) => boolean = () => true): string {
   const levels = ['none', 'reboot', 'downtime', 'destructive'] as const;
   const rows = plans.map(({ pool, plan }) => {
-    const count = (d: string) => plan.actions.filter((a) => a.disruption === d).length;
-    return `| ${pool} | ${plan.actions.length} | ${levels.map((d) => count(d)).join(' | ')} |`;
+    const actions = plan.actions.filter(counted);
+    const count = (d: string) => actions.filter((a) => a.disruption === d).length;
+    return `| ${pool} | ${actions.length} | ${levels.map((d) => count(d)).join(' | ')} |`;
   });
   return ['| pool | changes | none | reboot | downtime | destructive |', '|---|---:|---:|---:|---:|---:|', ...rows].join('\n') + '\n';
 }

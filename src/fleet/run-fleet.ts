@@ -3,7 +3,8 @@ import type { ControllerConfig } from '../config/index.js';
 import type { ControllerOptions } from '../controller/controller.js';
 import type { OperatorLimits } from '../policy/settings.js';
 import type { ManifestSource } from '../source/types.js';
-import { startFleet } from './fleet.js';
+import type { HttpGuard } from '../controller/http-guard.js';
+import { startFleet, type FleetOptions } from './fleet.js';
 import { startFleetHttp } from './http.js';
 
 /** What `xops run --config FILE` with `pools:` needs from the command line. */
@@ -13,6 +14,16 @@ export interface FleetRunOptions {
   limits: OperatorLimits;
   holder: string;
   listen: { host: string; port: number };
+  /** The bearer token and Host names every request is checked against (`http.tokenFile`, `--token-file`). */
+  guard?: HttpGuard;
+  /** Each pool's history file, notifications and commit statuses. */
+  outputsFor?: FleetOptions['outputsFor'];
+  /** Each pool's approval ledger, kept in the cache folder. */
+  approvalLedgerFor?: FleetOptions['approvalLedgerFor'];
+  /** Enables `POST /approve` behind this token (approvals.tokenFile). */
+  approveToken?: string;
+  /** Where `POST /webhook` is served instead of on `listen`. */
+  webhookListen?: { host: string; port: number };
   /** Enables `POST /webhook` for all pools. */
   webhook?: { secret: string; branch?: string };
   leaseTtlMs: number;
@@ -20,8 +31,8 @@ export interface FleetRunOptions {
   stuckAfterMs: number;
   controller: FleetControllerSettings;
   logger: Logger;
-  /** Told the HTTP address once serving. */
-  onListening?: (url: string) => void;
+  /** Told the HTTP address (and the separate webhook one) once serving. */
+  onListening?: (url: string, webhookUrl?: string) => void;
 }
 
 /** The per-pool controller settings the CLI passes on (intervals, repository identity, hooks). */
@@ -42,14 +53,17 @@ export async function runFleet(options: FleetRunOptions): Promise<number> {
     holder: options.holder,
     leaseTtlMs: options.leaseTtlMs,
     controller: options.controller,
+    ...(options.outputsFor ? { outputsFor: options.outputsFor } : {}),
+    ...(options.approvalLedgerFor ? { approvalLedgerFor: options.approvalLedgerFor } : {}),
     logger,
   });
-  const http = await startFleetHttp(fleet, { ...options.listen, stuckAfterMs: options.stuckAfterMs, ...(options.webhook ? { webhook: options.webhook } : {}) }).catch(async (err: unknown) => {
+  const http = await startFleetHttp(fleet, { ...options.listen, stuckAfterMs: options.stuckAfterMs, ...(options.guard ? { guard: options.guard } : {}), ...(options.webhookListen ? { webhookListen: options.webhookListen } : {}), ...(options.approveToken ? { approveToken: options.approveToken } : {}), ...(options.webhook ? { webhook: options.webhook } : {}) }).catch(async (err: unknown) => {
     await fleet.stop();
     throw err;
   });
+  if (http.webhookUrl) logger.info({ url: http.webhookUrl }, 'POST /webhook served on its own address');
   logger.info({ url: http.url, pools: options.config.pools.map((p) => p.name), holder: options.holder }, 'fleet replica listening');
-  options.onListening?.(http.url);
+  options.onListening?.(http.url, http.webhookUrl);
   return new Promise<number>((resolve) => {
     let signalled = false;
     const onSignal = (signal: NodeJS.Signals) => {

@@ -4,6 +4,7 @@ import type { EventHub } from './events.js';
 import type { FaultController } from './faults.js';
 import type { GuestAgents } from './behaviour/guest.js';
 import type { MessageSpec, Model } from './model/classes.js';
+import type { CallLog } from './call-log.js';
 import type { CallStats } from './stats.js';
 import type { XmlEncoder } from './codec/xmlrpc.js';
 
@@ -33,6 +34,8 @@ export interface SimCore {
   /** What runs inside each VM and what its guest agent reports. */
   readonly guests: GuestAgents;
   readonly stats: CallStats;
+  /** Who called what, when a test asked for it (see call-log.ts). */
+  readonly calls: CallLog;
   readonly xml: XmlEncoder;
   readonly handlers: Map<string, Handler>;
   /** The pool's time, which moves only when advanced (see clock.ts). */

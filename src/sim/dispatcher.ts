@@ -34,6 +34,15 @@ export class Dispatcher {
   }
 
   async call(method: string, params: readonly unknown[], ctx: CallContext): Promise<Outcome> {
+    if (!this.core.calls.recording) return this.answer(method, params, ctx);
+    const at = Date.now();
+    const outcome = await this.answer(method, params, ctx);
+    const session = !method.startsWith('session.login') && !method.startsWith('system.') && typeof params[0] === 'string' ? params[0] : '';
+    this.core.calls.record({ at, method, session, args: session ? params.slice(1) : [...params], ok: outcome.ok, ...(outcome.ok ? {} : { error: outcome.error[0] }) });
+    return outcome;
+  }
+
+  private async answer(method: string, params: readonly unknown[], ctx: CallContext): Promise<Outcome> {
     const core = this.core;
     core.stats.record(method);
     const delay = core.faults.latencyFor(method, ctx.hostIndex);

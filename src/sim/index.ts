@@ -32,6 +32,7 @@ import { buildPool } from './seed/builder.js';
 import { DEMO_SEED, EMPTY_SEED } from './seed/demo.js';
 import type { SeedDocument } from './seed/format.js';
 import { CallStats } from './stats.js';
+import { CallLog } from './call-log.js';
 import { parseTlsIdentity, type TlsIdentity } from './tls.js';
 
 export { SimDatabase, DbObject } from './database.js';
@@ -41,6 +42,7 @@ export type { FaultSpec, FaultRule, FaultAim, FaultState, DarkMode } from './fau
 export { FaultSpecError } from './faults.js';
 export type { TlsIdentity } from './tls.js';
 export { CallStats } from './stats.js';
+export { CallLog, type LoggedCall } from './call-log.js';
 export { startSimulators, MAX_SIM_POOLS } from './multi.js';
 export { SimClock } from './clock.js';
 export { GuestAgents, NO_GUEST } from './behaviour/guest.js';
@@ -91,6 +93,8 @@ export interface Simulator {
   /** What runs inside each VM and when its agent reports (see docs/simulator.md, "Guests"). */
   guests: GuestAgents;
   stats: CallStats;
+  /** Every call with its session, once `calls.start()` is called (off by default). */
+  calls: CallLog;
   /** The pool's time: advancing it runs the snapshot schedules that fall due. */
   clock: SimClock;
   /** Host refs in seed order. */
@@ -143,6 +147,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
   const hostRefs = seeded.hosts;
   const events = new EventHub(db);
   const stats = new CallStats();
+  const calls = new CallLog();
   const failover = (i: number): void => {
     const target = hostRefs[i];
     if (!target) throw new Error(`no host with index ${i}`);
@@ -187,6 +192,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     faults,
     guests,
     stats,
+    calls,
     xml: new XmlEncoder(model),
     handlers,
     clock: new SimClock(opts.clockStart),
@@ -242,6 +248,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     faults,
     guests,
     stats,
+    calls,
     clock: core.clock,
     hostRefs,
     poolRef: seeded.pool,

@@ -63,6 +63,40 @@ describe('PoolLease (against the simulator)', () => {
     expect((await b.acquire()).held).toBe(false);
   });
 
+  it('does not take the lease in the gap of its holder\'s renewal (remove, then add), only once it stays free', async () => {
+    const a = lease('a');
+    const b = lease('b', client, 150);
+    await a.acquire();
+    expect((await b.acquire()).held).toBe(false); // b has seen a's live lease
+    // a's renewal, slowed down: its remove has landed, its add comes while b looks.
+    const [pool] = await client.call<string[]>('pool.get_all');
+    const renewing = (await leaseValue())!;
+    await client.call('pool.remove_from_other_config', pool, 'xops.lease');
+    const attempt = b.acquire();
+    await new Promise((r) => setTimeout(r, 20));
+    await client.call('pool.add_to_other_config', pool, 'xops.lease', renewing);
+    expect(await attempt).toMatchObject({ held: false, heldBy: 'a' });
+    expect(await leaseValue()).toBe(renewing);
+    // A real release: the key stays gone past the settle time, and b takes it.
+    await a.release();
+    expect(await b.acquire()).toMatchObject({ held: true, holder: 'b' });
+  });
+
+  it('with confirmFree (fleet replicas), not even at the first look: a missing key is free only once it stays missing', async () => {
+    const a = lease('a');
+    await a.acquire();
+    const b = new PoolLease({ caller: client, holder: 'b', ttlMs: 60_000, clock, takeoverSettleMs: 150, confirmFree: true });
+    const [pool] = await client.call<string[]>('pool.get_all');
+    const renewing = (await leaseValue())!;
+    await client.call('pool.remove_from_other_config', pool, 'xops.lease');
+    const attempt = b.acquire();
+    await new Promise((r) => setTimeout(r, 20));
+    await client.call('pool.add_to_other_config', pool, 'xops.lease', renewing);
+    expect(await attempt).toMatchObject({ held: false, heldBy: 'a' });
+    await a.release();
+    expect(await b.acquire()).toMatchObject({ held: true, holder: 'b' });
+  });
+
   it('lets another instance take over once the holder stops renewing (it died), and the old holder learns it lost', async () => {
     const a = lease('a');
     const b = lease('b');

@@ -1,14 +1,16 @@
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { Writable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { run as approveCommand } from '../../src/cli/approve-command.js';
 import { defaultConfig, type PoolConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/controller/logger.js';
 import { startFleet, type RunningFleet } from '../../src/fleet/fleet.js';
 import { fleetStatus, startFleetHttp, type FleetHttpServer, type FleetStatus } from '../../src/fleet/http.js';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { LocalSource } from '../../src/source/local-source.js';
+import { approvalHash } from '../../src/policy/approval.js';
 import type { XapiCaller } from '../../src/xapi/caller.js';
 import { XapiClient } from '../../src/xapi/client.js';
 
@@ -76,13 +78,13 @@ async function until(what: string, ok: () => boolean, timeoutMs = 8_000): Promis
   }
 }
 
-function startReplica(name: string): Promise<RunningFleet> {
+function startReplica(name: string, limits = { adopt: false, prune: false, destructive: false }): Promise<RunningFleet> {
   const pools: PoolConfig[] = sims.map((sim, i) => ({ name: `p${i}`, xapi: sim.url, user: 'root', passwordEnv: 'UNUSED', paths: ['common', `pools/p${i}`] }));
   return startFleet({
     pools,
     source: new LocalSource({ dir: repo }),
     config: defaultConfig(),
-    limits: { adopt: false, prune: false, destructive: false },
+    limits,
     holder: `replica-${name}`,
     leaseTtlMs: TTL_MS,
     leaseTakeoverSettleMs: 100,
@@ -173,3 +175,84 @@ describe('a fleet of 4 pools and 2 replicas', () => {
     }
   });
 });
+
+describe('a fleet pool\'s Pool manifest', () => {
+  it('rejects a commit whose Pool manifest in a pool\'s paths names another pool, at its file and line; the other pools go on', async () => {
+    const c = await startReplica('c');
+    try {
+      await until('c holds every pool', () => c.pools.every((p) => p.held() && p.controller?.status.snapshot().lastReconcile?.result === 'success'));
+      write('pools/p1/pool.yaml', 'apiVersion: xops/v1\nkind: Pool\nmetadata:\n  name: p0\nspec: {}\n');
+      write('common/backend.yaml', network('backend', 1300));
+      const p1 = () => c.pools.find((p) => p.config.name === 'p1')!.controller!.status.snapshot();
+      await until('p1 rejects the commit', () => p1().rejected !== undefined);
+      expect(p1().rejected!.diagnostics).toEqual([expect.stringMatching(/^pools\/p1\/pool\.yaml:4:\d+: Pool\/p0: .*reconciled into the configured pool 'p1'/)]);
+      await until('the other pools apply the commit', () => sims.every((s, i) => i === 1 || mtuOf(s, 'backend') === 1300));
+      expect(mtuOf(sims[1]!, 'backend')).not.toBe(1300);
+    } finally {
+      rmSync(join(repo, 'pools/p1/pool.yaml'), { force: true });
+      await c.stop();
+    }
+  });
+});
+
+describe('approvals in a fleet', () => {
+  it('an approval annotation does not count in the commit that brings the change it approves, only at a later one', async () => {
+    const d = await startReplica('d', { adopt: false, prune: true, destructive: true });
+    const local = readFileSync(join(repo, 'pools/p0/local.yaml'), 'utf8');
+    try {
+      await until('d holds every pool', () => d.pools.every((p) => p.held() && p.controller?.status.snapshot().lastReconcile?.result === 'success'));
+      const p0 = () => d.pools.find((p) => p.config.name === 'p0')!.controller!.status.snapshot();
+      // One commit drops p0-local (a destructive delete, which the Policy makes wait for approval) and approves it.
+      const hash = approvalHash({ id: 'delete:Network/p0-local', changes: [] });
+      const policyDoc = (approve: string) => `apiVersion: xops/v1\nkind: Policy\nmetadata:\n  name: review\n  annotations:\n    xops.io/approve: "${approve}"\nspec:\n  automation:\n    prune: true\n    approval: [destructive]\n`;
+      rmSync(join(repo, 'pools/p0/local.yaml'));
+      write('pools/p0/review.yaml', policyDoc(hash));
+      await until('the delete is held at its own commit', () => p0().held.some((h) => h.address === 'Network/p0-local'));
+      expect(p0().held.find((h) => h.address === 'Network/p0-local')!.reason).toContain(hash);
+      expect(mtuOf(sims[0]!, 'p0-local')).toBe(1500);
+      // A later commit still carrying the approval: now it counts (the held change could be reviewed).
+      write('pools/p0/later.yaml', network('p0-later', 1500));
+      await until('the approved delete applied at the next commit', () => mtuOf(sims[0]!, 'p0-local') === undefined);
+    } finally {
+      for (const f of ['review.yaml', 'later.yaml']) rmSync(join(repo, 'pools/p0', f), { force: true });
+      write('pools/p0/local.yaml', local);
+      await d.stop();
+    }
+  });
+});
+
+describe('xops approve against a fleet replica', () => {
+  it('records an API approval for the named pool only, which then applies at once; without --pool it names the pools', async () => {
+    const e = await startReplica('e', { adopt: false, prune: true, destructive: true });
+    const http = await startFleetHttp(e, { port: 0, stuckAfterMs: 60_000, approveToken: 'approve-token-0123456789' });
+    const tokenFile = join(repo, '..', `approve-token-${process.pid}`);
+    writeFileSync(tokenFile, 'approve-token-0123456789\n');
+    const local = readFileSync(join(repo, 'pools/p1/local.yaml'), 'utf8');
+    try {
+      await until('e holds every pool', () => e.pools.every((p) => p.held() && p.controller?.status.snapshot().lastReconcile?.result === 'success'));
+      const p1 = () => e.pools.find((p) => p.config.name === 'p1')!.controller!.status.snapshot();
+      rmSync(join(repo, 'pools/p1/local.yaml'));
+      write('pools/p1/review.yaml', 'apiVersion: xops/v1\nkind: Policy\nmetadata:\n  name: review\nspec:\n  automation:\n    prune: true\n    approval: [destructive]\n');
+      await until('the delete is held', () => p1().held.some((h) => h.address === 'Network/p1-local'));
+      const hash = /xops\.io\/approve: ([0-9a-f]{12})/.exec(p1().held.find((h) => h.address === 'Network/p1-local')!.reason)![1]!;
+      const approve = (extra: string[]) => approveCommand([hash, '--server', http.url, '--token-file', tokenFile, ...extra]);
+      await expect(approve([])).rejects.toThrow(/name the pool \(xops approve [0-9a-f]{12} --pool NAME; pools: p0, p1, p2, p3\)/);
+      await expect(approve(['--pool', 'nope'])).rejects.toThrow(/no pool named 'nope'/);
+      const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+      try {
+        expect(await approve(['--pool', 'p1'])).toBe(0);
+      } finally {
+        out.mockRestore();
+      }
+      await until('the approved delete applied without a new commit', () => mtuOf(sims[1]!, 'p1-local') === undefined);
+      expect(e.pools.find((p) => p.config.name === 'p2')!.approvalLedger!.approved()).toEqual([]);
+    } finally {
+      rmSync(join(repo, 'pools/p1/review.yaml'), { force: true });
+      write('pools/p1/local.yaml', local);
+      rmSync(tokenFile, { force: true });
+      await http.close();
+      await e.stop();
+    }
+  });
+});
+
