@@ -1,16 +1,14 @@
 import type { SimpleGit } from 'simple-git';
 import type { PoolConfig } from '../config/index.js';
-import { defaultConnect } from '../fleet/fleet.js';
 import { fleetPlanTable } from '../fleet/per-pool.js';
 import { selectFiles } from '../fleet/pool-source.js';
 import type { ManifestFile } from '../manifests/loader.js';
 import type { ObservedState } from '../model/observed.js';
 import type { Plan } from '../model/plan.js';
-import { takeSnapshot } from '../observe/snapshot.js';
 import { manifestFilesAt, markIntroduced } from './diff-command.js';
 import type { OperatorSettings } from './operator-config.js';
 import { hasProblems, printPlan, printProblems, type PlanOutput } from './plan-output.js';
-import { planPoolFiles, poolFailure, type PoolPlanContext } from './pool-plan.js';
+import { observePool, planPoolFiles, poolFailure, type PoolPlanContext } from './pool-plan.js';
 
 /** What `xops diff --config FILE [--pool NAME...]` needs besides the pools. */
 export interface PoolDiffOptions {
@@ -41,13 +39,7 @@ export async function diffPools(pools: PoolConfig[], o: PoolDiffOptions): Promis
   let failed = false;
   for (const pool of pools) {
     try {
-      const { client } = await defaultConnect(pool);
-      let observed: ObservedState;
-      try {
-        observed = await takeSnapshot(client);
-      } finally {
-        await client.close();
-      }
+      const observed = await observePool(pool);
       const ctx = (commit: string): PoolPlanContext => ({ root: o.dir, commit, repo: o.repo, operator: o.operator, now: new Date() });
       const head = planOrInvalid(pool, headFiles, observed, ctx(o.head.commit));
       const base = planOrInvalid(pool, baseFiles, observed, ctx(o.base.commit));

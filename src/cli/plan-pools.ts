@@ -1,12 +1,10 @@
 import type { PoolConfig } from '../config/index.js';
-import { defaultConnect } from '../fleet/fleet.js';
 import { fleetPlanTable, poolManifestFiles } from '../fleet/per-pool.js';
 import type { Plan } from '../model/plan.js';
-import { takeSnapshot } from '../observe/snapshot.js';
 import { printDiagnostics } from './diagnostics-output.js';
 import type { OperatorSettings } from './operator-config.js';
 import { exitCode, printPlan, type PlanOutput } from './plan-output.js';
-import { planPoolFiles, poolFailure } from './pool-plan.js';
+import { observePool, planPoolFiles, poolFailure } from './pool-plan.js';
 
 /** What `xops plan --config FILE [--pool NAME...]` needs besides the pools. */
 export interface PoolPlanOptions {
@@ -30,13 +28,7 @@ export async function planPools(pools: PoolConfig[], o: PoolPlanOptions): Promis
   let failed = false;
   for (const pool of pools) {
     try {
-      const { client } = await defaultConnect(pool);
-      let observed;
-      try {
-        observed = await takeSnapshot(client);
-      } finally {
-        await client.close();
-      }
+      const observed = await observePool(pool);
       const read = await poolManifestFiles(o.repoDir, pool);
       const planned = planPoolFiles(pool, read.files, read.diagnostics, observed, { root: o.repoDir, commit: 'local', repo: o.repo, operator: o.operator, now: new Date() });
       if (!planned.ok) {

@@ -5,7 +5,9 @@ import { hasErrors, type Diagnostic } from '../model/diagnostics.js';
 import type { DesiredState } from '../model/desired.js';
 import type { ObservedState } from '../model/observed.js';
 import type { Plan } from '../model/plan.js';
+import { defaultConnect } from '../fleet/fleet.js';
 import { poolNameDiagnostics } from '../fleet/pool-name.js';
+import { takeSnapshot } from '../observe/snapshot.js';
 import type { OperatorSettings } from './operator-config.js';
 import { planDesired } from './plan-desired.js';
 
@@ -34,6 +36,16 @@ export function planPoolFiles(pool: PoolConfig, files: ManifestFile[], readDiagn
   if (hasErrors(diagnostics)) return { ok: false, diagnostics };
   const operator = { ...ctx.operator, limits: { ...ctx.operator.limits, ...pool.limits } };
   return { ok: true, desired: loaded.desired, plan: planDesired(loaded.desired, diagnostics, observed, { now: ctx.now, repo: ctx.repo, operator }) };
+}
+
+/** What one configured pool has now: log in, take one snapshot, log out (also when the snapshot fails). */
+export async function observePool(pool: PoolConfig): Promise<ObservedState> {
+  const { client } = await defaultConnect(pool);
+  try {
+    return await takeSnapshot(client);
+  } finally {
+    await client.close();
+  }
 }
 
 /** The one line (`xops: pool NAME: message`) saying why one pool could not be worked on. */

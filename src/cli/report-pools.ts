@@ -1,13 +1,11 @@
 import type { PoolConfig } from '../config/index.js';
-import { defaultConnect } from '../fleet/fleet.js';
 import { poolManifestFiles } from '../fleet/per-pool.js';
-import { takeSnapshot } from '../observe/snapshot.js';
 import { complianceReport, COMPLIANCE_STATES, type ComplianceReport } from '../report/compliance.js';
 import { renderReport, type ReportFormat } from '../report/render.js';
 import { printDiagnostics } from './diagnostics-output.js';
 import { UserError } from './errors.js';
 import type { OperatorSettings } from './operator-config.js';
-import { planPoolFiles, poolFailure } from './pool-plan.js';
+import { observePool, planPoolFiles, poolFailure } from './pool-plan.js';
 
 /** What `xops report --config FILE [--pool NAME...]` needs besides the pools. */
 export interface PoolReportOptions {
@@ -31,13 +29,7 @@ export async function reportPools(pools: PoolConfig[], o: PoolReportOptions): Pr
   let failed = false;
   for (const pool of pools) {
     try {
-      const { client } = await defaultConnect(pool);
-      let observed;
-      try {
-        observed = await takeSnapshot(client);
-      } finally {
-        await client.close();
-      }
+      const observed = await observePool(pool);
       const read = await poolManifestFiles(o.repoDir, pool);
       const planned = planPoolFiles(pool, read.files, read.diagnostics, observed, { root: o.repoDir, commit: 'local', repo: o.repo, operator: o.operator, now: new Date() });
       if (!planned.ok) {

@@ -1,12 +1,11 @@
 import type { PoolConfig } from '../config/index.js';
 import { operatorChecks } from '../config/checks.js';
-import { defaultConnect } from '../fleet/fleet.js';
 import { poolManifestFiles } from '../fleet/per-pool.js';
 import { poolNameDiagnostics } from '../fleet/pool-name.js';
 import { liveInventoryFrom, type LiveInventory } from '../manifests/index.js';
 import { loadManifestFiles, sortDiagnostics } from '../manifests/loader.js';
 import { hasErrors, type Diagnostic } from '../model/diagnostics.js';
-import { takeSnapshot } from '../observe/snapshot.js';
+import { observePool } from './pool-plan.js';
 import { checkAdmission } from '../policy/index.js';
 import { printDiagnostics } from './diagnostics-output.js';
 import { uncheckedReferenceWarnings } from './offline-references.js';
@@ -23,12 +22,7 @@ export async function validatePools(pools: PoolConfig[], o: { repoDir: string; o
     try {
       let live: LiveInventory | undefined;
       if (!o.offline) {
-        const { client } = await defaultConnect(pool);
-        try {
-          live = liveInventoryFrom(await takeSnapshot(client));
-        } finally {
-          await client.close();
-        }
+        live = liveInventoryFrom(await observePool(pool));
       }
       const read = await poolManifestFiles(o.repoDir, pool);
       const loaded = loadManifestFiles(read.files, o.repoDir, { ...(live ? { live } : {}), commit: 'local' });

@@ -18,7 +18,7 @@ import { buildConfigDrive } from '../../disk-content/index.js';
 import { VdiTransfer } from '../../xapi/vdi-transfer.js';
 import type { DesiredCloudInit } from './desired.js';
 import { CLOUDINIT_KEY, CLOUDINIT_PENDING, cloudInitDigest, driveFiles, driveLabel, unreadFiles } from './cloud-init.js';
-import { destroyDisk } from './disks.js';
+import { destroyDisk, freeUserdevice } from './disks.js';
 import { whileHalted } from './power.js';
 
 /** The VM's drive for `address`: attached to it, else (after a crash before the attach) detached under its name. */
@@ -32,17 +32,6 @@ async function findDrive(ctx: ApplyContext, address: string, vm: Ref, label: str
   const detached = (await recordsByName<VDIRecord>(ctx.caller, 'VDI', label))
     .find(([, r]) => r.VBDs.length === 0 && r.other_config[CLOUDINIT_KEY] !== undefined && isOwnedBy(r.other_config, address, ctx.repo));
   return detached ? { vdi: detached[0], rec: detached[1] } : undefined;
-}
-
-async function freeUserdevice(ctx: ApplyContext, vm: Ref): Promise<string> {
-  const used = new Set<string>();
-  for (const vbd of await ctx.caller.call<Ref[]>('VM.get_VBDs', vm)) {
-    const rec = await tryRecord<VBDRecord>(ctx.caller, 'VBD', vbd);
-    if (rec) used.add(rec.userdevice);
-  }
-  let n = 0;
-  while (used.has(String(n))) n++;
-  return String(n);
 }
 
 /** The SR for the drive: the VM's first disk's, else the pool's default SR. */

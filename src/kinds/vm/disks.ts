@@ -49,7 +49,8 @@ export async function diskSR(ctx: ApplyContext, address: string, disk: DiskSpec)
   return pool.default_SR;
 }
 
-async function freeUserdevice(ctx: ApplyContext, vm: Ref): Promise<string> {
+/** The lowest userdevice number no VBD of the VM uses (a new disk or config drive takes it). */
+export async function freeUserdevice(ctx: ApplyContext, vm: Ref): Promise<string> {
   const used = new Set<string>();
   for (const vbd of await ctx.caller.call<Ref[]>('VM.get_VBDs', vm)) {
     const rec = await tryRecord<VBDRecord>(ctx.caller, 'VBD', vbd);
