@@ -120,15 +120,41 @@ async function waitHealthy(url: string): Promise<void> {
   throw new Error('the controller did not start');
 }
 
+/** `XOPS_BENCH_CPU_PROF=DIR`: the controller and the warm clients write V8 CPU profiles under DIR. */
+function profileFlags(name: string): string[] {
+  const dir = process.env.XOPS_BENCH_CPU_PROF;
+  return dir ? ['--cpu-prof', '--cpu-prof-dir', join(dir, name)] : [];
+}
+
 function row(label: string, r: Run, floor?: number): string {
   const ratio = floor ? `  ${(r.ms / floor).toFixed(2)}x floor` : '';
   return `  ${label.padEnd(26)} ${r.ms.toFixed(0).padStart(6)} ms${ratio.padEnd(16)}  stall ${r.maxStallMs.toFixed(0).padStart(4)} ms  RSS ${r.rssMiB.toFixed(0).padStart(4)} MiB\n`;
 }
 
-async function benchSize(vms: number): Promise<void> {
+/** A pool of `vms` scale VMs (simulator child), a folder with a manifest for each (one changed), and a controller watching the pool. */
+export interface WarmScenario {
+  url: string;
+  dir: string;
+  /** Connection flags for a cold `xops plan` against the pool. */
+  conn: string[];
+  /** The controller's address, and `xops plan DIR --server` arguments (without node flags) that plan through it. */
+  server: string;
+  warmArgs: string[];
+  controller: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Builds the scenario (export, marks, token, controller) and waits until the controller answers. */
+export async function warmScenario(vms: number): Promise<WarmScenario> {
   const work = mkdtempSync(join(tmpdir(), 'xops-warm-bench-'));
   const { url, child } = await startSimChild(vms);
   let controller: ChildProcess | undefined;
+  const stop = async () => {
+    controller?.kill('SIGTERM');
+    if (controller && controller.exitCode === null) await new Promise((r) => controller!.once('exit', r));
+    child.send('stop');
+    rmSync(work, { recursive: true, force: true });
+  };
   try {
     const dir = join(work, 'manifests');
     const pw = join(work, 'password');
@@ -156,7 +182,7 @@ async function benchSize(vms: number): Promise<void> {
     const first = files.find((f) => f.startsWith('scale-vm-')) ?? files[0]!;
     writeFileSync(join(vmDir, first), readFileSync(join(vmDir, first), 'utf8').replace(/vcpus: (\d+)/, (_m, n: string) => `vcpus: ${Number(n) + 2}`));
     const token = join(work, 'token');
-    writeFileSync(token, 'bench-token\n');
+    writeFileSync(token, 'warm-bench-token-0123456789\n');
     const config = join(work, 'config.yaml');
     writeFileSync(config, `apiVersion: xops/v1\nkind: ControllerConfig\nhttp:\n  tokenFile: ${token}\n`);
     const empty = join(work, 'empty');
@@ -164,10 +190,22 @@ async function benchSize(vms: number): Promise<void> {
 
     const port = await freePort();
     const server = `http://127.0.0.1:${port}`;
-    controller = spawn(process.execPath, [CLI, 'run', '--repo', empty, ...conn, '--listen', `127.0.0.1:${port}`, '--config', config], { stdio: 'ignore' });
+    controller = spawn(process.execPath, [...profileFlags('controller'), CLI, 'run', '--repo', empty, ...conn, '--listen', `127.0.0.1:${port}`, '--config', config], { stdio: 'ignore' });
     await waitHealthy(server);
     const warmArgs = [CLI, 'plan', dir, '--out', 'json', '--server', server, '--token-file', token];
     await timed(warmArgs); // the controller's first plan takes its cold snapshot
+    return { url, dir, conn, server, warmArgs, controller, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+async function benchSize(vms: number): Promise<void> {
+  const sc = await warmScenario(vms);
+  const { url, dir, conn, controller } = sc;
+  const warmArgs = [...profileFlags('client'), ...sc.warmArgs];
+  try {
 
     const floor = await median('floor', () => timed([join(HERE, 'warm/floor-child.js'), url, 'jsonrpc']));
     const cold = await median('cold', () => timed([CLI, 'plan', dir, '--out', 'json', '--transport', 'jsonrpc', ...conn]));
@@ -187,9 +225,7 @@ async function benchSize(vms: number): Promise<void> {
     process.stdout.write(row('floor (XML-RPC, no decode)', xmlFloor));
     process.stdout.write(row('cold xops plan (XML-RPC)', xmlCold, xmlFloor.ms));
   } finally {
-    controller?.kill('SIGTERM');
-    child.send('stop');
-    rmSync(work, { recursive: true, force: true });
+    await sc.stop();
   }
 }
 
