@@ -175,7 +175,8 @@ export async function warmScenario(vms: number): Promise<WarmScenario> {
         continue;
       }
       const text = readFileSync(join(vmDir, f), 'utf8');
-      const fixed = text.replace(/^(\s*template:) *(''|"")[^\n]*$/m, '$1 Debian Bookworm 12');
+      // Exported before the marks, the disks are named by position; the marks call them disk0, disk1...
+      const fixed = text.replace(/^(\s*template:) *(''|"")[^\n]*$/m, '$1 Debian Bookworm 12').replace(/^(\s*- name:) '(\d+)'$/gm, '$1 disk$2');
       if (fixed !== text) writeFileSync(join(vmDir, f), fixed);
     }
     // One resource changed: the first scale VM's manifest asks for two vCPUs more.

@@ -1,7 +1,8 @@
 import type { DesiredResource } from '../model/desired.js';
 import type { ObservedClass, ObservedState, XapiRecord } from '../model/observed.js';
 import type { ObservedIdentity } from '../model/plan.js';
-import { MANAGED_KEY } from '../model/observed.js';
+import { MANAGED_KEY, OBSERVED_CLASSES } from '../model/observed.js';
+import { sealedMemo } from '../model/sealed.js';
 import { indexObserved } from '../model/observed-index.js';
 import { digestOf } from './values.js';
 import { fastFieldsDigest, fastTextDigest } from './fast-digest.js';
@@ -47,8 +48,12 @@ const READ_FIELDS: { [C in ObservedClass]: string[] } = {
  * fast-digest.ts for the trade-off); a plan made by an older xops (sha256 digests) reads as stale.
  */
 export function recordDigest(cls: ObservedClass, record: XapiRecord): string {
-  return fastFieldsDigest(record, READ_FIELDS[cls]);
+  // A sealed record (the controller's event-fed state) never changes: digested once, whatever plans read it.
+  return sealedMemo(digests[cls], record, (r) => fastFieldsDigest(r, READ_FIELDS[cls]));
 }
+
+/** Per class, as one record is digested over its class's fields. */
+const digests = Object.fromEntries(OBSERVED_CLASSES.map((cls) => [cls, new WeakMap<XapiRecord, string>()])) as Record<ObservedClass, WeakMap<XapiRecord, string>>;
 
 /** Identity key of one object the plan read: `<class>/<uuid>`. */
 export function objectKey(cls: ObservedClass, uuid: string): string {
