@@ -21,7 +21,7 @@ import { checkSchema } from './schema-check.js';
 import { closest } from './suggest.js';
 import { parseDuration, parseSize } from './units.js';
 import { parseYaml, type ParsedDocument, type ParseResult } from './yaml.js';
-import type { DocumentCheck, FileParseCache } from './parse-cache.js';
+import type { DocumentCheck, FileParseCache } from './file-parse-cache.js';
 
 /** Options for loading manifests. */
 export interface LoadOptions {

@@ -183,14 +183,18 @@ export class PoolObserver extends EventEmitter {
     for (const ev of batch.events) {
       const cls = observedClassOf(ev.class);
       if (!cls) continue;
-      if (!copied.has(cls)) {
-        records[cls] = new Map(records[cls]);
-        copied.add(cls);
-      }
-      const map = records[cls];
-      const had = map.get(ev.ref);
+      // A class is copied only when one of its objects really changes: an event that changes
+      // nothing keeps the map, and with it everything derived from it (see model/sealed.ts).
+      const writable = () => {
+        if (!copied.has(cls)) {
+          records[cls] = new Map(records[cls]);
+          copied.add(cls);
+        }
+        return records[cls];
+      };
+      const had = records[cls].get(ev.ref);
       if (ev.operation === 'del') {
-        if (had && map.delete(ev.ref)) changes.push({ cls, ref: ev.ref, operation: 'del' });
+        if (had && writable().delete(ev.ref)) changes.push({ cls, ref: ev.ref, operation: 'del' });
         continue;
       }
       if (!ev.snapshot) continue;
@@ -198,7 +202,7 @@ export class PoolObserver extends EventEmitter {
       // The first batch replays changes the snapshot already has; so does event.inject.
       if (had && valuesEqual(had, rec)) continue;
       sealRecord(rec);
-      map.set(ev.ref, rec);
+      writable().set(ev.ref, rec);
       changes.push({ cls, ref: ev.ref, operation: had ? 'mod' : 'add' });
     }
     for (const cls of copied) sealMap(records[cls], false);

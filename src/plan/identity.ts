@@ -48,12 +48,20 @@ const READ_FIELDS: { [C in ObservedClass]: string[] } = {
  * fast-digest.ts for the trade-off); a plan made by an older xops (sha256 digests) reads as stale.
  */
 export function recordDigest(cls: ObservedClass, record: XapiRecord): string {
-  // A sealed record (the controller's event-fed state) never changes: digested once, whatever plans read it.
-  return sealedMemo(digests[cls], record, (r) => fastFieldsDigest(r, READ_FIELDS[cls]));
+  return recordIdentity(cls, record)[1];
 }
 
-/** Per class, as one record is digested over its class's fields. */
-const digests = Object.fromEntries(OBSERVED_CLASSES.map((cls) => [cls, new WeakMap<XapiRecord, string>()])) as Record<ObservedClass, WeakMap<XapiRecord, string>>;
+/**
+ * `[objectKey, recordDigest]` of a record the plan read. A sealed record (the controller's
+ * event-fed state, see model/sealed.ts) never changes, so both are computed once for it, however
+ * many plans read it.
+ */
+export function recordIdentity(cls: ObservedClass, record: XapiRecord): readonly [string, string] {
+  return sealedMemo(identities[cls], record, (r) => [objectKey(cls, r.uuid), fastFieldsDigest(r, READ_FIELDS[cls])] as const);
+}
+
+/** Per class, as a record's digest is over its class's fields. */
+const identities = Object.fromEntries(OBSERVED_CLASSES.map((cls) => [cls, new WeakMap<XapiRecord, readonly [string, string]>()])) as Record<ObservedClass, WeakMap<XapiRecord, readonly [string, string]>>;
 
 /** Identity key of one object the plan read: `<class>/<uuid>`. */
 export function objectKey(cls: ObservedClass, uuid: string): string {

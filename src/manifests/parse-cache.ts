@@ -1,0 +1,146 @@
+/**
+ * What the loader can keep between loads of mostly the same files: each file's YAML parse and each
+ * document's schema check, by the file's path and content digest, and the last few whole load
+ * results. The controller holds one ManifestCache: a commit it reconciles and a `POST /plan`
+ * request sending the same files share the work, and a request that changes one file of 10,000
+ * parses and validates only that one. A changed file has another digest, so it is always parsed
+ * and validated afresh.
+ */
+import { createHash } from 'node:crypto';
+import type { Diagnostic } from '../model/diagnostics.js';
+import type { LiveInventory } from './live.js';
+import { loadManifestFiles, type LoadOptions, type LoadResult, type ManifestFile } from './loader.js';
+import type { CachedParse, DocumentCheck, FileParseCache } from './file-parse-cache.js';
+import type { ParsedDocument, ParseResult, YamlLimits } from './yaml.js';
+
+export type { CachedParse, DocumentCheck, FileParseCache };
+
+/** Bounds of a ManifestCache. */
+export interface ManifestCacheOptions {
+  /** Most files kept (least recently used go first); default 25,000, two repositories at the loader's file limit. */
+  maxFiles?: number;
+  /** Most bytes of file content the kept entries stand for; default 128 MiB. */
+  maxBytes?: number;
+  /** Whole load results kept (head and base of a diff, the commit in force); default 4. */
+  maxResults?: number;
+}
+
+interface Entry {
+  parse: CachedParse;
+  bytes: number;
+}
+
+interface ResultEntry {
+  key: string;
+  live: LiveInventory | undefined;
+  result: LoadResult;
+}
+
+/** Figures of a ManifestCache since it was made (for tests and `/metrics`-style reporting). */
+export interface ManifestCacheStats {
+  /** Files parsed afresh, and files whose cached parse was used. */
+  parsed: number;
+  reused: number;
+  /** Whole loads answered from a kept result. */
+  resultHits: number;
+}
+
+/**
+ * A bounded cache of parsed and checked manifest files, and of whole load results. `load` returns
+ * exactly what `loadManifestFiles` would for the same files, root, commit and live inventory.
+ */
+export class ManifestCache implements FileParseCache {
+  private readonly files = new Map<string, Entry>();
+  private readonly checks = new WeakMap<ParsedDocument, DocumentCheck>();
+  private readonly results: ResultEntry[] = [];
+  /** Content digests of the buffers seen in the current load (a file's bytes are hashed once). */
+  private digests = new WeakMap<Buffer, string>();
+  private bytes = 0;
+  private readonly maxFiles: number;
+  private readonly maxBytes: number;
+  private readonly maxResults: number;
+  readonly stats: ManifestCacheStats = { parsed: 0, reused: 0, resultHits: 0 };
+
+  constructor(options: ManifestCacheOptions = {}) {
+    this.maxFiles = options.maxFiles ?? 25_000;
+    this.maxBytes = options.maxBytes ?? 128 * 1024 * 1024;
+    this.maxResults = options.maxResults ?? 4;
+  }
+
+  /**
+   * `loadManifestFiles(files, root, opts)` through the cache. The live inventory counts by
+   * identity: the controller's is rebuilt only when the pool's SRs, networks, hosts or VMs change
+   * (see live.ts), and a different one never reuses a whole result (references are checked against it).
+   */
+  load(files: ManifestFile[], root: string, opts: Omit<LoadOptions, 'cache'> = {}): LoadResult {
+    const key = this.setKey(files, opts);
+    const hit = this.results.find((r) => r.key === key && r.live === opts.live);
+    const source = { ...(opts.commit !== undefined ? { commit: opts.commit } : {}), path: root };
+    if (hit) {
+      this.stats.resultHits++;
+      // The same files and pool: only where they came from differs (a commit, or `local`).
+      return { desired: { ...hit.result.desired, source }, diagnostics: [...hit.result.diagnostics] };
+    }
+    const result = loadManifestFiles(files, root, { ...opts, cache: this });
+    this.results.unshift({ key, live: opts.live, result });
+    if (this.results.length > this.maxResults) this.results.pop();
+    return { desired: result.desired, diagnostics: [...result.diagnostics] };
+  }
+
+  parsed(file: ManifestFile, limits: Omit<YamlLimits, 'budget'>): CachedParse | undefined {
+    const key = this.fileKey(file, limits);
+    const entry = this.files.get(key);
+    if (!entry) return undefined;
+    // Most recently used last: eviction takes from the front.
+    this.files.delete(key);
+    this.files.set(key, entry);
+    this.stats.reused++;
+    return entry.parse;
+  }
+
+  storeParsed(file: ManifestFile, limits: Omit<YamlLimits, 'budget'>, result: ParseResult, nodes: number): void {
+    this.stats.parsed++;
+    const key = this.fileKey(file, limits);
+    const old = this.files.get(key);
+    if (old) this.bytes -= old.bytes;
+    this.files.set(key, { parse: { result, nodes }, bytes: file.content.length });
+    this.bytes += file.content.length;
+    for (const [k, e] of this.files) {
+      if (this.files.size <= this.maxFiles && this.bytes <= this.maxBytes) break;
+      this.files.delete(k);
+      this.bytes -= e.bytes;
+    }
+  }
+
+  checked(doc: ParsedDocument): DocumentCheck | undefined {
+    return this.checks.get(doc);
+  }
+
+  storeChecked(doc: ParsedDocument, check: DocumentCheck): void {
+    this.checks.set(doc, check);
+  }
+
+  /** Files kept now. */
+  get size(): number {
+    return this.files.size;
+  }
+
+  private digest(content: Buffer): string {
+    let d = this.digests.get(content);
+    if (d === undefined) this.digests.set(content, (d = createHash('sha256').update(content).digest('base64')));
+    return d;
+  }
+
+  private fileKey(file: ManifestFile, limits: Omit<YamlLimits, 'budget'>): string {
+    // The path is part of the key: diagnostics and locations name the file.
+    return `${limits.maxNodes}/${limits.maxDepth}\0${file.path}\0${this.digest(file.content)}`;
+  }
+
+  /** The files (sorted by path), their contents and the load's limits, as one key. */
+  private setKey(files: ManifestFile[], opts: Omit<LoadOptions, 'cache'>): string {
+    const hash = createHash('sha256').update(JSON.stringify(opts.limits ?? {}));
+    const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    for (const f of sorted) hash.update(`${f.path.length}:${f.path}\0${this.digest(f.content)}\0`);
+    return hash.digest('base64');
+  }
+}
