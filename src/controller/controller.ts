@@ -170,7 +170,10 @@ export async function startController(options: ControllerOptions): Promise<Runni
   let lastPlan: PlanSummary | undefined;
   const reconcile: ReconcileFn = async (input) => {
     outputs.reconcileStarting(input.commit);
+    const cpu = process.cpuUsage();
     const outcome = await reconcileFn(input);
+    const used = process.cpuUsage(cpu);
+    metrics.reconcileCpu.set((used.user + used.system) / 1e6);
     if (outcome.plan) lastPlan = planSummary(outcome.plan);
     options.onOutcome?.(outcome, input);
     return outcome;
