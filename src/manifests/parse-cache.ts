@@ -1,12 +1,12 @@
 /**
  * What the loader can keep between loads of mostly the same files: each file's YAML parse and each
- * document's schema check, by the file's path and content digest, and the last few whole load
+ * document's schema check, by the file's path and content, and the last few whole load
  * results. The controller holds one ManifestCache: a commit it reconciles and a `POST /plan`
  * request sending the same files share the work, and a request that changes one file of 10,000
- * parses and validates only that one. A changed file has another digest, so it is always parsed
- * and validated afresh.
+ * parses and validates only that one. A changed file has another key, so it is always parsed and
+ * validated afresh.
  */
-import { createHash } from 'node:crypto';
+import { repositoryLimits } from '../source/limits.js';
 import type { Diagnostic } from '../model/diagnostics.js';
 import type { LiveInventory } from './live.js';
 import { loadManifestFiles, type LoadOptions, type LoadResult, type ManifestFile } from './loader.js';
@@ -28,6 +28,8 @@ export interface ManifestCacheOptions {
 interface Entry {
   parse: CachedParse;
   bytes: number;
+  /** Unique over the cache's life: a set of files is keyed by its entries' ids. */
+  id: number;
 }
 
 interface ResultEntry {
@@ -53,9 +55,10 @@ export class ManifestCache implements FileParseCache {
   private readonly files = new Map<string, Entry>();
   private readonly checks = new WeakMap<ParsedDocument, DocumentCheck>();
   private readonly results: ResultEntry[] = [];
-  /** Content digests of the buffers seen in the current load (a file's bytes are hashed once). */
-  private digests = new WeakMap<Buffer, string>();
+  /** The bytes of each buffer seen, as a string key (built once per buffer). */
+  private readonly contents = new WeakMap<Buffer, string>();
   private bytes = 0;
+  private lastId = 0;
   private readonly maxFiles: number;
   private readonly maxBytes: number;
   private readonly maxResults: number;
@@ -73,17 +76,21 @@ export class ManifestCache implements FileParseCache {
    * (see live.ts), and a different one never reuses a whole result (references are checked against it).
    */
   load(files: ManifestFile[], root: string, opts: Omit<LoadOptions, 'cache'> = {}): LoadResult {
-    const key = this.setKey(files, opts);
-    const hit = this.results.find((r) => r.key === key && r.live === opts.live);
     const source = { ...(opts.commit !== undefined ? { commit: opts.commit } : {}), path: root };
+    const key = this.setKey(files, opts);
+    const hit = key === undefined ? undefined : this.results.find((r) => r.key === key && r.live === opts.live);
     if (hit) {
       this.stats.resultHits++;
       // The same files and pool: only where they came from differs (a commit, or `local`).
       return { desired: { ...hit.result.desired, source }, diagnostics: [...hit.result.diagnostics] };
     }
     const result = loadManifestFiles(files, root, { ...opts, cache: this });
-    this.results.unshift({ key, live: opts.live, result });
-    if (this.results.length > this.maxResults) this.results.pop();
+    // Every file is cached now, unless the set was refused part way (then it is not kept whole either).
+    const stored = this.setKey(files, opts);
+    if (stored !== undefined) {
+      this.results.unshift({ key: stored, live: opts.live, result });
+      if (this.results.length > this.maxResults) this.results.pop();
+    }
     return { desired: result.desired, diagnostics: [...result.diagnostics] };
   }
 
@@ -103,7 +110,7 @@ export class ManifestCache implements FileParseCache {
     const key = this.fileKey(file, limits);
     const old = this.files.get(key);
     if (old) this.bytes -= old.bytes;
-    this.files.set(key, { parse: { result, nodes }, bytes: file.content.length });
+    this.files.set(key, { parse: { result, nodes }, bytes: file.content.length, id: ++this.lastId });
     this.bytes += file.content.length;
     for (const [k, e] of this.files) {
       if (this.files.size <= this.maxFiles && this.bytes <= this.maxBytes) break;
@@ -125,22 +132,28 @@ export class ManifestCache implements FileParseCache {
     return this.files.size;
   }
 
-  private digest(content: Buffer): string {
-    let d = this.digests.get(content);
-    if (d === undefined) this.digests.set(content, (d = createHash('sha256').update(content).digest('base64')));
-    return d;
-  }
-
   private fileKey(file: ManifestFile, limits: Omit<YamlLimits, 'budget'>): string {
-    // The path is part of the key: diagnostics and locations name the file.
-    return `${limits.maxNodes}/${limits.maxDepth}\0${file.path}\0${this.digest(file.content)}`;
+    // The path is part of the key (diagnostics and locations name the file), and so is the content
+    // itself, byte for byte (latin1 maps each byte to one character): no digest can collide.
+    let content = this.contents.get(file.content);
+    if (content === undefined) this.contents.set(file.content, (content = file.content.toString('latin1')));
+    return `${limits.maxNodes}/${limits.maxDepth}\0${file.path}\0${content}`;
   }
 
-  /** The files (sorted by path), their contents and the load's limits, as one key. */
-  private setKey(files: ManifestFile[], opts: Omit<LoadOptions, 'cache'>): string {
-    const hash = createHash('sha256').update(JSON.stringify(opts.limits ?? {}));
+  /**
+   * The set of files as one key: the ids of their entries in path order, and the load's limits;
+   * undefined when one of them is not cached (then no whole result can match).
+   */
+  private setKey(files: ManifestFile[], opts: Omit<LoadOptions, 'cache'>): string | undefined {
+    const limits = repositoryLimits(opts.limits);
+    const yamlLimits = { maxNodes: limits.maxFileNodes, maxDepth: limits.maxDepth };
     const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    for (const f of sorted) hash.update(`${f.path.length}:${f.path}\0${this.digest(f.content)}\0`);
-    return hash.digest('base64');
+    const ids: number[] = [];
+    for (const f of sorted) {
+      const entry = this.files.get(this.fileKey(f, yamlLimits));
+      if (!entry) return undefined;
+      ids.push(entry.id);
+    }
+    return `${JSON.stringify(limits)}\0${ids.join(',')}`;
   }
 }
