@@ -21,7 +21,7 @@ export interface ManifestCacheOptions {
   maxFiles?: number;
   /** Most bytes of file content the kept entries stand for; default 128 MiB. */
   maxBytes?: number;
-  /** Whole load results kept (head and base of a diff, the commit in force); default 4. */
+  /** Whole load results kept (head and base of a diff, the commit in force); default 3. */
   maxResults?: number;
 }
 
@@ -38,7 +38,7 @@ interface ResultEntry {
   result: LoadResult;
 }
 
-/** Figures of a ManifestCache since it was made (for tests and `/metrics`-style reporting). */
+/** What a ManifestCache has done since it was made: how much work it saved (tests read it). */
 export interface ManifestCacheStats {
   /** Files parsed afresh, and files whose cached parse was used. */
   parsed: number;
@@ -67,7 +67,7 @@ export class ManifestCache implements FileParseCache {
   constructor(options: ManifestCacheOptions = {}) {
     this.maxFiles = options.maxFiles ?? 25_000;
     this.maxBytes = options.maxBytes ?? 128 * 1024 * 1024;
-    this.maxResults = options.maxResults ?? 4;
+    this.maxResults = options.maxResults ?? 3;
   }
 
   /**
