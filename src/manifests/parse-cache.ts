@@ -55,8 +55,8 @@ export class ManifestCache implements FileParseCache {
   private readonly files = new Map<string, Entry>();
   private readonly checks = new WeakMap<ParsedDocument, DocumentCheck>();
   private readonly results: ResultEntry[] = [];
-  /** The bytes of each buffer seen, as a string key (built once per buffer). */
-  private readonly contents = new WeakMap<Buffer, string>();
+  /** Each buffer's last key, with the path and limits it was built for. */
+  private readonly keys = new WeakMap<Buffer, { prefix: string; key: string }>();
   private bytes = 0;
   private lastId = 0;
   private readonly maxFiles: number;
@@ -134,10 +134,14 @@ export class ManifestCache implements FileParseCache {
 
   private fileKey(file: ManifestFile, limits: Omit<YamlLimits, 'budget'>): string {
     // The path is part of the key (diagnostics and locations name the file), and so is the content
-    // itself, byte for byte (latin1 maps each byte to one character): no digest can collide.
-    let content = this.contents.get(file.content);
-    if (content === undefined) this.contents.set(file.content, (content = file.content.toString('latin1')));
-    return `${limits.maxNodes}/${limits.maxDepth}\0${file.path}\0${content}`;
+    // itself, byte for byte (latin1 maps each byte to one character): no digest can collide. Built
+    // once per buffer, path and limits: a load looks each file up more than once.
+    const prefix = `${limits.maxNodes}/${limits.maxDepth}\0${file.path}\0`;
+    const known = this.keys.get(file.content);
+    if (known && known.prefix === prefix) return known.key;
+    const key = prefix + file.content.toString('latin1');
+    this.keys.set(file.content, { prefix, key });
+    return key;
   }
 
   /**
