@@ -126,9 +126,17 @@ async function waitHealthy(url: string): Promise<void> {
 
 /** The controller's metrics in the Prometheus text format. */
 async function metricsOf(server: string, token: string): Promise<string> {
-  const res = await fetch(server + '/metrics', { headers: { authorization: `Bearer ${token}` } });
-  if (!res.ok) throw new Error(`GET /metrics: HTTP ${res.status}`);
-  return res.text();
+  // A connection the controller resets while it is busy is asked again, a few times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const res = await fetch(server + '/metrics', { headers: { authorization: `Bearer ${token}` } });
+      if (!res.ok) throw new Error(`GET /metrics: HTTP ${res.status}`);
+      return await res.text();
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
 }
 
 /** One unlabelled (or summed) sample of a metric. */
@@ -141,7 +149,6 @@ function sample(text: string, name: string): number {
 /** Waits (bounded) until the controller has finished `count` reconciles. */
 async function waitForReconciles(server: string, token: string, count: number): Promise<void> {
   for (let i = 0; i < 3000; i++) {
-    // A connection the controller reset while starting or reconciling: ask again.
     const text = await metricsOf(server, token).catch(() => '');
     if (sample(text, 'xops_reconciles_total') >= count) return;
     await new Promise((r) => setTimeout(r, 100));
