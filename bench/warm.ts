@@ -1,19 +1,23 @@
 /**
  * Plans at the speed of the wire (issue 20), whole processes side by side, at 1k and 10k VMs
- * (`XOPS_BENCH_50K=1` adds 50k):
+ * (`npm run bench -- warm --50k`, or `XOPS_BENCH_50K=1`, adds 50k):
  *
  * - floor: log in, fetch one get_all_records per class a plan reads, in parallel, and parse them;
  * - cold: `xops plan DIR` against the pool (JSON-RPC, and XML-RPC against its own floor);
- * - warm: `xops plan DIR --server URL` against a running controller (`xops run`) fed by events;
- * - xo: Xen Orchestra's client (npm `xen-api`) loading the same pool.
+ * - warm: `xops plan DIR --server URL` against a running controller (`xops run`) fed by events,
+ *   whose commit in force is REPO: DIR is REPO with one file changed (a pull request), and a second
+ *   row sends REPO itself (the files of the commit in force);
+ * - xo: Xen Orchestra's client (npm `xen-api`) loading the same pool;
+ * - reconcile: the controller's CPU for one reconcile after one manifest of REPO changes
+ *   (`xops_last_reconcile_cpu_seconds`: process.cpuUsage around observe, load, plan and apply).
  *
- * DIR holds a manifest for every VM (written by `xops export`, then marked xops' own in the pool),
- * one of them changed. Each process carries a probe (`--import`) reporting its peak RSS and longest
- * event-loop stall. The controller's CPU time for one warm plan is the steady-state reconcile's
- * planning cost from the cache. Medians of REPS runs; the machine's load (`uptime`) is printed.
+ * REPO holds a manifest for every VM (written by `xops export`, the VMs marked xops' own in the
+ * pool), so the controller starts in sync. Each process carries a probe (`--import`) reporting its
+ * peak RSS and longest event-loop stall. Medians of REPS runs; the machine's load is printed.
+ * `XOPS_BENCH_CPU_PROF=DIR` writes CPU profiles of the controller and the warm clients under DIR.
  */
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -120,15 +124,80 @@ async function waitHealthy(url: string): Promise<void> {
   throw new Error('the controller did not start');
 }
 
+/** The controller's metrics in the Prometheus text format. */
+async function metricsOf(server: string, token: string): Promise<string> {
+  // A connection the controller resets while it is busy is asked again, a few times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const res = await fetch(server + '/metrics', { headers: { authorization: `Bearer ${token}` } });
+      if (!res.ok) throw new Error(`GET /metrics: HTTP ${res.status}`);
+      return await res.text();
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+/** One unlabelled (or summed) sample of a metric. */
+function sample(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split('\n')) if (line.startsWith(name + ' ') || line.startsWith(name + '{')) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return sum;
+}
+
+/** Waits (bounded) until the controller has finished `count` reconciles. */
+async function waitForReconciles(server: string, token: string, count: number): Promise<void> {
+  for (let i = 0; i < 3000; i++) {
+    const text = await metricsOf(server, token).catch(() => '');
+    if (sample(text, 'xops_reconciles_total') >= count) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the controller did not finish ${count} reconcile(s) within 300 s`);
+}
+
+/** `XOPS_BENCH_CPU_PROF=DIR`: the controller and the warm clients write V8 CPU profiles under DIR. */
+function profileFlags(name: string): string[] {
+  const dir = process.env.XOPS_BENCH_CPU_PROF;
+  return dir ? ['--cpu-prof', '--cpu-prof-dir', join(dir, name)] : [];
+}
+
 function row(label: string, r: Run, floor?: number): string {
   const ratio = floor ? `  ${(r.ms / floor).toFixed(2)}x floor` : '';
   return `  ${label.padEnd(26)} ${r.ms.toFixed(0).padStart(6)} ms${ratio.padEnd(16)}  stall ${r.maxStallMs.toFixed(0).padStart(4)} ms  RSS ${r.rssMiB.toFixed(0).padStart(4)} MiB\n`;
 }
 
-async function benchSize(vms: number): Promise<void> {
+/** A pool of `vms` scale VMs (simulator child), a folder with a manifest for each (one changed), and a controller watching the pool. */
+export interface WarmScenario {
+  url: string;
+  /** REPO with one VM's manifest changed (two vCPUs more). */
+  dir: string;
+  /** The controller's manifests folder (the commit in force), in sync with the pool. */
+  repo: string;
+  /** The file of `dir` that differs from `repo`, relative to both. */
+  changed: string;
+  /** The bearer token the controller's HTTP endpoints require. */
+  token: string;
+  /** Connection flags for a cold `xops plan` against the pool. */
+  conn: string[];
+  /** The controller's address, and `xops plan DIR --server` arguments (without node flags) that plan through it. */
+  server: string;
+  warmArgs: string[];
+  controller: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Builds the scenario (export, marks, token, controller) and waits until the controller answers. */
+export async function warmScenario(vms: number): Promise<WarmScenario> {
   const work = mkdtempSync(join(tmpdir(), 'xops-warm-bench-'));
   const { url, child } = await startSimChild(vms);
   let controller: ChildProcess | undefined;
+  const stop = async () => {
+    controller?.kill('SIGTERM');
+    if (controller && controller.exitCode === null) await new Promise((r) => controller!.once('exit', r));
+    child.send('stop');
+    rmSync(work, { recursive: true, force: true });
+  };
   try {
     const dir = join(work, 'manifests');
     const pw = join(work, 'password');
@@ -149,54 +218,122 @@ async function benchSize(vms: number): Promise<void> {
         continue;
       }
       const text = readFileSync(join(vmDir, f), 'utf8');
-      const fixed = text.replace(/^(\s*template:) *(''|"")[^\n]*$/m, '$1 Debian Bookworm 12');
+      // Exported before the marks, the disks are named by position; the marks call them disk0, disk1...
+      const fixed = text.replace(/^(\s*template:) *(''|"")[^\n]*$/m, '$1 Debian Bookworm 12').replace(/^(\s*- name:) '(\d+)'$/gm, '$1 disk$2');
       if (fixed !== text) writeFileSync(join(vmDir, f), fixed);
     }
-    // One resource changed: the first scale VM's manifest asks for two vCPUs more.
+    // The commit in force: every VM as it is. DIR: one resource changed, the first scale VM asks for two vCPUs more.
+    const repo = join(work, 'repo');
+    cpSync(dir, repo, { recursive: true });
     const first = files.find((f) => f.startsWith('scale-vm-')) ?? files[0]!;
+    const changed = join(vmDir, first).slice(dir.length + 1);
     writeFileSync(join(vmDir, first), readFileSync(join(vmDir, first), 'utf8').replace(/vcpus: (\d+)/, (_m, n: string) => `vcpus: ${Number(n) + 2}`));
     const token = join(work, 'token');
-    writeFileSync(token, 'bench-token\n');
+    writeFileSync(token, 'warm-bench-token-0123456789\n');
     const config = join(work, 'config.yaml');
     writeFileSync(config, `apiVersion: xops/v1\nkind: ControllerConfig\nhttp:\n  tokenFile: ${token}\n`);
-    const empty = join(work, 'empty');
-    execFileSync('mkdir', ['-p', empty]);
 
     const port = await freePort();
     const server = `http://127.0.0.1:${port}`;
-    controller = spawn(process.execPath, [CLI, 'run', '--repo', empty, ...conn, '--listen', `127.0.0.1:${port}`, '--config', config], { stdio: 'ignore' });
+    controller = spawn(process.execPath, [...profileFlags('controller'), CLI, 'run', '--repo', repo, ...conn, '--listen', `127.0.0.1:${port}`, '--config', config], { stdio: 'ignore' });
     await waitHealthy(server);
+    const bearer = readFileSync(token, 'utf8').trim();
+    // Its first reconcile (cold snapshot, every manifest parsed) is behind it before anything is timed.
+    await waitForReconciles(server, bearer, 1);
     const warmArgs = [CLI, 'plan', dir, '--out', 'json', '--server', server, '--token-file', token];
-    await timed(warmArgs); // the controller's first plan takes its cold snapshot
+    await timed(warmArgs);
+    return { url, dir, repo, changed, token: bearer, conn, server, warmArgs, controller, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
 
+/** What one size's run measured, for the growth table. */
+interface SizeResult {
+  vms: number;
+  floor: Run;
+  cold: Run;
+  warm: Run;
+  xo: Run;
+  reconcileCpuMs: number;
+}
+
+async function benchSize(vms: number): Promise<SizeResult> {
+  const sc = await warmScenario(vms);
+  const { url, dir, conn, controller } = sc;
+  const warmArgs = [...profileFlags('client'), ...sc.warmArgs];
+  const inForceArgs = warmArgs.map((a) => (a === dir ? sc.repo : a));
+  try {
     const floor = await median('floor', () => timed([join(HERE, 'warm/floor-child.js'), url, 'jsonrpc']));
     const cold = await median('cold', () => timed([CLI, 'plan', dir, '--out', 'json', '--transport', 'jsonrpc', ...conn]));
     const cpu0 = cpuMs(controller.pid!);
-    const warm = await median('warm', () => timed(warmArgs));
+    // Each request is one the controller has not seen (as each push to a pull request is): the
+    // changed VM asks for one vCPU more every time, so no whole-load result can be reused.
+    const changedFile = join(dir, sc.changed);
+    const changedText = readFileSync(changedFile, 'utf8');
+    let bump = 0;
+    const warm = await median('warm', () => {
+      writeFileSync(changedFile, changedText.replace(/vcpus: (\d+)/, (_m, n: string) => `vcpus: ${Number(n) + ++bump}`));
+      return timed(warmArgs);
+    });
+    writeFileSync(changedFile, changedText);
     const controllerCpu = (cpuMs(controller.pid!) - cpu0) / REPS;
+    const cpu1 = cpuMs(controller.pid!);
+    const inForce = await median('warm in force', () => timed(inForceArgs));
+    const inForceCpu = (cpuMs(controller.pid!) - cpu1) / REPS;
     const xo = await median('xen-api', () => timed([join(HERE, 'warm/xo-child.js'), url]));
     const xmlFloor = await median('xml floor', () => timed([join(HERE, 'warm/floor-child.js'), url, 'xmlrpc']));
     const xmlCold = await median('xml cold', () => timed([CLI, 'plan', dir, '--out', 'json', '--transport', 'xmlrpc', ...conn]));
 
-    process.stdout.write(`${vms} VMs (median of ${REPS} whole processes):\n`);
+    // Steady state: the commit in force gains the one change; the controller reconciles (and applies) it.
+    const metricsBefore = await metricsOf(sc.server, sc.token);
+    const before = sample(metricsBefore, 'xops_reconciles_total');
+    writeFileSync(join(sc.repo, sc.changed), readFileSync(join(dir, sc.changed)));
+    await waitForReconciles(sc.server, sc.token, before + 1);
+    const after = await metricsOf(sc.server, sc.token);
+    const reconcileCpuMs = sample(after, 'xops_last_reconcile_cpu_seconds') * 1000;
+    const applied = sample(after, 'xops_actions_total') - sample(metricsBefore, 'xops_actions_total');
+
+    process.stdout.write(`${vms} VMs (median of ${REPS} whole processes; load ${loadavg()}):\n`);
     process.stdout.write(row('floor (JSON-RPC)', floor));
     process.stdout.write(row('cold xops plan (JSON-RPC)', cold, floor.ms));
-    process.stdout.write(row('warm xops plan --server', warm, floor.ms));
+    process.stdout.write(row('warm, 1 file changed', warm, floor.ms));
+    process.stdout.write(row('warm, commit in force', inForce, floor.ms));
     process.stdout.write(row("xen-api (XO's client) load", xo, floor.ms));
-    process.stdout.write(`  warm / xen-api ${(warm.ms / xo.ms).toFixed(2)}; controller CPU per warm plan ${controllerCpu.toFixed(0)} ms\n`);
+    process.stdout.write(`  cold / floor ${(cold.ms / floor.ms).toFixed(2)} (goal <= 1.3); warm / xen-api ${(warm.ms / xo.ms).toFixed(2)} (goal <= 0.15, i.e. ${(0.15 * xo.ms).toFixed(0)} ms; target 150 ms at 10k)\n`);
+    process.stdout.write(`  controller CPU per warm plan: ${controllerCpu.toFixed(0)} ms (1 file changed), ${inForceCpu.toFixed(0)} ms (commit in force)\n`);
+    process.stdout.write(`  one reconcile, one VM changed: ${reconcileCpuMs.toFixed(0)} ms CPU (target 50 ms at 10k; ${applied} action(s) applied)\n`);
     process.stdout.write(row('floor (XML-RPC, no decode)', xmlFloor));
     process.stdout.write(row('cold xops plan (XML-RPC)', xmlCold, xmlFloor.ms));
+    process.stdout.write(`  XML-RPC cold / its floor ${(xmlCold.ms / xmlFloor.ms).toFixed(2)} (goal <= 2.5)\n`);
+    return { vms, floor, cold, warm, xo, reconcileCpuMs };
   } finally {
-    controller?.kill('SIGTERM');
-    child.send('stop');
-    rmSync(work, { recursive: true, force: true });
+    await sc.stop();
   }
+}
+
+function loadavg(): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
+
+/** Per 1,000 VMs, so that linear growth reads as a flat column. */
+function growthTable(results: SizeResult[]): string {
+  const per = (ms: number, vms: number) => ((ms / vms) * 1000).toFixed(0).padStart(6);
+  const lines = ['growth (ms per 1,000 VMs; flat columns = linear):', '     VMs   floor    cold    warm  xen-api  reconcile CPU   cold RSS MiB'];
+  for (const r of results) {
+    lines.push(`  ${String(r.vms).padStart(6)}  ${per(r.floor.ms, r.vms)}  ${per(r.cold.ms, r.vms)}  ${per(r.warm.ms, r.vms)}   ${per(r.xo.ms, r.vms)}         ${per(r.reconcileCpuMs, r.vms)}   ${r.cold.rssMiB.toFixed(0).padStart(6)}`);
+  }
+  return lines.join('\n') + '\n';
 }
 
 export async function benchWarm(): Promise<void> {
   process.stdout.write(`load: ${execFileSync('uptime').toString().trim()}\n`);
-  const sizes = process.env.XOPS_BENCH_SIZES ? process.env.XOPS_BENCH_SIZES.split(',').map(Number) : [1000, 10_000, ...(process.env.XOPS_BENCH_50K ? [50_000] : [])];
-  for (const vms of sizes) await benchSize(vms);
+  const with50k = process.argv.includes('--50k') || Boolean(process.env.XOPS_BENCH_50K);
+  const sizes = process.env.XOPS_BENCH_SIZES ? process.env.XOPS_BENCH_SIZES.split(',').map(Number) : [1000, 10_000, ...(with50k ? [50_000] : [])];
+  const results: SizeResult[] = [];
+  for (const vms of sizes) results.push(await benchSize(vms));
+  process.stdout.write(growthTable(results));
   process.stdout.write(`load: ${execFileSync('uptime').toString().trim()}\n`);
 }
 

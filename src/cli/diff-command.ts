@@ -3,17 +3,16 @@ import { simpleGit, type SimpleGit } from 'simple-git';
 import type { Action, Plan } from '../model/plan.js';
 import type { ObservedState } from '../model/observed.js';
 import { hasErrors } from '../model/diagnostics.js';
-import { liveInventoryFrom, loadManifestFiles, type ManifestFile } from '../manifests/index.js';
+import type { ManifestFile } from '../manifests/loader.js';
 import { readManifestTree } from '../source/git-tree.js';
 import { SourceError } from '../source/types.js';
 import { stableStringify } from '../plan/values.js';
 import { parseCommandArgs } from './args.js';
-import { CONNECTION_USAGE, connectionOptions, observePool } from './connection.js';
+import { CONNECTION_USAGE, connectionOptions } from './connection-flags.js';
 import { UserError } from './errors.js';
 import { alignOptions } from './usage.js';
 import { hasProblems, maxBytesOf, outputFormat, poolsOf, printPlan } from './plan-command.js';
 import { POOL_SELECTION_USAGE, poolSelectionOptions } from '../fleet/per-pool.js';
-import { planDesired } from './plan-desired.js';
 import { OPERATOR_CONFIG_USAGE, operatorConfigOptions, operatorSettings, type OperatorSettings } from './operator-config.js';
 import { REPO_ID_HELP, repoIdOption, repoIdentity } from './repo-identity.js';
 import { SERVER_USAGE, serverOptions, type RemoteResult } from './remote-plan.js';
@@ -77,6 +76,8 @@ async function resolveCommit(git: SimpleGit, ref: string, flag: string): Promise
 
 async function planAt(git: SimpleGit, top: string, commit: string, prefix: string, dir: string, observed: ObservedState, repo: string | undefined, now: Date, operator: OperatorSettings): Promise<Plan> {
   const files = await manifestFilesAt(git, top, commit, prefix);
+  // The loader and planner load only here: `--server` plans on the controller and needs neither.
+  const [{ liveInventoryFrom, loadManifestFiles }, { planDesired }] = await Promise.all([import('../manifests/index.js'), import('./plan-desired.js')]);
   const { desired, diagnostics } = loadManifestFiles(files, dir, { commit, live: liveInventoryFrom(observed) });
   if (hasErrors(diagnostics)) return { formatVersion: 1, createdAt: now.toISOString(), source: desired.source, observed: { token: observed.token, objects: {} }, actions: [], refused: [], diagnostics };
   return planDesired(desired, diagnostics, observed, { now, repo, operator });
@@ -156,7 +157,7 @@ export async function run(argv: string[]): Promise<number> {
     if (!answer.base) throw new UserError(`--server ${values.server}: the controller did not plan the base commit`);
     basePlan = planOrInvalid(answer.base, now);
   } else {
-    const observed = await observePool(values);
+    const observed = await (await import('./connection.js')).observePool(values);
     const now = new Date();
     const repo = repoIdentity(values);
     const operator = await operatorSettings(values);

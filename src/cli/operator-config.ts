@@ -1,4 +1,4 @@
-import { ConfigError, defaultConfig, loadControllerConfig, type ControllerConfig } from '../config/index.js';
+import { defaultConfig, type ControllerConfig } from '../config/types.js';
 import type { OperatorLimits } from '../policy/settings.js';
 import { str } from './args.js';
 import { UserError } from './errors.js';
@@ -14,12 +14,16 @@ export interface OperatorSettings {
 /** Loads `--config` (or XOPS_CONFIG), then applies the `--allow-*` raises. Bad files are one-line UserErrors. */
 export async function operatorSettings(values: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Promise<OperatorSettings> {
   const file = str(values.config) ?? (env['XOPS_CONFIG'] || undefined);
-  let config: ControllerConfig;
-  try {
-    config = file ? await loadControllerConfig(file) : defaultConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) throw new UserError(`--config: ${err.message}`);
-    throw err;
+  let config: ControllerConfig = defaultConfig();
+  if (file) {
+    // The loader (ajv, YAML) loads only when there is a file: `plan --server` often has none.
+    const { ConfigError, loadControllerConfig } = await import('../config/load.js');
+    try {
+      config = await loadControllerConfig(file);
+    } catch (err) {
+      if (err instanceof ConfigError) throw new UserError(`--config: ${err.message}`);
+      throw err;
+    }
   }
   const limits: OperatorLimits = {
     adopt: config.limits.adopt || values['allow-adopt'] === true,

@@ -1,5 +1,4 @@
 import { writeFile } from 'node:fs/promises';
-import { savedPlanText } from '../plan/saved-plan.js';
 import { hasErrors, type Diagnostic } from '../model/diagnostics.js';
 import type { DesiredState } from '../model/desired.js';
 import type { ObservedState } from '../model/observed.js';
@@ -17,7 +16,6 @@ import { SERVER_USAGE, serverOptions } from './remote-plan.js';
 import { operatorSettings, type OperatorSettings } from './operator-config.js';
 import { POOL_SELECTION_USAGE, poolSelectionOptions, selectPools } from '../fleet/per-pool.js';
 import type { PoolConfig } from '../config/index.js';
-import { planPools } from './plan-pools.js';
 
 /** The configuration's pools narrowed by `--pool`; a bad name is a UserError. */
 export function poolsOf(operator: OperatorSettings, names: unknown): PoolConfig[] {
@@ -82,7 +80,7 @@ export async function run(argv: string[]): Promise<number> {
   // A configuration listing pools: DIR is the repository, each pool planned from its own paths.
   const operator = await operatorSettings(values);
   const pools = poolsOf(operator, values.pool);
-  if (pools.length) return planPools(pools, { repoDir: dir, out, maxBytes, repo: repoIdentity(values), operator, detailed: values['detailed-exitcode'] === true });
+  if (pools.length) return (await import('./plan-pools.js')).planPools(pools, { repoDir: dir, out, maxBytes, repo: repoIdentity(values), operator, detailed: values['detailed-exitcode'] === true });
 
   const plan = str(values.server) ? await planRemotely(values, dir) : await planLocally(values, dir);
   if (!plan) {
@@ -91,6 +89,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (typeof values.save === 'string') {
     try {
+      const { savedPlanText } = await import('../plan/saved-plan.js');
       await writeFile(values.save, savedPlanText(plan));
     } catch (err) {
       throw new UserError(`--save: cannot write ${values.save}: ${fsErrorInWords(err)}`);

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { defaultConfig, type ControllerConfig } from '../config/index.js';
 import type { OperatorLimits } from '../policy/settings.js';
+import { ManifestCache } from '../manifests/parse-cache.js';
 import { LocalSource } from '../source/local-source.js';
 import type { ManifestSource } from '../source/types.js';
 import type { ApplyListener, ApplyResult } from '../apply/executor.js';
@@ -145,6 +146,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
         onResync: (info) => logger.warn({ reason: info.reason, changes: info.changes }, 'pool state re-read after a gap in the event stream'),
       })
     : snapshotView(caller);
+  // One cache of parsed manifests for the reconciles and the plan API: a plan of the commit in force reuses its files.
+  const manifestCache = new ManifestCache();
   const reconcileFn = (
     options.reconcile ??
     ((c) =>
@@ -166,12 +169,16 @@ export async function startController(options: ControllerOptions): Promise<Runni
         onPlan: options.onPlan,
         onApplied: options.onApplied,
         listener: options.applyListener,
+        manifestCache,
       }))
   )(caller);
   let lastPlan: PlanSummary | undefined;
   const reconcile: ReconcileFn = async (input) => {
     outputs.reconcileStarting(input.commit);
+    const cpu = process.cpuUsage();
     const outcome = await reconcileFn(input);
+    const used = process.cpuUsage(cpu);
+    metrics.reconcileCpu.set((used.user + used.system) / 1e6);
     if (outcome.plan) lastPlan = planSummary(outcome.plan);
     options.onOutcome?.(outcome, input);
     return outcome;
@@ -215,6 +222,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
           limits: options.limits ?? (options.config ?? defaultConfig()).limits,
           ownCredentialFiles: options.ownCredentialFiles,
           now: options.now,
+          manifestCache,
         })
       : undefined,
     webhook: options.webhookSecret

@@ -160,6 +160,7 @@ export class ControllerMetrics {
   readonly registry = new Registry();
   readonly reconciles = this.registry.counter('xops_reconciles_total', 'Reconciles run, by result (success, failure, invalid).');
   readonly reconcileDuration = this.registry.histogram('xops_reconcile_duration_seconds', 'Time one reconcile took.');
+  readonly reconcileCpu = this.registry.gauge('xops_last_reconcile_cpu_seconds', "CPU time (user + system) the process used while the last reconcile ran: observe, load, plan, apply (a fleet's other pools' work at the same time included).");
   readonly lastSuccess = this.registry.gauge('xops_last_successful_reconcile_timestamp_seconds', 'When the last successful reconcile finished (Unix time).');
   readonly driftDetected = this.registry.counter('xops_drift_detected_total', 'Managed objects found changed behind xops, by outcome (healed, reported).');
   readonly drifted = this.registry.gauge('xops_drifted_resources', 'Managed resources currently drifted and not healed.');

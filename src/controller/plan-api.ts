@@ -9,7 +9,8 @@ import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { operatorChecks } from '../config/checks.js';
 import type { ControllerConfig } from '../config/types.js';
-import { DEFAULT_LIMITS, liveInventoryFrom, loadManifestFiles, type ManifestFile } from '../manifests/index.js';
+import { DEFAULT_LIMITS, liveInventoryFrom, type ManifestFile } from '../manifests/index.js';
+import { ManifestCache } from '../manifests/parse-cache.js';
 import { hasErrors, type Diagnostic } from '../model/diagnostics.js';
 import type { ObservedState } from '../model/observed.js';
 import type { Plan } from '../model/plan.js';
@@ -63,6 +64,11 @@ export interface PlanApiOptions {
   /** Largest body read; larger ones are refused with 413 before they are read in full. */
   maxRequestBytes?: number;
   now?: () => Date;
+  /**
+   * Parsed and validated files by content, shared with the controller's reconciles so that a
+   * request sending the files of the commit in force reuses them; default: the API's own.
+   */
+  manifestCache?: ManifestCache;
 }
 
 /** A `(req, res)` handler serving `POST /plan` with the options' rules. */
@@ -75,6 +81,7 @@ export type PlanApiHandler = (req: IncomingMessage, res: ServerResponse) => Prom
  */
 export function planApi(options: PlanApiOptions): PlanApiHandler {
   const maxBytes = options.maxRequestBytes ?? DEFAULT_PLAN_REQUEST_BYTES;
+  const cache = options.manifestCache ?? new ManifestCache();
   let running = 0;
   return async (req, res) => {
     if (req.method !== 'POST') return reply(res, 405, { error: 'POST only' }, { allow: 'POST' });
@@ -102,8 +109,8 @@ export function planApi(options: PlanApiOptions): PlanApiHandler {
       }
       const now = (options.now ?? (() => new Date()))();
       const answer: PlanResponse = {
-        ...planSet(request, request.root, observed, now, options),
-        ...(request.base ? { base: planSet(request.base, request.root, observed, now, options) } : {}),
+        ...planSet(request, request.root, observed, now, options, cache),
+        ...(request.base ? { base: planSet(request.base, request.root, observed, now, options, cache) } : {}),
       };
       return reply(res, 200, answer);
     } finally {
@@ -113,9 +120,9 @@ export function planApi(options: PlanApiOptions): PlanApiHandler {
 }
 
 /** Load, admission, operator checks, gated plan: what a reconcile does before it applies. */
-function planSet(set: PlanRequestSet, root: string | undefined, observed: ObservedState, now: Date, options: PlanApiOptions): PlanResult {
+function planSet(set: PlanRequestSet, root: string | undefined, observed: ObservedState, now: Date, options: PlanApiOptions, cache: ManifestCache): PlanResult {
   const dir = root ?? options.root;
-  const { desired, diagnostics } = loadManifestFiles(set.files, dir, { commit: set.commit ?? 'local', live: liveInventoryFrom(observed) });
+  const { desired, diagnostics } = cache.load(set.files, dir, { commit: set.commit ?? 'local', live: liveInventoryFrom(observed) });
   if (hasErrors(diagnostics)) return { invalid: diagnostics };
   const checked = [
     ...(set.commit === undefined ? noManifestsWarning(dir, desired, diagnostics) : []),

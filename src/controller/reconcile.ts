@@ -3,7 +3,8 @@ import type { ApplyLogger } from '../apply/context.js';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../model/diagnostics.js';
 import type { DesiredState, RawDocument } from '../model/desired.js';
 import type { Action, Plan } from '../model/plan.js';
-import { liveInventoryFrom, loadManifestFiles } from '../manifests/index.js';
+import { liveInventoryFrom } from '../manifests/index.js';
+import { ManifestCache } from '../manifests/parse-cache.js';
 import { gatedPlan } from '../plan/pipeline.js';
 import type { ApprovalLedger } from '../policy/approval-ledger.js';
 import { checkAdmission } from '../policy/admission.js';
@@ -60,6 +61,8 @@ export interface ReconcilerDeps {
   onApplied?: (result: ApplyResult) => void;
   /** Apply progress, per action. */
   listener?: ApplyListener;
+  /** Parsed and validated files kept between reconciles (shared with `POST /plan`); default: the reconciler's own. */
+  manifestCache?: ManifestCache;
 }
 
 /**
@@ -87,9 +90,10 @@ export function createReconciler(deps: ReconcilerDeps): ReconcileFn {
   const config = deps.config ?? defaultConfig();
   const limits = deps.limits ?? config.limits;
   const rules = secretRules(config, deps.ownCredentialFiles);
+  const cache = deps.manifestCache ?? new ManifestCache();
   return async (input: ReconcileInput): Promise<ReconcileOutcome> => {
     const observed = await pool.observe(input.signal);
-    const { desired, diagnostics } = loadManifestFiles(input.files, deps.root, { commit: input.commit, live: liveInventoryFrom(observed) });
+    const { desired, diagnostics } = cache.load(input.files, deps.root, { commit: input.commit, live: liveInventoryFrom(observed) });
     const checked = hasErrors(diagnostics)
       ? diagnostics
       : [...diagnostics, ...checkAdmission(desired), ...operatorChecks(desired, config, deps.ownCredentialFiles), ...(deps.documentChecks?.(desired.documents) ?? [])];

@@ -1,4 +1,5 @@
-import { open, readdir, realpath, stat } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import type { Diagnostic } from '../model/diagnostics.js';
 import type { ManifestLimits } from './limits.js';
@@ -11,9 +12,6 @@ export interface FolderRead {
   files: ManifestFile[];
   diagnostics: Diagnostic[];
 }
-
-/** How many files are read at once: enough to hide disk latency, few enough to spare descriptors. */
-const READ_CONCURRENCY = 32;
 
 /**
  * Reads every `*.yaml` / `*.yml` file under `dir`. Hidden entries (`.git`, `.github`) are skipped.
@@ -93,37 +91,33 @@ export async function readManifestFolder(dir: string, limits: Partial<ManifestLi
     diagnostics.push({ severity: 'error', code: 'too-many-files', message: `${paths.length} manifest files is more than the limit of ${caps.maxFiles}` });
     return { files: [], diagnostics };
   }
-  const wanted = paths;
-  const files: ManifestFile[] = new Array(wanted.length);
+  // Read one after another, synchronously: manifests are small, and 10,000 of them read through the
+  // thread pool (open, stat, read, close each a round trip) took several times as long.
+  const files: ManifestFile[] = [];
   let total = 0;
-  let next = 0;
-  async function worker(): Promise<void> {
-    while (next < wanted.length) {
-      const i = next++;
-      if (total > caps.maxTotalBytes) return;
-      const content = await readCapped(wanted[i].abs, caps.maxFileBytes + 1);
-      total += content.length;
-      files[i] = { path: wanted[i].rel, content };
-    }
+  for (const p of paths) {
+    if (total > caps.maxTotalBytes) break;
+    const content = readCapped(p.abs, caps.maxFileBytes + 1);
+    total += content.length;
+    files.push({ path: p.rel, content });
   }
-  await Promise.all(Array.from({ length: READ_CONCURRENCY }, worker));
-  return { files: files.filter(Boolean), diagnostics };
+  return { files, diagnostics };
 }
 
-async function readCapped(path: string, cap: number): Promise<Buffer> {
-  const handle = await open(path, 'r');
+function readCapped(path: string, cap: number): Buffer {
+  const fd = openSync(path, 'r');
   try {
     // Size the buffer to the file (plus one byte to notice growth), never beyond the cap.
-    const buffer = Buffer.alloc(Math.min(cap, (await handle.stat()).size + 1));
+    const buffer = Buffer.allocUnsafe(Math.min(cap, fstatSync(fd).size + 1));
     cap = buffer.length;
     let filled = 0;
     while (filled < cap) {
-      const { bytesRead } = await handle.read(buffer, filled, cap - filled, filled);
+      const bytesRead = readSync(fd, buffer, filled, cap - filled, filled);
       if (bytesRead === 0) break;
       filled += bytesRead;
     }
     return buffer.subarray(0, filled);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }

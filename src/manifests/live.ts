@@ -1,4 +1,5 @@
 import type { ObservedState } from '../model/observed.js';
+import { isSealed } from '../model/sealed.js';
 
 /** Kinds of live pool object a manifest may reference by name_label or uuid. */
 export type LiveKind = 'SR' | 'Network' | 'Host' | 'VM' | 'Template';
@@ -8,8 +9,25 @@ export interface LiveInventory {
   has(kind: LiveKind, nameOrUuid: string): boolean;
 }
 
-/** Builds a LiveInventory from an observed snapshot (VMs exclude templates, snapshots and dom0). */
+/** The inventory last built from sealed maps, by the VM map it was built from. */
+const sealedInventories = new WeakMap<object, { SR: object; network: object; host: object; inventory: LiveInventory }>();
+
+/**
+ * Builds a LiveInventory from an observed snapshot (VMs exclude templates, snapshots and dom0).
+ * From the controller's sealed state (see model/sealed.ts) it is built once per change of the
+ * classes it lists, not once per plan.
+ */
 export function liveInventoryFrom(observed: ObservedState): LiveInventory {
+  const { SR, network, host, VM } = observed.records;
+  if (![SR, network, host, VM].every(isSealed)) return buildInventory(observed);
+  const hit = sealedInventories.get(VM);
+  if (hit && hit.SR === SR && hit.network === network && hit.host === host) return hit.inventory;
+  const inventory = buildInventory(observed);
+  sealedInventories.set(VM, { SR, network, host, inventory });
+  return inventory;
+}
+
+function buildInventory(observed: ObservedState): LiveInventory {
   const sets: Record<LiveKind, Set<string>> = {
     SR: new Set(),
     Network: new Set(),

@@ -20,7 +20,8 @@ export { isManifestPath };
 import { checkSchema } from './schema-check.js';
 import { closest } from './suggest.js';
 import { parseDuration, parseSize } from './units.js';
-import { parseYaml, type ParsedDocument } from './yaml.js';
+import { parseYaml, type ParsedDocument, type ParseResult } from './yaml.js';
+import type { DocumentCheck, FileParseCache } from './file-parse-cache.js';
 
 /** Options for loading manifests. */
 export interface LoadOptions {
@@ -29,6 +30,11 @@ export interface LoadOptions {
   /** The Git commit the files come from, recorded in `desired.source`. */
   commit?: string;
   limits?: Partial<ManifestLimits>;
+  /**
+   * Parsed and schema-checked files kept from earlier loads, by content (see parse-cache.ts): a file
+   * seen before is not parsed or validated again. The result is the same with or without it.
+   */
+  cache?: FileParseCache;
 }
 
 /** One file to load: its path relative to the manifests folder (forward slashes) and its bytes. */
@@ -88,8 +94,8 @@ export function loadManifestFiles(files: ManifestFile[], root: string, opts: Loa
     return { desired, diagnostics };
   }
 
-  const docs = parseFiles(manifests, limits, diagnostics);
-  for (const doc of docs) checkDocument(doc, diagnostics);
+  const docs = parseFiles(manifests, limits, diagnostics, opts.cache);
+  for (const doc of docs) checkDocumentOnce(doc, diagnostics, opts.cache);
   const declared = declaredNames(docs, diagnostics);
   for (const doc of docs) {
     if (!doc.schemaValid || doc.name === undefined) continue;
@@ -111,7 +117,7 @@ export function loadManifestFiles(files: ManifestFile[], root: string, opts: Loa
   return { desired, diagnostics: sortDiagnostics(diagnostics) };
 }
 
-function parseFiles(files: ManifestFile[], limits: ManifestLimits, diagnostics: Diagnostic[]): LoadedDocument[] {
+function parseFiles(files: ManifestFile[], limits: ManifestLimits, diagnostics: Diagnostic[], cache: FileParseCache | undefined): LoadedDocument[] {
   const docs: LoadedDocument[] = [];
   let total = 0;
   // One node budget for the whole commit: many files must not add up to what one file may not hold.
@@ -131,12 +137,24 @@ function parseFiles(files: ManifestFile[], limits: ManifestLimits, diagnostics: 
       diagnostics.push({ severity: 'error', code: 'too-large', message: `manifests add up to more than the limit of ${limits.maxTotalBytes} bytes; stopped reading here`, location: at() });
       break;
     }
-    const decoded = decodeManifest(file.content);
-    if (!decoded.ok) {
-      diagnostics.push({ severity: 'error', code: 'encoding', message: decoded.message, location: at(decoded.line, decoded.col) });
-      continue;
+    const yamlLimits = { maxNodes: limits.maxFileNodes, maxDepth: limits.maxDepth };
+    // A cached parse counts its nodes against the commit's budget as a fresh one would; when that
+    // would pass the budget, the file is parsed afresh so that the refusal reads the same.
+    const cached = cache?.parsed(file, yamlLimits);
+    let parsed: ParseResult;
+    if (cached && budget.used + cached.nodes <= budget.limit) {
+      budget.used += cached.nodes;
+      parsed = cached.result;
+    } else {
+      const decoded = decodeManifest(file.content);
+      if (!decoded.ok) {
+        diagnostics.push({ severity: 'error', code: 'encoding', message: decoded.message, location: at(decoded.line, decoded.col) });
+        continue;
+      }
+      const before = budget.used;
+      parsed = parseYaml(decoded.text, file.path, { ...yamlLimits, budget });
+      if (budget.used <= budget.limit) cache?.storeParsed(file, yamlLimits, parsed, budget.used - before);
     }
-    const parsed = parseYaml(decoded.text, file.path, { maxNodes: limits.maxFileNodes, maxDepth: limits.maxDepth, budget });
     diagnostics.push(...parsed.diagnostics);
     if (budget.used > budget.limit) break; // the commit is refused; the rest would only cost time
     for (const doc of parsed.documents) {
@@ -183,6 +201,23 @@ function header(file: string, parsed: ParsedDocument, diagnostics: Diagnostic[])
   const metadata = record.metadata as Record<string, unknown> | undefined;
   const name = metadata !== null && typeof metadata === 'object' && typeof metadata.name === 'string' ? metadata.name : undefined;
   return { file, parsed, body: record, kind, name, address: name === undefined ? undefined : `${kind}/${name}`, schemaValid: false, errors: 0 };
+}
+
+/** checkDocument, or what it found the first time this parsed document was checked. */
+function checkDocumentOnce(doc: LoadedDocument, diagnostics: Diagnostic[], cache: FileParseCache | undefined): void {
+  const known = cache?.checked(doc.parsed);
+  if (known) {
+    diagnostics.push(...known.diagnostics);
+    doc.errors += known.errors;
+    doc.schemaValid = known.schemaValid;
+    return;
+  }
+  const found: Diagnostic[] = [];
+  const errorsBefore = doc.errors;
+  checkDocument(doc, found);
+  diagnostics.push(...found);
+  const check: DocumentCheck = { diagnostics: found, errors: doc.errors - errorsBefore, schemaValid: doc.schemaValid };
+  cache?.storeChecked(doc.parsed, check);
 }
 
 /** Schema problems and the kind's own schema-independent checks. */
@@ -390,8 +425,16 @@ function rawDocument(doc: LoadedDocument): RawDocument {
     labels,
     body: doc.body,
     source: documentStart(doc),
-    locations: Object.fromEntries(doc.parsed.locations),
+    locations: locationsOf(doc.parsed),
   };
+}
+
+/** `locations` as a plain object, built once per parsed document (a cached one is loaded many times). */
+const locationObjects = new WeakMap<ParsedDocument, Record<string, SourceLocation>>();
+function locationsOf(parsed: ParsedDocument): Record<string, SourceLocation> {
+  let out = locationObjects.get(parsed);
+  if (!out) locationObjects.set(parsed, (out = Object.fromEntries(parsed.locations)));
+  return out;
 }
 
 /** Orders diagnostics by file, line and column; whole-repository ones (no location) first. */

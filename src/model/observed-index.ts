@@ -1,5 +1,6 @@
-import type { ObservedClass, ObservedRecordTypes, ObservedState, Ref } from './observed.js';
+import type { ObservedClass, ObservedRecordTypes, ObservedState, Ref, XapiRecord } from './observed.js';
 import { MANAGED_KEY } from './observed.js';
+import { sealedMemo } from './sealed.js';
 
 /** Lookups over a snapshot by uuid, by name_label and by xops' ownership mark. Pure and cheap to build. */
 export interface ObservedIndex {
@@ -13,60 +14,102 @@ export interface ObservedIndex {
   managedOf<C extends ObservedClass>(cls: C): Map<string, [Ref, ObservedRecordTypes[C]][]>;
 }
 
-export function indexObserved(state: ObservedState): ObservedIndex {
-  const uuidIdx = new Map<string, Map<string, Ref>>();
-  const nameIdx = new Map<string, Map<string, Ref[]>>();
-  const managedIdx = new Map<string, { cls: ObservedClass; ref: Ref }[]>();
-  for (const cls of Object.keys(state.records) as ObservedClass[]) {
-    const byU = new Map<string, Ref>();
-    const byN = new Map<string, Ref[]>();
-    for (const [ref, rec] of state.records[cls]) {
-      byU.set(rec.uuid, ref);
-      const label = rec['name_label'];
-      if (typeof label === 'string') {
-        const list = byN.get(label);
-        if (list) list.push(ref);
-        else byN.set(label, [ref]);
-      }
-      const oc = rec['other_config'] as Record<string, string> | undefined;
-      const mark = oc?.[MANAGED_KEY];
-      if (mark) {
-        const list = managedIdx.get(mark);
-        if (list) list.push({ cls, ref });
-        else managedIdx.set(mark, [{ cls, ref }]);
-      }
+/** One class's lookups; built once per class map when the map is sealed (see sealed.ts). */
+interface ClassIndex {
+  byUuid: Map<string, Ref>;
+  byName: Map<string, Ref[]>;
+  /** Address → refs of this class carrying that mark. */
+  managed: Map<string, Ref[]>;
+}
+
+const classIndexes = new WeakMap<Map<Ref, XapiRecord>, ClassIndex>();
+
+function indexClass(records: Map<Ref, XapiRecord>): ClassIndex {
+  const byUuid = new Map<string, Ref>();
+  const byName = new Map<string, Ref[]>();
+  const managed = new Map<string, Ref[]>();
+  for (const [ref, rec] of records) {
+    byUuid.set(rec.uuid, ref);
+    const label = rec['name_label'];
+    if (typeof label === 'string') {
+      const list = byName.get(label);
+      if (list) list.push(ref);
+      else byName.set(label, [ref]);
     }
-    uuidIdx.set(cls, byU);
-    nameIdx.set(cls, byN);
+    const oc = rec['other_config'] as Record<string, string> | undefined;
+    const mark = oc?.[MANAGED_KEY];
+    if (mark) {
+      const list = managed.get(mark);
+      if (list) list.push(ref);
+      else managed.set(mark, [ref]);
+    }
   }
+  return { byUuid, byName, managed };
+}
+
+/**
+ * The index of a snapshot. A class whose map is sealed (the controller's event-fed state) is
+ * indexed once and reused by every plan until an event replaces that map; other classes of the
+ * same state and unsealed states are indexed here.
+ */
+export function indexObserved(state: ObservedState): ObservedIndex {
+  const classes = Object.keys(state.records) as ObservedClass[];
+  const perClass = new Map<ObservedClass, ClassIndex>();
+  const of = (cls: ObservedClass): ClassIndex | undefined => {
+    let idx = perClass.get(cls);
+    if (!idx) {
+      const records = state.records[cls] as Map<Ref, XapiRecord> | undefined;
+      if (!records) return undefined;
+      idx = sealedMemo(classIndexes, records, indexClass);
+      perClass.set(cls, idx);
+    }
+    return idx;
+  };
   const get = <C extends ObservedClass>(cls: C, ref: Ref) =>
     state.records[cls].get(ref) as ObservedRecordTypes[C] | undefined;
+  let managedAll: Map<string, { cls: ObservedClass; ref: Ref }[]> | undefined;
+  // Across classes, in the order one pass over the state's classes and records meets them.
+  const allManaged = () => {
+    if (!managedAll) {
+      managedAll = new Map();
+      for (const cls of classes) {
+        for (const [mark, refs] of of(cls)!.managed) {
+          const list = managedAll.get(mark);
+          const items = refs.map((ref) => ({ cls, ref }));
+          if (list) list.push(...items);
+          else managedAll.set(mark, items);
+        }
+      }
+    }
+    return managedAll;
+  };
   return {
     get,
     byUuid(cls, uuid) {
-      const ref = uuidIdx.get(cls)?.get(uuid);
+      const ref = of(cls)?.byUuid.get(uuid);
       const rec = ref === undefined ? undefined : get(cls, ref);
       return ref !== undefined && rec ? [ref, rec] : undefined;
     },
     byName(cls, name) {
-      return (nameIdx.get(cls)?.get(name) ?? []).flatMap((ref) => {
+      return (of(cls)?.byName.get(name) ?? []).flatMap((ref) => {
         const rec = get(cls, ref);
         return rec ? [[ref, rec] as [Ref, NonNullable<typeof rec>]] : [];
       });
     },
     managed(address) {
-      return managedIdx.get(address) ?? [];
+      return allManaged().get(address) ?? [];
     },
     managedOf(cls) {
       const out = new Map<string, [Ref, ObservedRecordTypes[typeof cls]][]>();
-      for (const [address, list] of managedIdx) {
+      for (const [address, list] of allManaged()) {
         for (const item of list) {
           if (item.cls !== cls) continue;
-          const rec = get(cls, item.ref);
+          const ref = item.ref;
+          const rec = get(cls, ref);
           if (!rec) continue;
           const entry = out.get(address);
-          if (entry) entry.push([item.ref, rec]);
-          else out.set(address, [[item.ref, rec]]);
+          if (entry) entry.push([ref, rec]);
+          else out.set(address, [[ref, rec]]);
         }
       }
       return out;

@@ -11,6 +11,7 @@ import { observedClassOf } from './classes.js';
 import { diffStates, hostAddresses, type ObservedChange } from './diff.js';
 import { valuesEqual } from './equal.js';
 import { takeSnapshot } from './snapshot.js';
+import { sealMap, sealRecord, sealState } from '../model/sealed.js';
 
 /** Tuning for a PoolObserver. */
 export interface PoolObserverOptions {
@@ -66,6 +67,7 @@ export class PoolObserver extends EventEmitter {
     if (this.state) return this.state;
     this.syncedGeneration = this.client.sessionGeneration;
     this.state = await takeSnapshot(this.client);
+    sealState(this.state);
     this.client.setKnownHosts(hostAddresses(this.state));
     this.loopDone = this.loop();
     return this.state;
@@ -161,6 +163,7 @@ export class PoolObserver extends EventEmitter {
     const generation = this.client.sessionGeneration;
     const fresh = await takeSnapshot(this.client);
     if (this.stopped) return;
+    sealState(fresh);
     const before = this.current();
     const changes = diffStates(before, fresh);
     this.state = fresh;
@@ -180,23 +183,29 @@ export class PoolObserver extends EventEmitter {
     for (const ev of batch.events) {
       const cls = observedClassOf(ev.class);
       if (!cls) continue;
-      if (!copied.has(cls)) {
-        records[cls] = new Map(records[cls]);
-        copied.add(cls);
-      }
-      const map = records[cls];
-      const had = map.get(ev.ref);
+      // A class is copied only when one of its objects really changes: an event that changes
+      // nothing keeps the map, and with it everything derived from it (see model/sealed.ts).
+      const writable = () => {
+        if (!copied.has(cls)) {
+          records[cls] = new Map(records[cls]);
+          copied.add(cls);
+        }
+        return records[cls];
+      };
+      const had = records[cls].get(ev.ref);
       if (ev.operation === 'del') {
-        if (had && map.delete(ev.ref)) changes.push({ cls, ref: ev.ref, operation: 'del' });
+        if (had && writable().delete(ev.ref)) changes.push({ cls, ref: ev.ref, operation: 'del' });
         continue;
       }
       if (!ev.snapshot) continue;
       const rec = decodeRecord(cls, ev.snapshot as XapiRecord);
       // The first batch replays changes the snapshot already has; so does event.inject.
       if (had && valuesEqual(had, rec)) continue;
-      map.set(ev.ref, rec);
+      sealRecord(rec);
+      writable().set(ev.ref, rec);
       changes.push({ cls, ref: ev.ref, operation: had ? 'mod' : 'add' });
     }
+    for (const cls of copied) sealMap(records[cls], false);
     this.state = { token: batch.token, observedAt: new Date().toISOString(), records: records as ObservedState['records'] };
     if (copied.has('host') || copied.has('pool')) this.client.setKnownHosts(hostAddresses(this.state));
     for (const c of changes) this.emit('change', c);

@@ -5,7 +5,7 @@ import type { ObservedClass, ObservedRecordTypes, ObservedState, Ref, XapiRecord
 import type { ObservedIndex } from '../model/observed-index.js';
 import type { Action, Refusal } from '../model/plan.js';
 import { indexObserved } from '../model/observed-index.js';
-import { lookupKey, lookupText, lookupTextDigest, objectKey, recordDigest } from './identity.js';
+import { lookupKey, lookupText, lookupTextDigest, recordIdentity } from './identity.js';
 import { effectiveSettings, type OperatorLimits } from '../policy/settings.js';
 import type { ObjectMark } from './ownership-marks.js';
 
@@ -141,7 +141,10 @@ export function read<C extends ObservedClass>(ctx: PlanContext, cls: C, ref: Ref
 export function identityObjects(ctx: PlanContext): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, text] of ctx.lookups) out[key] = lookupTextDigest(text);
-  for (const [record, cls] of ctx.readObjects) out[objectKey(cls, record.uuid)] = recordDigest(cls, record);
+  for (const [record, cls] of ctx.readObjects) {
+    const [key, digest] = recordIdentity(cls, record);
+    out[key] = digest;
+  }
   return out;
 }
 

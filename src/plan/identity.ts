@@ -1,7 +1,8 @@
 import type { DesiredResource } from '../model/desired.js';
 import type { ObservedClass, ObservedState, XapiRecord } from '../model/observed.js';
 import type { ObservedIdentity } from '../model/plan.js';
-import { MANAGED_KEY } from '../model/observed.js';
+import { MANAGED_KEY, OBSERVED_CLASSES } from '../model/observed.js';
+import { sealedMemo } from '../model/sealed.js';
 import { indexObserved } from '../model/observed-index.js';
 import { digestOf } from './values.js';
 import { fastFieldsDigest, fastTextDigest } from './fast-digest.js';
@@ -47,8 +48,20 @@ const READ_FIELDS: { [C in ObservedClass]: string[] } = {
  * fast-digest.ts for the trade-off); a plan made by an older xops (sha256 digests) reads as stale.
  */
 export function recordDigest(cls: ObservedClass, record: XapiRecord): string {
-  return fastFieldsDigest(record, READ_FIELDS[cls]);
+  return recordIdentity(cls, record)[1];
 }
+
+/**
+ * `[objectKey, recordDigest]` of a record the plan read. A sealed record (the controller's
+ * event-fed state, see model/sealed.ts) never changes, so both are computed once for it, however
+ * many plans read it.
+ */
+export function recordIdentity(cls: ObservedClass, record: XapiRecord): readonly [string, string] {
+  return sealedMemo(identities[cls], record, (r) => [objectKey(cls, r.uuid), fastFieldsDigest(r, READ_FIELDS[cls])] as const);
+}
+
+/** Per class, as a record's digest is over its class's fields. */
+const identities = Object.fromEntries(OBSERVED_CLASSES.map((cls) => [cls, new WeakMap<XapiRecord, readonly [string, string]>()])) as Record<ObservedClass, WeakMap<XapiRecord, readonly [string, string]>>;
 
 /** Identity key of one object the plan read: `<class>/<uuid>`. */
 export function objectKey(cls: ObservedClass, uuid: string): string {

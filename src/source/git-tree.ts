@@ -1,5 +1,5 @@
 import type { SimpleGit } from 'simple-git';
-import { isManifestPath } from '../manifests/loader.js';
+import { isManifestPath } from '../manifests/manifest-path.js';
 import type { ManifestFile } from '../manifests/loader.js';
 import { runGit, OutputTooLarge } from './git-process.js';
 import { BudgetExceeded, ReadBudget, type RepositoryLimits } from './limits.js';

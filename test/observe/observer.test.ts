@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { indexObserved } from '../../src/model/observed-index.js';
+import { recordDigest } from '../../src/plan/identity.js';
 import { OBSERVED_CLASSES, type ObservedState } from '../../src/model/observed.js';
 import { PoolObserver, takeSnapshot } from '../../src/observe/index.js';
 import type { ObservedChange, ResyncInfo } from '../../src/observe/index.js';
@@ -154,6 +155,30 @@ describe('PoolObserver', () => {
     await observer.barrier();
     expect(before.records.VM.get(vm)!.name_description).toBe(description);
     expect(observer.current()).not.toBe(before);
+  });
+
+  it('replaces only the class a change touches, so indexes and digests of the others are reused, and sees the change', async () => {
+    const observer = await observe(await connect());
+    const writer = await connect();
+    const before = observer.current();
+    const vm = firstVm(before);
+    const oldIndex = indexObserved(before);
+    const name = before.records.VM.get(vm)!.name_label;
+    await writer.call('VM.set_name_label', vm, 'renamed-by-test');
+    await observer.barrier();
+    const after = observer.current();
+    expect(after.records.network).toBe(before.records.network);
+    expect(after.records.VM).not.toBe(before.records.VM);
+    // The new state's index sees the rename; the old state's still answers as that state was.
+    const index = indexObserved(after);
+    expect(index.byName('VM', 'renamed-by-test').map(([ref]) => ref)).toEqual([vm]);
+    expect(index.byName('VM', name)).toEqual([]);
+    expect(oldIndex.byName('VM', name).map(([ref]) => ref)).toEqual([vm]);
+    expect(recordDigest('VM', after.records.VM.get(vm)!)).not.toBe(recordDigest('VM', before.records.VM.get(vm)!));
+    // Indexes over the event-fed state equal those of a fresh snapshot.
+    const fresh = indexObserved({ ...after, records: await freshRecords() });
+    expect(index.byName('VM', 'renamed-by-test').map(([ref]) => ref)).toEqual(fresh.byName('VM', 'renamed-by-test').map(([ref]) => ref));
+    expect([...index.managedOf('VM').keys()]).toEqual([...fresh.managedOf('VM').keys()]);
   });
 
   // Each fault the simulator can inject, hit while the observer runs and a change happens meanwhile:

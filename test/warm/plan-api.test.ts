@@ -111,6 +111,37 @@ describe('xops plan --server', () => {
     expect(warm.stderr).toMatch(/vms\/bad\.yaml:\d+:\d+: VM\/bad: .*nothing was planned|nothing was planned/s);
   });
 
+  it('re-validates a file changed after a cached request, and plans from the cache as cold', async () => {
+    // The controller keeps every file it parsed and validated by content digest, and whole loads
+    // of the same files: the second request is answered from both, the third must not be.
+    const dir = examples('cached');
+    const warmPlan = async () => xops(['plan', dir, '--out', 'json', '--server', controller.url, '--config', configFile], { env: cleanEnv({ NO_COLOR: '1' }) });
+    const coldPlan = async () => xops(['plan', dir, '--out', 'json', '--config', configFile], { env: coldEnv });
+    const first = await warmPlan();
+    const again = await warmPlan();
+    const cold = await coldPlan();
+    expect(again.code).toBe(cold.code);
+    expect(essence(JSON.parse(again.stdout) as Plan)).toEqual(essence(JSON.parse(cold.stdout) as Plan));
+    expect(essence(JSON.parse(again.stdout) as Plan)).toEqual(essence(JSON.parse(first.stdout) as Plan));
+
+    // The same path, new content that breaks the schema: its errors, exactly as the cold plan prints them.
+    const app = join(dir, 'vms/app-01.yaml');
+    const good = readFileSync(app, 'utf8');
+    writeFileSync(app, good.replace(/vcpus: \d+/, 'vcpus: lots'));
+    const brokenWarm = await warmPlan();
+    const brokenCold = await coldPlan();
+    expect(brokenWarm.code).toBe(1);
+    expect(brokenWarm.stdout).toBe('');
+    expect(brokenWarm.stderr).toMatch(/vms\/app-01\.yaml:\d+:\d+: .*vcpus/);
+    expect(brokenWarm.stderr).toBe(brokenCold.stderr);
+
+    // A valid change of the cached file shows in the plan.
+    writeFileSync(app, good.replace(/vcpus: \d+/, 'vcpus: 7'));
+    const changed = JSON.parse((await warmPlan()).stdout) as Plan;
+    expect(changed.actions).not.toEqual((JSON.parse(first.stdout) as Plan).actions);
+    expect(JSON.stringify(changed.actions.find((a) => a.address === 'VM/app-01'))).toMatch(/"vcpus":7\b/);
+  });
+
   it('without a token, or with a wrong one, is refused with a one-line error', async () => {
     const dir = examples('tokens');
     const none = await xops(['plan', dir, '--server', controller.url], { env: cleanEnv() });

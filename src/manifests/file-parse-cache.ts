@@ -1,0 +1,31 @@
+/** What the loader needs from a cache of parsed files (LoadOptions.cache); ManifestCache (parse-cache.ts) is one. */
+import type { Diagnostic } from '../model/diagnostics.js';
+import type { ParsedDocument, ParseResult, YamlLimits } from './yaml.js';
+
+/** A file as the loader is given it (the loader's ManifestFile, without importing the loader). */
+interface ManifestFile {
+  path: string;
+  content: Buffer;
+}
+
+/** A file's parse as the loader keeps it, with the YAML nodes it counted against the commit's budget. */
+export interface CachedParse {
+  result: ParseResult;
+  nodes: number;
+}
+
+/** What checking one parsed document found (schema and the kind's own checks). */
+export interface DocumentCheck {
+  diagnostics: Diagnostic[];
+  errors: number;
+  schemaValid: boolean;
+}
+
+/** The loader's view of a cache (LoadOptions.cache). Entries must not be mutated by their users. */
+export interface FileParseCache {
+  parsed(file: ManifestFile, limits: Omit<YamlLimits, 'budget'>): CachedParse | undefined;
+  storeParsed(file: ManifestFile, limits: Omit<YamlLimits, 'budget'>, result: ParseResult, nodes: number): void;
+  checked(doc: ParsedDocument): DocumentCheck | undefined;
+  storeChecked(doc: ParsedDocument, check: DocumentCheck): void;
+}
+

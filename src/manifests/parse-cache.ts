@@ -1,0 +1,163 @@
+/**
+ * What the loader can keep between loads of mostly the same files: each file's YAML parse and each
+ * document's schema check, by the file's path and content, and the last few whole load
+ * results. The controller holds one ManifestCache: a commit it reconciles and a `POST /plan`
+ * request sending the same files share the work, and a request that changes one file of 10,000
+ * parses and validates only that one. A changed file has another key, so it is always parsed and
+ * validated afresh.
+ */
+import { repositoryLimits } from '../source/limits.js';
+import type { Diagnostic } from '../model/diagnostics.js';
+import type { LiveInventory } from './live.js';
+import { loadManifestFiles, type LoadOptions, type LoadResult, type ManifestFile } from './loader.js';
+import type { CachedParse, DocumentCheck, FileParseCache } from './file-parse-cache.js';
+import type { ParsedDocument, ParseResult, YamlLimits } from './yaml.js';
+
+export type { CachedParse, DocumentCheck, FileParseCache };
+
+/** Bounds of a ManifestCache. */
+export interface ManifestCacheOptions {
+  /** Most files kept (least recently used go first); default 25,000, two repositories at the loader's file limit. */
+  maxFiles?: number;
+  /** Most bytes of file content the kept entries stand for; default 128 MiB. */
+  maxBytes?: number;
+  /** Whole load results kept (head and base of a diff, the commit in force); default 3. */
+  maxResults?: number;
+}
+
+interface Entry {
+  parse: CachedParse;
+  bytes: number;
+  /** Unique over the cache's life: a set of files is keyed by its entries' ids. */
+  id: number;
+}
+
+interface ResultEntry {
+  key: string;
+  live: LiveInventory | undefined;
+  result: LoadResult;
+}
+
+/** What a ManifestCache has done since it was made: how much work it saved (tests read it). */
+export interface ManifestCacheStats {
+  /** Files parsed afresh, and files whose cached parse was used. */
+  parsed: number;
+  reused: number;
+  /** Whole loads answered from a kept result. */
+  resultHits: number;
+}
+
+/**
+ * A bounded cache of parsed and checked manifest files, and of whole load results. `load` returns
+ * exactly what `loadManifestFiles` would for the same files, root, commit and live inventory.
+ */
+export class ManifestCache implements FileParseCache {
+  private readonly files = new Map<string, Entry>();
+  private readonly checks = new WeakMap<ParsedDocument, DocumentCheck>();
+  private readonly results: ResultEntry[] = [];
+  /** Each buffer's last key, with the path and limits it was built for. */
+  private readonly keys = new WeakMap<Buffer, { prefix: string; key: string }>();
+  private bytes = 0;
+  private lastId = 0;
+  private readonly maxFiles: number;
+  private readonly maxBytes: number;
+  private readonly maxResults: number;
+  readonly stats: ManifestCacheStats = { parsed: 0, reused: 0, resultHits: 0 };
+
+  constructor(options: ManifestCacheOptions = {}) {
+    this.maxFiles = options.maxFiles ?? 25_000;
+    this.maxBytes = options.maxBytes ?? 128 * 1024 * 1024;
+    this.maxResults = options.maxResults ?? 3;
+  }
+
+  /**
+   * `loadManifestFiles(files, root, opts)` through the cache. The live inventory counts by
+   * identity: the controller's is rebuilt only when the pool's SRs, networks, hosts or VMs change
+   * (see live.ts), and a different one never reuses a whole result (references are checked against it).
+   */
+  load(files: ManifestFile[], root: string, opts: Omit<LoadOptions, 'cache'> = {}): LoadResult {
+    const source = { ...(opts.commit !== undefined ? { commit: opts.commit } : {}), path: root };
+    const key = this.setKey(files, opts);
+    const hit = key === undefined ? undefined : this.results.find((r) => r.key === key && r.live === opts.live);
+    if (hit) {
+      this.stats.resultHits++;
+      // The same files and pool: only where they came from differs (a commit, or `local`).
+      return { desired: { ...hit.result.desired, source }, diagnostics: [...hit.result.diagnostics] };
+    }
+    const result = loadManifestFiles(files, root, { ...opts, cache: this });
+    // Every file is cached now, unless the set was refused part way (then it is not kept whole either).
+    const stored = this.setKey(files, opts);
+    if (stored !== undefined) {
+      this.results.unshift({ key: stored, live: opts.live, result });
+      if (this.results.length > this.maxResults) this.results.pop();
+    }
+    return { desired: result.desired, diagnostics: [...result.diagnostics] };
+  }
+
+  parsed(file: ManifestFile, limits: Omit<YamlLimits, 'budget'>): CachedParse | undefined {
+    const key = this.fileKey(file, limits);
+    const entry = this.files.get(key);
+    if (!entry) return undefined;
+    // Most recently used last: eviction takes from the front.
+    this.files.delete(key);
+    this.files.set(key, entry);
+    this.stats.reused++;
+    return entry.parse;
+  }
+
+  storeParsed(file: ManifestFile, limits: Omit<YamlLimits, 'budget'>, result: ParseResult, nodes: number): void {
+    this.stats.parsed++;
+    const key = this.fileKey(file, limits);
+    const old = this.files.get(key);
+    if (old) this.bytes -= old.bytes;
+    this.files.set(key, { parse: { result, nodes }, bytes: file.content.length, id: ++this.lastId });
+    this.bytes += file.content.length;
+    for (const [k, e] of this.files) {
+      if (this.files.size <= this.maxFiles && this.bytes <= this.maxBytes) break;
+      this.files.delete(k);
+      this.bytes -= e.bytes;
+    }
+  }
+
+  checked(doc: ParsedDocument): DocumentCheck | undefined {
+    return this.checks.get(doc);
+  }
+
+  storeChecked(doc: ParsedDocument, check: DocumentCheck): void {
+    this.checks.set(doc, check);
+  }
+
+  /** Files kept now. */
+  get size(): number {
+    return this.files.size;
+  }
+
+  private fileKey(file: ManifestFile, limits: Omit<YamlLimits, 'budget'>): string {
+    // The path is part of the key (diagnostics and locations name the file), and so is the content
+    // itself, byte for byte (latin1 maps each byte to one character): no digest can collide. Built
+    // once per buffer, path and limits: a load looks each file up more than once.
+    const prefix = `${limits.maxNodes}/${limits.maxDepth}\0${file.path}\0`;
+    const known = this.keys.get(file.content);
+    if (known && known.prefix === prefix) return known.key;
+    const key = prefix + file.content.toString('latin1');
+    this.keys.set(file.content, { prefix, key });
+    return key;
+  }
+
+  /**
+   * The set of files as one key: the ids of their entries in path order, and the load's limits;
+   * undefined when one of them is not cached (then no whole result can match).
+   */
+  private setKey(files: ManifestFile[], opts: Omit<LoadOptions, 'cache'>): string | undefined {
+    const limits = repositoryLimits(opts.limits);
+    const yamlLimits = { maxNodes: limits.maxFileNodes, maxDepth: limits.maxDepth };
+    const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    const ids: number[] = [];
+    for (const f of sorted) {
+      const entry = this.files.get(this.fileKey(f, yamlLimits));
+      if (!entry) return undefined;
+      ids.push(entry.id);
+    }
+    return `${JSON.stringify(limits)}\0${ids.join(',')}`;
+  }
+}
