@@ -29,8 +29,8 @@ const mtuOf = (sim: Simulator, name: string) => {
   return net ? Number(sim.db.record(net.ref).MTU) : undefined;
 };
 
-/** Polls until `ok` (observable state, no fixed sleeps); fails naming `what` after `limitMs`. */
-async function until(what: string, ok: () => boolean | Promise<boolean>, limitMs = 15_000): Promise<void> {
+/** Polls until `ok` (observable state, no fixed sleeps); fails naming `what` after `limitMs`, generous: two processes start and settle their leases on a loaded CI machine. */
+async function until(what: string, ok: () => boolean | Promise<boolean>, limitMs = 40_000): Promise<void> {
   const end = Date.now() + limitMs;
   while (!(await ok())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
@@ -152,5 +152,5 @@ describe('2 replica processes sharing 4 pools, one killed with SIGKILL', () => {
 
     replicas[survivor]!.process.kill('SIGTERM');
     expect((await finished(replicas[survivor]!.process)).code).toBe(0);
-  }, 40_000);
+  }, 120_000);
 });
