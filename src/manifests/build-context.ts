@@ -21,6 +21,12 @@ export interface BuildContext {
   duration(value: number | string, path: string): number | undefined;
   error(path: string, message: string, code?: string): void;
   warn(path: string, message: string, code?: string): void;
+  /**
+   * The bytes of a companion file of the same snapshot (see companion-files.ts) at `path`, relative
+   * to the manifests folder; undefined when the source carried none there (missing, hidden, larger
+   * than MAX_COMPANION_BYTES, or a symlink leading outside the folder).
+   */
+  companion(path: string): Buffer | undefined;
 }
 
 /** One built document as a cross-document check sees it; `error` reports at `path` of it and keeps it out of desired state. */

@@ -5,6 +5,7 @@ import type { Diagnostic } from '../model/diagnostics.js';
 import type { ManifestLimits } from './limits.js';
 import { repositoryLimits } from '../source/limits.js';
 import type { ManifestFile } from './loader.js';
+import { MAX_COMPANION_BYTES, isCompanionPath } from './companion-files.js';
 import { isManifestPath } from './manifest-path.js';
 
 /** Files read from a folder, plus what could not be read safely. */
@@ -14,7 +15,8 @@ export interface FolderRead {
 }
 
 /**
- * Reads every `*.yaml` / `*.yml` file under `dir`. Hidden entries (`.git`, `.github`) are skipped.
+ * Reads every `*.yaml` / `*.yml` file under `dir`, and the companion files (companion-files.ts) of at
+ * most MAX_COMPANION_BYTES that manifests may name. Hidden entries (`.git`, `.github`) are skipped.
  * A symlink is followed only when its target stays inside the folder; one that leaves it is a
  * diagnostic. Reads stop at the limits (each file is read to at most one byte over its cap, so the
  * loader can report it without reading a huge file whole).
@@ -32,6 +34,7 @@ export async function readManifestFolder(dir: string, limits: Partial<ManifestLi
   }
 
   const paths: { rel: string; abs: string }[] = [];
+  const companions: { rel: string; abs: string }[] = [];
   const visited = new Set<string>([root]);
   const inside = (p: string) => p === root || p.startsWith(root + sep);
   let seen = 0;
@@ -78,6 +81,8 @@ export async function readManifestFolder(dir: string, limits: Partial<ManifestLi
         if (!(await walk(target, entryRel))) return false;
       } else if (isFile && isManifestPath(entry.name)) {
         paths.push({ rel: entryRel, abs: target });
+      } else if (isFile && isCompanionPath(entryRel)) {
+        companions.push({ rel: entryRel, abs: target });
       }
     }
     return true;
@@ -98,6 +103,14 @@ export async function readManifestFolder(dir: string, limits: Partial<ManifestLi
   for (const p of paths) {
     if (total > caps.maxTotalBytes) break;
     const content = readCapped(p.abs, caps.maxFileBytes + 1);
+    total += content.length;
+    files.push({ path: p.rel, content });
+  }
+  // A companion over its cap is left out whole (a manifest naming it says so); they count in the total too.
+  for (const p of companions) {
+    if (total > caps.maxTotalBytes) break;
+    const content = readCapped(p.abs, MAX_COMPANION_BYTES + 1);
+    if (content.length > MAX_COMPANION_BYTES) continue;
     total += content.length;
     files.push({ path: p.rel, content });
   }

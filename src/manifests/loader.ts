@@ -13,6 +13,7 @@ import type { BuildContext, LinkContext, LinkedDocument, ReferenceKind } from '.
 import type { ManifestLimits } from './limits.js';
 import { repositoryLimits } from '../source/limits.js';
 import type { LiveInventory, LiveKind } from './live.js';
+import type { CompanionFiles } from './companion-files.js';
 import { isManifestPath } from './manifest-path.js';
 import { parentPath } from './paths.js';
 
@@ -94,12 +95,13 @@ export function loadManifestFiles(files: ManifestFile[], root: string, opts: Loa
     return { desired, diagnostics };
   }
 
+  const companions: CompanionFiles = new Map(files.filter((f) => !isManifestPath(f.path)).map((f) => [f.path, f.content]));
   const docs = parseFiles(manifests, limits, diagnostics, opts.cache);
   for (const doc of docs) checkDocumentOnce(doc, diagnostics, opts.cache);
   const declared = declaredNames(docs, diagnostics);
   for (const doc of docs) {
     if (!doc.schemaValid || doc.name === undefined) continue;
-    const ctx = buildContext(doc, declared, opts.live, diagnostics);
+    const ctx = buildContext(doc, declared, opts.live, diagnostics, companions);
     doc.built = KINDS[doc.kind].build(doc.body.spec as Record<string, unknown>, metaOf(doc), ctx);
   }
   const built = docs.flatMap((d) => (d.built ? [{ doc: d, built: d.built }] : []));
@@ -261,6 +263,7 @@ function documentReporter(doc: LoadedDocument, diagnostics: Diagnostic[]): Build
     ref: (_kind, name) => ({ name, target: 'live', checked: false }),
     size: () => undefined,
     duration: () => undefined,
+    companion: () => undefined,
   };
 }
 
@@ -331,11 +334,13 @@ function buildContext(
   declared: Map<Kind, Set<string>>,
   live: LiveInventory | undefined,
   diagnostics: Diagnostic[],
+  companions: CompanionFiles,
 ): BuildContext {
   const reporter = documentReporter(doc, diagnostics);
   return {
     error: reporter.error,
     warn: reporter.warn,
+    companion: (path) => companions.get(path),
     ref(kind, name, path, opts = {}): Reference {
       // Templates are never manifests: a VM's template always names a pool object.
       const liveOnly = opts.liveOnly || kind === TEMPLATE;

@@ -1,4 +1,5 @@
 import type { SimpleGit } from 'simple-git';
+import { MAX_COMPANION_BYTES, isCompanionPath } from '../manifests/companion-files.js';
 import { isManifestPath } from '../manifests/manifest-path.js';
 import type { ManifestFile } from '../manifests/loader.js';
 import { runGit, OutputTooLarge } from './git-process.js';
@@ -156,7 +157,8 @@ function under(entries: TreeEntry[], dir: string): TreeEntry[] {
 }
 
 /**
- * Chooses the manifest files in a sub-folder's tree: regular blobs with a manifest extension, and
+ * Chooses the manifest files in a sub-folder's tree: regular blobs with a manifest extension (and
+ * companion files), and
  * symlinks followed when they stay inside the folder (to a file, or to a folder whose files then
  * appear under the link's path). A symlink that leaves the folder is an error wherever it is, even
  * if its name is not a manifest's: the folder must be self-contained. Every path a link expands to
@@ -172,6 +174,8 @@ function selectFiles(entries: TreeEntry[], where: string, budget: ReadBudget): {
     }
   }
   const selected: { path: string; oid: string; size: number }[] = [];
+  // Manifests, and the small companion files manifests may name (companion-files.ts); larger ones stay out.
+  const carried = (path: string, entry: TreeEntry) => isManifestPath(path) || (isCompanionPath(path) && entry.size <= MAX_COMPANION_BYTES);
   const take = (path: string, entry: TreeEntry) => {
     budget.file(`${where}/${path}`, entry.size);
     selected.push({ path, oid: entry.oid, size: entry.size });
@@ -182,7 +186,7 @@ function selectFiles(entries: TreeEntry[], where: string, budget: ReadBudget): {
     const file = byPath.get(to);
     if (file) {
       if (file.mode === SYMLINK_MODE) follow(linkPath, file, hops + 1);
-      else if (file.type === 'blob' && isManifestPath(linkPath)) take(linkPath, file);
+      else if (file.type === 'blob' && carried(linkPath, file)) take(linkPath, file);
       return;
     }
     const dirPrefix = to === '' ? '' : to + '/';
@@ -190,13 +194,13 @@ function selectFiles(entries: TreeEntry[], where: string, budget: ReadBudget): {
       const aliased = linkPath + '/' + inner.path.slice(dirPrefix.length);
       budget.entry(`${where}/${aliased}`);
       if (inner.mode === SYMLINK_MODE) follow(aliased, inner, hops + 1);
-      else if (inner.type === 'blob' && isManifestPath(aliased)) take(aliased, inner);
+      else if (inner.type === 'blob' && carried(aliased, inner)) take(aliased, inner);
     }
   };
   for (const e of entries) {
     if (e.type === 'commit') continue; // submodule: its contents are not in this repository
     if (e.mode === SYMLINK_MODE) follow(e.path, e, 1);
-    else if (e.type === 'blob' && isManifestPath(e.path)) take(e.path, e);
+    else if (e.type === 'blob' && carried(e.path, e)) take(e.path, e);
   }
   return selected;
 }

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync, type Dirent, type Stats } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync, type Dirent, type Stats } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
+import { MAX_COMPANION_BYTES, isCompanionPath } from '../manifests/companion-files.js';
 import { isManifestPath } from '../manifests/manifest-path.js';
 import { BudgetExceeded, ReadBudget, type RepositoryLimits } from './limits.js';
 import { SourceError, type ManifestFile, type ManifestSource, type SourceSnapshot } from './types.js';
@@ -90,8 +91,13 @@ export class LocalSource implements ManifestSource {
     await watcher?.close();
   }
 
+  /** Whether a file at `path` of `size` bytes goes along as a companion (companion-files.ts); larger ones are left out. */
+  private carries(path: string, size: number): boolean {
+    return isCompanionPath(path) && size <= Math.min(MAX_COMPANION_BYTES, this.limits.maxFileBytes ?? MAX_COMPANION_BYTES);
+  }
+
   /**
-   * Collects manifests under `real` (a real path inside `root`), naming them `prefix/…`. Every path
+   * Collects manifests (and companion files) under `real` (a real path inside `root`), naming them `prefix/…`. Every path
    * it visits and every file it reads is counted against `budget` first: a folder reached again
    * through a symlink is walked again (its files appear under the link's name), so a fan-out of links
    * is refused by the budget, never expanded.
@@ -110,10 +116,10 @@ export class LocalSource implements ManifestSource {
           throw new SourceError(join(this.dir, path), `symlink to '${relative(root, target)}' leaves the manifests folder`);
         }
         if (info!.isDirectory()) await this.walk(root, target, path, out, depth + 1, budget, memo);
-        else if (info!.isFile() && isManifestPath(path)) out.push({ path, content: await memo.read(target, path, budget) });
+        else if (info!.isFile() && (isManifestPath(path) || this.carries(path, info!.size))) out.push({ path, content: await memo.read(target, path, budget) });
       } else if (entry.isDirectory()) {
         await this.walk(root, full, path, out, depth, budget, memo);
-      } else if (entry.isFile() && isManifestPath(path)) {
+      } else if (entry.isFile() && (isManifestPath(path) || (isCompanionPath(path) && this.carries(path, statSync(full).size)))) {
         out.push({ path, content: await memo.read(full, path, budget) });
       }
     }

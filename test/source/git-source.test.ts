@@ -19,19 +19,22 @@ function contents(snapshot: SourceSnapshot): Record<string, string> {
 }
 
 describe('GitSource', () => {
-  it('reads only the manifests of the sub-folder, at the branch head, with paths relative to the folder', async () => {
+  it('reads the manifests of the sub-folder and the small files they may name, at the branch head, with paths relative to the folder', async () => {
     const f = fixture();
     f.write({
       'prod/vms/web.yaml': 'kind: VM\n',
       'prod/pool.yml': 'kind: Pool\n',
-      'prod/README.md': 'not a manifest',
+      'prod/vms/web.user-data': '#cloud-config\n',
+      'prod/.hidden/secret.txt': 'not carried: hidden',
+      'prod/big.iso': 'x'.repeat(1024 * 1024 + 1),
       'staging/vm.yaml': 'kind: VM # other environment\n',
     });
     const commit = f.commit('first');
     const source = new GitSource({ url: f.remote, branch: 'main', path: 'prod', cacheRoot: f.cacheRoot });
     const snapshot = await source.sync();
     expect(snapshot.commit).toBe(commit);
-    expect(contents(snapshot)).toEqual({ 'pool.yml': 'kind: Pool\n', 'vms/web.yaml': 'kind: VM\n' });
+    // A companion file of at most 1 MiB comes along (a VM's cloudInit may name it); hidden and larger ones do not.
+    expect(contents(snapshot)).toEqual({ 'pool.yml': 'kind: Pool\n', 'vms/web.user-data': '#cloud-config\n', 'vms/web.yaml': 'kind: VM\n' });
   });
 
   it('picks up a new commit on the next sync, reusing the cache it cloned once', async () => {

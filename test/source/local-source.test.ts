@@ -29,10 +29,15 @@ function source(dir: string, debounceMs = 50): LocalSource {
 }
 
 describe('LocalSource', () => {
-  it('reads the manifests under the folder with forward-slash relative paths, skipping other files', async () => {
-    const root = tree({ 'm/pool.yaml': 'p\n', 'm/vms/a.yml': 'a\n', 'm/notes.txt': 'x', 'outside.yaml': 'no\n' });
+  it('reads the manifests under the folder with forward-slash relative paths, and the small files they may name', async () => {
+    const root = tree({
+      'm/pool.yaml': 'p\n', 'm/vms/a.yml': 'a\n', 'm/notes.txt': 'x', 'outside.yaml': 'no\n',
+      'm/.git/config': 'hidden', 'm/disk.img': 'x'.repeat(1024 * 1024 + 1),
+    });
     const snapshot = await source(join(root, 'm')).sync();
-    expect(snapshot.files.map((f) => [f.path, f.content.toString()])).toEqual([
+    // Companion files of at most 1 MiB come along (a VM's cloudInit may name them); hidden and larger ones do not.
+    expect(snapshot.files.map((f) => [f.path, f.content.toString()]).sort()).toEqual([
+      ['notes.txt', 'x'],
       ['pool.yaml', 'p\n'],
       ['vms/a.yml', 'a\n'],
     ]);

@@ -220,7 +220,7 @@ describe('cloudInit', () => {
     const { plan } = await planFolder(client, dir);
     expect(plan.actions).toEqual([]);
     expect(plan.diagnostics).toEqual([
-      expect.objectContaining({ severity: 'error', code: 'cloud-init-file', path: 'spec.cloudInit.userData.file', message: expect.stringContaining('leads outside the manifests folder') }),
+      expect.objectContaining({ severity: 'error', code: 'cloud-init-file', path: 'spec.cloudInit.userData.file', message: expect.stringContaining('is not a file of the manifests folder') }),
     ]);
   });
 });

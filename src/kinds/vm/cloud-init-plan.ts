@@ -23,8 +23,8 @@ export interface VMConfigDriveDeleteDetails {
 }
 
 /**
- * Reports the `{file: PATH}` parts that could not be read; true when the config is complete. A part
- * read by no one (a load from Git objects) only matters for a create, which needs the text.
+ * Reports the `{file: PATH}` parts the snapshot did not carry; true when the config is complete.
+ * For an existing VM only a part with a problem is reported (the text matters for a create).
  */
 export function cloudInitReadable(ctx: PlanContext, vm: DesiredVM, creating: boolean): boolean {
   const ci = vm.spec.cloudInit;

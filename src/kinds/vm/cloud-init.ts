@@ -1,7 +1,8 @@
 /**
  * A VM's `cloudInit`: decoding the manifest's form, and the facts the planner and apply share about
  * the config drive (its mark, its name, the digest that tells whether the VM was built from the
- * config the manifest now declares). Pure: no I/O (files are read by cloud-init-files.ts).
+ * config the manifest now declares). Pure: no I/O (`file:` parts come with the snapshot, see
+ * manifests/companion-files.ts).
  */
 import { createHash } from 'node:crypto';
 import { dump } from 'js-yaml';
@@ -69,32 +70,42 @@ export const cloudInitSchema = {
   },
 };
 
-function decodeFile(file: string, path: string, ctx: BuildContext): CloudInitFileRef {
+/**
+ * A `{file: PATH}` part: its path checked, its text taken from the companion files of the same
+ * snapshot (every source carries them), or the reason it is not there for the planner to report.
+ */
+function decodeFile(file: string, path: string, ctx: BuildContext): { ref: CloudInitFileRef; text: string } {
   const problem = repositoryPathProblem(file);
   if (problem) ctx.error(path, `'${file}' ${problem}`, 'path-escape');
   const clean = file.replace(/\\/g, '/').replace(/^(\.\/)+/, '');
   // Every *.yaml in the folder is loaded as a manifest: a user-data file named so would fail as one.
   if (!problem && isManifestPath(clean)) {
-    ctx.error(path, `'${file}' would be read as a manifest (*.yaml, *.yml are manifests): name it otherwise (web.user-data, web.network-config) or keep it in a hidden folder (.cloud-init/)`, 'cloud-init-file');
+    ctx.error(path, `'${file}' would be read as a manifest (*.yaml, *.yml are manifests): name it otherwise (web.user-data, web.network-config)`, 'cloud-init-file');
   }
-  return { path: clean, read: false };
+  if (problem) return { ref: { path: clean, read: false }, text: '' };
+  const content = ctx.companion(clean);
+  if (content === undefined) {
+    return { ref: { path: clean, read: false, problem: `is not a file of the manifests folder (at most ${MAX_CONFIG_FILE_BYTES} bytes, not hidden, no symlink leading outside)` }, text: '' };
+  }
+  const text = content.toString('utf8');
+  if (Buffer.byteLength(text) !== content.length) return { ref: { path: clean, read: false, problem: 'is not UTF-8 text' }, text: '' };
+  return { ref: { path: clean, read: true }, text };
 }
 
 /**
  * The desired cloudInit of VM `hostname` (its metadata.name, the guest's local-hostname). Problems are
- * reported through `ctx` at their field; a `file:` part's text stays empty until the folder load reads it.
+ * reported through `ctx` at their field; a `file:` part's text is its companion file's.
  */
 export function decodeCloudInit(raw: CloudInitManifest, hostname: string, ctx: BuildContext): DesiredCloudInit {
   const files: NonNullable<DesiredCloudInit['files']> = {};
   let userData = '';
   if (typeof raw.userData === 'string') userData = raw.userData;
-  else files.userData = decodeFile(raw.userData.file, 'spec.cloudInit.userData.file', ctx);
+  else ({ ref: files.userData, text: userData } = decodeFile(raw.userData.file, 'spec.cloudInit.userData.file', ctx));
   let networkConfig: string | undefined;
   const nc = raw.networkConfig;
   if (typeof nc === 'string') networkConfig = nc;
   else if (nc !== undefined && typeof (nc as { file?: unknown }).file === 'string' && Object.keys(nc).length === 1) {
-    files.networkConfig = decodeFile((nc as { file: string }).file, 'spec.cloudInit.networkConfig.file', ctx);
-    networkConfig = '';
+    ({ ref: files.networkConfig, text: networkConfig } = decodeFile((nc as { file: string }).file, 'spec.cloudInit.networkConfig.file', ctx));
   } else if (nc !== undefined) {
     networkConfig = dump(nc, { lineWidth: -1 });
   }
@@ -124,9 +135,7 @@ export function unreadFiles(ci: DesiredCloudInit): { path: string; message: stri
     if (!f || f.read) continue;
     out.push({
       path: `spec.cloudInit.${field}.file`,
-      message: f.problem
-        ? `'${f.path}' ${f.problem}`
-        : `'${f.path}' was not read: file references are read when manifests are loaded from a folder (xops plan/apply); write the text inline for the controller`,
+      message: `'${f.path}' ${f.problem ?? 'was not read'}`,
     });
   }
   return out;

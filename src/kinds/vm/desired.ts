@@ -38,7 +38,7 @@ export interface DesiredBoot {
 export interface CloudInitFileRef {
   /** Relative to the manifests folder, forward slashes; the loader checked it stays inside. */
   path: string;
-  /** True once a folder load read the file into the part's text (kinds/vm/cloud-init-files.ts). */
+  /** True when the snapshot carried the file and its text is the part's (manifests/companion-files.ts). */
   read: boolean;
   /** Why the file could not be read (missing, a symlink leading outside, too large); the planner reports it. */
   problem?: string;

@@ -8,13 +8,11 @@ import { vmHealthy } from './health.js';
 import { vmExporter } from './export.js';
 import { isPlainVM, planVM, pruneVMs } from './plan.js';
 import { vmSchema } from './schema.js';
-import { readCloudInitFiles } from './cloud-init-files.js';
 
 /** A VM with its disks (VBD + VDI) and network interfaces (VIF). */
 export const vmKind = defineKind<DesiredVM>({
   ...vmSchema,
   classes: ['VM', 'VBD', 'VDI', 'VIF'],
-  measure: readCloudInitFiles,
   protection: vmProtection,
   desired: 'vms',
   owner: { cls: 'VM', nameLabel: (v) => v.spec.nameLabel, isCandidate: (r) => isPlainVM(r as VMRecord) },
