@@ -16,3 +16,9 @@ const SECRET_BACKED: Readonly<Record<string, Readonly<Record<string, string>>>> 
 export function secretKeyFor(type: string, key: string): string | undefined {
   return Object.hasOwn(SECRET_BACKED, type) ? SECRET_BACKED[type]![key] : undefined;
 }
+
+/** The credential key whose value the device-config key `deviceKey` names as a XAPI secret (`password_secret` → `password`); undefined for any other key. */
+export function credentialKeyFor(type: string, deviceKey: string): string | undefined {
+  if (!Object.hasOwn(SECRET_BACKED, type)) return undefined;
+  return Object.entries(SECRET_BACKED[type]!).find(([, secretKey]) => secretKey === deviceKey)?.[0];
+}
