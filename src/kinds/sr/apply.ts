@@ -124,7 +124,7 @@ async function create(ctx: ApplyContext, action: Action, config: ResolvedConfig)
   await convergePbds(ctx, action, sr, spec, deviceConfig);
   await converge(ctx, action, sr, spec, new Set(UPDATABLE));
   const oc = await ctx.caller.call<Record<string, string>>('SR.get_other_config', sr);
-  await syncMapKeys(ctx.caller, 'SR', sr, 'other_config', oc, await credentialDigests(config, oc), [PENDING_KEY]);
+  await syncMapKeys(ctx.caller, 'SR', sr, 'other_config', oc, await credentialDigests(ctx, spec.type, config, oc, 'all'), [PENDING_KEY]);
   await writeSpecDigest(ctx, 'SR', sr, oc, specDigestOf(action));
 }
 
@@ -140,8 +140,9 @@ async function update(ctx: ApplyContext, action: Action, config: ResolvedConfig 
   }
   await converge(ctx, action, sr, spec, fields);
   if (config) {
-    if (fields.has('deviceConfig')) await rotateChanged(ctx, action, sr, spec, config);
-    await syncMapKeys(ctx.caller, 'SR', sr, 'other_config', oc, await credentialDigests(config, oc));
+    const pbds = (await allRecords<PBDRecord>(ctx.caller, 'PBD')).filter(([, p]) => p.SR === sr);
+    const rotated = fields.has('deviceConfig') ? await rotateChanged(ctx, action, sr, spec, config, pbds) : new Set<string>();
+    await syncMapKeys(ctx.caller, 'SR', sr, 'other_config', oc, await credentialDigests(ctx, spec.type, config, oc, rotated, pbds));
   }
   await writeSpecDigest(ctx, 'SR', sr, oc, specDigestOf(action));
 }
@@ -149,16 +150,19 @@ async function update(ctx: ApplyContext, action: Action, config: ResolvedConfig 
 /**
  * The credential changes of an update: only secret-backed ones come here (the planner sends every
  * other device-config change to a replace), each set on xops' secret and on the PBDs' copies.
+ * Returns the keys it set.
  */
-async function rotateChanged(ctx: ApplyContext, action: Action, sr: Ref, spec: SrSpec, config: ResolvedConfig): Promise<void> {
+async function rotateChanged(ctx: ApplyContext, action: Action, sr: Ref, spec: SrSpec, config: ResolvedConfig, pbds: [Ref, PBDRecord][]): Promise<Set<string>> {
   const backed = secretBackedKeys(spec.type, config);
-  const pbds = (await allRecords<PBDRecord>(ctx.caller, 'PBD')).filter(([, p]) => p.SR === sr);
+  const rotated = new Set<string>();
   for (const change of action.changes) {
     const key = /^spec\.deviceConfig\.(.+)$/.exec(change.path)?.[1];
     if (key === undefined) continue;
     if (!backed.has(key)) throw new UnsupportedChangeError(action.address, `apply changes spec.deviceConfig.${key} of an existing SR only by re-creating its PBDs (a replace)`);
     await rotateSecret(ctx, action.address, spec.type, sr, pbds, key, config.values[key]!);
+    rotated.add(key);
   }
+  return rotated;
 }
 
 /**
@@ -186,7 +190,7 @@ async function replacePbds(ctx: ApplyContext, action: Action, config: ResolvedCo
     await ctx.caller.callAsync('PBD.destroy', pbd);
   }
   await convergePbds(ctx, action, sr, spec, deviceConfig);
-  await syncMapKeys(ctx.caller, 'SR', sr, 'other_config', oc, await credentialDigests(config, oc));
+  await syncMapKeys(ctx.caller, 'SR', sr, 'other_config', oc, await credentialDigests(ctx, spec.type, config, oc, 'all'));
   await writeSpecDigest(ctx, 'SR', sr, oc, specDigestOf(action));
 }
 

@@ -42,7 +42,7 @@ const CREDENTIAL_REASON = "credential changed: apply sets the new value on the S
  * every PBD names is changed in place (`changes`, no disruption); any other is changed by
  * re-creating the PBDs (`replace`, downtime). Returns how many went each way.
  */
-function changedCredentials(ctx: PlanContext, address: string, sr: DesiredSR, pbds: [Ref, PBDRecord][], changes: FieldChange[], replace: FieldChange[], pbdReason: string): { inPlace: number; replaced: number } {
+function credentialChanges(ctx: PlanContext, address: string, sr: DesiredSR, pbds: [Ref, PBDRecord][], changes: FieldChange[], replace: FieldChange[], pbdReason: string): { inPlace: number; replaced: number } {
   let inPlace = 0;
   let replaced = 0;
   for (const [key, value] of Object.entries(sr.spec.deviceConfig)) {
@@ -118,7 +118,7 @@ export function planSR(ctx: PlanContext, sr: DesiredSR): void {
   const pbdReason = 'the SR\'s PBDs are unplugged and re-created with the new configuration; the SR is detached meanwhile';
   compareField(replace, 'spec.shared', rec.shared, sr.spec.shared, 'downtime', pbdReason);
   compareDeviceConfig(replace, pbds[0]?.[1].device_config, sr.spec.deviceConfig, pbdReason, (key) => secretKeyFor(sr.spec.type, key));
-  const rotated = changedCredentials(ctx, address, sr, pbds, changes, replace, pbdReason);
+  const rotated = credentialChanges(ctx, address, sr, pbds, changes, replace, pbdReason);
 
   if (changes.length > 0) {
     ctx.actions.push(makeAction({

@@ -123,16 +123,50 @@ export async function rotateSecret(ctx: ApplyContext, address: string, type: str
 }
 
 /**
- * The other_config entries recording a digest of each secret credential in `config`: the stored one
- * where it still matches, else a fresh digest. Never the value.
+ * The other_config entries recording a digest of each secret credential in `config` that the pool is
+ * known to hold: those in `applied` (this action just set them) get a fresh digest unless the stored one
+ * still matches; any other keeps its stored digest, and gets a first one only when every PBD in `pbds`
+ * verifiably holds the value (an SR made before xops recorded digests). Never the value.
  */
-export async function credentialDigests(config: ResolvedConfig, otherConfig: Readonly<Record<string, string>> | undefined): Promise<Record<string, string>> {
+export async function credentialDigests(
+  ctx: ApplyContext,
+  type: string,
+  config: ResolvedConfig,
+  otherConfig: Readonly<Record<string, string>> | undefined,
+  applied: ReadonlySet<string> | 'all',
+  pbds: readonly [Ref, PBDRecord][] = [],
+): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const key of config.secretKeys) {
     const digestKey = credentialDigestKey(specPath(key));
     const stored = otherConfig?.[digestKey];
     const value = config.values[key]!;
-    out[digestKey] = stored !== undefined && (await digestMatches(value, stored)) === true ? stored : await credentialDigest(value);
+    if (applied === 'all' || applied.has(key)) {
+      out[digestKey] = stored !== undefined && (await digestMatches(value, stored)) === true ? stored : await credentialDigest(value);
+    } else if (stored !== undefined) {
+      out[digestKey] = stored;
+    } else if (pbds.length > 0 && (await everyPbdHolds(ctx, type, pbds, key, value))) {
+      out[digestKey] = await credentialDigest(value);
+    }
   }
   return out;
+}
+
+/** Whether every PBD holds `value` for credential `key`, in its device_config or in the secret it names. */
+async function everyPbdHolds(ctx: ApplyContext, type: string, pbds: readonly [Ref, PBDRecord][], key: string, value: string): Promise<boolean> {
+  const secretKey = secretKeyFor(type, key);
+  for (const [, rec] of pbds) {
+    const dc = rec.device_config ?? {};
+    if (dc[key] === value) continue;
+    const uuid = secretKey !== undefined ? dc[secretKey] : undefined;
+    if (uuid === undefined) return false;
+    try {
+      const ref = await ctx.caller.call<Ref>('secret.get_by_uuid', uuid);
+      if ((await ctx.caller.call<string>('secret.get_value', ref)) !== value) return false;
+    } catch (err) {
+      if (isXapiError(err, 'UUID_INVALID', 'HANDLE_INVALID')) return false;
+      throw err;
+    }
+  }
+  return true;
 }
