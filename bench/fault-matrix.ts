@@ -1,11 +1,13 @@
 /**
  * The fault matrix (`npm run soak`): for each fault the simulator injects, a controller applies a
- * commit of 33 actions (networks, halted VMs with a disk and a VIF, an SMB SR with a secret); the
- * fault is injected when the fifth action starts and cleared after `holdMs`. Then the pool must converge:
- * `xops plan --detailed-exitcode` exits 0, no object is duplicated or left under a pending name, the
- * seed's unmanaged VMs are untouched, and no secret value is in the controller's log, `/status` or
- * `/metrics`. Each fault's time to converge (from the clear) goes in a table. test/apply/fault-matrix.test.ts
- * runs a fast subset.
+ * commit of 33 actions (networks, halted VMs with a disk and a VIF, an SMB SR with a secret), with the
+ * fault injected when the fifth action starts and cleared after `holdMs`; once the pool converged, a
+ * follow-up commit (12 actions: descriptions, the SMB password rotated, one more VM) is applied under the same
+ * fault, injected at its third action. After each, the pool must converge: a plan has nothing to do, no
+ * object is duplicated or left under a pending name, the seed's unmanaged VMs are untouched, the SR's
+ * secrets hold the declared password; at the end `xops plan --detailed-exitcode` exits 0 and no secret
+ * value is in the controller's log, `/status`, `/metrics` or the plan output. Each fault's time to
+ * converge (from the clear) goes in a table. test/apply/fault-matrix.test.ts runs a fast subset.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,16 +24,23 @@ import { poolProblems, unmanagedFingerprint } from './soak.js';
 
 const CLI = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../dist/src/cli.js' : '../src/cli.js', import.meta.url));
 const REPO = 'soak';
-/** The SMB SR's password: searched for in everything the controller shows. */
+/** A count-based fault not used up by then (aimed at calls the commit does not make) is cleared anyway, and reported. */
+const USE_UP_LIMIT_MS = 20_000;
+/** The SMB SR's password in the first commit and after the follow-up: searched for in everything the controller shows. */
 const SECRET_ENV = 'XOPS_SECRET_FAULT_MATRIX_SMB';
-const SECRET_VALUE = 'fault-matrix-Secret-4d1c';
+const SECRET_VALUES = ['fault-matrix-Secret-4d1c', 'fault-matrix-Rotated-9e2b'] as const;
 
 /** One row of the matrix: a fault, and how long it lasts once injected. */
 export interface FaultCase {
   name: string;
   fault: FaultSpec;
-  /** How long after injection the faults are cleared (count-based faults may be used up sooner). */
+  /**
+   * How long after injection the faults are cleared, at the earliest: a count-based fault is cleared
+   * only once it has been used up (the next N matching calls met it).
+   */
   holdMs: number;
+  /** The fault for the follow-up commit, when it differs (a failover moves the master back). */
+  followUpFault?: FaultSpec;
 }
 
 /**
@@ -52,7 +61,7 @@ export const FAULT_CASES: readonly FaultCase[] = [
   { name: 'garbage reply after the call ran', fault: { garbageReply: 2 }, holdMs: 0 },
   { name: 'call accepted, never answered (after it ran)', fault: { methods: 'network.create', noReply: { count: 1, afterExecute: true } }, holdMs: 0 },
   { name: 'latency 200 ms on every call', fault: { latencyMs: 200 }, holdMs: 2000 },
-  { name: 'master failover (HOST_IS_SLAVE)', fault: { failoverTo: 1 }, holdMs: 0 },
+  { name: 'master failover (HOST_IS_SLAVE)', fault: { failoverTo: 1 }, followUpFault: { failoverTo: 0 }, holdMs: 0 },
   { name: 'master goes dark (silent)', fault: { hostDark: { host: 0, mode: 'silent' } }, holdMs: 1500 },
   { name: 'master refuses connections', fault: { hostDark: { host: 0, mode: 'refuse' } }, holdMs: 1500 },
 ];
@@ -90,10 +99,10 @@ function masterUrl(sim: Simulator): string {
 }
 
 /** `xops plan DIR --detailed-exitcode` against the simulator: its exit code (0: nothing to do). */
-function cliPlanExit(sim: Simulator, dir: string): Promise<{ code: number | null; out: string }> {
+function cliPlanExit(sim: Simulator, dir: string, secret: string): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, 'plan', dir, '--detailed-exitcode', '--repo-id', REPO], {
-      env: { ...process.env, [SECRET_ENV]: SECRET_VALUE, XOPS_XAPI_URL: masterUrl(sim), XOPS_XAPI_USER: 'root', XOPS_XAPI_PASSWORD: 'xops', NO_COLOR: '1' },
+      env: { ...process.env, [SECRET_ENV]: secret, XOPS_XAPI_URL: masterUrl(sim), XOPS_XAPI_USER: 'root', XOPS_XAPI_PASSWORD: 'xops', NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -107,39 +116,97 @@ function cliPlanExit(sim: Simulator, dir: string): Promise<{ code: number | null
 /** What one row found. */
 export interface FaultResult {
   name: string;
-  /** From the moment the faults were cleared until the pool had nothing left to do. */
-  convergeMs?: number;
+  /** From the moment the faults were cleared until the pool had nothing left to do, per commit. */
+  convergeMs: { first?: number; followUp?: number };
   problems: string[];
 }
 
 /**
- * Runs one row: a fresh pool and controller, the fault during the apply, then the checks. `cliPlan: false`
- * leaves out the final `xops plan --detailed-exitcode` (the same planner already found nothing to do).
+ * The follow-up commit: ten networks' descriptions changed, the SMB password rotated and one more VM
+ * (12 actions with the default sizes; the VM's clone and provision tasks meet the faults aimed at them).
  */
-export async function runFaultCase(c: FaultCase, opts: { networks?: number; vms?: number; limitMs?: number; cliPlan?: boolean } = {}): Promise<FaultResult> {
+function followUpManifests(networks: number, vms: number): Record<string, string> {
+  const files = { ...matrixManifests(networks, vms), ...matrixManifests(networks, vms + 1) };
+  for (let i = 0; i < Math.min(networks, 10); i++) files[`net-${i}.yaml`] = files[`net-${i}.yaml`]!.replace(`fault matrix ${i}`, `fault matrix ${i} (follow-up)`);
+  return files;
+}
+
+/** Whether xops' secret for the SMB SR and every PBD's copy hold `value` (a rotation that converged). */
+function secretsHold(sim: Simulator, value: string): boolean {
+  const sr = [...sim.db.all('SR')].find((o) => o.rec.name_label === 'fm-smb');
+  if (!sr) return false;
+  const own = [...sim.db.all('secret')].filter((o) => (o.rec.other_config as Record<string, string>)['xops.managed'] === 'SR/fm-smb');
+  const copies = (sr.rec.PBDs as string[]).map((p) => String((sim.db.record(p).device_config as Record<string, string>).password_secret));
+  return own.length === 1 && own[0]!.rec.value === value && copies.every((uuid) => {
+    const ref = sim.db.refByUuid('secret', uuid);
+    return ref !== undefined && sim.db.record(ref).value === value;
+  });
+}
+
+/**
+ * Runs one row: a fresh pool and controller; the fault during the first commit's apply (at its fifth
+ * action), then, once converged, during a follow-up commit's (at its third); the checks after each.
+ * `cliPlan: false` leaves out the final `xops plan --detailed-exitcode` (the same planner already found
+ * nothing to do); `followUp: false` stops after the first commit.
+ */
+export async function runFaultCase(
+  c: FaultCase,
+  opts: { networks?: number; vms?: number; limitMs?: number; cliPlan?: boolean; followUp?: boolean } = {},
+): Promise<FaultResult> {
   const limitMs = opts.limitMs ?? 60_000;
+  const [networks, vms] = [opts.networks ?? 26, opts.vms ?? 6];
   const sim = await startSimulator({ port: 0, seed: 'demo' });
   const dir = mkdtempSync(join(tmpdir(), 'xops-fault-matrix-'));
   const log: string[] = [];
   const problems: string[] = [];
+  const convergeMs: FaultResult['convergeMs'] = {};
   let client: XapiClient | undefined;
   let controller: Awaited<ReturnType<typeof startController>> | undefined;
   const priorSecret = process.env[SECRET_ENV];
-  process.env[SECRET_ENV] = SECRET_VALUE;
+  let value: string = SECRET_VALUES[0];
+  process.env[SECRET_ENV] = value;
+  const write = (files: Record<string, string>) => {
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  };
+  // The fault goes in when the armed action starts; it is cleared once used up and holdMs has passed.
+  let started = 0;
+  let armed: { at: number; fault: FaultSpec } | undefined;
+  let injectedAt: number | undefined;
+  let clearedAt: number | undefined;
+  const clearWhenDone = (label: string) => {
+    if (injectedAt === undefined || clearedAt !== undefined) return;
+    const held = performance.now() - injectedAt;
+    const unused = sim.faults.state().rules.length > 0;
+    if (held < c.holdMs || (unused && held < USE_UP_LIMIT_MS)) return;
+    if (unused) problems.push(`${label} commit: the fault was not used up within ${USE_UP_LIMIT_MS / 1000} s (no matching call)`);
+    sim.faults.clear();
+    clearedAt = performance.now();
+  };
   try {
-    for (const [name, text] of Object.entries(matrixManifests(opts.networks ?? 26, opts.vms ?? 6))) writeFileSync(join(dir, name), text);
+    write(matrixManifests(networks, vms));
     const before = unmanagedFingerprint(sim);
     const knownHosts = sim.hostUrls.filter(Boolean).map((u) => new URL(u).hostname);
     client = await XapiClient.connect({ url: sim.url, user: 'root', password: 'xops', knownHosts, ...clientDeadlines });
-    let started = 0;
-    let injectedAt: number | undefined;
-    let clearedAt: number | undefined;
-    const clear = () => {
-      if (clearedAt !== undefined) return;
-      sim.faults.clear();
-      clearedAt = performance.now();
+    const phase = async (label: 'first' | 'followUp', at: number, fault: FaultSpec): Promise<boolean> => {
+      injectedAt = undefined;
+      clearedAt = undefined;
+      armed = { at: started + at, fault };
+      const deadline = performance.now() + limitMs;
+      // Converged: a plan of the pool has nothing left, nothing is wrong, and the secrets hold the value.
+      let remaining: string[] = ['not checked yet'];
+      while (performance.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        clearWhenDone(label);
+        if (clearedAt === undefined) continue;
+        remaining = await poolProblems(sim, dir, before, REPO, masterUrl(sim)).catch((err: unknown) => [`check failed: ${String(err)}`]);
+        if (remaining.length === 0 && !secretsHold(sim, value)) remaining = ['the SMB SR\'s secrets do not hold the declared password'];
+        if (remaining.length === 0) break;
+      }
+      if (injectedAt === undefined) problems.push(`${label} commit: the fault was never injected (fewer than ${at} actions started)`);
+      if (remaining.length === 0 && clearedAt !== undefined) convergeMs[label] = performance.now() - clearedAt;
+      problems.push(...remaining.map((p) => `${label} commit: not converged within ${limitMs / 1000} s: ${p}`));
+      return remaining.length === 0;
     };
-    let clearTimer: NodeJS.Timeout | undefined;
     controller = await startController({
       source: new LocalSource({ dir }),
       caller: client,
@@ -155,36 +222,29 @@ export async function runFaultCase(c: FaultCase, opts: { networks?: number; vms?
       logger: createLogger({ level: 'debug', destination: new Writable({ write: (chunk, _e, done) => (log.push(String(chunk)), done()) }) }),
       applyListener: {
         started() {
-          if (++started !== 5 || injectedAt !== undefined) return;
-          sim.faults.inject(c.fault);
+          if (++started !== armed?.at || injectedAt !== undefined) return;
+          sim.faults.inject(armed.fault);
           injectedAt = performance.now();
-          clearTimer = setTimeout(clear, c.holdMs);
         },
       },
     });
-    const deadline = performance.now() + limitMs;
-    // Converged: the controller's work is done when a plan of the pool has nothing left and nothing is wrong.
-    let remaining: string[] = ['not checked yet'];
-    while (performance.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-      if (clearedAt === undefined) continue;
-      remaining = await poolProblems(sim, dir, before, REPO, masterUrl(sim)).catch((err: unknown) => [`check failed: ${String(err)}`]);
-      if (remaining.length === 0) break;
+    if ((await phase('first', 5, c.fault)) && opts.followUp !== false) {
+      value = SECRET_VALUES[1];
+      process.env[SECRET_ENV] = value;
+      const next = phase('followUp', 3, c.followUpFault ?? c.fault);
+      write(followUpManifests(networks, vms));
+      await next;
     }
-    if (clearTimer) clearTimeout(clearTimer);
-    if (injectedAt === undefined) problems.push('the fault was never injected (fewer than 5 actions started)');
-    const convergeMs = remaining.length === 0 && clearedAt !== undefined ? performance.now() - clearedAt : undefined;
-    if (remaining.length > 0) problems.push(...remaining.map((p) => `not converged within ${limitMs / 1000} s: ${p}`));
     const shown = [log.join(''), await (await fetch(`${controller.url}/status`)).text(), await (await fetch(`${controller.url}/metrics`)).text()];
     await controller.stop();
     controller = undefined;
     if (opts.cliPlan !== false) {
-      const plan = await cliPlanExit(sim, dir);
+      const plan = await cliPlanExit(sim, dir, value);
       if (plan.code !== 0) problems.push(`xops plan --detailed-exitcode exited ${plan.code}: ${plan.out.trim().split('\n').slice(0, 6).join(' | ')}`);
       shown.push(plan.out);
     }
-    if (shown.some((s) => s.includes(SECRET_VALUE))) problems.push('the SMB secret value appears in a log, /status, /metrics or plan output');
-    return { name: c.name, ...(convergeMs !== undefined ? { convergeMs } : {}), problems };
+    if (shown.some((text) => SECRET_VALUES.some((v) => text.includes(v)))) problems.push('an SMB secret value appears in a log, /status, /metrics or plan output');
+    return { name: c.name, convergeMs, problems };
   } finally {
     await controller?.stop().catch(() => undefined);
     await client?.close().catch(() => undefined);
@@ -196,14 +256,12 @@ export async function runFaultCase(c: FaultCase, opts: { networks?: number; vms?
   }
 }
 
-/** The matrix as a table, one row per fault: time to converge after the clear, or what went wrong. */
+/** The matrix as a table, one row per fault: time to converge after the clear, per commit, or what went wrong. */
 export function matrixTable(results: readonly FaultResult[]): string {
   const width = Math.max(...results.map((r) => r.name.length), 5);
-  const lines = [`${'fault'.padEnd(width)}  converged after clear`, `${'-'.repeat(width)}  ---------------------`];
-  for (const r of results) {
-    const cell = r.problems.length === 0 && r.convergeMs !== undefined ? `${(r.convergeMs / 1000).toFixed(1)} s` : `FAILED (${r.problems.length} problem(s))`;
-    lines.push(`${r.name.padEnd(width)}  ${cell}`);
-  }
+  const cell = (ms: number | undefined) => (ms === undefined ? 'FAILED' : `${(ms / 1000).toFixed(1)} s`).padEnd(14);
+  const lines = [`${'fault'.padEnd(width)}  first commit  follow-up`, `${'-'.repeat(width)}  ------------  ---------`];
+  for (const r of results) lines.push(`${r.name.padEnd(width)}  ${cell(r.convergeMs.first)}${cell(r.convergeMs.followUp)}${r.problems.length ? `${r.problems.length} problem(s)` : ''}`.trimEnd());
   return lines.join('\n') + '\n';
 }
 
@@ -211,7 +269,7 @@ export function matrixTable(results: readonly FaultResult[]): string {
 export async function benchFaultMatrix(): Promise<void> {
   const results: FaultResult[] = [];
   for (const c of FAULT_CASES) results.push(await runFaultCase(c));
-  process.stdout.write(`\nFault matrix (${FAULT_CASES.length} faults, each injected while a controller applies 33 actions):\n${matrixTable(results)}`);
+  process.stdout.write(`\nFault matrix (${FAULT_CASES.length} faults, each injected while a controller applies 33 actions, then 12 more; time to converge after the fault cleared):\n${matrixTable(results)}`);
   for (const r of results) for (const p of r.problems) process.stdout.write(`  - ${r.name}: ${p}\n`);
   if (results.some((r) => r.problems.length > 0)) process.exitCode = 1;
 }
