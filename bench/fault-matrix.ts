@@ -24,6 +24,20 @@ import { poolProblems, unmanagedFingerprint } from './soak.js';
 
 const CLI = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../dist/src/cli.js' : '../src/cli.js', import.meta.url));
 const REPO = 'soak';
+/** How long stopping the controller may take (it finishes the action in flight); beyond, the row reports it. */
+const STOP_LIMIT_MS = 40_000;
+
+/** Whether `p` settled within `ms` (it is left running otherwise). */
+async function bounded(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([p.then(() => true as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A count-based fault not used up by then (aimed at calls the commit does not make) is cleared anyway, and reported. */
 const USE_UP_LIMIT_MS = 20_000;
 /** The SMB SR's password in the first commit and after the follow-up: searched for in everything the controller shows. */
@@ -236,8 +250,9 @@ export async function runFaultCase(
       await next;
     }
     const shown = [log.join(''), await (await fetch(`${controller.url}/status`)).text(), await (await fetch(`${controller.url}/metrics`)).text()];
-    await controller.stop();
+    const stopped = await bounded(controller.stop(), STOP_LIMIT_MS);
     controller = undefined;
+    if (!stopped) problems.push(`the controller did not stop within ${STOP_LIMIT_MS / 1000} s`);
     if (opts.cliPlan !== false) {
       const plan = await cliPlanExit(sim, dir, value);
       if (plan.code !== 0) problems.push(`xops plan --detailed-exitcode exited ${plan.code}: ${plan.out.trim().split('\n').slice(0, 6).join(' | ')}`);
@@ -246,7 +261,7 @@ export async function runFaultCase(
     if (shown.some((text) => SECRET_VALUES.some((v) => text.includes(v)))) problems.push('an SMB secret value appears in a log, /status, /metrics or plan output');
     return { name: c.name, convergeMs, problems };
   } finally {
-    await controller?.stop().catch(() => undefined);
+    if (controller) await bounded(controller.stop().catch(() => undefined), STOP_LIMIT_MS);
     await client?.close().catch(() => undefined);
     sim.faults.clear();
     await sim.stop();
@@ -268,7 +283,11 @@ export function matrixTable(results: readonly FaultResult[]): string {
 /** `npm run soak` (after the kill soak): every fault in FAULT_CASES. */
 export async function benchFaultMatrix(): Promise<void> {
   const results: FaultResult[] = [];
-  for (const c of FAULT_CASES) results.push(await runFaultCase(c));
+  for (const c of FAULT_CASES) {
+    const r = await runFaultCase(c);
+    results.push(r);
+    process.stdout.write(`${r.name}: ${r.problems.length ? `${r.problems.length} problem(s)` : 'converged'}\n`);
+  }
   process.stdout.write(`\nFault matrix (${FAULT_CASES.length} faults, each injected while a controller applies 33 actions, then 12 more; time to converge after the fault cleared):\n${matrixTable(results)}`);
   for (const r of results) for (const p of r.problems) process.stdout.write(`  - ${r.name}: ${p}\n`);
   if (results.some((r) => r.problems.length > 0)) process.exitCode = 1;
