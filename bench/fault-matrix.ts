@@ -73,7 +73,11 @@ export const FAULT_CASES: readonly FaultCase[] = [
   { name: 'connection reset on reads', fault: { methods: '*.get_*', connectionReset: { count: 3 } }, holdMs: 0 },
   { name: 'truncated replies', fault: { truncatedReply: 3 }, holdMs: 0 },
   { name: 'garbage reply after the call ran', fault: { garbageReply: 2 }, holdMs: 0 },
-  { name: 'call accepted, never answered (after it ran)', fault: { methods: 'network.create', noReply: { count: 1, afterExecute: true } }, holdMs: 0 },
+  // The follow-up creates no network: there the unanswered call is the password rotation.
+  {
+    name: 'call accepted, never answered (after it ran)', fault: { methods: 'network.create', noReply: { count: 1, afterExecute: true } },
+    followUpFault: { methods: 'secret.set_value', noReply: { count: 1, afterExecute: true } }, holdMs: 0,
+  },
   { name: 'latency 200 ms on every call', fault: { latencyMs: 200 }, holdMs: 2000 },
   { name: 'master failover (HOST_IS_SLAVE)', fault: { failoverTo: 1 }, followUpFault: { failoverTo: 0 }, holdMs: 0 },
   { name: 'master goes dark (silent)', fault: { hostDark: { host: 0, mode: 'silent' } }, holdMs: 1500 },
