@@ -67,10 +67,11 @@ export function unmanagedFingerprint(sim: Simulator): Map<string, string> {
 
 /**
  * Everything wrong with the pool after the runs: remaining plan actions, duplicate marks, objects
- * still under a pending name, marked disks not attached to their VM, changed unmanaged VMs.
+ * still under a pending name, marked disks not attached to their VM, changed unmanaged VMs. `url`:
+ * the master's, when a failover moved it.
  */
-export async function poolProblems(sim: Simulator, dir: string, before: Map<string, string>, repo = 'soak'): Promise<string[]> {
-  const client = await XapiClient.connect({ url: sim.url, user: 'root', password: 'xops' });
+export async function poolProblems(sim: Simulator, dir: string, before: Map<string, string>, repo = 'soak', url = sim.url): Promise<string[]> {
+  const client = await XapiClient.connect({ url, user: 'root', password: 'xops' });
   try {
     const observed = await takeSnapshot(client);
     const { desired } = await loadManifests(dir, { live: liveInventoryFrom(observed) });

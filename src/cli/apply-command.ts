@@ -13,7 +13,6 @@ import { renderText, shouldColor } from '../render/index.js';
 import { applyPlan, type ApplyResult } from '../apply/executor.js';
 import { humanLogDestination } from '../controller/human-log.js';
 import { formatSummary, logProgress, ttyProgress, type Progress } from '../apply/progress.js';
-import { processSecretSource } from '../secrets/index.js';
 import type { XapiClient } from '../xapi/client.js';
 import { holdApplyLease } from './apply-lease.js';
 import { parseCommandArgs, str } from './args.js';
@@ -27,8 +26,7 @@ import { alignOptions } from './usage.js';
 import { noManifestsWarning } from './no-manifests.js';
 import { poolsOf, printProblems } from './plan-command.js';
 import { POOL_SELECTION_USAGE, poolSelectionOptions } from '../fleet/per-pool.js';
-import { planDesired } from './plan-desired.js';
-import { secretRules } from '../config/checks.js';
+import { cliCredentialChanges, cliSecretSource, planDesired } from './plan-desired.js';
 import { OPERATOR_CONFIG_USAGE, operatorConfigOptions, operatorSettings, type OperatorSettings } from './operator-config.js';
 import { REPO_ID_HELP, repoIdOption, repoIdentity } from './repo-identity.js';
 
@@ -111,7 +109,9 @@ async function makePlan(
   }
   const folder = dir ?? '.';
   const { desired, diagnostics } = await loadManifests(folder, { live: liveInventoryFrom(observed) });
-  const plan = planDesired(desired, [...noManifestsWarning(folder, desired, diagnostics), ...diagnostics], observed, { now: new Date(), repo: repoIdentity(values), operator });
+  const repo = repoIdentity(values);
+  const changedCredentials = await cliCredentialChanges(desired, observed, operator, str(values['password-file']), repo);
+  const plan = planDesired(desired, [...noManifestsWarning(folder, desired, diagnostics), ...diagnostics], observed, { now: new Date(), repo, operator, changedCredentials });
   if (hasErrors(plan.diagnostics)) {
     printDiagnostics(plan.diagnostics);
     process.stderr.write(`xops: the manifests under ${folder} have errors; nothing was applied\n`);
@@ -231,7 +231,7 @@ export async function run(argv: string[]): Promise<number> {
         repo: repoIdentity(values),
         concurrency,
         destructiveAllowed: destructivePolicy(desired, values['allow-destructive'] === true),
-        secrets: { ...processSecretSource(operator.config.secrets.dir), rules: secretRules(operator.config, [str(values['password-file'])]) },
+        secrets: cliSecretSource(operator, str(values['password-file'])),
         log: live ? undefined : log,
         listener: progress,
         signal: AbortSignal.any([lease.signal, interrupt.signal]),

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
 import type { ObservedState } from '../model/observed.js';
 import { takeSnapshot } from '../observe/snapshot.js';
 import { XapiError } from '../xapi/caller.js';
@@ -69,9 +70,12 @@ export function timeoutOf(value: unknown): number | undefined {
   return ms;
 }
 
-/** Connects with the settings the flags and environment describe, turning failures into one-line UserErrors. */
-export async function connectFromArgs(values: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Promise<XapiClient> {
-  const settings = await connectionSettings(values, env);
+/**
+ * Connects with the settings the flags and environment describe, turning failures into one-line UserErrors.
+ * `logger` gets the client's own lines (at trace: one per XAPI call, method names only).
+ */
+export async function connectFromArgs(values: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env, logger?: Logger): Promise<XapiClient> {
+  const settings = { ...(await connectionSettings(values, env)), ...(logger ? { logger } : {}) };
   try {
     return await XapiClient.connect(settings);
   } catch (err) {

@@ -101,7 +101,7 @@ export async function run(argv: string[]): Promise<number> {
 
 /** The plan against the live pool, or undefined (diagnostics printed) when the manifests have errors. */
 async function planLocally(values: Record<string, unknown>, dir: string): Promise<Plan | undefined> {
-  const [{ observePool }, { liveInventoryFrom, loadManifests }, { noManifestsWarning }, { planDesired }, { operatorSettings }] = await Promise.all([
+  const [{ observePool }, { liveInventoryFrom, loadManifests }, { noManifestsWarning }, { planDesired, cliCredentialChanges }, { operatorSettings }] = await Promise.all([
     import('./connection.js'),
     import('../manifests/index.js'),
     import('./no-manifests.js'),
@@ -115,7 +115,10 @@ async function planLocally(values: Record<string, unknown>, dir: string): Promis
     printDiagnostics(diagnostics);
     return undefined;
   }
-  return planDesired(desired, [...noManifestsWarning(dir, desired, diagnostics), ...diagnostics], observed, { now: new Date(), repo: repoIdentity(values), operator: await operatorSettings(values) });
+  const operator = await operatorSettings(values);
+  const repo = repoIdentity(values);
+  const changedCredentials = await cliCredentialChanges(desired, observed, operator, str(values['password-file']), repo);
+  return planDesired(desired, [...noManifestsWarning(dir, desired, diagnostics), ...diagnostics], observed, { now: new Date(), repo, operator, changedCredentials });
 }
 
 /** `--server URL`: the controller plans the folder's files with its own configuration and pool cache. */

@@ -2,7 +2,9 @@ import type { Diagnostic } from '../model/diagnostics.js';
 import type { DesiredState } from '../model/desired.js';
 import type { ObservedState } from '../model/observed.js';
 import type { Plan } from '../model/plan.js';
-import { operatorChecks } from '../config/checks.js';
+import { operatorChecks, secretRules } from '../config/checks.js';
+import { credentialChanges } from '../config/credentials.js';
+import { processSecretSource, type SecretSource } from '../secrets/index.js';
 import { gatedPlan } from '../plan/pipeline.js';
 import { checkAdmission } from '../policy/index.js';
 import type { OperatorSettings } from './operator-config.js';
@@ -12,8 +14,27 @@ export function planDesired(
   desired: DesiredState,
   loadDiagnostics: Diagnostic[],
   observed: ObservedState,
-  opts: { now: Date; repo?: string; operator: OperatorSettings },
+  opts: { now: Date; repo?: string; operator: OperatorSettings; changedCredentials?: ReadonlySet<string> },
 ): Plan {
   const checked = [...loadDiagnostics, ...checkAdmission(desired), ...operatorChecks(desired, opts.operator.config)];
-  return gatedPlan(desired, observed, checked, { now: opts.now, repo: opts.repo, limits: opts.operator.limits, protected: opts.operator.config.protected });
+  return gatedPlan(desired, observed, checked, {
+    now: opts.now, repo: opts.repo, limits: opts.operator.limits, protected: opts.operator.config.protected,
+    ...(opts.changedCredentials ? { changedCredentials: opts.changedCredentials } : {}),
+  });
+}
+
+/** Where the CLI reads secretRefs: under the operator's rules, never from xops' own credential files. */
+export function cliSecretSource(operator: OperatorSettings, passwordFile: string | undefined): SecretSource {
+  return { ...processSecretSource(operator.config.secrets.dir), rules: secretRules(operator.config, [passwordFile]) };
+}
+
+/** The declared credentials changed since xops applied them (planDesired's `changedCredentials`), read as cliSecretSource does. */
+export function cliCredentialChanges(
+  desired: DesiredState,
+  observed: ObservedState,
+  operator: OperatorSettings,
+  passwordFile: string | undefined,
+  repo: string | undefined,
+): Promise<Set<string>> {
+  return credentialChanges(desired, observed, operator.config, cliSecretSource(operator, passwordFile), repo);
 }

@@ -139,8 +139,8 @@ export async function run(argv: string[]): Promise<number> {
   let client: XapiClient;
   try {
     client = simulator
-      ? await XapiClient.connect({ url: simulator.url, user: 'root', password: 'xops' })
-      : await connectFromArgs(values);
+      ? await XapiClient.connect({ url: simulator.url, user: 'root', password: 'xops', logger })
+      : await connectFromArgs(values, process.env, logger);
   } catch (err) {
     await simulator?.stop();
     throw err;

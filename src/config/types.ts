@@ -97,7 +97,8 @@ export const DEFAULT_CREDENTIAL_KEYS: Readonly<Record<string, readonly string[]>
   lvmoiscsi: ['chappassword', 'incoming_chappassword'],
   iscsi: ['chappassword', 'incoming_chappassword'],
   gfs2: ['chappassword', 'incoming_chappassword'],
-  iso: ['password'],
+  // ISOSR reads a CIFS library's password as `cifspassword` (libs/sm/drivers/ISOSR.py, cifutils prefix "cifs").
+  iso: ['password', 'cifspassword'],
 };
 
 /** The prefix a secretRef.env must have when the operator names none. */

@@ -10,6 +10,7 @@ import type { ApprovalLedger } from '../policy/approval-ledger.js';
 import { checkAdmission } from '../policy/admission.js';
 import { destructiveApproved } from '../policy/approval.js';
 import { processSecretSource } from '../secrets/index.js';
+import { credentialChanges } from '../config/credentials.js';
 import type { XapiCaller } from '../xapi/caller.js';
 import { reconcileOutcome } from './outcome.js';
 import { snapshotView, type PoolView } from './pool-watch.js';
@@ -100,10 +101,13 @@ export function createReconciler(deps: ReconcilerDeps): ReconcileFn {
     if (hasErrors(checked)) return { ok: false, invalid: checked.filter((d) => d.severity === 'error') };
     const resources = desired.documents.filter((d) => d.kind !== 'Policy').map((d) => d.address);
 
+    // Secrets are read only as the operator allows: relative files resolve inside secrets.dir.
+    const secrets = { ...processSecretSource(config.secrets.dir), rules };
+    const changedCredentials = await credentialChanges(desired, observed, config, secrets, deps.repo);
     const at = now();
     const ledger = deps.approvalLedger;
     const plan = gatedPlan(desired, observed, checked, {
-      now: at, repo: deps.repo, limits, protected: config.protected,
+      now: at, repo: deps.repo, limits, protected: config.protected, changedCredentials,
       ...(ledger ? { approvals: ledger.approved(), ...(config.approvals.sameChange ? {} : { annotationCounts: ledger.countsAt(input.commit) }) } : {}),
     });
     if (ledger?.noteHeld(plan, input.commit)) await ledger.save();
@@ -123,8 +127,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcileFn {
       concurrency: deps.concurrency,
       retryDelayMs: deps.retryDelayMs,
       destructiveAllowed: (action) => limits.destructive && destructiveApproved(desired, action),
-      // Secrets are read only as the operator allows: relative files resolve inside secrets.dir.
-      secrets: { ...processSecretSource(config.secrets.dir), rules },
+      secrets,
       log: deps.log,
       signal,
       listener: {

@@ -53,6 +53,8 @@ export interface ResolvedOptions {
   migrateOnAffinity?: boolean;
   /** The operator's ceilings on adopt and prune; absent: none (library use). */
   limits?: OperatorLimits;
+  /** See PlanOptions.changedCredentials. */
+  changedCredentials?: ReadonlySet<string>;
 }
 
 /**

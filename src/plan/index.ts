@@ -30,6 +30,12 @@ export interface PlanOptions {
   limits?: OperatorLimits;
   /** Objects the operator protects, besides those every kind protects itself (control domains, ...). */
   protected?: readonly ProtectedSelector[];
+  /**
+   * Declared credentials (`<address>#<path>`, see secrets/changes.ts credentialId) whose value differs
+   * from the digest xops recorded when it applied them: the I/O step `credentialChanges` finds them
+   * before planning. Absent: the plan cannot tell, and shows no credential change.
+   */
+  changedCredentials?: ReadonlySet<string>;
 }
 
 /** Each kind's main class and built-in protections, for refuseProtected. */
@@ -94,6 +100,7 @@ export function planChanges(desired: DesiredState, observed: ObservedState, opts
     prune: opts.prune,
     migrateOnAffinity: opts.migrateOnAffinity,
     limits: opts.limits,
+    changedCredentials: opts.changedCredentials,
   }, liveNamedManifests(desired));
   // Ownership first, so that references between manifests know whether their target is created.
   for (const kind of KIND_REGISTRY) {

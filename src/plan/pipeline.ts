@@ -18,9 +18,15 @@ export function gatedPlan(
   desired: DesiredState,
   observed: ObservedState,
   checked: Diagnostic[],
-  opts: { now: Date; repo?: string; limits: OperatorLimits; approvals?: readonly string[]; annotationCounts?: (hash: string) => boolean; protected?: readonly ProtectedSelector[] },
+  opts: {
+    now: Date; repo?: string; limits: OperatorLimits; approvals?: readonly string[]; annotationCounts?: (hash: string) => boolean;
+    protected?: readonly ProtectedSelector[]; changedCredentials?: ReadonlySet<string>;
+  },
 ): Plan {
-  const planned = planChanges(desired, observed, { now: opts.now, repo: opts.repo, limits: opts.limits, protected: opts.protected });
+  const planned = planChanges(desired, observed, {
+    now: opts.now, repo: opts.repo, limits: opts.limits, protected: opts.protected,
+    ...(opts.changedCredentials ? { changedCredentials: opts.changedCredentials } : {}),
+  });
   const gated = applyAutomation(planned, desired, {
     now: opts.now, limits: opts.limits, approvals: opts.approvals, unavailable: unavailableVMs(desired, observed),
     ...(opts.annotationCounts ? { annotationCounts: opts.annotationCounts } : {}),

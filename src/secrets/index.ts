@@ -3,6 +3,7 @@ import { resolve as resolvePath } from 'node:path';
 import type { ConfigValue, SecretRef } from '../model/desired.js';
 import { inside, secretRefRefusal, type SecretRules } from './policy.js';
 
+export { credentialDigest, digestMatches } from './digest.js';
 export { secretRefRefusal, secretUseProblems, XOPS_CREDENTIAL_ENV, type SecretRules, type SecretUse } from './policy.js';
 
 /**
@@ -12,6 +13,8 @@ export { secretRefRefusal, secretUseProblems, XOPS_CREDENTIAL_ENV, type SecretRu
  */
 export interface ResolvedConfig {
   values: Record<string, string>;
+  /** The keys of `values` that came from a secretRef. */
+  secretKeys: ReadonlySet<string>;
   /** Replaces every secret value that was resolved into `values` with `***`. */
   redact(text: string): string;
 }
@@ -117,10 +120,12 @@ export async function resolveConfig(
 ): Promise<ResolvedConfig> {
   const values: Record<string, string> = {};
   const secrets: string[] = [];
+  const secretKeys = new Set<string>();
   for (const [key, value] of Object.entries(config)) {
     if (isSecretRef(value)) {
       const secret = await resolveOne(address, key, value, source);
       values[key] = secret;
+      secretKeys.add(key);
       if (secret.length > 0) secrets.push(secret);
     } else if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
       values[key] = String(value);
@@ -132,6 +137,7 @@ export async function resolveConfig(
   secrets.sort((a, b) => b.length - a.length);
   return {
     values,
+    secretKeys,
     redact: (text) => secrets.reduce((out, s) => out.split(s).join('***'), text),
   };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { SecretError, resolveConfig, type SecretSource } from '../../src/secrets/index.js';
+import { SecretError, credentialDigest, digestMatches, resolveConfig, type SecretSource } from '../../src/secrets/index.js';
+import { changedCredentials, credentialDigestKey } from '../../src/secrets/changes.js';
 
 const source = (env: Record<string, string>, files: Record<string, string> = {}): SecretSource => ({
   env,
@@ -34,5 +35,46 @@ describe('resolveConfig', () => {
     expect(err).toBeInstanceOf(SecretError);
     expect((err as Error).message).toContain('SR/smb: password: ');
     expect((err as Error).message).toContain(message);
+  });
+});
+
+describe('credential digests', () => {
+  it('match their value only, and two digests of one value differ (a salt each), neither holding the value', async () => {
+    const a = await credentialDigest('hunter2');
+    const b = await credentialDigest('hunter2');
+    expect(a).not.toBe(b);
+    expect(a).not.toContain('hunter2');
+    expect(await digestMatches('hunter2', a)).toBe(true);
+    expect(await digestMatches('hunter2', b)).toBe(true);
+    expect(await digestMatches('hunter3', a)).toBe(false);
+  });
+
+  it.each([
+    ['text that is no digest', 'sha256:abc'],
+    ['a cost above the bound (a digest from the pool is untrusted: it must not make xops spend minutes)', 'scrypt$30$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'],
+    ['a hash of the wrong length', 'scrypt$15$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'],
+  ])('cannot say for %s', async (_why, digest) => {
+    expect(await digestMatches('hunter2', digest)).toBeUndefined();
+  });
+});
+
+describe('changedCredentials', () => {
+  const use = (address: string, env: string) => ({ address, path: 'spec.deviceConfig.password', ref: { env } });
+  it('lists a credential whose value no longer matches its stored digest, and only that one', async () => {
+    const key = credentialDigestKey('spec.deviceConfig.password');
+    const same = await credentialDigest('same-value');
+    const stored: Record<string, Record<string, string>> = {
+      'SR/same': { [key]: same },
+      'SR/changed': { [key]: await credentialDigest('old-value') },
+      'SR/unreadable': { [key]: same },
+      'SR/no-digest': {},
+    };
+    const changed = await changedCredentials(
+      [use('SR/same', 'A'), use('SR/changed', 'B'), use('SR/unreadable', 'UNSET'), use('SR/no-digest', 'A'), { ...use('SR/refused', 'B'), notCredential: 'not a credential key' }],
+      (a) => stored[a],
+      source({ A: 'same-value', B: 'new-value' }),
+    );
+    // An unreadable secret or a missing digest cannot be judged: left out, never guessed as changed.
+    expect([...changed]).toEqual(['SR/changed#spec.deviceConfig.password']);
   });
 });

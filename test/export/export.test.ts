@@ -170,6 +170,11 @@ describe('networks, SRs, pool, appliances', () => {
     expect(r.text.get('SR/archive')).not.toContain('hunter2');
     expect(r.notes.find((n) => n.code === 'secret')).toMatchObject({ severity: 'warning', path: 'spec.deviceConfig.password', file: 'storage/archive.yaml' });
     expect(r.docs.get('SR/one-host-nfs')?.spec).toMatchObject({ shared: false, host: 'xcp-host1' });
+    // An SR whose PBDs name a XAPI secret (how xops itself creates SMB SRs) declares the credential the secret holds.
+    p.sr('vault', 'smb', [host], { shared: true }, { server: '//fs/v', username: 'svc', password_secret: '5b2c0a4e-0000-4000-8000-000000000001' });
+    const again = run(p.state);
+    expect((again.docs.get('SR/vault')?.spec as { deviceConfig: unknown }).deviceConfig).toEqual({ password: { secretRef: { env: 'XOPS_SECRET_VAULT_PASSWORD' } }, server: '//fs/v', username: 'svc' });
+    expect(again.text.get('SR/vault')).not.toContain('5b2c0a4e');
     // A host's installer-made local storage is the host's, never xops': not exported (see kinds/sr/protection.ts).
     expect(r.docs.get('SR/local-storage')).toBeUndefined();
     expect(r.skipped['host-local SR']).toBe(1);

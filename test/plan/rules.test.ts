@@ -376,6 +376,34 @@ const cases: Case[] = [
     actions: [],
   },
   {
+    why: 'a credential its PBDs hold as a XAPI secret (`password_secret`, how xops creates SMB SRs) is present: no change',
+    given: (b) => {
+      b.world.set('SR', addNfsSR(b, 'files', { server: '//nas/f', username: 'svc', password_secret: 'a-copy-per-pbd' }), { type: 'smb' });
+      return desiredState({ srs: [sr('files', { type: 'smb', deviceConfig: { server: '//nas/f', username: 'svc', password: { secretRef: { env: 'F_PW' } } } })] });
+    },
+    actions: [],
+  },
+  {
+    // xapi-project/sm libs/sm/cifutils.py getCIFCredentials reads `password_secret` when SMBSR mounts (attach), so
+    // a new value set on the PBDs' secrets is used from the next plug on; nothing is detached now.
+    why: 'a changed secret-backed credential (the digest xops stored differs) is set on the secrets in place: no disruption',
+    given: (b) => {
+      b.world.set('SR', addNfsSR(b, 'files', { server: '//nas/f', username: 'svc', password_secret: 'a-copy-per-pbd' }), { type: 'smb' });
+      return desiredState({ srs: [sr('files', { type: 'smb', deviceConfig: { server: '//nas/f', username: 'svc', password: { secretRef: { env: 'F_PW' } } } })] });
+    },
+    opts: { changedCredentials: new Set(['SR/files#spec.deviceConfig.password']) },
+    actions: ['update:SR/files none [spec.deviceConfig.password]'],
+  },
+  {
+    why: 'a changed credential the PBDs hold in plain device_config (an NFS key, or an SR made before secrets) re-creates the PBDs: downtime',
+    given: (b) => {
+      addNfsSR(b, 'fast', { server: 'nas1', password: 'old' });
+      return desiredState({ srs: [sr('fast', { deviceConfig: { server: 'nas1', password: { secretRef: { env: 'NAS_PW' } } } })] });
+    },
+    opts: { changedCredentials: new Set(['SR/fast#spec.deviceConfig.password']) },
+    actions: ['replace:SR/fast:pbds downtime [spec.deviceConfig.password]'],
+  },
+  {
     why: 'an SR cannot change type: that would need a new SR and lose data, so it is refused',
     given: (b) => {
       addNfsSR(b, 'fast', { server: 'nas1' });

@@ -144,6 +144,21 @@ describe('*_secret device-config keys', () => {
     expect(secretValue(uuid)).toBe(VALUE);
   });
 
+  // xen-api ocaml/xapi/xapi_sr.ml really_forget (run after SR.destroy and SR.forget) removes each PBD through
+  // Xapi_pbd.destroy, whose clean_out_passwds destroys the secrets it names; the caller's secret is not the PBD's.
+  it.each(['SR.destroy', 'SR.forget'])('%s destroys the copies its PBDs name, and only those', async (method) => {
+    const uuid = await newSecret();
+    const sr = await call('SR.create', host0(), { server: '//nas/f', username: 'svc', password_secret: uuid }, 0, 'sec-gone', '', 'smb', 'user', true, {});
+    const pbds = sim.db.record(sr).PBDs as string[];
+    const copies = new Set(pbds.map((p) => (sim.db.record(p).device_config as Record<string, string>).password_secret!));
+    const unrelated = await newSecret('someone else');
+    for (const p of pbds) await call('PBD.unplug', p);
+    await call(method, sr);
+    for (const copy of copies) expect(sim.db.refByUuid('secret', copy)).toBeUndefined();
+    expect(secretValue(uuid)).toBe(VALUE);
+    expect(secretValue(unrelated)).toBe('someone else');
+  });
+
   it('resolves the iSCSI CHAP secrets when their users are given', async () => {
     const iscsi = { target: '10.0.0.5', targetIQN: 'iqn.2026-01.test:t', SCSIid: '36001405abc' };
     const chap = await newSecret();

@@ -10,6 +10,7 @@ import { sortPending } from '../../apply/claim.js';
 import { PENDING_KEY, assertOwned, isOwnedBy, markCreated, ownershipMarks, pendingName, writeSpecDigest } from '../../apply/ownership.js';
 import { allRecords, isXapiError, recordsByName, syncField, syncMapKeys, syncSet, tryRecord } from '../../apply/xapi.js';
 import { resolveConfig, type ResolvedConfig } from '../../secrets/index.js';
+import { credentialDigests, destroyOwnSecrets, rotateSecret, secretBackedKeys, xapiDeviceConfig } from './secret-objects.js';
 
 /** An SR's desired spec as apply receives it; `deviceConfig` values may still be secretRefs. */
 export type SrSpec = Omit<DesiredSR['spec'], 'host'> & { host?: RefLike };
@@ -47,8 +48,11 @@ async function srHost(ctx: ApplyContext, action: Action, spec: SrSpec): Promise<
   return pool.master;
 }
 
-/** Every host that must have a plugged PBD: all of them for a shared SR, else the SR's own host. */
-async function convergePbds(ctx: ApplyContext, action: Action, sr: Ref, spec: SrSpec, config: ResolvedConfig): Promise<void> {
+/**
+ * Every host that must have a plugged PBD: all of them for a shared SR, else the SR's own host.
+ * `deviceConfig` is what XAPI gets (see xapiDeviceConfig): secret-backed credentials name xops' secret.
+ */
+async function convergePbds(ctx: ApplyContext, action: Action, sr: Ref, spec: SrSpec, deviceConfig: Record<string, string>): Promise<void> {
   const pbds = (await allRecords<PBDRecord>(ctx.caller, 'PBD')).filter(([, p]) => p.SR === sr);
   const wanted = spec.shared ? (await ctx.lookup.hosts()).map(([h]) => h) : [await srHost(ctx, action, spec)];
   for (const host of wanted) {
@@ -58,7 +62,7 @@ async function convergePbds(ctx: ApplyContext, action: Action, sr: Ref, spec: Sr
         const ref = await ctx.caller.callAsync<Ref>('PBD.create', {
           host,
           SR: sr,
-          device_config: config.values,
+          device_config: deviceConfig,
           other_config: ownershipMarks(ctx, action.address),
         });
         pbd = [ref, await ctx.caller.call<PBDRecord>('PBD.get_record', ref)];
@@ -87,19 +91,27 @@ async function converge(ctx: ApplyContext, action: Action, sr: Ref, spec: SrSpec
 async function create(ctx: ApplyContext, action: Action, config: ResolvedConfig): Promise<void> {
   const spec = desiredSpec<SrSpec>(action);
   let sr = await findSR(ctx, action, spec);
+  const deviceConfig = await xapiDeviceConfig(ctx, action.address, spec.type, config);
   if (!sr) {
-    sr = await ctx.caller.callAsync<Ref>(
-      'SR.create',
-      await srHost(ctx, action, spec),
-      config.values,
-      0,
-      pendingName(action.address),
-      spec.description ?? '',
-      spec.type,
-      spec.contentType ?? '',
-      spec.shared,
-      {},
-    );
+    try {
+      sr = await ctx.caller.callAsync<Ref>(
+        'SR.create',
+        await srHost(ctx, action, spec),
+        deviceConfig,
+        0,
+        pendingName(action.address),
+        spec.description ?? '',
+        spec.type,
+        spec.contentType ?? '',
+        spec.shared,
+        {},
+      );
+    } catch (err) {
+      // XAPI answered: no SR was made (XAPI removes its half-made record), so the secrets serve nothing. A call
+      // with no answer may have made one: its secrets stay for the next run, which finds the SR.
+      if (isXapiError(err)) await destroyOwnSecrets(ctx, action.address);
+      throw err;
+    }
     // A repeated SR.create (reply lost, call resent) leaves an unmarked twin under the pending name: forget it.
     for (const [other, rec] of await recordsByName<SRRecord>(ctx.caller, 'SR', pendingName(action.address))) {
       if (other === sr || isOwnedBy(rec.other_config, action.address, ctx.repo)) continue;
@@ -109,10 +121,10 @@ async function create(ctx: ApplyContext, action: Action, config: ResolvedConfig)
     // Every mark in one call: the SR under the pending name is unmarked or fully marked.
     await markCreated(ctx, 'SR', sr, action.address, { [PENDING_KEY]: 'create' });
   }
-  await convergePbds(ctx, action, sr, spec, config);
+  await convergePbds(ctx, action, sr, spec, deviceConfig);
   await converge(ctx, action, sr, spec, new Set(UPDATABLE));
   const oc = await ctx.caller.call<Record<string, string>>('SR.get_other_config', sr);
-  await syncMapKeys(ctx.caller, 'SR', sr, 'other_config', oc, {}, [PENDING_KEY]);
+  await syncMapKeys(ctx.caller, 'SR', sr, 'other_config', oc, await credentialDigests(ctx, spec.type, config, oc, 'all'), [PENDING_KEY]);
   await writeSpecDigest(ctx, 'SR', sr, oc, specDigestOf(action));
 }
 
@@ -124,10 +136,33 @@ async function update(ctx: ApplyContext, action: Action, config: ResolvedConfig 
   if (oc?.[PENDING_KEY] !== undefined && config) return create(ctx, { ...action, operation: 'create' }, config);
   const fields = changedFields(action);
   for (const f of fields) {
-    if (!UPDATABLE.has(f)) throw new UnsupportedChangeError(action.address, `apply does not change spec.${f} of an existing SR (it needs a replace)`);
+    if (!UPDATABLE.has(f) && f !== 'deviceConfig') throw new UnsupportedChangeError(action.address, `apply does not change spec.${f} of an existing SR (it needs a replace)`);
   }
   await converge(ctx, action, sr, spec, fields);
+  if (config) {
+    const pbds = (await allRecords<PBDRecord>(ctx.caller, 'PBD')).filter(([, p]) => p.SR === sr);
+    const rotated = fields.has('deviceConfig') ? await rotateChanged(ctx, action, sr, spec, config, pbds) : new Set<string>();
+    await syncMapKeys(ctx.caller, 'SR', sr, 'other_config', oc, await credentialDigests(ctx, spec.type, config, oc, rotated, pbds));
+  }
   await writeSpecDigest(ctx, 'SR', sr, oc, specDigestOf(action));
+}
+
+/**
+ * The credential changes of an update: only secret-backed ones come here (the planner sends every
+ * other device-config change to a replace), each set on xops' secret and on the PBDs' copies.
+ * Returns the keys it set.
+ */
+async function rotateChanged(ctx: ApplyContext, action: Action, sr: Ref, spec: SrSpec, config: ResolvedConfig, pbds: [Ref, PBDRecord][]): Promise<Set<string>> {
+  const backed = secretBackedKeys(spec.type, config);
+  const rotated = new Set<string>();
+  for (const change of action.changes) {
+    const key = /^spec\.deviceConfig\.(.+)$/.exec(change.path)?.[1];
+    if (key === undefined) continue;
+    if (!backed.has(key)) throw new UnsupportedChangeError(action.address, `apply changes spec.deviceConfig.${key} of an existing SR only by re-creating its PBDs (a replace)`);
+    await rotateSecret(ctx, action.address, spec.type, sr, pbds, key, config.values[key]!);
+    rotated.add(key);
+  }
+  return rotated;
 }
 
 /**
@@ -144,19 +179,32 @@ async function replacePbds(ctx: ApplyContext, action: Action, config: ResolvedCo
   const rec = await ctx.caller.call<SRRecord>('SR.get_record', sr);
   if (rec.shared !== spec.shared) await ctx.caller.callAsync('SR.set_shared', sr, spec.shared);
   const wanted = new Set(spec.shared ? (await ctx.lookup.hosts()).map(([h]) => h) : [await srHost(ctx, action, spec)]);
+  const deviceConfig = await xapiDeviceConfig(ctx, action.address, spec.type, config);
+  // A PBD names its own copy of each secret (XAPI made it), so a `_secret` key is compared by presence.
+  const secretKeys = new Set(secretBackedKeys(spec.type, config).values());
   const same = (a: Record<string, string>, b: Record<string, string>) =>
-    Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
+    Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => (secretKeys.has(k) ? k in b : b[k] === v));
   for (const [pbd, p] of (await allRecords<PBDRecord>(ctx.caller, 'PBD')).filter(([, p]) => p.SR === sr)) {
-    if (wanted.has(p.host) && same(p.device_config ?? {}, config.values)) continue;
+    if (wanted.has(p.host) && same(p.device_config ?? {}, deviceConfig)) continue;
     if (p.currently_attached) await ctx.caller.callAsync('PBD.unplug', pbd);
     await ctx.caller.callAsync('PBD.destroy', pbd);
   }
-  await convergePbds(ctx, action, sr, spec, config);
+  await convergePbds(ctx, action, sr, spec, deviceConfig);
+  await syncMapKeys(ctx.caller, 'SR', sr, 'other_config', oc, await credentialDigests(ctx, spec.type, config, oc, 'all'));
   await writeSpecDigest(ctx, 'SR', sr, oc, specDigestOf(action));
 }
 
-/** Unplugs every PBD, then destroys the SR (forgets it when its driver cannot destroy, e.g. ISO libraries). */
+/**
+ * Unplugs every PBD, then destroys the SR (forgets it when its driver cannot destroy, e.g. ISO
+ * libraries), then xops' secrets for it; XAPI destroys the PBDs' copies with the PBDs. Secrets left by
+ * an SR that is already gone are destroyed too.
+ */
 async function remove(ctx: ApplyContext, action: Action): Promise<void> {
+  await removeSR(ctx, action);
+  await destroyOwnSecrets(ctx, action.address);
+}
+
+async function removeSR(ctx: ApplyContext, action: Action): Promise<void> {
   const sr = await findSR(ctx, action, undefined);
   if (!sr) return;
   if (!(await assertOwned(ctx, 'SR', sr, action.address))) return;

@@ -1,5 +1,6 @@
 import { hostOwnedSR } from './protection.js';
 import { SECRET_KEY } from './schema.js';
+import { credentialKeyFor } from './secret-keys.js';
 import type { SRRecord } from '../../model/observed.js';
 import type { Candidate, ExportContext } from '../../export/context.js';
 import { alreadyManaged, countSkipped, describe, referenceTo } from '../../export/context.js';
@@ -90,10 +91,12 @@ export const srExporter: KindExporter<'SR'> = {
     for (const [key, value] of Object.entries(pbds[0]?.device_config ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
       if (SYSTEM_DEVICE_KEYS.has(key)) continue;
       if (SECRET_KEY.test(key)) {
-        const env = secretEnvName(chosen.name, key);
-        deviceConfig[key] = { secretRef: { env } };
+        // `password_secret: <uuid>` names a XAPI secret holding `password`: the manifest declares the credential itself.
+        const declared = credentialKeyFor(rec.type, key) ?? key;
+        const env = secretEnvName(chosen.name, declared);
+        deviceConfig[declared] = { secretRef: { env } };
         ctx.notes.push({
-          severity: 'warning', code: 'secret', file: chosen.file, address: `SR/${chosen.name}`, path: `spec.deviceConfig.${key}`,
+          severity: 'warning', code: 'secret', file: chosen.file, address: `SR/${chosen.name}`, path: `spec.deviceConfig.${declared}`,
           message: `a credential is never written to Git: set ${env} where xops runs, or point the secretRef at a file`,
         });
         continue;

@@ -6,7 +6,9 @@ import { read } from '../../plan/context.js';
 import { compareField, compareTags, createChanges, makeAction, objectRef, updateReason } from '../../plan/changes.js';
 import { specDigest } from '../../plan/identity.js';
 import { resolveRef } from '../../plan/refs.js';
-import { compareDeviceConfig } from './compare.js';
+import { compareDeviceConfig, isSecret } from './compare.js';
+import { secretKeyFor } from './secret-keys.js';
+import { credentialId } from '../../secrets/changes.js';
 import { markOf } from '../../plan/ownership-marks.js';
 import { orphanName, pruneAllowed, wouldPrune } from '../../plan/prune.js';
 
@@ -28,6 +30,36 @@ function runningVMsOn(ctx: PlanContext, sr: SRRecord): string[] {
     }
   }
   return [...out];
+}
+
+/** Why a changed secret-backed credential costs nothing now, and when it takes effect. */
+const CREDENTIAL_REASON = "credential changed: apply sets the new value on the SR's XAPI secrets (secret.set_value); " +
+  'the storage driver reads it when a PBD is next plugged, so an attached SR keeps its current session until then';
+
+/**
+ * The declared credentials whose value changed since apply recorded their digest (the plan options'
+ * `changedCredentials`; the value is never known here). One the SR's driver reads from a XAPI secret that
+ * every PBD names is changed in place (`changes`, no disruption); any other is changed by
+ * re-creating the PBDs (`replace`, downtime). Returns how many went each way.
+ */
+function credentialChanges(ctx: PlanContext, address: string, sr: DesiredSR, pbds: [Ref, PBDRecord][], changes: FieldChange[], replace: FieldChange[], pbdReason: string): { inPlace: number; replaced: number } {
+  let inPlace = 0;
+  let replaced = 0;
+  for (const [key, value] of Object.entries(sr.spec.deviceConfig)) {
+    const path = `spec.deviceConfig.${key}`;
+    if (!isSecret(value) || !ctx.options.changedCredentials?.has(credentialId(address, path))) continue;
+    if (replace.some((c) => c.path === path)) continue;
+    const secretKey = secretKeyFor(sr.spec.type, key);
+    const change = { path, from: '(secret)', to: '(credential changed)' };
+    if (secretKey !== undefined && pbds.length > 0 && pbds.every(([, p]) => secretKey in (p.device_config ?? {}))) {
+      changes.push({ ...change, disruption: 'none' });
+      inPlace++;
+    } else {
+      replace.push({ ...change, disruption: 'downtime', reason: `credential changed: ${pbdReason}` });
+      replaced++;
+    }
+  }
+  return { inPlace, replaced };
 }
 
 /**
@@ -85,19 +117,21 @@ export function planSR(ctx: PlanContext, sr: DesiredSR): void {
   const replace: FieldChange[] = [];
   const pbdReason = 'the SR\'s PBDs are unplugged and re-created with the new configuration; the SR is detached meanwhile';
   compareField(replace, 'spec.shared', rec.shared, sr.spec.shared, 'downtime', pbdReason);
-  compareDeviceConfig(replace, pbds[0]?.[1].device_config, sr.spec.deviceConfig, pbdReason);
+  compareDeviceConfig(replace, pbds[0]?.[1].device_config, sr.spec.deviceConfig, pbdReason, (key) => secretKeyFor(sr.spec.type, key));
+  const rotated = credentialChanges(ctx, address, sr, pbds, changes, replace, pbdReason);
 
   if (changes.length > 0) {
     ctx.actions.push(makeAction({
-      operation: 'update', resource: sr, changes, objects: [self], desired, drift, needs,
-      reason: 'SR settings are changed live',
+      // A new secret value is the manifest's change (its secret source), not drift in the pool.
+      operation: 'update', resource: sr, changes, objects: [self], desired, drift: drift && rotated.inPlace < changes.length, needs,
+      reason: rotated.inPlace ? (rotated.inPlace === changes.length ? CREDENTIAL_REASON : `SR settings are changed live; ${CREDENTIAL_REASON}`) : 'SR settings are changed live',
     }));
   }
   if (replace.length > 0) {
     const objects: ObjectRef[] = [self, ...pbds.map(([r, p]) => objectRef('PBD', r, p.uuid))];
     const runningVMs = runningVMsOn(ctx, rec);
     ctx.actions.push(makeAction({
-      operation: 'replace', resource: sr, detail: 'pbds', changes: replace, objects, desired, drift, needs,
+      operation: 'replace', resource: sr, detail: 'pbds', changes: replace, objects, desired, drift: drift && rotated.replaced < replace.length, needs,
       reason: runningVMs.length > 0
         ? `${updateReason(replace, pbdReason)}; ${runningVMs.length} running VM(s) with disks on it must be halted first`
         : updateReason(replace, pbdReason),

@@ -103,7 +103,8 @@ function newSecret(db: SimDatabase, value: string): string {
  *   `*password_secret` keys name (`duplicate_passwds`): PBD.device_config names the copy, never the caller's secret,
  *   which stays the caller's to destroy. SR.create's PBDs all end up naming one copy: XAPI sets every PBD's
  *   device_config to the one the driver returned for the PBD it created the SR through.
- * - PBD.destroy destroys the secrets its device_config names (`clean_out_passwds`).
+ * - PBD.destroy destroys the secrets its device_config names (`clean_out_passwds`), and so do SR.destroy and
+ *   SR.forget for each of the SR's PBDs.
  * - With `movePasswords` (opt-in, see SimOptions.movePasswordsToSecrets), plain `*password` keys become secrets
  *   first, in SR.create, SR.probe, PBD.create and PBD.set_device_config (`move_passwds_to_secrets`); the secret is
  *   made even when the call then fails, as in XAPI.
@@ -134,11 +135,30 @@ export function secretLayer(handlers: Map<string, Handler>, opts: { movePassword
     handlers.set('PBD.destroy', (call) => {
       const dc = { ...((call.db.expect('PBD', call.args[0]).rec.device_config as DeviceConfig) ?? {}) };
       const result = destroyPbd(call);
-      for (const [k, v] of Object.entries(dc)) {
-        const ref = k.endsWith('password_secret') ? call.db.refByUuid('secret', String(v)) : undefined;
-        if (ref) call.db.destroy(ref);
-      }
+      cleanOutPasswords(call.db, dc);
       return result;
     });
+  }
+  // SR.destroy and SR.forget remove the SR's PBDs through Xapi_pbd.destroy (xapi_sr.ml really_forget), so their
+  // secrets go too; SR.destroy also cleans out the SR's sm_config (xapi_sr.ml destroy).
+  for (const method of ['SR.destroy', 'SR.forget']) {
+    const inner = handlers.get(method);
+    if (!inner) continue;
+    handlers.set(method, (call) => {
+      const sr = call.db.expect('SR', call.args[0]).rec;
+      const configs = (sr.PBDs as string[]).map((p) => ({ ...((call.db.get(p)?.rec.device_config as DeviceConfig) ?? {}) }));
+      if (method === 'SR.destroy') configs.push({ ...((sr.sm_config as DeviceConfig) ?? {}) });
+      const result = inner(call);
+      for (const dc of configs) cleanOutPasswords(call.db, dc);
+      return result;
+    });
+  }
+}
+
+/** XAPI's clean_out_passwds: destroys the secrets a map's `*password_secret` keys name, ignoring unknown ones. */
+function cleanOutPasswords(db: SimDatabase, dc: DeviceConfig): void {
+  for (const [k, v] of Object.entries(dc)) {
+    const ref = k.endsWith('password_secret') ? db.refByUuid('secret', String(v)) : undefined;
+    if (ref) db.destroy(ref);
   }
 }
