@@ -5,6 +5,7 @@
  */
 import type { Ref } from '../model/observed.js';
 import { XapiError, type XapiCaller } from '../xapi/caller.js';
+import { XapiTaskTimeoutError } from '../xapi/errors.js';
 import { decodeValueFragment } from '../xapi/xmlrpc-transport.js';
 import type { ApplyLogger } from './context.js';
 import { ActionTimeoutError } from './errors.js';
@@ -90,7 +91,11 @@ export function deadlineCaller(inner: XapiCaller, address: string, ms: number, l
     });
   };
 
+  // The task's own deadline (the operator's per-method table) holds inside the action's: a task that
+  // never ends fails its action after minutes, not after the whole action's half hour.
   const waitTask = async (task: Ref, method: string): Promise<unknown> => {
+    const taskMs = inner.taskDeadlineFor?.(method);
+    const until = taskMs === undefined ? Infinity : performance.now() + taskMs;
     for (let attempt = 0; ; attempt++) {
       const rec = await guard(inner.call<TaskState>('task.get_record', task));
       if (rec.status === 'success') return decodeValueFragment(rec.result);
@@ -99,7 +104,15 @@ export function deadlineCaller(inner: XapiCaller, address: string, ms: number, l
         const [code = 'INTERNAL_ERROR', ...params] = (rec.error_info ?? []).map(String);
         throw new XapiError(code, params, method);
       }
-      await sleep(pollDelay(attempt), abort.signal);
+      if (performance.now() >= until) {
+        const cancelled = await guard(inner.call('task.cancel', task)).then(() => true, (err: unknown) => {
+          if (err === expired) throw err;
+          log.warn({ address, task, method, err: String(err) }, 'task.cancel failed after the task deadline');
+          return false;
+        });
+        throw new XapiTaskTimeoutError(method, task, taskMs!, cancelled, describe(taskMs!));
+      }
+      await sleep(Math.min(pollDelay(attempt), Math.max(0, until - performance.now())), abort.signal);
     }
   };
 
@@ -116,12 +129,16 @@ export function deadlineCaller(inner: XapiCaller, address: string, ms: number, l
         if (err === expired) throw err;
         log.debug({ address, task, err: String(err) }, 'could not mark the task');
       });
+      let overdue = false;
       try {
         return (await waitTask(task, method)) as T;
+      } catch (err) {
+        overdue = err instanceof XapiTaskTimeoutError;
+        throw err;
       } finally {
         tasks.delete(task);
-        // A cancelled task is left for XAPI to reap; a finished one is ours to destroy.
-        if (!expired) await inner.call('task.destroy', task).catch(() => undefined);
+        // A cancelled (or overdue) task is left for XAPI to reap; a finished one is ours to destroy.
+        if (!expired && !overdue) await inner.call('task.destroy', task).catch(() => undefined);
       }
     },
     // Disk content goes over XAPI's HTTP handlers with the inner caller's session (kinds/disk/upload.ts).

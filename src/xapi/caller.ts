@@ -30,6 +30,11 @@ export interface XapiCaller {
    * The shape of `TransferEndpoint` (src/xapi/vdi-transfer.ts).
    */
   transferEndpoint?(): Promise<{ url: string; session: string; ca?: string; insecure?: boolean }>;
+  /**
+   * The deadline, in ms, this caller gives the task of `method` (the operator's per-method table):
+   * wrappers that watch tasks themselves (apply's per-action deadline) must keep to it too.
+   */
+  taskDeadlineFor?(method: string): number;
 }
 
 /** Per-call options of `runAsync`. */

@@ -9,6 +9,7 @@ import type { Simulator } from '../../src/sim/index.js';
 import { KILL_VM } from '../../bench/kill-points.js';
 import { applyPlan } from '../../src/apply/executor.js';
 import { processSecretSource } from '../../src/secrets/index.js';
+import { XapiClient } from '../../src/xapi/client.js';
 import { applyFolder, failures, planFolder, simWithClient } from './helpers.js';
 
 let cleanup: (() => Promise<void>)[] = [];
@@ -161,5 +162,27 @@ describe('planner and apply share one disk/VIF identity rule', () => {
     expect(labels).toEqual(['kp-01-data', 'kp-01-root']);
     expect([...sim.db.all('VDI')].filter((o) => String(o.rec.name_label).startsWith('kp-01-'))).toHaveLength(2);
     expect(after.rec.VIFs as string[]).toHaveLength(2);
+  });
+});
+
+describe('a task that never ends', () => {
+  // The operator's per-method task deadlines (XapiClient taskDeadlines) hold inside apply's own
+  // per-action deadline: apply watches its tasks itself, and once ignored them for the action's half hour.
+  it('fails its action at the task deadline, and the retry finishes the clone the hung task made', async () => {
+    const { sim } = await env();
+    const client = await XapiClient.connect({ url: sim.url, user: 'root', password: 'xops', taskDeadlines: { 'VM.clone': 300 } });
+    cleanup.push(() => client.close());
+    const dir = await folder(vmYaml());
+    // The clone runs, but its task never reports an end (and refuses task.cancel).
+    sim.faults.inject({ methods: 'VM.clone', taskHang: { count: 1, runFirst: true } });
+    const attempts: string[] = [];
+    const { result } = await applyFolder(client, dir, {
+      settleTimeoutMs: 200,
+      log: { ...silentLogger, warn: (o: Record<string, unknown>, msg?: string) => void (msg === 'action failed; retrying' && attempts.push(String(o['err']))) },
+    });
+    expect(failures(result)).toEqual([]);
+    expect(attempts).toEqual([expect.stringMatching(/^VM\.clone: task \S+ did not finish within 300 ms; could not cancel it; its outcome is unknown$/)]);
+    // One VM, under its own name: the retry claimed the hung task's clone instead of cloning again.
+    expect([...sim.db.all('VM')].filter((o) => o.rec.name_label === 'big' || String(o.rec.name_label).startsWith('xops-pending:')).map((o) => o.rec.name_label)).toEqual(['big']);
   });
 });
