@@ -13,18 +13,19 @@ import { OBSERVED_CLASSES, NULL_REF, MANAGED_KEY, REPO_KEY, SPEC_KEY } from '../
 export const GiB = 1024 ** 3;
 export const MiB = 1024 ** 2;
 
-let counter = 0;
 const uuidFor = (cls: string, n: number) => `${cls.toLowerCase().replace(/_/g, '')}-0000-0000-0000-${String(n).padStart(12, '0')}`;
 
 /** A mutable observed pool under construction. */
 export class World {
   readonly state: ObservedState;
+  // Per world, not per module: test workers keep modules across files, and golden digests include uuids.
+  private counter = 0;
   constructor() {
     const records = Object.fromEntries(OBSERVED_CLASSES.map((c) => [c, new Map()])) as ObservedState['records'];
     this.state = { token: 'token-1', observedAt: '2025-01-01T00:00:00.000Z', records };
   }
   add<C extends ObservedClass>(cls: C, fields: Partial<ObservedRecordTypes[C]>): Ref {
-    const n = ++counter;
+    const n = ++this.counter;
     const ref = `OpaqueRef:${cls}-${n}`;
     this.state.records[cls].set(ref, { ...fields, uuid: uuidFor(cls, n) } as ObservedRecordTypes[C]);
     return ref;
