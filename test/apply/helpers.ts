@@ -1,3 +1,7 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach } from 'vitest';
 import type { DesiredState } from '../../src/model/desired.js';
 import type { ObservedState } from '../../src/model/observed.js';
 import type { Plan } from '../../src/model/plan.js';
@@ -53,4 +57,24 @@ export async function applyFolder(client: XapiClient, dir: string, opts: Partial
 /** One line per action that did not succeed, for assertion messages. */
 export function failures(result: ApplyResult): string[] {
   return result.results.filter((r) => r.state !== 'succeeded').map((r) => `${r.action.id}: ${r.state}: ${r.reason ?? ''}`);
+}
+
+/**
+ * Cleanups a test registers (run in reverse after each test), and `folder(files)`: a temp folder of
+ * manifests named `prefix…`, removed with them.
+ */
+export function scratch(prefix: string): { cleanup: (() => Promise<void>)[]; folder(files: Record<string, string>): Promise<string> } {
+  const cleanup: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c();
+  });
+  return {
+    cleanup,
+    async folder(files) {
+      const dir = await mkdtemp(join(tmpdir(), prefix));
+      cleanup.push(() => rm(dir, { recursive: true, force: true }));
+      for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
+      return dir;
+    },
+  };
 }

@@ -4,11 +4,9 @@
  * `rank_hosts_by_vm_cnt_in_group`: fewest running members first), within the evacuation rules of
  * `ocaml/xapi/xapi_host.ml` (`compute_evacuation_plan_no_wlb`).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { applyFolder, failures, planFolder, simWithClient } from '../apply/helpers.js';
+import { describe, expect, it } from 'vitest';
+import { applyFolder, failures, planFolder, simWithClient, scratch } from '../apply/helpers.js';
 
 const vm = (name: string, host: string, memory = '1GiB') => `apiVersion: xops/v1
 kind: VM
@@ -37,17 +35,7 @@ spec:
   maintenance: true
 `;
 
-let cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanup.reverse()) await c();
-  cleanup = [];
-});
-async function folder(files: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'xops-drain-'));
-  cleanup.push(() => rm(dir, { recursive: true, force: true }));
-  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
-  return dir;
-}
+const { cleanup, folder } = scratch('xops-drain-');
 
 describe('drain and anti-affinity', () => {
   it('moves a group member to the host without a member even when another host has more free memory', async () => {

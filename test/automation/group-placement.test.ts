@@ -5,11 +5,9 @@
  * being migrated counts on `scheduled_to_be_resident_on`), among the hosts that can take it; the rule is soft,
  * so when every host that fits already runs one, a host with members is still chosen.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { applyFolder, failures, planFolder, simWithClient } from '../apply/helpers.js';
+import { describe, expect, it } from 'vitest';
+import { applyFolder, failures, planFolder, simWithClient, scratch } from '../apply/helpers.js';
 import { renderText } from '../../src/render/index.js';
 
 const web = (name: string) => `apiVersion: xops/v1
@@ -31,17 +29,7 @@ spec:
   selector: {labels: {tier: web}}
 `;
 
-let cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanup.reverse()) await c();
-  cleanup = [];
-});
-async function folder(files: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'xops-placement-'));
-  cleanup.push(() => rm(dir, { recursive: true, force: true }));
-  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
-  return dir;
-}
+const { cleanup, folder } = scratch('xops-placement-');
 
 describe('anti-affinity placement at create', () => {
   it('starts three web VMs of an anti-affinity group on three hosts, says where in the plan, and migrates none', async () => {

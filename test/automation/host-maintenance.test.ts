@@ -4,11 +4,9 @@
  * enabled hosts only, NO_HOSTS_AVAILABLE, VM_REQUIRES_SR from `assert_can_boot_here`, HOST_NOT_ENOUGH_FREE_MEMORY
  * for VMs the bin-pack could not place; `assert_can_evacuate`: CANNOT_EVACUATE_HOST ["code,params|..."]).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { applyFolder, failures, planFolder, simWithClient } from '../apply/helpers.js';
+import { describe, expect, it } from 'vitest';
+import { applyFolder, failures, planFolder, simWithClient, scratch } from '../apply/helpers.js';
 
 const vm = (name: string, host: string, sr = 'pool-nfs', memory = '2GiB') => `apiVersion: xops/v1
 kind: VM
@@ -29,17 +27,7 @@ spec:
   name: ${name}
 ${maintenance === undefined ? '' : `  maintenance: ${maintenance}\n`}`;
 
-let cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanup.reverse()) await c();
-  cleanup = [];
-});
-async function folder(files: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'xops-maint-'));
-  cleanup.push(() => rm(dir, { recursive: true, force: true }));
-  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
-  return dir;
-}
+const { cleanup, folder } = scratch('xops-maint-');
 
 describe('host maintenance', () => {
   it('drains host 2 with every migration listed and no VM stopping, then false enables it again', async () => {

@@ -2,11 +2,8 @@
  * Pre-change snapshots (`snapshotBefore`) with a retention: a Policy's `snapshotRetain: N` keeps the N newest
  * `xops-pre-*` snapshots of a VM; scheduled (VMSS) and hand-made snapshots are never touched.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { applyFolder, failures, simWithClient } from '../apply/helpers.js';
+import { describe, expect, it } from 'vitest';
+import { applyFolder, failures, simWithClient, scratch } from '../apply/helpers.js';
 
 const GiB = 1024 ** 3;
 const vm = (memory: string) => `apiVersion: xops/v1
@@ -30,17 +27,7 @@ spec:
     snapshotRetain: 2
 `;
 
-let cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanup.reverse()) await c();
-  cleanup = [];
-});
-async function folder(files: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'xops-presnap-'));
-  cleanup.push(() => rm(dir, { recursive: true, force: true }));
-  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
-  return dir;
-}
+const { cleanup, folder } = scratch('xops-presnap-');
 
 describe('snapshotRetain', () => {
   it('keeps only the newest pre-change snapshots, with their disks, and leaves other snapshots alone', async () => {

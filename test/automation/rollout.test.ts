@@ -3,11 +3,9 @@
  * selects. The healthyAfter wait runs on the simulator's clock, which only this test moves, and every step
  * waits on an event (a VM reported healthy), never on a sleep.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { applyFolder, failures, planFolder, REPO, simWithClient } from '../apply/helpers.js';
+import { describe, expect, it } from 'vitest';
+import { applyFolder, failures, planFolder, REPO, simWithClient, scratch } from '../apply/helpers.js';
 import { applyPlan, type ActionResult } from '../../src/apply/executor.js';
 import type { ApplyClock } from '../../src/apply/context.js';
 import type { Action } from '../../src/model/plan.js';
@@ -41,17 +39,7 @@ spec:
     rollout: ${rollout}
 `;
 
-let cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanup.reverse()) await c();
-  cleanup = [];
-});
-async function folder(files: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'xops-rollout-'));
-  cleanup.push(() => rm(dir, { recursive: true, force: true }));
-  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
-  return dir;
-}
+const { cleanup, folder } = scratch('xops-rollout-');
 
 /** The apply clock is the pool's: a healthyAfter sleep ends when the test advances the simulator's clock. */
 function poolClock(clock: SimClock): ApplyClock {

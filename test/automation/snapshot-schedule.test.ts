@@ -2,12 +2,10 @@
  * SnapshotSchedule end to end: manifests → plan → apply → a VMSS in the simulator, whose clock then drives
  * the snapshots; retention keeps only the newest. Membership by name and by label selector.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadManifests } from '../../src/manifests/index.js';
-import { applyFolder, failures, planFolder, simWithClient } from '../apply/helpers.js';
+import { applyFolder, failures, planFolder, simWithClient, scratch } from '../apply/helpers.js';
 
 const HOUR = 3_600_000;
 const POLICY = `apiVersion: xops/v1
@@ -39,17 +37,7 @@ spec:
   selector: {labels: {tier: web}}
 `;
 
-let cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanup.reverse()) await c();
-  cleanup = [];
-});
-async function folder(files: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'xops-vmss-'));
-  cleanup.push(() => rm(dir, { recursive: true, force: true }));
-  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
-  return dir;
-}
+const { cleanup, folder } = scratch('xops-vmss-');
 
 describe('SnapshotSchedule manifests', () => {
   it('refuses schedule keys the frequency does not take, naming the field', async () => {

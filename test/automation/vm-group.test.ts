@@ -4,11 +4,9 @@
  * takes the group off its VMs), `ocaml/xapi/xapi_vm_helpers.ml` `rank_hosts_by_vm_cnt_in_group` (a member
  * starts on the host running fewest members of its anti-affinity group).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { applyFolder, failures, planFolder, simWithClient } from '../apply/helpers.js';
+import { describe, expect, it } from 'vitest';
+import { applyFolder, failures, planFolder, simWithClient, scratch } from '../apply/helpers.js';
 
 const web = (name: string) => `apiVersion: xops/v1
 kind: VM
@@ -29,17 +27,7 @@ spec:
   selector: {labels: {tier: web}}
 `;
 
-let cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanup.reverse()) await c();
-  cleanup = [];
-});
-async function folder(files: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'xops-group-'));
-  cleanup.push(() => rm(dir, { recursive: true, force: true }));
-  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
-  return dir;
-}
+const { cleanup, folder } = scratch('xops-group-');
 
 describe('VMGroup', () => {
   it('three web VMs in an anti-affinity group end up on three hosts, with no VM stopped', async () => {
