@@ -20,7 +20,7 @@ import { printDiagnostics } from './diagnostics-output.js';
 import { errnoCodesInWords } from './errno.js';
 import type { OperatorSettings } from './operator-config.js';
 import { printProblems } from './plan-output.js';
-import { planPoolFiles, poolFailure } from './pool-plan.js';
+import { planPoolWithCredentials, poolFailure } from './pool-plan.js';
 
 /** What `xops apply --config FILE [--pool NAME...] [REPO]` needs besides the pools. */
 export interface PoolApplyOptions {
@@ -122,7 +122,7 @@ async function preparePool(pool: PoolConfig, o: PoolApplyOptions): Promise<HeldP
     });
     const observed = await takeSnapshot(client);
     const read = await poolManifestFiles(o.repoDir, pool);
-    const planned = planPoolFiles(pool, read.files, read.diagnostics, observed, { root: o.repoDir, commit: 'local', repo: o.repo, operator: o.operator, now: new Date() });
+    const planned = await planPoolWithCredentials(pool, read.files, read.diagnostics, observed, { root: o.repoDir, commit: 'local', repo: o.repo, operator: o.operator, now: new Date() });
     if (!planned.ok) {
       printDiagnostics(planned.diagnostics);
       process.stderr.write(`xops: pool ${pool.name}: the manifests under ${pool.paths.join(', ')} have errors; nothing was applied to it\n`);

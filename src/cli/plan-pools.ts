@@ -4,7 +4,7 @@ import type { Plan } from '../model/plan.js';
 import { printDiagnostics } from './diagnostics-output.js';
 import type { OperatorSettings } from './operator-config.js';
 import { exitCode, printPlan, type PlanOutput } from './plan-output.js';
-import { observePool, planPoolFiles, poolFailure } from './pool-plan.js';
+import { observePool, planPoolWithCredentials, poolFailure } from './pool-plan.js';
 
 /** What `xops plan --config FILE [--pool NAME...]` needs besides the pools. */
 export interface PoolPlanOptions {
@@ -30,7 +30,7 @@ export async function planPools(pools: PoolConfig[], o: PoolPlanOptions): Promis
     try {
       const observed = await observePool(pool);
       const read = await poolManifestFiles(o.repoDir, pool);
-      const planned = planPoolFiles(pool, read.files, read.diagnostics, observed, { root: o.repoDir, commit: 'local', repo: o.repo, operator: o.operator, now: new Date() });
+      const planned = await planPoolWithCredentials(pool, read.files, read.diagnostics, observed, { root: o.repoDir, commit: 'local', repo: o.repo, operator: o.operator, now: new Date() });
       if (!planned.ok) {
         process.stderr.write(`xops: pool ${pool.name}: the manifests under ${pool.paths.join(', ')} have errors; nothing was planned for it\n`);
         printDiagnostics(planned.diagnostics);

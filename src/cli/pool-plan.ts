@@ -9,7 +9,7 @@ import { defaultConnect } from '../fleet/fleet.js';
 import { poolNameDiagnostics } from '../fleet/pool-name.js';
 import { takeSnapshot } from '../observe/snapshot.js';
 import type { OperatorSettings } from './operator-config.js';
-import { planDesired } from './plan-desired.js';
+import { cliCredentialChanges, planDesired } from './plan-desired.js';
 
 /** What planning one pool of a configuration needs besides its files and live state. */
 export interface PoolPlanContext {
@@ -20,6 +20,8 @@ export interface PoolPlanContext {
   repo?: string;
   operator: OperatorSettings;
   now: Date;
+  /** SRs whose declared credentials differ from what xops applied (see credentialChanges). */
+  changedCredentials?: ReadonlySet<string>;
 }
 
 /** A pool planned, or the errors that stopped it (nothing may be planned from a broken set). */
@@ -35,7 +37,21 @@ export function planPoolFiles(pool: PoolConfig, files: ManifestFile[], readDiagn
   const diagnostics = sortDiagnostics([...readDiagnostics, ...loaded.diagnostics, ...poolNameDiagnostics(loaded.desired.documents, pool.name)]);
   if (hasErrors(diagnostics)) return { ok: false, diagnostics };
   const operator = { ...ctx.operator, limits: { ...ctx.operator.limits, ...pool.limits } };
-  return { ok: true, desired: loaded.desired, plan: planDesired(loaded.desired, diagnostics, observed, { now: ctx.now, repo: ctx.repo, operator }) };
+  const plan = planDesired(loaded.desired, diagnostics, observed, { now: ctx.now, repo: ctx.repo, operator, ...(ctx.changedCredentials ? { changedCredentials: ctx.changedCredentials } : {}) });
+  return { ok: true, desired: loaded.desired, plan };
+}
+
+/**
+ * planPoolFiles, with the declared SR credentials read (the operator's secrets, the pool's own
+ * password file refused) and compared with what xops applied, as `xops plan` and `apply` do for one
+ * pool: a rotated password is planned, not left for the controller to find.
+ */
+export async function planPoolWithCredentials(pool: PoolConfig, files: ManifestFile[], readDiagnostics: Diagnostic[], observed: ObservedState, ctx: PoolPlanContext): Promise<PoolPlanResult> {
+  const first = planPoolFiles(pool, files, readDiagnostics, observed, ctx);
+  if (!first.ok) return first;
+  const changed = await cliCredentialChanges(first.desired, observed, ctx.operator, pool.passwordFile, ctx.repo);
+  // Rare: only then is the pool planned again, with the changes.
+  return changed.size === 0 ? first : planPoolFiles(pool, files, readDiagnostics, observed, { ...ctx, changedCredentials: changed });
 }
 
 /** What one configured pool has now: log in, take one snapshot, log out (also when the snapshot fails). */

@@ -5,7 +5,7 @@ import { renderReport, type ReportFormat } from '../report/render.js';
 import { printDiagnostics } from './diagnostics-output.js';
 import { UserError } from './errors.js';
 import type { OperatorSettings } from './operator-config.js';
-import { observePool, planPoolFiles, poolFailure } from './pool-plan.js';
+import { observePool, planPoolWithCredentials, poolFailure } from './pool-plan.js';
 
 /** What `xops report --config FILE [--pool NAME...]` needs besides the pools. */
 export interface PoolReportOptions {
@@ -31,7 +31,7 @@ export async function reportPools(pools: PoolConfig[], o: PoolReportOptions): Pr
     try {
       const observed = await observePool(pool);
       const read = await poolManifestFiles(o.repoDir, pool);
-      const planned = planPoolFiles(pool, read.files, read.diagnostics, observed, { root: o.repoDir, commit: 'local', repo: o.repo, operator: o.operator, now: new Date() });
+      const planned = await planPoolWithCredentials(pool, read.files, read.diagnostics, observed, { root: o.repoDir, commit: 'local', repo: o.repo, operator: o.operator, now: new Date() });
       if (!planned.ok) {
         printDiagnostics(planned.diagnostics);
         process.stderr.write(`xops: pool ${pool.name}: the manifests under ${pool.paths.join(', ')} have errors; no report was made for it\n`);

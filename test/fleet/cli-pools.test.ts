@@ -171,3 +171,30 @@ describe('each pool folder\'s Pool manifest carries the pool\'s name', () => {
     }
   });
 });
+
+describe('SR credentials across the pools of a configuration', () => {
+  // As `xops plan`/`apply` for one pool: a rotated password is planned and applied, not left for the controller.
+  it('plans a rotated SMB password for the pool that declares it, and apply rotates the secret', async () => {
+    const variable = 'XOPS_SECRET_FLEET_SMB_PW';
+    write('pools/a/smb.yaml', 'apiVersion: xops/v1\nkind: SR\nmetadata: {name: fleet-smb}\nspec:\n  type: smb\n  shared: true\n  deviceConfig:\n' +
+      `    server: //nas/fleet\n    username: svc\n    password: {secretRef: {env: ${variable}}}\n`);
+    const secretValues = () => [...sims[0]!.db.all('secret')].map((o) => String(o.rec.value));
+    try {
+      process.env[variable] = 'first-fleet-password';
+      expect((await output(apply, [repo, '--config', config, '--pool', 'a', '--yes', '--log-format', 'json'])).code).toBe(0);
+      expect(secretValues().length).toBeGreaterThan(0);
+      expect(new Set(secretValues())).toEqual(new Set(['first-fleet-password']));
+
+      process.env[variable] = 'second-fleet-password';
+      const planned = await output(plan, [repo, '--config', config, '--pool', 'a']);
+      expect(planned.out).toContain('update SR/fleet-smb');
+      expect(planned.out).toContain('(credential changed)');
+      expect(planned.out + planned.err).not.toContain('second-fleet-password');
+      expect((await output(apply, [repo, '--config', config, '--pool', 'a', '--yes', '--log-format', 'json'])).code).toBe(0);
+      expect(new Set(secretValues())).toEqual(new Set(['second-fleet-password']));
+      expect((await output(plan, [repo, '--config', config, '--pool', 'a'])).out).not.toContain('SR/fleet-smb');
+    } finally {
+      delete process.env[variable];
+    }
+  });
+});
