@@ -158,7 +158,9 @@ export class PoolLease {
     // A renewal whose remove landed after our old expiry raced any instance that read the expired value
     // meanwhile: that one's remove may follow our add and its takeover succeed. Like a takeover, hold only
     // once our value is still there after the settle time; until then start nothing.
-    if (this.clock.now() >= parsed.expiresAt - this.settleMs) {
+    // Past the expiry itself, not within a margin of it: with a short TTL every renewal would be "late"
+    // and the holder would let go of its lease for the settle time at each one.
+    if (this.clock.now() >= parsed.expiresAt) {
       this.ourExpiry = 0;
       if (this.settleMs > 0) await this.pause(this.settleMs);
       return this.readBack(pool, value);

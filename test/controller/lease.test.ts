@@ -153,6 +153,25 @@ describe('PoolLease (against the simulator)', () => {
     expect(b.held()).toBe(false);
   });
 
+  it('a renewal close to, but before, the expiry keeps holding throughout (a short TTL renews inside the settle time)', async () => {
+    const seen: boolean[] = [];
+    let a!: PoolLease;
+    const watching: XapiCaller = {
+      callAsync: (m, ...p) => client.callAsync(m, ...p),
+      call: async <T>(method: string, ...params: unknown[]): Promise<T> => {
+        seen.push(a.held());
+        return client.call<T>(method, ...params);
+      },
+    };
+    a = new PoolLease({ caller: watching, holder: 'a', ttlMs: 3_000, clock, takeoverSettleMs: 2_000 });
+    expect((await a.acquire()).held).toBe(true);
+    clock.t += 1_500; // 1.5 s left: less than the settle time, still ours
+    seen.length = 0;
+    expect(await a.renew()).toMatchObject({ held: true, expiresAt: new Date(clock.t + 3_000).toISOString() });
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every(Boolean)).toBe(true);
+  });
+
   it('a renewal that reaches the pool after its lease expired does not hold when a takeover raced it', async () => {
     // a stalled: it read its own, still valid value, and its remove reaches the pool only after the
     // expiry. Meanwhile b read the expired value; b's remove + add lands right after a's add.
