@@ -1,9 +1,9 @@
-import { namedOrSelected, type SelectedMember } from '../../plan/members.js';
+import { diffMembers, memberJoins, namedOrSelected, type SelectedMember } from '../../plan/members.js';
 import type { DesiredSnapshotSchedule } from '../../model/desired.js';
 import { NULL_REF, type Ref, type VMSSRecord } from '../../model/observed.js';
 import type { FieldChange, ObjectRef } from '../../model/plan.js';
 import type { PlanContext } from '../../plan/context.js';
-import { addressOfResource, read } from '../../plan/context.js';
+import { addressOfResource } from '../../plan/context.js';
 import { compareField, createChanges, makeAction, objectRef } from '../../plan/changes.js';
 import { specDigest } from '../../plan/identity.js';
 import { prunablePoolKept } from '../../plan/prune.js';
@@ -56,11 +56,10 @@ export function planSchedule(ctx: PlanContext, doc: DesiredSnapshotSchedule): vo
   const members = membersOf(ctx, doc).map((m) => resolveRef(ctx, doc, m.path, m.ref, { cls: 'VM', kind: 'VM' }, needs));
   if (ctx.failed.has(address)) return;
   const desired = { ...doc.spec, vms: members as ResolvedReference[], selector: undefined };
-  const memberChange = (m: ResolvedReference): FieldChange => ({ path: `spec.vms[${m.name}]`, from: undefined, to: 'member', disruption: 'none' });
   if (owner.state === 'absent') {
     ctx.actions.push(makeAction({
       operation: 'create', resource: doc, needs, desired,
-      changes: createChanges({ ...doc.spec, vms: undefined, selector: undefined }).concat(desired.vms.map(memberChange)),
+      changes: createChanges({ ...doc.spec, vms: undefined, selector: undefined }).concat(desired.vms.map(memberJoins)),
       reason: `new ${doc.spec.frequency} snapshot schedule of ${desired.vms.length} VM(s), keeping ${doc.spec.retain}`,
       details: { removeMembers: [] } satisfies ScheduleDetails,
     }));
@@ -85,27 +84,10 @@ export function planSchedule(ctx: PlanContext, doc: DesiredSnapshotSchedule): vo
   compareField(changes, 'spec.frequency', rec.frequency, doc.spec.frequency);
   compareField(changes, 'spec.schedule', comparableSchedule(rec.schedule), doc.spec.schedule);
   compareField(changes, 'spec.retain', rec.retained_snapshots, doc.spec.retain);
-  const kept = new Set<string>();
-  for (const m of desired.vms) {
-    const hit = m.uuid ? ctx.index.byUuid('VM', m.uuid) : undefined;
-    if (!hit) {
-      changes.push(memberChange(m));
-      continue;
-    }
-    const [vmRef, vm] = hit;
-    kept.add(vm.uuid);
-    read(ctx, 'VM', vmRef);
-    objects.push(objectRef('VM', vmRef, vm.uuid));
-    if (vm['snapshot_schedule'] !== ref) changes.push(memberChange(m));
-  }
-  const removeMembers: string[] = [];
-  for (const vmRef of rec.VMs) {
-    const vm = read(ctx, 'VM', vmRef);
-    if (!vm || kept.has(vm.uuid)) continue;
-    removeMembers.push(vm.uuid);
-    objects.push(objectRef('VM', vmRef, vm.uuid));
-    changes.push({ path: `spec.vms[${vm.name_label}]`, from: 'member', to: undefined, disruption: 'none', reason: 'the VM leaves the schedule; its snapshots stay' });
-  }
+  const membership = diffMembers(ctx, desired.vms, rec.VMs, (vm) => vm['snapshot_schedule'] === ref, 'the VM leaves the schedule; its snapshots stay');
+  changes.push(...membership.changes);
+  objects.push(...membership.objects);
+  const removeMembers = membership.removeMembers;
   if (changes.length === 0) return;
   ctx.actions.push(makeAction({
     operation: 'update', resource: doc, changes, objects, desired, needs, drift: owner.mark.spec === specDigest(doc),

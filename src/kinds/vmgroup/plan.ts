@@ -1,9 +1,9 @@
-import { namedOrSelected, type SelectedMember } from '../../plan/members.js';
+import { diffMembers, memberJoins, namedOrSelected, type SelectedMember } from '../../plan/members.js';
 import type { DesiredVMGroup } from '../../model/desired.js';
 import type { Ref, VMGroupRecord, VMRecord } from '../../model/observed.js';
 import type { FieldChange, ObjectRef } from '../../model/plan.js';
 import type { PlanContext } from '../../plan/context.js';
-import { addressOfResource, read } from '../../plan/context.js';
+import { addressOfResource } from '../../plan/context.js';
 import { compareField, createChanges, makeAction, objectRef } from '../../plan/changes.js';
 import { specDigest } from '../../plan/identity.js';
 import { prunablePoolKept } from '../../plan/prune.js';
@@ -39,10 +39,9 @@ export function planGroup(ctx: PlanContext, doc: DesiredVMGroup): void {
   const members = membersOf(ctx, doc).map((m) => resolveRef(ctx, doc, m.path, m.ref, { cls: 'VM', kind: 'VM' }, needs));
   if (ctx.failed.has(address)) return;
   const desired = { ...doc.spec, vms: members as ResolvedReference[], selector: undefined };
-  const memberChange = (m: ResolvedReference): FieldChange => ({ path: `spec.vms[${m.name}]`, from: undefined, to: 'member', disruption: 'none' });
   const createAction = (operation: 'create' | 'replace', objects: ObjectRef[] = []) => makeAction({
     operation, resource: doc, needs, desired, objects,
-    changes: createChanges({ ...doc.spec, vms: undefined, selector: undefined }).concat(desired.vms.map(memberChange)),
+    changes: createChanges({ ...doc.spec, vms: undefined, selector: undefined }).concat(desired.vms.map(memberJoins)),
     reason: `${operation === 'create' ? 'new' : 'recreated (XAPI cannot change a placement)'} ${doc.spec.placement} group of ${desired.vms.length} VM(s)${doc.spec.placement === 'anti-affinity' ? '; members that share a host once joined move live to hosts running none of the group' : ''}`,
     details: { removeMembers: [] } satisfies GroupDetails,
   });
@@ -68,26 +67,10 @@ export function planGroup(ctx: PlanContext, doc: DesiredVMGroup): void {
   const objects: ObjectRef[] = [self];
   compareField(changes, 'spec.nameLabel', rec.name_label, doc.spec.nameLabel);
   if (doc.spec.description !== undefined) compareField(changes, 'spec.description', rec.name_description, doc.spec.description);
-  const kept = new Map<string, [Ref, VMRecord]>();
-  for (const m of desired.vms) {
-    const hit = m.uuid ? ctx.index.byUuid('VM', m.uuid) : undefined;
-    if (!hit) {
-      changes.push(memberChange(m));
-      continue;
-    }
-    kept.set(hit[1].uuid, hit);
-    read(ctx, 'VM', hit[0]);
-    objects.push(objectRef('VM', hit[0], hit[1].uuid));
-    if (!((hit[1]['groups'] as Ref[] | undefined) ?? []).includes(ref)) changes.push(memberChange(m));
-  }
-  const removeMembers: string[] = [];
-  for (const vmRef of rec.VMs) {
-    const vm = read(ctx, 'VM', vmRef);
-    if (!vm || kept.has(vm.uuid)) continue;
-    removeMembers.push(vm.uuid);
-    objects.push(objectRef('VM', vmRef, vm.uuid));
-    changes.push({ path: `spec.vms[${vm.name_label}]`, from: 'member', to: undefined, disruption: 'none', reason: 'the VM leaves the group; it keeps running where it is' });
-  }
+  const inGroup = (vm: VMRecord) => ((vm['groups'] as Ref[] | undefined) ?? []).includes(ref);
+  const { kept, removeMembers, ...membership } = diffMembers(ctx, desired.vms, rec.VMs, inGroup, 'the VM leaves the group; it keeps running where it is');
+  changes.push(...membership.changes);
+  objects.push(...membership.objects);
   const drift = owner.mark.spec === specDigest(doc);
   if (changes.length > 0) {
     ctx.actions.push(makeAction({
@@ -97,7 +80,7 @@ export function planGroup(ctx: PlanContext, doc: DesiredVMGroup): void {
   }
   if (doc.spec.placement !== 'anti-affinity') return;
   // Only VMs already in the group count: new members are spread by the next plan, once they have joined.
-  const joined = [...kept.values()].filter(([, vm]) => ((vm['groups'] as Ref[] | undefined) ?? []).includes(ref));
+  const joined = [...kept.values()].filter(([, vm]) => inGroup(vm));
   const spread = planSpread(ctx, joined);
   if (spread.length === 0) return;
   ctx.actions.push(makeAction({
