@@ -23,6 +23,7 @@ import { bearerCheck, planApi, readTokenFile } from './plan-api.js';
 import { PoolMetrics } from './pool-metrics.js';
 import { WatchedPool, snapshotView, type PoolView } from './pool-watch.js';
 import { createReconciler } from './reconcile.js';
+import { PlanMemo } from '../plan/memo.js';
 import { StatusStore } from './status.js';
 import type { ReconcileFn, ReconcileInput, ReconcileOutcome } from './types.js';
 import { recordXapiCalls } from './xapi-metrics.js';
@@ -148,6 +149,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
     : snapshotView(caller);
   // One cache of parsed manifests for the reconciles and the plan API: a plan of the commit in force reuses its files.
   const manifestCache = new ManifestCache();
+  // And of each VM's planning: a plan of 10,000 VMs with one changed plans that one.
+  const planMemo = new PlanMemo();
   const reconcileFn = (
     options.reconcile ??
     ((c) =>
@@ -170,6 +173,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
         onApplied: options.onApplied,
         listener: options.applyListener,
         manifestCache,
+        planMemo,
       }))
   )(caller);
   let lastPlan: PlanSummary | undefined;
@@ -223,6 +227,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
           ownCredentialFiles: options.ownCredentialFiles,
           now: options.now,
           manifestCache,
+          planMemo,
         })
       : undefined,
     webhook: options.webhookSecret

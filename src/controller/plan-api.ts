@@ -16,6 +16,7 @@ import type { ObservedState } from '../model/observed.js';
 import type { Plan } from '../model/plan.js';
 import { noManifestsWarning } from '../cli/no-manifests.js';
 import { gatedPlan } from '../plan/pipeline.js';
+import type { PlanMemo } from '../plan/memo.js';
 import { checkAdmission } from '../policy/index.js';
 import type { OperatorLimits } from '../policy/settings.js';
 
@@ -69,6 +70,8 @@ export interface PlanApiOptions {
    * request sending the files of the commit in force reuses them; default: the API's own.
    */
   manifestCache?: ManifestCache;
+  /** Per-VM planning shared with the controller's reconciles (see plan/memo.ts); default: none. */
+  planMemo?: PlanMemo;
 }
 
 /** A `(req, res)` handler serving `POST /plan` with the options' rules. */
@@ -130,7 +133,7 @@ function planSet(set: PlanRequestSet, root: string | undefined, observed: Observ
     ...checkAdmission(desired),
     ...operatorChecks(desired, options.config, options.ownCredentialFiles),
   ];
-  const plan = gatedPlan(desired, observed, checked, { now, repo: options.repo, limits: options.limits, protected: options.config.protected });
+  const plan = gatedPlan(desired, observed, checked, { now, repo: options.repo, limits: options.limits, protected: options.config.protected, ...(options.planMemo ? { memo: options.planMemo } : {}) });
   return { plan };
 }
 

@@ -6,6 +6,7 @@ import type { Action, Plan } from '../model/plan.js';
 import { liveInventoryFrom } from '../manifests/index.js';
 import { ManifestCache } from '../manifests/parse-cache.js';
 import { gatedPlan } from '../plan/pipeline.js';
+import type { PlanMemo } from '../plan/memo.js';
 import type { ApprovalLedger } from '../policy/approval-ledger.js';
 import { checkAdmission } from '../policy/admission.js';
 import { destructiveApproved } from '../policy/approval.js';
@@ -64,6 +65,8 @@ export interface ReconcilerDeps {
   listener?: ApplyListener;
   /** Parsed and validated files kept between reconciles (shared with `POST /plan`); default: the reconciler's own. */
   manifestCache?: ManifestCache;
+  /** Per-VM planning kept between reconciles (shared with `POST /plan`); default: none. */
+  planMemo?: PlanMemo;
 }
 
 /**
@@ -108,6 +111,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcileFn {
     const ledger = deps.approvalLedger;
     const plan = gatedPlan(desired, observed, checked, {
       now: at, repo: deps.repo, limits, protected: config.protected, changedCredentials,
+      ...(deps.planMemo ? { memo: deps.planMemo } : {}),
       ...(ledger ? { approvals: ledger.approved(), ...(config.approvals.sameChange ? {} : { annotationCounts: ledger.countsAt(input.commit) }) } : {}),
     });
     if (ledger?.noteHeld(plan, input.commit)) await ledger.save();

@@ -21,8 +21,30 @@ export interface DocumentCheck {
   schemaValid: boolean;
 }
 
+/**
+ * A VM document built once (see loader.ts): reused for the same parsed document while `guard` (the
+ * live inventory and every other kind's declared names) is the same, so that the planner, which
+ * keeps work per built document, sees the same object for an unchanged manifest.
+ */
+export interface BuiltDocument {
+  guard: BuildGuard;
+  built: unknown;
+  diagnostics: Diagnostic[];
+  errors: number;
+}
+
+/** What a VM document's build read besides its own text. */
+export interface BuildGuard {
+  /** The live inventory by identity (undefined: none). */
+  live: unknown;
+  /** The names every kind but VM declares, in one string. */
+  declared: string;
+}
+
 /** The loader's view of a cache (LoadOptions.cache). Entries must not be mutated by their users. */
 export interface FileParseCache {
+  built?(doc: ParsedDocument): BuiltDocument | undefined;
+  storeBuilt?(doc: ParsedDocument, entry: BuiltDocument): void;
   parsed(file: ManifestFile, limits: Omit<YamlLimits, 'budget'>): CachedParse | undefined;
   storeParsed(file: ManifestFile, limits: Omit<YamlLimits, 'budget'>, result: ParseResult, nodes: number): void;
   checked(doc: ParsedDocument): DocumentCheck | undefined;

@@ -22,7 +22,7 @@ import { checkSchema } from './schema-check.js';
 import { closest } from './suggest.js';
 import { parseDuration, parseSize } from './units.js';
 import { parseYaml, type ParsedDocument, type ParseResult } from './yaml.js';
-import type { DocumentCheck, FileParseCache } from './file-parse-cache.js';
+import type { BuildGuard, DocumentCheck, FileParseCache } from './file-parse-cache.js';
 
 /** Options for loading manifests. */
 export interface LoadOptions {
@@ -99,13 +99,35 @@ export function loadManifestFiles(files: ManifestFile[], root: string, opts: Loa
   const docs = parseFiles(manifests, limits, diagnostics, opts.cache);
   for (const doc of docs) checkDocumentOnce(doc, diagnostics, opts.cache);
   const declared = declaredNames(docs, diagnostics);
+  const guard = opts.cache?.built ? buildGuard(declared, opts.live) : undefined;
+  const fresh: { doc: LoadedDocument; diagnostics: Diagnostic[]; errors: number }[] = [];
   for (const doc of docs) {
     if (!doc.schemaValid || doc.name === undefined) continue;
-    const ctx = buildContext(doc, declared, opts.live, diagnostics, companions);
+    const reusable = guard && doc.kind === 'VM' ? opts.cache!.built!(doc.parsed) : undefined;
+    if (reusable && reusable.guard.live === guard!.live && reusable.guard.declared === guard!.declared) {
+      diagnostics.push(...reusable.diagnostics);
+      doc.errors += reusable.errors;
+      doc.built = reusable.built as DesiredDocument;
+      continue;
+    }
+    const found: Diagnostic[] = [];
+    const errorsBefore = doc.errors;
+    let readCompanion = false;
+    const ctx = buildContext(doc, declared, opts.live, found, companions);
+    const companion = ctx.companion;
+    ctx.companion = (path) => ((readCompanion = true), companion(path));
     doc.built = KINDS[doc.kind].build(doc.body.spec as Record<string, unknown>, metaOf(doc), ctx);
+    diagnostics.push(...found);
+    // A build that read a companion file depends on more than its own text: built afresh each time.
+    if (guard && doc.kind === 'VM' && !readCompanion) fresh.push({ doc, diagnostics: found, errors: doc.errors - errorsBefore });
   }
   const built = docs.flatMap((d) => (d.built ? [{ doc: d, built: d.built }] : []));
   linkDocuments(built, docs, diagnostics);
+  // Kept after the link step, which may fill in an appliance: such a VM is built afresh each time.
+  for (const f of fresh) {
+    const vm = f.doc.built as DesiredDocument & { spec: { appliance?: unknown } };
+    if (vm.spec.appliance === undefined) opts.cache!.storeBuilt!(f.doc.parsed, { guard: guard!, built: vm, diagnostics: f.diagnostics, errors: f.errors });
+  }
 
   for (const doc of docs) {
     if (doc.name === undefined) continue;
@@ -309,6 +331,17 @@ function declaredNames(docs: LoadedDocument[], diagnostics: Diagnostic[]): Map<K
     declared.get(doc.kind)!.add(doc.name);
   }
   return declared;
+}
+
+/**
+ * What a VM document's build reads besides its own text: the live inventory and the names other
+ * kinds declare (its references are to templates, hosts, SRs, networks, disks, appliances; never
+ * to another VM).
+ */
+function buildGuard(declared: Map<Kind, Set<string>>, live: LiveInventory | undefined): BuildGuard {
+  const parts: string[] = [];
+  for (const [kind, names] of declared) if (kind !== 'VM') parts.push(kind, ...names, '');
+  return { live, declared: parts.join('\0') };
 }
 
 /** Where a document starts for diagnostics and `meta.source`: its `kind:` line. */

@@ -10,7 +10,7 @@ import { repositoryLimits } from '../source/limits.js';
 import type { Diagnostic } from '../model/diagnostics.js';
 import type { LiveInventory } from './live.js';
 import { loadManifestFiles, type LoadOptions, type LoadResult, type ManifestFile } from './loader.js';
-import type { CachedParse, DocumentCheck, FileParseCache } from './file-parse-cache.js';
+import type { BuiltDocument, CachedParse, DocumentCheck, FileParseCache } from './file-parse-cache.js';
 import type { ParsedDocument, ParseResult, YamlLimits } from './yaml.js';
 
 export type { CachedParse, DocumentCheck, FileParseCache };
@@ -54,6 +54,7 @@ export interface ManifestCacheStats {
 export class ManifestCache implements FileParseCache {
   private readonly files = new Map<string, Entry>();
   private readonly checks = new WeakMap<ParsedDocument, DocumentCheck>();
+  private readonly builds = new WeakMap<ParsedDocument, BuiltDocument>();
   private readonly results: ResultEntry[] = [];
   /** Each buffer's last key, with the path and limits it was built for. */
   private readonly keys = new WeakMap<Buffer, { prefix: string; key: string }>();
@@ -125,6 +126,14 @@ export class ManifestCache implements FileParseCache {
 
   storeChecked(doc: ParsedDocument, check: DocumentCheck): void {
     this.checks.set(doc, check);
+  }
+
+  built(doc: ParsedDocument): BuiltDocument | undefined {
+    return this.builds.get(doc);
+  }
+
+  storeBuilt(doc: ParsedDocument, entry: BuiltDocument): void {
+    this.builds.set(doc, entry);
   }
 
   /** Files kept now. */

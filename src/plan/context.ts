@@ -43,6 +43,18 @@ export interface DraftAction extends Action {
   needs?: string[];
 }
 
+/**
+ * What one VM's planning read and recorded while a PlanMemo watched it (see memo.ts): the
+ * first-wins records in the order made, and whether it touched state other VMs share.
+ */
+export interface PlanTrace {
+  reads: [XapiRecord, ObservedClass][];
+  lookups: [string, string][];
+  users: [Ref, LiveUser][];
+  /** Set by planning that reads or changes what the VMs planned before it left (capacity, placement). */
+  uncacheable: boolean;
+}
+
 /** Options as the planner uses them, after defaults. */
 export interface ResolvedOptions {
   now: Date;
@@ -102,6 +114,8 @@ export interface PlanContext {
    * manifest name → the object's name: a reference to such a manifest resolves to that live object.
    */
   readonly liveNamed: ReadonlyMap<ResourceKind, ReadonlyMap<string, string>>;
+  /** Set while a PlanMemo records one VM's planning (memo.ts). */
+  trace?: PlanTrace;
 }
 
 /** A fresh context; `liveNamed` as in PlanContext (the planner builds it from the kind registry). */
@@ -135,7 +149,10 @@ export function createContext(
 export function read<C extends ObservedClass>(ctx: PlanContext, cls: C, ref: Ref): ObservedRecordTypes[C] | undefined {
   const rec = ctx.index.get(cls, ref);
   // Setting a key again keeps its first position (and its class is the same): no `has` first.
-  if (rec) ctx.readObjects.set(rec, cls);
+  if (rec) {
+    ctx.readObjects.set(rec, cls);
+    ctx.trace?.reads.push([rec, cls]);
+  }
   return rec;
 }
 
@@ -163,6 +180,7 @@ export function readLookup(ctx: PlanContext, cls: ObservedClass, field: 'name_la
 /** Records a lookup by its key and the text of its answer (see lookupText); the last answer counts. */
 export function rememberLookup(ctx: PlanContext, key: string, text: string): void {
   ctx.lookups.set(key, text);
+  ctx.trace?.lookups.push([key, text]);
 }
 
 function rawDocument(ctx: PlanContext, resource: DesiredResource): RawDocument | undefined {

@@ -9,6 +9,7 @@ import { documentsOf, KIND_REGISTRY } from '../kinds/index.js';
 import { addressOfResource, createContext, identityObjects, type DraftAction, type PlanContext } from './context.js';
 import { orderActions, type OrderRules } from './order.js';
 import { findOwned } from './ownership.js';
+import type { PlanMemo } from './memo.js';
 
 export { specDigest, staleObjects } from './identity.js';
 import { withSpecDigests } from './spec-digests.js';
@@ -36,6 +37,11 @@ export interface PlanOptions {
    * before planning. Absent: the plan cannot tell, and shows no credential change.
    */
   changedCredentials?: ReadonlySet<string>;
+  /**
+   * Per-VM planning kept from earlier plans (the controller's): VM manifests unchanged since, under
+   * the same pool state, other manifests and options, are not planned again. The plan is the same.
+   */
+  memo?: PlanMemo;
 }
 
 /** Each kind's main class and built-in protections, for refuseProtected. */
@@ -102,13 +108,26 @@ export function planChanges(desired: DesiredState, observed: ObservedState, opts
     limits: opts.limits,
     changedCredentials: opts.changedCredentials,
   }, liveNamedManifests(desired));
+  // Only VMs come by the thousand; the other kinds are planned afresh each time.
+  const memo = opts.memo?.session(desired, observed, ctx.options);
   // Ownership first, so that references between manifests know whether their target is created.
   for (const kind of KIND_REGISTRY) {
     const owner = kind.owner;
     if (!owner) continue;
-    for (const doc of documentsOf(desired, kind) as DesiredResource[]) ctx.owners.set(addressOfResource(doc), findOwned(ctx, doc, owner));
+    const kept = kind.kind === 'VM' ? memo : undefined;
+    for (const doc of documentsOf(desired, kind) as DesiredResource[]) {
+      ctx.owners.set(addressOfResource(doc), kept ? kept.owner(ctx, doc, () => findOwned(ctx, doc, owner)) : findOwned(ctx, doc, owner));
+    }
   }
-  for (const kind of KIND_REGISTRY) for (const doc of documentsOf(desired, kind)) kind.plan?.(ctx, doc);
+  for (const kind of KIND_REGISTRY) {
+    const plan = kind.plan;
+    if (!plan) continue;
+    const kept = kind.kind === 'VM' ? memo : undefined;
+    for (const doc of documentsOf(desired, kind)) {
+      if (kept) kept.plan(ctx, doc as DesiredResource, () => plan(ctx, doc));
+      else plan(ctx, doc);
+    }
+  }
   // Deletes run dependents first: the reverse of the registry's order.
   for (const kind of [...KIND_REGISTRY].reverse()) kind.prune?.(ctx);
   refuseProtected(ctx, PROTECTION_RULES, opts.protected ?? []);

@@ -7,6 +7,7 @@ import { unavailableVMs } from '../policy/rollout.js';
 import type { OperatorLimits } from '../policy/settings.js';
 import type { ProtectedSelector } from '../config/types.js';
 import { planChanges } from './index.js';
+import type { PlanMemo } from './memo.js';
 
 /**
  * The plan every command acts on: the pure planner, then the automation policies at `now`, which
@@ -21,11 +22,14 @@ export function gatedPlan(
   opts: {
     now: Date; repo?: string; limits: OperatorLimits; approvals?: readonly string[]; annotationCounts?: (hash: string) => boolean;
     protected?: readonly ProtectedSelector[]; changedCredentials?: ReadonlySet<string>;
+    /** See PlanOptions.memo. */
+    memo?: PlanMemo;
   },
 ): Plan {
   const planned = planChanges(desired, observed, {
     now: opts.now, repo: opts.repo, limits: opts.limits, protected: opts.protected,
     ...(opts.changedCredentials ? { changedCredentials: opts.changedCredentials } : {}),
+    ...(opts.memo ? { memo: opts.memo } : {}),
   });
   const gated = applyAutomation(planned, desired, {
     now: opts.now, limits: opts.limits, approvals: opts.approvals, unavailable: unavailableVMs(desired, observed),

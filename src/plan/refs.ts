@@ -61,7 +61,12 @@ export function findLive<C extends ObservedClass>(
  * no reference (a declared VM's disk lives on an SR whatever its `sr` says).
  */
 export function noteUser(ctx: PlanContext, ref: Ref, resource: DesiredResource, path: string): void {
-  if (!ctx.liveUsers.has(ref)) ctx.liveUsers.set(ref, { address: addressOfResource(resource), path, location: locate(ctx, resource, path) });
+  const known = ctx.liveUsers.has(ref);
+  // Traced even when another manifest was first: replayed without that one, this one is.
+  if (known && !ctx.trace) return;
+  const user = { address: addressOfResource(resource), path, location: locate(ctx, resource, path) };
+  if (!known) ctx.liveUsers.set(ref, user);
+  ctx.trace?.users.push([ref, user]);
 }
 
 function findLiveUncached<C extends ObservedClass>(

@@ -47,6 +47,8 @@ function haPlanOf(ctx: PlanContext): HaPlan | undefined {
 }
 
 function ledger(ctx: PlanContext): CapacityLedger {
+  // What earlier VMs reserved decides what this one may: its plan cannot be replayed alone.
+  if (ctx.trace) ctx.trace.uncacheable = true;
   const key = 'vm:capacity';
   let l = ctx.memo.get(key) as CapacityLedger | undefined;
   if (!l) {
@@ -77,6 +79,8 @@ interface AntiAffinityGroup {
  * first declared wins). Members are resolved once per plan, by the name a member reference uses.
  */
 function antiAffinityGroupOf(ctx: PlanContext, vm: DesiredVM): AntiAffinityGroup | undefined {
+  // Membership is over every VM manifest, not this one alone.
+  if (ctx.trace) ctx.trace.uncacheable = true;
   const key = 'vm:anti-affinity';
   let byMember = ctx.memo.get(key) as Map<string, AntiAffinityGroup> | undefined;
   if (!byMember) {
@@ -155,6 +159,8 @@ export function reserveCapacity(
   affinity: ResolvedReference | undefined,
   grow?: LiveGrowth,
 ): Shortfall[] {
+  // Nothing to book (most VMs of a plan): the ledger is neither read nor changed.
+  if (!start && !grow && !disks.some((d) => d.sr.uuid && d.bytes > 0)) return [];
   const l = ledger(ctx);
   const problems: Shortfall[] = [];
   const booked = new Map<string, number>();
