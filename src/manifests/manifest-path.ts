@@ -7,6 +7,9 @@ const MANIFEST_FILE = /\.ya?ml$/i;
  * folder, a Git commit, `xops diff` — so a file is either a manifest everywhere or nowhere.
  */
 export function isManifestPath(path: string): boolean {
+  if (!MANIFEST_FILE.test(path)) return false;
+  // Most paths have no segment starting with a dot: nothing to look at segment by segment.
+  if (path[0] !== '.' && !path.includes('/.')) return true;
   // `..` is not hidden: such a path is kept so that the loader reports it as leaving the folder.
-  return MANIFEST_FILE.test(path) && !path.split('/').some((segment) => segment.startsWith('.') && segment !== '..' && segment !== '.');
+  return !path.split('/').some((segment) => segment.startsWith('.') && segment !== '..' && segment !== '.');
 }

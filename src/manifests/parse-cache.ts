@@ -28,6 +28,8 @@ export interface ManifestCacheOptions {
 interface Entry {
   parse: CachedParse;
   bytes: number;
+  /** When it was last used (the cache's clock): the least recently used go first. */
+  used: number;
   /** Unique over the cache's life: a set of files is keyed by its entries' ids. */
   id: number;
 }
@@ -60,6 +62,7 @@ export class ManifestCache implements FileParseCache {
   private readonly keys = new WeakMap<Buffer, { prefix: string; key: string }>();
   private bytes = 0;
   private lastId = 0;
+  private clock = 0;
   private readonly maxFiles: number;
   private readonly maxBytes: number;
   private readonly maxResults: number;
@@ -99,9 +102,8 @@ export class ManifestCache implements FileParseCache {
     const key = this.fileKey(file, limits);
     const entry = this.files.get(key);
     if (!entry) return undefined;
-    // Most recently used last: eviction takes from the front.
-    this.files.delete(key);
-    this.files.set(key, entry);
+    // A clock, not a reinsertion: moving 10,000 keys to the end of the map per load costs more than the load.
+    entry.used = ++this.clock;
     this.stats.reused++;
     return entry.parse;
   }
@@ -111,10 +113,18 @@ export class ManifestCache implements FileParseCache {
     const key = this.fileKey(file, limits);
     const old = this.files.get(key);
     if (old) this.bytes -= old.bytes;
-    this.files.set(key, { parse: { result, nodes }, bytes: file.content.length, id: ++this.lastId });
+    this.files.set(key, { parse: { result, nodes }, bytes: file.content.length, id: ++this.lastId, used: ++this.clock });
     this.bytes += file.content.length;
-    for (const [k, e] of this.files) {
-      if (this.files.size <= this.maxFiles && this.bytes <= this.maxBytes) break;
+    if (this.files.size > this.maxFiles || this.bytes > this.maxBytes) this.evict();
+  }
+
+  /** Drops the least recently used entries until the bounds hold, and a tenth more so that this is rare. */
+  private evict(): void {
+    const byUse = [...this.files].sort((a, b) => a[1].used - b[1].used);
+    const files = Math.ceil(this.maxFiles * 0.9);
+    const bytes = Math.ceil(this.maxBytes * 0.9);
+    for (const [k, e] of byUse) {
+      if (this.files.size <= files && this.bytes <= bytes) break;
       this.files.delete(k);
       this.bytes -= e.bytes;
     }

@@ -32,7 +32,11 @@ interface Effects {
   diagnostics: Diagnostic[];
   failed: string[];
   guests: [string, string[]][];
-  reads: [XapiRecord, ObservedClass][];
+  /**
+   * The records read. The guard keeps every class map the same but the pool's, which may be an
+   * equivalent copy (samePoolForVMs): a pool record is replayed as the state's record of its ref.
+   */
+  reads: [XapiRecord, ObservedClass, Ref | undefined][];
   lookups: [string, string][];
   users: [Ref, LiveUser][];
   owner?: Ownership<OwnedClass>;
@@ -46,7 +50,7 @@ interface Entry {
 
 interface Guard {
   id: number;
-  maps: unknown[];
+  maps: object[];
   text: string;
 }
 
@@ -80,7 +84,13 @@ export class PlanMemo {
     const maps = Object.values(observed.records) as object[];
     if (!maps.every((m) => isSealed(m))) return undefined;
     const text = guardText(desired, options);
+    const classes = Object.keys(observed.records);
     let guard = this.guards.find((g) => g.text === text && g.maps.length === maps.length && g.maps.every((m, i) => m === maps[i]));
+    if (!guard) {
+      guard = this.guards.find((g) => g.text === text && g.maps.length === maps.length && g.maps.every((m, i) => m === maps[i] || (classes[i] === 'pool' && samePoolForVMs(g.maps[i] as Map<Ref, XapiRecord>, maps[i] as Map<Ref, XapiRecord>))));
+      // Checked once: the next plan of this state finds it by identity.
+      if (guard) guard.maps = maps;
+    }
     if (!guard) {
       guard = { id: ++this.lastId, maps, text };
       this.guards.unshift(guard);
@@ -163,7 +173,7 @@ export class MemoSession {
       diagnostics: structuredClone(ctx.diagnostics.slice(at.diagnostics)),
       failed: ctx.failed.size > at.failed ? [...ctx.failed].slice(at.failed) : [],
       guests: ctx.guests.size > at.guests ? [...ctx.guests].slice(at.guests) : [],
-      reads: firstOfEach(trace.reads, false),
+      reads: firstOfEach(trace.reads, false).map(([rec, cls]) => [rec, cls, cls === 'pool' ? refOf(ctx, cls, rec) : undefined]),
       lookups: firstOfEach(trace.lookups, true),
       users: firstOfEach(trace.users, false),
     };
@@ -189,9 +199,46 @@ function replay(ctx: PlanContext, e: Effects): void {
   for (const d of e.diagnostics) ctx.diagnostics.push(structuredClone(d));
   for (const f of e.failed) ctx.failed.add(f);
   for (const [k, v] of e.guests) ctx.guests.set(k, v);
-  for (const [rec, cls] of e.reads) ctx.readObjects.set(rec, cls);
+  for (const [rec, cls, ref] of e.reads) {
+    if (ref === undefined) ctx.readObjects.set(rec, cls);
+    else {
+      const now = ctx.index.get(cls, ref);
+      if (now) ctx.readObjects.set(now, cls);
+    }
+  }
   for (const [key, text] of e.lookups) ctx.lookups.set(key, text);
   for (const [ref, user] of e.users) if (!ctx.liveUsers.has(ref)) ctx.liveUsers.set(ref, user);
+}
+
+/**
+ * The ref of a record read: `read()` traces the record, and the snapshot holds each record once.
+ * Found through the uuid index, which every class has.
+ */
+function refOf(ctx: PlanContext, cls: ObservedClass, rec: XapiRecord): Ref {
+  return ctx.index.byUuid(cls, rec.uuid)![0];
+}
+
+/** The key prefix of controller leases in the pool's other_config (controller/lease.ts): never read by a plan. */
+const LEASE_PREFIX = 'xops.lease';
+
+/**
+ * Whether two pool class maps are the same for planning: the controller renews its lease in the
+ * pool's other_config every few seconds, which replaces the map without changing anything a plan
+ * of VMs reads (default SR, HA, the marks kept in other_config).
+ */
+function samePoolForVMs(a: Map<Ref, XapiRecord>, b: Map<Ref, XapiRecord>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [ref, rec] of a) {
+    const other = b.get(ref);
+    if (!other || withoutLeases(rec) !== withoutLeases(other)) return false;
+  }
+  return true;
+}
+
+function withoutLeases(rec: XapiRecord): string {
+  const oc = (rec['other_config'] ?? {}) as Record<string, string>;
+  const kept = Object.fromEntries(Object.entries(oc).filter(([k]) => !k.startsWith(LEASE_PREFIX)));
+  return JSON.stringify({ ...rec, other_config: kept });
 }
 
 /** Everything a VM's planning reads besides its own manifest and the pool, as text. */
@@ -204,6 +251,7 @@ function guardText(desired: DesiredState, options: ResolvedOptions): string {
     prune: options.prune,
     migrateOnAffinity: options.migrateOnAffinity,
     limits: options.limits,
-    changedCredentials: options.changedCredentials ? [...options.changedCredentials].sort() : undefined,
+    // None found and none looked for plan alike.
+    changedCredentials: options.changedCredentials?.size ? [...options.changedCredentials].sort() : undefined,
   });
 }

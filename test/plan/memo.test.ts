@@ -113,6 +113,22 @@ describe('a plan made with the per-VM memo', () => {
     await planBoth();
     expect(memo.stats.replayed - before).toBeGreaterThanOrEqual(2 * 2 * GENERATED);
 
+    // A controller renewing its lease in the pool's other_config changes nothing a VM's plan reads.
+    const pool = [...sim.db.all('pool')][0]!;
+    sim.db.mutate(pool.ref, 'other_config', (oc: Record<string, string>) => { oc['xops.lease'] = 'other|2026-12-01T00:00:00Z|2026-12-01T00:00:10Z'; });
+    const leased = memo.stats.replayed;
+    expect((await planBoth()).actions).toEqual(synced.actions);
+    // Every VM's two phases in both memo plans.
+    const perPlan = (memo.stats.replayed - leased) / 4;
+    expect(perPlan).toBeGreaterThanOrEqual(GENERATED);
+    // A change there that plans read (the default SR) is a new state.
+    const defaultSR = pool.rec.default_SR;
+    sim.db.set(pool.ref, 'default_SR', 'OpaqueRef:NULL');
+    const noDefault = memo.stats.replayed;
+    await planBoth();
+    expect(memo.stats.replayed - noDefault).toBe(2 * perPlan);
+    sim.db.set(pool.ref, 'default_SR', defaultSR);
+
     // One VM edited: a live memory change for it, the others replayed.
     await writeFile(join(dir, 'vms', 'gen-4.yaml'), vmManifest(4, { memory: '768MiB' }));
     const edited = await planBoth();
