@@ -10,6 +10,7 @@ import type { Diagnostic } from '../model/diagnostics.js';
 import type { Plan } from '../model/plan.js';
 import { readFlagFile, str } from './args.js';
 import { UserError } from './errors.js';
+import { fileDigest } from '../manifests/file-digest.js';
 
 /** The flags that send a plan to a controller. */
 export const serverOptions = {
@@ -26,7 +27,7 @@ export const SERVER_USAGE = `planning on a running controller (instead of connec
 
 /** One set of manifests as the wire carries it. */
 interface WireSet {
-  files: { path: string; content: string }[];
+  files: ({ path: string; content: string } | { path: string; sha256: string })[];
   commit?: string;
 }
 
@@ -66,8 +67,14 @@ export async function planOnServer(
     throw new UserError(`--server must be a URL such as http://127.0.0.1:9420, not '${server}'`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UserError(`--server must be an http:// or https:// URL, not '${server}'`);
-  const body = JSON.stringify({ root, ...wire(head), ...(base ? { base: wire(base) } : {}) });
-  const { status, text } = await post(url, token, body);
+  // Every file by digest first: the controller has most of them (the commit in force); the bytes
+  // go only for the paths it says it lacks.
+  const digests = new Map<Buffer, string>();
+  const named = (set: { files: ManifestFile[]; commit?: string }, send: ReadonlySet<string>) => wire(set, digests, send);
+  let sent = await post(url, token, JSON.stringify({ root, ...named(head, NONE), ...(base ? { base: named(base, NONE) } : {}) }));
+  const lacking = sent.status === 409 ? missingPaths(sent.text) : undefined;
+  if (lacking) sent = await post(url, token, JSON.stringify({ root, ...named(head, lacking), ...(base ? { base: named(base, lacking) } : {}) }));
+  const { status, text } = sent;
   let answer: (RemoteResult & { base?: RemoteResult }) | { error?: string };
   try {
     answer = JSON.parse(text);
@@ -85,8 +92,27 @@ export async function planOnServer(
   return { head: headResult, ...(ok.base ? { base: ok.base } : {}) };
 }
 
-function wire(set: { files: ManifestFile[]; commit?: string }): WireSet {
-  return { files: set.files.map((f) => ({ path: f.path, content: f.content.toString('utf8') })), ...(set.commit ? { commit: set.commit } : {}) };
+const NONE: ReadonlySet<string> = new Set();
+
+/** The set on the wire: the bytes of the paths in `send`, the others by digest (computed once per buffer). */
+function wire(set: { files: ManifestFile[]; commit?: string }, digests: Map<Buffer, string>, send: ReadonlySet<string>): WireSet {
+  const files = set.files.map((f) => {
+    if (send.has(f.path)) return { path: f.path, content: f.content.toString('utf8') };
+    let sha256 = digests.get(f.content);
+    if (sha256 === undefined) digests.set(f.content, (sha256 = fileDigest(f.content)));
+    return { path: f.path, sha256 };
+  });
+  return { files, ...(set.commit ? { commit: set.commit } : {}) };
+}
+
+/** The paths a 409 answer says the controller lacks; undefined when the answer is not that. */
+function missingPaths(text: string): Set<string> | undefined {
+  try {
+    const { missing } = JSON.parse(text) as { missing?: unknown };
+    return Array.isArray(missing) && missing.every((p) => typeof p === 'string') ? new Set(missing as string[]) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function post(url: URL, token: string, body: string): Promise<{ status: number; text: string }> {

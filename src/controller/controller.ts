@@ -24,6 +24,7 @@ import { PoolMetrics } from './pool-metrics.js';
 import { WatchedPool, snapshotView, type PoolView } from './pool-watch.js';
 import { createReconciler } from './reconcile.js';
 import { PlanMemo } from '../plan/memo.js';
+import { FileStore } from './file-store.js';
 import { StatusStore } from './status.js';
 import type { ReconcileFn, ReconcileInput, ReconcileOutcome } from './types.js';
 import { recordXapiCalls } from './xapi-metrics.js';
@@ -151,6 +152,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
   const manifestCache = new ManifestCache();
   // And of each VM's planning: a plan of 10,000 VMs with one changed plans that one.
   const planMemo = new PlanMemo();
+  // The commit in force's files by digest: a `plan --server` client names those it shares with it.
+  const fileStore = new FileStore();
   const reconcileFn = (
     options.reconcile ??
     ((c) =>
@@ -174,6 +177,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
         listener: options.applyListener,
         manifestCache,
         planMemo,
+        fileStore,
       }))
   )(caller);
   let lastPlan: PlanSummary | undefined;
@@ -228,6 +232,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
           now: options.now,
           manifestCache,
           planMemo,
+          fileStore,
         })
       : undefined,
     webhook: options.webhookSecret

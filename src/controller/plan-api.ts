@@ -11,6 +11,7 @@ import { operatorChecks } from '../config/checks.js';
 import type { ControllerConfig } from '../config/types.js';
 import { DEFAULT_LIMITS, liveInventoryFrom, type ManifestFile } from '../manifests/index.js';
 import { ManifestCache } from '../manifests/parse-cache.js';
+import { FileStore } from './file-store.js';
 import { hasErrors, type Diagnostic } from '../model/diagnostics.js';
 import type { ObservedState } from '../model/observed.js';
 import type { Plan } from '../model/plan.js';
@@ -20,9 +21,16 @@ import type { PlanMemo } from '../plan/memo.js';
 import { checkAdmission } from '../policy/index.js';
 import type { OperatorLimits } from '../policy/settings.js';
 
+/**
+ * A file of a request: its bytes, or only their SHA-256 (file-store.ts) when the client expects the
+ * controller to have them (the commit in force, an earlier request); then it answers 409 with the
+ * paths it lacks, and the client sends those again with their bytes.
+ */
+export type RequestFile = ManifestFile | { path: string; sha256: string };
+
 /** One set of manifests to plan, as the client read them: paths relative to the manifests folder. */
 export interface PlanRequestSet {
-  files: ManifestFile[];
+  files: RequestFile[];
   /** The commit the files come from (`xops diff`), recorded in the plan's source; default `local`. */
   commit?: string;
 }
@@ -70,6 +78,8 @@ export interface PlanApiOptions {
    * request sending the files of the commit in force reuses them; default: the API's own.
    */
   manifestCache?: ManifestCache;
+  /** Files by digest, shared with the reconciles (which add the commit in force); default: the API's own. */
+  fileStore?: FileStore;
   /** Per-VM planning shared with the controller's reconciles (see plan/memo.ts); default: none. */
   planMemo?: PlanMemo;
 }
@@ -80,11 +90,13 @@ export type PlanApiHandler = (req: IncomingMessage, res: ServerResponse) => Prom
 /**
  * Builds the `POST /plan` handler. Refusals, each a JSON `{error}`: 405 (not POST), 401 (no valid
  * token), 413 (body over `maxRequestBytes`), 415 (not JSON), 400 (malformed body: the first
- * problem, by field), 503 (too many plans at once, or the pool did not answer).
+ * problem, by field), 409 (files named by a digest the controller does not have, listed in
+ * `missing`), 503 (too many plans at once, or the pool did not answer).
  */
 export function planApi(options: PlanApiOptions): PlanApiHandler {
   const maxBytes = options.maxRequestBytes ?? DEFAULT_PLAN_REQUEST_BYTES;
   const cache = options.manifestCache ?? new ManifestCache();
+  const store = options.fileStore ?? new FileStore();
   let running = 0;
   return async (req, res) => {
     if (req.method !== 'POST') return reply(res, 405, { error: 'POST only' }, { allow: 'POST' });
@@ -104,6 +116,14 @@ export function planApi(options: PlanApiOptions): PlanApiHandler {
       } catch (err) {
         return reply(res, 400, { error: (err as Error).message });
       }
+      const head = resolveFiles(request, store);
+      const base = request.base ? resolveFiles(request.base, store) : { files: [], missing: [] };
+      if (head.missing.length > 0 || base.missing.length > 0) {
+        return reply(res, 409, {
+          error: 'the controller does not have some files named by digest: send them with their content',
+          missing: [...new Set([...head.missing, ...base.missing])],
+        });
+      }
       let observed: ObservedState;
       try {
         observed = await options.observe();
@@ -112,8 +132,8 @@ export function planApi(options: PlanApiOptions): PlanApiHandler {
       }
       const now = (options.now ?? (() => new Date()))();
       const answer: PlanResponse = {
-        ...planSet(request, request.root, observed, now, options, cache),
-        ...(request.base ? { base: planSet(request.base, request.root, observed, now, options, cache) } : {}),
+        ...planSet({ ...request, files: head.files }, request.root, observed, now, options, cache),
+        ...(request.base ? { base: planSet({ ...request.base, files: base.files }, request.root, observed, now, options, cache) } : {}),
       };
       return reply(res, 200, answer);
     } finally {
@@ -122,8 +142,28 @@ export function planApi(options: PlanApiOptions): PlanApiHandler {
   };
 }
 
+/**
+ * The set's files with their bytes: those sent are kept in the store (their digest computed here),
+ * those named by digest are taken from it; `missing` lists the paths whose digest it does not know.
+ */
+function resolveFiles(set: PlanRequestSet, store: FileStore): { files: ManifestFile[]; missing: string[] } {
+  const files: ManifestFile[] = [];
+  const missing: string[] = [];
+  for (const f of set.files) {
+    if ('content' in f) {
+      store.add(f.content);
+      files.push(f);
+      continue;
+    }
+    const content = store.get(f.sha256);
+    if (content) files.push({ path: f.path, content });
+    else missing.push(f.path);
+  }
+  return { files, missing };
+}
+
 /** Load, admission, operator checks, gated plan: what a reconcile does before it applies. */
-function planSet(set: PlanRequestSet, root: string | undefined, observed: ObservedState, now: Date, options: PlanApiOptions, cache: ManifestCache): PlanResult {
+function planSet(set: { files: ManifestFile[]; commit?: string }, root: string | undefined, observed: ObservedState, now: Date, options: PlanApiOptions, cache: ManifestCache): PlanResult {
   const dir = root ?? options.root;
   const { desired, diagnostics } = cache.load(set.files, dir, { commit: set.commit ?? 'local', live: liveInventoryFrom(observed) });
   if (hasErrors(diagnostics)) return { invalid: diagnostics };
@@ -160,10 +200,14 @@ function parseSet(value: unknown, where: string): PlanRequestSet {
   if (!Array.isArray(files)) throw new Error(`${where}.files must be an array of {path, content}`);
   if (files.length > DEFAULT_LIMITS.maxFiles) throw new Error(`${where}.files: ${files.length} files, more than the ${DEFAULT_LIMITS.maxFiles} a repository may hold`);
   if (commit !== undefined && (typeof commit !== 'string' || !/^[0-9a-f]{40,64}$/.test(commit))) throw new Error(`${where}.commit must be a commit id (40 or 64 hex digits)`);
-  const out: ManifestFile[] = files.map((f: unknown, i) => {
-    const { path, content } = (typeof f === 'object' && f !== null ? f : {}) as { path?: unknown; content?: unknown };
+  const out: RequestFile[] = files.map((f: unknown, i) => {
+    const { path, content, sha256 } = (typeof f === 'object' && f !== null ? f : {}) as { path?: unknown; content?: unknown; sha256?: unknown };
     if (typeof path !== 'string' || path === '' || path.length > 4096) throw new Error(`${where}.files[${i}].path must be a non-empty string`);
-    if (typeof content !== 'string') throw new Error(`${where}.files[${i}].content must be a string`);
+    if (content === undefined && sha256 !== undefined) {
+      if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`${where}.files[${i}].sha256 must be 64 lower-case hex digits`);
+      return { path, sha256 };
+    }
+    if (typeof content !== 'string') throw new Error(`${where}.files[${i}].content must be a string (or give sha256 instead)`);
     return { path, content: Buffer.from(content, 'utf8') };
   });
   return { files: out, ...(commit !== undefined ? { commit: commit as string } : {}) };

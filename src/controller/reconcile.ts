@@ -7,6 +7,7 @@ import { liveInventoryFrom } from '../manifests/index.js';
 import { ManifestCache } from '../manifests/parse-cache.js';
 import { gatedPlan } from '../plan/pipeline.js';
 import type { PlanMemo } from '../plan/memo.js';
+import type { FileStore } from './file-store.js';
 import type { ApprovalLedger } from '../policy/approval-ledger.js';
 import { checkAdmission } from '../policy/admission.js';
 import { destructiveApproved } from '../policy/approval.js';
@@ -67,6 +68,8 @@ export interface ReconcilerDeps {
   manifestCache?: ManifestCache;
   /** Per-VM planning kept between reconciles (shared with `POST /plan`); default: none. */
   planMemo?: PlanMemo;
+  /** Where each revision's files are kept by digest for `POST /plan` clients (see file-store.ts); default: none. */
+  fileStore?: FileStore;
 }
 
 /**
@@ -96,6 +99,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcileFn {
   const rules = secretRules(config, deps.ownCredentialFiles);
   const cache = deps.manifestCache ?? new ManifestCache();
   return async (input: ReconcileInput): Promise<ReconcileOutcome> => {
+    deps.fileStore?.addAll(input.files);
     const observed = await pool.observe(input.signal);
     const { desired, diagnostics } = cache.load(input.files, deps.root, { commit: input.commit, live: liveInventoryFrom(observed) });
     const checked = hasErrors(diagnostics)

@@ -15,6 +15,8 @@ import { loadControllerConfig } from '../../src/config/index.js';
 import type { RunningController } from '../../src/controller/controller.js';
 import type { Plan } from '../../src/model/plan.js';
 import { LocalSource } from '../../src/source/local-source.js';
+import { readManifestFolder } from '../../src/manifests/index.js';
+import { fileDigest } from '../../src/manifests/file-digest.js';
 import { ROOT, cleanEnv, xops } from '../cli/helpers.js';
 import { startTestController, startWorld, stopWorld, type World } from '../e2e/helpers.js';
 
@@ -186,7 +188,7 @@ describe('xops diff --server', () => {
 });
 
 describe('POST /plan refusals', () => {
-  function post(path: string, body: string | Buffer, headers: Record<string, string>): Promise<{ status: number; json: { error?: string } }> {
+  function post(path: string, body: string | Buffer, headers: Record<string, string>): Promise<{ status: number; json: { error?: string; missing?: string[] } }> {
     return new Promise((resolve, reject) => {
       const req = request(controller.url + path, { method: 'POST', headers }, (res) => {
         const chunks: Buffer[] = [];
@@ -214,6 +216,30 @@ describe('POST /plan refusals', () => {
     const r = await post('/plan', body, auth);
     expect(r.status).toBe(400);
     expect(r.json.error).toMatch(message);
+  });
+
+  it('plans files named by digest as it plans their bytes, and asks (409) for those it has not seen', async () => {
+    const dir = examples('digests');
+    const files = [...(await readManifestFolder(dir)).files];
+    const withBytes = { root: dir, files: files.map((f) => ({ path: f.path, content: f.content.toString('utf8') })) };
+    const byDigest = { root: dir, files: files.map((f) => ({ path: f.path, sha256: fileDigest(f.content) })) };
+    // A digest of bytes nobody sent: asked for by path, and nothing is planned.
+    const unseen = { ...byDigest, files: [...byDigest.files, { path: 'vms/unseen.yaml', sha256: fileDigest(Buffer.from(`kind: VM # ${Date.now()}`)) }] };
+    const asked = await post('/plan', JSON.stringify(unseen), auth);
+    expect(asked.status).toBe(409);
+    expect(asked.json.missing).toEqual(['vms/unseen.yaml']);
+    const full = await post('/plan', JSON.stringify(withBytes), auth);
+    expect(full.status).toBe(200);
+    // Once sent, the same bytes are known by their digest alone.
+    const named = await post('/plan', JSON.stringify(byDigest), auth);
+    expect(named.status).toBe(200);
+    expect(essence((named.json as { plan: Plan }).plan)).toEqual(essence((full.json as { plan: Plan }).plan));
+  });
+
+  it('takes a digest only as 64 lower-case hex digits', async () => {
+    const r = await post('/plan', JSON.stringify({ files: [{ path: 'a.yaml', sha256: '../../etc/passwd' }] }), auth);
+    expect(r.status).toBe(400);
+    expect(r.json.error).toMatch(/^body\.files\[0\]\.sha256 must be 64 lower-case hex digits/);
   });
 
   it('answers 413 to a body over the limit, by its declared length and while it streams', async () => {

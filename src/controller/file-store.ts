@@ -1,0 +1,70 @@
+/**
+ * Files the controller has seen, by the SHA-256 of their bytes: the commit in force and what
+ * `POST /plan` requests sent. A client names files by digest and sends the bytes only of those the
+ * controller does not have, so a pull request that changes one file of 10,000 sends one file.
+ * A digest is always computed here, over bytes the controller holds: a client cannot make a name
+ * stand for other bytes. Bounded by bytes; the least recently used go first.
+ */
+import { fileDigest } from '../manifests/file-digest.js';
+
+interface Stored {
+  content: Buffer;
+  used: number;
+}
+
+/** Default of FileStore's bound: two repositories at the loader's size limit. */
+export const DEFAULT_FILE_STORE_BYTES = 128 * 1024 * 1024;
+
+export class FileStore {
+  private readonly files = new Map<string, Stored>();
+  private readonly added = new WeakSet<readonly unknown[]>();
+  private bytes = 0;
+  private clock = 0;
+  private readonly maxBytes: number;
+
+  constructor(maxBytes = DEFAULT_FILE_STORE_BYTES) {
+    this.maxBytes = maxBytes;
+  }
+
+  /** Keeps `content`; returns its digest. The same bytes are kept once (the first buffer). */
+  add(content: Buffer): string {
+    const digest = fileDigest(content);
+    const known = this.files.get(digest);
+    if (known) known.used = ++this.clock;
+    else {
+      this.files.set(digest, { content, used: ++this.clock });
+      this.bytes += content.length;
+      if (this.bytes > this.maxBytes) this.evict();
+    }
+    return digest;
+  }
+
+  /** Keeps every file of a set; a set already added (by identity, as a reconcile passes its revision's files) costs nothing. */
+  addAll(files: readonly { content: Buffer }[]): void {
+    if (this.added.has(files)) return;
+    this.added.add(files);
+    for (const f of files) this.add(f.content);
+  }
+
+  /** The bytes with this digest, when kept. */
+  get(digest: string): Buffer | undefined {
+    const known = this.files.get(digest);
+    if (!known) return undefined;
+    known.used = ++this.clock;
+    return known.content;
+  }
+
+  /** Bytes kept now. */
+  get size(): number {
+    return this.bytes;
+  }
+
+  private evict(): void {
+    const target = Math.ceil(this.maxBytes * 0.9);
+    for (const [digest, stored] of [...this.files].sort((a, b) => a[1].used - b[1].used)) {
+      if (this.bytes <= target) break;
+      this.files.delete(digest);
+      this.bytes -= stored.content.length;
+    }
+  }
+}
