@@ -1,4 +1,5 @@
 import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { hasErrors, type Diagnostic } from '../model/diagnostics.js';
 import type { DesiredState } from '../model/desired.js';
 import type { ObservedState } from '../model/observed.js';
@@ -126,10 +127,11 @@ async function planRemotely(values: Record<string, unknown>, dir: string): Promi
   if (str(values.xapi) || values['allow-adopt'] || values['allow-prune'] || values['allow-destructive'] || str(values['repo-id'])) {
     throw new UserError('--server plans with the controller\'s pool, limits and repository identity: leave out --xapi, --repo-id and --allow-*');
   }
-  const [{ readManifestFolder }, { planOnServer, serverToken }] = await Promise.all([import('../manifests/folder.js'), import('./remote-plan.js')]);
+  const [{ folderByDigest }, { planOnServer, serverToken }, { defaultCacheRoot }] = await Promise.all([import('./folder-digests.js'), import('./remote-plan.js'), import('./cache-dir.js')]);
   const tokenFile = str(values['token-file']) ? undefined : (await (await import('./operator-config.js')).operatorSettings(values)).config.http.tokenFile;
   const token = await serverToken(values, tokenFile);
-  const read = await readManifestFolder(dir);
+  // What is unchanged since the last run is named by the digest the index kept, without reading it.
+  const read = await folderByDigest(dir, join(defaultCacheRoot(), 'plan-index'));
   if (hasErrors(read.diagnostics)) {
     printDiagnostics(read.diagnostics);
     return undefined;

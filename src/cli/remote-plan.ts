@@ -11,6 +11,7 @@ import type { Plan } from '../model/plan.js';
 import { readFlagFile, str } from './args.js';
 import { UserError } from './errors.js';
 import { fileDigest } from '../manifests/file-digest.js';
+import type { SendableFile } from './folder-digests.js';
 
 /** The flags that send a plan to a controller. */
 export const serverOptions = {
@@ -57,8 +58,8 @@ export async function planOnServer(
   server: string,
   token: string,
   root: string,
-  head: { files: ManifestFile[]; commit?: string },
-  base?: { files: ManifestFile[]; commit?: string },
+  head: { files: SendableFile[]; commit?: string },
+  base?: { files: SendableFile[]; commit?: string },
 ): Promise<{ head: RemoteResult; base?: RemoteResult }> {
   let url: URL;
   try {
@@ -69,8 +70,7 @@ export async function planOnServer(
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UserError(`--server must be an http:// or https:// URL, not '${server}'`);
   // Every file by digest first: the controller has most of them (the commit in force); the bytes
   // go only for the paths it says it lacks.
-  const digests = new Map<Buffer, string>();
-  const named = (set: { files: ManifestFile[]; commit?: string }, send: ReadonlySet<string>) => wire(set, digests, send);
+  const named = (set: { files: SendableFile[]; commit?: string }, send: ReadonlySet<string>) => wire(set, send);
   let sent = await post(url, token, JSON.stringify({ root, ...named(head, NONE), ...(base ? { base: named(base, NONE) } : {}) }));
   const lacking = sent.status === 409 ? missingPaths(sent.text) : undefined;
   if (lacking) sent = await post(url, token, JSON.stringify({ root, ...named(head, lacking), ...(base ? { base: named(base, lacking) } : {}) }));
@@ -94,14 +94,14 @@ export async function planOnServer(
 
 const NONE: ReadonlySet<string> = new Set();
 
-/** The set on the wire: the bytes of the paths in `send`, the others by digest (computed once per buffer). */
-function wire(set: { files: ManifestFile[]; commit?: string }, digests: Map<Buffer, string>, send: ReadonlySet<string>): WireSet {
-  const files = set.files.map((f) => {
-    if (send.has(f.path)) return { path: f.path, content: f.content.toString('utf8') };
-    let sha256 = digests.get(f.content);
-    if (sha256 === undefined) digests.set(f.content, (sha256 = fileDigest(f.content)));
-    return { path: f.path, sha256 };
-  });
+/** Files already read (a Git tree), as planOnServer sends them. */
+export function sendable(files: ManifestFile[]): SendableFile[] {
+  return files.map((f) => ({ path: f.path, sha256: fileDigest(f.content), content: () => f.content }));
+}
+
+/** The set on the wire: the bytes of the paths in `send`, the others by digest. */
+function wire(set: { files: SendableFile[]; commit?: string }, send: ReadonlySet<string>): WireSet {
+  const files = set.files.map((f) => (send.has(f.path) ? { path: f.path, content: f.content().toString('utf8') } : { path: f.path, sha256: f.sha256 }));
   return { files, ...(set.commit ? { commit: set.commit } : {}) };
 }
 

@@ -23,6 +23,44 @@ export interface FolderRead {
  */
 export async function readManifestFolder(dir: string, limits: Partial<ManifestLimits> = {}): Promise<FolderRead> {
   const caps = repositoryLimits(limits);
+  const walked = await walkManifestFolder(dir, limits);
+  if (!walked.ok) return { files: [], diagnostics: walked.diagnostics };
+  // Read one after another, synchronously: manifests are small, and 10,000 of them read through the
+  // thread pool (open, stat, read, close each a round trip) took several times as long.
+  const files: ManifestFile[] = [];
+  let total = 0;
+  for (const p of walked.manifests) {
+    if (total > caps.maxTotalBytes) break;
+    const content = readCapped(p.abs, caps.maxFileBytes + 1);
+    total += content.length;
+    files.push({ path: p.rel, content });
+  }
+  // A companion over its cap is left out whole (a manifest naming it says so); they count in the total too.
+  for (const p of walked.companions) {
+    if (total > caps.maxTotalBytes) break;
+    const content = readCapped(p.abs, MAX_COMPANION_BYTES + 1);
+    if (content.length > MAX_COMPANION_BYTES) continue;
+    total += content.length;
+    files.push({ path: p.rel, content });
+  }
+  return { files, diagnostics: walked.diagnostics };
+}
+
+/** A file the walk found: its path relative to the folder, and the real path to read. */
+export interface FolderEntry {
+  rel: string;
+  abs: string;
+}
+
+/** What walkManifestFolder found; `ok: false` when the folder cannot be read at all (nothing may be planned). */
+export type FolderWalk = { ok: true; root: string; manifests: FolderEntry[]; companions: FolderEntry[]; diagnostics: Diagnostic[] } | { ok: false; diagnostics: Diagnostic[] };
+
+/**
+ * The files readManifestFolder reads, by the same rules (hidden entries skipped, symlinks followed
+ * only inside the folder, the entry and file-count limits), without reading them.
+ */
+export async function walkManifestFolder(dir: string, limits: Partial<ManifestLimits> = {}): Promise<FolderWalk> {
+  const caps = repositoryLimits(limits);
   const diagnostics: Diagnostic[] = [];
   let root: string;
   try {
@@ -30,11 +68,11 @@ export async function readManifestFolder(dir: string, limits: Partial<ManifestLi
     if (!(await stat(root)).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
   } catch (err) {
     diagnostics.push({ severity: 'error', code: 'folder', message: `cannot read manifests folder '${dir}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
-    return { files: [], diagnostics };
+    return { ok: false, diagnostics };
   }
 
-  const paths: { rel: string; abs: string }[] = [];
-  const companions: { rel: string; abs: string }[] = [];
+  const paths: FolderEntry[] = [];
+  const companions: FolderEntry[] = [];
   const visited = new Set<string>([root]);
   const inside = (p: string) => p === root || p.startsWith(root + sep);
   let seen = 0;
@@ -89,35 +127,18 @@ export async function readManifestFolder(dir: string, limits: Partial<ManifestLi
   }
   if (!(await walk(root, ''))) {
     diagnostics.push({ severity: 'error', code: 'too-many-files', message: `the manifests folder holds more than ${caps.maxEntries} paths; refusing to read it` });
-    return { files: [], diagnostics };
+    return { ok: false, diagnostics };
   }
 
   if (paths.length > caps.maxFiles) {
     diagnostics.push({ severity: 'error', code: 'too-many-files', message: `${paths.length} manifest files is more than the limit of ${caps.maxFiles}` });
-    return { files: [], diagnostics };
+    return { ok: false, diagnostics };
   }
-  // Read one after another, synchronously: manifests are small, and 10,000 of them read through the
-  // thread pool (open, stat, read, close each a round trip) took several times as long.
-  const files: ManifestFile[] = [];
-  let total = 0;
-  for (const p of paths) {
-    if (total > caps.maxTotalBytes) break;
-    const content = readCapped(p.abs, caps.maxFileBytes + 1);
-    total += content.length;
-    files.push({ path: p.rel, content });
-  }
-  // A companion over its cap is left out whole (a manifest naming it says so); they count in the total too.
-  for (const p of companions) {
-    if (total > caps.maxTotalBytes) break;
-    const content = readCapped(p.abs, MAX_COMPANION_BYTES + 1);
-    if (content.length > MAX_COMPANION_BYTES) continue;
-    total += content.length;
-    files.push({ path: p.rel, content });
-  }
-  return { files, diagnostics };
+  return { ok: true, root, manifests: paths, companions, diagnostics };
 }
 
-function readCapped(path: string, cap: number): Buffer {
+/** The file's bytes, at most `cap` of them (one over a limit is enough to report it). */
+export function readCapped(path: string, cap: number): Buffer {
   const fd = openSync(path, 'r');
   try {
     // Size the buffer to the file (plus one byte to notice growth), never beyond the cap.
