@@ -18,6 +18,7 @@ export const DEFAULT_FILE_STORE_BYTES = 128 * 1024 * 1024;
 export class FileStore {
   private readonly files = new Map<string, Stored>();
   private readonly added = new WeakSet<readonly unknown[]>();
+  private offered: readonly { content: Buffer }[] | undefined;
   private bytes = 0;
   private clock = 0;
   private readonly maxBytes: number;
@@ -39,16 +40,25 @@ export class FileStore {
     return digest;
   }
 
-  /** Keeps every file of a set; a set already added (by identity, as a reconcile passes its revision's files) costs nothing. */
+  /**
+   * Offers every file of a set (a reconcile's revision): digested only when a request names a
+   * digest the store does not have, so a reconcile pays nothing for it. The newest set offered is
+   * the one kept for that; a set already digested (by identity) costs nothing.
+   */
   addAll(files: readonly { content: Buffer }[]): void {
-    if (this.added.has(files)) return;
-    this.added.add(files);
-    for (const f of files) this.add(f.content);
+    if (!this.added.has(files)) this.offered = files;
   }
 
-  /** The bytes with this digest, when kept. */
+  /** The bytes with this digest, when kept (or in the set offered last). */
   get(digest: string): Buffer | undefined {
-    const known = this.files.get(digest);
+    let known = this.files.get(digest);
+    if (!known && this.offered) {
+      const offered = this.offered;
+      this.offered = undefined;
+      this.added.add(offered);
+      for (const f of offered) this.add(f.content);
+      known = this.files.get(digest);
+    }
     if (!known) return undefined;
     known.used = ++this.clock;
     return known.content;
