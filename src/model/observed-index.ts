@@ -10,41 +10,60 @@ export interface ObservedIndex {
   byName<C extends ObservedClass>(cls: C, name: string): [Ref, ObservedRecordTypes[C]][];
   /** Objects whose other_config carries `xops.managed = <address>`. */
   managed(address: string): { cls: ObservedClass; ref: Ref }[];
+  /** Refs of this class whose other_config carries `xops.managed = <address>`, in the class's order. */
+  managedIn(cls: ObservedClass, address: string): readonly Ref[];
   /** Every managed object of a class, keyed by its address. */
   managedOf<C extends ObservedClass>(cls: C): Map<string, [Ref, ObservedRecordTypes[C]][]>;
 }
 
-/** One class's lookups; built once per class map when the map is sealed (see sealed.ts). */
-interface ClassIndex {
-  byUuid: Map<string, Ref>;
-  byName: Map<string, Ref[]>;
+/**
+ * One class's lookups, each built on first use (a plan looks most classes up by ref only: their
+ * records are reached from a VM); kept per class map when the map is sealed (see sealed.ts).
+ */
+class ClassIndex {
+  private readonly records: Map<Ref, XapiRecord>;
+  private uuids?: Map<string, Ref>;
+  private names?: Map<string, Ref[]>;
+  private marks?: Map<string, Ref[]>;
+
+  constructor(records: Map<Ref, XapiRecord>) {
+    this.records = records;
+  }
+
+  get byUuid(): Map<string, Ref> {
+    if (!this.uuids) {
+      this.uuids = new Map();
+      for (const [ref, rec] of this.records) this.uuids.set(rec.uuid, ref);
+    }
+    return this.uuids;
+  }
+
+  get byName(): Map<string, Ref[]> {
+    return (this.names ??= this.group((rec) => rec['name_label']));
+  }
+
   /** Address → refs of this class carrying that mark. */
-  managed: Map<string, Ref[]>;
+  get managed(): Map<string, Ref[]> {
+    return (this.marks ??= this.group((rec) => (rec['other_config'] as Record<string, string> | undefined)?.[MANAGED_KEY] || undefined));
+  }
+
+  private group(keyOf: (rec: XapiRecord) => unknown): Map<string, Ref[]> {
+    const out = new Map<string, Ref[]>();
+    for (const [ref, rec] of this.records) {
+      const key = keyOf(rec);
+      if (typeof key !== 'string') continue;
+      const list = out.get(key);
+      if (list) list.push(ref);
+      else out.set(key, [ref]);
+    }
+    return out;
+  }
 }
 
 const classIndexes = new WeakMap<Map<Ref, XapiRecord>, ClassIndex>();
 
 function indexClass(records: Map<Ref, XapiRecord>): ClassIndex {
-  const byUuid = new Map<string, Ref>();
-  const byName = new Map<string, Ref[]>();
-  const managed = new Map<string, Ref[]>();
-  for (const [ref, rec] of records) {
-    byUuid.set(rec.uuid, ref);
-    const label = rec['name_label'];
-    if (typeof label === 'string') {
-      const list = byName.get(label);
-      if (list) list.push(ref);
-      else byName.set(label, [ref]);
-    }
-    const oc = rec['other_config'] as Record<string, string> | undefined;
-    const mark = oc?.[MANAGED_KEY];
-    if (mark) {
-      const list = managed.get(mark);
-      if (list) list.push(ref);
-      else managed.set(mark, [ref]);
-    }
-  }
-  return { byUuid, byName, managed };
+  return new ClassIndex(records);
 }
 
 /**
@@ -98,6 +117,9 @@ export function indexObserved(state: ObservedState): ObservedIndex {
     },
     managed(address) {
       return allManaged().get(address) ?? [];
+    },
+    managedIn(cls, address) {
+      return of(cls)?.managed.get(address) ?? [];
     },
     managedOf(cls) {
       const out = new Map<string, [Ref, ObservedRecordTypes[typeof cls]][]>();

@@ -114,7 +114,7 @@ export function staleObjects(identity: ObservedIdentity, observed: ObservedState
   const matching = (cls: ObservedClass, field: string, value: string): string[] => {
     if (field === 'name_label') return index.byName(cls, value).map(([, rec]) => rec.uuid);
     if (field !== MANAGED_KEY) return [];
-    return index.managed(value).flatMap((o) => (o.cls === cls ? [index.get(cls, o.ref)!.uuid] : []));
+    return index.managedIn(cls, value).map((ref) => index.get(cls, ref)!.uuid);
   };
   for (const [key, digest] of Object.entries(identity.objects)) {
     const q = key.indexOf('?');

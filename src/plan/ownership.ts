@@ -49,10 +49,9 @@ export const ownOtherConfig: MarkStore = {
   markOf: (_ctx, record) => markOf(record),
   marked(ctx, cls, address, isCandidate) {
     const marked: [Ref, ObservedRecordTypes[typeof cls]][] = [];
-    for (const item of ctx.index.managed(address)) {
-      if (item.cls !== cls) continue;
-      const rec = ctx.index.get(cls, item.ref);
-      if (rec && isCandidate(rec)) marked.push([item.ref, rec]);
+    for (const ref of ctx.index.managedIn(cls, address)) {
+      const rec = ctx.index.get(cls, ref);
+      if (rec && isCandidate(rec)) marked.push([ref, rec]);
     }
     readLookup(ctx, cls, MANAGED_KEY, address, marked.map(([, r]) => r.uuid));
     return marked;
