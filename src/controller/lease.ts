@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { XapiError, type XapiCaller } from '../xapi/caller.js';
 import { systemClock, type Clock } from './types.js';
+import { LEASE_KEY } from '../model/observed.js';
 
 /**
  * One controller per pool, through a lease kept in the pool's `other_config`:
@@ -59,7 +60,7 @@ export interface ParsedLease {
   since?: number;
 }
 
-export const LEASE_KEY = 'xops.lease';
+export { LEASE_KEY };
 
 /** A parsed lease value, or undefined when the value is not one (treated as expired). */
 export function parseLease(value: string | undefined): ParsedLease | undefined {

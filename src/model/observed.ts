@@ -289,6 +289,13 @@ export interface ObservedState {
 
 /** The ownership mark xops writes into `other_config` of every object it creates. */
 export const MANAGED_KEY = 'xops.managed';
+
+/**
+ * The pool's other_config key of a controller's (or an apply's) lease (controller/lease.ts). Plans
+ * never read it: it is renewed every few seconds, and a saved plan must not go stale by the lease
+ * that `xops apply --plan` itself takes before checking it.
+ */
+export const LEASE_KEY = 'xops.lease';
 /** The repository identity written next to the mark, so two repositories never fight over objects. */
 export const REPO_KEY = 'xops.repo';
 /**

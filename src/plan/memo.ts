@@ -20,7 +20,7 @@
  */
 import type { Diagnostic } from '../model/diagnostics.js';
 import type { DesiredResource, DesiredState } from '../model/desired.js';
-import type { ObservedClass, ObservedState, Ref, XapiRecord } from '../model/observed.js';
+import { LEASE_KEY, type ObservedClass, type ObservedState, type Ref, type XapiRecord } from '../model/observed.js';
 import type { Refusal } from '../model/plan.js';
 import { isSealed } from '../model/sealed.js';
 import type { DraftAction, LiveUser, Ownership, OwnedClass, PlanContext, PlanTrace, ResolvedOptions } from './context.js';
@@ -218,9 +218,6 @@ function refOf(ctx: PlanContext, cls: ObservedClass, rec: XapiRecord): Ref {
   return ctx.index.byUuid(cls, rec.uuid)![0];
 }
 
-/** The key prefix of controller leases in the pool's other_config (controller/lease.ts): never read by a plan. */
-const LEASE_PREFIX = 'xops.lease';
-
 /**
  * Whether two pool class maps are the same for planning: the controller renews its lease in the
  * pool's other_config every few seconds, which replaces the map without changing anything a plan
@@ -237,7 +234,7 @@ function samePoolForVMs(a: Map<Ref, XapiRecord>, b: Map<Ref, XapiRecord>): boole
 
 function withoutLeases(rec: XapiRecord): string {
   const oc = (rec['other_config'] ?? {}) as Record<string, string>;
-  const kept = Object.fromEntries(Object.entries(oc).filter(([k]) => !k.startsWith(LEASE_PREFIX)));
+  const kept = Object.fromEntries(Object.entries(oc).filter(([k]) => k !== LEASE_KEY));
   return JSON.stringify({ ...rec, other_config: kept });
 }
 

@@ -46,3 +46,35 @@ describe('xops apply --plan with a tampered file', () => {
     expect(nets).not.toContain('lab-net');
   });
 });
+
+describe('xops apply --plan of a plan that read the pool', () => {
+  // A disk without `sr` lands on the pool's default SR: the plan relies on the pool record. The
+  // apply takes the pool's lease (in its other_config) before it checks the plan, so the lease must
+  // not count as a change; a change to what the plan read still does.
+  const vm = (name: string) => `apiVersion: xops/v1\nkind: VM\nmetadata: {name: ${name}}\nspec:\n  template: Debian Bookworm 12\n  vcpus: 1\n  memory: 512MiB\n  disks: [{name: root, size: 4GiB}]\n  networks: [{network: Pool-wide network associated with eth0}]\n  powerState: halted\n`;
+
+  it('is applied: the lease apply takes is no change the plan relied on', async () => {
+    const dir = mkdtempSync(join(work, 'repo-'));
+    writeFileSync(join(dir, 'vm.yaml'), vm('saved-lease'));
+    const saved = join(work, 'lease-plan.json');
+    expect((await xops(['plan', dir, '--save', saved])).code).toBe(0);
+    expect(readFileSync(saved, 'utf8')).toMatch(/"pool\//);
+    const r = await xops(['apply', '--plan', saved, '--yes']);
+    expect(r.stderr).not.toContain('stale');
+    expect(r.code).toBe(0);
+    expect([...sim.db.all('VM')].some((o) => o.rec.name_label === 'saved-lease')).toBe(true);
+  });
+
+  it('is refused as stale when the pool field it read changed', async () => {
+    const dir = mkdtempSync(join(work, 'repo-'));
+    writeFileSync(join(dir, 'vm.yaml'), vm('saved-stale'));
+    const saved = join(work, 'stale-plan.json');
+    expect((await xops(['plan', dir, '--save', saved])).code).toBe(0);
+    const pool = [...sim.db.all('pool')][0]!;
+    sim.db.set(pool.ref, 'name_description', 'changed after the plan');
+    const r = await xops(['apply', '--plan', saved, '--yes']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('is stale');
+    expect([...sim.db.all('VM')].some((o) => o.rec.name_label === 'saved-stale')).toBe(false);
+  });
+});
