@@ -36,6 +36,14 @@ export interface KindContract<D extends DesiredDocument = DesiredDocument> exten
   classes: readonly ObservedClass[];
   /** Where loaded documents of this kind go in DesiredState. */
   desired: DesiredSlot;
+  /**
+   * Documents of this kind come by the thousand, and their work is kept between loads and plans
+   * (loader.ts buildGuard, plan/memo.ts): the build reads only its own text, the live inventory and
+   * the names of kinds that are not memoizable; the planner reaches the pool only through
+   * `ctx.index`, `ctx.owners` and `derivedValue`, and sets `ctx.trace.uncacheable` where it depends
+   * on other documents of its own kind (capacity, placement).
+   */
+  memoizable?: boolean;
   /** At most one manifest of this kind per repository (Pool). */
   singleton?: boolean;
   /**

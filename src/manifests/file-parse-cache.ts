@@ -31,11 +31,13 @@ export interface BuiltDocument {
   built: unknown;
   diagnostics: Diagnostic[];
   errors: number;
+  /** What the build asked the live inventory (`kind`, `name`, answer): another inventory giving the same answers builds the same. */
+  asked: [string, string, boolean][];
 }
 
-/** What a VM document's build read besides its own text. */
+/** What a VM document's build read besides its own text and the live inventory. */
 export interface BuildGuard {
-  /** The live inventory by identity (undefined: none). */
+  /** The live inventory the answers in `asked` are known to hold for (undefined: none). */
   live: unknown;
   /** The names every kind but VM declares, in one string. */
   declared: string;

@@ -22,7 +22,7 @@ import { checkSchema } from './schema-check.js';
 import { closest } from './suggest.js';
 import { parseDuration, parseSize } from './units.js';
 import { parseYaml, type ParsedDocument, type ParseResult } from './yaml.js';
-import type { BuildGuard, DocumentCheck, FileParseCache } from './file-parse-cache.js';
+import type { BuildGuard, BuiltDocument, DocumentCheck, FileParseCache } from './file-parse-cache.js';
 
 /** Options for loading manifests. */
 export interface LoadOptions {
@@ -100,11 +100,12 @@ export function loadManifestFiles(files: ManifestFile[], root: string, opts: Loa
   for (const doc of docs) checkDocumentOnce(doc, diagnostics, opts.cache);
   const declared = declaredNames(docs, diagnostics);
   const guard = opts.cache?.built ? buildGuard(declared, opts.live) : undefined;
-  const fresh: { doc: LoadedDocument; diagnostics: Diagnostic[]; errors: number }[] = [];
+  const fresh: { doc: LoadedDocument; diagnostics: Diagnostic[]; errors: number; asked: [string, string, boolean][] }[] = [];
   for (const doc of docs) {
     if (!doc.schemaValid || doc.name === undefined) continue;
-    const reusable = guard && doc.kind === 'VM' ? opts.cache!.built!(doc.parsed) : undefined;
-    if (reusable && reusable.guard.live === guard!.live && reusable.guard.declared === guard!.declared) {
+    const keep = guard !== undefined && KINDS[doc.kind].memoizable === true;
+    const reusable = keep ? opts.cache!.built!(doc.parsed) : undefined;
+    if (reusable && reusable.guard.declared === guard!.declared && sameLiveAnswers(reusable, guard!.live as LiveInventory | undefined)) {
       diagnostics.push(...reusable.diagnostics);
       doc.errors += reusable.errors;
       doc.built = reusable.built as DesiredDocument;
@@ -113,20 +114,22 @@ export function loadManifestFiles(files: ManifestFile[], root: string, opts: Loa
     const found: Diagnostic[] = [];
     const errorsBefore = doc.errors;
     let readCompanion = false;
-    const ctx = buildContext(doc, declared, opts.live, found, companions);
+    const asked: [string, string, boolean][] = [];
+    const live = opts.live && keep ? { has: (kind: LiveKind, name: string) => { const yes = opts.live!.has(kind, name); asked.push([kind, name, yes]); return yes; } } : opts.live;
+    const ctx = buildContext(doc, declared, live, found, companions);
     const companion = ctx.companion;
     ctx.companion = (path) => ((readCompanion = true), companion(path));
     doc.built = KINDS[doc.kind].build(doc.body.spec as Record<string, unknown>, metaOf(doc), ctx);
     diagnostics.push(...found);
     // A build that read a companion file depends on more than its own text: built afresh each time.
-    if (guard && doc.kind === 'VM' && !readCompanion) fresh.push({ doc, diagnostics: found, errors: doc.errors - errorsBefore });
+    if (keep && !readCompanion) fresh.push({ doc, diagnostics: found, errors: doc.errors - errorsBefore, asked });
   }
   const built = docs.flatMap((d) => (d.built ? [{ doc: d, built: d.built }] : []));
   linkDocuments(built, docs, diagnostics);
   // Kept after the link step, which may fill in an appliance: such a VM is built afresh each time.
   for (const f of fresh) {
     const vm = f.doc.built as DesiredDocument & { spec: { appliance?: unknown } };
-    if (vm.spec.appliance === undefined) opts.cache!.storeBuilt!(f.doc.parsed, { guard: guard!, built: vm, diagnostics: f.diagnostics, errors: f.errors });
+    if (vm.spec.appliance === undefined) opts.cache!.storeBuilt!(f.doc.parsed, { guard: guard!, built: vm, diagnostics: f.diagnostics, errors: f.errors, asked: f.asked });
   }
 
   for (const doc of docs) {
@@ -334,14 +337,26 @@ function declaredNames(docs: LoadedDocument[], diagnostics: Diagnostic[]): Map<K
 }
 
 /**
- * What a VM document's build reads besides its own text: the live inventory and the names other
- * kinds declare (its references are to templates, hosts, SRs, networks, disks, appliances; never
- * to another VM).
+ * What a memoizable document's build (a VM's) reads besides its own text and the live inventory:
+ * the names the other kinds declare (its references are to templates, hosts, SRs, networks,
+ * disks, appliances; never to another VM).
  */
 function buildGuard(declared: Map<Kind, Set<string>>, live: LiveInventory | undefined): BuildGuard {
   const parts: string[] = [];
-  for (const [kind, names] of declared) if (kind !== 'VM') parts.push(kind, ...names, '');
+  for (const [kind, names] of declared) if (!KINDS[kind].memoizable) parts.push(kind, ...names, '');
   return { live, declared: parts.join('\0') };
+}
+
+/**
+ * Whether a kept build holds for this live inventory: the one it was checked against, or one that
+ * answers its questions alike (a new VM elsewhere in the pool changes no reference of this one).
+ */
+function sameLiveAnswers(entry: BuiltDocument, live: LiveInventory | undefined): boolean {
+  if (entry.guard.live === live) return true;
+  if (!live || !entry.guard.live) return false;
+  for (const [kind, name, answer] of entry.asked) if (live.has(kind as LiveKind, name) !== answer) return false;
+  entry.guard = { ...entry.guard, live };
+  return true;
 }
 
 /** Where a document starts for diagnostics and `meta.source`: its `kind:` line. */

@@ -10,6 +10,8 @@ export interface ObservedIndex {
   byName<C extends ObservedClass>(cls: C, name: string): [Ref, ObservedRecordTypes[C]][];
   /** Objects whose other_config carries `xops.managed = <address>`. */
   managed(address: string): { cls: ObservedClass; ref: Ref }[];
+  /** The first object of a class (the pool, which is one), or undefined when there is none. */
+  first<C extends ObservedClass>(cls: C): [Ref, ObservedRecordTypes[C]] | undefined;
   /** Refs of this class whose other_config carries `xops.managed = <address>`, in the class's order. */
   managedIn(cls: ObservedClass, address: string): readonly Ref[];
   /** Every managed object of a class, keyed by its address. */
@@ -117,6 +119,10 @@ export function indexObserved(state: ObservedState): ObservedIndex {
     },
     managed(address) {
       return allManaged().get(address) ?? [];
+    },
+    first(cls) {
+      const hit = state.records[cls].entries().next();
+      return hit.done ? undefined : (hit.value as [Ref, ObservedRecordTypes[typeof cls]]);
     },
     managedIn(cls, address) {
       return of(cls)?.managed.get(address) ?? [];

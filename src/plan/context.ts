@@ -44,10 +44,18 @@ export interface DraftAction extends Action {
 }
 
 /**
+ * One question a traced planning asked and its answer, flattened to refs and records:
+ * [kind, class, argument, answer] (see trace.ts).
+ */
+export type Query = ['get' | 'uuid' | 'name' | 'mark' | 'first' | 'derived' | 'owner', string, string, readonly unknown[]];
+
+/**
  * What one VM's planning read and recorded while a PlanMemo watched it (see memo.ts): the
  * first-wins records in the order made, and whether it touched state other VMs share.
  */
 export interface PlanTrace {
+  /** What it asked of the pool's state (tracingIndex, derivedValue). */
+  queries: Query[];
   reads: [XapiRecord, ObservedClass][];
   lookups: [string, string][];
   users: [Ref, LiveUser][];
@@ -124,8 +132,10 @@ export function createContext(
   observed: ObservedState,
   options: ResolvedOptions,
   liveNamed: ReadonlyMap<ResourceKind, ReadonlyMap<string, string>> = new Map(),
+  /** Wraps the snapshot's index (a PlanMemo traces what VM planning asks of it). */
+  wrapIndex?: (index: ObservedIndex, ctx: PlanContext) => ObservedIndex,
 ): PlanContext {
-  return {
+  const ctx: PlanContext = {
     desired,
     observed,
     index: indexObserved(observed),
@@ -143,6 +153,34 @@ export function createContext(
     owners: new Map(),
     liveNamed,
   };
+  if (wrapIndex) {
+    (ctx as { index: ObservedIndex }).index = wrapIndex(ctx.index, ctx);
+    // Another manifest's ownership (a network created in this plan, an SR adopted) is an answer too.
+    (ctx as { owners: Map<string, Ownership<OwnedClass>> }).owners = new TracedOwners(() => ctx.trace);
+  }
+  return ctx;
+}
+
+/** ctx.owners whose lookups a PlanMemo's trace records (see trace.ts): [state, ref, record] per address. */
+class TracedOwners extends Map<string, Ownership<OwnedClass>> {
+  private readonly traceOf: () => PlanTrace | undefined;
+
+  constructor(traceOf: () => PlanTrace | undefined) {
+    super();
+    this.traceOf = traceOf;
+  }
+
+  override get(address: string): Ownership<OwnedClass> | undefined {
+    const owner = super.get(address);
+    this.traceOf()?.queries.push(['owner', '', address, ownerAnswer(owner)]);
+    return owner;
+  }
+}
+
+/** An ownership as a trace compares it: its state, and the object's ref and record when there is one. */
+export function ownerAnswer(owner: Ownership<OwnedClass> | undefined): readonly unknown[] {
+  if (!owner) return [];
+  return owner.state === 'managed' || owner.state === 'adopt' ? [owner.state, owner.ref, owner.record] : [owner.state];
 }
 
 /** Looks an object up by ref and records that the plan relied on it (for stale-plan detection). */

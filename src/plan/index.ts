@@ -10,6 +10,7 @@ import { addressOfResource, createContext, identityObjects, type DraftAction, ty
 import { orderActions, type OrderRules } from './order.js';
 import { findOwned } from './ownership.js';
 import type { PlanMemo } from './memo.js';
+import { tracingIndex } from './trace.js';
 
 export { specDigest, staleObjects } from './identity.js';
 import { withSpecDigests } from './spec-digests.js';
@@ -99,7 +100,7 @@ function refuseDeletesInUse(ctx: PlanContext): void {
  * resources they concern have no actions.
  */
 export function planChanges(desired: DesiredState, observed: ObservedState, opts: PlanOptions = {}): Plan {
-  const ctx = createContext(desired, observed, {
+  const options = {
     now: opts.now ?? new Date(),
     repo: opts.repo,
     adopt: opts.adopt,
@@ -107,14 +108,15 @@ export function planChanges(desired: DesiredState, observed: ObservedState, opts
     migrateOnAffinity: opts.migrateOnAffinity,
     limits: opts.limits,
     changedCredentials: opts.changedCredentials,
-  }, liveNamedManifests(desired));
-  // Only VMs come by the thousand; the other kinds are planned afresh each time.
-  const memo = opts.memo?.session(desired, observed, ctx.options);
+  };
+  // Only memoizable kinds (VMs) come by the thousand; the others are planned afresh each time.
+  const memo = opts.memo?.session(desired, observed, options);
+  const ctx = createContext(desired, observed, options, liveNamedManifests(desired), memo ? (index, c) => tracingIndex(index, () => c.trace) : undefined);
   // Ownership first, so that references between manifests know whether their target is created.
   for (const kind of KIND_REGISTRY) {
     const owner = kind.owner;
     if (!owner) continue;
-    const kept = kind.kind === 'VM' ? memo : undefined;
+    const kept = kind.memoizable ? memo : undefined;
     for (const doc of documentsOf(desired, kind) as DesiredResource[]) {
       ctx.owners.set(addressOfResource(doc), kept ? kept.owner(ctx, doc, () => findOwned(ctx, doc, owner)) : findOwned(ctx, doc, owner));
     }
@@ -122,7 +124,7 @@ export function planChanges(desired: DesiredState, observed: ObservedState, opts
   for (const kind of KIND_REGISTRY) {
     const plan = kind.plan;
     if (!plan) continue;
-    const kept = kind.kind === 'VM' ? memo : undefined;
+    const kept = kind.memoizable ? memo : undefined;
     for (const doc of documentsOf(desired, kind)) {
       if (kept) kept.plan(ctx, doc as DesiredResource, () => plan(ctx, doc));
       else plan(ctx, doc);

@@ -2,28 +2,32 @@
  * What planning a VM manifest did, kept between plans so that a controller planning 10,000 VMs
  * per request or reconcile plans again only the manifests that changed.
  *
- * A VM's planning is a function of its own manifest, of the pool's state, of the other kinds'
- * manifests and of the plan's options, plus order-dependent shared state (capacity reserved by the
- * VMs planned before it, anti-affinity placement over every VM manifest). Its effects on the plan
- * context are appends (actions, refusals, diagnostics, failed addresses, guest addresses) and
- * first-wins records (objects read, lookups, pool objects in use). So:
- * - the *guard* is everything but the VM manifests: every class map of the observed state by
- *   identity (the controller's event-fed state is sealed: a map is replaced when an object of its
- *   class changes), the other kinds' desired resources and the options, as text;
+ * A VM's planning is a function of its own manifest, of what it asks of the pool's state, of the
+ * other kinds' manifests and of the plan's options, plus order-dependent shared state (capacity
+ * reserved by the VMs planned before it, anti-affinity placement over every VM manifest). Its
+ * effects on the plan context are appends (actions, refusals, diagnostics, failed addresses, guest
+ * addresses) and first-wins records (objects read, lookups, pool objects in use). So:
+ * - the *guard* is the other kinds' desired resources and the options, as text;
  * - an entry is kept per built VM document (the loader returns the same object for an unchanged
- *   manifest, see loader.ts buildGuard) and guard, holding the effects recorded while it was planned;
+ *   manifest, see loader.ts buildGuard) and guard, holding the effects recorded while it was
+ *   planned and every question it asked of the pool's state with its answer (trace.ts);
+ * - a later plan replays the entry when the state is the one it was recorded or last checked
+ *   against (every class map the same), or when asking its questions again gets the same records;
+ *   else the VM is planned afresh;
  * - a VM whose planning touched the order-dependent state is never kept (ctx.trace.uncacheable);
  * - replaying an entry makes the same appends and first-wins records in the same order, so the
  *   plan is the one a fresh planner makes: `test/plan/memo.test.ts` plans with and without a memo
  *   through changes of manifests, pool and policies and compares them action for action.
- * Unsealed states (a one-off snapshot, a hand-built state) are never memoised.
+ * Unsealed states (a one-off snapshot, a hand-built state) are never memoised: only a sealed
+ * (copy-on-write) state keeps a record's identity exactly as long as the object is unchanged.
  */
 import type { Diagnostic } from '../model/diagnostics.js';
 import type { DesiredResource, DesiredState } from '../model/desired.js';
-import { LEASE_KEY, type ObservedClass, type ObservedState, type Ref, type XapiRecord } from '../model/observed.js';
+import type { ObservedClass, ObservedState, Ref, XapiRecord } from '../model/observed.js';
 import type { Refusal } from '../model/plan.js';
 import { isSealed } from '../model/sealed.js';
 import type { DraftAction, LiveUser, Ownership, OwnedClass, PlanContext, PlanTrace, ResolvedOptions } from './context.js';
+import { PoolEquivalence, sameAnswers, type Query } from './trace.js';
 
 /** What one phase (finding the owner, planning) of one VM did to the context. */
 interface Effects {
@@ -39,6 +43,10 @@ interface Effects {
   reads: [XapiRecord, ObservedClass, Ref | undefined][];
   lookups: [string, string][];
   users: [Ref, LiveUser][];
+  /** What the phase asked of the pool's state, with the answers. */
+  queries: Query[];
+  /** The state (see PlanMemo.stateOf) its answers are known to hold for. */
+  validAt: number;
   owner?: Ownership<OwnedClass>;
 }
 
@@ -50,8 +58,12 @@ interface Entry {
 
 interface Guard {
   id: number;
-  maps: object[];
   text: string;
+}
+
+interface KnownState {
+  id: number;
+  maps: object[];
 }
 
 /** Counts since the memo was made (tests and the bench read them). */
@@ -61,6 +73,8 @@ export interface PlanMemoStats {
   planned: number;
   /** Fresh phases that could not be kept (they reserved capacity or placed an anti-affinity member). */
   uncacheable: number;
+  /** Replays whose questions were asked again of a newer state (and got the same answers). */
+  rechecked: number;
 }
 
 /** Guards remembered at once: the commit in force, a pull request's head and base, one more. */
@@ -77,26 +91,35 @@ export class PlanMemo {
   private readonly guards: Guard[] = [];
   private lastId = 0;
   private readonly entries = new WeakMap<DesiredResource, Entry[]>();
-  readonly stats: PlanMemoStats = { replayed: 0, planned: 0, uncacheable: 0 };
+  readonly stats: PlanMemoStats = { replayed: 0, planned: 0, uncacheable: 0, rechecked: 0 };
+  private readonly states: KnownState[] = [];
+  private lastState = 0;
+  /** @internal */
+  readonly pools = new PoolEquivalence();
 
   /** The session for one plan, or undefined when this plan's state cannot be memoised. */
   session(desired: DesiredState, observed: ObservedState, options: ResolvedOptions): MemoSession | undefined {
     const maps = Object.values(observed.records) as object[];
     if (!maps.every((m) => isSealed(m))) return undefined;
     const text = guardText(desired, options);
-    const classes = Object.keys(observed.records);
-    let guard = this.guards.find((g) => g.text === text && g.maps.length === maps.length && g.maps.every((m, i) => m === maps[i]));
+    let guard = this.guards.find((g) => g.text === text);
     if (!guard) {
-      guard = this.guards.find((g) => g.text === text && g.maps.length === maps.length && g.maps.every((m, i) => m === maps[i] || (classes[i] === 'pool' && samePoolForVMs(g.maps[i] as Map<Ref, XapiRecord>, maps[i] as Map<Ref, XapiRecord>))));
-      // Checked once: the next plan of this state finds it by identity.
-      if (guard) guard.maps = maps;
-    }
-    if (!guard) {
-      guard = { id: ++this.lastId, maps, text };
+      guard = { id: ++this.lastId, text };
       this.guards.unshift(guard);
       if (this.guards.length > GUARDS_KEPT) this.guards.pop();
     }
-    return new MemoSession(this, guard.id);
+    return new MemoSession(this, guard.id, this.stateOf(maps));
+  }
+
+  /** A number per state seen (by its class maps), so that an entry checked against it is not checked again. */
+  private stateOf(maps: object[]): number {
+    let known = this.states.find((s) => s.maps.length === maps.length && s.maps.every((m, i) => m === maps[i]));
+    if (!known) {
+      known = { id: ++this.lastState, maps };
+      this.states.unshift(known);
+      if (this.states.length > GUARDS_KEPT) this.states.pop();
+    }
+    return known.id;
   }
 
   /** @internal */
@@ -117,16 +140,29 @@ export class PlanMemo {
 export class MemoSession {
   private readonly memo: PlanMemo;
   private readonly guard: number;
+  private readonly state: number;
+  /** Inputs of derived values in this state, computed once per plan when an entry is checked. */
+  private readonly derived = new Map<string, readonly unknown[]>();
 
-  constructor(memo: PlanMemo, guard: number) {
+  constructor(memo: PlanMemo, guard: number, state: number) {
     this.memo = memo;
     this.guard = guard;
+    this.state = state;
+  }
+
+  /** Whether kept effects hold in this plan's state: recorded or checked against it, or the same answers now. */
+  private holds(ctx: PlanContext, kept: Effects): boolean {
+    if (kept.validAt === this.state) return true;
+    if (!sameAnswers(kept.queries, ctx, this.derived, this.memo.pools)) return false;
+    this.memo.stats.rechecked++;
+    kept.validAt = this.state;
+    return true;
   }
 
   /** findOwned for a VM document, memoised. */
   owner<C extends OwnedClass>(ctx: PlanContext, doc: DesiredResource, find: () => Ownership<C>): Ownership<C> {
     const kept = this.memo.entry(doc, this.guard, false)?.owner;
-    if (kept) {
+    if (kept && this.holds(ctx, kept)) {
       this.memo.stats.replayed++;
       replay(ctx, kept);
       return kept.owner as Ownership<C>;
@@ -140,7 +176,7 @@ export class MemoSession {
   /** The kind's plan for a VM document, memoised. */
   plan(ctx: PlanContext, doc: DesiredResource, plan: () => void): void {
     const kept = this.memo.entry(doc, this.guard, false)?.plan;
-    if (kept) {
+    if (kept && this.holds(ctx, kept)) {
       this.memo.stats.replayed++;
       replay(ctx, kept);
       return;
@@ -153,7 +189,7 @@ export class MemoSession {
   private record(ctx: PlanContext, fn: () => void): Effects | undefined {
     this.memo.stats.planned++;
     const at = { actions: ctx.actions.length, refused: ctx.refused.length, diagnostics: ctx.diagnostics.length, failed: ctx.failed.size, guests: ctx.guests.size };
-    const trace: PlanTrace = { reads: [], lookups: [], users: [], uncacheable: false };
+    const trace: PlanTrace = { queries: [], reads: [], lookups: [], users: [], uncacheable: false };
     const outer = ctx.trace;
     ctx.trace = trace;
     try {
@@ -176,6 +212,8 @@ export class MemoSession {
       reads: firstOfEach(trace.reads, false).map(([rec, cls]) => [rec, cls, cls === 'pool' ? refOf(ctx, cls, rec) : undefined]),
       lookups: firstOfEach(trace.lookups, true),
       users: firstOfEach(trace.users, false),
+      queries: trace.queries,
+      validAt: this.state,
     };
   }
 }
@@ -216,26 +254,6 @@ function replay(ctx: PlanContext, e: Effects): void {
  */
 function refOf(ctx: PlanContext, cls: ObservedClass, rec: XapiRecord): Ref {
   return ctx.index.byUuid(cls, rec.uuid)![0];
-}
-
-/**
- * Whether two pool class maps are the same for planning: the controller renews its lease in the
- * pool's other_config every few seconds, which replaces the map without changing anything a plan
- * of VMs reads (default SR, HA, the marks kept in other_config).
- */
-function samePoolForVMs(a: Map<Ref, XapiRecord>, b: Map<Ref, XapiRecord>): boolean {
-  if (a.size !== b.size) return false;
-  for (const [ref, rec] of a) {
-    const other = b.get(ref);
-    if (!other || withoutLeases(rec) !== withoutLeases(other)) return false;
-  }
-  return true;
-}
-
-function withoutLeases(rec: XapiRecord): string {
-  const oc = (rec['other_config'] ?? {}) as Record<string, string>;
-  const kept = Object.fromEntries(Object.entries(oc).filter(([k]) => k !== LEASE_KEY));
-  return JSON.stringify({ ...rec, other_config: kept });
 }
 
 /** Everything a VM's planning reads besides its own manifest and the pool, as text. */

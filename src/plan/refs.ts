@@ -36,6 +36,12 @@ export function findLive<C extends ObservedClass>(
   name: string,
   target: RefTarget<C>,
 ): [Ref, ObservedRecordTypes[C]] | undefined {
+  // A traced VM (memo.ts) asks the pool itself: its own questions are what tell whether it can be replayed.
+  if (ctx.trace) {
+    const found = findLiveUncached(ctx, resource, path, name, target);
+    if (found) noteUser(ctx, found.hit[0], resource, path);
+    return found?.hit as [Ref, ObservedRecordTypes[C]] | undefined;
+  }
   // One cache per class and candidate filter: the filter decides which objects may answer.
   const cacheKey = target.isCandidate ?? target.cls;
   let cache = ctx.liveHits.get(cacheKey);

@@ -15,6 +15,7 @@ export const vmKind = defineKind<DesiredVM>({
   classes: ['VM', 'VBD', 'VDI', 'VIF'],
   protection: vmProtection,
   desired: 'vms',
+  memoizable: true,
   owner: { cls: 'VM', nameLabel: (v) => v.spec.nameLabel, isCandidate: (r) => isPlainVM(r as VMRecord) },
   plan: planVM,
   prune: pruneVMs,

@@ -18,6 +18,7 @@ import { driverlessReason, observedGuestAbilities } from './guest.js';
 import { MAP_SETTINGS, blockedOperationsOf } from './settings.js';
 import { reportedAddresses } from './readiness.js';
 import { cloudInitCreateChange, cloudInitReadable, planExistingCloudInit } from './cloud-init-plan.js';
+import { derivedValue } from '../../plan/trace.js';
 
 /** A VM's spec with every reference resolved; the `desired` of VM actions. */
 export interface ResolvedVMSpec extends Omit<DesiredVM['spec'], 'template' | 'host' | 'appliance' | 'disks' | 'networks' | 'suspendSR'> {
@@ -106,20 +107,22 @@ interface ResolvedVMRefs extends Pick<ResolvedVMSpec, 'host' | 'appliance' | 'di
 
 /** The pool's templates by name and reference_label, indexed once per plan. */
 function planTemplates(ctx: PlanContext): TemplateLookup {
-  const key = 'vm:templates';
-  if (!ctx.memo.has(key)) ctx.memo.set(key, templateLookup(ctx.observed.records.VM));
-  return ctx.memo.get(key) as TemplateLookup;
+  return templatesOf(ctx, () => templateLookup(ctx.observed.records.VM));
 }
+
+/** The lookup is a function of the template records alone: VMs that are none do not change it. */
+const templatesOf = derivedValue<TemplateLookup>('vm:templates', (state) => {
+  const out: VMRecord[] = [];
+  for (const rec of state.records.VM.values()) if (isTemplate(rec)) out.push(rec);
+  return out;
+});
 
 /** The pool's default SR as the snapshot has it, looked up once per plan (many VMs rely on it). */
 function observedDefaultSR(ctx: PlanContext): { pool: Ref; sr: SRRecord } | undefined {
-  const key = 'vm:observed-default-sr';
-  if (!ctx.memo.has(key)) {
-    const pool = ctx.observed.records.pool.entries().next().value;
-    const sr = pool ? ctx.index.get('SR', pool[1].default_SR) : undefined;
-    ctx.memo.set(key, pool && sr ? { pool: pool[0], sr } : undefined);
-  }
-  return ctx.memo.get(key) as { pool: Ref; sr: SRRecord } | undefined;
+  // Two lookups, asked by each VM itself (no per-plan cache): a memo replaying a VM checks them.
+  const pool = ctx.index.first('pool');
+  const sr = pool ? ctx.index.get('SR', pool[1].default_SR) : undefined;
+  return pool && sr ? { pool: pool[0], sr } : undefined;
 }
 
 function resolveSpec(ctx: PlanContext, vm: DesiredVM, needs: string[]): ResolvedVMRefs | undefined {
