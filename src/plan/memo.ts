@@ -26,8 +26,9 @@ import type { DesiredResource, DesiredState } from '../model/desired.js';
 import type { ObservedClass, ObservedState, Ref, XapiRecord } from '../model/observed.js';
 import type { Refusal } from '../model/plan.js';
 import { isSealed } from '../model/sealed.js';
-import type { DraftAction, LiveUser, Ownership, OwnedClass, PlanContext, PlanTrace, ResolvedOptions } from './context.js';
-import { PoolEquivalence, sameAnswers, type Query } from './trace.js';
+import type { DraftAction, LiveUser, Ownership, OwnedClass, PlanContext, PlanTrace, Query, ResolvedOptions } from './context.js';
+import { PoolEquivalence, sameAnswers } from './trace.js';
+import { indexObserved, type ObservedIndex } from '../model/observed-index.js';
 
 /** What one phase (finding the owner, planning) of one VM did to the context. */
 interface Effects {
@@ -141,6 +142,8 @@ export class MemoSession {
   private readonly memo: PlanMemo;
   private readonly guard: number;
   private readonly state: number;
+  /** The state's index without tracing, for checking entries. */
+  private base: ObservedIndex | undefined;
   /** Inputs of derived values in this state, computed once per plan when an entry is checked. */
   private readonly derived = new Map<string, readonly unknown[]>();
 
@@ -153,7 +156,8 @@ export class MemoSession {
   /** Whether kept effects hold in this plan's state: recorded or checked against it, or the same answers now. */
   private holds(ctx: PlanContext, kept: Effects): boolean {
     if (kept.validAt === this.state) return true;
-    if (!sameAnswers(kept.queries, ctx, this.derived, this.memo.pools)) return false;
+    this.base ??= indexObserved(ctx.observed);
+    if (!sameAnswers(kept.queries, ctx, this.base, this.derived, this.memo.pools)) return false;
     this.memo.stats.rechecked++;
     kept.validAt = this.state;
     return true;
@@ -212,10 +216,23 @@ export class MemoSession {
       reads: firstOfEach(trace.reads, false).map(([rec, cls]) => [rec, cls, cls === 'pool' ? refOf(ctx, cls, rec) : undefined]),
       lookups: firstOfEach(trace.lookups, true),
       users: firstOfEach(trace.users, false),
-      queries: trace.queries,
+      queries: distinctQueries(trace.queries),
       validAt: this.state,
     };
   }
+}
+
+/** The questions without repeats: the state does not change while one VM is planned, so a repeat has the first's answer. */
+function distinctQueries(queries: Query[]): Query[] {
+  const seen = new Set<string>();
+  const out: Query[] = [];
+  for (const q of queries) {
+    const key = `${q[0]}\0${q[1]}\0${q[2]}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(q);
+  }
+  return out;
 }
 
 /**

@@ -82,11 +82,11 @@ export function derivedValue<V>(key: string, inputsOf: (state: ObservedState) =>
 }
 
 /**
- * Asks a state the questions of a trace again. True when every answer is the same records (a pool
- * record may be an equivalent copy: see samePool). `derived` caches a state's derived inputs.
+ * Asks a state the questions of a trace again, through `index` (the state's own, not a tracing
+ * one). True when every answer is the same records (a pool record may be an equivalent copy: see
+ * PoolEquivalence). `derived` caches a state's derived inputs.
  */
-export function sameAnswers(queries: readonly Query[], ctx: PlanContext, derived: Map<string, readonly unknown[]>, pools: PoolEquivalence): boolean {
-  const index = ctx.index;
+export function sameAnswers(queries: readonly Query[], ctx: PlanContext, index: ObservedIndex, derived: Map<string, readonly unknown[]>, pools: PoolEquivalence): boolean {
   const state = ctx.observed;
   for (const [kind, cls, arg, answer] of queries) {
     const c = cls as ObservedClass;
