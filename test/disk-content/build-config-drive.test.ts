@@ -6,16 +6,28 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigDriveBuildError, buildConfigDrive } from '../../src/disk-content/build-config-drive.js';
 import { configDriveFiles } from '../../src/disk-content/config-drive.js';
 import { isoVolumeLabel } from './iso.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'xops-cidata-test-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+// The builder's scratch folders go under os.tmpdir(): a private one here, so that drives other
+// test files build at the same time (another worker) are not taken for this builder's leftovers.
+const scratch = mkdtempSync(join(tmpdir(), 'xops-cidata-scratch-'));
+const outerTmp = process.env.TMPDIR;
+beforeAll(() => {
+  process.env.TMPDIR = scratch;
+});
+afterAll(() => {
+  if (outerTmp === undefined) delete process.env.TMPDIR;
+  else process.env.TMPDIR = outerTmp;
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(scratch, { recursive: true, force: true });
+});
 
 const isoinfo = (...args: string[]): string => execFileSync('isoinfo', args, { encoding: 'utf8' });
-const leftovers = (): string[] => readdirSync(tmpdir()).filter((n) => n.startsWith('xops-cidata-') && !dir.endsWith(n));
+const leftovers = (): string[] => readdirSync(scratch).filter((n) => n.startsWith('xops-cidata-'));
 
 describe('buildConfigDrive', () => {
   it('makes an ISO labelled cidata carrying the three files under their NoCloud names', async () => {
