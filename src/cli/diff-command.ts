@@ -151,7 +151,7 @@ export async function run(argv: string[]): Promise<number> {
     const { planOnServer, sendable, serverToken } = await import('./remote-plan.js');
     const token = await serverToken(values, str(values['token-file']) ? undefined : (await operatorSettings(values)).config.http.tokenFile);
     const [headFiles, baseFiles] = await Promise.all([manifestFilesAt(repoGit, top, head, prefix), manifestFilesAt(repoGit, top, base, prefix)]);
-    const answer = await planOnServer(str(values.server)!, token, dir, { files: sendable(headFiles), commit: head }, { files: sendable(baseFiles), commit: base });
+    const answer = await planOnServer(str(values.server)!, token, dir, { files: sendable(headFiles), commit: head }, { files: sendable(baseFiles), commit: base }, out === 'json');
     const now = new Date().toISOString();
     headPlan = planOrInvalid(answer.head, now);
     if (!answer.base) throw new UserError(`--server ${values.server}: the controller did not plan the base commit`);

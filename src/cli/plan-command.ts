@@ -136,7 +136,9 @@ async function planRemotely(values: Record<string, unknown>, dir: string): Promi
     printDiagnostics(read.diagnostics);
     return undefined;
   }
-  const { head } = await planOnServer(str(values.server)!, token, dir, { files: read.files });
+  // Only a JSON plan (printed or saved) needs what it was made against; text and Markdown are for reading.
+  const whole = outputFormat(values.out, 'text') === 'json' || typeof values.save === 'string';
+  const { head } = await planOnServer(str(values.server)!, token, dir, { files: read.files }, undefined, whole);
   if ('invalid' in head) {
     printDiagnostics(head.invalid);
     return undefined;

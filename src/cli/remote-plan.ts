@@ -60,6 +60,8 @@ export async function planOnServer(
   root: string,
   head: { files: SendableFile[]; commit?: string },
   base?: { files: SendableFile[]; commit?: string },
+  /** false: the plan only gets shown, so the controller leaves out `observed.objects` (see plan-api.ts). */
+  objects = true,
 ): Promise<{ head: RemoteResult; base?: RemoteResult }> {
   let url: URL;
   try {
@@ -71,9 +73,10 @@ export async function planOnServer(
   // Every file by digest first: the controller has most of them (the commit in force); the bytes
   // go only for the paths it says it lacks.
   const named = (set: { files: SendableFile[]; commit?: string }, send: ReadonlySet<string>) => wire(set, send);
-  let sent = await post(url, token, JSON.stringify({ root, ...named(head, NONE), ...(base ? { base: named(base, NONE) } : {}) }));
+  const shown = objects ? {} : { objects: false };
+  let sent = await post(url, token, JSON.stringify({ root, ...shown, ...named(head, NONE), ...(base ? { base: named(base, NONE) } : {}) }));
   const lacking = sent.status === 409 ? missingPaths(sent.text) : undefined;
-  if (lacking) sent = await post(url, token, JSON.stringify({ root, ...named(head, lacking), ...(base ? { base: named(base, lacking) } : {}) }));
+  if (lacking) sent = await post(url, token, JSON.stringify({ root, ...shown, ...named(head, lacking), ...(base ? { base: named(base, lacking) } : {}) }));
   const { status, text } = sent;
   let answer: (RemoteResult & { base?: RemoteResult }) | { error?: string };
   try {

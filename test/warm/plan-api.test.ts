@@ -236,6 +236,17 @@ describe('POST /plan refusals', () => {
     expect(essence((named.json as { plan: Plan }).plan)).toEqual(essence((full.json as { plan: Plan }).plan));
   });
 
+  it('leaves out what a plan was made against (observed.objects) for a client that only shows it', async () => {
+    const dir = examples('shown');
+    const files = (await readManifestFolder(dir)).files.map((f) => ({ path: f.path, content: f.content.toString('utf8') }));
+    const whole = (await post('/plan', JSON.stringify({ root: dir, files }), auth)).json as { plan: Plan };
+    const shown = (await post('/plan', JSON.stringify({ root: dir, files, objects: false }), auth)).json as { plan: Plan };
+    expect(Object.keys(whole.plan.observed.objects).length).toBeGreaterThan(10);
+    expect(shown.plan.observed).toEqual({ token: whole.plan.observed.token, objects: {} });
+    expect(essence(shown.plan)).toEqual(essence(whole.plan));
+    expect((await post('/plan', JSON.stringify({ files, objects: 'no' }), auth)).json.error).toMatch(/^body\.objects must be true or false/);
+  });
+
   it('takes a digest only as 64 lower-case hex digits', async () => {
     const r = await post('/plan', JSON.stringify({ files: [{ path: 'a.yaml', sha256: '../../etc/passwd' }] }), auth);
     expect(r.status).toBe(400);
