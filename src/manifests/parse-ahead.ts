@@ -1,0 +1,205 @@
+/**
+ * Reading, parsing and checking a manifests folder while the main thread waits for something else
+ * (a cold `xops plan` fetches the pool meanwhile). A worker thread reads the folder and parses its
+ * files in batches from the front; the main thread, whenever it has nothing else to do, takes
+ * batches from the back (each batch goes to exactly one of them). What comes back is the folder as
+ * read and a FileParseCache holding each file's parse and each document's check: the loader run
+ * with that cache skips that work and gives the same result it gives without it (the cache's
+ * contract). References to the pool are resolved only in that final load, which is why the worker
+ * cannot do it all.
+ */
+import { availableParallelism, loadavg } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { readManifestFolder } from './folder.js';
+import { manifestOrder } from './manifest-order.js';
+import type { DocumentCheck, CachedParse, FileParseCache } from './file-parse-cache.js';
+import type { FolderRead } from './folder.js';
+import type { ManifestLimits } from './limits.js';
+import type { ManifestFile } from './loader.js';
+import { BY_MAIN, type FolderMessage, type ParseAheadInput, type ParseAheadMessage } from './parse-ahead-protocol.js';
+import { decodeParses } from './parse-transfer.js';
+import type { ParsedDocument, ParseResult, YamlLimits } from './yaml.js';
+
+/** What a finished parse-ahead gives the loader: pass `read` and `cache` to loadManifests. */
+export interface PreparedFolder {
+  read: FolderRead;
+  cache: FileParseCache;
+}
+
+/** A parse-ahead under way. */
+export interface ParseAhead {
+  /**
+   * The folder and its parses once both threads are done; undefined when it failed (the worker
+   * could not start, ran out of its memory or hit an error) or was stopped: the caller then loads
+   * the folder itself. Never rejects.
+   */
+  prepared(): Promise<PreparedFolder | undefined>;
+  /** Stops the worker if it is still running (idempotent); `prepared()` then gives undefined. */
+  stop(): Promise<void>;
+}
+
+/** Options of startParseAhead. */
+export interface ParseAheadOptions {
+  /** The limits the folder is later loaded with (the parses are valid for those only). */
+  limits?: Partial<ManifestLimits>;
+  /** The worker's module; by default the compiled parse-ahead-worker.js next to this module. */
+  workerUrl?: URL;
+  /** Manifest files per batch (default 100: one batch on the main thread blocks it for tens of ms at most). */
+  batchFiles?: number;
+  /** Whether the main thread takes batches too when a worker runs (default true). */
+  mainThreadBatches?: boolean;
+  /**
+   * Whether a worker thread parses (with the main thread taking batches too), or the main thread
+   * alone, between its other work. The worker costs CPU of its own (loading the loader's modules,
+   * copying the parses over) and pays only when a core is free: by default it runs when the machine
+   * has more than one core and the last minute's load leaves one idle.
+   */
+  worker?: boolean;
+  /** Heap cap of the worker in MiB (default 1024): past it the worker dies, and the caller loads the folder itself. */
+  maxHeapMiB?: number;
+}
+
+type Limits = Omit<YamlLimits, 'budget'>;
+
+/** More than one core, and at least one of them idle over the last minute. */
+function spareCore(): boolean {
+  const cores = availableParallelism();
+  return cores > 1 && loadavg()[0]! <= cores - 1;
+}
+
+/**
+ * Parses and checks kept by path for one load: a file whose bytes or limits differ from those a
+ * parse was made from is not found (the loader then parses it itself).
+ */
+export class PreparedParses implements FileParseCache {
+  private readonly entries = new Map<string, { content: Buffer; limits: Limits; parse: CachedParse }>();
+  private readonly checks = new WeakMap<ParsedDocument, DocumentCheck>();
+
+  /** Files kept. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  parsed(file: ManifestFile, limits: Limits): CachedParse | undefined {
+    const entry = this.entries.get(file.path);
+    if (!entry || entry.limits.maxNodes !== limits.maxNodes || entry.limits.maxDepth !== limits.maxDepth) return undefined;
+    if (entry.content !== file.content && !entry.content.equals(file.content)) return undefined;
+    return entry.parse;
+  }
+
+  storeParsed(file: ManifestFile, limits: Limits, result: ParseResult, nodes: number): void {
+    this.entries.set(file.path, { content: file.content, limits: { maxNodes: limits.maxNodes, maxDepth: limits.maxDepth }, parse: { result, nodes } });
+  }
+
+  checked(doc: ParsedDocument): DocumentCheck | undefined {
+    return this.checks.get(doc);
+  }
+
+  storeChecked(doc: ParsedDocument, check: DocumentCheck): void {
+    this.checks.set(doc, check);
+  }
+}
+
+/** Starts reading and parsing `dir`; the work runs until prepared() settles or stop() is called. */
+export function startParseAhead(dir: string, options: ParseAheadOptions = {}): ParseAhead {
+  const input: ParseAheadInput = { dir, limits: options.limits ?? {}, batchFiles: options.batchFiles ?? 100 };
+  const cache = new PreparedParses();
+  let read: FolderRead | undefined;
+  let byPath = new Map<string, ManifestFile>();
+  let worker: Worker | undefined;
+  let settle!: (value: PreparedFolder | undefined) => void;
+  const result = new Promise<PreparedFolder | undefined>((resolve) => (settle = resolve));
+  let settled = false;
+  let workerDone = false;
+  let mainDone = options.mainThreadBatches === false;
+  const finish = (ok: boolean) => {
+    if (settled) return;
+    settled = true;
+    settle(ok && read ? { read, cache } : undefined);
+    // Its work is over either way: its heap goes now, not when the process exits.
+    void worker?.terminate();
+  };
+  const maybeDone = () => {
+    if (workerDone && mainDone) finish(true);
+  };
+
+  /** Takes batches from the back until one is already the worker's; yields before each. */
+  async function takeBatches(claims: Int32Array, order: Int32Array, files: ManifestFile[]): Promise<void> {
+    const { loadManifestFiles } = await import('./loader.js');
+    for (let b = claims.length - 1; b >= 0; b--) {
+      // Replies and the worker's messages go first: this is for the time nothing else is waiting.
+      await new Promise((r) => setImmediate(r));
+      if (settled || Atomics.compareExchange(claims, b, 0, BY_MAIN) !== 0) break;
+      const batch = Array.from(order.subarray(b * input.batchFiles, (b + 1) * input.batchFiles), (i) => files[i]!);
+      loadManifestFiles(batch, dir, { limits: input.limits, cache });
+    }
+  }
+
+  if (!(options.worker ?? spareCore())) {
+    // No core to spare: the main thread does it all, in batches, between whatever else it does.
+    void (async () => {
+      const folder = await readManifestFolder(dir, input.limits);
+      read = folder;
+      const order = manifestOrder(folder.files);
+      await takeBatches(new Int32Array(Math.ceil(order.length / input.batchFiles)), order, folder.files);
+      finish(true);
+    })().catch(() => finish(false));
+    return { prepared: () => result, stop: async () => finish(false) };
+  }
+
+  try {
+    worker = new Worker(options.workerUrl ?? new URL('./parse-ahead-worker.js', import.meta.url), {
+      workerData: input,
+      resourceLimits: { maxOldGenerationSizeMb: options.maxHeapMiB ?? 1024 },
+    });
+  } catch {
+    finish(false);
+    return { prepared: () => result, stop: async () => undefined };
+  }
+  worker.on('message', (m: ParseAheadMessage) => {
+    try {
+      if (m.type === 'folder') {
+        const files = m.paths.map((path, i) => {
+          const start = i === 0 ? 0 : m.ends[i - 1]!;
+          return { path, content: Buffer.from(m.bytes, start, m.ends[i]! - start) };
+        });
+        read = { files, diagnostics: m.diagnostics };
+        byPath = new Map(files.map((f) => [f.path, f]));
+        if (!mainDone) {
+          takeBatches(m.claims, m.order, files).then(
+            () => ((mainDone = true), maybeDone()),
+            () => finish(false),
+          );
+        }
+      } else if (m.type === 'parses') {
+        for (const p of decodeParses(m.parses)) {
+          const file = byPath.get(p.path);
+          if (!file) continue;
+          cache.storeParsed(file, m.limits, p.result, p.nodes);
+          p.result.documents.forEach((doc, i) => {
+            const check = p.checks[i];
+            if (check) cache.storeChecked(doc, check);
+          });
+        }
+      } else if (m.type === 'done') {
+        workerDone = true;
+        maybeDone();
+      } else {
+        finish(false);
+      }
+    } catch {
+      finish(false);
+    }
+  });
+  worker.on('error', () => finish(false));
+  // After `done` this is the terminate() above; before it, the worker died.
+  worker.on('exit', () => {
+    if (!workerDone) finish(false);
+  });
+  return {
+    prepared: () => result,
+    async stop() {
+      finish(false);
+    },
+  };
+}
