@@ -76,6 +76,39 @@ describe('XmlRpcResponseDecoder', () => {
     expect(decodeInPieces(xml, 3)).toEqual(expected);
   });
 
+  // A `<value>` or `<name>` whose text and closing tag are all in the chunk takes a short way
+  // (no frame); split a byte at a time it never can. Both must agree, and with the reference where
+  // it reads the document at all.
+  it.each([
+    ['names and values with entities', '<value><struct><member><name>a&amp;b</name><value>x &lt; y</value></member></struct></value>'],
+    ['a value inside a value', '<value><value>inner</value></value>'],
+    ['a comment or CDATA in a value', '<value><struct><member><name>k</name><value>a<!-- c -->b</value></member><member><name>c</name><value><![CDATA[<x>]]></value></member></struct></value>'],
+    ['whitespace around typed content', '<value>\n  <string>s</string>\n</value>'],
+    ['the value before its name', '<value><struct><member><value>v</value><name>k</name></member></struct></value>'],
+    ['a closing tag of another name, accepted as before', '<value><struct><member><name>k</string><value>v</name></member></struct></value>'],
+    ['empty names and values', '<value><struct><member><name></name><value></value></member></struct></value>'],
+    // why: a name makes its value typed, which then delivers nothing: the reply has no result
+    ['a name where a value belongs', '<value><name>x</name></value>'],
+  ])('decodes %s the same whole and a byte at a time', (_why, fragment) => {
+    const xml = `<?xml version="1.0"?><methodResponse><params><param>${fragment}</param></params></methodResponse>`;
+    const outcome = (size: number) => {
+      try {
+        return { value: decodeInPieces(xml, size) };
+      } catch (err) {
+        return { error: (err as Error).message };
+      }
+    };
+    expect(outcome(xml.length)).toEqual(outcome(1));
+  });
+
+  it.each([
+    ['cut inside a name', '<methodResponse><params><param><value><struct><member><name>ab'],
+    ['cut after a value', '<methodResponse><params><param><value><struct><member><name>a</name><value>v</value>'],
+  ])('refuses a body %s, whole or in pieces', (_why, xml) => {
+    expect(() => decodeInPieces(xml, xml.length)).toThrow();
+    expect(() => decodeInPieces(xml, 1)).toThrow();
+  });
+
   it('decodes multi-byte characters split between network chunks', () => {
     const bytes = Buffer.from('<methodResponse><params><param><value>café ✓</value></param></params></methodResponse>');
     const dec = new XmlRpcResponseDecoder();
