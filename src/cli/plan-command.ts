@@ -101,11 +101,12 @@ export async function run(argv: string[]): Promise<number> {
 
 /** The plan against the live pool, or undefined (diagnostics printed) when the manifests have errors. */
 async function planLocally(values: Record<string, unknown>, dir: string): Promise<Plan | undefined> {
-  // The manifests are read, parsed and checked on a worker thread while the pool is fetched; only
+  // The manifests are read, parsed and checked while the pool is fetched (parse-ahead.ts); only
   // what needs the pool (references to its objects) is left for the load below.
-  const ahead = (await import('../manifests/parse-ahead.js')).startParseAhead(dir);
+  const { startParseAhead, loadPrepared } = await import('../manifests/parse-ahead.js');
+  const ahead = startParseAhead(dir);
   try {
-    const [{ observePool }, { liveInventoryFrom, loadManifests }, { noManifestsWarning }, { planDesired, cliCredentialChanges }, { operatorSettings }] = await Promise.all([
+    const [{ observePool }, { liveInventoryFrom }, { noManifestsWarning }, { planDesired, cliCredentialChanges }, { operatorSettings }] = await Promise.all([
       import('./connection.js'),
       import('../manifests/index.js'),
       import('./no-manifests.js'),
@@ -113,8 +114,7 @@ async function planLocally(values: Record<string, unknown>, dir: string): Promis
       import('./operator-config.js'),
     ]);
     const observed = await observePool(values);
-    const prepared = await ahead.prepared();
-    const { desired, diagnostics } = await loadManifests(dir, { live: liveInventoryFrom(observed), cache: prepared?.cache }, prepared?.read);
+    const { desired, diagnostics } = await loadPrepared(ahead, dir, { live: liveInventoryFrom(observed) });
     if (hasErrors(diagnostics)) {
       // Planning a partial set of manifests could delete what the broken ones declare: stop here.
       printDiagnostics(diagnostics);

@@ -15,7 +15,9 @@ import { manifestOrder } from './manifest-order.js';
 import type { DocumentCheck, CachedParse, FileParseCache } from './file-parse-cache.js';
 import type { FolderRead } from './folder.js';
 import type { ManifestLimits } from './limits.js';
-import type { ManifestFile } from './loader.js';
+import type { Diagnostic } from '../model/diagnostics.js';
+import type { DesiredState } from '../model/desired.js';
+import type { LoadOptions, ManifestFile } from './loader.js';
 import { BY_MAIN, type FolderMessage, type ParseAheadInput, type ParseAheadMessage } from './parse-ahead-protocol.js';
 import { decodeParses } from './parse-transfer.js';
 import type { ParsedDocument, ParseResult, YamlLimits } from './yaml.js';
@@ -34,7 +36,10 @@ export interface ParseAhead {
    * the folder itself. Never rejects.
    */
   prepared(): Promise<PreparedFolder | undefined>;
-  /** Stops the worker if it is still running (idempotent); `prepared()` then gives undefined. */
+  /**
+   * Stops the work if it is still running, and lets go of what it prepared (idempotent): call it
+   * once the load is done, so that the parses can be collected. `prepared()` then gives undefined.
+   */
   stop(): Promise<void>;
 }
 
@@ -100,15 +105,30 @@ export class PreparedParses implements FileParseCache {
   }
 }
 
+/**
+ * `loadManifests(dir, opts)` with what `ahead` prepared for `dir` (the same result, with less work
+ * left), or as it is when the parse-ahead failed; then stops `ahead`, so its parses do not outlive
+ * the load (their location maps are copied into the desired state).
+ */
+export async function loadPrepared(ahead: ParseAhead, dir: string, opts: Omit<LoadOptions, 'cache'> = {}): Promise<{ desired: DesiredState; diagnostics: Diagnostic[] }> {
+  const { loadManifests } = await import('./index.js');
+  try {
+    const prepared = await ahead.prepared();
+    return await loadManifests(dir, { ...opts, cache: prepared?.cache }, prepared?.read);
+  } finally {
+    await ahead.stop();
+  }
+}
+
 /** Starts reading and parsing `dir`; the work runs until prepared() settles or stop() is called. */
 export function startParseAhead(dir: string, options: ParseAheadOptions = {}): ParseAhead {
   const input: ParseAheadInput = { dir, limits: options.limits ?? {}, batchFiles: options.batchFiles ?? 100 };
-  const cache = new PreparedParses();
+  let cache = new PreparedParses();
   let read: FolderRead | undefined;
   let byPath = new Map<string, ManifestFile>();
   let worker: Worker | undefined;
   let settle!: (value: PreparedFolder | undefined) => void;
-  const result = new Promise<PreparedFolder | undefined>((resolve) => (settle = resolve));
+  let result = new Promise<PreparedFolder | undefined>((resolve) => (settle = resolve));
   let settled = false;
   let workerDone = false;
   let mainDone = options.mainThreadBatches === false;
@@ -118,6 +138,14 @@ export function startParseAhead(dir: string, options: ParseAheadOptions = {}): P
     settle(ok && read ? { read, cache } : undefined);
     // Its work is over either way: its heap goes now, not when the process exits.
     void worker?.terminate();
+  };
+  const release = () => {
+    finish(false);
+    // The parses are the loader's now (or garbage): nothing here keeps them alive.
+    result = Promise.resolve(undefined);
+    cache = new PreparedParses();
+    read = undefined;
+    byPath = new Map();
   };
   const maybeDone = () => {
     if (workerDone && mainDone) finish(true);
@@ -144,7 +172,7 @@ export function startParseAhead(dir: string, options: ParseAheadOptions = {}): P
       await takeBatches(new Int32Array(Math.ceil(order.length / input.batchFiles)), order, folder.files);
       finish(true);
     })().catch(() => finish(false));
-    return { prepared: () => result, stop: async () => finish(false) };
+    return { prepared: () => result, stop: async () => release() };
   }
 
   try {
@@ -154,7 +182,7 @@ export function startParseAhead(dir: string, options: ParseAheadOptions = {}): P
     });
   } catch {
     finish(false);
-    return { prepared: () => result, stop: async () => undefined };
+    return { prepared: () => result, stop: async () => release() };
   }
   worker.on('message', (m: ParseAheadMessage) => {
     try {
@@ -199,7 +227,7 @@ export function startParseAhead(dir: string, options: ParseAheadOptions = {}): P
   return {
     prepared: () => result,
     async stop() {
-      finish(false);
+      release();
     },
   };
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { serialize, deserialize } from 'node:v8';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadManifests, type LiveInventory } from '../../src/manifests/index.js';
-import { startParseAhead, PreparedParses, type ParseAheadOptions } from '../../src/manifests/parse-ahead.js';
+import { loadPrepared, startParseAhead, PreparedParses, type ParseAheadOptions } from '../../src/manifests/parse-ahead.js';
 import { decodeParses, encodeParses, type TransferredParse } from '../../src/manifests/parse-transfer.js';
 import { parseYaml } from '../../src/manifests/yaml.js';
 import { repositoryLimits } from '../../src/source/limits.js';
@@ -91,6 +91,15 @@ describe('parse-ahead', () => {
   it('gives undefined, not an error, when the worker cannot start: the caller loads the folder itself', async () => {
     const ahead = startParseAhead(dir, { worker: true, workerUrl: new URL('./no-such-worker.js', WORKER) });
     expect(await ahead.prepared()).toBeUndefined();
+  });
+
+  it('loadPrepared loads as a plain load, prepared or not, and lets go of the parses after', async () => {
+    const plain = await loadManifests(dir, { live });
+    for (const options of [{ worker: false }, { worker: true, workerUrl: new URL('./no-such-worker.js', WORKER) }]) {
+      const ahead = startParseAhead(dir, options);
+      expect(await loadPrepared(ahead, dir, { live })).toStrictEqual(plain);
+      expect(await ahead.prepared()).toBeUndefined();
+    }
   });
 
   it('gives undefined once stopped', async () => {
