@@ -21,17 +21,18 @@ const TAGS = [
 type Tag = (typeof TAGS)[number];
 // Candidates by name length and first byte, each with its bytes for a native compare: a tag is
 // recognised without making a string of it (tag strings were most of the garbage per reply).
-const TAG_INDEX = new Map<number, { tag: Tag; bytes: Buffer }[]>();
+// An array indexed by length * 256 + first byte (a Map lookup per tag showed in profiles).
+const LONGEST_TAG = Math.max(...TAGS.map((t) => t.length));
+const TAG_INDEX: ({ tag: Tag; bytes: Buffer }[] | undefined)[] = Array.from({ length: (LONGEST_TAG + 1) * 256 }, () => undefined);
 for (const tag of TAGS) {
   const key = tag.length * 256 + tag.charCodeAt(0);
-  const list = TAG_INDEX.get(key) ?? [];
-  list.push({ tag, bytes: Buffer.from(tag, 'latin1') });
-  TAG_INDEX.set(key, list);
+  (TAG_INDEX[key] ??= []).push({ tag, bytes: Buffer.from(tag, 'latin1') });
 }
 
 /** The XML-RPC tag named by buf[from, to), or an error naming what is there. */
 function tagOf(buf: Buffer, from: number, to: number, closing = false): Tag {
-  const list = TAG_INDEX.get((to - from) * 256 + (buf[from] ?? 0));
+  const length = to - from;
+  const list = length > 0 && length <= LONGEST_TAG ? TAG_INDEX[length * 256 + buf[from]!] : undefined;
   if (list) {
     // A byte loop: tags are short, and a native compare per tag costs more in the call than the work.
     for (const c of list) {
@@ -45,10 +46,24 @@ function tagOf(buf: Buffer, from: number, to: number, closing = false): Tag {
   throw new Error(closing ? `unexpected XML-RPC tag </${name}>` : `unexpected XML-RPC tag <${name}>`);
 }
 
+// How far find() looks byte by byte before it asks the native search.
+const NEAR = 32;
+
+/**
+ * buf.indexOf(byte, from), a byte loop over the first NEAR bytes: markup is dense (a tag every few
+ * bytes), and a native call per tag cost more than the search itself.
+ */
+function find(buf: Buffer, byte: number, from: number): number {
+  const n = buf.length;
+  const stop = from + NEAR < n ? from + NEAR : n;
+  for (let i = from; i < stop; i++) if (buf[i] === byte) return i;
+  return stop < n ? buf.indexOf(byte, stop) : -1;
+}
+
 type Frame =
   | { kind: 'value'; text: string; typed: boolean }
   | { kind: 'scalar'; tag: Tag; text: string }
-  | { kind: 'struct'; obj: Record<string, unknown>; name: string }
+  | { kind: 'struct'; keys: string[]; values: unknown[]; name: string }
   | { kind: 'array'; items: unknown[] }
   | { kind: 'name'; text: string }
   | { kind: 'other'; tag: Tag };
@@ -57,8 +72,8 @@ type Frame =
  * A new frame. Every kind gets the same fields in the same order, so V8 sees one object shape
  * where the decoder reads `kind` and the rest (six shapes made those reads the slowest part).
  */
-function frame(kind: Frame['kind'], tag: Tag, obj?: Record<string, unknown>, items?: unknown[]): Frame {
-  return { kind, tag, text: '', typed: false, obj, name: '', items } as unknown as Frame;
+function frame(kind: Frame['kind'], tag: Tag, keys?: string[], values?: unknown[], items?: unknown[]): Frame {
+  return { kind, tag, text: '', typed: false, keys, values, name: '', items } as unknown as Frame;
 }
 
 /** The decoded `<param>` value, or a fault. */
@@ -95,7 +110,7 @@ export class XmlRpcResponseDecoder {
     const n = buf.length;
     let pos = 0;
     for (;;) {
-      const lt = buf.indexOf(0x3c /* < */, pos);
+      const lt = find(buf, 0x3c /* < */, pos);
       if (lt < 0) {
         // A text run not yet ended by a tag: take what is safe now, so a long string that arrives in
         // many chunks is not copied again with each of them.
@@ -121,7 +136,7 @@ export class XmlRpcResponseDecoder {
           continue;
         }
       }
-      const gt = buf.indexOf(0x3e /* > */, lt + 1);
+      const gt = find(buf, 0x3e /* > */, lt + 1);
       if (gt < 0) break;
       pos = gt + 1;
       if (next === 0x3f /* ? */ || next === 0x21) continue; // <?xml ...?>, <!DOCTYPE>
@@ -156,10 +171,10 @@ export class XmlRpcResponseDecoder {
    * anything else or not all here yet (then it takes the general way).
    */
   private leaf(buf: Buffer, tag: 'value' | 'name', from: number): number {
-    const lt = buf.indexOf(0x3c /* < */, from);
+    const lt = find(buf, 0x3c /* < */, from);
     // Not `</`: a typed value, CDATA or a comment inside, or the text goes on in the next chunk.
     if (lt < 0 || buf[lt + 1] !== 0x2f) return -1;
-    const gt = buf.indexOf(0x3e /* > */, lt + 2);
+    const gt = find(buf, 0x3e /* > */, lt + 2);
     if (gt < 0) return -1;
     // What open() does first: a tag inside an untyped `<value>` makes it typed.
     const top = this.stack[this.stack.length - 1];
@@ -216,10 +231,10 @@ export class XmlRpcResponseDecoder {
         this.stack.push(frame('value', tag));
         return;
       case 'struct':
-        this.stack.push(frame('struct', tag, {}));
+        this.stack.push(frame('struct', tag, [], []));
         return;
       case 'array':
-        this.stack.push(frame('array', tag, undefined, []));
+        this.stack.push(frame('array', tag, undefined, undefined, []));
         return;
       case 'name':
         this.stack.push(frame('name', tag));
@@ -265,7 +280,7 @@ export class XmlRpcResponseDecoder {
         this.deliver(scalar(frame.tag, frame.text));
         return;
       case 'struct':
-        this.deliver(frame.obj);
+        this.deliver(structOf(frame.keys, frame.values));
         return;
       case 'array':
         this.deliver(frame.items);
@@ -293,7 +308,8 @@ export class XmlRpcResponseDecoder {
     for (; i >= 0; i--) {
       const f = this.stack[i]!;
       if (f.kind === 'struct') {
-        f.obj[f.name] = v;
+        f.keys.push(f.name);
+        f.values.push(v);
         return;
       }
       if (f.kind === 'array') {
@@ -307,6 +323,45 @@ export class XmlRpcResponseDecoder {
       }
       if (f.kind === 'other' && (f.tag === 'member' || f.tag === 'data')) continue;
     }
+  }
+}
+
+// Structs of at least this many members are built by a constructor made for their member names:
+// V8 keeps an object that gains more than about a dozen properties one keyed store at a time in
+// dictionary mode, which is larger and slower to read (every XAPI record); an object literal of
+// the same names is a fast object, as JSON.parse makes. Smaller structs stay fast either way.
+const SHAPED_MIN = 12;
+const SHAPED_MAX = 256;
+// Each distinct list of names costs a compiled function; records of one class share theirs.
+const MAX_SHAPES = 512;
+const shapes = new Map<string, ((values: unknown[]) => Record<string, unknown>) | null>();
+
+/** The struct's members as an object, in order; a repeated name keeps its first place and last value. */
+function structOf(keys: string[], values: unknown[]): Record<string, unknown> {
+  const n = keys.length;
+  if (n >= SHAPED_MIN && n <= SHAPED_MAX) {
+    const signature = keys.join('\u0000');
+    let make = shapes.get(signature);
+    if (make === undefined && shapes.size < MAX_SHAPES) shapes.set(signature, (make = shapeFor(keys)));
+    if (make) return make(values);
+  }
+  const obj: Record<string, unknown> = {};
+  for (let i = 0; i < n; i++) obj[keys[i]!] = values[i];
+  return obj;
+}
+
+/**
+ * A function returning `{ [keys[0]]: values[0], ... }` as an object literal; null where one cannot
+ * be made (a repeated name or `__proto__`, which a literal treats differently; code generation
+ * turned off). The names come from the wire: each is written as a JSON string literal, which is
+ * also a JavaScript one, so no name can be more than a property name.
+ */
+function shapeFor(keys: string[]): ((values: unknown[]) => Record<string, unknown>) | null {
+  if (new Set(keys).size !== keys.length || keys.includes('__proto__')) return null;
+  try {
+    return new Function('v', `return {${keys.map((k, i) => `${JSON.stringify(k)}: v[${i}]`).join(', ')}};`) as (values: unknown[]) => Record<string, unknown>;
+  } catch {
+    return null;
   }
 }
 
