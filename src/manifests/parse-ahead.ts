@@ -9,6 +9,7 @@
  * cannot do it all.
  */
 import { availableParallelism, loadavg } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { readManifestFolder } from './folder.js';
 import { manifestOrder } from './manifest-order.js';
@@ -19,7 +20,7 @@ import type { Diagnostic } from '../model/diagnostics.js';
 import type { DesiredState } from '../model/desired.js';
 import type { LoadOptions, ManifestFile } from './loader.js';
 import { BY_MAIN, type FolderMessage, type ParseAheadInput, type ParseAheadMessage } from './parse-ahead-protocol.js';
-import { decodeParses } from './parse-transfer.js';
+import { decodeParses, type EncodedParses } from './parse-transfer.js';
 import type { ParsedDocument, ParseResult, YamlLimits } from './yaml.js';
 
 /** What a finished parse-ahead gives the loader: pass `read` and `cache` to loadManifests. */
@@ -120,6 +121,41 @@ export async function loadPrepared(ahead: ParseAhead, dir: string, opts: Omit<Lo
   }
 }
 
+/**
+ * When the main thread may do parse-ahead work: at a moment the event loop had nothing else to do
+ * (it waited for I/O), or at once after hurry() (the caller now waits for the result). Work done
+ * while replies are arriving would only hold them up: their socket buffers fill and the pool's
+ * replies come no faster than this thread reads them.
+ */
+class IdleGate {
+  private hurried = false;
+  private wake: (() => void) | undefined;
+
+  hurry(): void {
+    this.hurried = true;
+    this.wake?.();
+  }
+
+  async idle(): Promise<void> {
+    if (this.hurried) return new Promise((r) => setImmediate(r));
+    for (;;) {
+      const before = performance.eventLoopUtilization();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, IDLE_PROBE_MS);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+      // Idle time accrues only while the loop blocks waiting for events: then nothing was pending.
+      if (this.hurried || performance.eventLoopUtilization(before).idle >= IDLE_PROBE_MS / 2) return;
+    }
+  }
+}
+
+const IDLE_PROBE_MS = 1;
+
 /** Starts reading and parsing `dir`; the work runs until prepared() settles or stop() is called. */
 export function startParseAhead(dir: string, options: ParseAheadOptions = {}): ParseAhead {
   const input: ParseAheadInput = { dir, limits: options.limits ?? {}, batchFiles: options.batchFiles ?? 100 };
@@ -130,12 +166,21 @@ export function startParseAhead(dir: string, options: ParseAheadOptions = {}): P
   let settle!: (value: PreparedFolder | undefined) => void;
   let result = new Promise<PreparedFolder | undefined>((resolve) => (settle = resolve));
   let settled = false;
+  const gate = new IdleGate();
+  // The worker's parses wait here until the main thread has a moment to unpack them.
+  const pending: { limits: Limits; parses: EncodedParses }[] = [];
   let workerDone = false;
-  let mainDone = options.mainThreadBatches === false;
+  let arrived: (() => void) | undefined;
+  const notify = () => {
+    arrived?.();
+    arrived = undefined;
+  };
+
   const finish = (ok: boolean) => {
     if (settled) return;
     settled = true;
     settle(ok && read ? { read, cache } : undefined);
+    notify();
     // Its work is over either way: its heap goes now, not when the process exits.
     void worker?.terminate();
   };
@@ -146,33 +191,71 @@ export function startParseAhead(dir: string, options: ParseAheadOptions = {}): P
     cache = new PreparedParses();
     read = undefined;
     byPath = new Map();
+    pending.length = 0;
   };
-  const maybeDone = () => {
-    if (workerDone && mainDone) finish(true);
+  const handle: ParseAhead = {
+    prepared: () => {
+      gate.hurry();
+      return result;
+    },
+    stop: async () => release(),
   };
 
-  /** Takes batches from the back until one is already the worker's; yields before each. */
-  async function takeBatches(claims: Int32Array, order: Int32Array, files: ManifestFile[]): Promise<void> {
-    const { loadManifestFiles } = await import('./loader.js');
-    for (let b = claims.length - 1; b >= 0; b--) {
-      // Replies and the worker's messages go first: this is for the time nothing else is waiting.
-      await new Promise((r) => setImmediate(r));
-      if (settled || Atomics.compareExchange(claims, b, 0, BY_MAIN) !== 0) break;
-      const batch = Array.from(order.subarray(b * input.batchFiles, (b + 1) * input.batchFiles), (i) => files[i]!);
-      loadManifestFiles(batch, dir, { limits: input.limits, cache });
+  function unpack(message: { limits: Limits; parses: EncodedParses }): void {
+    for (const p of decodeParses(message.parses)) {
+      const file = byPath.get(p.path);
+      if (!file) continue;
+      cache.storeParsed(file, message.limits, p.result, p.nodes);
+      p.result.documents.forEach((doc, i) => {
+        const check = p.checks[i];
+        if (check) cache.storeChecked(doc, check);
+      });
     }
   }
 
+  /**
+   * The main thread's part, one step per idle moment: unpack what the worker sent, or take a batch
+   * from the back while the worker has not reached it; then wait for the worker's last message.
+   */
+  async function mainThread(claims: Int32Array, order: Int32Array, files: ManifestFile[], takeBatches: boolean): Promise<void> {
+    const { loadManifestFiles } = await import('./loader.js');
+    let back = claims.length - 1;
+    for (;;) {
+      await gate.idle();
+      if (settled) return;
+      const message = pending.shift();
+      if (message) {
+        unpack(message);
+        continue;
+      }
+      if (takeBatches && back >= 0 && Atomics.compareExchange(claims, back, 0, BY_MAIN) === 0) {
+        const batch = Array.from(order.subarray(back * input.batchFiles, (back + 1) * input.batchFiles), (i) => files[i]!);
+        back--;
+        loadManifestFiles(batch, dir, { limits: input.limits, cache });
+        continue;
+      }
+      // The first batch already taken means every one before it is the worker's.
+      takeBatches = false;
+      if (workerDone) return;
+      await new Promise<void>((resolve) => (arrived = resolve));
+    }
+  }
+  const run = (claims: Int32Array, order: Int32Array, files: ManifestFile[], takeBatches: boolean) =>
+    mainThread(claims, order, files, takeBatches).then(
+      () => finish(true),
+      () => finish(false),
+    );
+
   if (!(options.worker ?? spareCore())) {
-    // No core to spare: the main thread does it all, in batches, between whatever else it does.
+    // No core to spare: the main thread does it all, in batches, when it has nothing else to do.
+    workerDone = true;
     void (async () => {
       const folder = await readManifestFolder(dir, input.limits);
       read = folder;
       const order = manifestOrder(folder.files);
-      await takeBatches(new Int32Array(Math.ceil(order.length / input.batchFiles)), order, folder.files);
-      finish(true);
+      await run(new Int32Array(Math.ceil(order.length / input.batchFiles)), order, folder.files, true);
     })().catch(() => finish(false));
-    return { prepared: () => result, stop: async () => release() };
+    return handle;
   }
 
   try {
@@ -182,40 +265,29 @@ export function startParseAhead(dir: string, options: ParseAheadOptions = {}): P
     });
   } catch {
     finish(false);
-    return { prepared: () => result, stop: async () => release() };
+    return handle;
   }
   worker.on('message', (m: ParseAheadMessage) => {
-    try {
-      if (m.type === 'folder') {
+    if (settled) return;
+    if (m.type === 'folder') {
+      try {
         const files = m.paths.map((path, i) => {
           const start = i === 0 ? 0 : m.ends[i - 1]!;
           return { path, content: Buffer.from(m.bytes, start, m.ends[i]! - start) };
         });
         read = { files, diagnostics: m.diagnostics };
         byPath = new Map(files.map((f) => [f.path, f]));
-        if (!mainDone) {
-          takeBatches(m.claims, m.order, files).then(
-            () => ((mainDone = true), maybeDone()),
-            () => finish(false),
-          );
-        }
-      } else if (m.type === 'parses') {
-        for (const p of decodeParses(m.parses)) {
-          const file = byPath.get(p.path);
-          if (!file) continue;
-          cache.storeParsed(file, m.limits, p.result, p.nodes);
-          p.result.documents.forEach((doc, i) => {
-            const check = p.checks[i];
-            if (check) cache.storeChecked(doc, check);
-          });
-        }
-      } else if (m.type === 'done') {
-        workerDone = true;
-        maybeDone();
-      } else {
+        void run(m.claims, m.order, files, options.mainThreadBatches !== false);
+      } catch {
         finish(false);
       }
-    } catch {
+    } else if (m.type === 'parses') {
+      pending.push(m);
+      notify();
+    } else if (m.type === 'done') {
+      workerDone = true;
+      notify();
+    } else {
       finish(false);
     }
   });
@@ -224,10 +296,5 @@ export function startParseAhead(dir: string, options: ParseAheadOptions = {}): P
   worker.on('exit', () => {
     if (!workerDone) finish(false);
   });
-  return {
-    prepared: () => result,
-    async stop() {
-      release();
-    },
-  };
+  return handle;
 }
