@@ -86,6 +86,9 @@ export class XmlRpcResponseDecoder {
   private hasResult = false;
   private isFault = false;
   private sawResponse = false;
+  // Made once a reply proves large: a small one would pay for the table and gain nothing.
+  private texts: ShortTexts | undefined;
+  private bytesIn = 0;
 
   /**
    * Feeds the next piece of the document. Works on bytes, so every decoded string is a fresh copy:
@@ -94,6 +97,8 @@ export class XmlRpcResponseDecoder {
    */
   write(chunk: Buffer | string): void {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+    this.bytesIn += bytes.length;
+    if (!this.texts && this.bytesIn > SHORT_TEXTS_AFTER) this.texts = new ShortTexts();
     this.buf = this.buf.length ? Buffer.concat([this.buf, bytes]) : bytes;
     this.drain();
   }
@@ -180,7 +185,7 @@ export class XmlRpcResponseDecoder {
     const top = this.stack[this.stack.length - 1];
     if (top?.kind === 'value') top.typed = true;
     // As close() does for these frames, the closing tag's name is not read: any `</...>` ends them.
-    const text = lt > from ? decodeEntities(buf.toString('utf8', from, lt)) : '';
+    const text = lt === from ? '' : this.texts ? this.texts.text(buf, from, lt) : decodeEntities(buf.toString('utf8', from, lt));
     if (tag === 'value') this.deliver(text);
     else {
       // closeFrame's `name` case, with the name frame never pushed: the struct is under the top frame.
@@ -362,6 +367,42 @@ function shapeFor(keys: string[]): ((values: unknown[]) => Record<string, unknow
     return new Function('v', `return {${keys.map((k, i) => `${JSON.stringify(k)}: v[${i}]`).join(', ')}};`) as (values: unknown[]) => Record<string, unknown>;
   } catch {
     return null;
+  }
+}
+
+const SHORT_TEXTS_AFTER = 256 * 1024;
+const SLOTS = 4096; // a power of two
+const SHORT = 24;
+
+/**
+ * The decoded text of short byte runs, kept by their bytes in a direct-mapped table: a record's
+ * member names and most of its values (enums, flags, `OpaqueRef:NULL`, small numbers) repeat in
+ * every record, and each is then one string shared by all of them instead of one decode and one
+ * copy per record. A run whose slot holds other bytes is decoded and takes the slot over.
+ */
+class ShortTexts {
+  private readonly bytes = new Uint8Array(SLOTS * SHORT);
+  private readonly lengths = new Int32Array(SLOTS).fill(-1);
+  private readonly strings: string[] = new Array<string>(SLOTS).fill('');
+
+  /** decodeEntities(buf.toString('utf8', from, to)). */
+  text(buf: Buffer, from: number, to: number): string {
+    const n = to - from;
+    if (n > SHORT) return decodeEntities(buf.toString('utf8', from, to));
+    let h = n;
+    for (let i = from; i < to; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+    const slot = (h ^ (h >>> 15)) & (SLOTS - 1);
+    const at = slot * SHORT;
+    if (this.lengths[slot] === n) {
+      let i = 0;
+      while (i < n && this.bytes[at + i] === buf[from + i]) i++;
+      if (i === n) return this.strings[slot]!;
+    }
+    const s = decodeEntities(buf.toString('utf8', from, to));
+    this.lengths[slot] = n;
+    this.bytes.set(buf.subarray(from, to), at);
+    this.strings[slot] = s;
+    return s;
   }
 }
 

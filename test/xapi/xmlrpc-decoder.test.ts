@@ -121,6 +121,19 @@ describe('XmlRpcResponseDecoder', () => {
     expect(({} as Record<string, unknown>).f0).toBeUndefined();
   });
 
+  // Past 256 KB the decoder keeps short texts by their bytes and hands out one string per distinct
+  // run: repeated, colliding, entity-bearing and boundary-length texts must all come out as written.
+  it('decodes a large reply of repeated short texts as the reference decoder does', async () => {
+    const pool = ['', 'OpaqueRef:NULL', 'Running', 'a &amp; b', 'café', 'x'.repeat(24), 'y'.repeat(25), '0', '1', 'ü✓'];
+    const texts = Array.from({ length: 12_000 }, (_, i) => (i % 3 === 0 ? `u${i}` : pool[i % pool.length]!));
+    const members = texts.map((t, i) => `<member><name>${i % 7 === 0 ? `n${i}` : pool[(i + 1) % pool.length]}</name><value>${t}</value></member>`);
+    const xml = `<?xml version="1.0"?><methodResponse><params><param><value><array><data>${texts.map((t) => `<value>${t}</value>`).join('')}<value><struct>${members.join('')}</struct></value></data></array></value></param></params></methodResponse>`;
+    expect(xml.length).toBeGreaterThan(512 * 1024);
+    const whole = decodeInPieces(xml, xml.length);
+    expect(whole).toEqual(await referenceDecode(xml));
+    expect(decodeInPieces(xml, 65_536)).toEqual(whole);
+  });
+
   it.each([
     ['cut inside a name', '<methodResponse><params><param><value><struct><member><name>ab'],
     ['cut after a value', '<methodResponse><params><param><value><struct><member><name>a</name><value>v</value>'],
