@@ -88,6 +88,13 @@ describe('parse-ahead', () => {
     expect((prepared.cache as PreparedParses).size).toBe(parsable);
   });
 
+  it('reports a folder that cannot be read as a plain load does, in either mode', async () => {
+    const missing = join(dir, 'no-such-folder');
+    const plain = await loadManifests(missing, { live });
+    expect(plain.diagnostics.map((d) => d.code)).toEqual(['folder']);
+    for (const options of [{ worker: true, workerUrl: WORKER }, { worker: false }]) expect((await loadAhead(missing, options)).result).toStrictEqual(plain);
+  });
+
   it('gives undefined, not an error, when the worker cannot start: the caller loads the folder itself', async () => {
     const ahead = startParseAhead(dir, { worker: true, workerUrl: new URL('./no-such-worker.js', WORKER) });
     expect(await ahead.prepared()).toBeUndefined();
