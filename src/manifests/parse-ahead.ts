@@ -1,19 +1,22 @@
 /**
  * Reading, parsing and checking a manifests folder while the main thread waits for something else
- * (a cold `xops plan` fetches the pool meanwhile). A worker thread reads the folder and parses its
- * files in batches from the front; the main thread, whenever it has nothing else to do, takes
- * batches from the back (each batch goes to exactly one of them). What comes back is the folder as
+ * (a cold `xops plan` fetches the pool meanwhile). With a spare core, a worker thread reads the
+ * folder and parses its files in batches from the front, and the main thread takes batches from
+ * the back (each batch goes to exactly one of them); without one, the main thread reads and parses
+ * them all. The main thread does its part only at moments its event loop is idle (idle-gate.ts),
+ * and at full speed once the result is asked for. What comes back is the folder as
  * read and a FileParseCache holding each file's parse and each document's check: the loader run
  * with that cache skips that work and gives the same result it gives without it (the cache's
  * contract). References to the pool are resolved only in that final load, which is why the worker
  * cannot do it all.
  */
 import { availableParallelism, loadavg } from 'node:os';
-import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { readManifestFolder } from './folder.js';
 import { manifestOrder } from './manifest-order.js';
-import type { DocumentCheck, CachedParse, FileParseCache } from './file-parse-cache.js';
+import type { FileParseCache } from './file-parse-cache.js';
+import { IdleGate } from './idle-gate.js';
+import { PreparedParses } from './prepared-parses.js';
 import type { FolderRead } from './folder.js';
 import type { ManifestLimits } from './limits.js';
 import type { Diagnostic } from '../model/diagnostics.js';
@@ -21,7 +24,7 @@ import type { DesiredState } from '../model/desired.js';
 import type { LoadOptions, ManifestFile } from './loader.js';
 import { BY_MAIN, type FolderMessage, type ParseAheadInput, type ParseAheadMessage } from './parse-ahead-protocol.js';
 import { decodeParses, type EncodedParses } from './parse-transfer.js';
-import type { ParsedDocument, ParseResult, YamlLimits } from './yaml.js';
+import type { YamlLimits } from './yaml.js';
 
 /** What a finished parse-ahead gives the loader: pass `read` and `cache` to loadManifests. */
 export interface PreparedFolder {
@@ -67,43 +70,12 @@ export interface ParseAheadOptions {
 
 type Limits = Omit<YamlLimits, 'budget'>;
 
+export { PreparedParses };
+
 /** More than one core, and at least one of them idle over the last minute. */
 function spareCore(): boolean {
   const cores = availableParallelism();
   return cores > 1 && loadavg()[0]! <= cores - 1;
-}
-
-/**
- * Parses and checks kept by path for one load: a file whose bytes or limits differ from those a
- * parse was made from is not found (the loader then parses it itself).
- */
-export class PreparedParses implements FileParseCache {
-  private readonly entries = new Map<string, { content: Buffer; limits: Limits; parse: CachedParse }>();
-  private readonly checks = new WeakMap<ParsedDocument, DocumentCheck>();
-
-  /** Files kept. */
-  get size(): number {
-    return this.entries.size;
-  }
-
-  parsed(file: ManifestFile, limits: Limits): CachedParse | undefined {
-    const entry = this.entries.get(file.path);
-    if (!entry || entry.limits.maxNodes !== limits.maxNodes || entry.limits.maxDepth !== limits.maxDepth) return undefined;
-    if (entry.content !== file.content && !entry.content.equals(file.content)) return undefined;
-    return entry.parse;
-  }
-
-  storeParsed(file: ManifestFile, limits: Limits, result: ParseResult, nodes: number): void {
-    this.entries.set(file.path, { content: file.content, limits: { maxNodes: limits.maxNodes, maxDepth: limits.maxDepth }, parse: { result, nodes } });
-  }
-
-  checked(doc: ParsedDocument): DocumentCheck | undefined {
-    return this.checks.get(doc);
-  }
-
-  storeChecked(doc: ParsedDocument, check: DocumentCheck): void {
-    this.checks.set(doc, check);
-  }
 }
 
 /**
@@ -120,41 +92,6 @@ export async function loadPrepared(ahead: ParseAhead, dir: string, opts: Omit<Lo
     await ahead.stop();
   }
 }
-
-/**
- * When the main thread may do parse-ahead work: at a moment the event loop had nothing else to do
- * (it waited for I/O), or at once after hurry() (the caller now waits for the result). Work done
- * while replies are arriving would only hold them up: their socket buffers fill and the pool's
- * replies come no faster than this thread reads them.
- */
-class IdleGate {
-  private hurried = false;
-  private wake: (() => void) | undefined;
-
-  hurry(): void {
-    this.hurried = true;
-    this.wake?.();
-  }
-
-  async idle(): Promise<void> {
-    if (this.hurried) return new Promise((r) => setImmediate(r));
-    for (;;) {
-      const before = performance.eventLoopUtilization();
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, IDLE_PROBE_MS);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
-      // Idle time accrues only while the loop blocks waiting for events: then nothing was pending.
-      if (this.hurried || performance.eventLoopUtilization(before).idle >= IDLE_PROBE_MS / 2) return;
-    }
-  }
-}
-
-const IDLE_PROBE_MS = 1;
 
 /** Starts reading and parsing `dir`; the work runs until prepared() settles or stop() is called. */
 export function startParseAhead(dir: string, options: ParseAheadOptions = {}): ParseAhead {
