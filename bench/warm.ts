@@ -13,7 +13,7 @@
  *
  * REPO holds a manifest for every VM (written by `xops export`, the VMs marked xops' own in the
  * pool), so the controller starts in sync. Each process carries a probe (`--import`) reporting its
- * peak RSS and longest event-loop stall. Medians of REPS runs; the machine's load is printed.
+ * peak RSS, longest event-loop stall and CPU (all threads). Medians of REPS runs; the machine's load is printed.
  * `XOPS_BENCH_CPU_PROF=DIR` writes CPU profiles of the controller and the warm clients under DIR.
  */
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
@@ -35,6 +35,8 @@ interface Run {
   ms: number;
   rssMiB: number;
   maxStallMs: number;
+  /** CPU time of the whole process, all threads. */
+  cpuMs: number;
   code: number | null;
   stderr: string;
 }
@@ -76,7 +78,7 @@ function timed(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
     child.once('close', (code) => {
       const ms = performance.now() - t0;
       clearTimeout(timer);
-      let probe = { rssMiB: NaN, maxStallMs: NaN };
+      let probe = { rssMiB: NaN, maxStallMs: NaN, cpuMs: NaN };
       try {
         probe = JSON.parse(readFileSync(probeOut, 'utf8'));
         rmSync(probeOut);
@@ -94,7 +96,7 @@ async function median(label: string, fn: () => Promise<Run>): Promise<Run> {
   const bad = runs.find((r) => r.code !== 0 && r.code !== 2);
   if (bad) process.stdout.write(`  (${label} exited ${bad.code}: ${bad.stderr.split('\n').slice(0, 3).join(' | ')})\n`);
   const mid = <K extends keyof Run>(k: K) => [...runs.map((r) => r[k] as number)].sort((a, b) => a - b)[Math.floor(runs.length / 2)]!;
-  return { ms: mid('ms'), rssMiB: mid('rssMiB'), maxStallMs: Math.max(...runs.map((r) => r.maxStallMs)), code: bad?.code ?? 0, stderr: '' };
+  return { ms: mid('ms'), rssMiB: mid('rssMiB'), cpuMs: mid('cpuMs'), maxStallMs: Math.max(...runs.map((r) => r.maxStallMs)), code: bad?.code ?? 0, stderr: '' };
 }
 
 function freePort(): Promise<number> {
@@ -164,7 +166,7 @@ function profileFlags(name: string): string[] {
 
 function row(label: string, r: Run, floor?: number): string {
   const ratio = floor ? `  ${(r.ms / floor).toFixed(2)}x floor` : '';
-  return `  ${label.padEnd(26)} ${r.ms.toFixed(0).padStart(6)} ms${ratio.padEnd(16)}  stall ${r.maxStallMs.toFixed(0).padStart(4)} ms  RSS ${r.rssMiB.toFixed(0).padStart(4)} MiB\n`;
+  return `  ${label.padEnd(26)} ${r.ms.toFixed(0).padStart(6)} ms${ratio.padEnd(16)}  stall ${r.maxStallMs.toFixed(0).padStart(4)} ms  RSS ${r.rssMiB.toFixed(0).padStart(4)} MiB  CPU ${r.cpuMs.toFixed(0).padStart(6)} ms\n`;
 }
 
 /** A pool of `vms` scale VMs (simulator child), a folder with a manifest for each (one changed), and a controller watching the pool. */

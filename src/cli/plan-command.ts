@@ -102,24 +102,32 @@ export async function run(argv: string[]): Promise<number> {
 
 /** The plan against the live pool, or undefined (diagnostics printed) when the manifests have errors. */
 async function planLocally(values: Record<string, unknown>, dir: string): Promise<Plan | undefined> {
-  const [{ observePool }, { liveInventoryFrom, loadManifests }, { noManifestsWarning }, { planDesired, cliCredentialChanges }, { operatorSettings }] = await Promise.all([
-    import('./connection.js'),
-    import('../manifests/index.js'),
-    import('./no-manifests.js'),
-    import('./plan-desired.js'),
-    import('./operator-config.js'),
-  ]);
-  const observed = await observePool(values);
-  const { desired, diagnostics } = await loadManifests(dir, { live: liveInventoryFrom(observed) });
-  if (hasErrors(diagnostics)) {
-    // Planning a partial set of manifests could delete what the broken ones declare: stop here.
-    printDiagnostics(diagnostics);
-    return undefined;
+  // The manifests are read, parsed and checked while the pool is fetched (parse-ahead.ts); only
+  // what needs the pool (references to its objects) is left for the load below.
+  const { startParseAhead, loadPrepared } = await import('../manifests/parse-ahead.js');
+  const ahead = startParseAhead(dir);
+  try {
+    const [{ observePool }, { liveInventoryFrom }, { noManifestsWarning }, { planDesired, cliCredentialChanges }, { operatorSettings }] = await Promise.all([
+      import('./connection.js'),
+      import('../manifests/index.js'),
+      import('./no-manifests.js'),
+      import('./plan-desired.js'),
+      import('./operator-config.js'),
+    ]);
+    const observed = await observePool(values);
+    const { desired, diagnostics } = await loadPrepared(ahead, dir, { live: liveInventoryFrom(observed) });
+    if (hasErrors(diagnostics)) {
+      // Planning a partial set of manifests could delete what the broken ones declare: stop here.
+      printDiagnostics(diagnostics);
+      return undefined;
+    }
+    const operator = await operatorSettings(values);
+    const repo = repoIdentity(values);
+    const changedCredentials = await cliCredentialChanges(desired, observed, operator, str(values['password-file']), repo);
+    return planDesired(desired, [...noManifestsWarning(dir, desired, diagnostics), ...diagnostics], observed, { now: new Date(), repo, operator, changedCredentials });
+  } finally {
+    await ahead.stop();
   }
-  const operator = await operatorSettings(values);
-  const repo = repoIdentity(values);
-  const changedCredentials = await cliCredentialChanges(desired, observed, operator, str(values['password-file']), repo);
-  return planDesired(desired, [...noManifestsWarning(dir, desired, diagnostics), ...diagnostics], observed, { now: new Date(), repo, operator, changedCredentials });
 }
 
 /** `--server URL`: the controller plans the folder's files with its own configuration and pool cache. */

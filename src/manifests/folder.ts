@@ -8,6 +8,8 @@ import type { ManifestFile } from './loader.js';
 import { MAX_COMPANION_BYTES, isCompanionPath } from './companion-files.js';
 import { isManifestPath } from './manifest-path.js';
 
+const READS_PER_TURN = 500;
+
 /** Files read from a folder, plus what could not be read safely. */
 export interface FolderRead {
   files: ManifestFile[];
@@ -31,6 +33,8 @@ export async function readManifestFolder(dir: string, limits: Partial<ManifestLi
   let total = 0;
   for (const p of walked.manifests) {
     if (total > caps.maxTotalBytes) break;
+    // Others waiting on the event loop (replies being decoded) get a turn every few hundred files.
+    if (files.length % READS_PER_TURN === READS_PER_TURN - 1) await new Promise((r) => setImmediate(r));
     const content = readCapped(p.abs, caps.maxFileBytes + 1);
     total += content.length;
     files.push({ path: p.rel, content });

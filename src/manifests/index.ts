@@ -4,7 +4,7 @@
  */
 import type { Diagnostic } from '../model/diagnostics.js';
 import type { DesiredState } from '../model/desired.js';
-import { readManifestFolder } from './folder.js';
+import { readManifestFolder, type FolderRead } from './folder.js';
 import { loadManifestFiles, sortDiagnostics, type LoadOptions } from './loader.js';
 import { documentsOf, KIND_REGISTRY } from '../kinds/index.js';
 
@@ -22,10 +22,11 @@ export { KINDS } from '../kinds/index.js';
 /**
  * Loads every manifest under `dir`. Reads the folder safely (symlinks that leave it are diagnostics,
  * hidden entries skipped, sizes capped), then loads the files as `loadManifestFiles` does.
- * `desired.source.commit` is `opts.commit`, or `local` for a working folder.
+ * `desired.source.commit` is `opts.commit`, or `local` for a working folder. `preread` is the folder
+ * as readManifestFolder(dir, opts.limits) already read it (parse-ahead.ts), so it is not read again.
  */
-export async function loadManifests(dir: string, opts: LoadOptions = {}): Promise<{ desired: DesiredState; diagnostics: Diagnostic[] }> {
-  const read = await readManifestFolder(dir, opts.limits);
+export async function loadManifests(dir: string, opts: LoadOptions = {}, preread?: FolderRead): Promise<{ desired: DesiredState; diagnostics: Diagnostic[] }> {
+  const read = preread ?? (await readManifestFolder(dir, opts.limits));
   const result = loadManifestFiles(read.files, dir, { ...opts, commit: opts.commit ?? 'local' });
   for (const kind of KIND_REGISTRY) {
     if (kind.measure) for (const doc of documentsOf(result.desired, kind)) await kind.measure(doc, dir);

@@ -28,10 +28,12 @@ export function recordsOf<C extends ObservedClass>(cls: C, reply: unknown): Map<
  */
 export async function takeSnapshot(caller: XapiCaller): Promise<ObservedState> {
   const token = await currentToken(caller);
-  const replies = await Promise.all(OBSERVED_CLASSES.map((cls) => caller.call(`${cls}.get_all_records`)));
+  // Each class is decoded as its reply arrives: the work is spread between replies instead of one
+  // long stretch after the last (about 250 ms at 10k VMs), and each raw reply can go at once.
+  const maps = await Promise.all(OBSERVED_CLASSES.map((cls) => caller.call(`${cls}.get_all_records`).then((reply) => recordsOf(cls, reply))));
   const records = {} as Record<ObservedClass, Map<string, XapiRecord>>;
   OBSERVED_CLASSES.forEach((cls, i) => {
-    records[cls] = recordsOf(cls, replies[i]);
+    records[cls] = maps[i]!;
   });
   return { token, observedAt: new Date().toISOString(), records: records as ObservedState['records'] };
 }
