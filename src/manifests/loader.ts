@@ -144,6 +144,19 @@ export function loadManifestFiles(files: ManifestFile[], root: string, opts: Loa
   return { desired, diagnostics: sortDiagnostics(diagnostics) };
 }
 
+/**
+ * The part of a load that depends on nothing but the files: each manifest's YAML parse and each
+ * document's schema and kind checks, kept in `cache` for the load that follows (parse-ahead.ts
+ * runs it in batches while the pool is being fetched). Problems are not reported here: the load
+ * reports them, from the cache, exactly as it would have found them.
+ */
+export function prepareManifestFiles(files: ManifestFile[], opts: { limits?: Partial<ManifestLimits>; cache: FileParseCache }): void {
+  const limits = repositoryLimits(opts.limits);
+  const manifests = files.filter((f) => isManifestPath(f.path)).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const found: Diagnostic[] = [];
+  for (const doc of parseFiles(manifests, limits, found, opts.cache)) checkDocumentOnce(doc, found, opts.cache);
+}
+
 function parseFiles(files: ManifestFile[], limits: ManifestLimits, diagnostics: Diagnostic[], cache: FileParseCache | undefined): LoadedDocument[] {
   const docs: LoadedDocument[] = [];
   let total = 0;

@@ -8,7 +8,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { DocumentCheck, FileParseCache } from './file-parse-cache.js';
 import { readManifestFolder } from './folder.js';
-import { loadManifestFiles, type ManifestFile } from './loader.js';
+import { prepareManifestFiles, type ManifestFile } from './loader.js';
 import { manifestOrder } from './manifest-order.js';
 import { encodeParses, type TransferredParse } from './parse-transfer.js';
 import { BY_WORKER, type ParseAheadInput, type ParseAheadMessage } from './parse-ahead-protocol.js';
@@ -55,9 +55,8 @@ async function main(input: ParseAheadInput): Promise<void> {
     if (Atomics.compareExchange(claims, b, 0, BY_WORKER) !== 0) break;
     const batch = Array.from(order.subarray(b * input.batchFiles, (b + 1) * input.batchFiles), (i) => read.files[i]!);
     const recorder = new Recorder();
-    // Only parses and checks are kept: they depend on nothing but the file. What the loader builds
-    // from this batch alone (references to files of other batches unresolved) is thrown away.
-    loadManifestFiles(batch, input.dir, { limits: input.limits, cache: recorder });
+    // Only parses and checks: they depend on nothing but the file.
+    prepareManifestFiles(batch, { limits: input.limits, cache: recorder });
     const byLimits = new Map<string, { limits: Omit<YamlLimits, 'budget'>; parses: TransferredParse[] }>();
     for (const p of recorder.parses) {
       const key = `${p.limits.maxNodes}/${p.limits.maxDepth}`;

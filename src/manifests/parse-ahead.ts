@@ -155,7 +155,7 @@ export function startParseAhead(dir: string, options: ParseAheadOptions = {}): P
    * from the back while the worker has not reached it; then wait for the worker's last message.
    */
   async function mainThread(claims: Int32Array, order: Int32Array, files: ManifestFile[], takeBatches: boolean): Promise<void> {
-    const { loadManifestFiles } = await import('./loader.js');
+    const { prepareManifestFiles } = await import('./loader.js');
     let back = claims.length - 1;
     for (;;) {
       await gate.idle();
@@ -168,7 +168,7 @@ export function startParseAhead(dir: string, options: ParseAheadOptions = {}): P
       if (takeBatches && back >= 0 && Atomics.compareExchange(claims, back, 0, BY_MAIN) === 0) {
         const batch = Array.from(order.subarray(back * input.batchFiles, (back + 1) * input.batchFiles), (i) => files[i]!);
         back--;
-        loadManifestFiles(batch, dir, { limits: input.limits, cache });
+        prepareManifestFiles(batch, { limits: input.limits, cache });
         continue;
       }
       // The first batch already taken means every one before it is the worker's.
