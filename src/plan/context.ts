@@ -97,11 +97,11 @@ export interface PlanContext {
    */
   readonly lookups: Map<string, string>;
   /**
-   * Objects the plan relied on, in the order first read, with their class; keyed by the record
-   * itself (a snapshot has one record per object) so that reading one again costs a lookup only.
-   * Digested once, when the plan is built.
+   * Objects the plan relied on, in the order read, with their class, repeats included: appending
+   * costs less than keeping them unique (10,000 VMs read the same SRs and networks), and
+   * identityObjects keeps each object once, at its first read. Digested once per record.
    */
-  readonly readObjects: Map<XapiRecord, ObservedClass>;
+  readonly readObjects: { records: XapiRecord[]; classes: ObservedClass[] };
   /** Live references already found, per candidate filter (or class) and `<class>/<name>`: see findLive. */
   readonly liveHits: Map<unknown, Map<string, LiveHit>>;
   /**
@@ -145,7 +145,7 @@ export function createContext(
     diagnostics: [],
     guests: new Map(),
     lookups: new Map(),
-    readObjects: new Map(),
+    readObjects: { records: [], classes: [] },
     liveHits: new Map(),
     liveUsers: new Map(),
     memo: new Map(),
@@ -186,9 +186,9 @@ export function ownerAnswer(owner: Ownership<OwnedClass> | undefined): readonly 
 /** Looks an object up by ref and records that the plan relied on it (for stale-plan detection). */
 export function read<C extends ObservedClass>(ctx: PlanContext, cls: C, ref: Ref): ObservedRecordTypes[C] | undefined {
   const rec = ctx.index.get(cls, ref);
-  // Setting a key again keeps its first position (and its class is the same): no `has` first.
   if (rec) {
-    ctx.readObjects.set(rec, cls);
+    ctx.readObjects.records.push(rec);
+    ctx.readObjects.classes.push(cls);
     ctx.trace?.reads.push([rec, cls]);
   }
   return rec;
@@ -198,8 +198,10 @@ export function read<C extends ObservedClass>(ctx: PlanContext, cls: C, ref: Ref
 export function identityObjects(ctx: PlanContext): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, text] of ctx.lookups) out[key] = lookupTextDigest(text);
-  for (const [record, cls] of ctx.readObjects) {
-    const [key, digest] = recordIdentity(cls, record);
+  const { records, classes } = ctx.readObjects;
+  // Assigning a key again keeps its first position, and a record's digest is the same each time.
+  for (let i = 0; i < records.length; i++) {
+    const [key, digest] = recordIdentity(classes[i]!, records[i]!);
     out[key] = digest;
   }
   return out;

@@ -254,12 +254,12 @@ function replay(ctx: PlanContext, e: Effects): void {
   for (const d of e.diagnostics) ctx.diagnostics.push(structuredClone(d));
   for (const f of e.failed) ctx.failed.add(f);
   for (const [k, v] of e.guests) ctx.guests.set(k, v);
+  const { records, classes } = ctx.readObjects;
   for (const [rec, cls, ref] of e.reads) {
-    if (ref === undefined) ctx.readObjects.set(rec, cls);
-    else {
-      const now = ctx.index.get(cls, ref);
-      if (now) ctx.readObjects.set(now, cls);
-    }
+    const now = ref === undefined ? rec : ctx.index.get(cls, ref);
+    if (!now) continue;
+    records.push(now);
+    classes.push(cls);
   }
   for (const [key, text] of e.lookups) ctx.lookups.set(key, text);
   for (const [ref, user] of e.users) if (!ctx.liveUsers.has(ref)) ctx.liveUsers.set(ref, user);
