@@ -225,16 +225,22 @@ export async function warmScenario(vms: number): Promise<WarmScenario> {
       const fixed = text.replace(/^(\s*template:) *(''|"")[^\n]*$/m, '$1 Debian Bookworm 12').replace(/^(\s*- name:) '(\d+)'$/gm, '$1 disk$2');
       if (fixed !== text) writeFileSync(join(vmDir, f), fixed);
     }
+    // Past the default repository limits (20,000 files, 1,000,000 YAML nodes), as an operator of
+    // such a pool would: ten VMs per file, and the configuration's `repository:` raised.
+    const large = vms > 15_000;
+    if (large) packManifests(vmDir, files.filter((f) => f.startsWith('scale-vm-')), 10);
+    if (large) files.splice(0, files.length, ...readdirSync(vmDir).filter((f) => f.endsWith('.yaml')).sort());
     // The commit in force: every VM as it is. DIR: one resource changed, the first scale VM asks for two vCPUs more.
     const repo = join(work, 'repo');
     cpSync(dir, repo, { recursive: true });
-    const first = files.find((f) => f.startsWith('scale-vm-')) ?? files[0]!;
+    const first = files.find((f) => f.startsWith('scale-vm-') || f.startsWith('pack-')) ?? files[0]!;
     const changed = join(vmDir, first).slice(dir.length + 1);
     writeFileSync(join(vmDir, first), readFileSync(join(vmDir, first), 'utf8').replace(/vcpus: (\d+)/, (_m, n: string) => `vcpus: ${Number(n) + 2}`));
     const token = join(work, 'token');
     writeFileSync(token, 'warm-bench-token-0123456789\n');
     const config = join(work, 'config.yaml');
-    writeFileSync(config, `apiVersion: xops/v1\nkind: ControllerConfig\nhttp:\n  tokenFile: ${token}\n`);
+    const repositoryLimits = large ? 'repository:\n  maxFiles: 100000\n  maxEntries: 1000000\n  maxTotalBytes: 1073741824\n  maxNodes: 50000000\n' : '';
+    writeFileSync(config, `apiVersion: xops/v1\nkind: ControllerConfig\nhttp:\n  tokenFile: ${token}\n${repositoryLimits}`);
 
     const port = await freePort();
     const server = `http://127.0.0.1:${port}`;
@@ -245,10 +251,19 @@ export async function warmScenario(vms: number): Promise<WarmScenario> {
     await waitForReconciles(server, bearer, 1);
     const warmArgs = [CLI, 'plan', dir, '--out', 'json', '--server', server, '--token-file', token];
     await timed(warmArgs);
-    return { url, dir, repo, changed, token: bearer, conn, server, warmArgs, controller, stop };
+    return { url, dir, repo, changed, token: bearer, conn: large ? [...conn, '--config', config] : conn, server, warmArgs, controller, stop };
   } catch (err) {
     await stop();
     throw err;
+  }
+}
+
+/** Joins the VM manifests `names` of `dir` into files of `per` documents each (`pack-NNNNN.yaml`). */
+function packManifests(dir: string, names: string[], per: number): void {
+  for (let i = 0; i < names.length; i += per) {
+    const group = names.slice(i, i + per);
+    writeFileSync(join(dir, `pack-${String(i / per).padStart(5, '0')}.yaml`), group.map((n) => readFileSync(join(dir, n), 'utf8')).join('\n---\n'));
+    for (const n of group) rmSync(join(dir, n));
   }
 }
 

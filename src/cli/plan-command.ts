@@ -104,24 +104,25 @@ export async function run(argv: string[]): Promise<number> {
 async function planLocally(values: Record<string, unknown>, dir: string): Promise<Plan | undefined> {
   // The manifests are read, parsed and checked while the pool is fetched (parse-ahead.ts); only
   // what needs the pool (references to its objects) is left for the load below.
-  const { startParseAhead, loadPrepared } = await import('../manifests/parse-ahead.js');
-  const ahead = startParseAhead(dir);
+  const [{ startParseAhead, loadPrepared }, { operatorSettings }] = await Promise.all([import('../manifests/parse-ahead.js'), import('./operator-config.js')]);
+  // What one commit may hold is the operator's to say (repository: in the configuration).
+  const operator = await operatorSettings(values);
+  const limits = operator.config.repository;
+  const ahead = startParseAhead(dir, { limits });
   try {
-    const [{ observePool }, { liveInventoryFrom }, { noManifestsWarning }, { planDesired, cliCredentialChanges }, { operatorSettings }] = await Promise.all([
+    const [{ observePool }, { liveInventoryFrom }, { noManifestsWarning }, { planDesired, cliCredentialChanges }] = await Promise.all([
       import('./connection.js'),
       import('../manifests/index.js'),
       import('./no-manifests.js'),
       import('./plan-desired.js'),
-      import('./operator-config.js'),
     ]);
     const observed = await observePool(values);
-    const { desired, diagnostics } = await loadPrepared(ahead, dir, { live: liveInventoryFrom(observed) });
+    const { desired, diagnostics } = await loadPrepared(ahead, dir, { live: liveInventoryFrom(observed), limits });
     if (hasErrors(diagnostics)) {
       // Planning a partial set of manifests could delete what the broken ones declare: stop here.
       printDiagnostics(diagnostics);
       return undefined;
     }
-    const operator = await operatorSettings(values);
     const repo = repoIdentity(values);
     const changedCredentials = await cliCredentialChanges(desired, observed, operator, str(values['password-file']), repo);
     return planDesired(desired, [...noManifestsWarning(dir, desired, diagnostics), ...diagnostics], observed, { now: new Date(), repo, operator, changedCredentials });

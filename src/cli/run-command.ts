@@ -1,3 +1,4 @@
+import type { RepositoryLimits } from '../source/limits.js';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { logProgress } from '../apply/progress.js';
@@ -107,7 +108,7 @@ export async function run(argv: string[]): Promise<number> {
 
   const operator = await operatorSettings(values);
   if (operator.config.pools.length > 0) return runFleetFromArgs(values, operator);
-  const source = sourceFromArgs(values, operator.config.git.verify);
+  const source = sourceFromArgs(values, operator.config.git.verify, operator.config.repository);
   const listen = parseListen(str(values.listen));
   const pollIntervalMs = durationMs('--interval', str(values.interval) ?? '60s');
   const resyncIntervalMs = durationMs('--resync', str(values.resync) ?? '10m');
@@ -247,7 +248,7 @@ async function runFleetFromArgs(values: Record<string, unknown>, operator: Await
   for (const flag of ['path', 'xapi', 'sim', 'password-file']) {
     if (values[flag] !== undefined) throw new UserError(`--${flag}: the configuration lists pools (pools:), each with its own address and paths; drop --${flag}`);
   }
-  const source = sourceFromArgs(values, operator.config.git.verify);
+  const source = sourceFromArgs(values, operator.config.git.verify, operator.config.repository);
   const logger = createLogger({ level: str(values['log-level']) });
   const applyTimeoutMs = durationMs('--apply-timeout', str(values['apply-timeout']) ?? '30m');
   const listen = parseListen(str(values.listen));
@@ -331,18 +332,18 @@ function simPortOf(value: string | undefined): number {
  * `--repo`: a remote URL or a local Git repository is a Git source; any other folder is watched as
  * a plain folder (development mode). `--path` is the manifests sub-folder in either case.
  */
-function sourceFromArgs(values: Record<string, unknown>, verify: GitVerify | undefined): ManifestSource {
+function sourceFromArgs(values: Record<string, unknown>, verify: GitVerify | undefined, limits: Partial<RepositoryLimits>): ManifestSource {
   const repo = str(values.repo) ?? '.';
   const branch = str(values.branch);
   const path = str(values.path);
   if (path !== undefined && normaliseSubfolder(path) === undefined) throw new UserError(`--path must be a folder inside the repository, got '${path}'`);
   if (isRemoteUrl(repo) || isGitRepository(repo)) {
-    return new GitSource({ url: repo, branch, path, cacheDir: str(values['cache-dir']), cacheRoot: defaultCacheRoot(), ...(verify ? { verify } : {}) });
+    return new GitSource({ url: repo, branch, path, cacheDir: str(values['cache-dir']), cacheRoot: defaultCacheRoot(), limits, ...(verify ? { verify } : {}) });
   }
   if (verify) throw new UserError(`git.verify (--config) checks commit signatures: --repo must be a Git repository, not the plain folder ${repo}`);
   if (!existsSync(repo) || !statSync(repo).isDirectory()) throw new UserError(`--repo: no such folder or Git URL: ${repo}`);
   if (branch) throw new UserError(`--branch needs a Git repository; ${repo} is a plain folder`);
-  return new LocalSource({ dir: path ? join(repo, path) : repo });
+  return new LocalSource({ dir: path ? join(repo, path) : repo, limits });
 }
 
 /** A working tree (has `.git`) or a bare repository (has `HEAD` and `objects/`). */

@@ -59,6 +59,7 @@ type RawConfig = {
   git?: { verify?: { allowedSigners?: string; gpgKeyring?: string } };
   http?: { tokenFile?: string; webhookListen?: string; allowedHosts?: string[] };
   pools?: PoolConfig[];
+  repository?: ControllerConfig['repository'];
 };
 
 function toConfig(raw: RawConfig, base: string, file: string): ControllerConfig {
@@ -66,6 +67,7 @@ function toConfig(raw: RawConfig, base: string, file: string): ControllerConfig 
   const path = (p: string | undefined) => (p === undefined ? undefined : isAbsolute(p) ? p : resolve(base, p));
   config.file = file;
   config.limits = { ...config.limits, ...raw.limits };
+  config.repository = { ...raw.repository };
   config.approvals = { sameChange: raw.approvals?.sameChange ?? false, ...(raw.approvals?.tokenFile ? { tokenFile: path(raw.approvals.tokenFile) } : {}) };
   config.secrets = {
     ...(raw.secrets?.dir ? { dir: path(raw.secrets.dir) } : {}),

@@ -25,6 +25,20 @@ export const CONTROLLER_CONFIG_SCHEMA = {
         destructive: { type: 'boolean', description: 'Approved destructive actions (data or connectivity loss) may run.' },
       },
     },
+    repository: {
+      description: 'What one commit may hold, over the built-in defaults (20,000 manifest files, 1 MiB each, 64 MiB in all, 1,000,000 YAML nodes).',
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        maxFiles: { type: 'integer', minimum: 1, maximum: 1000000, description: 'Manifest files.' },
+        maxFileBytes: { type: 'integer', minimum: 1024, maximum: 67108864, description: 'Bytes of one file.' },
+        maxTotalBytes: { type: 'integer', minimum: 1024, maximum: 4294967296, description: 'Bytes of every file.' },
+        maxEntries: { type: 'integer', minimum: 1, maximum: 5000000, description: 'Paths walked (files and folders).' },
+        maxFileNodes: { type: 'integer', minimum: 1, maximum: 10000000, description: 'YAML nodes in one file.' },
+        maxNodes: { type: 'integer', minimum: 1, maximum: 100000000, description: 'YAML nodes in every file.' },
+        maxDepth: { type: 'integer', minimum: 1, maximum: 1000, description: 'Nesting depth of a YAML value.' },
+      },
+    },
     approvals: {
       type: 'object',
       additionalProperties: false,

@@ -1,3 +1,4 @@
+import type { RepositoryLimits } from '../source/limits.js';
 /**
  * The operator's configuration (`--config FILE`, env `XOPS_CONFIG`, `kind: ControllerConfig`): what
  * no commit can change. Read from the controller's host, never from the repository. Every field has
@@ -16,6 +17,11 @@ export interface ControllerConfig {
   http: HttpSettings;
   /** The pools of a fleet (`xops run --config` reconciles them all); empty: one pool from the flags. */
   pools: PoolConfig[];
+  /**
+   * What one commit may hold (files, bytes, YAML nodes...), over the built-in defaults
+   * (source/limits.ts): a repository of 50,000 VMs needs more than they allow. Empty: the defaults.
+   */
+  repository: Partial<RepositoryLimits>;
 }
 
 /**
@@ -114,5 +120,6 @@ export function defaultConfig(): ControllerConfig {
     git: {},
     http: {},
     pools: [],
+    repository: {},
   };
 }

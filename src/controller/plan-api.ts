@@ -12,6 +12,7 @@ import type { ControllerConfig } from '../config/types.js';
 import { DEFAULT_LIMITS, liveInventoryFrom, type ManifestFile } from '../manifests/index.js';
 import { ManifestCache } from '../manifests/parse-cache.js';
 import { FileStore } from './file-store.js';
+import { repositoryLimits } from '../source/limits.js';
 import { hasErrors, type Diagnostic } from '../model/diagnostics.js';
 import type { ObservedState } from '../model/observed.js';
 import type { Plan } from '../model/plan.js';
@@ -99,7 +100,9 @@ export type PlanApiHandler = (req: IncomingMessage, res: ServerResponse) => Prom
  * `missing`), 503 (too many plans at once, or the pool did not answer).
  */
 export function planApi(options: PlanApiOptions): PlanApiHandler {
-  const maxBytes = options.maxRequestBytes ?? DEFAULT_PLAN_REQUEST_BYTES;
+  const repository = repositoryLimits(options.config.repository);
+  // Contents travel JSON-escaped: twice the repository's cap, and room for the rest of the body.
+  const maxBytes = options.maxRequestBytes ?? 2 * repository.maxTotalBytes + 1024 * 1024;
   const cache = options.manifestCache ?? new ManifestCache();
   const store = options.fileStore ?? new FileStore();
   let running = 0;
@@ -117,7 +120,7 @@ export function planApi(options: PlanApiOptions): PlanApiHandler {
       if (body === undefined) return reply(res, 413, { error: `request larger than ${maxBytes} bytes` });
       let request: PlanRequest;
       try {
-        request = parsePlanRequest(body.toString('utf8'));
+        request = parsePlanRequest(body.toString('utf8'), repository.maxFiles);
       } catch (err) {
         return reply(res, 400, { error: (err as Error).message });
       }
@@ -171,7 +174,7 @@ function resolveFiles(set: PlanRequestSet, store: FileStore): { files: ManifestF
 /** Load, admission, operator checks, gated plan: what a reconcile does before it applies. */
 function planSet(set: { files: ManifestFile[]; commit?: string }, root: string | undefined, observed: ObservedState, now: Date, options: PlanApiOptions, cache: ManifestCache): PlanResult {
   const dir = root ?? options.root;
-  const { desired, diagnostics } = cache.load(set.files, dir, { commit: set.commit ?? 'local', live: liveInventoryFrom(observed) });
+  const { desired, diagnostics } = cache.load(set.files, dir, { commit: set.commit ?? 'local', live: liveInventoryFrom(observed), limits: options.config.repository });
   if (hasErrors(diagnostics)) return { invalid: diagnostics };
   const checked = [
     ...(set.commit === undefined ? noManifestsWarning(dir, desired, diagnostics) : []),
@@ -187,14 +190,14 @@ function planSet(set: { files: ManifestFile[]; commit?: string }, root: string |
  * The request body, checked: `{files: [{path, content}], commit?, base?: {files, commit?}}` with
  * string paths and contents. Throws an Error naming the first field that is wrong.
  */
-export function parsePlanRequest(text: string): PlanRequest {
+export function parsePlanRequest(text: string, maxFiles: number = DEFAULT_LIMITS.maxFiles): PlanRequest {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
     throw new Error(`the body is not JSON: ${(err as Error).message}`);
   }
-  const head = parseSet(value, 'body');
+  const head = parseSet(value, 'body', maxFiles);
   const { base, root, objects } = value as { base?: unknown; root?: unknown; objects?: unknown };
   if (root !== undefined && (typeof root !== 'string' || root === '' || root.length > 4096)) throw new Error('body.root must be a non-empty string');
   if (objects !== undefined && typeof objects !== 'boolean') throw new Error('body.objects must be true or false');
@@ -202,15 +205,15 @@ export function parsePlanRequest(text: string): PlanRequest {
     ...head,
     ...(root !== undefined ? { root: root as string } : {}),
     ...(objects !== undefined ? { objects: objects as boolean } : {}),
-    ...(base !== undefined ? { base: parseSet(base, 'base') } : {}),
+    ...(base !== undefined ? { base: parseSet(base, 'base', maxFiles) } : {}),
   };
 }
 
-function parseSet(value: unknown, where: string): PlanRequestSet {
+function parseSet(value: unknown, where: string, maxFiles: number): PlanRequestSet {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${where} must be an object with a files array`);
   const { files, commit } = value as { files?: unknown; commit?: unknown };
   if (!Array.isArray(files)) throw new Error(`${where}.files must be an array of {path, content}`);
-  if (files.length > DEFAULT_LIMITS.maxFiles) throw new Error(`${where}.files: ${files.length} files, more than the ${DEFAULT_LIMITS.maxFiles} a repository may hold`);
+  if (files.length > maxFiles) throw new Error(`${where}.files: ${files.length} files, more than the ${maxFiles} a repository may hold`);
   if (commit !== undefined && (typeof commit !== 'string' || !/^[0-9a-f]{40,64}$/.test(commit))) throw new Error(`${where}.commit must be a commit id (40 or 64 hex digits)`);
   const out: RequestFile[] = files.map((f: unknown, i) => {
     const { path, content, sha256 } = (typeof f === 'object' && f !== null ? f : {}) as { path?: unknown; content?: unknown; sha256?: unknown };

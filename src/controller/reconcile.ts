@@ -101,7 +101,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcileFn {
   return async (input: ReconcileInput): Promise<ReconcileOutcome> => {
     deps.fileStore?.addAll(input.files);
     const observed = await pool.observe(input.signal);
-    const { desired, diagnostics } = cache.load(input.files, deps.root, { commit: input.commit, live: liveInventoryFrom(observed) });
+    const { desired, diagnostics } = cache.load(input.files, deps.root, { commit: input.commit, live: liveInventoryFrom(observed), limits: config.repository });
     const checked = hasErrors(diagnostics)
       ? diagnostics
       : [...diagnostics, ...checkAdmission(desired), ...operatorChecks(desired, config, deps.ownCredentialFiles), ...(deps.documentChecks?.(desired.documents) ?? [])];
