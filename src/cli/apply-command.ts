@@ -108,7 +108,7 @@ async function makePlan(
     return { plan };
   }
   const folder = dir ?? '.';
-  const { desired, diagnostics } = await loadManifests(folder, { live: liveInventoryFrom(observed) });
+  const { desired, diagnostics } = await loadManifests(folder, { live: liveInventoryFrom(observed), limits: operator.config.repository });
   const repo = repoIdentity(values);
   const changedCredentials = await cliCredentialChanges(desired, observed, operator, str(values['password-file']), repo);
   const plan = planDesired(desired, [...noManifestsWarning(folder, desired, diagnostics), ...diagnostics], observed, { now: new Date(), repo, operator, changedCredentials });

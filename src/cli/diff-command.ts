@@ -1,3 +1,4 @@
+import type { RepositoryLimits } from '../source/limits.js';
 import { relative, resolve } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import type { Action, Plan } from '../model/plan.js';
@@ -47,9 +48,9 @@ ${OPERATOR_CONFIG_USAGE}`, 24);
  * controller's Git source reads them (nothing checked out; in-folder symlinks followed). The loader's
  * size limits apply afterwards, as for any source.
  */
-export async function manifestFilesAt(git: SimpleGit, gitDir: string, ref: string, prefix: string): Promise<ManifestFile[]> {
+export async function manifestFilesAt(git: SimpleGit, gitDir: string, ref: string, prefix: string, limits?: Partial<RepositoryLimits>): Promise<ManifestFile[]> {
   try {
-    return await readManifestTree(git, gitDir, ref, prefix);
+    return await readManifestTree(git, gitDir, ref, prefix, limits);
   } catch (err) {
     if (err instanceof SourceError) throw new UserError(err.message);
     throw err;
@@ -75,10 +76,10 @@ async function resolveCommit(git: SimpleGit, ref: string, flag: string): Promise
 }
 
 async function planAt(git: SimpleGit, top: string, commit: string, prefix: string, dir: string, observed: ObservedState, repo: string | undefined, now: Date, operator: OperatorSettings): Promise<Plan> {
-  const files = await manifestFilesAt(git, top, commit, prefix);
+  const files = await manifestFilesAt(git, top, commit, prefix, operator.config.repository);
   // The loader and planner load only here: `--server` plans on the controller and needs neither.
   const [{ liveInventoryFrom, loadManifestFiles }, { planDesired }] = await Promise.all([import('../manifests/index.js'), import('./plan-desired.js')]);
-  const { desired, diagnostics } = loadManifestFiles(files, dir, { commit, live: liveInventoryFrom(observed) });
+  const { desired, diagnostics } = loadManifestFiles(files, dir, { commit, live: liveInventoryFrom(observed), limits: operator.config.repository });
   if (hasErrors(diagnostics)) return { formatVersion: 1, createdAt: now.toISOString(), source: desired.source, observed: { token: observed.token, objects: {} }, actions: [], refused: [], diagnostics };
   return planDesired(desired, diagnostics, observed, { now, repo, operator });
 }

@@ -65,7 +65,7 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   const observed = await observePool(values);
-  const { desired, diagnostics } = await loadManifests(dir, { live: liveInventoryFrom(observed) });
+  const { desired, diagnostics } = await loadManifests(dir, { live: liveInventoryFrom(observed), limits: operator.config.repository });
   if (hasErrors(diagnostics)) {
     printDiagnostics(diagnostics);
     process.stderr.write(`xops: the manifests under ${dir} have errors; no report was made\n`);

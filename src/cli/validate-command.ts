@@ -57,8 +57,8 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(JSON.stringify({ ok: false, error: err.message, summary: null, diagnostics: [] }, null, 2) + '\n');
     return 1;
   }
-  const { desired, diagnostics: loadDiagnostics } = await loadManifests(dir, live ? { live } : {});
   const operator = await operatorSettings(values);
+  const { desired, diagnostics: loadDiagnostics } = await loadManifests(dir, { ...(live ? { live } : {}), limits: operator.config.repository });
   const diagnostics: Diagnostic[] = [
     ...noManifestsWarning(dir, desired, loadDiagnostics),
     ...loadDiagnostics,

@@ -50,5 +50,14 @@ describe('repository limits from the operator configuration', () => {
     expect(refused.stdout).toBe('');
     const plain = await xops(['plan', dir], { env });
     expect(plain.stderr).not.toMatch(/more than the limit/);
+    // validate and apply read the same limits; apply changes nothing.
+    const validate = await xops(['validate', dir, '--config', config], { env });
+    expect(validate.code).toBe(1);
+    expect(validate.stderr + validate.stdout).toMatch(/more than the limit of 3/);
+    const vmsBefore = [...sim.db.all('VM')].length;
+    const apply = await xops(['apply', dir, '--yes', '--config', config], { env });
+    expect(apply.code).toBe(1);
+    expect(apply.stderr).toMatch(/more than the limit of 3/);
+    expect([...sim.db.all('VM')].length).toBe(vmsBefore);
   });
 });
