@@ -38,8 +38,9 @@ interface Effects {
   failed: string[];
   guests: [string, string[]][];
   /**
-   * The records read. The guard keeps every class map the same but the pool's, which may be an
-   * equivalent copy (samePoolForVMs): a pool record is replayed as the state's record of its ref.
+   * The records read, the same objects in any state the queries hold for, except a pool record,
+   * which may be an equivalent copy (trace.ts PoolEquivalence): that one is replayed as the state's
+   * record of its ref.
    */
   reads: [XapiRecord, ObservedClass, Ref | undefined][];
   lookups: [string, string][];
