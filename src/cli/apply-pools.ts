@@ -121,7 +121,7 @@ async function preparePool(pool: PoolConfig, o: PoolApplyOptions): Promise<HeldP
       warn: (l) => process.stderr.write(`xops: pool ${pool.name}: ${l}\n`),
     });
     const observed = await takeSnapshot(client);
-    const read = await poolManifestFiles(o.repoDir, pool);
+    const read = await poolManifestFiles(o.repoDir, pool, o.operator.config.repository);
     const planned = await planPoolWithCredentials(pool, read.files, read.diagnostics, observed, { root: o.repoDir, commit: 'local', repo: o.repo, operator: o.operator, now: new Date() });
     if (!planned.ok) {
       printDiagnostics(planned.diagnostics);

@@ -34,7 +34,7 @@ export interface PoolDiffOptions {
  * planned or its head has errors or refusals, else with `detailed` 2 when any change is introduced.
  */
 export async function diffPools(pools: PoolConfig[], o: PoolDiffOptions): Promise<number> {
-  const [headFiles, baseFiles] = await Promise.all([manifestFilesAt(o.git, o.top, o.head.commit, o.prefix), manifestFilesAt(o.git, o.top, o.base.commit, o.prefix)]);
+  const [headFiles, baseFiles] = await Promise.all([manifestFilesAt(o.git, o.top, o.head.commit, o.prefix, o.operator.config.repository), manifestFilesAt(o.git, o.top, o.base.commit, o.prefix, o.operator.config.repository)]);
   const plans: { pool: string; plan: Plan }[] = [];
   let failed = false;
   for (const pool of pools) {

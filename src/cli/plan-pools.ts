@@ -29,7 +29,7 @@ export async function planPools(pools: PoolConfig[], o: PoolPlanOptions): Promis
   for (const pool of pools) {
     try {
       const observed = await observePool(pool);
-      const read = await poolManifestFiles(o.repoDir, pool);
+      const read = await poolManifestFiles(o.repoDir, pool, o.operator.config.repository);
       const planned = await planPoolWithCredentials(pool, read.files, read.diagnostics, observed, { root: o.repoDir, commit: 'local', repo: o.repo, operator: o.operator, now: new Date() });
       if (!planned.ok) {
         process.stderr.write(`xops: pool ${pool.name}: the manifests under ${pool.paths.join(', ')} have errors; nothing was planned for it\n`);

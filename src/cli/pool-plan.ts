@@ -33,7 +33,7 @@ export type PoolPlanResult = { ok: true; plan: Plan; desired: DesiredState } | {
  * configuration's and its `Pool` manifest required to carry its name. Pure.
  */
 export function planPoolFiles(pool: PoolConfig, files: ManifestFile[], readDiagnostics: Diagnostic[], observed: ObservedState, ctx: PoolPlanContext): PoolPlanResult {
-  const loaded = loadManifestFiles(files, ctx.root, { live: liveInventoryFrom(observed), commit: ctx.commit });
+  const loaded = loadManifestFiles(files, ctx.root, { live: liveInventoryFrom(observed), commit: ctx.commit, limits: ctx.operator.config.repository });
   const diagnostics = sortDiagnostics([...readDiagnostics, ...loaded.diagnostics, ...poolNameDiagnostics(loaded.desired.documents, pool.name)]);
   if (hasErrors(diagnostics)) return { ok: false, diagnostics };
   const operator = { ...ctx.operator, limits: { ...ctx.operator.limits, ...pool.limits } };

@@ -30,7 +30,7 @@ export async function reportPools(pools: PoolConfig[], o: PoolReportOptions): Pr
   for (const pool of pools) {
     try {
       const observed = await observePool(pool);
-      const read = await poolManifestFiles(o.repoDir, pool);
+      const read = await poolManifestFiles(o.repoDir, pool, o.operator.config.repository);
       const planned = await planPoolWithCredentials(pool, read.files, read.diagnostics, observed, { root: o.repoDir, commit: 'local', repo: o.repo, operator: o.operator, now: new Date() });
       if (!planned.ok) {
         printDiagnostics(planned.diagnostics);

@@ -24,8 +24,8 @@ export async function validatePools(pools: PoolConfig[], o: { repoDir: string; o
       if (!o.offline) {
         live = liveInventoryFrom(await observePool(pool));
       }
-      const read = await poolManifestFiles(o.repoDir, pool);
-      const loaded = loadManifestFiles(read.files, o.repoDir, { ...(live ? { live } : {}), commit: 'local' });
+      const read = await poolManifestFiles(o.repoDir, pool, o.operator.config.repository);
+      const loaded = loadManifestFiles(read.files, o.repoDir, { ...(live ? { live } : {}), commit: 'local', limits: o.operator.config.repository });
       const diagnostics = sortDiagnostics([
         ...read.diagnostics,
         ...loaded.diagnostics,

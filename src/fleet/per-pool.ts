@@ -1,3 +1,4 @@
+import type { RepositoryLimits } from '../source/limits.js';
 import type { ControllerConfig, PoolConfig } from '../config/index.js';
 import type { Diagnostic } from '../model/diagnostics.js';
 import type { Action, Plan } from '../model/plan.js';
@@ -29,8 +30,8 @@ export function selectPools(config: ControllerConfig, names: unknown): PoolConfi
 }
 
 /** One pool's manifests from a repository folder: the union of its `paths`, with the folder's problems. */
-export async function poolManifestFiles(repoDir: string, pool: PoolConfig): Promise<{ files: ManifestFile[]; diagnostics: Diagnostic[] }> {
-  const read = await readManifestFolder(repoDir);
+export async function poolManifestFiles(repoDir: string, pool: PoolConfig, limits: Partial<RepositoryLimits> = {}): Promise<{ files: ManifestFile[]; diagnostics: Diagnostic[] }> {
+  const read = await readManifestFolder(repoDir, limits);
   return { files: selectFiles(read.files, pool.paths.map((p) => (p === '' ? '' : `${p}/`))), diagnostics: read.diagnostics };
 }
 

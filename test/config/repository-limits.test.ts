@@ -59,5 +59,13 @@ describe('repository limits from the operator configuration', () => {
     expect(apply.code).toBe(1);
     expect(apply.stderr).toMatch(/more than the limit of 3/);
     expect([...sim.db.all('VM')].length).toBe(vmsBefore);
+    // Per pool of a fleet configuration as well.
+    const password = join(work, 'password');
+    writeFileSync(password, 'xops\n');
+    const fleet = join(work, 'fleet.yaml');
+    writeFileSync(fleet, HEAD + `repository:\n  maxFiles: 3\npools:\n  - name: demo\n    xapi: ${sim.url}\n    user: root\n    passwordFile: ${password}\n    paths: ['.']\n`);
+    const perPool = await xops(['plan', dir, '--config', fleet], { env: cleanEnv({ NO_COLOR: '1' }) });
+    expect(perPool.code).toBe(1);
+    expect(perPool.stderr).toMatch(/more than the limit of 3/);
   });
 });
