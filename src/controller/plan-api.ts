@@ -139,10 +139,10 @@ export function planApi(options: PlanApiOptions): PlanApiHandler {
         return reply(res, 503, { error: `the pool did not answer: ${(err as Error).message}` });
       }
       const now = (options.now ?? (() => new Date()))();
-      const shown = (r: PlanResult): PlanResult => (request.objects === false && 'plan' in r ? { plan: { ...r.plan, observed: { token: r.plan.observed.token, objects: {} } } } : r);
+      const objects = request.objects !== false;
       const answer: PlanResponse = {
-        ...shown(planSet({ ...request, files: head.files }, request.root, observed, now, options, cache)),
-        ...(request.base ? { base: shown(planSet({ ...request.base, files: base.files }, request.root, observed, now, options, cache)) } : {}),
+        ...planSet({ ...request, files: head.files }, request.root, observed, now, options, cache, objects),
+        ...(request.base ? { base: planSet({ ...request.base, files: base.files }, request.root, observed, now, options, cache, objects) } : {}),
       };
       return reply(res, 200, answer);
     } finally {
@@ -172,7 +172,7 @@ function resolveFiles(set: PlanRequestSet, store: FileStore): { files: ManifestF
 }
 
 /** Load, admission, operator checks, gated plan: what a reconcile does before it applies. */
-function planSet(set: { files: ManifestFile[]; commit?: string }, root: string | undefined, observed: ObservedState, now: Date, options: PlanApiOptions, cache: ManifestCache): PlanResult {
+function planSet(set: { files: ManifestFile[]; commit?: string }, root: string | undefined, observed: ObservedState, now: Date, options: PlanApiOptions, cache: ManifestCache, objects: boolean): PlanResult {
   const dir = root ?? options.root;
   const { desired, diagnostics } = cache.load(set.files, dir, { commit: set.commit ?? 'local', live: liveInventoryFrom(observed), limits: options.config.repository });
   if (hasErrors(diagnostics)) return { invalid: diagnostics };
@@ -182,7 +182,7 @@ function planSet(set: { files: ManifestFile[]; commit?: string }, root: string |
     ...checkAdmission(desired),
     ...operatorChecks(desired, options.config, options.ownCredentialFiles),
   ];
-  const plan = gatedPlan(desired, observed, checked, { now, repo: options.repo, limits: options.limits, protected: options.config.protected, ...(options.planMemo ? { memo: options.planMemo } : {}) });
+  const plan = gatedPlan(desired, observed, checked, { now, repo: options.repo, limits: options.limits, protected: options.config.protected, ...(options.planMemo ? { memo: options.planMemo } : {}), ...(objects ? {} : { objects: false }) });
   return { plan };
 }
 

@@ -43,6 +43,11 @@ export interface PlanOptions {
    * the same pool state, other manifests and options, are not planned again. The plan is the same.
    */
   memo?: PlanMemo;
+  /**
+   * false: `observed.objects` is left empty (a plan only shown, never saved or applied: what
+   * `POST /plan` answers a client printing text or Markdown), which spares digesting every object read.
+   */
+  objects?: boolean;
 }
 
 /** Each kind's main class and built-in protections, for refuseProtected. */
@@ -110,7 +115,7 @@ export function planChanges(desired: DesiredState, observed: ObservedState, opts
     changedCredentials: opts.changedCredentials,
   };
   // Only memoizable kinds (VMs) come by the thousand; the others are planned afresh each time.
-  const memo = opts.memo?.session(desired, observed, options);
+  const memo = opts.memo?.session(desired, observed, options, opts.objects !== false);
   const ctx = createContext(desired, observed, options, liveNamedManifests(desired), memo ? (index, c) => tracingIndex(index, () => c.trace) : undefined);
   // Ownership first, so that references between manifests know whether their target is created.
   for (const kind of KIND_REGISTRY) {
@@ -141,7 +146,7 @@ export function planChanges(desired: DesiredState, observed: ObservedState, opts
     formatVersion: 1,
     createdAt: ctx.options.now.toISOString(),
     source: desired.source,
-    observed: { token: observed.token, objects: identityObjects(ctx) },
+    observed: { token: observed.token, objects: opts.objects === false ? {} : identityObjects(ctx) },
     actions,
     refused: ctx.refused,
     diagnostics: ctx.diagnostics,

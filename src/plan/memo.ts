@@ -100,7 +100,7 @@ export class PlanMemo {
   readonly pools = new PoolEquivalence();
 
   /** The session for one plan, or undefined when this plan's state cannot be memoised. */
-  session(desired: DesiredState, observed: ObservedState, options: ResolvedOptions): MemoSession | undefined {
+  session(desired: DesiredState, observed: ObservedState, options: ResolvedOptions, objects = true): MemoSession | undefined {
     const maps = Object.values(observed.records) as object[];
     if (!maps.every((m) => isSealed(m))) return undefined;
     const text = guardText(desired, options);
@@ -110,7 +110,7 @@ export class PlanMemo {
       this.guards.unshift(guard);
       if (this.guards.length > GUARDS_KEPT) this.guards.pop();
     }
-    return new MemoSession(this, guard.id, this.stateOf(maps));
+    return new MemoSession(this, guard.id, this.stateOf(maps), objects);
   }
 
   /** A number per state seen (by its class maps), so that an entry checked against it is not checked again. */
@@ -143,15 +143,18 @@ export class MemoSession {
   private readonly memo: PlanMemo;
   private readonly guard: number;
   private readonly state: number;
+  /** Whether the plan builds observed.objects: without, the objects read and lookups need no replay. */
+  private readonly objects: boolean;
   /** The state's index without tracing, for checking entries. */
   private base: ObservedIndex | undefined;
   /** Inputs of derived values in this state, computed once per plan when an entry is checked. */
   private readonly derived = new Map<string, readonly unknown[]>();
 
-  constructor(memo: PlanMemo, guard: number, state: number) {
+  constructor(memo: PlanMemo, guard: number, state: number, objects: boolean) {
     this.memo = memo;
     this.guard = guard;
     this.state = state;
+    this.objects = objects;
   }
 
   /** Whether kept effects hold in this plan's state: recorded or checked against it, or the same answers now. */
@@ -169,7 +172,7 @@ export class MemoSession {
     const kept = this.memo.entry(doc, this.guard, false)?.owner;
     if (kept && this.holds(ctx, kept)) {
       this.memo.stats.replayed++;
-      replay(ctx, kept);
+      replay(ctx, kept, this.objects);
       return kept.owner as Ownership<C>;
     }
     let result: Ownership<C> | undefined;
@@ -183,7 +186,7 @@ export class MemoSession {
     const kept = this.memo.entry(doc, this.guard, false)?.plan;
     if (kept && this.holds(ctx, kept)) {
       this.memo.stats.replayed++;
-      replay(ctx, kept);
+      replay(ctx, kept, this.objects);
       return;
     }
     const effects = this.record(ctx, plan);
@@ -249,12 +252,15 @@ function firstOfEach<K, V>(pairs: [K, V][], lastValue: boolean): [K, V][] {
 }
 
 /** Makes the appends and first-wins records a phase made, in its order. */
-function replay(ctx: PlanContext, e: Effects): void {
+function replay(ctx: PlanContext, e: Effects, objects: boolean): void {
   for (const a of e.actions) ctx.actions.push(structuredClone(a));
   for (const r of e.refused) ctx.refused.push(structuredClone(r));
   for (const d of e.diagnostics) ctx.diagnostics.push(structuredClone(d));
   for (const f of e.failed) ctx.failed.add(f);
   for (const [k, v] of e.guests) ctx.guests.set(k, v);
+  for (const [ref, user] of e.users) if (!ctx.liveUsers.has(ref)) ctx.liveUsers.set(ref, user);
+  // Only observed.objects is built from these.
+  if (!objects) return;
   const { records, classes } = ctx.readObjects;
   for (const [rec, cls, ref] of e.reads) {
     const now = ref === undefined ? rec : ctx.index.get(cls, ref);
@@ -263,7 +269,6 @@ function replay(ctx: PlanContext, e: Effects): void {
     classes.push(cls);
   }
   for (const [key, text] of e.lookups) ctx.lookups.set(key, text);
-  for (const [ref, user] of e.users) if (!ctx.liveUsers.has(ref)) ctx.liveUsers.set(ref, user);
 }
 
 /**

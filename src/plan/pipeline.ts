@@ -24,12 +24,15 @@ export function gatedPlan(
     protected?: readonly ProtectedSelector[]; changedCredentials?: ReadonlySet<string>;
     /** See PlanOptions.memo. */
     memo?: PlanMemo;
+    /** See PlanOptions.objects. */
+    objects?: boolean;
   },
 ): Plan {
   const planned = planChanges(desired, observed, {
     now: opts.now, repo: opts.repo, limits: opts.limits, protected: opts.protected,
     ...(opts.changedCredentials ? { changedCredentials: opts.changedCredentials } : {}),
     ...(opts.memo ? { memo: opts.memo } : {}),
+    ...(opts.objects === false ? { objects: false } : {}),
   });
   const gated = applyAutomation(planned, desired, {
     now: opts.now, limits: opts.limits, approvals: opts.approvals, unavailable: unavailableVMs(desired, observed),

@@ -75,6 +75,8 @@ async function planBoth(): Promise<Plan> {
   expect(kept).toEqual(fresh);
   // Twice: the second is all replay where the first kept anything.
   expect(gatedPlan(desired, observed, checked, { ...opts, memo })).toEqual(fresh);
+  // A plan only shown (no observed.objects) replays less, and leaves the entries whole for the next.
+  expect(gatedPlan(desired, observed, checked, { ...opts, memo, objects: false })).toEqual({ ...fresh, observed: { token: fresh.observed.token, objects: {} } });
   return kept;
 }
 
@@ -121,8 +123,8 @@ describe('a plan made with the per-VM memo', () => {
     sim.db.mutate(pool.ref, 'other_config', (oc: Record<string, string>) => { oc['xops.lease'] = 'other|2026-12-01T00:00:00Z|2026-12-01T00:00:10Z'; });
     const leased = memo.stats.replayed;
     expect((await planBoth()).actions).toEqual(synced.actions);
-    // Every VM's two phases in both memo plans.
-    const perPlan = (memo.stats.replayed - leased) / 4;
+    // Every VM's two phases in the three memo plans.
+    const perPlan = (memo.stats.replayed - leased) / 6;
     expect(perPlan).toBeGreaterThanOrEqual(GENERATED);
     // A change there that plans read (the default SR) is a new state.
     const defaultSR = pool.rec.default_SR;
