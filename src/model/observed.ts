@@ -296,6 +296,14 @@ export const MANAGED_KEY = 'xops.managed';
  * that `xops apply --plan` itself takes before checking it.
  */
 export const LEASE_KEY = 'xops.lease';
+
+/** A pool record as plans see it: without the lease (LEASE_KEY), the record itself when it holds none. */
+export function poolWithoutLease(pool: XapiRecord): XapiRecord {
+  const oc = pool['other_config'] as Record<string, string> | undefined;
+  if (!oc || !(LEASE_KEY in oc)) return pool;
+  const { [LEASE_KEY]: _lease, ...rest } = oc;
+  return { ...pool, other_config: rest };
+}
 /** The repository identity written next to the mark, so two repositories never fight over objects. */
 export const REPO_KEY = 'xops.repo';
 /**

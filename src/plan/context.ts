@@ -56,7 +56,7 @@ export type Query = ['get' | 'uuid' | 'name' | 'mark' | 'first' | 'derived' | 'o
 export interface PlanTrace {
   /** What it asked of the pool's state (tracingIndex, derivedValue). */
   queries: Query[];
-  reads: [XapiRecord, ObservedClass][];
+  reads: [XapiRecord, ObservedClass, Ref][];
   lookups: [string, string][];
   users: [Ref, LiveUser][];
   /** Set by planning that reads or changes what the VMs planned before it left (capacity, placement). */
@@ -189,7 +189,7 @@ export function read<C extends ObservedClass>(ctx: PlanContext, cls: C, ref: Ref
   if (rec) {
     ctx.readObjects.records.push(rec);
     ctx.readObjects.classes.push(cls);
-    ctx.trace?.reads.push([rec, cls]);
+    ctx.trace?.reads.push([rec, cls, ref]);
   }
   return rec;
 }

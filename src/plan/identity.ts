@@ -1,7 +1,7 @@
 import type { DesiredResource } from '../model/desired.js';
 import type { ObservedClass, ObservedState, XapiRecord } from '../model/observed.js';
 import type { ObservedIdentity } from '../model/plan.js';
-import { LEASE_KEY, MANAGED_KEY, OBSERVED_CLASSES } from '../model/observed.js';
+import { MANAGED_KEY, OBSERVED_CLASSES, poolWithoutLease } from '../model/observed.js';
 import { sealedMemo } from '../model/sealed.js';
 import { indexObserved } from '../model/observed-index.js';
 import { digestOf } from './values.js';
@@ -57,15 +57,7 @@ export function recordDigest(cls: ObservedClass, record: XapiRecord): string {
  * many plans read it.
  */
 export function recordIdentity(cls: ObservedClass, record: XapiRecord): readonly [string, string] {
-  return sealedMemo(identities[cls], record, (r) => [objectKey(cls, r.uuid), fastFieldsDigest(cls === 'pool' ? withoutLease(r) : r, READ_FIELDS[cls])] as const);
-}
-
-/** The pool as plans see it: without the lease, which no plan reads (see LEASE_KEY). */
-function withoutLease(pool: XapiRecord): XapiRecord {
-  const oc = pool['other_config'] as Record<string, string> | undefined;
-  if (!oc || !(LEASE_KEY in oc)) return pool;
-  const { [LEASE_KEY]: _lease, ...rest } = oc;
-  return { ...pool, other_config: rest };
+  return sealedMemo(identities[cls], record, (r) => [objectKey(cls, r.uuid), fastFieldsDigest(cls === 'pool' ? poolWithoutLease(r) : r, READ_FIELDS[cls])] as const);
 }
 
 /** Per class, as a record's digest is over its class's fields. */

@@ -217,7 +217,7 @@ export class MemoSession {
       diagnostics: structuredClone(ctx.diagnostics.slice(at.diagnostics)),
       failed: ctx.failed.size > at.failed ? [...ctx.failed].slice(at.failed) : [],
       guests: ctx.guests.size > at.guests ? [...ctx.guests].slice(at.guests) : [],
-      reads: firstOfEach(trace.reads, false).map(([rec, cls]) => [rec, cls, cls === 'pool' ? refOf(ctx, cls, rec) : undefined]),
+      reads: distinctReads(trace.reads),
       lookups: firstOfEach(trace.lookups, true),
       users: firstOfEach(trace.users, false),
       queries: distinctQueries(trace.queries),
@@ -235,6 +235,18 @@ function distinctQueries(queries: Query[]): Query[] {
     if (seen.has(key)) continue;
     seen.add(key);
     out.push(q);
+  }
+  return out;
+}
+
+/** The records read, each once (its first read), with the ref of a pool record (see Effects.reads). */
+function distinctReads(reads: [XapiRecord, ObservedClass, Ref][]): Effects['reads'] {
+  const seen = new Set<XapiRecord>();
+  const out: Effects['reads'] = [];
+  for (const [rec, cls, ref] of reads) {
+    if (seen.has(rec)) continue;
+    seen.add(rec);
+    out.push([rec, cls, cls === 'pool' ? ref : undefined]);
   }
   return out;
 }
@@ -271,13 +283,6 @@ function replay(ctx: PlanContext, e: Effects, objects: boolean): void {
   for (const [key, text] of e.lookups) ctx.lookups.set(key, text);
 }
 
-/**
- * The ref of a record read: `read()` traces the record, and the snapshot holds each record once.
- * Found through the uuid index, which every class has.
- */
-function refOf(ctx: PlanContext, cls: ObservedClass, rec: XapiRecord): Ref {
-  return ctx.index.byUuid(cls, rec.uuid)![0];
-}
 
 /** Everything a VM's planning reads besides its own manifest and the pool, as text. */
 function guardText(desired: DesiredState, options: ResolvedOptions): string {

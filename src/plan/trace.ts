@@ -8,7 +8,7 @@
  * for the VMs whose own objects changed.
  */
 import type { ObservedIndex } from '../model/observed-index.js';
-import { LEASE_KEY, type ObservedClass, type ObservedState, type XapiRecord } from '../model/observed.js';
+import { poolWithoutLease, type ObservedClass, type ObservedState, type XapiRecord } from '../model/observed.js';
 import { ownerAnswer, type OwnedClass, type Ownership, type PlanContext, type PlanTrace, type Query } from './context.js';
 
 export type { Query };
@@ -126,7 +126,8 @@ export function sameAnswers(queries: readonly Query[], ctx: PlanContext, index: 
       if (now[i] === answer[i]) continue;
       const a = answer[i];
       const b = now[i];
-      if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null && pools.same(a as XapiRecord, b as XapiRecord)) continue;
+      // Only answers about the pool class hold pool records (no owner rule is for the pool).
+      if (c === 'pool' && typeof a === 'object' && a !== null && typeof b === 'object' && b !== null && pools.same(a as XapiRecord, b as XapiRecord)) continue;
       return false;
     }
   }
@@ -136,15 +137,14 @@ export function sameAnswers(queries: readonly Query[], ctx: PlanContext, index: 
 /**
  * Whether two pool records are the same for planning: the controller renews its lease in the
  * pool's other_config every few seconds, which replaces the record without changing anything a
- * plan reads (LEASE_KEY). Only pool records are compared this way; answers are cached per pair.
+ * plan reads (LEASE_KEY). Callers compare only records of the pool class; answers are cached per pair.
  */
 export class PoolEquivalence {
   private readonly known = new WeakMap<XapiRecord, WeakSet<XapiRecord>>();
 
   same(a: XapiRecord, b: XapiRecord): boolean {
-    if (!isPoolRecord(a) || !isPoolRecord(b)) return false;
     if (this.known.get(a)?.has(b)) return true;
-    if (withoutLease(a) !== withoutLease(b)) return false;
+    if (JSON.stringify(poolWithoutLease(a)) !== JSON.stringify(poolWithoutLease(b))) return false;
     let set = this.known.get(a);
     if (!set) this.known.set(a, (set = new WeakSet()));
     set.add(b);
@@ -152,13 +152,3 @@ export class PoolEquivalence {
   }
 }
 
-/** A pool record has these fields and no other class's record has both. */
-function isPoolRecord(rec: XapiRecord): boolean {
-  return 'default_SR' in rec && 'ha_enabled' in rec;
-}
-
-function withoutLease(rec: XapiRecord): string {
-  const oc = (rec['other_config'] ?? {}) as Record<string, string>;
-  const { [LEASE_KEY]: _lease, ...kept } = oc;
-  return JSON.stringify({ ...rec, other_config: kept });
-}
