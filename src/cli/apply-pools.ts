@@ -6,7 +6,7 @@ import { secretRules } from '../config/checks.js';
 import { holderFile, persistentHolder } from '../controller/holder-identity.js';
 import { humanLogDestination } from '../controller/human-log.js';
 import { defaultConnect } from '../fleet/fleet.js';
-import { poolManifestFiles } from '../fleet/per-pool.js';
+import { poolFilesIn, type PoolFiles } from '../fleet/per-pool.js';
 import type { DesiredState } from '../model/desired.js';
 import type { Plan } from '../model/plan.js';
 import { takeSnapshot } from '../observe/snapshot.js';
@@ -54,9 +54,10 @@ interface HeldPool {
 export async function applyPools(pools: PoolConfig[], o: PoolApplyOptions): Promise<number> {
   const held: HeldPool[] = [];
   let failed = false;
+  const filesOf = poolFilesIn(o.repoDir, o.operator.config.repository);
   try {
     for (const pool of pools) {
-      const ready = await preparePool(pool, o).catch((err: unknown) => {
+      const ready = await preparePool(pool, o, filesOf).catch((err: unknown) => {
         process.stderr.write(poolFailure(pool, err));
         return undefined;
       });
@@ -110,7 +111,7 @@ export async function applyPools(pools: PoolConfig[], o: PoolApplyOptions): Prom
 }
 
 /** Connects, takes the pool's lease, plans. Undefined (errors printed) when the manifests have errors. */
-async function preparePool(pool: PoolConfig, o: PoolApplyOptions): Promise<HeldPool | undefined> {
+async function preparePool(pool: PoolConfig, o: PoolApplyOptions, filesOf: PoolFiles): Promise<HeldPool | undefined> {
   const { client } = await defaultConnect(pool);
   let lease: ApplyLease | undefined;
   try {
@@ -121,7 +122,7 @@ async function preparePool(pool: PoolConfig, o: PoolApplyOptions): Promise<HeldP
       warn: (l) => process.stderr.write(`xops: pool ${pool.name}: ${l}\n`),
     });
     const observed = await takeSnapshot(client);
-    const read = await poolManifestFiles(o.repoDir, pool, o.operator.config.repository);
+    const read = await filesOf(pool);
     const planned = await planPoolWithCredentials(pool, read.files, read.diagnostics, observed, { root: o.repoDir, commit: 'local', repo: o.repo, operator: o.operator, now: new Date() });
     if (!planned.ok) {
       printDiagnostics(planned.diagnostics);

@@ -1,5 +1,5 @@
 import type { PoolConfig } from '../config/index.js';
-import { fleetPlanTable, poolManifestFiles } from '../fleet/per-pool.js';
+import { fleetPlanTable, poolFilesIn } from '../fleet/per-pool.js';
 import type { Plan } from '../model/plan.js';
 import { printDiagnostics } from './diagnostics-output.js';
 import type { OperatorSettings } from './operator-config.js';
@@ -26,10 +26,11 @@ export async function planPools(pools: PoolConfig[], o: PoolPlanOptions): Promis
   const plans: { pool: string; plan: Plan }[] = [];
   let code = 0;
   let failed = false;
+  const filesOf = poolFilesIn(o.repoDir, o.operator.config.repository);
   for (const pool of pools) {
     try {
       const observed = await observePool(pool);
-      const read = await poolManifestFiles(o.repoDir, pool, o.operator.config.repository);
+      const read = await filesOf(pool);
       const planned = await planPoolWithCredentials(pool, read.files, read.diagnostics, observed, { root: o.repoDir, commit: 'local', repo: o.repo, operator: o.operator, now: new Date() });
       if (!planned.ok) {
         process.stderr.write(`xops: pool ${pool.name}: the manifests under ${pool.paths.join(', ')} have errors; nothing was planned for it\n`);

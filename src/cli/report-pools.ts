@@ -1,5 +1,5 @@
 import type { PoolConfig } from '../config/index.js';
-import { poolManifestFiles } from '../fleet/per-pool.js';
+import { poolFilesIn } from '../fleet/per-pool.js';
 import { complianceReport, COMPLIANCE_STATES, type ComplianceReport } from '../report/compliance.js';
 import { renderReport, type ReportFormat } from '../report/render.js';
 import { printDiagnostics } from './diagnostics-output.js';
@@ -27,10 +27,11 @@ export async function reportPools(pools: PoolConfig[], o: PoolReportOptions): Pr
   if (o.out === 'html' && pools.length > 1) throw new UserError(`--out html is one page per pool: choose one with --pool (pools: ${pools.map((p) => p.name).join(', ')})`);
   const reports: { pool: string; report: ComplianceReport }[] = [];
   let failed = false;
+  const filesOf = poolFilesIn(o.repoDir, o.operator.config.repository);
   for (const pool of pools) {
     try {
       const observed = await observePool(pool);
-      const read = await poolManifestFiles(o.repoDir, pool, o.operator.config.repository);
+      const read = await filesOf(pool);
       const planned = await planPoolWithCredentials(pool, read.files, read.diagnostics, observed, { root: o.repoDir, commit: 'local', repo: o.repo, operator: o.operator, now: new Date() });
       if (!planned.ok) {
         printDiagnostics(planned.diagnostics);

@@ -1,6 +1,6 @@
 import type { PoolConfig } from '../config/index.js';
 import { operatorChecks } from '../config/checks.js';
-import { poolManifestFiles } from '../fleet/per-pool.js';
+import { poolFilesIn } from '../fleet/per-pool.js';
 import { poolNameDiagnostics } from '../fleet/pool-name.js';
 import { liveInventoryFrom, type LiveInventory } from '../manifests/index.js';
 import { loadManifestFiles, sortDiagnostics } from '../manifests/loader.js';
@@ -18,13 +18,14 @@ import type { OperatorSettings } from './operator-config.js';
  */
 export async function validatePools(pools: PoolConfig[], o: { repoDir: string; out: 'text' | 'json'; offline: boolean; operator: OperatorSettings }): Promise<number> {
   const results: { pool: string; ok: boolean; error?: string; diagnostics: Diagnostic[] }[] = [];
+  const filesOf = poolFilesIn(o.repoDir, o.operator.config.repository);
   for (const pool of pools) {
     try {
       let live: LiveInventory | undefined;
       if (!o.offline) {
         live = liveInventoryFrom(await observePool(pool));
       }
-      const read = await poolManifestFiles(o.repoDir, pool, o.operator.config.repository);
+      const read = await filesOf(pool);
       const loaded = loadManifestFiles(read.files, o.repoDir, { ...(live ? { live } : {}), commit: 'local', limits: o.operator.config.repository });
       const diagnostics = sortDiagnostics([
         ...read.diagnostics,

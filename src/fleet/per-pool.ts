@@ -2,7 +2,7 @@ import type { RepositoryLimits } from '../source/limits.js';
 import type { ControllerConfig, PoolConfig } from '../config/index.js';
 import type { Diagnostic } from '../model/diagnostics.js';
 import type { Action, Plan } from '../model/plan.js';
-import { readManifestFolder } from '../manifests/folder.js';
+import { readManifestFolder, type FolderRead } from '../manifests/folder.js';
 import type { ManifestFile } from '../manifests/loader.js';
 import { selectFiles } from './pool-source.js';
 
@@ -29,10 +29,23 @@ export function selectPools(config: ControllerConfig, names: unknown): PoolConfi
   return wanted.length ? config.pools.filter((p) => wanted.includes(p.name)) : config.pools;
 }
 
-/** One pool's manifests from a repository folder: the union of its `paths`, with the folder's problems. */
-export async function poolManifestFiles(repoDir: string, pool: PoolConfig, limits: Partial<RepositoryLimits> = {}): Promise<{ files: ManifestFile[]; diagnostics: Diagnostic[] }> {
-  const read = await readManifestFolder(repoDir, limits);
-  return { files: selectFiles(read.files, pool.paths.map((p) => (p === '' ? '' : `${p}/`))), diagnostics: read.diagnostics };
+/** A pool's manifests: the union of its `paths` in the repository, with the folder's problems. */
+export type PoolFiles = (pool: PoolConfig) => Promise<{ files: ManifestFile[]; diagnostics: Diagnostic[] }>;
+
+/**
+ * Each pool's manifests from one read of the repository folder (a command working on every pool
+ * reads it once, not once per pool). A read that fails is tried again for the next pool.
+ */
+export function poolFilesIn(repoDir: string, limits: Partial<RepositoryLimits> = {}): PoolFiles {
+  let folder: Promise<FolderRead> | undefined;
+  return async (pool) => {
+    folder ??= readManifestFolder(repoDir, limits);
+    const read = await folder.catch((err: unknown) => {
+      folder = undefined;
+      throw err;
+    });
+    return { files: selectFiles(read.files, pool.paths.map((p) => (p === '' ? '' : `${p}/`))), diagnostics: read.diagnostics };
+  };
 }
 
 /**
