@@ -83,7 +83,7 @@ export async function run(argv: string[]): Promise<number> {
   const pools = poolsOf(operator, values.pool);
   if (pools.length) return (await import('./plan-pools.js')).planPools(pools, { repoDir: dir, out, maxBytes, repo: repoIdentity(values), operator, detailed: values['detailed-exitcode'] === true });
 
-  const plan = str(values.server) ? await planRemotely(values, dir) : await planLocally(values, dir);
+  const plan = str(values.server) ? await planRemotely(values, dir, out) : await planLocally(values, dir);
   if (!plan) {
     process.stderr.write(`xops: the manifests under ${dir} have errors; nothing was planned\n`);
     return 1;
@@ -132,7 +132,7 @@ async function planLocally(values: Record<string, unknown>, dir: string): Promis
 }
 
 /** `--server URL`: the controller plans the folder's files with its own configuration and pool cache. */
-async function planRemotely(values: Record<string, unknown>, dir: string): Promise<Plan | undefined> {
+async function planRemotely(values: Record<string, unknown>, dir: string, out: string): Promise<Plan | undefined> {
   if (str(values.xapi) || values['allow-adopt'] || values['allow-prune'] || values['allow-destructive'] || str(values['repo-id'])) {
     throw new UserError('--server plans with the controller\'s pool, limits and repository identity: leave out --xapi, --repo-id and --allow-*');
   }
@@ -146,7 +146,7 @@ async function planRemotely(values: Record<string, unknown>, dir: string): Promi
     return undefined;
   }
   // Only a JSON plan (printed or saved) needs what it was made against; text and Markdown are for reading.
-  const whole = outputFormat(values.out, 'text') === 'json' || typeof values.save === 'string';
+  const whole = out === 'json' || typeof values.save === 'string';
   const { head } = await planOnServer(str(values.server)!, token, dir, { files: read.files }, undefined, whole);
   if ('invalid' in head) {
     printDiagnostics(head.invalid);

@@ -12,7 +12,7 @@ import type { ControllerConfig } from '../config/types.js';
 import { DEFAULT_LIMITS, liveInventoryFrom, type ManifestFile } from '../manifests/index.js';
 import { ManifestCache } from '../manifests/parse-cache.js';
 import { FileStore } from './file-store.js';
-import { repositoryLimits } from '../source/limits.js';
+import { repositoryLimits, type RepositoryLimits } from '../source/limits.js';
 import { hasErrors, type Diagnostic } from '../model/diagnostics.js';
 import type { ObservedState } from '../model/observed.js';
 import type { Plan } from '../model/plan.js';
@@ -57,8 +57,13 @@ export type PlanResult = { plan: Plan } | { invalid: Diagnostic[] };
 /** The response body (200): the head set's result, and the base set's when one was sent. */
 export type PlanResponse = PlanResult & { base?: PlanResult };
 
-/** Default of PlanApiOptions.maxRequestBytes: the loader's own cap on a repository, plus room for JSON escaping. */
-export const DEFAULT_PLAN_REQUEST_BYTES = 2 * DEFAULT_LIMITS.maxTotalBytes + 1024 * 1024;
+/**
+ * Default of PlanApiOptions.maxRequestBytes: the repository's cap on its files (the operator's
+ * `repository.maxTotalBytes`), twice for JSON escaping, and room for the rest of the body.
+ */
+export function planRequestBytes(repository: RepositoryLimits): number {
+  return 2 * repository.maxTotalBytes + 1024 * 1024;
+}
 
 /** Plans computed at once; more requests are answered 503, as each holds a copy of the manifests. */
 const MAX_CONCURRENT_PLANS = 2;
@@ -101,8 +106,7 @@ export type PlanApiHandler = (req: IncomingMessage, res: ServerResponse) => Prom
  */
 export function planApi(options: PlanApiOptions): PlanApiHandler {
   const repository = repositoryLimits(options.config.repository);
-  // Contents travel JSON-escaped: twice the repository's cap, and room for the rest of the body.
-  const maxBytes = options.maxRequestBytes ?? 2 * repository.maxTotalBytes + 1024 * 1024;
+  const maxBytes = options.maxRequestBytes ?? planRequestBytes(repository);
   const cache = options.manifestCache ?? new ManifestCache();
   const store = options.fileStore ?? new FileStore();
   let running = 0;
