@@ -2,7 +2,7 @@ import type { ResourceKind } from '../model/kinds.js';
 import type { ObservedIndex } from '../model/observed-index.js';
 import type { ObservedClass, ObservedRecordTypes, ObservedState, Ref, XapiRecord } from '../model/observed.js';
 import { indexObserved } from '../model/observed-index.js';
-import { markOf, type ObjectMark } from '../plan/ownership-marks.js';
+import { markOf, poolKeptMarks, type ObjectMark, type PoolMarkedClass } from '../plan/ownership-marks.js';
 import type { ExportNote } from './notes.js';
 
 /** A kind `xops export` can write: one whose registry entry has an exporter (see export/index.ts EXPORT_KINDS). */
@@ -83,8 +83,8 @@ export function describe(cls: ObservedClass, record: { uuid: string; name_label?
 }
 
 /**
- * Notes an object that already carries an xops mark (its own, or for an appliance the pool's, see
- * applianceMarks) and returns true: it has a manifest in some repository already, so exporting it
+ * Notes an object that already carries an xops mark (its own, or for a class without other_config
+ * the pool's, see poolKeptMarks) and returns true: it has a manifest in some repository already, so exporting it
  * again would make two owners.
  */
 export function alreadyManaged(ctx: ExportContext, cls: ObservedClass, record: XapiRecord, mark: ObjectMark = markOf(record)): boolean {
@@ -92,6 +92,20 @@ export function alreadyManaged(ctx: ExportContext, cls: ObservedClass, record: X
   const owner = mark.repo ? `${mark.address} (repository ${mark.repo})` : mark.address;
   ctx.notes.push({ severity: 'info', code: 'managed', message: `${describe(cls, record)} is already managed by xops as ${owner}: its manifest exists already` });
   return true;
+}
+
+/**
+ * The objects of a class whose marks xops keeps in the pool's other_config (it has none itself)
+ * that are not already managed and that `exportable` accepts (it adds the note saying why not).
+ */
+export function poolMarkedCandidates<C extends PoolMarkedClass>(ctx: ExportContext, cls: C, exportable: (record: ObservedRecordTypes[C]) => boolean = () => true): Candidate<C>[] {
+  const marks = poolKeptMarks(ctx.observed, cls);
+  const out: Candidate<C>[] = [];
+  for (const [ref, record] of ctx.observed.records[cls] as Map<Ref, ObservedRecordTypes[C]>) {
+    if (alreadyManaged(ctx, cls, record, marks.get(record.uuid) ?? {})) continue;
+    if (exportable(record)) out.push({ cls, ref, record });
+  }
+  return out;
 }
 
 /**

@@ -28,11 +28,6 @@ export function applianceMarkKeys(uuid: string): { managed: string; repo: string
   };
 }
 
-/** Appliance uuid → marks, read from the pool's other_config. */
-export function applianceMarks(observed: ObservedState): Map<string, ObjectMark> {
-  return poolKeptMarks(observed, 'VM_appliance');
-}
-
 /** Classes without other_config whose marks xops keeps in the pool's (as for VM_appliance). */
 export type PoolMarkedClass = 'VM_appliance' | 'VMSS' | 'VM_group';
 

@@ -1,6 +1,4 @@
-import { poolKeptMarks } from '../../plan/ownership-marks.js';
-import type { Candidate } from '../../export/context.js';
-import { alreadyManaged, describe, referenceTo } from '../../export/context.js';
+import { describe, poolMarkedCandidates, referenceTo } from '../../export/context.js';
 import type { KindExporter } from '../../export/manifest-doc.js';
 import { manifestDoc, nameLabelSpec } from '../../export/manifest-doc.js';
 
@@ -19,18 +17,11 @@ export const scheduleExporter: KindExporter<'VMSS'> = {
   cls: 'VMSS',
   folder: 'automation',
   select(ctx) {
-    // VMSS has no other_config: xops keeps a schedule's mark in the pool's other_config.
-    const marks = poolKeptMarks(ctx.observed, 'VMSS');
-    const out: Candidate<'VMSS'>[] = [];
-    for (const [ref, record] of ctx.observed.records.VMSS) {
-      if (alreadyManaged(ctx, 'VMSS', record, marks.get(record.uuid) ?? {})) continue;
-      if (!TYPES.has(record.type) || !FREQUENCIES.has(record.frequency)) {
-        ctx.notes.push({ severity: 'warning', code: 'unsupported-schedule', message: `${describe('VMSS', record)} is a ${record.frequency} ${record.type} schedule, which a SnapshotSchedule cannot declare (types: snapshot, checkpoint): not exported` });
-        continue;
-      }
-      out.push({ cls: 'VMSS', ref, record });
-    }
-    return out;
+    return poolMarkedCandidates(ctx, 'VMSS', (record) => {
+      if (TYPES.has(record.type) && FREQUENCIES.has(record.frequency)) return true;
+      ctx.notes.push({ severity: 'warning', code: 'unsupported-schedule', message: `${describe('VMSS', record)} is a ${record.frequency} ${record.type} schedule, which a SnapshotSchedule cannot declare (types: snapshot, checkpoint): not exported` });
+      return false;
+    });
   },
   build(ctx, chosen) {
     const rec = chosen.record;

@@ -1,7 +1,5 @@
 import type { VMRecord } from '../../model/observed.js';
-import { applianceMarks } from '../../plan/ownership-marks.js';
-import type { Candidate } from '../../export/context.js';
-import { alreadyManaged, describe, referenceTo } from '../../export/context.js';
+import { describe, poolMarkedCandidates, referenceTo } from '../../export/context.js';
 import { formatDuration, setIfPresent } from '../../export/values.js';
 import type { KindExporter } from '../../export/manifest-doc.js';
 import { manifestDoc, nameLabelSpec } from '../../export/manifest-doc.js';
@@ -15,18 +13,11 @@ export const applianceExporter: KindExporter<'VM_appliance'> = {
   cls: 'VM_appliance',
   folder: 'appliances',
   select(ctx) {
-    // VM_appliance has no other_config: xops keeps an appliance's mark in the pool's other_config.
-    const marks = applianceMarks(ctx.observed);
-    const out: Candidate<'VM_appliance'>[] = [];
-    for (const [ref, record] of ctx.observed.records.VM_appliance) {
-      if (alreadyManaged(ctx, 'VM_appliance', record, marks.get(record.uuid) ?? {})) continue;
-      if ((record.VMs ?? []).length === 0) {
-        ctx.notes.push({ severity: 'info', code: 'empty-appliance', message: `${describe('VM_appliance', record)} has no VMs, and an appliance manifest needs at least one member: not exported` });
-        continue;
-      }
-      out.push({ cls: 'VM_appliance', ref, record });
-    }
-    return out;
+    return poolMarkedCandidates(ctx, 'VM_appliance', (record) => {
+      if ((record.VMs ?? []).length > 0) return true;
+      ctx.notes.push({ severity: 'info', code: 'empty-appliance', message: `${describe('VM_appliance', record)} has no VMs, and an appliance manifest needs at least one member: not exported` });
+      return false;
+    });
   },
   build(ctx, chosen) {
     const rec = chosen.record;

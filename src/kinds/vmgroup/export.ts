@@ -1,6 +1,4 @@
-import { poolKeptMarks } from '../../plan/ownership-marks.js';
-import type { Candidate } from '../../export/context.js';
-import { alreadyManaged, referenceTo } from '../../export/context.js';
+import { poolMarkedCandidates, referenceTo } from '../../export/context.js';
 import type { KindExporter } from '../../export/manifest-doc.js';
 import { manifestDoc, nameLabelSpec } from '../../export/manifest-doc.js';
 
@@ -13,14 +11,7 @@ export const groupExporter: KindExporter<'VM_group'> = {
   cls: 'VM_group',
   folder: 'automation',
   select(ctx) {
-    // VM_group has no other_config: xops keeps a group's mark in the pool's other_config.
-    const marks = poolKeptMarks(ctx.observed, 'VM_group');
-    const out: Candidate<'VM_group'>[] = [];
-    for (const [ref, record] of ctx.observed.records.VM_group) {
-      if (alreadyManaged(ctx, 'VM_group', record, marks.get(record.uuid) ?? {})) continue;
-      out.push({ cls: 'VM_group', ref, record });
-    }
-    return out;
+    return poolMarkedCandidates(ctx, 'VM_group');
   },
   build(ctx, chosen) {
     const rec = chosen.record;
