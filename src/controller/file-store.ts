@@ -6,6 +6,7 @@
  * stand for other bytes. Bounded by bytes; the least recently used go first.
  */
 import { fileDigest } from '../manifests/file-digest.js';
+import { dropLeastUsed } from '../manifests/least-used.js';
 
 interface Stored {
   content: Buffer;
@@ -71,10 +72,6 @@ export class FileStore {
 
   private evict(): void {
     const target = Math.ceil(this.maxBytes * 0.9);
-    for (const [digest, stored] of [...this.files].sort((a, b) => a[1].used - b[1].used)) {
-      if (this.bytes <= target) break;
-      this.files.delete(digest);
-      this.bytes -= stored.content.length;
-    }
+    this.bytes -= dropLeastUsed(this.files, (s) => s.content.length, (dropped) => this.bytes - dropped <= target);
   }
 }

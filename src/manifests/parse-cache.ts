@@ -7,6 +7,7 @@
  * validated afresh.
  */
 import { repositoryLimits } from '../source/limits.js';
+import { dropLeastUsed } from './least-used.js';
 import type { Diagnostic } from '../model/diagnostics.js';
 import type { LiveInventory } from './live.js';
 import { loadManifestFiles, type LoadOptions, type LoadResult, type ManifestFile } from './loader.js';
@@ -120,14 +121,9 @@ export class ManifestCache implements FileParseCache {
 
   /** Drops the least recently used entries until the bounds hold, and a tenth more so that this is rare. */
   private evict(): void {
-    const byUse = [...this.files].sort((a, b) => a[1].used - b[1].used);
     const files = Math.ceil(this.maxFiles * 0.9);
     const bytes = Math.ceil(this.maxBytes * 0.9);
-    for (const [k, e] of byUse) {
-      if (this.files.size <= files && this.bytes <= bytes) break;
-      this.files.delete(k);
-      this.bytes -= e.bytes;
-    }
+    this.bytes -= dropLeastUsed(this.files, (e) => e.bytes, (dropped) => this.files.size <= files && this.bytes - dropped <= bytes);
   }
 
   checked(doc: ParsedDocument): DocumentCheck | undefined {
