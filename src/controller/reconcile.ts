@@ -115,6 +115,8 @@ export function createReconciler(deps: ReconcilerDeps): ReconcileFn {
     const ledger = deps.approvalLedger;
     const plan = gatedPlan(desired, observed, checked, {
       now: at, repo: deps.repo, limits, protected: config.protected, changedCredentials,
+      // Applied here and now, never saved: what a saved plan is checked against would go unread.
+      objects: false,
       ...(deps.planMemo ? { memo: deps.planMemo } : {}),
       ...(ledger ? { approvals: ledger.approved(), ...(config.approvals.sameChange ? {} : { annotationCounts: ledger.countsAt(input.commit) }) } : {}),
     });

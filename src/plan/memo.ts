@@ -28,6 +28,7 @@ import type { Refusal } from '../model/plan.js';
 import { isSealed } from '../model/sealed.js';
 import type { DraftAction, LiveUser, Ownership, OwnedClass, PlanContext, PlanTrace, Query, ResolvedOptions } from './context.js';
 import { PoolEquivalence, sameAnswers } from './trace.js';
+import { dependencyKey, stateChanges } from './state-changes.js';
 import { indexObserved, type ObservedIndex } from '../model/observed-index.js';
 
 /** What one phase (finding the owner, planning) of one VM did to the context. */
@@ -47,6 +48,10 @@ interface Effects {
   users: [Ref, LiveUser][];
   /** What the phase asked of the pool's state, with the answers. */
   queries: Query[];
+  /** The pool objects those answers depend on, as StateChanges keys (see dependencyKey). */
+  deps: string[];
+  /** The questions no StateChanges key covers (other manifests' ownership, derived values): asked again each time. */
+  rechecks: Query[];
   /** The state (see PlanMemo.stateOf) its answers are known to hold for. */
   validAt: number;
   owner?: Ownership<OwnedClass>;
@@ -65,6 +70,7 @@ interface Guard {
 
 interface KnownState {
   id: number;
+  classes: string[];
   maps: object[];
 }
 
@@ -77,6 +83,8 @@ export interface PlanMemoStats {
   uncacheable: number;
   /** Replays whose questions were asked again of a newer state (and got the same answers). */
   rechecked: number;
+  /** Replays carried to a newer state because none of the objects they depend on changed (no question asked again). */
+  unaffected: number;
 }
 
 /** Guards remembered at once: the commit in force, a pull request's head and base, one more. */
@@ -93,7 +101,7 @@ export class PlanMemo {
   private readonly guards: Guard[] = [];
   private lastId = 0;
   private readonly entries = new WeakMap<DesiredResource, Entry[]>();
-  readonly stats: PlanMemoStats = { replayed: 0, planned: 0, uncacheable: 0, rechecked: 0 };
+  readonly stats: PlanMemoStats = { replayed: 0, planned: 0, uncacheable: 0, rechecked: 0, unaffected: 0 };
   private readonly states: KnownState[] = [];
   private lastState = 0;
   /** @internal */
@@ -101,6 +109,7 @@ export class PlanMemo {
 
   /** The session for one plan, or undefined when this plan's state cannot be memoised. */
   session(desired: DesiredState, observed: ObservedState, options: ResolvedOptions, objects = true): MemoSession | undefined {
+    const classes = Object.keys(observed.records);
     const maps = Object.values(observed.records) as object[];
     if (!maps.every((m) => isSealed(m))) return undefined;
     const text = guardText(desired, options);
@@ -110,19 +119,36 @@ export class PlanMemo {
       this.guards.unshift(guard);
       if (this.guards.length > GUARDS_KEPT) this.guards.pop();
     }
-    return new MemoSession(this, guard.id, this.stateOf(maps), objects);
+    return new MemoSession(this, guard.id, this.stateOf(classes, maps), objects);
   }
 
   /** A number per state seen (by its class maps), so that an entry checked against it is not checked again. */
-  private stateOf(maps: object[]): number {
+  private stateOf(classes: string[], maps: object[]): number {
     let known = this.states.find((s) => s.maps.length === maps.length && s.maps.every((m, i) => m === maps[i]));
     if (!known) {
-      known = { id: ++this.lastState, maps };
+      known = { id: ++this.lastState, classes, maps };
       this.states.unshift(known);
       if (this.states.length > GUARDS_KEPT) this.states.pop();
     }
     return known.id;
   }
+
+  /**
+   * @internal What changed from state `from` to state `to` (both still remembered), as dependency
+   * keys (state-changes.ts); undefined when `from` is forgotten or the two hold different classes.
+   * Kept per pair, for the pairs of the states remembered.
+   */
+  changesBetween(from: number, to: number): ReadonlySet<string> | undefined {
+    const pair = `${from}>${to}`;
+    if (this.changes.has(pair)) return this.changes.get(pair);
+    const a = this.states.find((s) => s.id === from);
+    const b = this.states.find((s) => s.id === to);
+    const keys = a && b ? stateChanges(a, b, this.pools) : undefined;
+    this.changes.set(pair, keys);
+    if (this.changes.size > GUARDS_KEPT * GUARDS_KEPT) this.changes.delete(this.changes.keys().next().value!);
+    return keys;
+  }
+  private readonly changes = new Map<string, ReadonlySet<string> | undefined>();
 
   /** @internal */
   entry(doc: DesiredResource, guard: number, create: boolean): Entry | undefined {
@@ -147,6 +173,9 @@ export class MemoSession {
   private readonly objects: boolean;
   /** The state's index without tracing, for checking entries. */
   private base: ObservedIndex | undefined;
+  /** The changes since the state the last entry checked held for (entries mostly hold for the same one). */
+  private changesFrom = -1;
+  private changes: ReadonlySet<string> | undefined;
   /** Inputs of derived values in this state, computed once per plan when an entry is checked. */
   private readonly derived = new Map<string, readonly unknown[]>();
 
@@ -161,8 +190,19 @@ export class MemoSession {
   private holds(ctx: PlanContext, kept: Effects): boolean {
     if (kept.validAt === this.state) return true;
     this.base ??= indexObserved(ctx.observed);
-    if (!sameAnswers(kept.queries, ctx, this.base, this.derived, this.memo.pools)) return false;
-    this.memo.stats.rechecked++;
+    // Most of a churning pool is unchanged: when no object an answer came from changed since the
+    // state the entry holds for, only the questions about other manifests and derived values are asked again.
+    if (kept.validAt !== this.changesFrom) {
+      this.changesFrom = kept.validAt;
+      this.changes = this.memo.changesBetween(kept.validAt, this.state);
+    }
+    if (this.changes && !touchesAny(kept.deps, this.changes)) {
+      if (!sameAnswers(kept.rechecks, ctx, this.base, this.derived, this.memo.pools)) return false;
+      this.memo.stats.unaffected++;
+    } else {
+      if (!sameAnswers(kept.queries, ctx, this.base, this.derived, this.memo.pools)) return false;
+      this.memo.stats.rechecked++;
+    }
     kept.validAt = this.state;
     return true;
   }
@@ -210,6 +250,7 @@ export class MemoSession {
       this.memo.stats.uncacheable++;
       return undefined;
     }
+    const queries = distinctQueries(trace.queries);
     return {
       // Copies: later passes (ordering, digests, automation) build on these objects.
       actions: structuredClone(ctx.actions.slice(at.actions)),
@@ -220,10 +261,18 @@ export class MemoSession {
       reads: distinctReads(trace.reads),
       lookups: firstOfEach(trace.lookups, true),
       users: firstOfEach(trace.users, false),
-      queries: distinctQueries(trace.queries),
+      queries,
+      deps: queries.flatMap((q) => dependencyKey(q) ?? []),
+      rechecks: queries.filter((q) => dependencyKey(q) === undefined),
       validAt: this.state,
     };
   }
+}
+
+function touchesAny(deps: readonly string[], changed: ReadonlySet<string>): boolean {
+  if (changed.size === 0) return false;
+  for (let i = 0; i < deps.length; i++) if (changed.has(deps[i]!)) return true;
+  return false;
 }
 
 /** The questions without repeats: the state does not change while one VM is planned, so a repeat has the first's answer. */
