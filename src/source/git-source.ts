@@ -7,6 +7,7 @@ import { gitEnvironment } from './git-process.js';
 import { gitMessage, redactUrl } from './git-text.js';
 import type { RepositoryLimits } from './limits.js';
 import { readManifestTree } from './git-tree.js';
+import { BlobCache } from './blob-cache.js';
 import { normaliseSubfolder } from './paths.js';
 import { SourceError, type ManifestSource, type SourceSnapshot } from './types.js';
 import type { GitVerify } from '../config/types.js';
@@ -52,6 +53,8 @@ export class GitSource implements ManifestSource {
   private readonly limits: Partial<RepositoryLimits>;
   private readonly verify: GitVerify | undefined;
   private git: SimpleGit | undefined;
+  /** The blobs of the commits read so far: a commit changing one file reads one blob. */
+  private readonly blobs = new BlobCache();
 
   constructor(options: GitSourceOptions) {
     this.url = isRemoteUrl(options.url) ? options.url : resolve(options.url);
@@ -128,7 +131,7 @@ export class GitSource implements ManifestSource {
   /** Reads the manifests under the sub-folder at `commit` (which must be in the cache). */
   async read(commit: string): Promise<SourceSnapshot> {
     await this.cache();
-    return { commit, files: await readManifestTree(undefined, this.cacheDir, commit, this.subfolder, this.limits) };
+    return { commit, files: await readManifestTree(undefined, this.cacheDir, commit, this.subfolder, this.limits, this.blobs) };
   }
 
   async close(): Promise<void> {

@@ -6,6 +6,7 @@ import { runGit, OutputTooLarge } from './git-process.js';
 import { BudgetExceeded, ReadBudget, type RepositoryLimits } from './limits.js';
 import { resolveLinkTarget } from './paths.js';
 import { SourceError } from './types.js';
+import type { BlobCache } from './blob-cache.js';
 
 const SYMLINK_MODE = '120000';
 /** A chain of symlinks longer than this is treated as a loop. */
@@ -25,7 +26,8 @@ const LISTING_BYTES_PER_ENTRY = 1024;
  * Bounded by `limits` (`RepositoryLimits`): the listing carries each blob's size, so a commit whose
  * files, bytes or symlink expansion pass a limit is refused (a `SourceError` naming the path) before
  * any file is read. The `git` argument is no longer used (git runs with a minimal environment of its
- * own); it is kept so callers need not change.
+ * own); it is kept so callers need not change. `blobs`: blobs kept from earlier reads (blob-cache.ts);
+ * only the others are read from git.
  */
 export async function readManifestTree(
   _git: SimpleGit | undefined,
@@ -33,15 +35,23 @@ export async function readManifestTree(
   commit: string,
   subfolder: string,
   limits: Partial<RepositoryLimits> = {},
+  blobs?: BlobCache,
 ): Promise<ManifestFile[]> {
   const where = subfolder || '.';
   const budget = new ReadBudget(limits);
   try {
     const entries = await listTree(gitDir, commit, subfolder, budget);
     const selected = selectFiles(entries, where, budget);
-    const unique = new Map(selected.map((s) => [s.oid, s.size]));
-    const blobs = await readBlobs(gitDir, [...unique.keys()], sum(unique.values()));
-    const files: ManifestFile[] = selected.map((s) => ({ path: s.path, content: blobs.get(s.oid)! }));
+    const kept = new Map<string, Buffer>();
+    const unique = new Map<string, number>();
+    for (const s of selected) {
+      const blob = blobs?.get(s.oid);
+      if (blob) kept.set(s.oid, blob);
+      else unique.set(s.oid, s.size);
+    }
+    const read = await readBlobs(gitDir, [...unique.keys()], sum(unique.values()));
+    for (const [oid, blob] of read) blobs?.set(oid, blob);
+    const files: ManifestFile[] = selected.map((s) => ({ path: s.path, content: kept.get(s.oid) ?? read.get(s.oid)! }));
     files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     return files;
   } catch (err) {

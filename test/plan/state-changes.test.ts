@@ -109,12 +109,12 @@ describe('the changes between two pool states (what a kept VM plan is carried ov
 
   it('leave out the objects that did not change, and a pool whose lease alone was renewed', () => {
     const pools = new PoolEquivalence();
-    const web = { uuid: 'u-web', name_label: 'web', other_config: { 'xops.managed': 'VM/web' } };
-    const legacy = { uuid: 'u-legacy', name_label: 'legacy', other_config: {} };
+    const web: XapiRecord = { uuid: 'u-web', name_label: 'web', other_config: { 'xops.managed': 'VM/web' } };
+    const legacy: XapiRecord = { uuid: 'u-legacy', name_label: 'legacy', other_config: {} };
     const pool = { uuid: 'p', name_label: 'pool', default_SR: 'OpaqueRef:sr', other_config: { 'xops.lease': 'a|1|2' } };
-    const before = stateOf(new Map([['OpaqueRef:web', web], ['OpaqueRef:legacy', legacy]]) as Map<string, XapiRecord>, new Map([['OpaqueRef:pool', pool as XapiRecord]]));
+    const before = stateOf(new Map([['OpaqueRef:web', web], ['OpaqueRef:legacy', legacy]]), new Map([['OpaqueRef:pool', pool as XapiRecord]]));
     const after = stateOf(
-      new Map([['OpaqueRef:web', web], ['OpaqueRef:legacy', { ...legacy, name_description: 'touched' }]]) as Map<string, XapiRecord>,
+      new Map<string, XapiRecord>([['OpaqueRef:web', web], ['OpaqueRef:legacy', { ...legacy, name_description: 'touched' }]]),
       new Map([['OpaqueRef:pool', { ...pool, other_config: { 'xops.lease': 'a|2|3' } } as XapiRecord]]),
     );
     const keys = stateChanges(mapsOf(before), mapsOf(after), pools)!;

@@ -52,6 +52,23 @@ describe('GitSource', () => {
     expect(contents(snapshot)).toEqual({ 'a.yaml': 'v: 2\n', 'b.yaml': 'new\n' });
   });
 
+  it('reads only the blobs a new commit changed: the other files come back as the same bytes, the same objects', async () => {
+    const f = fixture();
+    f.write({ 'a.yaml': 'v: 1\n', 'b.yaml': 'same\n', 'c.yaml': 'same\n' });
+    f.commit('one');
+    const source = new GitSource({ url: f.remote, branch: 'main', cacheRoot: f.cacheRoot });
+    const first = await source.sync();
+    f.write({ 'a.yaml': 'v: 2\n' });
+    f.commit('two');
+    const second = await source.sync();
+    expect(contents(second)).toEqual({ 'a.yaml': 'v: 2\n', 'b.yaml': 'same\n', 'c.yaml': 'same\n' });
+    const byPath = (s: SourceSnapshot, path: string) => s.files.find((file) => file.path === path)!.content;
+    // Kept by object id: the loader's parse cache knows these Buffers without digesting them again.
+    expect(byPath(second, 'b.yaml')).toBe(byPath(first, 'b.yaml'));
+    expect(byPath(second, 'c.yaml')).toBe(byPath(first, 'b.yaml'));
+    expect(byPath(second, 'a.yaml')).not.toBe(byPath(first, 'a.yaml'));
+  });
+
   it('follows a force-push that rewrites history (non-fast-forward)', async () => {
     const f = fixture();
     f.write({ 'a.yaml': 'v: 1\n' });
