@@ -53,6 +53,18 @@ describe('LocalSource', () => {
     expect((await s.sync()).commit).not.toBe(first.commit);
   });
 
+  it('hands an unchanged file on as the same Buffer, and an edited one with its new bytes', async () => {
+    const root = tree({ 'a.yaml': 'v: 1\n', 'b.yaml': 'same\n' });
+    const s = source(root);
+    const first = await s.sync();
+    writeFileSync(join(root, 'a.yaml'), 'v: 2\n');
+    const second = await s.sync();
+    const byPath = (files: typeof first.files, path: string) => files.find((f) => f.path === path)!.content;
+    expect(byPath(second.files, 'b.yaml')).toBe(byPath(first.files, 'b.yaml'));
+    expect(byPath(second.files, 'a.yaml').toString()).toBe('v: 2\n');
+    expect(byPath(first.files, 'a.yaml').toString()).toBe('v: 1\n');
+  });
+
   it('refuses a symlink that leaves the folder, and follows one that stays inside', async () => {
     const root = tree({ 'm/real.yaml': 'r\n', 'secret.yaml': 's\n' });
     symlinkSync('real.yaml', join(root, 'm/alias.yaml'));
