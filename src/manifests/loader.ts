@@ -484,6 +484,7 @@ function linkDocuments(built: { doc: LoadedDocument; built: DesiredDocument }[],
 function rawDocument(doc: LoadedDocument): RawDocument {
   const metadata = doc.body.metadata as { labels?: unknown };
   const labels = metadata.labels !== null && typeof metadata.labels === 'object' ? (metadata.labels as Record<string, string>) : {};
+  const parsed = doc.parsed;
   return {
     kind: doc.kind,
     name: doc.name!,
@@ -491,7 +492,10 @@ function rawDocument(doc: LoadedDocument): RawDocument {
     labels,
     body: doc.body,
     source: documentStart(doc),
-    locations: locationsOf(doc.parsed),
+    // Built when first asked for: most documents of a large repository are never pointed at.
+    get locations() {
+      return locationsOf(parsed);
+    },
   };
 }
 
