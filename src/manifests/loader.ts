@@ -16,6 +16,7 @@ import type { LiveInventory, LiveKind } from './live.js';
 import type { CompanionFiles } from './companion-files.js';
 import { isManifestPath } from './manifest-path.js';
 import { parentPath } from './paths.js';
+import { pairRawDocument } from '../model/raw-pairing.js';
 
 export { isManifestPath };
 import { checkSchema } from './schema-check.js';
@@ -134,7 +135,9 @@ export function loadManifestFiles(files: ManifestFile[], root: string, opts: Loa
 
   for (const doc of docs) {
     if (doc.name === undefined) continue;
-    desired.documents.push(rawDocument(doc));
+    const raw = rawDocument(doc);
+    if (doc.built) pairRawDocument(doc.built, raw, desired.documents.length);
+    desired.documents.push(raw);
   }
   // A document with an error stays out of the typed lists: nothing downstream acts on half-valid input.
   for (const { doc, built: b } of built) {
@@ -211,6 +214,8 @@ function parseFiles(files: ManifestFile[], limits: ManifestLimits, diagnostics: 
 /** Relative, forward slashes, no `..`: anything else could name a file outside the folder. */
 function isSafeRelativePath(path: string): boolean {
   if (path === '' || path.startsWith('/') || path.includes('\\') || /^[A-Za-z]:/.test(path)) return false;
+  // Only a path holding `..`, `//` or a trailing `/` can have such a segment: most are read once, not split.
+  if (!path.includes('..') && !path.includes('//') && !path.endsWith('/')) return true;
   return !path.split('/').some((seg) => seg === '..' || seg === '');
 }
 
@@ -481,7 +486,18 @@ function linkDocuments(built: { doc: LoadedDocument; built: DesiredDocument }[],
   for (const kind of KIND_REGISTRY) kind.link?.(ctx);
 }
 
+/**
+ * A parsed document's raw form, made once: everything in it follows from the parse (which is kept
+ * per file path and content), so a cached file gives the same object to every load.
+ */
+const rawDocuments = new WeakMap<ParsedDocument, RawDocument>();
 function rawDocument(doc: LoadedDocument): RawDocument {
+  let raw = rawDocuments.get(doc.parsed);
+  if (!raw || raw.kind !== doc.kind || raw.address !== doc.address) rawDocuments.set(doc.parsed, (raw = newRawDocument(doc)));
+  return raw;
+}
+
+function newRawDocument(doc: LoadedDocument): RawDocument {
   const metadata = doc.body.metadata as { labels?: unknown };
   const labels = metadata.labels !== null && typeof metadata.labels === 'object' ? (metadata.labels as Record<string, string>) : {};
   const parsed = doc.parsed;

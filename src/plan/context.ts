@@ -5,6 +5,8 @@ import type { ObservedClass, ObservedRecordTypes, ObservedState, Ref, XapiRecord
 import type { ObservedIndex } from '../model/observed-index.js';
 import type { Action, Refusal } from '../model/plan.js';
 import { indexObserved } from '../model/observed-index.js';
+import { rawDocumentOf } from '../model/raw-pairing.js';
+import { addressOf } from '../model/address.js';
 import { lookupKey, lookupText, lookupTextDigest, recordIdentity } from './identity.js';
 import { effectiveSettings, type OperatorLimits } from '../policy/settings.js';
 import type { ObjectMark } from './ownership-marks.js';
@@ -224,6 +226,9 @@ export function rememberLookup(ctx: PlanContext, key: string, text: string): voi
 }
 
 function rawDocument(ctx: PlanContext, resource: DesiredResource): RawDocument | undefined {
+  // The loader's own pairing first: a map of every document is built only for hand-made states.
+  const raw = rawDocumentOf(resource);
+  if (raw && ctx.desired.documents[raw.index] === raw.doc) return raw.doc;
   if (!ctx.documentsByAddress) {
     const byAddress = new Map<string, RawDocument>();
     for (const d of ctx.desired.documents) if (!byAddress.has(d.address)) byAddress.set(d.address, d);
@@ -272,7 +277,7 @@ export function addDiagnostic(
 }
 
 export function addressOfResource(resource: DesiredResource): string {
-  return `${resource.kind}/${resource.meta.name}`;
+  return addressOf(resource);
 }
 
 /**

@@ -1,5 +1,6 @@
 import { desiredResources, type DesiredPolicy, type DesiredState, type DisruptionClass, type MaintenanceWindow } from '../model/desired.js';
 import { matches, type MatchTarget } from './match.js';
+import { addressOf } from '../model/address.js';
 
 /** The name `gate.policy` and `decidedBy` carry when a built-in default, not a Policy, decided. */
 export const DEFAULT_POLICY_NAME = '(default)';
@@ -91,9 +92,8 @@ export function resourceFacts(desired: DesiredState): Map<string, ResourceFacts>
   if (facts) return facts;
   facts = new Map();
   const typed = [...desiredResources(desired), ...desired.policies];
-  for (const doc of typed) {
-    facts.set(`${doc.kind}/${doc.meta.name}`, { labels: doc.meta.labels, annotations: doc.meta.annotations });
-  }
+  // A resource's meta holds its labels and annotations: no object per resource is made for them.
+  for (const doc of typed) facts.set(addressOf(doc), doc.meta);
   // Raw documents fill in what the typed form lacks (e.g. a kind whose typed form failed to load).
   for (const raw of desired.documents) {
     if (!facts.has(raw.address)) facts.set(raw.address, { labels: raw.labels, annotations: annotationsOf(raw.body) });

@@ -22,6 +22,17 @@ ${spec.replace(/^/gm, '  ')}
 `;
 
 describe('loadManifestFiles', () => {
+  it('refuses a file whose path leaves the folder or has an empty segment, and reads the others', () => {
+    const text = (name: string) => vm(name, 'template: Debian Bookworm 12\nvcpus: 1\nmemory: 1GiB');
+    const { desired, diagnostics } = load({
+      '../outside.yaml': text('a'), 'vms/../../up.yaml': text('b'), 'vms//double.yaml': text('c'), '/abs.yaml': text('d'), 'C:/win.yaml': text('e'),
+      'vms/ok..name.yaml': text('f'), './here.yaml': text('g'),
+    });
+    expect(diagnostics.filter((d) => d.code === 'path-escape').map((d) => d.location?.file).sort()).toEqual(['../outside.yaml', '/abs.yaml', 'C:/win.yaml', 'vms/../../up.yaml', 'vms//double.yaml']);
+    // Two dots inside a name are no segment of their own.
+    expect(desired.vms.map((v) => v.meta.name).sort()).toEqual(['f', 'g']);
+  });
+
   it('applies VM defaults and normalises sizes to bytes', () => {
     const { desired, lines } = load({ 'vm.yaml': vm('web-01', 'template: Debian Bookworm 12\nvcpus: 2\nmemory: 2GiB\ndisks:\n  - {name: root, size: 20GiB}') });
     expect(lines).toEqual([]);
