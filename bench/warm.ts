@@ -8,8 +8,9 @@
  *   whose commit in force is REPO: DIR is REPO with one file changed (a pull request), and a second
  *   row sends REPO itself (the files of the commit in force);
  * - xo: Xen Orchestra's client (npm `xen-api`) loading the same pool;
- * - reconcile: the controller's CPU for one reconcile after one manifest of REPO changes
- *   (`xops_last_reconcile_cpu_seconds`: process.cpuUsage around observe, load, plan and apply).
+ * - reconcile: the controller's CPU for one reconcile after a commit changing one manifest of REPO
+ *   (a Git repository the controller fetches every second; `xops_last_reconcile_cpu_seconds`:
+ *   process.cpuUsage around observe, load, plan and apply).
  *
  * REPO holds a manifest for every VM (written by `xops export`, the VMs marked xops' own in the
  * pool), so the controller starts in sync. Each process carries a probe (`--import`) reporting its
@@ -26,6 +27,8 @@ import { fileURLToPath } from 'node:url';
 import { markScaleVmsManaged } from './plan.js';
 
 const CHILD_FLAG = 'XOPS_WARM_BENCH_SIM';
+const GIT_ENV = { ...process.env, GIT_AUTHOR_NAME: 'bench', GIT_AUTHOR_EMAIL: 'bench@example.invalid', GIT_COMMITTER_NAME: 'bench', GIT_COMMITTER_EMAIL: 'bench@example.invalid' };
+const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, env: GIT_ENV, stdio: 'ignore' });
 const REPS = Number(process.env.XOPS_BENCH_REPS ?? 3);
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const CLI = join(HERE, '../src/cli.js');
@@ -230,9 +233,14 @@ export async function warmScenario(vms: number): Promise<WarmScenario> {
     const large = vms > 15_000;
     if (large) packManifests(vmDir, files.filter((f) => f.startsWith('scale-vm-')), 10);
     if (large) files.splice(0, files.length, ...readdirSync(vmDir).filter((f) => f.endsWith('.yaml')).sort());
-    // The commit in force: every VM as it is. DIR: one resource changed, the first scale VM asks for two vCPUs more.
+    // The commit in force: every VM as it is, in a Git repository the controller follows (as in
+    // production: a folder source is for development, and its watcher rescans a 10,000-file folder
+    // on every event). DIR: one resource changed, the first scale VM asks for two vCPUs more.
     const repo = join(work, 'repo');
     cpSync(dir, repo, { recursive: true });
+    git(repo, 'init', '--quiet', '--initial-branch', 'main');
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '--quiet', '-m', 'every VM as it is');
     const first = files.find((f) => f.startsWith('scale-vm-') || f.startsWith('pack-')) ?? files[0]!;
     const changed = join(vmDir, first).slice(dir.length + 1);
     writeFileSync(join(vmDir, first), readFileSync(join(vmDir, first), 'utf8').replace(/vcpus: (\d+)/, (_m, n: string) => `vcpus: ${Number(n) + 2}`));
@@ -244,7 +252,7 @@ export async function warmScenario(vms: number): Promise<WarmScenario> {
 
     const port = await freePort();
     const server = `http://127.0.0.1:${port}`;
-    controller = spawn(process.execPath, [...profileFlags('controller'), CLI, 'run', '--repo', repo, ...conn, '--listen', `127.0.0.1:${port}`, '--config', config], { stdio: 'ignore' });
+    controller = spawn(process.execPath, [...profileFlags('controller'), CLI, 'run', '--repo', repo, '--branch', 'main', '--interval', '1s', '--cache-dir', join(work, 'git-cache'), ...conn, '--listen', `127.0.0.1:${port}`, '--config', config], { stdio: 'ignore' });
     await waitHealthy(server);
     const bearer = readFileSync(token, 'utf8').trim();
     // Its first reconcile (cold snapshot, every manifest parsed) is behind it before anything is timed.
@@ -314,6 +322,7 @@ async function benchSize(vms: number): Promise<SizeResult> {
     const metricsBefore = await metricsOf(sc.server, sc.token);
     const before = sample(metricsBefore, 'xops_reconciles_total');
     writeFileSync(join(sc.repo, sc.changed), readFileSync(join(dir, sc.changed)));
+    git(sc.repo, 'commit', '--quiet', '-am', 'one VM changed');
     await waitForReconciles(sc.server, sc.token, before + 1);
     const after = await metricsOf(sc.server, sc.token);
     const reconcileCpuMs = sample(after, 'xops_last_reconcile_cpu_seconds') * 1000;
