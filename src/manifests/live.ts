@@ -22,12 +22,42 @@ export function liveInventoryFrom(observed: ObservedState): LiveInventory {
   if (![SR, network, host, VM].every(isSealed)) return buildInventory(observed);
   const hit = sealedInventories.get(VM);
   if (hit && hit.SR === SR && hit.network === network && hit.host === host) return hit.inventory;
-  const inventory = buildInventory(observed);
+  const sets = inventorySets(observed);
+  // Most changes of those classes (a VM started, its memory changed) leave every name and uuid as
+  // it was: the same inventory then answers, so what was checked against it holds by identity.
+  let inventory = recentInventories.find((r) => sameSets(r.sets, sets))?.inventory;
+  if (!inventory) {
+    inventory = inventoryOf(sets);
+    recentInventories.unshift({ sets, inventory });
+    if (recentInventories.length > RECENT_INVENTORIES) recentInventories.pop();
+  }
   sealedInventories.set(VM, { SR, network, host, inventory });
   return inventory;
 }
 
+/** Inventories built lately from sealed states, with their sets: one per pool a fleet replica watches, and a few more. */
+const RECENT_INVENTORIES = 8;
+const recentInventories: { sets: Record<LiveKind, Set<string>>; inventory: LiveInventory }[] = [];
+
+function sameSets(a: Record<LiveKind, Set<string>>, b: Record<LiveKind, Set<string>>): boolean {
+  for (const kind of Object.keys(a) as LiveKind[]) {
+    const x = a[kind];
+    const y = b[kind];
+    if (x.size !== y.size) return false;
+    for (const v of x) if (!y.has(v)) return false;
+  }
+  return true;
+}
+
 function buildInventory(observed: ObservedState): LiveInventory {
+  return inventoryOf(inventorySets(observed));
+}
+
+function inventoryOf(sets: Record<LiveKind, Set<string>>): LiveInventory {
+  return { has: (kind, nameOrUuid) => sets[kind].has(nameOrUuid) };
+}
+
+function inventorySets(observed: ObservedState): Record<LiveKind, Set<string>> {
   const sets: Record<LiveKind, Set<string>> = {
     SR: new Set(),
     Network: new Set(),
@@ -46,5 +76,5 @@ function buildInventory(observed: ObservedState): LiveInventory {
     if (rec.is_a_snapshot || rec.is_control_domain) continue;
     add(rec.is_a_template ? 'Template' : 'VM', rec);
   }
-  return { has: (kind, nameOrUuid) => sets[kind].has(nameOrUuid) };
+  return sets;
 }

@@ -37,6 +37,12 @@ export interface LoadOptions {
    * seen before is not parsed or validated again. The result is the same with or without it.
    */
   cache?: FileParseCache;
+  /**
+   * The names every document of a whole set declares, when `files` are a few changed files of a
+   * set loaded before (parse-cache.ts loads only those, see ManifestCache.load): references are
+   * checked against the whole set, and names are not checked for duplicates here.
+   */
+  declared?: Map<Kind, Set<string>>;
 }
 
 /** One file to load: its path relative to the manifests folder (forward slashes) and its bytes. */
@@ -99,7 +105,7 @@ export function loadManifestFiles(files: ManifestFile[], root: string, opts: Loa
   const companions: CompanionFiles = new Map(files.filter((f) => !isManifestPath(f.path)).map((f) => [f.path, f.content]));
   const docs = parseFiles(manifests, limits, diagnostics, opts.cache);
   for (const doc of docs) checkDocumentOnce(doc, diagnostics, opts.cache);
-  const declared = declaredNames(docs, diagnostics);
+  const declared = opts.declared ?? declaredNames(docs, diagnostics);
   const guard = opts.cache?.built ? buildGuard(declared, opts.live) : undefined;
   const fresh: { doc: LoadedDocument; diagnostics: Diagnostic[]; errors: number; asked: [string, string, boolean][] }[] = [];
   for (const doc of docs) {

@@ -11,6 +11,8 @@ import { dropLeastUsed } from './least-used.js';
 import type { Diagnostic } from '../model/diagnostics.js';
 import type { LiveInventory } from './live.js';
 import { loadManifestFiles, type LoadOptions, type LoadResult, type ManifestFile } from './loader.js';
+import { isManifestPath } from './manifest-path.js';
+import { changedManifests, indexForDelta, loadDelta, type DeltaIndex } from './load-delta.js';
 import type { BuiltDocument, CachedParse, DocumentCheck, FileParseCache } from './file-parse-cache.js';
 import type { ParsedDocument, ParseResult, YamlLimits } from './yaml.js';
 
@@ -26,6 +28,9 @@ export interface ManifestCacheOptions {
   maxResults?: number;
 }
 
+/** Companion files whose bytes a ManifestCache tells apart at once (see companionId). */
+const COMPANIONS_KEPT = 10_000;
+
 interface Entry {
   parse: CachedParse;
   bytes: number;
@@ -39,6 +44,11 @@ interface ResultEntry {
   key: string;
   live: LiveInventory | undefined;
   result: LoadResult;
+  /** The files loaded, and the limits (as text) they were loaded with. */
+  files: ManifestFile[];
+  limits: string;
+  /** Made when a delta load is first tried against this one (load-delta.ts); null: it cannot serve. */
+  index?: DeltaIndex | null;
 }
 
 /** What a ManifestCache has done since it was made: how much work it saved (tests read it). */
@@ -48,6 +58,8 @@ export interface ManifestCacheStats {
   reused: number;
   /** Whole loads answered from a kept result. */
   resultHits: number;
+  /** Loads made from a kept result and the few VM files that changed (load-delta.ts). */
+  deltaLoads: number;
 }
 
 /**
@@ -67,7 +79,7 @@ export class ManifestCache implements FileParseCache {
   private readonly maxFiles: number;
   private readonly maxBytes: number;
   private readonly maxResults: number;
-  readonly stats: ManifestCacheStats = { parsed: 0, reused: 0, resultHits: 0 };
+  readonly stats: ManifestCacheStats = { parsed: 0, reused: 0, resultHits: 0, deltaLoads: 0 };
 
   constructor(options: ManifestCacheOptions = {}) {
     this.maxFiles = options.maxFiles ?? 25_000;
@@ -89,14 +101,32 @@ export class ManifestCache implements FileParseCache {
       // The same files and pool: only where they came from differs (a commit, or `local`).
       return { desired: { ...hit.result.desired, source }, diagnostics: [...hit.result.diagnostics] };
     }
-    const result = loadManifestFiles(files, root, { ...opts, cache: this });
+    const delta = this.loadDelta(files, root, opts);
+    const result = delta?.result ?? loadManifestFiles(files, root, { ...opts, cache: this });
     // Every file is cached now, unless the set was refused part way (then it is not kept whole either).
-    const stored = this.setKey(files, opts);
+    const stored = key ?? this.setKey(files, opts);
     if (stored !== undefined) {
-      this.results.unshift({ key: stored, live: opts.live, result });
+      this.results.unshift({ key: stored, live: opts.live, result, files, limits: JSON.stringify(repositoryLimits(opts.limits)), ...(delta ? { index: delta.index } : {}) });
       if (this.results.length > this.maxResults) this.results.pop();
     }
     return { desired: result.desired, diagnostics: [...result.diagnostics] };
+  }
+
+  /** The load of `files` from the latest kept load of the same limits and pool, when only a few VM files differ (load-delta.ts). */
+  private loadDelta(files: ManifestFile[], root: string, opts: Omit<LoadOptions, 'cache'>): { result: LoadResult; index: DeltaIndex } | undefined {
+    const limits = repositoryLimits(opts.limits);
+    const text = JSON.stringify(limits);
+    const kept = this.results.find((r) => r.live === opts.live && r.limits === text);
+    if (!kept) return undefined;
+    const yamlLimits = { maxNodes: limits.maxFileNodes, maxDepth: limits.maxDepth };
+    const nodesOf = (file: ManifestFile) => this.files.get(this.fileKey(file, yamlLimits))?.parse.nodes;
+    if (kept.index === undefined) kept.index = indexForDelta(kept.files, kept.result, nodesOf) ?? null;
+    if (!kept.index) return undefined;
+    const changed = changedManifests(kept.index, files);
+    if (!changed) return undefined;
+    const result = loadDelta(kept.index, kept.result, changed, limits, nodesOf, opts, (part, partOpts) => loadManifestFiles(part, root, { ...partOpts, cache: this }));
+    if (result) this.stats.deltaLoads++;
+    return result;
   }
 
   parsed(file: ManifestFile, limits: Omit<YamlLimits, 'budget'>): CachedParse | undefined {
@@ -167,12 +197,36 @@ export class ManifestCache implements FileParseCache {
     const limits = repositoryLimits(opts.limits);
     const yamlLimits = { maxNodes: limits.maxFileNodes, maxDepth: limits.maxDepth };
     const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    const ids: number[] = [];
+    const ids: string[] = [];
     for (const f of sorted) {
+      if (!isManifestPath(f.path)) {
+        ids.push(`c${this.companionId(f)}`);
+        continue;
+      }
       const entry = this.files.get(this.fileKey(f, yamlLimits));
       if (!entry) return undefined;
-      ids.push(entry.id);
+      ids.push(String(entry.id));
     }
     return `${JSON.stringify(limits)}\0${ids.join(',')}`;
   }
+
+  /**
+   * A number per companion file's path and bytes (a VM's cloud-init file is part of what a set
+   * loads to), the same for the same bytes in another Buffer. Forgets them all past COMPANIONS_KEPT:
+   * a forgotten one only costs a whole-result reuse.
+   */
+  private companionId(file: ManifestFile): number {
+    const known = this.companionKeys.get(file.content);
+    if (known && known.path === file.path) return known.id;
+    const key = `${file.path}\0${file.content.toString('latin1')}`;
+    let id = this.companionIds.get(key);
+    if (id === undefined) {
+      if (this.companionIds.size >= COMPANIONS_KEPT) this.companionIds.clear();
+      this.companionIds.set(key, (id = ++this.lastId));
+    }
+    this.companionKeys.set(file.content, { path: file.path, id });
+    return id;
+  }
+  private readonly companionIds = new Map<string, number>();
+  private readonly companionKeys = new WeakMap<Buffer, { path: string; id: number }>();
 }

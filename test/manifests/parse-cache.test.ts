@@ -28,11 +28,11 @@ describe('ManifestCache', () => {
     const cache = new ManifestCache();
     const uncached = loadManifestFiles(files, 'examples', { commit: 'a'.repeat(40), live });
     expect(cache.load(files, 'examples', { commit: 'a'.repeat(40), live })).toEqual(uncached);
-    expect(cache.stats).toEqual({ parsed: files.length, reused: 0, resultHits: 0 });
+    expect(cache.stats).toEqual({ parsed: files.length, reused: 0, resultHits: 0, deltaLoads: 0 });
     // The same files as new buffers (another request): answered whole, nothing parsed again.
     const copies = files.map((f) => ({ path: f.path, content: Buffer.from(f.content) }));
     expect(cache.load(copies, 'examples', { commit: 'a'.repeat(40), live })).toEqual(uncached);
-    expect(cache.stats).toEqual({ parsed: files.length, reused: 0, resultHits: 1 });
+    expect(cache.stats).toEqual({ parsed: files.length, reused: 0, resultHits: 1, deltaLoads: 0 });
   });
 
   it('records where a reused load came from: another commit and folder are the caller\'s', async () => {

@@ -45,4 +45,21 @@ describe('derived values of observed state', () => {
     expect(recordDigest('VM', sealed.records.VM.get('OpaqueRef:vm1')!)).toBe(recordDigest('VM', plain.records.VM.get('OpaqueRef:vm1')!));
     expect(liveInventoryFrom(sealed)).toBe(liveInventoryFrom({ ...sealed, token: 'next' }));
   });
+
+  it('give a sealed state the same live inventory while no name or uuid changed, and a new one when one did', () => {
+    const first = state();
+    sealState(first);
+    const inventory = liveInventoryFrom(first);
+    const withVms = (vm: XapiRecord): ObservedState => {
+      const next = { ...first, records: { ...first.records, VM: new Map([['OpaqueRef:vm1', vm]]) } } as ObservedState;
+      sealState(next);
+      return next;
+    };
+    const vm = first.records.VM.get('OpaqueRef:vm1')!;
+    // Started: a new VM map, the same names.
+    expect(liveInventoryFrom(withVms({ ...vm, power_state: 'Running' } as XapiRecord))).toBe(inventory);
+    const renamed = liveInventoryFrom(withVms({ ...vm, name_label: 'web-02' } as XapiRecord));
+    expect(renamed).not.toBe(inventory);
+    expect([renamed.has('VM', 'web-02'), renamed.has('VM', 'web-01')]).toEqual([true, false]);
+  });
 });

@@ -1,0 +1,112 @@
+/**
+ * The controller's manifest cache loads a set that differs from a kept one in a few VM files by
+ * loading only those (src/manifests/load-delta.ts). Its promise is the cache's: the result is the one
+ * a full load of the same files gives. These tests walk random sequences of edits (values, names,
+ * errors, extra documents, companion files, files added and removed, edits reverted) and compare
+ * the cache's answer with a fresh full load after every step.
+ */
+import { describe, expect, it } from 'vitest';
+import { loadManifestFiles, type ManifestFile } from '../../src/manifests/loader.js';
+import { ManifestCache } from '../../src/manifests/parse-cache.js';
+
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const vm = (name: string, vcpus: number, extra = '') => `apiVersion: xops/v1
+kind: VM
+metadata:
+  name: ${name}
+  labels: {tier: web}
+spec:
+  template: Debian Bookworm 12
+  vcpus: ${vcpus}
+  memory: 1GiB
+  networks:
+    - network: front
+${extra}`;
+
+const NETWORK = 'apiVersion: xops/v1\nkind: Network\nmetadata:\n  name: front\nspec:\n  mtu: 1500\n';
+const CLOUD_INIT = '  cloudInit:\n    userData:\n      file: vms/web.user-data\n';
+
+function initial(): Map<string, string> {
+  const files = new Map<string, string>([['networks/front.yaml', NETWORK], ['vms/web.user-data', '#cloud-config\nhostname: web\n']]);
+  for (let i = 0; i < 12; i++) files.set(`vms/vm-${i}.yaml`, vm(`vm-${i}`, 1 + (i % 3), i === 3 ? CLOUD_INIT : ''));
+  return files;
+}
+
+type Edit = (files: Map<string, string>, rand: () => number) => void;
+const pickVm = (files: Map<string, string>, rand: () => number) => {
+  const vms = [...files.keys()].filter((p) => p.startsWith('vms/') && p.endsWith('.yaml'));
+  return vms[Math.floor(rand() * vms.length)]!;
+};
+const EDITS: Edit[] = [
+  // The common case: one VM's value changed (several times over, so deltas chain).
+  (f, r) => { const p = pickVm(f, r); f.set(p, f.get(p)!.replace(/vcpus: \d+/, `vcpus: ${1 + Math.floor(r() * 8)}`)); },
+  (f, r) => { const p = pickVm(f, r); f.set(p, f.get(p)!.replace(/vcpus: \d+/, `vcpus: ${1 + Math.floor(r() * 8)}`)); },
+  (f, r) => { for (let i = 0; i < 2; i++) { const p = pickVm(f, r); f.set(p, f.get(p)!.replace(/memory: \d+GiB/, `memory: ${1 + Math.floor(r() * 4)}GiB`)); } },
+  // Renamed: another name is declared.
+  (f, r) => { const p = pickVm(f, r); f.set(p, f.get(p)!.replace(/name: (vm-\d+)/, `name: $1x`)); },
+  // A schema error, and a reference to a network no manifest declares.
+  (f, r) => { const p = pickVm(f, r); f.set(p, f.get(p)!.replace(/vcpus: \d+/, 'vcpus: many')); },
+  (f, r) => { const p = pickVm(f, r); f.set(p, f.get(p)!.replace('network: front', 'network: back')); },
+  // A warning only (a near miss of a manifest's name, which the pool may still have), and its fix.
+  (f, r) => { const p = pickVm(f, r); f.set(p, f.get(p)!.replace('network: front', 'network: frontx')); },
+  (f) => { for (const [p, text] of f) f.set(p, text.replace('network: frontx', 'network: front')); },
+  // A second document in a file, and a duplicate name.
+  (f, r) => { const p = pickVm(f, r); f.set(p, `${f.get(p)!}---\n${vm(`extra-${Math.floor(r() * 100)}`, 1)}`); },
+  (f, r) => { const p = pickVm(f, r); const name = /name: (\S+)/.exec(f.get(pickVm(f, r))!)![1]!; f.set(p, f.get(p)!.replace(/name: \S+/, `name: ${name}`)); },
+  // A companion file read by one VM changed.
+  (f, r) => { f.set('vms/web.user-data', `#cloud-config\nhostname: web-${Math.floor(r() * 100)}\n`); },
+  // An appliance, which fills its members' spec.appliance in (linking reads every VM).
+  (f) => { f.set('apps/shop.yaml', 'apiVersion: xops/v1\nkind: VMAppliance\nmetadata: {name: shop}\nspec:\n  members:\n    - {vm: vm-1}\n    - {vm: vm-2}\n'); },
+  // Files added and removed.
+  (f, r) => { const n = Math.floor(r() * 1000); f.set(`vms/new-${n}.yaml`, vm(`new-${n}`, 2)); },
+  (f, r) => { f.delete(pickVm(f, r)); },
+];
+
+function asFiles(map: Map<string, string>, buffers: Map<string, Buffer>): ManifestFile[] {
+  // The same text keeps its Buffer, as a source hands an unchanged file on (local-source.ts, blob-cache.ts).
+  return [...map].map(([path, text]) => {
+    let content = buffers.get(`${path}\0${text}`);
+    if (!content) buffers.set(`${path}\0${text}`, (content = Buffer.from(text)));
+    return { path, content };
+  });
+}
+
+describe('a load made from a kept load and the VM files that changed', () => {
+  it('equals a full load of the same files, over random edits', () => {
+    let deltas = 0;
+    for (let seed = 1; seed <= 12; seed++) {
+      const rand = random(seed);
+      const cache = new ManifestCache();
+      const buffers = new Map<string, Buffer>();
+      let files = initial();
+      const history: Map<string, string>[] = [];
+      for (let step = 0; step < 40; step++) {
+        if (history.length > 0 && rand() < 0.15) files = new Map(history[Math.floor(rand() * history.length)]!);
+        else {
+          history.push(new Map(files));
+          // Mostly the common edit; the others often enough to cross every rule.
+          const edit = rand() < 0.5 ? EDITS[0]! : EDITS[Math.floor(rand() * EDITS.length)]!;
+          edit(files, rand);
+        }
+        const set = asFiles(files, buffers);
+        const before = cache.stats.deltaLoads;
+        const got = cache.load(set, 'repo', { commit: `c${step}` });
+        deltas += cache.stats.deltaLoads - before;
+        const want = loadManifestFiles(set.map((f) => ({ path: f.path, content: Buffer.from(f.content) })), 'repo', { commit: `c${step}` });
+        expect(got, `seed ${seed} step ${step}`).toEqual(want);
+      }
+    }
+    // The delta path was taken, often: most steps change one VM's value.
+    expect(deltas).toBeGreaterThan(60);
+  });
+});
