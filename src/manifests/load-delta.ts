@@ -86,9 +86,12 @@ export function indexForDelta(files: readonly ManifestFile[], result: LoadResult
 export function changedManifests(index: DeltaIndex, files: readonly ManifestFile[]): ManifestFile[] | undefined {
   if (files.length !== index.files.size) return undefined;
   const changed: ManifestFile[] = [];
+  // A path given twice (a hostile request) would hide a missing one: every path must be new here.
+  const seen = new Set<string>();
   for (const f of files) {
     const kept = index.files.get(f.path);
-    if (!kept) return undefined;
+    if (!kept || seen.has(f.path)) return undefined;
+    seen.add(f.path);
     if (kept === f.content || kept.equals(f.content)) continue;
     // A companion file may be read by any VM: only manifests are loaded apart.
     if (!isManifestPath(f.path) || changed.length === MAX_DELTA_FILES) return undefined;

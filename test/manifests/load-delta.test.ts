@@ -109,4 +109,14 @@ describe('a load made from a kept load and the VM files that changed', () => {
     // The delta path was taken, often: most steps change one VM's value.
     expect(deltas).toBeGreaterThan(60);
   });
+
+  it('loads a set naming a path twice in full, even when as many paths as the kept set', () => {
+    const cache = new ManifestCache();
+    const files = asFiles(initial(), new Map());
+    cache.load(files, 'repo');
+    const twice = [...files.filter((f) => f.path !== 'vms/vm-5.yaml'), files.find((f) => f.path === 'vms/vm-4.yaml')!];
+    const before = cache.stats.deltaLoads;
+    expect(cache.load(twice, 'repo')).toEqual(loadManifestFiles(twice, 'repo'));
+    expect(cache.stats.deltaLoads).toBe(before);
+  });
 });
