@@ -83,7 +83,7 @@ export async function run(argv: string[]): Promise<number> {
   const pools = poolsOf(operator, values.pool);
   if (pools.length) return (await import('./plan-pools.js')).planPools(pools, { repoDir: dir, out, maxBytes, repo: repoIdentity(values), operator, detailed: values['detailed-exitcode'] === true });
 
-  const plan = str(values.server) ? await planRemotely(values, dir, out) : await planLocally(values, dir);
+  const plan = str(values.server) ? await planRemotely(values, dir, out) : await planLocally(values, dir, out === 'json' || typeof values.save === 'string');
   if (!plan) {
     process.stderr.write(`xops: the manifests under ${dir} have errors; nothing was planned\n`);
     return 1;
@@ -101,7 +101,7 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 /** The plan against the live pool, or undefined (diagnostics printed) when the manifests have errors. */
-async function planLocally(values: Record<string, unknown>, dir: string): Promise<Plan | undefined> {
+async function planLocally(values: Record<string, unknown>, dir: string, whole: boolean): Promise<Plan | undefined> {
   // The manifests are read, parsed and checked while the pool is fetched (parse-ahead.ts); only
   // what needs the pool (references to its objects) is left for the load below.
   const [{ startParseAhead, loadPrepared }, { operatorSettings }] = await Promise.all([import('../manifests/parse-ahead.js'), import('./operator-config.js')]);
@@ -125,7 +125,8 @@ async function planLocally(values: Record<string, unknown>, dir: string): Promis
     }
     const repo = repoIdentity(values);
     const changedCredentials = await cliCredentialChanges(desired, observed, operator, str(values['password-file']), repo);
-    return planDesired(desired, [...noManifestsWarning(dir, desired, diagnostics), ...diagnostics], observed, { now: new Date(), repo, operator, changedCredentials });
+    // Text and Markdown are only read: what a saved plan is checked against (observed.objects) is left out.
+    return planDesired(desired, [...noManifestsWarning(dir, desired, diagnostics), ...diagnostics], observed, { now: new Date(), repo, operator, changedCredentials, objects: whole });
   } finally {
     await ahead.stop();
   }

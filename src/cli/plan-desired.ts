@@ -14,12 +14,17 @@ export function planDesired(
   desired: DesiredState,
   loadDiagnostics: Diagnostic[],
   observed: ObservedState,
-  opts: { now: Date; repo?: string; operator: OperatorSettings; changedCredentials?: ReadonlySet<string> },
+  opts: {
+    now: Date; repo?: string; operator: OperatorSettings; changedCredentials?: ReadonlySet<string>;
+    /** false: the plan is only shown, never saved, so `observed.objects` is not built (see PlanOptions.objects). */
+    objects?: boolean;
+  },
 ): Plan {
   const checked = [...loadDiagnostics, ...checkAdmission(desired), ...operatorChecks(desired, opts.operator.config)];
   return gatedPlan(desired, observed, checked, {
     now: opts.now, repo: opts.repo, limits: opts.operator.limits, protected: opts.operator.config.protected,
     ...(opts.changedCredentials ? { changedCredentials: opts.changedCredentials } : {}),
+    ...(opts.objects === false ? { objects: false } : {}),
   });
 }
 

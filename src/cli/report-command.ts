@@ -71,7 +71,8 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`xops: the manifests under ${dir} have errors; no report was made\n`);
     return 1;
   }
-  const plan = planDesired(desired, diagnostics, observed, { now: new Date(), repo, operator });
+  // A report reads the actions and refusals only; observed.objects is for saved plans.
+  const plan = planDesired(desired, diagnostics, observed, { now: new Date(), repo, operator, objects: false });
   const report = complianceReport(desired, observed, plan, { commit: await checkoutCommit(dir), path: dir, repo });
   process.stdout.write(renderReport(report, out));
   return 0;
