@@ -128,11 +128,19 @@ export class GitSource implements ManifestSource {
     }
   }
 
-  /** Reads the manifests under the sub-folder at `commit` (which must be in the cache). */
+  /**
+   * Reads the manifests under the sub-folder at `commit` (which must be in the cache). A commit's
+   * tree never changes: the one read last is answered again without asking git (a poll every
+   * `--interval` mostly finds the same commit).
+   */
   async read(commit: string): Promise<SourceSnapshot> {
     await this.cache();
-    return { commit, files: await readManifestTree(undefined, this.cacheDir, commit, this.subfolder, this.limits, this.blobs) };
+    if (this.lastRead?.commit === commit) return { commit, files: this.lastRead.files };
+    const files = await readManifestTree(undefined, this.cacheDir, commit, this.subfolder, this.limits, this.blobs);
+    this.lastRead = { commit, files };
+    return { commit, files };
   }
+  private lastRead: { commit: string; files: SourceSnapshot['files'] } | undefined;
 
   async close(): Promise<void> {
     // Each git command is its own child process, finished when its promise settles: nothing to stop.

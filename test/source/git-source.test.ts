@@ -67,6 +67,8 @@ describe('GitSource', () => {
     expect(byPath(second, 'b.yaml')).toBe(byPath(first, 'b.yaml'));
     expect(byPath(second, 'c.yaml')).toBe(byPath(first, 'b.yaml'));
     expect(byPath(second, 'a.yaml')).not.toBe(byPath(first, 'a.yaml'));
+    // No new commit: the same files, without reading the tree again.
+    expect((await source.sync()).files).toBe(second.files);
   });
 
   it('follows a force-push that rewrites history (non-fast-forward)', async () => {
