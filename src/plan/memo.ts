@@ -28,7 +28,7 @@ import type { Refusal } from '../model/plan.js';
 import { isSealed } from '../model/sealed.js';
 import type { DraftAction, LiveUser, Ownership, OwnedClass, PlanContext, PlanTrace, Query, ResolvedOptions } from './context.js';
 import { PoolEquivalence, sameAnswers } from './trace.js';
-import { dependencyKey, stateChanges } from './state-changes.js';
+import { changeSet, dependenciesOf, dependencyKey, stateChanges, touches, type ChangeSet, type Dependencies } from './state-changes.js';
 import { indexObserved, type ObservedIndex } from '../model/observed-index.js';
 
 /** What one phase (finding the owner, planning) of one VM did to the context. */
@@ -48,8 +48,8 @@ interface Effects {
   users: [Ref, LiveUser][];
   /** What the phase asked of the pool's state, with the answers. */
   queries: Query[];
-  /** The pool objects those answers depend on, as StateChanges keys (see dependencyKey). */
-  deps: string[];
+  /** The pool objects those answers depend on, as state-changes.ts keys, by class. */
+  deps: Dependencies;
   /** The questions no StateChanges key covers (other manifests' ownership, derived values): asked again each time. */
   rechecks: Query[];
   /** The state (see PlanMemo.stateOf) its answers are known to hold for. */
@@ -175,7 +175,7 @@ export class MemoSession {
   private base: ObservedIndex | undefined;
   /** The changes since the state the last entry checked held for (entries mostly hold for the same one). */
   private changesFrom = -1;
-  private changes: ReadonlySet<string> | undefined;
+  private changes: ChangeSet | undefined;
   /** Inputs of derived values in this state, computed once per plan when an entry is checked. */
   private readonly derived = new Map<string, readonly unknown[]>();
 
@@ -194,9 +194,10 @@ export class MemoSession {
     // state the entry holds for, only the questions about other manifests and derived values are asked again.
     if (kept.validAt !== this.changesFrom) {
       this.changesFrom = kept.validAt;
-      this.changes = this.memo.changesBetween(kept.validAt, this.state);
+      const keys = this.memo.changesBetween(kept.validAt, this.state);
+      this.changes = keys && changeSet(keys);
     }
-    if (this.changes && !touchesAny(kept.deps, this.changes)) {
+    if (this.changes && !touches(kept.deps, this.changes)) {
       if (!sameAnswers(kept.rechecks, ctx, this.base, this.derived, this.memo.pools)) return false;
       this.memo.stats.unaffected++;
     } else {
@@ -262,17 +263,11 @@ export class MemoSession {
       lookups: firstOfEach(trace.lookups, true),
       users: firstOfEach(trace.users, false),
       queries,
-      deps: queries.flatMap((q) => dependencyKey(q) ?? []),
+      deps: dependenciesOf(queries),
       rechecks: queries.filter((q) => dependencyKey(q) === undefined),
       validAt: this.state,
     };
   }
-}
-
-function touchesAny(deps: readonly string[], changed: ReadonlySet<string>): boolean {
-  if (changed.size === 0) return false;
-  for (let i = 0; i < deps.length; i++) if (changed.has(deps[i]!)) return true;
-  return false;
 }
 
 /** The questions without repeats: the state does not change while one VM is planned, so a repeat has the first's answer. */

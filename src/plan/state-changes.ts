@@ -92,3 +92,61 @@ export function stateChanges(from: StateMaps, to: StateMaps, pools: PoolEquivale
   }
   return keys;
 }
+
+/**
+ * A traced planning's dependency keys grouped by class, with a bit per class: most of a new
+ * state's changes are in a class or two (the VM xops just changed, its metrics), so an entry whose
+ * classes did not change at all is told apart with one AND, and the others look only at the keys of
+ * the classes that did.
+ */
+export interface Dependencies {
+  mask: number;
+  groups: { bit: number; keys: string[] }[];
+}
+
+/** Bits by class, given out as classes are met; past 31 classes they share the last (still sound: a shared bit only means looking). */
+const CLASS_BITS = new Map<string, number>();
+function classBit(cls: string): number {
+  let bit = CLASS_BITS.get(cls);
+  if (bit === undefined) CLASS_BITS.set(cls, (bit = CLASS_BITS.size < 31 ? 1 << CLASS_BITS.size : 1 << 31));
+  return bit;
+}
+
+export function dependenciesOf(queries: readonly Query[]): Dependencies {
+  const byBit = new Map<number, string[]>();
+  let mask = 0;
+  for (const q of queries) {
+    const key = dependencyKey(q);
+    if (key === undefined) continue;
+    const bit = classBit(q[1]);
+    mask |= bit;
+    const keys = byBit.get(bit);
+    if (keys) keys.push(key);
+    else byBit.set(bit, [key]);
+  }
+  return { mask, groups: [...byBit].map(([bit, keys]) => ({ bit, keys })) };
+}
+
+/** The changes of stateChanges with the bits of the classes they touch. */
+export interface ChangeSet {
+  keys: ReadonlySet<string>;
+  mask: number;
+}
+
+export function changeSet(keys: ReadonlySet<string>): ChangeSet {
+  let mask = 0;
+  // Every key is `<kind>\0<class>...`.
+  for (const key of keys) mask |= classBit(key.split('\0')[1]!);
+  return { keys, mask };
+}
+
+/** Whether any dependency is among the changes. */
+export function touches(deps: Dependencies, changes: ChangeSet): boolean {
+  if ((deps.mask & changes.mask) === 0) return false;
+  for (const group of deps.groups) {
+    if ((group.bit & changes.mask) === 0) continue;
+    for (const key of group.keys) if (changes.keys.has(key)) return true;
+  }
+  return false;
+}
+

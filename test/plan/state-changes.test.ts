@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { indexObserved } from '../../src/model/observed-index.js';
 import type { ObservedState, XapiRecord } from '../../src/model/observed.js';
 import type { PlanContext, PlanTrace, Query } from '../../src/plan/context.js';
-import { dependencyKey, stateChanges, type StateMaps } from '../../src/plan/state-changes.js';
+import { changeSet, dependenciesOf, dependencyKey, stateChanges, touches, type StateMaps } from '../../src/plan/state-changes.js';
 import { PoolEquivalence, sameAnswers, tracingIndex } from '../../src/plan/trace.js';
 
 /** A small deterministic generator (mulberry32), so a failure names a reproducible case. */
@@ -97,11 +97,18 @@ describe('the changes between two pool states (what a kept VM plan is carried ov
       const keys = stateChanges(mapsOf(before), mapsOf(after), pools)!;
       const ctx = { observed: after } as unknown as PlanContext;
       const index = indexObserved(after);
-      for (const q of questions(before)) {
+      const asked = questions(before);
+      const changes = changeSet(keys);
+      let any = false;
+      for (const q of asked) {
         if (sameAnswers([q], ctx, index, new Map(), pools)) continue;
         differing++;
+        any = true;
         expect(keys.has(dependencyKey(q)!), `seed ${seed}: ${q[0]} ${q[1]} ${q[2]} changed, its key is not among the changes`).toBe(true);
+        // And the memo's check by class (one bit per class, then the keys) finds it.
+        expect(touches(dependenciesOf([q]), changes), `seed ${seed}: ${q[0]} ${q[1]} ${q[2]}`).toBe(true);
       }
+      if (any) expect(touches(dependenciesOf(asked), changes)).toBe(true);
     }
     // The cases above are not all trivial: many answers did change.
     expect(differing).toBeGreaterThan(400);
