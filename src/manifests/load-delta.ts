@@ -87,11 +87,12 @@ export function changedManifests(index: DeltaIndex, files: readonly ManifestFile
   if (files.length !== index.files.size) return undefined;
   const changed: ManifestFile[] = [];
   // A path given twice (a hostile request) would hide a missing one: every path must be new here.
-  const seen = new Set<string>();
+  // Sources list paths sorted, where a repeat sits next to itself; others are checked with a set.
+  const seen = isStrictlySorted(files) ? undefined : new Set<string>();
   for (const f of files) {
     const kept = index.files.get(f.path);
-    if (!kept || seen.has(f.path)) return undefined;
-    seen.add(f.path);
+    if (!kept || seen?.has(f.path)) return undefined;
+    seen?.add(f.path);
     if (kept === f.content || kept.equals(f.content)) continue;
     // A companion file may be read by any VM: only manifests are loaded apart.
     if (!isManifestPath(f.path) || changed.length === MAX_DELTA_FILES) return undefined;
@@ -99,6 +100,11 @@ export function changedManifests(index: DeltaIndex, files: readonly ManifestFile
   }
   // In the loader's order, so that the part load's documents line up with them.
   return changed.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+function isStrictlySorted(files: readonly ManifestFile[]): boolean {
+  for (let i = 1; i < files.length; i++) if (!(files[i - 1]!.path < files[i]!.path)) return false;
+  return true;
 }
 
 /**

@@ -72,7 +72,7 @@ export class ManifestCache implements FileParseCache {
   private readonly builds = new WeakMap<ParsedDocument, BuiltDocument>();
   private readonly results: ResultEntry[] = [];
   /** Each buffer's last key, with the path and limits it was built for. */
-  private readonly keys = new WeakMap<Buffer, { prefix: string; key: string }>();
+  private readonly keys = new WeakMap<Buffer, { path: string; maxNodes: number; maxDepth: number; key: string }>();
   private bytes = 0;
   private lastId = 0;
   private clock = 0;
@@ -181,11 +181,11 @@ export class ManifestCache implements FileParseCache {
     // The path is part of the key (diagnostics and locations name the file), and so is the content
     // itself, byte for byte (latin1 maps each byte to one character): no digest can collide. Built
     // once per buffer, path and limits: a load looks each file up more than once.
-    const prefix = `${limits.maxNodes}/${limits.maxDepth}\0${file.path}\0`;
     const known = this.keys.get(file.content);
-    if (known && known.prefix === prefix) return known.key;
-    const key = prefix + file.content.toString('latin1');
-    this.keys.set(file.content, { prefix, key });
+    // Compared field by field: building the prefix to compare would cost a string per file per load.
+    if (known && known.path === file.path && known.maxNodes === limits.maxNodes && known.maxDepth === limits.maxDepth) return known.key;
+    const key = `${limits.maxNodes}/${limits.maxDepth}\0${file.path}\0` + file.content.toString('latin1');
+    this.keys.set(file.content, { path: file.path, maxNodes: limits.maxNodes, maxDepth: limits.maxDepth, key });
     return key;
   }
 

@@ -117,6 +117,9 @@ describe('a load made from a kept load and the VM files that changed', () => {
     const twice = [...files.filter((f) => f.path !== 'vms/vm-5.yaml'), files.find((f) => f.path === 'vms/vm-4.yaml')!];
     const before = cache.stats.deltaLoads;
     expect(cache.load(twice, 'repo')).toEqual(loadManifestFiles(twice, 'repo'));
+    // Sorted, the repeat sits next to itself.
+    const sorted = [...twice].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    expect(cache.load(sorted, 'repo')).toEqual(loadManifestFiles(sorted, 'repo'));
     expect(cache.stats.deltaLoads).toBe(before);
   });
 });
