@@ -22,6 +22,14 @@ export function liveInventoryFrom(observed: ObservedState): LiveInventory {
   if (![SR, network, host, VM].every(isSealed)) return buildInventory(observed);
   const hit = sealedInventories.get(VM);
   if (hit && hit.SR === SR && hit.network === network && hit.host === host) return hit.inventory;
+  // Only VMs changed since the last one (the usual event): when none was added, removed, renamed
+  // or turned into a template, the inventory stands, found without building its sets again.
+  const last = lastSealed;
+  if (last && last.SR === SR && last.network === network && last.host === host && sameVmInventory(last.VM, VM)) {
+    sealedInventories.set(VM, { SR, network, host, inventory: last.inventory });
+    lastSealed = { ...last, VM };
+    return last.inventory;
+  }
   const sets = inventorySets(observed);
   // Most changes of those classes (a VM started, its memory changed) leave every name and uuid as
   // it was: the same inventory then answers, so what was checked against it holds by identity.
@@ -32,7 +40,21 @@ export function liveInventoryFrom(observed: ObservedState): LiveInventory {
     if (recentInventories.length > RECENT_INVENTORIES) recentInventories.pop();
   }
   sealedInventories.set(VM, { SR, network, host, inventory });
+  lastSealed = { SR, network, host, VM, inventory };
   return inventory;
+}
+
+let lastSealed: { SR: object; network: object; host: object; VM: ObservedState['records']['VM']; inventory: LiveInventory } | undefined;
+
+/** Whether two VM maps list the same VMs and templates by name and uuid (what the inventory holds of them). */
+function sameVmInventory(before: ObservedState['records']['VM'], after: ObservedState['records']['VM']): boolean {
+  if (before.size !== after.size) return false;
+  for (const [ref, rec] of after) {
+    const old = before.get(ref);
+    if (old === rec) continue;
+    if (!old || old.uuid !== rec.uuid || old.name_label !== rec.name_label || old.is_a_template !== rec.is_a_template || old.is_a_snapshot !== rec.is_a_snapshot || old.is_control_domain !== rec.is_control_domain) return false;
+  }
+  return true;
 }
 
 /** Inventories built lately from sealed states, with their sets: one per pool a fleet replica watches, and a few more. */

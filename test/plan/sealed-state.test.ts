@@ -61,5 +61,11 @@ describe('derived values of observed state', () => {
     const renamed = liveInventoryFrom(withVms({ ...vm, name_label: 'web-02' } as XapiRecord));
     expect(renamed).not.toBe(inventory);
     expect([renamed.has('VM', 'web-02'), renamed.has('VM', 'web-01')]).toEqual([true, false]);
+    // A VM added, and one turned into a template, are new inventories too.
+    const two = { ...first, records: { ...first.records, VM: new Map([['OpaqueRef:vm1', vm], ['OpaqueRef:vm2', { ...vm, uuid: 'u-2', name_label: 'db-01' } as XapiRecord]]) } } as ObservedState;
+    sealState(two);
+    expect(liveInventoryFrom(two).has('VM', 'db-01')).toBe(true);
+    const template = liveInventoryFrom(withVms({ ...vm, is_a_template: true } as XapiRecord));
+    expect([template.has('Template', 'web-01'), template.has('VM', 'web-01')]).toEqual([true, false]);
   });
 });
