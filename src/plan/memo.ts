@@ -54,6 +54,8 @@ interface Effects {
   rechecks: Query[];
   /** The state (see PlanMemo.stateOf) its answers are known to hold for. */
   validAt: number;
+  /** No action, refusal, diagnostic, failure or guest address: a replay only notes the users (most VMs in sync). */
+  quiet: boolean;
   owner?: Ownership<OwnedClass>;
 }
 
@@ -252,7 +254,9 @@ export class MemoSession {
       return undefined;
     }
     const queries = distinctQueries(trace.queries);
+    const quiet = ctx.actions.length === at.actions && ctx.refused.length === at.refused && ctx.diagnostics.length === at.diagnostics && ctx.failed.size === at.failed && ctx.guests.size === at.guests;
     return {
+      quiet,
       // Copies: later passes (ordering, digests, automation) build on these objects.
       actions: structuredClone(ctx.actions.slice(at.actions)),
       refused: structuredClone(ctx.refused.slice(at.refused)),
@@ -309,12 +313,9 @@ function firstOfEach<K, V>(pairs: [K, V][], lastValue: boolean): [K, V][] {
 
 /** Makes the appends and first-wins records a phase made, in its order. */
 function replay(ctx: PlanContext, e: Effects, objects: boolean): void {
-  for (const a of e.actions) ctx.actions.push(structuredClone(a));
-  for (const r of e.refused) ctx.refused.push(structuredClone(r));
-  for (const d of e.diagnostics) ctx.diagnostics.push(structuredClone(d));
-  for (const f of e.failed) ctx.failed.add(f);
-  for (const [k, v] of e.guests) ctx.guests.set(k, v);
-  for (const [ref, user] of e.users) if (!ctx.liveUsers.has(ref)) ctx.liveUsers.set(ref, user);
+  if (e.quiet) {
+    for (const [ref, user] of e.users) if (!ctx.liveUsers.has(ref)) ctx.liveUsers.set(ref, user);
+  } else replayAppends(ctx, e);
   // Only observed.objects is built from these.
   if (!objects) return;
   const { records, classes } = ctx.readObjects;
@@ -325,6 +326,15 @@ function replay(ctx: PlanContext, e: Effects, objects: boolean): void {
     classes.push(cls);
   }
   for (const [key, text] of e.lookups) ctx.lookups.set(key, text);
+}
+
+function replayAppends(ctx: PlanContext, e: Effects): void {
+  for (const a of e.actions) ctx.actions.push(structuredClone(a));
+  for (const r of e.refused) ctx.refused.push(structuredClone(r));
+  for (const d of e.diagnostics) ctx.diagnostics.push(structuredClone(d));
+  for (const f of e.failed) ctx.failed.add(f);
+  for (const [k, v] of e.guests) ctx.guests.set(k, v);
+  for (const [ref, user] of e.users) if (!ctx.liveUsers.has(ref)) ctx.liveUsers.set(ref, user);
 }
 
 
