@@ -13,21 +13,11 @@ import { takeSnapshot } from '../src/observe/snapshot.js';
 import { planChanges } from '../src/plan/index.js';
 import { startSimulator, type FaultSpec, type Simulator } from '../src/sim/index.js';
 import { XapiClient } from '../src/xapi/client.js';
+import { prng } from './prng.js';
 
 // The built CLI, whether this module runs built (dist/bench/soak.js) or from source under vitest (bench/soak.ts).
 const CLI = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../dist/src/cli.js' : '../src/cli.js', import.meta.url));
 
-/** A small deterministic PRNG (mulberry32), so a failing soak can be replayed from its seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Runs `xops apply DIR --yes` against the simulator; kills it with SIGKILL after `killAfterMs` if given. */
 export function runApply(sim: Simulator, dir: string, killAfterMs?: number): Promise<{ code: number | null; killed: boolean; stderr: string }> {

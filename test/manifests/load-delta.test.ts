@@ -6,19 +6,10 @@
  * the cache's answer with a fresh full load after every step.
  */
 import { describe, expect, it } from 'vitest';
+import { prng } from '../../bench/prng.js';
 import { loadManifestFiles, type ManifestFile } from '../../src/manifests/loader.js';
 import { ManifestCache } from '../../src/manifests/parse-cache.js';
 
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const vm = (name: string, vcpus: number, extra = '') => `apiVersion: xops/v1
 kind: VM
@@ -85,7 +76,7 @@ describe('a load made from a kept load and the VM files that changed', () => {
   it('equals a full load of the same files, over random edits', () => {
     let deltas = 0;
     for (let seed = 1; seed <= 12; seed++) {
-      const rand = random(seed);
+      const rand = prng(seed);
       const cache = new ManifestCache();
       const buffers = new Map<string, Buffer>();
       let files = initial();

@@ -6,23 +6,13 @@
  * memo's own answer comparison (sameAnswers) as the judge.
  */
 import { describe, expect, it } from 'vitest';
+import { prng } from '../../bench/prng.js';
 import { indexObserved } from '../../src/model/observed-index.js';
 import type { ObservedState, XapiRecord } from '../../src/model/observed.js';
 import type { PlanContext, PlanTrace, Query } from '../../src/plan/context.js';
 import { changeSet, dependenciesOf, dependencyKey, stateChanges, touches, type StateMaps } from '../../src/plan/state-changes.js';
 import { PoolEquivalence, sameAnswers, tracingIndex } from '../../src/plan/trace.js';
 
-/** A small deterministic generator (mulberry32), so a failure names a reproducible case. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NAMES = ['web', 'db', 'cache', 'spare'];
 const MARKS = ['VM/web', 'VM/db', undefined];
@@ -84,7 +74,7 @@ describe('the changes between two pool states (what a kept VM plan is carried ov
     const pools = new PoolEquivalence();
     let differing = 0;
     for (let seed = 1; seed <= 400; seed++) {
-      const rand = random(seed);
+      const rand = prng(seed);
       const vms = new Map<string, XapiRecord>();
       const next = { i: 0 };
       for (; next.i < 6; next.i++) vms.set(`OpaqueRef:vm-${next.i}`, vm(rand, next.i));
