@@ -19,7 +19,7 @@
  */
 import type { Diagnostic } from '../model/diagnostics.js';
 import type { DesiredDocument, DesiredState } from '../model/desired.js';
-import type { Kind } from '../model/kinds.js';
+import { ALL_KINDS, type Kind } from '../model/kinds.js';
 import { documentsOf, KINDS, KIND_REGISTRY } from '../kinds/index.js';
 import { pairRawDocument } from '../model/raw-pairing.js';
 import { isManifestPath } from './manifest-path.js';
@@ -55,7 +55,9 @@ export function indexForDelta(files: readonly ManifestFile[], result: LoadResult
   const { desired, diagnostics } = result;
   if (diagnostics.some((d) => d.severity === 'error')) return undefined;
   if (KIND_REGISTRY.some((k) => k.link !== undefined && documentsOf(desired, k).length > 0)) return undefined;
-  const index: DeltaIndex = { files: new Map(), companions: [], documentsOf: new Map(), placeOf: new Map(), declared: new Map(), reported: new Set(), bytes: 0, nodes: 0 };
+  // Every kind, in the loader's order (declaredNames): the build guard is made from this map.
+  const declared = new Map<Kind, Set<string>>(ALL_KINDS.map((k) => [k, new Set<string>()]));
+  const index: DeltaIndex = { files: new Map(), companions: [], documentsOf: new Map(), placeOf: new Map(), declared, reported: new Set(), bytes: 0, nodes: 0 };
   for (const f of files) {
     index.files.set(f.path, f.content);
     if (!isManifestPath(f.path)) {
@@ -71,9 +73,7 @@ export function indexForDelta(files: readonly ManifestFile[], result: LoadResult
     const list = index.documentsOf.get(doc.source.file);
     if (list) list.push(i);
     else index.documentsOf.set(doc.source.file, [i]);
-    let names = index.declared.get(doc.kind as Kind);
-    if (!names) index.declared.set(doc.kind as Kind, (names = new Set()));
-    names.add(doc.name);
+    declared.get(doc.kind as Kind)?.add(doc.name);
   });
   for (const kind of KIND_REGISTRY) {
     if (kind.memoizable) documentsOf(desired, kind).forEach((doc, i) => index.placeOf.set(`${doc.kind}/${doc.meta.name}`, i));

@@ -113,4 +113,20 @@ describe('a load made from a kept load and the VM files that changed', () => {
     expect(cache.load(sorted, 'repo')).toEqual(loadManifestFiles(sorted, 'repo'));
     expect(cache.stats.deltaLoads).toBe(before);
   });
+
+  it('builds a changed VM as a full load would keep it: a later full load reuses that VM', () => {
+    const cache = new ManifestCache();
+    const buffers = new Map<string, Buffer>();
+    const files = initial();
+    cache.load(asFiles(files, buffers), 'repo');
+    files.set('vms/vm-1.yaml', vm('vm-1', 7));
+    const delta = cache.load(asFiles(files, buffers), 'repo');
+    expect(cache.stats.deltaLoads).toBe(1);
+    // Another path: a full load, which finds vm-1's build under the same guard.
+    files.set('vms/vm-99.yaml', vm('vm-99', 1));
+    const full = cache.load(asFiles(files, buffers), 'repo');
+    expect(cache.stats.deltaLoads).toBe(1);
+    const vm1 = (r: typeof full) => r.desired.vms.find((v) => v.meta.name === 'vm-1');
+    expect(vm1(full)).toBe(vm1(delta));
+  });
 });
