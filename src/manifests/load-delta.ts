@@ -10,10 +10,10 @@
  * - the same paths, the same companion files, the same limits and live inventory;
  * - the kept load reported no error, and holds no document of a kind with a link step (an
  *   appliance's: linking reads every document, and a part load would see only the changed ones);
- * - each changed file held one document of a memoizable kind (KindContract.memoizable, whose build
- *   reads only its own text, the live inventory and the names declared) and holds one of the same
- *   kind and name, and neither version has any diagnostic (the part load is given every companion
- *   file, which a VM may read);
+ * - each changed file held only documents of a memoizable kind (KindContract.memoizable, whose
+ *   build reads only its own text, the live inventory and the names declared) and holds the same
+ *   kinds and names in the same order, and neither version has any diagnostic (the part load is
+ *   given every companion file, which a VM may read);
  * - the whole set stays within the byte and YAML-node budgets.
  * `test/manifests/load-delta.test.ts` compares such loads with full ones over random edits.
  */
@@ -123,20 +123,22 @@ export function loadDelta(
 ): { result: LoadResult; index: DeltaIndex } | undefined {
   let bytes = index.bytes;
   let nodes = index.nodes;
-  const replaced: { at: number; place: number; address: string }[] = [];
+  // Each changed file's documents, in file order: their places in `documents` and their kinds' lists.
+  const replaced: { at: number; place: number; address: string; file: string }[] = [];
   for (const f of changed) {
     const places = index.documentsOf.get(f.path);
-    if (!places || places.length !== 1 || index.reported.has(f.path)) return undefined;
-    const at = places[0]!;
-    const old = kept.desired.documents[at]!;
-    const place = KINDS[old.kind as Kind]?.memoizable ? index.placeOf.get(old.address) : undefined;
-    if (place === undefined) return undefined;
+    if (!places || index.reported.has(f.path)) return undefined;
+    for (const at of places) {
+      const old = kept.desired.documents[at]!;
+      const place = KINDS[old.kind as Kind]?.memoizable ? index.placeOf.get(old.address) : undefined;
+      if (place === undefined) return undefined;
+      replaced.push({ at, place, address: old.address, file: f.path });
+    }
     bytes += f.content.length - index.files.get(f.path)!.length;
-    replaced.push({ at, place, address: old.address });
   }
   const part = loadPart([...changed, ...index.companions], { ...opts, declared: index.declared });
   const partDocuments = part.desired.documents;
-  if (part.diagnostics.length > 0 || partDocuments.length !== changed.length) return undefined;
+  if (part.diagnostics.length > 0 || partDocuments.length !== replaced.length) return undefined;
   for (const f of changed) {
     const before = nodesOf({ path: f.path, content: index.files.get(f.path)! });
     const after = nodesOf(f);
@@ -145,19 +147,21 @@ export function loadDelta(
   }
   if (bytes > limits.maxTotalBytes || nodes > limits.maxNodes) return undefined;
   const documents = [...kept.desired.documents];
-  // Each memoizable kind's list, copied when one of its documents is replaced.
+  // Each memoizable kind's list, copied when one of its documents is replaced; the part load's
+  // typed documents by address (the part holds no name twice: the kept set did not).
   const lists = new Map<Kind, DesiredDocument[]>();
-  const partTyped = new Map<Kind, DesiredDocument[]>();
-  for (let i = 0; i < changed.length; i++) {
+  const built = new Map<string, DesiredDocument>();
+  for (const kind of KIND_REGISTRY) {
+    if (kind.memoizable) for (const d of documentsOf(part.desired, kind)) built.set(`${d.kind}/${d.meta.name}`, d);
+  }
+  // The part load lists documents in the kept order (both sorted by path, then file order), so
+  // the i-th is the i-th replaced: the same address from the same file, or no delta.
+  for (let i = 0; i < replaced.length; i++) {
     const raw = partDocuments[i]!;
-    const { at, place, address } = replaced[i]!;
-    const file = changed[i]!.path;
+    const { at, place, address, file } = replaced[i]!;
     const kind = KINDS[raw.kind as Kind];
-    if (!kind?.memoizable || raw.address !== address || raw.source.file !== file) return undefined;
-    let built = partTyped.get(kind.kind);
-    if (!built) partTyped.set(kind.kind, (built = documentsOf(part.desired, kind)));
-    const doc = built.find((d) => d.meta.source.file === file);
-    if (!doc || `${doc.kind}/${doc.meta.name}` !== address) return undefined;
+    const doc = built.get(address);
+    if (!kind?.memoizable || raw.address !== address || raw.source.file !== file || !doc || doc.meta.source.file !== file) return undefined;
     let list = lists.get(kind.kind);
     if (!list) lists.set(kind.kind, (list = [...documentsOf(kept.desired, kind)]));
     documents[at] = raw;

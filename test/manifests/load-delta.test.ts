@@ -30,6 +30,8 @@ const CLOUD_INIT = '  cloudInit:\n    userData:\n      file: vms/web.user-data\n
 function initial(): Map<string, string> {
   const files = new Map<string, string>([['networks/front.yaml', NETWORK], ['vms/web.user-data', '#cloud-config\nhostname: web\n']]);
   for (let i = 0; i < 12; i++) files.set(`vms/vm-${i}.yaml`, vm(`vm-${i}`, 1 + (i % 3), i === 3 ? CLOUD_INIT : ''));
+  // Several VMs in one file, as a repository past the file limit packs them.
+  files.set('vms/pack.yaml', [vm('pack-a', 1), vm('pack-b', 2), vm('pack-c', 3)].join('---\n'));
   return files;
 }
 
@@ -43,6 +45,9 @@ const EDITS: Edit[] = [
   (f, r) => { const p = pickVm(f, r); f.set(p, f.get(p)!.replace(/vcpus: \d+/, `vcpus: ${1 + Math.floor(r() * 8)}`)); },
   (f, r) => { const p = pickVm(f, r); f.set(p, f.get(p)!.replace(/vcpus: \d+/, `vcpus: ${1 + Math.floor(r() * 8)}`)); },
   (f, r) => { for (let i = 0; i < 2; i++) { const p = pickVm(f, r); f.set(p, f.get(p)!.replace(/memory: \d+GiB/, `memory: ${1 + Math.floor(r() * 4)}GiB`)); } },
+  // One VM of the pack changed, and the pack's documents reordered.
+  (f, r) => { const p = f.has('vms/pack.yaml') ? 'vms/pack.yaml' : pickVm(f, r); f.set(p, f.get(p)!.replace(/vcpus: \d+/, `vcpus: ${1 + Math.floor(r() * 8)}`)); },
+  (f) => { const text = f.get('vms/pack.yaml'); if (text) f.set('vms/pack.yaml', text.split('---\n').reverse().join('---\n')); },
   // Renamed: another name is declared.
   (f, r) => { const p = pickVm(f, r); f.set(p, f.get(p)!.replace(/name: (vm-\d+)/, `name: $1x`)); },
   // A schema error, and a reference to a network no manifest declares.
