@@ -7,7 +7,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { operatorChecks } from '../config/checks.js';
+import { operatorChecks, secretRules } from '../config/checks.js';
+import { credentialChanges } from '../config/credentials.js';
+import { processSecretSource } from '../secrets/index.js';
 import type { ControllerConfig } from '../config/types.js';
 import { DEFAULT_LIMITS, liveInventoryFrom, type ManifestFile } from '../manifests/index.js';
 import { ManifestCache } from '../manifests/parse-cache.js';
@@ -145,8 +147,8 @@ export function planApi(options: PlanApiOptions): PlanApiHandler {
       const now = (options.now ?? (() => new Date()))();
       const objects = request.objects !== false;
       const answer: PlanResponse = {
-        ...planSet({ ...request, files: head.files }, request.root, observed, now, options, cache, objects),
-        ...(request.base ? { base: planSet({ ...request.base, files: base.files }, request.root, observed, now, options, cache, objects) } : {}),
+        ...(await planSet({ ...request, files: head.files }, request.root, observed, now, options, cache, objects)),
+        ...(request.base ? { base: await planSet({ ...request.base, files: base.files }, request.root, observed, now, options, cache, objects) } : {}),
       };
       return reply(res, 200, answer);
     } finally {
@@ -175,8 +177,12 @@ function resolveFiles(set: PlanRequestSet, store: FileStore): { files: ManifestF
   return { files, missing };
 }
 
-/** Load, admission, operator checks, gated plan: what a reconcile does before it applies. */
-function planSet(set: { files: ManifestFile[]; commit?: string }, root: string | undefined, observed: ObservedState, now: Date, options: PlanApiOptions, cache: ManifestCache, objects: boolean): PlanResult {
+/**
+ * Load, admission, operator checks, credential changes, gated plan: what a reconcile does before it
+ * applies. Secrets are read as a reconcile reads them (the operator's directory and rules), only to
+ * compare with the digest xops applied: a rotated SR password is planned here as it will be applied.
+ */
+async function planSet(set: { files: ManifestFile[]; commit?: string }, root: string | undefined, observed: ObservedState, now: Date, options: PlanApiOptions, cache: ManifestCache, objects: boolean): Promise<PlanResult> {
   const dir = root ?? options.root;
   const { desired, diagnostics } = cache.load(set.files, dir, { commit: set.commit ?? 'local', live: liveInventoryFrom(observed), limits: options.config.repository });
   if (hasErrors(diagnostics)) return { invalid: diagnostics };
@@ -186,7 +192,12 @@ function planSet(set: { files: ManifestFile[]; commit?: string }, root: string |
     ...checkAdmission(desired),
     ...operatorChecks(desired, options.config, options.ownCredentialFiles),
   ];
-  const plan = gatedPlan(desired, observed, checked, { now, repo: options.repo, limits: options.limits, protected: options.config.protected, ...(options.planMemo ? { memo: options.planMemo } : {}), ...(objects ? {} : { objects: false }) });
+  const secrets = { ...processSecretSource(options.config.secrets.dir), rules: secretRules(options.config, options.ownCredentialFiles) };
+  const changedCredentials = await credentialChanges(desired, observed, options.config, secrets, options.repo);
+  const plan = gatedPlan(desired, observed, checked, {
+    now, repo: options.repo, limits: options.limits, protected: options.config.protected, changedCredentials,
+    ...(options.planMemo ? { memo: options.planMemo } : {}), ...(objects ? {} : { objects: false }),
+  });
   return { plan };
 }
 
