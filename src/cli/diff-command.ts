@@ -75,13 +75,15 @@ async function resolveCommit(git: SimpleGit, ref: string, flag: string): Promise
   return sha.trim();
 }
 
-async function planAt(git: SimpleGit, top: string, commit: string, prefix: string, dir: string, observed: ObservedState, repo: string | undefined, now: Date, operator: OperatorSettings): Promise<Plan> {
+async function planAt(git: SimpleGit, top: string, commit: string, prefix: string, dir: string, observed: ObservedState, repo: string | undefined, now: Date, operator: OperatorSettings, passwordFile: string | undefined): Promise<Plan> {
   const files = await manifestFilesAt(git, top, commit, prefix, operator.config.repository);
   // The loader and planner load only here: `--server` plans on the controller and needs neither.
-  const [{ liveInventoryFrom, loadManifestFiles }, { planDesired }] = await Promise.all([import('../manifests/index.js'), import('./plan-desired.js')]);
+  const [{ liveInventoryFrom, loadManifestFiles }, { cliCredentialChanges, planDesired }] = await Promise.all([import('../manifests/index.js'), import('./plan-desired.js')]);
   const { desired, diagnostics } = loadManifestFiles(files, dir, { commit, live: liveInventoryFrom(observed), limits: operator.config.repository });
   if (hasErrors(diagnostics)) return { formatVersion: 1, createdAt: now.toISOString(), source: desired.source, observed: { token: observed.token, objects: {} }, actions: [], refused: [], diagnostics };
-  return planDesired(desired, diagnostics, observed, { now, repo, operator });
+  // A rotated SR password is planned as `xops plan` plans it (read under the operator's rules).
+  const changedCredentials = await cliCredentialChanges(desired, observed, operator, passwordFile, repo);
+  return planDesired(desired, diagnostics, observed, { now, repo, operator, changedCredentials });
 }
 
 /** A controller's answer as a plan: manifests with errors become an empty plan carrying them, as planAt does. */
@@ -162,8 +164,9 @@ export async function run(argv: string[]): Promise<number> {
     const now = new Date();
     const repo = repoIdentity(values);
     const operator = await operatorSettings(values);
-    headPlan = await planAt(repoGit, top, head, prefix, dir, observed, repo, now, operator);
-    basePlan = await planAt(repoGit, top, base, prefix, dir, observed, repo, now, operator);
+    const passwordFile = str(values['password-file']);
+    headPlan = await planAt(repoGit, top, head, prefix, dir, observed, repo, now, operator, passwordFile);
+    basePlan = await planAt(repoGit, top, base, prefix, dir, observed, repo, now, operator, passwordFile);
   }
   const plan = markIntroduced(headPlan, basePlan);
   const title = `xops diff \`${values.base}\` (${base.slice(0, 12)}) → \`${values.head}\` (${head.slice(0, 12)})`;

@@ -8,7 +8,7 @@ import type { Plan } from '../model/plan.js';
 import { manifestFilesAt, markIntroduced } from './diff-command.js';
 import type { OperatorSettings } from './operator-config.js';
 import { hasProblems, printPlan, printProblems, type PlanOutput } from './plan-output.js';
-import { observePool, planPoolFiles, poolFailure, type PoolPlanContext } from './pool-plan.js';
+import { observePool, planPoolWithCredentials, poolFailure, type PoolPlanContext } from './pool-plan.js';
 
 /** What `xops diff --config FILE [--pool NAME...]` needs besides the pools. */
 export interface PoolDiffOptions {
@@ -41,8 +41,8 @@ export async function diffPools(pools: PoolConfig[], o: PoolDiffOptions): Promis
     try {
       const observed = await observePool(pool);
       const ctx = (commit: string): PoolPlanContext => ({ root: o.dir, commit, repo: o.repo, operator: o.operator, now: new Date() });
-      const head = planOrInvalid(pool, headFiles, observed, ctx(o.head.commit));
-      const base = planOrInvalid(pool, baseFiles, observed, ctx(o.base.commit));
+      const head = await planOrInvalid(pool, headFiles, observed, ctx(o.head.commit));
+      const base = await planOrInvalid(pool, baseFiles, observed, ctx(o.base.commit));
       const plan = markIntroduced(head, base);
       if (hasProblems(plan)) failed = true;
       plans.push({ pool: pool.name, plan });
@@ -70,9 +70,10 @@ export async function diffPools(pools: PoolConfig[], o: PoolDiffOptions): Promis
 }
 
 /** One commit's plan for a pool; manifests with errors give an empty plan carrying them, as a single-pool diff does. */
-function planOrInvalid(pool: PoolConfig, files: ManifestFile[], observed: ObservedState, ctx: PoolPlanContext): Plan {
+async function planOrInvalid(pool: PoolConfig, files: ManifestFile[], observed: ObservedState, ctx: PoolPlanContext): Promise<Plan> {
   const mine = selectFiles(files, pool.paths.map((p) => (p === '' ? '' : `${p}/`)));
-  const planned = planPoolFiles(pool, mine, [], observed, ctx);
+  // A rotated SR password is planned at both commits, as `xops plan` plans it.
+  const planned = await planPoolWithCredentials(pool, mine, [], observed, ctx);
   if (planned.ok) return planned.plan;
   return { formatVersion: 1, createdAt: ctx.now.toISOString(), source: { path: ctx.root, commit: ctx.commit }, observed: { token: observed.token, objects: {} }, actions: [], refused: [], diagnostics: planned.diagnostics };
 }

@@ -5,6 +5,7 @@
  * reads the secret as it would for a commit (its configuration's rules), only to compare it with the
  * digest xops applied; the value itself appears in no answer.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,5 +79,27 @@ describe('xops plan --server with a rotated SR password', () => {
     process.env[SECRET] = 'first-Passw0rd';
     const same = await xops(['plan', dir, '--out', 'json', '--server', controller.url, '--config', configFile], { env: cleanEnv({ NO_COLOR: '1' }) });
     expect((JSON.parse(same.stdout) as Plan).actions).toEqual([]);
+  });
+
+  it('xops diff, cold and through the controller, plans the rotation at both commits (so the change does not introduce it)', async () => {
+    const repo = join(work, 'repo');
+    mkdirSync(repo);
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, env: cleanEnv({ GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.invalid', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.invalid' }) });
+    git('init', '--quiet', '--initial-branch', 'main');
+    writeFileSync(join(repo, 'sr.yaml'), sr);
+    git('add', '-A');
+    git('commit', '--quiet', '-m', 'base');
+    writeFileSync(join(repo, 'sr.yaml'), sr.replace('username: svc', 'username: svc # who mounts it'));
+    git('commit', '--quiet', '-am', 'head');
+    process.env[SECRET] = 'second-Passw0rd';
+    const args = ['diff', repo, '--base', 'HEAD~1', '--head', 'HEAD', '--out', 'json', '--config', configFile];
+    const cold = await xops(args, { env: env('second-Passw0rd') });
+    const warm = await xops([...args, '--server', controller.url], { env: cleanEnv({ NO_COLOR: '1' }) });
+    process.env[SECRET] = 'first-Passw0rd';
+    expect(cold.stderr).toBe('');
+    expect(warm.stderr).toBe('');
+    const shown = (text: string) => (JSON.parse(text) as Plan).actions.map((a) => `${a.id} introduced=${a.introduced}`);
+    expect(shown(cold.stdout)).toEqual(['update:SR/rotated introduced=false']);
+    expect(shown(warm.stdout)).toEqual(shown(cold.stdout));
   });
 });
