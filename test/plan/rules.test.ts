@@ -333,6 +333,18 @@ const cases: Case[] = [
     actions: ['replace:Network/lan:vlan downtime [spec.vlan.tag]'],
   },
   {
+    // An apply killed between network.create (which writes the mark) and VLAN.create leaves this.
+    // Adding the VLAN tears nothing down: xen-api ocaml/xapi/xapi_vlan.ml `create` makes the
+    // network's untagged PIF on the host and plugs it; only `destroy` unplugs and detaches. So a
+    // policy gating downtime must not hold it (and every VM waiting on the network) back.
+    why: 'a managed network no VLAN carries yet gets its VLAN: none, nothing stops',
+    given: (b) => {
+      b.world.add('network', { name_label: 'lan', name_description: '', MTU: 1500, bridge: 'xapi7', PIFs: [], VIFs: [], tags: [], other_config: mark('Network/lan') });
+      return desiredState({ networks: [network('lan', { vlan: { tag: 10, device: 'eth0' } })] });
+    },
+    actions: ['replace:Network/lan:vlan none [spec.vlan.tag, spec.vlan.device]'],
+  },
+  {
     why: 'MTU and description are network setters: none',
     given: (b) => {
       addVlanNetwork(b, 'lan', 10);

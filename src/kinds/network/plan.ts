@@ -64,16 +64,24 @@ export function planNetwork(ctx: PlanContext, net: DesiredNetwork): void {
   const carrier = observedCarrier(ctx, rec);
   const replace: FieldChange[] = [];
   let recreate: NetworkReplaceDetails['recreate'] | undefined;
-  const vlanReason = 'a VLAN cannot be re-tagged: its PIFs are re-created, stopping traffic on the network meanwhile';
+  // No VLAN or bond carries the network yet (a create interrupted after network.create, or a network
+  // made without one): apply only adds the PIFs, tearing nothing down, so no traffic stops.
+  const uncarried = !carrier.vlan && !carrier.bond;
+  const carrierCost = uncarried ? 'none' : 'downtime';
+  const vlanReason = uncarried
+    ? 'the network has no VLAN yet: its PIFs are created, nothing is torn down'
+    : 'a VLAN cannot be re-tagged: its PIFs are re-created, stopping traffic on the network meanwhile';
   if (spec.vlan || carrier.vlan) {
-    if (compareField(replace, 'spec.vlan.tag', carrier.vlan?.tag, spec.vlan?.tag, 'downtime', vlanReason)) recreate = 'vlan';
-    if (compareField(replace, 'spec.vlan.device', carrier.vlan?.device, spec.vlan?.device, 'downtime', vlanReason)) recreate = 'vlan';
+    if (compareField(replace, 'spec.vlan.tag', carrier.vlan?.tag, spec.vlan?.tag, carrierCost, vlanReason)) recreate = 'vlan';
+    if (compareField(replace, 'spec.vlan.device', carrier.vlan?.device, spec.vlan?.device, carrierCost, vlanReason)) recreate = 'vlan';
   }
   if (spec.bond || carrier.bond) {
     if (!sameDevices(carrier.bond?.devices ?? [], spec.bond?.devices ?? [])) {
       replace.push({
-        path: 'spec.bond.devices', from: carrier.bond?.devices, to: spec.bond?.devices, disruption: 'downtime',
-        reason: 'bond members cannot change in place: the bond is re-created, stopping traffic on the network meanwhile',
+        path: 'spec.bond.devices', from: carrier.bond?.devices, to: spec.bond?.devices, disruption: carrierCost,
+        reason: uncarried
+          ? 'the network has no bond yet: it is created, nothing is torn down'
+          : 'bond members cannot change in place: the bond is re-created, stopping traffic on the network meanwhile',
       });
       recreate = 'bond';
     } else if (spec.bond && carrier.bond) {
