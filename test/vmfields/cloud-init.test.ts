@@ -193,6 +193,16 @@ describe('cloudInit', () => {
     expect((await planFolder(client, dir)).plan.actions).toEqual([]);
   });
 
+  it('leaves no drive behind when the create is undone after the drive was made but before it was attached', async () => {
+    const { client, dir, sim } = await setup(`userData: {file: cloud-init/web.user-data}`, { 'cloud-init/web.user-data': USER_DATA });
+    // The drive's VBD.create fails for good (VM_REQUIRES_NETWORK is one xops does not retry): the create is undone.
+    sim.faults.inject({ methods: 'VBD.create', taskFailure: { count: 1, code: 'VM_REQUIRES_NETWORK', params: ['OpaqueRef:x', 'OpaqueRef:y'] } });
+    const { result } = await applyFolder(client, dir);
+    expect(failures(result).join('\n')).toMatch(/create failed and was undone/);
+    expect(await client.call<string[]>('VM.get_by_name_label', 'web-01')).toEqual([]);
+    expect(await drives(client)).toEqual([]);
+  });
+
   it('refuses a file: path that leaves the repository, at its file, line and field', async () => {
     const { dir } = await setup('userData: {file: ../../etc/passwd}');
     const { diagnostics } = await loadManifests(dir);

@@ -15,7 +15,7 @@ import { convergeVifs, type VifSpec } from './vifs.js';
 import { mapKeysToWrite } from './settings.js';
 import { ReadinessTimeout, waitForAddress } from './readiness.js';
 import { CLOUDINIT_KEY } from './cloud-init.js';
-import { ensureConfigDrive, removeConfigDrive } from './config-drive.js';
+import { ensureConfigDrive, removeConfigDrive, removeDetachedDrives } from './config-drive.js';
 import { snapshotName } from '../../policy/snapshot.js';
 import { prunePreChangeSnapshots } from '../../apply/pre-snapshots.js';
 import { isXapiError, recordsByName, syncField, syncMapKeys, syncSet, tryRecord } from '../../apply/xapi.js';
@@ -394,6 +394,7 @@ async function abandonCreate(ctx: ApplyContext, address: string, vm: Ref, err: u
   ctx.log.warn({ address, vm, err: why }, 'create cannot succeed: removing the half-built VM');
   // Every disk only this VM uses came from the clone, VM.provision or this create: all go with it.
   await destroyVm(ctx, vm, undefined);
+  await removeDetachedDrives(ctx, address);
   throw new CreateAbandonedError(address, `create failed and was undone (the half-built VM and its new disks removed): ${why}`, { cause: err });
 }
 

@@ -137,6 +137,17 @@ async function attachDrive(ctx: ApplyContext, address: string, vm: Ref, vdi: Ref
 }
 
 /** `delete:VM/<name>:cloud-init`: detaches and destroys the drive the plan names, only if it carries this VM's marks. */
+/**
+ * Destroys the config drives made for `address` that no VBD attaches. Called when a create is
+ * undone: a drive made but not yet attached goes with the half-built VM, or nothing would ever
+ * remove it (`npm run soak` found one left by a create that failed with VM_REQUIRES_NETWORK).
+ */
+export async function removeDetachedDrives(ctx: ApplyContext, address: string): Promise<void> {
+  for (const [vdi, rec] of await ctx.lookup.managed<VDIRecord>('VDI', address)) {
+    if (rec.other_config[CLOUDINIT_KEY] !== undefined && rec.VBDs.length === 0) await destroyDisk(ctx, { vdi });
+  }
+}
+
 export async function removeConfigDrive(ctx: ApplyContext, action: Action): Promise<void> {
   const vdi = action.objects.find((o) => o.cls === 'VDI');
   const vbd = action.objects.find((o) => o.cls === 'VBD');
