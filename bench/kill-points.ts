@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DISK_KEY, MANAGED_KEY, VIF_KEY } from '../src/model/observed.js';
+import { CLOUDINIT_KEY, CLOUDINIT_PENDING } from '../src/kinds/vm/cloud-init.js';
 import { isReadOnlyMethod } from '../src/sim/faults.js';
 import { startSimulator, type FaultSpec, type Simulator } from '../src/sim/index.js';
 import { poolProblems, unmanagedFingerprint } from './soak.js';
@@ -36,6 +37,13 @@ spec:
     - network: Pool-wide network associated with eth1
   powerState: running
   tags: [kill-test]
+`;
+
+/** The kill test's VM: KILL_VM with a cloud-init config drive, whose create adds its own writes. */
+const KILL_VM_WITH_DRIVE = `${KILL_VM}  cloudInit:
+    userData: |
+      #cloud-config
+      hostname: kp-01
 `;
 
 /** Runs one xops command against the simulator, with its own cache folder (the apply lease's holder identity). */
@@ -71,12 +79,17 @@ function vmProblems(sim: Simulator): string[] {
   if (vms.length !== 1) return [`${vms.length} VMs marked VM/kp-01`];
   const vm = vms[0]!;
   const disks = (vm.VBDs as string[]).map((vbd) => sim.db.record(vbd)).filter((b) => b.type === 'Disk').map((b) => sim.db.record(b.VDI as string));
-  const names = disks.map((d) => (d.other_config as Record<string, string>)[DISK_KEY] ?? `unmarked:${String(d.name_label)}`).sort();
-  if (names.join() !== 'data,root') problems.push(`disks ${names.join()} (want data,root)`);
+  // The declared disks, and the cloud-init config drive (finished: its key holds the config's digest).
+  const names = disks.map((d) => {
+    const oc = d.other_config as Record<string, string>;
+    if (oc[DISK_KEY] !== undefined) return oc[DISK_KEY];
+    return oc[CLOUDINIT_KEY] !== undefined && oc[CLOUDINIT_KEY] !== CLOUDINIT_PENDING ? 'config-drive' : `unmarked:${String(d.name_label)}`;
+  }).sort();
+  if (names.join() !== 'config-drive,data,root') problems.push(`disks ${names.join()} (want config-drive,data,root)`);
   const vifs = (vm.VIFs as string[]).map((v) => (sim.db.record(v).other_config as Record<string, string>)[VIF_KEY] ?? 'unmarked').sort();
   if (vifs.join() !== '0,1') problems.push(`VIFs ${vifs.join()} (want 0,1)`);
   const markedVdis = [...sim.db.all('VDI')].filter((o) => (sim.db.record(o.ref).other_config as Record<string, string>)[MANAGED_KEY] === 'VM/kp-01');
-  if (markedVdis.length !== 2) problems.push(`${markedVdis.length} VDIs marked VM/kp-01`);
+  if (markedVdis.length !== 3) problems.push(`${markedVdis.length} VDIs marked VM/kp-01 (want 3: two disks and the config drive)`);
   return problems;
 }
 
@@ -127,7 +140,7 @@ export async function killPoints(opts: KillPointsOptions = {}): Promise<KillPoin
   try {
     const dir = join(root, 'manifests');
     await mkdir(dir);
-    await writeFile(join(dir, 'vm.yaml'), KILL_VM);
+    await writeFile(join(dir, 'vm.yaml'), KILL_VM_WITH_DRIVE);
     const newSim = () => startSimulator({ port: 0, seed: 'demo', multiHost: false });
     const writes = await (baseline ??= baselineWrites(root, dir));
     const problems: string[] = [];

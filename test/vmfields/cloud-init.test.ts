@@ -203,6 +203,20 @@ describe('cloudInit', () => {
     expect(await drives(client)).toEqual([]);
   });
 
+  it('takes over a drive an apply killed mid-update left without its key, leaving no second drive', async () => {
+    const { client, dir } = await setup(`userData: {file: cloud-init/web.user-data}`, { 'cloud-init/web.user-data': USER_DATA });
+    // What a kill between the key's remove and add leaves (kill point 36 of a cloud-init create): the
+    // drive made, marked, uploaded, detached, and no xops.cloudinit key.
+    const [pool] = await client.call<string[]>('pool.get_all');
+    const srRef = await client.call<string>('pool.get_default_SR', pool);
+    await client.call('VDI.create', { name_label: 'cloud-init web-01', name_description: '', SR: srRef, virtual_size: '1048576', type: 'user', sharable: false, read_only: false, other_config: { 'xops.managed': 'VM/web-01', 'xops.repo': 'test-repo' }, sm_config: {}, xenstore_data: {}, tags: [] });
+    const { result } = await applyFolder(client, dir);
+    expect(failures(result)).toEqual([]);
+    const all = await client.call<Record<string, VDIRecord>>('VDI.get_all_records');
+    const marked = Object.values(all).filter((r) => r.other_config['xops.managed'] === 'VM/web-01' && r.other_config['xops.disk'] === undefined);
+    expect(marked.map((r) => [r.name_label, r.VBDs.length > 0, r.other_config['xops.cloudinit'] !== undefined])).toEqual([['cloud-init web-01', true, true]]);
+  });
+
   it('refuses a file: path that leaves the repository, at its file, line and field', async () => {
     const { dir } = await setup('userData: {file: ../../etc/passwd}');
     const { diagnostics } = await loadManifests(dir);

@@ -8,7 +8,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NULL_REF, type Ref, type VBDRecord, type VDIRecord, type VMRecord } from '../../model/observed.js';
+import { DISK_KEY, NULL_REF, type Ref, type VBDRecord, type VDIRecord, type VMRecord } from '../../model/observed.js';
 import type { Action } from '../../model/plan.js';
 import type { ApplyContext } from '../../apply/context.js';
 import { ApplyError, UnsupportedChangeError } from '../../apply/errors.js';
@@ -29,8 +29,10 @@ async function findDrive(ctx: ApplyContext, address: string, vm: Ref, label: str
     const rec = await tryRecord<VDIRecord>(ctx.caller, 'VDI', vbdRec.VDI);
     if (rec && rec.other_config[CLOUDINIT_KEY] !== undefined && isOwnedBy(rec.other_config, address, ctx.repo)) return { vdi: vbdRec.VDI, rec, vbd };
   }
+  // Detached, the drive is known by its name and mark even without its key: the key goes from
+  // pending to the digest by a remove then an add, and an apply killed between the two leaves none.
   const detached = (await recordsByName<VDIRecord>(ctx.caller, 'VDI', label))
-    .find(([, r]) => r.VBDs.length === 0 && r.other_config[CLOUDINIT_KEY] !== undefined && isOwnedBy(r.other_config, address, ctx.repo));
+    .find(([, r]) => r.VBDs.length === 0 && (r.other_config[CLOUDINIT_KEY] !== undefined || r.other_config[DISK_KEY] === undefined) && isOwnedBy(r.other_config, address, ctx.repo));
   return detached ? { vdi: detached[0], rec: detached[1] } : undefined;
 }
 
@@ -60,7 +62,8 @@ export async function ensureConfigDrive(ctx: ApplyContext, address: string, host
   const vmRec = await ctx.caller.call<VMRecord>('VM.get_record', vm);
   const label = driveLabel(nameLabel);
   let drive = await findDrive(ctx, address, vm, label);
-  // Another config's drive (the manifest changed while a create was unfinished): start it over.
+  // Another config's drive (the manifest changed while a create was unfinished), or one that lost
+  // its key to a kill mid-update: start it over.
   if (drive && drive.rec.other_config[CLOUDINIT_KEY] !== digest && drive.rec.other_config[CLOUDINIT_KEY] !== CLOUDINIT_PENDING) {
     await destroyDisk(ctx, { ...(drive.vbd ? { vbd: drive.vbd } : {}), vdi: drive.vdi });
     drive = undefined;
@@ -143,8 +146,10 @@ async function attachDrive(ctx: ApplyContext, address: string, vm: Ref, vdi: Ref
  * remove it (`npm run soak` found one left by a create that failed with VM_REQUIRES_NETWORK).
  */
 export async function removeDetachedDrives(ctx: ApplyContext, address: string): Promise<void> {
+  // A VM's own disks carry their disk key; a marked VDI without one is a drive (its key may be
+  // missing: see findDrive).
   for (const [vdi, rec] of await ctx.lookup.managed<VDIRecord>('VDI', address)) {
-    if (rec.other_config[CLOUDINIT_KEY] !== undefined && rec.VBDs.length === 0) await destroyDisk(ctx, { vdi });
+    if (rec.other_config[DISK_KEY] === undefined && rec.VBDs.length === 0) await destroyDisk(ctx, { vdi });
   }
 }
 
