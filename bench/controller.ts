@@ -3,11 +3,11 @@
  * (fetch + read + load + observe + plan, and with a change to apply); local-folder edit → reconciled;
  * drift: an out-of-band change → visible in /status (policy report) and → healed (policy heal).
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { git } from './git.js';
 import { startController } from '../src/controller/controller.js';
 import { createLogger } from '../src/controller/logger.js';
 import { signWebhookBody } from '../src/controller/webhook.js';
@@ -16,8 +16,6 @@ import { GitSource } from '../src/source/git-source.js';
 import { LocalSource } from '../src/source/local-source.js';
 import { XapiClient } from '../src/xapi/client.js';
 
-const ENV = { ...process.env, GIT_AUTHOR_NAME: 'bench', GIT_AUTHOR_EMAIL: 'b@x.invalid', GIT_COMMITTER_NAME: 'bench', GIT_COMMITTER_EMAIL: 'b@x.invalid' };
-const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, env: ENV, encoding: 'utf8' }).trim();
 const network = (name: string, mtu: number) => `apiVersion: xops/v1\nkind: Network\nmetadata:\n  name: ${name}\nspec:\n  mtu: ${mtu}\n`;
 
 function percentile(values: number[], p: number): number {

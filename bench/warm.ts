@@ -24,11 +24,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { git } from './git.js';
 import { markScaleVmsManaged } from './plan.js';
 
 const CHILD_FLAG = 'XOPS_WARM_BENCH_SIM';
-const GIT_ENV = { ...process.env, GIT_AUTHOR_NAME: 'bench', GIT_AUTHOR_EMAIL: 'bench@example.invalid', GIT_COMMITTER_NAME: 'bench', GIT_COMMITTER_EMAIL: 'bench@example.invalid' };
-const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, env: GIT_ENV, stdio: 'ignore' });
 const REPS = Number(process.env.XOPS_BENCH_REPS ?? 3);
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const CLI = join(HERE, '../src/cli.js');

@@ -2,7 +2,7 @@ import { pino, type Logger } from 'pino';
 import { applyPlan, type ApplyResult } from '../apply/executor.js';
 import { formatSummary, logProgress, ttyProgress, type Progress } from '../apply/progress.js';
 import type { PoolConfig } from '../config/index.js';
-import { secretRules } from '../config/checks.js';
+import { operatorSecretSource } from '../config/credentials.js';
 import { holderFile, persistentHolder } from '../controller/holder-identity.js';
 import { humanLogDestination } from '../controller/human-log.js';
 import { defaultConnect } from '../fleet/fleet.js';
@@ -11,7 +11,6 @@ import type { DesiredState } from '../model/desired.js';
 import type { Plan } from '../model/plan.js';
 import { takeSnapshot } from '../observe/snapshot.js';
 import { renderText, shouldColor } from '../render/index.js';
-import { processSecretSource } from '../secrets/index.js';
 import type { XapiClient } from '../xapi/client.js';
 import { confirm, destructivePolicy, interruptedLine, interruptOnSignals } from './apply-command.js';
 import { holdApplyLease, type ApplyLease } from './apply-lease.js';
@@ -147,7 +146,7 @@ async function applyPool(h: HeldPool, o: PoolApplyOptions, log: Logger, interrup
     repo: o.repo,
     concurrency: o.concurrency,
     destructiveAllowed: destructivePolicy(h.desired, o.allowDestructive && limits.destructive),
-    secrets: { ...processSecretSource(o.operator.config.secrets.dir), rules: secretRules(o.operator.config, h.pool.passwordFile ? [h.pool.passwordFile] : []) },
+    secrets: operatorSecretSource(o.operator.config, [h.pool.passwordFile]),
     log: live ? undefined : log,
     listener: progress,
     signal: AbortSignal.any([h.lease.signal, interrupted]),

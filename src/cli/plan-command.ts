@@ -1,10 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { hasErrors, type Diagnostic } from '../model/diagnostics.js';
-import type { DesiredState } from '../model/desired.js';
-import type { ObservedState } from '../model/observed.js';
+import { hasErrors } from '../model/diagnostics.js';
 import type { Plan } from '../model/plan.js';
-import { formatRefusal, GITHUB_COMMENT_BUDGET, hasChanges, onlyHeldChanges, renderMarkdown, renderText, shouldColor, type MarkdownOptions } from '../render/index.js';
+import { GITHUB_COMMENT_BUDGET } from '../render/index.js';
 import { parseCommandArgs, str } from './args.js';
 import { OPERATOR_CONFIG_USAGE, operatorConfigOptions } from './operator-config-flags.js';
 import { CONNECTION_USAGE, connectionOptions } from './connection-flags.js';

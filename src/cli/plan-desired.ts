@@ -2,9 +2,9 @@ import type { Diagnostic } from '../model/diagnostics.js';
 import type { DesiredState } from '../model/desired.js';
 import type { ObservedState } from '../model/observed.js';
 import type { Plan } from '../model/plan.js';
-import { operatorChecks, secretRules } from '../config/checks.js';
-import { credentialChanges } from '../config/credentials.js';
-import { processSecretSource, type SecretSource } from '../secrets/index.js';
+import { operatorChecks } from '../config/checks.js';
+import { credentialChanges, operatorSecretSource } from '../config/credentials.js';
+import type { SecretSource } from '../secrets/index.js';
 import { gatedPlan } from '../plan/pipeline.js';
 import { checkAdmission } from '../policy/index.js';
 import type { OperatorSettings } from './operator-config.js';
@@ -30,7 +30,7 @@ export function planDesired(
 
 /** Where the CLI reads secretRefs: under the operator's rules, never from xops' own credential files. */
 export function cliSecretSource(operator: OperatorSettings, passwordFile: string | undefined): SecretSource {
-  return { ...processSecretSource(operator.config.secrets.dir), rules: secretRules(operator.config, [passwordFile]) };
+  return operatorSecretSource(operator.config, [passwordFile]);
 }
 
 /** The declared credentials changed since xops applied them (planDesired's `changedCredentials`), read as cliSecretSource does. */

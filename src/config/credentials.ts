@@ -2,8 +2,8 @@ import { KIND_REGISTRY } from '../kinds/index.js';
 import type { DesiredState } from '../model/desired.js';
 import { MANAGED_KEY, REPO_KEY, repoMatches, type ObservedClass, type ObservedState } from '../model/observed.js';
 import { changedCredentials } from '../secrets/changes.js';
-import type { SecretSource } from '../secrets/index.js';
-import { secretUsesOf } from './checks.js';
+import { processSecretSource, type SecretSource } from '../secrets/index.js';
+import { secretRules, secretUsesOf } from './checks.js';
 import type { ControllerConfig } from './types.js';
 
 /**
@@ -32,4 +32,13 @@ export async function credentialChanges(
     }
   }
   return changedCredentials(uses, (a) => stored.get(a), source);
+}
+
+/**
+ * Where xops reads secretRefs for the operator: the process's environment and files (relative ones
+ * under `secrets.dir`), under the configuration's rules, never from xops' own credential files.
+ * What a reconcile, the plan API and the CLI all read secrets through.
+ */
+export function operatorSecretSource(config: ControllerConfig, ownCredentialFiles: readonly (string | undefined)[] = []): SecretSource {
+  return { ...processSecretSource(config.secrets.dir), rules: secretRules(config, ownCredentialFiles) };
 }

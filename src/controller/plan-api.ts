@@ -7,9 +7,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { operatorChecks, secretRules } from '../config/checks.js';
-import { credentialChanges } from '../config/credentials.js';
-import { processSecretSource } from '../secrets/index.js';
+import { operatorChecks } from '../config/checks.js';
+import { credentialChanges, operatorSecretSource } from '../config/credentials.js';
 import type { ControllerConfig } from '../config/types.js';
 import { DEFAULT_LIMITS, liveInventoryFrom, type ManifestFile } from '../manifests/index.js';
 import { ManifestCache } from '../manifests/parse-cache.js';
@@ -192,8 +191,7 @@ async function planSet(set: { files: ManifestFile[]; commit?: string }, root: st
     ...checkAdmission(desired),
     ...operatorChecks(desired, options.config, options.ownCredentialFiles),
   ];
-  const secrets = { ...processSecretSource(options.config.secrets.dir), rules: secretRules(options.config, options.ownCredentialFiles) };
-  const changedCredentials = await credentialChanges(desired, observed, options.config, secrets, options.repo);
+  const changedCredentials = await credentialChanges(desired, observed, options.config, operatorSecretSource(options.config, options.ownCredentialFiles), options.repo);
   const plan = gatedPlan(desired, observed, checked, {
     now, repo: options.repo, limits: options.limits, protected: options.config.protected, changedCredentials,
     ...(options.planMemo ? { memo: options.planMemo } : {}), ...(objects ? {} : { objects: false }),

@@ -1,8 +1,8 @@
 import { applyPlan, type ApplyListener, type ApplyResult } from '../apply/executor.js';
 import type { ApplyLogger } from '../apply/context.js';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../model/diagnostics.js';
-import type { DesiredState, RawDocument } from '../model/desired.js';
-import type { Action, Plan } from '../model/plan.js';
+import type { RawDocument } from '../model/desired.js';
+import type { Plan } from '../model/plan.js';
 import { liveInventoryFrom } from '../manifests/index.js';
 import { ManifestCache } from '../manifests/parse-cache.js';
 import { gatedPlan } from '../plan/pipeline.js';
@@ -11,12 +11,11 @@ import type { FileStore } from './file-store.js';
 import type { ApprovalLedger } from '../policy/approval-ledger.js';
 import { checkAdmission } from '../policy/admission.js';
 import { destructiveApproved } from '../policy/approval.js';
-import { processSecretSource } from '../secrets/index.js';
-import { credentialChanges } from '../config/credentials.js';
+import { credentialChanges, operatorSecretSource } from '../config/credentials.js';
 import type { XapiCaller } from '../xapi/caller.js';
 import { reconcileOutcome } from './outcome.js';
 import { snapshotView, type PoolView } from './pool-watch.js';
-import { operatorChecks, secretRules } from '../config/checks.js';
+import { operatorChecks } from '../config/checks.js';
 import { defaultConfig, type ControllerConfig } from '../config/index.js';
 import type { OperatorLimits } from '../policy/settings.js';
 import type { ReconcileFn, ReconcileInput, ReconcileOutcome } from './types.js';
@@ -96,7 +95,8 @@ export function createReconciler(deps: ReconcilerDeps): ReconcileFn {
   const now = deps.now ?? (() => new Date());
   const config = deps.config ?? defaultConfig();
   const limits = deps.limits ?? config.limits;
-  const rules = secretRules(config, deps.ownCredentialFiles);
+  // Secrets are read only as the operator allows: relative files resolve inside secrets.dir.
+  const secrets = operatorSecretSource(config, deps.ownCredentialFiles);
   const cache = deps.manifestCache ?? new ManifestCache();
   return async (input: ReconcileInput): Promise<ReconcileOutcome> => {
     deps.fileStore?.addAll(input.files);
@@ -108,8 +108,6 @@ export function createReconciler(deps: ReconcilerDeps): ReconcileFn {
     if (hasErrors(checked)) return { ok: false, invalid: checked.filter((d) => d.severity === 'error') };
     const resources = desired.documents.filter((d) => d.kind !== 'Policy').map((d) => d.address);
 
-    // Secrets are read only as the operator allows: relative files resolve inside secrets.dir.
-    const secrets = { ...processSecretSource(config.secrets.dir), rules };
     const changedCredentials = await credentialChanges(desired, observed, config, secrets, deps.repo);
     const at = now();
     const ledger = deps.approvalLedger;

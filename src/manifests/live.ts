@@ -31,8 +31,9 @@ export function liveInventoryFrom(observed: ObservedState): LiveInventory {
     return last.inventory;
   }
   const sets = inventorySets(observed);
-  // Most changes of those classes (a VM started, its memory changed) leave every name and uuid as
-  // it was: the same inventory then answers, so what was checked against it holds by identity.
+  // An SR, network or host record replaced, or another pool's state (a fleet) between two of this
+  // one's, mostly leaves every name and uuid as it was: the same inventory then answers, so what
+  // was checked against it holds by identity.
   let inventory = recentInventories.find((r) => sameSets(r.sets, sets))?.inventory;
   if (!inventory) {
     inventory = inventoryOf(sets);

@@ -21,6 +21,7 @@ import type { Diagnostic } from '../model/diagnostics.js';
 import type { DesiredDocument, DesiredState } from '../model/desired.js';
 import { ALL_KINDS, type Kind } from '../model/kinds.js';
 import { documentsOf, KINDS, KIND_REGISTRY } from '../kinds/index.js';
+import { addressOf } from '../model/address.js';
 import { pairRawDocument } from '../model/raw-pairing.js';
 import { isManifestPath } from './manifest-path.js';
 import type { ManifestLimits } from './limits.js';
@@ -76,7 +77,7 @@ export function indexForDelta(files: readonly ManifestFile[], result: LoadResult
     declared.get(doc.kind as Kind)?.add(doc.name);
   });
   for (const kind of KIND_REGISTRY) {
-    if (kind.memoizable) documentsOf(desired, kind).forEach((doc, i) => index.placeOf.set(`${doc.kind}/${doc.meta.name}`, i));
+    if (kind.memoizable) documentsOf(desired, kind).forEach((doc, i) => index.placeOf.set(addressOf(doc), i));
   }
   for (const d of diagnostics) if (d.location) index.reported.add(d.location.file);
   return index;
@@ -152,7 +153,7 @@ export function loadDelta(
   const lists = new Map<Kind, DesiredDocument[]>();
   const built = new Map<string, DesiredDocument>();
   for (const kind of KIND_REGISTRY) {
-    if (kind.memoizable) for (const d of documentsOf(part.desired, kind)) built.set(`${d.kind}/${d.meta.name}`, d);
+    if (kind.memoizable) for (const d of documentsOf(part.desired, kind)) built.set(addressOf(d), d);
   }
   // The part load lists documents in the kept order (both sorted by path, then file order), so
   // the i-th is the i-th replaced: the same address from the same file, or no delta.

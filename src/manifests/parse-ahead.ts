@@ -22,7 +22,7 @@ import type { ManifestLimits } from './limits.js';
 import type { Diagnostic } from '../model/diagnostics.js';
 import type { DesiredState } from '../model/desired.js';
 import type { LoadOptions, ManifestFile } from './loader.js';
-import { BY_MAIN, type FolderMessage, type ParseAheadInput, type ParseAheadMessage } from './parse-ahead-protocol.js';
+import { BY_MAIN, type ParseAheadInput, type ParseAheadMessage } from './parse-ahead-protocol.js';
 import { decodeParses, type EncodedParses } from './parse-transfer.js';
 import type { YamlLimits } from './yaml.js';
 

@@ -8,7 +8,6 @@
  */
 import { repositoryLimits } from '../source/limits.js';
 import { dropLeastUsed } from './least-used.js';
-import type { Diagnostic } from '../model/diagnostics.js';
 import type { LiveInventory } from './live.js';
 import { loadManifestFiles, type LoadOptions, type LoadResult, type ManifestFile } from './loader.js';
 import { isManifestPath } from './manifest-path.js';

@@ -1,6 +1,6 @@
 import type { DesiredResource, Reference } from '../model/desired.js';
 import type { ResourceKind } from '../model/kinds.js';
-import type { ObservedClass, ObservedRecordTypes, Ref, XapiRecord } from '../model/observed.js';
+import type { ObservedClass, ObservedRecordTypes, Ref } from '../model/observed.js';
 import type { LiveHit, PlanContext } from './context.js';
 
 export type { LiveHit } from './context.js';
