@@ -4,9 +4,11 @@
  *
  * - floor: log in, fetch one get_all_records per class a plan reads, in parallel, and parse them;
  * - cold: `xops plan DIR` against the pool (JSON-RPC, and XML-RPC against its own floor);
- * - warm: `xops plan DIR --server URL` against a running controller (`xops run`) fed by events,
- *   whose commit in force is REPO: DIR is REPO with one file changed (a pull request), and a second
- *   row sends REPO itself (the files of the commit in force);
+ * - warm: `xops plan CHECKOUT --server URL` against a running controller (`xops run`) fed by
+ *   events, whose commit in force is REPO: CHECKOUT is a clone of REPO with one file changed (a
+ *   pull request; only that file goes, cli/git-overlay.ts), a second row plans REPO itself (the
+ *   commit in force), and a last one DIR, the same change in a folder that is no Git checkout
+ *   (every file named by digest);
  * - xo: Xen Orchestra's client (npm `xen-api`) loading the same pool;
  * - reconcile: the controller's CPU for one reconcile after a commit changing one manifest of REPO
  *   (a Git repository the controller fetches every second; `xops_last_reconcile_cpu_seconds`:
@@ -183,6 +185,8 @@ export interface WarmScenario {
   changed: string;
   /** The bearer token the controller's HTTP endpoints require. */
   token: string;
+  /** A clone of REPO with the same change as DIR: what a pull-request check plans. */
+  checkout: string;
   /** Connection flags for a cold `xops plan` against the pool. */
   conn: string[];
   /** The controller's address, and `xops plan DIR --server` arguments (without node flags) that plan through it. */
@@ -242,7 +246,13 @@ export async function warmScenario(vms: number): Promise<WarmScenario> {
     git(repo, 'commit', '--quiet', '-m', 'every VM as it is');
     const first = files.find((f) => f.startsWith('scale-vm-') || f.startsWith('pack-')) ?? files[0]!;
     const changed = join(vmDir, first).slice(dir.length + 1);
-    writeFileSync(join(vmDir, first), readFileSync(join(vmDir, first), 'utf8').replace(/vcpus: (\d+)/, (_m, n: string) => `vcpus: ${Number(n) + 2}`));
+    // A pull-request check's checkout: a clone of the repository, the same change made in it.
+    const checkout = join(work, 'checkout');
+    git(work, 'clone', '--quiet', repo, checkout);
+    for (const folder of [dir, checkout]) {
+      const file = join(folder, changed);
+      writeFileSync(file, readFileSync(file, 'utf8').replace(/vcpus: (\d+)/, (_m, n: string) => `vcpus: ${Number(n) + 2}`));
+    }
     const token = join(work, 'token');
     writeFileSync(token, 'warm-bench-token-0123456789\n');
     const config = join(work, 'config.yaml');
@@ -256,9 +266,9 @@ export async function warmScenario(vms: number): Promise<WarmScenario> {
     const bearer = readFileSync(token, 'utf8').trim();
     // Its first reconcile (cold snapshot, every manifest parsed) is behind it before anything is timed.
     await waitForReconciles(server, bearer, 1);
-    const warmArgs = [CLI, 'plan', dir, '--out', 'json', '--server', server, '--token-file', token];
+    const warmArgs = [CLI, 'plan', checkout, '--out', 'json', '--server', server, '--token-file', token];
     await timed(warmArgs);
-    return { url, dir, repo, changed, token: bearer, conn: large ? [...conn, '--config', config] : conn, server, warmArgs, controller, stop };
+    return { url, dir, checkout, repo, changed, token: bearer, conn: large ? [...conn, '--config', config] : conn, server, warmArgs, controller, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -288,14 +298,15 @@ async function benchSize(vms: number): Promise<SizeResult> {
   const sc = await warmScenario(vms);
   const { url, dir, conn, controller } = sc;
   const warmArgs = [...profileFlags('client'), ...sc.warmArgs];
-  const inForceArgs = warmArgs.map((a) => (a === dir ? sc.repo : a));
+  const inForceArgs = warmArgs.map((a) => (a === sc.checkout ? sc.repo : a));
+  const digestArgs = warmArgs.map((a) => (a === sc.checkout ? dir : a));
   try {
     const floor = await median('floor', () => timed([join(HERE, 'warm/floor-child.js'), url, 'jsonrpc']));
     const cold = await median('cold', () => timed([CLI, 'plan', dir, '--out', 'json', '--transport', 'jsonrpc', ...conn]));
     const cpu0 = cpuMs(controller.pid!);
     // Each request is one the controller has not seen (as each push to a pull request is): the
     // changed VM asks for one vCPU more every time, so no whole-load result can be reused.
-    const changedFile = join(dir, sc.changed);
+    const changedFile = join(sc.checkout, sc.changed);
     const changedText = readFileSync(changedFile, 'utf8');
     let bump = 0;
     const warm = await median('warm', () => {
@@ -310,6 +321,14 @@ async function benchSize(vms: number): Promise<SizeResult> {
       return timed(markdownArgs);
     });
     writeFileSync(changedFile, changedText);
+    // The same change from a folder that is no Git checkout: every file named by its digest.
+    const digestFile = join(dir, sc.changed);
+    const digestText = readFileSync(digestFile, 'utf8');
+    const warmDigests = await median('warm digests', () => {
+      writeFileSync(digestFile, digestText.replace(/vcpus: (\d+)/, (_m, n: string) => `vcpus: ${Number(n) + ++bump}`));
+      return timed(digestArgs);
+    });
+    writeFileSync(digestFile, digestText);
     const cpu1 = cpuMs(controller.pid!);
     const inForce = await median('warm in force', () => timed(inForceArgs));
     const inForceCpu = (cpuMs(controller.pid!) - cpu1) / REPS;
@@ -333,8 +352,9 @@ async function benchSize(vms: number): Promise<SizeResult> {
     process.stdout.write(row('warm, 1 file changed', warm, floor.ms));
     process.stdout.write(row('warm, commit in force', inForce, floor.ms));
     process.stdout.write(row('warm, 1 changed, markdown', warmMarkdown, floor.ms));
+    process.stdout.write(row('warm, 1 changed, no Git', warmDigests, floor.ms));
     process.stdout.write(row("xen-api (XO's client) load", xo, floor.ms));
-    process.stdout.write(`  cold / floor ${(cold.ms / floor.ms).toFixed(2)} (goal <= 1.3); warm / xen-api ${(warm.ms / xo.ms).toFixed(2)} (goal <= 0.15, i.e. ${(0.15 * xo.ms).toFixed(0)} ms; target 150 ms at 10k)\n`);
+    process.stdout.write(`  cold / floor ${(cold.ms / floor.ms).toFixed(2)} (goal <= 1.3); warm / xen-api ${(warm.ms / xo.ms).toFixed(2)}, markdown ${(warmMarkdown.ms / xo.ms).toFixed(2)} (goal <= 0.15, i.e. ${(0.15 * xo.ms).toFixed(0)} ms; target 150 ms at 10k)\n`);
     process.stdout.write(`  controller CPU per warm plan: ${controllerCpu.toFixed(0)} ms (1 file changed), ${inForceCpu.toFixed(0)} ms (commit in force)\n`);
     process.stdout.write(`  one reconcile, one VM changed: ${reconcileCpuMs.toFixed(0)} ms CPU (target 50 ms at 10k; ${applied} action(s) applied)\n`);
     process.stdout.write(row('floor (XML-RPC, no decode)', xmlFloor));

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Diagnostic } from '../model/diagnostics.js';
 import { MAX_COMPANION_BYTES } from '../manifests/companion-files.js';
 import { fileDigest } from '../manifests/file-digest.js';
-import { readCapped, walkManifestFolder, type FolderEntry } from '../manifests/folder.js';
+import { readCapped, walkManifestFolder, type FolderEntry, type FolderWalk } from '../manifests/folder.js';
 import type { ManifestLimits } from '../manifests/limits.js';
 import { repositoryLimits } from '../source/limits.js';
 
@@ -43,9 +43,15 @@ interface FolderIndex {
  * is read. A missing or unreadable index only costs the reads. `read`: how many files were read
  * to digest them (the rest came from the index).
  */
-export async function folderByDigest(dir: string, indexDir: string | undefined, limits: Partial<ManifestLimits> = {}): Promise<{ files: SendableFile[]; diagnostics: Diagnostic[]; read: number }> {
+export async function folderByDigest(
+  dir: string,
+  indexDir: string | undefined,
+  limits: Partial<ManifestLimits> = {},
+  /** The folder's walk when the caller made it already (walkManifestFolder with the same limits). */
+  walk?: FolderWalk,
+): Promise<{ files: SendableFile[]; diagnostics: Diagnostic[]; read: number }> {
   const caps = repositoryLimits(limits);
-  const walked = await walkManifestFolder(dir, limits);
+  const walked = walk ?? (await walkManifestFolder(dir, limits));
   if (!walked.ok) return { files: [], diagnostics: walked.diagnostics, read: 0 };
   let read = 0;
   const indexFile = indexDir ? join(indexDir, `${createHash('sha256').update(walked.root).digest('hex').slice(0, 32)}.json`) : undefined;

@@ -135,21 +135,39 @@ async function planRemotely(values: Record<string, unknown>, dir: string, out: s
   if (str(values.xapi) || values['allow-adopt'] || values['allow-prune'] || values['allow-destructive'] || str(values['repo-id'])) {
     throw new UserError('--server plans with the controller\'s pool, limits and repository identity: leave out --xapi, --repo-id and --allow-*');
   }
-  const [{ folderByDigest }, { planOnServer, serverToken }, { defaultCacheRoot }] = await Promise.all([import('./folder-digests.js'), import('./remote-plan.js'), import('./cache-dir.js')]);
+  const [{ folderByDigest }, { planOnServer, serverToken, basesOnServer, planOverlayOnServer }, { defaultCacheRoot }, { walkManifestFolder }, { gitOverlay }, { repositoryLimits }] = await Promise.all([
+    import('./folder-digests.js'),
+    import('./remote-plan.js'),
+    import('./cache-dir.js'),
+    import('../manifests/folder.js'),
+    import('./git-overlay.js'),
+    import('../source/limits.js'),
+  ]);
   const tokenFile = str(values['token-file']) ? undefined : (await (await import('./operator-config.js')).operatorSettings(values)).config.http.tokenFile;
   const token = await serverToken(values, tokenFile);
-  // What is unchanged since the last run is named by the digest the index kept, without reading it.
-  const read = await folderByDigest(dir, join(defaultCacheRoot(), 'plan-index'));
-  if (hasErrors(read.diagnostics)) {
-    printDiagnostics(read.diagnostics);
+  const server = str(values.server)!;
+  const [walked, bases] = await Promise.all([walkManifestFolder(dir), basesOnServer(server, token)]);
+  if (!walked.ok || hasErrors(walked.diagnostics)) {
+    printDiagnostics(walked.diagnostics);
     return undefined;
   }
   // Only a JSON plan (printed or saved) needs what it was made against; text and Markdown are for reading.
   const whole = out === 'json' || typeof values.save === 'string';
-  const { head } = await planOnServer(str(values.server)!, token, dir, { files: read.files }, undefined, whole);
+  // In a Git work tree holding one of the controller's commits, only what differs from it goes.
+  const overlay = await gitOverlay(walked, bases, repositoryLimits({}));
+  let head = 'overlay' in overlay ? await planOverlayOnServer(server, token, dir, overlay.overlay, whole) : undefined;
+  if (!head) {
+    // Else what is unchanged since the last run is named by the digest the index kept, without reading it.
+    const read = await folderByDigest(dir, join(defaultCacheRoot(), 'plan-index'), {}, walked);
+    if (hasErrors(read.diagnostics)) {
+      printDiagnostics(read.diagnostics);
+      return undefined;
+    }
+    head = (await planOnServer(server, token, dir, { files: read.files }, undefined, whole)).head;
+  }
   if ('invalid' in head) {
     printDiagnostics(head.invalid);
     return undefined;
   }
-  return read.diagnostics.length > 0 ? { ...head.plan, diagnostics: [...read.diagnostics, ...head.plan.diagnostics] } : head.plan;
+  return walked.diagnostics.length > 0 ? { ...head.plan, diagnostics: [...walked.diagnostics, ...head.plan.diagnostics] } : head.plan;
 }

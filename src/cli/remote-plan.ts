@@ -12,6 +12,7 @@ import { readFlagFile, str } from './args.js';
 import { UserError } from './errors.js';
 import { fileDigest } from '../manifests/file-digest.js';
 import type { SendableFile } from './folder-digests.js';
+import type { OverlayBases, OverlaySet } from './git-overlay.js';
 
 /** The flags that send a plan to a controller. */
 export const serverOptions = {
@@ -63,13 +64,7 @@ export async function planOnServer(
   /** false: the plan only gets shown, so the controller leaves out `observed.objects` (see plan-api.ts). */
   objects = true,
 ): Promise<{ head: RemoteResult; base?: RemoteResult }> {
-  let url: URL;
-  try {
-    url = new URL('/plan', server);
-  } catch {
-    throw new UserError(`--server must be a URL such as http://127.0.0.1:9420, not '${server}'`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UserError(`--server must be an http:// or https:// URL, not '${server}'`);
+  const url = planUrl(server);
   // Every file by digest first: the controller has most of them (the commit in force); the bytes
   // go only for the paths it says it lacks.
   const named = (set: { files: SendableFile[]; commit?: string }, send: ReadonlySet<string>) => wire(set, send);
@@ -77,7 +72,54 @@ export async function planOnServer(
   let sent = await post(url, token, JSON.stringify({ root, ...shown, ...named(head, NONE), ...(base ? { base: named(base, NONE) } : {}) }));
   const lacking = sent.status === 409 ? missingPaths(sent.text) : undefined;
   if (lacking) sent = await post(url, token, JSON.stringify({ root, ...shown, ...named(head, lacking), ...(base ? { base: named(base, lacking) } : {}) }));
-  const { status, text } = sent;
+  const ok = answerOf(server, sent);
+  const headResult: RemoteResult = 'plan' in ok ? { plan: ok.plan } : { invalid: ok.invalid };
+  return { head: headResult, ...(ok.base ? { base: ok.base } : {}) };
+}
+
+/**
+ * The commits the controller keeps that a set may be told against (GET /plan, see git-overlay.ts);
+ * none from a controller without them (a folder source, or an older xops answering 405).
+ */
+export async function basesOnServer(server: string, token: string): Promise<OverlayBases> {
+  const { status, text } = await send(planUrl(server), token, 'GET');
+  if (status === 401) throw new UserError(`--server ${server}: HTTP 401: missing or wrong bearer token`);
+  if (status !== 200) return { commits: [] };
+  try {
+    const { commits, folder } = JSON.parse(text) as { commits?: unknown; folder?: unknown };
+    const ids = Array.isArray(commits) ? commits.filter((c): c is string => typeof c === 'string' && /^[0-9a-f]{40,64}$/.test(c)).slice(0, 8) : [];
+    return typeof folder === 'string' ? { commits: ids, folder } : { commits: [] };
+  } catch {
+    return { commits: [] };
+  }
+}
+
+/**
+ * Plans a set told as one of the controller's commits and what differs (git-overlay.ts); undefined
+ * when the controller cannot make that set (it no longer keeps the commit, or its paths differ):
+ * then the caller sends every file by digest.
+ */
+export async function planOverlayOnServer(server: string, token: string, root: string, overlay: OverlaySet, objects: boolean): Promise<RemoteResult | undefined> {
+  const body = { root, ...(objects ? {} : { objects: false }), files: overlay.files.map((f) => ({ path: f.path, content: f.content.toString('utf8') })), from: overlay.from };
+  const sent = await post(planUrl(server), token, JSON.stringify(body));
+  if (sent.status === 409 && refusedOverlay(sent.text)) return undefined;
+  const ok = answerOf(server, sent);
+  return 'plan' in ok ? { plan: ok.plan } : { invalid: ok.invalid };
+}
+
+function planUrl(server: string): URL {
+  let url: URL;
+  try {
+    url = new URL('/plan', server);
+  } catch {
+    throw new UserError(`--server must be a URL such as http://127.0.0.1:9420, not '${server}'`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UserError(`--server must be an http:// or https:// URL, not '${server}'`);
+  return url;
+}
+
+/** A 200 answer's results; any other status, or an answer that is no plan, is a one-line UserError. */
+function answerOf(server: string, { status, text }: { status: number; text: string }): RemoteResult & { base?: RemoteResult } {
   let answer: (RemoteResult & { base?: RemoteResult }) | { error?: string };
   try {
     answer = JSON.parse(text);
@@ -91,8 +133,15 @@ export async function planOnServer(
   }
   const ok = answer as RemoteResult & { base?: RemoteResult };
   if (!('plan' in ok) && !('invalid' in ok)) throw new UserError(`--server ${server}: the answer holds no plan`);
-  const headResult: RemoteResult = 'plan' in ok ? { plan: ok.plan } : { invalid: ok.invalid };
-  return { head: headResult, ...(ok.base ? { base: ok.base } : {}) };
+  return ok;
+}
+
+function refusedOverlay(text: string): boolean {
+  try {
+    return (JSON.parse(text) as { overlay?: unknown }).overlay === false;
+  } catch {
+    return false;
+  }
 }
 
 const NONE: ReadonlySet<string> = new Set();
@@ -119,14 +168,22 @@ function missingPaths(text: string): Set<string> | undefined {
 }
 
 function post(url: URL, token: string, body: string): Promise<{ status: number; text: string }> {
+  return send(url, token, 'POST', body);
+}
+
+function send(url: URL, token: string, method: 'GET' | 'POST', body?: string): Promise<{ status: number; text: string }> {
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
     const fail = (why: string) => reject(new UserError(`--server ${url.origin}: ${why}`));
     const req = request(
       url,
       {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${token}`, accept: 'application/json' },
+        method,
+        headers: {
+          ...(body !== undefined ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } : {}),
+          authorization: `Bearer ${token}`,
+          accept: 'application/json',
+        },
         timeout: REPLY_TIMEOUT_MS,
       },
       (res: IncomingMessage) => {
@@ -150,6 +207,6 @@ function post(url: URL, token: string, body: string): Promise<{ status: number; 
       fail(`no answer within ${REPLY_TIMEOUT_MS / 1000} s`);
     });
     req.on('error', (err: NodeJS.ErrnoException) => fail(err.code === 'ECONNREFUSED' ? 'connection refused (is the controller running?)' : err.message));
-    req.end(body);
+    req.end(body ?? '');
   });
 }

@@ -3,6 +3,7 @@ import { defaultConfig, type ControllerConfig } from '../config/index.js';
 import type { OperatorLimits } from '../policy/settings.js';
 import { ManifestCache } from '../manifests/parse-cache.js';
 import { LocalSource } from '../source/local-source.js';
+import { GitSource } from '../source/git-source.js';
 import type { ManifestSource } from '../source/types.js';
 import type { ApplyListener, ApplyResult } from '../apply/executor.js';
 import type { Plan } from '../model/plan.js';
@@ -233,6 +234,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
           manifestCache,
           planMemo,
           fileStore,
+          ...(source instanceof GitSource ? { gitFolder: source.subfolder } : {}),
+          onPlanned: (set) => metrics.planRequests.inc({ set }),
         })
       : undefined,
     webhook: options.webhookSecret

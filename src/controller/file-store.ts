@@ -7,6 +7,10 @@
  */
 import { fileDigest } from '../manifests/file-digest.js';
 import { dropLeastUsed } from '../manifests/least-used.js';
+import type { ManifestFile } from '../manifests/loader.js';
+
+/** Sets of recent commits kept whole, so a client can name one and send only what differs (plan-api.ts). */
+const COMMIT_SETS = 3;
 
 interface Stored {
   content: Buffer;
@@ -20,6 +24,8 @@ export class FileStore {
   private readonly files = new Map<string, Stored>();
   private readonly added = new WeakSet<readonly unknown[]>();
   private offered: readonly { content: Buffer }[] | undefined;
+  /** The files of the most recent commits offered, newest last. */
+  private readonly commitSets = new Map<string, readonly ManifestFile[]>();
   private bytes = 0;
   private clock = 0;
   private readonly maxBytes: number;
@@ -46,8 +52,23 @@ export class FileStore {
    * digest the store does not have, so a reconcile pays nothing for it. The newest set offered is
    * the one kept for that; a set already digested (by identity) costs nothing.
    */
-  addAll(files: readonly { content: Buffer }[]): void {
+  addAll(files: readonly ManifestFile[], commit?: string): void {
     if (!this.added.has(files)) this.offered = files;
+    if (commit === undefined) return;
+    // The same array each time (a kept set is held by reference, not copied).
+    this.commitSets.delete(commit);
+    this.commitSets.set(commit, files);
+    while (this.commitSets.size > COMMIT_SETS) this.commitSets.delete(this.commitSets.keys().next().value!);
+  }
+
+  /** The files of `commit`, when it is one of the recent commits offered. */
+  commitFiles(commit: string): readonly ManifestFile[] | undefined {
+    return this.commitSets.get(commit);
+  }
+
+  /** The recent commits offered, newest first. */
+  commits(): string[] {
+    return [...this.commitSets.keys()].reverse();
   }
 
   /** The bytes with this digest, when kept (or in the set offered last). */

@@ -171,5 +171,6 @@ export class ControllerMetrics {
   readonly xapiLatency = this.registry.histogram('xops_xapi_call_duration_seconds', 'XAPI call latency, by method.');
   readonly sourceSyncs = this.registry.counter('xops_source_syncs_total', 'Source fetches/reads, by result (success, failure).');
   readonly commitInfo = this.registry.gauge('xops_source_commit_info', 'The commit in force (value 1), by commit.');
+  readonly planRequests = this.registry.counter('xops_plan_requests_total', 'Sets planned for POST /plan clients, by how they came (overlay: a recent commit and what differs; files: every file, by digest or bytes).');
   readonly leaseHeld = this.registry.gauge('xops_lease_held', 'Whether this instance holds the pool lease (1) or stands by (0).');
 }

@@ -13,6 +13,7 @@ import type { ControllerConfig } from '../config/types.js';
 import { DEFAULT_LIMITS, liveInventoryFrom, type ManifestFile } from '../manifests/index.js';
 import { ManifestCache } from '../manifests/parse-cache.js';
 import { FileStore } from './file-store.js';
+import { inWalkOrder } from '../manifests/folder.js';
 import { repositoryLimits, type RepositoryLimits } from '../source/limits.js';
 import { hasErrors, type Diagnostic } from '../model/diagnostics.js';
 import type { ObservedState } from '../model/observed.js';
@@ -30,9 +31,28 @@ import type { OperatorLimits } from '../policy/settings.js';
  */
 export type RequestFile = ManifestFile | { path: string; sha256: string };
 
+/**
+ * A set told as a recent commit of the controller's Git source and what differs from it (the
+ * client's `git diff` against that commit): `files` are then only the changed and added files.
+ */
+export interface SetOverlay {
+  /** One of the commits `GET /plan` lists. */
+  commit: string;
+  /** Paths of the commit's set the client's set lacks. */
+  removed: string[];
+  /**
+   * SHA-256 (hex) of the client's paths in walk order, each followed by a NUL: the controller
+   * plans the overlay only when its result lists exactly these paths (else 409, and the client
+   * sends every file by digest).
+   */
+  paths: string;
+}
+
 /** One set of manifests to plan, as the client read them: paths relative to the manifests folder. */
 export interface PlanRequestSet {
   files: RequestFile[];
+  /** When present, the set is this commit's files with `files` put over them (see SetOverlay). */
+  from?: SetOverlay;
   /** The commit the files come from (`xops diff`), recorded in the plan's source; default `local`. */
   commit?: string;
 }
@@ -94,16 +114,25 @@ export interface PlanApiOptions {
   fileStore?: FileStore;
   /** Per-VM planning shared with the controller's reconciles (see plan/memo.ts); default: none. */
   planMemo?: PlanMemo;
+  /**
+   * The controller's Git source's manifests folder inside its repository (`''`: the root): with
+   * it, `GET /plan` lists the recent commits a client may name in `from` (see SetOverlay).
+   */
+  gitFolder?: string;
+  /** Told of each set planned: told as an overlay of a commit, or by its files. */
+  onPlanned?: (set: 'overlay' | 'files') => void;
 }
 
 /** A `(req, res)` handler serving `POST /plan` with the options' rules. */
 export type PlanApiHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
 /**
- * Builds the `POST /plan` handler. Refusals, each a JSON `{error}`: 405 (not POST), 401 (no valid
- * token), 413 (body over `maxRequestBytes`), 415 (not JSON), 400 (malformed body: the first
- * problem, by field), 409 (files named by a digest the controller does not have, listed in
- * `missing`), 503 (too many plans at once, or the pool did not answer).
+ * Builds the `/plan` handler: `POST` plans, `GET` lists the commits a request may name in `from`
+ * (PlanBases). Refusals, each a JSON `{error}`: 405 (another method), 401 (no valid token), 413
+ * (body over `maxRequestBytes`), 415 (not JSON), 400 (malformed body: the first problem, by
+ * field), 409 (files named by a digest the controller does not have, listed in `missing`; or an
+ * overlay it cannot make, with `overlay: false`), 503 (too many plans at once, or the pool did
+ * not answer).
  */
 export function planApi(options: PlanApiOptions): PlanApiHandler {
   const repository = repositoryLimits(options.config.repository);
@@ -112,8 +141,9 @@ export function planApi(options: PlanApiOptions): PlanApiHandler {
   const store = options.fileStore ?? new FileStore();
   let running = 0;
   return async (req, res) => {
-    if (req.method !== 'POST') return reply(res, 405, { error: 'POST only' }, { allow: 'POST' });
+    if (req.method !== 'POST' && req.method !== 'GET') return reply(res, 405, { error: 'GET or POST only' }, { allow: 'GET, POST' });
     if (!options.authorized(req)) return reply(res, 401, { error: 'missing or wrong bearer token' }, { 'www-authenticate': 'Bearer' });
+    if (req.method === 'GET') return reply(res, 200, planBases(store, options.gitFolder));
     const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     if (type !== 'application/json') return reply(res, 415, { error: 'the body must be application/json' });
     const declared = Number(req.headers['content-length']);
@@ -131,6 +161,8 @@ export function planApi(options: PlanApiOptions): PlanApiHandler {
       }
       const head = resolveFiles(request, store);
       const base = request.base ? resolveFiles(request.base, store) : { files: [], missing: [] };
+      const unresolved = head.overlay ?? base.overlay;
+      if (unresolved) return reply(res, 409, { error: unresolved, overlay: false });
       if (head.missing.length > 0 || base.missing.length > 0) {
         return reply(res, 409, {
           error: 'the controller does not have some files named by digest: send them with their content',
@@ -145,6 +177,7 @@ export function planApi(options: PlanApiOptions): PlanApiHandler {
       }
       const now = (options.now ?? (() => new Date()))();
       const objects = request.objects !== false;
+      for (const set of request.base ? [request, request.base] : [request]) options.onPlanned?.(set.from ? 'overlay' : 'files');
       const answer: PlanResponse = {
         ...(await planSet({ ...request, files: head.files }, request.root, observed, now, options, cache, objects)),
         ...(request.base ? { base: await planSet({ ...request.base, files: base.files }, request.root, observed, now, options, cache, objects) } : {}),
@@ -156,11 +189,38 @@ export function planApi(options: PlanApiOptions): PlanApiHandler {
   };
 }
 
+/** What `GET /plan` answers: the commits a request's `from` may name, newest first, and the folder they hold. */
+export interface PlanBases {
+  commits: string[];
+  folder?: string;
+}
+
+function planBases(store: FileStore, gitFolder: string | undefined): PlanBases {
+  if (gitFolder === undefined) return { commits: [] };
+  return { commits: store.commits().filter(isCommitId), folder: gitFolder };
+}
+
 /**
  * The set's files with their bytes: those sent are kept in the store (their digest computed here),
  * those named by digest are taken from it; `missing` lists the paths whose digest it does not know.
+ * A set with `from` is that commit's files under the ones sent; `overlay` says why it could not be
+ * made (the commit is no longer kept, or the result's paths are not the client's).
  */
-function resolveFiles(set: PlanRequestSet, store: FileStore): { files: ManifestFile[]; missing: string[] } {
+function resolveFiles(set: PlanRequestSet, store: FileStore): { files: ManifestFile[]; missing: string[]; overlay?: string } {
+  const sent = resolveSent(set, store);
+  if (!set.from || sent.missing.length > 0) return sent;
+  const base = store.commitFiles(set.from.commit);
+  if (!base) return { ...sent, overlay: `the controller no longer keeps commit ${set.from.commit}` };
+  const replaced = new Set(set.from.removed);
+  for (const f of sent.files) replaced.add(f.path);
+  const files = inWalkOrder([...base.filter((f) => !replaced.has(f.path)), ...sent.files]);
+  const paths = createHash('sha256');
+  for (const f of files) paths.update(f.path).update('\0');
+  if (paths.digest('hex') !== set.from.paths) return { ...sent, overlay: `commit ${set.from.commit} with the files sent does not hold the paths the client has` };
+  return { files, missing: [] };
+}
+
+function resolveSent(set: PlanRequestSet, store: FileStore): { files: ManifestFile[]; missing: string[] } {
   const files: ManifestFile[] = [];
   const missing: string[] = [];
   for (const f of set.files) {
@@ -224,10 +284,11 @@ export function parsePlanRequest(text: string, maxFiles: number = DEFAULT_LIMITS
 
 function parseSet(value: unknown, where: string, maxFiles: number): PlanRequestSet {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${where} must be an object with a files array`);
-  const { files, commit } = value as { files?: unknown; commit?: unknown };
+  const { files, commit, from } = value as { files?: unknown; commit?: unknown; from?: unknown };
   if (!Array.isArray(files)) throw new Error(`${where}.files must be an array of {path, content}`);
   if (files.length > maxFiles) throw new Error(`${where}.files: ${files.length} files, more than the ${maxFiles} a repository may hold`);
-  if (commit !== undefined && (typeof commit !== 'string' || !/^[0-9a-f]{40,64}$/.test(commit))) throw new Error(`${where}.commit must be a commit id (40 or 64 hex digits)`);
+  if (commit !== undefined && (typeof commit !== 'string' || !isCommitId(commit))) throw new Error(`${where}.commit must be a commit id (40 or 64 hex digits)`);
+  const overlay = from === undefined ? undefined : parseOverlay(from, `${where}.from`, maxFiles);
   const out: RequestFile[] = files.map((f: unknown, i) => {
     const { path, content, sha256 } = (typeof f === 'object' && f !== null ? f : {}) as { path?: unknown; content?: unknown; sha256?: unknown };
     if (typeof path !== 'string' || path === '' || path.length > 4096) throw new Error(`${where}.files[${i}].path must be a non-empty string`);
@@ -238,7 +299,23 @@ function parseSet(value: unknown, where: string, maxFiles: number): PlanRequestS
     if (typeof content !== 'string') throw new Error(`${where}.files[${i}].content must be a string (or give sha256 instead)`);
     return { path, content: Buffer.from(content, 'utf8') };
   });
-  return { files: out, ...(commit !== undefined ? { commit: commit as string } : {}) };
+  return { files: out, ...(commit !== undefined ? { commit: commit as string } : {}), ...(overlay ? { from: overlay } : {}) };
+}
+
+function parseOverlay(value: unknown, where: string, maxFiles: number): SetOverlay {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${where} must be an object {commit, removed, paths}`);
+  const { commit, removed, paths } = value as { commit?: unknown; removed?: unknown; paths?: unknown };
+  if (typeof commit !== 'string' || !isCommitId(commit)) throw new Error(`${where}.commit must be a commit id (40 or 64 hex digits)`);
+  if (!Array.isArray(removed) || removed.length > maxFiles) throw new Error(`${where}.removed must be an array of at most ${maxFiles} paths`);
+  removed.forEach((p: unknown, i) => {
+    if (typeof p !== 'string' || p === '' || p.length > 4096) throw new Error(`${where}.removed[${i}] must be a non-empty string`);
+  });
+  if (typeof paths !== 'string' || !isSha256Hex(paths)) throw new Error(`${where}.paths must be 64 lower-case hex digits`);
+  return { commit, removed: removed as string[], paths };
+}
+
+function isCommitId(text: string): boolean {
+  return /^[0-9a-f]{40,64}$/.test(text);
 }
 
 /** 64 lower-case hex digits; checked per file of a request, 10,000 at a time, so without a regular expression. */

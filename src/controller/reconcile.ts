@@ -99,7 +99,7 @@ export function createReconciler(deps: ReconcilerDeps): ReconcileFn {
   const secrets = operatorSecretSource(config, deps.ownCredentialFiles);
   const cache = deps.manifestCache ?? new ManifestCache();
   return async (input: ReconcileInput): Promise<ReconcileOutcome> => {
-    deps.fileStore?.addAll(input.files);
+    deps.fileStore?.addAll(input.files, input.commit);
     const observed = await pool.observe(input.signal);
     const { desired, diagnostics } = cache.load(input.files, deps.root, { commit: input.commit, live: liveInventoryFrom(observed), limits: config.repository });
     const checked = hasErrors(diagnostics)

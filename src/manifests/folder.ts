@@ -159,3 +159,35 @@ export function readCapped(path: string, cap: number): Buffer {
     closeSync(fd);
   }
 }
+
+/**
+ * The files of a set in the order a folder read yields them (walkManifestFolder: manifests, then
+ * companion files, each depth first with every folder's entries sorted by name), from their paths
+ * alone. Sorting whole path strings would differ: `a-b.yaml` sorts before `a/c.yaml`, while the walk
+ * reads folder `a` first.
+ */
+export function inWalkOrder<T extends { path: string }>(files: readonly T[]): T[] {
+  const manifests: T[] = [];
+  const companions: T[] = [];
+  for (const f of files) (isManifestPath(f.path) ? manifests : companions).push(f);
+  return [...manifests.sort(byWalk), ...companions.sort(byWalk)];
+}
+
+function byWalk(a: { path: string }, b: { path: string }): number {
+  return compareWalkPaths(a.path, b.path);
+}
+
+/** Compares two relative paths folder by folder, each level by name, as the walk visits them. */
+export function compareWalkPaths(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    // At the first difference, a segment that ends here (`/`) sorts before any longer name.
+    if (x === 0x2f) return -1;
+    if (y === 0x2f) return 1;
+    return x < y ? -1 : 1;
+  }
+  return a.length - b.length;
+}

@@ -1,0 +1,162 @@
+/**
+ * `plan --server` from a Git work tree: the manifests told as one of the controller's recent
+ * commits and what differs from it, as `git diff` sees it. A pull request changing one file of
+ * 10,000 then reads and sends that one file, and git (not node) compares the rest with the commit.
+ *
+ * Used only when git's answer is the bytes a folder read would give: when anything could make a
+ * file's bytes differ from its blob while git calls it unchanged (end-of-line conversion or a
+ * filter by attribute or `core.autocrlf`, `assume-unchanged` or `skip-worktree` entries,
+ * `core.ignoreStat`), or the commit's folder holds symlinks or submodules (a folder read follows
+ * them, a tree lists them), the caller names every file by digest instead (folder-digests.ts).
+ * The controller checks the overlay's paths against the client's, so a set it would make
+ * differently is refused, never planned.
+ */
+import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { MAX_COMPANION_BYTES, isCompanionPath } from '../manifests/companion-files.js';
+import { readCapped, type FolderEntry } from '../manifests/folder.js';
+import { isManifestPath } from '../manifests/manifest-path.js';
+import { runGit } from '../source/git-process.js';
+import type { RepositoryLimits } from '../source/limits.js';
+
+/** The set as the overlay request carries it (plan-api.ts SetOverlay). */
+export interface OverlaySet {
+  files: { path: string; content: Buffer }[];
+  from: { commit: string; removed: string[]; paths: string };
+}
+
+/** The commits the controller keeps, newest first, and its manifests folder in the repository (GET /plan). */
+export interface OverlayBases {
+  commits: string[];
+  folder?: string;
+}
+
+/** Attributes that change a file's bytes between the work tree and its blob. */
+const CONVERTING = new Set(['text', 'eol', 'crlf', 'filter', 'ident', 'working-tree-encoding']);
+const SYMLINK = '120000';
+const SUBMODULE = '160000';
+/** git's answers here are listings: a few hundred bytes per path at most. */
+const LISTING_BYTES_PER_PATH = 1024;
+
+/**
+ * The overlay for the folder walked as `walked`, or why there is none (then every file goes by
+ * digest). `limits`: the repository's, which bound what is read and sent.
+ */
+export async function gitOverlay(
+  walked: { root: string; manifests: FolderEntry[]; companions: FolderEntry[] },
+  bases: OverlayBases,
+  limits: RepositoryLimits,
+): Promise<{ overlay: OverlaySet } | { reason: string }> {
+  if (bases.commits.length === 0 || bases.folder === undefined) return { reason: 'the controller follows no Git commit' };
+  const maxOutput = (limits.maxEntries + 16) * LISTING_BYTES_PER_PATH;
+  const git = (cwd: string, args: string[], input?: string) => runGit(cwd, ['--literal-pathspecs', ...args], { maxOutputBytes: maxOutput, ...(input !== undefined ? { input } : {}), timeoutMs: 60_000 });
+  let top: string;
+  let prefix: string;
+  try {
+    [top, prefix] = (await git(walked.root, ['rev-parse', '--show-toplevel', '--show-prefix'])).toString('utf8').split('\n') as [string, string];
+  } catch {
+    return { reason: 'the folder is not in a Git work tree' };
+  }
+  const folder = prefix.replace(/\/$/, '');
+  if (folder !== bases.folder.replace(/^\/+|\/+$/g, '')) return { reason: `the folder is ${folder || 'the root'} of its repository, the controller's is ${bases.folder || 'the root'}` };
+  let known: string[];
+  try {
+    known = (await git(top, ['cat-file', '--batch-check'], bases.commits.join('\n') + '\n')).toString('utf8').split('\n');
+  } catch (err) {
+    return { reason: `git: ${(err as Error).message}` };
+  }
+  const commit = bases.commits.find((c, i) => known[i]?.startsWith(`${c} commit`));
+  if (!commit) return { reason: 'none of the controller\'s commits is in this repository (a shallow clone?)' };
+
+  const spec = folder ? ['--', folder] : [];
+  const walkPaths = [...walked.manifests, ...walked.companions].map((e) => prefix + e.rel);
+  let config: Buffer, index: Buffer, tree: Buffer, diff: Buffer, attributes: Buffer;
+  try {
+    [config, index, tree, diff, attributes] = await Promise.all([
+      git(top, ['config', '-z', '--list']),
+      git(top, ['ls-files', '-v', '-z', ...spec]),
+      // Without sizes (-l): with loose objects, git opens every one of them to tell its size.
+      git(top, ['ls-tree', '-r', '-z', '--full-tree', commit, ...spec]),
+      git(top, ['diff', '--no-ext-diff', '--no-renames', '--name-only', '-z', commit, ...spec]),
+      git(top, ['check-attr', '-z', '--stdin', '-a'], walkPaths.join('\0')),
+    ]);
+  } catch (err) {
+    return { reason: `git: ${(err as Error).message}` };
+  }
+  const why = convertingConfig(config.toString('utf8')) ?? flaggedEntry(index.toString('utf8')) ?? convertingAttribute(attributes.toString('utf8'));
+  if (why) return { reason: why };
+  // The commit's files the controller's Git source may carry (source/git-tree.ts): a companion
+  // over its cap is not among them, nor in the client's set (its bytes are the same when unchanged).
+  const atCommit = new Set<string>();
+  for (const line of tree.toString('utf8').split('\0')) {
+    if (!line) continue;
+    const tab = line.indexOf('\t');
+    const mode = line.slice(0, line.indexOf(' '));
+    if (mode === SYMLINK || mode === SUBMODULE) return { reason: `${line.slice(tab + 1)} is a ${mode === SYMLINK ? 'symlink' : 'submodule'} at ${commit.slice(0, 12)}` };
+    const rel = line.slice(tab + 1 + prefix.length);
+    if (isManifestPath(rel) || isCompanionPath(rel)) atCommit.add(rel);
+  }
+  const differs = new Set(diff.toString('utf8').split('\0').filter(Boolean));
+
+  const files: OverlaySet['files'] = [];
+  const kept: string[] = [];
+  let sent = 0;
+  const take = (entry: FolderEntry, cap: number, companion: boolean): boolean => {
+    if (atCommit.has(entry.rel) && !differs.has(prefix + entry.rel)) {
+      if (!companion || statSync(entry.abs).size <= cap) kept.push(entry.rel);
+      return true;
+    }
+    const content = readCapped(entry.abs, cap + 1);
+    // As a folder read: a companion over its cap is left out, a manifest over it goes so the controller reports it.
+    if (companion && content.length > cap) return true;
+    sent += content.length;
+    files.push({ path: entry.rel, content });
+    kept.push(entry.rel);
+    return sent <= limits.maxTotalBytes;
+  };
+  for (const m of walked.manifests) if (!take(m, limits.maxFileBytes, false)) return { reason: 'the changed files pass the repository\'s size limit' };
+  for (const c of walked.companions) if (!take(c, MAX_COMPANION_BYTES, true)) return { reason: 'the changed files pass the repository\'s size limit' };
+  const present = new Set(kept);
+  const removed = [...atCommit].filter((p) => !present.has(p));
+  return { overlay: { files, from: { commit, removed, paths: pathsDigest(kept) } } };
+}
+
+/** What plan-api.ts compares: SHA-256 of the paths in order, each followed by a NUL. */
+export function pathsDigest(paths: readonly string[]): string {
+  const hash = createHash('sha256');
+  for (const p of paths) hash.update(p).update('\0');
+  return hash.digest('hex');
+}
+
+/** `git config -z --list`: entries `key\nvalue\0`, keys in lower case. */
+function convertingConfig(text: string): string | undefined {
+  for (const entry of text.split('\0')) {
+    const nl = entry.indexOf('\n');
+    const key = nl < 0 ? entry : entry.slice(0, nl);
+    const value = (nl < 0 ? 'true' : entry.slice(nl + 1)).toLowerCase();
+    if (key === 'core.autocrlf' && (value === 'true' || value === 'input')) return `core.autocrlf is ${value}`;
+    if (key === 'core.ignorestat' && ['true', 'yes', 'on', '1'].includes(value)) return 'core.ignoreStat is set';
+  }
+  return undefined;
+}
+
+/** `git ls-files -v -z`: a lower-case tag is an assume-unchanged entry, `S` a skip-worktree one. */
+function flaggedEntry(text: string): string | undefined {
+  for (const entry of text.split('\0')) {
+    if (!entry) continue;
+    const tag = entry[0]!;
+    if (tag === 'S' || tag.toLowerCase() === tag) return `${entry.slice(2)} is marked ${tag === 'S' ? 'skip-worktree' : 'assume-unchanged'} in the index`;
+  }
+  return undefined;
+}
+
+/** `git check-attr -z -a`: triples `path\0attribute\0value\0`; `-text` (no conversion) is harmless. */
+function convertingAttribute(text: string): string | undefined {
+  const parts = text.split('\0');
+  for (let i = 0; i + 2 < parts.length; i += 3) {
+    const [path, name, value] = [parts[i]!, parts[i + 1]!, parts[i + 2]!];
+    if (!CONVERTING.has(name) || (name === 'text' && value === 'unset')) continue;
+    return `${path} has the attribute ${name}=${value}`;
+  }
+  return undefined;
+}
