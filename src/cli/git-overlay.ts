@@ -17,6 +17,7 @@ import { MAX_COMPANION_BYTES, isCompanionPath } from '../manifests/companion-fil
 import { readCapped, type FolderEntry } from '../manifests/folder.js';
 import { isManifestPath } from '../manifests/manifest-path.js';
 import { runGit } from '../source/git-process.js';
+import { UserError } from './errors.js';
 import type { RepositoryLimits } from '../source/limits.js';
 
 /** The set as the overlay request carries it (plan-api.ts SetOverlay). */
@@ -38,43 +39,62 @@ const SUBMODULE = '160000';
 /** git's answers here are listings: a few hundred bytes per path at most. */
 const LISTING_BYTES_PER_PATH = 1024;
 
+/** A work tree found fit for an overlay (probeWorkTree): where the folder is in it, and the commit to tell the set against. */
+export interface OverlayBase {
+  top: string;
+  /** The folder's path in the repository, with a trailing `/` (`''` at the root). */
+  prefix: string;
+  commit: string;
+}
+
 /**
- * The overlay for the folder walked as `walked`, or why there is none (then every file goes by
- * digest). `limits`: the repository's, which bound what is read and sent.
+ * What only the folder and the controller's commits decide, started beside the folder's walk: the
+ * work tree, its settings and index flags, and the newest of `bases` this repository holds. The
+ * reason there is no overlay when anything rules it out.
+ */
+export async function probeWorkTree(dir: string, bases: Promise<OverlayBases>, limits: RepositoryLimits): Promise<OverlayBase | { reason: string }> {
+  const git = gitRunner(limits);
+  const located = git(dir, ['rev-parse', '--show-toplevel', '--show-prefix']).then((out) => out.toString('utf8').split('\n') as [string, string]);
+  const found = bases.then(async (b) => {
+    if (b.commits.length === 0 || b.folder === undefined) return { b, known: [] as string[] };
+    return { b, known: (await git(dir, ['cat-file', '--batch-check'], b.commits.join('\n') + '\n')).toString('utf8').split('\n') };
+  });
+  let top: string, prefix: string, config: Buffer, index: Buffer, b: OverlayBases, known: string[];
+  try {
+    // ls-files in the folder lists the index entries under it only.
+    [[top, prefix], config, index, { b, known }] = await Promise.all([located, git(dir, ['config', '-z', '--list']), git(dir, ['ls-files', '-v', '-z']), found]);
+  } catch (err) {
+    // The controller's refusal (a wrong token, no answer) is the user's to see, not a reason to go by digest.
+    if (err instanceof UserError) throw err;
+    return { reason: /not a git repository/i.test((err as Error).message) ? 'the folder is not in a Git work tree' : `git: ${(err as Error).message}` };
+  }
+  if (b.commits.length === 0 || b.folder === undefined) return { reason: 'the controller follows no Git commit' };
+  const folder = prefix.replace(/\/$/, '');
+  if (folder !== b.folder.replace(/^\/+|\/+$/g, '')) return { reason: `the folder is ${folder || 'the root'} of its repository, the controller's is ${b.folder || 'the root'}` };
+  const why = convertingConfig(config.toString('utf8')) ?? flaggedEntry(index.toString('utf8'));
+  if (why) return { reason: why };
+  const commit = b.commits.find((c, i) => known[i]?.startsWith(`${c} commit`));
+  if (!commit) return { reason: "none of the controller's commits is in this repository (a shallow clone?)" };
+  return { top, prefix, commit };
+}
+
+/**
+ * The overlay for the folder walked as `walked` against `base` (probeWorkTree), or why there is
+ * none (then every file goes by digest). `limits`: the repository's, which bound what is read and sent.
  */
 export async function gitOverlay(
-  walked: { root: string; manifests: FolderEntry[]; companions: FolderEntry[] },
-  bases: OverlayBases,
+  walked: { manifests: FolderEntry[]; companions: FolderEntry[] },
+  base: OverlayBase,
   limits: RepositoryLimits,
 ): Promise<{ overlay: OverlaySet } | { reason: string }> {
-  if (bases.commits.length === 0 || bases.folder === undefined) return { reason: 'the controller follows no Git commit' };
-  const maxOutput = (limits.maxEntries + 16) * LISTING_BYTES_PER_PATH;
-  const git = (cwd: string, args: string[], input?: string) => runGit(cwd, ['--literal-pathspecs', ...args], { maxOutputBytes: maxOutput, ...(input !== undefined ? { input } : {}), timeoutMs: 60_000 });
-  let top: string;
-  let prefix: string;
-  try {
-    [top, prefix] = (await git(walked.root, ['rev-parse', '--show-toplevel', '--show-prefix'])).toString('utf8').split('\n') as [string, string];
-  } catch {
-    return { reason: 'the folder is not in a Git work tree' };
-  }
+  const git = gitRunner(limits);
+  const { top, prefix, commit } = base;
   const folder = prefix.replace(/\/$/, '');
-  if (folder !== bases.folder.replace(/^\/+|\/+$/g, '')) return { reason: `the folder is ${folder || 'the root'} of its repository, the controller's is ${bases.folder || 'the root'}` };
-  let known: string[];
-  try {
-    known = (await git(top, ['cat-file', '--batch-check'], bases.commits.join('\n') + '\n')).toString('utf8').split('\n');
-  } catch (err) {
-    return { reason: `git: ${(err as Error).message}` };
-  }
-  const commit = bases.commits.find((c, i) => known[i]?.startsWith(`${c} commit`));
-  if (!commit) return { reason: 'none of the controller\'s commits is in this repository (a shallow clone?)' };
-
   const spec = folder ? ['--', folder] : [];
   const walkPaths = [...walked.manifests, ...walked.companions].map((e) => prefix + e.rel);
-  let config: Buffer, index: Buffer, tree: Buffer, diff: Buffer, attributes: Buffer;
+  let tree: Buffer, diff: Buffer, attributes: Buffer;
   try {
-    [config, index, tree, diff, attributes] = await Promise.all([
-      git(top, ['config', '-z', '--list']),
-      git(top, ['ls-files', '-v', '-z', ...spec]),
+    [tree, diff, attributes] = await Promise.all([
       // Without sizes (-l): with loose objects, git opens every one of them to tell its size.
       git(top, ['ls-tree', '-r', '-z', '--full-tree', commit, ...spec]),
       git(top, ['diff', '--no-ext-diff', '--no-renames', '--name-only', '-z', commit, ...spec]),
@@ -83,7 +103,7 @@ export async function gitOverlay(
   } catch (err) {
     return { reason: `git: ${(err as Error).message}` };
   }
-  const why = convertingConfig(config.toString('utf8')) ?? flaggedEntry(index.toString('utf8')) ?? convertingAttribute(attributes.toString('utf8'));
+  const why = convertingAttribute(attributes.toString('utf8'));
   if (why) return { reason: why };
   // The commit's files the controller's Git source may carry (source/git-tree.ts): a companion
   // over its cap is not among them, nor in the client's set (its bytes are the same when unchanged).
@@ -119,6 +139,11 @@ export async function gitOverlay(
   const present = new Set(kept);
   const removed = [...atCommit].filter((p) => !present.has(p));
   return { overlay: { files, from: { commit, removed, paths: pathsDigest(kept) } } };
+}
+
+function gitRunner(limits: RepositoryLimits) {
+  const maxOutputBytes = (limits.maxEntries + 16) * LISTING_BYTES_PER_PATH;
+  return (cwd: string, args: string[], input?: string) => runGit(cwd, ['--literal-pathspecs', ...args], { maxOutputBytes, ...(input !== undefined ? { input } : {}), timeoutMs: 60_000 });
 }
 
 /** What plan-api.ts compares: SHA-256 of the paths in order, each followed by a NUL. */

@@ -135,7 +135,7 @@ async function planRemotely(values: Record<string, unknown>, dir: string, out: s
   if (str(values.xapi) || values['allow-adopt'] || values['allow-prune'] || values['allow-destructive'] || str(values['repo-id'])) {
     throw new UserError('--server plans with the controller\'s pool, limits and repository identity: leave out --xapi, --repo-id and --allow-*');
   }
-  const [{ folderByDigest }, { planOnServer, serverToken, basesOnServer, planOverlayOnServer }, { defaultCacheRoot }, { walkManifestFolder }, { gitOverlay }, { repositoryLimits }] = await Promise.all([
+  const [{ folderByDigest }, { planOnServer, serverToken, basesOnServer, planOverlayOnServer }, { defaultCacheRoot }, { walkManifestFolder }, { gitOverlay, probeWorkTree }, { repositoryLimits }] = await Promise.all([
     import('./folder-digests.js'),
     import('./remote-plan.js'),
     import('./cache-dir.js'),
@@ -146,15 +146,17 @@ async function planRemotely(values: Record<string, unknown>, dir: string, out: s
   const tokenFile = str(values['token-file']) ? undefined : (await (await import('./operator-config.js')).operatorSettings(values)).config.http.tokenFile;
   const token = await serverToken(values, tokenFile);
   const server = str(values.server)!;
-  const [walked, bases] = await Promise.all([walkManifestFolder(dir), basesOnServer(server, token)]);
+  const limits = repositoryLimits({});
+  // In a Git work tree holding one of the controller's commits, only what differs from it goes:
+  // git is asked about the work tree while the folder is walked.
+  const [walked, base] = await Promise.all([walkManifestFolder(dir), probeWorkTree(dir, basesOnServer(server, token), limits)]);
   if (!walked.ok || hasErrors(walked.diagnostics)) {
     printDiagnostics(walked.diagnostics);
     return undefined;
   }
   // Only a JSON plan (printed or saved) needs what it was made against; text and Markdown are for reading.
   const whole = out === 'json' || typeof values.save === 'string';
-  // In a Git work tree holding one of the controller's commits, only what differs from it goes.
-  const overlay = await gitOverlay(walked, bases, repositoryLimits({}));
+  const overlay = 'commit' in base ? await gitOverlay(walked, base, limits) : base;
   let head = 'overlay' in overlay ? await planOverlayOnServer(server, token, dir, overlay.overlay, whole) : undefined;
   if (!head) {
     // Else what is unchanged since the last run is named by the digest the index kept, without reading it.
