@@ -7,6 +7,7 @@ import type { Action, Refusal } from '../model/plan.js';
 import { indexObserved } from '../model/observed-index.js';
 import { rawDocumentOf } from '../model/raw-pairing.js';
 import { addressOf } from '../model/address.js';
+import { isSealed } from '../model/sealed.js';
 import { lookupKey, lookupText, lookupTextDigest, recordIdentity } from './identity.js';
 import { effectiveSettings, type OperatorLimits } from '../policy/settings.js';
 import type { ObjectMark } from './ownership-marks.js';
@@ -197,7 +198,37 @@ export function read<C extends ObservedClass>(ctx: PlanContext, cls: C, ref: Ref
 }
 
 /** The plan's `observed.objects`: every lookup, and every object read, digested once. */
-export function identityObjects(ctx: PlanContext): Record<string, string> {
+export function identityObjects(ctx: PlanContext): Readonly<Record<string, string>> {
+  const last = lastIdentity;
+  if (last && sameReads(last, ctx)) return last.out;
+  // Frozen: a later plan may hand out the same object.
+  const out = Object.freeze(computeIdentityObjects(ctx));
+  const { records, classes } = ctx.readObjects;
+  // Kept only when every record is sealed (never mutated): the same objects then have the same digests.
+  lastIdentity = records.every(isSealed) ? { records: [...records], classes: [...classes], lookups: [...ctx.lookups], out } : undefined;
+  return out;
+}
+
+/**
+ * The last plan's reads and their identity: a plan through the controller that read the same
+ * sealed records and lookups as the one before (the pool did not change in between, whatever the
+ * manifests did) reuses it instead of digesting some 100,000 reads again.
+ */
+let lastIdentity: { records: XapiRecord[]; classes: ObservedClass[]; lookups: [string, string][]; out: Readonly<Record<string, string>> } | undefined;
+
+function sameReads(last: NonNullable<typeof lastIdentity>, ctx: PlanContext): boolean {
+  const { records, classes } = ctx.readObjects;
+  if (records.length !== last.records.length || ctx.lookups.size !== last.lookups.length) return false;
+  for (let i = 0; i < records.length; i++) if (records[i] !== last.records[i] || classes[i] !== last.classes[i]) return false;
+  let i = 0;
+  for (const [key, text] of ctx.lookups) {
+    const [k, t] = last.lookups[i++]!;
+    if (k !== key || t !== text) return false;
+  }
+  return true;
+}
+
+function computeIdentityObjects(ctx: PlanContext): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, text] of ctx.lookups) out[key] = lookupTextDigest(text);
   const { records, classes } = ctx.readObjects;

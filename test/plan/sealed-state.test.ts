@@ -9,6 +9,8 @@ import { indexObserved } from '../../src/model/observed-index.js';
 import { OBSERVED_CLASSES, type ObservedState, type XapiRecord } from '../../src/model/observed.js';
 import { sealState } from '../../src/model/sealed.js';
 import { recordDigest } from '../../src/plan/identity.js';
+import { createContext, identityObjects, read } from '../../src/plan/context.js';
+import type { DesiredState } from '../../src/model/desired.js';
 
 function state(): ObservedState {
   const records = Object.fromEntries(OBSERVED_CLASSES.map((cls) => [cls, new Map<string, XapiRecord>()])) as unknown as ObservedState['records'];
@@ -67,5 +69,35 @@ describe('derived values of observed state', () => {
     expect(liveInventoryFrom(two).has('VM', 'db-01')).toBe(true);
     const template = liveInventoryFrom(withVms({ ...vm, is_a_template: true } as XapiRecord));
     expect([template.has('Template', 'web-01'), template.has('VM', 'web-01')]).toEqual([true, false]);
+  });
+});
+
+describe("a plan's observed.objects", () => {
+  const objectsOf = (s: ObservedState, lookups: [string, string][] = []) => {
+    const ctx = createContext({ vms: [], documents: [] } as unknown as DesiredState, s, { now: new Date(0) });
+    read(ctx, 'VM', 'OpaqueRef:vm1');
+    for (const [key, text] of lookups) ctx.lookups.set(key, text);
+    return identityObjects(ctx);
+  };
+
+  it('is reused for the same sealed reads, and equals what an unsealed copy gives', () => {
+    const sealed = state();
+    sealState(sealed);
+    const first = objectsOf(sealed);
+    expect(objectsOf(sealed)).toBe(first);
+    expect(objectsOf(state())).toEqual(first);
+    // Another answer to a lookup is another identity.
+    const looked = objectsOf(sealed, [['VM?name_label=web-09', '[]']]);
+    expect(looked).not.toBe(first);
+    expect(Object.keys(looked)).toContain('VM?name_label=web-09');
+  });
+
+  it('follows an unsealed state changed in place', () => {
+    const s = state();
+    const before = objectsOf(s);
+    s.records.VM.get('OpaqueRef:vm1')!.name_label = 'web-02';
+    const after = objectsOf(s);
+    expect(Object.keys(after)).toEqual(Object.keys(before));
+    expect(Object.values(after)).not.toEqual(Object.values(before));
   });
 });
