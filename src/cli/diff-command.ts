@@ -87,9 +87,10 @@ async function planAt(git: SimpleGit, top: string, commit: string, prefix: strin
 }
 
 /** A controller's answer as a plan: manifests with errors become an empty plan carrying them, as planAt does. */
-function planOrInvalid(result: RemoteResult, now: string): Plan {
+function planOrInvalid(result: RemoteResult, now: string, source: Plan['source']): Plan {
   if ('plan' in result) return result.plan;
-  return { formatVersion: 1, createdAt: now, source: { path: '' }, observed: { token: '', objects: {} }, actions: [], refused: [], diagnostics: result.invalid };
+  // As a cold diff's plan of invalid manifests: named by the folder and commit, nothing planned.
+  return { formatVersion: 1, createdAt: now, source, observed: { token: '', objects: {} }, actions: [], refused: [], diagnostics: result.invalid };
 }
 
 /** `xops diff --base REF --head REF [DIR]`: what a pull request changes, planned against the live pool. */
@@ -151,14 +152,24 @@ export async function run(argv: string[]): Promise<number> {
     if (str(values.xapi) || values['allow-adopt'] || values['allow-prune'] || values['allow-destructive'] || str(values['repo-id'])) {
       throw new UserError("--server plans with the controller's pool, limits and repository identity: leave out --xapi, --repo-id and --allow-*");
     }
-    const { planOnServer, sendable, serverToken } = await import('./remote-plan.js');
+    const [{ planOnServer, planOverlayOnServer, basesOnServer, sendable, serverToken }, { treeOverlays }, { repositoryLimits }] = await Promise.all([
+      import('./remote-plan.js'),
+      import('./git-overlay.js'),
+      import('../source/limits.js'),
+    ]);
+    const server = str(values.server)!;
     const token = await serverToken(values, str(values['token-file']) ? undefined : (await operatorSettings(values)).config.http.tokenFile);
-    const [headFiles, baseFiles] = await Promise.all([manifestFilesAt(repoGit, top, head, prefix), manifestFilesAt(repoGit, top, base, prefix)]);
-    const answer = await planOnServer(str(values.server)!, token, dir, { files: sendable(headFiles), commit: head }, { files: sendable(baseFiles), commit: base }, out === 'json');
+    // Both commits told against one the controller keeps: only the blobs that differ from it go.
+    const overlays = await treeOverlays(top, prefix, await basesOnServer(server, token), [head, base], repositoryLimits({}));
+    let answer = 'sets' in overlays ? await planOverlayOnServer(server, token, dir, { ...overlays.sets[0]!, commit: head }, out === 'json', { ...overlays.sets[1]!, commit: base }) : undefined;
+    if (!answer) {
+      const [headFiles, baseFiles] = await Promise.all([manifestFilesAt(repoGit, top, head, prefix), manifestFilesAt(repoGit, top, base, prefix)]);
+      answer = await planOnServer(server, token, dir, { files: sendable(headFiles), commit: head }, { files: sendable(baseFiles), commit: base }, out === 'json');
+    }
     const now = new Date().toISOString();
-    headPlan = planOrInvalid(answer.head, now);
+    headPlan = planOrInvalid(answer.head, now, { path: dir, commit: head });
     if (!answer.base) throw new UserError(`--server ${values.server}: the controller did not plan the base commit`);
-    basePlan = planOrInvalid(answer.base, now);
+    basePlan = planOrInvalid(answer.base, now, { path: dir, commit: base });
   } else {
     const observed = await (await import('./connection.js')).observePool(values);
     const now = new Date();

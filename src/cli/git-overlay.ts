@@ -23,7 +23,8 @@ import type { RepositoryLimits } from '../source/limits.js';
 /** The set as the overlay request carries it (plan-api.ts SetOverlay). */
 export interface OverlaySet {
   files: { path: string; content: Buffer }[];
-  from: { commit: string; removed: string[]; paths: string };
+  /** `order: 'tree'`: the set is a commit's, in the order a Git tree read gives (xops diff); default a folder walk's. */
+  from: { commit: string; removed: string[]; paths: string; order?: 'tree' };
 }
 
 /** The commits the controller keeps, newest first, and its manifests folder in the repository (GET /plan). */
@@ -139,6 +140,105 @@ export async function gitOverlay(
   const present = new Set(kept);
   const removed = [...atCommit].filter((p) => !present.has(p));
   return { overlay: { files, from: { commit, removed, paths: pathsDigest(kept) } } };
+}
+
+/**
+ * The sets of `commits` told against the newest of the controller's commits this repository holds,
+ * for `xops diff --server`: both sides are Git trees, so a file is unchanged exactly when its blob
+ * is the same object, and only the other blobs are read. `prefix`: the manifests folder in the
+ * repository (`''` for the root). The reason there are none when the controller follows another
+ * folder or no commit this repository has, or a tree holds a symlink or submodule there (a tree
+ * read follows links inside the folder; an overlay would not).
+ */
+export async function treeOverlays(top: string, prefix: string, bases: OverlayBases, commits: string[], limits: RepositoryLimits): Promise<{ sets: OverlaySet[] } | { reason: string }> {
+  if (bases.commits.length === 0 || bases.folder === undefined) return { reason: 'the controller follows no Git commit' };
+  if (prefix !== bases.folder.replace(/^\/+|\/+$/g, '')) return { reason: `the folder is ${prefix || 'the root'} of its repository, the controller's is ${bases.folder || 'the root'}` };
+  const git = gitRunner(limits);
+  try {
+    const known = (await git(top, ['cat-file', '--batch-check'], bases.commits.join('\n') + '\n')).toString('utf8').split('\n');
+    const base = bases.commits.find((c, i) => known[i]?.startsWith(`${c} commit`));
+    if (!base) return { reason: "none of the controller's commits is in this repository (a shallow clone?)" };
+    const spec = prefix ? ['--', prefix] : [];
+    const trees = await Promise.all([base, ...commits].map((c) => git(top, ['ls-tree', '-r', '-z', '--full-tree', c, ...spec])));
+    const listed: Map<string, string>[] = [];
+    for (const [i, tree] of trees.entries()) {
+      const entries = new Map<string, string>();
+      for (const line of tree.toString('utf8').split('\0')) {
+        if (!line) continue;
+        const tab = line.indexOf('\t');
+        const [mode, , oid] = line.slice(0, tab).split(' ') as [string, string, string];
+        if (mode === SYMLINK || mode === SUBMODULE) return { reason: `${line.slice(tab + 1)} is a ${mode === SYMLINK ? 'symlink' : 'submodule'} at ${[base, ...commits][i]!.slice(0, 12)}` };
+        const rel = prefix ? line.slice(tab + 1 + prefix.length + 1) : line.slice(tab + 1);
+        if (isManifestPath(rel) || isCompanionPath(rel)) entries.set(rel, oid);
+      }
+      listed.push(entries);
+    }
+    const [atBase, ...atCommits] = listed as [Map<string, string>, ...Map<string, string>[]];
+    // Blobs to read: every changed file; and the size of every companion (one over its cap is not carried).
+    const changed = new Set<string>();
+    const companions = new Set<string>();
+    for (const entries of atCommits) {
+      for (const [path, oid] of entries) {
+        if (atBase.get(path) !== oid) changed.add(oid);
+        else if (!isManifestPath(path)) companions.add(oid);
+      }
+    }
+    const sizes = companions.size > 0 ? blobSizes((await git(top, ['cat-file', '--batch-check'], [...companions].join('\n') + '\n')).toString('utf8')) : new Map<string, number>();
+    const blobs = changed.size > 0 ? await readBlobs(git, top, [...changed], limits) : new Map<string, Buffer>();
+    if (!blobs) return { reason: "the changed files pass the repository's size limit" };
+    // What a tree read refuses (source/limits.ts ReadBudget) goes by digest, to be refused the same way.
+    for (const entries of atCommits) {
+      if (entries.size > limits.maxFiles) return { reason: `more than ${limits.maxFiles} files` };
+      for (const [path, oid] of entries) if (isManifestPath(path) && (blobs.get(oid)?.length ?? 0) > limits.maxFileBytes) return { reason: `${path} passes the file size limit` };
+    }
+    const sets = atCommits.map((entries) => {
+      const files: OverlaySet['files'] = [];
+      const kept: string[] = [];
+      for (const [path, oid] of [...entries].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
+        const content = blobs.get(oid);
+        const size = content ? content.length : sizes.get(oid) ?? 0;
+        if (!isManifestPath(path) && size > MAX_COMPANION_BYTES) continue;
+        kept.push(path);
+        if (content && atBase.get(path) !== oid) files.push({ path, content });
+      }
+      const present = new Set(kept);
+      const removed = [...atBase.keys()].filter((p) => !present.has(p));
+      return { files, from: { commit: base, removed, paths: pathsDigest(kept), order: 'tree' as const } };
+    });
+    return { sets };
+  } catch (err) {
+    return { reason: `git: ${(err as Error).message}` };
+  }
+}
+
+/** `cat-file --batch-check` lines `<oid> blob <size>`: size by object id. */
+function blobSizes(text: string): Map<string, number> {
+  const sizes = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const [oid, type, size] = line.split(' ');
+    if (oid && type === 'blob') sizes.set(oid, Number(size));
+  }
+  return sizes;
+}
+
+/** The blobs by object id through one `cat-file --batch`; undefined when they pass the total size limit. */
+async function readBlobs(git: ReturnType<typeof gitRunner>, top: string, oids: string[], limits: RepositoryLimits): Promise<Map<string, Buffer> | undefined> {
+  const sizes = blobSizes((await git(top, ['cat-file', '--batch-check'], oids.join('\n') + '\n')).toString('utf8'));
+  let total = 0;
+  for (const size of sizes.values()) total += size;
+  if (total > limits.maxTotalBytes) return undefined;
+  const out = await runGit(top, ['cat-file', '--batch'], { maxOutputBytes: total + oids.length * 128, input: oids.join('\n') + '\n', timeoutMs: 60_000 });
+  const blobs = new Map<string, Buffer>();
+  let pos = 0;
+  for (const oid of oids) {
+    const eol = out.indexOf(0x0a, pos);
+    const [, type, size] = out.subarray(pos, eol).toString().split(' ');
+    if (type !== 'blob' || size === undefined) throw new Error(`object ${oid} is not a blob`);
+    const start = eol + 1;
+    blobs.set(oid, Buffer.from(out.subarray(start, start + Number(size))));
+    pos = start + Number(size) + 1;
+  }
+  return blobs;
 }
 
 function gitRunner(limits: RepositoryLimits) {

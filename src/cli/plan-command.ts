@@ -157,7 +157,7 @@ async function planRemotely(values: Record<string, unknown>, dir: string, out: s
   // Only a JSON plan (printed or saved) needs what it was made against; text and Markdown are for reading.
   const whole = out === 'json' || typeof values.save === 'string';
   const overlay = 'commit' in base ? await gitOverlay(walked, base, limits) : base;
-  let head = 'overlay' in overlay ? await planOverlayOnServer(server, token, dir, overlay.overlay, whole) : undefined;
+  let head = 'overlay' in overlay ? (await planOverlayOnServer(server, token, dir, overlay.overlay, whole))?.head : undefined;
   if (!head) {
     // Else what is unchanged since the last run is named by the digest the index kept, without reading it.
     const read = await folderByDigest(dir, join(defaultCacheRoot(), 'plan-index'), {}, walked);

@@ -95,16 +95,28 @@ export async function basesOnServer(server: string, token: string): Promise<Over
 }
 
 /**
- * Plans a set told as one of the controller's commits and what differs (git-overlay.ts); undefined
- * when the controller cannot make that set (it no longer keeps the commit, or its paths differ):
- * then the caller sends every file by digest.
+ * Plans a set told as one of the controller's commits and what differs (git-overlay.ts), and for
+ * `xops diff` a base set beside it; undefined when the controller cannot make one of them (it no
+ * longer keeps the commit, or its paths differ): then the caller sends every file by digest.
  */
-export async function planOverlayOnServer(server: string, token: string, root: string, overlay: OverlaySet, objects: boolean): Promise<RemoteResult | undefined> {
-  const body = { root, ...(objects ? {} : { objects: false }), files: overlay.files.map((f) => ({ path: f.path, content: f.content.toString('utf8') })), from: overlay.from };
+export async function planOverlayOnServer(
+  server: string,
+  token: string,
+  root: string,
+  head: OverlaySet & { commit?: string },
+  objects: boolean,
+  base?: OverlaySet & { commit?: string },
+): Promise<{ head: RemoteResult; base?: RemoteResult } | undefined> {
+  const set = (o: OverlaySet & { commit?: string }) => ({
+    files: o.files.map((f) => ({ path: f.path, content: f.content.toString('utf8') })),
+    from: o.from,
+    ...(o.commit ? { commit: o.commit } : {}),
+  });
+  const body = { root, ...(objects ? {} : { objects: false }), ...set(head), ...(base ? { base: set(base) } : {}) };
   const sent = await post(planUrl(server), token, JSON.stringify(body));
   if (sent.status === 409 && refusedOverlay(sent.text)) return undefined;
   const ok = answerOf(server, sent);
-  return 'plan' in ok ? { plan: ok.plan } : { invalid: ok.invalid };
+  return { head: 'plan' in ok ? { plan: ok.plan } : { invalid: ok.invalid }, ...(ok.base ? { base: ok.base } : {}) };
 }
 
 function planUrl(server: string): URL {

@@ -46,6 +46,11 @@ export interface SetOverlay {
    * sends every file by digest).
    */
   paths: string;
+  /**
+   * The order of the set's files: `walk` (default), as a folder read gives them (a work tree,
+   * `xops plan`); `tree`, by path as a Git tree read gives them (`xops diff`).
+   */
+  order?: 'walk' | 'tree';
 }
 
 /** One set of manifests to plan, as the client read them: paths relative to the manifests folder. */
@@ -213,7 +218,8 @@ function resolveFiles(set: PlanRequestSet, store: FileStore): { files: ManifestF
   if (!base) return { ...sent, overlay: `the controller no longer keeps commit ${set.from.commit}` };
   const replaced = new Set(set.from.removed);
   for (const f of sent.files) replaced.add(f.path);
-  const files = inWalkOrder([...base.filter((f) => !replaced.has(f.path)), ...sent.files]);
+  const merged = [...base.filter((f) => !replaced.has(f.path)), ...sent.files];
+  const files = set.from.order === 'tree' ? merged.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)) : inWalkOrder(merged);
   const paths = createHash('sha256');
   for (const f of files) paths.update(f.path).update('\0');
   if (paths.digest('hex') !== set.from.paths) return { ...sent, overlay: `commit ${set.from.commit} with the files sent does not hold the paths the client has` };
@@ -304,14 +310,15 @@ function parseSet(value: unknown, where: string, maxFiles: number): PlanRequestS
 
 function parseOverlay(value: unknown, where: string, maxFiles: number): SetOverlay {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${where} must be an object {commit, removed, paths}`);
-  const { commit, removed, paths } = value as { commit?: unknown; removed?: unknown; paths?: unknown };
+  const { commit, removed, paths, order } = value as { commit?: unknown; removed?: unknown; paths?: unknown; order?: unknown };
   if (typeof commit !== 'string' || !isCommitId(commit)) throw new Error(`${where}.commit must be a commit id (40 or 64 hex digits)`);
   if (!Array.isArray(removed) || removed.length > maxFiles) throw new Error(`${where}.removed must be an array of at most ${maxFiles} paths`);
   removed.forEach((p: unknown, i) => {
     if (typeof p !== 'string' || p === '' || p.length > 4096) throw new Error(`${where}.removed[${i}] must be a non-empty string`);
   });
   if (typeof paths !== 'string' || !isSha256Hex(paths)) throw new Error(`${where}.paths must be 64 lower-case hex digits`);
-  return { commit, removed: removed as string[], paths };
+  if (order !== undefined && order !== 'walk' && order !== 'tree') throw new Error(`${where}.order must be walk or tree`);
+  return { commit, removed: removed as string[], paths, ...(order !== undefined ? { order } : {}) };
 }
 
 function isCommitId(text: string): boolean {

@@ -197,8 +197,13 @@ export function read<C extends ObservedClass>(ctx: PlanContext, cls: C, ref: Ref
   return rec;
 }
 
-/** The plan's `observed.objects`: every lookup, and every object read, digested once. */
-export function identityObjects(ctx: PlanContext): Readonly<Record<string, string>> {
+/**
+ * The plan's `observed.objects`: every lookup, and every object read, digested once. `reuse`: for
+ * plans made one after another in one process (a controller's), the last answer is kept.
+ */
+export function identityObjects(ctx: PlanContext, reuse = false): Readonly<Record<string, string>> {
+  // A one-off plan (the CLI) has nothing to reuse, and nothing to keep.
+  if (!reuse) return computeIdentityObjects(ctx);
   const last = lastIdentity;
   if (last && sameReads(last, ctx)) return last.out;
   // Frozen: a later plan may hand out the same object.

@@ -146,7 +146,7 @@ export function planChanges(desired: DesiredState, observed: ObservedState, opts
     formatVersion: 1,
     createdAt: ctx.options.now.toISOString(),
     source: desired.source,
-    observed: { token: observed.token, objects: opts.objects === false ? {} : identityObjects(ctx) },
+    observed: { token: observed.token, objects: opts.objects === false ? {} : identityObjects(ctx, opts.memo !== undefined) },
     actions,
     refused: ctx.refused,
     diagnostics: ctx.diagnostics,

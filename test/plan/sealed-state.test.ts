@@ -77,7 +77,7 @@ describe("a plan's observed.objects", () => {
     const ctx = createContext({ vms: [], documents: [] } as unknown as DesiredState, s, { now: new Date(0) });
     read(ctx, 'VM', 'OpaqueRef:vm1');
     for (const [key, text] of lookups) ctx.lookups.set(key, text);
-    return identityObjects(ctx);
+    return identityObjects(ctx, true);
   };
 
   it('is reused for the same sealed reads, and equals what an unsealed copy gives', () => {

@@ -6,7 +6,7 @@
  * read gives (assume-unchanged entries, end-of-line attributes, a folder elsewhere in the
  * repository, a clone without the commit), the client must name every file by digest instead.
  */
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,7 +76,7 @@ function edit(manifests: string): void {
   writeFileSync(app, readFileSync(app, 'utf8').replace(/vcpus: (\d+)/, (_m, n: string) => `vcpus: ${Number(n) + 1}`));
   rmSync(join(manifests, 'vms/no-owner.yaml'));
   // `vms-extra.yaml` sorts before `vms/…` as a string, after the folder `vms` in a walk.
-  writeFileSync(join(manifests, 'vms-extra.yaml'), '# nothing declared yet\n');
+  writeFileSync(join(manifests, 'vms-extra.yaml'), readFileSync(app, 'utf8').replace(/name: app-01/, 'name: extra-01'));
   mkdirSync(join(manifests, 'vms/more'), { recursive: true });
   writeFileSync(join(manifests, 'vms/more/tools.yaml'), readFileSync(app, 'utf8').replace(/name: app-01/, 'name: tools-01'));
 }
@@ -158,6 +158,48 @@ describe('xops plan --server from a Git work tree', () => {
   });
 });
 
+describe('xops diff --server in a repository that holds one of its commits', () => {
+  /** The cold diff and the diff through the controller of the pull request in `top`, and how the sets came. */
+  async function bothDiffs(top: string): Promise<{ cold: Plan; warm: Plan; overlay: number; files: number }> {
+    const before = { overlay: controller.metrics.planRequests.get({ set: 'overlay' }), files: controller.metrics.planRequests.get({ set: 'files' }) };
+    const args = ['diff', '--base', 'origin/main', '--head', 'HEAD', FOLDER, '--out', 'json', '--config', configFile];
+    const cold = await xops(args, { env: coldEnv, cwd: top });
+    const warm = await xops([...args, '--server', controller.url], { env: cleanEnv({ NO_COLOR: '1' }), cwd: top });
+    expect(warm.stderr).toBe(cold.stderr);
+    expect(warm.code).toBe(cold.code);
+    return {
+      cold: JSON.parse(cold.stdout) as Plan,
+      warm: JSON.parse(warm.stdout) as Plan,
+      overlay: controller.metrics.planRequests.get({ set: 'overlay' }) - before.overlay,
+      files: controller.metrics.planRequests.get({ set: 'files' }) - before.files,
+    };
+  }
+
+  it('sends, for both commits, only the blobs that differ from it, and marks the same introduced actions as the cold diff', async () => {
+    const top = clone('diff');
+    git(top, 'checkout', '--quiet', '-b', 'pr');
+    edit(join(top, FOLDER));
+    git(top, 'add', '-A');
+    git(top, '-c', 'user.name=t', '-c', 'user.email=t@x.invalid', 'commit', '--quiet', '-m', 'the pull request');
+    const { cold, warm, overlay, files } = await bothDiffs(top);
+    expect({ overlay, files }).toEqual({ overlay: 2, files: 0 });
+    expect(warm.actions.filter((a) => a.introduced).map((a) => a.id)).toEqual(expect.arrayContaining(['create:VM/tools-01']));
+    expect(essence(warm)).toEqual(essence(cold));
+  });
+
+  it('names every file by digest when a commit holds a symlink in the folder', async () => {
+    const top = clone('diff-link');
+    git(top, 'checkout', '--quiet', '-b', 'pr');
+    edit(join(top, FOLDER));
+    symlinkSync('app-01.yaml', join(top, FOLDER, 'vms/app-alias.yml'));
+    git(top, 'add', '-A');
+    git(top, '-c', 'user.name=t', '-c', 'user.email=t@x.invalid', 'commit', '--quiet', '-m', 'a link');
+    const { cold, warm, overlay, files } = await bothDiffs(top);
+    expect({ overlay, files }).toEqual({ overlay: 0, files: 2 });
+    expect(essence(warm)).toEqual(essence(cold));
+  });
+});
+
 describe('/plan with from', () => {
   function call(method: 'GET' | 'POST', body?: string, token = TOKEN): Promise<{ status: number; json: Record<string, unknown> }> {
     return new Promise((resolve, reject) => {
@@ -183,6 +225,9 @@ describe('/plan with from', () => {
     const whole = await call('POST', JSON.stringify({ root: 'm', files: files.map((x) => ({ path: x.path, content: x.content.toString('utf8') })) }));
     const from = { commit, removed: ['vms/no-owner.yaml'], paths: pathsDigest(files.map((x) => x.path)) };
     const overlay = await call('POST', JSON.stringify({ root: 'm', files: [], from }));
+    // The same set in a tree's order: by path, `vms-extra.yaml` before `vms/…` (none here, so the same plan).
+    const byPath = await call('POST', JSON.stringify({ root: 'm', files: [], from: { ...from, order: 'tree', paths: pathsDigest(files.map((x) => x.path).sort()) } }));
+    expect(byPath.status).toBe(200);
     expect(whole.status).toBe(200);
     expect(overlay.status).toBe(200);
     expect(essence((overlay.json as { plan: Plan }).plan)).toEqual(essence((whole.json as { plan: Plan }).plan));
@@ -203,6 +248,7 @@ describe('/plan with from', () => {
     ['a commit that is not a commit id', { commit: 'HEAD', removed: [], paths: 'a'.repeat(64) }, /^body\.from\.commit must be a commit id/],
     ['removed paths that are not strings', { commit: 'a'.repeat(40), removed: [1], paths: 'a'.repeat(64) }, /^body\.from\.removed\[0\] must be a non-empty string/],
     ['a paths digest that is not one', { commit: 'a'.repeat(40), removed: [], paths: 'x' }, /^body\.from\.paths must be 64 lower-case hex digits/],
+    ['an order it does not know', { commit: 'a'.repeat(40), removed: [], paths: 'a'.repeat(64), order: 'random' }, /^body\.from\.order must be walk or tree/],
   ])('answers 400 to a malformed from (%s), naming the field', async (_why, from, message) => {
     const r = await call('POST', JSON.stringify({ files: [], from }));
     expect(r.status).toBe(400);
