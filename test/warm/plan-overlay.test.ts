@@ -81,20 +81,23 @@ function edit(manifests: string): void {
   writeFileSync(join(manifests, 'vms/more/tools.yaml'), readFileSync(app, 'utf8').replace(/name: app-01/, 'name: tools-01'));
 }
 
-/** The cold plan and the plan through the controller of `dir`, and how the controller was sent the set. */
-async function bothPlans(dir: string): Promise<{ cold: Plan; warm: Plan; overlay: number; files: number }> {
-  const before = { overlay: controller.metrics.planRequests.get({ set: 'overlay' }), files: controller.metrics.planRequests.get({ set: 'files' }) };
-  const cold = await xops(['plan', dir, '--out', 'json', '--config', configFile], { env: coldEnv });
-  const warm = await xops(['plan', dir, '--out', 'json', '--server', controller.url, '--config', configFile], { env: cleanEnv({ NO_COLOR: '1' }) });
-  expect(cold.stderr).toBe('');
-  expect(warm.stderr).toBe('');
+/** The cold and the warm run of `args` (plan or diff, JSON), their plans, and how the controller was sent the sets. */
+async function coldAndWarm(args: string[], cwd?: string): Promise<{ cold: Plan; warm: Plan; overlay: number; files: number }> {
+  const sets = () => ({ overlay: controller.metrics.planRequests.get({ set: 'overlay' }), files: controller.metrics.planRequests.get({ set: 'files' }) });
+  const before = sets();
+  const cold = await xops([...args, '--out', 'json', '--config', configFile], { env: coldEnv, ...(cwd ? { cwd } : {}) });
+  const warm = await xops([...args, '--out', 'json', '--server', controller.url, '--config', configFile], { env: cleanEnv({ NO_COLOR: '1' }), ...(cwd ? { cwd } : {}) });
+  expect(warm.stderr).toBe(cold.stderr);
   expect(warm.code).toBe(cold.code);
-  return {
-    cold: JSON.parse(cold.stdout) as Plan,
-    warm: JSON.parse(warm.stdout) as Plan,
-    overlay: controller.metrics.planRequests.get({ set: 'overlay' }) - before.overlay,
-    files: controller.metrics.planRequests.get({ set: 'files' }) - before.files,
-  };
+  const after = sets();
+  return { cold: JSON.parse(cold.stdout) as Plan, warm: JSON.parse(warm.stdout) as Plan, overlay: after.overlay - before.overlay, files: after.files - before.files };
+}
+
+/** The cold plan and the plan through the controller of `dir`. */
+async function bothPlans(dir: string): ReturnType<typeof coldAndWarm> {
+  const both = await coldAndWarm(['plan', dir]);
+  expect(both.cold.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+  return both;
 }
 
 describe('xops plan --server from a Git work tree', () => {
@@ -159,21 +162,8 @@ describe('xops plan --server from a Git work tree', () => {
 });
 
 describe('xops diff --server in a repository that holds one of its commits', () => {
-  /** The cold diff and the diff through the controller of the pull request in `top`, and how the sets came. */
-  async function bothDiffs(top: string): Promise<{ cold: Plan; warm: Plan; overlay: number; files: number }> {
-    const before = { overlay: controller.metrics.planRequests.get({ set: 'overlay' }), files: controller.metrics.planRequests.get({ set: 'files' }) };
-    const args = ['diff', '--base', 'origin/main', '--head', 'HEAD', FOLDER, '--out', 'json', '--config', configFile];
-    const cold = await xops(args, { env: coldEnv, cwd: top });
-    const warm = await xops([...args, '--server', controller.url], { env: cleanEnv({ NO_COLOR: '1' }), cwd: top });
-    expect(warm.stderr).toBe(cold.stderr);
-    expect(warm.code).toBe(cold.code);
-    return {
-      cold: JSON.parse(cold.stdout) as Plan,
-      warm: JSON.parse(warm.stdout) as Plan,
-      overlay: controller.metrics.planRequests.get({ set: 'overlay' }) - before.overlay,
-      files: controller.metrics.planRequests.get({ set: 'files' }) - before.files,
-    };
-  }
+  /** The cold diff and the diff through the controller of the pull request in `top`. */
+  const bothDiffs = (top: string) => coldAndWarm(['diff', '--base', 'origin/main', '--head', 'HEAD', FOLDER], top);
 
   it('sends, for both commits, only the blobs that differ from it, and marks the same introduced actions as the cold diff', async () => {
     const top = clone('diff');
