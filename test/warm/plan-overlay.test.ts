@@ -46,6 +46,11 @@ beforeAll(async () => {
   f = new GitFixture();
   cpSync(join(ROOT, 'examples'), join(f.work, FOLDER), { recursive: true });
   f.write({ [`${FOLDER}/vms/no-owner.yaml`]: DENIED, 'README.md': 'outside the manifests folder\n' });
+  // web-03 takes its user-data from a companion file; one over the companion cap is carried by no source.
+  const vm = join(f.work, FOLDER, 'vms/web-cloud.yaml');
+  writeFileSync(vm, readFileSync(vm, 'utf8').replace(/userData: \|\n(?: {6}.*\n)+/, 'userData: {file: cloud-init/web-03.user-data}\n'));
+  f.write({ [`${FOLDER}/cloud-init/web-03.user-data`]: '#cloud-config\nhostname: web-03\npackages: [nginx]\n' });
+  writeFileSync(join(f.work, FOLDER, 'cloud-init/huge.bin'), Buffer.alloc(1024 * 1024 + 1, 0x61));
   commit = f.commit('the examples, and a VM the Policy denies');
   controller = await startTestController(w, new GitSource({ url: f.remote, branch: 'main', path: FOLDER, cacheRoot: f.cacheRoot }), {
     config: await loadControllerConfig(configFile),
@@ -108,6 +113,17 @@ describe('xops plan --server from a Git work tree', () => {
     expect({ overlay, files }).toEqual({ overlay: 1, files: 0 });
     expect(cold.actions.map((a) => a.id)).toEqual(expect.arrayContaining(['create:VM/tools-01']));
     expect(cold.actions.some((a) => a.id.includes('no-owner'))).toBe(false);
+    expect(essence(warm)).toEqual(essence(cold));
+  });
+
+  it('carries companion files as a folder read does: changed ones sent, unchanged ones kept, one over its cap left out', async () => {
+    const manifests = join(clone('companions'), FOLDER);
+    edit(manifests);
+    writeFileSync(join(manifests, 'cloud-init/web-03.user-data'), '#cloud-config\nhostname: web-03\npackages: [nginx, curl]\n');
+    writeFileSync(join(manifests, 'cloud-init/huge-too.bin'), Buffer.alloc(1024 * 1024 + 1, 0x62));
+    const { cold, warm, overlay } = await bothPlans(manifests);
+    expect(overlay).toBe(1);
+    expect(JSON.stringify(cold.actions.find((a) => a.id === 'create:VM/web-03'))).toContain('curl');
     expect(essence(warm)).toEqual(essence(cold));
   });
 
