@@ -79,7 +79,10 @@ export async function run(argv: string[]): Promise<number> {
   // A configuration listing pools: DIR is the repository, each pool planned from its own paths.
   const operator = await operatorSettings(values);
   const pools = poolsOf(operator, values.pool);
-  if (pools.length) return (await import('./plan-pools.js')).planPools(pools, { repoDir: dir, out, maxBytes, repo: repoIdentity(values), operator, detailed: values['detailed-exitcode'] === true });
+  if (pools.length) {
+    const server = str(values.server) ? { url: str(values.server)!, token: await fleetServerToken(values, operator.config.http.tokenFile), objects: out === 'json' } : undefined;
+    return (await import('./plan-pools.js')).planPools(pools, { repoDir: dir, out, maxBytes, repo: repoIdentity(values), operator, detailed: values['detailed-exitcode'] === true, ...(server ? { server } : {}) });
+  }
 
   const plan = str(values.server) ? await planRemotely(values, dir, out) : await planLocally(values, dir, out === 'json' || typeof values.save === 'string');
   if (!plan) {
@@ -128,6 +131,14 @@ async function planLocally(values: Record<string, unknown>, dir: string, whole: 
   } finally {
     await ahead.stop();
   }
+}
+
+/** The token for `--server` with a fleet configuration; the flags the replica decides are refused, as for one pool. */
+async function fleetServerToken(values: Record<string, unknown>, configTokenFile: string | undefined): Promise<string> {
+  if (str(values.xapi) || values['allow-adopt'] || values['allow-prune'] || values['allow-destructive'] || str(values['repo-id'])) {
+    throw new UserError("--server plans with the replica's pools, limits and repository identity: leave out --xapi, --repo-id and --allow-*");
+  }
+  return (await import('./remote-plan.js')).serverToken(values, configTokenFile);
 }
 
 /** `--server URL`: the controller plans the folder's files with its own configuration and pool cache. */

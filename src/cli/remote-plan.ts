@@ -63,8 +63,10 @@ export async function planOnServer(
   base?: { files: SendableFile[]; commit?: string },
   /** false: the plan only gets shown, so the controller leaves out `observed.objects` (see plan-api.ts). */
   objects = true,
+  /** A fleet replica's pool (`/plan/<pool>`); default: the controller's one pool. */
+  pool?: string,
 ): Promise<{ head: RemoteResult; base?: RemoteResult }> {
-  const url = planUrl(server);
+  const url = planUrl(server, pool);
   // Every file by digest first: the controller has most of them (the commit in force); the bytes
   // go only for the paths it says it lacks.
   const named = (set: { files: SendableFile[]; commit?: string }, send: ReadonlySet<string>) => wire(set, send);
@@ -119,10 +121,10 @@ export async function planOverlayOnServer(
   return { head: 'plan' in ok ? { plan: ok.plan } : { invalid: ok.invalid }, ...(ok.base ? { base: ok.base } : {}) };
 }
 
-function planUrl(server: string): URL {
+function planUrl(server: string, pool?: string): URL {
   let url: URL;
   try {
-    url = new URL('/plan', server);
+    url = new URL(pool === undefined ? '/plan' : `/plan/${encodeURIComponent(pool)}`, server);
   } catch {
     throw new UserError(`--server must be a URL such as http://127.0.0.1:9420, not '${server}'`);
   }

@@ -20,7 +20,7 @@ import { LeaseKeeper, PoolLease, type LeaseShare } from './lease.js';
 import { ReconcileLoop, type BackoffOptions } from './loop.js';
 import { ControllerMetrics } from './metrics.js';
 import { OperatorOutputs, type OperatorOutputsOptions } from './outputs.js';
-import { bearerCheck, planApi, readTokenFile } from './plan-api.js';
+import { bearerCheck, planApi, readTokenFile, type PlanApiHandler } from './plan-api.js';
 import { PoolMetrics } from './pool-metrics.js';
 import { WatchedPool, snapshotView, type PoolView } from './pool-watch.js';
 import { createReconciler } from './reconcile.js';
@@ -116,6 +116,8 @@ export const DEFAULT_APPLY_TIMEOUT_MS = 30 * 60_000;
 /** A running controller. `stop()` is the graceful shutdown SIGTERM triggers. */
 export interface RunningController {
   url: string;
+  /** `/plan` for this pool (plan-api.ts), when the configuration names http.tokenFile. */
+  plan?: PlanApiHandler;
   status: StatusStore;
   metrics: ControllerMetrics;
   loop: ReconcileLoop;
@@ -199,6 +201,25 @@ export async function startController(options: ControllerOptions): Promise<Runni
   // The plan API is served only behind the operator's token.
   const tokenFile = options.config?.http.tokenFile;
   const planToken = tokenFile ? await readTokenFile(tokenFile) : undefined;
+  // Built even without a server of its own: a fleet replica serves each pool's on its address.
+  const planHandler: PlanApiHandler | undefined = planToken
+    ? planApi({
+        observe: () => pool.observe(),
+        authorized: bearerCheck(planToken),
+        root: options.root,
+        repo: options.repo,
+        config: options.config ?? defaultConfig(),
+        limits: options.limits ?? (options.config ?? defaultConfig()).limits,
+        ownCredentialFiles: options.ownCredentialFiles,
+        now: options.now,
+        manifestCache,
+        planMemo,
+        fileStore,
+        ...(source instanceof GitSource ? { gitFolder: source.subfolder } : {}),
+        onPlanned: (set) => metrics.planRequests.inc({ set }),
+        ...(options.documentChecks ? { documentChecks: options.documentChecks } : {}),
+      })
+    : undefined;
   const http: ControllerHttpServer | undefined = options.serveHttp === false ? undefined : await startHttpServer({
     ...(options.listen ?? {}),
     status,
@@ -221,23 +242,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
           },
         }
       : {}),
-    plan: planToken
-      ? planApi({
-          observe: () => pool.observe(),
-          authorized: bearerCheck(planToken),
-          root: options.root,
-          repo: options.repo,
-          config: options.config ?? defaultConfig(),
-          limits: options.limits ?? (options.config ?? defaultConfig()).limits,
-          ownCredentialFiles: options.ownCredentialFiles,
-          now: options.now,
-          manifestCache,
-          planMemo,
-          fileStore,
-          ...(source instanceof GitSource ? { gitFolder: source.subfolder } : {}),
-          onPlanned: (set) => metrics.planRequests.inc({ set }),
-        })
-      : undefined,
+    ...(planHandler ? { plan: planHandler } : {}),
     webhook: options.webhookSecret
       ? {
           secret: options.webhookSecret,
@@ -300,6 +305,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
   let stopping: Promise<void> | undefined;
   return {
     url: http?.url ?? '',
+    ...(planHandler ? { plan: planHandler } : {}),
     status,
     metrics,
     loop,

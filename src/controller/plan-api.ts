@@ -11,12 +11,14 @@ import { operatorChecks } from '../config/checks.js';
 import { credentialChanges, operatorSecretSource } from '../config/credentials.js';
 import type { ControllerConfig } from '../config/types.js';
 import { DEFAULT_LIMITS, liveInventoryFrom, type ManifestFile } from '../manifests/index.js';
+import { sortDiagnostics } from '../manifests/loader.js';
 import { ManifestCache } from '../manifests/parse-cache.js';
 import { FileStore } from './file-store.js';
 import { inWalkOrder } from '../manifests/folder.js';
 import { repositoryLimits, type RepositoryLimits } from '../source/limits.js';
 import { hasErrors, type Diagnostic } from '../model/diagnostics.js';
 import type { ObservedState } from '../model/observed.js';
+import type { DesiredState } from '../model/desired.js';
 import type { Plan } from '../model/plan.js';
 import { noManifestsWarning } from '../cli/no-manifests.js';
 import { gatedPlan } from '../plan/pipeline.js';
@@ -124,6 +126,8 @@ export interface PlanApiOptions {
    * it, `GET /plan` lists the recent commits a client may name in `from` (see SetOverlay).
    */
   gitFolder?: string;
+  /** Checks the controller's reconciles add (a fleet pool's: its Pool manifest must carry its name). */
+  documentChecks?: (documents: DesiredState['documents']) => Diagnostic[];
   /** Told of each set planned: told as an overlay of a commit, or by its files. */
   onPlanned?: (set: 'overlay' | 'files') => void;
 }
@@ -250,12 +254,15 @@ function resolveSent(set: PlanRequestSet, store: FileStore): { files: ManifestFi
 async function planSet(set: { files: ManifestFile[]; commit?: string }, root: string | undefined, observed: ObservedState, now: Date, options: PlanApiOptions, cache: ManifestCache, objects: boolean): Promise<PlanResult> {
   const dir = root ?? options.root;
   const { desired, diagnostics } = cache.load(set.files, dir, { commit: set.commit ?? 'local', live: liveInventoryFrom(observed), limits: options.config.repository });
-  if (hasErrors(diagnostics)) return { invalid: diagnostics };
+  // The controller's own document checks stop a set as the load's errors do (a fleet pool's Pool name, as `plan --pool`).
+  const documentProblems = options.documentChecks?.(desired.documents) ?? [];
+  if (hasErrors(diagnostics) || hasErrors(documentProblems)) return { invalid: documentProblems.length ? sortDiagnostics([...diagnostics, ...documentProblems]) : diagnostics };
   const checked = [
     ...(set.commit === undefined ? noManifestsWarning(dir, desired, diagnostics) : []),
     ...diagnostics,
     ...checkAdmission(desired),
     ...operatorChecks(desired, options.config, options.ownCredentialFiles),
+    ...documentProblems,
   ];
   const changedCredentials = await credentialChanges(desired, observed, options.config, operatorSecretSource(options.config, options.ownCredentialFiles), options.repo);
   const plan = gatedPlan(desired, observed, checked, {

@@ -103,8 +103,9 @@ export interface FleetHttpServer {
  * Serves `/healthz` (no pool's reconcile stuck past `stuckAfterMs`), `/readyz` (every pool this
  * replica holds is ready; a replica standing by for all its pools is ready), `/metrics`, `/status`
  * (all pools), `/status/<pool>` (one pool's full status, 404 for a name not configured), `/history`
- * (every connected pool's reconcile history by name), `/history/<pool>` and, with a secret,
- * `POST /webhook` (a verified push makes every pool fetch). With `guard`, requests are checked as a
+ * (every connected pool's reconcile history by name), `/history/<pool>`, `/plan/<pool>` (that pool's
+ * plan API, with http.tokenFile) and, with a secret, `POST /webhook` (a verified push makes every
+ * pool fetch). With `guard`, requests are checked as a
  * single controller's are: the Host header always, the bearer token off /healthz, /readyz, /webhook.
  */
 export async function startFleetHttp(
@@ -137,6 +138,9 @@ export async function startFleetHttp(
       void handleApprove(req, res, { token: options.approveToken, onApprove: (hash, pool) => approveInPool(fleet, hash, pool) }).catch(() => res.headersSent ? res.destroy() : send(res, 500, 'text/plain', 'internal error\n'));
       return;
     }
+    const path = (req.url ?? '/').split('?')[0]!;
+    const plan = /^\/plan(?:\/([^/]+))?$/.exec(path);
+    if (plan) return planInPool(fleet, plan[1] === undefined ? undefined : decodeURIComponent(plan[1]), req, res);
     handle(fleet, options.stuckAfterMs, req, res);
   });
   let hook: Listening | undefined;
@@ -171,6 +175,22 @@ async function approveInPool(fleet: RunningFleet, hash: string, name: string | u
   pool.approvalLedger.approve(hash);
   await pool.approvalLedger.save();
   pool.controller.loop.request('resync');
+}
+
+/**
+ * `/plan/<pool>`: that pool's plan API (plan-api.ts), planning against its controller's cache with
+ * its limits. Refusals are JSON, as the plan API's own: 400 without a pool name when several are
+ * served, 404 for a name not configured (or no http.tokenFile), 503 while the pool is not connected.
+ */
+function planInPool(fleet: RunningFleet, name: string | undefined, req: IncomingMessage, res: ServerResponse): void {
+  const json = (code: number, error: string) => send(res, code, 'application/json', JSON.stringify({ error }) + '\n');
+  const names = fleet.pools.map((p) => p.config.name).join(', ');
+  const pool = name === undefined ? (fleet.pools.length === 1 ? fleet.pools[0] : undefined) : fleet.pools.find((p) => p.config.name === name);
+  if (name === undefined && !pool) return json(400, `this replica serves several pools: name the pool (--pool NAME; pools: ${names})`);
+  if (!pool) return json(404, `no pool named '${name}' in the configuration (pools: ${names})`);
+  if (!pool.controller) return json(503, `pool ${pool.config.name} is not connected here yet: ${pool.connectError ?? 'connecting'}`);
+  if (!pool.controller.plan) return json(404, 'plan API not configured (no http.tokenFile)');
+  void pool.controller.plan(req, res).catch(() => (res.headersSent ? res.destroy() : json(500, 'internal error')));
 }
 
 interface Listening {
