@@ -11,7 +11,7 @@ import type { XapiCaller } from '../xapi/caller.js';
 import { XapiClient } from '../xapi/client.js';
 import { startHttpServer, type ControllerHttpServer } from './http.js';
 import { createWebRoutes } from './web/routes.js';
-import { planSummary, poolPageView, type PlanSummary } from './web/view.js';
+import { planSummary, poolPageView, type PlanSummary, type PoolPageView } from './web/view.js';
 import type { HttpGuard } from './http-guard.js';
 import type { Diagnostic } from '../model/diagnostics.js';
 import type { RawDocument } from '../model/desired.js';
@@ -118,6 +118,8 @@ export interface RunningController {
   url: string;
   /** `/plan` for this pool (plan-api.ts), when the configuration names http.tokenFile. */
   plan?: PlanApiHandler;
+  /** What the status page shows of this pool now (`name`: as a fleet names it; default the pool's name_label). */
+  pageView(name?: string): PoolPageView;
   status: StatusStore;
   metrics: ControllerMetrics;
   loop: ReconcileLoop;
@@ -306,6 +308,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
   return {
     url: http?.url ?? '',
     ...(planHandler ? { plan: planHandler } : {}),
+    pageView: (name) => poolPageView(status.snapshot(), outputs.history.document().entries, name ?? poolNameOf(pool), lastPlan),
     status,
     metrics,
     loop,

@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ControllerStatus } from '../controller/status.js';
-import { guardRequest, type HttpGuard } from '../controller/http-guard.js';
+import { PAGE_PATHS, guardRequest, type HttpGuard } from '../controller/http-guard.js';
+import { createWebRoutes } from '../controller/web/routes.js';
 import { ApproveRefused, handleApprove } from '../controller/approve-api.js';
 import { handleWebhook } from '../controller/webhook.js';
 import type { FleetPool, RunningFleet } from './fleet.js';
@@ -103,7 +104,8 @@ export interface FleetHttpServer {
  * Serves `/healthz` (no pool's reconcile stuck past `stuckAfterMs`), `/readyz` (every pool this
  * replica holds is ready; a replica standing by for all its pools is ready), `/metrics`, `/status`
  * (all pools), `/status/<pool>` (one pool's full status, 404 for a name not configured), `/history`
- * (every connected pool's reconcile history by name), `/history/<pool>`, `/plan/<pool>` (that pool's
+ * (every connected pool's reconcile history by name), `/history/<pool>`, the status page (`/`, one
+ * section per connected pool), `/plan/<pool>` (that pool's
  * plan API, with http.tokenFile) and, with a secret, `POST /webhook` (a verified push makes every
  * pool fetch). With `guard`, requests are checked as a
  * single controller's are: the Host header always, the bearer token off /healthz, /readyz, /webhook.
@@ -128,10 +130,19 @@ export async function startFleetHttp(
     void handleWebhook(req, res, { ...options.webhook, onPush: () => fleet.pools.forEach((p) => p.controller?.loop.request('webhook')) });
   };
   const isWebhook = (req: IncomingMessage) => req.method === 'POST' && (req.url ?? '').split('?')[0] === '/webhook';
+  // The status page, one section per pool this replica is connected to (held or standing by).
+  const web = createWebRoutes({
+    ...(options.guard?.token !== undefined ? { token: options.guard.token } : {}),
+    view: () => ({ pools: fleet.pools.flatMap((p) => (p.controller ? [p.controller.pageView(p.config.name)] : [])) }),
+  });
   const main = await listen(options.host ?? '127.0.0.1', options.port ?? 9420, (req, res) => {
     // As a single controller: the Host check everywhere, the bearer token off the probes and the webhook.
     const refusal = guardRequest(req, (req.url ?? '/').split('?')[0]!, options.guard ?? {});
     if (refusal) return send(res, refusal.status, 'text/plain', `${refusal.reason}\n`, refusal.headers);
+    if (PAGE_PATHS.has((req.url ?? '/').split('?')[0]!)) {
+      void web.handle(req, res).catch(() => (res.headersSent ? res.destroy() : send(res, 500, 'text/plain', 'internal error\n')));
+      return;
+    }
     if (isWebhook(req)) return options.webhookListen ? send(res, 404, 'text/plain', 'not found: POST /webhook is served on its own address\n') : webhook(req, res);
     if ((req.url ?? '').split('?')[0] === '/approve') {
       if (!options.approveToken) return send(res, 404, 'text/plain', 'not found: no approvals.tokenFile configured\n');
@@ -155,6 +166,7 @@ export async function startFleetHttp(
     url: main.url,
     ...(hook ? { webhookUrl: hook.url } : {}),
     close: async () => {
+      web.close();
       await Promise.all([main.close(), hook?.close()]);
     },
   };

@@ -1,8 +1,11 @@
 /**
- * `xops plan REPO --config FILE --server URL` against a fleet replica (`xops run --config` with
- * pools): each pool is planned by its own controller (`/plan/<pool>`), against its event-fed
- * cache, from the union of its paths. The answer must equal the cold per-pool plan, action for
- * action, and the replica must refuse a request that names no pool or an unknown one, as JSON.
+ * What a fleet replica (`xops run --config` with pools) serves besides /status: each pool's plan
+ * API, and the status page.
+ *
+ * `xops plan REPO --config FILE --server URL`: each pool is planned by its own controller
+ * (`/plan/<pool>`), against its event-fed cache, from the union of its paths. The answer must equal
+ * the cold per-pool plan, action for action, and the replica must refuse a request that names no
+ * pool or an unknown one, as JSON. The page (`/`) shows one section per pool, in a real browser.
  */
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,6 +16,7 @@ import type { FleetStatus } from '../../src/fleet/http.js';
 import type { Plan } from '../../src/model/plan.js';
 import { startSimulators, type Simulator } from '../../src/sim/index.js';
 import { cleanEnv, startXops, xops } from '../cli/helpers.js';
+import { launchChromium } from '../web/browser.js';
 
 const network = (name: string, mtu = 1500) => `apiVersion: xops/v1\nkind: Network\nmetadata:\n  name: ${name}\nspec:\n  mtu: ${mtu}\n`;
 const TOKEN = 'fleet-plan-token-0123456789';
@@ -111,5 +115,27 @@ describe('xops plan --config --server against a fleet replica', () => {
     expect(((await unknown.json()) as { error: string }).error).toMatch(/no pool named 'c'/);
     const unauthorized = await fetch(`${url}/plan/a`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"files":[]}' });
     expect(unauthorized.status).toBe(401);
+  });
+});
+
+describe("a fleet replica's status page", () => {
+  it('shows a section per pool with its resources, behind the token', async () => {
+    const chromium = await launchChromium();
+    try {
+      const page = await chromium.context.newPage();
+      const denied = await page.goto(`${url}/`);
+      expect(denied?.status()).toBe(401);
+      // The token once in the address, exchanged for a cookie; the page then follows the event stream.
+      await page.goto(`${url}/?token=${TOKEN}`);
+      const sections = page.locator('section.pool');
+      await sections.nth(1).waitFor();
+      expect(await sections.evaluateAll((all) => all.map((s) => s.getAttribute('data-pool')))).toEqual(['a', 'b']);
+      const resources = (pool: string) => page.locator(`section[data-pool="${pool}"] table[data-section=resources] tbody tr`).evaluateAll((trs) => trs.map((tr) => [tr.getAttribute('data-address'), tr.getAttribute('data-state')]));
+      expect(await resources('a')).toEqual([['Network/a-only', 'synced'], ['Network/backend', 'synced']]);
+      expect(await resources('b')).toEqual([['Network/backend', 'synced']]);
+      expect(new URL(page.url()).search).toBe('');
+    } finally {
+      await chromium.close();
+    }
   });
 });
