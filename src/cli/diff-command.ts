@@ -136,13 +136,20 @@ export async function run(argv: string[]): Promise<number> {
   const fleetOperator = await operatorSettings(values);
   const pools = poolsOf(fleetOperator, values.pool);
   if (pools.length) {
-    if (str(values.server) || str(values.xapi)) throw new UserError('the configuration lists pools (pools:), each with its own address: drop --server and --xapi');
+    if (str(values.xapi)) throw new UserError('the configuration lists pools (pools:), each with its own address: drop --xapi');
+    if (str(values.server) && (values['allow-adopt'] || values['allow-prune'] || values['allow-destructive'] || str(values['repo-id']))) {
+      throw new UserError("--server plans with the replica's pools, limits and repository identity: leave out --repo-id and --allow-*");
+    }
+    const server = str(values.server)
+      ? { url: str(values.server)!, token: await (await import('./remote-plan.js')).serverToken(values, str(values['token-file']) ? undefined : fleetOperator.config.http.tokenFile), objects: out === 'json' }
+      : undefined;
     const { diffPools } = await import('./diff-pools.js');
     return diffPools(pools, {
       git: repoGit, top, prefix, dir,
       base: { ref: values.base, commit: base },
       head: { ref: values.head, commit: head },
       out, maxBytes, detailed: values['detailed-exitcode'] === true, repo: repoIdentity(values), operator: fleetOperator,
+      ...(server ? { server } : {}),
     });
   }
 

@@ -6,6 +6,7 @@ import type { ManifestFile } from '../manifests/loader.js';
 import type { ObservedState } from '../model/observed.js';
 import type { Plan } from '../model/plan.js';
 import { manifestFilesAt, markIntroduced } from './diff-command.js';
+import type { RemoteResult } from './remote-plan.js';
 import type { OperatorSettings } from './operator-config.js';
 import { hasProblems, printPlan, printProblems, type PlanOutput } from './plan-output.js';
 import { observePool, planPoolWithCredentials, poolFailure, type PoolPlanContext } from './pool-plan.js';
@@ -24,6 +25,8 @@ export interface PoolDiffOptions {
   detailed: boolean;
   repo: string;
   operator: OperatorSettings;
+  /** `--server URL`: a fleet replica plans both commits of each pool (`/plan/<pool>`) against its cache. */
+  server?: { url: string; token: string; objects: boolean };
 }
 
 /**
@@ -39,10 +42,7 @@ export async function diffPools(pools: PoolConfig[], o: PoolDiffOptions): Promis
   let failed = false;
   for (const pool of pools) {
     try {
-      const observed = await observePool(pool);
-      const ctx = (commit: string): PoolPlanContext => ({ root: o.dir, commit, repo: o.repo, operator: o.operator, now: new Date() });
-      const head = await planOrInvalid(pool, headFiles, observed, ctx(o.head.commit));
-      const base = await planOrInvalid(pool, baseFiles, observed, ctx(o.base.commit));
+      const [head, base] = o.server ? await bothOnServer(pool, headFiles, baseFiles, o, o.server) : await bothCold(pool, headFiles, baseFiles, o);
       const plan = markIntroduced(head, base);
       if (hasProblems(plan)) failed = true;
       plans.push({ pool: pool.name, plan });
@@ -67,6 +67,27 @@ export async function diffPools(pools: PoolConfig[], o: PoolDiffOptions): Promis
   if (o.out === 'json') for (const { plan } of plans) printProblems(plan);
   if (failed) return 1;
   return o.detailed && plans.some(({ plan }) => plan.actions.some((a) => a.introduced)) ? 2 : 0;
+}
+
+/** The head's and the base's plans of one pool against its live state, read here. */
+async function bothCold(pool: PoolConfig, headFiles: ManifestFile[], baseFiles: ManifestFile[], o: PoolDiffOptions): Promise<[Plan, Plan]> {
+  const observed = await observePool(pool);
+  const ctx = (commit: string): PoolPlanContext => ({ root: o.dir, commit, repo: o.repo, operator: o.operator, now: new Date() });
+  return [await planOrInvalid(pool, headFiles, observed, ctx(o.head.commit)), await planOrInvalid(pool, baseFiles, observed, ctx(o.base.commit))];
+}
+
+/** The same, planned by the fleet replica's controller of the pool, against one snapshot of its cache. */
+async function bothOnServer(pool: PoolConfig, headFiles: ManifestFile[], baseFiles: ManifestFile[], o: PoolDiffOptions, server: NonNullable<PoolDiffOptions['server']>): Promise<[Plan, Plan]> {
+  const { planOnServer, sendable } = await import('./remote-plan.js');
+  const prefixes = pool.paths.map((p) => (p === '' ? '' : `${p}/`));
+  const set = (files: ManifestFile[], commit: string) => ({ files: sendable(selectFiles(files, prefixes)), commit });
+  const answer = await planOnServer(server.url, server.token, o.dir, set(headFiles, o.head.commit), set(baseFiles, o.base.commit), server.objects, pool.name);
+  const now = new Date().toISOString();
+  const planOf = (result: RemoteResult | undefined, commit: string): Plan => {
+    if (!result) throw new Error(`--server ${server.url}: the replica did not plan commit ${commit.slice(0, 12)}`);
+    return 'plan' in result ? result.plan : { formatVersion: 1, createdAt: now, source: { path: o.dir, commit }, observed: { token: '', objects: {} }, actions: [], refused: [], diagnostics: result.invalid };
+  };
+  return [planOf(answer.head, o.head.commit), planOf(answer.base, o.base.commit)];
 }
 
 /** One commit's plan for a pool; manifests with errors give an empty plan carrying them, as a single-pool diff does. */

@@ -60,6 +60,12 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+/** The replica's `xops_plan_requests_total` samples, sorted. */
+async function planned(): Promise<string[]> {
+  const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+  return text.split('\n').filter((l) => l.startsWith('xops_plan_requests_total')).sort();
+}
+
 function essence(plan: Plan) {
   return { actions: plan.actions, refused: plan.refused, diagnostics: plan.diagnostics, source: plan.source };
 }
@@ -73,7 +79,6 @@ describe('xops plan --config --server against a fleet replica', () => {
     mkdirSync(join(work, 'pools/b'), { recursive: true });
     writeFileSync(join(work, 'pools/b/b.yaml'), network('b-only'));
     const args = ['plan', work, '--config', join(dir, 'config.yaml'), '--out', 'json'];
-    const planned = async () => (await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text()).split('\n').filter((l) => l.startsWith('xops_plan_requests_total')).sort();
     expect(await planned()).toEqual([]);
     const cold = await xops(args, { env: cleanEnv() });
     const warm = await xops([...args, '--server', url], { env: cleanEnv() });
@@ -103,6 +108,39 @@ describe('xops plan --config --server against a fleet replica', () => {
     expect(warm.stderr).toBe(cold.stderr);
     expect(warm.code).toBe(cold.code);
     expect((JSON.parse(warm.stdout) as { pool: string }[]).map((p) => p.pool)).toEqual(['a']);
+  });
+
+  it('diffs two commits of each pool through the replica as the cold per-pool diff does', async () => {
+    const repo = join(dir, 'repo');
+    const env = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' };
+    const git = (...a: string[]) => execFileSync('git', ['-C', repo, ...a], { env });
+    git('checkout', '-q', '-b', 'pr');
+    try {
+      writeFileSync(join(repo, 'common/backend.yaml'), network('backend', 9000));
+      mkdirSync(join(repo, 'pools/b'), { recursive: true });
+      writeFileSync(join(repo, 'pools/b/b.yaml'), network('b-only'));
+      git('add', '-A');
+      git('commit', '-qm', 'the pull request');
+      const args = ['diff', '--base', 'main', '--head', 'pr', repo, '--config', join(dir, 'config.yaml'), '--out', 'json'];
+      const cold = await xops(args, { env: cleanEnv() });
+      const before = await planned();
+      const warm = await xops([...args, '--server', url], { env: cleanEnv() });
+      // Both commits of both pools went to the replica.
+      const count = (samples: string[], pool: string) => Number(samples.find((l) => l.includes(`pool="${pool}"`))?.split(' ')[1] ?? 0);
+      const after = await planned();
+      expect([count(after, 'a') - count(before, 'a'), count(after, 'b') - count(before, 'b')]).toEqual([2, 2]);
+      expect(warm.stderr).toBe(cold.stderr);
+      expect(warm.code).toBe(cold.code);
+      const coldPlans = JSON.parse(cold.stdout) as { pool: string; plan: Plan }[];
+      const warmPlans = JSON.parse(warm.stdout) as { pool: string; plan: Plan }[];
+      expect(coldPlans.map((p) => [p.pool, p.plan.actions.filter((a) => a.introduced).map((a) => a.id)])).toEqual([
+        ['a', ['update:Network/backend']],
+        ['b', ['update:Network/backend', 'create:Network/b-only']],
+      ]);
+      expect(warmPlans.map((p) => ({ pool: p.pool, ...essence(p.plan) }))).toEqual(coldPlans.map((p) => ({ pool: p.pool, ...essence(p.plan) })));
+    } finally {
+      git('checkout', '-q', 'main');
+    }
   });
 
   it('refuses, as JSON, a request that names no pool or one it does not serve', async () => {
