@@ -15,6 +15,7 @@ import type { FieldChange, Refusal } from '../../model/plan.js';
 import type { PlanContext } from '../../plan/context.js';
 import { addressOfResource, read } from '../../plan/context.js';
 import { makeAction, objectRef } from '../../plan/changes.js';
+import { cannotRunOn } from '../../plan/host-fit.js';
 
 /** One planned live migration: the VM and the host it goes to. */
 export interface PlannedMigration {
@@ -46,25 +47,6 @@ function freeMemory(ctx: PlanContext, host: HostRecord): number {
     if (vm && (vm.power_state === 'Running' || vm.power_state === 'Paused')) free -= footprint(vm);
   }
   return free;
-}
-
-/** Why `host` cannot run `vm` for lack of its storage or networks, or undefined when it can. */
-function cannotRunOn(ctx: PlanContext, vm: VMRecord, host: HostRecord, hostRef: Ref): string | undefined {
-  const attached = new Set<string>();
-  for (const pbd of ctx.observed.records.PBD.values()) if (pbd.host === hostRef && pbd.currently_attached) attached.add(pbd.SR);
-  for (const vbdRef of vm.VBDs) {
-    const vbd = ctx.index.get('VBD', vbdRef);
-    if (!vbd || vbd['empty'] === true) continue;
-    const vdi = ctx.index.get('VDI', vbd.VDI);
-    if (vdi && !attached.has(vdi.SR)) return `its disk on SR '${ctx.index.get('SR', vdi.SR)?.name_label ?? vdi.SR}' is not reachable from ${host.name_label} (VM_REQUIRES_SR)`;
-  }
-  const networks = new Set(host['PIFs'] ? (host['PIFs'] as Ref[]).map((p) => ctx.index.get('PIF', p)?.network) : []);
-  for (const vifRef of vm.VIFs) {
-    const vif = ctx.index.get('VIF', vifRef);
-    const net = vif ? ctx.index.get('network', vif.network) : undefined;
-    if (net && net.PIFs.length > 0 && !networks.has(vif!.network)) return `its network '${net.name_label}' has no PIF on ${host.name_label} (VM_REQUIRES_NETWORK)`;
-  }
-  return undefined;
 }
 
 /** The anti-affinity VM_group a VM is in, if any (XAPI allows one group per VM). */

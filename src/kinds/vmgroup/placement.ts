@@ -1,12 +1,13 @@
 /**
  * Anti-affinity as drift: members of an anti-affinity group that share a host while another enabled host
- * runs none of the group (and has the memory, disks and networks for one) are planned to move there by live
- * migration. XAPI's rule is soft (xen-api `ocaml/xapi/xapi_vm_helpers.ml`, `rank_hosts_by_vm_cnt_in_group`):
+ * runs none of the group (and has the memory, disks and networks for one: plan/host-fit.ts) are planned
+ * to move there by live migration. XAPI's rule is soft (xen-api `ocaml/xapi/xapi_vm_helpers.ml`, `rank_hosts_by_vm_cnt_in_group`):
  * when the pool has fewer hosts than members, sharing is allowed and nothing is planned.
  */
 import type { HostRecord, Ref, VMRecord } from '../../model/observed.js';
 import type { PlanContext } from '../../plan/context.js';
 import { read } from '../../plan/context.js';
+import { cannotRunOn } from '../../plan/host-fit.js';
 
 /** One planned move: the VM, the host it leaves, the host it goes to. */
 export interface Spread {
@@ -29,16 +30,6 @@ function freeMemory(ctx: PlanContext, host: HostRecord): number {
   return free;
 }
 
-function reaches(ctx: PlanContext, vm: VMRecord, hostRef: Ref): boolean {
-  const attached = new Set<string>();
-  for (const pbd of ctx.observed.records.PBD.values()) if (pbd.host === hostRef && pbd.currently_attached) attached.add(pbd.SR);
-  return vm.VBDs.every((b) => {
-    const vbd = ctx.index.get('VBD', b);
-    const vdi = vbd && vbd['empty'] !== true ? ctx.index.get('VDI', vbd.VDI) : undefined;
-    return !vdi || attached.has(vdi.SR);
-  });
-}
-
 /** The moves that spread running members over hosts that run none of them. */
 export function planSpread(ctx: PlanContext, members: [Ref, VMRecord][]): Spread[] {
   const running = members.filter(([, vm]) => vm.power_state === 'Running');
@@ -49,7 +40,7 @@ export function planSpread(ctx: PlanContext, members: [Ref, VMRecord][]): Spread
   const moves: Spread[] = [];
   for (const [hostRef, list] of byHost) {
     for (const [, vm] of list.slice(1)) {
-      const target = empty.find(([r]) => free.has(r) && free.get(r)! >= footprint(vm) && reaches(ctx, vm, r));
+      const target = empty.find(([r, h]) => free.has(r) && free.get(r)! >= footprint(vm) && cannotRunOn(ctx, vm, h, r) === undefined);
       if (!target) continue;
       free.delete(target[0]); // one member per empty host
       moves.push({ vm: vm.uuid, vmName: vm.name_label, from: ctx.index.get('host', hostRef)?.name_label ?? hostRef, host: target[1].uuid, hostName: target[1].name_label });

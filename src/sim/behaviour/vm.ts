@@ -120,8 +120,17 @@ export function assertCanBootHere(db: SimDatabase, vm: string, host: string, mem
   for (const vif of rec.VIFs as string[]) {
     const net = db.get(vif)?.rec.network as string | undefined;
     const n = net ? db.get(net) : undefined;
-    // A network without PIFs is host-internal and exists everywhere.
-    if (n && (n.rec.PIFs as string[]).length > 0 && !hostNetworks.has(net!)) throw fail('VM_REQUIRES_NETWORK', vm, net!);
+    if (!n) continue;
+    if ((n.rec.PIFs as string[]).length > 0) {
+      if (!hostNetworks.has(net!)) throw fail('VM_REQUIRES_NETWORK', vm, net!);
+      continue;
+    }
+    // Without PIFs (xen-api xapi_network_attach_helpers.ml, assert_can_see_named_networks): on every
+    // host when unmanaged or assume_network_is_shared, else only where its running VMs are.
+    const oc = (n.rec.other_config ?? {}) as Record<string, string>;
+    if (oc.assume_network_is_shared === 'true' || n.rec.managed === false) continue;
+    const hosts = (n.rec.VIFs as string[]).map((v) => db.get(db.get(v)?.rec.VM as string)?.rec).filter((r) => r?.power_state === 'Running').map((r) => r!.resident_on as string);
+    if (hosts.length > 0 && !hosts.includes(host)) throw fail('VM_REQUIRES_NETWORK', vm, net!);
   }
   if (memoryCheck) assertMemoryFits(db, rec, host);
 }
