@@ -8,26 +8,11 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { applyFolder, failures, planFolder, simWithClient, scratch } from '../apply/helpers.js';
+import { webGroup, webVM } from './group-fixtures.js';
 import { renderText } from '../../src/render/index.js';
 
-const web = (name: string) => `apiVersion: xops/v1
-kind: VM
-metadata: {name: ${name}, labels: {tier: web}}
-spec:
-  template: Debian Bookworm 12
-  vcpus: 1
-  memory: 1GiB
-  disks:
-    - {name: root, size: 2GiB, sr: pool-nfs}
-  powerState: running
-`;
-const GROUP = `apiVersion: xops/v1
-kind: VMGroup
-metadata: {name: web-spread}
-spec:
-  placement: anti-affinity
-  selector: {labels: {tier: web}}
-`;
+const web = (name: string) => webVM(name, { diskSize: '2GiB' });
+const GROUP = webGroup('anti-affinity');
 
 const { cleanup, folder } = scratch('xops-placement-');
 

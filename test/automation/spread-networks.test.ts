@@ -9,27 +9,10 @@
 import { describe, expect, it } from 'vitest';
 import { applyFolder, failures, planFolder, simWithClient, scratch } from '../apply/helpers.js';
 import { isXapiError } from '../../src/apply/xapi.js';
+import { webGroup, webVM } from './group-fixtures.js';
 
-const web = (name: string) => `apiVersion: xops/v1
-kind: VM
-metadata: {name: ${name}, labels: {tier: web}}
-spec:
-  template: Debian Bookworm 12
-  vcpus: 1
-  memory: 1GiB
-  disks:
-    - {name: root, size: 5GiB, sr: pool-nfs}
-  networks:
-    - network: app-private
-  powerState: running
-`;
-const GROUP = `apiVersion: xops/v1
-kind: VMGroup
-metadata: {name: web-spread}
-spec:
-  placement: anti-affinity
-  selector: {labels: {tier: web}}
-`;
+const web = (name: string) => webVM(name, { networks: ['app-private'] });
+const GROUP = webGroup('anti-affinity');
 
 const { cleanup, folder } = scratch('xops-spread-net-');
 

@@ -7,25 +7,10 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { applyFolder, failures, planFolder, simWithClient, scratch } from '../apply/helpers.js';
+import { webGroup, webVM } from './group-fixtures.js';
 
-const web = (name: string) => `apiVersion: xops/v1
-kind: VM
-metadata: {name: ${name}, labels: {tier: web}}
-spec:
-  template: Debian Bookworm 12
-  vcpus: 1
-  memory: 1GiB
-  disks:
-    - {name: root, size: 5GiB, sr: pool-nfs}
-  powerState: running
-`;
-const group = (placement: string) => `apiVersion: xops/v1
-kind: VMGroup
-metadata: {name: web-spread}
-spec:
-  placement: ${placement}
-  selector: {labels: {tier: web}}
-`;
+const web = (name: string) => webVM(name);
+const group = webGroup;
 
 const { cleanup, folder } = scratch('xops-group-');
 
