@@ -36,16 +36,28 @@ export function cannotRunOn(ctx: PlanContext, vm: VMRecord, host: HostRecord, ho
 
 /**
  * XAPI's rule: a network with PIFs is on the hosts of its PIFs. One without is on every host when it
- * is unmanaged or marked `assume_network_is_shared`; else only where its running VMs are (anywhere
- * when none runs): a host-internal network does not span hosts.
+ * is unmanaged or marked `assume_network_is_shared`; else (`internal`) only where its running VMs are
+ * (anywhere when none runs): a host-internal network does not span hosts.
  */
-function networkOnHost(ctx: PlanContext, net: NetworkRecord, hostRef: Ref): boolean {
-  if (net.PIFs.length > 0) return net.PIFs.some((p) => ctx.index.get('PIF', p)?.host === hostRef);
-  if (net.other_config?.[ASSUME_SHARED] === 'true' || net['managed'] === false) return true;
-  const hosts: Ref[] = [];
-  for (const vifRef of (net['VIFs'] as Ref[] | undefined) ?? []) {
-    const vm = ctx.index.get('VM', ctx.index.get('VIF', vifRef)?.VM ?? '');
-    if (vm?.power_state === 'Running') hosts.push(vm.resident_on);
+export function hostsOfNetwork(ctx: PlanContext, net: NetworkRecord): { hosts: Set<Ref> | 'all'; internal: boolean } {
+  if (net.PIFs.length > 0) {
+    const hosts = new Set<Ref>();
+    for (const p of net.PIFs) {
+      const host = ctx.index.get('PIF', p)?.host;
+      if (host) hosts.add(host);
+    }
+    return { hosts, internal: false };
   }
-  return hosts.length === 0 || hosts.includes(hostRef);
+  if (net.other_config?.[ASSUME_SHARED] === 'true' || net['managed'] === false) return { hosts: 'all', internal: false };
+  const hosts = new Set<Ref>();
+  for (const vifRef of net.VIFs ?? []) {
+    const vm = ctx.index.get('VM', ctx.index.get('VIF', vifRef)?.VM ?? '');
+    if (vm?.power_state === 'Running') hosts.add(vm.resident_on);
+  }
+  return { hosts: hosts.size === 0 ? 'all' : hosts, internal: true };
+}
+
+function networkOnHost(ctx: PlanContext, net: NetworkRecord, hostRef: Ref): boolean {
+  const { hosts } = hostsOfNetwork(ctx, net);
+  return hosts === 'all' || hosts.has(hostRef);
 }

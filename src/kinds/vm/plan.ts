@@ -206,14 +206,16 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
       }
     }
     const problems = reserveCapacity(ctx, vm, refs.disks.map((d) => ({ name: d.name, bytes: d.size, sr: d.sr })),
-      STARTS.has(vm.spec.powerState) ? { memory: vm.spec.memory, vcpus: vm.spec.vcpus, protected: vm.spec.haRestartPriority === 'restart' } : undefined, refs.host);
+      STARTS.has(vm.spec.powerState) ? { memory: vm.spec.memory, vcpus: vm.spec.vcpus, protected: vm.spec.haRestartPriority === 'restart', networks: refs.networks.map((n) => n.network) } : undefined, refs.host);
     if (problems.length > 0) return refuseForCapacity(problems);
     // Apply honours a placement only for a VM it starts running (VM.start_on); the others start where XAPI says.
     const placed = vm.spec.powerState === 'running' ? groupPlacementOf(ctx, vm.meta.name) : undefined;
     const where = placed ? ` on ${placed.host.name} (anti-affinity group ${placed.group}: ${placed.sharing === 0 ? 'no other member runs there' : `${placed.sharing} other member(s) already run there`})` : '';
     if (placed && placed.sharing > 0) {
       addDiagnostic(ctx, vm, 'warning', 'anti-affinity',
-        `VM '${vm.spec.nameLabel}' starts on ${placed.host.name} beside ${placed.sharing} other member(s) of anti-affinity group ${placed.group}: no enabled host without a member has room for it (XAPI's rule is soft); add a host or free memory to spread the ${placed.members} members`);
+        placed.networks
+          ? `VM '${vm.spec.nameLabel}' starts on ${placed.host.name} beside ${placed.sharing} other member(s) of anti-affinity group ${placed.group}: its networks allow no other host (${placed.networks}); XAPI's rule is soft`
+          : `VM '${vm.spec.nameLabel}' starts on ${placed.host.name} beside ${placed.sharing} other member(s) of anti-affinity group ${placed.group}: no enabled host without a member has room for it (XAPI's rule is soft); add a host or free memory to spread the ${placed.members} members`);
     }
     const started = vm.spec.powerState !== 'halted' ? `, then ${vm.spec.powerState}${where}` : '';
     const configDrive = cloudInitCreateChange(vm);
@@ -458,7 +460,7 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   // A reboot-labelled update halts the running VM and starts it again (on any host that has room).
   const restarts = liveGuest && changes.some((c) => c.disruption === 'reboot');
   const start: PlannedStart | undefined = starts
-    ? { memory: spec.memory, vcpus: spec.vcpus, protected: protectedStart }
+    ? { memory: spec.memory, vcpus: spec.vcpus, protected: protectedStart, networks: refs.networks.map((n) => n.network) }
     : restarts
       ? { memory: spec.memory, vcpus: spec.vcpus, protected: protectedStart, releases: { host: rec.resident_on, memory: rec.memory_dynamic_max } }
       : undefined;

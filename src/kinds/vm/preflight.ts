@@ -5,6 +5,7 @@ import { NULL_REF } from '../../model/observed.js';
 import { namedOrSelected } from '../../plan/members.js';
 import type { PlanContext } from '../../plan/context.js';
 import type { ResolvedReference } from '../../plan/refs.js';
+import { hostsOfNetwork } from '../../plan/host-fit.js';
 import { isPlainVM } from './compare.js';
 import { diskShortfall, haShortfall, hostRoom, placeVM, roundBytes, type HaPlan, type HostRoom, type StartNeed } from './capacity.js';
 
@@ -24,6 +25,8 @@ interface CapacityLedger {
   placed: Map<string, GroupPlacement>;
   /** With HA on (and every host's memory known): what failover must still cover. */
   ha?: HaPlan;
+  /** Per host-internal network (uuid): the hosts this plan starts VMs of it on (plan/host-fit.ts). */
+  internal: Map<string, Set<Ref>>;
 }
 
 /** HA as the plan leaves it (the Pool manifest's `ha` when declared, else the pool's), with what it protects today. */
@@ -52,7 +55,7 @@ function ledger(ctx: PlanContext): CapacityLedger {
   const key = 'vm:capacity';
   let l = ctx.memo.get(key) as CapacityLedger | undefined;
   if (!l) {
-    l = { hosts: [...ctx.observed.records.host].map(([ref, h]) => hostRoom(ctx.index, ref, h)), sr: new Map(), groups: new Map(), placed: new Map(), ha: haPlanOf(ctx) };
+    l = { hosts: [...ctx.observed.records.host].map(([ref, h]) => hostRoom(ctx.index, ref, h)), sr: new Map(), groups: new Map(), placed: new Map(), ha: haPlanOf(ctx), internal: new Map() };
     ctx.memo.set(key, l);
   }
   return l;
@@ -66,6 +69,8 @@ export interface GroupPlacement {
   sharing: number;
   /** Members the group declares, this VM included. */
   members: number;
+  /** Why only some hosts could take the VM (its networks), when they did. */
+  networks?: string;
 }
 
 /** A declared anti-affinity group: its manifest name and its members' references. */
@@ -131,6 +136,8 @@ export function groupPlacementOf(ctx: PlanContext, name: string): GroupPlacement
 export interface PlannedStart extends StartNeed {
   protected: boolean;
   releases?: { host: Ref; memory: number };
+  /** The networks the VM is on (a fresh start goes only to a host that has them all). */
+  networks?: readonly ResolvedReference[];
 }
 
 /** A running VM's memory raised live: the bytes more it takes on the host it runs on. */
@@ -185,10 +192,19 @@ export function reserveCapacity(
     // A fresh start of a group member (not a restart, not pinned by spec.host) follows the group.
     const declared = !pinned && !start.releases ? antiAffinityGroupOf(ctx, vm) : undefined;
     if (declared) group = { ...declared, counts: groupCounts(ctx, l, declared) };
-    const placed = placeVM(start, l.hosts, pinned, group?.counts);
+    // A fresh start only where every network of the VM is (XAPI's assert_can_see_networks).
+    const reach = !start.releases && start.networks ? networkHosts(ctx, start.networks, l.internal) : undefined;
+    const hosts = reach ? l.hosts.filter((h) => reach.hosts.has(h.ref)) : l.hosts;
+    const placed = reach && pinned && !reach.hosts.has(pinned.ref)
+      ? { ok: false as const, short: 'host' as const, reason: `cannot start on its host ${pinned.name}: ${reach.why(pinned.ref)} (VM_REQUIRES_NETWORK)` }
+      : reach && hosts.length === 0
+        ? { ok: false as const, short: 'host' as const, reason: `cannot start anywhere: no host has all its networks (${reach.why(undefined)}; VM_REQUIRES_NETWORK)` }
+        : placeVM(start, hosts, pinned, group?.counts);
+    if (placed.ok && reach) for (const net of reach.internal) (l.internal.get(net) ?? l.internal.set(net, new Set()).get(net)!).add(placed.host.ref);
     if (placed.ok && group) {
       const uuid = ctx.index.get('host', placed.host.ref)?.uuid ?? '';
-      l.placed.set(vm.meta.name, { host: { ref: placed.host.ref, uuid, name: placed.host.name }, group: group.name, sharing: placed.sharing ?? 0, members: group.members.length });
+      const narrowed = reach && hosts.length < l.hosts.length ? reach.why(undefined) : '';
+      l.placed.set(vm.meta.name, { host: { ref: placed.host.ref, uuid, name: placed.host.name }, group: group.name, sharing: placed.sharing ?? 0, members: group.members.length, ...(narrowed ? { networks: narrowed } : {}) });
     }
     if (placed.ok) host = placed.host;
     else problems.push({ path: placed.short === 'vcpus' ? 'spec.vcpus' : placed.short === 'host' ? 'spec.host' : 'spec.memory', reason: `VM '${name}' ${placed.reason}` });
@@ -210,4 +226,35 @@ export function reserveCapacity(
   if (runsOn && runsOn.freeMemory !== undefined) runsOn.freeMemory -= grow!.bytes;
   if (start?.protected && l.ha) l.ha.protectedMemory += Math.max(0, start.memory - (start.releases?.memory ?? 0));
   return [];
+}
+
+/**
+ * The hosts that have every one of `networks` that exists (plan/host-fit.ts networkHosts), counting
+ * the hosts this plan already starts VMs of a host-internal network on; undefined when none
+ * restricts (no network, or only networks this plan creates). `internal`: the host-internal networks
+ * among them, by uuid; `why`: which network a host lacks, in words.
+ */
+function networkHosts(ctx: PlanContext, networks: readonly ResolvedReference[], planned: ReadonlyMap<string, ReadonlySet<Ref>>): { hosts: Set<Ref>; internal: string[]; why(host: Ref | undefined): string } | undefined {
+  let hosts: Set<Ref> | undefined;
+  const internal: string[] = [];
+  const limits: { name: string; on: Set<Ref> }[] = [];
+  for (const n of networks) {
+    const found = n.uuid ? ctx.index.byUuid('network', n.uuid) : undefined;
+    if (!found) continue;
+    const reach = hostsOfNetwork(ctx, found[1]);
+    // The hosts this plan starts others of an internal network on hold it too, once they run.
+    const starts = reach.internal ? planned.get(found[1].uuid) : undefined;
+    if (reach.internal) internal.push(found[1].uuid);
+    if (reach.hosts === 'all' && !starts?.size) continue;
+    const on = new Set([...(reach.hosts === 'all' ? [] : reach.hosts), ...(starts ?? [])]);
+    limits.push({ name: found[1].name_label, on });
+    hosts = hosts ? new Set([...hosts].filter((h) => on.has(h))) : on;
+  }
+  if (!hosts) return internal.length ? { hosts: new Set(ctx.observed.records.host.keys()), internal, why: () => '' } : undefined;
+  const names = (refs: Iterable<Ref>) => [...refs].map((r) => ctx.index.get('host', r)?.name_label ?? r).join(', ') || 'none';
+  return {
+    hosts,
+    internal,
+    why: (host) => limits.filter((l) => host === undefined || !l.on.has(host)).map((l) => `network '${l.name}' is on ${names(l.on)} only`).join('; '),
+  };
 }
