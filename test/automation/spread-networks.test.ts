@@ -82,4 +82,20 @@ describe("anti-affinity placement and the members' networks", () => {
       ['VM/web1', 'spec.host', `VM 'web1' cannot start on its host ${second!.rec.name_label}: network 'app-private' is on ${first!.rec.name_label} only (VM_REQUIRES_NETWORK)`],
     ]);
   });
+
+  it('places the members of a plain network this plan creates where the first of them starts', async () => {
+    const env = await simWithClient();
+    cleanup.push(env.stop);
+    const { client, sim } = env;
+    // A plain Network manifest: no VLAN, no bond, so no PIF: host-internal once it exists.
+    const network = 'apiVersion: xops/v1\nkind: Network\nmetadata: {name: app-private}\nspec:\n  mtu: 1500\n';
+    const dir = await folder({ 'net.yaml': network, 'vms.yaml': [web('web1'), web('web2')].join('---\n'), 'group.yaml': GROUP });
+    const { plan } = await planFolder(client, dir);
+    const startOn = (name: string) => (plan.actions.find((a) => a.id === `create:VM/${name}`)!.details!['startOn'] as { name: string }).name;
+    expect(startOn('web2')).toBe(startOn('web1'));
+    expect(failures((await applyFolder(client, dir)).result)).toEqual([]);
+    const hostName = (vm: string) => sim.db.record(sim.db.byName('VM', vm).rec.resident_on as string).name_label;
+    expect([hostName('web1'), hostName('web2')]).toEqual([startOn('web1'), startOn('web1')]);
+    expect((await planFolder(client, dir)).plan.actions).toEqual([]);
+  });
 });

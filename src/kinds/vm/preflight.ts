@@ -228,11 +228,19 @@ export function reserveCapacity(
   return [];
 }
 
+/** The name of the plain (host-internal) network the manifest at `address` creates, if it is one. */
+function plainNetworkMade(ctx: PlanContext, address: string | undefined): string | undefined {
+  if (!address?.startsWith('Network/')) return undefined;
+  const net = ctx.desired.networks.find((d) => d.meta.name === address.slice('Network/'.length));
+  if (!net || net.spec.vlan || net.spec.bond || net.spec.otherConfig['assume_network_is_shared'] === 'true') return undefined;
+  return net.spec.nameLabel;
+}
+
 /**
- * The hosts that have every one of `networks` that exists (plan/host-fit.ts networkHosts), counting
- * the hosts this plan already starts VMs of a host-internal network on; undefined when none
- * restricts (no network, or only networks this plan creates). `internal`: the host-internal networks
- * among them, by uuid; `why`: which network a host lacks, in words.
+ * The hosts that have every one of `networks` (plan/host-fit.ts hostsOfNetwork), counting the
+ * hosts this plan already starts VMs of a host-internal network on (one this plan creates too);
+ * undefined when none restricts. `internal`: the host-internal networks among them, by uuid (by
+ * address for one this plan creates); `why`: which network a host lacks, in words.
  */
 function networkHosts(ctx: PlanContext, networks: readonly ResolvedReference[], planned: ReadonlyMap<string, ReadonlySet<Ref>>): { hosts: Set<Ref>; internal: string[]; why(host: Ref | undefined): string } | undefined {
   let hosts: Set<Ref> | undefined;
@@ -240,14 +248,17 @@ function networkHosts(ctx: PlanContext, networks: readonly ResolvedReference[], 
   const limits: { name: string; on: Set<Ref> }[] = [];
   for (const n of networks) {
     const found = n.uuid ? ctx.index.byUuid('network', n.uuid) : undefined;
-    if (!found) continue;
-    const reach = hostsOfNetwork(ctx, found[1]);
+    const made = found ? undefined : plainNetworkMade(ctx, n.address);
+    if (!found && !made) continue;
+    // A plain network this plan creates is host-internal, and no VM runs on it yet.
+    const reach = found ? hostsOfNetwork(ctx, found[1]) : { hosts: 'all' as const, internal: true };
+    const key = found ? found[1].uuid : n.address!;
     // The hosts this plan starts others of an internal network on hold it too, once they run.
-    const starts = reach.internal ? planned.get(found[1].uuid) : undefined;
-    if (reach.internal) internal.push(found[1].uuid);
+    const starts = reach.internal ? planned.get(key) : undefined;
+    if (reach.internal) internal.push(key);
     if (reach.hosts === 'all' && !starts?.size) continue;
     const on = new Set([...(reach.hosts === 'all' ? [] : reach.hosts), ...(starts ?? [])]);
-    limits.push({ name: found[1].name_label, on });
+    limits.push({ name: found ? found[1].name_label : made!, on });
     hosts = hosts ? new Set([...hosts].filter((h) => on.has(h))) : on;
   }
   if (!hosts) return internal.length ? { hosts: new Set(ctx.observed.records.host.keys()), internal, why: () => '' } : undefined;
