@@ -37,9 +37,10 @@ export function cannotRunOn(ctx: PlanContext, vm: VMRecord, host: HostRecord, ho
 /**
  * XAPI's rule: a network with PIFs is on the hosts of its PIFs. One without is on every host when it
  * is unmanaged or marked `assume_network_is_shared`; else (`internal`) only where its running VMs are
- * (anywhere when none runs): a host-internal network does not span hosts.
+ * (anywhere when none runs): a host-internal network does not span hosts. `except`: a VM not to
+ * count (one about to restart).
  */
-export function hostsOfNetwork(ctx: PlanContext, net: NetworkRecord): { hosts: Set<Ref> | 'all'; internal: boolean } {
+export function hostsOfNetwork(ctx: PlanContext, net: NetworkRecord, except?: Ref): { hosts: Set<Ref> | 'all'; internal: boolean } {
   if (net.PIFs.length > 0) {
     const hosts = new Set<Ref>();
     for (const p of net.PIFs) {
@@ -51,7 +52,8 @@ export function hostsOfNetwork(ctx: PlanContext, net: NetworkRecord): { hosts: S
   if (net.other_config?.[ASSUME_SHARED] === 'true' || net['managed'] === false) return { hosts: 'all', internal: false };
   const hosts = new Set<Ref>();
   for (const vifRef of net.VIFs ?? []) {
-    const vm = ctx.index.get('VM', ctx.index.get('VIF', vifRef)?.VM ?? '');
+    const vmRef = ctx.index.get('VIF', vifRef)?.VM ?? '';
+    const vm = vmRef === except ? undefined : ctx.index.get('VM', vmRef);
     if (vm?.power_state === 'Running') hosts.add(vm.resident_on);
   }
   return { hosts: hosts.size === 0 ? 'all' : hosts, internal: true };

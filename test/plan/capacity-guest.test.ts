@@ -15,7 +15,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { DesiredState } from '../../src/model/desired.js';
-import type { Ref } from '../../src/model/observed.js';
+import { NULL_REF, type Ref } from '../../src/model/observed.js';
 import type { Plan } from '../../src/model/plan.js';
 import { planChanges, type PlanOptions } from '../../src/plan/index.js';
 import { placeVM, diskShortfall, type HostRoom } from '../../src/kinds/vm/capacity.js';
@@ -203,6 +203,22 @@ const cases: Case[] = [
       return desiredState({ vms: [vm('web01', { memory: 5 * GiB, memoryMax: 5 * GiB })] });
     },
     actions: ['update:VM/web01 reboot [spec.memoryMax, spec.memory]'],
+  },
+  {
+    // XAPI's assert_can_see_networks (xen-api ocaml/xapi/xapi_network_attach_helpers.ml): the VM starts
+    // again only where its network is; apply would halt it and fail to start it elsewhere.
+    why: 'a restart counts only the hosts that have the VM\'s networks: room on another host is no room',
+    given: (b) => {
+      withHostRoom(b, [1 * GiB, 58 * GiB]);
+      const net = b.world.add('network', { name_label: 'host1-only', name_description: '', MTU: 1500, bridge: 'xapi9', PIFs: [], VIFs: [], tags: [], other_config: {} });
+      const pif = b.world.add('PIF', { device: 'eth0', host: b.hosts[0], network: net, VLAN: 9, MAC: '', MTU: 1500, physical: false, management: false, currently_attached: true, VLAN_master_of: NULL_REF, VLAN_slave_of: [], bond_master_of: [], bond_slave_of: NULL_REF, other_config: {} });
+      b.world.set('network', net, { PIFs: [pif] });
+      addVM(b, { name: 'web01', memory: 4 * GiB, memoryMax: 4 * GiB, vifs: [{ network: net }] });
+      return desiredState({ vms: [vm('web01', { memory: 8 * GiB, memoryMax: 8 * GiB, networks: [{ network: live('host1-only') }] })] });
+    },
+    actions: [],
+    refused: ['VM/web01 spec.memory'],
+    reasons: [/needs 8 GiB of memory and 2 vCPUs to start; the largest free host memory is 5 GiB on xcp-host1: .* \(no other host has its networks: network 'host1-only' is on xcp-host1 only\)$/],
   },
   {
     why: 'memory raised live must fit the host the VM runs on',

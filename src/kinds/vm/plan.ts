@@ -462,7 +462,7 @@ export function planVM(ctx: PlanContext, vm: DesiredVM): void {
   const start: PlannedStart | undefined = starts
     ? { memory: spec.memory, vcpus: spec.vcpus, protected: protectedStart, networks: refs.networks.map((n) => n.network) }
     : restarts
-      ? { memory: spec.memory, vcpus: spec.vcpus, protected: protectedStart, releases: { host: rec.resident_on, memory: rec.memory_dynamic_max } }
+      ? { memory: spec.memory, vcpus: spec.vcpus, protected: protectedStart, releases: { host: rec.resident_on, memory: rec.memory_dynamic_max, vm: ref }, networks: refs.networks.map((n) => n.network) }
       : undefined;
   const grow = liveGuest && !restarts && spec.memory > rec.memory_dynamic_max ? { host: rec.resident_on, bytes: spec.memory - rec.memory_dynamic_max } : undefined;
   const problems = reserveCapacity(ctx, vm, newBytes, start, restarts ? undefined : refs.host, grow);

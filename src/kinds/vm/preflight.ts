@@ -7,7 +7,7 @@ import type { PlanContext } from '../../plan/context.js';
 import type { ResolvedReference } from '../../plan/refs.js';
 import { hostsOfNetwork } from '../../plan/host-fit.js';
 import { isPlainVM } from './compare.js';
-import { diskShortfall, haShortfall, hostRoom, placeVM, roundBytes, type HaPlan, type HostRoom, type StartNeed } from './capacity.js';
+import { diskShortfall, haShortfall, hostRoom, placeVM, roundBytes, type HaPlan, type HostRoom, type Placement, type StartNeed } from './capacity.js';
 
 /**
  * The planner's side of the capacity preflight: one ledger per plan of what the VMs planned so far
@@ -135,8 +135,9 @@ export function groupPlacementOf(ctx: PlanContext, name: string): GroupPlacement
  */
 export interface PlannedStart extends StartNeed {
   protected: boolean;
-  releases?: { host: Ref; memory: number };
-  /** The networks the VM is on (a fresh start goes only to a host that has them all). */
+  /** A restart: the VM (running now, so not counted on its networks) gives back its memory on its host. */
+  releases?: { host: Ref; memory: number; vm?: Ref };
+  /** The networks the VM is on: it starts only on a host that has them all. */
   networks?: readonly ResolvedReference[];
 }
 
@@ -192,14 +193,14 @@ export function reserveCapacity(
     // A fresh start of a group member (not a restart, not pinned by spec.host) follows the group.
     const declared = !pinned && !start.releases ? antiAffinityGroupOf(ctx, vm) : undefined;
     if (declared) group = { ...declared, counts: groupCounts(ctx, l, declared) };
-    // A fresh start only where every network of the VM is (XAPI's assert_can_see_networks).
-    const reach = !start.releases && start.networks ? networkHosts(ctx, start.networks, l.internal) : undefined;
+    // Only where every network of the VM is (XAPI's assert_can_see_networks).
+    const reach = start.networks ? networkHosts(ctx, start.networks, l.internal, start.releases?.vm) : undefined;
     const hosts = reach ? l.hosts.filter((h) => reach.hosts.has(h.ref)) : l.hosts;
     const placed = reach && pinned && !reach.hosts.has(pinned.ref)
       ? { ok: false as const, short: 'host' as const, reason: `cannot start on its host ${pinned.name}: ${reach.why(pinned.ref)} (VM_REQUIRES_NETWORK)` }
       : reach && hosts.length === 0
         ? { ok: false as const, short: 'host' as const, reason: `cannot start anywhere: no host has all its networks (${reach.why(undefined)}; VM_REQUIRES_NETWORK)` }
-        : placeVM(start, hosts, pinned, group?.counts);
+        : narrowedReason(placeVM(start, hosts, pinned, group?.counts), reach && hosts.length < l.hosts.length ? reach.why(undefined) : '');
     if (placed.ok && reach) for (const net of reach.internal) (l.internal.get(net) ?? l.internal.set(net, new Set()).get(net)!).add(placed.host.ref);
     if (placed.ok && group) {
       const uuid = ctx.index.get('host', placed.host.ref)?.uuid ?? '';
@@ -228,6 +229,11 @@ export function reserveCapacity(
   return [];
 }
 
+/** A placement that failed among the hosts its networks left, saying so: room elsewhere is no room. */
+function narrowedReason(placed: Placement, networks: string): Placement {
+  return placed.ok || !networks ? placed : { ...placed, reason: `${placed.reason} (no other host has its networks: ${networks})` };
+}
+
 /** The name of the plain (host-internal) network the manifest at `address` creates, if it is one. */
 function plainNetworkMade(ctx: PlanContext, address: string | undefined): string | undefined {
   if (!address?.startsWith('Network/')) return undefined;
@@ -242,7 +248,7 @@ function plainNetworkMade(ctx: PlanContext, address: string | undefined): string
  * undefined when none restricts. `internal`: the host-internal networks among them, by uuid (by
  * address for one this plan creates); `why`: which network a host lacks, in words.
  */
-function networkHosts(ctx: PlanContext, networks: readonly ResolvedReference[], planned: ReadonlyMap<string, ReadonlySet<Ref>>): { hosts: Set<Ref>; internal: string[]; why(host: Ref | undefined): string } | undefined {
+function networkHosts(ctx: PlanContext, networks: readonly ResolvedReference[], planned: ReadonlyMap<string, ReadonlySet<Ref>>, except?: Ref): { hosts: Set<Ref>; internal: string[]; why(host: Ref | undefined): string } | undefined {
   let hosts: Set<Ref> | undefined;
   const internal: string[] = [];
   const limits: { name: string; on: Set<Ref> }[] = [];
@@ -251,7 +257,7 @@ function networkHosts(ctx: PlanContext, networks: readonly ResolvedReference[], 
     const made = found ? undefined : plainNetworkMade(ctx, n.address);
     if (!found && !made) continue;
     // A plain network this plan creates is host-internal, and no VM runs on it yet.
-    const reach = found ? hostsOfNetwork(ctx, found[1]) : { hosts: 'all' as const, internal: true };
+    const reach = found ? hostsOfNetwork(ctx, found[1], except) : { hosts: 'all' as const, internal: true };
     const key = found ? found[1].uuid : n.address!;
     // The hosts this plan starts others of an internal network on hold it too, once they run.
     const starts = reach.internal ? planned.get(key) : undefined;
