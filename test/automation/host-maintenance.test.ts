@@ -93,6 +93,30 @@ describe('host maintenance', () => {
     expect(mem.plan.refused[0]!.reason).toMatch(/HOST_NOT_ENOUGH_FREE_MEMORY/);
   });
 
+  it('refuses a drain whose VM is on a host-internal network, as XAPI would (VM_REQUIRES_NETWORK), until the network is taken as shared', async () => {
+    const env = await simWithClient();
+    cleanup.push(env.stop);
+    const { client, sim } = env;
+    // A network without PIFs: XAPI has it only on the host its running VMs are on (xen-api
+    // ocaml/xapi/xapi_network_attach_helpers.ml, assert_can_see_named_networks).
+    const net = await client.call<string>('network.create', { name_label: 'backend-private', name_description: '', MTU: 1500, other_config: {} });
+    const onPrivate = vm('app', 'xcp-host2').replace('  powerState: running', '  networks:\n    - network: backend-private\n  powerState: running');
+    expect(failures((await applyFolder(client, await folder({ 'vms.yaml': onPrivate }))).result)).toEqual([]);
+    const drain = await folder({ 'vms.yaml': onPrivate, 'host.yaml': host('xcp-host2', true) });
+    const { plan } = await planFolder(client, drain);
+    expect(plan.actions.filter((a) => a.address === 'Host/xcp-host2')).toEqual([]);
+    expect(plan.refused.map((r) => `${r.path}: ${r.reason}`)).toEqual([
+      expect.stringMatching(/^spec\.maintenance\.migrations\[app\]: VM 'app' cannot leave xcp-host2: its network 'backend-private' is internal to the host its running VMs are on, .*\(VM_REQUIRES_NETWORK; other_config:assume_network_is_shared=true makes XAPI take it as shared\)$/),
+    ]);
+    await expect(client.call('host.evacuate', sim.db.byName('host', 'xcp-host2').ref)).rejects.toMatchObject({ code: 'VM_REQUIRES_NETWORK', params: [sim.db.byName('VM', 'app').ref, net] });
+
+    await client.call('network.add_to_other_config', net, 'assume_network_is_shared', 'true');
+    const shared = await planFolder(client, drain);
+    expect(shared.plan.actions.map((a) => a.id)).toContain('update:Host/xcp-host2:maintenance');
+    expect(failures((await applyFolder(client, drain)).result)).toEqual([]);
+    expect(sim.db.byName('VM', 'app').rec.resident_on).not.toBe(sim.db.byName('host', 'xcp-host2').ref);
+  });
+
   it('the simulator refuses host.evacuate as XAPI does', async () => {
     const env = await simWithClient();
     cleanup.push(env.stop);
