@@ -151,7 +151,15 @@ export async function startFleetHttp(
     }
     const path = (req.url ?? '/').split('?')[0]!;
     const plan = /^\/plan(?:\/([^/]+))?$/.exec(path);
-    if (plan) return planInPool(fleet, plan[1] === undefined ? undefined : decodeURIComponent(plan[1]), req, res);
+    if (plan) {
+      let name: string | undefined;
+      try {
+        name = plan[1] === undefined ? undefined : decodeURIComponent(plan[1]);
+      } catch {
+        return send(res, 400, 'application/json', '{"error":"the pool name in the path is not valid percent-encoding"}\n');
+      }
+      return planInPool(fleet, name, req, res);
+    }
     handle(fleet, options.stuckAfterMs, req, res);
   });
   let hook: Listening | undefined;

@@ -151,6 +151,9 @@ describe('xops plan --config --server against a fleet replica', () => {
     const unknown = await fetch(`${url}/plan/c`, { method: 'POST', headers, body: '{"files":[]}' });
     expect(unknown.status).toBe(404);
     expect(((await unknown.json()) as { error: string }).error).toMatch(/no pool named 'c'/);
+    const garbled = await fetch(`${url}/plan/%E0%A4%A`, { method: 'POST', headers, body: '{"files":[]}' });
+    expect(garbled.status).toBe(400);
+    expect(((await garbled.json()) as { error: string }).error).toMatch(/not valid percent-encoding/);
     const unauthorized = await fetch(`${url}/plan/a`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"files":[]}' });
     expect(unauthorized.status).toBe(401);
   });
