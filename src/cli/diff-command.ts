@@ -16,7 +16,7 @@ import { hasProblems, maxBytesOf, outputFormat, poolsOf, printPlan } from './pla
 import { POOL_SELECTION_USAGE, poolSelectionOptions } from '../fleet/per-pool.js';
 import { OPERATOR_CONFIG_USAGE, operatorConfigOptions, operatorSettings, type OperatorSettings } from './operator-config.js';
 import { REPO_ID_HELP, repoIdOption, repoIdentity } from './repo-identity.js';
-import { SERVER_USAGE, serverOptions, type RemoteResult } from './remote-plan.js';
+import { SERVER_USAGE, refuseServerOverrides, serverOptions, type RemoteResult } from './remote-plan.js';
 import { str } from './args.js';
 
 const USAGE = alignOptions(`usage: xops diff --base REF --head REF [DIR] [--out markdown|text|json] [connection options]
@@ -87,7 +87,7 @@ async function planAt(git: SimpleGit, top: string, commit: string, prefix: strin
 }
 
 /** A controller's answer as a plan: manifests with errors become an empty plan carrying them, as planAt does. */
-function planOrInvalid(result: RemoteResult, now: string, source: Plan['source']): Plan {
+export function remotePlanOrInvalid(result: RemoteResult, now: string, source: Plan['source']): Plan {
   if ('plan' in result) return result.plan;
   // As a cold diff's plan of invalid manifests: named by the folder and commit, nothing planned.
   return { formatVersion: 1, createdAt: now, source, observed: { token: '', objects: {} }, actions: [], refused: [], diagnostics: result.invalid };
@@ -156,9 +156,7 @@ export async function run(argv: string[]): Promise<number> {
   let headPlan: Plan;
   let basePlan: Plan;
   if (str(values.server)) {
-    if (str(values.xapi) || values['allow-adopt'] || values['allow-prune'] || values['allow-destructive'] || str(values['repo-id'])) {
-      throw new UserError("--server plans with the controller's pool, limits and repository identity: leave out --xapi, --repo-id and --allow-*");
-    }
+    refuseServerOverrides(values, "the controller's pool");
     const [{ planOnServer, planOverlayOnServer, basesOnServer, sendable, serverToken }, { treeOverlays }, { repositoryLimits }] = await Promise.all([
       import('./remote-plan.js'),
       import('./git-overlay.js'),
@@ -174,9 +172,9 @@ export async function run(argv: string[]): Promise<number> {
       answer = await planOnServer(server, token, dir, { files: sendable(headFiles), commit: head }, { files: sendable(baseFiles), commit: base }, out === 'json');
     }
     const now = new Date().toISOString();
-    headPlan = planOrInvalid(answer.head, now, { path: dir, commit: head });
+    headPlan = remotePlanOrInvalid(answer.head, now, { path: dir, commit: head });
     if (!answer.base) throw new UserError(`--server ${values.server}: the controller did not plan the base commit`);
-    basePlan = planOrInvalid(answer.base, now, { path: dir, commit: base });
+    basePlan = remotePlanOrInvalid(answer.base, now, { path: dir, commit: base });
   } else {
     const observed = await (await import('./connection.js')).observePool(values);
     const now = new Date();

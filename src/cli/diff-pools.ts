@@ -5,7 +5,7 @@ import { selectFiles } from '../fleet/pool-source.js';
 import type { ManifestFile } from '../manifests/loader.js';
 import type { ObservedState } from '../model/observed.js';
 import type { Plan } from '../model/plan.js';
-import { manifestFilesAt, markIntroduced } from './diff-command.js';
+import { manifestFilesAt, markIntroduced, remotePlanOrInvalid } from './diff-command.js';
 import type { RemoteResult } from './remote-plan.js';
 import type { OperatorSettings } from './operator-config.js';
 import { hasProblems, printPlan, printProblems, type PlanOutput } from './plan-output.js';
@@ -85,7 +85,7 @@ async function bothOnServer(pool: PoolConfig, headFiles: ManifestFile[], baseFil
   const now = new Date().toISOString();
   const planOf = (result: RemoteResult | undefined, commit: string): Plan => {
     if (!result) throw new Error(`--server ${server.url}: the replica did not plan commit ${commit.slice(0, 12)}`);
-    return 'plan' in result ? result.plan : { formatVersion: 1, createdAt: now, source: { path: o.dir, commit }, observed: { token: '', objects: {} }, actions: [], refused: [], diagnostics: result.invalid };
+    return remotePlanOrInvalid(result, now, { path: o.dir, commit });
   };
   return [planOf(answer.head, o.head.commit), planOf(answer.base, o.base.commit)];
 }

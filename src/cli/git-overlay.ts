@@ -17,6 +17,7 @@ import { MAX_COMPANION_BYTES, isCompanionPath } from '../manifests/companion-fil
 import { readCapped, type FolderEntry } from '../manifests/folder.js';
 import { isManifestPath } from '../manifests/manifest-path.js';
 import { runGit } from '../source/git-process.js';
+import { readBlobs } from '../source/git-tree.js';
 import { UserError } from './errors.js';
 import type { RepositoryLimits } from '../source/limits.js';
 
@@ -56,26 +57,19 @@ export interface OverlayBase {
 export async function probeWorkTree(dir: string, bases: Promise<OverlayBases>, limits: RepositoryLimits): Promise<OverlayBase | { reason: string }> {
   const git = gitRunner(limits);
   const located = git(dir, ['rev-parse', '--show-toplevel', '--show-prefix']).then((out) => out.toString('utf8').split('\n') as [string, string]);
-  const found = bases.then(async (b) => {
-    if (b.commits.length === 0 || b.folder === undefined) return { b, known: [] as string[] };
-    return { b, known: (await git(dir, ['cat-file', '--batch-check'], b.commits.join('\n') + '\n')).toString('utf8').split('\n') };
-  });
-  let top: string, prefix: string, config: Buffer, index: Buffer, b: OverlayBases, known: string[];
+  const found = bases.then(async (b) => ({ b, commit: followsGit(b) ? await newestKnown(git, dir, b.commits) : undefined }));
+  let top: string, prefix: string, config: Buffer, index: Buffer, b: OverlayBases, commit: string | undefined;
   try {
     // ls-files in the folder lists the index entries under it only.
-    [[top, prefix], config, index, { b, known }] = await Promise.all([located, git(dir, ['config', '-z', '--list']), git(dir, ['ls-files', '-v', '-z']), found]);
+    [[top, prefix], config, index, { b, commit }] = await Promise.all([located, git(dir, ['config', '-z', '--list']), git(dir, ['ls-files', '-v', '-z']), found]);
   } catch (err) {
     // The controller's refusal (a wrong token, no answer) is the user's to see, not a reason to go by digest.
     if (err instanceof UserError) throw err;
     return { reason: /not a git repository/i.test((err as Error).message) ? 'the folder is not in a Git work tree' : `git: ${(err as Error).message}` };
   }
-  if (b.commits.length === 0 || b.folder === undefined) return { reason: 'the controller follows no Git commit' };
-  const folder = prefix.replace(/\/$/, '');
-  if (folder !== b.folder.replace(/^\/+|\/+$/g, '')) return { reason: `the folder is ${folder || 'the root'} of its repository, the controller's is ${b.folder || 'the root'}` };
-  const why = convertingConfig(config.toString('utf8')) ?? flaggedEntry(index.toString('utf8'));
+  const why = otherBase(b, prefix.replace(/\/$/, '')) ?? convertingConfig(config.toString('utf8')) ?? flaggedEntry(index.toString('utf8'));
   if (why) return { reason: why };
-  const commit = b.commits.find((c, i) => known[i]?.startsWith(`${c} commit`));
-  if (!commit) return { reason: "none of the controller's commits is in this repository (a shallow clone?)" };
+  if (!commit) return { reason: NO_KNOWN_COMMIT };
   return { top, prefix, commit };
 }
 
@@ -108,15 +102,9 @@ export async function gitOverlay(
   if (why) return { reason: why };
   // The commit's files the controller's Git source may carry (source/git-tree.ts): a companion
   // over its cap is not among them, nor in the client's set (its bytes are the same when unchanged).
-  const atCommit = new Set<string>();
-  for (const line of tree.toString('utf8').split('\0')) {
-    if (!line) continue;
-    const tab = line.indexOf('\t');
-    const mode = line.slice(0, line.indexOf(' '));
-    if (mode === SYMLINK || mode === SUBMODULE) return { reason: `${line.slice(tab + 1)} is a ${mode === SYMLINK ? 'symlink' : 'submodule'} at ${commit.slice(0, 12)}` };
-    const rel = line.slice(tab + 1 + prefix.length);
-    if (isManifestPath(rel) || isCompanionPath(rel)) atCommit.add(rel);
-  }
+  const listing = treeListing(tree, prefix.length, commit);
+  if ('reason' in listing) return listing;
+  const atCommit = listing.entries;
   const differs = new Set(diff.toString('utf8').split('\0').filter(Boolean));
 
   const files: OverlaySet['files'] = [];
@@ -138,7 +126,7 @@ export async function gitOverlay(
   for (const m of walked.manifests) if (!take(m, limits.maxFileBytes, false)) return { reason: 'the changed files pass the repository\'s size limit' };
   for (const c of walked.companions) if (!take(c, MAX_COMPANION_BYTES, true)) return { reason: 'the changed files pass the repository\'s size limit' };
   const present = new Set(kept);
-  const removed = [...atCommit].filter((p) => !present.has(p));
+  const removed = [...atCommit.keys()].filter((p) => !present.has(p));
   return { overlay: { files, from: { commit, removed, paths: pathsDigest(kept) } } };
 }
 
@@ -151,27 +139,19 @@ export async function gitOverlay(
  * read follows links inside the folder; an overlay would not).
  */
 export async function treeOverlays(top: string, prefix: string, bases: OverlayBases, commits: string[], limits: RepositoryLimits): Promise<{ sets: OverlaySet[] } | { reason: string }> {
-  if (bases.commits.length === 0 || bases.folder === undefined) return { reason: 'the controller follows no Git commit' };
-  if (prefix !== bases.folder.replace(/^\/+|\/+$/g, '')) return { reason: `the folder is ${prefix || 'the root'} of its repository, the controller's is ${bases.folder || 'the root'}` };
+  const other = otherBase(bases, prefix);
+  if (other) return { reason: other };
   const git = gitRunner(limits);
   try {
-    const known = (await git(top, ['cat-file', '--batch-check'], bases.commits.join('\n') + '\n')).toString('utf8').split('\n');
-    const base = bases.commits.find((c, i) => known[i]?.startsWith(`${c} commit`));
-    if (!base) return { reason: "none of the controller's commits is in this repository (a shallow clone?)" };
+    const base = await newestKnown(git, top, bases.commits);
+    if (!base) return { reason: NO_KNOWN_COMMIT };
     const spec = prefix ? ['--', prefix] : [];
     const trees = await Promise.all([base, ...commits].map((c) => git(top, ['ls-tree', '-r', '-z', '--full-tree', c, ...spec])));
     const listed: Map<string, string>[] = [];
     for (const [i, tree] of trees.entries()) {
-      const entries = new Map<string, string>();
-      for (const line of tree.toString('utf8').split('\0')) {
-        if (!line) continue;
-        const tab = line.indexOf('\t');
-        const [mode, , oid] = line.slice(0, tab).split(' ') as [string, string, string];
-        if (mode === SYMLINK || mode === SUBMODULE) return { reason: `${line.slice(tab + 1)} is a ${mode === SYMLINK ? 'symlink' : 'submodule'} at ${[base, ...commits][i]!.slice(0, 12)}` };
-        const rel = prefix ? line.slice(tab + 1 + prefix.length + 1) : line.slice(tab + 1);
-        if (isManifestPath(rel) || isCompanionPath(rel)) entries.set(rel, oid);
-      }
-      listed.push(entries);
+      const listing = treeListing(tree, prefix ? prefix.length + 1 : 0, [base, ...commits][i]!);
+      if ('reason' in listing) return listing;
+      listed.push(listing.entries);
     }
     const [atBase, ...atCommits] = listed as [Map<string, string>, ...Map<string, string>[]];
     // Blobs to read: every changed file; and the size of every companion (one over its cap is not carried).
@@ -183,9 +163,13 @@ export async function treeOverlays(top: string, prefix: string, bases: OverlayBa
         else if (!isManifestPath(path)) companions.add(oid);
       }
     }
-    const sizes = companions.size > 0 ? blobSizes((await git(top, ['cat-file', '--batch-check'], [...companions].join('\n') + '\n')).toString('utf8')) : new Map<string, number>();
-    const blobs = changed.size > 0 ? await readBlobs(git, top, [...changed], limits) : new Map<string, Buffer>();
-    if (!blobs) return { reason: "the changed files pass the repository's size limit" };
+    // One size query for both: the changed blobs' total is bounded before any is read.
+    const asked = [...new Set([...changed, ...companions])];
+    const sizes = asked.length > 0 ? blobSizes((await git(top, ['cat-file', '--batch-check'], asked.join('\n') + '\n')).toString('utf8')) : new Map<string, number>();
+    let total = 0;
+    for (const oid of changed) total += sizes.get(oid) ?? 0;
+    if (total > limits.maxTotalBytes) return { reason: "the changed files pass the repository's size limit" };
+    const blobs = await readBlobs(top, [...changed], total);
     // What a tree read refuses (source/limits.ts ReadBudget) goes by digest, to be refused the same way.
     for (const entries of atCommits) {
       if (entries.size > limits.maxFiles) return { reason: `more than ${limits.maxFiles} files` };
@@ -211,6 +195,43 @@ export async function treeOverlays(top: string, prefix: string, bases: OverlayBa
   }
 }
 
+const NO_KNOWN_COMMIT = "none of the controller's commits is in this repository (a shallow clone?)";
+
+/** Why `bases` cannot serve a set of `folder` (the controller follows no Git commit, or another folder), or undefined. */
+function otherBase(bases: OverlayBases, folder: string): string | undefined {
+  if (!followsGit(bases)) return 'the controller follows no Git commit';
+  const theirs = bases.folder!.replace(/^\/+|\/+$/g, '');
+  return folder === theirs ? undefined : `the folder is ${folder || 'the root'} of its repository, the controller's is ${theirs || 'the root'}`;
+}
+
+function followsGit(bases: OverlayBases): boolean {
+  return bases.commits.length > 0 && bases.folder !== undefined;
+}
+
+/** The first of `commits` (newest first) this repository holds, by one `cat-file --batch-check`. */
+async function newestKnown(git: ReturnType<typeof gitRunner>, cwd: string, commits: string[]): Promise<string | undefined> {
+  const known = (await git(cwd, ['cat-file', '--batch-check'], commits.join('\n') + '\n')).toString('utf8').split('\n');
+  return commits.find((c, i) => known[i]?.startsWith(`${c} commit`));
+}
+
+/**
+ * `ls-tree -r -z --full-tree` of a folder: path (its first `cut` characters, the folder, dropped) →
+ * object id, for the paths a Git source carries; or why there is no overlay (a symlink or a
+ * submodule, which a tree read follows and an overlay would not).
+ */
+function treeListing(tree: Buffer, cut: number, commit: string): { entries: Map<string, string> } | { reason: string } {
+  const entries = new Map<string, string>();
+  for (const line of tree.toString('utf8').split('\0')) {
+    if (!line) continue;
+    const tab = line.indexOf('\t');
+    const [mode, , oid] = line.slice(0, tab).split(' ') as [string, string, string];
+    if (mode === SYMLINK || mode === SUBMODULE) return { reason: `${line.slice(tab + 1)} is a ${mode === SYMLINK ? 'symlink' : 'submodule'} at ${commit.slice(0, 12)}` };
+    const rel = line.slice(tab + 1 + cut);
+    if (isManifestPath(rel) || isCompanionPath(rel)) entries.set(rel, oid);
+  }
+  return { entries };
+}
+
 /** `cat-file --batch-check` lines `<oid> blob <size>`: size by object id. */
 function blobSizes(text: string): Map<string, number> {
   const sizes = new Map<string, number>();
@@ -219,26 +240,6 @@ function blobSizes(text: string): Map<string, number> {
     if (oid && type === 'blob') sizes.set(oid, Number(size));
   }
   return sizes;
-}
-
-/** The blobs by object id through one `cat-file --batch`; undefined when they pass the total size limit. */
-async function readBlobs(git: ReturnType<typeof gitRunner>, top: string, oids: string[], limits: RepositoryLimits): Promise<Map<string, Buffer> | undefined> {
-  const sizes = blobSizes((await git(top, ['cat-file', '--batch-check'], oids.join('\n') + '\n')).toString('utf8'));
-  let total = 0;
-  for (const size of sizes.values()) total += size;
-  if (total > limits.maxTotalBytes) return undefined;
-  const out = await runGit(top, ['cat-file', '--batch'], { maxOutputBytes: total + oids.length * 128, input: oids.join('\n') + '\n', timeoutMs: 60_000 });
-  const blobs = new Map<string, Buffer>();
-  let pos = 0;
-  for (const oid of oids) {
-    const eol = out.indexOf(0x0a, pos);
-    const [, type, size] = out.subarray(pos, eol).toString().split(' ');
-    if (type !== 'blob' || size === undefined) throw new Error(`object ${oid} is not a blob`);
-    const start = eol + 1;
-    blobs.set(oid, Buffer.from(out.subarray(start, start + Number(size))));
-    pos = start + Number(size) + 1;
-  }
-  return blobs;
 }
 
 function gitRunner(limits: RepositoryLimits) {

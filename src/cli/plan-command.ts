@@ -135,18 +135,14 @@ async function planLocally(values: Record<string, unknown>, dir: string, whole: 
 
 /** The token for `--server` with a fleet configuration; the flags the replica decides are refused, as for one pool. */
 async function fleetServerToken(values: Record<string, unknown>, configTokenFile: string | undefined): Promise<string> {
-  if (str(values.xapi) || values['allow-adopt'] || values['allow-prune'] || values['allow-destructive'] || str(values['repo-id'])) {
-    throw new UserError("--server plans with the replica's pools, limits and repository identity: leave out --xapi, --repo-id and --allow-*");
-  }
-  return (await import('./remote-plan.js')).serverToken(values, configTokenFile);
+  const { refuseServerOverrides, serverToken } = await import('./remote-plan.js');
+  refuseServerOverrides(values, "the replica's pools");
+  return serverToken(values, configTokenFile);
 }
 
 /** `--server URL`: the controller plans the folder's files with its own configuration and pool cache. */
 async function planRemotely(values: Record<string, unknown>, dir: string, out: string): Promise<Plan | undefined> {
-  if (str(values.xapi) || values['allow-adopt'] || values['allow-prune'] || values['allow-destructive'] || str(values['repo-id'])) {
-    throw new UserError('--server plans with the controller\'s pool, limits and repository identity: leave out --xapi, --repo-id and --allow-*');
-  }
-  const [{ folderByDigest }, { planOnServer, serverToken, basesOnServer, planOverlayOnServer }, { defaultCacheRoot }, { walkManifestFolder }, { gitOverlay, probeWorkTree }, { repositoryLimits }] = await Promise.all([
+  const [{ folderByDigest }, { planOnServer, serverToken, basesOnServer, planOverlayOnServer, refuseServerOverrides }, { defaultCacheRoot }, { walkManifestFolder }, { gitOverlay, probeWorkTree }, { repositoryLimits }] = await Promise.all([
     import('./folder-digests.js'),
     import('./remote-plan.js'),
     import('./cache-dir.js'),
@@ -154,6 +150,7 @@ async function planRemotely(values: Record<string, unknown>, dir: string, out: s
     import('./git-overlay.js'),
     import('../source/limits.js'),
   ]);
+  refuseServerOverrides(values, "the controller's pool");
   const tokenFile = str(values['token-file']) ? undefined : (await (await import('./operator-config.js')).operatorSettings(values)).config.http.tokenFile;
   const token = await serverToken(values, tokenFile);
   const server = str(values.server)!;

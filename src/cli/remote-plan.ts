@@ -41,6 +41,16 @@ const REPLY_TIMEOUT_MS = 120_000;
 /** Largest answer read: a plan of every object of a large pool, with room to spare. */
 const MAX_REPLY_BYTES = 512 * 1024 * 1024;
 
+/**
+ * Refuses the flags a controller decides for itself with `--server` (its pool, limits and
+ * repository identity); `whose`: "the controller's pool" or "the replica's pools".
+ */
+export function refuseServerOverrides(values: Record<string, unknown>, whose: string): void {
+  if (str(values.xapi) || values['allow-adopt'] || values['allow-prune'] || values['allow-destructive'] || str(values['repo-id'])) {
+    throw new UserError(`--server plans with ${whose}, limits and repository identity: leave out --xapi, --repo-id and --allow-*`);
+  }
+}
+
 /** The token: `--token-file`, else the operator configuration's `http.tokenFile`. UserError when neither. */
 export async function serverToken(values: Record<string, unknown>, configTokenFile: string | undefined): Promise<string> {
   const flag = str(values['token-file']);

@@ -129,27 +129,28 @@ export async function startFleetHttp(
     if (!options.webhook) return send(res, 404, 'application/json', '{"error":"webhook not configured (no secret)"}\n');
     void handleWebhook(req, res, { ...options.webhook, onPush: () => fleet.pools.forEach((p) => p.controller?.loop.request('webhook')) });
   };
-  const isWebhook = (req: IncomingMessage) => req.method === 'POST' && (req.url ?? '').split('?')[0] === '/webhook';
+  const pathOf = (req: IncomingMessage) => (req.url ?? '/').split('?')[0]!;
+  const isWebhook = (req: IncomingMessage) => req.method === 'POST' && pathOf(req) === '/webhook';
   // The status page, one section per pool this replica is connected to (held or standing by).
   const web = createWebRoutes({
     ...(options.guard?.token !== undefined ? { token: options.guard.token } : {}),
     view: () => ({ pools: fleet.pools.flatMap((p) => (p.controller ? [p.controller.pageView(p.config.name)] : [])) }),
   });
   const main = await listen(options.host ?? '127.0.0.1', options.port ?? 9420, (req, res) => {
+    const path = pathOf(req);
     // As a single controller: the Host check everywhere, the bearer token off the probes and the webhook.
-    const refusal = guardRequest(req, (req.url ?? '/').split('?')[0]!, options.guard ?? {});
+    const refusal = guardRequest(req, path, options.guard ?? {});
     if (refusal) return send(res, refusal.status, 'text/plain', `${refusal.reason}\n`, refusal.headers);
-    if (PAGE_PATHS.has((req.url ?? '/').split('?')[0]!)) {
+    if (PAGE_PATHS.has(path)) {
       void web.handle(req, res).catch(() => (res.headersSent ? res.destroy() : send(res, 500, 'text/plain', 'internal error\n')));
       return;
     }
     if (isWebhook(req)) return options.webhookListen ? send(res, 404, 'text/plain', 'not found: POST /webhook is served on its own address\n') : webhook(req, res);
-    if ((req.url ?? '').split('?')[0] === '/approve') {
+    if (path === '/approve') {
       if (!options.approveToken) return send(res, 404, 'text/plain', 'not found: no approvals.tokenFile configured\n');
       void handleApprove(req, res, { token: options.approveToken, onApprove: (hash, pool) => approveInPool(fleet, hash, pool) }).catch(() => res.headersSent ? res.destroy() : send(res, 500, 'text/plain', 'internal error\n'));
       return;
     }
-    const path = (req.url ?? '/').split('?')[0]!;
     const plan = /^\/plan(?:\/([^/]+))?$/.exec(path);
     if (plan) {
       let name: string | undefined;

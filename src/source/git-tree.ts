@@ -127,7 +127,7 @@ function sum(values: Iterable<number>): number {
  * Reads blobs by object id through one `git cat-file --batch` process (binary-safe). `bytes` is
  * what their sizes add up to: git is stopped if it prints more than they and their headers can take.
  */
-async function readBlobs(gitDir: string, oids: string[], bytes: number): Promise<Map<string, Buffer>> {
+export async function readBlobs(gitDir: string, oids: string[], bytes: number): Promise<Map<string, Buffer>> {
   const result = new Map<string, Buffer>();
   if (oids.length === 0) return result;
   let out: Buffer;

@@ -196,15 +196,16 @@ export function reserveCapacity(
     // Only where every network of the VM is (XAPI's assert_can_see_networks).
     const reach = start.networks ? networkHosts(ctx, start.networks, l.internal, start.releases?.vm) : undefined;
     const hosts = reach ? l.hosts.filter((h) => reach.hosts.has(h.ref)) : l.hosts;
+    // Why its networks left out some hosts, when they did.
+    const narrowed = reach && hosts.length < l.hosts.length ? reach.why(undefined) : '';
     const placed = reach && pinned && !reach.hosts.has(pinned.ref)
       ? { ok: false as const, short: 'host' as const, reason: `cannot start on its host ${pinned.name}: ${reach.why(pinned.ref)} (VM_REQUIRES_NETWORK)` }
       : reach && hosts.length === 0
         ? { ok: false as const, short: 'host' as const, reason: `cannot start anywhere: no host has all its networks (${reach.why(undefined)}; VM_REQUIRES_NETWORK)` }
-        : narrowedReason(placeVM(start, hosts, pinned, group?.counts), reach && hosts.length < l.hosts.length ? reach.why(undefined) : '');
+        : narrowedReason(placeVM(start, hosts, pinned, group?.counts), narrowed);
     if (placed.ok && reach) for (const net of reach.internal) (l.internal.get(net) ?? l.internal.set(net, new Set()).get(net)!).add(placed.host.ref);
     if (placed.ok && group) {
       const uuid = ctx.index.get('host', placed.host.ref)?.uuid ?? '';
-      const narrowed = reach && hosts.length < l.hosts.length ? reach.why(undefined) : '';
       l.placed.set(vm.meta.name, { host: { ref: placed.host.ref, uuid, name: placed.host.name }, group: group.name, sharing: placed.sharing ?? 0, members: group.members.length, ...(narrowed ? { networks: narrowed } : {}) });
     }
     if (placed.ok) host = placed.host;
