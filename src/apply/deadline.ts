@@ -73,7 +73,9 @@ export function deadlineCaller(inner: XapiCaller, address: string, ms: number, l
   const guard = <T>(work: Promise<T>): Promise<T> => {
     if (expired) {
       work.catch(() => undefined);
-      return Promise.reject(expired);
+      // Past the deadline, a call fails only once the cancels were answered (the abort), as one in flight does.
+      if (abort.signal.aborted) return Promise.reject(expired);
+      return new Promise<T>((_resolve, reject) => abort.signal.addEventListener('abort', () => reject(expired), { once: true }));
     }
     return new Promise<T>((resolve, reject) => {
       const onAbort = () => reject(expired);
