@@ -8,6 +8,8 @@ interface HolderRecord {
   holder: string;
   host: string;
   pid: number;
+  /** The process's start time as the kernel counts it (Linux), telling a reused pid from the recorder. */
+  started?: string;
 }
 
 /** Where a controller's lease identity for one pool is kept, inside its cache folder. */
@@ -16,14 +18,38 @@ export function holderFile(cacheDir: string, poolUrl: string): string {
   return join(cacheDir, `lease-holder-${digest}.json`);
 }
 
-/** Probes whether a process of this host still runs. EPERM means it runs as another user. */
-function processAlive(pid: number): boolean {
+/**
+ * When the process `pid` started, in clock ticks since boot (field 22 of /proc/PID/stat), or
+ * undefined where there is no /proc or no such process. The command name (field 2) may hold spaces
+ * and parentheses, so fields are counted from its closing parenthesis.
+ */
+export function processStartTime(pid: number): string | undefined {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // A zombie has exited; only its parent has not reaped it yet.
+    if (fields[0] === 'Z') return undefined;
+    return fields[19];
+  } catch {
+    return undefined;
   }
+}
+
+/**
+ * Probes whether the process that wrote a record still runs. EPERM means it runs as another user.
+ * A pid is reused once the kernel wraps around (32,768 by default, soon reached on a host that forks
+ * git often): a running process under the recorded pid that started at another time is not the
+ * recorder, and its identity may be taken back.
+ */
+function recorderAlive(record: HolderRecord): boolean {
+  try {
+    process.kill(record.pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  if (record.started === undefined) return true;
+  // Gone meanwhile, or a zombie (exited, not yet reaped), reads as undefined: not running.
+  return processStartTime(record.pid) === record.started;
 }
 
 function readRecord(file: string): HolderRecord | undefined {
@@ -31,7 +57,8 @@ function readRecord(file: string): HolderRecord | undefined {
     const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<HolderRecord>;
     const valid =
       typeof parsed.holder === 'string' && /^[A-Za-z0-9._:@-]{1,200}$/.test(parsed.holder) &&
-      typeof parsed.host === 'string' && Number.isInteger(parsed.pid);
+      typeof parsed.host === 'string' && Number.isInteger(parsed.pid) &&
+      (parsed.started === undefined || (typeof parsed.started === 'string' && /^[0-9]{1,20}$/.test(parsed.started)));
     return valid ? (parsed as HolderRecord) : undefined;
   } catch {
     return undefined;
@@ -50,13 +77,14 @@ function readRecord(file: string): HolderRecord | undefined {
  */
 export function persistentHolder(file: string, pid = process.pid, host = hostname()): string {
   const previous = readRecord(file);
-  const reusable = previous !== undefined && previous.host === host && (previous.pid === pid || !processAlive(previous.pid));
+  const reusable = previous !== undefined && previous.host === host && (previous.pid === pid || !recorderAlive(previous));
   if (previous && !reusable && previous.host === host) return freshHolder(host);
   const holder = reusable ? previous.holder : freshHolder(host);
   try {
     mkdirSync(join(file, '..'), { recursive: true });
     const tmp = `${file}.${pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ holder, host, pid } satisfies HolderRecord) + '\n', { mode: 0o600 });
+    const started = processStartTime(pid);
+    writeFileSync(tmp, JSON.stringify({ holder, host, pid, ...(started ? { started } : {}) } satisfies HolderRecord) + '\n', { mode: 0o600 });
     renameSync(tmp, file);
   } catch {
     // Read-only cache: the identity lasts this process only.

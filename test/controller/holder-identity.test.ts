@@ -1,9 +1,9 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { holderFile, persistentHolder } from '../../src/controller/holder-identity.js';
+import { holderFile, persistentHolder, processStartTime } from '../../src/controller/holder-identity.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -25,7 +25,7 @@ describe('the lease holder identity kept in the cache folder', () => {
     const first = persistentHolder(file, deadPid(), 'ctl-host');
     expect(first).toMatch(/^ctl-host:[0-9a-f]{12}$/);
     expect(persistentHolder(file, process.pid, 'ctl-host')).toBe(first);
-    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ holder: first, host: 'ctl-host', pid: process.pid });
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ holder: first, host: 'ctl-host', pid: process.pid, started: processStartTime(process.pid) });
   });
 
   it('is a fresh identity while the process that recorded it still runs (two controllers sharing a cache)', () => {
@@ -35,6 +35,33 @@ describe('the lease holder identity kept in the cache folder', () => {
     expect(second).not.toBe(first);
     // The running controller's record stays, so its own restart still finds it.
     expect(JSON.parse(readFileSync(file, 'utf8')).holder).toBe(first);
+  });
+
+  it('is the same identity when its pid now belongs to a process that started later (pid reuse after wrap-around)', () => {
+    // A killed apply's pid, reused by an unrelated process, made the next apply think its
+    // predecessor still ran: it took a fresh identity and was refused by its own old lease.
+    const file = fileIn();
+    writeFileSync(file, JSON.stringify({ holder: 'ctl-host:0123456789ab', host: 'ctl-host', pid: process.ppid, started: '1' }));
+    expect(persistentHolder(file, process.pid, 'ctl-host')).toBe('ctl-host:0123456789ab');
+  });
+
+  it('reads a process\'s start time past a command name holding spaces and parentheses', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'xops-comm-'));
+    dirs.push(dir);
+    const oddName = join(dir, 'a) (b c');
+    symlinkSync(process.execPath, oddName);
+    const child = spawn(oddName, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    try {
+      await new Promise((resolve) => child.once('spawn', resolve));
+      const ours = Number(processStartTime(process.pid));
+      const theirs = Number(processStartTime(child.pid!));
+      expect(Number.isInteger(ours) && ours > 0).toBe(true);
+      // Started after us, in clock ticks since boot: a misparsed field would not be.
+      expect(theirs).toBeGreaterThanOrEqual(ours);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    expect(processStartTime(deadPid())).toBeUndefined();
   });
 
   it('is the same identity for the same pid (a container restarts as pid 1 again)', () => {
