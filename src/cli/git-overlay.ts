@@ -11,11 +11,11 @@
  * The controller checks the overlay's paths against the client's, so a set it would make
  * differently is refused, never planned.
  */
-import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { MAX_COMPANION_BYTES, isCompanionPath } from '../manifests/companion-files.js';
 import { readCapped, type FolderEntry } from '../manifests/folder.js';
 import { isManifestPath } from '../manifests/manifest-path.js';
+import { pathsDigest } from '../manifests/paths-digest.js';
 import { runGit } from '../source/git-process.js';
 import { readBlobs } from '../source/git-tree.js';
 import { UserError } from './errors.js';
@@ -78,7 +78,7 @@ export async function probeWorkTree(dir: string, bases: Promise<OverlayBases>, l
  * none (then every file goes by digest). `limits`: the repository's, which bound what is read and sent.
  */
 export async function gitOverlay(
-  walked: { manifests: FolderEntry[]; companions: FolderEntry[] },
+  walking: Promise<{ manifests: FolderEntry[]; companions: FolderEntry[] } | undefined>,
   base: OverlayBase,
   limits: RepositoryLimits,
 ): Promise<{ overlay: OverlaySet } | { reason: string }> {
@@ -86,15 +86,19 @@ export async function gitOverlay(
   const { top, prefix, commit } = base;
   const folder = prefix.replace(/\/$/, '');
   const spec = folder ? ['--', folder] : [];
-  const walkPaths = [...walked.manifests, ...walked.companions].map((e) => prefix + e.rel);
+  // The tree and the diff need only the commit: they run while the folder is still being walked.
+  const listed = Promise.all([
+    // Without sizes (-l): with loose objects, git opens every one of them to tell its size.
+    git(top, ['ls-tree', '-r', '-z', '--full-tree', commit, ...spec]),
+    git(top, ['diff', '--no-ext-diff', '--no-renames', '--name-only', '-z', commit, ...spec]),
+  ]);
+  listed.catch(() => {});
+  const walked = await walking;
+  if (!walked) return { reason: 'the folder could not be walked' };
   let tree: Buffer, diff: Buffer, attributes: Buffer;
   try {
-    [tree, diff, attributes] = await Promise.all([
-      // Without sizes (-l): with loose objects, git opens every one of them to tell its size.
-      git(top, ['ls-tree', '-r', '-z', '--full-tree', commit, ...spec]),
-      git(top, ['diff', '--no-ext-diff', '--no-renames', '--name-only', '-z', commit, ...spec]),
-      git(top, ['check-attr', '-z', '--stdin', '-a'], walkPaths.join('\0')),
-    ]);
+    const walkPaths = [...walked.manifests, ...walked.companions].map((e) => prefix + e.rel);
+    [[tree, diff], attributes] = await Promise.all([listed, git(top, ['check-attr', '-z', '--stdin', '-a'], walkPaths.join('\0'))]);
   } catch (err) {
     return { reason: `git: ${(err as Error).message}` };
   }
@@ -105,13 +109,14 @@ export async function gitOverlay(
   const listing = treeListing(tree, prefix.length, commit);
   if ('reason' in listing) return listing;
   const atCommit = listing.entries;
-  const differs = new Set(diff.toString('utf8').split('\0').filter(Boolean));
+  // Relative to the folder, as the walk names its entries (diff names them from the top).
+  const differs = new Set(diff.toString('utf8').split('\0').filter(Boolean).map((p) => p.slice(prefix.length)));
 
   const files: OverlaySet['files'] = [];
   const kept: string[] = [];
   let sent = 0;
   const take = (entry: FolderEntry, cap: number, companion: boolean): boolean => {
-    if (atCommit.has(entry.rel) && !differs.has(prefix + entry.rel)) {
+    if (atCommit.has(entry.rel) && !differs.has(entry.rel)) {
       if (!companion || statSync(entry.abs).size <= cap) kept.push(entry.rel);
       return true;
     }
@@ -221,13 +226,19 @@ async function newestKnown(git: ReturnType<typeof gitRunner>, cwd: string, commi
  */
 function treeListing(tree: Buffer, cut: number, commit: string): { entries: Map<string, string> } | { reason: string } {
   const entries = new Map<string, string>();
-  for (const line of tree.toString('utf8').split('\0')) {
-    if (!line) continue;
-    const tab = line.indexOf('\t');
-    const [mode, , oid] = line.slice(0, tab).split(' ') as [string, string, string];
-    if (mode === SYMLINK || mode === SUBMODULE) return { reason: `${line.slice(tab + 1)} is a ${mode === SYMLINK ? 'symlink' : 'submodule'} at ${commit.slice(0, 12)}` };
-    const rel = line.slice(tab + 1 + cut);
-    if (isManifestPath(rel) || isCompanionPath(rel)) entries.set(rel, oid);
+  const text = tree.toString('utf8');
+  // Each entry is `<mode> SP <type> SP <oid> TAB <path> NUL`: read in place, a listing of 10,000
+  // paths is parsed without splitting it into lines and fields first.
+  for (let at = 0; at < text.length; ) {
+    let end = text.indexOf('\0', at);
+    if (end < 0) end = text.length;
+    const tab = text.indexOf('\t', at);
+    if (tab < 0 || tab > end) break;
+    const mode = text.slice(at, text.indexOf(' ', at));
+    if (mode === SYMLINK || mode === SUBMODULE) return { reason: `${text.slice(tab + 1, end)} is a ${mode === SYMLINK ? 'symlink' : 'submodule'} at ${commit.slice(0, 12)}` };
+    const rel = text.slice(tab + 1 + cut, end);
+    if (isManifestPath(rel) || isCompanionPath(rel)) entries.set(rel, text.slice(text.lastIndexOf(' ', tab) + 1, tab));
+    at = end + 1;
   }
   return { entries };
 }
@@ -245,13 +256,6 @@ function blobSizes(text: string): Map<string, number> {
 function gitRunner(limits: RepositoryLimits) {
   const maxOutputBytes = (limits.maxEntries + 16) * LISTING_BYTES_PER_PATH;
   return (cwd: string, args: string[], input?: string) => runGit(cwd, ['--literal-pathspecs', ...args], { maxOutputBytes, ...(input !== undefined ? { input } : {}), timeoutMs: 60_000 });
-}
-
-/** What plan-api.ts compares: SHA-256 of the paths in order, each followed by a NUL. */
-export function pathsDigest(paths: readonly string[]): string {
-  const hash = createHash('sha256');
-  for (const p of paths) hash.update(p).update('\0');
-  return hash.digest('hex');
 }
 
 /** `git config -z --list`: entries `key\nvalue\0`, keys in lower case. */

@@ -157,14 +157,21 @@ async function planRemotely(values: Record<string, unknown>, dir: string, out: s
   const limits = repositoryLimits({});
   // In a Git work tree holding one of the controller's commits, only what differs from it goes:
   // git is asked about the work tree while the folder is walked.
-  const [walked, base] = await Promise.all([walkManifestFolder(dir), probeWorkTree(dir, basesOnServer(server, token), limits)]);
+  const walking = walkManifestFolder(dir);
+  // Awaited below; a refusal of the controller (thrown by the probe) must not leave it unhandled.
+  walking.catch(() => {});
+  const base = await probeWorkTree(dir, basesOnServer(server, token), limits);
+  // git reads the commit's tree and diff while the walk goes on; the overlay waits for the walk itself.
+  const overlaid = 'commit' in base ? gitOverlay(walking.then((w) => (w.ok && !hasErrors(w.diagnostics) ? w : undefined)), base, limits) : undefined;
+  const walked = await walking;
   if (!walked.ok || hasErrors(walked.diagnostics)) {
+    await overlaid;
     printDiagnostics(walked.diagnostics);
     return undefined;
   }
   // Only a JSON plan (printed or saved) needs what it was made against; text and Markdown are for reading.
   const whole = out === 'json' || typeof values.save === 'string';
-  const overlay = 'commit' in base ? await gitOverlay(walked, base, limits) : base;
+  const overlay = overlaid ? await overlaid : base;
   let head = 'overlay' in overlay ? (await planOverlayOnServer(server, token, dir, overlay.overlay, whole))?.head : undefined;
   if (!head) {
     // Else what is unchanged since the last run is named by the digest the index kept, without reading it.

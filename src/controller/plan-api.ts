@@ -15,6 +15,7 @@ import { sortDiagnostics } from '../manifests/loader.js';
 import { ManifestCache } from '../manifests/parse-cache.js';
 import { FileStore } from './file-store.js';
 import { inWalkOrder } from '../manifests/folder.js';
+import { pathsDigest } from '../manifests/paths-digest.js';
 import { repositoryLimits, type RepositoryLimits } from '../source/limits.js';
 import { hasErrors, type Diagnostic } from '../model/diagnostics.js';
 import type { ObservedState } from '../model/observed.js';
@@ -224,9 +225,7 @@ function resolveFiles(set: PlanRequestSet, store: FileStore): { files: ManifestF
   for (const f of sent.files) replaced.add(f.path);
   const merged = [...base.filter((f) => !replaced.has(f.path)), ...sent.files];
   const files = set.from.order === 'tree' ? merged.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)) : inWalkOrder(merged);
-  const paths = createHash('sha256');
-  for (const f of files) paths.update(f.path).update('\0');
-  if (paths.digest('hex') !== set.from.paths) return { ...sent, overlay: `commit ${set.from.commit} with the files sent does not hold the paths the client has` };
+  if (pathsDigest(files.map((f) => f.path)) !== set.from.paths) return { ...sent, overlay: `commit ${set.from.commit} with the files sent does not hold the paths the client has` };
   return { files, missing: [] };
 }
 

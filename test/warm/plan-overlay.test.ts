@@ -16,7 +16,7 @@ import type { RunningController } from '../../src/controller/controller.js';
 import type { Plan } from '../../src/model/plan.js';
 import { GitSource } from '../../src/source/git-source.js';
 import { readManifestFolder } from '../../src/manifests/index.js';
-import { pathsDigest } from '../../src/cli/git-overlay.js';
+import { pathsDigest } from '../../src/manifests/paths-digest.js';
 import { ROOT, cleanEnv, xops } from '../cli/helpers.js';
 import { startTestController, startWorld, stopWorld, until, type World } from '../e2e/helpers.js';
 import { GitFixture, git } from '../source/git-fixture.js';
