@@ -42,14 +42,19 @@ export function processStartTime(pid: number): string | undefined {
  * recorder, and its identity may be taken back.
  */
 function recorderAlive(record: HolderRecord): boolean {
+  let otherUser = false;
   try {
     process.kill(record.pid, 0);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+    otherUser = true;
   }
   if (record.started === undefined) return true;
-  // Gone meanwhile, or a zombie (exited, not yet reaped), reads as undefined: not running.
-  return processStartTime(record.pid) === record.started;
+  const started = processStartTime(record.pid);
+  // Unreadable: our own process that is a zombie (exited, not yet reaped), or gone meanwhile; another
+  // user's that /proc hides (hidepid) is taken to be the recorder, as without a start time.
+  if (started === undefined) return otherUser;
+  return started === record.started;
 }
 
 function readRecord(file: string): HolderRecord | undefined {
