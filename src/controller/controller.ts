@@ -219,6 +219,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
         fileStore,
         ...(source instanceof GitSource ? { gitFolder: source.subfolder } : {}),
         onPlanned: (set) => metrics.planRequests.inc({ set }),
+        onCpu: (seconds) => metrics.planCpu.inc({}, seconds),
         ...(options.documentChecks ? { documentChecks: options.documentChecks } : {}),
       })
     : undefined;

@@ -172,5 +172,6 @@ export class ControllerMetrics {
   readonly sourceSyncs = this.registry.counter('xops_source_syncs_total', 'Source fetches/reads, by result (success, failure).');
   readonly commitInfo = this.registry.gauge('xops_source_commit_info', 'The commit in force (value 1), by commit.');
   readonly planRequests = this.registry.counter('xops_plan_requests_total', 'Sets planned for POST /plan clients, by how they came (overlay: a recent commit and what differs; files: every file, by digest or bytes).');
+  readonly planCpu = this.registry.counter('xops_plan_cpu_seconds_total', 'CPU time (user + system) spent on answered POST /plan requests: reading the sets, load, plan and the answer (their synchronous parts: a reconcile running meanwhile is not counted).');
   readonly leaseHeld = this.registry.gauge('xops_lease_held', 'Whether this instance holds the pool lease (1) or stands by (0).');
 }

@@ -131,6 +131,12 @@ export interface PlanApiOptions {
   documentChecks?: (documents: DesiredState['documents']) => Diagnostic[];
   /** Told of each set planned: told as an overlay of a commit, or by its files. */
   onPlanned?: (set: 'overlay' | 'files') => void;
+  /**
+   * Told, once per answered request, the CPU seconds its own work took: reading the body, the sets,
+   * the load, the plan and the answer's serialisation (the synchronous parts, so a reconcile running
+   * during its awaits is not counted).
+   */
+  onCpu?: (seconds: number) => void;
 }
 
 /** A `(req, res)` handler serving `POST /plan` with the options' rules. */
@@ -160,9 +166,11 @@ export function planApi(options: PlanApiOptions): PlanApiHandler {
     if (Number.isFinite(declared) && declared > maxBytes) return reply(res, 413, { error: `request larger than ${maxBytes} bytes` });
     if (running >= MAX_CONCURRENT_PLANS) return reply(res, 503, { error: `${MAX_CONCURRENT_PLANS} plans are already being computed; try again` }, { 'retry-after': '1' });
     running++;
+    const cpu = cpuMeter();
     try {
       const body = await readCapped(req, maxBytes);
       if (body === undefined) return reply(res, 413, { error: `request larger than ${maxBytes} bytes` });
+      cpu.start();
       let request: PlanRequest;
       try {
         request = parsePlanRequest(body.toString('utf8'), repository.maxFiles);
@@ -179,6 +187,7 @@ export function planApi(options: PlanApiOptions): PlanApiHandler {
           missing: [...new Set([...head.missing, ...base.missing])],
         });
       }
+      cpu.stop();
       let observed: ObservedState;
       try {
         observed = await options.observe();
@@ -189,11 +198,15 @@ export function planApi(options: PlanApiOptions): PlanApiHandler {
       const objects = request.objects !== false;
       for (const set of request.base ? [request, request.base] : [request]) options.onPlanned?.(set.from ? 'overlay' : 'files');
       const answer: PlanResponse = {
-        ...(await planSet({ ...request, files: head.files }, request.root, observed, now, options, cache, objects)),
-        ...(request.base ? { base: await planSet({ ...request.base, files: base.files }, request.root, observed, now, options, cache, objects) } : {}),
+        ...(await planSet({ ...request, files: head.files }, request.root, observed, now, options, cache, objects, cpu)),
+        ...(request.base ? { base: await planSet({ ...request.base, files: base.files }, request.root, observed, now, options, cache, objects, cpu) } : {}),
       };
-      return reply(res, 200, answer);
+      cpu.start();
+      reply(res, 200, answer);
+      cpu.stop();
+      options.onCpu?.(cpu.seconds());
     } finally {
+      cpu.stop();
       running--;
     }
   };
@@ -250,7 +263,16 @@ function resolveSent(set: PlanRequestSet, store: FileStore): { files: ManifestFi
  * applies. Secrets are read as a reconcile reads them (the operator's directory and rules), only to
  * compare with the digest xops applied: a rotated SR password is planned here as it will be applied.
  */
-async function planSet(set: { files: ManifestFile[]; commit?: string }, root: string | undefined, observed: ObservedState, now: Date, options: PlanApiOptions, cache: ManifestCache, objects: boolean): Promise<PlanResult> {
+async function planSet(set: { files: ManifestFile[]; commit?: string }, root: string | undefined, observed: ObservedState, now: Date, options: PlanApiOptions, cache: ManifestCache, objects: boolean, cpu: CpuMeter): Promise<PlanResult> {
+  cpu.start();
+  try {
+    return await planSetMeasured(set, root, observed, now, options, cache, objects, cpu);
+  } finally {
+    cpu.stop();
+  }
+}
+
+async function planSetMeasured(set: { files: ManifestFile[]; commit?: string }, root: string | undefined, observed: ObservedState, now: Date, options: PlanApiOptions, cache: ManifestCache, objects: boolean, cpu: CpuMeter): Promise<PlanResult> {
   const dir = root ?? options.root;
   const { desired, diagnostics } = cache.load(set.files, dir, { commit: set.commit ?? 'local', live: liveInventoryFrom(observed), limits: options.config.repository });
   // The controller's own document checks stop a set as the load's errors do (a fleet pool's Pool name, as `plan --pool`).
@@ -263,12 +285,36 @@ async function planSet(set: { files: ManifestFile[]; commit?: string }, root: st
     ...operatorChecks(desired, options.config, options.ownCredentialFiles),
     ...documentProblems,
   ];
+  cpu.stop();
   const changedCredentials = await credentialChanges(desired, observed, options.config, operatorSecretSource(options.config, options.ownCredentialFiles), options.repo);
+  cpu.start();
   const plan = gatedPlan(desired, observed, checked, {
     now, repo: options.repo, limits: options.limits, protected: options.config.protected, changedCredentials,
     ...(options.planMemo ? { memo: options.planMemo } : {}), ...(objects ? {} : { objects: false }),
   });
   return { plan };
+}
+
+/** CPU time of the stretches between start() and stop(); start() while running and stop() while stopped do nothing. */
+interface CpuMeter {
+  start(): void;
+  stop(): void;
+  seconds(): number;
+}
+
+function cpuMeter(): CpuMeter {
+  let total = 0;
+  let since: NodeJS.CpuUsage | undefined;
+  return {
+    start: () => void (since ??= process.cpuUsage()),
+    stop: () => {
+      if (!since) return;
+      const used = process.cpuUsage(since);
+      total += used.user + used.system;
+      since = undefined;
+    },
+    seconds: () => total / 1e6,
+  };
 }
 
 /**

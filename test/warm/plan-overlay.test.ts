@@ -109,8 +109,11 @@ describe('xops plan --server from a Git work tree', () => {
   it("sends what differs from the controller's commit and plans exactly as the cold plan does", async () => {
     const manifests = join(clone('pr'), FOLDER);
     edit(manifests);
+    const cpuBefore = controller.metrics.planCpu.get();
     const { cold, warm, overlay, files } = await bothPlans(manifests);
     expect({ overlay, files }).toEqual({ overlay: 1, files: 0 });
+    // What the plan cost the controller is counted for operators (and the bench).
+    expect(controller.metrics.planCpu.get()).toBeGreaterThan(cpuBefore);
     expect(cold.actions.map((a) => a.id)).toEqual(expect.arrayContaining(['create:VM/tools-01']));
     expect(cold.actions.some((a) => a.id.includes('no-owner'))).toBe(false);
     expect(essence(warm)).toEqual(essence(cold));
