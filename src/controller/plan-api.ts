@@ -14,6 +14,7 @@ import { DEFAULT_LIMITS, liveInventoryFrom, type ManifestFile } from '../manifes
 import { sortDiagnostics } from '../manifests/loader.js';
 import { ManifestCache } from '../manifests/parse-cache.js';
 import { FileStore } from './file-store.js';
+import { planAnswerJson } from './plan-answer-json.js';
 import { inWalkOrder } from '../manifests/folder.js';
 import { pathsDigest } from '../manifests/paths-digest.js';
 import { repositoryLimits, type RepositoryLimits } from '../source/limits.js';
@@ -202,7 +203,7 @@ export function planApi(options: PlanApiOptions): PlanApiHandler {
         ...(request.base ? { base: await planSet({ ...request.base, files: base.files }, request.root, observed, now, options, cache, objects, cpu) } : {}),
       };
       cpu.start();
-      reply(res, 200, answer);
+      replyText(res, 200, planAnswerJson(answer));
       cpu.stop();
       options.onCpu?.(cpu.seconds());
     } finally {
@@ -434,7 +435,11 @@ function readCapped(req: IncomingMessage, maxBytes: number): Promise<Buffer | un
 }
 
 function reply(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body) + '\n';
+  replyText(res, status, JSON.stringify(body), headers);
+}
+
+function replyText(res: ServerResponse, status: number, json: string, headers: Record<string, string> = {}): void {
+  const text = json + '\n';
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...(status >= 400 ? { connection: 'close' } : {}), ...headers });
   res.end(text);
 }
