@@ -1,6 +1,6 @@
 import type { ObservedClass, ObservedRecordTypes, ObservedState, Ref, XapiRecord } from './observed.js';
 import { MANAGED_KEY } from './observed.js';
-import { sealedMemo } from './sealed.js';
+import { isSealed, sealedMemo } from './sealed.js';
 
 /** Lookups over a snapshot by uuid, by name_label and by xops' ownership mark. Pure and cheap to build. */
 export interface ObservedIndex {
@@ -28,8 +28,15 @@ class ClassIndex {
   private names?: Map<string, Ref[]>;
   private marks?: Map<string, Ref[]>;
 
-  constructor(records: Map<Ref, XapiRecord>) {
+  constructor(records: Map<Ref, XapiRecord>, from?: { index: ClassIndex; changed: readonly [XapiRecord, XapiRecord][] }) {
     this.records = records;
+    if (!from) return;
+    // A lookup answers in refs, in the map's order: records replaced in place (same refs, same
+    // order) that keep their key leave it as it was, and it is shared instead of built again.
+    const kept = (keyOf: (rec: XapiRecord) => unknown) => from.changed.every(([old, now]) => keyOf(old) === keyOf(now));
+    if (from.index.uuids && kept(uuidOf)) this.uuids = from.index.uuids;
+    if (from.index.names && kept(nameOf)) this.names = from.index.names;
+    if (from.index.marks && kept(markOf)) this.marks = from.index.marks;
   }
 
   get byUuid(): Map<string, Ref> {
@@ -41,12 +48,12 @@ class ClassIndex {
   }
 
   get byName(): Map<string, Ref[]> {
-    return (this.names ??= this.group((rec) => rec['name_label']));
+    return (this.names ??= this.group(nameOf));
   }
 
   /** Address → refs of this class carrying that mark. */
   get managed(): Map<string, Ref[]> {
-    return (this.marks ??= this.group((rec) => (rec['other_config'] as Record<string, string> | undefined)?.[MANAGED_KEY] || undefined));
+    return (this.marks ??= this.group(markOf));
   }
 
   private group(keyOf: (rec: XapiRecord) => unknown): Map<string, Ref[]> {
@@ -62,7 +69,31 @@ class ClassIndex {
   }
 }
 
+const uuidOf = (rec: XapiRecord): unknown => rec.uuid;
+const nameOf = (rec: XapiRecord): unknown => rec['name_label'];
+const markOf = (rec: XapiRecord): unknown => (rec['other_config'] as Record<string, string> | undefined)?.[MANAGED_KEY] || undefined;
+
 const classIndexes = new WeakMap<Map<Ref, XapiRecord>, ClassIndex>();
+
+/**
+ * Tells the index that sealed map `next` is `previous` with the records of `replaced` refs swapped
+ * for new ones, nothing added or removed (an event batch changing some VMs' settings): lookups of
+ * `previous` already built whose keys (uuid, name, mark) none of them changed are shared by `next`
+ * (a VM index of 10,000 records is not grouped again after each apply). Only the lookups and the
+ * replaced records are kept, not `previous` itself.
+ */
+export function indexDerived(next: Map<Ref, XapiRecord>, previous: Map<Ref, XapiRecord>, replaced: Iterable<Ref>): void {
+  const index = classIndexes.get(previous);
+  if (!index || !isSealed(next) || classIndexes.has(next) || next.size !== previous.size) return;
+  const changed: [XapiRecord, XapiRecord][] = [];
+  for (const ref of replaced) {
+    const old = previous.get(ref);
+    const now = next.get(ref);
+    if (!old || !now) return;
+    changed.push([old, now]);
+  }
+  classIndexes.set(next, new ClassIndex(next, { index, changed }));
+}
 
 function indexClass(records: Map<Ref, XapiRecord>): ClassIndex {
   return new ClassIndex(records);

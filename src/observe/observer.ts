@@ -12,6 +12,7 @@ import { diffStates, hostAddresses, type ObservedChange } from './diff.js';
 import { valuesEqual } from './equal.js';
 import { takeSnapshot } from './snapshot.js';
 import { sealMap, sealRecord, sealState } from '../model/sealed.js';
+import { indexDerived } from '../model/observed-index.js';
 
 /** Tuning for a PoolObserver. */
 export interface PoolObserverOptions {
@@ -180,6 +181,15 @@ export class PoolObserver extends EventEmitter {
     const records = { ...before.records } as Record<ObservedClass, Map<Ref, XapiRecord>>;
     const copied = new Set<ObservedClass>();
     const changes: ObservedChange[] = [];
+    // Per class copied: the refs whose record was replaced, or null once one was added or removed.
+    const replaced = new Map<ObservedClass, Set<Ref> | null>();
+    const note = (cls: ObservedClass, ref: Ref, inPlace: boolean) => {
+      const refs = replaced.get(cls);
+      if (refs === null) return;
+      if (!inPlace) replaced.set(cls, null);
+      else if (refs) refs.add(ref);
+      else replaced.set(cls, new Set([ref]));
+    };
     for (const ev of batch.events) {
       const cls = observedClassOf(ev.class);
       if (!cls) continue;
@@ -194,7 +204,10 @@ export class PoolObserver extends EventEmitter {
       };
       const had = records[cls].get(ev.ref);
       if (ev.operation === 'del') {
-        if (had && writable().delete(ev.ref)) changes.push({ cls, ref: ev.ref, operation: 'del' });
+        if (had && writable().delete(ev.ref)) {
+          changes.push({ cls, ref: ev.ref, operation: 'del' });
+          note(cls, ev.ref, false);
+        }
         continue;
       }
       if (!ev.snapshot) continue;
@@ -204,8 +217,13 @@ export class PoolObserver extends EventEmitter {
       sealRecord(rec);
       writable().set(ev.ref, rec);
       changes.push({ cls, ref: ev.ref, operation: had ? 'mod' : 'add' });
+      note(cls, ev.ref, had !== undefined);
     }
-    for (const cls of copied) sealMap(records[cls], false);
+    for (const cls of copied) {
+      sealMap(records[cls], false);
+      const refs = replaced.get(cls);
+      if (refs) indexDerived(records[cls], before.records[cls], refs);
+    }
     this.state = { token: batch.token, observedAt: new Date().toISOString(), records: records as ObservedState['records'] };
     if (copied.has('host') || copied.has('pool')) this.client.setKnownHosts(hostAddresses(this.state));
     for (const c of changes) this.emit('change', c);
