@@ -163,6 +163,8 @@ async function planRemotely(values: Record<string, unknown>, dir: string, out: s
   const base = await probeWorkTree(dir, basesOnServer(server, token), limits);
   // git reads the commit's tree and diff while the walk goes on; the overlay waits for the walk itself.
   const overlaid = 'commit' in base ? gitOverlay(walking.then((w) => (w.ok && !hasErrors(w.diagnostics) ? w : undefined)), base, limits) : undefined;
+  // A walk that throws is reported below; the overlay waiting on it must not fail unhandled meanwhile.
+  overlaid?.catch(() => {});
   const walked = await walking;
   if (!walked.ok || hasErrors(walked.diagnostics)) {
     await overlaid;
