@@ -111,7 +111,7 @@ async function makePlan(
   const { desired, diagnostics } = await loadManifests(folder, { live: liveInventoryFrom(observed), limits: operator.config.repository });
   const repo = repoIdentity(values);
   const changedCredentials = await cliCredentialChanges(desired, observed, operator, str(values['password-file']), repo);
-  const plan = planDesired(desired, [...noManifestsWarning(folder, desired, diagnostics), ...diagnostics], observed, { now: new Date(), repo, operator, changedCredentials });
+  const plan = await planDesired(desired, [...noManifestsWarning(folder, desired, diagnostics), ...diagnostics], observed, { now: new Date(), repo, operator, changedCredentials });
   if (hasErrors(plan.diagnostics)) {
     printDiagnostics(plan.diagnostics);
     process.stderr.write(`xops: the manifests under ${folder} have errors; nothing was applied\n`);

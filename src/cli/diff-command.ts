@@ -83,7 +83,7 @@ async function planAt(git: SimpleGit, top: string, commit: string, prefix: strin
   if (hasErrors(diagnostics)) return { formatVersion: 1, createdAt: now.toISOString(), source: desired.source, observed: { token: observed.token, objects: {} }, actions: [], refused: [], diagnostics };
   // A rotated SR password is planned as `xops plan` plans it (read under the operator's rules).
   const changedCredentials = await cliCredentialChanges(desired, observed, operator, passwordFile, repo);
-  return planDesired(desired, diagnostics, observed, { now, repo, operator, changedCredentials });
+  return await planDesired(desired, diagnostics, observed, { now, repo, operator, changedCredentials });
 }
 
 /** A controller's answer as a plan: manifests with errors become an empty plan carrying them, as planAt does. */

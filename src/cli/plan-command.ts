@@ -127,7 +127,7 @@ async function planLocally(values: Record<string, unknown>, dir: string, whole: 
     const repo = repoIdentity(values);
     const changedCredentials = await cliCredentialChanges(desired, observed, operator, str(values['password-file']), repo);
     // Text and Markdown are only read: what a saved plan is checked against (observed.objects) is left out.
-    return planDesired(desired, [...noManifestsWarning(dir, desired, diagnostics), ...diagnostics], observed, { now: new Date(), repo, operator, changedCredentials, objects: whole });
+    return await planDesired(desired, [...noManifestsWarning(dir, desired, diagnostics), ...diagnostics], observed, { now: new Date(), repo, operator, changedCredentials, objects: whole });
   } finally {
     await ahead.stop();
   }

@@ -5,12 +5,12 @@ import type { Plan } from '../model/plan.js';
 import { operatorChecks } from '../config/checks.js';
 import { credentialChanges, operatorSecretSource } from '../config/credentials.js';
 import type { SecretSource } from '../secrets/index.js';
-import { gatedPlan } from '../plan/pipeline.js';
+import { gatedPlanYielding } from '../plan/pipeline.js';
 import { checkAdmission } from '../policy/index.js';
 import type { OperatorSettings } from './operator-config.js';
 
 /** After loading: admission, then the gated plan. Diagnostics from loading and admission come first. */
-export function planDesired(
+export async function planDesired(
   desired: DesiredState,
   loadDiagnostics: Diagnostic[],
   observed: ObservedState,
@@ -19,9 +19,10 @@ export function planDesired(
     /** false: the plan is only shown, never saved, so `observed.objects` is not built (see PlanOptions.objects). */
     objects?: boolean;
   },
-): Plan {
+): Promise<Plan> {
   const checked = [...loadDiagnostics, ...checkAdmission(desired), ...operatorChecks(desired, opts.operator.config)];
-  return gatedPlan(desired, observed, checked, {
+  // The event loop runs while 10,000 VMs are planned: the process answers signals and keeps its lease.
+  return gatedPlanYielding(desired, observed, checked, {
     now: opts.now, repo: opts.repo, limits: opts.operator.limits, protected: opts.operator.config.protected,
     ...(opts.changedCredentials ? { changedCredentials: opts.changedCredentials } : {}),
     ...(opts.objects === false ? { objects: false } : {}),

@@ -30,14 +30,15 @@ export type PoolPlanResult = { ok: true; plan: Plan; desired: DesiredState } | {
 /**
  * Plans one configured pool from its files (the union of its paths) against its live state: the
  * same load, checks and gated plan as a single-pool command, with the pool's own limits over the
- * configuration's and its `Pool` manifest required to carry its name. Pure.
+ * configuration's and its `Pool` manifest required to carry its name. No I/O (it lets the event
+ * loop run while it plans).
  */
-export function planPoolFiles(pool: PoolConfig, files: ManifestFile[], readDiagnostics: Diagnostic[], observed: ObservedState, ctx: PoolPlanContext): PoolPlanResult {
+export async function planPoolFiles(pool: PoolConfig, files: ManifestFile[], readDiagnostics: Diagnostic[], observed: ObservedState, ctx: PoolPlanContext): Promise<PoolPlanResult> {
   const loaded = loadManifestFiles(files, ctx.root, { live: liveInventoryFrom(observed), commit: ctx.commit, limits: ctx.operator.config.repository });
   const diagnostics = sortDiagnostics([...readDiagnostics, ...loaded.diagnostics, ...poolNameDiagnostics(loaded.desired.documents, pool.name)]);
   if (hasErrors(diagnostics)) return { ok: false, diagnostics };
   const operator = { ...ctx.operator, limits: { ...ctx.operator.limits, ...pool.limits } };
-  const plan = planDesired(loaded.desired, diagnostics, observed, { now: ctx.now, repo: ctx.repo, operator, ...(ctx.changedCredentials ? { changedCredentials: ctx.changedCredentials } : {}) });
+  const plan = await planDesired(loaded.desired, diagnostics, observed, { now: ctx.now, repo: ctx.repo, operator, ...(ctx.changedCredentials ? { changedCredentials: ctx.changedCredentials } : {}) });
   return { ok: true, desired: loaded.desired, plan };
 }
 
@@ -47,11 +48,11 @@ export function planPoolFiles(pool: PoolConfig, files: ManifestFile[], readDiagn
  * pool: a rotated password is planned, not left for the controller to find.
  */
 export async function planPoolWithCredentials(pool: PoolConfig, files: ManifestFile[], readDiagnostics: Diagnostic[], observed: ObservedState, ctx: PoolPlanContext): Promise<PoolPlanResult> {
-  const first = planPoolFiles(pool, files, readDiagnostics, observed, ctx);
+  const first = await planPoolFiles(pool, files, readDiagnostics, observed, ctx);
   if (!first.ok) return first;
   const changed = await cliCredentialChanges(first.desired, observed, ctx.operator, pool.passwordFile, ctx.repo);
   // Rare: only then is the pool planned again, with the changes.
-  return changed.size === 0 ? first : planPoolFiles(pool, files, readDiagnostics, observed, { ...ctx, changedCredentials: changed });
+  return changed.size === 0 ? first : await planPoolFiles(pool, files, readDiagnostics, observed, { ...ctx, changedCredentials: changed });
 }
 
 /** What one configured pool has now: log in, take one snapshot, log out (also when the snapshot fails). */

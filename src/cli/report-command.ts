@@ -72,7 +72,7 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
   // A report reads the actions and refusals only; observed.objects is for saved plans.
-  const plan = planDesired(desired, diagnostics, observed, { now: new Date(), repo, operator, objects: false });
+  const plan = await planDesired(desired, diagnostics, observed, { now: new Date(), repo, operator, objects: false });
   const report = complianceReport(desired, observed, plan, { commit: await checkoutCommit(dir), path: dir, repo });
   process.stdout.write(renderReport(report, out));
   return 0;

@@ -5,7 +5,7 @@ import type { RawDocument } from '../model/desired.js';
 import type { Plan } from '../model/plan.js';
 import { liveInventoryFrom } from '../manifests/index.js';
 import { ManifestCache } from '../manifests/parse-cache.js';
-import { gatedPlan } from '../plan/pipeline.js';
+import { gatedPlanYielding } from '../plan/pipeline.js';
 import type { PlanMemo } from '../plan/memo.js';
 import type { FileStore } from './file-store.js';
 import type { ApprovalLedger } from '../policy/approval-ledger.js';
@@ -111,7 +111,9 @@ export function createReconciler(deps: ReconcilerDeps): ReconcileFn {
     const changedCredentials = await credentialChanges(desired, observed, config, secrets, deps.repo);
     const at = now();
     const ledger = deps.approvalLedger;
-    const plan = gatedPlan(desired, observed, checked, {
+    // Yielding: a cold plan of 10,000 VMs would otherwise hold the event loop for seconds, and with
+    // it lease renewals, health checks and the plan API.
+    const plan = await gatedPlanYielding(desired, observed, checked, {
       now: at, repo: deps.repo, limits, protected: config.protected, changedCredentials,
       // Applied here and now, never saved: what a saved plan is checked against would go unread.
       objects: false,

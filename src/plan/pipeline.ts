@@ -6,8 +6,18 @@ import { applyAutomation } from '../policy/automation.js';
 import { unavailableVMs } from '../policy/rollout.js';
 import type { OperatorLimits } from '../policy/settings.js';
 import type { ProtectedSelector } from '../config/types.js';
-import { planChanges } from './index.js';
+import { planChanges, planChangesYielding, type PlanOptions } from './index.js';
 import type { PlanMemo } from './memo.js';
+
+/** What gatedPlan is told besides the states and the diagnostics so far. */
+export interface GatedPlanOptions {
+  now: Date; repo?: string; limits: OperatorLimits; approvals?: readonly string[]; annotationCounts?: (hash: string) => boolean;
+  protected?: readonly ProtectedSelector[]; changedCredentials?: ReadonlySet<string>;
+  /** See PlanOptions.memo. */
+  memo?: PlanMemo;
+  /** See PlanOptions.objects. */
+  objects?: boolean;
+}
 
 /**
  * The plan every command acts on: the pure planner, then the automation policies at `now`, which
@@ -15,25 +25,25 @@ import type { PlanMemo } from './memo.js';
  * has) come first in the plan's list. A resource an admission rule denies gets no actions, nor do
  * actions that wait on one of its actions. Pure; `xops plan`, `diff`, `apply` and the controller share it.
  */
-export function gatedPlan(
-  desired: DesiredState,
-  observed: ObservedState,
-  checked: Diagnostic[],
-  opts: {
-    now: Date; repo?: string; limits: OperatorLimits; approvals?: readonly string[]; annotationCounts?: (hash: string) => boolean;
-    protected?: readonly ProtectedSelector[]; changedCredentials?: ReadonlySet<string>;
-    /** See PlanOptions.memo. */
-    memo?: PlanMemo;
-    /** See PlanOptions.objects. */
-    objects?: boolean;
-  },
-): Plan {
-  const planned = planChanges(desired, observed, {
+export function gatedPlan(desired: DesiredState, observed: ObservedState, checked: Diagnostic[], opts: GatedPlanOptions): Plan {
+  return gate(planChanges(desired, observed, plannerOptions(opts)), desired, observed, checked, opts);
+}
+
+/** gatedPlan, letting the event loop run while it plans (see planChangesYielding): the same plan. */
+export async function gatedPlanYielding(desired: DesiredState, observed: ObservedState, checked: Diagnostic[], opts: GatedPlanOptions): Promise<Plan> {
+  return gate(await planChangesYielding(desired, observed, plannerOptions(opts)), desired, observed, checked, opts);
+}
+
+function plannerOptions(opts: GatedPlanOptions): PlanOptions {
+  return {
     now: opts.now, repo: opts.repo, limits: opts.limits, protected: opts.protected,
     ...(opts.changedCredentials ? { changedCredentials: opts.changedCredentials } : {}),
     ...(opts.memo ? { memo: opts.memo } : {}),
     ...(opts.objects === false ? { objects: false } : {}),
-  });
+  };
+}
+
+function gate(planned: Plan, desired: DesiredState, observed: ObservedState, checked: Diagnostic[], opts: GatedPlanOptions): Plan {
   const gated = applyAutomation(planned, desired, {
     now: opts.now, limits: opts.limits, approvals: opts.approvals, unavailable: unavailableVMs(desired, observed),
     ...(opts.annotationCounts ? { annotationCounts: opts.annotationCounts } : {}),
