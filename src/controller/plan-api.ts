@@ -265,20 +265,17 @@ function resolveSent(set: PlanRequestSet, store: FileStore): { files: ManifestFi
  * compare with the digest xops applied: a rotated SR password is planned here as it will be applied.
  */
 async function planSet(set: { files: ManifestFile[]; commit?: string }, root: string | undefined, observed: ObservedState, now: Date, options: PlanApiOptions, cache: ManifestCache, objects: boolean, cpu: CpuMeter): Promise<PlanResult> {
+  // Measured but for the credentials' read (I/O, during which other work may run); a throw is
+  // stopped by the handler's own stop().
   cpu.start();
-  try {
-    return await planSetMeasured(set, root, observed, now, options, cache, objects, cpu);
-  } finally {
-    cpu.stop();
-  }
-}
-
-async function planSetMeasured(set: { files: ManifestFile[]; commit?: string }, root: string | undefined, observed: ObservedState, now: Date, options: PlanApiOptions, cache: ManifestCache, objects: boolean, cpu: CpuMeter): Promise<PlanResult> {
   const dir = root ?? options.root;
   const { desired, diagnostics } = cache.load(set.files, dir, { commit: set.commit ?? 'local', live: liveInventoryFrom(observed), limits: options.config.repository });
   // The controller's own document checks stop a set as the load's errors do (a fleet pool's Pool name, as `plan --pool`).
   const documentProblems = options.documentChecks?.(desired.documents) ?? [];
-  if (hasErrors(diagnostics) || hasErrors(documentProblems)) return { invalid: documentProblems.length ? sortDiagnostics([...diagnostics, ...documentProblems]) : diagnostics };
+  if (hasErrors(diagnostics) || hasErrors(documentProblems)) {
+    cpu.stop();
+    return { invalid: documentProblems.length ? sortDiagnostics([...diagnostics, ...documentProblems]) : diagnostics };
+  }
   const checked = [
     ...(set.commit === undefined ? noManifestsWarning(dir, desired, diagnostics) : []),
     ...diagnostics,
@@ -293,6 +290,7 @@ async function planSetMeasured(set: { files: ManifestFile[]; commit?: string }, 
     now, repo: options.repo, limits: options.limits, protected: options.config.protected, changedCredentials,
     ...(options.planMemo ? { memo: options.planMemo } : {}), ...(objects ? {} : { objects: false }),
   });
+  cpu.stop();
   return { plan };
 }
 

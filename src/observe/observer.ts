@@ -181,15 +181,6 @@ export class PoolObserver extends EventEmitter {
     const records = { ...before.records } as Record<ObservedClass, Map<Ref, XapiRecord>>;
     const copied = new Set<ObservedClass>();
     const changes: ObservedChange[] = [];
-    // Per class copied: the refs whose record was replaced, or null once one was added or removed.
-    const replaced = new Map<ObservedClass, Set<Ref> | null>();
-    const note = (cls: ObservedClass, ref: Ref, inPlace: boolean) => {
-      const refs = replaced.get(cls);
-      if (refs === null) return;
-      if (!inPlace) replaced.set(cls, null);
-      else if (refs) refs.add(ref);
-      else replaced.set(cls, new Set([ref]));
-    };
     for (const ev of batch.events) {
       const cls = observedClassOf(ev.class);
       if (!cls) continue;
@@ -204,10 +195,7 @@ export class PoolObserver extends EventEmitter {
       };
       const had = records[cls].get(ev.ref);
       if (ev.operation === 'del') {
-        if (had && writable().delete(ev.ref)) {
-          changes.push({ cls, ref: ev.ref, operation: 'del' });
-          note(cls, ev.ref, false);
-        }
+        if (had && writable().delete(ev.ref)) changes.push({ cls, ref: ev.ref, operation: 'del' });
         continue;
       }
       if (!ev.snapshot) continue;
@@ -217,12 +205,12 @@ export class PoolObserver extends EventEmitter {
       sealRecord(rec);
       writable().set(ev.ref, rec);
       changes.push({ cls, ref: ev.ref, operation: had ? 'mod' : 'add' });
-      note(cls, ev.ref, had !== undefined);
     }
     for (const cls of copied) {
       sealMap(records[cls], false);
-      const refs = replaced.get(cls);
-      if (refs) indexDerived(records[cls], before.records[cls], refs);
+      // Only records replaced in place keep the map's order (a removed one added back goes last).
+      const ofClass = changes.filter((c) => c.cls === cls);
+      if (ofClass.every((c) => c.operation === 'mod')) indexDerived(records[cls], before.records[cls], ofClass.map((c) => c.ref));
     }
     this.state = { token: batch.token, observedAt: new Date().toISOString(), records: records as ObservedState['records'] };
     if (copied.has('host') || copied.has('pool')) this.client.setKnownHosts(hostAddresses(this.state));
