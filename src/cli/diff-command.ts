@@ -78,8 +78,8 @@ async function resolveCommit(git: SimpleGit, ref: string, flag: string): Promise
 async function planAt(git: SimpleGit, top: string, commit: string, prefix: string, dir: string, observed: ObservedState, repo: string | undefined, now: Date, operator: OperatorSettings, passwordFile: string | undefined): Promise<Plan> {
   const files = await manifestFilesAt(git, top, commit, prefix, operator.config.repository);
   // The loader and planner load only here: `--server` plans on the controller and needs neither.
-  const [{ liveInventoryFrom, loadManifestFiles }, { cliCredentialChanges, planDesired }] = await Promise.all([import('../manifests/index.js'), import('./plan-desired.js')]);
-  const { desired, diagnostics } = loadManifestFiles(files, dir, { commit, live: liveInventoryFrom(observed), limits: operator.config.repository });
+  const [{ liveInventoryFrom, loadManifestFilesYielding }, { cliCredentialChanges, planDesired }] = await Promise.all([import('../manifests/index.js'), import('./plan-desired.js')]);
+  const { desired, diagnostics } = await loadManifestFilesYielding(files, dir, { commit, live: liveInventoryFrom(observed), limits: operator.config.repository });
   if (hasErrors(diagnostics)) return { formatVersion: 1, createdAt: now.toISOString(), source: desired.source, observed: { token: observed.token, objects: {} }, actions: [], refused: [], diagnostics };
   // A rotated SR password is planned as `xops plan` plans it (read under the operator's rules).
   const changedCredentials = await cliCredentialChanges(desired, observed, operator, passwordFile, repo);

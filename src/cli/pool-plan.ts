@@ -1,6 +1,6 @@
 import type { PoolConfig } from '../config/index.js';
 import { liveInventoryFrom } from '../manifests/index.js';
-import { loadManifestFiles, sortDiagnostics, type ManifestFile } from '../manifests/loader.js';
+import { loadManifestFilesYielding, sortDiagnostics, type ManifestFile } from '../manifests/loader.js';
 import { hasErrors, type Diagnostic } from '../model/diagnostics.js';
 import type { DesiredState } from '../model/desired.js';
 import type { ObservedState } from '../model/observed.js';
@@ -34,7 +34,7 @@ export type PoolPlanResult = { ok: true; plan: Plan; desired: DesiredState } | {
  * loop run while it plans).
  */
 export async function planPoolFiles(pool: PoolConfig, files: ManifestFile[], readDiagnostics: Diagnostic[], observed: ObservedState, ctx: PoolPlanContext): Promise<PoolPlanResult> {
-  const loaded = loadManifestFiles(files, ctx.root, { live: liveInventoryFrom(observed), commit: ctx.commit, limits: ctx.operator.config.repository });
+  const loaded = await loadManifestFilesYielding(files, ctx.root, { live: liveInventoryFrom(observed), commit: ctx.commit, limits: ctx.operator.config.repository });
   const diagnostics = sortDiagnostics([...readDiagnostics, ...loaded.diagnostics, ...poolNameDiagnostics(loaded.desired.documents, pool.name)]);
   if (hasErrors(diagnostics)) return { ok: false, diagnostics };
   const operator = { ...ctx.operator, limits: { ...ctx.operator.limits, ...pool.limits } };

@@ -5,10 +5,10 @@
 import type { Diagnostic } from '../model/diagnostics.js';
 import type { DesiredState } from '../model/desired.js';
 import { readManifestFolder, type FolderRead } from './folder.js';
-import { loadManifestFiles, sortDiagnostics, type LoadOptions } from './loader.js';
+import { loadManifestFilesYielding, sortDiagnostics, type LoadOptions } from './loader.js';
 import { documentsOf, KIND_REGISTRY } from '../kinds/index.js';
 
-export { loadManifestFiles, isManifestPath } from './loader.js';
+export { loadManifestFiles, loadManifestFilesYielding, isManifestPath } from './loader.js';
 export type { LoadOptions, ManifestFile, LoadResult } from './loader.js';
 export { liveInventoryFrom } from './live.js';
 export type { LiveInventory, LiveKind } from './live.js';
@@ -27,7 +27,7 @@ export { KINDS } from '../kinds/index.js';
  */
 export async function loadManifests(dir: string, opts: LoadOptions = {}, preread?: FolderRead): Promise<{ desired: DesiredState; diagnostics: Diagnostic[] }> {
   const read = preread ?? (await readManifestFolder(dir, opts.limits));
-  const result = loadManifestFiles(read.files, dir, { ...opts, commit: opts.commit ?? 'local' });
+  const result = await loadManifestFilesYielding(read.files, dir, { ...opts, commit: opts.commit ?? 'local' });
   for (const kind of KIND_REGISTRY) {
     if (kind.measure) for (const doc of documentsOf(result.desired, kind)) await kind.measure(doc, dir);
   }

@@ -70,6 +70,9 @@ export interface ParseAheadOptions {
 
 type Limits = Omit<YamlLimits, 'budget'>;
 
+/** Files the main thread parses in one go (of a batch it took): some 10-20 ms. */
+const MAIN_SLICE_FILES = 25;
+
 export { PreparedParses };
 
 /**
@@ -174,7 +177,12 @@ export function startParseAhead(dir: string, options: ParseAheadOptions = {}): P
       if (takeBatches && back >= 0 && Atomics.compareExchange(claims, back, 0, BY_MAIN) === 0) {
         const batch = Array.from(order.subarray(back * input.batchFiles, (back + 1) * input.batchFiles), (i) => files[i]!);
         back--;
-        prepareManifestFiles(batch, { limits: input.limits, cache });
+        // In slices, each at an idle moment of its own: a whole batch would block for up to 100 ms.
+        for (let at = 0; at < batch.length; at += MAIN_SLICE_FILES) {
+          if (at > 0) await gate.idle();
+          if (settled) return;
+          prepareManifestFiles(batch.slice(at, at + MAIN_SLICE_FILES), { limits: input.limits, cache });
+        }
         continue;
       }
       // The first batch already taken means every one before it is the worker's.

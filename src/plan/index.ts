@@ -6,11 +6,12 @@ import type { ResourceKind } from '../model/kinds.js';
 import type { ObservedState } from '../model/observed.js';
 import type { Plan } from '../model/plan.js';
 import { documentsOf, KIND_REGISTRY } from '../kinds/index.js';
-import { addressOfResource, createContext, identityObjects, type DraftAction, type PlanContext } from './context.js';
+import { addressOfResource, createContext, identityObjectsSteps, type DraftAction, type PlanContext } from './context.js';
 import { orderActions, type OrderRules } from './order.js';
 import { findOwned } from './ownership.js';
 import type { PlanMemo } from './memo.js';
 import { tracingIndex } from './trace.js';
+import { runSteps, runStepsYielding, type Steps } from '../model/steps.js';
 
 export { specDigest, staleObjects } from './identity.js';
 import { withSpecDigests } from './spec-digests.js';
@@ -105,11 +106,7 @@ function refuseDeletesInUse(ctx: PlanContext): void {
  * resources they concern have no actions.
  */
 export function planChanges(desired: DesiredState, observed: ObservedState, opts: PlanOptions = {}): Plan {
-  const steps = planSteps(desired, observed, opts);
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-  }
+  return runSteps(planSteps(desired, observed, opts));
 }
 
 /** Manifests planned between two turns of the event loop in planChangesYielding: tens of ms at most. */
@@ -121,17 +118,12 @@ const DOCUMENTS_PER_TURN = 500;
  * meanwhile, and a CLI plan does not stall for a second. Nothing else can change what is planned in
  * between: the states are snapshots, and a PlanMemo's entries hold for whichever plan recorded them.
  */
-export async function planChangesYielding(desired: DesiredState, observed: ObservedState, opts: PlanOptions = {}): Promise<Plan> {
-  const steps = planSteps(desired, observed, opts);
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
+export function planChangesYielding(desired: DesiredState, observed: ObservedState, opts: PlanOptions = {}): Promise<Plan> {
+  return runStepsYielding(planSteps(desired, observed, opts));
 }
 
 /** planChanges as steps: it yields (nothing) where a caller may let other work run. */
-function* planSteps(desired: DesiredState, observed: ObservedState, opts: PlanOptions): Generator<void, Plan, void> {
+function* planSteps(desired: DesiredState, observed: ObservedState, opts: PlanOptions): Steps<Plan> {
   let planned = 0;
   const options = {
     now: opts.now ?? new Date(),
@@ -172,12 +164,13 @@ function* planSteps(desired: DesiredState, observed: ObservedState, opts: PlanOp
 
   refuseDeletesInUse(ctx);
   const actions = orderActions(ctx, ctx.actions, ORDER_RULES);
+  const objects = opts.objects === false ? {} : yield* identityObjectsSteps(ctx, opts.memo !== undefined);
   // Every action carries the digest apply records as xops.spec, so a saved plan is complete too.
   return withSpecDigests({
     formatVersion: 1,
     createdAt: ctx.options.now.toISOString(),
     source: desired.source,
-    observed: { token: observed.token, objects: opts.objects === false ? {} : identityObjects(ctx, opts.memo !== undefined) },
+    observed: { token: observed.token, objects },
     actions,
     refused: ctx.refused,
     diagnostics: ctx.diagnostics,

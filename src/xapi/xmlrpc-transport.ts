@@ -10,9 +10,10 @@ import type { CallOptions, Transport, WireReply } from './transport.js';
 // abort), so we use its serializer directly. Replies go through our streaming decoder (see
 // xmlrpc-decoder.ts for why not the package's).
 const require = createRequire(import.meta.url);
-const serializer = require('xmlrpc/lib/serializer.js') as {
-  serializeMethodCall(method: string, params: unknown[], encoding?: string): string;
-};
+type Serializer = { serializeMethodCall(method: string, params: unknown[], encoding?: string): string };
+// Loaded on the first XML-RPC call: the package and its XML builder cost a JSON-RPC process 15-20 ms at start.
+let serializer: Serializer | undefined;
+const xmlSerializer = (): Serializer => (serializer ??= require('xmlrpc/lib/serializer.js') as Serializer);
 /** Reads a `<methodResponse>` from a stream as XAPI's `{Status, Value | ErrorDescription}` struct, chunk by chunk. */
 export async function readXmlRpcReply(stream: NodeJS.ReadableStream): Promise<WireReply> {
   const reply = await decodeStream(stream, new XmlRpcResponseDecoder());
@@ -40,7 +41,7 @@ export class XmlRpcTransport implements Transport {
   }
 
   send(base: URL, method: string, params: unknown[], opts: CallOptions): Promise<WireReply> {
-    const body = serializer.serializeMethodCall(method, params);
+    const body = xmlSerializer().serializeMethodCall(method, params);
     const url = new URL('/', base);
     return post(this.agents, { url, body, contentType: 'text/xml', method, ...opts }, (res: IncomingMessage) => {
       const type = res.headers['content-type'] ?? '';
