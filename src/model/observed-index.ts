@@ -16,6 +16,8 @@ export interface ObservedIndex {
   managedIn(cls: ObservedClass, address: string): readonly Ref[];
   /** Every managed object of a class, keyed by its address. */
   managedOf<C extends ObservedClass>(cls: C): Map<string, [Ref, ObservedRecordTypes[C]][]>;
+  /** The `xops.managed` addresses objects of this class carry, each once. */
+  markedIn(cls: ObservedClass): Iterable<string>;
 }
 
 /**
@@ -157,6 +159,9 @@ export function indexObserved(state: ObservedState): ObservedIndex {
     },
     managedIn(cls, address) {
       return of(cls)?.managed.get(address) ?? [];
+    },
+    markedIn(cls) {
+      return of(cls)?.managed.keys() ?? [];
     },
     managedOf(cls) {
       const out = new Map<string, [Ref, ObservedRecordTypes[typeof cls]][]>();

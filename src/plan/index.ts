@@ -9,7 +9,7 @@ import { documentsOf, KIND_REGISTRY } from '../kinds/index.js';
 import { addressOfResource, createContext, identityObjectsSteps, type DraftAction, type PlanContext } from './context.js';
 import { orderActions, type OrderRules } from './order.js';
 import { findOwned } from './ownership.js';
-import type { PlanMemo } from './memo.js';
+import type { MemoSession, PlanMemo } from './memo.js';
 import { tracingIndex } from './trace.js';
 import { runSteps, runStepsYielding, type Steps } from '../model/steps.js';
 
@@ -122,9 +122,25 @@ export function planChangesYielding(desired: DesiredState, observed: ObservedSta
   return runStepsYielding(planSteps(desired, observed, opts));
 }
 
+// The loops over a kind's manifests are plain functions, a turn's worth at a time: inside the
+// generator the same loop cost a controller's warm plan of 10,000 VMs some 15 ms of its own.
+function ownersOf(ctx: PlanContext, docs: DesiredResource[], from: number, to: number, owner: NonNullable<(typeof KIND_REGISTRY)[number]['owner']>, kept: MemoSession | undefined): void {
+  for (let i = from; i < to; i++) {
+    const doc = docs[i]!;
+    ctx.owners.set(addressOfResource(doc), kept ? kept.owner(ctx, doc, () => findOwned(ctx, doc, owner)) : findOwned(ctx, doc, owner));
+  }
+}
+
+function planEach(ctx: PlanContext, docs: DesiredResource[], from: number, to: number, plan: (ctx: PlanContext, doc: DesiredResource) => void, kept: MemoSession | undefined): void {
+  for (let i = from; i < to; i++) {
+    const doc = docs[i]!;
+    if (kept) kept.plan(ctx, doc, () => plan(ctx, doc));
+    else plan(ctx, doc);
+  }
+}
+
 /** planChanges as steps: it yields (nothing) where a caller may let other work run. */
 function* planSteps(desired: DesiredState, observed: ObservedState, opts: PlanOptions): Steps<Plan> {
-  let planned = 0;
   const options = {
     now: opts.now ?? new Date(),
     repo: opts.repo,
@@ -142,19 +158,20 @@ function* planSteps(desired: DesiredState, observed: ObservedState, opts: PlanOp
     const owner = kind.owner;
     if (!owner) continue;
     const kept = kind.memoizable ? memo : undefined;
-    for (const doc of documentsOf(desired, kind) as DesiredResource[]) {
-      ctx.owners.set(addressOfResource(doc), kept ? kept.owner(ctx, doc, () => findOwned(ctx, doc, owner)) : findOwned(ctx, doc, owner));
-      if (++planned % DOCUMENTS_PER_TURN === 0) yield;
+    const docs = documentsOf(desired, kind) as DesiredResource[];
+    for (let at = 0; at < docs.length; at += DOCUMENTS_PER_TURN) {
+      ownersOf(ctx, docs, at, Math.min(at + DOCUMENTS_PER_TURN, docs.length), owner, kept);
+      if (docs.length > DOCUMENTS_PER_TURN) yield;
     }
   }
   for (const kind of KIND_REGISTRY) {
     const plan = kind.plan;
     if (!plan) continue;
     const kept = kind.memoizable ? memo : undefined;
-    for (const doc of documentsOf(desired, kind)) {
-      if (kept) kept.plan(ctx, doc as DesiredResource, () => plan(ctx, doc));
-      else plan(ctx, doc);
-      if (++planned % DOCUMENTS_PER_TURN === 0) yield;
+    const docs = documentsOf(desired, kind) as DesiredResource[];
+    for (let at = 0; at < docs.length; at += DOCUMENTS_PER_TURN) {
+      planEach(ctx, docs, at, Math.min(at + DOCUMENTS_PER_TURN, docs.length), plan as (ctx: PlanContext, doc: DesiredResource) => void, kept);
+      if (docs.length > DOCUMENTS_PER_TURN) yield;
     }
   }
   yield;

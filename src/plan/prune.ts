@@ -1,5 +1,5 @@
 import type { ResourceKind } from '../model/kinds.js';
-import type { Ref, XapiRecord } from '../model/observed.js';
+import type { ObservedClass, Ref, XapiRecord } from '../model/observed.js';
 import type { PlanContext } from './context.js';
 import { automation, read } from './context.js';
 import type { ObjectMark, PoolMarkedClass } from './ownership-marks.js';
@@ -31,6 +31,18 @@ export function orphanName(ctx: PlanContext, kind: ResourceKind, mark: ObjectMar
   const address = mark.address;
   if (!address?.startsWith(`${kind}/`) || ctx.owners.has(address) || !ownedByThisRepo(ctx, mark)) return undefined;
   return address.slice(kind.length + 1);
+}
+
+/**
+ * Whether some object of `cls` carries the mark of a `kind` manifest no manifest declares: when none
+ * does (most plans), a prune pass has nothing to find and need not look at every record, which
+ * costs a controller's plan of 10,000 VMs some 10 ms. The marks come from the state's index, kept
+ * between the states of an event-fed pool.
+ */
+export function anyUndeclaredMark(ctx: PlanContext, kind: ResourceKind, cls: ObservedClass): boolean {
+  const prefix = `${kind}/`;
+  for (const address of ctx.index.markedIn(cls)) if (address.startsWith(prefix) && !ctx.owners.has(address)) return true;
+  return false;
 }
 
 /** An object whose marks the pool keeps, managed by this repository, that no manifest declares any more. */

@@ -58,6 +58,11 @@ export function tracingIndex(base: ObservedIndex, traceOf: () => PlanTrace | und
       if (t) t.uncacheable = true;
       return base.managedOf(cls);
     },
+    markedIn(cls) {
+      const t = traceOf();
+      if (t) t.uncacheable = true;
+      return base.markedIn(cls);
+    },
   };
 }
 

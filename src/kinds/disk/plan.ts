@@ -6,7 +6,7 @@ import { addDiagnostic, read } from '../../plan/context.js';
 import { compareField, compareTags, createChanges, makeAction, objectRef, updateReason } from '../../plan/changes.js';
 import { specDigest } from '../../plan/identity.js';
 import { markOf } from '../../plan/ownership-marks.js';
-import { orphanName, pruneAllowed, wouldPrune } from '../../plan/prune.js';
+import { anyUndeclaredMark, orphanName, pruneAllowed, wouldPrune } from '../../plan/prune.js';
 import { resolveRef, type ResolvedReference } from '../../plan/refs.js';
 import { formatBytes } from '../../plan/values.js';
 import { CONTENT_KEY, SOURCE_KEY, contentComplete } from './marks.js';
@@ -139,6 +139,7 @@ export function planDisk(ctx: PlanContext, disk: DesiredStandaloneDisk): void {
 
 /** Managed Disks with no manifest: deleted (their data lost) only when prune is on. */
 export function pruneDisks(ctx: PlanContext): void {
+  if (!anyUndeclaredMark(ctx, 'Disk', 'VDI')) return;
   for (const [ref, rec] of ctx.observed.records.VDI) {
     const mark = markOf(rec);
     const name = orphanName(ctx, 'Disk', mark);

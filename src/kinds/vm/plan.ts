@@ -7,7 +7,7 @@ import { compareField, compareOtherConfig, compareTags, createChanges, makeActio
 import { specDigest } from '../../plan/identity.js';
 import type { VMCreatePlacement } from './apply.js';
 import { markOf } from '../../plan/ownership-marks.js';
-import { orphanName, pruneAllowed, wouldPrune } from '../../plan/prune.js';
+import { anyUndeclaredMark, orphanName, pruneAllowed, wouldPrune } from '../../plan/prune.js';
 import { findLive, noteUser, resolveRef, type ResolvedReference } from '../../plan/refs.js';
 import { formatBytes } from '../../plan/values.js';
 import { planAttachments, resolveAttachments } from './attachments.js';
@@ -606,6 +606,7 @@ function compareSettings(ctx: PlanContext, vm: DesiredVM, rec: VMRecord, refs: R
 
 /** Managed VMs with no manifest any more: deleted (with the disks xops made) only when prune is on. */
 export function pruneVMs(ctx: PlanContext): void {
+  if (!anyUndeclaredMark(ctx, 'VM', 'VM')) return;
   for (const [ref, rec] of ctx.observed.records.VM) {
     if (!isPlainVM(rec)) continue;
     const mark = markOf(rec);
