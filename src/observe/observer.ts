@@ -13,6 +13,7 @@ import { valuesEqual } from './equal.js';
 import { takeSnapshot } from './snapshot.js';
 import { sealMap, sealRecord, sealState } from '../model/sealed.js';
 import { indexDerived } from '../model/observed-index.js';
+import { noteReplaced } from '../model/map-lineage.js';
 
 /** Tuning for a PoolObserver. */
 export interface PoolObserverOptions {
@@ -210,7 +211,11 @@ export class PoolObserver extends EventEmitter {
       sealMap(records[cls], false);
       // Only records replaced in place keep the map's order (a removed one added back goes last).
       const ofClass = changes.filter((c) => c.cls === cls);
-      if (ofClass.every((c) => c.operation === 'mod')) indexDerived(records[cls], before.records[cls], ofClass.map((c) => c.ref));
+      if (ofClass.every((c) => c.operation === 'mod')) {
+        const replaced = ofClass.map((c) => c.ref);
+        indexDerived(records[cls], before.records[cls], replaced);
+        noteReplaced(records[cls], before.records[cls], replaced);
+      }
     }
     this.state = { token: batch.token, observedAt: new Date().toISOString(), records: records as ObservedState['records'] };
     if (copied.has('host') || copied.has('pool')) this.client.setKnownHosts(hostAddresses(this.state));

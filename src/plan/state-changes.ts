@@ -11,6 +11,7 @@
 import type { Query } from './context.js';
 import { MANAGED_KEY, type XapiRecord } from '../model/observed.js';
 import type { PoolEquivalence } from './trace.js';
+import { replacedSince } from '../model/map-lineage.js';
 
 /** A state as PlanMemo remembers it: its classes and their (sealed) maps, in the same order. */
 export interface StateMaps {
@@ -66,6 +67,21 @@ export function stateChanges(from: StateMaps, to: StateMaps, pools: PoolEquivale
       const mark = (rec['other_config'] as Record<string, string> | undefined)?.[MANAGED_KEY];
       if (typeof mark === 'string' && mark) keys.add(`m\0${cls}\0${mark}`);
     };
+    // A map the event stream derived by replacing records names them: no other ref differs, and
+    // the order is the same.
+    const replaced = replacedSince(after, before);
+    if (replaced) {
+      for (const ref of replaced) {
+        const old = before.get(ref);
+        const rec = after.get(ref)!;
+        if (old === rec) continue;
+        if (old && cls === 'pool' && pools.same(old, rec)) continue;
+        touched(ref, old);
+        touched(ref, rec);
+      }
+      if (any) keys.add(`f\0${cls}`);
+      continue;
+    }
     for (const [ref, rec] of after) {
       const old = before.get(ref);
       if (old === rec) continue;
