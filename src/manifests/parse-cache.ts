@@ -37,6 +37,17 @@ interface Entry {
   used: number;
   /** Unique over the cache's life: a set of files is keyed by its entries' ids. */
   id: number;
+  /** Set once the entry leaves the cache (replaced or evicted): a buffer's remembered entry is then looked up again. */
+  dropped?: true;
+}
+
+/** A buffer's key for a path and limits, and the entry it last found (see entryOf). */
+interface KnownKey {
+  path: string;
+  maxNodes: number;
+  maxDepth: number;
+  key: string;
+  entry?: Entry;
 }
 
 interface ResultEntry {
@@ -71,7 +82,7 @@ export class ManifestCache implements FileParseCache {
   private readonly builds = new WeakMap<ParsedDocument, BuiltDocument>();
   private readonly results: ResultEntry[] = [];
   /** Each buffer's last key, with the path and limits it was built for. */
-  private readonly keys = new WeakMap<Buffer, { path: string; maxNodes: number; maxDepth: number; key: string }>();
+  private readonly keys = new WeakMap<Buffer, KnownKey>();
   private bytes = 0;
   private lastId = 0;
   private clock = 0;
@@ -118,7 +129,7 @@ export class ManifestCache implements FileParseCache {
     const kept = this.results.find((r) => r.live === opts.live && r.limits === text);
     if (!kept) return undefined;
     const yamlLimits = { maxNodes: limits.maxFileNodes, maxDepth: limits.maxDepth };
-    const nodesOf = (file: ManifestFile) => this.files.get(this.fileKey(file, yamlLimits))?.parse.nodes;
+    const nodesOf = (file: ManifestFile) => this.entryOf(file, yamlLimits)?.parse.nodes;
     if (kept.index === undefined) kept.index = indexForDelta(kept.files, kept.result, nodesOf) ?? null;
     if (!kept.index) return undefined;
     const changed = changedManifests(kept.index, files);
@@ -129,8 +140,7 @@ export class ManifestCache implements FileParseCache {
   }
 
   parsed(file: ManifestFile, limits: Omit<YamlLimits, 'budget'>): CachedParse | undefined {
-    const key = this.fileKey(file, limits);
-    const entry = this.files.get(key);
+    const entry = this.entryOf(file, limits);
     if (!entry) return undefined;
     // A clock, not a reinsertion: moving 10,000 keys to the end of the map per load costs more than the load.
     entry.used = ++this.clock;
@@ -142,7 +152,10 @@ export class ManifestCache implements FileParseCache {
     this.stats.parsed++;
     const key = this.fileKey(file, limits);
     const old = this.files.get(key);
-    if (old) this.bytes -= old.bytes;
+    if (old) {
+      this.bytes -= old.bytes;
+      old.dropped = true;
+    }
     this.files.set(key, { parse: { result, nodes }, bytes: file.content.length, id: ++this.lastId, used: ++this.clock });
     this.bytes += file.content.length;
     if (this.files.size > this.maxFiles || this.bytes > this.maxBytes) this.evict();
@@ -152,7 +165,7 @@ export class ManifestCache implements FileParseCache {
   private evict(): void {
     const files = Math.ceil(this.maxFiles * 0.9);
     const bytes = Math.ceil(this.maxBytes * 0.9);
-    this.bytes -= dropLeastUsed(this.files, (e) => e.bytes, (dropped) => this.files.size <= files && this.bytes - dropped <= bytes);
+    this.bytes -= dropLeastUsed(this.files, (e) => ((e.dropped = true), e.bytes), (dropped) => this.files.size <= files && this.bytes - dropped <= bytes);
   }
 
   checked(doc: ParsedDocument): DocumentCheck | undefined {
@@ -177,15 +190,32 @@ export class ManifestCache implements FileParseCache {
   }
 
   private fileKey(file: ManifestFile, limits: Omit<YamlLimits, 'budget'>): string {
+    return this.knownKey(file, limits).key;
+  }
+
+  private knownKey(file: ManifestFile, limits: Omit<YamlLimits, 'budget'>): KnownKey {
     // The path is part of the key (diagnostics and locations name the file), and so is the content
     // itself, byte for byte (latin1 maps each byte to one character): no digest can collide. Built
     // once per buffer, path and limits: a load looks each file up more than once.
     const known = this.keys.get(file.content);
     // Compared field by field: building the prefix to compare would cost a string per file per load.
-    if (known && known.path === file.path && known.maxNodes === limits.maxNodes && known.maxDepth === limits.maxDepth) return known.key;
+    if (known && known.path === file.path && known.maxNodes === limits.maxNodes && known.maxDepth === limits.maxDepth) return known;
     const key = `${limits.maxNodes}/${limits.maxDepth}\0${file.path}\0` + file.content.toString('latin1');
-    this.keys.set(file.content, { path: file.path, maxNodes: limits.maxNodes, maxDepth: limits.maxDepth, key });
-    return key;
+    const made: KnownKey = { path: file.path, maxNodes: limits.maxNodes, maxDepth: limits.maxDepth, key };
+    this.keys.set(file.content, made);
+    return made;
+  }
+
+  /**
+   * The file's entry, remembered with its buffer's key while it stays in the cache: a lookup by key
+   * hashes and compares the whole content, and each load of 10,000 files looks every one up.
+   */
+  private entryOf(file: ManifestFile, limits: Omit<YamlLimits, 'budget'>): Entry | undefined {
+    const known = this.knownKey(file, limits);
+    if (known.entry && !known.entry.dropped) return known.entry;
+    const entry = this.files.get(known.key);
+    if (entry) known.entry = entry;
+    return entry;
   }
 
   /**
@@ -195,14 +225,15 @@ export class ManifestCache implements FileParseCache {
   private setKey(files: ManifestFile[], opts: Omit<LoadOptions, 'cache'>): string | undefined {
     const limits = repositoryLimits(opts.limits);
     const yamlLimits = { maxNodes: limits.maxFileNodes, maxDepth: limits.maxDepth };
-    const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    // Sources hand their files over in path order already: sorted again only when they are not.
+    const sorted = inPathOrder(files) ? files : [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     const ids: string[] = [];
     for (const f of sorted) {
       if (!isManifestPath(f.path)) {
         ids.push(`c${this.companionId(f)}`);
         continue;
       }
-      const entry = this.files.get(this.fileKey(f, yamlLimits));
+      const entry = this.entryOf(f, yamlLimits);
       if (!entry) return undefined;
       ids.push(String(entry.id));
     }
@@ -228,4 +259,9 @@ export class ManifestCache implements FileParseCache {
   }
   private readonly companionIds = new Map<string, number>();
   private readonly companionKeys = new WeakMap<Buffer, { path: string; id: number }>();
+}
+
+function inPathOrder(files: readonly ManifestFile[]): boolean {
+  for (let i = 1; i < files.length; i++) if (!(files[i - 1]!.path < files[i]!.path)) return false;
+  return true;
 }

@@ -84,13 +84,75 @@ export interface ResourceFacts {
   annotations: Record<string, string>;
 }
 
-const factsCache = new WeakMap<DesiredState, Map<string, ResourceFacts>>();
+/** The facts of declared resources by address (see resourceFacts). */
+export interface ResourceFactsLookup {
+  get(address: string): ResourceFacts | undefined;
+  has(address: string): boolean;
+}
 
-/** Labels and annotations of every declared resource by address; cached per DesiredState object. */
-export function resourceFacts(desired: DesiredState): Map<string, ResourceFacts> {
+const factsCache = new WeakMap<DesiredState, ResourceFactsLookup>();
+
+/**
+ * Labels and annotations of every declared resource by address; one lookup per DesiredState
+ * object. Policies ask about the few addresses a plan changes, of a desired state made anew for
+ * each plan (a pull request's, a commit's): the first few answers are looked for in the manifests
+ * of that kind alone, and only past them is every resource indexed (10 ms at 10,000 VMs).
+ */
+export function resourceFacts(desired: DesiredState): ResourceFactsLookup {
   let facts = factsCache.get(desired);
-  if (facts) return facts;
-  facts = new Map();
+  if (!facts) factsCache.set(desired, (facts = new LazyFacts(desired)));
+  return facts;
+}
+
+/** Addresses answered by a search of their kind's manifests before every resource is indexed. */
+const SEARCHED_ADDRESSES = 16;
+
+class LazyFacts implements ResourceFactsLookup {
+  private readonly desired: DesiredState;
+  private readonly searched = new Map<string, ResourceFacts | undefined>();
+  private all: Map<string, ResourceFacts> | undefined;
+
+  constructor(desired: DesiredState) {
+    this.desired = desired;
+  }
+
+  get(address: string): ResourceFacts | undefined {
+    if (this.all) return this.all.get(address);
+    if (this.searched.has(address)) return this.searched.get(address);
+    if (this.searched.size >= SEARCHED_ADDRESSES) {
+      this.all = everyResourceFacts(this.desired);
+      return this.all.get(address);
+    }
+    const found = searchFacts(this.desired, address);
+    this.searched.set(address, found);
+    return found;
+  }
+
+  has(address: string): boolean {
+    return this.get(address) !== undefined;
+  }
+}
+
+/** The typed lists of a desired state, each of one kind. */
+function typedLists(desired: DesiredState): readonly (readonly { kind: string; meta: DesiredPolicy['meta'] }[])[] {
+  return [desired.pool ? [desired.pool] : [], desired.hosts, desired.networks, desired.srs, desired.disks, desired.vms, desired.appliances, desired.snapshotSchedules, desired.vmGroups, desired.policies];
+}
+
+/**
+ * What everyResourceFacts would hold at `address`: the meta of the last typed resource with that
+ * address (a later one replaces an earlier), else the first raw document's.
+ */
+function searchFacts(desired: DesiredState, address: string): ResourceFacts | undefined {
+  const { kind, name } = parseAddress(address);
+  let typed: ResourceFacts | undefined;
+  for (const list of typedLists(desired)) for (const doc of list) if (doc.kind === kind && doc.meta.name === name) typed = doc.meta;
+  if (typed) return typed;
+  for (const raw of desired.documents) if (raw.address === address) return { labels: raw.labels, annotations: annotationsOf(raw.body) };
+  return undefined;
+}
+
+function everyResourceFacts(desired: DesiredState): Map<string, ResourceFacts> {
+  const facts = new Map<string, ResourceFacts>();
   const typed = [...desiredResources(desired), ...desired.policies];
   // A resource's meta holds its labels and annotations: no object per resource is made for them.
   for (const doc of typed) facts.set(addressOf(doc), doc.meta);
@@ -98,7 +160,6 @@ export function resourceFacts(desired: DesiredState): Map<string, ResourceFacts>
   for (const raw of desired.documents) {
     if (!facts.has(raw.address)) facts.set(raw.address, { labels: raw.labels, annotations: annotationsOf(raw.body) });
   }
-  factsCache.set(desired, facts);
   return facts;
 }
 

@@ -88,4 +88,23 @@ describe('ManifestCache', () => {
     expect(result).toEqual(loadManifestFiles(files, 'examples', { live }));
     expect(cache.size).toBe(3);
   });
+
+  it('parses a file again once it was evicted, though its buffer was looked up while cached', async () => {
+    const files = (await exampleFiles()).filter((f) => f.path.endsWith('.yaml'));
+    expect(files.length).toBeGreaterThanOrEqual(6);
+    const first = files.slice(0, 3);
+    const second = files.slice(3, 6);
+    const cache = new ManifestCache({ maxFiles: 3, maxResults: 1 });
+    // The first three are cached, and each buffer's entry is remembered as the set is keyed.
+    expect(cache.load(first, 'examples', { live })).toEqual(loadManifestFiles(first, 'examples', { live }));
+    // Three others push them out.
+    cache.load(second, 'examples', { live });
+    const parsed = cache.stats.parsed;
+    // The first three again, against another inventory (no whole result reused): each is parsed
+    // afresh, as an entry that left the cache no longer stands for its file.
+    const other: LiveInventory = { has: () => true };
+    expect(cache.load(first, 'examples', { live: other })).toEqual(loadManifestFiles(first, 'examples', { live: other }));
+    expect(cache.stats.parsed).toBe(parsed + 3);
+    expect(cache.size).toBe(3);
+  });
 });
