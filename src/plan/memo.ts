@@ -30,6 +30,7 @@ import type { DraftAction, LiveUser, Ownership, OwnedClass, PlanContext, PlanTra
 import { PoolEquivalence, sameAnswers } from './trace.js';
 import { changeSet, dependenciesOf, dependencyKey, stateChanges, touches, type ChangeSet, type Dependencies } from './state-changes.js';
 import { indexObserved, type ObservedIndex } from '../model/observed-index.js';
+import { addressOf as addressOfResource } from '../model/address.js';
 
 /** What one phase (finding the owner, planning) of one VM did to the context. */
 interface Effects {
@@ -52,6 +53,12 @@ interface Effects {
   deps: Dependencies;
   /** The questions no StateChanges key covers (other manifests' ownership, derived values): asked again each time. */
   rechecks: Query[];
+  /**
+   * When planning asked for its own manifest's ownership (a VM's plan does): the ownership it was
+   * given, by identity (null: none). Not among `rechecks`: the session compares it with the one the
+   * ownership pass found at the manifest's position in this plan, which costs no lookup.
+   */
+  selfOwner?: Ownership<OwnedClass> | null;
   /** The state (see PlanMemo.stateOf) its answers are known to hold for. */
   validAt: number;
   /** No action, refusal, diagnostic, failure or guest address: a replay only notes the users (most VMs in sync). */
@@ -180,6 +187,11 @@ export class MemoSession {
   private changes: ChangeSet | undefined;
   /** Inputs of derived values in this state, computed once per plan when an entry is checked. */
   private readonly derived = new Map<string, readonly unknown[]>();
+  /** The ownership the pass found for the manifest at each position of its kind's list (see owner). */
+  private readonly ownedDocs: DesiredResource[] = [];
+  private readonly ownedAs: (Ownership<OwnedClass> | null)[] = [];
+  /** Set when two manifests share an address: a position's ownership may then not be the one planning reads. */
+  private repeated = false;
 
   constructor(memo: PlanMemo, guard: number, state: number, objects: boolean) {
     this.memo = memo;
@@ -188,8 +200,11 @@ export class MemoSession {
     this.objects = objects;
   }
 
-  /** Whether kept effects hold in this plan's state: recorded or checked against it, or the same answers now. */
-  private holds(ctx: PlanContext, kept: Effects): boolean {
+  /**
+   * Whether kept effects hold in this plan's state: recorded or checked against it, or the same
+   * answers now. `selfOwner`: this plan's ownership of the manifest, when known without a lookup.
+   */
+  private holds(ctx: PlanContext, kept: Effects, selfOwner?: Ownership<OwnedClass> | null): boolean {
     if (kept.validAt === this.state) return true;
     this.base ??= indexObserved(ctx.observed);
     // Most of a churning pool is unchanged: when no object an answer came from changed since the
@@ -199,8 +214,10 @@ export class MemoSession {
       const keys = this.memo.changesBetween(kept.validAt, this.state);
       this.changes = keys && changeSet(keys);
     }
-    if (this.changes && !touches(kept.deps, this.changes)) {
-      if (!sameAnswers(kept.rechecks, ctx, this.base, this.derived, this.memo.pools)) return false;
+    // Its own ownership the same object: the same answer. Otherwise every question is asked again.
+    const sameSelf = kept.selfOwner === undefined || (selfOwner !== undefined && selfOwner === kept.selfOwner);
+    if (sameSelf && this.changes && !touches(kept.deps, this.changes)) {
+      if (kept.rechecks.length > 0 && !sameAnswers(kept.rechecks, ctx, this.base, this.derived, this.memo.pools)) return false;
       this.memo.stats.unaffected++;
     } else {
       if (!sameAnswers(kept.queries, ctx, this.base, this.derived, this.memo.pools)) return false;
@@ -210,34 +227,45 @@ export class MemoSession {
     return true;
   }
 
-  /** findOwned for a VM document, memoised. */
-  owner<C extends OwnedClass>(ctx: PlanContext, doc: DesiredResource, find: () => Ownership<C>): Ownership<C> {
+  /** The plan has two manifests with one address: positions no longer tell a manifest's ownership. */
+  addressRepeated(): void {
+    this.repeated = true;
+  }
+
+  /** findOwned for a VM document, memoised; `at`: its position in its kind's list. */
+  owner<C extends OwnedClass>(ctx: PlanContext, doc: DesiredResource, find: () => Ownership<C>, at?: number): Ownership<C> {
     const kept = this.memo.entry(doc, this.guard, false)?.owner;
+    let result: Ownership<C> | undefined;
     if (kept && this.holds(ctx, kept)) {
       this.memo.stats.replayed++;
       replay(ctx, kept, this.objects);
-      return kept.owner as Ownership<C>;
+      result = kept.owner as Ownership<C>;
+    } else {
+      const effects = this.record(ctx, () => (result = find()));
+      if (effects) this.memo.entry(doc, this.guard, true)!.owner = { ...effects, owner: result };
     }
-    let result: Ownership<C> | undefined;
-    const effects = this.record(ctx, () => (result = find()));
-    if (effects) this.memo.entry(doc, this.guard, true)!.owner = { ...effects, owner: result };
+    if (at !== undefined) {
+      this.ownedDocs[at] = doc;
+      this.ownedAs[at] = result ?? null;
+    }
     return result!;
   }
 
-  /** The kind's plan for a VM document, memoised. */
-  plan(ctx: PlanContext, doc: DesiredResource, plan: () => void): void {
+  /** The kind's plan for a VM document, memoised; `at`: its position in its kind's list, as given to owner. */
+  plan(ctx: PlanContext, doc: DesiredResource, plan: () => void, at?: number): void {
+    const self = at !== undefined && !this.repeated && this.ownedDocs[at] === doc ? this.ownedAs[at] : undefined;
     const kept = this.memo.entry(doc, this.guard, false)?.plan;
-    if (kept && this.holds(ctx, kept)) {
+    if (kept && this.holds(ctx, kept, self)) {
       this.memo.stats.replayed++;
       replay(ctx, kept, this.objects);
       return;
     }
-    const effects = this.record(ctx, plan);
+    const effects = this.record(ctx, plan, addressOfResource(doc));
     if (effects) this.memo.entry(doc, this.guard, true)!.plan = effects;
   }
 
   /** Runs `fn` with a trace on the context; its effects, or undefined when they may not be kept. */
-  private record(ctx: PlanContext, fn: () => void): Effects | undefined {
+  private record(ctx: PlanContext, fn: () => void, own?: string): Effects | undefined {
     this.memo.stats.planned++;
     const at = { actions: ctx.actions.length, refused: ctx.refused.length, diagnostics: ctx.diagnostics.length, failed: ctx.failed.size, guests: ctx.guests.size };
     const trace: PlanTrace = { queries: [], reads: [], lookups: [], users: [], uncacheable: false };
@@ -254,6 +282,7 @@ export class MemoSession {
       return undefined;
     }
     const queries = distinctQueries(trace.queries);
+    const self = own === undefined ? undefined : queries.find((q) => q[0] === 'owner' && q[2] === own);
     const quiet = ctx.actions.length === at.actions && ctx.refused.length === at.refused && ctx.diagnostics.length === at.diagnostics && ctx.failed.size === at.failed && ctx.guests.size === at.guests;
     return {
       quiet,
@@ -268,7 +297,9 @@ export class MemoSession {
       users: firstOfEach(trace.users, false),
       queries,
       deps: dependenciesOf(queries),
-      rechecks: queries.filter((q) => dependencyKey(q) === undefined),
+      rechecks: queries.filter((q) => q !== self && dependencyKey(q) === undefined),
+      // Asked while the plan's ownership pass was done: what ctx.owners holds now is what it was given.
+      ...(self ? { selfOwner: (Map.prototype.get.call(ctx.owners, own) as Ownership<OwnedClass> | undefined) ?? null } : {}),
       validAt: this.state,
     };
   }
