@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { Ajv, type ErrorObject } from 'ajv';
+import type { Ajv, ErrorObject } from 'ajv';
+import { newAjv } from '../manifests/ajv.js';
 import { pointerToPath } from '../manifests/paths.js';
 import { parseYaml, type ParsedDocument } from '../manifests/yaml.js';
 import type { SourceLocation } from '../model/diagnostics.js';
@@ -44,7 +45,7 @@ export function parseControllerConfig(text: string, file: string): ControllerCon
   if (problem) throw new ConfigError(`${where(problem.location ?? { file, line: 1, col: 1 })}: ${problem.message}`);
   if (parsed.documents.length !== 1) throw new ConfigError(`${file}: expected one YAML document (kind: ControllerConfig), found ${parsed.documents.length}`);
   const doc = parsed.documents[0]!;
-  validate ??= new Ajv({ allErrors: false, strict: true, strictRequired: false, logger: false }).compile(CONTROLLER_CONFIG_SCHEMA);
+  validate ??= newAjv({ allErrors: false, strict: true, strictRequired: false, logger: false }).compile(CONTROLLER_CONFIG_SCHEMA);
   if (!validate(doc.value)) throw new ConfigError(describe(validate.errors?.[0], doc, file));
   const raw = doc.value as RawConfig;
   checkPools(raw.pools ?? [], doc, file);

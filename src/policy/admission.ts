@@ -1,5 +1,5 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import addFormats from 'ajv-formats';
+import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
+import { newAjv as loadAjv } from '../manifests/ajv.js';
 import type { Diagnostic } from '../model/diagnostics.js';
 import type { AdmissionRule, DesiredPolicy, DesiredState, RawDocument } from '../model/desired.js';
 import { formatPath, locate, pointerSegments, type PathSegment } from './json-path.js';
@@ -18,7 +18,8 @@ import { InvalidWindowError, checkWindow } from './windows.js';
 export function checkAdmission(desired: DesiredState): Diagnostic[] {
   const diagnostics: Diagnostic[] = [];
   const rawPolicy = new Map(desired.documents.filter((d) => d.kind === 'Policy').map((d) => [d.name, d]));
-  const ajv = newAjv();
+  // Made for the first rule: most repositories have none, and a plan then never loads Ajv.
+  let ajv: Ajv | undefined;
 
   for (const policy of desired.policies) {
     const policyDoc = rawPolicy.get(policy.meta.name);
@@ -26,7 +27,7 @@ export function checkAdmission(desired: DesiredState): Diagnostic[] {
     policy.spec.admission.forEach((rule, index) => {
       let validate: ValidateFunction;
       try {
-        validate = ajv.compile(rule.require);
+        validate = (ajv ??= newAjv()).compile(rule.require);
       } catch (err) {
         diagnostics.push(
           policyProblem(
@@ -53,8 +54,7 @@ export function checkAdmission(desired: DesiredState): Diagnostic[] {
  * and their patterns run on a linear-time engine (a Policy is repository content, so hostile).
  */
 function newAjv(): Ajv {
-  const ajv = new Ajv({ allErrors: false, strict: false, code: { regExp: linearRegExp } });
-  addFormats.default(ajv);
+  const ajv = loadAjv({ allErrors: false, strict: false, code: { regExp: linearRegExp } }, true);
   addSizeKeywords(ajv);
   return ajv;
 }

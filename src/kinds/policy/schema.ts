@@ -1,5 +1,5 @@
-import { Ajv } from 'ajv';
-import addFormats from 'ajv-formats';
+import type { Ajv } from 'ajv';
+import { newAjv } from '../../manifests/ajv.js';
 import { addSizeKeywords } from '../../policy/size-keywords.js';
 import type { AdmissionRule, AutomationSettings, DesiredPolicy, DisruptionClass, Match } from '../../model/desired.js';
 import { ALL_KINDS } from '../../model/kinds.js';
@@ -191,8 +191,7 @@ let schemaChecker: Ajv | undefined;
  */
 function checkRequireSchema(schema: object, path: string, ctx: BuildContext): void {
   if (!schemaChecker) {
-    schemaChecker = new Ajv({ allErrors: true, strict: true, strictTypes: false, strictTuples: false, strictRequired: false, logger: false });
-    addFormats.default(schemaChecker);
+    schemaChecker = newAjv({ allErrors: true, strict: true, strictTypes: false, strictTuples: false, strictRequired: false, logger: false }, true);
     addSizeKeywords(schemaChecker);
   }
   try {
