@@ -14,7 +14,7 @@ import { DEFAULT_LIMITS, liveInventoryFrom, type ManifestFile } from '../manifes
 import { sortDiagnostics } from '../manifests/loader.js';
 import { ManifestCache } from '../manifests/parse-cache.js';
 import { FileStore } from './file-store.js';
-import { planAnswerJson } from './plan-answer-json.js';
+import { planAnswerChunks } from './plan-answer-json.js';
 import { inWalkOrder } from '../manifests/folder.js';
 import { pathsDigest } from '../manifests/paths-digest.js';
 import { repositoryLimits, type RepositoryLimits } from '../source/limits.js';
@@ -203,7 +203,7 @@ export function planApi(options: PlanApiOptions): PlanApiHandler {
         ...(request.base ? { base: await planSet({ ...request.base, files: base.files }, request.root, observed, now, options, cache, objects, cpu) } : {}),
       };
       cpu.start();
-      replyText(res, 200, planAnswerJson(answer));
+      replyChunks(res, 200, planAnswerChunks(answer));
       cpu.stop();
       options.onCpu?.(cpu.seconds());
     } finally {
@@ -434,6 +434,15 @@ function readCapped(req: IncomingMessage, maxBytes: number): Promise<Buffer | un
 
 function reply(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   replyText(res, status, JSON.stringify(body), headers);
+}
+
+/** A JSON answer sent as the chunks it is made of (see planAnswerChunks), with its length. */
+function replyChunks(res: ServerResponse, status: number, chunks: (string | Buffer)[]): void {
+  let length = 1;
+  for (const c of chunks) length += typeof c === 'string' ? Buffer.byteLength(c) : c.length;
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': length, 'cache-control': 'no-store' });
+  for (const c of chunks) res.write(c);
+  res.end('\n');
 }
 
 function replyText(res: ServerResponse, status: number, json: string, headers: Record<string, string> = {}): void {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planAnswerJson } from '../../src/controller/plan-answer-json.js';
+import { planAnswerChunks, planAnswerJson } from '../../src/controller/plan-answer-json.js';
 import type { Plan } from '../../src/model/plan.js';
 
 function plan(objects: Record<string, string>, note = 'web'): Plan {
@@ -24,11 +24,15 @@ describe('the JSON of a plan answer', () => {
       { plan: plan(frozen), base: { plan: plan({ 'VM/u1': 'ee55' }, 'base') } },
       { invalid: [{ severity: 'error', code: 'yaml', message: 'bad' }], base: { plan: plan(frozen) } },
       { plan: plan({}) },
+      // Text beyond ASCII: lengths are counted in bytes.
+      { plan: plan(Object.freeze({ 'VM/ü': 'ff66' }), 'ünïcødé ✓') },
     ];
     for (const answer of answers) {
       // Twice: the second time the frozen objects' text comes from the cache.
       expect(planAnswerJson(answer as never)).toBe(JSON.stringify(answer));
       expect(planAnswerJson(answer as never)).toBe(JSON.stringify(answer));
+      // As sent: the chunks' bytes, one after the other, are the text's bytes.
+      expect(Buffer.concat(planAnswerChunks(answer as never).map((c) => (typeof c === 'string' ? Buffer.from(c) : c))).equals(Buffer.from(JSON.stringify(answer)))).toBe(true);
     }
   });
 });
