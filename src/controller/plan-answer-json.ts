@@ -36,11 +36,6 @@ export function planAnswerChunks(answer: Answer): (string | Buffer)[] {
   return out;
 }
 
-/** planAnswerChunks joined: the answer's JSON text. */
-export function planAnswerJson(answer: Answer): string {
-  return planAnswerChunks(answer).map((c) => c.toString()).join('');
-}
-
 function objectsBytes(objects: Plan['observed']['objects']): Buffer {
   if (!Object.isFrozen(objects)) return Buffer.from(JSON.stringify(objects));
   let bytes = texts.get(objects);
