@@ -201,4 +201,20 @@ describe('a plan made with the per-VM memo', () => {
     gatedPlan(desired, unsealed, diagnostics, { now: NOW, repo: REPO, limits, memo });
     expect(memo.stats).toEqual(before);
   });
+
+  it('plans two manifests with one address as a fresh planner does, each planned after the other', async () => {
+    // The loader refuses such a set; a state built by hand (library use) can still hold one, and a
+    // kept plan's answer about its own ownership must then not be taken from its position.
+    const observed = await current();
+    const { files } = await readManifestFolder(dir);
+    const { desired } = cache.load(files, dir, { live: liveInventoryFrom(observed) });
+    const twin = desired.vms.find((v) => v.meta.name === 'gen-05')!;
+    const doubled = { ...desired, vms: [...desired.vms, { ...twin, spec: { ...twin.spec, vcpus: twin.spec.vcpus + 1 } }] };
+    const opts = { now: NOW, repo: REPO, limits, protected: config.protected };
+    const fresh = gatedPlan(doubled, observed, [], opts);
+    expect(gatedPlan(doubled, observed, [], { ...opts, memo })).toEqual(fresh);
+    expect(gatedPlan(doubled, observed, [], { ...opts, memo })).toEqual(fresh);
+    // And the set without the twin again, from the same memo.
+    expect(gatedPlan(desired, observed, [], { ...opts, memo })).toEqual(gatedPlan(desired, observed, [], opts));
+  });
 });
