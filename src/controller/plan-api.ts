@@ -15,8 +15,7 @@ import { sortDiagnostics } from '../manifests/loader.js';
 import { ManifestCache } from '../manifests/parse-cache.js';
 import { FileStore } from './file-store.js';
 import { planAnswerChunks } from './plan-answer-json.js';
-import { inWalkOrder } from '../manifests/folder.js';
-import { pathsDigest } from '../manifests/paths-digest.js';
+import { overlayFiles } from './overlay-files.js';
 import { repositoryLimits, type RepositoryLimits } from '../source/limits.js';
 import { hasErrors, type Diagnostic } from '../model/diagnostics.js';
 import type { ObservedState } from '../model/observed.js';
@@ -235,11 +234,8 @@ function resolveFiles(set: PlanRequestSet, store: FileStore): { files: ManifestF
   if (!set.from || sent.missing.length > 0) return sent;
   const base = store.commitFiles(set.from.commit);
   if (!base) return { ...sent, overlay: `the controller no longer keeps commit ${set.from.commit}` };
-  const replaced = new Set(set.from.removed);
-  for (const f of sent.files) replaced.add(f.path);
-  const merged = [...base.filter((f) => !replaced.has(f.path)), ...sent.files];
-  const files = set.from.order === 'tree' ? merged.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)) : inWalkOrder(merged);
-  if (pathsDigest(files.map((f) => f.path)) !== set.from.paths) return { ...sent, overlay: `commit ${set.from.commit} with the files sent does not hold the paths the client has` };
+  const { files, paths } = overlayFiles(base, sent.files, set.from.removed, set.from.order === 'tree' ? 'tree' : 'walk');
+  if (paths !== set.from.paths) return { ...sent, overlay: `commit ${set.from.commit} with the files sent does not hold the paths the client has` };
   return { files, missing: [] };
 }
 

@@ -174,6 +174,13 @@ export function inWalkOrder<T extends { path: string }>(files: readonly T[]): T[
   return [...manifests.sort(byWalk), ...companions.sort(byWalk)];
 }
 
+/** The order inWalkOrder gives, as a comparison: manifests first, each part in walk order. */
+export function compareWalkOrder(a: { path: string }, b: { path: string }): number {
+  const manifest = isManifestPath(a.path);
+  if (manifest !== isManifestPath(b.path)) return manifest ? -1 : 1;
+  return compareWalkPaths(a.path, b.path);
+}
+
 function byWalk(a: { path: string }, b: { path: string }): number {
   return compareWalkPaths(a.path, b.path);
 }
