@@ -44,8 +44,10 @@ function plannerOptions(opts: GatedPlanOptions): PlanOptions {
 }
 
 function gate(planned: Plan, desired: DesiredState, observed: ObservedState, checked: Diagnostic[], opts: GatedPlanOptions): Plan {
+  // Only a rollout pacing an action counts unavailable VMs: without one, the look at every VM is spared.
+  const paced = planned.actions.length > 0 && desired.policies.some((p) => p.spec.automation?.rollout !== undefined);
   const gated = applyAutomation(planned, desired, {
-    now: opts.now, limits: opts.limits, approvals: opts.approvals, unavailable: unavailableVMs(desired, observed),
+    now: opts.now, limits: opts.limits, approvals: opts.approvals, ...(paced ? { unavailable: unavailableVMs(desired, observed) } : {}),
     ...(opts.annotationCounts ? { annotationCounts: opts.annotationCounts } : {}),
   });
   return { ...gated, actions: withoutDenied(gated.actions, deniedAddresses(checked)), diagnostics: [...checked, ...gated.diagnostics] };
