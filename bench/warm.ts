@@ -96,12 +96,17 @@ function timed(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   });
 }
 
+/** The median of some figures (the upper one of an even count). */
+function middle(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+}
+
 async function median(label: string, fn: () => Promise<Run>): Promise<Run> {
   const runs: Run[] = [];
   for (let i = 0; i < REPS; i++) runs.push(await fn());
   const bad = runs.find((r) => r.code !== 0 && r.code !== 2);
   if (bad) process.stdout.write(`  (${label} exited ${bad.code}: ${bad.stderr.split('\n').slice(0, 3).join(' | ')})\n`);
-  const mid = <K extends keyof Run>(k: K) => [...runs.map((r) => r[k] as number)].sort((a, b) => a - b)[Math.floor(runs.length / 2)]!;
+  const mid = <K extends keyof Run>(k: K) => middle(runs.map((r) => r[k] as number));
   return { ms: mid('ms'), rssMiB: mid('rssMiB'), cpuMs: mid('cpuMs'), maxStallMs: Math.max(...runs.map((r) => r.maxStallMs)), code: bad?.code ?? 0, stderr: '' };
 }
 
@@ -376,7 +381,7 @@ async function benchSize(vms: number): Promise<SizeResult> {
       applied += sample(after, 'xops_actions_total') - sample(metricsBefore, 'xops_actions_total');
     }
     const measured = reconcileCpus.slice(RECONCILE_WARMUP);
-    const reconcileCpuMs = [...measured].sort((a, b) => a - b)[Math.floor(measured.length / 2)]!;
+    const reconcileCpuMs = middle(measured);
 
     process.stdout.write(`${vms} VMs (median of ${REPS} whole processes; load ${loadavg()}):\n`);
     process.stdout.write(row('floor (JSON-RPC)', floor));

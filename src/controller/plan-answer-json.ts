@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Plan } from '../model/plan.js';
 
-/** The JSON of each `observed.objects` handed out frozen (plan/context.ts identityObjects), as UTF-8 bytes. */
+/** The JSON of each `observed.objects` handed out frozen (plan/context.ts identityObjectsSteps), as UTF-8 bytes. */
 const texts = new WeakMap<object, Buffer>();
 // Stands in for the objects while the rest is serialised: random, so that no manifest can hold it.
 const HOLE = `xops-objects-${randomBytes(16).toString('hex')}`;

@@ -429,20 +429,14 @@ function readCapped(req: IncomingMessage, maxBytes: number): Promise<Buffer | un
 }
 
 function reply(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  replyText(res, status, JSON.stringify(body), headers);
+  replyChunks(res, status, [JSON.stringify(body)], headers);
 }
 
-/** A JSON answer sent as the chunks it is made of (see planAnswerChunks), with its length. */
-function replyChunks(res: ServerResponse, status: number, chunks: (string | Buffer)[]): void {
+/** A JSON answer, sent as the chunks it is made of (see planAnswerChunks) with its length in bytes. */
+function replyChunks(res: ServerResponse, status: number, chunks: (string | Buffer)[], headers: Record<string, string> = {}): void {
   let length = 1;
   for (const c of chunks) length += typeof c === 'string' ? Buffer.byteLength(c) : c.length;
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': length, 'cache-control': 'no-store' });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': length, 'cache-control': 'no-store', ...(status >= 400 ? { connection: 'close' } : {}), ...headers });
   for (const c of chunks) res.write(c);
   res.end('\n');
-}
-
-function replyText(res: ServerResponse, status: number, json: string, headers: Record<string, string> = {}): void {
-  const text = json + '\n';
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...(status >= 400 ? { connection: 'close' } : {}), ...headers });
-  res.end(text);
 }

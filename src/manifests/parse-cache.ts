@@ -150,7 +150,7 @@ export class ManifestCache implements FileParseCache {
 
   storeParsed(file: ManifestFile, limits: Omit<YamlLimits, 'budget'>, result: ParseResult, nodes: number): void {
     this.stats.parsed++;
-    const key = this.fileKey(file, limits);
+    const key = this.knownKey(file, limits).key;
     const old = this.files.get(key);
     if (old) {
       this.bytes -= old.bytes;
@@ -187,10 +187,6 @@ export class ManifestCache implements FileParseCache {
   /** Files kept now. */
   get size(): number {
     return this.files.size;
-  }
-
-  private fileKey(file: ManifestFile, limits: Omit<YamlLimits, 'budget'>): string {
-    return this.knownKey(file, limits).key;
   }
 
   private knownKey(file: ManifestFile, limits: Omit<YamlLimits, 'budget'>): KnownKey {

@@ -2,7 +2,7 @@ import { OBSERVED_CLASSES, type ObservedClass, type ObservedState, type XapiReco
 import type { XapiCaller } from '../xapi/caller.js';
 import { decodeRecord } from '../xapi/decode.js';
 import { eventTimeout, type EventBatch } from '../xapi/task-watcher.js';
-import { runSteps, runStepsYielding, type Steps } from '../model/steps.js';
+import { runStepsYielding, type Steps } from '../model/steps.js';
 
 /**
  * The current event token, without reading the pool: `event.from` from the beginning on the one-row
@@ -13,14 +13,10 @@ export async function currentToken(caller: XapiCaller): Promise<string> {
   return batch.token;
 }
 
-/** Decodes a `get_all_records` reply (`ref -> record`) into a Map, ints as numbers. */
-export function recordsOf<C extends ObservedClass>(cls: C, reply: unknown): Map<string, XapiRecord> {
-  return runSteps(recordsInSteps(cls, reply));
-}
-
 /** Records decoded between two steps: the VMs of a 10,000-VM pool take some 40 ms in all. */
 const RECORDS_PER_STEP = 2000;
 
+/** Decodes a `get_all_records` reply (`ref -> record`) into a Map, ints as numbers, in steps. */
 function* recordsInSteps(cls: ObservedClass, reply: unknown): Steps<Map<string, XapiRecord>> {
   const map = new Map<string, XapiRecord>();
   if (reply === null || typeof reply !== 'object') return map;

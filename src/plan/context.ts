@@ -8,7 +8,7 @@ import { indexObserved } from '../model/observed-index.js';
 import { rawDocumentOf } from '../model/raw-pairing.js';
 import { addressOf } from '../model/address.js';
 import { isSealed } from '../model/sealed.js';
-import { runSteps, type Steps } from '../model/steps.js';
+import type { Steps } from '../model/steps.js';
 import { lookupKey, lookupText, lookupTextDigest, recordIdentity } from './identity.js';
 import { effectiveSettings, type OperatorLimits } from '../policy/settings.js';
 import type { ObjectMark } from './ownership-marks.js';
@@ -103,7 +103,7 @@ export interface PlanContext {
   /**
    * Objects the plan relied on, in the order read, with their class, repeats included: appending
    * costs less than keeping them unique (10,000 VMs read the same SRs and networks), and
-   * identityObjects keeps each object once, at its first read. Digested once per record.
+   * identityObjectsSteps keeps each object once, at its first read. Digested once per record.
    */
   readonly readObjects: { records: XapiRecord[]; classes: ObservedClass[] };
   /** Live references already found, per candidate filter (or class) and `<class>/<name>`: see findLive. */
@@ -198,20 +198,14 @@ export function read<C extends ObservedClass>(ctx: PlanContext, cls: C, ref: Ref
   return rec;
 }
 
-/**
- * The plan's `observed.objects`: every lookup, and every object read, digested once. `reuse`: for
- * plans made one after another in one process (a controller's), the last answer is kept.
- */
-export function identityObjects(ctx: PlanContext, reuse = false): Readonly<Record<string, string>> {
-  return runSteps(identityObjectsSteps(ctx, reuse));
-}
-
 /** Records digested between two steps of identityObjectsSteps: some 15-30 ms. */
 const RECORDS_PER_STEP = 2500;
 
 /**
- * identityObjects as steps (see planSteps in index.ts): a cold plan of 10,000 VMs digests some
- * 60,000 records, a third of a second that would otherwise hold the event loop in one piece.
+ * The plan's `observed.objects`: every lookup, and every object read, digested once. `reuse`: for
+ * plans made one after another in one process (a controller's), the last answer is kept. In steps
+ * (see planSteps in index.ts): a cold plan of 10,000 VMs digests some 60,000 records, a third of a
+ * second that would otherwise hold the event loop in one piece.
  */
 export function* identityObjectsSteps(ctx: PlanContext, reuse = false): Steps<Readonly<Record<string, string>>> {
   // A one-off plan (the CLI) has nothing to reuse, and nothing to keep.

@@ -30,7 +30,7 @@ import type { DraftAction, LiveUser, Ownership, OwnedClass, PlanContext, PlanTra
 import { PoolEquivalence, sameAnswers } from './trace.js';
 import { changeSet, dependenciesOf, dependencyKey, stateChanges, touches, type ChangeSet, type Dependencies } from './state-changes.js';
 import { indexObserved, type ObservedIndex } from '../model/observed-index.js';
-import { addressOf as addressOfResource } from '../model/address.js';
+import { addressOfResource } from './context.js';
 
 /** What one phase (finding the owner, planning) of one VM did to the context. */
 interface Effects {

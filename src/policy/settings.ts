@@ -1,4 +1,4 @@
-import { desiredResources, type DesiredPolicy, type DesiredState, type DisruptionClass, type MaintenanceWindow } from '../model/desired.js';
+import { desiredResources, type ManifestMeta, type DesiredPolicy, type DesiredState, type DisruptionClass, type MaintenanceWindow } from '../model/desired.js';
 import { matches, type MatchTarget } from './match.js';
 import { addressOf } from '../model/address.js';
 
@@ -133,11 +133,6 @@ class LazyFacts implements ResourceFactsLookup {
   }
 }
 
-/** The typed lists of a desired state, each of one kind. */
-function typedLists(desired: DesiredState): readonly (readonly { kind: string; meta: DesiredPolicy['meta'] }[])[] {
-  return [desired.pool ? [desired.pool] : [], desired.hosts, desired.networks, desired.srs, desired.disks, desired.vms, desired.appliances, desired.snapshotSchedules, desired.vmGroups, desired.policies];
-}
-
 /**
  * What everyResourceFacts would hold at `address`: the meta of the last typed resource with that
  * address (a later one replaces an earlier), else the first raw document's.
@@ -145,15 +140,20 @@ function typedLists(desired: DesiredState): readonly (readonly { kind: string; m
 function searchFacts(desired: DesiredState, address: string): ResourceFacts | undefined {
   const { kind, name } = parseAddress(address);
   let typed: ResourceFacts | undefined;
-  for (const list of typedLists(desired)) for (const doc of list) if (doc.kind === kind && doc.meta.name === name) typed = doc.meta;
+  for (const doc of typedResources(desired)) if (doc.kind === kind && doc.meta.name === name) typed = doc.meta;
   if (typed) return typed;
   for (const raw of desired.documents) if (raw.address === address) return { labels: raw.labels, annotations: annotationsOf(raw.body) };
   return undefined;
 }
 
+/** Every typed resource, Policies included, in the order a later one replaces an earlier one's facts. */
+function typedResources(desired: DesiredState): readonly { kind: string; meta: ManifestMeta }[] {
+  return [...desiredResources(desired), ...desired.policies];
+}
+
 function everyResourceFacts(desired: DesiredState): Map<string, ResourceFacts> {
   const facts = new Map<string, ResourceFacts>();
-  const typed = [...desiredResources(desired), ...desired.policies];
+  const typed = typedResources(desired);
   // A resource's meta holds its labels and annotations: no object per resource is made for them.
   for (const doc of typed) facts.set(addressOf(doc), doc.meta);
   // Raw documents fill in what the typed form lacks (e.g. a kind whose typed form failed to load).

@@ -9,7 +9,8 @@ import { indexObserved } from '../../src/model/observed-index.js';
 import { OBSERVED_CLASSES, type ObservedState, type XapiRecord } from '../../src/model/observed.js';
 import { sealState } from '../../src/model/sealed.js';
 import { recordDigest } from '../../src/plan/identity.js';
-import { createContext, identityObjects, read } from '../../src/plan/context.js';
+import { createContext, identityObjectsSteps, read } from '../../src/plan/context.js';
+import { runSteps } from '../../src/model/steps.js';
 import type { DesiredState } from '../../src/model/desired.js';
 
 function state(): ObservedState {
@@ -77,7 +78,7 @@ describe("a plan's observed.objects", () => {
     const ctx = createContext({ vms: [], documents: [] } as unknown as DesiredState, s, { now: new Date(0) });
     read(ctx, 'VM', 'OpaqueRef:vm1');
     for (const [key, text] of lookups) ctx.lookups.set(key, text);
-    return identityObjects(ctx, true);
+    return runSteps(identityObjectsSteps(ctx, true));
   };
 
   it('is reused for the same sealed reads, and equals what an unsealed copy gives', () => {
