@@ -4,7 +4,6 @@
  * answers with the plan. Kept free of the loader and planner, so the warm path loads little.
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import type { ManifestFile } from '../manifests/loader.js';
 import type { Diagnostic } from '../model/diagnostics.js';
 import type { Plan } from '../model/plan.js';
@@ -195,8 +194,9 @@ function post(url: URL, token: string, body: string): Promise<{ status: number; 
   return send(url, token, 'POST', body);
 }
 
-function send(url: URL, token: string, method: 'GET' | 'POST', body?: string): Promise<{ status: number; text: string }> {
-  const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+async function send(url: URL, token: string, method: 'GET' | 'POST', body?: string): Promise<{ status: number; text: string }> {
+  // TLS costs a warm plan 10 ms of module loading; a plain-HTTP controller (on localhost, say) never needs it.
+  const request = url.protocol === 'https:' ? (await import('node:https')).request : httpRequest;
   return new Promise((resolve, reject) => {
     const fail = (why: string) => reject(new UserError(`--server ${url.origin}: ${why}`));
     const req = request(
