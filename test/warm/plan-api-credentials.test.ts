@@ -16,6 +16,7 @@ import type { Plan } from '../../src/model/plan.js';
 import { LocalSource } from '../../src/source/local-source.js';
 import { cleanEnv, xops } from '../cli/helpers.js';
 import { startTestController, startWorld, stopWorld, type World } from '../e2e/helpers.js';
+import { writeTokenConfig } from './token-config.js';
 
 const TOKEN = 'warm-credentials-token-0123456789';
 const SECRET = 'XOPS_SECRET_PLAN_API_TEST_PW';
@@ -40,10 +41,7 @@ spec:
 beforeAll(async () => {
   w = await startWorld();
   work = mkdtempSync(join(tmpdir(), 'xops-warm-credentials-'));
-  const tokenFile = join(work, 'token');
-  writeFileSync(tokenFile, TOKEN + '\n');
-  configFile = join(work, 'config.yaml');
-  writeFileSync(configFile, `apiVersion: xops/v1\nkind: ControllerConfig\nhttp:\n  tokenFile: ${tokenFile}\n`);
+  ({ configFile } = writeTokenConfig(work, TOKEN));
   dir = join(work, 'manifests');
   mkdirSync(dir);
   writeFileSync(join(dir, 'sr.yaml'), sr);

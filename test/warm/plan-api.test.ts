@@ -19,6 +19,7 @@ import { readManifestFolder } from '../../src/manifests/index.js';
 import { fileDigest } from '../../src/manifests/file-digest.js';
 import { ROOT, cleanEnv, xops } from '../cli/helpers.js';
 import { startTestController, startWorld, stopWorld, type World } from '../e2e/helpers.js';
+import { writeTokenConfig } from './token-config.js';
 
 const TOKEN = 'warm-plan-token-0123456789';
 let w: World;
@@ -31,11 +32,8 @@ let coldEnv: NodeJS.ProcessEnv;
 beforeAll(async () => {
   w = await startWorld();
   work = mkdtempSync(join(tmpdir(), 'xops-warm-'));
-  tokenFile = join(work, 'token');
-  writeFileSync(tokenFile, TOKEN + '\n');
-  configFile = join(work, 'config.yaml');
   // A protected VM the examples do not name, and the token: the same file for the cold and warm plans.
-  writeFileSync(configFile, `apiVersion: xops/v1\nkind: ControllerConfig\nprotected:\n  - {name: legacy-web01, class: VM}\nhttp:\n  tokenFile: ${tokenFile}\n`);
+  ({ tokenFile, configFile } = writeTokenConfig(work, TOKEN, 'protected:\n  - {name: legacy-web01, class: VM}\n'));
   const config = await loadControllerConfig(configFile);
   // The controller's own repository is empty: it changes nothing in the pool while the tests plan.
   const empty = join(work, 'empty');

@@ -19,6 +19,7 @@ import { readManifestFolder } from '../../src/manifests/index.js';
 import { pathsDigest } from '../../src/manifests/paths-digest.js';
 import { ROOT, cleanEnv, xops } from '../cli/helpers.js';
 import { startTestController, startWorld, stopWorld, until, type World } from '../e2e/helpers.js';
+import { writeTokenConfig } from './token-config.js';
 import { GitFixture, git } from '../source/git-fixture.js';
 
 const TOKEN = 'warm-overlay-token-0123456789';
@@ -39,10 +40,7 @@ const DENIED = 'apiVersion: xops/v1\nkind: VM\nmetadata: {name: no-owner}\nspec:
 beforeAll(async () => {
   w = await startWorld();
   work = mkdtempSync(join(tmpdir(), 'xops-warm-overlay-'));
-  const tokenFile = join(work, 'token');
-  writeFileSync(tokenFile, TOKEN + '\n');
-  configFile = join(work, 'config.yaml');
-  writeFileSync(configFile, `apiVersion: xops/v1\nkind: ControllerConfig\nhttp:\n  tokenFile: ${tokenFile}\n`);
+  ({ configFile } = writeTokenConfig(work, TOKEN));
   f = new GitFixture();
   cpSync(join(ROOT, 'examples'), join(f.work, FOLDER), { recursive: true });
   f.write({ [`${FOLDER}/vms/no-owner.yaml`]: DENIED, 'README.md': 'outside the manifests folder\n' });

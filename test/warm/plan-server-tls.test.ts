@@ -1,11 +1,7 @@
 // `plan --server https://…`: a controller behind a TLS-terminating proxy (its own listener is plain
 // HTTP). The client loads TLS only for an https URL (remote-plan.ts), so this is the test that the
 // https path still plans, trusts the CA Node is given, and refuses a certificate it does not know.
-import { execFileSync } from 'node:child_process';
-import http from 'node:http';
-import https from 'node:https';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,50 +11,32 @@ import type { Plan } from '../../src/model/plan.js';
 import { LocalSource } from '../../src/source/local-source.js';
 import { cleanEnv, xops } from '../cli/helpers.js';
 import { startTestController, startWorld, stopWorld, type World } from '../e2e/helpers.js';
+import { makeCertificates, startTlsFront, type TlsFront } from '../helpers/tls-front.js';
+import { writeTokenConfig } from './token-config.js';
 
 const TOKEN = 'warm-tls-token-0123456789abcdef';
 let w: World;
 let controller: RunningController;
-let proxy: https.Server;
-let proxyUrl: string;
+let front: TlsFront;
 let work: string;
 let dir: string;
 let configFile: string;
 
-function openssl(...args: string[]): void {
-  execFileSync('openssl', args, { cwd: work, stdio: 'ignore' });
-}
-
 beforeAll(async () => {
   w = await startWorld();
   work = mkdtempSync(join(tmpdir(), 'xops-warm-tls-'));
-  writeFileSync(join(work, 'san.cnf'), 'subjectAltName=IP:127.0.0.1\n');
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=xops test CA');
-  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
-  openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'san.cnf');
-  const tokenFile = join(work, 'token');
-  writeFileSync(tokenFile, TOKEN + '\n');
-  configFile = join(work, 'config.yaml');
-  writeFileSync(configFile, `apiVersion: xops/v1\nkind: ControllerConfig\nhttp:\n  tokenFile: ${tokenFile}\n`);
+  makeCertificates(work);
+  ({ configFile } = writeTokenConfig(work, TOKEN));
   dir = join(work, 'manifests');
   mkdirSync(dir);
   writeFileSync(join(dir, 'net.yaml'), 'apiVersion: xops/v1\nkind: Network\nmetadata: {name: tls-net}\nspec: {mtu: 1500}\n');
   const empty = join(work, 'empty');
   mkdirSync(empty);
   controller = await startTestController(w, new LocalSource({ dir: empty }), { config: await loadControllerConfig(configFile) });
-  const target = new URL(controller.url);
-  proxy = https.createServer({ key: readFileSync(join(work, 'server.key')), cert: readFileSync(join(work, 'server.pem')) }, (req, res) => {
-    const onward = http.request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
-    req.pipe(onward);
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  proxyUrl = `https://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  front = await startTlsFront(work, controller.url);
 });
 afterAll(async () => {
-  await new Promise((resolve) => proxy?.close(resolve));
+  await front?.close();
   await stopWorld(w);
   if (work) rmSync(work, { recursive: true, force: true });
 });
@@ -66,7 +44,7 @@ afterAll(async () => {
 describe('xops plan --server over HTTPS', () => {
   it('plans through a TLS front with the CA Node is told to trust, as over plain HTTP', async () => {
     const plain = await xops(['plan', dir, '--out', 'json', '--server', controller.url, '--config', configFile], { env: cleanEnv({ NO_COLOR: '1' }) });
-    const tls = await xops(['plan', dir, '--out', 'json', '--server', proxyUrl, '--config', configFile], { env: cleanEnv({ NO_COLOR: '1', NODE_EXTRA_CA_CERTS: join(work, 'ca.pem') }) });
+    const tls = await xops(['plan', dir, '--out', 'json', '--server', front.url, '--config', configFile], { env: cleanEnv({ NO_COLOR: '1', NODE_EXTRA_CA_CERTS: join(work, 'ca.pem') }) });
     expect(tls.stderr).toBe('');
     expect(tls.code).toBe(0);
     const plainPlan = JSON.parse(plain.stdout) as Plan;
@@ -75,7 +53,7 @@ describe('xops plan --server over HTTPS', () => {
   });
 
   it('refuses a certificate no trusted CA signed, in one line, and prints no plan', async () => {
-    const refused = await xops(['plan', dir, '--out', 'json', '--server', proxyUrl, '--config', configFile], { env: cleanEnv({ NO_COLOR: '1' }) });
+    const refused = await xops(['plan', dir, '--out', 'json', '--server', front.url, '--config', configFile], { env: cleanEnv({ NO_COLOR: '1' }) });
     expect(refused.code).not.toBe(0);
     expect(refused.stdout).toBe('');
     expect(refused.stderr.trim().split('\n')).toHaveLength(1);
